@@ -1,0 +1,3 @@
+module github.com/dialtone/dialtone
+
+go 1.26
