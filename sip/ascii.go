@@ -1,0 +1,110 @@
+package sip
+
+// Character classes of RFC 3261 §25.1, as lookup tables.
+
+const (
+	clToken    = 1 << iota // token: alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~"
+	clWord                 // word: token chars plus ( ) < > : \ " / [ ] ? { }
+	clUnres                // unreserved: alphanum / mark
+	clUserUnr              // user-unreserved: & = + $ , ; ? /
+	clParamUnr             // param-unreserved: [ ] / : & + $
+	clHnvUnr               // hnv-unreserved: [ ] / ? : + $
+	clPassword             // & = + $ ,
+)
+
+var charClass = func() (t [256]uint8) {
+	set := func(chars string, c uint8) {
+		for i := 0; i < len(chars); i++ {
+			t[chars[i]] |= c
+		}
+	}
+	const alnum = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+	set(alnum, clToken|clWord|clUnres)
+	set("-.!%*_+`'~", clToken|clWord)
+	set("()<>:\\\"/[]?{}", clWord)
+	set("-_.!~*'()", clUnres)
+	set("&=+$,;?/", clUserUnr)
+	set("[]/:&+$", clParamUnr)
+	set("[]/?:+$", clHnvUnr)
+	set("&=+$,", clPassword)
+	return t
+}()
+
+func isToken(c byte) bool { return charClass[c]&clToken != 0 }
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+func isWS(c byte) bool    { return c == ' ' || c == '\t' }
+func isLWS(c byte) bool   { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
+
+func lower(c byte) byte {
+	if c >= 'A' && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}
+
+// equalFold reports whether ASCII strings a and b are equal ignoring case.
+func equalFold(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		if a[i] != b[i] && lower(a[i]) != lower(b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func hasPrefixFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && equalFold(s[:len(prefix)], prefix)
+}
+
+func allToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !isToken(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// trimLWS removes leading and trailing spaces, tabs, CRs and LFs.
+func trimLWS(s string) string {
+	i, j := 0, len(s)
+	for i < j && isLWS(s[i]) {
+		i++
+	}
+	for j > i && isLWS(s[j-1]) {
+		j--
+	}
+	return s[i:j]
+}
+
+func skipLWS(s string, i int) int {
+	for i < len(s) && isLWS(s[i]) {
+		i++
+	}
+	return i
+}
+
+// parseUint parses a run of decimal digits that must fit in max.
+func parseUint(s string, max uint64) (uint64, bool) {
+	if s == "" || len(s) > 40 {
+		return 0, false
+	}
+	var n uint64
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !isDigit(c) {
+			return 0, false
+		}
+		n = n*10 + uint64(c-'0')
+		if n > max {
+			return 0, false
+		}
+	}
+	return n, true
+}

@@ -1,0 +1,82 @@
+package sip
+
+import "strconv"
+
+// DefaultMaxForwards is the Max-Forwards a UAC puts in new requests
+// (RFC 3261 §8.1.1.6).
+const DefaultMaxForwards = 70
+
+// NewRequest builds a request as RFC 3261 §8.1.1 starts one: the
+// Request-URI, Max-Forwards 70, To set to the URI without a tag, a new
+// Call-ID and CSeq 1 with the method. The caller sets From (with a tag from
+// NewTag) and usually Contact; the transaction layer adds the Via with a
+// new branch when it sends the request.
+func NewRequest(method Method, uri URI) *Request {
+	r := &Request{Method: method, URI: uri, Proto: "SIP/2.0"}
+	r.hdrs = make([]Header, 0, 8)
+	r.Add("Max-Forwards", strconv.Itoa(DefaultMaxForwards))
+	to := Address{URI: uri}
+	to.URI.Params, to.URI.Headers = "", ""
+	r.SetTo(to)
+	r.SetCallID(NewCallID())
+	r.SetCSeq(CSeq{Seq: 1, Method: method})
+	return r
+}
+
+// NewResponse builds a response to req as RFC 3261 §8.2.6 requires: Via
+// lines in order, From, To, Call-ID and CSeq copied; a new To tag added
+// when the To has none, except for 100 Trying; Timestamp copied into a
+// 100 (§8.2.6.1). An empty reason takes StatusText(code). A UAS that sends
+// several responses in one dialog gives them the same tag with SetToTag.
+func NewResponse(req *Request, code int, reason string) *Response {
+	if reason == "" {
+		reason = StatusText(code)
+	}
+	res := &Response{StatusCode: code, Reason: reason, Proto: "SIP/2.0"}
+	res.hdrs = make([]Header, 0, 8)
+	for i := range req.hdrs {
+		h := req.hdrs[i]
+		switch h.kind {
+		case hVia, hFrom, hCallID, hCSeq:
+		case hTo:
+			if code != StatusTrying && req.have&cTo != 0 && req.to.Tag() == "" {
+				h = Header{Name: "To", Value: h.Value + ";tag=" + NewTag(), kind: hTo}
+			}
+		case hTimestamp:
+			if code != StatusTrying {
+				continue
+			}
+		default:
+			continue
+		}
+		res.hdrs = append(res.hdrs, h)
+	}
+	res.callID = req.callID
+	res.refresh(hVia)
+	res.refresh(hFrom)
+	res.refresh(hTo)
+	res.refresh(hCSeq)
+	return res
+}
+
+// SetFrom sets the From header.
+func (m *msg) SetFrom(a Address) { m.Set("From", a.String()) }
+
+// SetTo sets the To header.
+func (m *msg) SetTo(a Address) { m.Set("To", a.String()) }
+
+// SetToTag sets the tag parameter of To, keeping the rest of the line.
+func (m *msg) SetToTag(tag string) {
+	if m.have&cTo == 0 {
+		return
+	}
+	a := m.to
+	a.Params = a.Params.Set("tag", tag)
+	m.SetTo(a)
+}
+
+// SetCallID sets the Call-ID header.
+func (m *msg) SetCallID(id string) { m.Set("Call-ID", id) }
+
+// SetCSeq sets the CSeq header.
+func (m *msg) SetCSeq(c CSeq) { m.Set("CSeq", c.String()) }

@@ -1,0 +1,253 @@
+package sip
+
+// Header is one header field line as it stands in a message: a name and a
+// value. Header values that list several items (Via: a, b) stay one Header;
+// Values splits them.
+type Header struct {
+	// Name is the header name as written (it may be the compact form or in
+	// any case); compare with CanonicalName or use the lookups of Headers.
+	Name string
+	// Value is the field value with surrounding whitespace removed. Folded
+	// lines are joined with spaces.
+	Value string
+
+	kind hkind
+	// raw is the whole line as parsed (name, colon, value), written back
+	// unchanged while the header is untouched. Empty for built headers.
+	raw string
+}
+
+// hkind identifies the headers this package knows, so lookups compare one
+// byte instead of strings.
+type hkind uint8
+
+const (
+	hOther hkind = iota
+	hAccept
+	hAcceptContact
+	hAcceptEncoding
+	hAcceptLanguage
+	hAlertInfo
+	hAllow
+	hAllowEvents
+	hAuthenticationInfo
+	hAuthorization
+	hCallID
+	hCallInfo
+	hContact
+	hContentDisposition
+	hContentEncoding
+	hContentLanguage
+	hContentLength
+	hContentType
+	hCSeq
+	hDate
+	hErrorInfo
+	hEvent
+	hExpires
+	hFrom
+	hIdentity
+	hInReplyTo
+	hMaxForwards
+	hMinExpires
+	hMIMEVersion
+	hOrganization
+	hPAssertedIdentity
+	hPath
+	hPPreferredIdentity
+	hPriority
+	hPrivacy
+	hProxyAuthenticate
+	hProxyAuthorization
+	hProxyRequire
+	hRAck
+	hReason
+	hRecordRoute
+	hReferTo
+	hReferredBy
+	hRejectContact
+	hReplyTo
+	hRequestDisposition
+	hRequire
+	hRetryAfter
+	hRoute
+	hRSeq
+	hServer
+	hServiceRoute
+	hSessionExpires
+	hSubject
+	hSubscriptionState
+	hSupported
+	hTimestamp
+	hTo
+	hUnsupported
+	hUserAgent
+	hVia
+	hWarning
+	hWWWAuthenticate
+	hkindCount
+)
+
+// canonicalNames holds the canonical spelling of each known header, indexed
+// by hkind.
+var canonicalNames = [hkindCount]string{
+	hAccept:             "Accept",
+	hAcceptContact:      "Accept-Contact",
+	hAcceptEncoding:     "Accept-Encoding",
+	hAcceptLanguage:     "Accept-Language",
+	hAlertInfo:          "Alert-Info",
+	hAllow:              "Allow",
+	hAllowEvents:        "Allow-Events",
+	hAuthenticationInfo: "Authentication-Info",
+	hAuthorization:      "Authorization",
+	hCallID:             "Call-ID",
+	hCallInfo:           "Call-Info",
+	hContact:            "Contact",
+	hContentDisposition: "Content-Disposition",
+	hContentEncoding:    "Content-Encoding",
+	hContentLanguage:    "Content-Language",
+	hContentLength:      "Content-Length",
+	hContentType:        "Content-Type",
+	hCSeq:               "CSeq",
+	hDate:               "Date",
+	hErrorInfo:          "Error-Info",
+	hEvent:              "Event",
+	hExpires:            "Expires",
+	hFrom:               "From",
+	hIdentity:           "Identity",
+	hInReplyTo:          "In-Reply-To",
+	hMaxForwards:        "Max-Forwards",
+	hMinExpires:         "Min-Expires",
+	hMIMEVersion:        "MIME-Version",
+	hOrganization:       "Organization",
+	hPAssertedIdentity:  "P-Asserted-Identity",
+	hPath:               "Path",
+	hPPreferredIdentity: "P-Preferred-Identity",
+	hPriority:           "Priority",
+	hPrivacy:            "Privacy",
+	hProxyAuthenticate:  "Proxy-Authenticate",
+	hProxyAuthorization: "Proxy-Authorization",
+	hProxyRequire:       "Proxy-Require",
+	hRAck:               "RAck",
+	hReason:             "Reason",
+	hRecordRoute:        "Record-Route",
+	hReferTo:            "Refer-To",
+	hReferredBy:         "Referred-By",
+	hRejectContact:      "Reject-Contact",
+	hReplyTo:            "Reply-To",
+	hRequestDisposition: "Request-Disposition",
+	hRequire:            "Require",
+	hRetryAfter:         "Retry-After",
+	hRoute:              "Route",
+	hRSeq:               "RSeq",
+	hServer:             "Server",
+	hServiceRoute:       "Service-Route",
+	hSessionExpires:     "Session-Expires",
+	hSubject:            "Subject",
+	hSubscriptionState:  "Subscription-State",
+	hSupported:          "Supported",
+	hTimestamp:          "Timestamp",
+	hTo:                 "To",
+	hUnsupported:        "Unsupported",
+	hUserAgent:          "User-Agent",
+	hVia:                "Via",
+	hWarning:            "Warning",
+	hWWWAuthenticate:    "WWW-Authenticate",
+}
+
+// compactKinds maps the compact forms of RFC 3261 §7.3.3 and later RFCs.
+func compactKind(c byte) hkind {
+	switch lower(c) {
+	case 'a':
+		return hAcceptContact // RFC 3841
+	case 'b':
+		return hReferredBy // RFC 3892
+	case 'c':
+		return hContentType
+	case 'd':
+		return hRequestDisposition // RFC 3841
+	case 'e':
+		return hContentEncoding
+	case 'f':
+		return hFrom
+	case 'i':
+		return hCallID
+	case 'j':
+		return hRejectContact // RFC 3841
+	case 'k':
+		return hSupported
+	case 'l':
+		return hContentLength
+	case 'm':
+		return hContact
+	case 'o':
+		return hEvent // RFC 6665
+	case 'r':
+		return hReferTo // RFC 3515
+	case 's':
+		return hSubject
+	case 't':
+		return hTo
+	case 'u':
+		return hAllowEvents // RFC 6665
+	case 'v':
+		return hVia
+	case 'x':
+		return hSessionExpires // RFC 4028
+	case 'y':
+		return hIdentity // RFC 8224
+	}
+	return hOther
+}
+
+// kindIndex maps lower-case full names to kinds; built once, read only.
+var kindIndex = func() map[string]hkind {
+	m := make(map[string]hkind, hkindCount)
+	for k := hkind(1); k < hkindCount; k++ {
+		var b []byte
+		for i := 0; i < len(canonicalNames[k]); i++ {
+			b = append(b, lower(canonicalNames[k][i]))
+		}
+		m[string(b)] = k
+	}
+	return m
+}()
+
+// kindOf classifies a header name: full or compact form, any case.
+func kindOf(name string) hkind {
+	if len(name) == 1 {
+		return compactKind(name[0])
+	}
+	if len(name) > 32 {
+		return hOther
+	}
+	var buf [32]byte
+	for i := 0; i < len(name); i++ {
+		buf[i] = lower(name[i])
+	}
+	return kindIndex[string(buf[:len(name)])]
+}
+
+// CanonicalName returns the canonical spelling of a header name: the full
+// form of a compact name ("v" → "Via"), the registered case of a known name
+// ("call-id" → "Call-ID"), or name itself when it is not known.
+func CanonicalName(name string) string {
+	if k := kindOf(name); k != hOther {
+		return canonicalNames[k]
+	}
+	return name
+}
+
+// isMulti reports whether the header's grammar is a comma-separated list, so
+// Values may split it. The authentication headers are never split.
+func (k hkind) isMulti() bool {
+	switch k {
+	case hAccept, hAcceptContact, hAcceptEncoding, hAcceptLanguage, hAlertInfo, hAllow,
+		hAllowEvents, hCallInfo, hContact, hContentEncoding, hContentLanguage, hErrorInfo,
+		hInReplyTo, hPAssertedIdentity, hPath, hPPreferredIdentity, hProxyRequire,
+		hReason, hRecordRoute, hRejectContact, hRequestDisposition, hRequire, hRoute,
+		hServiceRoute, hSupported, hUnsupported, hVia, hWarning:
+		return true
+	}
+	return false
+}

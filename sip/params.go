@@ -1,0 +1,201 @@
+package sip
+
+import "strings"
+
+// Params is a parameter list in wire form, ";name=value;flag", as it
+// follows a URI, an address or a Via value. Names compare case-insensitively;
+// values are returned as written (a quoted value keeps its quotes). Params
+// is a string so that parsed messages hold parameters without allocating;
+// Set and Del return a new list.
+type Params string
+
+// paramAt scans the parameter starting at p[i:] (at or before its ';').
+// It returns the name, the value, whether an '=' was present, the index
+// after the parameter and ok=false at the end of the list. A parameter
+// with an empty name is reported with ok=true and name "".
+func (p Params) paramAt(i int) (name, value string, hasValue bool, next int, ok bool) {
+	s := string(p)
+	i = skipLWS(s, i)
+	if i >= len(s) {
+		return "", "", false, i, false
+	}
+	if s[i] == ';' {
+		i = skipLWS(s, i+1)
+	}
+	start := i
+	for i < len(s) && s[i] != '=' && s[i] != ';' && !isLWS(s[i]) {
+		i++
+	}
+	name = s[start:i]
+	i = skipLWS(s, i)
+	if i < len(s) && s[i] == '=' {
+		hasValue = true
+		i = skipLWS(s, i+1)
+		vstart := i
+		if i < len(s) && s[i] == '"' {
+			i = skipQuoted(s, i)
+		}
+		for i < len(s) && s[i] != ';' {
+			i++
+		}
+		value = trimLWS(s[vstart:i])
+	}
+	return name, value, hasValue, i, true
+}
+
+// skipQuoted returns the index after the quoted string that starts at
+// s[i] == '"', or len(s) if it is not closed.
+func skipQuoted(s string, i int) int {
+	end, _ := quotedEnd(s, i)
+	return end
+}
+
+// quotedEnd returns the index after the quoted string that starts at
+// s[i] == '"' and whether it was closed (len(s) and false if not).
+func quotedEnd(s string, i int) (int, bool) {
+	for i++; i < len(s); i++ {
+		switch s[i] {
+		case '\\':
+			i++
+		case '"':
+			return i + 1, true
+		}
+	}
+	return len(s), false
+}
+
+// Get returns the value of the named parameter and whether it is present.
+// A flag parameter (no '=') is present with an empty value.
+func (p Params) Get(name string) (string, bool) {
+	for i := 0; ; {
+		n, v, _, next, ok := p.paramAt(i)
+		if !ok {
+			return "", false
+		}
+		if equalFold(n, name) {
+			return v, true
+		}
+		i = next
+	}
+}
+
+// Value returns the named parameter's value, or "" when it is absent.
+func (p Params) Value(name string) string {
+	v, _ := p.Get(name)
+	return v
+}
+
+// Has reports whether the named parameter is present.
+func (p Params) Has(name string) bool {
+	_, ok := p.Get(name)
+	return ok
+}
+
+// Each calls f for every parameter in order until f returns false.
+func (p Params) Each(f func(name, value string) bool) {
+	for i := 0; ; {
+		n, v, _, next, ok := p.paramAt(i)
+		if !ok || !f(n, v) {
+			return
+		}
+		i = next
+	}
+}
+
+// Len returns the number of parameters.
+func (p Params) Len() int {
+	n := 0
+	p.Each(func(string, string) bool { n++; return true })
+	return n
+}
+
+// Set returns p with the named parameter set to value, replacing the first
+// parameter of that name and dropping later ones. An empty value writes a
+// flag (";lr"). value is written as given: quote it if it needs quoting.
+func (p Params) Set(name, value string) Params {
+	var b strings.Builder
+	b.Grow(len(p) + len(name) + len(value) + 2)
+	done := false
+	for i := 0; ; {
+		n, v, hv, next, ok := p.paramAt(i)
+		if !ok {
+			break
+		}
+		i = next
+		if equalFold(n, name) {
+			if done {
+				continue
+			}
+			done = true
+			n, v, hv = name, value, value != ""
+		}
+		writeParam(&b, n, v, hv)
+	}
+	if !done {
+		writeParam(&b, name, value, value != "")
+	}
+	return Params(b.String())
+}
+
+// Del returns p without the named parameter.
+func (p Params) Del(name string) Params {
+	if !p.Has(name) {
+		return p
+	}
+	var b strings.Builder
+	for i := 0; ; {
+		n, v, hv, next, ok := p.paramAt(i)
+		if !ok {
+			break
+		}
+		i = next
+		if !equalFold(n, name) {
+			writeParam(&b, n, v, hv)
+		}
+	}
+	return Params(b.String())
+}
+
+func writeParam(b *strings.Builder, name, value string, hasValue bool) {
+	b.WriteByte(';')
+	b.WriteString(name)
+	if hasValue {
+		b.WriteByte('=')
+		b.WriteString(value)
+	}
+}
+
+// validate checks that every parameter has a token name and a value that is
+// a token, a quoted string, or an address (IPv6 with or without brackets).
+func (p Params) validate(part string) error {
+	s := string(p)
+	i := skipLWS(s, 0)
+	if i < len(s) && s[i] != ';' {
+		return malformed(part, -1, "parameters must start with ';'")
+	}
+	for i < len(s) {
+		n, v, hv, next, _ := p.paramAt(i)
+		if !allToken(n) {
+			return malformed(part, -1, "empty or invalid parameter name")
+		}
+		if hv {
+			if v == "" {
+				return malformed(part, -1, "parameter "+n+" has '=' but no value")
+			}
+			if v[0] == '"' {
+				if end, ok := quotedEnd(v, 0); !ok || end != len(v) {
+					return malformed(part, -1, "unterminated quoted parameter value")
+				}
+			} else {
+				for j := 0; j < len(v); j++ {
+					c := v[j]
+					if !isToken(c) && c != ':' && c != '[' && c != ']' {
+						return malformed(part, -1, "invalid character in parameter "+n)
+					}
+				}
+			}
+		}
+		i = skipLWS(s, next)
+	}
+	return nil
+}

@@ -1,0 +1,247 @@
+package sip
+
+import (
+	"strconv"
+	"strings"
+)
+
+// Transport names as written in Via (RFC 3261 §20.42, RFC 7118 §5.1).
+const (
+	TransportUDP  = "UDP"
+	TransportTCP  = "TCP"
+	TransportTLS  = "TLS"
+	TransportSCTP = "SCTP"
+	TransportWS   = "WS"
+	TransportWSS  = "WSS"
+)
+
+// MagicCookie starts every RFC 3261 branch (§8.1.1.7).
+const MagicCookie = "z9hG4bK"
+
+// Via is one Via value (RFC 3261 §20.42).
+type Via struct {
+	// Proto is the protocol name and version, "SIP/2.0".
+	Proto string
+	// Transport is the transport in upper case: UDP, TCP, TLS, SCTP, WS,
+	// WSS or another token.
+	Transport string
+	// Host is the sent-by host: a name, an IPv4 address or a bracketed
+	// IPv6 reference.
+	Host string
+	// Port is the sent-by port, or 0 when absent.
+	Port int
+	// Params are the via-params: branch, received, rport, maddr, ttl…
+	Params Params
+}
+
+// Branch returns the branch parameter, or "".
+func (v *Via) Branch() string { return v.Params.Value("branch") }
+
+// Received returns the received parameter, or "" (RFC 3261 §18.2.1).
+func (v *Via) Received() string { return v.Params.Value("received") }
+
+// RPort returns the rport parameter (RFC 3581): present reports whether the
+// parameter is there at all, port is its value or 0 for a bare ";rport".
+func (v *Via) RPort() (port int, present bool) {
+	s, ok := v.Params.Get("rport")
+	if !ok {
+		return 0, false
+	}
+	n, valid := parseUint(s, 65535)
+	if !valid {
+		return 0, true
+	}
+	return int(n), true
+}
+
+// Maddr returns the maddr parameter, or "".
+func (v *Via) Maddr() string { return v.Params.Value("maddr") }
+
+// TTL returns the ttl parameter and whether it is present and valid (0..255).
+func (v *Via) TTL() (int, bool) {
+	n, ok := parseUint(v.Params.Value("ttl"), 255)
+	return int(n), ok
+}
+
+// SentBy returns "host[:port]".
+func (v *Via) SentBy() string {
+	if v.Port == 0 {
+		return v.Host
+	}
+	return v.Host + ":" + strconv.Itoa(v.Port)
+}
+
+// HasCookie reports whether the branch starts with the RFC 3261 magic cookie.
+func (v *Via) HasCookie() bool { return strings.HasPrefix(v.Branch(), MagicCookie) }
+
+// Reliable reports whether the Via's transport is connection-oriented.
+func (v *Via) Reliable() bool { return v.Transport != TransportUDP }
+
+// AppendTo appends the Via value's wire form.
+func (v *Via) AppendTo(dst []byte) []byte {
+	if v.Proto == "" {
+		dst = append(dst, "SIP/2.0"...)
+	} else {
+		dst = append(dst, v.Proto...)
+	}
+	dst = append(dst, '/')
+	dst = append(dst, v.Transport...)
+	dst = append(dst, ' ')
+	dst = append(dst, v.Host...)
+	if v.Port != 0 {
+		dst = append(dst, ':')
+		dst = strconv.AppendInt(dst, int64(v.Port), 10)
+	}
+	return append(dst, v.Params...)
+}
+
+// String returns the Via value's wire form.
+func (v Via) String() string {
+	var buf [128]byte
+	return string(v.AppendTo(buf[:0]))
+}
+
+// ParseVia parses one Via value (not a comma-separated list).
+func ParseVia(s string) (Via, error) {
+	var v Via
+	err := v.parse(s)
+	return v, err
+}
+
+func (v *Via) parse(s string) error {
+	name, i := viaToken(s, 0)
+	if name == "" || i >= len(s) || s[i] != '/' {
+		return malformed("Via", -1, "bad sent-protocol")
+	}
+	version, i := viaToken(s, i+1)
+	if version == "" || i >= len(s) || s[i] != '/' {
+		return malformed("Via", -1, "bad sent-protocol")
+	}
+	transport, i := viaToken(s, i+1)
+	if transport == "" {
+		return malformed("Via", -1, "bad transport")
+	}
+	if equalFold(name, "SIP") && version == "2.0" {
+		v.Proto = "SIP/2.0"
+	} else {
+		v.Proto = name + "/" + version
+	}
+	v.Transport = upperTransport(transport)
+	// sent-by: host [ SWS ":" SWS port ], then params.
+	start := i
+	if start < len(s) && s[start] == '[' {
+		end := strings.IndexByte(s[start:], ']')
+		if end < 0 {
+			return malformed("Via", -1, "unterminated IPv6 reference")
+		}
+		i = start + end + 1
+	} else {
+		for i < len(s) && s[i] != ':' && s[i] != ';' && !isLWS(s[i]) {
+			i++
+		}
+	}
+	host := s[start:i]
+	port := 0
+	j := skipLWS(s, i)
+	if j < len(s) && s[j] == ':' {
+		j = skipLWS(s, j+1)
+		k := j
+		for k < len(s) && isDigit(s[k]) {
+			k++
+		}
+		p, ok := parseUint(s[j:k], 65535)
+		if !ok {
+			return malformed("Via", -1, "bad port")
+		}
+		port = int(p)
+		j = skipLWS(s, k)
+	}
+	if host == "" {
+		return malformed("Via", -1, "missing sent-by")
+	}
+	if host[0] == '[' {
+		if !validIPv6Ref(host) {
+			return malformed("Via", -1, "bad IPv6 sent-by")
+		}
+	} else if !validHostname(host) {
+		return malformed("Via", -1, "bad sent-by host")
+	}
+	v.Host, v.Port = host, port
+	if j < len(s) {
+		if s[j] != ';' {
+			return malformed("Via", -1, "junk after sent-by")
+		}
+		v.Params = Params(trimLWS(s[j:]))
+		if err := v.Params.validate("Via"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// viaToken skips LWS, reads a token, skips LWS, and returns the token and
+// the index after the trailing LWS.
+func viaToken(s string, i int) (string, int) {
+	i = skipLWS(s, i)
+	start := i
+	for i < len(s) && isToken(s[i]) {
+		i++
+	}
+	tok := s[start:i]
+	return tok, skipLWS(s, i)
+}
+
+func upperTransport(t string) string {
+	switch {
+	case equalFold(t, TransportUDP):
+		return TransportUDP
+	case equalFold(t, TransportTCP):
+		return TransportTCP
+	case equalFold(t, TransportTLS):
+		return TransportTLS
+	case equalFold(t, TransportSCTP):
+		return TransportSCTP
+	case equalFold(t, TransportWS):
+		return TransportWS
+	case equalFold(t, TransportWSS):
+		return TransportWSS
+	}
+	return strings.ToUpper(t)
+}
+
+// nextValue returns the list element of s starting at i: up to a comma that
+// is outside quotes and angle brackets, trimmed, and the index after that
+// comma (len(s) at the end).
+func nextValue(s string, i int) (string, int) {
+	start := i
+	angle := false
+	for i < len(s) {
+		switch s[i] {
+		case '"':
+			i = skipQuoted(s, i)
+			continue
+		case '<':
+			angle = true
+		case '>':
+			angle = false
+		case ',':
+			if !angle {
+				return trimLWS(s[start:i]), i + 1
+			}
+		}
+		i++
+	}
+	return trimLWS(s[start:]), len(s)
+}
+
+// SplitValues splits a header value on the commas that separate list
+// elements: those outside quoted strings and angle brackets.
+func SplitValues(s string) []string {
+	var out []string
+	for i := 0; i < len(s); {
+		var v string
+		v, i = nextValue(s, i)
+		out = append(out, v)
+	}
+	return out
+}
