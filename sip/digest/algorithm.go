@@ -95,6 +95,7 @@ func (a Algorithm) hexLen() int {
 // hash.Hash and scratch buffer.
 type hasher struct {
 	h   hash.Hash
+	in  []byte
 	sum []byte
 	out []byte
 }
@@ -104,10 +105,12 @@ func newHasher(a Algorithm) *hasher { return &hasher{h: a.newHash()} }
 // hexOf returns H of the concatenation of parts in lower-case hex. The
 // result is a fresh string.
 func (h *hasher) hexOf(parts ...string) string {
-	h.h.Reset()
+	h.in = h.in[:0]
 	for _, p := range parts {
-		h.h.Write([]byte(p))
+		h.in = append(h.in, p...)
 	}
+	h.h.Reset()
+	h.h.Write(h.in)
 	return h.finish()
 }
 

@@ -71,6 +71,7 @@ type ParseError struct {
 	Err    error  // one of the package's sentinels
 }
 
+// Error describes the error with its offset.
 func (e *ParseError) Error() string {
 	return e.Err.Error() + " at offset " + strconv.Itoa(e.Offset) + ": " + e.Reason
 }
@@ -85,6 +86,7 @@ type AuthFailedError struct {
 	Stale bool   // the challenge said stale=true, but for a nonce that cannot be retried
 }
 
+// Error names the realm that refused the credentials.
 func (e *AuthFailedError) Error() string {
 	s := "digest: authentication failed for realm " + strconv.Quote(e.Realm)
 	if e.Stale {

@@ -76,11 +76,18 @@ func equalFold(a, b string) bool {
 	return true
 }
 
-// lower returns s in ASCII lower case, without allocating when it already is.
+// lower returns s with ASCII letters in lower case, other bytes unchanged,
+// without allocating when it already is.
 func lower(s string) string {
 	for i := 0; i < len(s); i++ {
 		if 'A' <= s[i] && s[i] <= 'Z' {
-			return strings.ToLower(s)
+			b := []byte(s)
+			for j := i; j < len(b); j++ {
+				if 'A' <= b[j] && b[j] <= 'Z' {
+					b[j] += 'a' - 'A'
+				}
+			}
+			return string(b)
 		}
 	}
 	return s

@@ -1,6 +1,7 @@
 package digest_test
 
 import (
+	"errors"
 	"strings"
 	"sync"
 	"testing"
@@ -158,6 +159,8 @@ func TestServerVerifyRejects(t *testing.T) {
 		}, "REGISTER", digest.ErrUnknownUser},
 		{"malformed", func() string { return `Digest username="alice"` }, "REGISTER", digest.ErrMalformed},
 		{"Basic", func() string { return `Basic YWxpY2U6d29uZGVybGFuZA==` }, "REGISTER", digest.ErrUnsupportedScheme},
+		// RFC 4475 §3.3.7 (regaut01): an unknown scheme; the registrar re-challenges.
+		{"unknown scheme", func() string { return `NoOneKnowsThisScheme opaque-data=here` }, "REGISTER", digest.ErrUnsupportedScheme},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -257,7 +260,7 @@ func TestServerConcurrentVerify(t *testing.T) {
 			switch {
 			case err == nil:
 				accepted++
-			case strings.Contains(err.Error(), "replayed"):
+			case errors.Is(err, digest.ErrReplay):
 				replays++
 			}
 			mu.Unlock()
