@@ -200,32 +200,36 @@ func compactKind(c byte) hkind {
 	return hOther
 }
 
-// kindIndex maps lower-case full names to kinds; built once, read only.
-var kindIndex = func() map[string]hkind {
-	m := make(map[string]hkind, hkindCount)
+// kindsByLetter lists the known kinds by the lower-case first letter of
+// their canonical name; built once, read only.
+var kindsByLetter = func() (t [26][]hkind) {
 	for k := hkind(1); k < hkindCount; k++ {
-		var b []byte
-		for i := 0; i < len(canonicalNames[k]); i++ {
-			b = append(b, lower(canonicalNames[k][i]))
-		}
-		m[string(b)] = k
+		c := lower(canonicalNames[k][0]) - 'a'
+		t[c] = append(t[c], k)
 	}
-	return m
+	return t
 }()
 
-// kindOf classifies a header name: full or compact form, any case.
+// kindOf classifies a header name: full or compact form, any case. It
+// runs for every header line parsed, so it compares in place rather than
+// hashing a lower-cased copy.
 func kindOf(name string) hkind {
 	if len(name) == 1 {
 		return compactKind(name[0])
 	}
-	if len(name) > 32 {
+	if name == "" {
 		return hOther
 	}
-	var buf [32]byte
-	for i := 0; i < len(name); i++ {
-		buf[i] = lower(name[i])
+	c := lower(name[0]) - 'a'
+	if c >= 26 {
+		return hOther
 	}
-	return kindIndex[string(buf[:len(name)])]
+	for _, k := range kindsByLetter[c] {
+		if equalFold(canonicalNames[k], name) {
+			return k
+		}
+	}
+	return hOther
 }
 
 // CanonicalName returns the canonical spelling of a header name: the full

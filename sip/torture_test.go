@@ -22,7 +22,7 @@ const tortureDir = "../../shared/testdata/torture"
 
 type tortureCase struct {
 	file, section, kind, expectation, status, framing, note string
-	facts                                                     map[string]string
+	facts                                                   map[string]string
 }
 
 func loadManifest(t *testing.T) []tortureCase {

@@ -323,16 +323,6 @@ func (u URI) String() string {
 	return string(u.AppendTo(buf[:0]))
 }
 
-// needsBrackets reports whether the URI must be written inside < > in a
-// header (RFC 3261 §20.10: it contains a comma, semicolon or question mark).
-func (u *URI) needsBrackets() bool {
-	if u.Params != "" || u.Headers != "" {
-		return true
-	}
-	s := u.User + u.Password + u.Opaque
-	return strings.ContainsAny(s, ",;?")
-}
-
 // Unescape decodes %HH escapes (RFC 3261 §19.1.2, §25.1).
 func Unescape(s string) (string, error) {
 	n := strings.IndexByte(s, '%')

@@ -1,0 +1,113 @@
+package sip_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/dialtone/dialtone/sip"
+)
+
+func TestNewRequest(t *testing.T) {
+	u, err := sip.ParseURI("sip:bob@biloxi.example.com;transport=tcp")
+	require.NoError(t, err)
+	req := sip.NewRequest(sip.INVITE, u)
+	req.SetFrom(sip.Address{Display: "Alice", URI: sip.URI{Scheme: "sip", User: "alice", Host: "atlanta.example.com"}, Params: sip.Params("").Set("tag", sip.NewTag())})
+	req.Prepend("Via", sip.Via{Transport: "UDP", Host: "192.0.2.1", Port: 5060, Params: sip.Params("").Set("branch", sip.NewBranch())}.String())
+
+	to, err := req.To()
+	require.NoError(t, err)
+	require.Equal(t, "sip:bob@biloxi.example.com", to.URI.String(), "To carries the URI without its parameters")
+	require.Empty(t, to.Tag())
+	cs, err := req.CSeq()
+	require.NoError(t, err)
+	require.Equal(t, sip.CSeq{Seq: 1, Method: sip.INVITE}, cs)
+	require.Len(t, req.CallID(), 32)
+	mf, err := req.MaxForwards()
+	require.NoError(t, err)
+	require.Equal(t, 70, mf)
+
+	// What we build parses back to the same thing.
+	m, err := sip.Parse(req.AppendTo(nil))
+	require.NoError(t, err)
+	back := m.(*sip.Request)
+	require.Equal(t, req.URI, back.URI)
+	require.Equal(t, req.String(), back.String())
+	require.NoError(t, sip.Validate(back))
+	v, err := back.TopVia()
+	require.NoError(t, err)
+	require.True(t, v.HasCookie())
+	require.True(t, strings.HasPrefix(req.String(), "INVITE sip:bob@biloxi.example.com;transport=tcp SIP/2.0\r\n"))
+}
+
+func TestNewResponse(t *testing.T) {
+	req := parseRequest(t, basicInvite+"")
+	req.Add("Timestamp", "54")
+	req.Add("Record-Route", "<sip:p1.example.com;lr>")
+	tests := []struct {
+		code      int
+		reason    string
+		wantTag   bool
+		timestamp bool
+	}{
+		{100, "", false, true},
+		{180, "", true, false},
+		{200, "Fine", true, false},
+		{486, "", true, false},
+	}
+	for _, tc := range tests {
+		res := sip.NewResponse(req, tc.code, tc.reason)
+		require.Equal(t, tc.code, res.StatusCode)
+		if tc.reason == "" {
+			require.Equal(t, sip.StatusText(tc.code), res.Reason)
+		} else {
+			require.Equal(t, tc.reason, res.Reason)
+		}
+		to, err := res.To()
+		require.NoError(t, err)
+		require.Equal(t, tc.wantTag, to.Tag() != "", "code %d", tc.code)
+		require.Equal(t, tc.timestamp, res.Header("Timestamp") != "")
+		require.Empty(t, res.Header("Record-Route"), "the dialog layer copies Record-Route, not the builder")
+		require.Empty(t, res.Header("Contact"))
+		for _, h := range []string{"Via", "From", "Call-ID", "CSeq"} {
+			require.Equal(t, req.Values(h), res.Values(h), h)
+		}
+		m, err := sip.Parse(res.AppendTo(nil))
+		require.NoError(t, err)
+		require.Equal(t, res.String(), m.String())
+	}
+	// A To tag already present is kept.
+	res := sip.NewResponse(req, 180, "")
+	to, _ := res.To()
+	res2 := sip.NewResponse(req, 200, "")
+	res2.SetToTag(to.Tag())
+	to2, _ := res2.To()
+	require.Equal(t, to.Tag(), to2.Tag())
+	req.Set("To", to.String())
+	res3 := sip.NewResponse(req, 200, "")
+	to3, _ := res3.To()
+	require.Equal(t, to.Tag(), to3.Tag())
+}
+
+func TestIDs(t *testing.T) {
+	seen := map[string]bool{}
+	for range 1000 {
+		b := sip.NewBranch()
+		require.True(t, strings.HasPrefix(b, sip.MagicCookie))
+		require.GreaterOrEqual(t, len(b)-len(sip.MagicCookie), 16, "at least 64 random bits")
+		require.False(t, seen[b])
+		seen[b] = true
+	}
+	require.Len(t, sip.NewTag(), 16)
+	require.NotEqual(t, sip.NewTag(), sip.NewTag())
+	require.NotEqual(t, sip.NewCallID(), sip.NewCallID())
+}
+
+func TestStatusText(t *testing.T) {
+	require.Equal(t, "OK", sip.StatusText(sip.StatusOK))
+	require.Equal(t, "Request Terminated", sip.StatusText(sip.StatusRequestTerminated))
+	require.Equal(t, "Interval Too Brief", sip.StatusText(423))
+	require.Equal(t, "", sip.StatusText(299))
+	require.Equal(t, 4, sip.StatusClass(486))
+}

@@ -1,0 +1,179 @@
+package sip_test
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+	"testing/iotest"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/dialtone/dialtone/sip"
+)
+
+const streamOptions = "OPTIONS sip:bob@biloxi.example.com SIP/2.0\r\n" +
+	"Via: SIP/2.0/TCP pc33.atlanta.example.com;branch=z9hG4bK1\r\n" +
+	"To: <sip:bob@biloxi.example.com>\r\n" +
+	"From: <sip:alice@atlanta.example.com>;tag=1\r\n" +
+	"Call-ID: c1\r\n" +
+	"CSeq: 1 OPTIONS\r\n" +
+	"Max-Forwards: 70\r\n" +
+	"Content-Length: 0\r\n\r\n"
+
+func TestReaderFraming(t *testing.T) {
+	stream := "\r\n" + basicInvite + streamOptions + "\r\n\r\n" + strings.Replace(basicInvite, "Content-Length: 4", "l : 4", 1) + "\r\n"
+	readers := map[string]func(io.Reader) io.Reader{
+		"whole":    func(r io.Reader) io.Reader { return r },
+		"one byte": iotest.OneByteReader,
+		"half":     iotest.HalfReader,
+		"data+EOF": iotest.DataErrReader,
+	}
+	for name, wrap := range readers {
+		t.Run(name, func(t *testing.T) {
+			r := sip.NewReader(wrap(strings.NewReader(stream)), sip.Limits{})
+			var got []string
+			var kas []sip.Keepalive
+			for {
+				m, ka, err := r.Next()
+				if errors.Is(err, io.EOF) {
+					break
+				}
+				require.NoError(t, err)
+				if ka != sip.KeepaliveNone {
+					kas = append(kas, ka)
+					continue
+				}
+				got = append(got, sip.Short(m)+"|"+string(m.Body()))
+			}
+			require.Equal(t, []string{
+				"INVITE sip:bob@biloxi.example.com|v=0\n",
+				"OPTIONS sip:bob@biloxi.example.com|",
+				"INVITE sip:bob@biloxi.example.com|v=0\n",
+			}, got)
+			// One ping between messages 2 and 3; the CRLFs before the first
+			// message and after the last are pongs.
+			require.Contains(t, kas, sip.KeepalivePing)
+			require.Contains(t, kas, sip.KeepalivePong)
+		})
+	}
+}
+
+func TestReaderKeepalives(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		want []sip.Keepalive
+	}{
+		{"ping", "\r\n\r\n", []sip.Keepalive{sip.KeepalivePing}},
+		{"pong", "\r\n", []sip.Keepalive{sip.KeepalivePong}},
+		{"two pings", "\r\n\r\n\r\n\r\n", []sip.Keepalive{sip.KeepalivePing, sip.KeepalivePing}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := sip.NewReader(strings.NewReader(tc.in), sip.Limits{})
+			var got []sip.Keepalive
+			for {
+				_, ka, err := r.Next()
+				if err == io.EOF {
+					break
+				}
+				require.NoError(t, err)
+				got = append(got, ka)
+			}
+			require.Equal(t, tc.want, got)
+		})
+	}
+	// A ping split across two reads is still a ping.
+	pr, pw := io.Pipe()
+	r := sip.NewReader(pr, sip.Limits{})
+	go func() {
+		_, _ = pw.Write([]byte("\r\n"))
+		_, _ = pw.Write([]byte("\r\n"))
+		_ = pw.Close()
+	}()
+	_, ka, err := r.Next()
+	require.NoError(t, err)
+	require.Equal(t, sip.KeepalivePong, ka)
+	_, ka, err = r.Next()
+	require.NoError(t, err)
+	require.Equal(t, sip.KeepalivePing, ka)
+}
+
+// countingReader counts what the Reader pulled from the source.
+type countingReader struct {
+	r io.Reader
+	n int
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += n
+	return n, err
+}
+
+func TestReaderLimits(t *testing.T) {
+	// A 10 MB Content-Length fails at once, without reading the body.
+	big := strings.Replace(streamOptions, "Content-Length: 0", "Content-Length: 10000000", 1)
+	src := &countingReader{r: io.MultiReader(strings.NewReader(big), zeroes{})}
+	r := sip.NewReader(src, sip.Limits{})
+	_, err := r.ReadMessage()
+	require.ErrorIs(t, err, sip.ErrMessageTooLarge)
+	require.Less(t, src.n, 64<<10)
+	_, err = r.ReadMessage()
+	require.ErrorIs(t, err, sip.ErrMessageTooLarge, "errors are final")
+
+	// An endless header block stops at MaxHeadBytes.
+	src = &countingReader{r: io.MultiReader(strings.NewReader("OPTIONS sip:a@b SIP/2.0\r\nX: "), zeroes{})}
+	r = sip.NewReader(src, sip.Limits{MaxHeadBytes: 8 << 10})
+	_, err = r.ReadMessage()
+	require.ErrorIs(t, err, sip.ErrMessageTooLarge)
+	require.Less(t, src.n, 64<<10)
+
+	// Bad framing.
+	for _, in := range []string{
+		strings.Replace(streamOptions, "Content-Length: 0", "Content-Length: -1", 1),
+		strings.Replace(streamOptions, "Content-Length: 0", "Content-Length: 1\r\nl: 2", 1),
+		"\rX",
+	} {
+		_, err := sip.NewReader(strings.NewReader(in), sip.Limits{}).ReadMessage()
+		require.ErrorIs(t, err, sip.ErrMalformed, in)
+	}
+	// A message cut short is an unexpected EOF.
+	_, err = sip.NewReader(strings.NewReader(basicInvite[:len(basicInvite)-2]), sip.Limits{}).ReadMessage()
+	require.ErrorIs(t, err, io.ErrUnexpectedEOF)
+	_, err = sip.NewReader(strings.NewReader(streamOptions[:20]), sip.Limits{}).ReadMessage()
+	require.ErrorIs(t, err, io.ErrUnexpectedEOF)
+	// Without Content-Length a stream message has no body.
+	noCL := strings.Replace(streamOptions, "Content-Length: 0\r\n", "", 1)
+	m, err := sip.NewReader(strings.NewReader(noCL+"tail"), sip.Limits{}).ReadMessage()
+	require.NoError(t, err)
+	require.Empty(t, m.Body())
+}
+
+type zeroes struct{}
+
+func (zeroes) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = 'a'
+	}
+	return len(p), nil
+}
+
+func TestReaderLargeMessages(t *testing.T) {
+	body := bytes.Repeat([]byte("x"), 300<<10)
+	req := parseRequest(t, streamOptions)
+	req.SetBody(body, "text/plain")
+	wire := req.AppendTo(nil)
+	stream := bytes.Repeat(wire, 3)
+	r := sip.NewReader(iotest.HalfReader(bytes.NewReader(stream)), sip.Limits{})
+	for range 3 {
+		m, err := r.ReadMessage()
+		require.NoError(t, err)
+		require.Equal(t, body, m.Body())
+	}
+	_, err := r.ReadMessage()
+	require.ErrorIs(t, err, io.EOF)
+	require.Zero(t, r.Buffered())
+}
