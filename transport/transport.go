@@ -124,3 +124,29 @@ var (
 	// ErrNoListener: no listener for the network the message needs.
 	ErrNoListener = errors.New("transport: no listener for network")
 )
+
+// Direction says whether a traced message was sent or received.
+type Direction uint8
+
+// Directions.
+const (
+	In Direction = iota
+	Out
+)
+
+// TraceEvent is one message on the wire, as a Tracer sees it.
+type TraceEvent struct {
+	Time      time.Time
+	Direction Direction
+	Flow      Flow
+	// Data is the message's wire form. It is only valid during the Trace
+	// call: copy it to keep it.
+	Data []byte
+}
+
+// Tracer sees every message the layer sends and receives (our qlog):
+// PcapTracer writes a capture file, LogTracer logs through slog. Trace is
+// called from the layer's goroutines, concurrently, and must not block.
+type Tracer interface {
+	Trace(ev TraceEvent)
+}
