@@ -1,0 +1,60 @@
+// Package rtp is Dialtone's media layer: the pieces that turn audio into RTP
+// packets and back for SIP calls.
+//
+// What is here now:
+//
+//   - G.711 μ-law (PCMU) and A-law (PCMA) at 8 kHz (RFC 3551 §4.5.14):
+//     G711EncodeUlaw, G711DecodeUlaw and the A-law pair, G711Law to pick one
+//     from a Codec or payload type, and G711AppendPacket to build an RTP
+//     packet (RFC 3550 §5.1) from a frame of samples.
+//   - RFC 4733 telephone events (DTMF): DTMFEvent is the 4-byte payload,
+//     DTMFSender plans the packets of a digit (marker, shared timestamp,
+//     growing duration, three end packets), and DTMFReceiver turns received
+//     events into digits, each exactly once.
+//   - JitterBuffer: reordering, loss concealment and an adaptive playout
+//     delay driven by the RFC 3550 §6.4.1 interarrival jitter estimate.
+//   - WAV files: WAVReader converts 8- to 32-bit PCM and G.711 files, stereo
+//     or multichannel, at 4 to 192 kHz, to mono 8 kHz; WAVWriter and AppendWAV
+//     write 16-bit mono 8 kHz files.
+//   - Audio sources and measurement: ToneGenerator (one or two sine
+//     components, phase-continuous across frames), SilenceSource, and
+//     ToneLevel, a Goertzel detector for tests.
+//   - SDP offer/answer (RFC 3264, RFC 4566) over pion/sdp/v3: sdp.go and
+//     offer.go.
+//
+// RTP sessions (sockets, symmetric RTP latching, RTCP reports) arrive later
+// and will be built from these pieces. The package imports nothing else of Dialtone, and the
+// signaling layers do not import it: package ua glues the two together.
+//
+// Audio is 16-bit linear PCM ([]int16) at AudioSampleRate (8000 Hz) in frames
+// of AudioFrameSamples (160 samples, 20 ms). Every frame source (ToneGenerator,
+// SilenceSource, WAVReader) has the method
+//
+//	ReadFrame(dst []int16) ([]int16, error)
+//
+// RFCs covered: RFC 3550 (RTP: packet header §5.1, jitter estimate §6.4.1,
+// sequence number handling §A.1), RFC 3551 (the AVP profile: static payload
+// types 0 and 8, G.711, 20 ms framing), RFC 4733 (DTMF events §2.3, sender
+// rules §2.5.1, receiver rules §2.5.2, event codes §3.2).
+//
+// # Buffer ownership
+//
+// Functions that produce bytes or samples append to a caller-supplied dst
+// slice and return it (G711EncodeUlaw(dst, src), DTMFEvent.AppendTo,
+// ReadFrame, JitterBuffer.Pop, ...). They never keep dst, and they allocate
+// only when dst lacks capacity, so a caller that reuses its buffers encodes,
+// packetizes, depacketizes, decodes and plays out with no allocation in
+// steady state. Inputs are only read during the call: JitterBuffer.Push
+// copies the decoded payload into its own preallocated slots, so the packet
+// buffer may be reused as soon as Push returns. A pion rtp.Packet unmarshaled
+// from a datagram aliases that datagram (its Payload points into it); keep
+// the datagram until the payload has been decoded or pushed.
+//
+// # Time and concurrency
+//
+// Nothing in this package reads the clock or starts a goroutine: DTMFSender
+// returns send offsets, and DTMFReceiver and JitterBuffer take the current
+// time as an argument, so tests run in virtual time. The stateful types
+// (DTMFReceiver, JitterBuffer, ToneGenerator, WAVReader, WAVWriter) are not
+// safe for concurrent use; their owner serializes access.
+package rtp

@@ -1,0 +1,542 @@
+package rtp
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	pionrtp "github.com/pion/rtp"
+)
+
+// Jitter buffer settings and their defaults.
+const (
+	// JitterDefaultMinDepth is the smallest playout delay when
+	// JitterConfig.MinDepth is zero.
+	JitterDefaultMinDepth = 40 * time.Millisecond
+	// JitterDefaultMaxDepth is the largest playout delay when
+	// JitterConfig.MaxDepth is zero.
+	JitterDefaultMaxDepth = 200 * time.Millisecond
+	// JitterDefaultCapacity is the number of packets the buffer holds when
+	// JitterConfig.Capacity is zero.
+	JitterDefaultCapacity = 32
+	// JitterMaxCapacity bounds JitterConfig.Capacity.
+	JitterMaxCapacity = 1024
+	// JitterDefaultMaxFrameSamples bounds the samples of one packet when
+	// JitterConfig.MaxFrameSamples is zero: 60 ms at 8 kHz.
+	JitterDefaultMaxFrameSamples = 480
+	// JitterDefaultConcealFrames is how many consecutive lost frames are
+	// concealed by repeating the last frame, fading out, when
+	// JitterConfig.ConcealFrames is zero; later ones are silence.
+	JitterDefaultConcealFrames = 3
+	// JitterDepthFactor multiplies the RFC 3550 interarrival jitter
+	// estimate to give the target playout delay, before MinDepth and
+	// MaxDepth bound it.
+	JitterDepthFactor = 4
+	// JitterShrinkAfter is how many consecutive Pops must find more than
+	// one frame above the target depth before the buffer discards a frame
+	// to reduce its delay.
+	JitterShrinkAfter = 10
+)
+
+// Sequence number windows of RFC 3550 §A.1.
+const (
+	// jitterMaxMisorder: a packet up to this many sequence numbers behind
+	// the playout point is late; further back, the sender restarted.
+	jitterMaxMisorder = 100
+	// jitterJumpLimit: an interarrival difference larger than this (a
+	// timestamp jump, not network jitter) does not update the estimate.
+	jitterJumpLimit = time.Second
+)
+
+// Jitter buffer errors.
+var (
+	// ErrJitterConfig reports an invalid JitterConfig.
+	ErrJitterConfig = errors.New("rtp: invalid jitter buffer configuration")
+	// ErrJitterPayload reports a packet the buffer cannot hold: unknown
+	// payload type, empty payload, more than MaxFrameSamples samples, or a
+	// decoder error.
+	ErrJitterPayload = errors.New("rtp: unusable payload for jitter buffer")
+)
+
+// JitterDecodeFunc appends the linear samples of one RTP payload to dst.
+type JitterDecodeFunc func(dst []int16, payloadType uint8, payload []byte) ([]int16, error)
+
+// JitterDecodeG711 decodes payload types 0 (PCMU) and 8 (PCMA); it is the
+// default JitterConfig.Decode.
+func JitterDecodeG711(dst []int16, payloadType uint8, payload []byte) ([]int16, error) {
+	law, err := G711LawForPayloadType(payloadType)
+	if err != nil {
+		return dst, err
+	}
+	return law.Decode(dst, payload), nil
+}
+
+// JitterConfig configures a JitterBuffer. The zero value of each field
+// selects its documented default.
+type JitterConfig struct {
+	// ClockRate is the RTP timestamp rate in Hz; 0 means 8000.
+	ClockRate uint32
+	// FrameDuration is the interval at which the caller calls Pop, and the
+	// duration of one packet; 0 means AudioFrameDuration (20 ms).
+	FrameDuration time.Duration
+	// MinDepth and MaxDepth bound the target playout delay (the time a
+	// packet waits between arrival and playout at the start of a
+	// talkspurt). 0 means JitterDefaultMinDepth and JitterDefaultMaxDepth.
+	MinDepth, MaxDepth time.Duration
+	// Capacity is the most packets held at once, which bounds memory to
+	// Capacity × MaxFrameSamples samples; 0 means JitterDefaultCapacity. It
+	// must hold MaxDepth plus two frames, and at most JitterMaxCapacity.
+	Capacity int
+	// MaxFrameSamples is the most samples one packet may decode to; 0 means
+	// JitterDefaultMaxFrameSamples.
+	MaxFrameSamples int
+	// ConcealFrames is how many consecutive lost frames are concealed by
+	// repeating the last frame with a linear fade; 0 means
+	// JitterDefaultConcealFrames, a negative value conceals with silence
+	// only.
+	ConcealFrames int
+	// Decode turns a payload into samples; nil means JitterDecodeG711.
+	Decode JitterDecodeFunc
+}
+
+// JitterStatus says what Pop returned.
+type JitterStatus uint8
+
+// Pop results.
+const (
+	// JitterEmpty: no audio; the buffer is filling (at the start, after an
+	// underrun, or before a talkspurt) and the caller plays silence.
+	JitterEmpty JitterStatus = iota
+	// JitterPlayed: the next frame, as received.
+	JitterPlayed
+	// JitterConcealed: the next frame was lost; Pop returned a faded copy
+	// of the last frame, or silence after ConcealFrames.
+	JitterConcealed
+)
+
+// String returns "empty", "played" or "concealed".
+func (s JitterStatus) String() string {
+	switch s {
+	case JitterEmpty:
+		return "empty"
+	case JitterPlayed:
+		return "played"
+	case JitterConcealed:
+		return "concealed"
+	}
+	return fmt.Sprintf("JitterStatus(%d)", uint8(s))
+}
+
+// JitterStats are the counters and gauges of a JitterBuffer.
+type JitterStats struct {
+	// Received counts packets passed to Push and decoded, including late
+	// and duplicate ones.
+	Received uint64
+	// Late counts packets that arrived after their playout time.
+	Late uint64
+	// Duplicate counts packets already in the buffer.
+	Duplicate uint64
+	// Lost counts sequence numbers that were never played: concealed
+	// frames and gaps skipped when playout restarted.
+	Lost uint64
+	// Concealed counts frames Pop concealed: lost frames, and fill-ins
+	// while a late frame is still awaited.
+	Concealed uint64
+	// Played counts frames Pop returned as received.
+	Played uint64
+	// Discarded counts buffered frames dropped unplayed: to reduce the
+	// delay, or when a sequence jump or SSRC change restarted the buffer.
+	Discarded uint64
+	// Underruns counts the times playout stopped because the buffer ran
+	// dry (including the end of every talkspurt).
+	Underruns uint64
+	// Resyncs counts restarts caused by sequence jumps or SSRC changes.
+	Resyncs uint64
+	// Depth is the audio now buffered ahead of the playout point.
+	Depth time.Duration
+	// Target is the current target playout delay.
+	Target time.Duration
+	// Jitter is the RFC 3550 §6.4.1 interarrival jitter estimate;
+	// JitterUnits is the same in timestamp units, as RTCP reports it.
+	Jitter      time.Duration
+	JitterUnits uint32
+}
+
+type jitterSlot struct {
+	used    bool
+	ext     int64 // extended sequence number
+	ts      uint32
+	arrival time.Time
+	samples []int16
+}
+
+// JitterBuffer reorders received RTP audio by sequence number and plays it
+// out at a steady pace (RFC 3550 §6.4.1, §A.1, §A.8). It is a passive data
+// structure: Push and Pop take the current time as an argument; it reads no
+// clock, starts no goroutine and is not safe for concurrent use.
+//
+// Playout starts once the first packet has waited the target delay. From
+// then on each Pop, called every FrameDuration, returns the next sequence
+// number: as received; concealed when it is missing but later packets are
+// present; or nothing (JitterEmpty) when the buffer ran dry, after which
+// playout restarts once the next packet has waited the target delay. A
+// packet whose timestamp does not follow the previous frame starts a
+// talkspurt (RFC 3551 §4.1) and waits the target delay too. The marker bit
+// is not used, since senders set it inconsistently.
+//
+// The delay follows the target: while the buffer is shallower than the
+// target, a missing frame is filled in (concealed) but still awaited, which
+// deepens the buffer by a frame; once the buffer is deep enough, or after as
+// many fill-ins as the target holds frames, it is given up as lost. When the buffer holds more than a frame above the target for
+// JitterShrinkAfter Pops, it discards one frame to shrink.
+//
+// The target delay is JitterDepthFactor times the interarrival jitter
+// estimate, bounded by MinDepth and MaxDepth. Packets too late to play,
+// duplicates and packets beyond Capacity never enter the buffer. A new SSRC,
+// or a sequence number far from the playout point, restarts the buffer.
+//
+// Push copies the payload (decoded) into memory preallocated per slot, so
+// the caller may reuse the packet buffer at once, and neither Push nor Pop
+// allocates once every slot has held a packet.
+type JitterBuffer struct {
+	clock         uint32
+	frame         time.Duration
+	frameSamples  int
+	minDepth      time.Duration
+	maxDepth      time.Duration
+	maxSamples    int
+	concealFrames int
+	decode        JitterDecodeFunc
+
+	slots []jitterSlot
+
+	started  bool   // a packet was accepted since the last restart
+	ssrc     uint32 // of the stream being played
+	advanced bool   // the playout point moved since the last restart
+	next     int64  // extended sequence number to play next
+	highest  int64  // highest buffered, when count > 0
+	count    int    // packets buffered
+
+	playing     bool
+	bufferSince time.Time // arrival that starts the wait before playout
+
+	havePlayed bool
+	expectTS   uint32 // timestamp that continues the last frame
+	last       []int16
+	concealRun int
+	waits      int // fill-ins while awaiting the frame at next
+	overRun    int
+
+	haveTransit bool
+	prevArrival time.Time
+	prevTS      uint32
+	jitter      float64 // RFC 3550 J, timestamp units
+
+	stats JitterStats
+}
+
+// NewJitterBuffer validates cfg, fills its defaults and returns an empty
+// buffer. Invalid settings give an error wrapping ErrJitterConfig.
+func NewJitterBuffer(cfg JitterConfig) (*JitterBuffer, error) {
+	if cfg.ClockRate == 0 {
+		cfg.ClockRate = AudioSampleRate
+	}
+	if cfg.FrameDuration == 0 {
+		cfg.FrameDuration = AudioFrameDuration
+	}
+	if cfg.MinDepth == 0 {
+		cfg.MinDepth = JitterDefaultMinDepth
+	}
+	if cfg.MaxDepth == 0 {
+		cfg.MaxDepth = max(JitterDefaultMaxDepth, cfg.MinDepth)
+	}
+	if cfg.Capacity == 0 {
+		cfg.Capacity = max(JitterDefaultCapacity, int(cfg.MaxDepth/max(cfg.FrameDuration, 1))+2)
+	}
+	if cfg.MaxFrameSamples == 0 {
+		cfg.MaxFrameSamples = JitterDefaultMaxFrameSamples
+	}
+	if cfg.ConcealFrames == 0 {
+		cfg.ConcealFrames = JitterDefaultConcealFrames
+	}
+	if cfg.Decode == nil {
+		cfg.Decode = JitterDecodeG711
+	}
+	switch {
+	case cfg.FrameDuration < time.Millisecond || cfg.FrameDuration > time.Second:
+		return nil, fmt.Errorf("%w: frame duration %v", ErrJitterConfig, cfg.FrameDuration)
+	case cfg.MinDepth < 0 || cfg.MaxDepth < cfg.MinDepth:
+		return nil, fmt.Errorf("%w: depth bounds %v..%v", ErrJitterConfig, cfg.MinDepth, cfg.MaxDepth)
+	case cfg.Capacity < int(cfg.MaxDepth/cfg.FrameDuration)+2 || cfg.Capacity > JitterMaxCapacity:
+		return nil, fmt.Errorf("%w: capacity %d for max depth %v", ErrJitterConfig, cfg.Capacity, cfg.MaxDepth)
+	case cfg.MaxFrameSamples < 1:
+		return nil, fmt.Errorf("%w: max frame samples %d", ErrJitterConfig, cfg.MaxFrameSamples)
+	}
+	frameSamples := int(uint64(cfg.FrameDuration) * uint64(cfg.ClockRate) / uint64(time.Second))
+	return &JitterBuffer{
+		clock:         cfg.ClockRate,
+		frame:         cfg.FrameDuration,
+		frameSamples:  max(frameSamples, 1),
+		minDepth:      cfg.MinDepth,
+		maxDepth:      cfg.MaxDepth,
+		maxSamples:    cfg.MaxFrameSamples,
+		concealFrames: max(cfg.ConcealFrames, 0),
+		decode:        cfg.Decode,
+		slots:         make([]jitterSlot, cfg.Capacity),
+	}, nil
+}
+
+// Push offers one received packet, with its header h and payload, that
+// arrived at arrival. Late, duplicate and out-of-window packets are counted
+// and dropped without error; a payload the buffer cannot decode gives an
+// error wrapping ErrJitterPayload. The buffer keeps no reference to h or
+// payload.
+func (b *JitterBuffer) Push(h *pionrtp.Header, payload []byte, arrival time.Time) error {
+	if len(payload) == 0 {
+		return fmt.Errorf("%w: empty payload", ErrJitterPayload)
+	}
+	if b.started && h.SSRC != b.ssrc {
+		b.restart()
+	}
+	if !b.started {
+		b.started = true
+		b.ssrc = h.SSRC
+		b.next = int64(h.SequenceNumber) + 1<<16
+	}
+	ext := b.next + int64(int16(h.SequenceNumber-uint16(b.next)))
+	diff := ext - b.next
+	capacity := int64(len(b.slots))
+	switch {
+	case diff < -jitterMaxMisorder:
+		// Far behind the playout point: the sender restarted (§A.1).
+		b.restart()
+		return b.Push(h, payload, arrival)
+	case diff < 0 && (b.advanced || b.highest-ext >= capacity):
+		b.stats.Received++
+		b.stats.Late++
+		b.updateJitter(h.Timestamp, arrival)
+		return nil
+	case diff >= capacity:
+		// Too far ahead to hold: start over from this packet.
+		b.restart()
+		return b.Push(h, payload, arrival)
+	}
+
+	s := &b.slots[ext%capacity]
+	if s.used && s.ext == ext {
+		b.stats.Received++
+		b.stats.Duplicate++
+		return nil
+	}
+	samples, err := b.decode(s.samples[:0], h.PayloadType, payload)
+	if err != nil || len(samples) == 0 || len(samples) > b.maxSamples {
+		if cap(samples) > b.maxSamples {
+			samples = nil // do not keep an oversized buffer
+		}
+		s.samples = samples[:0]
+		if err == nil {
+			err = fmt.Errorf("%d samples, want 1..%d", len(samples), b.maxSamples)
+		}
+		return fmt.Errorf("%w: payload type %d: %w", ErrJitterPayload, h.PayloadType, err)
+	}
+	b.stats.Received++
+	b.updateJitter(h.Timestamp, arrival)
+	*s = jitterSlot{used: true, ext: ext, ts: h.Timestamp, arrival: arrival, samples: samples}
+	if diff < 0 {
+		b.next = ext // before playout started: it plays first
+	}
+	if b.count == 0 || ext > b.highest {
+		b.highest = ext
+	}
+	if b.count == 0 && !b.playing {
+		b.bufferSince = arrival
+	}
+	b.count++
+	return nil
+}
+
+// restart empties the buffer and forgets the playout point, keeping the
+// statistics and the jitter estimate.
+func (b *JitterBuffer) restart() {
+	for i := range b.slots {
+		if b.slots[i].used {
+			b.slots[i].used = false
+			b.stats.Discarded++
+		}
+	}
+	b.stats.Resyncs++
+	b.count = 0
+	b.started = false
+	b.advanced = false
+	b.playing = false
+	b.havePlayed = false
+	b.haveTransit = false
+	b.overRun = 0
+	b.waits = 0
+}
+
+// Reset empties the buffer and clears its statistics and jitter estimate.
+func (b *JitterBuffer) Reset() {
+	b.restart()
+	b.jitter = 0
+	b.stats = JitterStats{}
+}
+
+// updateJitter applies the RFC 3550 §6.4.1 estimator: D is the difference
+// between the arrival spacing and the timestamp spacing of two consecutive
+// arrivals, and J moves 1/16 of the way to |D|.
+func (b *JitterBuffer) updateJitter(ts uint32, arrival time.Time) {
+	if b.haveTransit {
+		dArr := float64(arrival.Sub(b.prevArrival)) * float64(b.clock) / float64(time.Second)
+		d := dArr - float64(int32(ts-b.prevTS))
+		if math.Abs(d) < float64(jitterJumpLimit)*float64(b.clock)/float64(time.Second) {
+			b.jitter += (math.Abs(d) - b.jitter) / 16
+		}
+	}
+	b.haveTransit = true
+	b.prevArrival = arrival
+	b.prevTS = ts
+}
+
+// target returns the current target playout delay.
+func (b *JitterBuffer) target() time.Duration {
+	j := time.Duration(b.jitter * float64(time.Second) / float64(b.clock))
+	return min(max(JitterDepthFactor*j, b.minDepth), b.maxDepth)
+}
+
+// Pop returns the frame to play at now, appended to dst, and what it is.
+// Call it once per FrameDuration. With JitterEmpty nothing is appended.
+func (b *JitterBuffer) Pop(now time.Time, dst []int16) ([]int16, JitterStatus) {
+	if !b.playing {
+		if b.count == 0 || now.Before(b.bufferSince.Add(b.target())) {
+			return dst, JitterEmpty
+		}
+		// Start from the first buffered frame; the gap before it was
+		// never played.
+		for !b.slots[b.next%int64(len(b.slots))].used || b.slots[b.next%int64(len(b.slots))].ext != b.next {
+			b.stats.Lost++
+			b.next++
+			b.advanced = true
+		}
+		b.playing = true
+		b.havePlayed = false // a new talkspurt: no continuity check
+	}
+
+	var status JitterStatus
+	s := &b.slots[b.next%int64(len(b.slots))]
+	switch {
+	case s.used && s.ext == b.next:
+		if b.havePlayed && s.ts != b.expectTS && now.Before(s.arrival.Add(b.target())) {
+			// A new talkspurt: let it wait the target delay.
+			b.playing = false
+			b.bufferSince = s.arrival
+			return dst, JitterEmpty
+		}
+		dst = append(dst, s.samples...)
+		b.last = append(b.last[:0], s.samples...)
+		b.expectTS = s.ts + uint32(len(s.samples))
+		b.havePlayed = true
+		b.concealRun = 0
+		b.release(s)
+		b.stats.Played++
+		status = JitterPlayed
+	case b.count > 0 && b.depth() < b.target() && b.waits < int(b.target()/b.frame):
+		// The frame is late and the buffer is shallower than the target:
+		// fill in and keep waiting for it, which deepens the buffer. The
+		// wait is bounded in case the stream stopped behind the gap.
+		dst = b.conceal(dst, false)
+		b.waits++
+		b.stats.Concealed++
+		return dst, JitterConcealed
+	case b.count > 0:
+		dst = b.conceal(dst, true)
+		b.stats.Lost++
+		b.stats.Concealed++
+		status = JitterConcealed
+	default:
+		b.playing = false
+		b.stats.Underruns++
+		return dst, JitterEmpty
+	}
+	b.next++
+	b.advanced = true
+	b.waits = 0
+	b.shrink()
+	return dst, status
+}
+
+// conceal appends a replacement for a missing frame: the last frame with a
+// linear fade over ConcealFrames frames, then silence. skip says the missing
+// frame is given up, so the next expected timestamp moves on.
+func (b *JitterBuffer) conceal(dst []int16, skip bool) []int16 {
+	b.concealRun++
+	n := len(b.last)
+	if n == 0 {
+		n = b.frameSamples
+	}
+	start := len(dst)
+	dst = mediaGrow(dst, n)
+	out := dst[start:]
+	if b.concealRun > b.concealFrames || len(b.last) == 0 {
+		clear(out)
+	} else {
+		num := int32(b.concealFrames - b.concealRun + 1)
+		den := int32(b.concealFrames)
+		for i, v := range b.last {
+			out[i] = int16(int32(v) * num / den)
+		}
+	}
+	if skip {
+		b.expectTS += uint32(n)
+	}
+	return dst
+}
+
+// release frees a slot at the playout point.
+func (b *JitterBuffer) release(s *jitterSlot) {
+	s.used = false
+	b.count--
+}
+
+// shrink discards one frame after the buffer stayed more than a frame above
+// the target for JitterShrinkAfter Pops.
+func (b *JitterBuffer) shrink() {
+	if b.depth() <= b.target()+b.frame {
+		b.overRun = 0
+		return
+	}
+	b.overRun++
+	if b.overRun < JitterShrinkAfter {
+		return
+	}
+	b.overRun = 0
+	s := &b.slots[b.next%int64(len(b.slots))]
+	if s.used && s.ext == b.next {
+		b.expectTS = s.ts + uint32(len(s.samples))
+		b.release(s)
+		b.stats.Discarded++
+	} else {
+		b.stats.Lost++
+	}
+	b.next++
+}
+
+// depth returns the audio buffered from the playout point to the highest
+// packet, counting missing packets as frames.
+func (b *JitterBuffer) depth() time.Duration {
+	if b.count == 0 {
+		return 0
+	}
+	return time.Duration(b.highest-b.next+1) * b.frame
+}
+
+// Stats returns the counters and the current depth, target and jitter.
+func (b *JitterBuffer) Stats() JitterStats {
+	st := b.stats
+	st.Depth = b.depth()
+	st.Target = b.target()
+	st.Jitter = time.Duration(b.jitter * float64(time.Second) / float64(b.clock))
+	st.JitterUnits = uint32(b.jitter)
+	return st
+}
