@@ -304,7 +304,8 @@ func (m *msg) Prepend(name, value string) {
 }
 
 // Set replaces every line of the named header with one line holding value,
-// at the position of the first; it appends when there is none.
+// at the position of the first; when there is none, it inserts the line
+// where RFC 3261's examples put that header.
 func (m *msg) Set(name, value string) {
 	h := newHeader(name, value)
 	out := m.hdrs[:0]
@@ -322,9 +323,53 @@ func (m *msg) Set(name, value string) {
 	clear(m.hdrs[len(out):])
 	m.hdrs = out
 	if !done {
-		m.hdrs = append(m.hdrs, h)
+		m.insert(h)
 	}
 	m.refresh(h.kind)
+}
+
+// rank orders headers the way RFC 3261's examples write them, so built
+// messages read in the usual order: Via, Route, Max-Forwards, To, From,
+// Call-ID, CSeq, Contact, the rest, Content-Type, Content-Length.
+func (k hkind) rank() int {
+	switch k {
+	case hVia:
+		return 1
+	case hRoute, hRecordRoute:
+		return 2
+	case hMaxForwards:
+		return 3
+	case hTo:
+		return 4
+	case hFrom:
+		return 5
+	case hCallID:
+		return 6
+	case hCSeq:
+		return 7
+	case hContact:
+		return 8
+	case hContentType:
+		return 90
+	case hContentLength:
+		return 99
+	}
+	return 50
+}
+
+// insert puts a new header line before the first line of a later rank.
+func (m *msg) insert(h Header) {
+	at := len(m.hdrs)
+	r := h.kind.rank()
+	for i := range m.hdrs {
+		if m.hdrs[i].kind.rank() > r {
+			at = i
+			break
+		}
+	}
+	m.hdrs = append(m.hdrs, Header{})
+	copy(m.hdrs[at+1:], m.hdrs[at:])
+	m.hdrs[at] = h
 }
 
 // Del removes every line of the named header.

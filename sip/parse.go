@@ -133,6 +133,10 @@ func (p *parser) parse(headLen, bodyStart int, datagram bool) (Message, error) {
 	if len(line) > 0 && line[len(line)-1] == '\r' {
 		line = line[:len(line)-1]
 	}
+	nuls := bytes.IndexByte(head, 0) >= 0 // rare: then check line by line
+	if nuls && bytes.IndexByte(line, 0) >= 0 {
+		return nil, p.errAt("start-line", bytes.IndexByte(line, 0), "NUL byte in start line")
+	}
 	var m Message
 	var core *msg
 	if len(line) >= 4 && (line[0]|0x20) == 's' && (line[1]|0x20) == 'i' && (line[2]|0x20) == 'p' && line[3] == '/' {
@@ -153,7 +157,7 @@ func (p *parser) parse(headLen, bodyStart int, datagram bool) (Message, error) {
 		n = p.lim.MaxHeaders + 1
 	}
 	core.hdrs = make([]Header, 0, n)
-	contentLength, err := p.headers(core, head, nl+1)
+	contentLength, err := p.headers(core, head, nl+1, nuls)
 	if err != nil {
 		return nil, err
 	}
@@ -257,7 +261,7 @@ func (p *parser) statusLine(line []byte) (*Response, error) {
 
 // headers parses the header lines of head from pos, unfolding continuation
 // lines in place, and returns the Content-Length (-1 when absent).
-func (p *parser) headers(m *msg, head []byte, pos int) (int, error) {
+func (p *parser) headers(m *msg, head []byte, pos int, nuls bool) (int, error) {
 	contentLength := -1
 	for pos < len(head) {
 		lineStart := pos
@@ -280,8 +284,10 @@ func (p *parser) headers(m *msg, head []byte, pos int) (int, error) {
 			lineEnd--
 		}
 		line := head[lineStart:lineEnd]
-		if z := bytes.IndexByte(line, 0); z >= 0 && !onlyQuotedNULs(line) {
-			return 0, p.errAt("header", lineStart+z, "NUL byte in header")
+		if nuls {
+			if z := bytes.IndexByte(line, 0); z >= 0 && !onlyQuotedNULs(line) {
+				return 0, p.errAt("header", lineStart+z, "NUL byte in header")
+			}
 		}
 		if len(m.hdrs) == p.lim.MaxHeaders {
 			return 0, tooLarge("header", p.base+lineStart, "more than MaxHeaders header lines")

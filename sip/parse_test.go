@@ -97,6 +97,7 @@ func TestParseErrors(t *testing.T) {
 		{"negative length", strings.Replace(basicInvite, "Content-Length: 4", "Content-Length: -4", 1), sip.ErrMalformed},
 		{"overflowing length", strings.Replace(basicInvite, "Content-Length: 4", "Content-Length: 99999999999999999999", 1), sip.ErrMalformed},
 		{"overflowing CSeq", strings.Replace(basicInvite, "CSeq: 314159", "CSeq: 4294967296", 1), sip.ErrMalformed},
+		{"NUL in reason", "SIP/2.0 200 O\x00K\r\n\r\n", sip.ErrMalformed},
 		{"NUL in head", strings.Replace(basicInvite, "Max-Forwards: 70", "Max-Forwards: 7\x000", 1), sip.ErrMalformed},
 		{"header without colon", strings.Replace(basicInvite, "Max-Forwards: 70", "Max-Forwards 70", 1), sip.ErrMalformed},
 		{"continuation first", strings.Replace(basicInvite, "\r\nVia:", "\r\n Via:", 1), sip.ErrMalformed},
