@@ -122,22 +122,15 @@ func (a *Address) parse(s string, list bool) (rest string, err error) {
 	if err := a.URI.parse(uriText); err != nil {
 		return "", err
 	}
-	// Header parameters run to the end or, in a list, to a comma outside quotes.
+	// Header parameters run to the end or, in a list, to a comma.
 	j := skipLWS(s, i)
 	if j < len(s) && s[j] == ';' {
-		k := j
-		for k < len(s) && !(list && s[k] == ',') {
-			if s[k] == '"' {
-				k = skipQuoted(s, k)
-				continue
-			}
-			k++
-		}
-		a.Params = Params(trimLWS(s[j:k]))
-		if err := a.Params.validate("address"); err != nil {
+		end, err := scanParams(s, j, list, "address")
+		if err != nil {
 			return "", err
 		}
-		j = k
+		a.Params = Params(trimLWS(s[j:end]))
+		j = end
 	}
 	return s[j:], nil
 }

@@ -1,5 +1,7 @@
 package sip
 
+import "unsafe"
+
 // Header is one header field line as it stands in a message: a name and a
 // value. Header values that list several items (Via: a, b) stay one Header;
 // Values splits them.
@@ -12,9 +14,20 @@ type Header struct {
 	Value string
 
 	kind hkind
-	// raw is the whole line as parsed (name, colon, value), written back
-	// unchanged while the header is untouched. Empty for built headers.
-	raw string
+	// rawLen is the length of the whole line as parsed (name, colon,
+	// value), which starts where Name starts; the line is written back
+	// unchanged while the header is untouched. 0 for built headers.
+	rawLen uint32
+}
+
+// raw returns the line as parsed, or "" for a built or edited header.
+func (h *Header) raw() string {
+	if h.rawLen == 0 {
+		return ""
+	}
+	// Name is the start of the parsed line in the message's private
+	// buffer, which holds at least rawLen bytes from there (see parse.go).
+	return unsafe.String(unsafe.StringData(h.Name), h.rawLen)
 }
 
 // hkind identifies the headers this package knows, so lookups compare one

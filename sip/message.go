@@ -31,8 +31,7 @@ type Message interface {
 	// Values returns every value of the named header, across lines, split
 	// on list commas for headers whose grammar is a list.
 	Values(name string) []string
-	// Headers returns the header lines in order. The slice is the
-	// message's own: read it, do not modify it.
+	// Headers returns a copy of the header lines in order.
 	Headers() []Header
 	// Add appends a header line.
 	Add(name, value string)
@@ -103,8 +102,9 @@ type msg struct {
 
 func (m *msg) base() *msg { return m }
 
-// Headers returns the header lines in order; do not modify the slice.
-func (m *msg) Headers() []Header { return m.hdrs }
+// Headers returns a copy of the header lines in order. Edit headers with
+// Add, Set, Del and Prepend.
+func (m *msg) Headers() []Header { return append([]Header(nil), m.hdrs...) }
 
 // CallID returns the first Call-ID value, or "".
 func (m *msg) CallID() string { return m.callID }
@@ -410,7 +410,7 @@ func (m *msg) SetTopVia(v Via) {
 	if next < len(h.Value) {
 		value += ", " + trimLWS(h.Value[next:])
 	}
-	h.Value, h.raw = value, ""
+	h.Value, h.rawLen = value, 0
 	m.refresh(hVia)
 }
 
@@ -424,7 +424,7 @@ func (m *msg) PopVia() {
 		}
 		_, next := nextValue(h.Value, 0)
 		if rest := trimLWS(h.Value[min(next, len(h.Value)):]); rest != "" {
-			h.Value, h.raw = rest, ""
+			h.Value, h.rawLen = rest, 0
 		} else {
 			m.hdrs = append(m.hdrs[:i], m.hdrs[i+1:]...)
 		}

@@ -53,6 +53,10 @@ func skipQuoted(s string, i int) int {
 // quotedEnd returns the index after the quoted string that starts at
 // s[i] == '"' and whether it was closed (len(s) and false if not).
 func quotedEnd(s string, i int) (int, bool) {
+	// Fast path: the first '"' with no backslash before it closes it.
+	if q := strings.IndexByte(s[i+1:], '"'); q >= 0 && strings.IndexByte(s[i+1:i+1+q], '\\') < 0 {
+		return i + q + 2, true
+	}
 	for i++; i < len(s); i++ {
 		switch s[i] {
 		case '\\':
@@ -165,37 +169,57 @@ func writeParam(b *strings.Builder, name, value string, hasValue bool) {
 	}
 }
 
-// validate checks that every parameter has a token name and a value that is
-// a token, a quoted string, or an address (IPv6 with or without brackets).
+// validate checks a whole parameter list; see scanParams.
 func (p Params) validate(part string) error {
 	s := string(p)
-	i := skipLWS(s, 0)
-	if i < len(s) && s[i] != ';' {
-		return malformed(part, -1, "parameters must start with ';'")
+	end, err := scanParams(s, skipLWS(s, 0), false, part)
+	if err == nil && end != len(s) {
+		err = malformed(part, -1, "junk after parameters")
 	}
+	return err
+}
+
+// scanParams checks the parameter list that starts at s[i] == ';' in one
+// pass and returns where it ends: at the end of s, or at a comma between
+// list elements when list is set. Every parameter must have a token name;
+// a value must be a token, a quoted string or a host (IPv6 with or without
+// brackets, RFC 5118 §4.5). LWS is allowed around ';' and '='.
+func scanParams(s string, i int, list bool, part string) (int, error) {
 	for i < len(s) {
-		n, v, hv, next, _ := p.paramAt(i)
-		if !allToken(n) {
-			return malformed(part, -1, "empty or invalid parameter name")
-		}
-		if hv {
-			if v == "" {
-				return malformed(part, -1, "parameter "+n+" has '=' but no value")
+		if s[i] != ';' {
+			if list && s[i] == ',' {
+				return i, nil
 			}
-			if v[0] == '"' {
-				if end, ok := quotedEnd(v, 0); !ok || end != len(v) {
-					return malformed(part, -1, "unterminated quoted parameter value")
+			return i, malformed(part, -1, "expected ';' between parameters")
+		}
+		i = skipLWS(s, i+1)
+		start := i
+		for i < len(s) && isToken(s[i]) {
+			i++
+		}
+		if i == start {
+			return i, malformed(part, -1, "empty or invalid parameter name")
+		}
+		i = skipLWS(s, i)
+		if i < len(s) && s[i] == '=' {
+			i = skipLWS(s, i+1)
+			if i < len(s) && s[i] == '"' {
+				end, closed := quotedEnd(s, i)
+				if !closed {
+					return end, malformed(part, -1, "unterminated quoted parameter value")
 				}
+				i = end
 			} else {
-				for j := 0; j < len(v); j++ {
-					c := v[j]
-					if !isToken(c) && c != ':' && c != '[' && c != ']' {
-						return malformed(part, -1, "invalid character in parameter "+n)
-					}
+				vstart := i
+				for i < len(s) && (isToken(s[i]) || s[i] == ':' || s[i] == '[' || s[i] == ']') {
+					i++
+				}
+				if i == vstart {
+					return i, malformed(part, -1, "parameter has '=' but no value")
 				}
 			}
+			i = skipLWS(s, i)
 		}
-		i = skipLWS(s, next)
 	}
-	return nil
+	return i, nil
 }

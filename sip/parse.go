@@ -304,9 +304,9 @@ func (p *parser) headers(m *msg, head []byte, pos int, nuls bool) (int, error) {
 			return 0, p.errAt("header", lineStart, "header line without name and colon")
 		}
 		h := Header{
-			Name:  str(line[:nameEnd]),
-			Value: trimLWS(str(line[i+1:])),
-			raw:   str(line),
+			Name:   str(line[:nameEnd]),
+			Value:  trimLWS(str(line[i+1:])),
+			rawLen: uint32(len(line)),
 		}
 		h.kind = kindOf(h.Name)
 		if err := p.header(m, &h, &contentLength); err != nil {

@@ -168,13 +168,11 @@ func (v *Via) parse(s string) error {
 	}
 	v.Host, v.Port = host, port
 	if j < len(s) {
-		if s[j] != ';' {
-			return malformed("Via", -1, "junk after sent-by")
-		}
-		v.Params = Params(trimLWS(s[j:]))
-		if err := v.Params.validate("Via"); err != nil {
+		end, err := scanParams(s, j, false, "Via")
+		if err != nil {
 			return err
 		}
+		v.Params = Params(trimLWS(s[j:end]))
 	}
 	return nil
 }

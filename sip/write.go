@@ -43,16 +43,16 @@ func (m *msg) appendRest(dst []byte) []byte {
 				continue
 			}
 			wroteLength = true
-			if n, ok := parseUint(h.Value, 1<<31); ok && h.raw != "" && int(n) == len(m.body) {
-				dst = append(dst, h.raw...)
+			if n, ok := parseUint(h.Value, 1<<31); ok && h.rawLen != 0 && int(n) == len(m.body) {
+				dst = append(dst, h.raw()...)
 				dst = append(dst, '\r', '\n')
 				continue
 			}
 			dst = appendContentLength(dst, len(m.body))
 			continue
 		}
-		if h.raw != "" {
-			dst = append(dst, h.raw...)
+		if raw := h.raw(); raw != "" {
+			dst = append(dst, raw...)
 		} else {
 			dst = append(dst, h.Name...)
 			dst = append(dst, ':', ' ')
