@@ -4,9 +4,9 @@ GO         ?= go
 STATICCHECK ?= $(shell $(GO) env GOPATH)/bin/staticcheck
 PKGS       := ./...
 
-.PHONY: test vet lint unit fuzz-short bench tools
+.PHONY: test vet lint unit interop fuzz-short bench tools peers
 
-test: vet lint unit
+test: vet lint unit interop
 
 vet:
 	$(GO) vet $(PKGS)
@@ -16,6 +16,15 @@ lint: tools
 
 unit:
 	$(GO) test -race -shuffle=on -count=1 $(PKGS)
+
+# Tests against real peers (SIPp, Kamailio, baresip) on loopback; under
+# CI=true a missing peer fails the run instead of skipping.
+interop:
+	$(GO) test -race -count=1 -tags interop ./internal/interop/...
+
+# Installs the peers the interop tests need (Debian packages; needs root).
+peers:
+	./scripts/install-peers.sh
 
 # Each fuzz target for a short while; run them for minutes when the parser changes.
 FUZZTIME ?= 30s

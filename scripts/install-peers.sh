@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs the independent SIP peers and tools the interop tests drive
+# (Debian 12 packages): SIPp (sip-tester), Kamailio, baresip, tshark, sox.
+# Idempotent: does nothing when every tool is already there.
+set -euo pipefail
+need=()
+command -v sipp >/dev/null || need+=(sip-tester)
+command -v tshark >/dev/null || need+=(tshark)
+command -v kamailio >/dev/null || need+=(kamailio kamailio-tls-modules)
+command -v baresip >/dev/null || need+=(baresip-core)
+command -v sox >/dev/null || need+=(sox libsox-fmt-base)
+command -v ss >/dev/null || need+=(iproute2)
+command -v openssl >/dev/null || need+=(openssl)
+[ ${#need[@]} -eq 0 ] && exit 0
+export DEBIAN_FRONTEND=noninteractive
+# tshark asks whether non-root users may capture; the answer does not matter here.
+echo 'wireshark-common wireshark-common/install-setuid boolean false' | debconf-set-selections
+apt-get update -q
+apt-get install -y -q --no-install-recommends "${need[@]}"
