@@ -38,7 +38,6 @@ type Reader struct {
 	buf        []byte
 	start, end int
 	err        error
-	lastCRLF   bool // the previous Next ended on a lone CRLF at the buffer end
 }
 
 // NewReader returns a Reader over r with the given limits (zero fields
@@ -99,32 +98,22 @@ func (r *Reader) next() (Message, Keepalive, error) {
 			return nil, KeepaliveNone, malformed("start-line", 0, "CR without LF")
 		case len(b) >= 4 && b[2] == '\r' && b[3] == '\n':
 			r.start += 4
-			r.lastCRLF = false
 			return nil, KeepalivePing, nil
-		case len(b) == 2 || len(b) == 3 && b[2] == '\r':
-			if r.lastCRLF {
-				// The second half of a ping split across reads.
-				r.start += 2
-				r.lastCRLF = false
-				return nil, KeepalivePing, nil
+		case len(b) == 3 && b[2] == '\r':
+			// CRLF CR: wait for the rest of a ping.
+			if err := r.fill(false); err != nil {
+				return nil, KeepaliveNone, err
 			}
-			if len(b) == 3 {
-				if err := r.fill(false); err != nil {
-					return nil, KeepaliveNone, err
-				}
-				continue
-			}
-			r.start += 2
-			r.lastCRLF = true
-			return nil, KeepalivePong, nil
+			continue
 		default:
+			// A lone CRLF is a pong. A ping split between two segments
+			// reads as two pongs: peers write the four bytes at once, and
+			// guessing across reads would turn a later pong into a ping.
 			r.start += 2
-			r.lastCRLF = false
 			return nil, KeepalivePong, nil
 		}
 		break
 	}
-	r.lastCRLF = false
 	// Header block.
 	var headLen, bodyStart int
 	for {
