@@ -3,6 +3,9 @@ module github.com/dialtone/dialtone
 go 1.26.0
 
 require (
+	github.com/coder/websocket v1.8.15
+	github.com/miekg/dns v1.1.73
+	github.com/pion/rtcp v1.2.20
 	github.com/pion/rtp v1.10.6
 	github.com/pion/sdp/v3 v3.0.20
 	github.com/stretchr/testify v1.12.1
@@ -13,4 +16,5 @@ require (
 require (
 	github.com/pion/randutil v0.1.0 // indirect
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
+	golang.org/x/sys v0.49.0 // indirect
 )

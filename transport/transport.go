@@ -54,6 +54,10 @@ type Target struct {
 	// ServerName is the TLS server name (SNI, certificate check) and the
 	// WebSocket Host; empty means the address.
 	ServerName string
+	// Pinned keeps a UDP request on UDP whatever its size; otherwise a
+	// request larger than MaxUDPRequest bytes goes over TCP to the same
+	// address (RFC 3261 §18.1.1).
+	Pinned bool
 }
 
 // Flow identifies the path a message took: the network, the local and

@@ -1,0 +1,443 @@
+package transaction
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/dialtone/dialtone/internal/timerheap"
+	"github.com/dialtone/dialtone/sip"
+	"github.com/dialtone/dialtone/transport"
+)
+
+// responseBuffer is the capacity of a client transaction's Responses
+// channel. Responses beyond it wait in a queue that a goroutine feeds into
+// the channel, so the run loop never blocks on a slow reader.
+const responseBuffer = 4
+
+// viaPlaceholder is the sent-by of a Via that Request adds; the transport
+// replaces it with the real one (RFC 3261 §18.1.1).
+const viaPlaceholder = "invalid"
+
+// ClientTx is a client transaction (RFC 3261 §17.1): a request sent and
+// the responses that belong to it.
+//
+// Responses arrive in order on Responses, which is closed when the
+// transaction ends; Err then tells why. Every provisional response, the
+// final response, and for an INVITE every 2xx (retransmissions and forked
+// 2xx, RFC 6026 §8.4) are delivered; retransmitted non-2xx finals and
+// their ACKs are handled inside. The transaction user must ACK 2xx
+// responses itself (§13.2.2.4).
+type ClientTx struct {
+	l   *Layer
+	s   *shard
+	req *sip.Request
+	key clientKey
+	ctx context.Context
+	// flow is written by Request before the evSent event, read by the loop
+	// after it.
+	flow transport.Flow
+	// internal marks a CANCEL the layer sent on its own: no delivery.
+	internal bool
+
+	// Owned by the run loop.
+	item     timerheap.Item[txn]
+	m        fsm
+	invite   *clientInvite
+	early    []input // inputs that arrived before the request was sent
+	stopCtx  func() bool
+	gotFinal bool
+	ended    bool
+
+	d delivery
+}
+
+// Request starts a client transaction: it sends req to target through the
+// Sender and returns the transaction once the request is on its way.
+//
+// If req has no Via, Request adds one with a new branch (sip.NewBranch) and
+// a placeholder sent-by that the transport fills in; if its top Via has no
+// branch, it gets one. A request that already has a branched Via keeps it:
+// a proxy prepends its own Via before calling Request (RFC 3261 §16.6).
+// req belongs to the transaction from then on: do not modify it. ACK is
+// not a transaction; send an ACK for a 2xx through the Sender.
+//
+// ctx bounds the send and the caller's wait, not the protocol: the
+// transaction runs to its end in the layer either way, to absorb
+// retransmissions. For an INVITE, ctx ending before a final response sends
+// a CANCEL, as Cancel does. Once ctx is done, responses that do not fit
+// the Responses channel's buffer are dropped.
+//
+// It fails with a *TransportError if the Sender fails, ErrClosed after
+// Close or Shutdown, ErrTooManyTransactions at Config.MaxTransactions, and
+// ErrInvalidMessage for an ACK or a request without CSeq.
+func (l *Layer) Request(ctx context.Context, req *sip.Request, target transport.Target) (*ClientTx, error) {
+	if req == nil || req.Method == sip.ACK || req.Method == "" {
+		return nil, ErrInvalidMessage
+	}
+	if _, err := req.CSeq(); err != nil {
+		return nil, ErrInvalidMessage
+	}
+	if l.closed.Load() || l.draining.Load() {
+		return nil, ErrClosed
+	}
+	v, err := req.TopVia()
+	switch {
+	case err != nil:
+		v = sip.Via{Proto: "SIP/2.0", Transport: target.Network.ViaTransport(), Host: viaPlaceholder,
+			Params: sip.Params(";branch=" + sip.NewBranch())}
+		req.Prepend("Via", v.String())
+	case v.Branch() == "":
+		v.Params = v.Params.Set("branch", sip.NewBranch())
+		req.SetTopVia(v)
+	}
+	key := clientKey{branch: v.Branch(), method: req.Method}
+	if !l.acquire(true) {
+		return nil, ErrTooManyTransactions
+	}
+	tx := &ClientTx{l: l, s: l.shardFor(key.branch), req: req, key: key, ctx: ctx}
+	tx.item.Value = tx
+	tx.d.ch = make(chan *sip.Response, responseBuffer)
+	if !tx.s.post(event{kind: evNewClient, ctx: tx}) {
+		l.release()
+		return nil, ErrClosed
+	}
+	flow, err := l.cfg.Sender.SendRequest(ctx, req, target)
+	if err != nil {
+		err = &TransportError{Err: err}
+	}
+	tx.flow = flow
+	if !tx.s.post(event{kind: evSent, ctx: tx, err: err}) {
+		// The loop stopped after registering: it has ended tx already.
+		return nil, ErrClosed
+	}
+	if err != nil {
+		return nil, err
+	}
+	return tx, nil
+}
+
+// Request returns the request the transaction sent.
+func (c *ClientTx) Request() *sip.Request { return c.req }
+
+// Flow returns the flow the request went out on.
+func (c *ClientTx) Flow() transport.Flow { return c.flow }
+
+// Responses returns the channel of the transaction's responses, in the
+// order they arrived; it is closed when the transaction ends.
+func (c *ClientTx) Responses() <-chan *sip.Response { return c.d.ch }
+
+// Err tells why the transaction ended, once Responses is closed: nil after
+// a final response, a *TimeoutError (ErrTimeout) when Timer B or F expired,
+// a *TransportError (ErrTransport), ErrClosed when the layer closed,
+// ErrDuplicate when the branch was in use. Before the end it returns nil.
+func (c *ClientTx) Err() error {
+	c.d.mu.Lock()
+	defer c.d.mu.Unlock()
+	return c.d.err
+}
+
+// Cancel asks to cancel an INVITE (RFC 3261 §9.1): the layer sends a CANCEL
+// built by NewCancel once a provisional response has arrived, and not at
+// all if a final response came first. If no final response follows within
+// 64·T1 the transaction ends with a *TimeoutError{Timer: "CANCEL"}; with
+// no provisional response at all, Timer B ends it. The INVITE's final
+// response (normally 487) still arrives on Responses. Cancel does nothing
+// for other methods or after the transaction ended.
+func (c *ClientTx) Cancel() {
+	if c.req.Method != sip.INVITE {
+		return
+	}
+	c.s.post(event{kind: evCancel, ctx: c})
+}
+
+// Final waits for the final response, skipping provisional ones. It returns
+// Err if the transaction ended without one, or ctx's error.
+func (c *ClientTx) Final(ctx context.Context) (*sip.Response, error) {
+	for {
+		select {
+		case r, ok := <-c.d.ch:
+			if !ok {
+				if err := c.Err(); err != nil {
+					return nil, err
+				}
+				return nil, ErrTerminated
+			}
+			if r.StatusCode >= 200 {
+				return r, nil
+			}
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+func (c *ClientTx) fire(s *shard, now time.Time) {
+	if c.m != nil {
+		s.stepClient(now, c, input{kind: inTimer})
+	}
+}
+
+// end removes the transaction from its loop and closes its delivery.
+// Idempotent.
+func (c *ClientTx) end(s *shard, err error) {
+	if c.ended {
+		return
+	}
+	c.ended = true
+	if cur, ok := s.clients[c.key]; ok && cur == c {
+		delete(s.clients, c.key)
+	}
+	s.heap.Remove(&c.item)
+	if c.stopCtx != nil {
+		c.stopCtx()
+	}
+	s.l.release()
+	if c.gotFinal {
+		err = nil
+	}
+	c.d.finish(err)
+}
+
+// register adds a new client transaction to the loop's table.
+func (s *shard) register(tx *ClientTx) {
+	if _, dup := s.clients[tx.key]; dup {
+		tx.ended = true
+		s.l.release()
+		tx.d.finish(ErrDuplicate)
+		return
+	}
+	s.clients[tx.key] = tx
+}
+
+// sent starts the state machine once the request is on its way.
+func (s *shard) sent(now time.Time, tx *ClientTx, err error) {
+	if tx.ended {
+		return
+	}
+	if err != nil {
+		tx.end(s, err)
+		return
+	}
+	reliable := tx.flow.Network.Reliable()
+	if tx.req.Method == sip.INVITE {
+		tx.invite = newClientInvite(now, &s.l.timers, tx.req, reliable)
+		tx.m = tx.invite
+		if tx.ctx != nil && tx.ctx.Done() != nil && !tx.internal {
+			tx.stopCtx = context.AfterFunc(tx.ctx, tx.Cancel)
+		}
+	} else {
+		tx.m = newClientNonInvite(now, &s.l.timers, reliable)
+	}
+	early := tx.early
+	tx.early = nil
+	for _, in := range early {
+		if tx.ended {
+			return
+		}
+		s.stepClient(now, tx, in)
+	}
+	if !tx.ended {
+		s.schedule(&tx.item, tx.m, now)
+	}
+}
+
+// clientInput feeds an input to a client transaction, or keeps it until
+// the request has been sent.
+func (s *shard) clientInput(now time.Time, tx *ClientTx, in input) {
+	if tx.ended {
+		return
+	}
+	if tx.m == nil {
+		tx.early = append(tx.early, in)
+		return
+	}
+	s.stepClient(now, tx, in)
+}
+
+// response matches a response to its client transaction (§17.1.3).
+func (s *shard) response(now time.Time, res *sip.Response, in transport.Incoming) {
+	key, ok := responseKey(res)
+	if !ok {
+		s.l.debug("response without branch or CSeq dropped", res)
+		return
+	}
+	tx, ok := s.clients[key]
+	if !ok {
+		s.l.stray(in)
+		return
+	}
+	s.clientInput(now, tx, input{kind: inResponse, res: res})
+}
+
+// stepClient runs the machine and then its outputs.
+func (s *shard) stepClient(now time.Time, tx *ClientTx, in input) {
+	outs := tx.m.step(now, in)
+	for _, o := range outs {
+		switch o.kind {
+		case outResend:
+			s.sendOn(now, tx, tx.req)
+		case outSendAck:
+			s.sendOn(now, tx, o.req)
+		case outSendCancel:
+			s.startCancel(now, tx)
+		case outPassUp:
+			if final(o.res.StatusCode) {
+				tx.gotFinal = true
+			}
+			if !tx.internal {
+				if tx.d.push(o.res) {
+					s.l.wg.Add(1)
+					go tx.d.pump(s.l, tx.ctx)
+				}
+			}
+		case outFail:
+			if !tx.gotFinal {
+				tx.d.setErr(o.err)
+			}
+		}
+	}
+	if tx.ended {
+		return
+	}
+	if tx.m.current() == Terminated {
+		tx.end(s, tx.d.errValue())
+		return
+	}
+	s.schedule(&tx.item, tx.m, now)
+}
+
+// sendOn sends a retransmission or ACK on the transaction's flow; a failure
+// is a transport error for the machine.
+func (s *shard) sendOn(now time.Time, tx *ClientTx, m sip.Message) {
+	if err := s.l.cfg.Sender.SendOn(s.l.ctx, m, tx.flow); err != nil && !tx.ended {
+		s.stepClient(now, tx, input{kind: inTransportError, err: &TransportError{Err: err}})
+	}
+}
+
+// startCancel sends a CANCEL for an INVITE client transaction as its own
+// non-INVITE client transaction, on the INVITE's flow (§9.1). Its
+// responses are not delivered; the INVITE's final response is what
+// matters to the user.
+func (s *shard) startCancel(now time.Time, inv *ClientTx) {
+	cancel := NewCancel(inv.req)
+	key := clientKey{branch: inv.key.branch, method: sip.CANCEL}
+	if _, dup := s.clients[key]; dup {
+		return
+	}
+	s.l.acquire(false)
+	tx := &ClientTx{l: s.l, s: s, req: cancel, key: key, ctx: context.Background(), flow: inv.flow, internal: true}
+	tx.item.Value = tx
+	s.clients[key] = tx
+	if err := s.l.cfg.Sender.SendOn(s.l.ctx, cancel, inv.flow); err != nil {
+		s.l.warn("CANCEL not sent", slog.String("branch", key.branch), slog.String("error", err.Error()))
+		tx.end(s, &TransportError{Err: err})
+		return
+	}
+	s.sent(now, tx, nil)
+}
+
+// delivery passes a client transaction's responses to its user in order
+// without ever blocking the run loop: straight into the buffered channel
+// when there is room, else into a queue that a goroutine drains.
+type delivery struct {
+	mu      sync.Mutex
+	ch      chan *sip.Response
+	q       []*sip.Response
+	pumping bool // a pump goroutine owns the queue
+	done    bool // the transaction ended; close ch when the queue is empty
+	dropped bool // the reader is gone (context done or layer closed)
+	err     error
+}
+
+// push delivers or queues r; it reports whether the caller must start a
+// pump.
+func (d *delivery) push(r *sip.Response) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.done || d.dropped || d.ch == nil {
+		return false
+	}
+	if !d.pumping {
+		select {
+		case d.ch <- r:
+			return false
+		default:
+		}
+	}
+	d.q = append(d.q, r)
+	if d.pumping {
+		return false
+	}
+	d.pumping = true
+	return true
+}
+
+func (d *delivery) setErr(err error) {
+	d.mu.Lock()
+	if d.err == nil {
+		d.err = err
+	}
+	d.mu.Unlock()
+}
+
+func (d *delivery) errValue() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.err
+}
+
+// finish records the end; the channel closes now or when the pump has
+// emptied the queue.
+func (d *delivery) finish(err error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.done {
+		return
+	}
+	d.done = true
+	d.err = err
+	if !d.pumping && d.ch != nil {
+		close(d.ch)
+	}
+}
+
+// pump feeds the queue into the channel until it is empty, the reader's
+// context ends or the layer closes.
+func (d *delivery) pump(l *Layer, ctx context.Context) {
+	defer l.wg.Done()
+	var ctxDone <-chan struct{}
+	if ctx != nil {
+		ctxDone = ctx.Done()
+	}
+	for {
+		d.mu.Lock()
+		if len(d.q) == 0 || d.dropped {
+			d.q = nil
+			d.pumping = false
+			if d.done {
+				close(d.ch)
+			}
+			d.mu.Unlock()
+			return
+		}
+		r := d.q[0]
+		d.q[0] = nil
+		d.q = d.q[1:]
+		d.mu.Unlock()
+		select {
+		case d.ch <- r:
+		case <-ctxDone:
+			d.drop()
+		case <-l.quit:
+			d.drop()
+		}
+	}
+}
+
+func (d *delivery) drop() {
+	d.mu.Lock()
+	d.dropped = true
+	d.mu.Unlock()
+}

@@ -1,0 +1,71 @@
+package transaction
+
+import "errors"
+
+// Sentinel errors. Test for them with errors.Is.
+var (
+	// ErrTimeout: a transaction timer expired before the transaction
+	// completed (RFC 3261 §17.1.1.2 Timer B, §17.1.2.2 Timer F, §17.2.1
+	// Timer H). The error is a *TimeoutError naming the timer.
+	ErrTimeout = errors.New("transaction: timeout")
+	// ErrTransport: the transport failed to send a message of the
+	// transaction, or the flow it uses failed (RFC 3261 §17.1.4, §8.1.3.1).
+	// The error is a *TransportError wrapping the cause.
+	ErrTransport = errors.New("transaction: transport failure")
+	// ErrCanceled is the cause (context.Cause) of a server handler's
+	// context when a CANCEL for its INVITE arrived (RFC 3261 §9.2).
+	ErrCanceled = errors.New("transaction: canceled by CANCEL")
+	// ErrClosed: the layer is closed or shutting down.
+	ErrClosed = errors.New("transaction: layer closed")
+	// ErrTooManyTransactions: Config.MaxTransactions transactions are
+	// alive, so no client transaction can start.
+	ErrTooManyTransactions = errors.New("transaction: too many transactions")
+	// ErrFinalSent: a response was given after the final response of a
+	// server transaction (only 2xx may follow a 2xx to an INVITE,
+	// RFC 6026 §8.7).
+	ErrFinalSent = errors.New("transaction: final response already sent")
+	// ErrTerminated: the server transaction has already ended, so the
+	// response cannot be sent through it.
+	ErrTerminated = errors.New("transaction: terminated")
+	// ErrInvalidMessage: the request or response cannot be used: no
+	// CSeq, a status code out of 100–699, an ACK given to Request, …
+	ErrInvalidMessage = errors.New("transaction: invalid message")
+	// ErrDuplicate: a client transaction with the same branch and method
+	// is already alive (RFC 3261 §17.1.3).
+	ErrDuplicate = errors.New("transaction: duplicate branch")
+)
+
+// TimeoutError names the RFC 3261 timer that expired: "B", "F", "H", or
+// "CANCEL" for an INVITE that got no final response within 64·T1 of its
+// CANCEL (§9.1). errors.Is(err, ErrTimeout) holds.
+type TimeoutError struct {
+	Timer string
+}
+
+func (e *TimeoutError) Error() string { return "transaction: timer " + e.Timer + " expired" }
+
+// Is reports whether target is ErrTimeout.
+func (e *TimeoutError) Is(target error) bool { return target == ErrTimeout }
+
+// TransportError is a failure of the transport beneath a transaction
+// (RFC 3261 §17.1.4, §17.2.4). errors.Is(err, ErrTransport) holds, and
+// Unwrap gives the transport's own error.
+type TransportError struct {
+	Err error
+}
+
+func (e *TransportError) Error() string {
+	if e.Err == nil {
+		return ErrTransport.Error()
+	}
+	return ErrTransport.Error() + ": " + e.Err.Error()
+}
+
+// Is reports whether target is ErrTransport.
+func (e *TransportError) Is(target error) bool { return target == ErrTransport }
+
+// Unwrap returns the transport's error.
+func (e *TransportError) Unwrap() error { return e.Err }
+
+// ErrNoSender: New was given a Config without a Sender.
+var ErrNoSender = errors.New("transaction: Config.Sender is nil")

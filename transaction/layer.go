@@ -1,0 +1,449 @@
+package transaction
+
+import (
+	"context"
+	"hash/maphash"
+	"log/slog"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/dialtone/dialtone/internal/timerheap"
+	"github.com/dialtone/dialtone/sip"
+	"github.com/dialtone/dialtone/transport"
+)
+
+// DefaultMaxTransactions is the limit on live transactions when
+// Config.MaxTransactions is zero.
+const DefaultMaxTransactions = 1 << 20
+
+// inputQueueLen is the capacity of each run loop's input channel. A full
+// queue makes HandleMessage wait, which pushes back on the transport's
+// readers.
+const inputQueueLen = 1024
+
+// maxBatch is how many queued inputs a loop handles before it looks at its
+// timer again.
+const maxBatch = 256
+
+// Config configures a Layer. The zero value of every field but Sender is
+// valid.
+type Config struct {
+	// Sender sends requests and responses; usually the *transport.Layer.
+	// Required.
+	Sender transport.Sender
+	// Handler serves each new server transaction (a request that is not
+	// a retransmission, an ACK or a CANCEL). nil answers every request
+	// 501 Not Implemented.
+	Handler Handler
+	// Stray gets what matches no transaction: ACKs for 2xx responses
+	// (RFC 3261 §17.2.3 via RFC 6026 §8.7, also those that match an
+	// INVITE server transaction in Accepted), responses that match no
+	// client transaction (2xx retransmissions after the INVITE client
+	// transaction ended, RFC 6026 §8.4), and ACKs that match nothing.
+	// It runs on its own goroutine per message, so calls may run
+	// concurrently and in any order. nil drops them.
+	Stray func(in transport.Incoming)
+	// Timers are T1, T2 and T4; zero fields take the RFC 3261 defaults.
+	Timers Timers
+	// Logger gets warnings and debug traces; nil is silent.
+	Logger *slog.Logger
+	// Shards is the number of run loops; zero means GOMAXPROCS.
+	Shards int
+	// MaxTransactions limits live transactions. Beyond it a new request
+	// is answered 503 Service Unavailable without a transaction, and
+	// Request fails with ErrTooManyTransactions. Zero means
+	// DefaultMaxTransactions; negative means no limit.
+	MaxTransactions int
+}
+
+// Layer is the transaction layer: it implements transport.Handler for the
+// transport beneath it, creates server transactions for new requests and
+// hands them to Config.Handler, and runs client transactions for Request.
+// All its methods are safe for concurrent use.
+type Layer struct {
+	cfg    Config
+	timers Timers
+	log    *slog.Logger
+	seed   maphash.Seed
+	shards []*shard
+	max    int64
+
+	live atomic.Int64 // live transactions
+
+	// ctx bounds the layer's own sends; canceled by Close.
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	quit      chan struct{}
+	closeOnce sync.Once
+	closed    atomic.Bool
+	draining  atomic.Bool
+	drained   chan struct{}
+	drainOnce sync.Once
+	wg        sync.WaitGroup
+}
+
+// New starts a Layer with cfg's run loops. Close stops it.
+func New(cfg Config) (*Layer, error) {
+	if cfg.Sender == nil {
+		return nil, ErrNoSender
+	}
+	n := cfg.Shards
+	if n <= 0 {
+		n = runtime.GOMAXPROCS(0)
+	}
+	l := &Layer{
+		cfg:     cfg,
+		timers:  cfg.Timers.withDefaults(),
+		log:     cfg.Logger,
+		seed:    maphash.MakeSeed(),
+		quit:    make(chan struct{}),
+		drained: make(chan struct{}),
+	}
+	switch {
+	case cfg.MaxTransactions == 0:
+		l.max = DefaultMaxTransactions
+	case cfg.MaxTransactions < 0:
+		l.max = 1<<63 - 1
+	default:
+		l.max = int64(cfg.MaxTransactions)
+	}
+	l.ctx, l.cancel = context.WithCancel(context.Background())
+	l.shards = make([]*shard, n)
+	for i := range l.shards {
+		s := &shard{
+			l:       l,
+			in:      make(chan event, inputQueueLen),
+			clients: make(map[clientKey]*ClientTx),
+			servers: make(map[serverKey]*serverTx),
+			legacy:  make(map[legacyKey]*serverTx),
+			timer:   time.NewTimer(time.Hour),
+		}
+		s.timer.Stop()
+		l.shards[i] = s
+	}
+	l.wg.Add(n)
+	for _, s := range l.shards {
+		go s.run()
+	}
+	return l, nil
+}
+
+// Close stops the layer: it stops intake, ends every client transaction
+// with ErrClosed, cancels the contexts of running handlers with cause
+// ErrClosed, and waits for its goroutines, handlers included, to return.
+// It is idempotent and always returns nil.
+func (l *Layer) Close() error {
+	l.closeOnce.Do(func() {
+		l.closed.Store(true)
+		close(l.quit)
+		l.cancel()
+	})
+	l.wg.Wait()
+	return nil
+}
+
+// Shutdown stops new transactions (new requests are answered 503, Request
+// fails with ErrClosed), waits until the live transactions have ended —
+// which includes absorbing retransmissions for Timers J, K, D, I, L, M — or
+// ctx is done, then closes the layer. It returns ctx's error if ctx ended
+// first.
+func (l *Layer) Shutdown(ctx context.Context) error {
+	l.draining.Store(true)
+	if l.live.Load() == 0 {
+		l.drainOnce.Do(func() { close(l.drained) })
+	}
+	var err error
+	select {
+	case <-l.drained:
+	case <-l.quit:
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	l.Close()
+	return err
+}
+
+// Len returns the number of live transactions.
+func (l *Layer) Len() int { return int(l.live.Load()) }
+
+// acquire counts a new transaction unless the limit is reached.
+func (l *Layer) acquire(limit bool) bool {
+	if n := l.live.Add(1); limit && n > l.max {
+		l.release()
+		return false
+	}
+	return true
+}
+
+func (l *Layer) release() {
+	if l.live.Add(-1) == 0 && l.draining.Load() {
+		l.drainOnce.Do(func() { close(l.drained) })
+	}
+}
+
+// shardFor picks the run loop of a key: the branch for RFC 3261 messages,
+// the Call-ID for RFC 2543 requests, so that a CANCEL or ACK lands where
+// its INVITE is.
+func (l *Layer) shardFor(s string) *shard {
+	if len(l.shards) == 1 {
+		return l.shards[0]
+	}
+	return l.shards[maphash.String(l.seed, s)%uint64(len(l.shards))]
+}
+
+// HandleMessage implements transport.Handler: it matches a message to its
+// transaction and feeds it in, or starts a server transaction. Messages
+// without a usable top Via or CSeq are dropped (RFC 3261 §8.2 and §17.2.3
+// need them). It waits while the target run loop's queue is full.
+func (l *Layer) HandleMessage(in transport.Incoming) {
+	var s *shard
+	switch m := in.Msg.(type) {
+	case *sip.Request:
+		v, err := m.TopVia()
+		if err != nil {
+			l.debug("request without Via dropped", m)
+			return
+		}
+		if v.HasCookie() {
+			s = l.shardFor(v.Branch())
+		} else {
+			s = l.shardFor(m.CallID())
+		}
+	case *sip.Response:
+		v, err := m.TopVia()
+		if err != nil {
+			l.debug("response without Via dropped", m)
+			return
+		}
+		s = l.shardFor(v.Branch())
+	default:
+		return
+	}
+	s.post(event{kind: evMessage, in: in})
+}
+
+// HandleFlowError implements transport.Handler: the client transactions
+// whose request went out on f end with a *TransportError (RFC 3261
+// §17.1.4). Server transactions are not ended: their responses may still
+// reach the peer over a new connection (§18.2.2); they end if sending one
+// fails.
+func (l *Layer) HandleFlowError(f transport.Flow, err error) {
+	for _, s := range l.shards {
+		s.post(event{kind: evFlowError, in: transport.Incoming{Flow: f}, err: err})
+	}
+}
+
+func (l *Layer) debug(msg string, m sip.Message) {
+	if l.log == nil || !l.log.Enabled(context.Background(), slog.LevelDebug) {
+		return
+	}
+	l.log.LogAttrs(context.Background(), slog.LevelDebug, msg,
+		slog.String("call_id", m.CallID()), slog.String("msg", sip.Short(m)))
+}
+
+func (l *Layer) warn(msg string, attrs ...slog.Attr) {
+	if l.log == nil || !l.log.Enabled(context.Background(), slog.LevelWarn) {
+		return
+	}
+	l.log.LogAttrs(context.Background(), slog.LevelWarn, msg, attrs...)
+}
+
+// stray hands a message to Config.Stray on its own goroutine.
+func (l *Layer) stray(in transport.Incoming) {
+	if l.cfg.Stray == nil {
+		return
+	}
+	l.wg.Add(1)
+	go func() {
+		defer l.wg.Done()
+		l.cfg.Stray(in)
+	}()
+}
+
+// eventKind says what an event brings to a run loop.
+type eventKind uint8
+
+const (
+	evMessage   eventKind = iota // a message from the transport
+	evNewClient                  // Request registers a client transaction
+	evSent                       // Request handed the request to the transport
+	evCancel                     // (*ClientTx).Cancel or its context ended
+	evRespond                    // a handler's response
+	evFlowError                  // transport.Handler.HandleFlowError
+)
+
+// event is one input to a run loop.
+type event struct {
+	kind eventKind
+	in   transport.Incoming
+	ctx  *ClientTx
+	stx  *serverTx
+	res  *sip.Response
+	err  error
+}
+
+// txn is a transaction as its run loop's deadline heap sees it.
+type txn interface {
+	fire(s *shard, now time.Time)
+}
+
+// shard is one run loop and everything it owns. Only its goroutine touches
+// the maps, the heap, the timer and the state machines.
+type shard struct {
+	l  *Layer
+	in chan event
+
+	// mu guards closed against posts racing with shutdown: posters hold
+	// it shared, the loop takes it exclusively once when it stops.
+	mu     sync.RWMutex
+	closed bool
+
+	clients map[clientKey]*ClientTx
+	servers map[serverKey]*serverTx
+	legacy  map[legacyKey]*serverTx
+	heap    timerheap.Heap[txn]
+	timer   *time.Timer
+	armed   time.Time
+}
+
+// post queues ev for the loop; false if the loop has stopped.
+func (s *shard) post(ev event) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return false
+	}
+	select {
+	case s.in <- ev:
+		return true
+	case <-s.l.quit:
+		return false
+	}
+}
+
+func (s *shard) run() {
+	defer s.l.wg.Done()
+	for {
+		select {
+		case ev := <-s.in:
+			s.handle(ev)
+		batch:
+			for range maxBatch {
+				select {
+				case ev = <-s.in:
+					s.handle(ev)
+				default:
+					break batch
+				}
+			}
+		case <-s.timer.C:
+			s.armed = time.Time{}
+			now := time.Now()
+			s.heap.PopDue(now, func(t txn) { t.fire(s, now) })
+		case <-s.l.quit:
+			s.stop()
+			return
+		}
+		s.rearm()
+	}
+}
+
+// rearm resets the loop's one timer to the earliest deadline.
+func (s *shard) rearm() {
+	next, ok := s.heap.Peek()
+	if !ok {
+		if !s.armed.IsZero() {
+			s.timer.Stop()
+			s.armed = time.Time{}
+		}
+		return
+	}
+	if next.Equal(s.armed) {
+		return
+	}
+	s.armed = next
+	s.timer.Reset(time.Until(next))
+}
+
+// schedule puts the transaction's heap item at the machine's deadline, or
+// takes it out. A deadline not after now (which the machines never set)
+// is pushed a millisecond ahead so that PopDue always ends.
+func (s *shard) schedule(it *timerheap.Item[txn], m fsm, now time.Time) {
+	d := m.deadline()
+	if d.IsZero() {
+		s.heap.Remove(it)
+		return
+	}
+	if !d.After(now) {
+		d = now.Add(time.Millisecond)
+	}
+	if !it.Scheduled() || !d.Equal(it.Deadline()) {
+		s.heap.Update(it, d)
+	}
+}
+
+// stop ends everything the loop owns when the layer closes.
+func (s *shard) stop() {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	// Events queued before closed was set: end the client transactions
+	// they carry, drop the rest.
+	for {
+		select {
+		case ev := <-s.in:
+			if ev.ctx != nil {
+				ev.ctx.end(s, ErrClosed)
+			}
+			continue
+		default:
+		}
+		break
+	}
+	for _, tx := range s.clients {
+		tx.end(s, ErrClosed)
+	}
+	for _, tx := range s.servers {
+		tx.end(s, ErrClosed)
+	}
+	for _, tx := range s.legacy {
+		tx.end(s, ErrClosed)
+	}
+	s.heap.Clear()
+	s.timer.Stop()
+}
+
+// handle runs one event.
+func (s *shard) handle(ev event) {
+	now := time.Now()
+	switch ev.kind {
+	case evMessage:
+		switch m := ev.in.Msg.(type) {
+		case *sip.Request:
+			s.request(now, m, ev.in)
+		case *sip.Response:
+			s.response(now, m, ev.in)
+		}
+	case evNewClient:
+		s.register(ev.ctx)
+	case evSent:
+		s.sent(now, ev.ctx, ev.err)
+	case evCancel:
+		s.clientInput(now, ev.ctx, input{kind: inCancel})
+	case evRespond:
+		s.respond(now, ev.stx, ev.res)
+	case evFlowError:
+		err := &TransportError{Err: ev.err}
+		for _, tx := range s.clients {
+			if tx.m != nil && tx.flow == ev.in.Flow {
+				s.stepClient(now, tx, input{kind: inTransportError, err: err})
+			}
+		}
+	}
+}
+
+// The transport calls a Layer.
+var _ transport.Handler = (*Layer)(nil)

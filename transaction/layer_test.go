@@ -1,0 +1,585 @@
+package transaction_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/dialtone/dialtone/sip"
+	"github.com/dialtone/dialtone/transaction"
+	"github.com/dialtone/dialtone/transport"
+)
+
+func secs(fs ...float64) []time.Duration {
+	out := make([]time.Duration, len(fs))
+	for i, f := range fs {
+		out[i] = time.Duration(f * float64(time.Second))
+	}
+	return out
+}
+
+func TestNewNeedsSender(t *testing.T) {
+	_, err := transaction.New(transaction.Config{})
+	require.ErrorIs(t, err, transaction.ErrNoSender)
+}
+
+// TestExchange: a request and its response over UDP and TCP, both sides
+// cleaning up after Timers J and K (zero over TCP).
+func TestExchange(t *testing.T) {
+	tests := []struct {
+		name       string
+		target     func() transport.Target
+		clientGone time.Duration // when the client transaction ends (K)
+		serverGone time.Duration // when the server transaction ends (J)
+	}{
+		{"udp", udp, 5 * time.Second, 32 * time.Second},
+		{"tcp", tcp, 0, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				var calls atomic.Int32
+				h := transaction.HandlerFunc(func(_ context.Context, w transaction.ResponseWriter, req *sip.Request) {
+					calls.Add(1)
+					require.NoError(t, w.Respond(sip.NewResponse(req, 200, "")))
+					require.ErrorIs(t, w.Respond(sip.NewResponse(req, 200, "")), transaction.ErrFinalSent)
+				})
+				p := newPair(t, loss{}, h, nil)
+				start := time.Now()
+				tx, err := p.client.Request(t.Context(), newReq(sip.OPTIONS), tt.target())
+				require.NoError(t, err)
+				require.Equal(t, []int{200}, collect(tx))
+				require.NoError(t, tx.Err())
+				require.Equal(t, tt.clientGone, time.Since(start))
+				synctest.Wait()
+				require.Equal(t, int32(1), calls.Load())
+				time.Sleep(tt.serverGone)
+				synctest.Wait()
+				require.Equal(t, 0, p.client.Len())
+				require.Equal(t, 0, p.server.Len())
+				require.Len(t, p.w.sentBy(clientAddr, start, isMethod(sip.OPTIONS)), 1)
+				require.Len(t, p.w.sentBy(serverAddr, start, isStatus(200)), 1)
+			})
+		})
+	}
+}
+
+// TestNonInviteTimeout: no answer; Timer E retransmits at the RFC instants
+// and Timer F ends the transaction at 64*T1.
+func TestNonInviteTimeout(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := newPair(t, loss{}, nil, nil)
+		p.w.blackhole[serverAddr] = true
+		start := time.Now()
+		tx, err := p.client.Request(t.Context(), newReq(sip.OPTIONS), udp())
+		require.NoError(t, err)
+		require.Empty(t, collect(tx))
+		require.Equal(t, 32*time.Second, time.Since(start))
+		var te *transaction.TimeoutError
+		require.ErrorAs(t, tx.Err(), &te)
+		require.Equal(t, "F", te.Timer)
+		require.ErrorIs(t, tx.Err(), transaction.ErrTimeout)
+		require.Equal(t, secs(0, 0.5, 1.5, 3.5, 7.5, 11.5, 15.5, 19.5, 23.5, 27.5, 31.5),
+			p.w.sentBy(clientAddr, start, isMethod(sip.OPTIONS)))
+	})
+}
+
+// TestInviteTimeout: Timer A back-off from 0 to 31.5 s, Timer B at 32 s;
+// over TCP a single send.
+func TestInviteTimeout(t *testing.T) {
+	tests := []struct {
+		name   string
+		target func() transport.Target
+		want   []time.Duration
+	}{
+		{"udp", udp, secs(0, 0.5, 1.5, 3.5, 7.5, 15.5, 31.5)},
+		{"tcp", tcp, secs(0)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				p := newPair(t, loss{}, nil, nil)
+				p.w.blackhole[serverAddr] = true
+				start := time.Now()
+				tx, err := p.client.Request(t.Context(), newReq(sip.INVITE), tt.target())
+				require.NoError(t, err)
+				_, err = tx.Final(t.Context())
+				require.Equal(t, 32*time.Second, time.Since(start))
+				var te *transaction.TimeoutError
+				require.ErrorAs(t, err, &te)
+				require.Equal(t, "B", te.Timer)
+				require.Equal(t, tt.want, p.w.sentBy(clientAddr, start, isMethod(sip.INVITE)))
+			})
+		})
+	}
+}
+
+// TestTrying100: the INVITE server transaction sends 100 Trying at 200 ms
+// when the handler is slow, and not when it answers sooner.
+func TestTrying100(t *testing.T) {
+	tests := []struct {
+		name  string
+		delay time.Duration // before the handler's 180
+		want  []int
+		at100 []time.Duration
+	}{
+		{"slow handler", time.Second, []int{100, 180, 486}, secs(0.2)},
+		{"quick handler", 100 * time.Millisecond, []int{180, 486}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				h := transaction.HandlerFunc(func(_ context.Context, w transaction.ResponseWriter, req *sip.Request) {
+					time.Sleep(tt.delay)
+					r := sip.NewResponse(req, 180, "")
+					require.NoError(t, w.Respond(r))
+					f := sip.NewResponse(req, 486, "")
+					f.SetToTag(toTag(r))
+					require.NoError(t, w.Respond(f))
+				})
+				p := newPair(t, loss{}, h, nil)
+				start := time.Now()
+				tx, err := p.client.Request(t.Context(), newReq(sip.INVITE), tcp())
+				require.NoError(t, err)
+				require.Equal(t, tt.want, collect(tx))
+				require.NoError(t, tx.Err())
+				require.Equal(t, tt.at100, p.w.sentBy(serverAddr, start, isStatus(100)))
+				// The client transaction ACKed the 486 itself, over TCP once.
+				require.Len(t, p.w.sentBy(clientAddr, start, isMethod(sip.ACK)), 1)
+				synctest.Wait()
+				require.Empty(t, p.sStray.list(), "the ACK for a non-2xx belongs to the transaction")
+				require.Equal(t, 0, p.server.Len())
+			})
+		})
+	}
+}
+
+func toTag(m sip.Message) string {
+	a, err := m.To()
+	if err != nil {
+		return ""
+	}
+	return a.Tag()
+}
+
+// TestRetransmissionAbsorbed: a retransmitted request reaches the handler
+// once and is answered with the last response.
+func TestRetransmissionAbsorbed(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var calls atomic.Int32
+		release := make(chan struct{})
+		h := transaction.HandlerFunc(func(ctx context.Context, w transaction.ResponseWriter, req *sip.Request) {
+			calls.Add(1)
+			require.NoError(t, w.Respond(sip.NewResponse(req, 100, "")))
+			select {
+			case <-release:
+			case <-ctx.Done():
+			}
+			require.NoError(t, w.Respond(sip.NewResponse(req, 202, "")))
+		})
+		p := newPair(t, loss{}, h, nil)
+		start := time.Now()
+		req := newReq(sip.MESSAGE)
+		tx, err := p.client.Request(t.Context(), req, udp())
+		require.NoError(t, err)
+		// Timer E retransmits at 0.5 s, then in Proceeding every T2; each
+		// copy gets the 100 again.
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		require.Equal(t, secs(0, 0.5, 4.5), p.w.sentBy(clientAddr, start, isMethod(sip.MESSAGE)))
+		require.Equal(t, secs(0, 0.5, 4.5), p.w.sentBy(serverAddr, start, isStatus(100)))
+		close(release)
+		synctest.Wait()
+		// A late copy of the request gets the final response again.
+		inject(p.server, clientAddr, req)
+		synctest.Wait()
+		require.Len(t, p.w.sentBy(serverAddr, start, isStatus(202)), 2)
+		require.Equal(t, []int{100, 100, 100, 202}, collect(tx))
+		require.Equal(t, int32(1), calls.Load())
+	})
+}
+
+// inject delivers a copy of m to l as if from addr over UDP.
+func inject(l *transaction.Layer, from interface{ String() string }, m sip.Message) {
+	msg, err := sip.Parse(m.AppendTo(nil))
+	if err != nil {
+		panic(err)
+	}
+	f := transport.Flow{Network: transport.UDP, Local: serverAddr, Remote: clientAddr}
+	if from.String() == serverAddr.String() {
+		f.Local, f.Remote = clientAddr, serverAddr
+	}
+	l.HandleMessage(transport.Incoming{Msg: msg, Flow: f, At: time.Now()})
+}
+
+// TestCancel: the caller's context ends after a 180; the layer sends
+// CANCEL, the server answers it 200 and cancels the handler's context, the
+// handler returns and the layer answers 487, which the client ACKs.
+func TestCancel(t *testing.T) {
+	tests := []struct {
+		name       string
+		viaContext bool // cancel through ctx, else through Cancel
+		handler487 bool // the handler answers 487 itself
+	}{
+		{"context, layer answers 487", true, false},
+		{"Cancel, handler answers 487", false, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				var cause atomic.Value
+				h := transaction.HandlerFunc(func(ctx context.Context, w transaction.ResponseWriter, req *sip.Request) {
+					r := sip.NewResponse(req, 180, "")
+					require.NoError(t, w.Respond(r))
+					<-ctx.Done()
+					cause.Store(context.Cause(ctx))
+					if tt.handler487 {
+						f := sip.NewResponse(req, 487, "")
+						f.SetToTag(toTag(r))
+						require.NoError(t, w.Respond(f))
+					}
+				})
+				p := newPair(t, loss{}, h, nil)
+				start := time.Now()
+				ctx, cancel := context.WithCancel(t.Context())
+				tx, err := p.client.Request(ctx, newReq(sip.INVITE), udp())
+				require.NoError(t, err)
+				r := <-tx.Responses()
+				require.Equal(t, 180, r.StatusCode)
+				time.Sleep(time.Second)
+				if tt.viaContext {
+					cancel()
+				} else {
+					tx.Cancel()
+				}
+				r = <-tx.Responses()
+				require.Equal(t, 487, r.StatusCode)
+				require.Equal(t, toTag(r), toTag(mustFirst(t, p.w, serverAddr, 180)))
+				_, open := <-tx.Responses()
+				require.False(t, open) // UDP: ends after Timer D
+				require.NoError(t, tx.Err())
+				cancel()
+				require.Equal(t, transaction.ErrCanceled, cause.Load())
+				require.Equal(t, secs(1), p.w.sentBy(clientAddr, start, isMethod(sip.CANCEL)))
+				require.Equal(t, secs(1), p.w.sentBy(serverAddr, start, func(m sip.Message) bool {
+					r, ok := m.(*sip.Response)
+					c, _ := m.CSeq()
+					return ok && r.StatusCode == 200 && c.Method == sip.CANCEL
+				}))
+				require.Len(t, p.w.sentBy(clientAddr, start, isMethod(sip.ACK)), 1)
+				synctest.Wait()
+				require.Empty(t, p.sStray.list())
+				require.Empty(t, p.cStray.list())
+				time.Sleep(time.Minute)
+				synctest.Wait()
+				require.Equal(t, 0, p.client.Len())
+				require.Equal(t, 0, p.server.Len())
+			})
+		})
+	}
+}
+
+func mustFirst(t *testing.T, w *wire, from interface{}, code int) sip.Message {
+	t.Helper()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, s := range w.log {
+		if r, ok := s.msg.(*sip.Response); ok && r.StatusCode == code {
+			return r
+		}
+	}
+	t.Fatalf("no %d sent", code)
+	return nil
+}
+
+// TestCancelBeforeProvisional: canceled in Calling, the CANCEL waits for
+// the first provisional response (§9.1).
+func TestCancelBeforeProvisional(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := transaction.HandlerFunc(func(ctx context.Context, w transaction.ResponseWriter, req *sip.Request) {
+			time.Sleep(3 * time.Second) // the 100 Trying goes at 0.2 s
+			<-ctx.Done()
+		})
+		p := newPair(t, loss{}, h, nil)
+		start := time.Now()
+		tx, err := p.client.Request(t.Context(), newReq(sip.INVITE), tcp())
+		require.NoError(t, err)
+		tx.Cancel()
+		require.Equal(t, []int{100, 487}, collect(tx))
+		require.Equal(t, secs(0.2), p.w.sentBy(clientAddr, start, isMethod(sip.CANCEL)))
+	})
+}
+
+// TestCancelUnmatched: a CANCEL that matches no INVITE gets 481 (§9.2).
+func TestCancelUnmatched(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := newPair(t, loss{}, respondWith(200), nil)
+		c := newReq(sip.CANCEL)
+		tx, err := p.client.Request(t.Context(), c, udp())
+		require.NoError(t, err)
+		require.Equal(t, []int{481}, collect(tx))
+	})
+}
+
+// TestInvite2xx: 2xx responses and the TU's retransmissions of them pass
+// through Accepted on both sides; after Timer M a 2xx goes to Stray, and an
+// ACK for the 2xx goes to the server's Stray.
+func TestInvite2xx(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var ok *sip.Response
+		var wmu sync.Mutex
+		var w transaction.ResponseWriter
+		h := transaction.HandlerFunc(func(_ context.Context, rw transaction.ResponseWriter, req *sip.Request) {
+			r := sip.NewResponse(req, 200, "")
+			wmu.Lock()
+			ok, w = r, rw
+			wmu.Unlock()
+			require.NoError(t, rw.Respond(r))
+		})
+		p := newPair(t, loss{}, h, nil)
+		start := time.Now()
+		req := newReq(sip.INVITE)
+		tx, err := p.client.Request(t.Context(), req, udp())
+		require.NoError(t, err)
+		r := <-tx.Responses()
+		require.Equal(t, 200, r.StatusCode)
+		// The UAS core retransmits its 2xx (§13.3.1.4) through the
+		// transaction while it is in Accepted.
+		for _, d := range []time.Duration{500 * time.Millisecond, time.Second} {
+			time.Sleep(d)
+			wmu.Lock()
+			require.NoError(t, w.Respond(ok))
+			wmu.Unlock()
+			r = <-tx.Responses()
+			require.Equal(t, 200, r.StatusCode)
+		}
+		wmu.Lock()
+		require.ErrorIs(t, w.Respond(sip.NewResponse(req, 486, "")), transaction.ErrFinalSent)
+		wmu.Unlock()
+		// A retransmitted INVITE is absorbed in Accepted.
+		inject(p.server, clientAddr, req)
+		synctest.Wait()
+		require.Len(t, p.w.sentBy(serverAddr, start, isStatus(200)), 3)
+		// The TU's ACK (new branch) reaches the server's Stray hook.
+		ack := sip.NewRequest(sip.ACK, req.URI)
+		ack.SetFrom(must(req.From()))
+		ack.SetTo(must(r.To()))
+		ack.SetCallID(req.CallID())
+		ack.SetCSeq(sip.CSeq{Seq: 1, Method: sip.ACK})
+		ack.Prepend("Via", "SIP/2.0/UDP 10.0.0.1:5060;branch="+sip.NewBranch())
+		inject(p.server, clientAddr, ack)
+		synctest.Wait()
+		require.Len(t, p.sStray.list(), 1)
+		require.Equal(t, sip.ACK, p.sStray.list()[0].(*sip.Request).Method)
+		_, open := <-tx.Responses()
+		require.False(t, open)
+		require.Equal(t, 32*time.Second, time.Since(start), "Timer M runs from the first 2xx")
+		// After Timer M the client has no transaction: a 2xx goes to Stray.
+		inject(p.client, serverAddr, ok)
+		synctest.Wait()
+		require.Len(t, p.cStray.list(), 1)
+		wmu.Lock()
+		require.ErrorIs(t, w.Respond(ok), transaction.ErrTerminated, "Timer L ended the server side")
+		wmu.Unlock()
+	})
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+// TestTransportErrors: a failing SendRequest and a failing flow end the
+// transaction with ErrTransport.
+func TestTransportErrors(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		boom := errors.New("connection refused")
+		release := make(chan struct{})
+		h := transaction.HandlerFunc(func(ctx context.Context, w transaction.ResponseWriter, req *sip.Request) {
+			select {
+			case <-release:
+			case <-ctx.Done():
+			}
+		})
+		p := newPair(t, loss{}, h, nil)
+		p.cn.failReq.Store(&boom)
+		_, err := p.client.Request(t.Context(), newReq(sip.OPTIONS), tcp())
+		require.ErrorIs(t, err, transaction.ErrTransport)
+		require.ErrorIs(t, err, boom)
+		p.cn.failReq.Store(nil)
+
+		tx, err := p.client.Request(t.Context(), newReq(sip.INVITE), tcp())
+		require.NoError(t, err)
+		synctest.Wait()
+		p.client.HandleFlowError(tx.Flow(), boom)
+		for range tx.Responses() {
+		}
+		require.ErrorIs(t, tx.Err(), transaction.ErrTransport)
+		require.ErrorIs(t, tx.Err(), boom)
+		require.Equal(t, 0, p.client.Len())
+		close(release)
+	})
+}
+
+// TestMaxTransactions: beyond the limit new requests get 503 and Request
+// fails.
+func TestMaxTransactions(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		release := make(chan struct{})
+		h := transaction.HandlerFunc(func(ctx context.Context, w transaction.ResponseWriter, req *sip.Request) {
+			select {
+			case <-release:
+			case <-ctx.Done():
+			}
+			_ = w.Respond(sip.NewResponse(req, 200, ""))
+		})
+		p := newPair(t, loss{}, h, func(c, s *transaction.Config) { s.MaxTransactions = 1 })
+		tx1, err := p.client.Request(t.Context(), newReq(sip.OPTIONS), tcp())
+		require.NoError(t, err)
+		synctest.Wait()
+		tx2, err := p.client.Request(t.Context(), newReq(sip.OPTIONS), tcp())
+		require.NoError(t, err)
+		require.Equal(t, []int{503}, collect(tx2))
+		close(release)
+		require.Equal(t, []int{200}, collect(tx1))
+
+		// Client side.
+		one, err := transaction.New(transaction.Config{Sender: p.cn, MaxTransactions: 1})
+		require.NoError(t, err)
+		defer one.Close()
+		p.w.blackhole[serverAddr] = true
+		_, err = one.Request(t.Context(), newReq(sip.OPTIONS), tcp())
+		require.NoError(t, err)
+		_, err = one.Request(t.Context(), newReq(sip.OPTIONS), tcp())
+		require.ErrorIs(t, err, transaction.ErrTooManyTransactions)
+	})
+}
+
+// TestClose: Close ends client transactions with ErrClosed and cancels
+// handlers' contexts; Request fails afterwards.
+func TestClose(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var cause atomic.Value
+		h := transaction.HandlerFunc(func(ctx context.Context, w transaction.ResponseWriter, req *sip.Request) {
+			<-ctx.Done()
+			cause.Store(context.Cause(ctx))
+		})
+		p := newPair(t, loss{}, h, nil)
+		tx, err := p.client.Request(t.Context(), newReq(sip.INVITE), tcp())
+		require.NoError(t, err)
+		synctest.Wait()
+		require.NoError(t, p.server.Close())
+		require.NoError(t, p.server.Close())
+		require.Equal(t, transaction.ErrClosed, cause.Load())
+		require.NoError(t, p.client.Close())
+		for range tx.Responses() {
+		}
+		require.ErrorIs(t, tx.Err(), transaction.ErrClosed)
+		_, err = p.client.Request(t.Context(), newReq(sip.OPTIONS), tcp())
+		require.ErrorIs(t, err, transaction.ErrClosed)
+	})
+}
+
+// TestShutdown waits for transactions to finish, Timer J included.
+func TestShutdown(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := newPair(t, loss{}, respondWith(200), nil)
+		tx, err := p.client.Request(t.Context(), newReq(sip.OPTIONS), udp())
+		require.NoError(t, err)
+		require.Equal(t, []int{200}, collect(tx))
+		start := time.Now()
+		require.NoError(t, p.server.Shutdown(t.Context()))
+		require.Equal(t, 32*time.Second-5*time.Second, time.Since(start), "until Timer J")
+		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+		defer cancel()
+		_, err = p.client.Request(t.Context(), newReq(sip.OPTIONS), udp())
+		require.NoError(t, err)
+		require.ErrorIs(t, p.client.Shutdown(ctx), context.DeadlineExceeded)
+	})
+}
+
+// TestHandlerWithoutAnswer: a handler that returns without a final
+// response gets a 500 sent for it; no Handler at all means 501.
+func TestHandlerWithoutAnswer(t *testing.T) {
+	tests := []struct {
+		name string
+		h    transaction.Handler
+		want int
+	}{
+		{"silent handler", transaction.HandlerFunc(func(context.Context, transaction.ResponseWriter, *sip.Request) {}), 500},
+		{"no handler", nil, 501},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				p := newPair(t, loss{}, tt.h, nil)
+				tx, err := p.client.Request(t.Context(), newReq(sip.OPTIONS), tcp())
+				require.NoError(t, err)
+				require.Equal(t, []int{tt.want}, collect(tx))
+			})
+		})
+	}
+}
+
+// TestRespondErrors checks what Respond refuses.
+func TestRespondErrors(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		errs := make(chan []error, 1)
+		h := transaction.HandlerFunc(func(_ context.Context, w transaction.ResponseWriter, req *sip.Request) {
+			bad := sip.NewResponse(req, 200, "")
+			bad.StatusCode = 99
+			e1 := w.Respond(bad)
+			e2 := w.Respond(nil)
+			e3 := w.Respond(sip.NewResponse(req, 404, ""))
+			e4 := w.Respond(sip.NewResponse(req, 180, ""))
+			errs <- []error{e1, e2, e3, e4}
+		})
+		p := newPair(t, loss{}, h, nil)
+		tx, err := p.client.Request(t.Context(), newReq(sip.OPTIONS), tcp())
+		require.NoError(t, err)
+		require.Equal(t, []int{404}, collect(tx))
+		got := <-errs
+		require.ErrorIs(t, got[0], transaction.ErrInvalidMessage)
+		require.ErrorIs(t, got[1], transaction.ErrInvalidMessage)
+		require.NoError(t, got[2])
+		require.ErrorIs(t, got[3], transaction.ErrFinalSent)
+		_, err = p.client.Request(t.Context(), newReq(sip.ACK), tcp())
+		require.ErrorIs(t, err, transaction.ErrInvalidMessage)
+	})
+}
+
+// TestDuplicateBranch: a caller-chosen branch already in use ends the new
+// transaction with ErrDuplicate; a request without Via gets one with a
+// fresh branch.
+func TestDuplicateBranch(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := newPair(t, loss{}, nil, nil)
+		p.w.blackhole[serverAddr] = true
+		a, b := newReq(sip.OPTIONS), newReq(sip.OPTIONS)
+		a.Prepend("Via", "SIP/2.0/TCP 10.0.0.1:5060;branch=z9hG4bKsame")
+		b.Prepend("Via", "SIP/2.0/TCP 10.0.0.1:5060;branch=z9hG4bKsame")
+		tx1, err := p.client.Request(t.Context(), a, tcp())
+		require.NoError(t, err)
+		tx2, err := p.client.Request(t.Context(), b, tcp())
+		require.NoError(t, err)
+		require.Empty(t, collect(tx2))
+		require.ErrorIs(t, tx2.Err(), transaction.ErrDuplicate)
+		c := newReq(sip.OPTIONS)
+		tx3, err := p.client.Request(t.Context(), c, tcp())
+		require.NoError(t, err)
+		v, err := tx3.Request().TopVia()
+		require.NoError(t, err)
+		require.True(t, v.HasCookie())
+		require.NotEqual(t, "z9hG4bKsame", v.Branch())
+		require.Empty(t, collect(tx1))
+		require.ErrorIs(t, tx1.Err(), transaction.ErrTimeout)
+	})
+}

@@ -1,0 +1,298 @@
+package transport
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"time"
+
+	"golang.org/x/net/ipv4"
+	"golang.org/x/net/ipv6"
+
+	"github.com/dialtone/dialtone/sip"
+)
+
+// udpSock is one UDP listener. Its read loop owns the read buffers; writes
+// come from any goroutine (datagram writes do not interleave).
+type udpSock struct {
+	pc    net.PacketConn
+	local netip.AddrPort
+}
+
+type addrPortReader interface {
+	ReadFromUDPAddrPort(b []byte) (int, netip.AddrPort, error)
+}
+
+type addrPortWriter interface {
+	WriteToUDPAddrPort(b []byte, addr netip.AddrPort) (int, error)
+}
+
+// batchReader is what ipv4.PacketConn and ipv6.PacketConn have in common.
+type batchReader interface {
+	ReadBatch(ms []ipv4.Message, flags int) (int, error)
+}
+
+func (l *Layer) listenUDP(ctx context.Context, addr string) (net.Addr, error) {
+	pc, err := l.cfg.Net.ListenPacket(ctx, "udp", addr)
+	if err != nil {
+		return nil, err
+	}
+	if uc, ok := pc.(*net.UDPConn); ok {
+		if l.cfg.UDPReadBuffer > 0 {
+			_ = uc.SetReadBuffer(l.cfg.UDPReadBuffer)
+		}
+		if l.cfg.UDPWriteBuffer > 0 {
+			_ = uc.SetWriteBuffer(l.cfg.UDPWriteBuffer)
+		}
+	}
+	s := &udpSock{pc: pc, local: addrPortOf(pc.LocalAddr())}
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		_ = pc.Close()
+		return nil, ErrClosed
+	}
+	l.udp = append(l.udp, s)
+	l.wg.Add(1)
+	l.mu.Unlock()
+	go l.udpLoop(s)
+	return pc.LocalAddr(), nil
+}
+
+// udpLoop reads datagrams until the socket closes: in batches (recvmmsg)
+// on an operating-system socket, one by one otherwise.
+func (l *Layer) udpLoop(s *udpSock) {
+	defer l.wg.Done()
+	if uc, ok := s.pc.(*net.UDPConn); ok {
+		var br batchReader
+		if s.local.Addr().Is4() {
+			br = ipv4.NewPacketConn(uc)
+		} else {
+			br = ipv6.NewPacketConn(uc)
+		}
+		if l.udpBatchLoop(s, br) {
+			return
+		}
+	}
+	buf := make([]byte, maxDatagram)
+	apr, _ := s.pc.(addrPortReader)
+	for {
+		var (
+			n   int
+			src netip.AddrPort
+			err error
+		)
+		if apr != nil {
+			n, src, err = apr.ReadFromUDPAddrPort(buf)
+			src = unmapAP(src)
+		} else {
+			var a net.Addr
+			n, a, err = s.pc.ReadFrom(buf)
+			src = addrPortOf(a)
+		}
+		if err != nil {
+			if l.readFailed(s, err) {
+				return
+			}
+			continue
+		}
+		l.datagram(s, buf[:n], src, time.Now())
+	}
+}
+
+// udpBatchLoop reads with ReadBatch; it returns false at once if batches
+// are not supported, true when the socket is closed.
+func (l *Layer) udpBatchLoop(s *udpSock, br batchReader) bool {
+	ms := make([]ipv4.Message, udpBatch)
+	for i := range ms {
+		ms[i].Buffers = [][]byte{make([]byte, maxDatagram)}
+	}
+	first := true
+	for {
+		n, err := br.ReadBatch(ms, 0)
+		if err != nil {
+			if first && !isClosedErr(err) && !errors.Is(err, net.ErrClosed) {
+				var op *net.OpError
+				if !errors.As(err, &op) || !op.Timeout() {
+					return false
+				}
+			}
+			if l.readFailed(s, err) {
+				return true
+			}
+			continue
+		}
+		first = false
+		now := time.Now()
+		for i := range n {
+			m := &ms[i]
+			var src netip.AddrPort
+			if ua, ok := m.Addr.(*net.UDPAddr); ok {
+				src = unmapAP(ua.AddrPort())
+			}
+			l.datagram(s, m.Buffers[0][:m.N], src, now)
+		}
+	}
+}
+
+// readFailed decides whether a read error ends the loop.
+func (l *Layer) readFailed(s *udpSock, err error) bool {
+	if isClosedErr(err) || l.ctx.Err() != nil {
+		return true
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return false
+	}
+	// ICMP-caused errors (ECONNREFUSED) and the like are transient on UDP.
+	l.debug("udp read error", Flow{Network: UDP, Local: s.local}, err)
+	select {
+	case <-l.ctx.Done():
+		return true
+	case <-time.After(time.Millisecond):
+		return false
+	}
+}
+
+// datagram handles one received datagram; b is only valid during the call.
+func (l *Layer) datagram(s *udpSock, b []byte, src netip.AddrPort, at time.Time) {
+	if isCRLFOnly(b) {
+		return // NAT keepalive; nothing to answer on UDP
+	}
+	f := Flow{Network: UDP, Local: s.local, Remote: src}
+	l.trace(In, f, b, at)
+	m, err := sip.ParseWith(b, l.cfg.Limits)
+	if err != nil {
+		l.st.malformedDatagrams.Add(1)
+		l.warn("malformed datagram", f, err)
+		if res := badRequest(b, parseReason(err)); res != nil {
+			if l.writeUDP(s, res, src, f) == nil {
+				l.st.badRequestsSent.Add(1)
+			}
+		}
+		return
+	}
+	l.deliver(m, f, at, nil)
+}
+
+func (l *Layer) writeUDP(s *udpSock, b []byte, dst netip.AddrPort, f Flow) error {
+	var err error
+	if w, ok := s.pc.(addrPortWriter); ok {
+		if s.local.Addr().Is6() && dst.Addr().Is4() {
+			dst = netip.AddrPortFrom(netip.AddrFrom16(dst.Addr().As16()), dst.Port())
+		}
+		_, err = w.WriteToUDPAddrPort(b, dst)
+	} else {
+		_, err = s.pc.WriteTo(b, net.UDPAddrFromAddrPort(dst))
+	}
+	if err != nil {
+		l.st.writeErrors.Add(1)
+		if isClosedErr(err) && l.ctx.Err() != nil {
+			return ErrClosed
+		}
+		return fmt.Errorf("%w: %w", ErrUnreachable, err)
+	}
+	l.st.messagesOut.Add(1)
+	l.trace(Out, f, b, time.Now())
+	return nil
+}
+
+// udpFor picks the socket to send to dst from: one of dst's family, bound
+// to a loopback address when dst is loopback (and not otherwise) or to a
+// wildcard address; failing that any socket of the family.
+func (l *Layer) udpFor(dst netip.AddrPort) *udpSock {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var fallback *udpSock
+	for _, s := range l.udp {
+		a := s.local.Addr()
+		if a.Is4() != dst.Addr().Is4() {
+			if a.Is6() && a.IsUnspecified() && fallback == nil {
+				fallback = s // dual-stack wildcard
+			}
+			continue
+		}
+		if a.IsUnspecified() || a.IsLoopback() == dst.Addr().IsLoopback() {
+			return s
+		}
+		if fallback == nil || fallback.local.Addr().Is4() != dst.Addr().Is4() {
+			fallback = s
+		}
+	}
+	return fallback
+}
+
+// udpByLocal finds the socket bound to local (the one a request arrived
+// on, so that the response leaves from it, RFC 3581 §4), or picks one for
+// dst.
+func (l *Layer) udpByLocal(local, dst netip.AddrPort) *udpSock {
+	l.mu.Lock()
+	for _, s := range l.udp {
+		if s.local == local {
+			l.mu.Unlock()
+			return s
+		}
+	}
+	l.mu.Unlock()
+	return l.udpFor(dst)
+}
+
+// udpSentBy is the sent-by for a request leaving s for dst: the bound
+// address, or for a wildcard socket the local address the system would
+// use towards dst.
+func (l *Layer) udpSentBy(s *udpSock, dst netip.AddrPort) netip.AddrPort {
+	if !s.local.Addr().IsUnspecified() {
+		return s.local
+	}
+	l.mu.Lock()
+	a, ok := l.routes[dst.Addr()]
+	l.mu.Unlock()
+	if !ok {
+		a = l.localAddrFor(dst)
+		l.mu.Lock()
+		if len(l.routes) >= maxRoutes {
+			clear(l.routes)
+		}
+		l.routes[dst.Addr()] = a
+		l.mu.Unlock()
+	}
+	return netip.AddrPortFrom(a, s.local.Port())
+}
+
+// localAddrFor asks the network which local address it would send to dst
+// from, by connecting a UDP socket (which sends nothing).
+func (l *Layer) localAddrFor(dst netip.AddrPort) netip.Addr {
+	ctx, cancel := context.WithTimeout(l.ctx, time.Second)
+	defer cancel()
+	c, err := l.cfg.Net.DialContext(ctx, "udp", dst.String())
+	if err != nil {
+		if dst.Addr().Is4() {
+			return netip.AddrFrom4([4]byte{127, 0, 0, 1})
+		}
+		return netip.IPv6Loopback()
+	}
+	defer c.Close()
+	return addrPortOf(c.LocalAddr()).Addr()
+}
+
+func isCRLFOnly(b []byte) bool {
+	for _, c := range b {
+		if c != '\r' && c != '\n' {
+			return false
+		}
+	}
+	return true
+}
+
+func parseReason(err error) string {
+	var pe *sip.ParseError
+	if errors.As(err, &pe) {
+		if pe.Reason != "" {
+			return pe.Part + ": " + pe.Reason
+		}
+		return pe.Part
+	}
+	return ""
+}

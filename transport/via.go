@@ -1,0 +1,147 @@
+package transport
+
+import (
+	"net/netip"
+	"strconv"
+	"strings"
+
+	"github.com/dialtone/dialtone/sip"
+)
+
+// stampReceived adds received= and rport= to the top Via of a request that
+// arrived from src, as a server transport must (RFC 3261 §18.2.1, RFC 3581
+// §4): received when the sent-by host is not the source address, and always
+// when the Via carries rport, whose value becomes the source port. The
+// message is left untouched (no allocation) when nothing changes.
+func stampReceived(req *sip.Request, src netip.AddrPort) {
+	v, err := req.TopVia()
+	if err != nil {
+		return
+	}
+	ip := src.Addr().Unmap()
+	_, rport := v.RPort()
+	needReceived := rport
+	if !needReceived {
+		host, ok := parseHostIP(v.Host)
+		needReceived = !ok || host != ip
+	}
+	if !needReceived {
+		return
+	}
+	params := v.Params.Set("received", ip.WithZone("").String())
+	if rport {
+		params = params.Set("rport", strconv.Itoa(int(src.Port())))
+	}
+	v.Params = params
+	req.SetTopVia(v)
+}
+
+// parseHostIP parses a sent-by or maddr host that is an IP literal (IPv6 in
+// brackets or not).
+func parseHostIP(host string) (netip.Addr, bool) {
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	a, err := netip.ParseAddr(host)
+	if err != nil {
+		return netip.Addr{}, false
+	}
+	return a.Unmap(), true
+}
+
+// hostString writes an address as a sent-by host: IPv6 in brackets (RFC 3261
+// §25.1, RFC 5118).
+func hostString(a netip.Addr) string {
+	a = a.Unmap().WithZone("")
+	if a.Is6() {
+		return "[" + a.String() + "]"
+	}
+	return a.String()
+}
+
+// defaultPort is the port a sent-by without one stands for.
+func defaultPort(n Network) uint16 {
+	if n.Secure() {
+		return DefaultSIPSPort
+	}
+	return DefaultSIPPort
+}
+
+// stampVia fills the top Via of an outgoing request: transport and sent-by
+// from the way it leaves, the caller's branch kept (a new one when there is
+// none), and rport asked for (RFC 3581 §3). A request without Via gets one.
+func stampVia(req *sip.Request, n Network, sentBy netip.AddrPort) {
+	v, err := req.TopVia()
+	if err != nil {
+		v = sip.Via{Proto: "SIP/2.0", Params: sip.Params(";branch=" + sip.NewBranch())}
+	}
+	v.Proto = "SIP/2.0"
+	v.Transport = n.ViaTransport()
+	v.Host = hostString(sentBy.Addr())
+	v.Port = int(sentBy.Port())
+	if v.Branch() == "" {
+		v.Params = v.Params.Set("branch", sip.NewBranch())
+	}
+	if _, ok := v.RPort(); !ok {
+		v.Params = v.Params.Set("rport", "")
+	}
+	v.Params = v.Params.Del("received")
+	req.SetTopVia(v)
+}
+
+// unreliableDest picks where a response to a request received over UDP
+// goes (RFC 3261 §18.2.2 with RFC 3581 §4): maddr (port from sent-by or
+// 5060), else received with rport, else received with the sent-by port,
+// else the sent-by itself; src, the flow's remote address, stands in for a
+// sent-by host that is a name (names are resolved by RFC 3263 §5, which the
+// stamping of received makes unnecessary for requests this layer read).
+func unreliableDest(v *sip.Via, src netip.AddrPort) netip.AddrPort {
+	port := uint16(v.Port)
+	if port == 0 {
+		port = DefaultSIPPort
+	}
+	if m := v.Maddr(); m != "" {
+		if a, ok := parseHostIP(m); ok {
+			return netip.AddrPortFrom(a, port)
+		}
+	}
+	if r := v.Received(); r != "" {
+		if a, ok := parseHostIP(r); ok {
+			if rp, ok := v.RPort(); ok && rp != 0 {
+				return netip.AddrPortFrom(a, uint16(rp))
+			}
+			return netip.AddrPortFrom(a, port)
+		}
+	}
+	if a, ok := parseHostIP(v.Host); ok {
+		if rp, ok := v.RPort(); ok && rp != 0 {
+			return netip.AddrPortFrom(a, uint16(rp))
+		}
+		return netip.AddrPortFrom(a, port)
+	}
+	if src.IsValid() {
+		return src
+	}
+	return netip.AddrPort{}
+}
+
+// reliableDest is where a new connection for a response goes when the
+// request's connection is gone (RFC 3261 §18.2.2): the received address (or
+// the sent-by host, or the flow's remote address) with the sent-by port or
+// the transport's default port.
+func reliableDest(v *sip.Via, n Network, src netip.AddrPort) netip.AddrPort {
+	port := uint16(v.Port)
+	if port == 0 {
+		port = defaultPort(n)
+	}
+	if r := v.Received(); r != "" {
+		if a, ok := parseHostIP(r); ok {
+			return netip.AddrPortFrom(a, port)
+		}
+	}
+	if a, ok := parseHostIP(v.Host); ok {
+		return netip.AddrPortFrom(a, port)
+	}
+	if src.IsValid() {
+		return netip.AddrPortFrom(src.Addr(), port)
+	}
+	return netip.AddrPort{}
+}
