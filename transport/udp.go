@@ -66,6 +66,9 @@ func (l *Layer) listenUDP(ctx context.Context, addr string) (net.Addr, error) {
 func (l *Layer) udpLoop(s *udpSock) {
 	defer l.wg.Done()
 	if uc, ok := s.pc.(*net.UDPConn); ok {
+		if r, ok := newMmsgReader(uc, udpBatch, maxDatagram); ok && l.udpMmsgLoop(s, r) {
+			return
+		}
 		var br batchReader
 		if s.local.Addr().Is4() {
 			br = ipv4.NewPacketConn(uc)
@@ -99,6 +102,30 @@ func (l *Layer) udpLoop(s *udpSock) {
 			continue
 		}
 		l.datagram(s, buf[:n], src, time.Now())
+	}
+}
+
+// udpMmsgLoop reads with recvmmsg(2) into buffers it owns; it returns
+// false at once if that is not supported, true when the socket is closed.
+func (l *Layer) udpMmsgLoop(s *udpSock, r *mmsgReader) bool {
+	first := true
+	for {
+		n, err := r.read()
+		if err != nil {
+			if first && !isClosedErr(err) {
+				return false
+			}
+			if l.readFailed(s, err) {
+				return true
+			}
+			continue
+		}
+		first = false
+		now := time.Now()
+		for i := range n {
+			b, src := r.datagram(i)
+			l.datagram(s, b, src, now)
+		}
 	}
 }
 

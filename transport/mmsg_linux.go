@@ -1,0 +1,104 @@
+//go:build linux
+
+package transport
+
+import (
+	"net"
+	"net/netip"
+	"os"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// mmsgReader reads a batch of datagrams with one recvmmsg(2) call into
+// buffers it owns, and decodes the source addresses without allocating
+// (golang.org/x/net's ReadBatch allocates a *net.UDPAddr per datagram).
+// It is owned by one read loop.
+type mmsgReader struct {
+	rc    syscall.RawConn
+	hdrs  []unix.Mmsghdr
+	iovs  []unix.Iovec
+	names []unix.RawSockaddrInet6 // large enough for either family
+	bufs  [][]byte
+	// results of the last recv call
+	n     int
+	errno syscall.Errno
+	recvF func(fd uintptr) bool // r.recv, bound once so Read does not allocate
+}
+
+func newMmsgReader(uc *net.UDPConn, batch, size int) (*mmsgReader, bool) {
+	rc, err := uc.SyscallConn()
+	if err != nil {
+		return nil, false
+	}
+	r := &mmsgReader{
+		rc:    rc,
+		hdrs:  make([]unix.Mmsghdr, batch),
+		iovs:  make([]unix.Iovec, batch),
+		names: make([]unix.RawSockaddrInet6, batch),
+		bufs:  make([][]byte, batch),
+	}
+	for i := range batch {
+		r.bufs[i] = make([]byte, size)
+		r.iovs[i].Base = &r.bufs[i][0]
+		r.iovs[i].SetLen(size)
+		r.hdrs[i].Hdr.Name = (*byte)(unsafe.Pointer(&r.names[i]))
+		r.hdrs[i].Hdr.Iov = &r.iovs[i]
+		r.hdrs[i].Hdr.SetIovlen(1)
+	}
+	r.recvF = r.recv
+	return r, true
+}
+
+// recv runs inside RawConn.Read: false asks the poller to wait for the
+// socket to become readable.
+func (r *mmsgReader) recv(fd uintptr) bool {
+	for i := range r.hdrs {
+		r.hdrs[i].Hdr.Namelen = unix.SizeofSockaddrInet6
+		r.hdrs[i].Len = 0
+	}
+	for {
+		n, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&r.hdrs[0])), uintptr(len(r.hdrs)), 0, 0, 0)
+		switch e {
+		case unix.EINTR:
+			continue
+		case unix.EAGAIN:
+			return false
+		}
+		r.n, r.errno = int(n), e
+		return true
+	}
+}
+
+// read fills up to len(bufs) datagrams and returns how many.
+func (r *mmsgReader) read() (int, error) {
+	if err := r.rc.Read(r.recvF); err != nil {
+		return 0, err
+	}
+	if r.errno != 0 {
+		return 0, os.NewSyscallError("recvmmsg", r.errno)
+	}
+	return r.n, nil
+}
+
+// datagram returns the i-th datagram of the last read and its source.
+func (r *mmsgReader) datagram(i int) ([]byte, netip.AddrPort) {
+	b := r.bufs[i][:r.hdrs[i].Len]
+	sa := &r.names[i]
+	switch sa.Family {
+	case unix.AF_INET:
+		sa4 := (*unix.RawSockaddrInet4)(unsafe.Pointer(sa))
+		return b, netip.AddrPortFrom(netip.AddrFrom4(sa4.Addr), ntohs(sa4.Port))
+	case unix.AF_INET6:
+		return b, netip.AddrPortFrom(netip.AddrFrom16(sa.Addr).Unmap(), ntohs(sa.Port))
+	}
+	return b, netip.AddrPort{}
+}
+
+// ntohs reads a port stored in network byte order.
+func ntohs(p uint16) uint16 {
+	b := (*[2]byte)(unsafe.Pointer(&p))
+	return uint16(b[0])<<8 | uint16(b[1])
+}
