@@ -16,12 +16,17 @@
 //
 // # Buffer ownership
 //
-// Parse copies its input once; the caller may reuse its buffer as soon as
-// Parse returns. The message's strings (header names and values, URI
-// parts) point into that private copy without further copies, which is
-// why a parse costs a handful of allocations. Nothing ever writes that
-// copy's header area again. Body returns the body bytes, also in the copy:
-// treat them as read-only and replace them with SetBody.
+// Parse takes ownership of its input, like http2's Framer: the message's
+// strings (header names and values, URI parts) and its body point into the
+// caller's buffer without copies, which is why a parse costs a handful of
+// allocations. The caller must not modify or reuse the buffer while the
+// message is in use; a transport gives each datagram its own buffer, and
+// Reader gives each message its own. Parse writes into the buffer only to
+// unfold folded header lines, and nothing writes the header area after
+// Parse returns. Body returns the body bytes in that buffer: treat them as
+// read-only and replace them with SetBody. Clone copies the header list and
+// the body; its strings still share the original buffer, which stays
+// immutable.
 //
 // # Headers
 //

@@ -35,7 +35,7 @@ func addSeeds(f *testing.F) {
 func FuzzParse(f *testing.F) {
 	addSeeds(f)
 	f.Fuzz(func(t *testing.T, b []byte) {
-		m, err := sip.Parse(b)
+		m, err := sip.Parse(bytes.Clone(b)) // Parse owns its input; keep the fuzzer's
 		if err != nil {
 			var pe *sip.ParseError
 			if !errors.As(err, &pe) {

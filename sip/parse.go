@@ -45,13 +45,19 @@ func Parse(b []byte) (Message, error) { return ParseWith(b, Limits{}) }
 
 // ParseWith parses one whole message under the given limits.
 //
-// The parser copies b once, so the caller may reuse b as soon as ParseWith
-// returns; the message's strings point into that private copy. It accepts
-// what RFC 3261's grammar accepts and what deployed phones send: leading
-// CRLFs, header folding, LWS around ':', any case of header names and
-// compact forms, bare LF line ends. Datagram framing applies (RFC 3261
-// §18.3): without Content-Length the rest of b is the body; bytes after
-// Content-Length octets of body are discarded; a shorter body is an error.
+// The message aliases b: its strings (header names and values, URI parts)
+// and its body point into b without copies, which is why a parse costs a
+// few allocations. The caller hands b over: it must not modify or reuse b
+// while the message is in use (parse a copy, bytes.Clone(b), to keep b).
+// ParseWith itself writes into b only to unfold folded header lines
+// (replacing the line break with spaces).
+//
+// It accepts what RFC 3261's grammar accepts and what deployed phones
+// send: leading CRLFs, header folding, LWS around ':', any case of header
+// names and compact forms, bare LF line ends. Datagram framing applies
+// (RFC 3261 §18.3): without Content-Length the rest of b is the body;
+// bytes after Content-Length octets of body are discarded; a shorter body
+// is an error.
 //
 // Errors are *ParseError values wrapping ErrMalformed or
 // ErrMessageTooLarge. The core headers are parsed here (Via, From, To,
@@ -76,9 +82,7 @@ func ParseWith(b []byte, lim Limits) (Message, error) {
 	if bodyStart > lim.MaxHeadBytes {
 		return nil, tooLarge("header", start+lim.MaxHeadBytes, "header block exceeds MaxHeadBytes")
 	}
-	buf := make([]byte, len(b)-start)
-	copy(buf, b[start:])
-	p := parser{buf: buf, base: start, lim: lim}
+	p := parser{buf: b[start:], base: start, lim: lim}
 	return p.parse(headLen, bodyStart, true)
 }
 
@@ -104,14 +108,30 @@ func findHeadEnd(b []byte, max int) (headLen, bodyStart int) {
 	return -1, -1
 }
 
+// inlineHeaders is how many header lines a parsed message holds in the
+// same allocation as the message itself; more take a second allocation.
+const inlineHeaders = 16
+
+// requestBlock and responseBlock put a message and its first header lines
+// in one allocation.
+type requestBlock struct {
+	r      Request
+	inline [inlineHeaders]Header
+}
+
+type responseBlock struct {
+	r      Response
+	inline [inlineHeaders]Header
+}
+
 type parser struct {
-	buf  []byte // private copy; the message's strings alias its head
+	buf  []byte // the message's bytes, handed over by the caller
 	base int    // offset of buf[0] in the caller's input, for errors
 	lim  Limits
 }
 
-// str returns b as a string without copying. Safe because the parser owns
-// buf and nothing writes the head after parsing (see doc.go).
+// str returns b as a string without copying. The caller of Parse hands the
+// buffer over and nothing writes the head after parsing (see doc.go).
 func str(b []byte) string {
 	if len(b) == 0 {
 		return ""
@@ -152,11 +172,9 @@ func (p *parser) parse(headLen, bodyStart int, datagram bool) (Message, error) {
 		}
 		m, core = req, &req.msg
 	}
-	n := bytes.Count(head, []byte{'\n'})
-	if n-1 > p.lim.MaxHeaders {
-		n = p.lim.MaxHeaders + 1
+	if n := bytes.Count(head, []byte{'\n'}); n > cap(core.hdrs) {
+		core.hdrs = make([]Header, 0, min(n, p.lim.MaxHeaders+1))
 	}
-	core.hdrs = make([]Header, 0, n)
 	contentLength, err := p.headers(core, head, nl+1, nuls)
 	if err != nil {
 		return nil, err
@@ -204,7 +222,10 @@ func (p *parser) requestLine(line []byte) (*Request, error) {
 	if !ok {
 		return nil, p.errAt("start-line", sp1+sp2+2, "bad SIP-Version")
 	}
-	r := &Request{Method: internMethod(method), Proto: proto}
+	blk := new(requestBlock)
+	r := &blk.r
+	r.hdrs = blk.inline[:0]
+	r.Method, r.Proto = internMethod(method), proto
 	if err := r.URI.parse(str(uri)); err != nil {
 		if pe, ok := err.(*ParseError); ok {
 			pe.Part, pe.Offset = "Request-URI", p.base+sp1+1
@@ -256,7 +277,11 @@ func (p *parser) statusLine(line []byte) (*Response, error) {
 	if len(rest) > 4 {
 		reason = str(rest[4:])
 	}
-	return &Response{StatusCode: code, Reason: reason, Proto: "SIP/2.0"}, nil
+	blk := new(responseBlock)
+	r := &blk.r
+	r.hdrs = blk.inline[:0]
+	r.StatusCode, r.Reason, r.Proto = code, reason, "SIP/2.0"
+	return r, nil
 }
 
 // headers parses the header lines of head from pos, unfolding continuation

@@ -1,6 +1,7 @@
 package sip_test
 
 import (
+	"bytes"
 	"errors"
 	"strconv"
 	"strings"
@@ -142,15 +143,29 @@ func TestParseLimits(t *testing.T) {
 	require.ErrorIs(t, err, sip.ErrMessageTooLarge)
 }
 
-func TestParseDoesNotAliasInput(t *testing.T) {
+func TestParseOwnership(t *testing.T) {
+	// Parse writes into its input only to unfold folded lines.
 	b := []byte(basicInvite)
+	_, err := sip.Parse(b)
+	require.NoError(t, err)
+	require.Equal(t, basicInvite, string(b))
+
+	folded := strings.Replace(basicInvite, "CSeq: 314159 INVITE", "CSeq: 314159\r\n INVITE", 1)
+	b = []byte(folded)
 	m, err := sip.Parse(b)
+	require.NoError(t, err)
+	require.NotEqual(t, folded, string(b), "the fold was replaced by spaces in place")
+	require.Equal(t, "314159   INVITE", m.Header("CSeq"))
+
+	// A clone of the input keeps the caller's buffer free.
+	b = []byte(basicInvite)
+	m, err = sip.Parse(bytes.Clone(b))
 	require.NoError(t, err)
 	want := m.String()
 	for i := range b {
 		b[i] = 'x'
 	}
-	require.Equal(t, want, m.String(), "the caller may reuse its buffer after Parse")
+	require.Equal(t, want, m.String())
 }
 
 func TestParseAllocs(t *testing.T) {

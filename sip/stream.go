@@ -30,8 +30,8 @@ const readChunk = 4096
 // Framing errors are final: the stream cannot be resynchronised, so every
 // later call returns the same error and the owner closes the connection.
 //
-// A Reader is not safe for concurrent use. Messages it returns do not
-// alias its buffer.
+// A Reader is not safe for concurrent use. Each message it returns owns
+// its bytes: it does not alias the Reader's buffer.
 type Reader struct {
 	src        io.Reader
 	lim        Limits

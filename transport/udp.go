@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -190,7 +191,9 @@ func (l *Layer) datagram(s *udpSock, b []byte, src netip.AddrPort, at time.Time)
 	}
 	f := Flow{Network: UDP, Local: s.local, Remote: src}
 	l.trace(In, f, b, at)
-	m, err := sip.ParseWith(b, l.cfg.Limits)
+	// The message keeps its bytes (sip.Parse aliases its input); b is the
+	// read loop's buffer, reused for the next datagram.
+	m, err := sip.ParseWith(bytes.Clone(b), l.cfg.Limits)
 	if err != nil {
 		l.st.malformedDatagrams.Add(1)
 		l.warn("malformed datagram", f, err)

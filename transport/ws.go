@@ -162,7 +162,9 @@ func (c *conn) serveWS() error {
 		}
 		f := c.flow()
 		c.l.trace(In, f, b, now)
-		m, err := sip.ParseWith(b, c.l.cfg.Limits)
+		// The message keeps its bytes (sip.Parse aliases its input); buf
+		// is reused for the next frame.
+		m, err := sip.ParseWith(bytes.Clone(b), c.l.cfg.Limits)
 		if err != nil {
 			c.capture = append(c.capture[:0], b...)
 			return c.readError(err)
