@@ -213,31 +213,35 @@ func compactKind(c byte) hkind {
 	return hOther
 }
 
-// kindsByLetter lists the known kinds by the lower-case first letter of
-// their canonical name; built once, read only.
-var kindsByLetter = func() (t [26][]hkind) {
+// maxKnownName bounds the length of the known header names.
+const maxKnownName = 24
+
+// kindsByShape lists the known kinds by name length and lower-case first
+// letter; built once, read only. Most cells hold one kind, so classifying
+// a name costs one case-insensitive compare.
+var kindsByShape = func() (t [maxKnownName + 1][26][]hkind) {
 	for k := hkind(1); k < hkindCount; k++ {
-		c := lower(canonicalNames[k][0]) - 'a'
-		t[c] = append(t[c], k)
+		name := canonicalNames[k]
+		c := lower(name[0]) - 'a'
+		t[len(name)][c] = append(t[len(name)][c], k)
 	}
 	return t
 }()
 
 // kindOf classifies a header name: full or compact form, any case. It
-// runs for every header line parsed, so it compares in place rather than
-// hashing a lower-cased copy.
+// runs for every header line parsed.
 func kindOf(name string) hkind {
 	if len(name) == 1 {
 		return compactKind(name[0])
 	}
-	if name == "" {
+	if name == "" || len(name) > maxKnownName {
 		return hOther
 	}
 	c := lower(name[0]) - 'a'
 	if c >= 26 {
 		return hOther
 	}
-	for _, k := range kindsByLetter[c] {
+	for _, k := range kindsByShape[len(name)][c] {
 		if equalFold(canonicalNames[k], name) {
 			return k
 		}

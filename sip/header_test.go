@@ -324,3 +324,21 @@ func TestParseCSeq(t *testing.T) {
 		require.True(t, errors.Is(err, sip.ErrMalformed), bad)
 	}
 }
+
+func TestCanonicalNamesAll(t *testing.T) {
+	// Every known name classifies to itself in any case.
+	for _, name := range []string{"Accept", "Accept-Contact", "Accept-Encoding", "Accept-Language", "Alert-Info", "Allow",
+		"Allow-Events", "Authentication-Info", "Authorization", "Call-ID", "Call-Info", "Contact", "Content-Disposition",
+		"Content-Encoding", "Content-Language", "Content-Length", "Content-Type", "CSeq", "Date", "Error-Info", "Event",
+		"Expires", "From", "Identity", "In-Reply-To", "Max-Forwards", "Min-Expires", "MIME-Version", "Organization",
+		"P-Asserted-Identity", "Path", "P-Preferred-Identity", "Priority", "Privacy", "Proxy-Authenticate",
+		"Proxy-Authorization", "Proxy-Require", "RAck", "Reason", "Record-Route", "Refer-To", "Referred-By",
+		"Reject-Contact", "Reply-To", "Request-Disposition", "Require", "Retry-After", "Route", "RSeq", "Server",
+		"Service-Route", "Session-Expires", "Subject", "Subscription-State", "Supported", "Timestamp", "To",
+		"Unsupported", "User-Agent", "Via", "Warning", "WWW-Authenticate"} {
+		require.Equal(t, name, sip.CanonicalName(strings.ToLower(name)))
+		require.Equal(t, name, sip.CanonicalName(strings.ToUpper(name)))
+	}
+	require.Equal(t, "X-Very-Long-Unknown-Header-Name-Indeed", sip.CanonicalName("X-Very-Long-Unknown-Header-Name-Indeed"))
+	require.Equal(t, "1abc", sip.CanonicalName("1abc"))
+}

@@ -110,7 +110,7 @@ func findHeadEnd(b []byte, max int) (headLen, bodyStart int) {
 
 // inlineHeaders is how many header lines a parsed message holds in the
 // same allocation as the message itself; more take a second allocation.
-const inlineHeaders = 16
+const inlineHeaders = 12
 
 // requestBlock and responseBlock put a message and its first header lines
 // in one allocation.
@@ -172,7 +172,9 @@ func (p *parser) parse(headLen, bodyStart int, datagram bool) (Message, error) {
 		}
 		m, core = req, &req.msg
 	}
-	if n := bytes.Count(head, []byte{'\n'}); n > cap(core.hdrs) {
+	// One '\n' ends the start line; the others end header lines (or
+	// folded parts of them, which only makes the estimate generous).
+	if n := bytes.Count(head, []byte{'\n'}) - 1; n > cap(core.hdrs) {
 		core.hdrs = make([]Header, 0, min(n, p.lim.MaxHeaders+1))
 	}
 	contentLength, err := p.headers(core, head, nl+1, nuls)

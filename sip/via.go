@@ -211,6 +211,9 @@ func upperTransport(t string) string {
 // is outside quotes and angle brackets, trimmed, and the index after that
 // comma (len(s) at the end).
 func nextValue(s string, i int) (string, int) {
+	if strings.IndexByte(s[i:], ',') < 0 {
+		return trimLWS(s[i:]), len(s) // one element: nothing to split
+	}
 	start := i
 	angle := false
 	for i < len(s) {
