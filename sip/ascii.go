@@ -10,6 +10,7 @@ const (
 	clParamUnr             // param-unreserved: [ ] / : & + $
 	clHnvUnr               // hnv-unreserved: [ ] / ? : + $
 	clPassword             // & = + $ ,
+	clHost                 // hostname and IPv4 characters: alphanum / "-" / "." / "_"
 )
 
 var charClass = func() (t [256]uint8) {
@@ -27,6 +28,7 @@ var charClass = func() (t [256]uint8) {
 	set("[]/:&+$", clParamUnr)
 	set("[]/?:+$", clHnvUnr)
 	set("&=+$,", clPassword)
+	set(alnum+"-._", clHost)
 	return t
 }()
 

@@ -72,18 +72,8 @@ func ParseWith(b []byte, lim Limits) (Message, error) {
 	if start == len(b) {
 		return nil, malformed("start-line", start, "empty message")
 	}
-	headLen, bodyStart := findHeadEnd(b[start:], lim.MaxHeadBytes)
-	if headLen < 0 {
-		if len(b)-start > lim.MaxHeadBytes {
-			return nil, tooLarge("header", start+lim.MaxHeadBytes, "header block exceeds MaxHeadBytes")
-		}
-		return nil, malformed("header", len(b), "no empty line after the headers")
-	}
-	if bodyStart > lim.MaxHeadBytes {
-		return nil, tooLarge("header", start+lim.MaxHeadBytes, "header block exceeds MaxHeadBytes")
-	}
 	p := parser{buf: b[start:], base: start, lim: lim}
-	return p.parse(headLen, bodyStart, true)
+	return p.parse(len(b)-start, true)
 }
 
 // findHeadEnd finds the empty line that ends the header block. headLen is
@@ -143,12 +133,17 @@ func (p *parser) errAt(part string, off int, reason string) error {
 	return malformed(part, p.base+off, reason)
 }
 
-// parse reads the head buf[:headLen] and frames the body from bodyStart.
-// datagram selects RFC 3261 §18.3 datagram framing for a missing
-// Content-Length (rest of the buffer) rather than stream framing (none).
-func (p *parser) parse(headLen, bodyStart int, datagram bool) (Message, error) {
-	head := p.buf[:headLen]
+// parse reads the start line and headers from buf[:headLimit] (the
+// header block ends at the first empty line found there) and frames the
+// body from what follows. datagram selects RFC 3261 §18.3 datagram
+// framing for a missing Content-Length (the rest of the buffer) rather
+// than stream framing (no body).
+func (p *parser) parse(headLimit int, datagram bool) (Message, error) {
+	head := p.buf[:headLimit]
 	nl := bytes.IndexByte(head, '\n')
+	if nl < 0 {
+		return nil, p.noEmptyLine(len(head))
+	}
 	line := head[:nl]
 	if len(line) > 0 && line[len(line)-1] == '\r' {
 		line = line[:len(line)-1]
@@ -172,12 +167,7 @@ func (p *parser) parse(headLen, bodyStart int, datagram bool) (Message, error) {
 		}
 		m, core = req, &req.msg
 	}
-	// One '\n' ends the start line; the others end header lines (or
-	// folded parts of them, which only makes the estimate generous).
-	if n := bytes.Count(head, []byte{'\n'}) - 1; n > cap(core.hdrs) {
-		core.hdrs = make([]Header, 0, min(n, p.lim.MaxHeaders+1))
-	}
-	contentLength, err := p.headers(core, head, nl+1, nuls)
+	contentLength, bodyStart, err := p.headers(core, head, nl+1, nuls)
 	if err != nil {
 		return nil, err
 	}
@@ -200,6 +190,15 @@ func (p *parser) parse(headLen, bodyStart int, datagram bool) (Message, error) {
 		core.body = rest
 	}
 	return m, nil
+}
+
+// noEmptyLine is the error for a header block that does not end where it
+// must: past MaxHeadBytes it is too large, before it malformed.
+func (p *parser) noEmptyLine(at int) error {
+	if at > p.lim.MaxHeadBytes {
+		return tooLarge("header", p.base+p.lim.MaxHeadBytes, "header block exceeds MaxHeadBytes")
+	}
+	return p.errAt("header", at, "no empty line after the headers")
 }
 
 func (p *parser) requestLine(line []byte) (*Request, error) {
@@ -286,24 +285,47 @@ func (p *parser) statusLine(line []byte) (*Response, error) {
 	return r, nil
 }
 
-// headers parses the header lines of head from pos, unfolding continuation
-// lines in place, and returns the Content-Length (-1 when absent).
-func (p *parser) headers(m *msg, head []byte, pos int, nuls bool) (int, error) {
-	contentLength := -1
-	for pos < len(head) {
+// headers parses the header lines of head from pos up to the empty line
+// that ends them, unfolding continuation lines in place. It returns the
+// Content-Length (-1 when absent) and where the body starts.
+func (p *parser) headers(m *msg, head []byte, pos int, nuls bool) (contentLength, bodyStart int, err error) {
+	contentLength = -1
+	for {
+		if pos >= len(head) {
+			return 0, 0, p.noEmptyLine(pos)
+		}
+		if head[pos] == '\n' {
+			bodyStart = pos + 1
+			break
+		}
+		if head[pos] == '\r' && pos+1 < len(head) && head[pos+1] == '\n' {
+			bodyStart = pos + 2
+			break
+		}
+		if pos > p.lim.MaxHeadBytes {
+			return 0, 0, p.noEmptyLine(pos)
+		}
 		lineStart := pos
-		end := pos + bytes.IndexByte(head[pos:], '\n')
+		idx := bytes.IndexByte(head[pos:], '\n')
+		if idx < 0 {
+			return 0, 0, p.noEmptyLine(len(head))
+		}
+		end := pos + idx
 		if isWS(head[pos]) {
-			return 0, p.errAt("header", pos, "continuation line without a header")
+			return 0, 0, p.errAt("header", pos, "continuation line without a header")
 		}
 		// Unfold: a line that starts with SP or HT continues the previous
 		// one (RFC 3261 §7.3.1). Replace the line break with spaces.
 		for end+1 < len(head) && isWS(head[end+1]) {
+			next := bytes.IndexByte(head[end+1:], '\n')
+			if next < 0 {
+				return 0, 0, p.noEmptyLine(len(head))
+			}
 			head[end] = ' '
 			if head[end-1] == '\r' {
 				head[end-1] = ' '
 			}
-			end += 1 + bytes.IndexByte(head[end+1:], '\n')
+			end += 1 + next
 		}
 		pos = end + 1
 		lineEnd := end
@@ -313,11 +335,11 @@ func (p *parser) headers(m *msg, head []byte, pos int, nuls bool) (int, error) {
 		line := head[lineStart:lineEnd]
 		if nuls {
 			if z := bytes.IndexByte(line, 0); z >= 0 && !onlyQuotedNULs(line) {
-				return 0, p.errAt("header", lineStart+z, "NUL byte in header")
+				return 0, 0, p.errAt("header", lineStart+z, "NUL byte in header")
 			}
 		}
 		if len(m.hdrs) == p.lim.MaxHeaders {
-			return 0, tooLarge("header", p.base+lineStart, "more than MaxHeaders header lines")
+			return 0, 0, tooLarge("header", p.base+lineStart, "more than MaxHeaders header lines")
 		}
 		i := 0
 		for i < len(line) && isToken(line[i]) {
@@ -328,7 +350,7 @@ func (p *parser) headers(m *msg, head []byte, pos int, nuls bool) (int, error) {
 			i++
 		}
 		if nameEnd == 0 || i == len(line) || line[i] != ':' {
-			return 0, p.errAt("header", lineStart, "header line without name and colon")
+			return 0, 0, p.errAt("header", lineStart, "header line without name and colon")
 		}
 		h := Header{
 			Name:   str(line[:nameEnd]),
@@ -340,11 +362,14 @@ func (p *parser) headers(m *msg, head []byte, pos int, nuls bool) (int, error) {
 			if pe, ok := err.(*ParseError); ok && pe.Offset < 0 {
 				pe.Offset = p.base + lineStart
 			}
-			return 0, err
+			return 0, 0, err
 		}
 		m.hdrs = append(m.hdrs, h)
 	}
-	return contentLength, nil
+	if bodyStart > p.lim.MaxHeadBytes {
+		return 0, 0, p.noEmptyLine(bodyStart)
+	}
+	return contentLength, bodyStart, nil
 }
 
 // onlyQuotedNULs reports whether every NUL in line is escaped as a

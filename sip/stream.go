@@ -148,7 +148,7 @@ func (r *Reader) next() (Message, Keepalive, error) {
 	copy(buf, r.buf[r.start:r.start+total])
 	r.start += total
 	p := parser{buf: buf, lim: r.lim}
-	m, err := p.parse(headLen, bodyStart, false)
+	m, err := p.parse(bodyStart, false)
 	return m, KeepaliveNone, err
 }
 

@@ -235,8 +235,7 @@ func validHostname(h string) bool {
 		return false
 	}
 	for i := 0; i < len(h); i++ {
-		c := h[i]
-		if !isAlpha(c) && !isDigit(c) && c != '-' && c != '.' && c != '_' {
+		if charClass[h[i]]&clHost == 0 {
 			return false
 		}
 	}
