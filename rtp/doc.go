@@ -19,12 +19,20 @@
 //   - Audio sources and measurement: ToneGenerator (one or two sine
 //     components, phase-continuous across frames), SilenceSource, and
 //     ToneLevel, a Goertzel detector for tests.
-//   - SDP offer/answer (RFC 3264, RFC 4566) over pion/sdp/v3: sdp.go and
-//     offer.go.
+//   - SDP offer/answer (RFC 3264, RFC 4566) over pion/sdp/v3: Negotiator
+//     per call, ParseSDP that accepts SIP-world SDP (LF line ends, lines out
+//     of order), ErrNotAcceptable for a 488 and ErrOfferPending for a 491.
+//   - Session: one call's media. A PortAllocator hands out RTP/RTCP port
+//     pairs (or one port with rtcp-mux); the session latches onto the
+//     peer's real source (symmetric RTP), paces its sending at ptime from
+//     the monotonic clock, plays received audio out through a JitterBuffer,
+//     sends and receives RFC 4733 digits, and runs RTCP (RFC 3550 §6:
+//     report intervals, loss, jitter, round-trip time, BYE on Close).
+//     WriteFrame/ReadFrame move PCM frames; Play and Record connect a
+//     FrameSource or FrameSink.
 //
-// RTP sessions (sockets, symmetric RTP latching, RTCP reports) arrive later
-// and will be built from these pieces. The package imports nothing else of Dialtone, and the
-// signaling layers do not import it: package ua glues the two together.
+// The package imports nothing else of Dialtone, and the signaling layers
+// do not import it: package ua glues the two together.
 //
 // Audio is 16-bit linear PCM ([]int16) at AudioSampleRate (8000 Hz) in frames
 // of AudioFrameSamples (160 samples, 20 ms). Every frame source (ToneGenerator,
@@ -52,9 +60,12 @@
 //
 // # Time and concurrency
 //
-// Nothing in this package reads the clock or starts a goroutine: DTMFSender
-// returns send offsets, and DTMFReceiver and JitterBuffer take the current
-// time as an argument, so tests run in virtual time. The stateful types
-// (DTMFReceiver, JitterBuffer, ToneGenerator, WAVReader, WAVWriter) are not
-// safe for concurrent use; their owner serializes access.
+// The media primitives do not read the clock or start goroutines:
+// DTMFSender returns send offsets, and DTMFReceiver and JitterBuffer take
+// the current time as an argument, so they are tested in virtual time.
+// Their stateful types (DTMFReceiver, JitterBuffer, ToneGenerator,
+// WAVReader, WAVWriter) are not safe for concurrent use; their owner
+// serializes access. A Session owns its goroutines (one reader per socket
+// and one clock for pacing and RTCP) and stops them in Close, which is
+// idempotent and waits; its methods are safe for concurrent use.
 package rtp

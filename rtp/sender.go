@@ -1,0 +1,474 @@
+package rtp
+
+import (
+	"net/netip"
+	"time"
+
+	pionrtp "github.com/pion/rtp"
+)
+
+// Pacing settings.
+const (
+	// SendMaxCatchUpFrames is how many overdue frames the pacing sender
+	// still sends, back to back, when it wakes up late (the process was
+	// descheduled, for example). Older overdue frames are skipped: their
+	// audio is discarded and their RTP timestamps are left out, so the
+	// receiver sees a gap rather than a growing delay (counted in
+	// SessionStats.FramesSkipped).
+	SendMaxCatchUpFrames = 3
+)
+
+// pacer is the send schedule of a session: tick n is due at
+// start + n·period on the monotonic clock. Deadlines are computed from the
+// start, never by adding to the previous wake-up time, so the cadence does
+// not drift however late individual wake-ups are. It is a passive value:
+// time is an argument.
+type pacer struct {
+	start  time.Time
+	period time.Duration
+	n      int64
+}
+
+// deadline returns when the next tick is due.
+func (p *pacer) deadline() time.Time {
+	return p.start.Add(time.Duration(p.n) * p.period)
+}
+
+// due returns how many ticks are due at now: the oldest skip of them are to
+// be skipped and the next run to be run, run being at most maxCatchUp. The
+// caller advances n by skip + run as it handles them.
+func (p *pacer) due(now time.Time, maxCatchUp int) (skip, run int) {
+	d := p.deadline()
+	if now.Before(d) {
+		return 0, 0
+	}
+	k := int(now.Sub(d)/p.period) + 1
+	if k > maxCatchUp {
+		return k - maxCatchUp, maxCatchUp
+	}
+	return 0, k
+}
+
+// setPeriod changes the period from the next tick on: that tick keeps its
+// deadline and becomes the new start.
+func (p *pacer) setPeriod(period time.Duration) {
+	p.start = p.deadline()
+	p.n = 0
+	p.period = period
+}
+
+// runPacer waits for each deadline of p with one timer, reset to the next
+// absolute deadline after every wake-up, and calls wake with the time it
+// woke up; wake handles the due ticks and advances p. It returns when quit
+// is closed.
+func runPacer(quit <-chan struct{}, p *pacer, wake func(now time.Time, p *pacer)) {
+	t := time.NewTimer(time.Until(p.deadline()))
+	defer t.Stop()
+	for {
+		select {
+		case <-quit:
+			return
+		case <-t.C:
+		}
+		wake(time.Now(), p)
+		t.Reset(time.Until(p.deadline()))
+	}
+}
+
+// Lateness histogram layout: fine buckets up to latenessFineLimit, coarse
+// ones up to latenessCoarseLimit, and one overflow bucket.
+const (
+	latenessFineStep    = 100 * time.Microsecond
+	latenessFineLimit   = 10 * time.Millisecond
+	latenessCoarseStep  = time.Millisecond
+	latenessCoarseLimit = 100 * time.Millisecond
+	latenessFine        = int(latenessFineLimit / latenessFineStep)
+	latenessBuckets     = latenessFine + int((latenessCoarseLimit-latenessFineLimit)/latenessCoarseStep) + 1
+)
+
+// LatenessHistogram records how late the pacing sender sent frames relative
+// to their scheduled time: 100 µs buckets up to 10 ms, 1 ms buckets up to
+// 100 ms, and one bucket above. Its zero value is empty and ready to use.
+// It is a plain value: copy it to keep a snapshot.
+type LatenessHistogram struct {
+	counts [latenessBuckets]uint32
+	total  uint64
+	max    time.Duration
+	sum    time.Duration
+}
+
+func latenessBucket(d time.Duration) int {
+	switch {
+	case d < 0:
+		return 0
+	case d < latenessFineLimit:
+		return int(d / latenessFineStep)
+	case d < latenessCoarseLimit:
+		return latenessFine + int((d-latenessFineLimit)/latenessCoarseStep)
+	}
+	return latenessBuckets - 1
+}
+
+// latenessUpper returns the upper bound of bucket i.
+func latenessUpper(i int) time.Duration {
+	if i < latenessFine {
+		return time.Duration(i+1) * latenessFineStep
+	}
+	return latenessFineLimit + time.Duration(i-latenessFine+1)*latenessCoarseStep
+}
+
+// Add records one frame sent d late; negative values count as zero.
+func (h *LatenessHistogram) Add(d time.Duration) {
+	d = max(d, 0)
+	h.counts[latenessBucket(d)]++
+	h.total++
+	h.sum += d
+	h.max = max(h.max, d)
+}
+
+// Merge adds the samples of o to h.
+func (h *LatenessHistogram) Merge(o *LatenessHistogram) {
+	for i, c := range o.counts {
+		h.counts[i] += c
+	}
+	h.total += o.total
+	h.sum += o.sum
+	h.max = max(h.max, o.max)
+}
+
+// Count returns the number of samples.
+func (h *LatenessHistogram) Count() uint64 { return h.total }
+
+// Max returns the largest sample.
+func (h *LatenessHistogram) Max() time.Duration { return h.max }
+
+// Mean returns the average sample, 0 when empty.
+func (h *LatenessHistogram) Mean() time.Duration {
+	if h.total == 0 {
+		return 0
+	}
+	return h.sum / time.Duration(h.total)
+}
+
+// Quantile returns an upper estimate of the q-quantile (0 < q ≤ 1, for
+// example 0.99): the upper bound of the bucket holding it, at most Max.
+// It returns 0 when empty.
+func (h *LatenessHistogram) Quantile(q float64) time.Duration {
+	if h.total == 0 {
+		return 0
+	}
+	rank := uint64(q*float64(h.total) + 0.999999)
+	rank = min(max(rank, 1), h.total)
+	var seen uint64
+	for i, c := range h.counts {
+		seen += uint64(c)
+		if seen >= rank {
+			if i == latenessBuckets-1 {
+				return h.max
+			}
+			return min(latenessUpper(i), h.max)
+		}
+	}
+	return h.max
+}
+
+// outPacket is a datagram the clock goroutine sends once it has released
+// the session lock.
+type outPacket struct {
+	b      []byte
+	to     netip.AddrPort
+	onRTCP bool // send from the RTCP socket
+}
+
+// txState is the sending side of a session, guarded by Session.mu except
+// where noted.
+type txState struct {
+	seq        uint16
+	tsNext     uint32 // RTP timestamp of the next tick
+	lastTickTS uint32
+	lastTickAt time.Time
+	talking    bool // the previous tick sent audio: no marker on the next
+	packets    uint64
+	octets     uint64
+	late       LatenessHistogram
+	skipped    uint64
+	discarded  uint64
+	dtmfSent   uint64
+	sendErrors uint64
+
+	q       frameRing
+	pcm     []int16 // scratch frame
+	silence []int16
+	hdr     pionrtp.Header
+	dtmf    *dtmfJob
+
+	// Owned by the clock goroutine (and benchmarks that drive ticks).
+	out     []outPacket
+	outBufs [][]byte
+	digits  []DTMFDigit
+}
+
+// outBuf returns an empty buffer for the next outgoing packet.
+func (t *txState) outBuf() []byte {
+	i := len(t.out)
+	if i == len(t.outBufs) {
+		t.outBufs = append(t.outBufs, make([]byte, 0, maxDatagram))
+	}
+	return t.outBufs[i][:0]
+}
+
+// wake handles the ticks due at now: it is the body of the clock
+// goroutine, which calls it from runPacer.
+func (s *Session) wake(now time.Time, p *pacer) {
+	s.mu.Lock()
+	if s.ptime != p.period {
+		p.setPeriod(s.ptime)
+	}
+	skip, run := p.due(now, SendMaxCatchUpFrames)
+	for range skip {
+		s.tickLocked(now, p.deadline(), false)
+		s.tx.skipped++
+		p.n++
+	}
+	for range run {
+		s.tickLocked(now, p.deadline(), true)
+		p.n++
+	}
+	s.tx.digits = s.dtmfRx.Expire(s.tx.digits[:0], now)
+	if !now.Before(s.rtcp.next) {
+		s.queueRTCPLocked(now)
+	}
+	s.mu.Unlock()
+
+	s.flush()
+	s.deliverDTMF(s.tx.digits)
+	if skip+run > 0 {
+		notify(s.txSpace)
+		notify(s.rxReady)
+	}
+}
+
+// notify does a non-blocking send on a 1-buffered signal channel.
+func notify(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
+// queueRTCPLocked builds the periodic report, queues it when there is
+// somewhere to send it, and schedules the next one.
+func (s *Session) queueRTCPLocked(now time.Time) {
+	if s.rtcpDest.IsValid() && !s.rtcpDest.Addr().IsUnspecified() {
+		if b, err := s.buildRTCPLocked(now, false); err == nil {
+			onRTCP := !s.rtcpOnRTP && !s.remoteMux
+			s.tx.out = append(s.tx.out, outPacket{b: b, to: s.rtcpDest, onRTCP: onRTCP})
+		}
+	}
+	s.scheduleRTCPLocked(now)
+}
+
+// flush sends the queued packets. It runs on the clock goroutine without the
+// lock.
+func (s *Session) flush() {
+	t := &s.tx
+	if len(t.out) == 0 {
+		return
+	}
+	var errs uint64
+	for i := range t.out {
+		o := &t.out[i]
+		conn := s.ports.RTP
+		if o.onRTCP {
+			conn = s.ports.RTCP
+		}
+		if _, err := conn.WriteToUDPAddrPort(o.b, o.to); err != nil {
+			errs++
+		}
+		o.b = nil
+	}
+	t.out = t.out[:0]
+	if errs > 0 {
+		s.mu.Lock()
+		t.sendErrors += errs
+		s.mu.Unlock()
+	}
+}
+
+// canSendLocked reports whether RTP may be sent now: the remote is known,
+// the negotiated direction sends, and the address is not the 0.0.0.0 of an
+// old-style hold (RFC 3264 §8.4).
+func (s *Session) canSendLocked() bool {
+	return s.remoteSet && s.dir.Sends() && s.rtpDest.IsValid() && !s.rtpDest.Addr().IsUnspecified()
+}
+
+// tickLocked runs one frame period whose deadline was deadline: it takes the
+// next queued frame and sends it (or the due DTMF packets instead), and
+// plays out one frame from the jitter buffer. A skipped tick (send false)
+// discards its audio frame but still sends its DTMF packets.
+func (s *Session) tickLocked(now, deadline time.Time, send bool) {
+	t := &s.tx
+	fs := s.frameSamples
+	ts := t.tsNext
+	t.tsNext += uint32(fs)
+	t.lastTickTS, t.lastTickAt = ts, deadline
+
+	frame, have := t.q.pop(t.pcm[:0])
+	if have {
+		t.pcm = frame
+	} else if s.cfg.FillSilence {
+		frame, have = t.silence[:fs], true
+	}
+	// Events of skipped ticks are still sent, late: losing an end packet
+	// matters more than a burst.
+	canSend := s.canSendLocked()
+	inDTMF := false
+	if j := t.dtmf; j != nil {
+		inDTMF = s.dtmfTickLocked(j, deadline, ts, canSend)
+	}
+	sent := false
+	if have && send && canSend && !inDTMF {
+		s.appendAudioLocked(frame, ts)
+		sent = true
+	} else if have {
+		t.discarded++
+	}
+	t.talking = sent
+	if sent || (inDTMF && canSend) {
+		t.late.Add(now.Sub(deadline))
+	}
+	s.playoutLocked(deadline)
+}
+
+// appendAudioLocked packetizes one frame with timestamp ts, setting the
+// marker bit on the first packet of a talkspurt (RFC 3551 §4.1).
+func (s *Session) appendAudioLocked(frame []int16, ts uint32) {
+	t := &s.tx
+	h := &t.hdr
+	h.Version = 2
+	h.Padding = false
+	h.Extension = false
+	h.Marker = !t.talking
+	h.PayloadType = s.pt
+	h.SequenceNumber = t.seq
+	h.Timestamp = ts
+	h.SSRC = s.ssrc
+	b, err := G711AppendPacket(t.outBuf(), h, s.law, frame)
+	if err != nil {
+		t.sendErrors++
+		return
+	}
+	t.seq++
+	t.out = append(t.out, outPacket{b: b, to: s.rtpDest})
+	t.packets++
+	t.octets += uint64(len(frame))
+	s.rtcp.weSent = true
+}
+
+// appendDTMFLocked packetizes one telephone-event packet (RFC 4733 §2.3)
+// in the stream shared with audio: same SSRC and sequence numbers.
+func (s *Session) appendDTMFLocked(p *DTMFPacket) {
+	t := &s.tx
+	h := &t.hdr
+	h.Version = 2
+	h.Padding = false
+	h.Extension = false
+	h.Marker = p.Marker
+	h.PayloadType = s.tePT
+	h.SequenceNumber = t.seq
+	h.Timestamp = p.Timestamp
+	h.SSRC = s.ssrc
+	buf := t.outBuf()
+	buf = buf[:h.MarshalSize()]
+	n, err := h.MarshalTo(buf)
+	if err != nil {
+		t.sendErrors++
+		return
+	}
+	buf = p.Event.AppendTo(buf[:n])
+	t.seq++
+	t.out = append(t.out, outPacket{b: buf, to: s.rtpDest})
+	t.packets++
+	t.octets += DTMFPayloadSize
+	t.dtmfSent++
+	s.rtcp.weSent = true
+}
+
+// dtmfJob is a SendDTMF call in progress.
+type dtmfJob struct {
+	digits  string
+	plan    []DTMFPacket
+	windows []dtmfWindow
+	started bool
+	start   time.Time
+	next    int
+	cancel  bool
+	done    chan error // 1-buffered
+}
+
+// dtmfWindow is the time one digit occupies, relative to the job's start:
+// from its start to its last end packet. Audio is not sent inside it.
+type dtmfWindow struct{ from, to time.Duration }
+
+// dtmfTickLocked advances job j at the tick with deadline and timestamp ts,
+// packetizing the events due when canSend, and reports whether the tick
+// falls inside a digit (no audio then). The first tick plans the digits:
+// the first starts at this tick's timestamp, so events and audio share one
+// timestamp clock (RFC 4733 §2.1).
+func (s *Session) dtmfTickLocked(j *dtmfJob, deadline time.Time, ts uint32, canSend bool) bool {
+	if j.cancel && !j.started {
+		s.finishDTMFLocked(j, nil)
+		return false
+	}
+	if !j.started {
+		cfg := s.cfg.DTMF
+		cfg.Interval = s.ptime
+		sender, err := NewDTMFSender(cfg)
+		if err == nil {
+			j.plan, err = sender.AppendDigits(nil, j.digits, ts)
+		}
+		if err != nil {
+			s.finishDTMFLocked(j, err)
+			return false
+		}
+		span := sender.Span()
+		for i, p := range j.plan {
+			if i == 0 || p.Timestamp != j.plan[i-1].Timestamp {
+				from := time.Duration(len(j.windows)) * span
+				j.windows = append(j.windows, dtmfWindow{from: from})
+			}
+			j.windows[len(j.windows)-1].to = p.At
+		}
+		j.start = deadline
+		j.started = true
+	}
+	el := deadline.Sub(j.start)
+	active := false
+	for _, w := range j.windows {
+		if el >= w.from && el <= w.to {
+			active = true
+			break
+		}
+	}
+	if j.cancel && !active {
+		s.finishDTMFLocked(j, nil)
+		return false
+	}
+	for j.next < len(j.plan) && j.plan[j.next].At <= el {
+		if canSend {
+			s.appendDTMFLocked(&j.plan[j.next])
+		}
+		j.next++
+	}
+	if j.next == len(j.plan) {
+		s.finishDTMFLocked(j, nil)
+	}
+	return active
+}
+
+func (s *Session) finishDTMFLocked(j *dtmfJob, err error) {
+	if s.tx.dtmf == j {
+		s.tx.dtmf = nil
+	}
+	j.done <- err
+}

@@ -1,0 +1,731 @@
+package rtp
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	pionrtp "github.com/pion/rtp"
+)
+
+// Session settings and their defaults.
+const (
+	// DefaultSendQueueFrames is the send queue length when
+	// SessionConfig.SendQueueFrames is zero: 10 frames, 200 ms at 20 ms.
+	DefaultSendQueueFrames = 10
+	// DefaultRecvQueueFrames is the playout queue length when
+	// SessionConfig.RecvQueueFrames is zero.
+	DefaultRecvQueueFrames = 10
+	// MaxQueueFrames bounds SendQueueFrames and RecvQueueFrames.
+	MaxQueueFrames = 1000
+	// DefaultDTMFEventQueue is the capacity of the channel returned by
+	// Session.DTMF when SessionConfig.DTMFEventQueue is zero.
+	DefaultDTMFEventQueue = 32
+	// SessionMinPtime and SessionMaxPtime bound the packetization time the
+	// session sends with; a peer's a=ptime outside them is clamped.
+	SessionMinPtime = 10 * time.Millisecond
+	SessionMaxPtime = 60 * time.Millisecond
+	// maxDatagram is the largest datagram read or sent.
+	maxDatagram = 1500
+)
+
+// Session errors.
+var (
+	// ErrSessionClosed reports a call on a closed Session.
+	ErrSessionClosed = errors.New("rtp: session closed")
+	// ErrSessionConfig reports an invalid SessionConfig.
+	ErrSessionConfig = errors.New("rtp: invalid session configuration")
+	// ErrNoTelephoneEvent reports SendDTMF on a session whose remote did
+	// not negotiate telephone-event (RFC 4733 §7); the caller may fall back
+	// to SIP INFO.
+	ErrNoTelephoneEvent = errors.New("rtp: telephone-event not negotiated")
+)
+
+// SessionConfig configures a Session. The zero value of each field selects
+// its documented default.
+type SessionConfig struct {
+	// LocalAddr is the address the sockets bind to; the zero value binds
+	// all IPv4 interfaces (0.0.0.0).
+	LocalAddr netip.Addr
+	// Ports hands out the UDP ports. nil means a PortAllocator private to
+	// this session over the default range; sessions with separate
+	// allocators still get distinct ports (a taken port fails to bind and
+	// the next is tried), but one shared allocator avoids the retries.
+	Ports *PortAllocator
+	// RTCPMux binds one port for RTP and RTCP (RFC 5761). Offer rtcp-mux
+	// then; if the peer declines it, RTCP is still sent from the RTP port
+	// to the peer's RTCP port, but the peer's RTCP, sent to our RTP port+1,
+	// is not received.
+	RTCPMux bool
+	// DisableSymmetric turns symmetric RTP off: by default, once a packet
+	// arrives, RTP (and RTCP) is sent back to the address it came from
+	// rather than the one in the SDP (NAT latching; RFC 4961). The session
+	// latches on the first packet after each SetRemote that changes the
+	// signalled address.
+	DisableSymmetric bool
+	// CNAME is the RTCP SDES CNAME (RFC 3550 §6.5.1); empty means a random
+	// one per session (RFC 7022 §4.2).
+	CNAME string
+	// RTCPInterval is the minimum RTCP report interval Tmin (RFC 3550
+	// §6.2); 0 means RTCPDefaultMinInterval (5 s). The actual interval is
+	// randomized per RFC 3550 §6.3.1.
+	RTCPInterval time.Duration
+	// RTCPBandwidth is the RTCP bandwidth in bits per second; 0 means
+	// RTCPBandwidthFraction of the audio stream's bandwidth.
+	RTCPBandwidth int
+	// SendQueueFrames is how many frames WriteFrame may queue ahead of the
+	// pacing sender; 0 means DefaultSendQueueFrames.
+	SendQueueFrames int
+	// RecvQueueFrames is how many played-out frames wait for ReadFrame;
+	// 0 means DefaultRecvQueueFrames.
+	RecvQueueFrames int
+	// FillSilence sends frames of silence when no audio is queued. By
+	// default nothing is sent then (the next frame starts a talkspurt with
+	// the marker bit set); silence keeps NAT bindings and peers that expect
+	// a continuous stream happy, at the cost of bandwidth.
+	FillSilence bool
+	// Jitter configures the playout buffer; FrameDuration is always the
+	// session's ptime.
+	Jitter JitterConfig
+	// DTMF configures the digits SendDTMF sends; Interval is always the
+	// session's ptime.
+	DTMF DTMFSenderConfig
+	// DTMFReceive configures the detection of received digits.
+	DTMFReceive DTMFReceiverConfig
+	// DTMFEventQueue is the capacity of the DTMF channel; digits that find
+	// it full are dropped and counted. 0 means DefaultDTMFEventQueue.
+	DTMFEventQueue int
+	// Logger receives debug records of latching and errors; nil is silent.
+	Logger *slog.Logger
+}
+
+func (c SessionConfig) withDefaults() (SessionConfig, error) {
+	bad := func(format string, args ...any) (SessionConfig, error) {
+		return c, fmt.Errorf("%w: "+format, append([]any{ErrSessionConfig}, args...)...)
+	}
+	if c.SendQueueFrames == 0 {
+		c.SendQueueFrames = DefaultSendQueueFrames
+	}
+	if c.RecvQueueFrames == 0 {
+		c.RecvQueueFrames = DefaultRecvQueueFrames
+	}
+	if c.DTMFEventQueue == 0 {
+		c.DTMFEventQueue = DefaultDTMFEventQueue
+	}
+	switch {
+	case c.SendQueueFrames < 0 || c.SendQueueFrames > MaxQueueFrames:
+		return bad("SendQueueFrames %d", c.SendQueueFrames)
+	case c.RecvQueueFrames < 0 || c.RecvQueueFrames > MaxQueueFrames:
+		return bad("RecvQueueFrames %d", c.RecvQueueFrames)
+	case c.DTMFEventQueue < 0:
+		return bad("DTMFEventQueue %d", c.DTMFEventQueue)
+	case c.RTCPInterval < 0 || c.RTCPBandwidth < 0:
+		return bad("negative RTCP setting")
+	}
+	if c.CNAME == "" {
+		var b [12]byte
+		_, _ = rand.Read(b[:])
+		c.CNAME = base64.RawURLEncoding.EncodeToString(b[:])
+	}
+	if len(c.CNAME) > 255 {
+		return bad("CNAME longer than 255 bytes")
+	}
+	return c, nil
+}
+
+// rxState is the receiving side of a session, guarded by Session.mu.
+type rxState struct {
+	packets, octets uint64
+	malformed       uint64
+	unknownPT       uint64
+	undecodable     uint64
+	overruns        uint64
+	q               frameRing
+	pcm             []int16
+	silence         []int16
+}
+
+// Session is the RTP media session of one call (RFC 3550): a UDP socket
+// pair, a random SSRC, sequence number and timestamp origin, a pacing
+// sender for outgoing G.711 audio and RFC 4733 events, a jitter buffer for
+// incoming audio, and RTCP reports. It runs one goroutine per socket to
+// read and one clock goroutine that sends, plays out and reports; Close
+// stops and waits for them. Its methods are safe for concurrent use.
+//
+// Until SetRemote the session receives but does not send RTP.
+type Session struct {
+	cfg       SessionConfig
+	log       *slog.Logger
+	ports     *UDPPorts
+	ssrc      uint32
+	cname     string
+	epoch     time.Time
+	rtcpOnRTP bool // set before the goroutines start
+
+	quit      chan struct{}
+	clockDone chan struct{}
+	readers   sync.WaitGroup
+	closeOnce sync.Once
+	closeErr  error
+	txSpace   chan struct{}
+	rxReady   chan struct{}
+	dtmfCh    chan DTMFDigit
+	dtmfSem   chan struct{}
+
+	dtmfReceived atomic.Uint64
+	dtmfDropped  atomic.Uint64
+	readErrors   atomic.Uint64
+
+	mu           sync.Mutex
+	closed       bool
+	remoteSet    bool
+	law          G711Law
+	pt           uint8
+	tePT         uint8
+	hasTE        bool
+	dir          MediaDirection
+	ptime        time.Duration
+	frameSamples int
+	remoteMux    bool
+	signalledRTP netip.AddrPort
+	signalledRTC netip.AddrPort
+	rtpDest      netip.AddrPort
+	rtcpDest     netip.AddrPort
+	rtpLatched   bool
+	rtcpLatched  bool
+	haveRemote   bool
+	remoteSSRC   uint32
+	src          sourceStats
+	jb           *JitterBuffer
+	dtmfRx       *DTMFReceiver
+	tx           txState
+	rx           rxState
+	rtcp         rtcpState
+}
+
+// NewSession binds the session's sockets from cfg.Ports on cfg.LocalAddr
+// and starts its goroutines. ctx bounds only the port search; the session
+// lives until Close. Invalid settings give an error wrapping
+// ErrSessionConfig; port exhaustion one wrapping ErrNoPorts.
+func NewSession(ctx context.Context, cfg SessionConfig) (*Session, error) {
+	s, err := newSession(cfg)
+	if err != nil {
+		return nil, err
+	}
+	alloc := s.cfg.Ports
+	if alloc == nil {
+		if alloc, err = NewPortAllocator(PortAllocatorConfig{}); err != nil {
+			return nil, err
+		}
+	}
+	s.ports, err = alloc.Allocate(ctx, s.cfg.LocalAddr, s.cfg.RTCPMux)
+	if err != nil {
+		return nil, err
+	}
+	s.rtcpOnRTP = s.ports.RTCP == nil
+	s.start()
+	return s, nil
+}
+
+// newSession builds a session without sockets or goroutines.
+func newSession(cfg SessionConfig) (*Session, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	dcfg := cfg.DTMF
+	dcfg.Interval = AudioFrameDuration
+	if _, err := NewDTMFSender(dcfg); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrSessionConfig, err)
+	}
+	dtmfRx, err := NewDTMFReceiver(cfg.DTMFReceive)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrSessionConfig, err)
+	}
+	s := &Session{
+		cfg:       cfg,
+		log:       cfg.Logger,
+		cname:     cfg.CNAME,
+		epoch:     time.Now(),
+		quit:      make(chan struct{}),
+		clockDone: make(chan struct{}),
+		txSpace:   make(chan struct{}, 1),
+		rxReady:   make(chan struct{}, 1),
+		dtmfCh:    make(chan DTMFDigit, cfg.DTMFEventQueue),
+		dtmfSem:   make(chan struct{}, 1),
+		law:       G711Ulaw,
+		pt:        PayloadTypePCMU,
+		dir:       MediaSendRecv,
+		dtmfRx:    dtmfRx,
+	}
+	if err := s.setPtimeLocked(AudioFrameDuration); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrSessionConfig, err)
+	}
+	maxSamples := s.jbMaxSamples()
+	s.tx.q = newFrameRing(cfg.SendQueueFrames, maxSamples)
+	s.tx.pcm = make([]int16, 0, maxSamples)
+	s.tx.silence = make([]int16, maxSamples)
+	s.rx.q = newFrameRing(cfg.RecvQueueFrames, maxSamples)
+	s.rx.pcm = make([]int16, 0, maxSamples)
+	s.rx.silence = make([]int16, maxSamples)
+	s.tx.outBufs = make([][]byte, 0, 2*SendMaxCatchUpFrames+2)
+	s.tx.out = make([]outPacket, 0, cap(s.tx.outBufs))
+
+	var r [12]byte
+	_, _ = rand.Read(r[:]) // RFC 3550 §5.1: random SSRC, initial sequence number and timestamp
+	s.ssrc = binary.BigEndian.Uint32(r[0:])
+	s.tx.seq = binary.BigEndian.Uint16(r[4:])
+	s.tx.tsNext = binary.BigEndian.Uint32(r[8:])
+	s.tx.lastTickTS, s.tx.lastTickAt = s.tx.tsNext, s.epoch
+	s.rtcp.initial = true
+	s.rtcp.avgSize = rtcpInitialAvgSize
+	s.scheduleRTCPLocked(s.epoch)
+	return s, nil
+}
+
+func (s *Session) jbMaxSamples() int {
+	if n := s.cfg.Jitter.MaxFrameSamples; n > 0 {
+		return n
+	}
+	return JitterDefaultMaxFrameSamples
+}
+
+// setPtimeLocked switches to packetization time ptime: a new jitter buffer
+// for that frame duration and empty queues.
+func (s *Session) setPtimeLocked(ptime time.Duration) error {
+	if ptime == s.ptime {
+		return nil
+	}
+	jcfg := s.cfg.Jitter
+	jcfg.FrameDuration = ptime
+	jb, err := NewJitterBuffer(jcfg)
+	if err != nil {
+		return err
+	}
+	fs := int(ptime * AudioSampleRate / time.Second)
+	if fs > s.jbMaxSamples() {
+		return fmt.Errorf("%w: ptime %v exceeds the jitter buffer's frame size", ErrSessionConfig, ptime)
+	}
+	s.jb = jb
+	s.ptime = ptime
+	s.frameSamples = fs
+	s.tx.q.reset()
+	s.rx.q.reset()
+	return nil
+}
+
+// start launches the readers and the clock goroutine.
+func (s *Session) start() {
+	s.readers.Add(1)
+	go s.readLoop(s.ports.RTP, false)
+	if s.ports.RTCP != nil {
+		s.readers.Add(1)
+		go s.readLoop(s.ports.RTCP, true)
+	}
+	s.mu.Lock()
+	p := &pacer{start: time.Now(), period: s.ptime}
+	s.mu.Unlock()
+	go func() {
+		defer close(s.clockDone)
+		runPacer(s.quit, p, s.wake)
+	}()
+}
+
+// LocalAddr returns the address and port of the RTP socket (the address
+// the session was bound to: unspecified when it binds all interfaces).
+func (s *Session) LocalAddr() netip.AddrPort {
+	return s.ports.RTP.LocalAddr().(*net.UDPAddr).AddrPort()
+}
+
+// LocalRTCPAddr returns the address of the RTCP socket: the RTP one with
+// rtcp-mux.
+func (s *Session) LocalRTCPAddr() netip.AddrPort {
+	if s.ports.RTCP == nil {
+		return s.LocalAddr()
+	}
+	return s.ports.RTCP.LocalAddr().(*net.UDPAddr).AddrPort()
+}
+
+// SSRC returns the session's synchronization source identifier.
+func (s *Session) SSRC() uint32 { return s.ssrc }
+
+// SetRemote applies the outcome of an offer/answer exchange (initial or
+// re-INVITE): where to send RTP and RTCP, the codec and telephone-event
+// payload types, the direction and the ptime (the peer's a=ptime, clamped to
+// [SessionMinPtime, SessionMaxPtime], 20 ms when absent). A direction that
+// does not send (recvonly, inactive; RFC 3264 §8.4 hold) stops RTP at the
+// next frame and one that sends resumes it; RTCP goes on either way (RFC
+// 3264 §5.1). A new signalled address resets symmetric-RTP latching. The
+// codec must be PCMU or PCMA (an error wraps ErrG711Codec and nothing
+// changes). A ptime change empties the audio queues.
+func (s *Session) SetRemote(p MediaParams) error {
+	law, err := G711LawFor(p.Codec)
+	if err != nil {
+		return err
+	}
+	ptime := AudioFrameDuration
+	if p.RemotePtime > 0 {
+		ptime = min(max(time.Duration(p.RemotePtime)*time.Millisecond, SessionMinPtime), SessionMaxPtime)
+	}
+	rtcpAddr := p.RemoteRTCP
+	if p.RTCPMux || !rtcpAddr.IsValid() {
+		rtcpAddr = p.RemoteRTP
+		if !p.RTCPMux && rtcpAddr.IsValid() {
+			rtcpAddr = netip.AddrPortFrom(rtcpAddr.Addr(), rtcpAddr.Port()+1)
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrSessionClosed
+	}
+	if err := s.setPtimeLocked(ptime); err != nil {
+		return err
+	}
+	s.law = law
+	s.pt = p.Codec.PayloadType
+	s.hasTE = p.HasTelephoneEvent
+	s.tePT = p.TelephoneEvent.PayloadType
+	s.dir = p.Direction
+	s.remoteMux = p.RTCPMux
+	if !s.remoteSet || p.RemoteRTP != s.signalledRTP {
+		s.signalledRTP = p.RemoteRTP
+		s.rtpDest = p.RemoteRTP
+		s.rtpLatched = false
+	}
+	if !s.remoteSet || rtcpAddr != s.signalledRTC {
+		s.signalledRTC = rtcpAddr
+		s.rtcpDest = rtcpAddr
+		s.rtcpLatched = false
+	}
+	s.remoteSet = true
+	s.debug("remote set", "raddr", p.RemoteRTP.String(), "codec", p.Codec.Name,
+		"direction", p.Direction.String(), "ptime", ptime.String())
+	return nil
+}
+
+// DTMF returns the channel on which received RFC 4733 digits arrive, each
+// once, when it ends. It is closed by Close. Digits that find it full are
+// dropped (SessionStats.DTMFDropped).
+func (s *Session) DTMF() <-chan DTMFDigit { return s.dtmfCh }
+
+// SendDTMF sends digits (0-9, *, #, A-D) as RFC 4733 telephone events with
+// the negotiated payload type, in the audio stream: same SSRC, sequence
+// numbers and timestamp clock, the first event starting at the next frame,
+// one packet per ptime, the end packet three times (§2.5.1), each next digit
+// SessionConfig.DTMF's duration plus pause later. Queued audio is discarded
+// while a digit plays. It returns when the last packet is sent. If ctx ends
+// first, the digit in progress is completed (so the peer sees its end) and
+// the rest are dropped; SendDTMF then returns ctx's error. One call runs at a
+// time; others wait their turn. Errors: ErrDTMFDigit for an invalid digit,
+// ErrNoTelephoneEvent, ErrSessionClosed.
+func (s *Session) SendDTMF(ctx context.Context, digits string) error {
+	for _, d := range digits {
+		if _, err := DTMFEventForDigit(d); err != nil {
+			return err
+		}
+	}
+	if digits == "" {
+		return nil
+	}
+	select {
+	case s.dtmfSem <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-s.quit:
+		return ErrSessionClosed
+	}
+	defer func() { <-s.dtmfSem }()
+	s.mu.Lock()
+	switch {
+	case s.closed:
+		s.mu.Unlock()
+		return ErrSessionClosed
+	case !s.hasTE:
+		s.mu.Unlock()
+		return ErrNoTelephoneEvent
+	}
+	j := &dtmfJob{digits: digits, done: make(chan error, 1)}
+	s.tx.dtmf = j
+	s.mu.Unlock()
+	select {
+	case err := <-j.done:
+		return err
+	case <-s.quit:
+		return ErrSessionClosed
+	case <-ctx.Done():
+	}
+	s.mu.Lock()
+	j.cancel = true
+	s.mu.Unlock()
+	select {
+	case <-j.done:
+	case <-s.quit:
+	}
+	return ctx.Err()
+}
+
+// deliverDTMF passes received digits to the DTMF channel without blocking.
+func (s *Session) deliverDTMF(digits []DTMFDigit) {
+	for _, d := range digits {
+		select {
+		case s.dtmfCh <- d:
+			s.dtmfReceived.Add(1)
+		default:
+			s.dtmfDropped.Add(1)
+		}
+	}
+}
+
+// isRTCP tells RTCP from RTP on a multiplexed port by the packet type
+// octet (RFC 5761 §4): RTCP packet types 192-223.
+func isRTCP(b []byte) bool { return len(b) >= 2 && b[1] >= 192 && b[1] <= 223 }
+
+// readLoop reads one socket until it is closed.
+func (s *Session) readLoop(conn *net.UDPConn, rtcpOnly bool) {
+	defer s.readers.Done()
+	buf := make([]byte, maxDatagram)
+	var h pionrtp.Header
+	var digits []DTMFDigit
+	for {
+		n, from, err := conn.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			s.readErrors.Add(1)
+			continue
+		}
+		now := time.Now()
+		pkt := buf[:n]
+		if rtcpOnly || isRTCP(pkt) {
+			s.handleRTCP(pkt, from, now)
+			continue
+		}
+		digits = s.handleRTP(&h, pkt, from, now, digits[:0])
+		s.deliverDTMF(digits)
+	}
+}
+
+// arrivalUnits returns now in RTP timestamp units since the session began,
+// for the jitter estimate (RFC 3550 §A.8).
+func (s *Session) arrivalUnits(now time.Time) uint32 {
+	return uint32(now.Sub(s.epoch).Nanoseconds() * AudioSampleRate / int64(time.Second))
+}
+
+// handleRTP processes one RTP packet b from from, received at now, with h
+// as scratch, and appends the DTMF digits that ended to digits.
+// Audio (PCMU, PCMA) goes to the jitter buffer and telephone events to the
+// DTMF receiver; other payload types are counted and ignored, and so are
+// packets that are not RTP version 2.
+func (s *Session) handleRTP(h *pionrtp.Header, b []byte, from netip.AddrPort, now time.Time, digits []DTMFDigit) []DTMFDigit {
+	n, err := h.Unmarshal(b)
+	bad := err != nil || h.Version != 2
+	var payload []byte
+	if !bad {
+		payload = b[n:]
+		if h.Padding {
+			// RFC 3550 §5.1: the last octet counts the padding, itself included.
+			if pad := len(payload); pad == 0 || payload[pad-1] == 0 || int(payload[pad-1]) > pad {
+				bad = true
+			} else {
+				payload = payload[:pad-int(payload[pad-1])]
+			}
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if bad {
+		s.rx.malformed++
+		return digits
+	}
+	isEvent := s.hasTE && h.PayloadType == s.tePT
+	if !isEvent && h.PayloadType != PayloadTypePCMU && h.PayloadType != PayloadTypePCMA {
+		s.rx.unknownPT++
+		return digits
+	}
+	if !s.cfg.DisableSymmetric && !s.rtpLatched && from.IsValid() {
+		if s.rtpDest != from {
+			s.debug("rtp latched", "raddr", from.String(), "signalled", s.signalledRTP.String())
+		}
+		s.rtpDest = from
+		s.rtpLatched = true
+		if s.rtcpOnRTP || s.remoteMux {
+			s.rtcpDest = from
+			s.rtcpLatched = true
+		}
+	}
+	if !s.haveRemote || h.SSRC != s.remoteSSRC {
+		s.haveRemote = true
+		s.remoteSSRC = h.SSRC
+		s.src = newSourceStats(h.SequenceNumber)
+		s.dtmfRx.Reset()
+	}
+	s.src.updateSeq(h.SequenceNumber)
+	s.rx.packets++
+	s.rx.octets += uint64(len(payload))
+	s.rtcp.remoteSent = true
+	if isEvent {
+		digits, _ = s.dtmfRx.Push(digits, now, h.Timestamp, payload)
+		return digits
+	}
+	s.src.updateJitter(h.Timestamp, s.arrivalUnits(now))
+	if err := s.jb.Push(h, payload, now); err != nil {
+		s.rx.undecodable++
+	}
+	return digits
+}
+
+// playoutLocked plays out one frame at the tick with deadline into the
+// receive queue: the jitter buffer's frame, or silence.
+func (s *Session) playoutLocked(deadline time.Time) {
+	frame, st := s.jb.Pop(deadline, s.rx.pcm[:0])
+	if st == JitterEmpty {
+		frame = s.rx.silence[:s.frameSamples]
+	} else {
+		s.rx.pcm = frame[:0]
+	}
+	if _, dropped := s.rx.q.push(frame, 0, true); dropped {
+		s.rx.overruns++
+	}
+}
+
+// SessionStats is a snapshot of a session's counters (RFC 3550 §6.4).
+type SessionStats struct {
+	// SSRC and CNAME identify our stream; RemoteSSRC the peer's, once a
+	// packet arrived.
+	SSRC       uint32
+	RemoteSSRC uint32
+	CNAME      string
+	// Remote is where RTP goes now; Latched reports that it was learnt
+	// from received packets (symmetric RTP).
+	Remote  netip.AddrPort
+	Latched bool
+	// Direction and Ptime in effect.
+	Direction MediaDirection
+	Ptime     time.Duration
+	// PacketsSent and OctetsSent count RTP packets and payload octets
+	// sent (as in an SR), including telephone events.
+	PacketsSent, OctetsSent uint64
+	// PacketsReceived and OctetsReceived count valid RTP packets and their
+	// payload octets.
+	PacketsReceived, OctetsReceived uint64
+	// PacketsLost is the cumulative number of the peer's packets lost
+	// (RFC 3550 §6.4.1; negative with duplicates), FractionLost the share
+	// lost since the previous report we sent.
+	PacketsLost  int64
+	FractionLost float64
+	// Jitter is our interarrival jitter estimate of the peer's stream
+	// (RFC 3550 §6.4.1, §A.8).
+	Jitter time.Duration
+	// SendLateness is how late the pacing sender sent frames.
+	SendLateness LatenessHistogram
+	// FramesSkipped counts frame periods the sender missed entirely (more
+	// than SendMaxCatchUpFrames late). FramesDiscarded counts queued frames
+	// not sent: hold, no remote, DTMF in progress, skipped periods.
+	FramesSkipped, FramesDiscarded uint64
+	// PlayoutOverruns counts received frames dropped because nobody read
+	// them in time.
+	PlayoutOverruns uint64
+	// Malformed, UnknownPayload and Undecodable count received RTP packets
+	// ignored; SendErrors and ReadErrors socket errors.
+	Malformed, UnknownPayload, Undecodable uint64
+	SendErrors, ReadErrors                 uint64
+	// DTMFPacketsSent counts telephone-event packets sent; DTMFReceived
+	// and DTMFDropped count received digits delivered and dropped.
+	DTMFPacketsSent           uint64
+	DTMFReceived, DTMFDropped uint64
+	// Playout are the jitter buffer's statistics.
+	Playout JitterStats
+	// RTCP are the report statistics, including the round-trip time.
+	RTCP RTCPStats
+}
+
+// Stats returns a snapshot of the session's statistics.
+func (s *Session) Stats() SessionStats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := SessionStats{
+		SSRC:            s.ssrc,
+		CNAME:           s.cname,
+		Remote:          s.rtpDest,
+		Latched:         s.rtpLatched,
+		Direction:       s.dir,
+		Ptime:           s.ptime,
+		PacketsSent:     s.tx.packets,
+		OctetsSent:      s.tx.octets,
+		PacketsReceived: s.rx.packets,
+		OctetsReceived:  s.rx.octets,
+		SendLateness:    s.tx.late,
+		FramesSkipped:   s.tx.skipped,
+		FramesDiscarded: s.tx.discarded,
+		PlayoutOverruns: s.rx.overruns,
+		Malformed:       s.rx.malformed,
+		UnknownPayload:  s.rx.unknownPT,
+		Undecodable:     s.rx.undecodable,
+		SendErrors:      s.tx.sendErrors,
+		ReadErrors:      s.readErrors.Load(),
+		DTMFPacketsSent: s.tx.dtmfSent,
+		DTMFReceived:    s.dtmfReceived.Load(),
+		DTMFDropped:     s.dtmfDropped.Load(),
+		Playout:         s.jb.Stats(),
+		RTCP:            s.rtcp.stats,
+	}
+	if s.haveRemote {
+		st.RemoteSSRC = s.remoteSSRC
+		st.PacketsLost = s.src.cumulativeLost()
+		st.FractionLost = float64(s.rtcp.reportBlocks[0].FractionLost) / 256
+		st.Jitter = time.Duration(uint64(s.src.jitterUnits()) * uint64(time.Second) / AudioSampleRate)
+	}
+	return st
+}
+
+// Close stops the session: it stops sending, sends an RTCP BYE (RFC 3550
+// §6.6) with a last report if the session sent anything and knows where to,
+// closes the sockets, waits for its goroutines, releases the ports and
+// closes the DTMF channel. Blocked WriteFrame, ReadFrame, Play, Record and
+// SendDTMF calls return ErrSessionClosed. Close is idempotent; later calls
+// return the first one's result.
+func (s *Session) Close() error {
+	s.closeOnce.Do(func() {
+		s.mu.Lock()
+		s.closed = true
+		s.mu.Unlock()
+		close(s.quit)
+		<-s.clockDone
+
+		s.mu.Lock()
+		var bye []byte
+		dest := s.rtcpDest
+		if (s.tx.packets > 0 || s.rtcp.stats.Sent > 0) && dest.IsValid() && !dest.Addr().IsUnspecified() {
+			bye, _ = s.buildRTCPLocked(time.Now(), true)
+		}
+		conn := s.ports.RTCP
+		if s.rtcpOnRTP || s.remoteMux {
+			conn = s.ports.RTP
+		}
+		s.mu.Unlock()
+		if bye != nil {
+			_, _ = conn.WriteToUDPAddrPort(bye, dest)
+		}
+		s.closeErr = s.ports.Close()
+		s.readers.Wait()
+		close(s.dtmfCh)
+	})
+	return s.closeErr
+}
+
+func (s *Session) debug(msg string, args ...any) {
+	if s.log != nil && s.log.Enabled(context.Background(), slog.LevelDebug) {
+		s.log.Debug(msg, append(args, "ssrc", s.ssrc)...)
+	}
+}

@@ -1,0 +1,231 @@
+package rtp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// FrameSource produces audio frame by frame: 16-bit linear PCM at
+// AudioSampleRate, appended to dst. ToneGenerator, SilenceSource and
+// WAVReader are frame sources. A source signals its end with io.EOF (a
+// final short frame may come with a nil error before it).
+type FrameSource interface {
+	ReadFrame(dst []int16) ([]int16, error)
+}
+
+// FrameSink consumes audio: 16-bit linear PCM at AudioSampleRate.
+// WAVWriter is a frame sink.
+type FrameSink interface {
+	WriteSamples(samples []int16) error
+}
+
+// Stream errors.
+var (
+	// ErrFrameSize reports a frame longer than the session's frame size
+	// (the negotiated ptime at 8 kHz).
+	ErrFrameSize = errors.New("rtp: audio frame larger than the frame size")
+)
+
+// frameRing is a fixed-capacity FIFO of audio frames stored in memory
+// allocated once, so that queueing and dequeueing frames does not allocate.
+type frameRing struct {
+	data     []int16
+	lens     []int
+	slotSize int
+	head, n  int
+}
+
+func newFrameRing(slots, slotSize int) frameRing {
+	return frameRing{data: make([]int16, slots*slotSize), lens: make([]int, slots), slotSize: slotSize}
+}
+
+func (r *frameRing) len() int { return r.n }
+
+func (r *frameRing) full() bool { return r.n == len(r.lens) }
+
+func (r *frameRing) reset() { r.head, r.n = 0, 0 }
+
+// push appends a frame, zero-padded to pad samples. When the ring is full it
+// fails, or with overwrite drops the oldest frame and reports that it did.
+func (r *frameRing) push(samples []int16, pad int, overwrite bool) (ok, dropped bool) {
+	if r.full() {
+		if !overwrite {
+			return false, false
+		}
+		r.head = (r.head + 1) % len(r.lens)
+		r.n--
+		dropped = true
+	}
+	i := (r.head + r.n) % len(r.lens)
+	slot := r.data[i*r.slotSize : (i+1)*r.slotSize]
+	n := copy(slot, samples)
+	l := max(n, min(pad, r.slotSize))
+	clear(slot[n:l])
+	r.lens[i] = l
+	r.n++
+	return true, dropped
+}
+
+// pop appends the oldest frame to dst.
+func (r *frameRing) pop(dst []int16) ([]int16, bool) {
+	if r.n == 0 {
+		return dst, false
+	}
+	i := r.head
+	dst = append(dst, r.data[i*r.slotSize:i*r.slotSize+r.lens[i]]...)
+	r.head = (r.head + 1) % len(r.lens)
+	r.n--
+	return dst, true
+}
+
+// FrameSamples returns the number of samples in one frame: the negotiated
+// ptime at 8 kHz (160 for 20 ms).
+func (s *Session) FrameSamples() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.frameSamples
+}
+
+// WriteFrame queues one frame of audio for the pacing sender, which sends
+// one frame per ptime. A frame shorter than FrameSamples is padded with
+// silence; a longer one gives ErrFrameSize. When the queue
+// (SessionConfig.SendQueueFrames) is full, WriteFrame waits for room, so a
+// loop writing frames from a file runs at the pace of the call; ctx bounds
+// that wait. Frames queued while the session may not send (no remote, hold,
+// a DTMF digit playing) are discarded at their send time, so the queue keeps
+// its real-time pace. samples is copied; WriteFrame does not allocate.
+// It returns ErrSessionClosed after Close.
+func (s *Session) WriteFrame(ctx context.Context, samples []int16) error {
+	for {
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			return ErrSessionClosed
+		}
+		if fs := s.frameSamples; len(samples) > fs {
+			s.mu.Unlock()
+			return fmt.Errorf("%w: %d samples, frame is %d", ErrFrameSize, len(samples), fs)
+		}
+		ok, _ := s.tx.q.push(samples, s.frameSamples, false)
+		s.mu.Unlock()
+		if ok {
+			return nil
+		}
+		select {
+		case <-s.txSpace:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-s.quit:
+			return ErrSessionClosed
+		}
+	}
+}
+
+// ReadFrame appends the next frame of received audio to dst and returns the
+// extended slice. The session plays out one frame per ptime from its jitter
+// buffer, whether or not anyone reads: silence while nothing is received,
+// concealment for lost packets. Frames wait in a queue of
+// SessionConfig.RecvQueueFrames; a reader that falls further behind loses
+// the oldest (SessionStats.PlayoutOverruns). ReadFrame waits for the next
+// frame; ctx bounds the wait. It does not allocate when dst has room for a
+// frame. One goroutine at a time should read. It returns ErrSessionClosed
+// after Close.
+func (s *Session) ReadFrame(ctx context.Context, dst []int16) ([]int16, error) {
+	for {
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			return dst, ErrSessionClosed
+		}
+		out, ok := s.rx.q.pop(dst)
+		s.mu.Unlock()
+		if ok {
+			return out, nil
+		}
+		select {
+		case <-s.rxReady:
+		case <-ctx.Done():
+			return dst, ctx.Err()
+		case <-s.quit:
+			return dst, ErrSessionClosed
+		}
+	}
+}
+
+// Play sends the audio of src, regrouped into frames of FrameSamples (the
+// last one padded with silence), and returns once src has ended (io.EOF) and
+// the queued frames have been sent, or with the first error of src, of
+// WriteFrame or of ctx. A source that returns neither samples nor an error
+// twice in a row gives io.ErrNoProgress.
+func (s *Session) Play(ctx context.Context, src FrameSource) error {
+	acc := make([]int16, 0, 2*JitterDefaultMaxFrameSamples)
+	eof := false
+	for {
+		fs := s.FrameSamples()
+		idle := 0
+		for len(acc) < fs && !eof {
+			before := len(acc)
+			var err error
+			acc, err = src.ReadFrame(acc)
+			switch {
+			case errors.Is(err, io.EOF):
+				eof = true
+			case err != nil:
+				return err
+			case len(acc) == before:
+				if idle++; idle > 1 {
+					return io.ErrNoProgress
+				}
+			}
+		}
+		if len(acc) == 0 {
+			return s.drain(ctx)
+		}
+		n := min(fs, len(acc))
+		if err := s.WriteFrame(ctx, acc[:n]); err != nil {
+			return err
+		}
+		acc = acc[:copy(acc, acc[n:])]
+	}
+}
+
+// drain waits until the send queue is empty.
+func (s *Session) drain(ctx context.Context) error {
+	for {
+		s.mu.Lock()
+		n, closed := s.tx.q.len(), s.closed
+		s.mu.Unlock()
+		switch {
+		case closed:
+			return ErrSessionClosed
+		case n == 0:
+			return nil
+		}
+		select {
+		case <-s.txSpace:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-s.quit:
+			return ErrSessionClosed
+		}
+	}
+}
+
+// Record writes every received frame to dst, in real time, until ctx ends
+// or the session closes, and returns the reason (ctx's error or
+// ErrSessionClosed), or the first error of dst. It reads through ReadFrame,
+// so it should not run alongside another reader.
+func (s *Session) Record(ctx context.Context, dst FrameSink) error {
+	buf := make([]int16, 0, JitterDefaultMaxFrameSamples)
+	for {
+		frame, err := s.ReadFrame(ctx, buf[:0])
+		if err != nil {
+			return err
+		}
+		if err := dst.WriteSamples(frame); err != nil {
+			return err
+		}
+	}
+}

@@ -1,0 +1,129 @@
+package rtp_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/dialtone/dialtone/rtp"
+)
+
+// A WAV prompt played by one session and recorded to a WAV file by the
+// other: the recording holds the prompt's tone.
+func TestSessionPlayRecordWAV(t *testing.T) {
+	ctx := testCtx(t)
+	ports := testPorts(t)
+	a := newTestSession(t, rtp.SessionConfig{Ports: ports})
+	b := newTestSession(t, rtp.SessionConfig{Ports: ports, RecvQueueFrames: 50})
+	connect(t, a, b, false)
+
+	// A 600 Hz prompt of 0.5 s, 44 frames and a short one.
+	tone, err := rtp.NewToneGenerator(rtp.ToneConfig{Frequency: 600, Amplitude: 0.5})
+	require.NoError(t, err)
+	var prompt []int16
+	for range 25 {
+		prompt, _ = tone.ReadFrame(prompt)
+	}
+	prompt = prompt[:len(prompt)-70]
+	wav, err := rtp.AppendWAV(nil, prompt)
+	require.NoError(t, err)
+	src, err := rtp.NewWAVReader(bytesReader(wav))
+	require.NoError(t, err)
+
+	f, err := os.Create(filepath.Join(t.TempDir(), "rec.wav"))
+	require.NoError(t, err)
+	defer f.Close()
+	rec, err := rtp.NewWAVWriter(f)
+	require.NoError(t, err)
+	recCtx, stopRec := context.WithCancel(ctx)
+	recorded := make(chan error, 1)
+	go func() { recorded <- b.Record(recCtx, rec) }()
+
+	require.NoError(t, a.Play(ctx, src), "Play returns at the end of the source")
+	sent := a.Stats().PacketsSent
+	require.Equal(t, uint64((len(prompt)+rtp.AudioFrameSamples-1)/rtp.AudioFrameSamples), sent)
+	// Let the last frames through the jitter buffer, then stop recording.
+	waitFor(ctx, t, a, "b's playout", func() bool {
+		st := b.Stats().Playout
+		return st.Played+st.Lost >= sent && st.Depth == 0
+	})
+	stopRec()
+	require.ErrorIs(t, <-recorded, context.Canceled)
+	require.NoError(t, rec.Close())
+
+	_, err = f.Seek(0, io.SeekStart)
+	require.NoError(t, err)
+	r, err := rtp.NewWAVReader(f)
+	require.NoError(t, err)
+	got, err := io.ReadAll(samplesReader{r})
+	require.NoError(t, err)
+	samples := bytesToSamples(got)
+	require.Greater(t, len(samples), len(prompt))
+	// Somewhere in the recording (after the playout delay) a window as long
+	// as most of the prompt holds the tone at its full level (0.5² = 0.25).
+	win := len(prompt) - 2*rtp.AudioFrameSamples
+	best := 0.0
+	for i := 0; i+win <= len(samples); i += rtp.AudioFrameSamples / 4 {
+		best = max(best, rtp.ToneLevel(samples[i:i+win], 600, rtp.AudioSampleRate))
+	}
+	require.Greater(t, best, 0.2)
+	require.Less(t, rtp.ToneLevel(samples, 1000, rtp.AudioSampleRate), 0.001)
+}
+
+// Play rejects a source that makes no progress, and passes its errors on.
+func TestSessionPlaySourceErrors(t *testing.T) {
+	ctx := testCtx(t)
+	a := newTestSession(t, rtp.SessionConfig{Ports: testPorts(t)})
+	require.ErrorIs(t, a.Play(ctx, stuckSource{}), io.ErrNoProgress)
+	boom := errors.New("boom")
+	require.ErrorIs(t, a.Play(ctx, failingSource{boom}), boom)
+}
+
+type stuckSource struct{}
+
+func (stuckSource) ReadFrame(dst []int16) ([]int16, error) { return dst, nil }
+
+type failingSource struct{ err error }
+
+func (s failingSource) ReadFrame(dst []int16) ([]int16, error) { return dst, s.err }
+
+type bytesReaderT struct {
+	b []byte
+}
+
+func bytesReader(b []byte) *bytesReaderT { return &bytesReaderT{b: b} }
+
+func (r *bytesReaderT) Read(p []byte) (int, error) {
+	if len(r.b) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, r.b)
+	r.b = r.b[n:]
+	return n, nil
+}
+
+// samplesReader turns a WAVReader into an io.Reader of little-endian
+// samples, for io.ReadAll.
+type samplesReader struct{ r *rtp.WAVReader }
+
+func (s samplesReader) Read(p []byte) (int, error) {
+	buf := make([]int16, len(p)/2)
+	n, err := s.r.Read(buf)
+	for i := range n {
+		p[2*i], p[2*i+1] = byte(buf[i]), byte(uint16(buf[i])>>8)
+	}
+	return 2 * n, err
+}
+
+func bytesToSamples(b []byte) []int16 {
+	out := make([]int16, len(b)/2)
+	for i := range out {
+		out[i] = int16(uint16(b[2*i]) | uint16(b[2*i+1])<<8)
+	}
+	return out
+}
