@@ -1,0 +1,45 @@
+package ua_test
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/dialtone/dialtone/transport"
+	"github.com/dialtone/dialtone/ua"
+)
+
+// BenchmarkCall measures complete calls (INVITE, 200, ACK, BYE, 200)
+// between two UAs over loopback UDP on real sockets.
+func BenchmarkCall(b *testing.B) {
+	mk := func(cfg ua.Config) *ua.UA {
+		cfg.Listen = []ua.ListenConfig{{Network: transport.UDP, Addr: "127.0.0.1:0"}}
+		cfg.Resolver = transport.StaticResolver{}
+		u, err := ua.New(cfg)
+		require.NoError(b, err)
+		return u
+	}
+	callee := mk(ua.Config{OnCall: answerer(nil)})
+	defer callee.Close()
+	caller := mk(ua.Config{})
+	defer caller.Close()
+	target := "sip:bob@" + callee.Addrs()[0].String()
+	sdp := []byte(testSDP)
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			c, err := caller.Dial(b.Context(), target, ua.DialOptions{SDP: sdp})
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			if err := c.Hangup(b.Context()); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "calls/s")
+}

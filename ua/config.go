@@ -1,0 +1,166 @@
+package ua
+
+import (
+	"context"
+	"crypto/tls"
+	"log/slog"
+	"time"
+
+	"github.com/dialtone/dialtone/dialog"
+	"github.com/dialtone/dialtone/sip"
+	"github.com/dialtone/dialtone/transaction"
+	"github.com/dialtone/dialtone/transport"
+)
+
+// Defaults of Config and LineConfig fields left zero.
+const (
+	// DefaultExpires is the registration lifetime asked for (RFC 3261
+	// §10.2.1.1 suggests 3600 s).
+	DefaultExpires = time.Hour
+	// DefaultMaxRedirects bounds the 3xx responses one Dial follows.
+	DefaultMaxRedirects = 5
+	// DefaultMaxCalls bounds the calls alive at once, both directions.
+	DefaultMaxCalls = 1 << 20
+	// DefaultAnswerTimeout is how long an incoming call may stay unanswered
+	// after its handler returned before it is refused with 480.
+	DefaultAnswerTimeout = 3 * time.Minute
+	// DefaultCloseTimeout bounds how long Close waits for unregistrations
+	// and BYEs to be answered.
+	DefaultCloseTimeout = 5 * time.Second
+	// DefaultMaxGlareRetries is how many times Reinvite retries after 491
+	// Request Pending (RFC 3261 §14.1) before it gives up.
+	DefaultMaxGlareRetries = 3
+	// DefaultRetryMin and DefaultRetryMax bound the back-off between failed
+	// registration attempts when the registrar gives no Retry-After: it
+	// starts at RetryMin and doubles up to RetryMax (RFC 5626 §4.5 uses the
+	// same shape).
+	DefaultRetryMin = 30 * time.Second
+	DefaultRetryMax = 30 * time.Minute
+	// MinRefresh is the shortest time between two registration refreshes,
+	// whatever the registrar grants.
+	MinRefresh = time.Second
+	// DefaultUserAgent is the User-Agent header value when Config.UserAgent
+	// is empty.
+	DefaultUserAgent = "dialtone"
+)
+
+// ListenConfig is one listener: a network and a "host:port" address
+// (port 0 picks one).
+type ListenConfig struct {
+	Network transport.Network
+	Addr    string
+}
+
+// Limits are the user agent's bounds. Zero fields take the defaults above.
+type Limits struct {
+	// MaxCalls bounds calls alive at once; past it incoming INVITEs get
+	// 503 and Dial fails with ErrTooManyCalls.
+	MaxCalls int
+	// MaxRedirects is the default of DialOptions.MaxRedirects.
+	MaxRedirects int
+	// AnswerTimeout bounds how long an incoming call stays unanswered after
+	// Config.OnCall returned (480 Temporarily Unavailable afterwards).
+	AnswerTimeout time.Duration
+	// CloseTimeout bounds the wait of Close for unregistrations and BYEs.
+	CloseTimeout time.Duration
+	// MaxGlareRetries bounds the retries of a re-INVITE after 491.
+	MaxGlareRetries int
+	// SIP bounds what the parser accepts (message size, header count).
+	SIP sip.Limits
+}
+
+// Config configures a UA. The zero value is valid: a UA listening on UDP on
+// an ephemeral port of every interface, with no lines, refusing incoming calls
+// with 480, with the RFC 3261 timers and DNS resolution (RFC 3263).
+type Config struct {
+	// Listen lists the listeners. Empty: UDP on "0.0.0.0:0".
+	Listen []ListenConfig
+	// Lines are the accounts; those with a Registrar register at New unless
+	// LineConfig.Manual is set.
+	Lines []LineConfig
+	// Timers are RFC 3261's T1, T2 and T4 (zero fields: 500 ms, 4 s, 5 s).
+	// Tests shorten nothing: they run in virtual time; T1 may still be set
+	// for networks with a known round-trip time.
+	Timers transaction.Timers
+	// Resolver turns URIs into targets (RFC 3263). Nil: a
+	// transport.DNSResolver over /etc/resolv.conf.
+	Resolver transport.Resolver
+	// TLS configures TLS and WSS listeners; ClientTLS outgoing TLS.
+	TLS       *tls.Config
+	ClientTLS *tls.Config
+	// Logger gets warnings and debug records; nil is silent.
+	Logger *slog.Logger
+	// Tracer sees every message sent and received; nil is none.
+	Tracer transport.Tracer
+	// UserAgent is the User-Agent (and Server) header value; empty:
+	// DefaultUserAgent.
+	UserAgent string
+	// Limits are the user agent's bounds.
+	Limits Limits
+	// UDPReadBuffer is the socket receive buffer of UDP listeners, passed to
+	// transport.Config.UDPReadBuffer (0: the transport's default, negative:
+	// the system's).
+	UDPReadBuffer int
+	// Net makes sockets; nil is the operating system's. Tests pass an
+	// internal/memnet network.
+	Net transport.Net
+	// ContactHost is the host put in Contact headers when a listener is
+	// bound to a wildcard address (e.g. a public address known in advance).
+	// Empty: the local address toward the peer.
+	ContactHost string
+	// Shards is the number of transaction run loops (0: GOMAXPROCS).
+	Shards int
+
+	// OnEvent receives registration and call events. It is called from the
+	// UA's goroutines, possibly concurrently, and must not block; nil drops
+	// them.
+	OnEvent func(Event)
+	// OnCall is called for each new incoming INVITE, on its own goroutine,
+	// after the automatic checks (sip.Validate). It answers through the
+	// IncomingCall, before or after returning; ctx ends when the caller
+	// cancels (CANCEL) or the UA closes. Nil refuses every call with 480.
+	OnCall func(ctx context.Context, c *IncomingCall)
+	// OnReinvite answers a re-INVITE from the peer: it gets the offer (nil
+	// for an offerless re-INVITE) and returns the SDP answer, or an error
+	// (an *AnswerError gives its status, anything else 488). Nil answers with
+	// the current local SDP, its direction mirroring the offer's (hold is
+	// answered recvonly, resume sendrecv).
+	OnReinvite func(c *Call, offer []byte) ([]byte, error)
+	// OnMessage receives MESSAGE requests (RFC 3428), in or out of a
+	// dialog; it returns the status to answer (0 means 200). Nil refuses
+	// MESSAGE with 405.
+	OnMessage func(ctx context.Context, m *Message) int
+	// OnInfo receives INFO requests of a call (RFC 6086); they are answered
+	// 200 whether it is set or not.
+	OnInfo func(c *Call, req *sip.Request)
+	// AllowUpdate answers UPDATE (RFC 3311) in a dialog with 200; without
+	// it UPDATE gets 501 Not Implemented.
+	AllowUpdate bool
+	// Rand draws the glare back-off of RFC 3261 §14.1; nil is crypto/rand.
+	Rand dialog.Rand
+}
+
+func (c *Config) fill() {
+	if len(c.Listen) == 0 {
+		c.Listen = []ListenConfig{{Network: transport.UDP, Addr: "0.0.0.0:0"}}
+	}
+	if c.UserAgent == "" {
+		c.UserAgent = DefaultUserAgent
+	}
+	l := &c.Limits
+	if l.MaxCalls <= 0 {
+		l.MaxCalls = DefaultMaxCalls
+	}
+	if l.MaxRedirects <= 0 {
+		l.MaxRedirects = DefaultMaxRedirects
+	}
+	if l.AnswerTimeout <= 0 {
+		l.AnswerTimeout = DefaultAnswerTimeout
+	}
+	if l.CloseTimeout <= 0 {
+		l.CloseTimeout = DefaultCloseTimeout
+	}
+	if l.MaxGlareRetries <= 0 {
+		l.MaxGlareRetries = DefaultMaxGlareRetries
+	}
+}

@@ -1,0 +1,63 @@
+// Package ua is Dialtone's user agent: the facade host programs use to
+// register lines, place and answer calls, and exchange MESSAGEs. It drives
+// the layers beneath it — transport (sockets, RFC 3263 resolution),
+// transaction (RFC 3261 §17) and dialog (§12) — and carries the SDP bodies
+// the host gives it; media is package rtp's, glued in by the host.
+//
+// # What it does
+//
+//   - New opens the listeners of Config.Listen and registers the lines of
+//     Config.Lines (RFC 3261 §10): digest authentication answered once per
+//     challenge (§22, RFC 8760), refresh at half the lifetime the registrar
+//     granted to our Contact, 423 Interval Too Brief answered with its
+//     Min-Expires, back-off and retry after failures (Retry-After honoured),
+//     one Contact correction from received/rport behind a NAT (RFC 3581),
+//     unregistration on Line.Unregister and Close.
+//   - Dial places a call (§13.2): INVITE through the line's outbound proxy or
+//     to the resolved target, provisional responses reported as events,
+//     401/407 answered once, 3xx followed by q (at most MaxRedirects, no
+//     URI twice), ACK for every 2xx and its retransmissions from the UA core
+//     (§13.2.2.4), forking (first 2xx kept, others ACKed and ended with BYE),
+//     CANCEL when the caller's context ends (a 2xx that crosses it gets ACK
+//     and BYE), Timer B.
+//   - Config.OnCall gets each new INVITE as an IncomingCall: Ring (180),
+//     Progress (183 with early media), Answer (200 retransmitted from T1
+//     doubling to T2 until the ACK, BYE after 64·T1 without one, §13.3.1.4),
+//     Redirect (302) or Reject. Requests that fail sip.Validate get their
+//     400, 416, 420, 415 or 501 before the host sees anything; CANCEL gets
+//     200 and the INVITE 487.
+//   - In a call: Hangup (BYE, or CANCEL before an answer), Reinvite, Hold and
+//     Resume (the SDP direction, RFC 3264 §8.4; see SetSDPDirection), glare
+//     answered 491 and retried after the §14.1 back-off, INFO and OPTIONS
+//     answered 200, UPDATE 200 or 501 (Config.AllowUpdate), BYE from the peer.
+//   - OPTIONS outside a dialog is answered 200 with Allow, Accept and
+//     Supported (a health probe); MESSAGE (RFC 3428) is sent with SendMessage
+//     and received through Config.OnMessage.
+//   - Registration and call state changes reach Config.OnEvent as Events;
+//     a failed request returns a *StatusError carrying the final response.
+//
+// # Contexts, goroutines and Close
+//
+// Methods that wait take a context first; it bounds the caller's wait, not
+// the protocol: a canceled Dial still cancels its INVITE and absorbs what
+// follows. An established call costs memory only: there is no goroutine per
+// dialog, and 2xx retransmissions run on timers (time.AfterFunc). A
+// goroutine reads each INVITE client transaction until it ends (64·T1 after
+// a 2xx, to ACK retransmissions), and handlers run on the transaction
+// layer's goroutine per request. Close unregisters the lines, hangs up
+// every call (bounded by Limits.CloseTimeout), stops the layers and returns
+// once every goroutine has ended; it is idempotent.
+//
+// # Memory
+//
+// A call keeps its dialog (which copies what it needs out of the messages),
+// the local and remote SDP, and, until its ACK, the 2xx being retransmitted;
+// messages are not kept otherwise. TestMemoryPerCall measures the heap of
+// held calls.
+//
+// # RFCs
+//
+// RFC 3261 §8, §10, §11, §12, §13, §14, §15, §22; RFC 3263; RFC 3264 §8;
+// RFC 3311 (UPDATE, answered only); RFC 3428; RFC 3581; RFC 6026; RFC 6086
+// (INFO, answered only); RFC 8760.
+package ua

@@ -1,0 +1,124 @@
+package ua
+
+import (
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/dialtone/dialtone/sip"
+)
+
+// EventKind says what an Event reports.
+type EventKind uint8
+
+// Event kinds: registration states of a line, then call states.
+const (
+	// EventRegistering: a REGISTER is on its way (first registration,
+	// refresh or retry).
+	EventRegistering EventKind = iota + 1
+	// EventRegistered: the registrar accepted the binding for Expires.
+	EventRegistered
+	// EventRegistrationFailed: the registration failed (Err says why); a
+	// retry is scheduled unless the failure is final (authentication).
+	EventRegistrationFailed
+	// EventUnregistered: the binding was removed (Expires: 0).
+	EventUnregistered
+	// EventCallDialing: an INVITE went out (Call is the outgoing call).
+	EventCallDialing
+	// EventCallIncoming: an INVITE arrived (CallID, Response is nil).
+	EventCallIncoming
+	// EventCallProgress: a provisional response to our INVITE (Response;
+	// SDP holds early media of a 183), or one we sent.
+	EventCallProgress
+	// EventCallAnswered: a 2xx to the INVITE was received or sent.
+	EventCallAnswered
+	// EventCallConfirmed: the ACK for our 2xx arrived (incoming calls).
+	EventCallConfirmed
+	// EventCallUpdated: a re-INVITE changed the session (SDP is the
+	// peer's new description).
+	EventCallUpdated
+	// EventCallEnded: the call is over (Err says why: ErrLocalHangup,
+	// ErrRemoteHangup, a *StatusError, …).
+	EventCallEnded
+)
+
+var eventNames = [...]string{
+	EventRegistering:        "registering",
+	EventRegistered:         "registered",
+	EventRegistrationFailed: "registration-failed",
+	EventUnregistered:       "unregistered",
+	EventCallDialing:        "dialing",
+	EventCallIncoming:       "incoming",
+	EventCallProgress:       "progress",
+	EventCallAnswered:       "answered",
+	EventCallConfirmed:      "confirmed",
+	EventCallUpdated:        "updated",
+	EventCallEnded:          "ended",
+}
+
+// String returns the kind's name.
+func (k EventKind) String() string {
+	if int(k) < len(eventNames) && eventNames[k] != "" {
+		return eventNames[k]
+	}
+	return "event(" + strconv.Itoa(int(k)) + ")"
+}
+
+// Event is a registration or call state change, as Config.OnEvent gets it.
+type Event struct {
+	Kind EventKind
+	// Line is the line of a registration event, and of a call when known.
+	Line *Line
+	// Call is the call of a call event (nil for EventCallIncoming and for
+	// incoming calls refused before an answer).
+	Call *Call
+	// CallID is the call's Call-ID for call events.
+	CallID string
+	// Response is the response that caused the event, when one did.
+	Response *sip.Response
+	// SDP is the session description the event brought (183, 2xx,
+	// re-INVITE).
+	SDP []byte
+	// Expires is the lifetime granted, for EventRegistered.
+	Expires time.Duration
+	// Err says why, for failures and EventCallEnded.
+	Err error
+}
+
+// String formats the event on one line, for logs and the example programs.
+func (e Event) String() string {
+	var b strings.Builder
+	b.WriteString(e.Kind.String())
+	if e.Line != nil {
+		b.WriteString(" line=")
+		b.WriteString(e.Line.AOR().String())
+	}
+	if e.CallID != "" {
+		b.WriteString(" call=")
+		b.WriteString(e.CallID)
+	}
+	if e.Response != nil {
+		b.WriteString(" status=")
+		b.WriteString(strconv.Itoa(e.Response.StatusCode))
+	}
+	if e.Kind == EventRegistered {
+		b.WriteString(" expires=")
+		b.WriteString(e.Expires.String())
+	}
+	if len(e.SDP) > 0 {
+		b.WriteString(" sdp=")
+		b.WriteString(strconv.Itoa(len(e.SDP)))
+		b.WriteString("B")
+	}
+	if e.Err != nil {
+		b.WriteString(" err=")
+		b.WriteString(strconv.Quote(e.Err.Error()))
+	}
+	return b.String()
+}
+
+func (u *UA) emit(e Event) {
+	if u.cfg.OnEvent != nil {
+		u.cfg.OnEvent(e)
+	}
+}

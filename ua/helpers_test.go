@@ -1,0 +1,134 @@
+package ua_test
+
+import (
+	"context"
+	"net/netip"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/dialtone/dialtone/internal/memnet"
+	"github.com/dialtone/dialtone/transaction"
+	"github.com/dialtone/dialtone/transport"
+	"github.com/dialtone/dialtone/ua"
+)
+
+const testSDP = "v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\na=sendrecv\r\n"
+
+// recorder keeps the events of a UA.
+type recorder struct {
+	mu  sync.Mutex
+	evs []ua.Event
+}
+
+func (r *recorder) add(e ua.Event) {
+	r.mu.Lock()
+	r.evs = append(r.evs, e)
+	r.mu.Unlock()
+}
+
+func (r *recorder) kinds() []ua.EventKind {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]ua.EventKind, 0, len(r.evs))
+	for _, e := range r.evs {
+		out = append(out, e.Kind)
+	}
+	return out
+}
+
+func (r *recorder) find(k ua.EventKind) (ua.Event, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, e := range r.evs {
+		if e.Kind == k {
+			return e, true
+		}
+	}
+	return ua.Event{}, false
+}
+
+func (r *recorder) count(k ua.EventKind) int {
+	n := 0
+	for _, x := range r.kinds() {
+		if x == k {
+			n++
+		}
+	}
+	return n
+}
+
+// newUA starts a UA on memnet at addr (UDP) with cfg's other settings.
+func newUA(t *testing.T, n *memnet.Network, addr string, cfg ua.Config) (*ua.UA, *recorder) {
+	t.Helper()
+	rec := &recorder{}
+	cfg.Net = n
+	if cfg.Listen == nil {
+		cfg.Listen = []ua.ListenConfig{{Network: transport.UDP, Addr: addr}}
+	}
+	if cfg.Resolver == nil {
+		cfg.Resolver = transport.StaticResolver{}
+	}
+	prev := cfg.OnEvent
+	cfg.OnEvent = func(e ua.Event) {
+		rec.add(e)
+		if prev != nil {
+			prev(e)
+		}
+	}
+	u, err := ua.New(cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = u.Close() })
+	return u, rec
+}
+
+// answerer is an OnCall that answers every call with testSDP and sends the
+// calls it answered on a channel.
+func answerer(calls chan<- *ua.Call) func(context.Context, *ua.IncomingCall) {
+	return func(_ context.Context, ic *ua.IncomingCall) {
+		_ = ic.Ring()
+		c, err := ic.Answer([]byte(testSDP))
+		if err == nil && calls != nil {
+			calls <- c
+		}
+	}
+}
+
+// rawPeer is a bare transaction layer on memnet: a test's stand-in for a
+// registrar, redirect server or misbehaving phone.
+type rawPeer struct {
+	tp *transport.Layer
+	tx *transaction.Layer
+}
+
+type fwd struct{ h *transaction.Layer }
+
+func (f *fwd) HandleMessage(in transport.Incoming)        { f.h.HandleMessage(in) }
+func (f *fwd) HandleFlowError(fl transport.Flow, e error) { f.h.HandleFlowError(fl, e) }
+
+func newRawPeer(t *testing.T, n *memnet.Network, addr string, h transaction.HandlerFunc, stray func(transport.Incoming)) *rawPeer {
+	t.Helper()
+	f := &fwd{}
+	tp, err := transport.New(transport.Config{Net: n, Handler: f})
+	require.NoError(t, err)
+	tx, err := transaction.New(transaction.Config{Sender: tp, Handler: h, Stray: stray})
+	require.NoError(t, err)
+	f.h = tx
+	_, err = tp.Listen(context.Background(), transport.UDP, addr)
+	require.NoError(t, err)
+	p := &rawPeer{tp: tp, tx: tx}
+	t.Cleanup(p.close)
+	return p
+}
+
+func (p *rawPeer) close() {
+	_ = p.tx.Close()
+	_ = p.tp.Close()
+}
+
+func staticResolver() transport.Resolver { return transport.StaticResolver{} }
+
+type netipAddrPort = netip.AddrPort
+
+func parseAP(s string) netip.AddrPort { return netip.MustParseAddrPort(s) }

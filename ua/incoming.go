@@ -1,0 +1,342 @@
+package ua
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/dialtone/dialtone/dialog"
+	"github.com/dialtone/dialtone/sip"
+	"github.com/dialtone/dialtone/transaction"
+)
+
+// IncomingCall is a new INVITE waiting for the host's decision, as
+// Config.OnCall gets it. Ring and Progress send provisional responses;
+// Answer, Redirect and Reject send the final one (only the first of them
+// counts). They may be called from any goroutine, during or after OnCall.
+type IncomingCall struct {
+	u       *UA
+	ctx     context.Context
+	w       transaction.ResponseWriter
+	req     *sip.Request
+	tag     string
+	contact sip.Address
+	line    *Line
+	finalCh chan struct{}
+
+	mu    sync.Mutex
+	final bool
+	call  *Call
+}
+
+// Request returns the INVITE (read-only).
+func (ic *IncomingCall) Request() *sip.Request { return ic.req }
+
+// CallID returns the INVITE's Call-ID.
+func (ic *IncomingCall) CallID() string { return ic.req.CallID() }
+
+// From returns the caller's address.
+func (ic *IncomingCall) From() sip.Address { a, _ := ic.req.From(); return a }
+
+// To returns the called address.
+func (ic *IncomingCall) To() sip.Address { a, _ := ic.req.To(); return a }
+
+// Offer returns the SDP offer of the INVITE, or nil (a late offer).
+func (ic *IncomingCall) Offer() []byte { return ic.req.Body() }
+
+// Line returns the line whose AOR user matches the Request-URI, or nil.
+func (ic *IncomingCall) Line() *Line { return ic.line }
+
+// Context ends when the caller cancels the call (context.Cause is
+// transaction.ErrCanceled) or the UA closes.
+func (ic *IncomingCall) Context() context.Context { return ic.ctx }
+
+// Ring sends 180 Ringing.
+func (ic *IncomingCall) Ring() error { return ic.provisional(sip.StatusRinging, nil) }
+
+// Progress sends 183 Session Progress with sdp as early media (RFC 3261
+// §13.3.1.1).
+func (ic *IncomingCall) Progress(sdp []byte) error {
+	return ic.provisional(sip.StatusSessionProgress, sdp)
+}
+
+func (ic *IncomingCall) provisional(code int, sdp []byte) error {
+	ic.mu.Lock()
+	defer ic.mu.Unlock()
+	if ic.final {
+		return ErrAnswered
+	}
+	res := sip.NewResponse(ic.req, code, "")
+	dialog.PrepareResponse(ic.req, res, ic.tag, ic.contact)
+	if len(sdp) > 0 {
+		res.SetBody(sdp, "application/sdp")
+	}
+	ic.u.respond(ic.w, res)
+	return nil
+}
+
+// Answer accepts the call with 200 OK carrying sdp as the answer (RFC 3261
+// §13.3.1.4) and returns the call. The 200 is retransmitted until the ACK
+// arrives; without an ACK within 64·T1 the call is ended with a BYE
+// (Call.Err is ErrNoACK).
+func (ic *IncomingCall) Answer(sdp []byte) (*Call, error) {
+	u := ic.u
+	ic.mu.Lock()
+	defer ic.mu.Unlock()
+	if ic.final {
+		return nil, ErrAnswered
+	}
+	if err := ic.ctx.Err(); err != nil {
+		return nil, context.Cause(ic.ctx)
+	}
+	res := sip.NewResponse(ic.req, sip.StatusOK, "")
+	dialog.PrepareResponse(ic.req, res, ic.tag, ic.contact)
+	res.Set("Allow", u.allow)
+	if len(sdp) > 0 {
+		res.SetBody(sdp, "application/sdp")
+	}
+	d, err := dialog.NewUAS(ic.req, res)
+	if err != nil {
+		return nil, err
+	}
+	c := &Call{u: u, line: ic.line, dir: Incoming, callID: ic.req.CallID(), network: ic.w.Flow().Network,
+		done: make(chan struct{}), state: CallAnswered, d: d, id: d.ID(), local: sdp}
+	if b := ic.req.Body(); len(b) > 0 {
+		c.remote = bytes.Clone(b)
+		c.remoteHold = isHold(SDPDirection(b))
+	}
+	if err := u.addCall(c); err != nil {
+		ic.final = true
+		u.respond(ic.w, sip.NewResponse(ic.req, sip.StatusServiceUnavailable, ""))
+		close(ic.finalCh)
+		return nil, err
+	}
+	cs, _ := ic.req.CSeq()
+	c.mu.Lock()
+	c.startRetransmit(ic.w, res, cs.Seq)
+	c.mu.Unlock()
+	ic.final, ic.call = true, c
+	u.respond(ic.w, res)
+	close(ic.finalCh)
+	u.emit(Event{Kind: EventCallAnswered, Line: c.line, Call: c, CallID: c.callID, SDP: sdp})
+	return c, nil
+}
+
+// Redirect answers 302 Moved Temporarily with contacts (RFC 3261 §21.3.3).
+func (ic *IncomingCall) Redirect(contacts ...sip.URI) error {
+	ic.mu.Lock()
+	defer ic.mu.Unlock()
+	if ic.final {
+		return ErrAnswered
+	}
+	res := sip.NewResponse(ic.req, sip.StatusMovedTemporarily, "")
+	res.SetToTag(ic.tag)
+	for _, c := range contacts {
+		res.Add("Contact", "<"+c.String()+">")
+	}
+	ic.finish(res, &StatusError{Response: res})
+	return nil
+}
+
+// Reject refuses the call with code (400–699; other codes give 500) and
+// reason ("" for the standard phrase).
+func (ic *IncomingCall) Reject(code int, reason string) error {
+	ic.mu.Lock()
+	defer ic.mu.Unlock()
+	if ic.final {
+		return ErrAnswered
+	}
+	if code < 300 || code > 699 {
+		code = sip.StatusServerInternalError
+	}
+	res := sip.NewResponse(ic.req, code, reason)
+	res.SetToTag(ic.tag)
+	ic.finish(res, &StatusError{Response: res})
+	return nil
+}
+
+// finish sends a final non-2xx; ic.mu is held.
+func (ic *IncomingCall) finish(res *sip.Response, why error) {
+	ic.final = true
+	ic.u.respond(ic.w, res)
+	close(ic.finalCh)
+	ic.u.emit(Event{Kind: EventCallEnded, Line: ic.line, CallID: ic.req.CallID(), Response: res, Err: why})
+}
+
+func (ic *IncomingCall) answered() bool {
+	ic.mu.Lock()
+	defer ic.mu.Unlock()
+	return ic.final
+}
+
+func isHold(dir string) bool { return dir == "sendonly" || dir == "inactive" }
+
+// incomingInvite runs an initial INVITE: the host's OnCall decides.
+func (u *UA) incomingInvite(ctx context.Context, w transaction.ResponseWriter, req *sip.Request) {
+	u.mu.Lock()
+	refuse := u.stopping || int(u.nCalls.Load()) >= u.cfg.Limits.MaxCalls
+	u.mu.Unlock()
+	if refuse {
+		res := sip.NewResponse(req, sip.StatusServiceUnavailable, "")
+		res.Set("Retry-After", "5")
+		u.respond(w, res)
+		return
+	}
+	var line *Line
+	for _, l := range u.lines {
+		if l.user != "" && l.user == req.URI.User {
+			line = l
+			break
+		}
+	}
+	user := req.URI.User
+	if user == "" {
+		user = "dialtone"
+	}
+	fl := w.Flow()
+	var hp string
+	if fl.Local.IsValid() && !fl.Local.Addr().IsUnspecified() {
+		hp = hostPort(fl.Local.Addr().Unmap().String(), int(fl.Local.Port()))
+	} else if a, err := u.contactAddr(ctx, fl.Network, sip.URI{Scheme: "sip", Host: fl.Remote.Addr().Unmap().String(), Port: int(fl.Remote.Port())}); err == nil {
+		hp = a
+	} else {
+		hp = req.URI.HostPort()
+	}
+	if line != nil {
+		if ct := line.Contact(); ct.URI.Host != "" && line.cfg.Contact != "" {
+			hp = ct.URI.HostPort()
+		}
+	}
+	ct, err := makeContact(user, hp, fl.Network)
+	if err != nil {
+		u.respond(w, sip.NewResponse(req, sip.StatusServerInternalError, ""))
+		return
+	}
+	ic := &IncomingCall{u: u, ctx: ctx, w: w, req: req, tag: sip.NewTag(), contact: ct, line: line, finalCh: make(chan struct{})}
+	u.emit(Event{Kind: EventCallIncoming, Line: line, CallID: req.CallID()})
+	if u.cfg.OnCall == nil {
+		_ = ic.Reject(sip.StatusTemporarilyUnavailable, "")
+		return
+	}
+	u.cfg.OnCall(ctx, ic)
+	if ic.answered() {
+		return
+	}
+	t := time.NewTimer(u.cfg.Limits.AnswerTimeout)
+	defer t.Stop()
+	select {
+	case <-ic.finalCh:
+	case <-ctx.Done():
+		if errors.Is(context.Cause(ctx), transaction.ErrCanceled) {
+			ic.mu.Lock()
+			if !ic.final {
+				res := sip.NewResponse(req, sip.StatusRequestTerminated, "")
+				res.SetToTag(ic.tag)
+				ic.finish(res, ErrCallCanceled)
+			}
+			ic.mu.Unlock()
+		}
+	case <-t.C:
+		_ = ic.Reject(sip.StatusTemporarilyUnavailable, "")
+	}
+}
+
+// inDialog serves a request with a To tag: BYE, re-INVITE, UPDATE, INFO,
+// OPTIONS and MESSAGE of a call (RFC 3261 §12.2.2).
+func (u *UA) inDialog(ctx context.Context, w transaction.ResponseWriter, req *sip.Request) {
+	c := u.lookup(dialog.RequestID(req))
+	if c == nil {
+		u.respond(w, sip.NewResponse(req, sip.StatusCallTransactionDoesNotExist, ""))
+		return
+	}
+	c.mu.Lock()
+	if c.state == CallEnded || c.d == nil {
+		c.mu.Unlock()
+		u.respond(w, sip.NewResponse(req, sip.StatusCallTransactionDoesNotExist, ""))
+		return
+	}
+	if err := c.d.ReceiveRequest(req); err != nil {
+		res := c.d.NewResponse(req, dialog.StatusCode(err), "")
+		if errors.Is(err, dialog.ErrOverlap) {
+			res.Set("Retry-After", strconv.Itoa(int(dialog.OverlapRetryAfter(u.cfg.Rand)/time.Second)))
+		}
+		c.mu.Unlock()
+		u.respond(w, res)
+		return
+	}
+	switch req.Method {
+	case sip.BYE:
+		res := c.d.NewResponse(req, sip.StatusOK, "")
+		c.mu.Unlock()
+		c.end(ErrRemoteHangup)
+		u.respond(w, res)
+	case sip.INVITE, sip.UPDATE:
+		offer := bytes.Clone(req.Body())
+		c.mu.Unlock()
+		answer, err := u.answerOffer(c, offer)
+		c.mu.Lock()
+		if err != nil {
+			code, reason := sip.StatusNotAcceptableHere, ""
+			var ae *AnswerError
+			if errors.As(err, &ae) {
+				code, reason = ae.Code, ae.Reason
+			}
+			res := c.d.NewResponse(req, code, reason)
+			c.mu.Unlock()
+			u.respond(w, res)
+			return
+		}
+		res := c.d.NewResponse(req, sip.StatusOK, "")
+		if len(answer) > 0 {
+			res.SetBody(answer, "application/sdp")
+			c.local = answer
+		}
+		if len(offer) > 0 {
+			c.remote = offer
+			c.remoteHold = isHold(SDPDirection(offer))
+		}
+		if req.Method == sip.INVITE {
+			cs, _ := req.CSeq()
+			c.startRetransmit(w, res, cs.Seq)
+		}
+		c.mu.Unlock()
+		u.respond(w, res)
+		u.emit(Event{Kind: EventCallUpdated, Line: c.line, Call: c, CallID: c.callID, SDP: offer})
+	case sip.INFO:
+		res := c.d.NewResponse(req, sip.StatusOK, "")
+		c.mu.Unlock()
+		if u.cfg.OnInfo != nil {
+			u.cfg.OnInfo(c, req)
+		}
+		u.respond(w, res)
+	case sip.OPTIONS:
+		res := c.d.NewResponse(req, sip.StatusOK, "")
+		c.mu.Unlock()
+		u.decorateOptions(res)
+		u.respond(w, res)
+	case sip.MESSAGE:
+		c.mu.Unlock()
+		u.incomingMessage(ctx, w, req, c)
+	default:
+		res := c.d.NewResponse(req, sip.StatusNotImplemented, "")
+		c.mu.Unlock()
+		res.Set("Allow", u.allow)
+		u.respond(w, res)
+	}
+}
+
+// answerOffer asks OnReinvite for the answer to a re-INVITE or UPDATE
+// offer, or mirrors the offer's direction on our current SDP.
+func (u *UA) answerOffer(c *Call, offer []byte) ([]byte, error) {
+	if u.cfg.OnReinvite != nil {
+		return u.cfg.OnReinvite(c, offer)
+	}
+	local := c.LocalSDP()
+	if len(offer) == 0 {
+		return local, nil
+	}
+	return SetSDPDirection(local, mirrorDirection(SDPDirection(offer))), nil
+}

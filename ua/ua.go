@@ -1,0 +1,577 @@
+package ua
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/dialtone/dialtone/dialog"
+	"github.com/dialtone/dialtone/sip"
+	"github.com/dialtone/dialtone/transaction"
+	"github.com/dialtone/dialtone/transport"
+)
+
+// UA is a SIP user agent: listeners, lines, calls and the layers beneath.
+// Create it with New and stop it with Close. Its methods are safe for
+// concurrent use.
+type UA struct {
+	cfg      Config
+	log      *slog.Logger
+	tp       *transport.Layer
+	tx       *transaction.Layer
+	resolver transport.Resolver
+	val      sip.Validator
+	allow    string
+	t1, t2   time.Duration
+
+	listeners []listener
+	lines     []*Line
+
+	// baseCtx lives until Close; INVITE transactions run under it so that
+	// the caller's context only bounds the caller's wait.
+	baseCtx context.Context
+	stop    context.CancelFunc
+
+	mu       sync.Mutex
+	calls    map[dialog.ID]*Call
+	setup    map[*Call]struct{} // outgoing calls without a dialog yet
+	stopping bool               // Close started: no new calls
+	closed   bool               // goroutines may no longer start
+	nCalls   atomic.Int64
+
+	wg        sync.WaitGroup
+	closeOnce sync.Once
+	closeErr  error
+}
+
+type listener struct {
+	network transport.Network
+	addr    netip.AddrPort
+}
+
+// New starts a user agent: it opens the listeners of cfg, starts the
+// transport and transaction layers and registers the lines that have a
+// registrar (without waiting for the outcome: see Line.Register and
+// Config.OnEvent).
+func New(cfg Config) (*UA, error) {
+	cfg.fill()
+	u := &UA{
+		cfg:   cfg,
+		log:   cfg.Logger,
+		calls: make(map[dialog.ID]*Call),
+		setup: make(map[*Call]struct{}),
+	}
+	if u.log == nil {
+		u.log = slog.New(slog.DiscardHandler)
+	}
+	u.t1 = cfg.Timers.T1
+	if u.t1 <= 0 {
+		u.t1 = transaction.DefaultT1
+	}
+	u.t2 = cfg.Timers.T2
+	if u.t2 <= 0 {
+		u.t2 = transaction.DefaultT2
+	}
+	methods := []sip.Method{sip.INVITE, sip.ACK, sip.BYE, sip.CANCEL, sip.OPTIONS, sip.INFO, sip.MESSAGE}
+	if cfg.AllowUpdate {
+		methods = append(methods, sip.UPDATE)
+	}
+	u.val = sip.Validator{Methods: methods, Schemes: []string{"sip", "sips", "tel"}}
+	for i, m := range methods {
+		if i > 0 {
+			u.allow += ", "
+		}
+		u.allow += string(m)
+	}
+	u.resolver = cfg.Resolver
+	if u.resolver == nil {
+		r, err := transport.NewDNSResolver(transport.DNSResolverConfig{})
+		if err != nil {
+			return nil, fmt.Errorf("ua: resolver: %w", err)
+		}
+		u.resolver = r
+	}
+	u.baseCtx, u.stop = context.WithCancel(context.Background())
+
+	fwd := &forwarder{}
+	tp, err := transport.New(transport.Config{
+		Handler:       fwd,
+		Net:           cfg.Net,
+		TLS:           cfg.TLS,
+		ClientTLS:     cfg.ClientTLS,
+		Limits:        cfg.Limits.SIP,
+		UDPReadBuffer: cfg.UDPReadBuffer,
+		Tracer:        cfg.Tracer,
+		Logger:        cfg.Logger,
+	})
+	if err != nil {
+		u.stop()
+		return nil, err
+	}
+	u.tp = tp
+	txl, err := transaction.New(transaction.Config{
+		Sender:  tp,
+		Handler: transaction.HandlerFunc(u.serveSIP),
+		Stray:   u.stray,
+		Timers:  cfg.Timers,
+		Logger:  cfg.Logger,
+		Shards:  cfg.Shards,
+	})
+	if err != nil {
+		u.stop()
+		_ = tp.Close()
+		return nil, err
+	}
+	u.tx = txl
+	fwd.h.Store(txl)
+
+	for _, lc := range cfg.Listen {
+		a, err := tp.Listen(context.Background(), lc.Network, lc.Addr)
+		if err != nil {
+			u.abort()
+			return nil, fmt.Errorf("ua: listen %s %s: %w", lc.Network, lc.Addr, err)
+		}
+		ap, err := netip.ParseAddrPort(a.String())
+		if err != nil {
+			u.abort()
+			return nil, fmt.Errorf("ua: listen %s %s: %w", lc.Network, lc.Addr, err)
+		}
+		u.listeners = append(u.listeners, listener{network: lc.Network, addr: ap})
+	}
+	for _, lc := range cfg.Lines {
+		l, err := newLine(u, lc)
+		if err != nil {
+			u.abort()
+			return nil, err
+		}
+		u.lines = append(u.lines, l)
+	}
+	for _, l := range u.lines {
+		if l.registrar != nil && !l.cfg.Manual {
+			l.start()
+		}
+	}
+	return u, nil
+}
+
+func (u *UA) abort() {
+	u.stop()
+	_ = u.tx.Close()
+	_ = u.tp.Close()
+}
+
+// forwarder breaks the construction cycle between the layers: the
+// transport needs its Handler at New, the transaction layer its Sender.
+type forwarder struct {
+	h atomic.Pointer[transaction.Layer]
+}
+
+func (f *forwarder) HandleMessage(in transport.Incoming) {
+	if h := f.h.Load(); h != nil {
+		h.HandleMessage(in)
+	}
+}
+
+func (f *forwarder) HandleFlowError(fl transport.Flow, err error) {
+	if h := f.h.Load(); h != nil {
+		h.HandleFlowError(fl, err)
+	}
+}
+
+// Addrs returns the bound addresses of the listeners, in Config.Listen
+// order.
+func (u *UA) Addrs() []net.Addr {
+	out := make([]net.Addr, 0, len(u.listeners))
+	for _, l := range u.listeners {
+		if l.network.Reliable() {
+			out = append(out, net.TCPAddrFromAddrPort(l.addr))
+		} else {
+			out = append(out, net.UDPAddrFromAddrPort(l.addr))
+		}
+	}
+	return out
+}
+
+// Lines returns the lines, in Config.Lines order.
+func (u *UA) Lines() []*Line { return u.lines }
+
+// Calls returns the number of calls alive.
+func (u *UA) Calls() int { return int(u.nCalls.Load()) }
+
+// Close unregisters every registered line (Expires: 0), hangs up every call
+// (BYE, CANCEL for outgoing calls not yet answered, 480 for incoming ones),
+// waiting at most Limits.CloseTimeout for the answers, then stops the layers
+// and returns when every goroutine of the UA has ended. It is idempotent.
+func (u *UA) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), u.cfg.Limits.CloseTimeout)
+	defer cancel()
+	return u.shutdown(ctx, false)
+}
+
+// Shutdown is Close with ctx bounding the unregistrations and hang-ups
+// instead of Limits.CloseTimeout, and with transactions allowed to finish
+// (absorbing retransmissions) until ctx ends. It returns ctx's error if ctx
+// ended first.
+func (u *UA) Shutdown(ctx context.Context) error {
+	return u.shutdown(ctx, true)
+}
+
+func (u *UA) shutdown(ctx context.Context, drain bool) error {
+	u.closeOnce.Do(func() {
+		u.mu.Lock()
+		u.stopping = true
+		calls := make([]*Call, 0, len(u.calls)+len(u.setup))
+		for _, c := range u.calls {
+			calls = append(calls, c)
+		}
+		for c := range u.setup {
+			calls = append(calls, c)
+		}
+		u.mu.Unlock()
+
+		var wg sync.WaitGroup
+		for _, l := range u.lines {
+			wg.Go(func() { l.shutdown(ctx) })
+		}
+		for _, c := range calls {
+			wg.Go(func() { _ = c.Hangup(ctx) })
+		}
+		wg.Wait()
+
+		u.mu.Lock()
+		u.closed = true
+		u.mu.Unlock()
+		u.stop()
+		if drain {
+			u.closeErr = u.tx.Shutdown(ctx)
+		}
+		_ = u.tx.Close()
+		_ = u.tp.Close()
+		u.wg.Wait()
+		// Calls still alive (Close cut their hang-up short) end here.
+		u.mu.Lock()
+		left := make([]*Call, 0, len(u.calls)+len(u.setup))
+		for _, c := range u.calls {
+			left = append(left, c)
+		}
+		for c := range u.setup {
+			left = append(left, c)
+		}
+		u.mu.Unlock()
+		for _, c := range left {
+			c.end(ErrClosed)
+		}
+	})
+	return u.closeErr
+}
+
+// goTrack runs f on a goroutine Close waits for; it reports false (and does
+// not run f) once the UA is closed.
+func (u *UA) goTrack(f func()) bool {
+	u.mu.Lock()
+	if u.closed {
+		u.mu.Unlock()
+		return false
+	}
+	u.wg.Add(1)
+	u.mu.Unlock()
+	go func() {
+		defer u.wg.Done()
+		f()
+	}()
+	return true
+}
+
+// enter registers the current goroutine (a timer callback) with Close; the
+// caller must call u.wg.Done when it returns true.
+func (u *UA) enter() bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.closed {
+		return false
+	}
+	u.wg.Add(1)
+	return true
+}
+
+// afterFunc is time.AfterFunc whose callback Close waits for and which does
+// not run once the UA is closed.
+func (u *UA) afterFunc(d time.Duration, f func()) *time.Timer {
+	return time.AfterFunc(d, func() {
+		if !u.enter() {
+			return
+		}
+		defer u.wg.Done()
+		f()
+	})
+}
+
+// resolve returns the targets of u, with the transport parameter of net
+// added when u has none.
+func (u *UA) resolve(ctx context.Context, uri sip.URI, network transport.Network) ([]transport.Target, error) {
+	if network != "" && !uri.Params.Has("transport") {
+		uri.Params = uri.Params.Set("transport", string(network))
+	}
+	return u.resolver.Resolve(ctx, uri)
+}
+
+// nextHop is the URI a request goes to: its first Route, else its
+// Request-URI (RFC 3261 §8.1.2).
+func nextHop(req *sip.Request) sip.URI {
+	if routes, err := req.Routes(); err == nil && len(routes) > 0 {
+		return routes[0].URI
+	}
+	return req.URI
+}
+
+// send starts a client transaction for req toward its next hop, trying the
+// resolved targets in order while sending fails (RFC 3263 §4.3).
+func (u *UA) send(ctx, txCtx context.Context, req *sip.Request, network transport.Network) (*transaction.ClientTx, error) {
+	targets, err := u.resolve(ctx, nextHop(req), network)
+	if err != nil {
+		return nil, err
+	}
+	for i, t := range targets {
+		var r *sip.Request
+		if i < len(targets)-1 {
+			r = req.Clone() // the transaction owns what it sends
+		} else {
+			r = req
+		}
+		tx, err := u.tx.Request(txCtx, r, t)
+		if err == nil {
+			return tx, nil
+		}
+		if !errors.Is(err, transaction.ErrTransport) || i == len(targets)-1 {
+			return nil, err
+		}
+	}
+	return nil, transport.ErrNoTargets
+}
+
+// sendAck sends an ACK for a 2xx (it is not a transaction, RFC 3261
+// §17.1.1.3) and returns the flow it left on.
+func (u *UA) sendAck(ctx context.Context, ack *sip.Request, network transport.Network) (transport.Flow, error) {
+	targets, err := u.resolve(ctx, nextHop(ack), network)
+	if err != nil {
+		return transport.Flow{}, err
+	}
+	return u.tp.SendRequest(ctx, ack, targets[0])
+}
+
+// listenerFor returns the listener of network n (the first one if none).
+func (u *UA) listenerFor(n transport.Network) (listener, bool) {
+	for _, l := range u.listeners {
+		if l.network == n {
+			return l, true
+		}
+	}
+	if n == "" && len(u.listeners) > 0 {
+		return u.listeners[0], true
+	}
+	return listener{}, false
+}
+
+// contactAddr returns the host:port to put in a Contact for requests over
+// network n toward peer (used when the listener is bound to a wildcard).
+func (u *UA) contactAddr(ctx context.Context, n transport.Network, peer sip.URI) (string, error) {
+	l, ok := u.listenerFor(n)
+	if !ok {
+		return "", fmt.Errorf("%w %s", ErrNoListener, n)
+	}
+	host := ""
+	switch {
+	case !l.addr.Addr().IsUnspecified():
+		host = l.addr.Addr().Unmap().String()
+	case u.cfg.ContactHost != "":
+		host = u.cfg.ContactHost
+	default:
+		host = u.outboundIP(ctx, peer)
+	}
+	return hostPort(host, int(l.addr.Port())), nil
+}
+
+// outboundIP finds the local address the system would use toward peer.
+func (u *UA) outboundIP(ctx context.Context, peer sip.URI) string {
+	if ts, err := u.resolver.Resolve(ctx, peer); err == nil && len(ts) > 0 {
+		var c net.Conn
+		if u.cfg.Net != nil {
+			c, err = u.cfg.Net.DialContext(ctx, "udp", ts[0].Addr.String())
+		} else {
+			var d net.Dialer
+			c, err = d.DialContext(ctx, "udp", ts[0].Addr.String())
+		}
+		if err == nil {
+			defer c.Close()
+			if ap, err := netip.ParseAddrPort(c.LocalAddr().String()); err == nil {
+				return ap.Addr().Unmap().String()
+			}
+		}
+	}
+	return "127.0.0.1"
+}
+
+func hostPort(host string, port int) string {
+	if ip, err := netip.ParseAddr(host); err == nil && ip.Is6() {
+		host = "[" + host + "]"
+	}
+	return host + ":" + strconv.Itoa(port)
+}
+
+// contactFor builds our Contact for user over network n toward peer.
+func (u *UA) contactFor(ctx context.Context, user string, n transport.Network, peer sip.URI) (sip.Address, error) {
+	hp, err := u.contactAddr(ctx, n, peer)
+	if err != nil {
+		return sip.Address{}, err
+	}
+	return makeContact(user, hp, n)
+}
+
+func makeContact(user, hostport string, n transport.Network) (sip.Address, error) {
+	s := "sip:"
+	if user != "" {
+		s += user + "@"
+	}
+	s += hostport
+	if n != "" && n != transport.UDP {
+		s += ";transport=" + string(n)
+	}
+	uri, err := sip.ParseURI(s)
+	if err != nil {
+		return sip.Address{}, fmt.Errorf("%w: %s", ErrBadTarget, s)
+	}
+	return sip.Address{URI: uri}, nil
+}
+
+// uriNetwork returns the network a URI asks for: its transport parameter,
+// tls for sips, else "" (let resolution decide).
+func uriNetwork(uri sip.URI) transport.Network {
+	if t, ok := uri.Params.Get("transport"); ok {
+		switch n := transport.Network(lower(t)); n {
+		case transport.UDP, transport.TCP, transport.TLS, transport.WS, transport.WSS:
+			return n
+		}
+	}
+	if uri.Scheme == "sips" {
+		return transport.TLS
+	}
+	return ""
+}
+
+func lower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
+}
+
+// parseTarget parses a target given as text: a SIP URI, with "sip:" added
+// when there is no scheme.
+func parseTarget(s string) (sip.URI, error) {
+	uri, err := sip.ParseURI(s)
+	if err != nil || (uri.Scheme != "sip" && uri.Scheme != "sips" && uri.Scheme != "tel") {
+		uri, err = sip.ParseURI("sip:" + s)
+	}
+	if err != nil || !uri.IsSIP() || uri.Host == "" {
+		return sip.URI{}, fmt.Errorf("%w: %q", ErrBadTarget, s)
+	}
+	return uri, nil
+}
+
+func (u *UA) addCommon(m sip.Message) {
+	m.Set("User-Agent", u.cfg.UserAgent)
+}
+
+// serveSIP is the transaction layer's handler: every request that starts
+// a server transaction.
+func (u *UA) serveSIP(ctx context.Context, w transaction.ResponseWriter, req *sip.Request) {
+	if err := u.val.Validate(req); err != nil {
+		var ve *sip.ValidationError
+		if errors.As(err, &ve) {
+			res := sip.NewResponse(req, ve.StatusCode, "")
+			switch {
+			case ve.StatusCode == sip.StatusBadExtension && len(ve.Unsupported) > 0:
+				res.Set("Unsupported", joinComma(ve.Unsupported))
+			case ve.StatusCode == sip.StatusUnsupportedMediaType:
+				res.Set("Accept", joinComma(ve.Accept))
+			case ve.StatusCode == sip.StatusNotImplemented || ve.StatusCode == sip.StatusMethodNotAllowed:
+				res.Set("Allow", u.allow)
+			}
+			u.respond(w, res)
+			return
+		}
+		u.respond(w, sip.NewResponse(req, sip.StatusBadRequest, ""))
+		return
+	}
+	to, _ := req.To()
+	if to.Tag() != "" {
+		u.inDialog(ctx, w, req)
+		return
+	}
+	switch req.Method {
+	case sip.INVITE:
+		u.incomingInvite(ctx, w, req)
+	case sip.OPTIONS:
+		u.respond(w, u.optionsResponse(req))
+	case sip.MESSAGE:
+		u.incomingMessage(ctx, w, req, nil)
+	default:
+		// BYE, INFO, UPDATE outside a dialog.
+		u.respond(w, sip.NewResponse(req, sip.StatusCallTransactionDoesNotExist, ""))
+	}
+}
+
+func (u *UA) respond(w transaction.ResponseWriter, res *sip.Response) {
+	if res.Header("Server") == "" {
+		res.Set("Server", u.cfg.UserAgent)
+	}
+	if err := w.Respond(res); err != nil {
+		u.log.Debug("respond failed", slog.Int("status", res.StatusCode), slog.String("call_id", res.CallID()), slog.String("error", err.Error()))
+	}
+}
+
+func joinComma(list []string) string {
+	s := ""
+	for i, x := range list {
+		if i > 0 {
+			s += ", "
+		}
+		s += x
+	}
+	return s
+}
+
+// stray gets what matches no transaction: ACKs for our 2xx and 2xx
+// retransmissions after the INVITE client transaction ended.
+func (u *UA) stray(in transport.Incoming) {
+	switch m := in.Msg.(type) {
+	case *sip.Request:
+		if m.Method == sip.ACK {
+			if c := u.lookup(dialog.RequestID(m)); c != nil {
+				c.receiveAck(m)
+			}
+		}
+	case *sip.Response:
+		if cs, err := m.CSeq(); err == nil && cs.Method == sip.INVITE && m.IsSuccess() {
+			if c := u.lookup(dialog.ResponseID(m)); c != nil {
+				c.resendAck(m)
+			}
+		}
+	}
+}
+
+func (u *UA) lookup(id dialog.ID) *Call {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.calls[id]
+}
