@@ -287,7 +287,9 @@ func (s *shard) stepClient(now time.Time, tx *ClientTx, in input) {
 				tx.gotFinal = true
 			}
 			if !tx.internal {
-				if tx.d.push(o.res) {
+				if fn := tx.d.handler(); fn != nil {
+					fn(o.res)
+				} else if tx.d.push(o.res) {
 					s.l.wg.Add(1)
 					go tx.d.pump(s.l, tx.ctx)
 				}
@@ -338,6 +340,36 @@ func (s *shard) startCancel(now time.Time, inv *ClientTx) {
 	s.sent(now, tx, nil)
 }
 
+// Detach ends delivery on Responses: the responses still to come, and any
+// queued but not yet on the channel, go to fn instead, and Responses is
+// closed once what it already holds is read. fn runs on the layer's run
+// loop (queued ones on the caller's goroutine, before Detach returns): it
+// must be quick and must not block, like re-sending a cached ACK for a 2xx
+// retransmission (RFC 3261 §13.2.2.4). A UA core detaches once it has the
+// first 2xx, so that no goroutine waits on an answered INVITE for the rest
+// of Timer M. Detach after the transaction ended does nothing.
+func (c *ClientTx) Detach(fn func(*sip.Response)) {
+	if fn == nil {
+		return
+	}
+	c.d.mu.Lock()
+	if c.d.done || c.d.fn != nil {
+		c.d.mu.Unlock()
+		return
+	}
+	c.d.fn = fn
+	queued := c.d.q
+	c.d.q = nil
+	c.d.dropped = true // a running pump stops and closes the channel
+	if !c.d.pumping {
+		c.d.closeCh()
+	}
+	c.d.mu.Unlock()
+	for _, r := range queued {
+		fn(r)
+	}
+}
+
 // delivery passes a client transaction's responses to its user in order
 // without ever blocking the run loop: straight into the buffered channel
 // when there is room, else into a queue that a goroutine drains.
@@ -349,6 +381,23 @@ type delivery struct {
 	done    bool // the transaction ended; close ch when the queue is empty
 	dropped bool // the reader is gone (context done or layer closed)
 	err     error
+	fn      func(*sip.Response) // set by Detach: deliver by calling it
+	closed  bool                // ch is closed
+}
+
+// closeCh closes the channel once; d.mu is held.
+func (d *delivery) closeCh() {
+	if d.ch != nil && !d.closed {
+		close(d.ch)
+		d.closed = true
+	}
+}
+
+// handler returns the function set by Detach, or nil.
+func (d *delivery) handler() func(*sip.Response) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.fn
 }
 
 // push delivers or queues r; it reports whether the caller must start a
@@ -356,7 +405,7 @@ type delivery struct {
 func (d *delivery) push(r *sip.Response) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.done || d.dropped || d.ch == nil {
+	if d.done || d.dropped || d.ch == nil || d.closed {
 		return false
 	}
 	if !d.pumping {
@@ -398,8 +447,8 @@ func (d *delivery) finish(err error) {
 	}
 	d.done = true
 	d.err = err
-	if !d.pumping && d.ch != nil {
-		close(d.ch)
+	if !d.pumping {
+		d.closeCh()
 	}
 }
 
@@ -416,8 +465,8 @@ func (d *delivery) pump(l *Layer, ctx context.Context) {
 		if len(d.q) == 0 || d.dropped {
 			d.q = nil
 			d.pumping = false
-			if d.done {
-				close(d.ch)
+			if d.done || d.fn != nil {
+				d.closeCh()
 			}
 			d.mu.Unlock()
 			return

@@ -583,3 +583,50 @@ func TestDuplicateBranch(t *testing.T) {
 		require.ErrorIs(t, tx1.Err(), transaction.ErrTimeout)
 	})
 }
+
+// TestDetach: once detached after the first 2xx, the retransmitted 2xx
+// reach the function on the layer's loop, Responses closes at once, and
+// nothing waits on the transaction for the rest of Timer M.
+func TestDetach(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var ok *sip.Response
+		var wmu sync.Mutex
+		var w transaction.ResponseWriter
+		h := transaction.HandlerFunc(func(_ context.Context, rw transaction.ResponseWriter, req *sip.Request) {
+			r := sip.NewResponse(req, 200, "")
+			wmu.Lock()
+			ok, w = r, rw
+			wmu.Unlock()
+			require.NoError(t, rw.Respond(r))
+		})
+		p := newPair(t, loss{}, h, nil)
+		tx, err := p.client.Request(t.Context(), newReq(sip.INVITE), udp())
+		require.NoError(t, err)
+		r := <-tx.Responses()
+		require.Equal(t, 200, r.StatusCode)
+
+		var mu sync.Mutex
+		var got []int
+		tx.Detach(func(r *sip.Response) {
+			mu.Lock()
+			got = append(got, r.StatusCode)
+			mu.Unlock()
+		})
+		_, open := <-tx.Responses()
+		require.False(t, open, "Responses closes on Detach")
+		for range 2 {
+			time.Sleep(500 * time.Millisecond)
+			wmu.Lock()
+			require.NoError(t, w.Respond(ok))
+			wmu.Unlock()
+			synctest.Wait()
+		}
+		mu.Lock()
+		require.Equal(t, []int{200, 200}, got, "retransmitted 2xx go to the detached function")
+		mu.Unlock()
+		tx.Detach(func(*sip.Response) { t.Error("a second Detach must not replace the first") })
+		time.Sleep(40 * time.Second) // past Timer M
+		synctest.Wait()
+		require.NoError(t, tx.Err())
+	})
+}
