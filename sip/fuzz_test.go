@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"strings"
 	"os"
 	"path/filepath"
 	"testing"
@@ -44,6 +45,24 @@ func FuzzParse(f *testing.F) {
 			return
 		}
 		checkRoundTrip(t, m)
+		// Parameter lookup agrees with a scan of every parameter.
+		if v, err := m.TopVia(); err == nil {
+			for _, name := range []string{"branch", "rport", "received"} {
+				got, ok := v.Params.Get(name)
+				var want string
+				var wantOK bool
+				v.Params.Each(func(n, val string) bool {
+					if strings.EqualFold(n, name) {
+						want, wantOK = val, true
+						return false
+					}
+					return true
+				})
+				if got != want || ok != wantOK {
+					t.Fatalf("Params(%q).Get(%q) = %q, %v; scan says %q, %v", v.Params, name, got, ok, want, wantOK)
+				}
+			}
+		}
 		// Typed accessors never panic either.
 		_, _ = m.(interface{ Vias() ([]sip.Via, error) }).Vias()
 		_, _ = m.(interface{ Contacts() ([]sip.Address, error) }).Contacts()

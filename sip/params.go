@@ -71,6 +71,9 @@ func quotedEnd(s string, i int) (int, bool) {
 // Get returns the value of the named parameter and whether it is present.
 // A flag parameter (no '=') is present with an empty value.
 func (p Params) Get(name string) (string, bool) {
+	if v, found, ok := p.getFast(name); ok {
+		return v, found
+	}
 	for i := 0; ; {
 		n, v, _, next, ok := p.paramAt(i)
 		if !ok {
@@ -81,6 +84,41 @@ func (p Params) Get(name string) (string, bool) {
 		}
 		i = next
 	}
+}
+
+// getFast looks a parameter up by jumping from ';' to ';', which is only
+// right when no quoted value can hide a ';': ok is false when p holds a
+// quote and the caller must scan parameter by parameter. Branch and tag
+// lookups, which every layer makes, take this path.
+func (p Params) getFast(name string) (value string, found, ok bool) {
+	s := string(p)
+	if strings.IndexByte(s, '"') >= 0 || name == "" {
+		return "", false, false
+	}
+	for i := 0; i < len(s); {
+		j := strings.IndexByte(s[i:], ';')
+		if j < 0 {
+			break
+		}
+		i = skipLWS(s, i+j+1)
+		if len(s)-i < len(name) || !equalFold(s[i:i+len(name)], name) {
+			continue
+		}
+		k := skipLWS(s, i+len(name))
+		switch {
+		case k == len(s) || s[k] == ';':
+			return "", true, true
+		case s[k] == '=':
+			k = skipLWS(s, k+1)
+			end := strings.IndexByte(s[k:], ';')
+			if end < 0 {
+				end = len(s) - k
+			}
+			return trimLWS(s[k : k+end]), true, true
+		}
+		// A longer name that starts with this one: keep looking.
+	}
+	return "", false, true
 }
 
 // Value returns the named parameter's value, or "" when it is absent.

@@ -2,6 +2,7 @@ package sip_test
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -135,4 +136,41 @@ func TestParams(t *testing.T) {
 	require.Equal(t, sip.Params(";tag=xyz;expires=60;q=\"0.5;x\";maddr=10.0.0.1"), p)
 	require.Equal(t, sip.Params(";lr"), sip.Params("").Set("lr", ""))
 	require.Equal(t, sip.Params(";a=1"), sip.Params(";a=1").Del("b"))
+}
+
+func TestParamsGetPaths(t *testing.T) {
+	// The fast path (no quotes) and the full scan agree.
+	tests := []struct {
+		p     sip.Params
+		name  string
+		value string
+		found bool
+	}{
+		{";branch=z9hG4bK1;rport", "branch", "z9hG4bK1", true},
+		{";branch=z9hG4bK1;rport", "rport", "", true},
+		{";branch=z9hG4bK1;rport", "rpor", "", false},
+		{";rportx=1;rport=5", "rport", "5", true},
+		{"; tag = abc ;x", "tag", "abc", true},
+		{";TAG=abc", "tag", "abc", true},
+		{";x=\"a;tag=b\";tag=c", "tag", "c", true},
+		{";x=\"a;tag=b\"", "tag", "", false},
+		{"", "tag", "", false},
+		{";a;b;c", "c", "", true},
+	}
+	for _, tc := range tests {
+		v, ok := tc.p.Get(tc.name)
+		require.Equal(t, tc.found, ok, "%q %q", tc.p, tc.name)
+		require.Equal(t, tc.value, v, "%q %q", tc.p, tc.name)
+		var slow string
+		var slowOK bool
+		tc.p.Each(func(n, v string) bool {
+			if strings.EqualFold(n, tc.name) {
+				slow, slowOK = v, true
+				return false
+			}
+			return true
+		})
+		require.Equal(t, slowOK, ok)
+		require.Equal(t, slow, v)
+	}
 }
