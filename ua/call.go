@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/dialtone/dialtone/dialog"
+	"github.com/dialtone/dialtone/rtp"
 	"github.com/dialtone/dialtone/sip"
 	"github.com/dialtone/dialtone/transaction"
 	"github.com/dialtone/dialtone/transport"
@@ -71,9 +72,16 @@ type DialOptions struct {
 	// challenges, its outbound proxy is the first hop. Nil: the UA's first
 	// line, or an anonymous From when there is none.
 	Line *Line
-	// SDP is the offer sent in the INVITE (application/sdp); nil sends no
-	// offer.
+	// SDP is the offer sent in the INVITE (application/sdp). Nil: the UA
+	// opens an RTP session (Call.Media) and offers it, unless
+	// Config.Media.DisableMedia is set or NoOffer asks for a late offer.
+	// Given SDP bytes, no session is created: media is the host's.
 	SDP []byte
+	// NoOffer sends the INVITE without SDP (a late offer, RFC 3261
+	// §13.2.1): the 2xx then carries the peer's offer and the ACK our
+	// answer. With media enabled the UA answers it from the call's session;
+	// without, the ACK carries no body.
+	NoOffer bool
 	// MaxRedirects bounds the 3xx responses followed (0:
 	// Limits.MaxRedirects; negative: none followed).
 	MaxRedirects int
@@ -114,6 +122,9 @@ type Call struct {
 	// Our 2xx being retransmitted until its ACK (RFC 3261 §13.3.1.4).
 	rtx      *retransmission
 	byeOnAck bool
+	// media is the call's RTP session, nil when the host brings its SDP;
+	// set at creation, never changed.
+	media *callMedia
 }
 
 type retransmission struct {
@@ -273,13 +284,33 @@ func (u *UA) DialURI(ctx context.Context, uri sip.URI, opts DialOptions) (*Call,
 	}
 	o.from, o.contact, o.callID = from, ct, sip.NewCallID()
 	c.callID = o.callID
+	if opts.SDP == nil && u.mediaEnabled() {
+		m, err := u.newMedia(ctx, ct.URI.Host)
+		if err != nil {
+			return nil, err
+		}
+		if !opts.NoOffer {
+			offer, err := m.offer()
+			if err != nil {
+				m.close()
+				return nil, fmt.Errorf("ua: media: %w", err)
+			}
+			o.opts.SDP, c.local = offer, offer
+		}
+		c.media = m
+	}
 	if err := u.addSetup(c); err != nil {
+		c.media.close()
 		return nil, err
+	}
+	if c.media != nil {
+		c.media.forwardDTMF(c)
 	}
 	result := make(chan error, 1)
 	o.result = result
 	if !u.goTrack(o.run) {
 		u.removeSetup(c)
+		c.media.close()
 		return nil, ErrClosed
 	}
 	select {
@@ -461,6 +492,11 @@ func (o *outgoing) read(tx *transaction.ClientTx, req *sip.Request) (*sip.Respon
 				c.state = CallRinging
 			}
 			c.mu.Unlock()
+			if c.media != nil && !o.opts.NoOffer && len(res.Body()) > 0 && res.ContentType() == "application/sdp" {
+				if err := c.media.applyAnswer(res.Body(), true); err != nil {
+					u.log.Debug("early media answer not applied", "call_id", c.callID, "error", err.Error())
+				}
+			}
 			u.emit(Event{Kind: EventCallProgress, Line: c.line, Call: c, CallID: c.callID, Response: res, SDP: res.Body()})
 			continue
 		}
@@ -513,6 +549,22 @@ func (o *outgoing) read(tx *transaction.ClientTx, req *sip.Request) (*sip.Respon
 func (o *outgoing) confirm(d *dialog.Dialog, req *sip.Request, res *sip.Response) {
 	c, u := o.c, o.c.u
 	ack, err := d.NewAck(req, res)
+	var mediaErr error
+	if err == nil && c.media != nil {
+		if o.opts.NoOffer {
+			// Late offer: the 2xx carries the peer's offer, our ACK the
+			// answer (RFC 3264 §4).
+			var answer []byte
+			if answer, mediaErr = c.media.answer(res.Body()); mediaErr == nil {
+				ack.SetBody(answer, "application/sdp")
+				c.mu.Lock()
+				c.local = answer
+				c.mu.Unlock()
+			}
+		} else {
+			mediaErr = c.media.applyAnswer(res.Body(), false)
+		}
+	}
 	var flow transport.Flow
 	if err == nil {
 		flow, err = u.sendAck(u.baseCtx, ack, c.network)
@@ -533,6 +585,14 @@ func (o *outgoing) confirm(d *dialog.Dialog, req *sip.Request, res *sip.Response
 	if abandoned {
 		u.goTrack(func() { _ = c.Hangup(u.baseCtx) })
 		o.result <- context.Canceled
+		return
+	}
+	if mediaErr != nil {
+		// RFC 3261 §13.2.2.4: an unacceptable answer is ACKed, then the
+		// call is ended with BYE.
+		why := fmt.Errorf("ua: media: %w", mediaErr)
+		u.goTrack(func() { _ = c.hangup(u.baseCtx, why) })
+		o.result <- why
 		return
 	}
 	o.result <- nil
@@ -621,6 +681,7 @@ func (c *Call) end(err error) {
 	id, hasID := c.id, c.d != nil
 	close(c.done)
 	c.mu.Unlock()
+	c.media.close()
 	u := c.u
 	u.mu.Lock()
 	if _, ok := u.setup[c]; ok {
@@ -641,6 +702,11 @@ func (c *Call) end(err error) {
 // passed). It returns once the BYE is answered or ctx ends; the call is
 // over either way. Hanging up an ended call does nothing.
 func (c *Call) Hangup(ctx context.Context) error {
+	return c.hangup(ctx, ErrLocalHangup)
+}
+
+// hangup is Hangup ending the call with why.
+func (c *Call) hangup(ctx context.Context, why error) error {
 	c.mu.Lock()
 	switch {
 	case c.state == CallEnded:
@@ -661,12 +727,15 @@ func (c *Call) Hangup(ctx context.Context) error {
 	}
 	bye, err := c.d.NewRequest(sip.BYE, nil, "")
 	c.mu.Unlock()
-	c.end(ErrLocalHangup)
 	if err != nil {
+		c.end(why)
 		return err
 	}
 	c.u.addCommon(bye)
 	tx, err := c.u.send(ctx, ctx, bye, c.network)
+	// The call ends once the BYE is on its way, so that a host that
+	// closes the UA when Done fires does not cut it off.
+	c.end(why)
 	if err != nil {
 		return err
 	}
@@ -710,15 +779,65 @@ func (c *Call) wait(ctx context.Context) error {
 }
 
 // Hold puts the peer on hold: a re-INVITE with our SDP marked sendonly
-// (RFC 3264 §8.4).
+// (RFC 3264 §8.4). With a media session the negotiator makes the offer
+// (sendonly, or inactive when we only received) and the answer is applied:
+// the peer stops sending to us.
 func (c *Call) Hold(ctx context.Context) error {
+	if c.media != nil {
+		return c.mediaReinvite(ctx, true, false)
+	}
 	return c.Reinvite(ctx, SetSDPDirection(c.LocalSDP(), "sendonly"))
 }
 
 // Resume takes the peer off hold: a re-INVITE with our SDP marked
-// sendrecv.
+// sendrecv (with a media session, the configured direction again).
 func (c *Call) Resume(ctx context.Context) error {
+	if c.media != nil {
+		return c.mediaReinvite(ctx, false, true)
+	}
 	return c.Reinvite(ctx, SetSDPDirection(c.LocalSDP(), "sendrecv"))
+}
+
+// mediaReinvite re-offers the call's session (after Hold or Resume when
+// asked) and applies the answer. A failed re-INVITE leaves the session and
+// the hold state as they were (RFC 3264 §8).
+func (c *Call) mediaReinvite(ctx context.Context, hold, resume bool) error {
+	m := c.media
+	m.mu.Lock()
+	wasHeld := m.neg.Held()
+	switch {
+	case hold:
+		m.neg.Hold()
+	case resume:
+		m.neg.Resume()
+	}
+	restore := func() {
+		if wasHeld {
+			m.neg.Hold()
+		} else {
+			m.neg.Resume()
+		}
+	}
+	offer, err := m.neg.CreateOffer()
+	if err != nil {
+		restore()
+		m.mu.Unlock()
+		if errors.Is(err, rtp.ErrOfferPending) {
+			return fmt.Errorf("%w: %w", dialog.ErrRequestPending, err)
+		}
+		return err
+	}
+	m.mu.Unlock()
+	err = c.reinvite(ctx, offer, func(answer []byte) error { return m.applyAnswer(answer, false) })
+	if err != nil {
+		m.mu.Lock()
+		if m.neg.OfferPending() {
+			m.neg.CancelOffer()
+			restore()
+		}
+		m.mu.Unlock()
+	}
+	return err
 }
 
 // Reinvite sends a re-INVITE with sdp as the new offer (RFC 3261 §14.1) and
@@ -728,7 +847,41 @@ func (c *Call) Resume(ctx context.Context) error {
 // ends the call. Errors: *StatusError, dialog.ErrRequestPending when a
 // re-INVITE is already in progress, ErrCallEnded, ctx's error (the
 // re-INVITE is then canceled).
+//
+// For a call with a media session, a nil sdp re-offers the session (a
+// refresh, with a new o= version only if something changed) and applies
+// the answer; SDP bytes are sent as they are and the answer is applied to
+// the session when it fits them.
 func (c *Call) Reinvite(ctx context.Context, sdp []byte) error {
+	if c.media != nil {
+		if len(sdp) == 0 {
+			return c.mediaReinvite(ctx, false, false)
+		}
+		m := c.media
+		return c.reinvite(ctx, sdp, func(answer []byte) error {
+			off, err := rtp.ParseSDP(sdp)
+			if err != nil {
+				return nil // not ours to apply
+			}
+			ans, err := rtp.ParseSDP(answer)
+			if err != nil {
+				return err
+			}
+			p, err := rtp.ApplyAnswer(off, ans)
+			if err != nil {
+				return err
+			}
+			m.mu.Lock()
+			defer m.mu.Unlock()
+			return m.setRemote(p)
+		})
+	}
+	return c.reinvite(ctx, sdp, nil)
+}
+
+// reinvite runs a re-INVITE carrying sdp; onAnswer, when set, gets the
+// body of the 2xx once it is acknowledged.
+func (c *Call) reinvite(ctx context.Context, sdp []byte, onAnswer func([]byte) error) error {
 	u := c.u
 	var auth []sip.Header
 	glare, authTries := 0, 0
@@ -800,8 +953,14 @@ func (c *Call) Reinvite(ctx context.Context, sdp []byte) error {
 			c.ack, c.ackFlow = ack, flow
 			c.mu.Unlock()
 			u.goTrack(func() { c.drainReinvite(tx, req, ack) })
-			u.emit(Event{Kind: EventCallUpdated, Line: c.line, Call: c, CallID: c.callID, Response: res, SDP: res.Body()})
-			return nil
+			var aerr error
+			if onAnswer != nil {
+				if aerr = onAnswer(res.Body()); aerr != nil {
+					aerr = fmt.Errorf("ua: media: %w", aerr)
+				}
+			}
+			u.emit(Event{Kind: EventCallUpdated, Line: c.line, Call: c, CallID: c.callID, Response: res, SDP: res.Body(), Err: aerr})
+			return aerr
 		case terminated:
 			c.end(ErrDialogTerminated)
 			return &StatusError{Response: res}
@@ -950,11 +1109,26 @@ func (c *Call) receiveAck(ack *sip.Request) {
 	}
 	bye := c.byeOnAck
 	c.mu.Unlock()
-	if first {
-		c.u.emit(Event{Kind: EventCallConfirmed, Line: c.line, Call: c, CallID: c.callID})
+	var mediaErr error
+	if m := c.media; m != nil && !bye {
+		m.mu.Lock()
+		pending := m.neg.OfferPending()
+		m.mu.Unlock()
+		if pending {
+			// Our offer was in the 2xx: the ACK carries the answer
+			// (RFC 3264 §4, late offer and offerless re-INVITE).
+			mediaErr = m.applyAnswer(ack.Body(), false)
+		}
 	}
-	if bye {
+	if first {
+		c.u.emit(Event{Kind: EventCallConfirmed, Line: c.line, Call: c, CallID: c.callID, SDP: ack.Body(), Err: mediaErr})
+	}
+	switch {
+	case bye:
 		c.u.goTrack(func() { _ = c.Hangup(c.u.baseCtx) })
+	case mediaErr != nil && first:
+		why := fmt.Errorf("ua: media: %w", mediaErr)
+		c.u.goTrack(func() { _ = c.hangup(c.u.baseCtx, why) })
 	}
 }
 

@@ -138,6 +138,9 @@ type Config struct {
 	AllowUpdate bool
 	// Rand draws the glare back-off of RFC 3261 §14.1; nil is crypto/rand.
 	Rand dialog.Rand
+	// Media configures the RTP sessions of calls (package rtp); by default
+	// every call without host SDP gets one. See MediaConfig.
+	Media MediaConfig
 }
 
 func (c *Config) fill() {

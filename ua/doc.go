@@ -1,8 +1,8 @@
 // Package ua is Dialtone's user agent: the facade host programs use to
 // register lines, place and answer calls, and exchange MESSAGEs. It drives
 // the layers beneath it — transport (sockets, RFC 3263 resolution),
-// transaction (RFC 3261 §17) and dialog (§12) — and carries the SDP bodies
-// the host gives it; media is package rtp's, glued in by the host.
+// transaction (RFC 3261 §17) and dialog (§12) — and gives every call an
+// RTP audio session from package rtp, unless the host brings its own SDP.
 //
 // # What it does
 //
@@ -36,12 +36,31 @@
 //   - Registration and call state changes reach Config.OnEvent as Events;
 //     a failed request returns a *StatusError carrying the final response.
 //
+// # Media
+//
+// Unless Config.Media.DisableMedia is set, a call whose host gives no SDP
+// (DialOptions.SDP nil, IncomingCall.Answer(nil) or Progress(nil)) gets an
+// rtp.Session, reachable with Call.Media: ReadFrame/WriteFrame move 16-bit
+// 8 kHz PCM frames, Play and Record connect WAV files or tone generators.
+// The UA runs the RFC 3264 offer/answer with an rtp.Negotiator: Dial offers
+// (or, with DialOptions.NoOffer, answers the 2xx's offer in the ACK);
+// Answer answers the INVITE's offer, or offers in the 200 and takes the
+// answer from the ACK (late offer); an offer with no common codec gets 488
+// Not Acceptable Here. Re-INVITEs from the peer are answered from the
+// session (hold: we answer recvonly and stop sending), Hold, Resume and
+// Reinvite(ctx, nil) re-offer with a new o= version, and every way a call
+// ends closes its session. Call.SendDTMF sends RFC 4733 events, or SIP
+// INFO application/dtmf-relay when the peer did not negotiate
+// telephone-event; received digits of either kind arrive as EventDTMF.
+// Host-given SDP bytes turn all of this off for that call.
+//
 // # Contexts, goroutines and Close
 //
 // Methods that wait take a context first; it bounds the caller's wait, not
 // the protocol: a canceled Dial still cancels its INVITE and absorbs what
-// follows. An established call costs memory only: there is no goroutine per
-// dialog, and 2xx retransmissions run on timers (time.AfterFunc). A
+// follows. Signaling costs an established call memory only: there is no
+// goroutine per dialog (its media session, if any, runs the rtp.Session's
+// goroutines and one that forwards received digits), and 2xx retransmissions run on timers (time.AfterFunc). A
 // goroutine reads each INVITE client transaction until it ends (64·T1 after
 // a 2xx, to ACK retransmissions), and handlers run on the transaction
 // layer's goroutine per request. Close unregisters the lines, hangs up
@@ -57,7 +76,8 @@
 //
 // # RFCs
 //
-// RFC 3261 §8, §10, §11, §12, §13, §14, §15, §22; RFC 3263; RFC 3264 §8;
+// RFC 3261 §8, §10, §11, §12, §13, §14, §15, §22; RFC 3263; RFC 3264;
+// RFC 4733 (through package rtp);
 // RFC 3311 (UPDATE, answered only); RFC 3428; RFC 3581; RFC 6026; RFC 6086
-// (INFO, answered only); RFC 8760.
+// (INFO; DTMF relay); RFC 8760.
 package ua

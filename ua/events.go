@@ -40,6 +40,10 @@ const (
 	// EventCallEnded: the call is over (Err says why: ErrLocalHangup,
 	// ErrRemoteHangup, a *StatusError, …).
 	EventCallEnded
+	// EventDTMF: the peer sent a DTMF digit (Digit), as an RFC 4733
+	// telephone event in RTP or in a SIP INFO application/dtmf-relay body
+	// (DTMFInfo).
+	EventDTMF
 )
 
 var eventNames = [...]string{
@@ -54,6 +58,7 @@ var eventNames = [...]string{
 	EventCallConfirmed:      "confirmed",
 	EventCallUpdated:        "updated",
 	EventCallEnded:          "ended",
+	EventDTMF:               "dtmf",
 }
 
 // String returns the kind's name.
@@ -83,6 +88,12 @@ type Event struct {
 	Expires time.Duration
 	// Err says why, for failures and EventCallEnded.
 	Err error
+	// Digit is the DTMF digit of EventDTMF (0-9, *, #, A-D), DigitDuration
+	// its duration as the sender reported it (0 if unknown), and DTMFInfo
+	// tells that it came in a SIP INFO rather than in RTP (RFC 4733).
+	Digit         rune
+	DigitDuration time.Duration
+	DTMFInfo      bool
 }
 
 // String formats the event on one line, for logs and the example programs.
@@ -104,6 +115,19 @@ func (e Event) String() string {
 	if e.Kind == EventRegistered {
 		b.WriteString(" expires=")
 		b.WriteString(e.Expires.String())
+	}
+	if e.Kind == EventDTMF {
+		b.WriteString(" digit=")
+		b.WriteRune(e.Digit)
+		if e.DTMFInfo {
+			b.WriteString(" via=info")
+		} else {
+			b.WriteString(" via=rtp")
+		}
+		if e.DigitDuration > 0 {
+			b.WriteString(" duration=")
+			b.WriteString(e.DigitDuration.String())
+		}
 	}
 	if len(e.SDP) > 0 {
 		b.WriteString(" sdp=")

@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/dialtone/dialtone/dialog"
+	"github.com/dialtone/dialtone/rtp"
 	"github.com/dialtone/dialtone/sip"
 	"github.com/dialtone/dialtone/transaction"
 )
@@ -30,6 +32,10 @@ type IncomingCall struct {
 	mu    sync.Mutex
 	final bool
 	call  *Call
+	// media is the session opened for Progress or Answer without host
+	// SDP, and mediaSDP our answer (or offer, for an offerless INVITE).
+	media    *callMedia
+	mediaSDP []byte
 }
 
 // Request returns the INVITE (read-only).
@@ -58,9 +64,74 @@ func (ic *IncomingCall) Context() context.Context { return ic.ctx }
 func (ic *IncomingCall) Ring() error { return ic.provisional(sip.StatusRinging, nil) }
 
 // Progress sends 183 Session Progress with sdp as early media (RFC 3261
-// §13.3.1.1).
+// §13.3.1.1). With a nil sdp and media enabled, the call's RTP session is
+// opened now and its answer to the INVITE's offer goes in the 183, so that
+// audio written to Media flows before the call is answered; Answer(nil)
+// then answers with the same session. An offer that cannot be accepted
+// gives 488 Not Acceptable Here and an error wrapping rtp.ErrNotAcceptable.
 func (ic *IncomingCall) Progress(sdp []byte) error {
 	return ic.provisional(sip.StatusSessionProgress, sdp)
+}
+
+// Media returns the RTP session opened by Progress(nil), to play early
+// media, or nil.
+func (ic *IncomingCall) Media() *rtp.Session {
+	ic.mu.Lock()
+	defer ic.mu.Unlock()
+	if ic.media == nil {
+		return nil
+	}
+	return ic.media.sess
+}
+
+// prepareMedia opens the session and answers the offer (or makes one for
+// an offerless INVITE). On failure it sends the final response: 488 when
+// the offer cannot be accepted, 500 otherwise. ic.mu is held.
+func (ic *IncomingCall) prepareMedia() error {
+	if ic.media != nil {
+		return nil
+	}
+	m, err := ic.u.newMedia(ic.ctx, ic.contact.URI.Host)
+	if err != nil {
+		ic.failMedia(sip.StatusServerInternalError, err)
+		return err
+	}
+	var sdp []byte
+	if offer := ic.req.Body(); len(offer) > 0 {
+		sdp, err = m.answer(offer)
+	} else {
+		sdp, err = m.offer()
+	}
+	if err != nil {
+		m.close()
+		code := sip.StatusServerInternalError
+		if errors.Is(err, rtp.ErrNotAcceptable) || errors.Is(err, rtp.ErrSDPMalformed) {
+			code = sip.StatusNotAcceptableHere
+		}
+		err = fmt.Errorf("ua: media: %w", err)
+		ic.failMedia(code, err)
+		return err
+	}
+	ic.media, ic.mediaSDP = m, sdp
+	return nil
+}
+
+// failMedia refuses the call with code after a media failure; ic.mu is
+// held.
+func (ic *IncomingCall) failMedia(code int, why error) {
+	res := sip.NewResponse(ic.req, code, "")
+	res.SetToTag(ic.tag)
+	if code == sip.StatusNotAcceptableHere {
+		res.Set("Warning", `304 `+ic.u.cfg.UserAgent+` "Media type not available"`)
+	}
+	ic.finish(res, why)
+}
+
+// dropMedia closes a session opened for a call that was not answered;
+// ic.mu is held.
+func (ic *IncomingCall) dropMedia() {
+	ic.media.close()
+	ic.media = nil
 }
 
 func (ic *IncomingCall) provisional(code int, sdp []byte) error {
@@ -68,6 +139,12 @@ func (ic *IncomingCall) provisional(code int, sdp []byte) error {
 	defer ic.mu.Unlock()
 	if ic.final {
 		return ErrAnswered
+	}
+	if code == sip.StatusSessionProgress && len(sdp) == 0 && ic.u.mediaEnabled() && len(ic.req.Body()) > 0 {
+		if err := ic.prepareMedia(); err != nil {
+			return err
+		}
+		sdp = ic.mediaSDP
 	}
 	res := sip.NewResponse(ic.req, code, "")
 	dialog.PrepareResponse(ic.req, res, ic.tag, ic.contact)
@@ -82,6 +159,13 @@ func (ic *IncomingCall) provisional(code int, sdp []byte) error {
 // §13.3.1.4) and returns the call. The 200 is retransmitted until the ACK
 // arrives; without an ACK within 64·T1 the call is ended with a BYE
 // (Call.Err is ErrNoACK).
+//
+// With a nil sdp and media enabled (Config.Media), the UA opens the call's
+// RTP session (Call.Media) and answers the INVITE's offer with it; an
+// INVITE without SDP gets our offer in the 200 and its answer is taken
+// from the ACK (RFC 3264 §4). An offer with no usable audio stream is
+// refused with 488 Not Acceptable Here and the error wraps
+// rtp.ErrNotAcceptable. Given SDP bytes, no session is created.
 func (ic *IncomingCall) Answer(sdp []byte) (*Call, error) {
 	u := ic.u
 	ic.mu.Lock()
@@ -90,7 +174,17 @@ func (ic *IncomingCall) Answer(sdp []byte) (*Call, error) {
 		return nil, ErrAnswered
 	}
 	if err := ic.ctx.Err(); err != nil {
+		ic.dropMedia()
 		return nil, context.Cause(ic.ctx)
+	}
+	var media *callMedia
+	if len(sdp) == 0 && u.mediaEnabled() {
+		if err := ic.prepareMedia(); err != nil {
+			return nil, err
+		}
+		media, sdp = ic.media, ic.mediaSDP
+	} else {
+		ic.dropMedia()
 	}
 	res := sip.NewResponse(ic.req, sip.StatusOK, "")
 	dialog.PrepareResponse(ic.req, res, ic.tag, ic.contact)
@@ -103,16 +197,21 @@ func (ic *IncomingCall) Answer(sdp []byte) (*Call, error) {
 		return nil, err
 	}
 	c := &Call{u: u, line: ic.line, dir: Incoming, callID: ic.req.CallID(), network: ic.w.Flow().Network,
-		done: make(chan struct{}), state: CallAnswered, d: d, id: d.ID(), local: sdp}
+		done: make(chan struct{}), state: CallAnswered, d: d, id: d.ID(), local: sdp, media: media}
 	if b := ic.req.Body(); len(b) > 0 {
 		c.remote = bytes.Clone(b)
 		c.remoteHold = isHold(SDPDirection(b))
 	}
 	if err := u.addCall(c); err != nil {
 		ic.final = true
+		ic.dropMedia()
 		u.respond(ic.w, sip.NewResponse(ic.req, sip.StatusServiceUnavailable, ""))
 		close(ic.finalCh)
 		return nil, err
+	}
+	ic.media = nil // the call owns it now
+	if media != nil {
+		media.forwardDTMF(c)
 	}
 	cs, _ := ic.req.CSeq()
 	c.mu.Lock()
@@ -161,6 +260,7 @@ func (ic *IncomingCall) Reject(code int, reason string) error {
 // finish sends a final non-2xx; ic.mu is held.
 func (ic *IncomingCall) finish(res *sip.Response, why error) {
 	ic.final = true
+	ic.dropMedia()
 	ic.u.respond(ic.w, res)
 	close(ic.finalCh)
 	ic.u.emit(Event{Kind: EventCallEnded, Line: ic.line, CallID: ic.req.CallID(), Response: res, Err: why})
@@ -242,6 +342,11 @@ func (u *UA) incomingInvite(ctx context.Context, w transaction.ResponseWriter, r
 	case <-t.C:
 		_ = ic.Reject(sip.StatusTemporarilyUnavailable, "")
 	}
+	ic.mu.Lock()
+	if !ic.final {
+		ic.dropMedia() // the UA is closing
+	}
+	ic.mu.Unlock()
 }
 
 // inDialog serves a request with a To tag: BYE, re-INVITE, UPDATE, INFO,
@@ -276,7 +381,7 @@ func (u *UA) inDialog(ctx context.Context, w transaction.ResponseWriter, req *si
 	case sip.INVITE, sip.UPDATE:
 		offer := bytes.Clone(req.Body())
 		c.mu.Unlock()
-		answer, err := u.answerOffer(c, offer)
+		answer, err := u.answerOffer(c, req.Method, offer)
 		c.mu.Lock()
 		if err != nil {
 			code, reason := sip.StatusNotAcceptableHere, ""
@@ -308,6 +413,7 @@ func (u *UA) inDialog(ctx context.Context, w transaction.ResponseWriter, req *si
 	case sip.INFO:
 		res := c.d.NewResponse(req, sip.StatusOK, "")
 		c.mu.Unlock()
+		u.receiveInfoDTMF(c, req)
 		if u.cfg.OnInfo != nil {
 			u.cfg.OnInfo(c, req)
 		}
@@ -329,10 +435,29 @@ func (u *UA) inDialog(ctx context.Context, w transaction.ResponseWriter, req *si
 }
 
 // answerOffer asks OnReinvite for the answer to a re-INVITE or UPDATE
-// offer, or mirrors the offer's direction on our current SDP.
-func (u *UA) answerOffer(c *Call, offer []byte) ([]byte, error) {
+// offer; else a call with media answers with its session (and makes an
+// offer for an offerless re-INVITE, answered in the ACK); else it mirrors
+// the offer's direction on our current SDP.
+func (u *UA) answerOffer(c *Call, m sip.Method, offer []byte) ([]byte, error) {
 	if u.cfg.OnReinvite != nil {
 		return u.cfg.OnReinvite(c, offer)
+	}
+	if c.media != nil {
+		var sdp []byte
+		var err error
+		switch {
+		case len(offer) > 0:
+			sdp, err = c.media.answer(offer)
+		case m == sip.INVITE:
+			sdp, err = c.media.offer()
+		default:
+			return c.LocalSDP(), nil
+		}
+		if errors.Is(err, rtp.ErrOfferPending) {
+			// Glare: our re-INVITE is out (RFC 3261 §14.2).
+			return nil, &AnswerError{Code: sip.StatusRequestPending, Reason: ""}
+		}
+		return sdp, err
 	}
 	local := c.LocalSDP()
 	if len(offer) == 0 {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/dialtone/dialtone/dialog"
+	"github.com/dialtone/dialtone/rtp"
 	"github.com/dialtone/dialtone/sip"
 	"github.com/dialtone/dialtone/transaction"
 	"github.com/dialtone/dialtone/transport"
@@ -47,6 +48,8 @@ type UA struct {
 	nCalls   atomic.Int64
 
 	wg        sync.WaitGroup
+	ports     *rtp.PortAllocator // nil with Media.DisableMedia
+	mediaWG   sync.WaitGroup     // DTMF forwarders: end when their session closes
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -97,6 +100,13 @@ func New(cfg Config) (*UA, error) {
 			return nil, fmt.Errorf("ua: resolver: %w", err)
 		}
 		u.resolver = r
+	}
+	if !cfg.Media.DisableMedia {
+		pa, err := rtp.NewPortAllocator(rtp.PortAllocatorConfig{Min: cfg.Media.PortMin, Max: cfg.Media.PortMax})
+		if err != nil {
+			return nil, fmt.Errorf("ua: media: %w", err)
+		}
+		u.ports = pa
 	}
 	u.baseCtx, u.stop = context.WithCancel(context.Background())
 
@@ -268,6 +278,7 @@ func (u *UA) shutdown(ctx context.Context, drain bool) error {
 		for _, c := range left {
 			c.end(ErrClosed)
 		}
+		u.mediaWG.Wait()
 	})
 	return u.closeErr
 }

@@ -6,9 +6,15 @@
 //	dial -aor sip:alice@example.com -pass secret \
 //	     -registrar sip:example.com sip:bob@example.com
 //
+//	dial -play hello.wav -record reply.wav -dtmf 123# sip:echo@127.0.0.1:5070
+//
 // Flags may also come from the environment: DIAL_AOR, DIAL_USER, DIAL_PASS,
-// DIAL_REGISTRAR, DIAL_PROXY. Media is not wired yet: calls carry a fixed
-// minimal SDP (PCMU) offer or answer. Ctrl-C hangs up and unregisters.
+// DIAL_REGISTRAR, DIAL_PROXY. Calls carry audio (package rtp through ua):
+// -play sends a WAV file once the call is up (any PCM or G.711 WAV,
+// converted to 8 kHz mono), -record writes what the peer sends to a WAV
+// file (16-bit, 8 kHz, mono) while the call is up, -dtmf sends digits after
+// the answer. Received digits are printed as events. Ctrl-C hangs up and
+// unregisters.
 package main
 
 import (
@@ -16,13 +22,14 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"net"
+	"net/netip"
 	"os"
 	"os/signal"
 	"sync"
 	"syscall"
 	"time"
 
+	"github.com/dialtone/dialtone/rtp"
 	"github.com/dialtone/dialtone/transaction"
 	"github.com/dialtone/dialtone/transport"
 	"github.com/dialtone/dialtone/ua"
@@ -52,7 +59,23 @@ func run() error {
 	listen := flag.String("listen", "0.0.0.0:5060", "host:port to listen on (UDP and TCP)")
 	hangupAfter := flag.Duration("hangup-after", 0, "hang up a call this long after it is answered (0: never)")
 	t1 := flag.Duration("t1", 0, "RFC 3261 T1 (0: 500 ms)")
+	play := flag.String("play", "", "WAV file to send once a call is up")
+	recordTo := flag.String("record", "", "WAV file to record the peer's audio to while a call is up")
+	dtmf := flag.String("dtmf", "", "DTMF digits to send once a call is up (after -play)")
+	hangupAfterPlay := flag.Bool("hangup-after-play", false, "hang up when -play and -dtmf are done")
+	mediaIP := flag.String("media-ip", "", "local RTP address to bind and announce (default: the SIP Contact address)")
 	flag.Parse()
+	if *play != "" { // fail early on an unreadable file
+		f, err := os.Open(*play)
+		if err != nil {
+			return err
+		}
+		_, err = rtp.NewWAVReader(f)
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("%s: %w", *play, err)
+		}
+	}
 	target := flag.Arg(0)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -73,6 +96,13 @@ func run() error {
 		UserAgent: "dialtone-dial",
 		OnEvent:   func(e ua.Event) { printf("%s", e) },
 	}
+	if *mediaIP != "" {
+		ip, err := netip.ParseAddr(*mediaIP)
+		if err != nil {
+			return fmt.Errorf("-media-ip: %w", err)
+		}
+		cfg.Media.IP = ip
+	}
 	if *aor != "" {
 		cfg.Lines = []ua.LineConfig{{
 			AOR: *aor, Username: *user, Password: *pass, Registrar: *registrar,
@@ -81,7 +111,24 @@ func run() error {
 	}
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	recorded := false // one recording: the first call's
+	var recMu sync.Mutex
 	hangLater := func(c *ua.Call) {
+		recMu.Lock()
+		rec := *recordTo != "" && !recorded
+		recorded = recorded || rec
+		recMu.Unlock()
+		if rec {
+			wg.Go(func() { record(ctx, c, *recordTo, printf) })
+		}
+		if *play != "" || *dtmf != "" {
+			wg.Go(func() {
+				send(ctx, c, *play, *dtmf, printf)
+				if *hangupAfterPlay {
+					_ = c.Hangup(context.Background())
+				}
+			})
+		}
 		if *hangupAfter <= 0 {
 			return
 		}
@@ -97,8 +144,7 @@ func run() error {
 		})
 	}
 	cfg.OnCall = func(_ context.Context, ic *ua.IncomingCall) {
-		host := localHost(ic)
-		c, err := ic.Answer(minimalSDP(host))
+		c, err := ic.Answer(nil)
 		if err != nil {
 			printf("answer failed call=%s err=%q", ic.CallID(), err)
 			return
@@ -119,11 +165,7 @@ func run() error {
 		printf("stopping")
 		return u.Close()
 	}
-	host := "127.0.0.1"
-	if h, _, err := net.SplitHostPort(*listen); err == nil && h != "" && h != "0.0.0.0" && h != "::" {
-		host = h
-	}
-	c, err := u.Dial(ctx, target, ua.DialOptions{SDP: minimalSDP(host)})
+	c, err := u.Dial(ctx, target, ua.DialOptions{})
 	if err != nil {
 		if errors.Is(err, context.Canceled) {
 			printf("canceled")
@@ -142,24 +184,71 @@ func run() error {
 	return u.Close()
 }
 
-// localHost is the address to put in our SDP for an incoming call.
-func localHost(ic *ua.IncomingCall) string {
-	h := ic.Request().URI.Hostname()
-	if ip := net.ParseIP(h); ip != nil {
-		return h
+// send plays the WAV file name (if any), then sends digits (if any).
+func send(ctx context.Context, c *ua.Call, name, digits string, printf func(string, ...any)) {
+	s := c.Media()
+	if s == nil {
+		return
 	}
-	return "127.0.0.1"
+	if name != "" {
+		f, err := os.Open(name)
+		if err != nil {
+			printf("play err=%q", err)
+			return
+		}
+		defer f.Close()
+		r, err := rtp.NewWAVReader(f)
+		if err != nil {
+			printf("play err=%q", err)
+			return
+		}
+		start := time.Now()
+		err = s.Play(ctx, r)
+		printf("played file=%s seconds=%.1f err=%v", name, time.Since(start).Seconds(), err)
+		if err != nil {
+			return
+		}
+	}
+	if digits != "" {
+		err := c.SendDTMF(ctx, digits)
+		printf("sent dtmf=%q err=%v", digits, err)
+	}
 }
 
-// minimalSDP is a fixed PCMU offer or answer (RFC 4566, RFC 3264) on a port
-// nothing listens on yet: media comes with the rtp issue.
-func minimalSDP(host string) []byte {
-	return []byte("v=0\r\n" +
-		"o=dial 1 1 IN IP4 " + host + "\r\n" +
-		"s=-\r\n" +
-		"c=IN IP4 " + host + "\r\n" +
-		"t=0 0\r\n" +
-		"m=audio 40000 RTP/AVP 0\r\n" +
-		"a=rtpmap:0 PCMU/8000\r\n" +
-		"a=sendrecv\r\n")
+// record writes the call's received audio to the WAV file name until the
+// call ends.
+func record(ctx context.Context, c *ua.Call, name string, printf func(string, ...any)) {
+	s := c.Media()
+	if s == nil {
+		return
+	}
+	f, err := os.Create(name)
+	if err != nil {
+		printf("record err=%q", err)
+		return
+	}
+	w, err := rtp.NewWAVWriter(f)
+	if err != nil {
+		f.Close()
+		printf("record err=%q", err)
+		return
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-c.Done():
+		case <-rctx.Done():
+		}
+		cancel()
+	}()
+	err = s.Record(rctx, w) // ends with the call: ctx's error or rtp.ErrSessionClosed
+	if cerr := w.Close(); cerr != nil {
+		err = cerr
+	}
+	if cerr := f.Close(); cerr != nil {
+		err = cerr
+	}
+	st := s.Stats()
+	printf("recorded file=%s rx=%d lost=%d jitter=%s end=%v", name, st.PacketsReceived, st.PacketsLost, st.Jitter, err)
 }

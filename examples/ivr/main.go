@@ -1,0 +1,329 @@
+// Command ivr answers every call, plays a prompt, records the caller to a
+// WAV file until the caller presses # or hangs up, prints the DTMF digits
+// it reads and one line per event.
+//
+//	ivr -listen 127.0.0.1:5072 -prompt welcome.wav -record-dir /tmp/calls
+//
+// Without -prompt the prompt is a generated two-tone chime. Each call is
+// recorded to RECORD-DIR/<time>-<call-id>.wav (16-bit PCM, mono, 8 kHz).
+// The line may register like the dial example's: -aor, -user, -pass,
+// -registrar, -proxy (or IVR_AOR, IVR_USER, IVR_PASS, IVR_REGISTRAR,
+// IVR_PROXY). Ctrl-C hangs up and unregisters.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/dialtone/dialtone/rtp"
+	"github.com/dialtone/dialtone/transaction"
+	"github.com/dialtone/dialtone/transport"
+	"github.com/dialtone/dialtone/ua"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "ivr:", err)
+		os.Exit(1)
+	}
+}
+
+func env(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+type ivr struct {
+	prompt    string
+	recordDir string
+	maxRecord time.Duration
+	printf    func(string, ...any)
+
+	mu     sync.Mutex
+	digits map[string]chan rune // by Call-ID
+}
+
+func run() error {
+	listen := flag.String("listen", "0.0.0.0:5072", "host:port to listen on (UDP and TCP)")
+	aor := flag.String("aor", env("IVR_AOR", ""), "address of record to register")
+	user := flag.String("user", env("IVR_USER", ""), "digest user name (default: the AOR's user)")
+	pass := flag.String("pass", env("IVR_PASS", ""), "digest password")
+	registrar := flag.String("registrar", env("IVR_REGISTRAR", ""), "registrar URI; empty: no registration")
+	proxy := flag.String("proxy", env("IVR_PROXY", ""), "outbound proxy URI")
+	network := flag.String("transport", "", "transport for the line's requests: udp, tcp, tls")
+	prompt := flag.String("prompt", "", "WAV file to play when a call is answered (default: a generated chime)")
+	recordDir := flag.String("record-dir", ".", "directory for the recordings, one WAV file per call")
+	maxRecord := flag.Duration("max-record", 5*time.Minute, "longest recording; the call is hung up after it")
+	mediaIP := flag.String("media-ip", "", "local RTP address to bind and announce (default: the SIP Contact address)")
+	t1 := flag.Duration("t1", 0, "RFC 3261 T1 (0: 500 ms)")
+	flag.Parse()
+
+	if *prompt != "" { // fail early on an unreadable prompt
+		if _, err := openPrompt(*prompt); err != nil {
+			return err
+		}
+	}
+	if err := os.MkdirAll(*recordDir, 0o755); err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	var out sync.Mutex
+	printf := func(format string, args ...any) {
+		out.Lock()
+		defer out.Unlock()
+		fmt.Printf(time.Now().Format("15:04:05.000")+" "+format+"\n", args...)
+	}
+	v := &ivr{prompt: *prompt, recordDir: *recordDir, maxRecord: *maxRecord, printf: printf, digits: map[string]chan rune{}}
+	var media ua.MediaConfig
+	if *mediaIP != "" {
+		ip, err := netip.ParseAddr(*mediaIP)
+		if err != nil {
+			return fmt.Errorf("-media-ip: %w", err)
+		}
+		media.IP = ip
+	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	cfg := ua.Config{
+		Listen: []ua.ListenConfig{
+			{Network: transport.UDP, Addr: *listen},
+			{Network: transport.TCP, Addr: *listen},
+		},
+		Timers:    transaction.Timers{T1: *t1},
+		UserAgent: "dialtone-ivr",
+		Media:     media,
+		OnEvent:   v.event,
+		OnCall: func(_ context.Context, ic *ua.IncomingCall) {
+			ch := v.register(ic.CallID())
+			c, err := ic.Answer(nil)
+			if err != nil {
+				v.unregister(ic.CallID())
+				printf("answer failed call=%s err=%q", ic.CallID(), err)
+				return
+			}
+			wg.Go(func() { v.serve(ctx, c, ch) })
+		},
+	}
+	if *aor != "" {
+		cfg.Lines = []ua.LineConfig{{
+			AOR: *aor, Username: *user, Password: *pass, Registrar: *registrar,
+			OutboundProxy: *proxy, Transport: transport.Network(*network),
+		}}
+	}
+	u, err := ua.New(cfg)
+	if err != nil {
+		return err
+	}
+	defer u.Close()
+	for _, a := range u.Addrs() {
+		printf("listening %s %s", a.Network(), a)
+	}
+	<-ctx.Done()
+	printf("stopping")
+	return u.Close()
+}
+
+func (v *ivr) register(callID string) chan rune {
+	ch := make(chan rune, 64)
+	v.mu.Lock()
+	v.digits[callID] = ch
+	v.mu.Unlock()
+	return ch
+}
+
+func (v *ivr) unregister(callID string) {
+	v.mu.Lock()
+	delete(v.digits, callID)
+	v.mu.Unlock()
+}
+
+// event prints every event and routes digits to their call.
+func (v *ivr) event(e ua.Event) {
+	v.printf("%s", e)
+	if e.Kind != ua.EventDTMF {
+		return
+	}
+	v.mu.Lock()
+	ch := v.digits[e.CallID]
+	v.mu.Unlock()
+	if ch != nil {
+		select {
+		case ch <- e.Digit:
+		default:
+		}
+	}
+}
+
+// serve runs one call: the prompt and the recording start together; the
+// recording ends with #, the caller's hang-up, or maxRecord.
+func (v *ivr) serve(ctx context.Context, c *ua.Call, digits <-chan rune) {
+	defer v.unregister(c.CallID())
+	s := c.Media()
+	if s == nil {
+		return
+	}
+	name := filepath.Join(v.recordDir, time.Now().Format("20060102-150405")+"-"+safe(c.CallID())+".wav")
+	f, err := os.Create(name)
+	if err != nil {
+		v.printf("record call=%s err=%q", c.CallID(), err)
+		_ = c.Hangup(ctx)
+		return
+	}
+	w, err := rtp.NewWAVWriter(f)
+	if err != nil {
+		_ = f.Close()
+		v.printf("record call=%s err=%q", c.CallID(), err)
+		_ = c.Hangup(ctx)
+		return
+	}
+	rctx, stopRec := context.WithTimeout(ctx, v.maxRecord)
+	defer stopRec()
+	counter := &countingSink{w: w}
+	recDone := make(chan error, 1)
+	go func() { recDone <- s.Record(rctx, counter) }()
+
+	if src, err := v.promptSource(); err != nil {
+		v.printf("prompt call=%s err=%q", c.CallID(), err)
+	} else if err := s.Play(rctx, src); err != nil && !errors.Is(err, rtp.ErrSessionClosed) {
+		v.printf("prompt call=%s err=%q", c.CallID(), err)
+	}
+
+	var pressed strings.Builder
+	why := "hang-up"
+wait:
+	for {
+		select {
+		case d := <-digits:
+			pressed.WriteRune(d)
+			v.printf("digits call=%s so-far=%q", c.CallID(), pressed.String())
+			if d == '#' {
+				why = "#"
+				break wait
+			}
+		case <-c.Done():
+			break wait
+		case <-rctx.Done():
+			why = "time limit or stop"
+			break wait
+		}
+	}
+	stopRec()
+	<-recDone
+	cerr := w.Close()
+	if err := f.Close(); cerr == nil {
+		cerr = err
+	}
+	v.printf("recorded call=%s file=%s seconds=%.1f digits=%q ended-by=%s err=%v", c.CallID(), name,
+		float64(counter.n)/rtp.AudioSampleRate, pressed.String(), why, cerr)
+	if why != "hang-up" {
+		hctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = c.Hangup(hctx)
+		cancel()
+	}
+}
+
+// promptSource is the prompt file, or a chime of two tones.
+func (v *ivr) promptSource() (rtp.FrameSource, error) {
+	if v.prompt != "" {
+		return openPrompt(v.prompt)
+	}
+	return newChime()
+}
+
+// openPrompt reads the whole WAV file, so that no file stays open.
+func openPrompt(name string) (rtp.FrameSource, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	r, err := rtp.NewWAVReader(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	var all []int16
+	buf := make([]int16, 0, rtp.AudioFrameSamples)
+	for {
+		buf, err = r.ReadFrame(buf[:0])
+		all = append(all, buf...)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	return &samples{s: all}, nil
+}
+
+// samples is a FrameSource over samples in memory.
+type samples struct{ s []int16 }
+
+func (p *samples) ReadFrame(dst []int16) ([]int16, error) {
+	if len(p.s) == 0 {
+		return dst, io.EOF
+	}
+	n := min(len(p.s), rtp.AudioFrameSamples)
+	dst = append(dst, p.s[:n]...)
+	p.s = p.s[n:]
+	return dst, nil
+}
+
+// newChime is 0.4 s of 660 Hz then 0.6 s of 880 Hz.
+func newChime() (rtp.FrameSource, error) {
+	var all []int16
+	for _, part := range []struct {
+		hz     float64
+		frames int
+	}{{660, 20}, {880, 30}} {
+		g, err := rtp.NewToneGenerator(rtp.ToneConfig{Frequency: part.hz})
+		if err != nil {
+			return nil, err
+		}
+		for range part.frames {
+			all, _ = g.ReadFrame(all)
+		}
+	}
+	return &samples{s: all}, nil
+}
+
+// countingSink counts the samples written to a WAVWriter.
+type countingSink struct {
+	w *rtp.WAVWriter
+	n int
+}
+
+func (c *countingSink) WriteSamples(s []int16) error {
+	c.n += len(s)
+	return c.w.WriteSamples(s)
+}
+
+// safe keeps the characters of a Call-ID that are fine in a file name.
+func safe(s string) string {
+	b := []byte(s)
+	for i, ch := range b {
+		ok := ch >= 'a' && ch <= 'z' || ch >= 'A' && ch <= 'Z' || ch >= '0' && ch <= '9' || ch == '-' || ch == '_' || ch == '.'
+		if !ok {
+			b[i] = '_'
+		}
+	}
+	if len(b) > 64 {
+		b = b[:64]
+	}
+	return string(b)
+}

@@ -1,0 +1,337 @@
+package ua
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/dialtone/dialtone/rtp"
+	"github.com/dialtone/dialtone/sip"
+)
+
+// Media defaults.
+const (
+	// DefaultDTMFInfoDuration is the Duration announced in each SIP INFO
+	// application/dtmf-relay body that SendDTMFInfo sends.
+	DefaultDTMFInfoDuration = 160 * time.Millisecond
+	// MaxDTMFInfoBody bounds the INFO bodies parsed for DTMF.
+	MaxDTMFInfoBody = 256
+)
+
+// DTMFInfoContentType is the body type of DTMF sent in SIP INFO
+// (application/dtmf-relay, the de-facto format of Cisco and most PBXes:
+// "Signal=5\r\nDuration=160\r\n").
+const DTMFInfoContentType = "application/dtmf-relay"
+
+// MediaConfig configures the RTP media the UA attaches to calls. The zero
+// value gives every call whose host brings no SDP of its own an audio
+// session: PCMU, PCMA and telephone-event, 20 ms, symmetric RTP, on ports of
+// rtp.DefaultPortMin…rtp.DefaultPortMax, advertised on the address of the
+// call's Contact.
+type MediaConfig struct {
+	// DisableMedia turns the media layer off: calls carry only the SDP the
+	// host gives (DialOptions.SDP, IncomingCall.Answer), as without package
+	// rtp. Tests over internal/memnet set it, since RTP uses real sockets.
+	DisableMedia bool
+	// IP is the local media address: the sockets bind to it and the SDP
+	// announces it. Zero: bind every interface (of the family of the SIP
+	// address in use) and announce the address of the call's Contact.
+	IP netip.Addr
+	// PortMin and PortMax bound the RTP ports (rtp.PortAllocatorConfig);
+	// zero: the rtp package's default range.
+	PortMin, PortMax uint16
+	// Codecs are the payload formats offered and accepted, in preference
+	// order; nil: rtp.DefaultMediaCodecs. Leave telephone-event out to send
+	// and receive DTMF in SIP INFO only.
+	Codecs []rtp.Codec
+	// Ptime is the packetization time asked for, in milliseconds; 0 means
+	// rtp.DefaultMediaPtime.
+	Ptime int
+	// RTCPMux offers RTP and RTCP on one port (RFC 5761).
+	RTCPMux bool
+	// DisableSymmetric turns off symmetric RTP (NAT latching, RFC 4961).
+	DisableSymmetric bool
+	// FillSilence sends silence when the host writes no audio, for peers
+	// and NATs that expect a continuous stream.
+	FillSilence bool
+	// Jitter configures each session's playout buffer.
+	Jitter rtp.JitterConfig
+	// DTMF configures the RFC 4733 digits SendDTMF sends.
+	DTMF rtp.DTMFSenderConfig
+}
+
+// ErrNoAnswer: an offer we made got no SDP answer (a 2xx without body for
+// an INVITE with an offer, or an ACK without body after our offer in a
+// 2xx, RFC 3264 §4); the call is hung up.
+var ErrNoAnswer = errors.New("ua: no SDP answer to our offer")
+
+// callMedia is the RTP session of a call and the offer/answer state that
+// drives it.
+type callMedia struct {
+	u    *UA
+	sess *rtp.Session
+
+	mu     sync.Mutex // guards neg, params, early
+	neg    *rtp.Negotiator
+	params rtp.MediaParams
+	have   bool
+	early  []byte // the answer of a 18x, applied before the 2xx
+}
+
+// newMedia opens an RTP session and its negotiator. host is the address to
+// announce when MediaConfig.IP is unset (the call's Contact host).
+func (u *UA) newMedia(ctx context.Context, host string) (*callMedia, error) {
+	mc := &u.cfg.Media
+	adv, bind := mc.IP, mc.IP
+	if !adv.IsValid() {
+		a, err := netip.ParseAddr(strings.Trim(host, "[]"))
+		if err != nil || a.IsUnspecified() {
+			a = netip.MustParseAddr("127.0.0.1")
+			u.log.Warn("media: Contact host is not an IP address; announcing 127.0.0.1 (set Config.Media.IP)", "host", host)
+		}
+		adv = a.Unmap()
+		bind = netip.IPv4Unspecified()
+		if adv.Is6() {
+			bind = netip.IPv6Unspecified()
+		}
+	}
+	jc := mc.Jitter
+	sess, err := rtp.NewSession(ctx, rtp.SessionConfig{
+		LocalAddr:        bind,
+		Ports:            u.ports,
+		RTCPMux:          mc.RTCPMux,
+		DisableSymmetric: mc.DisableSymmetric,
+		FillSilence:      mc.FillSilence,
+		Jitter:           jc,
+		DTMF:             mc.DTMF,
+		Logger:           u.cfg.Logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("ua: media: %w", err)
+	}
+	neg, err := rtp.NewNegotiator(rtp.MediaConfig{
+		Addr:     adv,
+		Port:     sess.LocalAddr().Port(),
+		RTCPMux:  mc.RTCPMux,
+		Codecs:   mc.Codecs,
+		Ptime:    mc.Ptime,
+		Username: "dialtone",
+	})
+	if err != nil {
+		_ = sess.Close()
+		return nil, fmt.Errorf("ua: media: %w", err)
+	}
+	return &callMedia{u: u, sess: sess, neg: neg}, nil
+}
+
+// setRemote applies an exchange's outcome; m.mu is held.
+func (m *callMedia) setRemote(p rtp.MediaParams) error {
+	if err := m.sess.SetRemote(p); err != nil {
+		return err
+	}
+	m.params, m.have = p, true
+	return nil
+}
+
+// offer makes an offer (initial, re-offer, or in a 2xx to an offerless
+// INVITE).
+func (m *callMedia) offer() ([]byte, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.neg.CreateOffer()
+}
+
+// answer answers the peer's offer and applies the outcome.
+func (m *callMedia) answer(offer []byte) ([]byte, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	ans, p, err := m.neg.Answer(offer)
+	if err != nil {
+		return nil, err
+	}
+	if err := m.setRemote(p); err != nil {
+		return nil, err
+	}
+	return ans, nil
+}
+
+// applyAnswer applies the answer to our pending offer. A provisional
+// response's answer (early media) is applied at once; the 2xx then usually
+// repeats it, and a different one is applied against our offer again.
+func (m *callMedia) applyAnswer(body []byte, provisional bool) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(body) == 0 {
+		if provisional {
+			return nil
+		}
+		if m.neg.OfferPending() {
+			m.neg.CancelOffer()
+			return ErrNoAnswer
+		}
+		return nil
+	}
+	if m.neg.OfferPending() {
+		p, err := m.neg.ApplyAnswer(body)
+		if err != nil {
+			return err
+		}
+		if provisional {
+			m.early = bytes.Clone(body)
+		}
+		return m.setRemote(p)
+	}
+	if m.early == nil || bytes.Equal(body, m.early) {
+		return nil
+	}
+	ans, err := rtp.ParseSDP(body)
+	if err != nil {
+		return err
+	}
+	p, err := rtp.ApplyAnswer(m.neg.LocalDescription(), ans)
+	if err != nil {
+		return err
+	}
+	m.early = bytes.Clone(body)
+	return m.setRemote(p)
+}
+
+func (m *callMedia) paramsNow() (rtp.MediaParams, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.params, m.have
+}
+
+func (m *callMedia) close() {
+	if m != nil {
+		_ = m.sess.Close()
+	}
+}
+
+// forwardDTMF turns the session's RFC 4733 digits into EventDTMF until the
+// session closes.
+func (m *callMedia) forwardDTMF(c *Call) {
+	u := m.u
+	u.mediaWG.Go(func() {
+		for d := range m.sess.DTMF() {
+			u.emit(Event{Kind: EventDTMF, Line: c.line, Call: c, CallID: c.callID, Digit: d.Digit, DigitDuration: d.Duration})
+		}
+	})
+}
+
+// mediaEnabled reports whether calls without host SDP get a session.
+func (u *UA) mediaEnabled() bool { return !u.cfg.Media.DisableMedia }
+
+// Media returns the call's RTP session, the PCM reader and writer of the
+// call's audio (ReadFrame/WriteFrame, Play/Record, Stats), or nil when the
+// host brought its own SDP or media is disabled. The session closes when the
+// call ends.
+func (c *Call) Media() *rtp.Session {
+	if c.media == nil {
+		return nil
+	}
+	return c.media.sess
+}
+
+// MediaParams returns the outcome of the call's latest offer/answer
+// exchange (remote address, codec, direction, telephone-event), and false
+// before one completed or for a call without media.
+func (c *Call) MediaParams() (rtp.MediaParams, bool) {
+	if c.media == nil {
+		return rtp.MediaParams{}, false
+	}
+	return c.media.paramsNow()
+}
+
+// SendDTMF sends digits (0-9, *, #, A-D) to the peer: as RFC 4733
+// telephone events in the RTP stream when the peer negotiated
+// telephone-event, else one SIP INFO application/dtmf-relay per digit (see
+// SendDTMFInfo). It returns once the last digit is sent (or its INFO
+// answered).
+func (c *Call) SendDTMF(ctx context.Context, digits string) error {
+	if m := c.media; m != nil {
+		err := m.sess.SendDTMF(ctx, digits)
+		if !errors.Is(err, rtp.ErrNoTelephoneEvent) {
+			return err
+		}
+	}
+	return c.SendDTMFInfo(ctx, digits)
+}
+
+// SendDTMFInfo sends each digit in its own SIP INFO request with an
+// application/dtmf-relay body ("Signal=5\r\nDuration=160\r\n"), waiting
+// for each answer before the next. An invalid digit gives an error wrapping
+// rtp.ErrDTMFDigit before anything is sent.
+func (c *Call) SendDTMFInfo(ctx context.Context, digits string) error {
+	for _, d := range digits {
+		if _, err := rtp.DTMFEventForDigit(d); err != nil {
+			return err
+		}
+	}
+	ms := strconv.Itoa(int(DefaultDTMFInfoDuration / time.Millisecond))
+	for _, d := range digits {
+		body := []byte("Signal=" + strings.ToUpper(string(d)) + "\r\nDuration=" + ms + "\r\n")
+		if _, err := c.Request(ctx, sip.INFO, body, DTMFInfoContentType); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ParseDTMFRelay reads an application/dtmf-relay body: "Signal=" with a
+// digit (or its event code 0-15) and an optional "Duration=" in
+// milliseconds, one per line, in any case and order. It reports false for
+// a body without a valid signal.
+func ParseDTMFRelay(body []byte) (digit rune, dur time.Duration, ok bool) {
+	if len(body) > MaxDTMFInfoBody {
+		return 0, 0, false
+	}
+	for line := range bytes.Lines(body) {
+		k, v, found := bytes.Cut(bytes.TrimSpace(line), []byte("="))
+		if !found {
+			continue
+		}
+		key := strings.ToLower(string(bytes.TrimSpace(k)))
+		val := string(bytes.TrimSpace(v))
+		switch key {
+		case "signal":
+			if n, err := strconv.Atoi(val); err == nil && len(val) > 1 {
+				if n < 0 || n > 15 {
+					return 0, 0, false
+				}
+				r, _ := rtp.DTMFDigitForEvent(uint8(n))
+				digit = r
+				continue
+			}
+			if len(val) != 1 {
+				return 0, 0, false
+			}
+			r := rune(val[0])
+			if _, err := rtp.DTMFEventForDigit(r); err != nil {
+				return 0, 0, false
+			}
+			digit = []rune(strings.ToUpper(string(r)))[0]
+		case "duration":
+			if n, err := strconv.Atoi(val); err == nil && n >= 0 && n <= 60000 {
+				dur = time.Duration(n) * time.Millisecond
+			}
+		}
+	}
+	return digit, dur, digit != 0
+}
+
+// receiveInfoDTMF emits EventDTMF for an INFO carrying a DTMF digit.
+func (u *UA) receiveInfoDTMF(c *Call, req *sip.Request) {
+	if !strings.EqualFold(req.ContentType(), DTMFInfoContentType) {
+		return
+	}
+	if d, dur, ok := ParseDTMFRelay(req.Body()); ok {
+		u.emit(Event{Kind: EventDTMF, Line: c.line, Call: c, CallID: c.callID, Digit: d, DigitDuration: dur, DTMFInfo: true})
+	}
+}
