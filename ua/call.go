@@ -342,6 +342,10 @@ type outgoing struct {
 	auth         []sip.Header
 	result       chan error
 	answered     bool
+	// fsMu guards the fork set of the INVITE being read: once the
+	// transaction is detached, late responses reach it on the transaction
+	// layer's loop while read may still drain the channel.
+	fsMu sync.Mutex
 }
 
 func (o *outgoing) newInvite(uri sip.URI) *sip.Request {
@@ -475,18 +479,24 @@ func (o *outgoing) addContacts(res *sip.Response) bool {
 
 // read handles the responses of one INVITE transaction. It returns the
 // non-2xx final response, or the transaction's error when it ended without
-// a final response; after a 2xx it keeps reading until the transaction ends
-// (Timer M, RFC 6026 §8.4) to acknowledge retransmissions and forks, and
-// returns with o.answered set.
+// a final response. After the first 2xx it detaches from the transaction:
+// the retransmissions and forked 2xx that follow until Timer M (RFC 6026
+// §8.4) are acknowledged by late on the transaction layer's loop, so no
+// goroutine waits on an answered call; read returns with o.answered set.
 func (o *outgoing) read(tx *transaction.ClientTx, req *sip.Request) (*sip.Response, error) {
 	c, u := o.c, o.c.u
 	fs := dialog.NewForkSet(req, 0)
+	receive := func(res *sip.Response) (dialog.ForkEvent, error) {
+		o.fsMu.Lock()
+		defer o.fsMu.Unlock()
+		return fs.Receive(res)
+	}
 	for res := range tx.Responses() {
 		if res.IsProvisional() {
 			if res.StatusCode == sip.StatusTrying {
 				continue
 			}
-			_, _ = fs.Receive(res)
+			_, _ = receive(res)
 			c.mu.Lock()
 			if c.state == CallDialing {
 				c.state = CallRinging
@@ -501,39 +511,32 @@ func (o *outgoing) read(tx *transaction.ClientTx, req *sip.Request) (*sip.Respon
 			continue
 		}
 		if !res.IsSuccess() {
-			_, _ = fs.Receive(res)
+			_, _ = receive(res)
 			return res, nil
 		}
-		ev, err := fs.Receive(res)
+		ev, err := receive(res)
 		if err != nil || ev.Dialog == nil {
 			continue
 		}
-		switch ev.Outcome {
-		case dialog.ForkConfirmed:
+		if ev.Outcome == dialog.ForkConfirmed {
 			o.confirm(ev.Dialog, req, res)
-		case dialog.ForkRetransmit:
 			c.mu.Lock()
-			mine := ev.Dialog == c.d
 			ack, flow := c.ack, c.ackFlow
 			c.mu.Unlock()
-			if mine && ack != nil {
-				_ = u.tp.SendOn(u.baseCtx, ack, flow)
-			} else if ack, err := ev.Dialog.NewAck(req, res); err == nil {
-				_, _ = u.sendAck(u.baseCtx, ack, c.network)
-			}
-		case dialog.ForkSurplus:
-			d := ev.Dialog
-			if ack, err := d.NewAck(req, res); err == nil {
-				_, _ = u.sendAck(u.baseCtx, ack, c.network)
-			}
-			if bye, err := d.NewRequest(sip.BYE, nil, ""); err == nil {
-				u.goTrack(func() { u.fireAndForget(bye, c.network) })
-			}
+			tx.Detach(func(res *sip.Response) {
+				if res.IsSuccess() {
+					if ev, err := receive(res); err == nil {
+						o.late(ev, req, res, ack, flow)
+					}
+				}
+			})
+			continue // drain what the channel already holds
 		}
+		o.late(ev, req, res, nil, transport.Flow{})
 	}
 	if o.answered {
 		c.mu.Lock()
-		c.ack = nil // the 2xx will not come again
+		c.ack = nil // late keeps its own reference for retransmissions
 		c.tx = nil
 		c.mu.Unlock()
 		return nil, nil
@@ -542,6 +545,41 @@ func (o *outgoing) read(tx *transaction.ClientTx, req *sip.Request) (*sip.Respon
 		return nil, err
 	}
 	return nil, transaction.ErrTerminated
+}
+
+// late handles a 2xx after the first: a retransmission of ours is
+// answered with the same ACK, another fork's 2xx gets its own ACK (and,
+// when surplus, a BYE, §13.2.2.4). It runs on the transaction layer's loop
+// once the INVITE is detached, so anything that may block runs on a
+// goroutine of its own.
+func (o *outgoing) late(ev dialog.ForkEvent, req *sip.Request, res *sip.Response, ack *sip.Request, flow transport.Flow) {
+	c, u := o.c, o.c.u
+	switch ev.Outcome {
+	case dialog.ForkRetransmit:
+		c.mu.Lock()
+		mine := ev.Dialog == c.d
+		if ack == nil {
+			ack, flow = c.ack, c.ackFlow
+		}
+		c.mu.Unlock()
+		if mine && ack != nil {
+			u.goTrack(func() { _ = u.tp.SendOn(u.baseCtx, ack, flow) })
+		} else if a, err := ev.Dialog.NewAck(req, res); err == nil {
+			u.goTrack(func() { _, _ = u.sendAck(u.baseCtx, a, c.network) })
+		}
+	case dialog.ForkSurplus:
+		d := ev.Dialog
+		a, errAck := d.NewAck(req, res)
+		bye, errBye := d.NewRequest(sip.BYE, nil, "")
+		u.goTrack(func() {
+			if errAck == nil {
+				_, _ = u.sendAck(u.baseCtx, a, c.network)
+			}
+			if errBye == nil {
+				u.fireAndForget(bye, c.network)
+			}
+		})
+	}
 }
 
 // confirm makes the dialog of the first 2xx the call: ACK, then hand the

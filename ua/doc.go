@@ -60,9 +60,11 @@
 // the protocol: a canceled Dial still cancels its INVITE and absorbs what
 // follows. Signaling costs an established call memory only: there is no
 // goroutine per dialog (its media session, if any, runs the rtp.Session's
-// goroutines and one that forwards received digits), and 2xx retransmissions run on timers (time.AfterFunc). A
-// goroutine reads each INVITE client transaction until it ends (64·T1 after
-// a 2xx, to ACK retransmissions), and handlers run on the transaction
+// goroutines and one that forwards received digits), and 2xx
+// retransmissions run on timers (time.AfterFunc). A goroutine reads each
+// INVITE client transaction until its first 2xx and then detaches from it:
+// the retransmitted and forked 2xx that follow until Timer M are ACKed
+// from the transaction layer's loop. Handlers run on the transaction
 // layer's goroutine per request. Close unregisters the lines, hangs up
 // every call (bounded by Limits.CloseTimeout), stops the layers and returns
 // once every goroutine has ended; it is idempotent.
