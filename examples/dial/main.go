@@ -15,6 +15,12 @@
 // file (16-bit, 8 kHz, mono) while the call is up, -dtmf sends digits after
 // the answer. Received digits are printed as events. Ctrl-C hangs up and
 // unregisters.
+//
+// For load tests (../shared/bench/load-uas.sh, mem-dialogs.sh):
+// -no-media answers with an inactive audio stream and opens no RTP
+// sockets, -quiet prints no per-event lines, -udp-rcvbuf sets the UDP
+// receive buffer, and -stats FILE writes the runtime figures those scripts
+// read (SIGUSR1 collects garbage first).
 package main
 
 import (
@@ -22,6 +28,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"os/signal"
@@ -64,6 +71,10 @@ func run() error {
 	dtmf := flag.String("dtmf", "", "DTMF digits to send once a call is up (after -play)")
 	hangupAfterPlay := flag.Bool("hangup-after-play", false, "hang up when -play and -dtmf are done")
 	mediaIP := flag.String("media-ip", "", "local RTP address to bind and announce (default: the SIP Contact address)")
+	noMedia := flag.Bool("no-media", false, "no RTP: offer and answer an inactive audio stream (signaling load tests)")
+	quiet := flag.Bool("quiet", false, "print only the listening lines and errors, not one line per event")
+	rcvbuf := flag.Int("udp-rcvbuf", 0, "UDP socket receive buffer in bytes (0: the transport's default, 4 MiB)")
+	statsFile := flag.String("stats", "", "append runtime stats to this file once a second (SIGUSR1: collect garbage, then write)")
 	flag.Parse()
 	if *play != "" { // fail early on an unreadable file
 		f, err := os.Open(*play)
@@ -87,14 +98,30 @@ func run() error {
 		defer out.Unlock()
 		fmt.Printf(time.Now().Format("15:04:05.000")+" "+format+"\n", args...)
 	}
+	var count counters
 	cfg := ua.Config{
 		Listen: []ua.ListenConfig{
 			{Network: transport.UDP, Addr: *listen},
 			{Network: transport.TCP, Addr: *listen},
 		},
-		Timers:    transaction.Timers{T1: *t1},
-		UserAgent: "dialtone-dial",
-		OnEvent:   func(e ua.Event) { printf("%s", e) },
+		Timers:        transaction.Timers{T1: *t1},
+		UserAgent:     "dialtone-dial",
+		UDPReadBuffer: *rcvbuf,
+		OnEvent: func(e ua.Event) {
+			count.count(e)
+			if !*quiet {
+				printf("%s", e)
+			}
+		},
+	}
+	var fixedSDP []byte // -no-media: the same inactive session for every call
+	if *noMedia {
+		cfg.Media.DisableMedia = true
+		host, _, err := net.SplitHostPort(*listen)
+		if err != nil {
+			return fmt.Errorf("-listen: %w", err)
+		}
+		fixedSDP = noMediaSDP(host)
 	}
 	if *mediaIP != "" {
 		ip, err := netip.ParseAddr(*mediaIP)
@@ -144,7 +171,7 @@ func run() error {
 		})
 	}
 	cfg.OnCall = func(_ context.Context, ic *ua.IncomingCall) {
-		c, err := ic.Answer(nil)
+		c, err := ic.Answer(fixedSDP)
 		if err != nil {
 			printf("answer failed call=%s err=%q", ic.CallID(), err)
 			return
@@ -159,13 +186,22 @@ func run() error {
 	for _, a := range u.Addrs() {
 		printf("listening %s %s", a.Network(), a)
 	}
+	if *statsFile != "" {
+		statsCtx, stopStats := context.WithCancel(ctx)
+		defer stopStats() // before wg.Wait, which was deferred earlier
+		wg.Go(func() {
+			if err := writeStats(statsCtx, *statsFile, u, &count); err != nil {
+				printf("stats err=%q", err)
+			}
+		})
+	}
 
 	if target == "" {
 		<-ctx.Done()
 		printf("stopping")
 		return u.Close()
 	}
-	c, err := u.Dial(ctx, target, ua.DialOptions{})
+	c, err := u.Dial(ctx, target, ua.DialOptions{SDP: fixedSDP})
 	if err != nil {
 		if errors.Is(err, context.Canceled) {
 			printf("canceled")

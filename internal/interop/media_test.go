@@ -1,0 +1,200 @@
+//go:build interop
+
+package interop
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/dialtone/dialtone/rtp"
+	"github.com/dialtone/dialtone/transport"
+	"github.com/dialtone/dialtone/ua"
+)
+
+// Tones of the media test: baresip sends mediaPeerTone, we send
+// mediaOurTone; each side must hear the other's.
+const (
+	mediaPeerTone = 440
+	mediaOurTone  = 1000
+	// mediaSeconds is how long we play and record.
+	mediaSeconds = 3
+	// mediaMinLevel is the least Goertzel level (relative to a full-scale
+	// sine) accepted for the tone heard; both tones are sent at about
+	// 0.25 of full scale (level 0.06).
+	mediaMinLevel = 0.01
+)
+
+// TestMediaBaresip: our UA (media by default) calls baresip directly (no
+// registrar), which auto-answers and plays a 440 Hz tone from a WAV file
+// (aufile) while recording what it hears (sndfile). We play 1000 Hz for
+// three seconds and record what we hear. Our recording holds 440 Hz, and
+// baresip's holds 1000 Hz, each checked with the Goertzel algorithm; each
+// side's own tone is absent from what it heard.
+func TestMediaBaresip(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(t.Context(), peerTestTimeout)
+	defer cancel()
+	bin := peerBinary(t, "baresip", "baresip")
+	run := shortTempDir(t, "dtmb")
+	rec := filepath.Join(run, "rec")
+	require.NoError(t, os.MkdirAll(rec, 0o755))
+	// SIP on N (UDP, TCP), TLS on N+1, ctrl_tcp on N+2, RTP on N+3..N+12.
+	base := freeUDPPorts(t, 13)
+	wav := filepath.Join(run, "tone.wav")
+	require.NoError(t, writeToneWAV(wav, mediaPeerTone, 8000, 30*time.Second))
+	config := fmt.Sprintf(`poll_method		epoll
+sip_listen		127.0.0.1:%d
+call_local_timeout	120
+call_max_calls		2
+audio_player		alsa,null
+audio_source		aufile,%s
+audio_alert		alsa,null
+ausrc_srate		8000
+auplay_srate		8000
+ausrc_channels		1
+auplay_channels		1
+audio_level		no
+rtp_ports		%d-%d
+rtp_timeout		0
+rtcp_mux		no
+jitter_buffer_delay	5-10
+dns_server		127.0.0.1:53
+net_interface		127.0.0.1
+module_path		/usr/lib/baresip/modules
+module			g711.so
+module			aufile.so
+module			alsa.so
+module			sndfile.so
+module_app		account.so
+module_app		menu.so
+module_app		ctrl_tcp.so
+ctrl_tcp_listen		127.0.0.1:%d
+snd_path		%s
+`, base, wav, base+3, base+12, base+2, rec)
+	require.NoError(t, os.WriteFile(filepath.Join(run, "config"), []byte(config), 0o644))
+	account := "<sip:bob@127.0.0.1>;answermode=auto;audio_codecs=PCMU,PCMA;medianat=;mediaenc=;regint=0\n"
+	require.NoError(t, os.WriteFile(filepath.Join(run, "accounts"), []byte(account), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(run, "contacts"), nil, 0o644))
+	d := startDaemon(t, "baresip", filepath.Join(artifacts(t), "baresip-media.log"), bin, "-4", "-f", run)
+	t.Cleanup(func() { logTails(t, d.log) })
+	waitListening(t, ctx, "tcp", base+2)
+
+	u, err := ua.New(ua.Config{
+		Listen:   []ua.ListenConfig{{Network: transport.UDP, Addr: "127.0.0.1:0"}},
+		Resolver: transport.StaticResolver{},
+		Media:    ua.MediaConfig{IP: netip.MustParseAddr("127.0.0.1")},
+		OnEvent:  func(e ua.Event) { t.Logf("event: %s", e) },
+	})
+	require.NoError(t, err)
+	defer u.Close()
+
+	c, err := u.Dial(ctx, "sip:bob@127.0.0.1:"+strconv.Itoa(base), ua.DialOptions{})
+	require.NoError(t, err, "Dial baresip")
+	s := c.Media()
+	require.NotNil(t, s)
+	p, ok := c.MediaParams()
+	require.True(t, ok)
+	t.Logf("negotiated %s/%d to %s, direction %s; baresip's answer:\n%s", p.Codec.Name, p.Codec.PayloadType, p.RemoteRTP, p.Direction, c.RemoteSDP())
+
+	g, err := rtp.NewToneGenerator(rtp.ToneConfig{Frequency: mediaOurTone})
+	require.NoError(t, err)
+	frames := mediaSeconds * 1000 / 20
+	playErr := make(chan error, 1)
+	go func() { playErr <- s.Play(ctx, &limited{src: g, n: frames}) }()
+	var heard []int16
+	for range frames {
+		heard, err = s.ReadFrame(ctx, heard)
+		require.NoError(t, err)
+	}
+	require.NoError(t, <-playErr)
+	st := s.Stats()
+	t.Logf("our session: sent %d packets, received %d, lost %d, jitter %s, late p99 %s", st.PacketsSent, st.PacketsReceived, st.PacketsLost, st.Jitter, st.SendLateness.Quantile(0.99))
+	require.NoError(t, c.Hangup(ctx))
+
+	ours, theirs := peak(heard, mediaPeerTone), peak(heard, mediaOurTone)
+	t.Logf("we heard %d Hz at %.4f (our own %d Hz at %.6f)", mediaPeerTone, ours, mediaOurTone, theirs)
+	require.Greater(t, ours, mediaMinLevel, "baresip's tone in our recording")
+	require.Less(t, theirs, mediaMinLevel/10, "our own tone in our recording")
+
+	// baresip writes dump-<call>-dec.wav (what it received, decoded) and
+	// finishes it when the call ends.
+	var got []int16
+	deadline := time.Now().Add(peerWait)
+	for {
+		got = readDump(t, rec)
+		if len(got) >= rtp.AudioSampleRate || time.Now().After(deadline) {
+			break
+		}
+		sleepCtx(ctx, peerPoll)
+	}
+	require.GreaterOrEqual(t, len(got), rtp.AudioSampleRate, "baresip recorded less than a second")
+	bOurs, bOwn := peak(got, mediaOurTone), peak(got, mediaPeerTone)
+	t.Logf("baresip heard %d Hz at %.4f (its own %d Hz at %.6f) in %.1f s", mediaOurTone, bOurs, mediaPeerTone, bOwn, float64(len(got))/rtp.AudioSampleRate)
+	require.Greater(t, bOurs, mediaMinLevel, "our tone in baresip's recording")
+	require.Less(t, bOwn, mediaMinLevel/10, "baresip's own tone in its recording")
+	require.NoError(t, u.Close())
+}
+
+// limited is the first n frames of a source.
+type limited struct {
+	src rtp.FrameSource
+	n   int
+}
+
+func (l *limited) ReadFrame(dst []int16) ([]int16, error) {
+	if l.n == 0 {
+		return dst, io.EOF
+	}
+	l.n--
+	return l.src.ReadFrame(dst)
+}
+
+// peak is the largest Goertzel level of hz over 100 ms windows.
+func peak(samples []int16, hz float64) float64 {
+	const win = rtp.AudioSampleRate / 10
+	best := 0.0
+	for i := 0; i+win <= len(samples); i += win / 2 {
+		best = max(best, rtp.ToneLevel(samples[i:i+win], hz, rtp.AudioSampleRate))
+	}
+	return best
+}
+
+// readDump reads baresip's recordings of received audio in dir (8 kHz mono
+// after conversion); nil while there is none.
+func readDump(t *testing.T, dir string) []int16 {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(dir, "dump-*-dec.wav"))
+	var all []int16
+	for _, name := range files {
+		f, err := os.Open(name)
+		require.NoError(t, err)
+		r, err := rtp.NewWAVReader(f)
+		if err != nil {
+			f.Close()
+			continue // not finished yet
+		}
+		buf := make([]int16, 0, rtp.AudioFrameSamples)
+		for {
+			buf, err = r.ReadFrame(buf[:0])
+			all = append(all, buf...)
+			if err != nil {
+				if !errors.Is(err, io.EOF) {
+					t.Logf("%s: %v", name, err)
+				}
+				break
+			}
+		}
+		f.Close()
+	}
+	return all
+}
