@@ -32,6 +32,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"sync"
 	"syscall"
 	"time"
@@ -75,7 +76,21 @@ func run() error {
 	quiet := flag.Bool("quiet", false, "print only the listening lines and errors, not one line per event")
 	rcvbuf := flag.Int("udp-rcvbuf", 0, "UDP socket receive buffer in bytes (0: the transport's default, 4 MiB)")
 	statsFile := flag.String("stats", "", "append runtime stats to this file once a second (SIGUSR1: collect garbage, then write)")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile to this file until dial exits")
 	flag.Parse()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			_ = f.Close()
+		}()
+	}
 	if *play != "" { // fail early on an unreadable file
 		f, err := os.Open(*play)
 		if err != nil {
