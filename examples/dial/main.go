@@ -37,6 +37,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/dialtone/dialtone/examples/internal/cli"
 	"github.com/dialtone/dialtone/rtp"
 	"github.com/dialtone/dialtone/transaction"
 	"github.com/dialtone/dialtone/transport"
@@ -50,20 +51,8 @@ func main() {
 	}
 }
 
-func env(name, def string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return def
-}
-
 func run() error {
-	aor := flag.String("aor", env("DIAL_AOR", ""), "address of record of the line (sip:alice@example.com)")
-	user := flag.String("user", env("DIAL_USER", ""), "digest user name (default: the AOR's user)")
-	pass := flag.String("pass", env("DIAL_PASS", ""), "digest password")
-	registrar := flag.String("registrar", env("DIAL_REGISTRAR", ""), "registrar URI; empty: no registration")
-	proxy := flag.String("proxy", env("DIAL_PROXY", ""), "outbound proxy URI")
-	network := flag.String("transport", "", "transport for the line's requests: udp, tcp, tls")
+	line := cli.AddLineFlags(flag.CommandLine, "DIAL")
 	listen := flag.String("listen", "0.0.0.0:5060", "host:port to listen on (UDP and TCP)")
 	hangupAfter := flag.Duration("hangup-after", 0, "hang up a call this long after it is answered (0: never)")
 	t1 := flag.Duration("t1", 0, "RFC 3261 T1 (0: 500 ms)")
@@ -107,12 +96,7 @@ func run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	var out sync.Mutex
-	printf := func(format string, args ...any) {
-		out.Lock()
-		defer out.Unlock()
-		fmt.Printf(time.Now().Format("15:04:05.000")+" "+format+"\n", args...)
-	}
+	printf := cli.NewPrinter(os.Stdout).Printf
 	var count counters
 	cfg := ua.Config{
 		Listen: []ua.ListenConfig{
@@ -145,12 +129,7 @@ func run() error {
 		}
 		cfg.Media.IP = ip
 	}
-	if *aor != "" {
-		cfg.Lines = []ua.LineConfig{{
-			AOR: *aor, Username: *user, Password: *pass, Registrar: *registrar,
-			OutboundProxy: *proxy, Transport: transport.Network(*network),
-		}}
-	}
+	cfg.Lines = line.Lines()
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	recorded := false // one recording: the first call's

@@ -24,6 +24,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/dialtone/dialtone/examples/internal/cli"
 	"github.com/dialtone/dialtone/rtp"
 	"github.com/dialtone/dialtone/transaction"
 	"github.com/dialtone/dialtone/transport"
@@ -37,21 +38,9 @@ func main() {
 	}
 }
 
-func env(name, def string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return def
-}
-
 func run() error {
 	listen := flag.String("listen", "0.0.0.0:5070", "host:port to listen on (UDP and TCP)")
-	aor := flag.String("aor", env("ECHOBOT_AOR", ""), "address of record to register (sip:echo@example.com)")
-	user := flag.String("user", env("ECHOBOT_USER", ""), "digest user name (default: the AOR's user)")
-	pass := flag.String("pass", env("ECHOBOT_PASS", ""), "digest password")
-	registrar := flag.String("registrar", env("ECHOBOT_REGISTRAR", ""), "registrar URI; empty: no registration")
-	proxy := flag.String("proxy", env("ECHOBOT_PROXY", ""), "outbound proxy URI")
-	network := flag.String("transport", "", "transport for the line's requests: udp, tcp, tls")
+	line := cli.AddLineFlags(flag.CommandLine, "ECHOBOT")
 	mediaIP := flag.String("media-ip", "", "local RTP address to bind and announce (default: the SIP Contact address)")
 	rtpMin := flag.Uint("rtp-min", 0, "lowest RTP port (0: the rtp package's default range)")
 	rtpMax := flag.Uint("rtp-max", 0, "highest RTP port")
@@ -62,12 +51,7 @@ func run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	var out sync.Mutex
-	printf := func(format string, args ...any) {
-		out.Lock()
-		defer out.Unlock()
-		fmt.Printf(time.Now().Format("15:04:05.000")+" "+format+"\n", args...)
-	}
+	printf := cli.NewPrinter(os.Stdout).Printf
 	media := ua.MediaConfig{PortMin: uint16(*rtpMin), PortMax: uint16(*rtpMax)}
 	if *mediaIP != "" {
 		ip, err := netip.ParseAddr(*mediaIP)
@@ -96,12 +80,7 @@ func run() error {
 			wg.Go(func() { echo(ctx, c, *maxCall, printf) })
 		},
 	}
-	if *aor != "" {
-		cfg.Lines = []ua.LineConfig{{
-			AOR: *aor, Username: *user, Password: *pass, Registrar: *registrar,
-			OutboundProxy: *proxy, Transport: transport.Network(*network),
-		}}
-	}
+	cfg.Lines = line.Lines()
 	u, err := ua.New(cfg)
 	if err != nil {
 		return err

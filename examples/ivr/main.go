@@ -26,6 +26,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/dialtone/dialtone/examples/internal/cli"
 	"github.com/dialtone/dialtone/rtp"
 	"github.com/dialtone/dialtone/transaction"
 	"github.com/dialtone/dialtone/transport"
@@ -37,13 +38,6 @@ func main() {
 		fmt.Fprintln(os.Stderr, "ivr:", err)
 		os.Exit(1)
 	}
-}
-
-func env(name, def string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return def
 }
 
 type ivr struct {
@@ -58,12 +52,7 @@ type ivr struct {
 
 func run() error {
 	listen := flag.String("listen", "0.0.0.0:5072", "host:port to listen on (UDP and TCP)")
-	aor := flag.String("aor", env("IVR_AOR", ""), "address of record to register")
-	user := flag.String("user", env("IVR_USER", ""), "digest user name (default: the AOR's user)")
-	pass := flag.String("pass", env("IVR_PASS", ""), "digest password")
-	registrar := flag.String("registrar", env("IVR_REGISTRAR", ""), "registrar URI; empty: no registration")
-	proxy := flag.String("proxy", env("IVR_PROXY", ""), "outbound proxy URI")
-	network := flag.String("transport", "", "transport for the line's requests: udp, tcp, tls")
+	line := cli.AddLineFlags(flag.CommandLine, "IVR")
 	prompt := flag.String("prompt", "", "WAV file to play when a call is answered (default: a generated chime)")
 	recordDir := flag.String("record-dir", ".", "directory for the recordings, one WAV file per call")
 	maxRecord := flag.Duration("max-record", 5*time.Minute, "longest recording; the call is hung up after it")
@@ -82,12 +71,7 @@ func run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	var out sync.Mutex
-	printf := func(format string, args ...any) {
-		out.Lock()
-		defer out.Unlock()
-		fmt.Printf(time.Now().Format("15:04:05.000")+" "+format+"\n", args...)
-	}
+	printf := cli.NewPrinter(os.Stdout).Printf
 	v := &ivr{prompt: *prompt, recordDir: *recordDir, maxRecord: *maxRecord, printf: printf, digits: map[string]chan rune{}}
 	var media ua.MediaConfig
 	if *mediaIP != "" {
@@ -119,12 +103,7 @@ func run() error {
 			wg.Go(func() { v.serve(ctx, c, ch) })
 		},
 	}
-	if *aor != "" {
-		cfg.Lines = []ua.LineConfig{{
-			AOR: *aor, Username: *user, Password: *pass, Registrar: *registrar,
-			OutboundProxy: *proxy, Transport: transport.Network(*network),
-		}}
-	}
+	cfg.Lines = line.Lines()
 	u, err := ua.New(cfg)
 	if err != nil {
 		return err

@@ -1,0 +1,66 @@
+// Package cli holds what the example programs share: the flags of one
+// registered line and the one-line-per-event printer.
+package cli
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/dialtone/dialtone/transport"
+	"github.com/dialtone/dialtone/ua"
+)
+
+// LineFlags are the flags of one line: -aor, -user, -pass, -registrar,
+// -proxy and -transport. The first five default to the environment
+// variables PREFIX_AOR, PREFIX_USER, PREFIX_PASS, PREFIX_REGISTRAR and
+// PREFIX_PROXY.
+type LineFlags struct {
+	aor, user, pass, registrar, proxy, network *string
+}
+
+// AddLineFlags defines the line flags on fs; envPrefix names the
+// environment variables ("DIAL" reads DIAL_AOR, …).
+func AddLineFlags(fs *flag.FlagSet, envPrefix string) *LineFlags {
+	env := func(name string) string { return os.Getenv(envPrefix + "_" + name) }
+	return &LineFlags{
+		aor:       fs.String("aor", env("AOR"), "address of record of the line (sip:alice@example.com); empty: no line"),
+		user:      fs.String("user", env("USER"), "digest user name (default: the AOR's user)"),
+		pass:      fs.String("pass", env("PASS"), "digest password"),
+		registrar: fs.String("registrar", env("REGISTRAR"), "registrar URI; empty: no registration"),
+		proxy:     fs.String("proxy", env("PROXY"), "outbound proxy URI"),
+		network:   fs.String("transport", "", "transport for the line's requests: udp, tcp, tls"),
+	}
+}
+
+// Lines returns the configured line, or none when -aor is empty.
+func (l *LineFlags) Lines() []ua.LineConfig {
+	if *l.aor == "" {
+		return nil
+	}
+	return []ua.LineConfig{{
+		AOR: *l.aor, Username: *l.user, Password: *l.pass, Registrar: *l.registrar,
+		OutboundProxy: *l.proxy, Transport: transport.Network(strings.ToLower(*l.network)),
+	}}
+}
+
+// Printer writes one line per event to w, each starting with the time,
+// from any number of goroutines.
+type Printer struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+// NewPrinter returns a Printer writing to w.
+func NewPrinter(w io.Writer) *Printer { return &Printer{w: w} }
+
+// Printf writes one line.
+func (p *Printer) Printf(format string, args ...any) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	fmt.Fprintf(p.w, time.Now().Format("15:04:05.000")+" "+format+"\n", args...)
+}
