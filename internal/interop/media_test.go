@@ -5,12 +5,10 @@ package interop
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net/netip"
 	"os"
 	"path/filepath"
-	"strconv"
 	"testing"
 	"time"
 
@@ -44,50 +42,7 @@ func TestMediaBaresip(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(t.Context(), peerTestTimeout)
 	defer cancel()
-	bin := peerBinary(t, "baresip", "baresip")
-	run := shortTempDir(t, "dtmb")
-	rec := filepath.Join(run, "rec")
-	require.NoError(t, os.MkdirAll(rec, 0o755))
-	// SIP on N (UDP, TCP), TLS on N+1, ctrl_tcp on N+2, RTP on N+3..N+12.
-	base := freeUDPPorts(t, 13)
-	wav := filepath.Join(run, "tone.wav")
-	require.NoError(t, writeToneWAV(wav, mediaPeerTone, 8000, 30*time.Second))
-	config := fmt.Sprintf(`poll_method		epoll
-sip_listen		127.0.0.1:%d
-call_local_timeout	120
-call_max_calls		2
-audio_player		alsa,null
-audio_source		aufile,%s
-audio_alert		alsa,null
-ausrc_srate		8000
-auplay_srate		8000
-ausrc_channels		1
-auplay_channels		1
-audio_level		no
-rtp_ports		%d-%d
-rtp_timeout		0
-rtcp_mux		no
-jitter_buffer_delay	5-10
-dns_server		127.0.0.1:53
-net_interface		127.0.0.1
-module_path		/usr/lib/baresip/modules
-module			g711.so
-module			aufile.so
-module			alsa.so
-module			sndfile.so
-module_app		account.so
-module_app		menu.so
-module_app		ctrl_tcp.so
-ctrl_tcp_listen		127.0.0.1:%d
-snd_path		%s
-`, base, wav, base+3, base+12, base+2, rec)
-	require.NoError(t, os.WriteFile(filepath.Join(run, "config"), []byte(config), 0o644))
-	account := "<sip:bob@127.0.0.1>;answermode=auto;audio_codecs=PCMU,PCMA;medianat=;mediaenc=;regint=0\n"
-	require.NoError(t, os.WriteFile(filepath.Join(run, "accounts"), []byte(account), 0o644))
-	require.NoError(t, os.WriteFile(filepath.Join(run, "contacts"), nil, 0o644))
-	d := startDaemon(t, "baresip", filepath.Join(artifacts(t), "baresip-media.log"), bin, "-4", "-f", run)
-	t.Cleanup(func() { logTails(t, d.log) })
-	waitListening(t, ctx, "tcp", base+2)
+	b := startMediaBaresip(t, ctx, "bob", mediaPeerTone)
 
 	u, err := ua.New(ua.Config{
 		Listen:   []ua.ListenConfig{{Network: transport.UDP, Addr: "127.0.0.1:0"}},
@@ -98,7 +53,7 @@ snd_path		%s
 	require.NoError(t, err)
 	defer u.Close()
 
-	c, err := u.Dial(ctx, "sip:bob@127.0.0.1:"+strconv.Itoa(base), ua.DialOptions{})
+	c, err := u.Dial(ctx, b.uri(), ua.DialOptions{})
 	require.NoError(t, err, "Dial baresip")
 	s := c.Media()
 	require.NotNil(t, s)
@@ -131,7 +86,7 @@ snd_path		%s
 	var got []int16
 	deadline := time.Now().Add(peerWait)
 	for {
-		got = readDump(t, rec)
+		got = readDump(t, b.rec)
 		if len(got) >= rtp.AudioSampleRate || time.Now().After(deadline) {
 			break
 		}
