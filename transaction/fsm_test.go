@@ -4,6 +4,7 @@ import (
 	"errors"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/stretchr/testify/require"
 
@@ -591,4 +592,48 @@ func TestServerNonInvite(t *testing.T) {
 			require.Equal(t, tt.end, end)
 		})
 	}
+}
+
+// TestServerRelease: once a final response is sent, a server transaction
+// keeps neither the request nor anything that points into its buffer: the
+// final it may repeat is its own copy (Completed), or gone (Accepted).
+func TestServerRelease(t *testing.T) {
+	timers := Timers{}.withDefaults()
+
+	inv := testRequest(t, sip.INVITE)
+	s := newServerInvite(t0, &timers, inv, false)
+	busy := resp(inv, 486)
+	s.step(t0, input{kind: inResponse, res: busy})
+	require.Equal(t, Completed, s.current())
+	s.release()
+	require.Nil(t, s.req)
+	require.NotSame(t, busy, s.last)
+	require.Equal(t, busy.String(), s.last.String())
+	outs := s.step(t0, input{kind: inRequest}) // a retransmitted INVITE
+	require.Len(t, outs, 1)
+	require.Same(t, s.last, outs[0].res)
+
+	s = newServerInvite(t0, &timers, inv, false)
+	s.step(t0, input{kind: inResponse, res: resp(inv, 200)})
+	require.Equal(t, Accepted, s.current())
+	s.release()
+	require.Nil(t, s.req)
+	require.Nil(t, s.last, "the TU retransmits its own 2xx")
+	s.step(t0, input{kind: inResponse, res: resp(inv, 200)}) // a TU retransmission
+	s.release()
+	require.Nil(t, s.last)
+
+	bye := testRequest(t, sip.BYE)
+	n := newServerNonInvite(t0, &timers, false)
+	ok := resp(bye, 200)
+	n.step(t0, input{kind: inResponse, res: ok})
+	n.release()
+	require.NotSame(t, ok, n.last)
+	require.Equal(t, ok.String(), n.last.String())
+
+	k, valid := requestKeyOf(bye)
+	require.True(t, valid)
+	d := k.detach()
+	require.Equal(t, k, d)
+	require.NotSame(t, unsafe.StringData(k.key.branch), unsafe.StringData(d.key.branch))
 }

@@ -1,6 +1,8 @@
 package transaction
 
 import (
+	"strings"
+
 	"github.com/dialtone/dialtone/sip"
 )
 
@@ -132,4 +134,36 @@ func toTagOf(m sip.Message) string {
 		return ""
 	}
 	return t.Tag()
+}
+
+// detach returns the key with strings of its own: the request's strings
+// point into its buffer, and the transactions keep their keys (in their
+// shard's map) for up to 64*T1 after the request itself is no longer
+// needed.
+func (k requestKey) detach() requestKey {
+	if k.legacy {
+		k.lkey.uri = strings.Clone(k.lkey.uri)
+		k.lkey.fromTag = strings.Clone(k.lkey.fromTag)
+		k.lkey.callID = strings.Clone(k.lkey.callID)
+		k.lkey.via = strings.Clone(k.lkey.via)
+		k.toTag = strings.Clone(k.toTag)
+		return k
+	}
+	// One allocation for both strings.
+	both := k.key.branch + k.key.host
+	k.key.branch, k.key.host = both[:len(k.key.branch)], both[len(k.key.branch):]
+	return k
+}
+
+// detached returns a copy of res that shares nothing with the request it
+// was built from (its header values point into that request's buffer).
+func detached(res *sip.Response) *sip.Response {
+	if res == nil {
+		return nil
+	}
+	m, err := sip.Parse(res.AppendTo(nil))
+	if r, ok := m.(*sip.Response); err == nil && ok {
+		return r
+	}
+	return res // cannot happen for a response we sent; keep the original
 }

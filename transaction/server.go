@@ -59,10 +59,14 @@ type ResponseWriter interface {
 // serverTx is a server transaction: the machine, its keys, the handler's
 // context, and the state Respond checks.
 type serverTx struct {
-	s    *shard
-	req  *sip.Request
-	flow transport.Flow
-	key  requestKey
+	s *shard
+	// req is the request; serve (or, without a handler goroutine, the
+	// loop) drops it once nothing needs it, so that a transaction waiting
+	// out its timers does not keep the request's buffer alive.
+	req    *sip.Request
+	method sip.Method
+	flow   transport.Flow
+	key    requestKey
 
 	ctx    context.Context
 	cancel context.CancelCauseFunc
@@ -98,7 +102,7 @@ func (t *serverTx) Respond(res *sip.Response) error {
 		if final(code) {
 			t.finalCode = code
 		}
-	case t.req.Method == sip.INVITE && t.finalCode < 300 && code >= 200 && code < 300:
+	case t.method == sip.INVITE && t.finalCode < 300 && code >= 200 && code < 300:
 	default:
 		t.mu.Unlock()
 		return ErrFinalSent
@@ -190,10 +194,12 @@ func (s *shard) request(now time.Time, req *sip.Request, in transport.Incoming) 
 	t := s.newServer(now, req, in.Flow, k)
 	if req.Method == sip.CANCEL {
 		s.cancelInvite(now, t, k)
+		t.req = nil // no handler goroutine reads it
 		return
 	}
 	if s.l.cfg.Handler == nil {
 		s.stepServer(now, t, input{kind: inResponse, res: sip.NewResponse(req, 501, "")}, nil)
+		t.req = nil
 		return
 	}
 	s.l.wg.Add(1)
@@ -209,7 +215,7 @@ func (s *shard) stateless(req *sip.Request, f transport.Flow, code int) {
 
 // newServer creates and registers a server transaction.
 func (s *shard) newServer(now time.Time, req *sip.Request, f transport.Flow, k requestKey) *serverTx {
-	t := &serverTx{s: s, req: req, flow: f, key: k}
+	t := &serverTx{s: s, req: req, method: req.Method, flow: f, key: k.detach()}
 	t.item.Value = t
 	t.ctx, t.cancel = context.WithCancelCause(context.Background())
 	reliable := f.Network.Reliable()
@@ -286,6 +292,9 @@ func (s *shard) stepServer(now time.Time, t *serverTx, i input, in *transport.In
 		t.end(s, fail)
 		return
 	}
+	if r, ok := t.m.(interface{ release() }); ok {
+		r.release()
+	}
 	s.schedule(&t.item, t.m, now)
 }
 
@@ -293,7 +302,10 @@ func (s *shard) stepServer(now time.Time, t *serverTx, i input, in *transport.In
 // it did not.
 func (l *Layer) serve(t *serverTx) {
 	defer l.wg.Done()
-	l.cfg.Handler.ServeSIP(t.ctx, t, t.req)
+	req := t.req
+	// Only this goroutine reads t.req once the transaction is running.
+	defer func() { t.req = nil }()
+	l.cfg.Handler.ServeSIP(t.ctx, t, req)
 	t.mu.Lock()
 	answered, tag := t.finalCode != 0, t.tag
 	t.mu.Unlock()
@@ -301,10 +313,10 @@ func (l *Layer) serve(t *serverTx) {
 		return
 	}
 	code := 500
-	if t.req.Method == sip.INVITE && context.Cause(t.ctx) == ErrCanceled {
+	if req.Method == sip.INVITE && context.Cause(t.ctx) == ErrCanceled {
 		code = 487
 	}
-	res := sip.NewResponse(t.req, code, "")
+	res := sip.NewResponse(req, code, "")
 	if tag != "" {
 		res.SetToTag(tag)
 	}

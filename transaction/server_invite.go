@@ -13,8 +13,9 @@ import (
 //	Proceeding --300-699 from TU--> Completed --ACK--> Confirmed --I--> Terminated
 //	Completed --H or transport error--> Terminated
 type serverInvite struct {
-	timers *Timers
-	req    *sip.Request
+	timers   *Timers
+	req      *sip.Request
+	released bool // last was detached from the request's buffer
 	// last is the most recent response sent: the provisional to repeat
 	// in Proceeding, the final to repeat in Completed.
 	last *sip.Response
@@ -37,6 +38,26 @@ func newServerInvite(now time.Time, timers *Timers, req *sip.Request, reliable b
 }
 
 func (s *serverInvite) current() State { return s.state }
+
+// release drops what the states after a final response do not need: the
+// request (only the 100 Trying of Proceeding is built from it), and in
+// Accepted the 2xx (the TU retransmits its own); Completed keeps its
+// non-2xx final as its own copy, to repeat it, so the request's buffer can
+// be collected while Timers H, I or L run.
+func (s *serverInvite) release() {
+	switch s.state {
+	case Proceeding:
+		return
+	case Completed:
+		if !s.released {
+			s.released = true
+			s.last = detached(s.last)
+		}
+	default:
+		s.last = nil // Accepted: the TU retransmits its 2xx itself
+	}
+	s.req = nil
+}
 
 func (s *serverInvite) deadline() time.Time { return earliest(s.trying, s.g, s.h, s.i, s.l) }
 

@@ -18,6 +18,18 @@ type serverNonInvite struct {
 	state    State
 	reliable bool
 	j        time.Time // Timer J deadline; zero means disarmed
+	released bool      // last was detached from the request's buffer
+}
+
+// release drops what waiting out Timer J does not need: once Completed,
+// the final response is kept as its own copy, so the request it was built
+// from (and that request's buffer) can be collected.
+func (s *serverNonInvite) release() {
+	if s.state != Completed || s.released {
+		return
+	}
+	s.released = true
+	s.last = detached(s.last)
 }
 
 // newServerNonInvite starts the machine in Trying at now, when the request
