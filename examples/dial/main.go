@@ -29,7 +29,6 @@ import (
 	"flag"
 	"fmt"
 	"net"
-	"net/netip"
 	"os"
 	"os/signal"
 	"runtime/pprof"
@@ -40,7 +39,6 @@ import (
 	"github.com/dialtone/dialtone/examples/internal/cli"
 	"github.com/dialtone/dialtone/rtp"
 	"github.com/dialtone/dialtone/transaction"
-	"github.com/dialtone/dialtone/transport"
 	"github.com/dialtone/dialtone/ua"
 )
 
@@ -99,10 +97,7 @@ func run() error {
 	printf := cli.NewPrinter(os.Stdout).Printf
 	var count counters
 	cfg := ua.Config{
-		Listen: []ua.ListenConfig{
-			{Network: transport.UDP, Addr: *listen},
-			{Network: transport.TCP, Addr: *listen},
-		},
+		Listen:        cli.Listeners(*listen),
 		Timers:        transaction.Timers{T1: *t1},
 		UserAgent:     "dialtone-dial",
 		UDPReadBuffer: *rcvbuf,
@@ -122,12 +117,9 @@ func run() error {
 		}
 		fixedSDP = noMediaSDP(host)
 	}
-	if *mediaIP != "" {
-		ip, err := netip.ParseAddr(*mediaIP)
-		if err != nil {
-			return fmt.Errorf("-media-ip: %w", err)
-		}
-		cfg.Media.IP = ip
+	var err error
+	if cfg.Media.IP, err = cli.MediaIP(*mediaIP); err != nil {
+		return err
 	}
 	cfg.Lines = line.Lines()
 	var wg sync.WaitGroup

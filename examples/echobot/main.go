@@ -17,7 +17,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"net/netip"
 	"os"
 	"os/signal"
 	"sync"
@@ -27,7 +26,6 @@ import (
 	"github.com/dialtone/dialtone/examples/internal/cli"
 	"github.com/dialtone/dialtone/rtp"
 	"github.com/dialtone/dialtone/transaction"
-	"github.com/dialtone/dialtone/transport"
 	"github.com/dialtone/dialtone/ua"
 )
 
@@ -53,20 +51,14 @@ func run() error {
 
 	printf := cli.NewPrinter(os.Stdout).Printf
 	media := ua.MediaConfig{PortMin: uint16(*rtpMin), PortMax: uint16(*rtpMax)}
-	if *mediaIP != "" {
-		ip, err := netip.ParseAddr(*mediaIP)
-		if err != nil {
-			return fmt.Errorf("-media-ip: %w", err)
-		}
-		media.IP = ip
+	var err error
+	if media.IP, err = cli.MediaIP(*mediaIP); err != nil {
+		return err
 	}
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	cfg := ua.Config{
-		Listen: []ua.ListenConfig{
-			{Network: transport.UDP, Addr: *listen},
-			{Network: transport.TCP, Addr: *listen},
-		},
+		Listen:    cli.Listeners(*listen),
 		Timers:    transaction.Timers{T1: *t1},
 		UserAgent: "dialtone-echobot",
 		Media:     media,
@@ -81,17 +73,7 @@ func run() error {
 		},
 	}
 	cfg.Lines = line.Lines()
-	u, err := ua.New(cfg)
-	if err != nil {
-		return err
-	}
-	defer u.Close()
-	for _, a := range u.Addrs() {
-		printf("listening %s %s", a.Network(), a)
-	}
-	<-ctx.Done()
-	printf("stopping")
-	return u.Close()
+	return cli.Serve(ctx, cfg, printf)
 }
 
 // echo sends every received frame back until the call ends (its session

@@ -17,7 +17,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -29,7 +28,6 @@ import (
 	"github.com/dialtone/dialtone/examples/internal/cli"
 	"github.com/dialtone/dialtone/rtp"
 	"github.com/dialtone/dialtone/transaction"
-	"github.com/dialtone/dialtone/transport"
 	"github.com/dialtone/dialtone/ua"
 )
 
@@ -74,20 +72,14 @@ func run() error {
 	printf := cli.NewPrinter(os.Stdout).Printf
 	v := &ivr{prompt: *prompt, recordDir: *recordDir, maxRecord: *maxRecord, printf: printf, digits: map[string]chan rune{}}
 	var media ua.MediaConfig
-	if *mediaIP != "" {
-		ip, err := netip.ParseAddr(*mediaIP)
-		if err != nil {
-			return fmt.Errorf("-media-ip: %w", err)
-		}
-		media.IP = ip
+	var err error
+	if media.IP, err = cli.MediaIP(*mediaIP); err != nil {
+		return err
 	}
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	cfg := ua.Config{
-		Listen: []ua.ListenConfig{
-			{Network: transport.UDP, Addr: *listen},
-			{Network: transport.TCP, Addr: *listen},
-		},
+		Listen:    cli.Listeners(*listen),
 		Timers:    transaction.Timers{T1: *t1},
 		UserAgent: "dialtone-ivr",
 		Media:     media,
@@ -104,17 +96,7 @@ func run() error {
 		},
 	}
 	cfg.Lines = line.Lines()
-	u, err := ua.New(cfg)
-	if err != nil {
-		return err
-	}
-	defer u.Close()
-	for _, a := range u.Addrs() {
-		printf("listening %s %s", a.Network(), a)
-	}
-	<-ctx.Done()
-	printf("stopping")
-	return u.Close()
+	return cli.Serve(ctx, cfg, printf)
 }
 
 func (v *ivr) register(callID string) chan rune {

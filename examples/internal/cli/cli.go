@@ -3,9 +3,11 @@
 package cli
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"strings"
 	"sync"
@@ -63,4 +65,42 @@ func (p *Printer) Printf(format string, args ...any) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	fmt.Fprintf(p.w, time.Now().Format("15:04:05.000")+" "+format+"\n", args...)
+}
+
+// Listeners returns UDP and TCP listeners on one host:port, as every
+// example program takes with -listen.
+func Listeners(addr string) []ua.ListenConfig {
+	return []ua.ListenConfig{
+		{Network: transport.UDP, Addr: addr},
+		{Network: transport.TCP, Addr: addr},
+	}
+}
+
+// MediaIP parses the -media-ip flag: empty is the zero address (the rtp
+// default, the SIP Contact address).
+func MediaIP(s string) (netip.Addr, error) {
+	if s == "" {
+		return netip.Addr{}, nil
+	}
+	ip, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("-media-ip: %w", err)
+	}
+	return ip, nil
+}
+
+// Serve runs a user agent that only answers: it starts it, prints its
+// listeners, waits for ctx to end and closes it.
+func Serve(ctx context.Context, cfg ua.Config, printf func(string, ...any)) error {
+	u, err := ua.New(cfg)
+	if err != nil {
+		return err
+	}
+	defer u.Close()
+	for _, a := range u.Addrs() {
+		printf("listening %s %s", a.Network(), a)
+	}
+	<-ctx.Done()
+	printf("stopping")
+	return u.Close()
 }
