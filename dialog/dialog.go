@@ -229,13 +229,9 @@ func NewUAC(invite *sip.Request, res *sip.Response) (*Dialog, error) {
 	if code <= 100 || code >= 300 {
 		return nil, fmt.Errorf("%w: status %d", ErrNotDialogResponse, code)
 	}
-	from, err := invite.From()
+	from, to, cs, err := inviteHeaders(invite)
 	if err != nil {
-		return nil, malformed("From", err)
-	}
-	to, err := invite.To()
-	if err != nil {
-		return nil, malformed("To", err)
+		return nil, err
 	}
 	rto, err := res.To()
 	if err != nil {
@@ -251,10 +247,6 @@ func NewUAC(invite *sip.Request, res *sip.Response) (*Dialog, error) {
 	if rid := ResponseID(res); rid.CallID != invite.CallID() || rid.LocalTag != from.Tag() {
 		return nil, ErrWrongDialog
 	}
-	cs, err := invite.CSeq()
-	if err != nil {
-		return nil, malformed("CSeq", err)
-	}
 	d := &Dialog{
 		id:       ID{CallID: invite.CallID(), LocalTag: from.Tag(), RemoteTag: remoteTag}.detach(),
 		role:     RoleUAC,
@@ -265,9 +257,7 @@ func NewUAC(invite *sip.Request, res *sip.Response) (*Dialog, error) {
 	}
 	to.Params = setTag(to.Params, remoteTag)
 	d.remote = to.String()
-	if c, err := invite.Contacts(); err == nil && len(c) > 0 && !c[0].Wildcard {
-		d.contact = c[0].String()
-	}
+	d.contact = firstContact(invite.Contacts)
 	if isSecure(invite.URI, invite) {
 		d.flags |= flagSecure
 	}
@@ -281,6 +271,30 @@ func NewUAC(invite *sip.Request, res *sip.Response) (*Dialog, error) {
 		d.neg.EndClient(sip.INVITE, cs.Seq)
 	}
 	return d, nil
+}
+
+// inviteHeaders reads what either side takes from the dialog-creating
+// INVITE: From, To and CSeq.
+func inviteHeaders(invite *sip.Request) (from, to sip.Address, cs sip.CSeq, err error) {
+	if from, err = invite.From(); err != nil {
+		return from, to, cs, malformed("From", err)
+	}
+	if to, err = invite.To(); err != nil {
+		return from, to, cs, malformed("To", err)
+	}
+	if cs, err = invite.CSeq(); err != nil {
+		return from, to, cs, malformed("CSeq", err)
+	}
+	return from, to, cs, nil
+}
+
+// firstContact returns the first Contact of a message in wire form, or ""
+// when it has none, a "*", or a malformed one.
+func firstContact(contacts func() ([]sip.Address, error)) string {
+	if c, err := contacts(); err == nil && len(c) > 0 && !c[0].Wildcard {
+		return c[0].String()
+	}
+	return ""
 }
 
 // learnUAC takes the route set and remote target from a response to our
@@ -318,17 +332,9 @@ func NewUAS(invite *sip.Request, res *sip.Response) (*Dialog, error) {
 	if rto.Tag() == "" {
 		return nil, fmt.Errorf("%w: response without To tag", ErrNotDialogResponse)
 	}
-	from, err := invite.From()
+	from, to, cs, err := inviteHeaders(invite)
 	if err != nil {
-		return nil, malformed("From", err)
-	}
-	to, err := invite.To()
-	if err != nil {
-		return nil, malformed("To", err)
-	}
-	cs, err := invite.CSeq()
-	if err != nil {
-		return nil, malformed("CSeq", err)
+		return nil, err
 	}
 	rr, err := invite.RecordRoutes()
 	if err != nil {
@@ -344,9 +350,7 @@ func NewUAS(invite *sip.Request, res *sip.Response) (*Dialog, error) {
 	}
 	to.Params = setTag(to.Params, d.id.LocalTag)
 	d.local = to.String()
-	if c, err := res.Contacts(); err == nil && len(c) > 0 && !c[0].Wildcard {
-		d.contact = c[0].String()
-	}
+	d.contact = firstContact(res.Contacts)
 	if isSecure(invite.URI, invite) {
 		d.flags |= flagSecure
 	}
