@@ -246,26 +246,35 @@ func opErr(op, network string, src, dst net.Addr, err error) error {
 	return &net.OpError{Op: op, Net: network, Source: src, Addr: dst, Err: err}
 }
 
-func (n *Network) listenPacket(ctx context.Context, h *Host, network, address string) (net.PacketConn, error) {
+// listenAddr checks a listen call for protocol want and returns the
+// address to bind: the requested one, or for a host, its local address.
+func listenAddr(ctx context.Context, h *Host, want proto, network, address string, toAddr func(netip.AddrPort) net.Addr) (ip netip.Addr, ap netip.AddrPort, err error) {
 	p, fam, err := parseNetwork(network)
-	if err == nil && p != protoUDP {
+	if err == nil && p != want {
 		err = net.UnknownNetworkError(network)
 	}
+	if err == nil {
+		err = ctx.Err()
+	}
+	if err == nil {
+		ap, err = parseAddress(fam, address)
+	}
 	if err != nil {
-		return nil, opErr("listen", network, nil, nil, err)
+		return ip, ap, opErr("listen", network, nil, nil, err)
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, opErr("listen", network, nil, nil, err)
-	}
-	ap, err := parseAddress(fam, address)
-	if err != nil {
-		return nil, opErr("listen", network, nil, nil, err)
-	}
-	ip := ap.Addr()
+	ip = ap.Addr()
 	if h != nil {
 		if ip, err = h.localIP(ip, fam, netip.Addr{}); err != nil {
-			return nil, opErr("listen", network, nil, udpAddr(ap), err)
+			return ip, ap, opErr("listen", network, nil, toAddr(ap), err)
 		}
+	}
+	return ip, ap, nil
+}
+
+func (n *Network) listenPacket(ctx context.Context, h *Host, network, address string) (net.PacketConn, error) {
+	ip, ap, err := listenAddr(ctx, h, protoUDP, network, address, func(ap netip.AddrPort) net.Addr { return udpAddr(ap) })
+	if err != nil {
+		return nil, err
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -277,25 +286,9 @@ func (n *Network) listenPacket(ctx context.Context, h *Host, network, address st
 }
 
 func (n *Network) listen(ctx context.Context, h *Host, network, address string) (net.Listener, error) {
-	p, fam, err := parseNetwork(network)
-	if err == nil && p != protoTCP {
-		err = net.UnknownNetworkError(network)
-	}
+	ip, ap, err := listenAddr(ctx, h, protoTCP, network, address, func(ap netip.AddrPort) net.Addr { return tcpAddr(ap) })
 	if err != nil {
-		return nil, opErr("listen", network, nil, nil, err)
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, opErr("listen", network, nil, nil, err)
-	}
-	ap, err := parseAddress(fam, address)
-	if err != nil {
-		return nil, opErr("listen", network, nil, nil, err)
-	}
-	ip := ap.Addr()
-	if h != nil {
-		if ip, err = h.localIP(ip, fam, netip.Addr{}); err != nil {
-			return nil, opErr("listen", network, nil, tcpAddr(ap), err)
-		}
+		return nil, err
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
