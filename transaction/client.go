@@ -13,7 +13,7 @@ import (
 
 // responseBuffer is the capacity of a client transaction's Responses
 // channel. Responses beyond it wait in a queue that a goroutine feeds into
-// the channel, so the run loop never blocks on a slow reader.
+// the channel, so a shard never blocks on a slow reader.
 const responseBuffer = 4
 
 // viaPlaceholder is the sent-by of a Via that Request adds; the transport
@@ -35,13 +35,13 @@ type ClientTx struct {
 	req *sip.Request
 	key clientKey
 	ctx context.Context
-	// flow is written by Request before the evSent event, read by the loop
-	// after it.
+	// flow is written by Request before the evSent event, read under
+	// the shard lock after it.
 	flow transport.Flow
 	// internal marks a CANCEL the layer sent on its own: no delivery.
 	internal bool
 
-	// Owned by the run loop.
+	// Guarded by the shard's lock.
 	item     timerheap.Item[txn]
 	m        fsm
 	invite   *clientInvite
@@ -99,7 +99,7 @@ func (l *Layer) Request(ctx context.Context, req *sip.Request, target transport.
 	tx := &ClientTx{l: l, s: l.shardFor(key.branch), req: req, key: key, ctx: ctx}
 	tx.item.Value = tx
 	tx.d.ch = make(chan *sip.Response, responseBuffer)
-	if !tx.s.post(event{kind: evNewClient, ctx: tx}) {
+	if !tx.s.exec(event{kind: evNewClient, ctx: tx}) {
 		l.release()
 		return nil, ErrClosed
 	}
@@ -108,8 +108,8 @@ func (l *Layer) Request(ctx context.Context, req *sip.Request, target transport.
 		err = &TransportError{Err: err}
 	}
 	tx.flow = flow
-	if !tx.s.post(event{kind: evSent, ctx: tx, err: err}) {
-		// The loop stopped after registering: it has ended tx already.
+	if !tx.s.exec(event{kind: evSent, ctx: tx, err: err}) {
+		// The layer closed after registering: it has ended tx already.
 		return nil, ErrClosed
 	}
 	if err != nil {
@@ -149,7 +149,7 @@ func (c *ClientTx) Cancel() {
 	if c.req.Method != sip.INVITE {
 		return
 	}
-	c.s.post(event{kind: evCancel, ctx: c})
+	c.s.exec(event{kind: evCancel, ctx: c})
 }
 
 // Final waits for the final response, skipping provisional ones. It returns
@@ -179,7 +179,7 @@ func (c *ClientTx) fire(s *shard, now time.Time) {
 	}
 }
 
-// end removes the transaction from its loop and closes its delivery.
+// end removes the transaction from its shard and closes its delivery.
 // Idempotent.
 func (c *ClientTx) end(s *shard, err error) {
 	if c.ended {
@@ -200,7 +200,7 @@ func (c *ClientTx) end(s *shard, err error) {
 	c.d.finish(err)
 }
 
-// register adds a new client transaction to the loop's table.
+// register adds a new client transaction to its shard's table.
 func (s *shard) register(tx *ClientTx) {
 	if _, dup := s.clients[tx.key]; dup {
 		tx.ended = true
@@ -265,7 +265,7 @@ func (s *shard) response(now time.Time, res *sip.Response, in transport.Incoming
 	}
 	tx, ok := s.clients[key]
 	if !ok {
-		s.l.stray(in)
+		s.stray(in)
 		return
 	}
 	s.clientInput(now, tx, input{kind: inResponse, res: res})
@@ -342,9 +342,10 @@ func (s *shard) startCancel(now time.Time, inv *ClientTx) {
 
 // Detach ends delivery on Responses: the responses still to come, and any
 // queued but not yet on the channel, go to fn instead, and Responses is
-// closed once what it already holds is read. fn runs on the layer's run
-// loop (queued ones on the caller's goroutine, before Detach returns): it
-// must be quick and must not block, like re-sending a cached ACK for a 2xx
+// closed once what it already holds is read. fn runs under the
+// transaction's shard lock, on the goroutine that delivered the response
+// (queued ones on the caller's goroutine, before Detach returns): it must
+// be quick, must not block and must not call into the Layer, like re-sending a cached ACK for a 2xx
 // retransmission (RFC 3261 §13.2.2.4). A UA core detaches once it has the
 // first 2xx, so that no goroutine waits on an answered INVITE for the rest
 // of Timer M. Detach after the transaction ended does nothing.
@@ -371,7 +372,7 @@ func (c *ClientTx) Detach(fn func(*sip.Response)) {
 }
 
 // delivery passes a client transaction's responses to its user in order
-// without ever blocking the run loop: straight into the buffered channel
+// without ever blocking the shard: straight into the buffered channel
 // when there is room, else into a queue that a goroutine drains.
 type delivery struct {
 	mu      sync.Mutex

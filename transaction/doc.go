@@ -54,12 +54,17 @@
 //
 // The state machines are plain values with a pure step(now, input) method:
 // no I/O, clock reads, goroutines or locks; they keep their timers as
-// deadlines. A Layer runs Config.Shards run loops; transactions are
-// sharded by a hash of their branch (or Call-ID for RFC 2543 requests, so
-// that a CANCEL or ACK lands where its INVITE is). Each loop owns its
+// deadlines. A Layer has Config.Shards shards; transactions are sharded
+// by a hash of their branch (or Call-ID for RFC 2543 requests, so that a
+// CANCEL or ACK lands where its INVITE is). Each shard owns its
 // transactions, a deadline heap and one time.Timer reset to the earliest
-// deadline; inputs arrive on a channel. Outputs — sends through the
-// transport.Sender — run on the loop after step returns. Handlers run on
+// deadline, all behind one mutex. An input — a message from the
+// transport, Request, Respond, Cancel — is stepped on the caller's own
+// goroutine under that mutex, and the outputs (sends through the
+// transport.Sender) run right after step returns, still under it: a
+// message costs no hand-off between goroutines. Each shard's goroutine
+// only waits for its timer. Calls out of the layer that may come back
+// into it (Config.Stray) run after the mutex is released. Handlers run on
 // their own goroutine per request; responses reach a ClientTx through its
 // buffered channel, with a goroutine started only while a slow reader
 // lets responses queue. No goroutine waits for an idle transaction.

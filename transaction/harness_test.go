@@ -30,12 +30,15 @@ type loss struct {
 
 // wire is an in-memory network between Layers: it records every message
 // sent (with the virtual time), and delivers it, serialized and parsed
-// again, to the Layer at the destination address: at once and in order,
+// again, to the Layer at the destination address: in order through the
+// destination's mailbox, as a transport's reader goroutine would (never
+// on the sender's goroutine: a Sender must not call back into a Layer),
 // or, when it is delayed, on a goroutine of its own, so delays reorder.
 // Messages may also be dropped or duplicated.
 type wire struct {
 	mu    sync.Mutex
 	nodes map[netip.AddrPort]transport.Handler
+	boxes map[netip.AddrPort]*mailbox
 	loss  loss
 	rng   *rand.Rand
 	log   []sent
@@ -52,6 +55,7 @@ type sent struct {
 func newWire(l loss) *wire {
 	return &wire{
 		nodes:     map[netip.AddrPort]transport.Handler{},
+		boxes:     map[netip.AddrPort]*mailbox{},
 		loss:      l,
 		rng:       rand.New(rand.NewPCG(l.seed, l.seed^0x9e3779b97f4a7c15)),
 		blackhole: map[netip.AddrPort]bool{},
@@ -79,6 +83,11 @@ func (w *wire) send(m sip.Message, f transport.Flow) {
 			delays[i] = time.Duration(w.rng.Int64N(int64(w.loss.maxDelay)))
 		}
 	}
+	box := w.boxes[f.Remote]
+	if box == nil {
+		box = &mailbox{h: h}
+		w.boxes[f.Remote] = box
+	}
 	w.mu.Unlock()
 	back := transport.Flow{Network: f.Network, Local: f.Remote, Remote: f.Local, Conn: f.Conn}
 	for _, d := range delays {
@@ -88,13 +97,47 @@ func (w *wire) send(m sip.Message, f transport.Flow) {
 		}
 		if d == 0 {
 			// In order, as over a stream or a quiet LAN.
-			h.HandleMessage(transport.Incoming{Msg: msg, Flow: back, At: time.Now()})
+			box.put(transport.Incoming{Msg: msg, Flow: back, At: time.Now()})
 			continue
 		}
 		go func() {
 			time.Sleep(d)
 			h.HandleMessage(transport.Incoming{Msg: msg, Flow: back, At: time.Now()})
 		}()
+	}
+}
+
+// mailbox delivers to one Layer in order, on a goroutine that runs while
+// messages wait and ends when none do.
+type mailbox struct {
+	h       transport.Handler
+	mu      sync.Mutex
+	q       []transport.Incoming
+	running bool
+}
+
+func (b *mailbox) put(in transport.Incoming) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.q = append(b.q, in)
+	if !b.running {
+		b.running = true
+		go b.drain()
+	}
+}
+
+func (b *mailbox) drain() {
+	for {
+		b.mu.Lock()
+		if len(b.q) == 0 {
+			b.running = false
+			b.mu.Unlock()
+			return
+		}
+		in := b.q[0]
+		b.q = b.q[1:]
+		b.mu.Unlock()
+		b.h.HandleMessage(in)
 	}
 }
 
@@ -186,8 +229,9 @@ func newPair(t *testing.T, l loss, h transaction.Handler, mod func(c, s *transac
 	p := &pair{w: newWire(l), cStray: &strays{}, sStray: &strays{}}
 	p.cn = &node{w: p.w, addr: clientAddr}
 	p.sn = &node{w: p.w, addr: serverAddr}
-	cc := transaction.Config{Sender: p.cn, Stray: p.cStray.hook, Shards: 2}
-	sc := transaction.Config{Sender: p.sn, Handler: h, Stray: p.sStray.hook, Shards: 2}
+	// No timer slack: the tests check the RFC instants exactly.
+	cc := transaction.Config{Sender: p.cn, Stray: p.cStray.hook, Shards: 2, TimerSlack: -1}
+	sc := transaction.Config{Sender: p.sn, Handler: h, Stray: p.sStray.hook, Shards: 2, TimerSlack: -1}
 	if mod != nil {
 		mod(&cc, &sc)
 	}

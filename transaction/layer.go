@@ -18,20 +18,17 @@ import (
 // Config.MaxTransactions is zero.
 const DefaultMaxTransactions = 1 << 20
 
-// inputQueueLen is the capacity of each run loop's input channel. A full
-// queue makes HandleMessage wait, which pushes back on the transport's
-// readers.
-const inputQueueLen = 1024
-
-// maxBatch is how many queued inputs a loop handles before it looks at its
-// timer again.
-const maxBatch = 256
+// DefaultTimerSlack is Config.TimerSlack when zero: at 100 ms, a shard
+// wakes at most ten times a second to end transactions, however many end.
+const DefaultTimerSlack = 100 * time.Millisecond
 
 // Config configures a Layer. The zero value of every field but Sender is
 // valid.
 type Config struct {
 	// Sender sends requests and responses; usually the *transport.Layer.
-	// Required.
+	// Required. The layer calls it under a shard's lock, so it must not
+	// deliver a message to a Layer's HandleMessage on the calling
+	// goroutine (a transport delivers from its reader goroutines).
 	Sender transport.Sender
 	// Handler serves each new server transaction (a request that is not
 	// a retransmission, an ACK or a CANCEL). nil answers every request
@@ -42,15 +39,26 @@ type Config struct {
 	// INVITE server transaction in Accepted), responses that match no
 	// client transaction (2xx retransmissions after the INVITE client
 	// transaction ended, RFC 6026 §8.4), and ACKs that match nothing.
-	// It runs on its own goroutine per message, so calls may run
-	// concurrently and in any order. nil drops them.
+	// It runs on the goroutine that delivered the message (a transport
+	// reader), outside the layer's locks, so it must not block for long;
+	// calls for messages from different sockets or connections may run
+	// concurrently. nil drops them.
 	Stray func(in transport.Incoming)
 	// Timers are T1, T2 and T4; zero fields take the RFC 3261 defaults.
 	Timers Timers
 	// Logger gets warnings and debug traces; nil is silent.
 	Logger *slog.Logger
-	// Shards is the number of run loops; zero means GOMAXPROCS.
+	// Shards is the number of shards (each a lock, a timer and the
+	// transactions whose keys hash to it); zero means GOMAXPROCS.
 	Shards int
+	// TimerSlack lets a timer that is due more than T2 ahead — the
+	// timers that end a transaction (B, D, F, H, I, J, K, L, M), never a
+	// retransmission's — fire up to this much late, rounded up to a
+	// multiple of it, so that transactions started close together end on
+	// one wake-up instead of one each. The RFC 3261 timers are minimum
+	// waits, so firing late is allowed. Zero means DefaultTimerSlack;
+	// negative means none (every timer fires on time).
+	TimerSlack time.Duration
 	// MaxTransactions limits live transactions. Beyond it a new request
 	// is answered 503 Service Unavailable without a transaction, and
 	// Request fails with ErrTooManyTransactions. Zero means
@@ -62,6 +70,11 @@ type Config struct {
 // transport beneath it, creates server transactions for new requests and
 // hands them to Config.Handler, and runs client transactions for Request.
 // All its methods are safe for concurrent use.
+//
+// A message is matched and fed to its state machine on the goroutine that
+// delivers it, under the lock of its shard, and so are Request, Respond
+// and Cancel: no hand-off to another goroutine on the way. Each shard has
+// one goroutine that waits for its earliest timer.
 type Layer struct {
 	cfg    Config
 	timers Timers
@@ -69,6 +82,8 @@ type Layer struct {
 	seed   maphash.Seed
 	shards []*shard
 	max    int64
+	slack  time.Duration // zero: none
+	epoch  time.Time     // what slack rounds deadlines from
 
 	live atomic.Int64 // live transactions
 
@@ -79,13 +94,14 @@ type Layer struct {
 	quit      chan struct{}
 	closeOnce sync.Once
 	closed    atomic.Bool
+	goMu      sync.Mutex // orders goStart with Close's wg.Wait
 	draining  atomic.Bool
 	drained   chan struct{}
 	drainOnce sync.Once
 	wg        sync.WaitGroup
 }
 
-// New starts a Layer with cfg's run loops. Close stops it.
+// New starts a Layer with a timer goroutine per shard. Close stops it.
 func New(cfg Config) (*Layer, error) {
 	if cfg.Sender == nil {
 		return nil, ErrNoSender
@@ -103,6 +119,13 @@ func New(cfg Config) (*Layer, error) {
 		drained: make(chan struct{}),
 	}
 	switch {
+	case cfg.TimerSlack == 0:
+		l.slack = DefaultTimerSlack
+	case cfg.TimerSlack > 0:
+		l.slack = cfg.TimerSlack
+	}
+	l.epoch = time.Now()
+	switch {
 	case cfg.MaxTransactions == 0:
 		l.max = DefaultMaxTransactions
 	case cfg.MaxTransactions < 0:
@@ -115,7 +138,6 @@ func New(cfg Config) (*Layer, error) {
 	for i := range l.shards {
 		s := &shard{
 			l:       l,
-			in:      make(chan event, inputQueueLen),
 			clients: make(map[clientKey]*ClientTx),
 			servers: make(map[serverKey]*serverTx),
 			legacy:  make(map[legacyKey]*serverTx),
@@ -137,7 +159,9 @@ func New(cfg Config) (*Layer, error) {
 // It is idempotent and always returns nil.
 func (l *Layer) Close() error {
 	l.closeOnce.Do(func() {
+		l.goMu.Lock()
 		l.closed.Store(true)
+		l.goMu.Unlock()
 		close(l.quit)
 		l.cancel()
 	})
@@ -184,7 +208,7 @@ func (l *Layer) release() {
 	}
 }
 
-// shardFor picks the run loop of a key: the branch for RFC 3261 messages,
+// shardFor picks the shard of a key: the branch for RFC 3261 messages,
 // the Call-ID for RFC 2543 requests, so that a CANCEL or ACK lands where
 // its INVITE is.
 func (l *Layer) shardFor(s string) *shard {
@@ -197,7 +221,7 @@ func (l *Layer) shardFor(s string) *shard {
 // HandleMessage implements transport.Handler: it matches a message to its
 // transaction and feeds it in, or starts a server transaction. Messages
 // without a usable top Via or CSeq are dropped (RFC 3261 §8.2 and §17.2.3
-// need them). It waits while the target run loop's queue is full.
+// need them).
 func (l *Layer) HandleMessage(in transport.Incoming) {
 	var s *shard
 	switch m := in.Msg.(type) {
@@ -222,7 +246,7 @@ func (l *Layer) HandleMessage(in transport.Incoming) {
 	default:
 		return
 	}
-	s.post(event{kind: evMessage, in: in})
+	s.exec(event{kind: evMessage, in: in})
 }
 
 // HandleFlowError implements transport.Handler: the client transactions
@@ -230,10 +254,31 @@ func (l *Layer) HandleMessage(in transport.Incoming) {
 // §17.1.4). Server transactions are not ended: their responses may still
 // reach the peer over a new connection (§18.2.2); they end if sending one
 // fails.
+//
+// The transport may report a flow error from inside a send that a shard
+// makes under its lock, so the shards are visited on a goroutine of their
+// own.
 func (l *Layer) HandleFlowError(f transport.Flow, err error) {
-	for _, s := range l.shards {
-		s.post(event{kind: evFlowError, in: transport.Incoming{Flow: f}, err: err})
+	if !l.goStart() {
+		return
 	}
+	go func() {
+		defer l.wg.Done()
+		for _, s := range l.shards {
+			s.exec(event{kind: evFlowError, in: transport.Incoming{Flow: f}, err: err})
+		}
+	}()
+}
+
+// goStart counts a goroutine of the layer unless it has closed.
+func (l *Layer) goStart() bool {
+	l.goMu.Lock()
+	defer l.goMu.Unlock()
+	if l.closed.Load() {
+		return false
+	}
+	l.wg.Add(1)
+	return true
 }
 
 func (l *Layer) debug(msg string, m sip.Message) {
@@ -251,19 +296,42 @@ func (l *Layer) warn(msg string, attrs ...slog.Attr) {
 	l.log.LogAttrs(context.Background(), slog.LevelWarn, msg, attrs...)
 }
 
-// stray hands a message to Config.Stray on its own goroutine.
-func (l *Layer) stray(in transport.Incoming) {
-	if l.cfg.Stray == nil {
+// stray hands a message to Config.Stray once the shard's lock is
+// released.
+func (s *shard) stray(in transport.Incoming) {
+	if s.l.cfg.Stray == nil {
 		return
 	}
-	l.wg.Add(1)
-	go func() {
-		defer l.wg.Done()
-		l.cfg.Stray(in)
-	}()
+	s.after.stray = append(s.after.stray, in)
 }
 
-// eventKind says what an event brings to a run loop.
+// afterUnlock is what a shard's step leaves to do once its lock is
+// released: calls out of the layer that may come back into it.
+type afterUnlock struct {
+	stray []transport.Incoming
+	serve []*serverTx // new server transactions for an InlineHandler
+}
+
+func (a *afterUnlock) empty() bool { return len(a.stray) == 0 && len(a.serve) == 0 }
+
+// run does the work and empties the lists for reuse.
+func (a *afterUnlock) run(l *Layer) {
+	for i, in := range a.stray {
+		l.cfg.Stray(in)
+		a.stray[i] = transport.Incoming{}
+	}
+	a.stray = a.stray[:0]
+	if len(a.serve) > 0 {
+		h := l.cfg.Handler.(InlineHandler)
+		for i, t := range a.serve {
+			l.serveInline(h, t)
+			a.serve[i] = nil
+		}
+		a.serve = a.serve[:0]
+	}
+}
+
+// eventKind says what an event brings to a shard.
 type eventKind uint8
 
 const (
@@ -275,7 +343,7 @@ const (
 	evFlowError                  // transport.Handler.HandleFlowError
 )
 
-// event is one input to a run loop.
+// event is one input to a shard.
 type event struct {
 	kind eventKind
 	in   transport.Incoming
@@ -285,20 +353,19 @@ type event struct {
 	err  error
 }
 
-// txn is a transaction as its run loop's deadline heap sees it.
+// txn is a transaction as its shard's deadline heap sees it.
 type txn interface {
 	fire(s *shard, now time.Time)
 }
 
-// shard is one run loop and everything it owns. Only its goroutine touches
-// the maps, the heap, the timer and the state machines.
+// shard is a lock, a timer and the transactions whose keys hash to it.
+// Whoever holds mu touches the maps, the heap, the timer and the state
+// machines: the goroutine delivering a message, a caller of Request,
+// Respond or Cancel, or the shard's timer goroutine.
 type shard struct {
-	l  *Layer
-	in chan event
+	l *Layer
 
-	// mu guards closed against posts racing with shutdown: posters hold
-	// it shared, the loop takes it exclusively once when it stops.
-	mu     sync.RWMutex
+	mu     sync.Mutex
 	closed bool
 
 	clients map[clientKey]*ClientTx
@@ -307,51 +374,70 @@ type shard struct {
 	heap    timerheap.Heap[txn]
 	timer   *time.Timer
 	armed   time.Time
+
+	// after collects calls to make once mu is released; scratch is the
+	// list the unlocking goroutine runs, swapped with after under mu so
+	// that neither allocates in the steady state.
+	after   afterUnlock
+	scratch sync.Pool
 }
 
-// post queues ev for the loop; false if the loop has stopped.
-func (s *shard) post(ev event) bool {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
+// exec runs ev under the shard's lock; false if the layer has closed.
+func (s *shard) exec(ev event) bool {
+	s.mu.Lock()
 	if s.closed {
+		s.mu.Unlock()
 		return false
 	}
-	select {
-	case s.in <- ev:
-		return true
-	case <-s.l.quit:
-		return false
-	}
+	s.handle(ev)
+	s.unlock()
+	return true
 }
 
+// unlock rearms the timer, releases the lock and makes the calls the step
+// left for afterwards.
+func (s *shard) unlock() {
+	s.rearm()
+	if s.after.empty() {
+		s.mu.Unlock()
+		return
+	}
+	var a *afterUnlock
+	if v := s.scratch.Get(); v != nil {
+		a = v.(*afterUnlock)
+	} else {
+		a = new(afterUnlock)
+	}
+	s.after, *a = *a, s.after
+	s.mu.Unlock()
+	a.run(s.l)
+	s.scratch.Put(a)
+}
+
+// run waits for the shard's timer and fires what is due, until the layer
+// closes.
 func (s *shard) run() {
 	defer s.l.wg.Done()
 	for {
 		select {
-		case ev := <-s.in:
-			s.handle(ev)
-		batch:
-			for range maxBatch {
-				select {
-				case ev = <-s.in:
-					s.handle(ev)
-				default:
-					break batch
-				}
-			}
 		case <-s.timer.C:
+			s.mu.Lock()
+			if s.closed {
+				s.mu.Unlock()
+				return
+			}
 			s.armed = time.Time{}
 			now := time.Now()
 			s.heap.PopDue(now, func(t txn) { t.fire(s, now) })
+			s.unlock()
 		case <-s.l.quit:
 			s.stop()
 			return
 		}
-		s.rearm()
 	}
 }
 
-// rearm resets the loop's one timer to the earliest deadline.
+// rearm resets the shard's one timer to the earliest deadline.
 func (s *shard) rearm() {
 	next, ok := s.heap.Peek()
 	if !ok {
@@ -368,8 +454,8 @@ func (s *shard) rearm() {
 	s.timer.Reset(time.Until(next))
 }
 
-// schedule puts the transaction's heap item at the machine's deadline, or
-// takes it out. A deadline not after now (which the machines never set)
+// schedule puts the transaction's heap item at the machine's deadline
+// (with Config.TimerSlack applied), or takes it out. A deadline not after now (which the machines never set)
 // is pushed a millisecond ahead so that PopDue always ends.
 func (s *shard) schedule(it *timerheap.Item[txn], m fsm, now time.Time) {
 	d := m.deadline()
@@ -380,29 +466,21 @@ func (s *shard) schedule(it *timerheap.Item[txn], m fsm, now time.Time) {
 	if !d.After(now) {
 		d = now.Add(time.Millisecond)
 	}
+	if sl := s.l.slack; sl > 0 && d.Sub(now) > s.l.timers.T2 {
+		off := d.Sub(s.l.epoch)
+		d = s.l.epoch.Add((off + sl - 1) / sl * sl)
+	}
 	if !it.Scheduled() || !d.Equal(it.Deadline()) {
 		s.heap.Update(it, d)
 	}
 }
 
-// stop ends everything the loop owns when the layer closes.
+// stop ends everything the shard owns when the layer closes.
 func (s *shard) stop() {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.closed = true
-	s.mu.Unlock()
-	// Events queued before closed was set: end the client transactions
-	// they carry, drop the rest.
-	for {
-		select {
-		case ev := <-s.in:
-			if ev.ctx != nil {
-				ev.ctx.end(s, ErrClosed)
-			}
-			continue
-		default:
-		}
-		break
-	}
+	s.after = afterUnlock{}
 	for _, tx := range s.clients {
 		tx.end(s, ErrClosed)
 	}
@@ -414,6 +492,7 @@ func (s *shard) stop() {
 	}
 	s.heap.Clear()
 	s.timer.Stop()
+	s.after = afterUnlock{}
 }
 
 // handle runs one event.

@@ -630,3 +630,103 @@ func TestDetach(t *testing.T) {
 		require.NoError(t, tx.Err())
 	})
 }
+
+// inlineHandler serves OPTIONS inline (answering 200 now) and MESSAGE
+// inline (answering 202 later, from another goroutine); it declines the
+// rest, which ServeSIP answers 486.
+type inlineHandler struct {
+	inline, goroutine atomic.Int32
+	later             chan func()
+}
+
+func (h *inlineHandler) ServeInline(_ context.Context, w transaction.ResponseWriter, req *sip.Request) bool {
+	switch req.Method {
+	case sip.OPTIONS:
+		h.inline.Add(1)
+		_ = w.Respond(sip.NewResponse(req, 200, ""))
+		return true
+	case sip.MESSAGE:
+		h.inline.Add(1)
+		res := sip.NewResponse(req, 202, "")
+		h.later <- func() { _ = w.Respond(res) }
+		return true
+	}
+	return false
+}
+
+func (h *inlineHandler) ServeSIP(_ context.Context, w transaction.ResponseWriter, req *sip.Request) {
+	h.goroutine.Add(1)
+	_ = w.Respond(sip.NewResponse(req, 486, ""))
+}
+
+// TestInlineHandler: requests an InlineHandler takes are answered by it,
+// now or later, and never by the layer's 500; the ones it declines reach
+// ServeSIP.
+func TestInlineHandler(t *testing.T) {
+	tests := []struct {
+		method          sip.Method
+		want            int
+		inline, goroute int32
+	}{
+		{sip.OPTIONS, 200, 1, 0},
+		{sip.MESSAGE, 202, 1, 0},
+		{sip.INFO, 486, 0, 1},
+	}
+	for _, tt := range tests {
+		t.Run(string(tt.method), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				h := &inlineHandler{later: make(chan func(), 1)}
+				p := newPair(t, loss{}, h, nil)
+				tx, err := p.client.Request(t.Context(), newReq(tt.method), udp())
+				require.NoError(t, err)
+				synctest.Wait()
+				select {
+				case f := <-h.later:
+					time.Sleep(100 * time.Millisecond) // the handler answers later
+					f()
+				default:
+				}
+				require.Equal(t, []int{tt.want}, collect(tx))
+				require.Equal(t, tt.inline, h.inline.Load())
+				require.Equal(t, tt.goroute, h.goroutine.Load())
+			})
+		})
+	}
+}
+
+// TestTimerSlack: with slack, Timer J of two transactions 30 ms apart
+// fires once, at the next multiple of the slack; without, each on time.
+func TestTimerSlack(t *testing.T) {
+	tests := []struct {
+		name                      string
+		slack                     time.Duration
+		at32040, at32050, at32100 int // live server transactions then
+	}{
+		{"none", -1, 0, 0, 0},
+		{"100ms", 100 * time.Millisecond, 2, 2, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				p := newPair(t, loss{}, respondWith(200), func(_, s *transaction.Config) { s.TimerSlack = tt.slack })
+				start := time.Now()
+				for _, at := range []time.Duration{10 * time.Millisecond, 40 * time.Millisecond} {
+					time.Sleep(at - time.Since(start))
+					tx, err := p.client.Request(t.Context(), newReq(sip.OPTIONS), udp())
+					require.NoError(t, err)
+					_, err = tx.Final(t.Context())
+					require.NoError(t, err)
+				}
+				live := func(at time.Duration) int {
+					time.Sleep(at - time.Since(start))
+					synctest.Wait()
+					return p.server.Len()
+				}
+				require.Equal(t, 2, live(32*time.Second))
+				require.Equal(t, tt.at32040, live(32040*time.Millisecond))
+				require.Equal(t, tt.at32050, live(32050*time.Millisecond))
+				require.Equal(t, tt.at32100, live(32100*time.Millisecond))
+			})
+		})
+	}
+}

@@ -31,6 +31,21 @@ type Handler interface {
 	ServeSIP(ctx context.Context, w ResponseWriter, req *sip.Request)
 }
 
+// InlineHandler is a Handler that can serve some requests on the
+// goroutine that delivered them, saving the hand-off to a goroutine of
+// their own (a context switch per request when the process is not busy).
+//
+// ServeInline is called first, outside the layer's locks, on a transport
+// reader goroutine: it must not block. It either takes the request and
+// returns true, or returns false without touching w and then ServeSIP
+// runs as usual. Having taken the request it must see that a final
+// response is sent, now or later from any goroutine: unlike after
+// ServeSIP, the layer does not answer 500 for it.
+type InlineHandler interface {
+	Handler
+	ServeInline(ctx context.Context, w ResponseWriter, req *sip.Request) bool
+}
+
 // HandlerFunc adapts a function to Handler.
 type HandlerFunc func(ctx context.Context, w ResponseWriter, req *sip.Request)
 
@@ -46,7 +61,7 @@ type ResponseWriter interface {
 	// 2xx, further 2xx (the UAS core's retransmissions, §13.3.1.4) may
 	// follow while the transaction is in Accepted (RFC 6026 §8.7). res
 	// belongs to the transaction afterwards: do not modify it. The send
-	// itself happens on the layer's run loop; a transport failure shows
+	// itself happens on the caller's goroutine, under the transaction's shard lock; a transport failure shows
 	// up as the cause of the handler's context. Respond fails with
 	// ErrInvalidMessage for a status outside 100–699, ErrFinalSent after
 	// the final response, ErrTerminated after the transaction ended, and
@@ -61,7 +76,7 @@ type ResponseWriter interface {
 type serverTx struct {
 	s *shard
 	// req is the request; serve (or, without a handler goroutine, the
-	// loop) drops it once nothing needs it, so that a transaction waiting
+	// shard) drops it once nothing needs it, so that a transaction waiting
 	// out its timers does not keep the request's buffer alive.
 	req    *sip.Request
 	method sip.Method
@@ -71,7 +86,7 @@ type serverTx struct {
 	ctx    context.Context
 	cancel context.CancelCauseFunc
 
-	// done is set by the loop when the transaction ends.
+	// done is set under the shard lock when the transaction ends.
 	done atomic.Bool
 
 	// Guarded by mu: what Respond has accepted.
@@ -79,7 +94,7 @@ type serverTx struct {
 	finalCode int
 	tag       string // To tag of the TU's responses
 
-	// Owned by the run loop.
+	// Guarded by the shard's lock.
 	item    timerheap.Item[txn]
 	m       fsm
 	invite  *serverInvite
@@ -92,26 +107,24 @@ func (t *serverTx) Respond(res *sip.Response) error {
 	if res == nil || res.StatusCode < 100 || res.StatusCode > 699 {
 		return ErrInvalidMessage
 	}
-	if t.done.Load() {
-		return ErrTerminated
-	}
 	t.mu.Lock()
 	code := res.StatusCode
+	again := t.method == sip.INVITE && t.finalCode < 300 && code >= 200 && code < 300
 	switch {
-	case t.finalCode == 0:
-		if final(code) {
-			t.finalCode = code
-		}
-	case t.method == sip.INVITE && t.finalCode < 300 && code >= 200 && code < 300:
-	default:
+	case t.finalCode != 0 && !again:
 		t.mu.Unlock()
 		return ErrFinalSent
+	case t.done.Load():
+		t.mu.Unlock()
+		return ErrTerminated
+	case t.finalCode == 0 && final(code):
+		t.finalCode = code
 	}
 	if t.tag == "" {
 		t.tag = toTagOf(res)
 	}
 	t.mu.Unlock()
-	if !t.s.post(event{kind: evRespond, stx: t, res: res}) {
+	if !t.s.exec(event{kind: evRespond, stx: t, res: res}) {
 		return ErrClosed
 	}
 	return nil
@@ -122,7 +135,7 @@ func (t *serverTx) Flow() transport.Flow { return t.flow }
 
 func (t *serverTx) fire(s *shard, now time.Time) { s.stepServer(now, t, input{kind: inTimer}, nil) }
 
-// end removes the transaction from its loop and cancels the handler's
+// end removes the transaction from its shard and cancels the handler's
 // context with cause. Idempotent.
 func (t *serverTx) end(s *shard, cause error) {
 	if t.ended {
@@ -177,7 +190,7 @@ func (s *shard) request(now time.Time, req *sip.Request, in transport.Incoming) 
 	if req.Method == sip.ACK {
 		t := s.lookup(k, true)
 		if t == nil {
-			s.l.stray(in) // ACK for a 2xx (§13.3.1.4), or unknown
+			s.stray(in) // ACK for a 2xx (§13.3.1.4), or unknown
 			return
 		}
 		s.stepServer(now, t, input{kind: inAck}, &in)
@@ -202,8 +215,26 @@ func (s *shard) request(now time.Time, req *sip.Request, in transport.Incoming) 
 		t.req = nil
 		return
 	}
+	if _, ok := s.l.cfg.Handler.(InlineHandler); ok {
+		s.after.serve = append(s.after.serve, t)
+		return
+	}
 	s.l.wg.Add(1)
 	go s.l.serve(t)
+}
+
+// serveInline offers t to the InlineHandler once the shard's lock is
+// released, and starts ServeSIP on a goroutine if it declines.
+func (l *Layer) serveInline(h InlineHandler, t *serverTx) {
+	req := t.req
+	if h.ServeInline(t.ctx, t, req) {
+		t.req = nil
+		return
+	}
+	if !l.goStart() {
+		return // closed: the transaction has ended
+	}
+	go l.serve(t)
 }
 
 // stateless answers a request without a transaction (limits, shutdown).
@@ -278,7 +309,7 @@ func (s *shard) stepServer(now time.Time, t *serverTx, i input, in *transport.In
 			}
 		case outPassAck:
 			if in != nil {
-				s.l.stray(*in)
+				s.stray(*in)
 			}
 		case outFail:
 			fail = o.err

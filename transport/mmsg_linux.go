@@ -60,7 +60,9 @@ func (r *mmsgReader) recv(fd uintptr) bool {
 		r.hdrs[i].Len = 0
 	}
 	for {
-		n, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&r.hdrs[0])), uintptr(len(r.hdrs)), 0, 0, 0)
+		// Raw: the socket is non-blocking and MSG_DONTWAIT says so again,
+		// so the call cannot block (see rawsend_linux.go for why).
+		n, _, e := unix.RawSyscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&r.hdrs[0])), uintptr(len(r.hdrs)), unix.MSG_DONTWAIT, 0, 0)
 		switch e {
 		case unix.EINTR:
 			continue

@@ -20,6 +20,7 @@ import (
 type udpSock struct {
 	pc    net.PacketConn
 	local netip.AddrPort
+	raw   *rawSender // nil: send through pc
 }
 
 type addrPortReader interface {
@@ -49,6 +50,9 @@ func (l *Layer) listenUDP(ctx context.Context, addr string) (net.Addr, error) {
 		}
 	}
 	s := &udpSock{pc: pc, local: addrPortOf(pc.LocalAddr())}
+	if uc, ok := pc.(*net.UDPConn); ok {
+		s.raw = newRawSender(uc, s.local)
+	}
 	l.mu.Lock()
 	if l.closed {
 		l.mu.Unlock()
@@ -209,13 +213,12 @@ func (l *Layer) datagram(s *udpSock, b []byte, src netip.AddrPort, at time.Time)
 
 func (l *Layer) writeUDP(s *udpSock, b []byte, dst netip.AddrPort, f Flow) error {
 	var err error
-	if w, ok := s.pc.(addrPortWriter); ok {
-		if s.local.Addr().Is6() && dst.Addr().Is4() {
-			dst = netip.AddrPortFrom(netip.AddrFrom16(dst.Addr().As16()), dst.Port())
-		}
-		_, err = w.WriteToUDPAddrPort(b, dst)
-	} else {
-		_, err = s.pc.WriteTo(b, net.UDPAddrFromAddrPort(dst))
+	sent := false
+	if s.raw != nil {
+		sent, err = s.raw.send(b, dst)
+	}
+	if !sent {
+		err = s.write(b, dst)
 	}
 	if err != nil {
 		l.st.writeErrors.Add(1)
@@ -227,6 +230,19 @@ func (l *Layer) writeUDP(s *udpSock, b []byte, dst netip.AddrPort, f Flow) error
 	l.st.messagesOut.Add(1)
 	l.trace(Out, f, b, time.Now())
 	return nil
+}
+
+// write sends b through the net package.
+func (s *udpSock) write(b []byte, dst netip.AddrPort) error {
+	if w, ok := s.pc.(addrPortWriter); ok {
+		if s.local.Addr().Is6() && dst.Addr().Is4() {
+			dst = netip.AddrPortFrom(netip.AddrFrom16(dst.Addr().As16()), dst.Port())
+		}
+		_, err := w.WriteToUDPAddrPort(b, dst)
+		return err
+	}
+	_, err := s.pc.WriteTo(b, net.UDPAddrFromAddrPort(dst))
+	return err
 }
 
 // udpFor picks the socket to send to dst from: one of dst's family, bound

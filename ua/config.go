@@ -120,6 +120,15 @@ type Config struct {
 	// IncomingCall, before or after returning; ctx ends when the caller
 	// cancels (CANCEL) or the UA closes. Nil refuses every call with 480.
 	OnCall func(ctx context.Context, c *IncomingCall)
+	// InlineOnCall promises that OnCall returns at once — it answers,
+	// rejects, or hands the call to a goroutine of its own, and never
+	// waits — so the UA calls it on the transport goroutine that received
+	// the INVITE instead of a goroutine of its own. That saves a hand-off
+	// between goroutines (a context switch) per call; an OnCall that
+	// blocks then stalls every message behind the INVITE. The UA waits
+	// for a late answer (Limits.AnswerTimeout, CANCEL) on a goroutine of
+	// its own either way.
+	InlineOnCall bool
 	// OnReinvite answers a re-INVITE from the peer: it gets the offer (nil
 	// for an offerless re-INVITE) and returns the SDP answer, or an error
 	// (an *AnswerError gives its status, anything else 488). Nil answers with

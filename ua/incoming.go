@@ -274,8 +274,10 @@ func (ic *IncomingCall) answered() bool {
 
 func isHold(dir string) bool { return dir == "sendonly" || dir == "inactive" }
 
-// incomingInvite runs an initial INVITE: the host's OnCall decides.
-func (u *UA) incomingInvite(ctx context.Context, w transaction.ResponseWriter, req *sip.Request) {
+// incomingInvite runs an initial INVITE: the host's OnCall decides. On a
+// transport reader (inline, with Config.InlineOnCall) it leaves the wait
+// for a late answer to a goroutine of its own.
+func (u *UA) incomingInvite(ctx context.Context, w transaction.ResponseWriter, req *sip.Request, inline bool) {
 	u.mu.Lock()
 	refuse := u.stopping || int(u.nCalls.Load()) >= u.cfg.Limits.MaxCalls
 	u.mu.Unlock()
@@ -325,6 +327,19 @@ func (u *UA) incomingInvite(ctx context.Context, w transaction.ResponseWriter, r
 	if ic.answered() {
 		return
 	}
+	if inline {
+		if !u.goTrack(func() { u.awaitAnswer(ctx, ic) }) {
+			_ = ic.Reject(sip.StatusServiceUnavailable, "") // closing
+		}
+		return
+	}
+	u.awaitAnswer(ctx, ic)
+}
+
+// awaitAnswer waits, after OnCall returned, for the host to answer ic, for
+// a CANCEL, or for Limits.AnswerTimeout (480).
+func (u *UA) awaitAnswer(ctx context.Context, ic *IncomingCall) {
+	req := ic.req
 	t := time.NewTimer(u.cfg.Limits.AnswerTimeout)
 	defer t.Stop()
 	select {

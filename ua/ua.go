@@ -128,7 +128,7 @@ func New(cfg Config) (*UA, error) {
 	u.tp = tp
 	txl, err := transaction.New(transaction.Config{
 		Sender:  tp,
-		Handler: transaction.HandlerFunc(u.serveSIP),
+		Handler: handler{u},
 		Stray:   u.stray,
 		Timers:  cfg.Timers,
 		Logger:  cfg.Logger,
@@ -506,6 +506,63 @@ func (u *UA) addCommon(m sip.Message) {
 // serveSIP is the transaction layer's handler: every request that starts
 // a server transaction.
 func (u *UA) serveSIP(ctx context.Context, w transaction.ResponseWriter, req *sip.Request) {
+	if u.refuseInvalid(w, req) {
+		return
+	}
+	u.dispatch(ctx, w, req, false)
+}
+
+// serveInline is the transaction layer's InlineHandler: on the transport
+// reader that delivered the request it serves what cannot block — invalid
+// requests, BYE, OPTIONS, requests for unknown dialogs, and initial
+// INVITEs when Config.InlineOnCall says OnCall does not block — and leaves
+// the rest (re-INVITE, UPDATE, INFO, MESSAGE: host callbacks) to serveSIP
+// on a goroutine of their own.
+func (u *UA) serveInline(ctx context.Context, w transaction.ResponseWriter, req *sip.Request) bool {
+	if u.refuseInvalid(w, req) {
+		return true
+	}
+	to, _ := req.To()
+	switch {
+	case to.Tag() != "":
+		if req.Method != sip.BYE && u.lookup(dialog.RequestID(req)) != nil {
+			return false
+		}
+	case req.Method == sip.INVITE:
+		if !u.cfg.InlineOnCall {
+			return false
+		}
+	case req.Method == sip.MESSAGE:
+		return false
+	}
+	u.dispatch(ctx, w, req, true)
+	return true
+}
+
+// dispatch serves a valid request; inline tells whether it runs on a
+// transport reader.
+func (u *UA) dispatch(ctx context.Context, w transaction.ResponseWriter, req *sip.Request, inline bool) {
+	to, _ := req.To()
+	if to.Tag() != "" {
+		u.inDialog(ctx, w, req)
+		return
+	}
+	switch req.Method {
+	case sip.INVITE:
+		u.incomingInvite(ctx, w, req, inline)
+	case sip.OPTIONS:
+		u.respond(w, u.optionsResponse(req))
+	case sip.MESSAGE:
+		u.incomingMessage(ctx, w, req, nil)
+	default:
+		// BYE, INFO, UPDATE outside a dialog.
+		u.respond(w, sip.NewResponse(req, sip.StatusCallTransactionDoesNotExist, ""))
+	}
+}
+
+// refuseInvalid answers a request sip.Validate rejects (400, 416, 420,
+// 505, ...) and reports whether it did.
+func (u *UA) refuseInvalid(w transaction.ResponseWriter, req *sip.Request) bool {
 	if err := u.val.Validate(req); err != nil {
 		var ve *sip.ValidationError
 		if errors.As(err, &ve) {
@@ -519,27 +576,23 @@ func (u *UA) serveSIP(ctx context.Context, w transaction.ResponseWriter, req *si
 				res.Set("Allow", u.allow)
 			}
 			u.respond(w, res)
-			return
+			return true
 		}
 		u.respond(w, sip.NewResponse(req, sip.StatusBadRequest, ""))
-		return
+		return true
 	}
-	to, _ := req.To()
-	if to.Tag() != "" {
-		u.inDialog(ctx, w, req)
-		return
-	}
-	switch req.Method {
-	case sip.INVITE:
-		u.incomingInvite(ctx, w, req)
-	case sip.OPTIONS:
-		u.respond(w, u.optionsResponse(req))
-	case sip.MESSAGE:
-		u.incomingMessage(ctx, w, req, nil)
-	default:
-		// BYE, INFO, UPDATE outside a dialog.
-		u.respond(w, sip.NewResponse(req, sip.StatusCallTransactionDoesNotExist, ""))
-	}
+	return false
+}
+
+// handler adapts the UA to transaction.InlineHandler.
+type handler struct{ u *UA }
+
+func (h handler) ServeSIP(ctx context.Context, w transaction.ResponseWriter, req *sip.Request) {
+	h.u.serveSIP(ctx, w, req)
+}
+
+func (h handler) ServeInline(ctx context.Context, w transaction.ResponseWriter, req *sip.Request) bool {
+	return h.u.serveInline(ctx, w, req)
 }
 
 func (u *UA) respond(w transaction.ResponseWriter, res *sip.Response) {

@@ -64,6 +64,7 @@ func run() error {
 	rcvbuf := flag.Int("udp-rcvbuf", 0, "UDP socket receive buffer in bytes (0: the transport's default, 4 MiB)")
 	statsFile := flag.String("stats", "", "append runtime stats to this file once a second (SIGUSR1: collect garbage, then write)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile to this file until dial exits")
+	memProfile := flag.String("memprofile", "", "with -listen and no target: write a heap profile of the live objects to this file when stopped, before hanging up")
 	flag.Parse()
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
@@ -156,6 +157,7 @@ func run() error {
 			}
 		})
 	}
+	cfg.InlineOnCall = true // OnCall answers and returns at once
 	cfg.OnCall = func(_ context.Context, ic *ua.IncomingCall) {
 		c, err := ic.Answer(fixedSDP)
 		if err != nil {
@@ -185,6 +187,11 @@ func run() error {
 	if target == "" {
 		<-ctx.Done()
 		printf("stopping")
+		if *memProfile != "" {
+			if err := writeHeapProfile(*memProfile); err != nil {
+				printf("memprofile err=%q", err)
+			}
+		}
 		return u.Close()
 	}
 	c, err := u.Dial(ctx, target, ua.DialOptions{SDP: fixedSDP})

@@ -7,6 +7,7 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -87,4 +88,19 @@ func noMediaSDP(host string) []byte {
 		"m=audio 9 RTP/AVP 0\r\n" +
 		"a=rtpmap:0 PCMU/8000\r\n" +
 		"a=inactive\r\n")
+}
+
+// writeHeapProfile collects garbage and writes a heap profile of what is
+// still live to name.
+func writeHeapProfile(name string) error {
+	f, err := os.Create(name)
+	if err != nil {
+		return err
+	}
+	runtime.GC()
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }

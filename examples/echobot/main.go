@@ -58,11 +58,12 @@ func run() error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	cfg := ua.Config{
-		Listen:    cli.Listeners(*listen),
-		Timers:    transaction.Timers{T1: *t1},
-		UserAgent: "dialtone-echobot",
-		Media:     media,
-		OnEvent:   func(e ua.Event) { printf("%s", e) },
+		Listen:       cli.Listeners(*listen),
+		Timers:       transaction.Timers{T1: *t1},
+		UserAgent:    "dialtone-echobot",
+		Media:        media,
+		OnEvent:      func(e ua.Event) { printf("%s", e) },
+		InlineOnCall: true, // OnCall answers and returns at once
 		OnCall: func(_ context.Context, ic *ua.IncomingCall) {
 			c, err := ic.Answer(nil)
 			if err != nil {

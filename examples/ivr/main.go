@@ -79,11 +79,12 @@ func run() error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	cfg := ua.Config{
-		Listen:    cli.Listeners(*listen),
-		Timers:    transaction.Timers{T1: *t1},
-		UserAgent: "dialtone-ivr",
-		Media:     media,
-		OnEvent:   v.event,
+		Listen:       cli.Listeners(*listen),
+		Timers:       transaction.Timers{T1: *t1},
+		UserAgent:    "dialtone-ivr",
+		Media:        media,
+		OnEvent:      v.event,
+		InlineOnCall: true, // OnCall answers and returns at once
 		OnCall: func(_ context.Context, ic *ua.IncomingCall) {
 			ch := v.register(ic.CallID())
 			c, err := ic.Answer(nil)
