@@ -628,8 +628,12 @@ func TestServerRelease(t *testing.T) {
 	ok := resp(bye, 200)
 	n.step(t0, input{kind: inResponse, res: ok})
 	n.release()
-	require.NotSame(t, ok, n.last)
-	require.Equal(t, ok.String(), n.last.String())
+	require.Nil(t, n.last, "only the bytes are kept")
+	require.Equal(t, ok.String(), string(n.final))
+	outs = n.step(t0, input{kind: inRequest}) // a retransmitted BYE
+	require.Len(t, outs, 1)
+	require.NotSame(t, ok, outs[0].res)
+	require.Equal(t, ok.String(), outs[0].res.String())
 
 	k, valid := requestKeyOf(bye)
 	require.True(t, valid)

@@ -2,6 +2,7 @@ package transaction
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -121,7 +122,8 @@ func (t *serverTx) Respond(res *sip.Response) error {
 		t.finalCode = code
 	}
 	if t.tag == "" {
-		t.tag = toTagOf(res)
+		// Its own copy: the tag may point into the request's buffer.
+		t.tag = strings.Clone(toTagOf(res))
 	}
 	t.mu.Unlock()
 	if !t.s.exec(event{kind: evRespond, stx: t, res: res}) {
@@ -246,7 +248,10 @@ func (s *shard) stateless(req *sip.Request, f transport.Flow, code int) {
 
 // newServer creates and registers a server transaction.
 func (s *shard) newServer(now time.Time, req *sip.Request, f transport.Flow, k requestKey) *serverTx {
-	t := &serverTx{s: s, req: req, method: req.Method, flow: f, key: k.detach()}
+	// The maps keep the key for as long as the transaction lives, up to
+	// 64·T1 after the request is gone: its strings must be its own.
+	k = k.detach()
+	t := &serverTx{s: s, req: req, method: req.Method, flow: f, key: k}
 	t.item.Value = t
 	t.ctx, t.cancel = context.WithCancelCause(context.Background())
 	reliable := f.Network.Reliable()
@@ -301,8 +306,11 @@ func (s *shard) stepServer(now time.Time, t *serverTx, i input, in *transport.In
 	for _, o := range outs {
 		switch o.kind {
 		case outSendResponse:
-			if tag := toTagOf(o.res); tag != "" {
-				t.lastTag = tag
+			if tag := toTagOf(o.res); tag != "" && tag != t.lastTag {
+				// Its own copy: a response built from the request (a
+				// BYE's 200) has its To tag in the request's buffer,
+				// which the transaction must not keep for 64·T1.
+				t.lastTag = strings.Clone(tag)
 			}
 			if err := s.l.cfg.Sender.SendResponse(s.l.ctx, o.res, t.flow); err != nil && !t.ended {
 				s.stepServer(now, t, input{kind: inTransportError, err: &TransportError{Err: err}}, nil)

@@ -1,6 +1,7 @@
 package transaction
 
 import (
+	"bytes"
 	"time"
 
 	"github.com/dialtone/dialtone/sip"
@@ -13,23 +14,40 @@ import (
 //	   \--200-699 from TU--> Completed
 //	Proceeding, Completed --transport error--> Terminated
 type serverNonInvite struct {
-	timers   *Timers
-	last     *sip.Response // most recent response sent
+	timers *Timers
+	last   *sip.Response // most recent response sent; nil once released
+	// final is the final response, serialized, once released: all that
+	// waiting out Timer J needs.
+	final    []byte
 	state    State
 	reliable bool
 	j        time.Time // Timer J deadline; zero means disarmed
-	released bool      // last was detached from the request's buffer
 }
 
 // release drops what waiting out Timer J does not need: once Completed,
-// the final response is kept as its own copy, so the request it was built
-// from (and that request's buffer) can be collected.
+// the final response is kept only as its bytes (a few hundred, where the
+// parsed response costs about four times that and points into the
+// request's buffer), so the request and its buffer can be collected. A
+// retransmitted request, which is rare, gets the bytes parsed again.
 func (s *serverNonInvite) release() {
-	if s.state != Completed || s.released {
+	if s.state != Completed || s.last == nil {
 		return
 	}
-	s.released = true
-	s.last = detached(s.last)
+	var scratch [1024]byte
+	s.final = bytes.Clone(s.last.AppendTo(scratch[:0]))
+	s.last = nil
+}
+
+// lastResponse returns the response to repeat.
+func (s *serverNonInvite) lastResponse() *sip.Response {
+	if s.last != nil || s.final == nil {
+		return s.last
+	}
+	m, err := sip.Parse(bytes.Clone(s.final))
+	if r, ok := m.(*sip.Response); err == nil && ok {
+		return r
+	}
+	return nil // cannot happen: we wrote these bytes
 }
 
 // newServerNonInvite starts the machine in Trying at now, when the request
@@ -58,7 +76,9 @@ func (s *serverNonInvite) step(now time.Time, in input) []output {
 		// Trying absorbs retransmissions; Proceeding and Completed
 		// repeat the last response.
 		if s.state == Proceeding || s.state == Completed {
-			return []output{{kind: outSendResponse, res: s.last}}
+			if res := s.lastResponse(); res != nil {
+				return []output{{kind: outSendResponse, res: res}}
+			}
 		}
 	case inResponse:
 		if in.res == nil || (s.state != Trying && s.state != Proceeding) {
