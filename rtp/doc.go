@@ -30,6 +30,15 @@
 //     report intervals, loss, jitter, round-trip time, BYE on Close).
 //     WriteFrame/ReadFrame move PCM frames; Play and Record connect a
 //     FrameSource or FrameSink.
+//   - Engine: the media clock many sessions share (one per PortAllocator
+//     by default). A few workers, one per GOMAXPROCS, each keep a deadline
+//     heap of their sessions and tick every session once per ptime on a
+//     1 ms grid, with the sessions spread over the slots of a frame period;
+//     on 64-bit Linux each tick also reads the session's socket without waiting
+//     (recvmmsg, MSG_DONTWAIT), with the kernel's arrival timestamps
+//     (SO_TIMESTAMPNS) for the jitter estimate, so a call costs no
+//     goroutine, no timer and no wake-up per packet. About 1,000 G.711
+//     calls fit in one core (BenchmarkEchoSessionsRemote).
 //
 // The package imports nothing else of Dialtone, and the signaling layers
 // do not import it: package ua glues the two together.
@@ -65,7 +74,20 @@
 // the current time as an argument, so they are tested in virtual time.
 // Their stateful types (DTMFReceiver, JitterBuffer, ToneGenerator,
 // WAVReader, WAVWriter) are not safe for concurrent use; their owner
-// serializes access. A Session owns its goroutines (one reader per socket
-// and one clock for pacing and RTCP) and stops them in Close, which is
-// idempotent and waits; its methods are safe for concurrent use.
+// serializes access. A Session is driven by an Engine worker and Close,
+// idempotent, takes it off the engine and waits for a tick in progress; its
+// methods are safe for concurrent use. An Engine's workers run only while
+// it has sessions: the Close of the last one waits for them to stop, so
+// nothing outlives the sessions. Sessions created inside a testing/synctest
+// bubble need an Engine (or PortAllocator) of that bubble.
+//
+// # Sockets
+//
+// On 64-bit Linux, session sockets are opened outside the Go runtime's network
+// poller (a datagram's arrival wakes nobody) and read by the engine at each
+// tick: up to 8 datagrams per recvmmsg call and a few calls per
+// tick, the rest waiting for the next tick, so a flood on one session does
+// not hold up the others. A separate RTCP socket is read every 100 ms. Other
+// systems, and builds with the rtp_netpoll tag, use net.UDPConn with
+// one reader goroutine per socket instead.
 package rtp

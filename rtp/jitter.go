@@ -165,6 +165,7 @@ type JitterStats struct {
 
 type jitterSlot struct {
 	used    bool
+	skip    bool  // a sequence number that carries no audio (see Skip)
 	ext     int64 // extended sequence number
 	ts      uint32
 	arrival time.Time
@@ -296,37 +297,8 @@ func (b *JitterBuffer) Push(h *pionrtp.Header, payload []byte, arrival time.Time
 	if len(payload) == 0 {
 		return fmt.Errorf("%w: empty payload", ErrJitterPayload)
 	}
-	if b.started && h.SSRC != b.ssrc {
-		b.restart()
-	}
-	if !b.started {
-		b.started = true
-		b.ssrc = h.SSRC
-		b.next = int64(h.SequenceNumber) + 1<<16
-	}
-	ext := b.next + int64(int16(h.SequenceNumber-uint16(b.next)))
-	diff := ext - b.next
-	capacity := int64(len(b.slots))
-	switch {
-	case diff < -jitterMaxMisorder:
-		// Far behind the playout point: the sender restarted (§A.1).
-		b.restart()
-		return b.Push(h, payload, arrival)
-	case diff < 0 && (b.advanced || b.highest-ext >= capacity):
-		b.stats.Received++
-		b.stats.Late++
-		b.updateJitter(h.Timestamp, arrival)
-		return nil
-	case diff >= capacity:
-		// Too far ahead to hold: start over from this packet.
-		b.restart()
-		return b.Push(h, payload, arrival)
-	}
-
-	s := &b.slots[ext%capacity]
-	if s.used && s.ext == ext {
-		b.stats.Received++
-		b.stats.Duplicate++
+	s, ext, diff := b.place(h, arrival, true)
+	if s == nil {
 		return nil
 	}
 	samples, err := b.decode(s.samples[:0], h.PayloadType, payload)
@@ -356,13 +328,90 @@ func (b *JitterBuffer) Push(h *pionrtp.Header, payload []byte, arrival time.Time
 	return nil
 }
 
+// Skip records that the packet with header h, which arrived at arrival,
+// takes a sequence number of the stream without carrying audio for this
+// buffer: an RFC 4733 telephone event, sent with the audio's SSRC and
+// sequence numbers (RFC 4733 §2.1). Playout passes over that sequence
+// number: it is neither played, concealed nor counted lost. Skipped packets
+// do not count as Received and do not move the jitter estimate.
+func (b *JitterBuffer) Skip(h *pionrtp.Header, arrival time.Time) {
+	s, ext, diff := b.place(h, arrival, false)
+	switch {
+	case s == nil:
+	case b.count == 0 && diff >= 0:
+		// Nothing buffered: the numbers between the playout point and ext
+		// never came (lost, as a restart of playout would count them), and
+		// playout goes on after ext.
+		for ; b.next < ext; b.next++ {
+			if m := &b.slots[b.next%int64(len(b.slots))]; m.used && m.skip && m.ext == b.next {
+				m.used = false
+			} else {
+				b.stats.Lost++
+			}
+		}
+		b.next = ext + 1
+		b.advanced = true
+	default:
+		*s = jitterSlot{used: true, skip: true, ext: ext, ts: h.Timestamp, arrival: arrival, samples: s.samples[:0]}
+		if diff < 0 {
+			b.next = ext
+		}
+	}
+}
+
+// place returns the slot for the packet with header h and its extended
+// sequence number and distance from the playout point, or nil when the
+// packet is late or a duplicate (counted as such for audio). A new SSRC or
+// a sequence number out of the window restarts the buffer first.
+func (b *JitterBuffer) place(h *pionrtp.Header, arrival time.Time, audio bool) (*jitterSlot, int64, int64) {
+	if b.started && h.SSRC != b.ssrc {
+		b.restart()
+	}
+	if !b.started {
+		b.started = true
+		b.ssrc = h.SSRC
+		b.next = int64(h.SequenceNumber) + 1<<16
+	}
+	ext := b.next + int64(int16(h.SequenceNumber-uint16(b.next)))
+	diff := ext - b.next
+	capacity := int64(len(b.slots))
+	switch {
+	case diff < -jitterMaxMisorder:
+		// Far behind the playout point: the sender restarted (§A.1).
+		b.restart()
+		return b.place(h, arrival, audio)
+	case diff < 0 && (b.advanced || b.highest-ext >= capacity):
+		if audio {
+			b.stats.Received++
+			b.stats.Late++
+			b.updateJitter(h.Timestamp, arrival)
+		}
+		return nil, 0, 0
+	case diff >= capacity:
+		// Too far ahead to hold: start over from this packet.
+		b.restart()
+		return b.place(h, arrival, audio)
+	}
+	s := &b.slots[ext%capacity]
+	if s.used && s.ext == ext {
+		if audio && !s.skip {
+			b.stats.Received++
+			b.stats.Duplicate++
+		}
+		return nil, 0, 0
+	}
+	return s, ext, diff
+}
+
 // restart empties the buffer and forgets the playout point, keeping the
 // statistics and the jitter estimate.
 func (b *JitterBuffer) restart() {
 	for i := range b.slots {
 		if b.slots[i].used {
 			b.slots[i].used = false
-			b.stats.Discarded++
+			if !b.slots[i].skip {
+				b.stats.Discarded++
+			}
 		}
 	}
 	b.stats.Resyncs++
@@ -413,15 +462,24 @@ func (b *JitterBuffer) Pop(now time.Time, dst []int16) ([]int16, JitterStatus) {
 			return dst, JitterEmpty
 		}
 		// Start from the first buffered frame; the gap before it was
-		// never played.
-		for !b.slots[b.next%int64(len(b.slots))].used || b.slots[b.next%int64(len(b.slots))].ext != b.next {
-			b.stats.Lost++
+		// never played, save the numbers that carried no audio.
+		for {
+			s := &b.slots[b.next%int64(len(b.slots))]
+			if s.used && s.ext == b.next && !s.skip {
+				break
+			}
+			if s.used && s.ext == b.next {
+				s.used = false
+			} else {
+				b.stats.Lost++
+			}
 			b.next++
 			b.advanced = true
 		}
 		b.playing = true
 		b.havePlayed = false // a new talkspurt: no continuity check
 	}
+	b.passSkipped()
 
 	var status JitterStatus
 	s := &b.slots[b.next%int64(len(b.slots))]
@@ -464,6 +522,20 @@ func (b *JitterBuffer) Pop(now time.Time, dst []int16) ([]int16, JitterStatus) {
 	b.waits = 0
 	b.shrink()
 	return dst, status
+}
+
+// passSkipped moves the playout point over sequence numbers that carried
+// no audio (Skip).
+func (b *JitterBuffer) passSkipped() {
+	for {
+		s := &b.slots[b.next%int64(len(b.slots))]
+		if !s.used || !s.skip || s.ext != b.next {
+			return
+		}
+		s.used = false
+		b.next++
+		b.advanced = true
+	}
 }
 
 // conceal appends a replacement for a missing frame: the last frame with a
@@ -511,6 +583,7 @@ func (b *JitterBuffer) shrink() {
 		return
 	}
 	b.overRun = 0
+	b.passSkipped()
 	s := &b.slots[b.next%int64(len(b.slots))]
 	if s.used && s.ext == b.next {
 		b.expectTS = s.ts + uint32(len(s.samples))

@@ -19,6 +19,7 @@ type jbPkt struct {
 	at     int // arrival, ms after t0
 	marker bool
 	ssrc   uint32
+	skip   bool // not audio: Skip, not Push (an RFC 4733 event)
 }
 
 var jbT0 = time.Unix(1_700_000_000, 0)
@@ -66,6 +67,10 @@ func jbRun(t *testing.T, cfg JitterConfig, pkts []jbPkt, pops int) ([]string, *J
 			p := pkts[0]
 			pkts = pkts[1:]
 			h := &pionrtp.Header{SequenceNumber: p.seq, Timestamp: p.ts, Marker: p.marker, SSRC: p.ssrc}
+			if p.skip {
+				jb.Skip(h, jbT0.Add(time.Duration(p.at)*time.Millisecond))
+				continue
+			}
 			require.NoError(t, jb.Push(h, binary.BigEndian.AppendUint16(nil, p.seq), jbT0.Add(time.Duration(p.at)*time.Millisecond)))
 		}
 		var st JitterStatus
@@ -504,5 +509,74 @@ func BenchmarkJitterPushPop(b *testing.B) {
 		now = now.Add(AudioFrameDuration)
 		_ = jb.Push(&h, payload, now)
 		frame, _ = jb.Pop(now, frame[:0])
+	}
+}
+
+// RFC 4733 events in the audio stream take sequence numbers the buffer
+// skips: they are not lost audio, not concealed, not received frames.
+func TestJitterSkipEvents(t *testing.T) {
+	// events returns n event packets of one digit from seq0: timestamp ts,
+	// one per 20 ms from at0, the last three (the end packet and its two
+	// retransmissions, RFC 4733 §2.5.1.4) at once, each with its own
+	// sequence number.
+	events := func(seq0 uint16, ts uint32, at0, n int) []jbPkt {
+		var p []jbPkt
+		for i := range n {
+			p = append(p, jbPkt{seq: seq0 + uint16(i), ts: ts, at: at0 + 20*min(i, n-3), skip: true})
+		}
+		return p
+	}
+	tests := []struct {
+		name  string
+		pkts  []jbPkt
+		pops  int
+		want  string
+		stats JitterStats
+	}{
+		{
+			name: "digit between talkspurts",
+			pkts: slices.Concat(jbSteady(0, 1000, 0, 5), events(5, 1800, 100, 6),
+				jbSteady(11, 1000+14*AudioFrameSamples, 180, 5)),
+			pops:  17,
+			want:  "E E P0 P1 P2 P3 P4 E E E E P11 P12 P13 P14 P15 E",
+			stats: JitterStats{Received: 10, Played: 10, Underruns: 2},
+		},
+		{
+			name:  "call starts with a digit",
+			pkts:  slices.Concat(events(0, 500, 0, 5), jbSteady(5, 500+8*AudioFrameSamples, 60, 5)),
+			pops:  11,
+			want:  "E E E E E P5 P6 P7 P8 P9 E",
+			stats: JitterStats{Received: 5, Played: 5, Underruns: 1},
+		},
+		{
+			name: "digit while audio is buffered, events out of order",
+			pkts: func() []jbPkt {
+				p := slices.Concat(jbSteady(0, 1000, 0, 4), events(4, 1640, 80, 4), jbSteady(8, 1000+8*AudioFrameSamples, 140, 4))
+				p[5].at, p[6].at = 101, 100
+				return p
+			}(),
+			pops:  14,
+			want:  "E E P0 P1 P2 P3 E E E P8 P9 P10 P11 E",
+			stats: JitterStats{Received: 8, Played: 8, Underruns: 2},
+		},
+		{
+			name: "a lost event packet is lost, the others are not",
+			pkts: func() []jbPkt {
+				p := slices.Concat(jbSteady(0, 1000, 0, 4), events(4, 1640, 80, 5), jbSteady(9, 1000+9*AudioFrameSamples, 160, 4))
+				return slices.Delete(p, 5, 6) // seq 5
+			}(),
+			pops:  15,
+			want:  "E E P0 P1 P2 P3 E E E E P9 P10 P11 P12 E",
+			stats: JitterStats{Received: 8, Played: 8, Lost: 1, Underruns: 2},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, jb := jbRun(t, JitterConfig{}, tt.pkts, tt.pops)
+			require.Equal(t, jbTokens(tt.want), got)
+			st := jb.Stats()
+			st.Depth, st.Target, st.Jitter, st.JitterUnits = 0, 0, 0, 0
+			require.Equal(t, tt.stats, st)
+		})
 	}
 }

@@ -55,7 +55,8 @@ type PortAllocatorConfig struct {
 // point, so that a port just released is not reused at once (late packets
 // of the old call would land in the new one). It is safe for concurrent
 // use; several allocators over the same range also work together, since the
-// kernel arbitrates every bind.
+// kernel arbitrates every bind. Sessions that take their ports from an
+// allocator and name no Engine share one Engine, created on first use.
 type PortAllocator struct {
 	min, max    int // even min; max is the last usable RTP port
 	maxAttempts int
@@ -63,6 +64,18 @@ type PortAllocator struct {
 	mu   sync.Mutex
 	next int
 	used map[int]struct{}
+
+	engineOnce sync.Once
+	engine     *Engine // the default Engine of this allocator's sessions
+}
+
+// defaultEngine returns the Engine of sessions that use this allocator and
+// name no Engine, creating it on first use.
+func (a *PortAllocator) defaultEngine() *Engine {
+	a.engineOnce.Do(func() {
+		a.engine, _ = NewEngine(EngineConfig{}) // the defaults are valid
+	})
+	return a.engine
 }
 
 // NewPortAllocator validates cfg and returns an allocator. Invalid settings
@@ -152,6 +165,19 @@ func (p *UDPPorts) Close() error {
 // end the search and are returned as they are. ctx is checked between
 // attempts. Close the result to release the ports.
 func (a *PortAllocator) Allocate(ctx context.Context, addr netip.Addr, mux bool) (*UDPPorts, error) {
+	p, _, err := allocatePorts(ctx, a, addr, mux, bindPorts)
+	if err != nil {
+		return nil, err
+	}
+	p.alloc = a
+	return p, nil
+}
+
+// allocatePorts runs Allocate's search with bind, which binds the socket(s)
+// of one port (pair), and returns what it bound and the RTP port.
+func allocatePorts[T any](ctx context.Context, a *PortAllocator, addr netip.Addr, mux bool,
+	bind func(addr netip.Addr, port int, mux bool) (T, error)) (T, int, error) {
+	var zero T
 	if !addr.IsValid() {
 		addr = netip.IPv4Unspecified()
 	}
@@ -159,27 +185,26 @@ func (a *PortAllocator) Allocate(ctx context.Context, addr netip.Addr, mux bool)
 	attempts := 0
 	for range a.pairs() {
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			return zero, 0, err
 		}
 		port, ok := a.reserve()
 		if !ok {
 			break
 		}
-		p, err := bindPorts(addr, port, mux)
+		p, err := bind(addr, port, mux)
 		if err == nil {
-			p.alloc = a
-			return p, nil
+			return p, port, nil
 		}
 		a.release(port)
 		if !errors.Is(err, syscall.EADDRINUSE) {
-			return nil, err
+			return zero, 0, err
 		}
 		attempts++
 		if attempts >= a.maxAttempts {
 			break
 		}
 	}
-	return nil, fmt.Errorf("%w: [%d, %d] on %s after %d attempts", ErrNoPorts, a.min, a.max+1, addr, attempts)
+	return zero, 0, fmt.Errorf("%w: [%d, %d] on %s after %d attempts", ErrNoPorts, a.min, a.max+1, addr, attempts)
 }
 
 // reserve marks the next unused RTP port as used and returns it, or false

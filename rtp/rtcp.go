@@ -410,8 +410,8 @@ func (s *Session) rtpTimeAt(now time.Time) uint32 {
 	return s.tx.lastTickTS + uint32(d.Nanoseconds()*AudioSampleRate/int64(time.Second))
 }
 
-// handleRTCP processes one received compound RTCP packet. It is called by
-// the socket readers.
+// handleRTCP processes one received compound RTCP packet that arrived at
+// now. It is called by whatever reads the sockets (engine worker or reader).
 func (s *Session) handleRTCP(b []byte, from netip.AddrPort, now time.Time) {
 	pkts, err := rtcp.Unmarshal(b)
 	s.mu.Lock()

@@ -57,24 +57,6 @@ func (p *pacer) setPeriod(period time.Duration) {
 	p.period = period
 }
 
-// runPacer waits for each deadline of p with one timer, reset to the next
-// absolute deadline after every wake-up, and calls wake with the time it
-// woke up; wake handles the due ticks and advances p. It returns when quit
-// is closed.
-func runPacer(quit <-chan struct{}, p *pacer, wake func(now time.Time, p *pacer)) {
-	t := time.NewTimer(time.Until(p.deadline()))
-	defer t.Stop()
-	for {
-		select {
-		case <-quit:
-			return
-		case <-t.C:
-		}
-		wake(time.Now(), p)
-		t.Reset(time.Until(p.deadline()))
-	}
-}
-
 // Lateness histogram layout: fine buckets up to latenessFineLimit, coarse
 // ones up to latenessCoarseLimit, and one overflow bucket.
 const (
@@ -136,6 +118,25 @@ func (h *LatenessHistogram) Merge(o *LatenessHistogram) {
 	h.max = max(h.max, o.max)
 }
 
+// Since returns the samples h gained after prev, an earlier copy of h: the
+// lateness of one interval out of a running histogram. Its Max is the
+// upper bound of the highest bucket that gained samples, at most h.Max().
+func (h *LatenessHistogram) Since(prev *LatenessHistogram) LatenessHistogram {
+	var d LatenessHistogram
+	for i, c := range h.counts {
+		d.counts[i] = c - prev.counts[i]
+		if d.counts[i] > 0 {
+			d.max = min(latenessUpper(i), h.max)
+			if i == latenessBuckets-1 {
+				d.max = h.max
+			}
+		}
+	}
+	d.total = h.total - prev.total
+	d.sum = h.sum - prev.sum
+	return d
+}
+
 // Count returns the number of samples.
 func (h *LatenessHistogram) Count() uint64 { return h.total }
 
@@ -172,7 +173,7 @@ func (h *LatenessHistogram) Quantile(q float64) time.Duration {
 	return h.max
 }
 
-// outPacket is a datagram the clock goroutine sends once it has released
+// outPacket is a datagram the engine worker sends once it has released
 // the session lock.
 type outPacket struct {
 	b      []byte
@@ -202,7 +203,7 @@ type txState struct {
 	hdr     pionrtp.Header
 	dtmf    *dtmfJob
 
-	// Owned by the clock goroutine (and benchmarks that drive ticks).
+	// Owned by the engine worker (and benchmarks that drive ticks).
 	out     []outPacket
 	outBufs [][]byte
 	digits  []DTMFDigit
@@ -217,8 +218,21 @@ func (t *txState) outBuf() []byte {
 	return t.outBufs[i][:0]
 }
 
-// wake handles the ticks due at now: it is the body of the clock
-// goroutine, which calls it from runPacer.
+// engineTick is the session's turn on its engine worker, when its next
+// frame is due: it handles what arrived on the sockets, then the due ticks.
+func (s *Session) engineTick(sc *recvScratch) {
+	if s.socks != nil {
+		s.socks.receive(s, sc, time.Now())
+	}
+	// A frame run up to a slot early counts as on time (lateness 0).
+	now := time.Now()
+	if now.Before(s.next) {
+		now = s.next
+	}
+	s.wake(now, &s.pace)
+}
+
+// wake handles the ticks due at now and advances p past them.
 func (s *Session) wake(now time.Time, p *pacer) {
 	s.mu.Lock()
 	if s.ptime != p.period {
@@ -268,8 +282,8 @@ func (s *Session) queueRTCPLocked(now time.Time) {
 	s.scheduleRTCPLocked(now)
 }
 
-// flush sends the queued packets. It runs on the clock goroutine without the
-// lock.
+// flush sends the queued packets. It runs on the engine worker without the
+// session lock.
 func (s *Session) flush() {
 	t := &s.tx
 	if len(t.out) == 0 {
@@ -278,11 +292,7 @@ func (s *Session) flush() {
 	var errs uint64
 	for i := range t.out {
 		o := &t.out[i]
-		conn := s.ports.RTP
-		if o.onRTCP {
-			conn = s.ports.RTCP
-		}
-		if _, err := conn.WriteToUDPAddrPort(o.b, o.to); err != nil {
+		if s.socks != nil && s.socks.send(o.b, o.to, o.onRTCP) != nil {
 			errs++
 		}
 		o.b = nil

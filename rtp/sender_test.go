@@ -3,7 +3,6 @@ package rtp
 import (
 	"slices"
 	"testing"
-	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/require"
@@ -44,62 +43,6 @@ func TestPacerSetPeriod(t *testing.T) {
 	require.Equal(t, t0.Add(160*time.Millisecond), p.deadline())
 }
 
-// runPacer in virtual time: every tick is handled at its deadline
-// start + n·period although the handler itself takes time, so the cadence
-// does not drift; a stall of several periods is caught up by at most
-// SendMaxCatchUpFrames ticks and the older ones are skipped.
-func TestRunPacerNoDrift(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		const period = 20 * time.Millisecond
-		const ticks = 3000 // one minute
-		const stallAt, stall = 1000, 7*period + period/2
-		start := time.Now()
-		p := &pacer{start: start, period: period}
-		quit := make(chan struct{})
-		done := make(chan struct{})
-		var handled, skipped []int64
-		var late LatenessHistogram
-		go func() {
-			defer close(done)
-			runPacer(quit, p, func(now time.Time, p *pacer) {
-				skip, run := p.due(now, SendMaxCatchUpFrames)
-				for range skip {
-					skipped = append(skipped, p.n)
-					p.n++
-				}
-				for range run {
-					late.Add(now.Sub(p.deadline()))
-					handled = append(handled, p.n)
-					p.n++
-				}
-				// The work of a tick takes 3 ms; once, the process stalls.
-				time.Sleep(3 * time.Millisecond)
-				if p.n == stallAt {
-					time.Sleep(stall)
-				}
-				if p.n >= ticks {
-					close(quit)
-				}
-			})
-		}()
-		<-done
-		require.Equal(t, start.Add(ticks*period), p.deadline(), "no drift")
-		require.Len(t, append(slices.Clone(handled), skipped...), ticks)
-		// After tick stallAt-1 (handled at its deadline) the handler ran for
-		// 3 ms plus the stall; every tick due by then came at once.
-		wokeAt := time.Duration(stallAt-1)*period + 3*time.Millisecond + stall
-		due := int((wokeAt-stallAt*period)/period) + 1
-		require.Greater(t, due, SendMaxCatchUpFrames)
-		require.Len(t, skipped, due-SendMaxCatchUpFrames)
-		require.Equal(t, int64(stallAt), skipped[0])
-		// Every handled tick but the catch-up burst ran exactly on time.
-		require.Equal(t, uint64(ticks-len(skipped)), late.Count())
-		require.LessOrEqual(t, late.Quantile(0.99), latenessFineStep, "p99 in the first bucket")
-		firstRun := time.Duration(stallAt+len(skipped)) * period
-		require.Equal(t, wokeAt-firstRun, late.Max())
-	})
-}
-
 func TestLatenessHistogram(t *testing.T) {
 	var h LatenessHistogram
 	require.Zero(t, h.Quantile(0.99))
@@ -135,6 +78,20 @@ func TestLatenessHistogram(t *testing.T) {
 		sum += d
 	}
 	require.Equal(t, sum/time.Duration(len(samples)), h.Mean())
+
+	// Since: an interval's samples out of the running histogram.
+	snap := h
+	var later LatenessHistogram
+	for _, d := range []time.Duration{0, 2 * time.Millisecond, 7350 * time.Microsecond} {
+		h.Add(d)
+		later.Add(d)
+	}
+	d := h.Since(&snap)
+	require.Equal(t, later.Count(), d.Count())
+	require.Equal(t, later.Mean(), d.Mean())
+	require.Equal(t, later.Quantile(0.5), d.Quantile(0.5))
+	require.Equal(t, 7400*time.Microsecond, d.Max(), "upper bound of the top bucket")
+	h = snap
 
 	var m LatenessHistogram
 	m.Merge(&h)

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -104,6 +103,11 @@ type SessionConfig struct {
 	// DTMFEventQueue is the capacity of the DTMF channel; digits that find
 	// it full are dropped and counted. 0 means DefaultDTMFEventQueue.
 	DTMFEventQueue int
+	// Engine is the media clock that paces the session and reads its
+	// sockets, shared with other sessions; nil means the Engine of Ports
+	// (one per PortAllocator, or one private to the session when Ports is
+	// nil).
+	Engine *Engine
 	// Logger receives debug records of latching and errors; nil is silent.
 	Logger *slog.Logger
 }
@@ -157,23 +161,31 @@ type rxState struct {
 // Session is the RTP media session of one call (RFC 3550): a UDP socket
 // pair, a random SSRC, sequence number and timestamp origin, a pacing
 // sender for outgoing G.711 audio and RFC 4733 events, a jitter buffer for
-// incoming audio, and RTCP reports. It runs one goroutine per socket to
-// read and one clock goroutine that sends, plays out and reports; Close
-// stops and waits for them. Its methods are safe for concurrent use.
+// incoming audio, and RTCP reports. It has no clock goroutine of its own:
+// an Engine worker runs its tick once per ptime, which reads what arrived
+// on its sockets (on 64-bit Linux; elsewhere one goroutine per socket
+// reads), sends, plays out and reports. Close takes it off the engine and
+// waits for a tick in progress. Its methods are safe for concurrent use.
 //
 // Until SetRemote the session receives but does not send RTP.
 type Session struct {
 	cfg       SessionConfig
 	log       *slog.Logger
-	ports     *UDPPorts
+	socks     *sockets // nil only in tests that drive ticks by hand
+	engine    *Engine
 	ssrc      uint32
 	cname     string
 	epoch     time.Time
-	rtcpOnRTP bool // set before the goroutines start
+	rtcpOnRTP bool // set before the session joins its engine
+
+	// Owned by the engine worker (under worker.mu).
+	worker    *worker
+	pace      pacer
+	next      time.Time // pace.deadline() when last scheduled
+	heapIndex int       // in worker.heap; -1 when not scheduled
+	phase     int       // slot of the frame period, for load balancing
 
 	quit      chan struct{}
-	clockDone chan struct{}
-	readers   sync.WaitGroup
 	closeOnce sync.Once
 	closeErr  error
 	txSpace   chan struct{}
@@ -213,9 +225,10 @@ type Session struct {
 }
 
 // NewSession binds the session's sockets from cfg.Ports on cfg.LocalAddr
-// and starts its goroutines. ctx bounds only the port search; the session
-// lives until Close. Invalid settings give an error wrapping
-// ErrSessionConfig; port exhaustion one wrapping ErrNoPorts.
+// and puts it on its engine, whose clock then ticks it every ptime. ctx
+// bounds only the port search; the session lives until Close. Invalid
+// settings give an error wrapping ErrSessionConfig; port exhaustion one
+// wrapping ErrNoPorts.
 func NewSession(ctx context.Context, cfg SessionConfig) (*Session, error) {
 	s, err := newSession(cfg)
 	if err != nil {
@@ -227,11 +240,15 @@ func NewSession(ctx context.Context, cfg SessionConfig) (*Session, error) {
 			return nil, err
 		}
 	}
-	s.ports, err = alloc.Allocate(ctx, s.cfg.LocalAddr, s.cfg.RTCPMux)
+	s.engine = s.cfg.Engine
+	if s.engine == nil {
+		s.engine = alloc.defaultEngine()
+	}
+	s.socks, err = openSockets(ctx, alloc, s.cfg.LocalAddr, s.cfg.RTCPMux)
 	if err != nil {
 		return nil, err
 	}
-	s.rtcpOnRTP = s.ports.RTCP == nil
+	s.rtcpOnRTP = !s.socks.hasRTCP()
 	s.start()
 	return s, nil
 }
@@ -256,8 +273,8 @@ func newSession(cfg SessionConfig) (*Session, error) {
 		log:       cfg.Logger,
 		cname:     cfg.CNAME,
 		epoch:     time.Now(),
+		heapIndex: -1,
 		quit:      make(chan struct{}),
-		clockDone: make(chan struct{}),
 		txSpace:   make(chan struct{}, 1),
 		rxReady:   make(chan struct{}, 1),
 		dtmfCh:    make(chan DTMFDigit, cfg.DTMFEventQueue),
@@ -323,37 +340,20 @@ func (s *Session) setPtimeLocked(ptime time.Duration) error {
 	return nil
 }
 
-// start launches the readers and the clock goroutine.
+// start starts the socket readers, if the platform has them, and puts the
+// session on its engine.
 func (s *Session) start() {
-	s.readers.Add(1)
-	go s.readLoop(s.ports.RTP, false)
-	if s.ports.RTCP != nil {
-		s.readers.Add(1)
-		go s.readLoop(s.ports.RTCP, true)
-	}
-	s.mu.Lock()
-	p := &pacer{start: time.Now(), period: s.ptime}
-	s.mu.Unlock()
-	go func() {
-		defer close(s.clockDone)
-		runPacer(s.quit, p, s.wake)
-	}()
+	s.socks.start(s)
+	s.engine.attach(s, time.Now())
 }
 
 // LocalAddr returns the address and port of the RTP socket (the address
 // the session was bound to: unspecified when it binds all interfaces).
-func (s *Session) LocalAddr() netip.AddrPort {
-	return s.ports.RTP.LocalAddr().(*net.UDPAddr).AddrPort()
-}
+func (s *Session) LocalAddr() netip.AddrPort { return s.socks.localAddr(false) }
 
 // LocalRTCPAddr returns the address of the RTCP socket: the RTP one with
 // rtcp-mux.
-func (s *Session) LocalRTCPAddr() netip.AddrPort {
-	if s.ports.RTCP == nil {
-		return s.LocalAddr()
-	}
-	return s.ports.RTCP.LocalAddr().(*net.UDPAddr).AddrPort()
-}
+func (s *Session) LocalRTCPAddr() netip.AddrPort { return s.socks.localAddr(true) }
 
 // SSRC returns the session's synchronization source identifier.
 func (s *Session) SSRC() uint32 { return s.ssrc }
@@ -490,32 +490,6 @@ func (s *Session) deliverDTMF(digits []DTMFDigit) {
 // octet (RFC 5761 §4): RTCP packet types 192-223.
 func isRTCP(b []byte) bool { return len(b) >= 2 && b[1] >= 192 && b[1] <= 223 }
 
-// readLoop reads one socket until it is closed.
-func (s *Session) readLoop(conn *net.UDPConn, rtcpOnly bool) {
-	defer s.readers.Done()
-	buf := make([]byte, maxDatagram)
-	var h pionrtp.Header
-	var digits []DTMFDigit
-	for {
-		n, from, err := conn.ReadFromUDPAddrPort(buf)
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			s.readErrors.Add(1)
-			continue
-		}
-		now := time.Now()
-		pkt := buf[:n]
-		if rtcpOnly || isRTCP(pkt) {
-			s.handleRTCP(pkt, from, now)
-			continue
-		}
-		digits = s.handleRTP(&h, pkt, from, now, digits[:0])
-		s.deliverDTMF(digits)
-	}
-}
-
 // arrivalUnits returns now in RTP timestamp units since the session began,
 // for the jitter estimate (RFC 3550 §A.8).
 func (s *Session) arrivalUnits(now time.Time) uint32 {
@@ -576,6 +550,7 @@ func (s *Session) handleRTP(h *pionrtp.Header, b []byte, from netip.AddrPort, no
 	s.rtcp.remoteSent = true
 	if isEvent {
 		digits, _ = s.dtmfRx.Push(digits, now, h.Timestamp, payload)
+		s.jb.Skip(h, now) // its sequence number is not lost audio
 		return digits
 	}
 	s.src.updateJitter(h.Timestamp, s.arrivalUnits(now))
@@ -701,7 +676,9 @@ func (s *Session) Close() error {
 		s.closed = true
 		s.mu.Unlock()
 		close(s.quit)
-		<-s.clockDone
+		if s.worker != nil {
+			s.worker.detach(s) // waits for a tick in progress
+		}
 
 		s.mu.Lock()
 		var bye []byte
@@ -709,16 +686,12 @@ func (s *Session) Close() error {
 		if (s.tx.packets > 0 || s.rtcp.stats.Sent > 0) && dest.IsValid() && !dest.Addr().IsUnspecified() {
 			bye, _ = s.buildRTCPLocked(time.Now(), true)
 		}
-		conn := s.ports.RTCP
-		if s.rtcpOnRTP || s.remoteMux {
-			conn = s.ports.RTP
-		}
+		onRTCP := !s.rtcpOnRTP && !s.remoteMux
 		s.mu.Unlock()
 		if bye != nil {
-			_, _ = conn.WriteToUDPAddrPort(bye, dest)
+			_ = s.socks.send(bye, dest, onRTCP)
 		}
-		s.closeErr = s.ports.Close()
-		s.readers.Wait()
+		s.closeErr = s.socks.close()
 		close(s.dtmfCh)
 	})
 	return s.closeErr

@@ -56,3 +56,47 @@ func ExampleSession() {
 	// Bob got 4
 	// Bob got 2
 }
+
+// Many calls share one Engine: its workers (here one) tick every session
+// once per ptime, reading what arrived and sending the next frame, instead
+// of a goroutine and a timer per call. The engine has no goroutine once its
+// last session is closed.
+func ExampleEngine() {
+	ctx := context.Background()
+	local := netip.MustParseAddr("127.0.0.1")
+	engine, _ := rtp.NewEngine(rtp.EngineConfig{Workers: 1})
+	ports, _ := rtp.NewPortAllocator(rtp.PortAllocatorConfig{Min: 21000, Max: 29000})
+	cfg := rtp.SessionConfig{LocalAddr: local, Ports: ports, Engine: engine, RTCPMux: true, FillSilence: true}
+
+	// Ten calls, each between two sessions of this process.
+	var sessions []*rtp.Session
+	for range 10 {
+		a, _ := rtp.NewSession(ctx, cfg)
+		b, _ := rtp.NewSession(ctx, cfg)
+		sessions = append(sessions, a, b)
+		to := func(s *rtp.Session) rtp.MediaParams {
+			return rtp.MediaParams{RemoteRTP: s.LocalAddr(), RTCPMux: true, Codec: rtp.PCMU(), Direction: rtp.MediaSendRecv}
+		}
+		_ = a.SetRemote(to(b))
+		_ = b.SetRemote(to(a))
+	}
+	fmt.Println("sessions on the engine:", engine.Sessions())
+
+	// Every session hears its peer within a few frames.
+	for _, s := range sessions {
+		frame := make([]int16, 0, rtp.AudioFrameSamples)
+		for s.Stats().PacketsReceived < 5 {
+			frame, _ = s.ReadFrame(ctx, frame[:0])
+		}
+	}
+	fmt.Println("every session receives")
+
+	for _, s := range sessions {
+		_ = s.Close()
+	}
+	fmt.Println("sessions on the engine:", engine.Sessions())
+	// Output:
+	// sessions on the engine: 20
+	// every session receives
+	// sessions on the engine: 0
+}

@@ -342,3 +342,34 @@ func TestSessionDTMFCancel(t *testing.T) {
 		}
 	}
 }
+
+// Issue: RFC 4733 events share the audio stream's sequence numbers (RFC
+// 4733 §2.1), so the jitter buffer must not count the numbers the events
+// took as lost audio. Audio, then digits, then audio again: nothing lost,
+// by RTCP's count or by the playout buffer's.
+func TestSessionDTMFNotLostAudio(t *testing.T) {
+	ctx := testCtx(t)
+	ports := testPorts(t)
+	a := newTestSession(t, rtp.SessionConfig{Ports: ports, FillSilence: true})
+	b := newTestSession(t, rtp.SessionConfig{Ports: ports, FillSilence: true})
+	connect(t, a, b, false)
+
+	waitFor(ctx, t, b, "audio", func() bool { return b.Stats().Playout.Played >= 5 })
+	const digits = "123"
+	require.NoError(t, a.SendDTMF(ctx, digits))
+	for range digits {
+		select {
+		case <-b.DTMF():
+		case <-ctx.Done():
+			t.Fatal("digits not received")
+		}
+	}
+	played := b.Stats().Playout.Played
+	waitFor(ctx, t, b, "audio after the digits", func() bool { return b.Stats().Playout.Played >= played+10 })
+
+	st := b.Stats()
+	require.Positive(t, a.Stats().DTMFPacketsSent)
+	require.Zero(t, st.PacketsLost, "RTCP loss")
+	require.Zero(t, st.Playout.Lost, "playout loss")
+	require.Zero(t, st.Playout.Late)
+}

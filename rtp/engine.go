@@ -1,0 +1,301 @@
+package rtp
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+	"time"
+)
+
+// Engine settings and their defaults.
+const (
+	// DefaultEngineSlot is the scheduling granularity when EngineConfig.Slot
+	// is zero: session clocks tick on a 1 ms grid.
+	DefaultEngineSlot = time.Millisecond
+	// EngineMinSlot and EngineMaxSlot bound EngineConfig.Slot.
+	EngineMinSlot = 100 * time.Microsecond
+	EngineMaxSlot = 10 * time.Millisecond
+	// EngineMaxWorkers bounds EngineConfig.Workers.
+	EngineMaxWorkers = 1024
+)
+
+// ErrEngineConfig reports an invalid EngineConfig.
+var ErrEngineConfig = errors.New("rtp: invalid engine configuration")
+
+// EngineConfig configures an Engine. The zero value of each field selects
+// its documented default.
+type EngineConfig struct {
+	// Workers is the number of clock goroutines that share the sessions;
+	// 0 means runtime.GOMAXPROCS(0) when NewEngine is called.
+	Workers int
+	// Slot is the scheduling granularity, between EngineMinSlot and
+	// EngineMaxSlot; 0 means DefaultEngineSlot. A session's frame deadlines
+	// lie on a grid of this step, and sessions are spread over the slots
+	// of a frame period so that no wake-up sends every frame at once. A
+	// frame may leave up to one slot before its deadline (the runtime's
+	// timers wake up to a millisecond late; waiting for the exact deadline
+	// would make most frames late instead); it keeps its place in the
+	// stream: RTP timestamps and the cadence follow the deadlines.
+	Slot time.Duration
+}
+
+// Engine is the media clock shared by many sessions: a few worker
+// goroutines, each with a deadline heap of its sessions, wake up when a
+// session's frame is due and run that session's tick — receive what arrived
+// on its sockets, send the frame (or DTMF), play out one frame and send RTCP
+// when due — instead of one goroutine and one timer per session. Sessions
+// are assigned to the least-loaded worker and to the least-loaded time slot
+// of the frame period, so that the frames of 1,000 calls are sent in small
+// batches spread over each period.
+//
+// An Engine has no goroutines while no session uses it: a worker starts
+// when the first session joins it and stops when its last session closes
+// (Session.Close waits for it), so an Engine needs no Close and owns no
+// goroutine beyond its sessions' lifetime. A nil SessionConfig.Engine
+// selects one Engine per PortAllocator. It is safe for concurrent use.
+// Within a testing/synctest bubble, give the bubble its own Engine (or
+// PortAllocator).
+type Engine struct {
+	slot    time.Duration
+	workers []*worker
+
+	mu    sync.Mutex
+	epoch time.Time // origin of the slot grid, set at the first attach
+}
+
+// NewEngine validates cfg and returns an engine; invalid settings give an
+// error wrapping ErrEngineConfig.
+func NewEngine(cfg EngineConfig) (*Engine, error) {
+	if cfg.Workers == 0 {
+		cfg.Workers = runtime.GOMAXPROCS(0)
+	}
+	if cfg.Slot == 0 {
+		cfg.Slot = DefaultEngineSlot
+	}
+	switch {
+	case cfg.Workers < 0 || cfg.Workers > EngineMaxWorkers:
+		return nil, fmt.Errorf("%w: Workers %d", ErrEngineConfig, cfg.Workers)
+	case cfg.Slot < EngineMinSlot || cfg.Slot > EngineMaxSlot:
+		return nil, fmt.Errorf("%w: Slot %v", ErrEngineConfig, cfg.Slot)
+	}
+	e := &Engine{slot: cfg.Slot}
+	phases := max(int(AudioFrameDuration/cfg.Slot), 1)
+	for range cfg.Workers {
+		e.workers = append(e.workers, &worker{slot: cfg.Slot, load: make([]int, phases)})
+	}
+	return e, nil
+}
+
+// Sessions returns the number of open sessions driven by the engine.
+func (e *Engine) Sessions() int {
+	n := 0
+	for _, w := range e.workers {
+		w.mu.Lock()
+		n += len(w.heap)
+		w.mu.Unlock()
+	}
+	return n
+}
+
+// attach adds s to the least-loaded worker, starting the worker if it was
+// idle, with its first tick in the least-loaded slot after now.
+func (e *Engine) attach(s *Session, now time.Time) {
+	e.mu.Lock()
+	if e.epoch.IsZero() {
+		e.epoch = now
+	}
+	epoch := e.epoch
+	var w *worker
+	best := 0
+	for _, c := range e.workers {
+		c.mu.Lock()
+		n := len(c.heap)
+		c.mu.Unlock()
+		if w == nil || n < best {
+			w, best = c, n
+		}
+	}
+	e.mu.Unlock()
+	w.attach(s, epoch, now)
+}
+
+// worker is one clock goroutine's share of an engine: a deadline heap of
+// sessions. Its goroutine runs while the heap is not empty; gen identifies
+// the running one.
+type worker struct {
+	slot time.Duration
+
+	mu      sync.Mutex
+	epoch   time.Time   // the engine's, once a session joined
+	heap    []heapEntry // ordered by at
+	load    []int       // sessions per phase slot
+	gen     *workerGen
+	scratch recvScratch
+}
+
+// heapEntry is a session in a worker's heap with its next deadline, kept
+// here so that ordering the heap reads no session.
+type heapEntry struct {
+	at int64 // Session.next, in nanoseconds since Engine.epoch
+	s  *Session
+}
+
+// workerGen is one run of a worker's goroutine.
+type workerGen struct {
+	quit chan struct{}
+	wake chan struct{} // 1-buffered: the earliest deadline changed
+	done chan struct{}
+}
+
+// attach schedules s's first tick and starts the goroutine if needed.
+func (w *worker) attach(s *Session, epoch, now time.Time) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	// The least-loaded phase: slot index k ≡ phase (mod len(load)).
+	phase := 0
+	for i, n := range w.load {
+		if n < w.load[phase] {
+			phase = i
+		}
+	}
+	w.load[phase]++
+	s.worker, s.phase = w, phase
+	k := int64(now.Sub(epoch)/w.slot) + 1
+	k += (int64(phase) - k%int64(len(w.load)) + int64(len(w.load))) % int64(len(w.load))
+	s.pace = pacer{start: epoch.Add(time.Duration(k) * w.slot), period: s.ptime}
+	s.next = s.pace.deadline()
+	w.epoch = epoch
+	w.push(heapEntry{at: int64(s.next.Sub(epoch)), s: s})
+	if w.gen == nil {
+		g := &workerGen{quit: make(chan struct{}), wake: make(chan struct{}, 1), done: make(chan struct{})}
+		w.gen = g
+		go w.run(g)
+	} else if s.heapIndex == 0 {
+		notify(w.gen.wake)
+	}
+}
+
+// detach removes s; once it returns the worker no longer touches s. When s
+// was the last session it stops the goroutine and waits for it.
+func (w *worker) detach(s *Session) {
+	w.mu.Lock()
+	if s.heapIndex < 0 {
+		w.mu.Unlock()
+		return
+	}
+	w.remove(s.heapIndex)
+	w.load[s.phase]--
+	var g *workerGen
+	if len(w.heap) == 0 && w.gen != nil {
+		g, w.gen = w.gen, nil
+		close(g.quit)
+	}
+	w.mu.Unlock()
+	if g != nil {
+		<-g.done
+	}
+}
+
+// run is the worker goroutine: it sleeps until the earliest deadline, runs
+// the tick of every session due, and goes back to sleep.
+func (w *worker) run(g *workerGen) {
+	defer close(g.done)
+	t := time.NewTimer(time.Hour)
+	defer t.Stop()
+	for {
+		w.mu.Lock()
+		if w.gen != g {
+			w.mu.Unlock()
+			return
+		}
+		// Frames due within the next slot go now: the runtime's timers
+		// wake up to a millisecond late, so waiting for them would make
+		// them late instead.
+		ahead := int64(w.slot)
+		now := int64(time.Since(w.epoch))
+		for len(w.heap) > 0 && w.heap[0].at <= now+ahead {
+			s := w.heap[0].s
+			s.engineTick(&w.scratch)
+			s.next = s.pace.deadline()
+			w.heap[0].at = int64(s.next.Sub(w.epoch))
+			w.down(0)
+			now = int64(time.Since(w.epoch))
+		}
+		wait := time.Hour
+		if len(w.heap) > 0 {
+			wait = time.Duration(w.heap[0].at - ahead - now)
+		}
+		w.mu.Unlock()
+		t.Reset(wait)
+		select {
+		case <-g.quit:
+			return
+		case <-g.wake:
+		case <-t.C:
+		}
+	}
+}
+
+// The heap of sessions by next deadline; Session.heapIndex tracks each
+// one's position (-1 when not in a heap). Callers hold w.mu.
+
+func (w *worker) less(i, j int) bool { return w.heap[i].at < w.heap[j].at }
+
+func (w *worker) swap(i, j int) {
+	h := w.heap
+	h[i], h[j] = h[j], h[i]
+	h[i].s.heapIndex = i
+	h[j].s.heapIndex = j
+}
+
+func (w *worker) push(e heapEntry) {
+	e.s.heapIndex = len(w.heap)
+	w.heap = append(w.heap, e)
+	w.up(e.s.heapIndex)
+}
+
+func (w *worker) remove(i int) {
+	last := len(w.heap) - 1
+	s := w.heap[i].s
+	if i != last {
+		w.swap(i, last)
+	}
+	w.heap[last] = heapEntry{}
+	w.heap = w.heap[:last]
+	s.heapIndex = -1
+	if i != last {
+		w.down(i)
+		w.up(i)
+	}
+}
+
+func (w *worker) up(i int) {
+	for i > 0 {
+		p := (i - 1) / 2
+		if !w.less(i, p) {
+			return
+		}
+		w.swap(i, p)
+		i = p
+	}
+}
+
+func (w *worker) down(i int) {
+	n := len(w.heap)
+	for {
+		l := 2*i + 1
+		if l >= n {
+			return
+		}
+		m := l
+		if r := l + 1; r < n && w.less(r, l) {
+			m = r
+		}
+		if !w.less(m, i) {
+			return
+		}
+		w.swap(i, m)
+		i = m
+	}
+}
