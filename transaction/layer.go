@@ -140,6 +140,7 @@ func New(cfg Config) (*Layer, error) {
 			l:       l,
 			clients: make(map[clientKey]*ClientTx),
 			servers: make(map[serverKey]*serverTx),
+			tombs:   make(map[serverKey]*tomb),
 			legacy:  make(map[legacyKey]*serverTx),
 			timer:   time.NewTimer(time.Hour),
 		}
@@ -339,7 +340,6 @@ const (
 	evNewClient                  // Request registers a client transaction
 	evSent                       // Request handed the request to the transport
 	evCancel                     // (*ClientTx).Cancel or its context ended
-	evRespond                    // a handler's response
 	evFlowError                  // transport.Handler.HandleFlowError
 )
 
@@ -348,8 +348,6 @@ type event struct {
 	kind eventKind
 	in   transport.Incoming
 	ctx  *ClientTx
-	stx  *serverTx
-	res  *sip.Response
 	err  error
 }
 
@@ -370,6 +368,8 @@ type shard struct {
 
 	clients map[clientKey]*ClientTx
 	servers map[serverKey]*serverTx
+	tombs   map[serverKey]*tomb // lingering server transactions (linger.go)
+	tombQ   tombQueue
 	legacy  map[legacyKey]*serverTx
 	heap    timerheap.Heap[txn]
 	timer   *time.Timer
@@ -429,6 +429,7 @@ func (s *shard) run() {
 			s.armed = time.Time{}
 			now := time.Now()
 			s.heap.PopDue(now, func(t txn) { t.fire(s, now) })
+			s.expireTombs(now)
 			s.unlock()
 		case <-s.l.quit:
 			s.stop()
@@ -440,6 +441,9 @@ func (s *shard) run() {
 // rearm resets the shard's one timer to the earliest deadline.
 func (s *shard) rearm() {
 	next, ok := s.heap.Peek()
+	if d, tok := s.tombQ.peek(); tok && (!ok || d.Before(next)) {
+		next, ok = d, true
+	}
 	if !ok {
 		if !s.armed.IsZero() {
 			s.timer.Stop()
@@ -466,13 +470,20 @@ func (s *shard) schedule(it *timerheap.Item[txn], m fsm, now time.Time) {
 	if !d.After(now) {
 		d = now.Add(time.Millisecond)
 	}
+	d = s.slack(d, now)
+	if !it.Scheduled() || !d.Equal(it.Deadline()) {
+		s.heap.Update(it, d)
+	}
+}
+
+// slack applies Config.TimerSlack to deadline d: one more than T2 ahead
+// of now is rounded up to a multiple of the slack.
+func (s *shard) slack(d, now time.Time) time.Time {
 	if sl := s.l.slack; sl > 0 && d.Sub(now) > s.l.timers.T2 {
 		off := d.Sub(s.l.epoch)
 		d = s.l.epoch.Add((off + sl - 1) / sl * sl)
 	}
-	if !it.Scheduled() || !d.Equal(it.Deadline()) {
-		s.heap.Update(it, d)
-	}
+	return d
 }
 
 // stop ends everything the shard owns when the layer closes.
@@ -490,6 +501,7 @@ func (s *shard) stop() {
 	for _, tx := range s.legacy {
 		tx.end(s, ErrClosed)
 	}
+	s.clearTombs()
 	s.heap.Clear()
 	s.timer.Stop()
 	s.after = afterUnlock{}
@@ -512,8 +524,6 @@ func (s *shard) handle(ev event) {
 		s.sent(now, ev.ctx, ev.err)
 	case evCancel:
 		s.clientInput(now, ev.ctx, input{kind: inCancel})
-	case evRespond:
-		s.respond(now, ev.stx, ev.res)
 	case evFlowError:
 		err := &TransportError{Err: ev.err}
 		for _, tx := range s.clients {

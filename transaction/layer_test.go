@@ -730,3 +730,62 @@ func TestTimerSlack(t *testing.T) {
 		})
 	}
 }
+
+// TestLingeringServer: a server transaction that has sent its final over
+// UDP lingers (as a tomb, linger.go) for 64·T1 and still counts as live:
+// a retransmitted non-INVITE request gets the final again, a retransmitted
+// INVITE in Accepted is absorbed, and a CANCEL after the 2xx gets 200 with
+// the INVITE's To tag; its handler's context ends with ErrTerminated.
+func TestLingeringServer(t *testing.T) {
+	tests := []struct {
+		method  sip.Method
+		resends int // finals sent after one retransmission
+	}{
+		{sip.OPTIONS, 2},
+		{sip.INVITE, 1},
+	}
+	for _, tt := range tests {
+		t.Run(string(tt.method), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				ctxs := make(chan context.Context, 1)
+				h := transaction.HandlerFunc(func(ctx context.Context, w transaction.ResponseWriter, req *sip.Request) {
+					res := sip.NewResponse(req, 200, "")
+					res.SetToTag("uas-tag")
+					require.NoError(t, w.Respond(res))
+					ctxs <- ctx
+				})
+				p := newPair(t, loss{}, h, nil)
+				start := time.Now()
+				req := newReq(tt.method)
+				tx, err := p.client.Request(t.Context(), req, udp())
+				require.NoError(t, err)
+				_, err = tx.Final(t.Context())
+				require.NoError(t, err)
+				ctx := <-ctxs
+				synctest.Wait()
+				require.ErrorIs(t, context.Cause(ctx), transaction.ErrTerminated)
+				require.Equal(t, 1, p.server.Len(), "still absorbing retransmissions")
+
+				inject(p.server, clientAddr, tx.Request())
+				synctest.Wait()
+				require.Len(t, p.w.sentBy(serverAddr, start, isStatus(200)), tt.resends)
+
+				if tt.method == sip.INVITE {
+					cancel := transaction.NewCancel(tx.Request())
+					inject(p.server, clientAddr, cancel)
+					synctest.Wait()
+					p.w.mu.Lock()
+					last := p.w.log[len(p.w.log)-1].msg.(*sip.Response)
+					p.w.mu.Unlock()
+					require.Equal(t, 200, last.StatusCode)
+					cs, _ := last.CSeq()
+					require.Equal(t, sip.CANCEL, cs.Method)
+					require.Equal(t, "uas-tag", toTag(last))
+				}
+				time.Sleep(32*time.Second - time.Since(start))
+				synctest.Wait()
+				require.Equal(t, 0, p.server.Len())
+			})
+		})
+	}
+}

@@ -27,7 +27,10 @@ import (
 // handler should answer the INVITE 487), with a *TransportError or
 // *TimeoutError (Timer H) when the transaction fails, with ErrClosed when
 // the layer closes, and with ErrTerminated when the transaction ends
-// normally. context.Cause tells which.
+// normally — over UDP, as soon as it only absorbs retransmissions
+// (non-INVITE Completed, INVITE Accepted after a 2xx): see linger.go. In
+// Accepted the handler may still send 2xx retransmissions; Respond then
+// reports a transport failure itself. context.Cause tells which.
 type Handler interface {
 	ServeSIP(ctx context.Context, w ResponseWriter, req *sip.Request)
 }
@@ -101,6 +104,10 @@ type serverTx struct {
 	invite  *serverInvite
 	lastTag string // To tag of the last response sent, for ACK matching
 	ended   bool
+	// entombed: the transaction lingers as a tomb (linger.go); m is nil.
+	entombed bool
+	// lingerEnd is the tomb's deadline in Unix nanoseconds, for Respond.
+	lingerEnd atomic.Int64
 }
 
 // Respond implements ResponseWriter.
@@ -115,7 +122,7 @@ func (t *serverTx) Respond(res *sip.Response) error {
 	case t.finalCode != 0 && !again:
 		t.mu.Unlock()
 		return ErrFinalSent
-	case t.done.Load():
+	case t.done.Load(), t.lingerEnd.Load() != 0 && time.Now().UnixNano() >= t.lingerEnd.Load():
 		t.mu.Unlock()
 		return ErrTerminated
 	case t.finalCode == 0 && final(code):
@@ -126,10 +133,20 @@ func (t *serverTx) Respond(res *sip.Response) error {
 		t.tag = strings.Clone(toTagOf(res))
 	}
 	t.mu.Unlock()
-	if !t.s.exec(event{kind: evRespond, stx: t, res: res}) {
+	return t.s.respondTo(t, res)
+}
+
+// respondTo feeds a handler's response to its transaction under the
+// shard's lock.
+func (s *shard) respondTo(t *serverTx, res *sip.Response) error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
 		return ErrClosed
 	}
-	return nil
+	err := s.respond(time.Now(), t, res)
+	s.unlock()
+	return err
 }
 
 // Flow implements ResponseWriter.
@@ -200,6 +217,10 @@ func (s *shard) request(now time.Time, req *sip.Request, in transport.Incoming) 
 	}
 	if t := s.lookup(k, false); t != nil {
 		s.stepServer(now, t, input{kind: inRequest}, &in)
+		return
+	}
+	if tb := s.tombOf(k); tb != nil {
+		s.tombRequest(tb, req, in.Flow)
 		return
 	}
 	if s.l.draining.Load() || !s.l.acquire(true) {
@@ -276,7 +297,14 @@ func (s *shard) newServer(now time.Time, req *sip.Request, f transport.Flow, k r
 func (s *shard) cancelInvite(now time.Time, t *serverTx, k requestKey) {
 	inv := s.lookup(k.withMethod(sip.INVITE), false)
 	var res *sip.Response
-	if inv == nil || inv.invite == nil {
+	if tb := s.tombOf(k.withMethod(sip.INVITE)); inv == nil && tb != nil && tb.invite {
+		// Answered 2xx already: the CANCEL has no effect but gets its
+		// 200 (§9.2).
+		res = sip.NewResponse(t.req, 200, "")
+		if tb.tag != "" {
+			res.SetToTag(tb.tag)
+		}
+	} else if inv == nil || inv.invite == nil {
 		res = sip.NewResponse(t.req, 481, "")
 	} else {
 		res = sip.NewResponse(t.req, 200, "")
@@ -291,11 +319,23 @@ func (s *shard) cancelInvite(now time.Time, t *serverTx, k requestKey) {
 }
 
 // respond feeds a handler's response to its transaction.
-func (s *shard) respond(now time.Time, t *serverTx, res *sip.Response) {
+func (s *shard) respond(now time.Time, t *serverTx, res *sip.Response) error {
+	if t.entombed {
+		return s.respondEntombed(t, res)
+	}
 	if t.ended {
-		return
+		return nil
 	}
 	s.stepServer(now, t, input{kind: inResponse, res: res}, nil)
+	return nil
+}
+
+// tombOf returns the tomb of key k, or nil.
+func (s *shard) tombOf(k requestKey) *tomb {
+	if k.legacy {
+		return nil
+	}
+	return s.tombs[k.key]
 }
 
 // stepServer runs the machine and then its outputs. in is the message that
@@ -333,6 +373,10 @@ func (s *shard) stepServer(now time.Time, t *serverTx, i input, in *transport.In
 	}
 	if r, ok := t.m.(interface{ release() }); ok {
 		r.release()
+	}
+	if t.lingers() {
+		s.entomb(t, now)
+		return
 	}
 	s.schedule(&t.item, t.m, now)
 }
