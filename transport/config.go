@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"log/slog"
 	"net"
+	"runtime"
 	"time"
 
 	"github.com/dialtone/dialtone/sip"
@@ -89,6 +90,13 @@ type Config struct {
 	// leave the system default).
 	UDPReadBuffer  int
 	UDPWriteBuffer int
+	// UDPWorkers is how many goroutines share the handling of a UDP
+	// socket's datagrams when they arrive faster than one goroutine
+	// handles them (batches of udpFanoutMin or more per read); lighter
+	// traffic is handled on the read loop alone. The messages of one
+	// Call-ID keep their order. 0 means GOMAXPROCS; 1 (or less) the read
+	// loop only.
+	UDPWorkers int
 	// MaxConns bounds the stream connections in total (0:
 	// DefaultMaxConns). Connections accepted beyond it are closed at once;
 	// dials beyond it fail with ErrConnLimit.
@@ -130,6 +138,7 @@ func (c Config) withDefaults() Config {
 			*v = d
 		}
 	}
+	def(&c.UDPWorkers, runtime.GOMAXPROCS(0))
 	def(&c.UDPReadBuffer, DefaultUDPReadBuffer)
 	def(&c.UDPWriteBuffer, DefaultUDPWriteBuffer)
 	def(&c.MaxConns, DefaultMaxConns)

@@ -113,6 +113,8 @@ func (l *Layer) udpLoop(s *udpSock) {
 // udpMmsgLoop reads with recvmmsg(2) into buffers it owns; it returns
 // false at once if that is not supported, true when the socket is closed.
 func (l *Layer) udpMmsgLoop(s *udpSock, r *mmsgReader) bool {
+	fo := newFanout(l, l.cfg.UDPWorkers-1)
+	defer fo.stop()
 	first := true
 	for {
 		n, err := r.read()
@@ -127,10 +129,20 @@ func (l *Layer) udpMmsgLoop(s *udpSock, r *mmsgReader) bool {
 		}
 		first = false
 		now := time.Now()
+		if fo == nil || n < udpFanoutMin {
+			for i := range n {
+				b, src := r.datagram(i)
+				l.datagram(s, b, src, now)
+			}
+			continue
+		}
 		for i := range n {
 			b, src := r.datagram(i)
-			l.datagram(s, b, src, now)
+			if m, f, ok := l.parseDatagram(s, b, src, now); ok {
+				fo.add(m, f)
+			}
 		}
+		fo.deliver(now)
 	}
 }
 
@@ -190,8 +202,16 @@ func (l *Layer) readFailed(s *udpSock, err error) bool {
 
 // datagram handles one received datagram; b is only valid during the call.
 func (l *Layer) datagram(s *udpSock, b []byte, src netip.AddrPort, at time.Time) {
+	if m, f, ok := l.parseDatagram(s, b, src, at); ok {
+		l.deliver(m, f, at, nil)
+	}
+}
+
+// parseDatagram parses a datagram read into a reused buffer; a malformed
+// one is counted and answered 400 where possible, a keepalive ignored.
+func (l *Layer) parseDatagram(s *udpSock, b []byte, src netip.AddrPort, at time.Time) (sip.Message, Flow, bool) {
 	if isCRLFOnly(b) {
-		return // NAT keepalive; nothing to answer on UDP
+		return nil, Flow{}, false // NAT keepalive; nothing to answer on UDP
 	}
 	f := Flow{Network: UDP, Local: s.local, Remote: src}
 	l.trace(In, f, b, at)
@@ -206,9 +226,9 @@ func (l *Layer) datagram(s *udpSock, b []byte, src netip.AddrPort, at time.Time)
 				l.st.badRequestsSent.Add(1)
 			}
 		}
-		return
+		return nil, Flow{}, false
 	}
-	l.deliver(m, f, at, nil)
+	return m, f, true
 }
 
 func (l *Layer) writeUDP(s *udpSock, b []byte, dst netip.AddrPort, f Flow) error {
