@@ -59,13 +59,20 @@
 // Methods that wait take a context first; it bounds the caller's wait, not
 // the protocol: a canceled Dial still cancels its INVITE and absorbs what
 // follows. Signaling costs an established call memory only: there is no
-// goroutine per dialog (its media session, if any, runs the rtp.Session's
-// goroutines and one that forwards received digits), and 2xx
-// retransmissions run on timers (time.AfterFunc). A goroutine reads each
-// INVITE client transaction until its first 2xx and then detaches from it:
-// the retransmitted and forked 2xx that follow until Timer M are ACKed
-// from the transaction layer's loop. Handlers run on the transaction
-// layer's goroutine per request. Close unregisters the lines, hangs up
+// goroutine per dialog (its media session, if any, is ticked by the
+// shared rtp.Engine, plus one goroutine that forwards received digits),
+// and 2xx retransmissions run on timers (time.AfterFunc). A goroutine
+// reads each INVITE client transaction until its first 2xx and then
+// detaches from it: the retransmitted and forked 2xx that follow until
+// Timer M are ACKed on the goroutine that received them.
+//
+// Requests that cannot block — invalid ones (answered 400, 416, 420...),
+// BYE, OPTIONS, ACK, requests for unknown dialogs — are served on the
+// transport goroutine that received them, with no hand-off; so is the
+// initial INVITE when Config.InlineOnCall says OnCall does not block.
+// Requests that call host code that may block (OnCall otherwise,
+// OnReinvite, OnMessage, INFO) get a goroutine of their own. Close
+// unregisters the lines, hangs up
 // every call (bounded by Limits.CloseTimeout), stops the layers and returns
 // once every goroutine has ended; it is idempotent.
 //
