@@ -381,7 +381,7 @@ func prepare(invite *sip.Request, res *sip.Response, localTag, contact string) {
 	if code == sip.StatusTrying {
 		return
 	}
-	if localTag != "" {
+	if localTag != "" && toTag(res) != localTag {
 		res.SetToTag(localTag)
 	}
 	if code >= 300 {
@@ -531,7 +531,7 @@ func (d *Dialog) ReceiveRequest(req *sip.Request) error {
 // refresh request gets our Contact (§12.2.2). A final response to an INVITE
 // or UPDATE ends the server side of the offer tracking.
 func (d *Dialog) NewResponse(req *sip.Request, code int, reason string) *sip.Response {
-	res := sip.NewResponse(req, code, reason)
+	res := sip.NewResponseTag(req, code, reason, d.id.LocalTag)
 	initial := d.role == RoleUAS && d.state == StateEarly && req.Method == sip.INVITE
 	if initial {
 		prepare(req, res, d.id.LocalTag, d.contact)
@@ -542,7 +542,7 @@ func (d *Dialog) NewResponse(req *sip.Request, code int, reason string) *sip.Res
 			d.state = StateConfirmed
 		}
 	} else {
-		if code != sip.StatusTrying {
+		if code != sip.StatusTrying && toTag(res) != d.id.LocalTag {
 			res.SetToTag(d.id.LocalTag)
 		}
 		if code >= 200 && code < 300 && isTargetRefresh(req.Method) && d.contact != "" {
@@ -708,4 +708,13 @@ func mustAddress(s string) sip.Address {
 
 func malformed(header string, err error) error {
 	return fmt.Errorf("%w: %s: %w", ErrMalformed, header, err)
+}
+
+// toTag returns the To tag of m, or "".
+func toTag(m sip.Message) string {
+	to, err := m.To()
+	if err != nil {
+		return ""
+	}
+	return to.Tag()
 }

@@ -91,6 +91,6 @@ func ExampleNewUAS() {
 	err = d.ReceiveRequest(info.(*sip.Request))
 	fmt.Println(dialog.StatusCode(err), err)
 	// Output:
-	// confirmed "Bob" <sip:bob@biloxi.example.com>;tag=a6c85cf <sip:proxy.atlanta.example.com;lr> <sip:bob@192.0.2.4>
+	// confirmed Bob <sip:bob@biloxi.example.com>;tag=a6c85cf <sip:proxy.atlanta.example.com;lr> <sip:bob@192.0.2.4>
 	// 500 500 Server Internal Error: dialog: CSeq out of order
 }

@@ -27,8 +27,16 @@ func NewRequest(method Method, uri URI) *Request {
 // lines in order, From, To, Call-ID and CSeq copied; a new To tag added
 // when the To has none, except for 100 Trying; Timestamp copied into a
 // 100 (§8.2.6.1). An empty reason takes StatusText(code). A UAS that sends
-// several responses in one dialog gives them the same tag with SetToTag.
+// several responses in one dialog gives them the same tag with
+// NewResponseTag.
 func NewResponse(req *Request, code int, reason string) *Response {
+	return NewResponseTag(req, code, reason, "")
+}
+
+// NewResponseTag is NewResponse with the To tag to add when the request's
+// To has none: toTag, or a new random one when toTag is empty. A To that
+// has a tag already (a request inside a dialog) keeps it.
+func NewResponseTag(req *Request, code int, reason, toTag string) *Response {
 	if reason == "" {
 		reason = StatusText(code)
 	}
@@ -40,7 +48,10 @@ func NewResponse(req *Request, code int, reason string) *Response {
 		case hVia, hFrom, hCallID, hCSeq:
 		case hTo:
 			if code != StatusTrying && req.have&cTo != 0 && req.to.Tag() == "" {
-				h = Header{Name: "To", Value: h.Value + ";tag=" + NewTag(), kind: hTo}
+				if toTag == "" {
+					toTag = NewTag()
+				}
+				h = Header{Name: "To", Value: h.Value + ";tag=" + toTag, kind: hTo}
 			}
 		case hTimestamp:
 			if code != StatusTrying {

@@ -90,6 +90,43 @@ func TestNewResponse(t *testing.T) {
 	require.Equal(t, to.Tag(), to3.Tag())
 }
 
+func TestNewResponseTag(t *testing.T) {
+	req := parseRequest(t, basicInvite+"")
+	tagged := parseRequest(t, basicInvite+"")
+	to, err := tagged.To()
+	require.NoError(t, err)
+	to.Params = to.Params.Set("tag", "theirs")
+	tagged.SetTo(to)
+	tests := []struct {
+		name string
+		req  *sip.Request
+		code int
+		tag  string
+		want string // "": no tag; "*": a random one
+	}{
+		{"given tag", req, 200, "abc", "abc"},
+		{"random tag", req, 180, "", "*"},
+		{"no tag on 100", req, 100, "abc", ""},
+		{"in-dialog request keeps its tag", tagged, 200, "abc", "theirs"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := sip.NewResponseTag(tt.req, tt.code, "", tt.tag)
+			to, err := res.To()
+			require.NoError(t, err)
+			switch tt.want {
+			case "*":
+				require.Len(t, to.Tag(), len(sip.NewTag()))
+			default:
+				require.Equal(t, tt.want, to.Tag())
+			}
+			m, err := sip.Parse(res.AppendTo(nil))
+			require.NoError(t, err)
+			require.Equal(t, res.String(), m.String())
+		})
+	}
+}
+
 func TestIDs(t *testing.T) {
 	seen := map[string]bool{}
 	for range 1000 {

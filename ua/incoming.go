@@ -119,8 +119,7 @@ func (ic *IncomingCall) prepareMedia() error {
 // failMedia refuses the call with code after a media failure; ic.mu is
 // held.
 func (ic *IncomingCall) failMedia(code int, why error) {
-	res := sip.NewResponse(ic.req, code, "")
-	res.SetToTag(ic.tag)
+	res := sip.NewResponseTag(ic.req, code, "", ic.tag)
 	if code == sip.StatusNotAcceptableHere {
 		res.Set("Warning", `304 `+ic.u.cfg.UserAgent+` "Media type not available"`)
 	}
@@ -146,7 +145,7 @@ func (ic *IncomingCall) provisional(code int, sdp []byte) error {
 		}
 		sdp = ic.mediaSDP
 	}
-	res := sip.NewResponse(ic.req, code, "")
+	res := sip.NewResponseTag(ic.req, code, "", ic.tag)
 	dialog.PrepareResponse(ic.req, res, ic.tag, ic.contact)
 	if len(sdp) > 0 {
 		res.SetBody(sdp, "application/sdp")
@@ -186,7 +185,7 @@ func (ic *IncomingCall) Answer(sdp []byte) (*Call, error) {
 	} else {
 		ic.dropMedia()
 	}
-	res := sip.NewResponse(ic.req, sip.StatusOK, "")
+	res := sip.NewResponseTag(ic.req, sip.StatusOK, "", ic.tag)
 	dialog.PrepareResponse(ic.req, res, ic.tag, ic.contact)
 	res.Set("Allow", u.allow)
 	if len(sdp) > 0 {
@@ -231,8 +230,7 @@ func (ic *IncomingCall) Redirect(contacts ...sip.URI) error {
 	if ic.final {
 		return ErrAnswered
 	}
-	res := sip.NewResponse(ic.req, sip.StatusMovedTemporarily, "")
-	res.SetToTag(ic.tag)
+	res := sip.NewResponseTag(ic.req, sip.StatusMovedTemporarily, "", ic.tag)
 	for _, c := range contacts {
 		res.Add("Contact", "<"+c.String()+">")
 	}
@@ -251,8 +249,7 @@ func (ic *IncomingCall) Reject(code int, reason string) error {
 	if code < 300 || code > 699 {
 		code = sip.StatusServerInternalError
 	}
-	res := sip.NewResponse(ic.req, code, reason)
-	res.SetToTag(ic.tag)
+	res := sip.NewResponseTag(ic.req, code, reason, ic.tag)
 	ic.finish(res, &StatusError{Response: res})
 	return nil
 }
@@ -348,8 +345,7 @@ func (u *UA) awaitAnswer(ctx context.Context, ic *IncomingCall) {
 		if errors.Is(context.Cause(ctx), transaction.ErrCanceled) {
 			ic.mu.Lock()
 			if !ic.final {
-				res := sip.NewResponse(req, sip.StatusRequestTerminated, "")
-				res.SetToTag(ic.tag)
+				res := sip.NewResponseTag(req, sip.StatusRequestTerminated, "", ic.tag)
 				ic.finish(res, ErrCallCanceled)
 			}
 			ic.mu.Unlock()
