@@ -20,7 +20,9 @@
 // -no-media answers with an inactive audio stream and opens no RTP
 // sockets, -quiet prints no per-event lines, -udp-rcvbuf sets the UDP
 // receive buffer, and -stats FILE writes the runtime figures those scripts
-// read (SIGUSR1 collects garbage first).
+// read (SIGUSR1 collects garbage first). -cpuprofile writes a CPU profile
+// until exit; -memprofile, when listening, a heap profile of what is live
+// when stopped.
 package main
 
 import (
