@@ -6,6 +6,8 @@ import (
 	"runtime"
 	"sync"
 	"time"
+
+	"github.com/dialtone/dialtone/internal/timerheap"
 )
 
 // Engine settings and their defaults.
@@ -92,7 +94,7 @@ func (e *Engine) Sessions() int {
 	n := 0
 	for _, w := range e.workers {
 		w.mu.Lock()
-		n += len(w.heap)
+		n += w.heap.Len()
 		w.mu.Unlock()
 	}
 	return n
@@ -110,7 +112,7 @@ func (e *Engine) attach(s *Session, now time.Time) {
 	best := 0
 	for _, c := range e.workers {
 		c.mu.Lock()
-		n := len(c.heap)
+		n := c.heap.Len()
 		c.mu.Unlock()
 		if w == nil || n < best {
 			w, best = c, n
@@ -127,18 +129,11 @@ type worker struct {
 	slot time.Duration
 
 	mu      sync.Mutex
-	epoch   time.Time   // the engine's, once a session joined
-	heap    []heapEntry // ordered by at
-	load    []int       // sessions per phase slot
+	epoch   time.Time                // the engine's, once a session joined
+	heap    timerheap.Heap[*Session] // by Session.next
+	load    []int                    // sessions per phase slot
 	gen     *workerGen
 	scratch recvScratch
-}
-
-// heapEntry is a session in a worker's heap with its next deadline, kept
-// here so that ordering the heap reads no session.
-type heapEntry struct {
-	at int64 // Session.next, in nanoseconds since Engine.epoch
-	s  *Session
 }
 
 // workerGen is one run of a worker's goroutine.
@@ -166,12 +161,13 @@ func (w *worker) attach(s *Session, epoch, now time.Time) {
 	s.pace = pacer{start: epoch.Add(time.Duration(k) * w.slot), period: s.ptime}
 	s.next = s.pace.deadline()
 	w.epoch = epoch
-	w.push(heapEntry{at: int64(s.next.Sub(epoch)), s: s})
+	s.item.Value = s
+	w.heap.Update(&s.item, s.next)
 	if w.gen == nil {
 		g := &workerGen{quit: make(chan struct{}), wake: make(chan struct{}, 1), done: make(chan struct{})}
 		w.gen = g
 		go w.run(g)
-	} else if s.heapIndex == 0 {
+	} else if w.heap.Min() == &s.item {
 		notify(w.gen.wake)
 	}
 }
@@ -180,14 +176,13 @@ func (w *worker) attach(s *Session, epoch, now time.Time) {
 // was the last session it stops the goroutine and waits for it.
 func (w *worker) detach(s *Session) {
 	w.mu.Lock()
-	if s.heapIndex < 0 {
+	if !w.heap.Remove(&s.item) {
 		w.mu.Unlock()
 		return
 	}
-	w.remove(s.heapIndex)
 	w.load[s.phase]--
 	var g *workerGen
-	if len(w.heap) == 0 && w.gen != nil {
+	if w.heap.Len() == 0 && w.gen != nil {
 		g, w.gen = w.gen, nil
 		close(g.quit)
 	}
@@ -212,19 +207,15 @@ func (w *worker) run(g *workerGen) {
 		// Frames due within the next slot go now: the runtime's timers
 		// wake up to a millisecond late, so waiting for them would make
 		// them late instead.
-		ahead := int64(w.slot)
-		now := int64(time.Since(w.epoch))
-		for len(w.heap) > 0 && w.heap[0].at <= now+ahead {
-			s := w.heap[0].s
+		for it := w.heap.Min(); it != nil && !it.Deadline().After(time.Now().Add(w.slot)); it = w.heap.Min() {
+			s := it.Value
 			s.engineTick(&w.scratch)
 			s.next = s.pace.deadline()
-			w.heap[0].at = int64(s.next.Sub(w.epoch))
-			w.down(0)
-			now = int64(time.Since(w.epoch))
+			w.heap.Update(it, s.next)
 		}
 		wait := time.Hour
-		if len(w.heap) > 0 {
-			wait = time.Duration(w.heap[0].at - ahead - now)
+		if d, ok := w.heap.Peek(); ok {
+			wait = time.Until(d) - w.slot
 		}
 		w.mu.Unlock()
 		t.Reset(wait)
@@ -234,68 +225,5 @@ func (w *worker) run(g *workerGen) {
 		case <-g.wake:
 		case <-t.C:
 		}
-	}
-}
-
-// The heap of sessions by next deadline; Session.heapIndex tracks each
-// one's position (-1 when not in a heap). Callers hold w.mu.
-
-func (w *worker) less(i, j int) bool { return w.heap[i].at < w.heap[j].at }
-
-func (w *worker) swap(i, j int) {
-	h := w.heap
-	h[i], h[j] = h[j], h[i]
-	h[i].s.heapIndex = i
-	h[j].s.heapIndex = j
-}
-
-func (w *worker) push(e heapEntry) {
-	e.s.heapIndex = len(w.heap)
-	w.heap = append(w.heap, e)
-	w.up(e.s.heapIndex)
-}
-
-func (w *worker) remove(i int) {
-	last := len(w.heap) - 1
-	s := w.heap[i].s
-	if i != last {
-		w.swap(i, last)
-	}
-	w.heap[last] = heapEntry{}
-	w.heap = w.heap[:last]
-	s.heapIndex = -1
-	if i != last {
-		w.down(i)
-		w.up(i)
-	}
-}
-
-func (w *worker) up(i int) {
-	for i > 0 {
-		p := (i - 1) / 2
-		if !w.less(i, p) {
-			return
-		}
-		w.swap(i, p)
-		i = p
-	}
-}
-
-func (w *worker) down(i int) {
-	n := len(w.heap)
-	for {
-		l := 2*i + 1
-		if l >= n {
-			return
-		}
-		m := l
-		if r := l + 1; r < n && w.less(r, l) {
-			m = r
-		}
-		if !w.less(m, i) {
-			return
-		}
-		w.swap(i, m)
-		i = m
 	}
 }

@@ -104,7 +104,7 @@ func TestEngineSchedule(t *testing.T) {
 
 		for _, s := range sessions {
 			s.worker.detach(s)
-			require.Equal(t, -1, s.heapIndex)
+			require.False(t, s.item.Scheduled())
 		}
 		require.Zero(t, e.Sessions())
 		sessions = nil

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	pionrtp "github.com/pion/rtp"
+
+	"github.com/dialtone/dialtone/internal/timerheap"
 )
 
 // Session settings and their defaults.
@@ -179,11 +181,11 @@ type Session struct {
 	rtcpOnRTP bool // set before the session joins its engine
 
 	// Owned by the engine worker (under worker.mu).
-	worker    *worker
-	pace      pacer
-	next      time.Time // pace.deadline() when last scheduled
-	heapIndex int       // in worker.heap; -1 when not scheduled
-	phase     int       // slot of the frame period, for load balancing
+	worker *worker
+	pace   pacer
+	next   time.Time                // pace.deadline() when last scheduled
+	item   timerheap.Item[*Session] // in worker.heap while scheduled
+	phase  int                      // slot of the frame period, for load balancing
 
 	quit      chan struct{}
 	closeOnce sync.Once
@@ -269,20 +271,19 @@ func newSession(cfg SessionConfig) (*Session, error) {
 		return nil, fmt.Errorf("%w: %w", ErrSessionConfig, err)
 	}
 	s := &Session{
-		cfg:       cfg,
-		log:       cfg.Logger,
-		cname:     cfg.CNAME,
-		epoch:     time.Now(),
-		heapIndex: -1,
-		quit:      make(chan struct{}),
-		txSpace:   make(chan struct{}, 1),
-		rxReady:   make(chan struct{}, 1),
-		dtmfCh:    make(chan DTMFDigit, cfg.DTMFEventQueue),
-		dtmfSem:   make(chan struct{}, 1),
-		law:       G711Ulaw,
-		pt:        PayloadTypePCMU,
-		dir:       MediaSendRecv,
-		dtmfRx:    dtmfRx,
+		cfg:     cfg,
+		log:     cfg.Logger,
+		cname:   cfg.CNAME,
+		epoch:   time.Now(),
+		quit:    make(chan struct{}),
+		txSpace: make(chan struct{}, 1),
+		rxReady: make(chan struct{}, 1),
+		dtmfCh:  make(chan DTMFDigit, cfg.DTMFEventQueue),
+		dtmfSem: make(chan struct{}, 1),
+		law:     G711Ulaw,
+		pt:      PayloadTypePCMU,
+		dir:     MediaSendRecv,
+		dtmfRx:  dtmfRx,
 	}
 	if err := s.setPtimeLocked(AudioFrameDuration); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrSessionConfig, err)
