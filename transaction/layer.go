@@ -491,7 +491,6 @@ func (s *shard) stop() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.closed = true
-	s.after = afterUnlock{}
 	for _, tx := range s.clients {
 		tx.end(s, ErrClosed)
 	}
@@ -504,7 +503,7 @@ func (s *shard) stop() {
 	s.clearTombs()
 	s.heap.Clear()
 	s.timer.Stop()
-	s.after = afterUnlock{}
+	s.after = afterUnlock{} // nothing runs after a close
 }
 
 // handle runs one event.

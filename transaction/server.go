@@ -65,11 +65,14 @@ type ResponseWriter interface {
 	// 2xx, further 2xx (the UAS core's retransmissions, §13.3.1.4) may
 	// follow while the transaction is in Accepted (RFC 6026 §8.7). res
 	// belongs to the transaction afterwards: do not modify it. The send
-	// itself happens on the caller's goroutine, under the transaction's shard lock; a transport failure shows
-	// up as the cause of the handler's context. Respond fails with
-	// ErrInvalidMessage for a status outside 100–699, ErrFinalSent after
-	// the final response, ErrTerminated after the transaction ended, and
-	// ErrClosed after Close.
+	// itself happens on the caller's goroutine, under the transaction's
+	// shard lock; a transport failure shows up as the cause of the
+	// handler's context, or, for a 2xx retransmission once the
+	// transaction only absorbs retransmissions, as Respond's
+	// *TransportError. Respond fails with ErrInvalidMessage for a status
+	// outside 100–699, ErrFinalSent after the final response,
+	// ErrTerminated after the transaction ended, and ErrClosed after
+	// Close.
 	Respond(res *sip.Response) error
 	// Flow is the flow the request arrived on.
 	Flow() transport.Flow
