@@ -513,15 +513,15 @@ func (u *UA) serveSIP(ctx context.Context, w transaction.ResponseWriter, req *si
 }
 
 // serveInline is the transaction layer's InlineHandler: on the transport
-// reader that delivered the request it serves what cannot block — invalid
-// requests, BYE, OPTIONS, requests for unknown dialogs, and initial
-// INVITEs when Config.InlineOnCall says OnCall does not block — and leaves
-// the rest (re-INVITE, UPDATE, INFO, MESSAGE: host callbacks) to serveSIP
-// on a goroutine of their own.
+// reader that delivered the request it serves what cannot block — BYE,
+// OPTIONS, requests for unknown dialogs, and initial INVITEs when
+// Config.InlineOnCall says OnCall does not block, or the 400/416/420 that
+// any of these gets when invalid — and leaves the rest (re-INVITE,
+// UPDATE, INFO, MESSAGE: host callbacks) to serveSIP on a goroutine of
+// their own.
 func (u *UA) serveInline(ctx context.Context, w transaction.ResponseWriter, req *sip.Request) bool {
-	if u.refuseInvalid(w, req) {
-		return true
-	}
+	// Decide before validating: a declined request is validated once, by
+	// serveSIP.
 	to, _ := req.To()
 	switch {
 	case to.Tag() != "":
@@ -535,7 +535,9 @@ func (u *UA) serveInline(ctx context.Context, w transaction.ResponseWriter, req 
 	case req.Method == sip.MESSAGE:
 		return false
 	}
-	u.dispatch(ctx, w, req, true)
+	if !u.refuseInvalid(w, req) {
+		u.dispatch(ctx, w, req, true)
+	}
 	return true
 }
 
