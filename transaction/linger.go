@@ -1,7 +1,6 @@
 package transaction
 
 import (
-	"bytes"
 	"time"
 
 	"github.com/dialtone/dialtone/sip"
@@ -139,10 +138,9 @@ func (s *shard) tombRequest(tb *tomb, req *sip.Request, f transport.Flow) {
 	if tb.final == nil {
 		return
 	}
-	m, err := sip.Parse(bytes.Clone(tb.final))
-	res, ok := m.(*sip.Response)
-	if err != nil || !ok {
-		return // cannot happen: we wrote these bytes
+	res := parseFinal(tb.final)
+	if res == nil {
+		return
 	}
 	if err := s.l.cfg.Sender.SendResponse(s.l.ctx, res, f); err != nil {
 		s.l.debug("repeating a final response failed", req)

@@ -43,11 +43,17 @@ func (s *serverNonInvite) lastResponse() *sip.Response {
 	if s.last != nil || s.final == nil {
 		return s.last
 	}
-	m, err := sip.Parse(bytes.Clone(s.final))
+	return parseFinal(s.final)
+}
+
+// parseFinal parses a final response the transaction serialized itself,
+// for a retransmission; nil cannot happen for bytes we wrote.
+func parseFinal(b []byte) *sip.Response {
+	m, err := sip.Parse(bytes.Clone(b))
 	if r, ok := m.(*sip.Response); err == nil && ok {
 		return r
 	}
-	return nil // cannot happen: we wrote these bytes
+	return nil
 }
 
 // newServerNonInvite starts the machine in Trying at now, when the request
