@@ -35,8 +35,8 @@ type ClientTx struct {
 	req *sip.Request
 	key clientKey
 	ctx context.Context
-	// flow is written by Request before the evSent event, read under
-	// the shard lock after it.
+	// flow is written by Request before it steps the sent input, read
+	// under the shard lock after it.
 	flow transport.Flow
 	// internal marks a CANCEL the layer sent on its own: no delivery.
 	internal bool
@@ -99,19 +99,23 @@ func (l *Layer) Request(ctx context.Context, req *sip.Request, target transport.
 	tx := &ClientTx{l: l, s: l.shardFor(key.branch), req: req, key: key, ctx: ctx}
 	tx.item.Value = tx
 	tx.d.ch = make(chan *sip.Response, responseBuffer)
-	if !tx.s.exec(event{kind: evNewClient, ctx: tx}) {
+	if !tx.s.lock() {
 		l.release()
 		return nil, ErrClosed
 	}
+	tx.s.register(tx)
+	tx.s.unlock()
 	flow, err := l.cfg.Sender.SendRequest(ctx, req, target)
 	if err != nil {
 		err = &TransportError{Err: err}
 	}
 	tx.flow = flow
-	if !tx.s.exec(event{kind: evSent, ctx: tx, err: err}) {
+	if !tx.s.lock() {
 		// The layer closed after registering: it has ended tx already.
 		return nil, ErrClosed
 	}
+	tx.s.sent(time.Now(), tx, err)
+	tx.s.unlock()
 	if err != nil {
 		return nil, err
 	}
@@ -149,7 +153,10 @@ func (c *ClientTx) Cancel() {
 	if c.req.Method != sip.INVITE {
 		return
 	}
-	c.s.exec(event{kind: evCancel, ctx: c})
+	if c.s.lock() {
+		c.s.clientInput(time.Now(), c, input{kind: inCancel})
+		c.s.unlock()
+	}
 }
 
 // Final waits for the final response, skipping provisional ones. It returns

@@ -247,7 +247,10 @@ func (l *Layer) HandleMessage(in transport.Incoming) {
 	default:
 		return
 	}
-	s.exec(event{kind: evMessage, in: in})
+	if s.lock() {
+		s.message(in)
+		s.unlock()
+	}
 }
 
 // HandleFlowError implements transport.Handler: the client transactions
@@ -266,7 +269,10 @@ func (l *Layer) HandleFlowError(f transport.Flow, err error) {
 	go func() {
 		defer l.wg.Done()
 		for _, s := range l.shards {
-			s.exec(event{kind: evFlowError, in: transport.Incoming{Flow: f}, err: err})
+			if s.lock() {
+				s.flowError(f, err)
+				s.unlock()
+			}
 		}
 	}()
 }
@@ -332,25 +338,6 @@ func (a *afterUnlock) run(l *Layer) {
 	}
 }
 
-// eventKind says what an event brings to a shard.
-type eventKind uint8
-
-const (
-	evMessage   eventKind = iota // a message from the transport
-	evNewClient                  // Request registers a client transaction
-	evSent                       // Request handed the request to the transport
-	evCancel                     // (*ClientTx).Cancel or its context ended
-	evFlowError                  // transport.Handler.HandleFlowError
-)
-
-// event is one input to a shard.
-type event struct {
-	kind eventKind
-	in   transport.Incoming
-	ctx  *ClientTx
-	err  error
-}
-
 // txn is a transaction as its shard's deadline heap sees it.
 type txn interface {
 	fire(s *shard, now time.Time)
@@ -382,15 +369,15 @@ type shard struct {
 	scratch sync.Pool
 }
 
-// exec runs ev under the shard's lock; false if the layer has closed.
-func (s *shard) exec(ev event) bool {
+// lock takes the shard's lock; false (and not locked) if the layer has
+// closed. Every input — a message, Request, Respond, Cancel, a flow
+// error — is stepped between lock and unlock on the caller's goroutine.
+func (s *shard) lock() bool {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
 		return false
 	}
-	s.handle(ev)
-	s.unlock()
 	return true
 }
 
@@ -506,29 +493,25 @@ func (s *shard) stop() {
 	s.after = afterUnlock{} // nothing runs after a close
 }
 
-// handle runs one event.
-func (s *shard) handle(ev event) {
+// message matches a message from the transport; the shard is locked.
+func (s *shard) message(in transport.Incoming) {
 	now := time.Now()
-	switch ev.kind {
-	case evMessage:
-		switch m := ev.in.Msg.(type) {
-		case *sip.Request:
-			s.request(now, m, ev.in)
-		case *sip.Response:
-			s.response(now, m, ev.in)
-		}
-	case evNewClient:
-		s.register(ev.ctx)
-	case evSent:
-		s.sent(now, ev.ctx, ev.err)
-	case evCancel:
-		s.clientInput(now, ev.ctx, input{kind: inCancel})
-	case evFlowError:
-		err := &TransportError{Err: ev.err}
-		for _, tx := range s.clients {
-			if tx.m != nil && tx.flow == ev.in.Flow {
-				s.stepClient(now, tx, input{kind: inTransportError, err: err})
-			}
+	switch m := in.Msg.(type) {
+	case *sip.Request:
+		s.request(now, m, in)
+	case *sip.Response:
+		s.response(now, m, in)
+	}
+}
+
+// flowError fails the client transactions whose request went out on f;
+// the shard is locked.
+func (s *shard) flowError(f transport.Flow, err error) {
+	now := time.Now()
+	terr := &TransportError{Err: err}
+	for _, tx := range s.clients {
+		if tx.m != nil && tx.flow == f {
+			s.stepClient(now, tx, input{kind: inTransportError, err: terr})
 		}
 	}
 }

@@ -142,9 +142,7 @@ func (t *serverTx) Respond(res *sip.Response) error {
 // respondTo feeds a handler's response to its transaction under the
 // shard's lock.
 func (s *shard) respondTo(t *serverTx, res *sip.Response) error {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
+	if !s.lock() {
 		return ErrClosed
 	}
 	err := s.respond(time.Now(), t, res)
