@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -21,11 +22,13 @@ import (
 type Network struct {
 	mu     sync.Mutex
 	closed bool
-	cfg    Config
-	rng    *rand.Rand
-	def    Conditions
-	links  []link
-	stats  Stats
+	// down is closed, readable without mu (see Conn.shut).
+	down  atomic.Bool
+	cfg   Config
+	rng   *rand.Rand
+	def   Conditions
+	links []link
+	stats Stats
 
 	udp       map[uint16][]*PacketConn
 	listeners map[uint16][]*Listener
@@ -121,6 +124,7 @@ func (n *Network) Close() error {
 		return nil
 	}
 	n.closed = true
+	n.down.Store(true)
 	var pcs []*PacketConn
 	for _, l := range n.udp {
 		pcs = append(pcs, l...)

@@ -235,12 +235,19 @@ func (c *Conn) RemoteAddr() net.Addr { return tcpAddr(c.raddr) }
 // latency returns the one-way latency of bytes this end writes.
 func (c *Conn) latency() time.Duration { return c.n.latency(c.laddr.Addr(), c.raddr.Addr()) }
 
+// shut reports whether this end or the whole network is closed: then
+// reads and writes fail with net.ErrClosed rather than with what the
+// peer's close would give (EOF, ECONNRESET), whichever end Network.Close
+// reached first.
+func (c *Conn) shut() bool { return isClosed(c.done) || c.n.down.Load() }
+
 // Read reads available bytes. It returns io.EOF once the peer has closed or
 // called CloseWrite and everything before that was read, and after this
-// end's CloseRead.
+// end's CloseRead; net.ErrClosed once this end or the whole network is
+// closed.
 func (c *Conn) Read(b []byte) (int, error) {
 	for {
-		if isClosed(c.done) {
+		if c.shut() {
 			return 0, c.opErr("read", net.ErrClosed)
 		}
 		if c.rd.passed() {
@@ -312,7 +319,7 @@ func (c *Conn) Read(b []byte) (int, error) {
 // with syscall.EPIPE after CloseWrite and syscall.ECONNRESET once the peer
 // has closed or called CloseRead.
 func (c *Conn) Write(b []byte) (int, error) {
-	if isClosed(c.done) {
+	if c.shut() {
 		return 0, c.opErr("write", net.ErrClosed)
 	}
 	if c.wd.passed() {
@@ -329,7 +336,7 @@ func (c *Conn) Write(b []byte) (int, error) {
 	lat := c.latency()
 	written := 0
 	for {
-		if isClosed(c.done) {
+		if c.shut() {
 			return written, c.opErr("write", net.ErrClosed)
 		}
 		if c.wd.passed() {
