@@ -140,7 +140,7 @@ func New(cfg Config) (*Layer, error) {
 			l:       l,
 			clients: make(map[clientKey]*ClientTx),
 			servers: make(map[serverKey]*serverTx),
-			tombs:   make(map[serverKey]*tomb),
+			tombs:   newTombStore(),
 			legacy:  make(map[legacyKey]*serverTx),
 			timer:   time.NewTimer(time.Hour),
 		}
@@ -355,8 +355,7 @@ type shard struct {
 
 	clients map[clientKey]*ClientTx
 	servers map[serverKey]*serverTx
-	tombs   map[serverKey]*tomb // lingering server transactions (linger.go)
-	tombQ   tombQueue
+	tombs   tombStore // lingering server transactions (linger.go)
 	legacy  map[legacyKey]*serverTx
 	heap    timerheap.Heap[txn]
 	timer   *time.Timer
@@ -428,7 +427,7 @@ func (s *shard) run() {
 // rearm resets the shard's one timer to the earliest deadline.
 func (s *shard) rearm() {
 	next, ok := s.heap.Peek()
-	if d, tok := s.tombQ.peek(); tok && (!ok || d.Before(next)) {
+	if d, tok := s.tombs.peek(); tok && (!ok || d.Before(next)) {
 		next, ok = d, true
 	}
 	if !ok {

@@ -15,63 +15,10 @@ import (
 // second that is tens of thousands of transactions at any time, so such a
 // transaction trades its full state (machine, handler context, flow,
 // heap item: about a kilobyte) for a tomb: its key, its final response as
-// bytes (non-INVITE only), its To tag, and a place in a queue ordered by
-// deadline. The serverTx itself stays reachable only from its handler,
+// bytes (non-INVITE only) and its To tag, kept as one record in the
+// shard's tombStore, which expires them in deadline order. The serverTx itself stays reachable only from its handler,
 // which may still send 2xx retransmissions through it (§13.3.1.4).
 // Transactions with RFC 2543 keys keep their full state.
-
-// tomb is what a lingering server transaction keeps.
-type tomb struct {
-	key      serverKey
-	deadline time.Time
-	final    []byte // non-INVITE: the final response to repeat
-	tag      string // To tag of the responses, for a CANCEL's 200
-	invite   bool
-}
-
-// tombQueue holds a shard's tombs in deadline order: every tomb lingers
-// the same 64·T1 (rounded by the same slack), so they expire in the order
-// they were made.
-type tombQueue struct {
-	q    []*tomb
-	head int
-}
-
-func (q *tombQueue) push(t *tomb) {
-	if n := len(q.q); n > q.head && t.deadline.Before(q.q[n-1].deadline) {
-		t.deadline = q.q[n-1].deadline // keep the order; later is allowed
-	}
-	if q.head > 0 && q.head >= len(q.q)/2 {
-		n := copy(q.q, q.q[q.head:])
-		clear(q.q[n:])
-		q.q, q.head = q.q[:n], 0
-	}
-	q.q = append(q.q, t)
-}
-
-// peek returns the earliest deadline.
-func (q *tombQueue) peek() (time.Time, bool) {
-	if q.head == len(q.q) {
-		return time.Time{}, false
-	}
-	return q.q[q.head].deadline, true
-}
-
-// pop removes and returns the first tomb due at now, or nil.
-func (q *tombQueue) pop(now time.Time) *tomb {
-	if q.head == len(q.q) || q.q[q.head].deadline.After(now) {
-		return nil
-	}
-	t := q.q[q.head]
-	q.q[q.head] = nil
-	q.head++
-	if q.head == len(q.q) {
-		q.q, q.head = q.q[:0], 0
-	}
-	return t
-}
-
-func (q *tombQueue) len() int { return len(q.q) - q.head }
 
 // lingers reports whether t has only retransmissions left to absorb.
 func (t *serverTx) lingers() bool {
@@ -80,7 +27,7 @@ func (t *serverTx) lingers() bool {
 	}
 	switch m := t.m.(type) {
 	case *serverNonInvite:
-		return m.state == Completed && m.final != nil
+		return m.state == Completed && (m.last != nil || m.final != nil)
 	case *serverInvite:
 		return m.state == Accepted
 	}
@@ -89,56 +36,59 @@ func (t *serverTx) lingers() bool {
 
 // entomb replaces a lingering transaction by its tomb. Its handler's
 // context ends now, with ErrTerminated: the transaction will not fail or
-// end any other way.
-func (s *shard) entomb(t *serverTx, now time.Time) {
-	tb := &tomb{key: t.key.key, deadline: s.slack(t.m.deadline(), now), tag: t.lastTag}
-	if n, ok := t.m.(*serverNonInvite); ok {
-		tb.final = n.final
-	} else {
-		tb.invite = true
+// end any other way. false means it could not be entombed and keeps its
+// full state.
+func (s *shard) entomb(t *serverTx, now time.Time) bool {
+	var final []byte
+	n, nonInvite := t.m.(*serverNonInvite)
+	if nonInvite {
+		final = n.final
+		if n.last != nil {
+			var scratch [1024]byte
+			final = n.last.AppendTo(scratch[:0])
+		}
+	}
+	d, ok := s.tombs.add(t.key.key, s.slack(t.m.deadline(), now), t.lastTag, !nonInvite, final)
+	if !ok {
+		return false
 	}
 	if cur, ok := s.servers[t.key.key]; ok && cur == t {
 		delete(s.servers, t.key.key)
 	}
 	s.heap.Remove(&t.item)
-	s.tombs[tb.key] = tb
-	s.tombQ.push(tb)
 	t.entombed = true
-	t.lingerEnd.Store(tb.deadline.UnixNano())
+	t.lingerEnd.Store(d.UnixNano())
 	t.m, t.invite = nil, nil
-	if !tb.invite {
+	if nonInvite {
 		t.done.Store(true) // nothing more can be sent through it
 	}
 	t.cancel(ErrTerminated)
+	return true
 }
 
 // expireTombs removes the tombs due at now.
 func (s *shard) expireTombs(now time.Time) {
-	for tb := s.tombQ.pop(now); tb != nil; tb = s.tombQ.pop(now) {
-		if cur, ok := s.tombs[tb.key]; ok && cur == tb {
-			delete(s.tombs, tb.key)
-		}
+	for ns := now.UnixNano(); s.tombs.pop(ns); {
 		s.l.release()
 	}
 }
 
 // clearTombs drops every tomb when the layer closes.
 func (s *shard) clearTombs() {
-	for s.tombQ.len() > 0 {
-		s.tombQ.pop(time.Unix(1<<62, 0))
+	for range s.tombs.len() {
 		s.l.release()
 	}
-	clear(s.tombs)
+	s.tombs.reset()
 }
 
 // tombRequest handles a retransmitted request that matches a tomb:
 // a non-INVITE one gets the final response again, an INVITE one is
 // absorbed.
-func (s *shard) tombRequest(tb *tomb, req *sip.Request, f transport.Flow) {
-	if tb.final == nil {
+func (s *shard) tombRequest(tb tombRef, req *sip.Request, f transport.Flow) {
+	if len(tb.final) == 0 {
 		return
 	}
-	res := parseFinal(tb.final)
+	res := parseFinal(tb.final) // a copy: the record may be reused
 	if res == nil {
 		return
 	}

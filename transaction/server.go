@@ -220,7 +220,7 @@ func (s *shard) request(now time.Time, req *sip.Request, in transport.Incoming) 
 		s.stepServer(now, t, input{kind: inRequest}, &in)
 		return
 	}
-	if tb := s.tombOf(k); tb != nil {
+	if tb, ok := s.tombOf(k); ok {
 		s.tombRequest(tb, req, in.Flow)
 		return
 	}
@@ -298,12 +298,12 @@ func (s *shard) newServer(now time.Time, req *sip.Request, f transport.Flow, k r
 func (s *shard) cancelInvite(now time.Time, t *serverTx, k requestKey) {
 	inv := s.lookup(k.withMethod(sip.INVITE), false)
 	var res *sip.Response
-	if tb := s.tombOf(k.withMethod(sip.INVITE)); inv == nil && tb != nil && tb.invite {
+	if tb, ok := s.tombOf(k.withMethod(sip.INVITE)); inv == nil && ok && tb.invite {
 		// Answered 2xx already: the CANCEL has no effect but gets its
 		// 200 (§9.2).
 		res = sip.NewResponse(t.req, 200, "")
-		if tb.tag != "" {
-			res.SetToTag(tb.tag)
+		if len(tb.tag) > 0 {
+			res.SetToTag(string(tb.tag))
 		}
 	} else if inv == nil || inv.invite == nil {
 		res = sip.NewResponse(t.req, 481, "")
@@ -332,11 +332,11 @@ func (s *shard) respond(now time.Time, t *serverTx, res *sip.Response) error {
 }
 
 // tombOf returns the tomb of key k, or nil.
-func (s *shard) tombOf(k requestKey) *tomb {
+func (s *shard) tombOf(k requestKey) (tombRef, bool) {
 	if k.legacy {
-		return nil
+		return tombRef{}, false
 	}
-	return s.tombs[k.key]
+	return s.tombs.find(k.key)
 }
 
 // stepServer runs the machine and then its outputs. in is the message that
@@ -372,12 +372,11 @@ func (s *shard) stepServer(now time.Time, t *serverTx, i input, in *transport.In
 		t.end(s, fail)
 		return
 	}
+	if t.lingers() && s.entomb(t, now) {
+		return
+	}
 	if r, ok := t.m.(interface{ release() }); ok {
 		r.release()
-	}
-	if t.lingers() {
-		s.entomb(t, now)
-		return
 	}
 	s.schedule(&t.item, t.m, now)
 }
