@@ -3,6 +3,7 @@ package transport
 import (
 	"net/netip"
 	"strconv"
+	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -91,11 +92,8 @@ func TestUDPSizeSwitch(t *testing.T) {
 		{"large pinned", MaxUDPRequest + 100, true, UDP},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			srv, rec := newTestLayer(t, Config{})
+			_, rec, ap := listenUDPAndTCP(t)
 			cli, _ := newTestLayer(t, Config{})
-			ap := listen(t, srv, UDP, "127.0.0.1:0")
-			_, err := srv.Listen(t.Context(), TCP, ap.String())
-			require.NoError(t, err)
 			listen(t, cli, UDP, "127.0.0.1:0")
 			req := options(t, ap.String(), tc.body)
 			f, err := cli.SendRequest(t.Context(), req, Target{Network: UDP, Addr: ap, Pinned: tc.pinned})
@@ -107,6 +105,25 @@ func TestUDPSizeSwitch(t *testing.T) {
 			require.Len(t, in.Msg.Body(), tc.body)
 		})
 	}
+}
+
+// listenUDPAndTCP returns a layer listening on UDP and TCP at one port.
+// The port is UDP's ephemeral pick; a TCP socket of another test may hold
+// the same number, so it tries again with a new layer when TCP cannot bind.
+func listenUDPAndTCP(t *testing.T) (*Layer, *recorder, netip.AddrPort) {
+	t.Helper()
+	for range 20 {
+		srv, rec := newTestLayer(t, Config{})
+		ap := listen(t, srv, UDP, "127.0.0.1:0")
+		_, err := srv.Listen(t.Context(), TCP, ap.String())
+		if err == nil {
+			return srv, rec, ap
+		}
+		require.ErrorIs(t, err, syscall.EADDRINUSE)
+		require.NoError(t, srv.Close())
+	}
+	t.Fatal("no port free on both UDP and TCP")
+	return nil, nil, netip.AddrPort{}
 }
 
 // TestConnectionReuse: a connection the peer opened carries requests back
