@@ -26,8 +26,34 @@ func (it *Item[T]) Scheduled() bool { return it.owner != nil }
 // to use. A Heap must not be copied after first use, and it is not safe for
 // concurrent use.
 type Heap[T any] struct {
-	items []*Item[T]
+	// items holds each item's sort key beside its pointer, so that a
+	// comparison reads the heap's own array instead of two items
+	// scattered over memory: sifting an item through a heap of a
+	// thousand touches ten levels, and the deadline held as a time.Time
+	// made each comparison the costliest step of a media clock's tick.
+	items []entry[T]
 	seq   uint64
+	// base is the origin of the keys: the first deadline ever given.
+	base  time.Time
+	based bool
+}
+
+// entry is one heap slot: the item and its sort key, a copy of what the
+// item holds.
+type entry[T any] struct {
+	at  int64  // deadline as nanoseconds since Heap.base
+	seq uint64 // the item's seq
+	it  *Item[T]
+}
+
+// key returns deadline as nanoseconds since the heap's base. Sub uses the
+// monotonic clock readings when both times have them, as Compare does, so
+// the order is the deadlines' own.
+func (h *Heap[T]) key(deadline time.Time) int64 {
+	if !h.based {
+		h.base, h.based = deadline, true
+	}
+	return int64(deadline.Sub(h.base))
 }
 
 // Len returns the number of items in the heap.
@@ -54,13 +80,15 @@ func (h *Heap[T]) Update(it *Item[T], deadline time.Time) {
 	h.seq++
 	it.deadline = deadline
 	it.seq = h.seq
+	e := entry[T]{at: h.key(deadline), seq: h.seq, it: it}
 	if it.owner == nil {
 		it.owner = h
 		it.index = len(h.items)
-		h.items = append(h.items, it)
+		h.items = append(h.items, e)
 		h.up(it.index)
 		return
 	}
+	h.items[it.index] = e
 	if !h.down(it.index) {
 		h.up(it.index)
 	}
@@ -77,7 +105,7 @@ func (h *Heap[T]) Remove(it *Item[T]) bool {
 	if i != last {
 		h.swap(i, last)
 	}
-	h.items[last] = nil
+	h.items[last] = entry[T]{}
 	h.items = h.items[:last]
 	if i != last {
 		if !h.down(i) {
@@ -94,7 +122,7 @@ func (h *Heap[T]) Peek() (time.Time, bool) {
 	if len(h.items) == 0 {
 		return time.Time{}, false
 	}
-	return h.items[0].deadline, true
+	return h.items[0].it.deadline, true
 }
 
 // Min returns the item with the earliest deadline without removing it, or
@@ -103,7 +131,7 @@ func (h *Heap[T]) Min() *Item[T] {
 	if len(h.items) == 0 {
 		return nil
 	}
-	return h.items[0]
+	return h.items[0].it
 }
 
 // Pop removes and returns the item with the earliest deadline, or nil if the
@@ -125,8 +153,8 @@ func (h *Heap[T]) Pop() *Item[T] {
 // a deadline not after now never returns; schedule into the future instead.
 func (h *Heap[T]) PopDue(now time.Time, yield func(T)) int {
 	n := 0
-	for len(h.items) > 0 && !h.items[0].deadline.After(now) {
-		it := h.items[0]
+	for len(h.items) > 0 && !h.items[0].it.deadline.After(now) {
+		it := h.items[0].it
 		h.Remove(it)
 		n++
 		yield(it.Value)
@@ -136,26 +164,26 @@ func (h *Heap[T]) PopDue(now time.Time, yield func(T)) int {
 
 // Clear removes every item.
 func (h *Heap[T]) Clear() {
-	for i, it := range h.items {
-		it.index = -1
-		it.owner = nil
-		h.items[i] = nil
+	for i, e := range h.items {
+		e.it.index = -1
+		e.it.owner = nil
+		h.items[i] = entry[T]{}
 	}
 	h.items = h.items[:0]
 }
 
 func (h *Heap[T]) less(i, j int) bool {
-	a, b := h.items[i], h.items[j]
-	if c := a.deadline.Compare(b.deadline); c != 0 {
-		return c < 0
+	a, b := &h.items[i], &h.items[j]
+	if a.at != b.at {
+		return a.at < b.at
 	}
 	return a.seq < b.seq
 }
 
 func (h *Heap[T]) swap(i, j int) {
 	h.items[i], h.items[j] = h.items[j], h.items[i]
-	h.items[i].index = i
-	h.items[j].index = j
+	h.items[i].it.index = i
+	h.items[j].it.index = j
 }
 
 func (h *Heap[T]) up(j int) {
