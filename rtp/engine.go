@@ -206,8 +206,10 @@ func (w *worker) run(g *workerGen) {
 		}
 		// Frames due within the next slot go now: the runtime's timers
 		// wake up to a millisecond late, so waiting for them would make
-		// them late instead.
-		for it := w.heap.Min(); it != nil && !it.Deadline().After(time.Now().Add(w.slot)); it = w.heap.Min() {
+		// them late instead. Those that fall due meanwhile make the wait
+		// below zero and run at once.
+		limit := time.Now().Add(w.slot)
+		for it := w.heap.Min(); it != nil && !it.Deadline().After(limit); it = w.heap.Min() {
 			s := it.Value
 			s.engineTick(&w.scratch)
 			s.next = s.pace.deadline()

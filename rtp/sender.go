@@ -221,11 +221,11 @@ func (t *txState) outBuf() []byte {
 // engineTick is the session's turn on its engine worker, when its next
 // frame is due: it handles what arrived on the sockets, then the due ticks.
 func (s *Session) engineTick(sc *recvScratch) {
+	now := time.Now()
 	if s.socks != nil {
-		s.socks.receive(s, sc, time.Now())
+		s.socks.receive(s, sc, now)
 	}
 	// A frame run up to a slot early counts as on time (lateness 0).
-	now := time.Now()
 	if now.Before(s.next) {
 		now = s.next
 	}
