@@ -23,9 +23,11 @@ type tombStore struct {
 	seed  maphash.Seed
 	index map[uint64]uint64 // key hash → position: chunk sequence << 32 | offset
 	// chunks are the live chunks, oldest first; len of each is the bytes
-	// written. chunks[0] has sequence number first.
+	// written. chunks[0] has sequence number first, which wraps: a
+	// position names its chunk by the low 32 bits of its sequence number,
+	// enough while fewer than 2³² chunks are live.
 	chunks [][]byte
-	first  uint64
+	first  uint32
 	head   int   // offset of the oldest record in chunks[0]
 	last   int64 // deadline of the newest record, Unix nanoseconds
 	n      int
@@ -123,7 +125,7 @@ func (st *tombStore) put(h uint64, k serverKey, deadline time.Time, tag string, 
 	copy(p, final)
 	i := len(st.chunks) - 1
 	st.chunks[i] = c
-	st.index[h] = (st.first+uint64(i))<<32 | uint64(off)
+	st.index[h] = uint64(st.first+uint32(i))<<32 | uint64(off)
 	st.n++
 	return time.Unix(0, d), true
 }
@@ -151,7 +153,7 @@ func (st *tombStore) tail(need int) []byte {
 
 // record returns the record at position pos.
 func (st *tombStore) record(pos uint64) []byte {
-	c := st.chunks[pos>>32-st.first]
+	c := st.chunks[uint32(pos>>32)-st.first]
 	return c[uint32(pos):]
 }
 
@@ -208,7 +210,7 @@ func (st *tombStore) pop(now int64) bool {
 		return false
 	}
 	h := binary.LittleEndian.Uint64(r[recHash:])
-	if pos, ok := st.index[h]; ok && pos == st.first<<32|uint64(st.head) {
+	if pos, ok := st.index[h]; ok && pos == uint64(st.first)<<32|uint64(st.head) {
 		delete(st.index, h)
 	}
 	st.head += recHeader + int(binary.LittleEndian.Uint16(r[recBranch:])) +

@@ -157,6 +157,36 @@ func TestTombStoreChunks(t *testing.T) {
 	require.Zero(t, len(st.chunks[0]))
 }
 
+// TestTombStoreSequenceWraps: chunk sequence numbers wrap after 2³²
+// chunks (months at full load) without losing or confusing a tomb.
+func TestTombStoreSequenceWraps(t *testing.T) {
+	st := newTombStore()
+	st.first = 1<<32 - 3
+	final := []byte(strings.Repeat("f", tombChunk/4))
+	at := t0
+	for i := range 40 { // about ten chunks: the sequence crosses zero
+		_, ok := st.add(tombKey(i), at, "", false, final)
+		require.True(t, ok)
+		at = at.Add(time.Millisecond)
+	}
+	for i := range 40 {
+		tb, ok := st.find(tombKey(i))
+		require.True(t, ok, "tomb %d", i)
+		require.Len(t, tb.final, len(final))
+	}
+	for i := range 40 {
+		require.True(t, st.pop(at.UnixNano()))
+		_, ok := st.find(tombKey(i))
+		require.False(t, ok, "tomb %d expired", i)
+		if i+1 < 40 {
+			_, ok = st.find(tombKey(i + 1))
+			require.True(t, ok, "tomb %d still there", i+1)
+		}
+	}
+	require.Less(t, st.first, uint32(16), "the sequence wrapped")
+	require.Empty(t, st.index)
+}
+
 // TestTombStoreTooLong: a field longer than its record field is refused,
 // so the transaction keeps its full state instead.
 func TestTombStoreTooLong(t *testing.T) {
