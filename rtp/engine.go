@@ -31,6 +31,11 @@ type EngineConfig struct {
 	// Workers is the number of clock goroutines that share the sessions;
 	// 0 means runtime.GOMAXPROCS(0) when NewEngine is called.
 	Workers int
+	// NoRing makes the workers send each packet with its own system call.
+	// By default, on Linux 5.6 and later, a worker sends the packets of
+	// all the sessions it runs at one wake-up through an io_uring, in one
+	// call; where the kernel refuses a ring, it falls back to this.
+	NoRing bool
 	// Slot is the scheduling granularity, between EngineMinSlot and
 	// EngineMaxSlot; 0 means DefaultEngineSlot. A session's frame deadlines
 	// lie on a grid of this step, and sessions are spread over the slots
@@ -84,7 +89,7 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 	e := &Engine{slot: cfg.Slot}
 	phases := max(int(AudioFrameDuration/cfg.Slot), 1)
 	for range cfg.Workers {
-		e.workers = append(e.workers, &worker{slot: cfg.Slot, load: make([]int, phases)})
+		e.workers = append(e.workers, &worker{slot: cfg.Slot, noRing: cfg.NoRing, load: make([]int, phases)})
 	}
 	return e, nil
 }
@@ -126,7 +131,8 @@ func (e *Engine) attach(s *Session, now time.Time) {
 // sessions. Its goroutine runs while the heap is not empty; gen identifies
 // the running one.
 type worker struct {
-	slot time.Duration
+	slot   time.Duration
+	noRing bool
 
 	mu      sync.Mutex
 	epoch   time.Time                // the engine's, once a session joined
@@ -198,6 +204,11 @@ func (w *worker) run(g *workerGen) {
 	defer close(g.done)
 	t := time.NewTimer(time.Hour)
 	defer t.Stop()
+	var batch *sendBatch
+	if !w.noRing {
+		batch = newSendBatch()
+		defer batch.close()
+	}
 	for {
 		w.mu.Lock()
 		if w.gen != g {
@@ -211,10 +222,11 @@ func (w *worker) run(g *workerGen) {
 		limit := time.Now().Add(w.slot)
 		for it := w.heap.Min(); it != nil && !it.Deadline().After(limit); it = w.heap.Min() {
 			s := it.Value
-			s.engineTick(&w.scratch)
+			s.engineTick(&w.scratch, batch)
 			s.next = s.pace.deadline()
 			w.heap.Update(it, s.next)
 		}
+		batch.flush() // before the lock goes: a session may leave then
 		wait := time.Hour
 		if d, ok := w.heap.Peek(); ok {
 			wait = time.Until(d) - w.slot

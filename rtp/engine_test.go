@@ -121,11 +121,11 @@ func TestSessionWakeCatchUp(t *testing.T) {
 	t0 := time.Unix(1000, 0)
 	p := &pacer{start: t0, period: AudioFrameDuration}
 	for i := range 10 {
-		s.wake(t0.Add(time.Duration(i)*AudioFrameDuration), p)
+		s.wake(t0.Add(time.Duration(i)*AudioFrameDuration), p, nil)
 	}
 	require.Equal(t, int64(10), p.n)
 	// The next wake-up comes 7.5 periods late.
-	s.wake(t0.Add(10*AudioFrameDuration+15*AudioFrameDuration/2), p)
+	s.wake(t0.Add(10*AudioFrameDuration+15*AudioFrameDuration/2), p, nil)
 	require.Equal(t, int64(18), p.n, "every due tick handled")
 	require.Equal(t, uint64(8-SendMaxCatchUpFrames), s.tx.skipped)
 	require.Equal(t, uint64(10+SendMaxCatchUpFrames), s.tx.packets)

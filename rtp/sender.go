@@ -220,7 +220,9 @@ func (t *txState) outBuf() []byte {
 
 // engineTick is the session's turn on its engine worker, when its next
 // frame is due: it handles what arrived on the sockets, then the due ticks.
-func (s *Session) engineTick(sc *recvScratch) {
+// The packets it queues go into the worker's batch b, or out at once when
+// b is nil.
+func (s *Session) engineTick(sc *recvScratch, b *sendBatch) {
 	now := time.Now()
 	if s.socks != nil {
 		s.socks.receive(s, sc, now)
@@ -229,11 +231,12 @@ func (s *Session) engineTick(sc *recvScratch) {
 	if now.Before(s.next) {
 		now = s.next
 	}
-	s.wake(now, &s.pace)
+	s.wake(now, &s.pace, b)
 }
 
-// wake handles the ticks due at now and advances p past them.
-func (s *Session) wake(now time.Time, p *pacer) {
+// wake handles the ticks due at now and advances p past them; b is as for
+// engineTick.
+func (s *Session) wake(now time.Time, p *pacer, b *sendBatch) {
 	s.mu.Lock()
 	if s.ptime != p.period {
 		p.setPeriod(s.ptime)
@@ -254,7 +257,9 @@ func (s *Session) wake(now time.Time, p *pacer) {
 	}
 	s.mu.Unlock()
 
-	s.flush()
+	if !b.add(s) {
+		s.flush()
+	}
 	s.deliverDTMF(s.tx.digits)
 	if skip+run > 0 {
 		notify(s.txSpace)

@@ -97,3 +97,12 @@ func (k *sockets) readLoop(s *Session, conn *net.UDPConn, rtcpOnly bool) {
 		s.deliverDTMF(digits)
 	}
 }
+
+// sendBatch exists only with the Linux raw sockets; here every session
+// sends its own packets.
+type sendBatch struct{}
+
+func newSendBatch() *sendBatch         { return nil }
+func (b *sendBatch) add(*Session) bool { return false }
+func (b *sendBatch) flush()            {}
+func (b *sendBatch) close()            {}

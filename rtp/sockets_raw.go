@@ -127,31 +127,10 @@ func (k *sockets) start(*Session) {}
 // and there is one. Only the session's worker, and Close once the session
 // left it, send.
 func (k *sockets) send(b []byte, to netip.AddrPort, rtcp bool) error {
-	r := k.rtp
-	if rtcp && k.rtcp != nil {
-		r = k.rtcp
-	}
-	if k.closed {
-		return net.ErrClosed
-	}
-	var sa4 syscall.RawSockaddrInet4
-	var sa6 syscall.RawSockaddrInet6
-	var sa unsafe.Pointer
-	var salen uintptr
-	ip := to.Addr()
-	if !r.local.Addr().Is6() {
-		ip = ip.Unmap()
-	}
-	if ip.Is4() {
-		sa4.Family = syscall.AF_INET
-		*(*[2]byte)(unsafe.Pointer(&sa4.Port)) = [2]byte{byte(to.Port() >> 8), byte(to.Port())} // network order
-		sa4.Addr = ip.As4()
-		sa, salen = unsafe.Pointer(&sa4), syscall.SizeofSockaddrInet4
-	} else {
-		sa6.Family = syscall.AF_INET6
-		*(*[2]byte)(unsafe.Pointer(&sa6.Port)) = [2]byte{byte(to.Port() >> 8), byte(to.Port())}
-		sa6.Addr = ip.As16()
-		sa, salen = unsafe.Pointer(&sa6), syscall.SizeofSockaddrInet6
+	var sa syscall.RawSockaddrInet6
+	fd, salen, err := k.dest(to, rtcp, &sa)
+	if err != nil {
+		return err
 	}
 	if len(b) == 0 {
 		return nil
@@ -160,8 +139,8 @@ func (k *sockets) send(b []byte, to netip.AddrPort, rtcp bool) error {
 	// need not know about it, and the worker keeps its P rather than have
 	// the runtime hand it to another thread mid-batch.
 	for {
-		_, _, e := syscall.RawSyscall6(syscall.SYS_SENDTO, uintptr(r.fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)),
-			syscall.MSG_DONTWAIT, uintptr(sa), salen)
+		_, _, e := syscall.RawSyscall6(syscall.SYS_SENDTO, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)),
+			syscall.MSG_DONTWAIT, uintptr(unsafe.Pointer(&sa)), uintptr(salen))
 		if e == syscall.EINTR {
 			continue
 		}
@@ -170,6 +149,34 @@ func (k *sockets) send(b []byte, to netip.AddrPort, rtcp bool) error {
 		}
 		return nil
 	}
+}
+
+// dest picks the socket that sends a datagram to to (the RTCP socket when
+// rtcp is set and there is one) and writes to as a socket address into sa:
+// an IPv6 one, or an IPv4 one in sa's first bytes. It returns the socket,
+// the address's length, and net.ErrClosed once the sockets are closed.
+func (k *sockets) dest(to netip.AddrPort, rtcp bool, sa *syscall.RawSockaddrInet6) (fd int, salen uint32, err error) {
+	r := k.rtp
+	if rtcp && k.rtcp != nil {
+		r = k.rtcp
+	}
+	if k.closed {
+		return -1, 0, net.ErrClosed
+	}
+	ip := to.Addr()
+	if !r.local.Addr().Is6() {
+		ip = ip.Unmap()
+	}
+	port := [2]byte{byte(to.Port() >> 8), byte(to.Port())} // network order
+	if ip.Is4() {
+		sa4 := (*syscall.RawSockaddrInet4)(unsafe.Pointer(sa))
+		*sa4 = syscall.RawSockaddrInet4{Family: syscall.AF_INET, Addr: ip.As4()}
+		*(*[2]byte)(unsafe.Pointer(&sa4.Port)) = port
+		return r.fd, syscall.SizeofSockaddrInet4, nil
+	}
+	*sa = syscall.RawSockaddrInet6{Family: syscall.AF_INET6, Addr: ip.As16()}
+	*(*[2]byte)(unsafe.Pointer(&sa.Port)) = port
+	return r.fd, syscall.SizeofSockaddrInet6, nil
 }
 
 // close closes the sockets and releases the ports. The session has left

@@ -1,0 +1,117 @@
+//go:build linux && (amd64 || arm64 || riscv64 || loong64 || ppc64 || ppc64le || s390x) && !rtp_netpoll
+
+package rtp
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestURingSendAll: one batch sends datagrams from several sockets, IPv4
+// and IPv6, and more of them than the ring holds; each arrives intact from
+// its own socket, and a send on a closed descriptor fails alone.
+func TestURingSendAll(t *testing.T) {
+	r, err := newURing(8)
+	if err != nil {
+		t.Skipf("no io_uring here: %v", err)
+	}
+	defer r.close()
+
+	type peer struct {
+		from *net.UDPConn // the sending socket, whose fd goes in the ring
+		to   *net.UDPConn
+	}
+	var peers []peer
+	for _, host := range []string{"127.0.0.1", "[::1]"} {
+		for range 3 {
+			to, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.MustParseAddrPort(host+":0")))
+			if err != nil {
+				t.Skipf("no %s: %v", host, err)
+			}
+			defer to.Close()
+			from, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.MustParseAddrPort(host+":0")))
+			require.NoError(t, err)
+			defer from.Close()
+			peers = append(peers, peer{from, to})
+		}
+	}
+	fdOf := func(c *net.UDPConn) int {
+		raw, err := c.SyscallConn()
+		require.NoError(t, err)
+		var fd int
+		require.NoError(t, raw.Control(func(f uintptr) { fd = int(f) }))
+		return fd
+	}
+
+	const rounds = 4 // 6 sockets × 4 = 24 datagrams through a ring of 8
+	var items []uringSend
+	for round := range rounds {
+		for i, p := range peers {
+			k := &sockets{rtp: &rawSocket{fd: fdOf(p.from), local: p.from.LocalAddr().(*net.UDPAddr).AddrPort()}}
+			it := uringSend{b: fmt.Appendf(nil, "round %d peer %d", round, i)}
+			var err error
+			it.fd, it.sal, err = k.dest(p.to.LocalAddr().(*net.UDPAddr).AddrPort(), false, &it.sa)
+			require.NoError(t, err)
+			items = append(items, it)
+		}
+	}
+	closed := len(items)
+	items = append(items, uringSend{fd: 1 << 20, b: []byte("nowhere"), sa: items[0].sa, sal: items[0].sal})
+
+	require.NoError(t, r.sendAll(items))
+	for i, it := range items[:closed] {
+		require.Equal(t, int32(len(it.b)), it.res, "item %d", i)
+	}
+	require.Equal(t, -int32(syscall.EBADF), items[closed].res)
+
+	buf := make([]byte, 100)
+	for round := range rounds {
+		for i, p := range peers {
+			require.NoError(t, p.to.SetReadDeadline(time.Now().Add(5*time.Second)))
+			n, from, err := p.to.ReadFromUDPAddrPort(buf)
+			require.NoError(t, err)
+			require.Equal(t, fmt.Sprintf("round %d peer %d", round, i), string(buf[:n]))
+			require.Equal(t, p.from.LocalAddr().(*net.UDPAddr).AddrPort().Port(), from.Port())
+		}
+	}
+}
+
+// TestEngineNoRing: with EngineConfig.NoRing the workers send one packet
+// per system call, and calls carry audio the same.
+func TestEngineNoRing(t *testing.T) {
+	for _, noRing := range []bool{false, true} {
+		t.Run(fmt.Sprintf("NoRing=%v", noRing), func(t *testing.T) {
+			e, err := NewEngine(EngineConfig{NoRing: noRing})
+			require.NoError(t, err)
+			ports, err := NewPortAllocator(PortAllocatorConfig{Min: 40000, Max: 40999})
+			require.NoError(t, err)
+			ctx := t.Context()
+			a, err := NewSession(ctx, SessionConfig{LocalAddr: netip.MustParseAddr("127.0.0.1"), Ports: ports, RTCPMux: true, Engine: e})
+			require.NoError(t, err)
+			defer a.Close()
+			b, err := NewSession(ctx, SessionConfig{LocalAddr: netip.MustParseAddr("127.0.0.1"), Ports: ports, RTCPMux: true, Engine: e})
+			require.NoError(t, err)
+			defer b.Close()
+			mp := func(to *Session) MediaParams {
+				return MediaParams{RemoteRTP: to.LocalAddr(), RemoteRTCP: to.LocalAddr(), RTCPMux: true, Codec: PCMU(), Direction: MediaSendRecv}
+			}
+			require.NoError(t, a.SetRemote(mp(b)))
+			require.NoError(t, b.SetRemote(mp(a)))
+			frame := make([]int16, 160)
+			for i := range frame {
+				frame[i] = int16(1000 * (i%8 - 4))
+			}
+			for range 10 {
+				require.NoError(t, a.WriteFrame(ctx, frame))
+			}
+			require.Eventually(t, func() bool { return b.Stats().PacketsReceived >= 10 }, 5*time.Second, 10*time.Millisecond)
+			require.Zero(t, a.Stats().SendErrors)
+		})
+	}
+}
