@@ -161,9 +161,12 @@ func (r *uring) close() {
 
 // sendAll sends every datagram of items (with MSG_DONTWAIT, so none waits
 // for socket buffer space) and sets each one's res. It returns an error
-// only when the ring itself failed; then the results of the items not
-// completed are -EIO.
+// only when the ring itself failed; then every item it did not complete,
+// in the failed batch or after it, has the result -EIO.
 func (r *uring) sendAll(items []uringSend) error {
+	for i := range items {
+		items[i].res = 1 // pending
+	}
 	for len(items) > 0 {
 		n := min(len(items), r.entries)
 		if err := r.batch(items[:n]); err != nil {
@@ -185,7 +188,6 @@ func (r *uring) batch(items []uringSend) error {
 	tail := atomic.LoadUint32(r.sqTail)
 	for i := range items {
 		it := &items[i]
-		it.res = 1 // pending
 		idx := tail & r.sqMask
 		r.iovs[i] = syscall.Iovec{Base: &it.b[0]}
 		r.iovs[i].SetLen(len(it.b))
@@ -315,7 +317,7 @@ func (b *sendBatch) flush() {
 	for i := range b.spans {
 		sp := &b.spans[i]
 		for _, it := range b.items[sp.start:sp.end] {
-			if it.res < 0 || it.res == 1 {
+			if it.res < 0 {
 				sp.errs++
 			}
 		}

@@ -115,3 +115,29 @@ func TestEngineNoRing(t *testing.T) {
 		})
 	}
 }
+
+// TestURingBroken: when the ring itself fails, sendAll says so and every
+// datagram it did not send, in the failed batch or after it, carries an
+// error, so that none is counted as sent.
+func TestURingBroken(t *testing.T) {
+	r, err := newURing(8)
+	if err != nil {
+		t.Skipf("no io_uring here: %v", err)
+	}
+	defer r.close()
+	conn, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.MustParseAddrPort("127.0.0.1:0")))
+	require.NoError(t, err)
+	defer conn.Close()
+	items := make([]uringSend, 20) // three batches of a ring of 8
+	for i := range items {
+		items[i] = uringSend{fd: 0, b: []byte("x"), sal: syscall.SizeofSockaddrInet4}
+	}
+	// The mappings stay; only the descriptor io_uring_enter needs goes.
+	require.NoError(t, syscall.Close(r.fd))
+	r.fd = -1
+
+	require.ErrorIs(t, r.sendAll(items), syscall.EBADF)
+	for i, it := range items {
+		require.Equal(t, -int32(syscall.EIO), it.res, "item %d", i)
+	}
+}

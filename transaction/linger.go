@@ -16,8 +16,9 @@ import (
 // transaction trades its full state (machine, handler context, flow,
 // heap item: about a kilobyte) for a tomb: its key, its final response as
 // bytes (non-INVITE only) and its To tag, kept as one record in the
-// shard's tombStore, which expires them in deadline order. The serverTx itself stays reachable only from its handler,
-// which may still send 2xx retransmissions through it (§13.3.1.4).
+// shard's tombStore, which expires them in deadline order. The serverTx
+// itself stays reachable only from its handler, which may still send 2xx
+// retransmissions through it (§13.3.1.4).
 // Transactions with RFC 2543 keys keep their full state.
 
 // lingers reports whether t has only retransmissions left to absorb.
