@@ -92,7 +92,7 @@ func (st *tombStore) add(k serverKey, deadline time.Time, tag string, invite boo
 
 func (st *tombStore) put(h uint64, k serverKey, deadline time.Time, tag string, invite bool, final []byte) (time.Time, bool) {
 	if len(k.branch) > 0xffff || len(k.host) > 0xffff || len(k.method) > 0xff ||
-		len(tag) > 0xffff || int64(len(final)) > 0xffffffff || k.port < 0 || k.port > 0xffffffff {
+		len(tag) > 0xffff || int64(len(final)) > 0xffffffff || k.port < 0 || int64(k.port) > 0xffffffff {
 		return time.Time{}, false
 	}
 	d := deadline.UnixNano()

@@ -222,7 +222,7 @@ func (t *PcapTracer) appendRecord(b []byte, ev *TraceEvent) []byte {
 	b = le.AppendUint32(b, uint32(usec/1e6))
 	b = le.AppendUint32(b, uint32(usec%1e6))
 	b = le.AppendUint32(b, uint32(ipLen+l4Total))
-	b = le.AppendUint32(b, uint32(min(ipLen+l4Len+origLen, 1<<32-1)))
+	b = le.AppendUint32(b, uint32(min(int64(ipLen+l4Len+origLen), 1<<32-1)))
 
 	proto := byte(pcapProtoUDP)
 	if stream {
