@@ -300,7 +300,16 @@ func (s *Session) flush() {
 		if s.socks != nil && s.socks.send(o.b, o.to, o.onRTCP) != nil {
 			errs++
 		}
-		o.b = nil
+	}
+	s.sent(errs)
+}
+
+// sent empties the queue of packets once they have gone out (or failed:
+// errs of them), on the engine worker without the session lock.
+func (s *Session) sent(errs uint64) {
+	t := &s.tx
+	for i := range t.out {
+		t.out[i].b = nil
 	}
 	t.out = t.out[:0]
 	if errs > 0 {

@@ -281,20 +281,18 @@ func (b *sendBatch) add(s *Session) bool {
 	sp := sendSpan{s: s, start: len(b.items)}
 	for i := range t.out {
 		o := &t.out[i]
-		b.items = append(b.items, uringSend{})
-		it := &b.items[len(b.items)-1]
-		fd, sal, err := -1, uint32(0), error(nil)
-		if s.socks != nil {
-			fd, sal, err = s.socks.dest(o.to, o.onRTCP, &it.sa)
+		if s.socks == nil {
+			break
 		}
-		if fd < 0 || err != nil || len(o.b) == 0 {
-			b.items = b.items[:len(b.items)-1]
-			if err != nil {
-				sp.errs++ // closed
-			}
+		it := uringSend{b: o.b}
+		var err error
+		if it.fd, it.sal, err = s.socks.dest(o.to, o.onRTCP, &it.sa); err != nil {
+			sp.errs++ // closed
 			continue
 		}
-		it.fd, it.b, it.sal = fd, o.b, sal
+		if len(o.b) > 0 {
+			b.items = append(b.items, it)
+		}
 	}
 	sp.end = len(b.items)
 	b.spans = append(b.spans, sp)
@@ -321,16 +319,7 @@ func (b *sendBatch) flush() {
 				sp.errs++
 			}
 		}
-		t := &sp.s.tx
-		for j := range t.out {
-			t.out[j].b = nil
-		}
-		t.out = t.out[:0]
-		if sp.errs > 0 {
-			sp.s.mu.Lock()
-			t.sendErrors += sp.errs
-			sp.s.mu.Unlock()
-		}
+		sp.s.sent(sp.errs)
 		b.spans[i] = sendSpan{}
 	}
 	b.spans = b.spans[:0]

@@ -331,7 +331,7 @@ func (s *shard) respond(now time.Time, t *serverTx, res *sip.Response) error {
 	return nil
 }
 
-// tombOf returns the tomb of key k, or nil.
+// tombOf returns the tomb of key k, if there is one.
 func (s *shard) tombOf(k requestKey) (tombRef, bool) {
 	if k.legacy {
 		return tombRef{}, false

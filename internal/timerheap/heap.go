@@ -10,8 +10,7 @@ type Item[T any] struct {
 	Value T
 
 	deadline time.Time
-	seq      uint64 // tie-break: order of the last Push or Update
-	index    int    // position in Heap.items, or -1 when not in a heap
+	index    int // position in Heap.items, or -1 when not in a heap
 	owner    *Heap[T]
 }
 
@@ -38,11 +37,10 @@ type Heap[T any] struct {
 	based bool
 }
 
-// entry is one heap slot: the item and its sort key, a copy of what the
-// item holds.
+// entry is one heap slot: the item and its sort key.
 type entry[T any] struct {
 	at  int64  // deadline as nanoseconds since Heap.base
-	seq uint64 // the item's seq
+	seq uint64 // tie-break: order of the item's last Push or Update
 	it  *Item[T]
 }
 
@@ -79,7 +77,6 @@ func (h *Heap[T]) Update(it *Item[T], deadline time.Time) {
 	}
 	h.seq++
 	it.deadline = deadline
-	it.seq = h.seq
 	e := entry[T]{at: h.key(deadline), seq: h.seq, it: it}
 	if it.owner == nil {
 		it.owner = h
