@@ -66,8 +66,11 @@ type ClientTx struct {
 // ctx bounds the send and the caller's wait, not the protocol: the
 // transaction runs to its end in the layer either way, to absorb
 // retransmissions. For an INVITE, ctx ending before a final response sends
-// a CANCEL, as Cancel does. Once ctx is done, responses that do not fit
-// the Responses channel's buffer are dropped.
+// a CANCEL, as Cancel does. Once a provisional response has arrived an
+// INVITE has no timer of its own until its final response (§17.1.1.2): if
+// every copy of that final is lost, ctx or Cancel is what ends the wait.
+// Once ctx is done, responses that do not fit the Responses channel's
+// buffer are dropped.
 //
 // It fails with a *TransportError if the Sender fails, ErrClosed after
 // Close or Shutdown, ErrTooManyTransactions at Config.MaxTransactions, and

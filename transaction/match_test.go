@@ -98,6 +98,12 @@ func TestLegacyCancel(t *testing.T) {
 // delay and so reorder, from seeded sources): every transaction either
 // completes with exactly one final response, or times out exactly at
 // 64*T1; no handler runs twice for one request; everything ends.
+//
+// An INVITE that got a provisional response has no timer of its own in
+// Proceeding (RFC 3261 §17.1.1.2): if every copy of the final is lost, it
+// waits for its TU. So the INVITEs here are bounded the way a UA bounds a
+// ringing call, by a context deadline, which sends a CANCEL; with the
+// server transaction long gone, that INVITE ends 64*T1 after the CANCEL.
 func TestLossy(t *testing.T) {
 	for seed := uint64(1); seed <= 12; seed++ {
 		t.Run(fmt.Sprint("seed=", seed), func(t *testing.T) {
@@ -121,6 +127,7 @@ func TestLossy(t *testing.T) {
 				}
 				p := newPair(t, loss{drop: drop, dup: 0.2, maxDelay: 400 * time.Millisecond, seed: seed}, h, nil)
 				const n = 16
+				const ringTimeout = 3 * time.Minute
 				var wg sync.WaitGroup
 				var done, timedOut atomic.Int32
 				for i := range n {
@@ -130,18 +137,28 @@ func TestLossy(t *testing.T) {
 					}
 					wg.Go(func() {
 						start := time.Now()
-						tx, err := p.client.Request(context.Background(), newReq(m), udp())
+						ctx, cancel := context.WithTimeout(context.Background(), ringTimeout)
+						defer cancel()
+						tx, err := p.client.Request(ctx, newReq(m), udp())
 						require.NoError(t, err)
-						finals := 0
+						finals, provisional := 0, false
 						for r := range tx.Responses() {
 							if r.StatusCode >= 200 {
 								finals++
+							} else {
+								provisional = true
 							}
 						}
-						if tx.Err() != nil {
-							require.ErrorIs(t, tx.Err(), transaction.ErrTimeout)
-							require.Equal(t, 32*time.Second, time.Since(start))
+						if err := tx.Err(); err != nil {
+							var te *transaction.TimeoutError
+							require.ErrorAs(t, err, &te)
 							require.Zero(t, finals)
+							if te.Timer == "CANCEL" {
+								require.True(t, provisional, "a CANCEL goes out only after a provisional response")
+								require.Equal(t, ringTimeout+32*time.Second, time.Since(start))
+							} else {
+								require.Equal(t, 32*time.Second, time.Since(start))
+							}
 							timedOut.Add(1)
 							return
 						}

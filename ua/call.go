@@ -246,7 +246,9 @@ func (u *UA) Dial(ctx context.Context, target string, opts DialOptions) (*Call, 
 // (Timer B: errors.Is(err, transaction.ErrTimeout)), or ctx's error. ctx
 // bounds the wait, not the protocol: when it ends first the INVITE is
 // canceled (CANCEL once a provisional response came), and a 2xx that
-// crosses the CANCEL gets its ACK and then a BYE.
+// crosses the CANCEL gets its ACK and then a BYE. Once the callee rings
+// nothing but ctx bounds the wait for an answer (RFC 3261 has no timer in
+// Proceeding), so give it a deadline as a ring timeout.
 func (u *UA) DialURI(ctx context.Context, uri sip.URI, opts DialOptions) (*Call, error) {
 	line := opts.Line
 	if line == nil && len(u.lines) > 0 {
