@@ -3,6 +3,7 @@ package transaction
 import (
 	"encoding/binary"
 	"hash/maphash"
+	"maps"
 	"time"
 )
 
@@ -32,7 +33,15 @@ type tombStore struct {
 	last   int64 // deadline of the newest record, Unix nanoseconds
 	n      int
 	spare  []byte // one emptied chunk kept for reuse
+	// peak is the most tombs held since the index was last built. A Go
+	// map never gives back the buckets it grew, so after a burst the
+	// index is rebuilt at its new size (pop).
+	peak int
 }
+
+// indexShrinkMin is the peak below which the index is never rebuilt: a
+// map of that many entries is under a megabyte.
+const indexShrinkMin = 1 << 15
 
 // tombChunk is the size of a chunk; a record larger than that gets a
 // chunk of its own.
@@ -127,6 +136,7 @@ func (st *tombStore) put(h uint64, k serverKey, deadline time.Time, tag string, 
 	st.chunks[i] = c
 	st.index[h] = uint64(st.first+uint32(i))<<32 | uint64(off)
 	st.n++
+	st.peak = max(st.peak, st.n)
 	return time.Unix(0, d), true
 }
 
@@ -217,6 +227,9 @@ func (st *tombStore) pop(now int64) bool {
 		int(binary.LittleEndian.Uint16(r[recHost:])) + int(r[recMethod]) +
 		int(binary.LittleEndian.Uint16(r[recTag:])) + int(binary.LittleEndian.Uint32(r[recFinal:]))
 	st.n--
+	if st.peak >= indexShrinkMin && st.n <= st.peak/8 {
+		st.shrink()
+	}
 	if st.head < len(c) {
 		return true
 	}
@@ -235,11 +248,24 @@ func (st *tombStore) pop(now int64) bool {
 	return true
 }
 
+// shrink rebuilds the index at its present size, so that the memory a
+// burst made it grow goes back. Copying is O(n) but happens only after n
+// fell to an eighth of its peak, so it costs little per tomb.
+func (st *tombStore) shrink() {
+	m := make(map[uint64]uint64, len(st.index))
+	maps.Copy(m, st.index)
+	st.index, st.peak = m, st.n
+}
+
 // len returns the number of tombs.
 func (st *tombStore) len() int { return st.n }
 
 // reset drops every tomb.
 func (st *tombStore) reset() {
-	clear(st.index)
-	st.chunks, st.first, st.head, st.n, st.spare = nil, 0, 0, 0, nil
+	if st.peak >= indexShrinkMin {
+		st.index = make(map[uint64]uint64)
+	} else {
+		clear(st.index)
+	}
+	st.chunks, st.first, st.head, st.n, st.spare, st.peak = nil, 0, 0, 0, nil, 0
 }

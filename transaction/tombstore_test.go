@@ -1,6 +1,7 @@
 package transaction
 
 import (
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -240,4 +241,39 @@ func TestTombStoreNoAllocs(t *testing.T) {
 		step()
 	}
 	require.Zero(t, testing.AllocsPerRun(10000, step))
+}
+
+// TestTombStoreIndexShrinks: after a burst the index gives its memory
+// back, and the tombs still live are found through the rebuilt index.
+func TestTombStoreIndexShrinks(t *testing.T) {
+	heap := func() int64 {
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return int64(ms.HeapAlloc)
+	}
+	st := newTombStore()
+	before := heap()
+	const burst = 200_000
+	for i := range burst {
+		_, ok := st.add(tombKey(i), t0.Add(ms(i)), "", false, nil)
+		require.True(t, ok)
+	}
+	grown := heap()
+	require.Greater(t, grown-before, int64(4<<20), "the burst's index and chunks")
+
+	// Expire all but the newest 1,000: the index is rebuilt on the way.
+	for st.pop(t0.Add(ms(burst - 1001)).UnixNano()) {
+	}
+	require.Equal(t, 1000, st.len())
+	for _, i := range []int{0, burst / 2, burst - 1001, burst - 1000, burst - 1} {
+		_, found := st.find(tombKey(i))
+		require.Equal(t, i >= burst-1000, found, "tomb %d", i)
+	}
+	require.Less(t, heap()-before, int64(1<<20), "memory held for 1,000 tombs")
+
+	for st.pop(t0.Add(ms(burst)).UnixNano()) {
+	}
+	require.Zero(t, st.len())
+	runtime.KeepAlive(&st)
 }
