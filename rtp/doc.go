@@ -42,8 +42,9 @@
 //     G.711 calls take about half of one core
 //     (BenchmarkEchoSessionsRemote).
 //
-// The package imports nothing else of Dialtone, and the signaling layers
-// do not import it: package ua glues the two together.
+// Of Dialtone the package imports only two helpers from internal/ (the
+// deadline heap and socket addresses), and the signaling layers do not
+// import it: package ua glues the two together.
 //
 // Audio is 16-bit linear PCM ([]int16) at AudioSampleRate (8000 Hz) in frames
 // of AudioFrameSamples (160 samples, 20 ms). Every frame source (ToneGenerator,

@@ -12,6 +12,9 @@ import (
 	"unsafe"
 
 	pionrtp "github.com/pion/rtp"
+	"golang.org/x/sys/unix"
+
+	"github.com/dialtone/dialtone/internal/sockaddr"
 )
 
 // Receive settings of the Linux sockets.
@@ -127,7 +130,7 @@ func (k *sockets) start(*Session) {}
 // and there is one. Only the session's worker, and Close once the session
 // left it, send.
 func (k *sockets) send(b []byte, to netip.AddrPort, rtcp bool) error {
-	var sa syscall.RawSockaddrInet6
+	var sa unix.RawSockaddrInet6
 	fd, salen, err := k.dest(to, rtcp, &sa)
 	if err != nil {
 		return err
@@ -152,10 +155,10 @@ func (k *sockets) send(b []byte, to netip.AddrPort, rtcp bool) error {
 }
 
 // dest picks the socket that sends a datagram to to (the RTCP socket when
-// rtcp is set and there is one) and writes to as a socket address into sa:
-// an IPv6 one, or an IPv4 one in sa's first bytes. It returns the socket,
-// the address's length, and net.ErrClosed once the sockets are closed.
-func (k *sockets) dest(to netip.AddrPort, rtcp bool, sa *syscall.RawSockaddrInet6) (fd int, salen uint32, err error) {
+// rtcp is set and there is one) and writes to into sa as that socket's
+// family needs it. It returns the socket, the address's length, and
+// net.ErrClosed once the sockets are closed.
+func (k *sockets) dest(to netip.AddrPort, rtcp bool, sa *unix.RawSockaddrInet6) (fd int, salen uint32, err error) {
 	r := k.rtp
 	if rtcp && k.rtcp != nil {
 		r = k.rtcp
@@ -163,20 +166,7 @@ func (k *sockets) dest(to netip.AddrPort, rtcp bool, sa *syscall.RawSockaddrInet
 	if k.closed {
 		return -1, 0, net.ErrClosed
 	}
-	ip := to.Addr()
-	if !r.local.Addr().Is6() {
-		ip = ip.Unmap()
-	}
-	port := [2]byte{byte(to.Port() >> 8), byte(to.Port())} // network order
-	if ip.Is4() {
-		sa4 := (*syscall.RawSockaddrInet4)(unsafe.Pointer(sa))
-		*sa4 = syscall.RawSockaddrInet4{Family: syscall.AF_INET, Addr: ip.As4()}
-		*(*[2]byte)(unsafe.Pointer(&sa4.Port)) = port
-		return r.fd, syscall.SizeofSockaddrInet4, nil
-	}
-	*sa = syscall.RawSockaddrInet6{Family: syscall.AF_INET6, Addr: ip.As16()}
-	*(*[2]byte)(unsafe.Pointer(&sa.Port)) = port
-	return r.fd, syscall.SizeofSockaddrInet6, nil
+	return r.fd, sockaddr.Put(sa, to, r.local.Addr().Is6()), nil
 }
 
 // close closes the sockets and releases the ports. The session has left
@@ -210,7 +200,7 @@ type mmsghdr struct {
 type recvScratch struct {
 	hdrs   [recvBatch]mmsghdr
 	iovs   [recvBatch]syscall.Iovec
-	names  [recvBatch]syscall.RawSockaddrAny
+	names  [recvBatch]unix.RawSockaddrInet6
 	oob    [recvBatch][8]uint64 // control messages, 8-byte aligned
 	bufs   [recvBatch][maxDatagram]byte
 	h      pionrtp.Header
@@ -225,7 +215,7 @@ func (sc *recvScratch) read(fd int) (int, syscall.Errno) {
 		sc.iovs[i].SetLen(maxDatagram)
 		m.hdr = syscall.Msghdr{
 			Name:    (*byte)(unsafe.Pointer(&sc.names[i])),
-			Namelen: syscall.SizeofSockaddrAny,
+			Namelen: unix.SizeofSockaddrInet6,
 			Iov:     &sc.iovs[i],
 			Control: (*byte)(unsafe.Pointer(&sc.oob[i][0])),
 		}
@@ -247,24 +237,7 @@ func (sc *recvScratch) read(fd int) (int, syscall.Errno) {
 }
 
 // from returns the source address of datagram i.
-func (sc *recvScratch) from(i int) netip.AddrPort {
-	sa := &sc.names[i]
-	switch sa.Addr.Family {
-	case syscall.AF_INET:
-		p := (*syscall.RawSockaddrInet4)(unsafe.Pointer(sa))
-		return netip.AddrPortFrom(netip.AddrFrom4(p.Addr), netPort(&p.Port))
-	case syscall.AF_INET6:
-		p := (*syscall.RawSockaddrInet6)(unsafe.Pointer(sa))
-		return netip.AddrPortFrom(netip.AddrFrom16(p.Addr), netPort(&p.Port))
-	}
-	return netip.AddrPort{}
-}
-
-// netPort reads a port stored in network byte order.
-func netPort(p *uint16) uint16 {
-	b := (*[2]byte)(unsafe.Pointer(p))
-	return uint16(b[0])<<8 | uint16(b[1])
-}
+func (sc *recvScratch) from(i int) netip.AddrPort { return sockaddr.Get(&sc.names[i]) }
 
 // stamp returns the kernel's receive time of datagram i in Unix
 // nanoseconds (SCM_TIMESTAMPNS), or false.

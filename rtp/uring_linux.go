@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 // A minimal io_uring (Linux 5.6 and later) that sends a batch of datagrams,
@@ -76,7 +78,7 @@ var errURingFeatures = errors.New("rtp: io_uring without single mmap")
 type uringSend struct {
 	fd  int
 	b   []byte
-	sa  syscall.RawSockaddrInet6 // or a RawSockaddrInet4 in its first bytes
+	sa  unix.RawSockaddrInet6 // or an IPv4 address in its first bytes
 	sal uint32
 	res int32
 }
@@ -279,11 +281,12 @@ func (b *sendBatch) add(s *Session) bool {
 		return true
 	}
 	sp := sendSpan{s: s, start: len(b.items)}
-	for i := range t.out {
-		o := &t.out[i]
-		if s.socks == nil {
-			break
-		}
+	out := t.out
+	if s.socks == nil {
+		out = nil // nothing to send with: flush just empties the queue
+	}
+	for i := range out {
+		o := &out[i]
 		it := uringSend{b: o.b}
 		var err error
 		if it.fd, it.sal, err = s.socks.dest(o.to, o.onRTCP, &it.sa); err != nil {

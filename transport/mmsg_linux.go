@@ -10,6 +10,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/dialtone/dialtone/internal/sockaddr"
 )
 
 // mmsgReader reads a batch of datagrams with one recvmmsg(2) call into
@@ -87,20 +89,6 @@ func (r *mmsgReader) read() (int, error) {
 
 // datagram returns the i-th datagram of the last read and its source.
 func (r *mmsgReader) datagram(i int) ([]byte, netip.AddrPort) {
-	b := r.bufs[i][:r.hdrs[i].Len]
-	sa := &r.names[i]
-	switch sa.Family {
-	case unix.AF_INET:
-		sa4 := (*unix.RawSockaddrInet4)(unsafe.Pointer(sa))
-		return b, netip.AddrPortFrom(netip.AddrFrom4(sa4.Addr), ntohs(sa4.Port))
-	case unix.AF_INET6:
-		return b, netip.AddrPortFrom(netip.AddrFrom16(sa.Addr).Unmap(), ntohs(sa.Port))
-	}
-	return b, netip.AddrPort{}
-}
-
-// ntohs reads a port stored in network byte order.
-func ntohs(p uint16) uint16 {
-	b := (*[2]byte)(unsafe.Pointer(&p))
-	return uint16(b[0])<<8 | uint16(b[1])
+	from := sockaddr.Get(&r.names[i])
+	return r.bufs[i][:r.hdrs[i].Len], netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
 }

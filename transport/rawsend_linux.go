@@ -11,6 +11,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/dialtone/dialtone/internal/sockaddr"
 )
 
 // Why raw system calls: a socket the runtime's poller owns is
@@ -34,10 +36,8 @@ type rawSender struct {
 // sendOp is one send's state, pooled so that sending does not allocate.
 type sendOp struct {
 	b     []byte
-	sa4   unix.RawSockaddrInet4
-	sa6   unix.RawSockaddrInet6
-	sa    unsafe.Pointer
-	salen uintptr
+	sa    unix.RawSockaddrInet6 // or an IPv4 address in its first bytes
+	salen uint32
 	errno syscall.Errno
 	f     func(fd uintptr) bool
 }
@@ -62,22 +62,13 @@ func (r *rawSender) send(b []byte, dst netip.AddrPort) (ok bool, err error) {
 		op.f = op.run
 	}
 	op.b = b
-	a := dst.Addr()
-	if r.six || a.Is6() {
-		op.sa6 = unix.RawSockaddrInet6{Family: unix.AF_INET6, Addr: a.As16()}
-		putPort(&op.sa6.Port, dst.Port())
-		op.sa, op.salen = unsafe.Pointer(&op.sa6), unix.SizeofSockaddrInet6
-	} else {
-		op.sa4 = unix.RawSockaddrInet4{Family: unix.AF_INET, Addr: a.As4()}
-		putPort(&op.sa4.Port, dst.Port())
-		op.sa, op.salen = unsafe.Pointer(&op.sa4), unix.SizeofSockaddrInet4
-	}
+	op.salen = sockaddr.Put(&op.sa, dst, r.six)
 	op.errno = 0
 	err = r.rc.Write(op.f)
 	if err == nil && op.errno != 0 {
 		err = os.NewSyscallError("sendto", op.errno)
 	}
-	op.b, op.sa = nil, nil
+	op.b = nil
 	r.pool.Put(op)
 	return true, err
 }
@@ -87,7 +78,7 @@ func (r *rawSender) send(b []byte, dst netip.AddrPort) (ok bool, err error) {
 func (op *sendOp) run(fd uintptr) bool {
 	for {
 		_, _, e := unix.RawSyscall6(unix.SYS_SENDTO, fd, uintptr(unsafe.Pointer(&op.b[0])), uintptr(len(op.b)),
-			unix.MSG_DONTWAIT, uintptr(op.sa), op.salen)
+			unix.MSG_DONTWAIT, uintptr(unsafe.Pointer(&op.sa)), uintptr(op.salen))
 		switch e {
 		case unix.EINTR:
 			continue
@@ -97,10 +88,4 @@ func (op *sendOp) run(fd uintptr) bool {
 		op.errno = e
 		return true
 	}
-}
-
-// putPort stores p in network byte order.
-func putPort(dst *uint16, p uint16) {
-	b := (*[2]byte)(unsafe.Pointer(dst))
-	b[0], b[1] = byte(p>>8), byte(p)
 }
