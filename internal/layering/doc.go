@@ -1,0 +1,18 @@
+// Package layering holds no code: its test enforces the direction of
+// imports between Dialtone's packages, so that a change which makes a lower
+// layer reach up into a higher one fails `go test ./...` instead of growing
+// a cycle of knowledge unnoticed.
+//
+// The layers, each importing only those below it:
+//
+//	sip, sip/digest        message model, digest authentication
+//	transport              sockets, RFC 3263 resolution       (sip)
+//	transaction            RFC 3261 §17                       (sip, transport)
+//	dialog                 RFC 3261 §12, §13 sessions         (sip, transport, transaction)
+//	rtp and rtp/...        media                              (nothing of SIP)
+//	ua                     the facade                         (all of the above)
+//
+// Packages under internal/ are leaves that import nothing of the project,
+// except internal/interop, which with examples/ may import anything. Test
+// files follow the same rules, and may also use internal/memnet.
+package layering
