@@ -10,7 +10,7 @@ import (
 )
 
 // Sentinel errors. Failures that decide the answer to an incoming request
-// are *StatusError values wrapping one of these.
+// are *RejectError values wrapping one of these.
 var (
 	// ErrNoDialog: no dialog matches an incoming request (answer 481,
 	// RFC 3261 §12.2.2).
@@ -47,10 +47,10 @@ var (
 	ErrMalformed = errors.New("dialog: malformed header")
 )
 
-// StatusError says which response to send to an incoming request that the
+// RejectError says which response to send to an incoming request that the
 // dialog layer refuses: 481, 500, 491 or 400. Err is one of the sentinels,
 // so errors.Is(err, ErrOutOfOrder) works through it.
-type StatusError struct {
+type RejectError struct {
 	// Code is the status code to answer with.
 	Code int
 	// Err is the sentinel naming the cause.
@@ -58,26 +58,26 @@ type StatusError struct {
 }
 
 // Error implements error.
-func (e *StatusError) Error() string {
+func (e *RejectError) Error() string {
 	return strconv.Itoa(e.Code) + " " + sip.StatusText(e.Code) + ": " + e.Err.Error()
 }
 
 // Unwrap returns the sentinel.
-func (e *StatusError) Unwrap() error { return e.Err }
+func (e *RejectError) Unwrap() error { return e.Err }
 
 // StatusCode returns the status code a UAS answers for err: the Code of a
-// *StatusError in its chain, 0 for nil, else 500.
+// *RejectError in its chain, 0 for nil, else 500.
 func StatusCode(err error) int {
 	if err == nil {
 		return 0
 	}
-	if se, ok := errors.AsType[*StatusError](err); ok {
+	if se, ok := errors.AsType[*RejectError](err); ok {
 		return se.Code
 	}
 	return sip.StatusServerInternalError
 }
 
-func statusErr(code int, err error) *StatusError { return &StatusError{Code: code, Err: err} }
+func rejectErr(code int, err error) *RejectError { return &RejectError{Code: code, Err: err} }
 
 // State is the state of a dialog (RFC 3261 §12: early, confirmed; a
 // dialog also ends).
@@ -464,7 +464,7 @@ func (d *Dialog) Terminate() { d.state = StateTerminated }
 
 // ReceiveRequest checks an incoming request of this dialog and updates the
 // dialog as RFC 3261 §12.2.2 says. It returns nil when the request is to be
-// processed, else a *StatusError with the status to answer:
+// processed, else a *RejectError with the status to answer:
 //   - 481 (ErrWrongDialog, ErrTerminated) for a request whose ID is not the
 //     dialog's or a dialog that has ended;
 //   - 400 (ErrMalformed) for a CSeq that does not parse;
@@ -485,34 +485,34 @@ func (d *Dialog) Terminate() { d.state = StateTerminated }
 func (d *Dialog) ReceiveRequest(req *sip.Request) error {
 	id := RequestID(req)
 	if id.CallID != d.id.CallID || id.LocalTag != d.id.LocalTag || id.RemoteTag != d.id.RemoteTag {
-		return statusErr(sip.StatusCallTransactionDoesNotExist, ErrWrongDialog)
+		return rejectErr(sip.StatusCallTransactionDoesNotExist, ErrWrongDialog)
 	}
 	if d.state == StateTerminated {
-		return statusErr(sip.StatusCallTransactionDoesNotExist, ErrTerminated)
+		return rejectErr(sip.StatusCallTransactionDoesNotExist, ErrTerminated)
 	}
 	if req.Method == sip.ACK || req.Method == sip.CANCEL {
 		return nil
 	}
 	cs, err := req.CSeq()
 	if err != nil {
-		return statusErr(sip.StatusBadRequest, malformed("CSeq", err))
+		return rejectErr(sip.StatusBadRequest, malformed("CSeq", err))
 	}
 	if d.flags&flagRemoteSeq != 0 && cs.Seq <= d.remoteSeq {
-		return statusErr(sip.StatusServerInternalError, ErrOutOfOrder)
+		return rejectErr(sip.StatusServerInternalError, ErrOutOfOrder)
 	}
 	d.remoteSeq = cs.Seq
 	d.flags |= flagRemoteSeq
 	offer := len(req.Body()) > 0
 	if code := d.neg.CheckReceive(req.Method, offer); code != 0 {
 		if code == sip.StatusRequestPending {
-			return statusErr(code, ErrRequestPending)
+			return rejectErr(code, ErrRequestPending)
 		}
-		return statusErr(code, ErrOverlap)
+		return rejectErr(code, ErrOverlap)
 	}
 	d.neg.StartServer(req.Method, cs.Seq, offer)
 	if isTargetRefresh(req.Method) {
 		if err := d.refreshTarget(req.Contacts); err != nil {
-			return statusErr(sip.StatusBadRequest, err)
+			return rejectErr(sip.StatusBadRequest, err)
 		}
 	}
 	if req.Method == sip.BYE {

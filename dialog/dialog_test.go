@@ -388,7 +388,7 @@ func TestReceiveRequestCSeq(t *testing.T) {
 			require.Equal(t, tt.wantCode, dialog.StatusCode(err))
 			if tt.wantErr != nil {
 				require.ErrorIs(t, err, tt.wantErr)
-				var se *dialog.StatusError
+				var se *dialog.RejectError
 				require.ErrorAs(t, err, &se)
 			} else {
 				require.NoError(t, err)
@@ -431,9 +431,9 @@ func TestReceiveRequestWrongDialog(t *testing.T) {
 func TestStatusCode(t *testing.T) {
 	require.Equal(t, 0, dialog.StatusCode(nil))
 	require.Equal(t, 500, dialog.StatusCode(errors.New("x")))
-	wrapped := errors.Join(errors.New("ctx"), &dialog.StatusError{Code: 491, Err: dialog.ErrRequestPending})
+	wrapped := errors.Join(errors.New("ctx"), &dialog.RejectError{Code: 491, Err: dialog.ErrRequestPending})
 	require.Equal(t, 491, dialog.StatusCode(wrapped))
-	require.Equal(t, "491 Request Pending: dialog: request pending", (&dialog.StatusError{Code: 491, Err: dialog.ErrRequestPending}).Error())
+	require.Equal(t, "491 Request Pending: dialog: request pending", (&dialog.RejectError{Code: 491, Err: dialog.ErrRequestPending}).Error())
 }
 
 func TestTargetRefresh(t *testing.T) {

@@ -109,7 +109,7 @@ func (s *Store) Range(f func(*Dialog) bool) {
 
 // MatchRequest finds the dialog of an incoming request by Call-ID, To tag
 // (the local tag) and From tag (the remote tag). A request with no To tag
-// is not in a dialog. Without a match it returns a *StatusError with 481
+// is not in a dialog. Without a match it returns a *RejectError with 481
 // wrapping ErrNoDialog (RFC 3261 §12.2.2).
 func (s *Store) MatchRequest(req *sip.Request) (*Dialog, error) {
 	id := RequestID(req)
@@ -118,7 +118,7 @@ func (s *Store) MatchRequest(req *sip.Request) (*Dialog, error) {
 			return d, nil
 		}
 	}
-	return nil, statusErr(sip.StatusCallTransactionDoesNotExist, ErrNoDialog)
+	return nil, rejectErr(sip.StatusCallTransactionDoesNotExist, ErrNoDialog)
 }
 
 // MatchResponse finds the dialog of an incoming response by Call-ID, From

@@ -1,13 +1,15 @@
-// Package timerheap is a min-heap of deadlines for the run loops of the
-// transaction and dialog layers.
+// Package timerheap is a min-heap of deadlines: one [time.Timer] stands for
+// many protocol timers.
 //
-// A run loop owns many protocol timers (RFC 3261 §17.1.1.2 Timers A and B,
-// §17.1.2.2 E and F, §17.2.1 G/H/I, §17.2.2 J, §13.3.1.4 2xx retransmission,
-// dialog refreshes, …) but only one [time.Timer]: after every step it asks the
-// heap for the earliest deadline with [Heap.Peek] and resets its timer to it,
-// and when that timer fires it takes out everything that is due with
-// [Heap.PopDue]. This is the shape of quic-go's connection run loop; it keeps
-// state machines free of goroutines.
+// Its owners today are each shard of the transaction layer (RFC 3261
+// §17.1.1.2 Timers A and B, §17.1.2.2 E and F, §17.2.1 G/H/I, §17.2.2 J,
+// the linger of absorbed retransmissions) and each worker of the rtp media
+// engine (the next frame of every session it paces). An owner keeps one
+// [time.Timer]: after every change it asks the heap for the earliest deadline
+// with [Heap.Peek] and resets its timer to it, and when that timer fires it
+// takes out everything that is due with [Heap.PopDue]. This keeps state
+// machines free of goroutines: a thousand transactions or media sessions
+// cost one timer, not a thousand.
 //
 // Push is O(log n) and allocates one [Item]; Update, Remove and Pop are
 // O(log n) and do not allocate, because each Item records its own position in
@@ -20,7 +22,8 @@
 //
 // # Concurrency
 //
-// A Heap is not safe for concurrent use. It is meant to be owned by a single
-// goroutine (the run loop), which serializes every call; nothing in this
-// package starts goroutines or reads the clock.
+// A Heap is not safe for concurrent use. Its owner serializes every call:
+// a transaction shard under the shard's mutex, an rtp engine worker on its
+// own goroutine. Nothing in this package starts goroutines or reads the
+// clock.
 package timerheap
