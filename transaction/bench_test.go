@@ -14,14 +14,21 @@ import (
 	"github.com/dialtone/dialtone/transport"
 )
 
-// memSender delivers straight to the peer Layer's HandleMessage, sharing
-// the message (no serialization), so that benchmarks measure the
-// transaction layer rather than the parser.
+// memSender is a Transport that delivers straight to the handler its peer
+// was bound to, sharing the message (no serialization), so that
+// benchmarks measure the transaction layer rather than the parser. Set
+// peer before New binds the layers.
 type memSender struct {
 	local netip.AddrPort
-	peer  atomic.Pointer[transaction.Layer]
+	peer  *memSender
+	h     transport.Handler // bound by Serve
 	sent  atomic.Int64
 	drop  bool
+}
+
+func (m *memSender) Serve(h transport.Handler) error {
+	m.h = h
+	return nil
 }
 
 func (m *memSender) deliver(msg sip.Message, f transport.Flow) {
@@ -29,8 +36,8 @@ func (m *memSender) deliver(msg sip.Message, f transport.Flow) {
 	if m.drop {
 		return
 	}
-	if p := m.peer.Load(); p != nil {
-		p.HandleMessage(transport.Incoming{Msg: msg, Flow: transport.Flow{Network: f.Network, Local: f.Remote, Remote: f.Local, Conn: f.Conn}})
+	if p := m.peer; p != nil && p.h != nil {
+		p.h.HandleMessage(transport.Incoming{Msg: msg, Flow: transport.Flow{Network: f.Network, Local: f.Remote, Remote: f.Local, Conn: f.Conn}})
 	}
 }
 
@@ -81,7 +88,7 @@ func BenchmarkHeldClient(b *testing.B) {
 	var perTx float64
 	for b.Loop() {
 		s := &memSender{local: clientAddr, drop: true}
-		l, err := transaction.New(transaction.Config{Sender: s, MaxTransactions: -1})
+		l, err := transaction.New(s, transaction.Config{MaxTransactions: -1})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -124,7 +131,7 @@ func BenchmarkHeldServer(b *testing.B) {
 		h := transaction.HandlerFunc(func(_ context.Context, w transaction.ResponseWriter, req *sip.Request) {
 			_ = w.Respond(sip.NewResponse(req, 200, ""))
 		})
-		l, err := transaction.New(transaction.Config{Sender: s, Handler: h, MaxTransactions: -1})
+		l, err := transaction.New(s, transaction.Config{Handler: h, MaxTransactions: -1})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -169,20 +176,19 @@ func BenchmarkThroughput(b *testing.B) {
 	for _, network := range []transport.Network{transport.TCP, transport.UDP} {
 		b.Run(string(network), func(b *testing.B) {
 			cs := &memSender{local: clientAddr}
-			ss := &memSender{local: serverAddr}
+			ss := &memSender{local: serverAddr, peer: cs}
+			cs.peer = ss
 			h := transaction.HandlerFunc(func(_ context.Context, w transaction.ResponseWriter, req *sip.Request) {
 				_ = w.Respond(sip.NewResponse(req, 200, ""))
 			})
-			client, err := transaction.New(transaction.Config{Sender: cs, MaxTransactions: -1})
+			client, err := transaction.New(cs, transaction.Config{MaxTransactions: -1})
 			if err != nil {
 				b.Fatal(err)
 			}
-			server, err := transaction.New(transaction.Config{Sender: ss, Handler: h, MaxTransactions: -1})
+			server, err := transaction.New(ss, transaction.Config{Handler: h, MaxTransactions: -1})
 			if err != nil {
 				b.Fatal(err)
 			}
-			cs.peer.Store(server)
-			ss.peer.Store(client)
 			defer server.Close()
 			defer client.Close()
 			tmpl := benchTemplate()

@@ -54,14 +54,14 @@ type ClientTx struct {
 }
 
 // Request starts a client transaction: it sends req to target through the
-// Sender and returns the transaction once the request is on its way.
+// Transport and returns the transaction once the request is on its way.
 //
 // If req has no Via, Request adds one with a new branch (sip.NewBranch) and
 // a placeholder sent-by that the transport fills in; if its top Via has no
 // branch, it gets one. A request that already has a branched Via keeps it:
 // a proxy prepends its own Via before calling Request (RFC 3261 §16.6).
 // req belongs to the transaction from then on: do not modify it. ACK is
-// not a transaction; send an ACK for a 2xx through the Sender.
+// not a transaction; send an ACK for a 2xx through the Transport (SendOn).
 //
 // ctx bounds the send and the caller's wait, not the protocol: the
 // transaction runs to its end in the layer either way, to absorb
@@ -72,7 +72,7 @@ type ClientTx struct {
 // Once ctx is done, responses that do not fit the Responses channel's
 // buffer are dropped.
 //
-// It fails with a *TransportError if the Sender fails, ErrClosed after
+// It fails with a *TransportError if the Transport fails, ErrClosed after
 // Close or Shutdown, ErrTooManyTransactions at Config.MaxTransactions, and
 // ErrInvalidMessage for an ACK or a request without CSeq.
 func (l *Layer) Request(ctx context.Context, req *sip.Request, target transport.Target) (*ClientTx, error) {
@@ -108,7 +108,7 @@ func (l *Layer) Request(ctx context.Context, req *sip.Request, target transport.
 	}
 	tx.s.register(tx)
 	tx.s.unlock()
-	flow, err := l.cfg.Sender.SendRequest(ctx, req, target)
+	flow, err := l.t.SendRequest(ctx, req, target)
 	if err != nil {
 		err = &TransportError{Err: err}
 	}
@@ -323,7 +323,7 @@ func (s *shard) stepClient(now time.Time, tx *ClientTx, in input) {
 // sendOn sends a retransmission or ACK on the transaction's flow; a failure
 // is a transport error for the machine.
 func (s *shard) sendOn(now time.Time, tx *ClientTx, m sip.Message) {
-	if err := s.l.cfg.Sender.SendOn(s.l.ctx, m, tx.flow); err != nil && !tx.ended {
+	if err := s.l.t.SendOn(s.l.ctx, m, tx.flow); err != nil && !tx.ended {
 		s.stepClient(now, tx, input{kind: inTransportError, err: &TransportError{Err: err}})
 	}
 }
@@ -342,7 +342,7 @@ func (s *shard) startCancel(now time.Time, inv *ClientTx) {
 	tx := &ClientTx{l: s.l, s: s, req: cancel, key: key, ctx: context.Background(), flow: inv.flow, internal: true}
 	tx.item.Value = tx
 	s.clients[key] = tx
-	if err := s.l.cfg.Sender.SendOn(s.l.ctx, cancel, inv.flow); err != nil {
+	if err := s.l.t.SendOn(s.l.ctx, cancel, inv.flow); err != nil {
 		s.l.warn("CANCEL not sent", slog.String("branch", key.branch), slog.String("error", err.Error()))
 		tx.end(s, &TransportError{Err: err})
 		return

@@ -5,10 +5,11 @@
 //
 // # What it does
 //
-// A Layer sits between the transport (package transport, which calls its
-// HandleMessage and HandleFlowError) and the transaction users: the UA core
-// or a proxy. For each new request it starts a server transaction and calls
-// Config.Handler like net/http does; the handler answers through a
+// A Layer sits between a Transport (package transport's Layer, to which
+// New binds it once with Serve, so that it gets every message read and
+// every flow failure) and the transaction user (TU): the UA core or a
+// proxy, one Handler. For each new request it starts a server transaction
+// and calls Handler.ServeSIP; the handler answers through a
 // ResponseWriter. Layer.Request starts a client transaction and returns a
 // ClientTx whose responses arrive in order on a channel.
 //
@@ -36,9 +37,10 @@
 // (§17.1.3). A retransmitted request is absorbed and answered with the last
 // response. A CANCEL is answered by the layer (200, or 481 when no INVITE
 // matches, §9.2) and cancels the INVITE handler's context; the handler then
-// answers 487, or the layer does when the handler returns without a final
-// response. Messages that match nothing — ACKs for 2xx, stray responses —
-// go to Config.Stray, for the dialog layer or a proxy.
+// answers 487 (through Go, the layer does when the handler returns
+// without a final response). Messages that RFC 3261 hands to the core
+// directly — ACKs for 2xx, 2xx retransmissions that match no client
+// transaction — go to Handler.HandleDirect.
 //
 // Timeouts end transactions with a *TimeoutError (errors.Is ErrTimeout) and
 // transport failures with a *TransportError (errors.Is ErrTransport), as
@@ -47,8 +49,9 @@
 // # What it leaves to others
 //
 // Dialogs, the retransmission of 2xx responses by the UAS core and the ACK
-// for 2xx (§13.3.1.4, §13.2.2.4) belong to package dialog; target
-// resolution and sending to package transport.
+// for 2xx (§13.3.1.4, §13.2.2.4) belong to the TU (package ua today,
+// with package dialog's state); target resolution and sending to package
+// transport.
 //
 // # Concurrency
 //
@@ -61,13 +64,17 @@
 // deadline, all behind one mutex. An input — a message from the
 // transport, Request, Respond, Cancel — is stepped on the caller's own
 // goroutine under that mutex, and the outputs (sends through the
-// transport.Sender) run right after step returns, still under it: a
-// message costs no hand-off between goroutines. Each shard's goroutine
-// only waits for its timer. Calls out of the layer that may come back
-// into it (Config.Stray) run after the mutex is released. Handlers run on
-// their own goroutine per request; responses reach a ClientTx through its
-// buffered channel, with a goroutine started only while a slow reader
-// lets responses queue. No goroutine waits for an idle transaction.
+// Transport) run right after step returns, still under it: a message
+// costs no hand-off between goroutines. Each shard's goroutine only waits
+// for its timer. Calls out of the layer that may come back into it — the
+// Handler's ServeSIP and HandleDirect — run after the mutex is released,
+// still on the delivering goroutine: that is the Handler's contract, so it
+// must not block. A handler that may block is wrapped with Go, which gives
+// each request a goroutine the layer owns (Close waits for it) and
+// answers 500 or 487 for a handler that returned without a final
+// response. Responses reach a ClientTx through its buffered channel, with
+// a goroutine started only while a slow reader lets responses queue. No
+// goroutine waits for an idle transaction.
 //
 // # Ownership
 //

@@ -67,5 +67,5 @@ func (e *TransportError) Is(target error) bool { return target == ErrTransport }
 // Unwrap returns the transport's error.
 func (e *TransportError) Unwrap() error { return e.Err }
 
-// ErrNoSender: New was given a Config without a Sender.
-var ErrNoSender = errors.New("transaction: Config.Sender is nil")
+// ErrNoTransport: New was given a nil Transport.
+var ErrNoTransport = errors.New("transaction: no transport")

@@ -11,23 +11,22 @@ import (
 )
 
 // A client Layer sends OPTIONS to a server Layer whose handler answers
-// 200, over an in-memory Sender standing in for package transport.
+// 200, over an in-memory Transport standing in for package transport.
+// Each Layer binds itself to its transport in New.
 func Example() {
 	cs := &memSender{local: netip.MustParseAddrPort("192.0.2.1:5060")}
-	ss := &memSender{local: netip.MustParseAddrPort("192.0.2.2:5060")}
+	ss := &memSender{local: netip.MustParseAddrPort("192.0.2.2:5060"), peer: cs}
+	cs.peer = ss
 
-	server, _ := transaction.New(transaction.Config{
-		Sender: ss,
+	server, _ := transaction.New(ss, transaction.Config{
 		Handler: transaction.HandlerFunc(func(ctx context.Context, w transaction.ResponseWriter, req *sip.Request) {
 			fmt.Println("server got", req.Method)
 			_ = w.Respond(sip.NewResponse(req, 200, ""))
 		}),
 	})
 	defer server.Close()
-	client, _ := transaction.New(transaction.Config{Sender: cs})
+	client, _ := transaction.New(cs, transaction.Config{})
 	defer client.Close()
-	cs.peer.Store(server)
-	ss.peer.Store(client)
 
 	req := sip.NewRequest(sip.OPTIONS, sip.URI{Scheme: "sip", Host: "192.0.2.2"})
 	req.SetFrom(sip.Address{URI: sip.URI{Scheme: "sip", Host: "192.0.2.1"}, Params: sip.Params(";tag=" + sip.NewTag())})

@@ -76,7 +76,7 @@ const (
 	// outPassUp: pass res to the transaction user (client side).
 	outPassUp
 	// outPassAck: pass the ACK to the transaction user (server Accepted,
-	// RFC 6026 §8.7); the layer gives it to the Stray hook.
+	// RFC 6026 §8.7); the layer gives it to Handler.HandleDirect.
 	outPassAck
 	// outFail: inform the transaction user of err (timeout or transport
 	// error).

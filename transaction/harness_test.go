@@ -198,7 +198,32 @@ func (n *node) SendOn(_ context.Context, m sip.Message, f transport.Flow) error 
 	return nil
 }
 
-// strays records what reaches Config.Stray.
+// Serve binds the node's layer to the wire.
+func (n *node) Serve(h transport.Handler) error {
+	n.w.mu.Lock()
+	n.w.nodes[n.addr] = h
+	n.w.mu.Unlock()
+	return nil
+}
+
+// tu is a test's transaction user: h serves requests (nil: 501), strays
+// records what the layer hands to the core directly.
+type tu struct {
+	h      transaction.Handler
+	strays *strays
+}
+
+func (u tu) ServeSIP(ctx context.Context, w transaction.ResponseWriter, req *sip.Request) {
+	if u.h == nil {
+		_ = w.Respond(sip.NewResponse(req, 501, ""))
+		return
+	}
+	u.h.ServeSIP(ctx, w, req)
+}
+
+func (u tu) HandleDirect(in transport.Incoming) { u.strays.hook(in) }
+
+// strays records what reaches the Handler's HandleDirect.
 type strays struct {
 	mu   sync.Mutex
 	msgs []sip.Message
@@ -230,20 +255,18 @@ func newPair(t *testing.T, l loss, h transaction.Handler, mod func(c, s *transac
 	p.cn = &node{w: p.w, addr: clientAddr}
 	p.sn = &node{w: p.w, addr: serverAddr}
 	// No timer slack: the tests check the RFC instants exactly.
-	cc := transaction.Config{Sender: p.cn, Stray: p.cStray.hook, Shards: 2, TimerSlack: -1}
-	sc := transaction.Config{Sender: p.sn, Handler: h, Stray: p.sStray.hook, Shards: 2, TimerSlack: -1}
+	// The handlers may block, as tests' handlers do: each request gets a
+	// goroutine of its own (transaction.Go).
+	cc := transaction.Config{Handler: transaction.Go(tu{strays: p.cStray}), Shards: 2, TimerSlack: -1}
+	sc := transaction.Config{Handler: transaction.Go(tu{h: h, strays: p.sStray}), Shards: 2, TimerSlack: -1}
 	if mod != nil {
 		mod(&cc, &sc)
 	}
 	var err error
-	p.client, err = transaction.New(cc)
+	p.client, err = transaction.New(p.cn, cc)
 	require.NoError(t, err)
-	p.server, err = transaction.New(sc)
+	p.server, err = transaction.New(p.sn, sc)
 	require.NoError(t, err)
-	p.w.mu.Lock()
-	p.w.nodes[clientAddr] = p.client
-	p.w.nodes[serverAddr] = p.server
-	p.w.mu.Unlock()
 	t.Cleanup(func() {
 		p.client.Close()
 		p.server.Close()

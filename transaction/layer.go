@@ -2,6 +2,7 @@ package transaction
 
 import (
 	"context"
+	"fmt"
 	"hash/maphash"
 	"log/slog"
 	"runtime"
@@ -22,28 +23,13 @@ const DefaultMaxTransactions = 1 << 20
 // wakes at most ten times a second to end transactions, however many end.
 const DefaultTimerSlack = 100 * time.Millisecond
 
-// Config configures a Layer. The zero value of every field but Sender is
-// valid.
+// Config configures a Layer. The zero value is valid.
 type Config struct {
-	// Sender sends requests and responses; usually the *transport.Layer.
-	// Required. The layer calls it under a shard's lock, so it must not
-	// deliver a message to a Layer's HandleMessage on the calling
-	// goroutine (a transport delivers from its reader goroutines).
-	Sender transport.Sender
-	// Handler serves each new server transaction (a request that is not
-	// a retransmission, an ACK or a CANCEL). nil answers every request
-	// 501 Not Implemented.
+	// Handler is the transaction user: it serves each new server
+	// transaction and gets what RFC 3261 hands to the core directly (see
+	// Handler). nil answers every request 501 Not Implemented and drops
+	// the rest.
 	Handler Handler
-	// Stray gets what matches no transaction: ACKs for 2xx responses
-	// (RFC 3261 §17.2.3 via RFC 6026 §8.7, also those that match an
-	// INVITE server transaction in Accepted), responses that match no
-	// client transaction (2xx retransmissions after the INVITE client
-	// transaction ended, RFC 6026 §8.4), and ACKs that match nothing.
-	// It runs on the goroutine that delivered the message (a transport
-	// reader), outside the layer's locks, so it must not block for long;
-	// calls for messages from different sockets or connections may run
-	// concurrently. nil drops them.
-	Stray func(in transport.Incoming)
 	// Timers are T1, T2 and T4; zero fields take the RFC 3261 defaults.
 	Timers Timers
 	// Logger gets warnings and debug traces; nil is silent.
@@ -66,7 +52,7 @@ type Config struct {
 	MaxTransactions int
 }
 
-// Layer is the transaction layer: it implements transport.Handler for the
+// Layer is the transaction layer: it binds itself as the handler of the
 // transport beneath it, creates server transactions for new requests and
 // hands them to Config.Handler, and runs client transactions for Request.
 // All its methods are safe for concurrent use.
@@ -77,6 +63,7 @@ type Config struct {
 // one goroutine that waits for its earliest timer.
 type Layer struct {
 	cfg    Config
+	t      Transport
 	timers Timers
 	log    *slog.Logger
 	seed   maphash.Seed
@@ -101,10 +88,12 @@ type Layer struct {
 	wg        sync.WaitGroup
 }
 
-// New starts a Layer with a timer goroutine per shard. Close stops it.
-func New(cfg Config) (*Layer, error) {
-	if cfg.Sender == nil {
-		return nil, ErrNoSender
+// New starts a Layer over t with a timer goroutine per shard and binds it
+// as t's handler (Transport.Serve), so call it before t listens. Close
+// stops it.
+func New(t Transport, cfg Config) (*Layer, error) {
+	if t == nil {
+		return nil, ErrNoTransport
 	}
 	n := cfg.Shards
 	if n <= 0 {
@@ -112,6 +101,7 @@ func New(cfg Config) (*Layer, error) {
 	}
 	l := &Layer{
 		cfg:     cfg,
+		t:       t,
 		timers:  cfg.Timers.withDefaults(),
 		log:     cfg.Logger,
 		seed:    maphash.MakeSeed(),
@@ -150,6 +140,10 @@ func New(cfg Config) (*Layer, error) {
 	l.wg.Add(n)
 	for _, s := range l.shards {
 		go s.run()
+	}
+	if err := t.Serve(l); err != nil {
+		l.Close()
+		return nil, fmt.Errorf("transaction: bind to the transport: %w", err)
 	}
 	return l, nil
 }
@@ -303,10 +297,10 @@ func (l *Layer) warn(msg string, attrs ...slog.Attr) {
 	l.log.LogAttrs(context.Background(), slog.LevelWarn, msg, attrs...)
 }
 
-// stray hands a message to Config.Stray once the shard's lock is
-// released.
+// stray hands a message to Config.Handler's HandleDirect once the
+// shard's lock is released.
 func (s *shard) stray(in transport.Incoming) {
-	if s.l.cfg.Stray == nil {
+	if s.l.cfg.Handler == nil {
 		return
 	}
 	s.after.stray = append(s.after.stray, in)
@@ -316,7 +310,7 @@ func (s *shard) stray(in transport.Incoming) {
 // released: calls out of the layer that may come back into it.
 type afterUnlock struct {
 	stray []transport.Incoming
-	serve []*serverTx // new server transactions for an InlineHandler
+	serve []*serverTx // new server transactions for the Handler
 }
 
 func (a *afterUnlock) empty() bool { return len(a.stray) == 0 && len(a.serve) == 0 }
@@ -324,18 +318,15 @@ func (a *afterUnlock) empty() bool { return len(a.stray) == 0 && len(a.serve) ==
 // run does the work and empties the lists for reuse.
 func (a *afterUnlock) run(l *Layer) {
 	for i, in := range a.stray {
-		l.cfg.Stray(in)
+		l.cfg.Handler.HandleDirect(in)
 		a.stray[i] = transport.Incoming{}
 	}
 	a.stray = a.stray[:0]
-	if len(a.serve) > 0 {
-		h := l.cfg.Handler.(InlineHandler)
-		for i, t := range a.serve {
-			l.serveInline(h, t)
-			a.serve[i] = nil
-		}
-		a.serve = a.serve[:0]
+	for i, t := range a.serve {
+		l.serveTU(t)
+		a.serve[i] = nil
 	}
+	a.serve = a.serve[:0]
 }
 
 // txn is a transaction as its shard's deadline heap sees it.

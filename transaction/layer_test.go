@@ -3,6 +3,7 @@ package transaction_test
 import (
 	"context"
 	"errors"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -24,9 +25,9 @@ func secs(fs ...float64) []time.Duration {
 	return out
 }
 
-func TestNewNeedsSender(t *testing.T) {
-	_, err := transaction.New(transaction.Config{})
-	require.ErrorIs(t, err, transaction.ErrNoSender)
+func TestNewNeedsTransport(t *testing.T) {
+	_, err := transaction.New(nil, transaction.Config{})
+	require.ErrorIs(t, err, transaction.ErrNoTransport)
 }
 
 // TestExchange: a request and its response over UDP and TCP, both sides
@@ -328,8 +329,8 @@ func TestCancelUnmatched(t *testing.T) {
 }
 
 // TestInvite2xx: 2xx responses and the TU's retransmissions of them pass
-// through Accepted on both sides; after Timer M a 2xx goes to Stray, and an
-// ACK for the 2xx goes to the server's Stray.
+// through Accepted on both sides; after Timer M a 2xx goes to HandleDirect, and an
+// ACK for the 2xx goes to the server's HandleDirect.
 func TestInvite2xx(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var ok *sip.Response
@@ -366,7 +367,7 @@ func TestInvite2xx(t *testing.T) {
 		inject(p.server, clientAddr, req)
 		synctest.Wait()
 		require.Len(t, p.w.sentBy(serverAddr, start, isStatus(200)), 3)
-		// The TU's ACK (new branch) reaches the server's Stray hook.
+		// The TU's ACK (new branch) reaches the server's HandleDirect.
 		ack := sip.NewRequest(sip.ACK, req.URI)
 		ack.SetFrom(must(req.From()))
 		ack.SetTo(must(r.To()))
@@ -380,7 +381,7 @@ func TestInvite2xx(t *testing.T) {
 		_, open := <-tx.Responses()
 		require.False(t, open)
 		require.Equal(t, 32*time.Second, time.Since(start), "Timer M runs from the first 2xx")
-		// After Timer M the client has no transaction: a 2xx goes to Stray.
+		// After Timer M the client has no transaction: a 2xx goes to HandleDirect.
 		inject(p.client, serverAddr, ok)
 		synctest.Wait()
 		require.Len(t, p.cStray.list(), 1)
@@ -452,7 +453,8 @@ func TestMaxTransactions(t *testing.T) {
 		require.Equal(t, []int{200}, collect(tx1))
 
 		// Client side.
-		one, err := transaction.New(transaction.Config{Sender: p.cn, MaxTransactions: 1})
+		third := &node{w: p.w, addr: netip.MustParseAddrPort("10.0.0.3:5060")}
+		one, err := transaction.New(third, transaction.Config{MaxTransactions: 1})
 		require.NoError(t, err)
 		defer one.Close()
 		p.w.blackhole[serverAddr] = true
@@ -632,36 +634,42 @@ func TestDetach(t *testing.T) {
 }
 
 // inlineHandler serves OPTIONS inline (answering 200 now) and MESSAGE
-// inline (answering 202 later, from another goroutine); it declines the
-// rest, which ServeSIP answers 486.
+// inline (answering 202 later, from another goroutine), and hands the rest
+// to a goroutine through transaction.Go, where they get 486.
 type inlineHandler struct {
 	inline, goroutine atomic.Int32
 	later             chan func()
+	slow              transaction.Handler
 }
 
-func (h *inlineHandler) ServeInline(_ context.Context, w transaction.ResponseWriter, req *sip.Request) bool {
+func newInlineHandler() *inlineHandler {
+	h := &inlineHandler{later: make(chan func(), 1)}
+	h.slow = transaction.Go(transaction.HandlerFunc(func(_ context.Context, w transaction.ResponseWriter, req *sip.Request) {
+		h.goroutine.Add(1)
+		_ = w.Respond(sip.NewResponse(req, 486, ""))
+	}))
+	return h
+}
+
+func (h *inlineHandler) ServeSIP(ctx context.Context, w transaction.ResponseWriter, req *sip.Request) {
 	switch req.Method {
 	case sip.OPTIONS:
 		h.inline.Add(1)
 		_ = w.Respond(sip.NewResponse(req, 200, ""))
-		return true
 	case sip.MESSAGE:
 		h.inline.Add(1)
 		res := sip.NewResponse(req, 202, "")
 		h.later <- func() { _ = w.Respond(res) }
-		return true
+	default:
+		h.slow.ServeSIP(ctx, w, req)
 	}
-	return false
 }
 
-func (h *inlineHandler) ServeSIP(_ context.Context, w transaction.ResponseWriter, req *sip.Request) {
-	h.goroutine.Add(1)
-	_ = w.Respond(sip.NewResponse(req, 486, ""))
-}
+func (h *inlineHandler) HandleDirect(transport.Incoming) {}
 
-// TestInlineHandler: requests an InlineHandler takes are answered by it,
-// now or later, and never by the layer's 500; the ones it declines reach
-// ServeSIP.
+// TestInlineHandler: a Handler runs on the delivering goroutine and owns
+// the answer: what it serves is answered by it, now or later, and never by
+// the layer's 500; what it hands to transaction.Go runs there.
 func TestInlineHandler(t *testing.T) {
 	tests := []struct {
 		method          sip.Method
@@ -675,8 +683,8 @@ func TestInlineHandler(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(string(tt.method), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				h := &inlineHandler{later: make(chan func(), 1)}
-				p := newPair(t, loss{}, h, nil)
+				h := newInlineHandler()
+				p := newPair(t, loss{}, nil, func(_, s *transaction.Config) { s.Handler = h })
 				tx, err := p.client.Request(t.Context(), newReq(tt.method), udp())
 				require.NoError(t, err)
 				synctest.Wait()
@@ -692,6 +700,18 @@ func TestInlineHandler(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestGoAnswersForTheHandler: a handler run through transaction.Go that
+// returns without a final response gets the layer's 500.
+func TestGoAnswersForTheHandler(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		silent := transaction.HandlerFunc(func(context.Context, transaction.ResponseWriter, *sip.Request) {})
+		p := newPair(t, loss{}, silent, nil)
+		tx, err := p.client.Request(t.Context(), newReq(sip.OPTIONS), udp())
+		require.NoError(t, err)
+		require.Equal(t, []int{500}, collect(tx))
+	})
 }
 
 // TestTimerSlack: with slack, Timer J of two transactions 30 ms apart

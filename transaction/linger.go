@@ -93,7 +93,7 @@ func (s *shard) tombRequest(tb tombRef, req *sip.Request, f transport.Flow) {
 	if res == nil {
 		return
 	}
-	if err := s.l.cfg.Sender.SendResponse(s.l.ctx, res, f); err != nil {
+	if err := s.l.t.SendResponse(s.l.ctx, res, f); err != nil {
 		s.l.debug("repeating a final response failed", req)
 	}
 }
@@ -106,7 +106,7 @@ func (s *shard) respondEntombed(t *serverTx, res *sip.Response) error {
 	if res.StatusCode < 200 || res.StatusCode >= 300 {
 		return nil
 	}
-	if err := s.l.cfg.Sender.SendResponse(s.l.ctx, res, t.flow); err != nil {
+	if err := s.l.t.SendResponse(s.l.ctx, res, t.flow); err != nil {
 		return &TransportError{Err: err}
 	}
 	return nil

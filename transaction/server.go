@@ -12,52 +12,6 @@ import (
 	"github.com/dialtone/dialtone/transport"
 )
 
-// Handler serves the requests that create server transactions, like
-// net/http's Handler.
-//
-// ServeSIP runs on its own goroutine per request. It answers through w,
-// any number of provisional responses and then a final one, and returns
-// once it has answered: absorbing retransmissions afterwards (Timers J, G,
-// H, I, L) is the layer's job. If it returns without a final response the
-// layer sends 487 Request Terminated for an INVITE whose context was
-// canceled by a CANCEL, and 500 Server Internal Error otherwise.
-//
-// ctx is canceled with cause ErrCanceled when a CANCEL for this INVITE
-// arrives (the layer answers the CANCEL 200 itself, RFC 3261 §9.2; the
-// handler should answer the INVITE 487), with a *TransportError or
-// *TimeoutError (Timer H) when the transaction fails, with ErrClosed when
-// the layer closes, and with ErrTerminated when the transaction ends
-// normally — over UDP, as soon as it only absorbs retransmissions
-// (non-INVITE Completed, INVITE Accepted after a 2xx): see linger.go. In
-// Accepted the handler may still send 2xx retransmissions; Respond then
-// reports a transport failure itself. context.Cause tells which.
-type Handler interface {
-	ServeSIP(ctx context.Context, w ResponseWriter, req *sip.Request)
-}
-
-// InlineHandler is a Handler that can serve some requests on the
-// goroutine that delivered them, saving the hand-off to a goroutine of
-// their own (a context switch per request when the process is not busy).
-//
-// ServeInline is called first, outside the layer's locks, on a transport
-// reader goroutine: it must not block. It either takes the request and
-// returns true, or returns false without touching w and then ServeSIP
-// runs as usual. Having taken the request it must see that a final
-// response is sent, now or later from any goroutine: unlike after
-// ServeSIP, the layer does not answer 500 for it.
-type InlineHandler interface {
-	Handler
-	ServeInline(ctx context.Context, w ResponseWriter, req *sip.Request) bool
-}
-
-// HandlerFunc adapts a function to Handler.
-type HandlerFunc func(ctx context.Context, w ResponseWriter, req *sip.Request)
-
-// ServeSIP calls f.
-func (f HandlerFunc) ServeSIP(ctx context.Context, w ResponseWriter, req *sip.Request) {
-	f(ctx, w, req)
-}
-
 // ResponseWriter is the server transaction as its handler sees it.
 type ResponseWriter interface {
 	// Respond sends res through the transaction (RFC 3261 §17.2): any
@@ -239,31 +193,22 @@ func (s *shard) request(now time.Time, req *sip.Request, in transport.Incoming) 
 		t.req = nil
 		return
 	}
-	if _, ok := s.l.cfg.Handler.(InlineHandler); ok {
-		s.after.serve = append(s.after.serve, t)
-		return
-	}
-	s.l.wg.Add(1)
-	go s.l.serve(t)
+	s.after.serve = append(s.after.serve, t)
 }
 
-// serveInline offers t to the InlineHandler once the shard's lock is
-// released, and starts ServeSIP on a goroutine if it declines.
-func (l *Layer) serveInline(h InlineHandler, t *serverTx) {
+// serveTU hands a new server transaction to the Handler once the shard's
+// lock is released, on the delivering goroutine.
+func (l *Layer) serveTU(t *serverTx) {
 	req := t.req
-	if h.ServeInline(t.ctx, t, req) {
-		t.req = nil
-		return
-	}
-	if !l.goStart() {
-		return // closed: the transaction has ended
-	}
-	go l.serve(t)
+	// The handler holds req as long as it needs it; the transaction does
+	// not, so a transaction waiting out its timers keeps no buffer alive.
+	t.req = nil
+	l.cfg.Handler.ServeSIP(t.ctx, t, req)
 }
 
 // stateless answers a request without a transaction (limits, shutdown).
 func (s *shard) stateless(req *sip.Request, f transport.Flow, code int) {
-	if err := s.l.cfg.Sender.SendResponse(s.l.ctx, sip.NewResponse(req, code, ""), f); err != nil {
+	if err := s.l.t.SendResponse(s.l.ctx, sip.NewResponse(req, code, ""), f); err != nil {
 		s.l.debug("stateless response failed", req)
 	}
 }
@@ -353,7 +298,7 @@ func (s *shard) stepServer(now time.Time, t *serverTx, i input, in *transport.In
 				// which the transaction must not keep for 64·T1.
 				t.lastTag = strings.Clone(tag)
 			}
-			if err := s.l.cfg.Sender.SendResponse(s.l.ctx, o.res, t.flow); err != nil && !t.ended {
+			if err := s.l.t.SendResponse(s.l.ctx, o.res, t.flow); err != nil && !t.ended {
 				s.stepServer(now, t, input{kind: inTransportError, err: &TransportError{Err: err}}, nil)
 			}
 		case outPassAck:
@@ -379,29 +324,4 @@ func (s *shard) stepServer(now time.Time, t *serverTx, i input, in *transport.In
 		r.release()
 	}
 	s.schedule(&t.item, t.m, now)
-}
-
-// serve runs the handler of a server transaction and answers for it if
-// it did not.
-func (l *Layer) serve(t *serverTx) {
-	defer l.wg.Done()
-	req := t.req
-	// Only this goroutine reads t.req once the transaction is running.
-	defer func() { t.req = nil }()
-	l.cfg.Handler.ServeSIP(t.ctx, t, req)
-	t.mu.Lock()
-	answered, tag := t.finalCode != 0, t.tag
-	t.mu.Unlock()
-	if answered || t.done.Load() || l.closed.Load() {
-		return
-	}
-	code := 500
-	if req.Method == sip.INVITE && context.Cause(t.ctx) == ErrCanceled {
-		code = 487
-	}
-	res := sip.NewResponse(req, code, "")
-	if tag != "" {
-		res.SetToTag(tag)
-	}
-	_ = t.Respond(res) // the transaction may have ended meanwhile
 }

@@ -55,9 +55,7 @@ func waitCount(b *testing.B, h *countHandler, want int64) {
 
 func BenchmarkUDPReceive(b *testing.B) {
 	h := &countHandler{}
-	l, err := New(Config{Handler: h})
-	require.NoError(b, err)
-	defer l.Close()
+	l := newServedLayer(b, Config{}, h)
 	a, err := l.Listen(b.Context(), UDP, "127.0.0.1:0")
 	require.NoError(b, err)
 	c, err := net.DialUDP("udp", nil, a.(*net.UDPAddr))
@@ -83,9 +81,7 @@ func BenchmarkUDPReceive(b *testing.B) {
 
 func BenchmarkTCPReceive(b *testing.B) {
 	h := &countHandler{}
-	l, err := New(Config{Handler: h})
-	require.NoError(b, err)
-	defer l.Close()
+	l := newServedLayer(b, Config{}, h)
 	a, err := l.Listen(b.Context(), TCP, "127.0.0.1:0")
 	require.NoError(b, err)
 	c, err := net.Dial("tcp", a.String())

@@ -108,8 +108,7 @@ func BenchmarkTCPReceiveExternal(b *testing.B) { benchExternal(b, TCP) }
 
 func benchExternal(b *testing.B, network Network) {
 	h := &stampHandler{}
-	l, err := New(Config{Handler: h})
-	require.NoError(b, err)
+	l := newServedLayer(b, Config{}, h)
 	a, err := l.Listen(b.Context(), network, "127.0.0.1:0")
 	require.NoError(b, err)
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperBlaster$", "-test.count=1")

@@ -66,12 +66,10 @@ const maxDatagram = 65535
 // wsHandshakeMax bounds the HTTP upgrade request of a WebSocket handshake.
 const wsHandshakeMax = 16 << 10
 
-// Config configures a Layer. The zero value is valid: real sockets, no
-// handler (messages are read and dropped), the defaults above.
+// Config configures a Layer. The zero value is valid: real sockets and
+// the defaults above. The handler of what the layer reads is bound with
+// Layer.Serve, not here.
 type Config struct {
-	// Handler receives every message read and every flow failure; nil
-	// drops them.
-	Handler Handler
 	// Net makes sockets; nil means the operating system's, through
 	// net.ListenConfig and net.Dialer.
 	Net Net

@@ -3,9 +3,11 @@
 // (RFC 7118), over IPv4 and IPv6.
 //
 // A Layer owns every listener and connection. It hands each message it
-// reads, with the Flow it came on, to one Handler, and implements Sender:
-// SendRequest to a Target, SendResponse by the rules of §18.2.2 and RFC
-// 3581, SendOn for retransmissions on a known flow.
+// reads, with the Flow it came on, to the one Handler bound with Serve
+// (before Listen: nothing is read before someone is there to take it), and
+// sends: SendRequest to a Target, SendResponse by the rules of §18.2.2 and
+// RFC 3581, SendOn for retransmissions on a known flow. The transaction
+// layer binds itself with Serve and sends through these three methods.
 //
 // # What it does
 //

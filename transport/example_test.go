@@ -32,16 +32,17 @@ func Example() {
 	defer mn.Close()
 	ctx := context.Background()
 
-	srvH := &answerer{}
-	srv, _ := transport.New(transport.Config{Net: mn, Handler: srvH})
-	srvH.l = srv
+	// Bind each layer's handler with Serve before it listens or sends.
+	srv, _ := transport.New(transport.Config{Net: mn})
 	defer srv.Close()
+	_ = srv.Serve(&answerer{l: srv})
 	_, _ = srv.Listen(ctx, transport.TCP, "192.0.2.1:5060")
 
 	cliH := &answerer{got: make(chan *sip.Response, 1)}
-	cli, _ := transport.New(transport.Config{Net: mn, Handler: cliH})
+	cli, _ := transport.New(transport.Config{Net: mn})
 	cliH.l = cli
 	defer cli.Close()
+	_ = cli.Serve(cliH)
 
 	uri, _ := sip.ParseURI("sip:bob@192.0.2.1")
 	req := sip.NewRequest(sip.OPTIONS, uri)

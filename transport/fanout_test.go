@@ -58,7 +58,7 @@ func TestUDPFanoutKeepsCallOrder(t *testing.T) {
 			const calls, perCall = 16, 40
 			g := &gate{first: make(chan struct{}), release: make(chan struct{}), seqs: map[string][]uint32{},
 				all: make(chan struct{}), want: calls*perCall + 1}
-			l, _ := newTestLayer(t, Config{Handler: g, UDPWorkers: tt.workers})
+			l := newServedLayer(t, Config{UDPWorkers: tt.workers}, g)
 			addr := listen(t, l, UDP, "127.0.0.1:0")
 			c, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(addr))
 			require.NoError(t, err)

@@ -58,16 +58,21 @@ func (r *recorder) tryNext() (Incoming, bool) {
 	}
 }
 
+// newTestLayer returns a layer served by a recorder.
 func newTestLayer(t *testing.T, cfg Config) (*Layer, *recorder) {
 	t.Helper()
 	rec := newRecorder()
-	if cfg.Handler == nil {
-		cfg.Handler = rec
-	}
+	return newServedLayer(t, cfg, rec), rec
+}
+
+// newServedLayer returns a layer served by h.
+func newServedLayer(t testing.TB, cfg Config, h Handler) *Layer {
+	t.Helper()
 	l, err := New(cfg)
 	require.NoError(t, err)
+	require.NoError(t, l.Serve(h))
 	t.Cleanup(func() { _ = l.Close() })
-	return l, rec
+	return l
 }
 
 func listen(t *testing.T, l *Layer, n Network, addr string) netip.AddrPort {

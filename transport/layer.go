@@ -15,11 +15,13 @@ import (
 )
 
 // Layer owns the listeners and connections of a SIP element: it reads
-// messages and hands them to the Handler, and sends requests and responses
-// as the transaction layer asks (it implements Sender). Create it with New
-// and stop it with Close.
+// messages and hands them to the Handler bound with Serve, and sends
+// requests and responses as the transaction layer asks (it implements
+// transaction.Transport). Create it with New, bind it with Serve, then Listen; stop it
+// with Close.
 type Layer struct {
 	cfg    Config
+	h      Handler         // set once by Serve, before any reader goroutine exists
 	ctx    context.Context // canceled by Close
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // every goroutine of the layer
@@ -38,8 +40,6 @@ type Layer struct {
 	bufs      sync.Pool // *[]byte scratch for serialization
 	st        counters
 }
-
-var _ Sender = (*Layer)(nil)
 
 // poolKey finds a connection by network and remote address (RFC 5923-style
 // reuse: the peer's source address, and its advertised sent-by for
@@ -73,6 +73,33 @@ func New(cfg Config) (*Layer, error) {
 		return &b
 	}
 	return l, nil
+}
+
+// Serve binds h as the handler of every message the layer reads and every
+// flow failure it reports. It must be called once, before Listen and
+// before the first send opens a connection, so that no message is read
+// before someone is there to take it: a second call fails with
+// ErrAlreadyServing, a call after a listener or connection exists with
+// ErrServeTooLate. Until Serve, what the layer reads is dropped.
+//
+// The transaction layer calls Serve itself (transaction.New); a program
+// that uses the transport alone calls it with its own Handler.
+func (l *Layer) Serve(h Handler) error {
+	if h == nil {
+		return ErrNilHandler
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	switch {
+	case l.closed:
+		return ErrClosed
+	case l.h != nil:
+		return ErrAlreadyServing
+	case len(l.udp) > 0 || len(l.lns) > 0 || len(l.conns) > 0:
+		return ErrServeTooLate
+	}
+	l.h = h
+	return nil
 }
 
 // Listen opens a listener of the given network on addr ("host:port"; port
@@ -149,7 +176,7 @@ func (l *Layer) deliver(m sip.Message, f Flow, at time.Time, c *conn) {
 		}
 	}
 	l.st.messagesIn.Add(1)
-	if h := l.cfg.Handler; h != nil {
+	if h := l.h; h != nil {
 		h.HandleMessage(Incoming{Msg: m, Flow: f, At: at})
 	}
 }
@@ -194,7 +221,7 @@ func (l *Layer) debug(msg string, f Flow, err error) {
 		slog.Any("err", err))
 }
 
-// SendRequest sends req to t (Sender). It fills the top Via (transport,
+// SendRequest sends req to t . It fills the top Via (transport,
 // sent-by of the listener or connection it leaves from, rport; the branch
 // is kept) and returns the flow used. A UDP request larger than
 // MaxUDPRequest goes over TCP unless t.Pinned (RFC 3261 §18.1.1). Stream
@@ -242,7 +269,7 @@ func (l *Layer) SendRequest(ctx context.Context, req *sip.Request, t Target) (Fl
 	return c.flow(), l.sendConn(ctx, c, req)
 }
 
-// SendResponse sends res for a request that arrived on f (Sender), per RFC
+// SendResponse sends res for a request that arrived on f , per RFC
 // 3261 §18.2.2 and RFC 3581 §4: on a stream, over the request's connection
 // while it is open, else over a connection to the top Via's received
 // address (or sent-by host) and sent-by port (not for WS, whose clients do
@@ -288,7 +315,7 @@ func (l *Layer) SendResponse(ctx context.Context, res *sip.Response, f Flow) err
 	return l.sendConn(ctx, c, res)
 }
 
-// SendOn sends m unchanged on flow f (Sender): retransmissions, ACK for
+// SendOn sends m unchanged on flow f : retransmissions, ACK for
 // non-2xx responses. On UDP it goes from f.Local to f.Remote; on a stream
 // over connection f.Conn, or, when that is gone, over any open connection
 // to f.Remote. A response whose connection is gone is routed as

@@ -184,7 +184,7 @@ func (c *conn) close(err error) {
 			return
 		}
 		c.l.debug("connection closed", c.flow(), err)
-		if h := c.l.cfg.Handler; h != nil {
+		if h := c.l.h; h != nil {
 			h.HandleFlowError(c.flow(), err)
 		}
 	})

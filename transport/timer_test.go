@@ -19,10 +19,8 @@ func timedSetup(t *testing.T, cfg Config) (*memnet.Network, *Layer, *recorder, s
 	mn := memnet.New(memnet.Config{})
 	t.Cleanup(func() { _ = mn.Close() })
 	rec := newRecorder()
-	cfg.Net, cfg.Handler = mn, rec
-	l, err := New(cfg)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = l.Close() })
+	cfg.Net = mn
+	l := newServedLayer(t, cfg, rec)
 	a, err := l.Listen(t.Context(), TCP, "10.0.0.1:5060")
 	require.NoError(t, err)
 	return mn, l, rec, a.String()

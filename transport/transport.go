@@ -80,9 +80,9 @@ type Incoming struct {
 	At time.Time
 }
 
-// Handler receives what the layer reads. Its methods are called from the
-// layer's reader goroutines, one message at a time per connection or
-// socket, and must not block for long.
+// Handler receives what the layer reads; bind it with Layer.Serve. Its
+// methods are called from the layer's reader goroutines, one message at a
+// time per connection or socket, and must not block for long.
 type Handler interface {
 	// HandleMessage gets every message that parsed. Requests carry
 	// received= and rport= on their top Via as RFC 3261 §18.2.1 and RFC
@@ -91,22 +91,6 @@ type Handler interface {
 	// HandleFlowError reports that a stream flow failed or closed; the
 	// transactions that use it fail with a transport error (§17.1.4).
 	HandleFlowError(f Flow, err error)
-}
-
-// Sender is what the transaction layer needs from the transport layer.
-// *Layer implements it; tests can put anything in its place.
-type Sender interface {
-	// SendRequest sends a request to t. It fills in the top Via's
-	// transport and sent-by (keeping the branch the caller set) and
-	// returns the flow used, on which retransmissions go with SendOn.
-	// A UDP request larger than 1300 bytes goes over TCP instead (RFC 3261
-	// §18.1.1) unless the Target was pinned by the caller.
-	SendRequest(ctx context.Context, req *sip.Request, t Target) (Flow, error)
-	// SendResponse sends a response to a request that arrived on f, per
-	// RFC 3261 §18.2.2 and RFC 3581 §4.
-	SendResponse(ctx context.Context, res *sip.Response, f Flow) error
-	// SendOn sends a message on a flow as it is (retransmissions, ACK).
-	SendOn(ctx context.Context, m sip.Message, f Flow) error
 }
 
 // Net is the socket factory the layer uses: the real network, or
@@ -127,6 +111,18 @@ var (
 	ErrUnreachable = errors.New("transport: destination unreachable")
 	// ErrNoListener: no listener for the network the message needs.
 	ErrNoListener = errors.New("transport: no listener for network")
+)
+
+// Errors of Layer.Serve: the handler is bound once, before anything is
+// read.
+var (
+	// ErrAlreadyServing: Serve was called a second time.
+	ErrAlreadyServing = errors.New("transport: a handler is already bound (Serve called twice)")
+	// ErrServeTooLate: Serve was called after a listener or connection
+	// was opened, when messages may already have been read and dropped.
+	ErrServeTooLate = errors.New("transport: Serve must be called before Listen and before the first send")
+	// ErrNilHandler: Serve was given a nil handler.
+	ErrNilHandler = errors.New("transport: nil handler")
 )
 
 // Direction says whether a traced message was sent or received.

@@ -1064,7 +1064,7 @@ func (c *Call) drainReinvite(tx *transaction.ClientTx, req, ack *sip.Request) {
 }
 
 // resendAck answers a 2xx retransmission that arrived after its INVITE
-// transaction ended (the transaction layer's Stray).
+// transaction ended (the transaction layer hands it to HandleDirect).
 func (c *Call) resendAck(res *sip.Response) {
 	cs, err := res.CSeq()
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/dialtone/dialtone/internal/memnet"
+	"github.com/dialtone/dialtone/sip"
 	"github.com/dialtone/dialtone/transaction"
 	"github.com/dialtone/dialtone/transport"
 	"github.com/dialtone/dialtone/ua"
@@ -105,19 +106,34 @@ type rawPeer struct {
 	tx *transaction.Layer
 }
 
-type fwd struct{ h *transaction.Layer }
+// peerTU is a rawPeer's transaction user: h serves requests (nil: 501),
+// stray gets what the layer hands to the core directly.
+type peerTU struct {
+	h     transaction.HandlerFunc
+	stray func(transport.Incoming)
+}
 
-func (f *fwd) HandleMessage(in transport.Incoming)        { f.h.HandleMessage(in) }
-func (f *fwd) HandleFlowError(fl transport.Flow, e error) { f.h.HandleFlowError(fl, e) }
+func (p peerTU) ServeSIP(ctx context.Context, w transaction.ResponseWriter, req *sip.Request) {
+	if p.h == nil {
+		_ = w.Respond(sip.NewResponse(req, sip.StatusNotImplemented, ""))
+		return
+	}
+	p.h(ctx, w, req)
+}
+
+func (p peerTU) HandleDirect(in transport.Incoming) {
+	if p.stray != nil {
+		p.stray(in)
+	}
+}
 
 func newRawPeer(t *testing.T, n *memnet.Network, addr string, h transaction.HandlerFunc, stray func(transport.Incoming)) *rawPeer {
 	t.Helper()
-	f := &fwd{}
-	tp, err := transport.New(transport.Config{Net: n, Handler: f})
+	tp, err := transport.New(transport.Config{Net: n})
 	require.NoError(t, err)
-	tx, err := transaction.New(transaction.Config{Sender: tp, Handler: h, Stray: stray})
+	// Test handlers may block: a goroutine per request (transaction.Go).
+	tx, err := transaction.New(tp, transaction.Config{Handler: transaction.Go(peerTU{h: h, stray: stray})})
 	require.NoError(t, err)
-	f.h = tx
 	_, err = tp.Listen(context.Background(), transport.UDP, addr)
 	require.NoError(t, err)
 	p := &rawPeer{tp: tp, tx: tx}

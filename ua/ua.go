@@ -27,6 +27,7 @@ type UA struct {
 	log      *slog.Logger
 	tp       *transport.Layer
 	tx       *transaction.Layer
+	slow     transaction.Handler // requests whose handling may block, each on a goroutine
 	resolver transport.Resolver
 	val      sip.Validator
 	allow    string
@@ -110,9 +111,7 @@ func New(cfg Config) (*UA, error) {
 	}
 	u.baseCtx, u.stop = context.WithCancel(context.Background())
 
-	fwd := &forwarder{}
 	tp, err := transport.New(transport.Config{
-		Handler:       fwd,
 		Net:           cfg.Net,
 		TLS:           cfg.TLS,
 		ClientTLS:     cfg.ClientTLS,
@@ -126,10 +125,9 @@ func New(cfg Config) (*UA, error) {
 		return nil, err
 	}
 	u.tp = tp
-	txl, err := transaction.New(transaction.Config{
-		Sender:  tp,
+	u.slow = transaction.Go(transaction.HandlerFunc(u.serveSIP))
+	txl, err := transaction.New(tp, transaction.Config{
 		Handler: handler{u},
-		Stray:   u.stray,
 		Timers:  cfg.Timers,
 		Logger:  cfg.Logger,
 		Shards:  cfg.Shards,
@@ -140,7 +138,6 @@ func New(cfg Config) (*UA, error) {
 		return nil, err
 	}
 	u.tx = txl
-	fwd.h.Store(txl)
 
 	for _, lc := range cfg.Listen {
 		a, err := tp.Listen(context.Background(), lc.Network, lc.Addr)
@@ -175,24 +172,6 @@ func (u *UA) abort() {
 	u.stop()
 	_ = u.tx.Close()
 	_ = u.tp.Close()
-}
-
-// forwarder breaks the construction cycle between the layers: the
-// transport needs its Handler at New, the transaction layer its Sender.
-type forwarder struct {
-	h atomic.Pointer[transaction.Layer]
-}
-
-func (f *forwarder) HandleMessage(in transport.Incoming) {
-	if h := f.h.Load(); h != nil {
-		h.HandleMessage(in)
-	}
-}
-
-func (f *forwarder) HandleFlowError(fl transport.Flow, err error) {
-	if h := f.h.Load(); h != nil {
-		h.HandleFlowError(fl, err)
-	}
 }
 
 // Addrs returns the bound addresses of the listeners, in Config.Listen
@@ -503,8 +482,9 @@ func (u *UA) addCommon(m sip.Message) {
 	m.Set("User-Agent", u.cfg.UserAgent)
 }
 
-// serveSIP is the transaction layer's handler: every request that starts
-// a server transaction.
+// serveSIP serves, on a goroutine of its own (u.slow), a request whose
+// handling may block: it validates and dispatches it, and the transaction
+// layer answers 500 (or 487) if it returns unanswered.
 func (u *UA) serveSIP(ctx context.Context, w transaction.ResponseWriter, req *sip.Request) {
 	if u.refuseInvalid(w, req) {
 		return
@@ -512,13 +492,12 @@ func (u *UA) serveSIP(ctx context.Context, w transaction.ResponseWriter, req *si
 	u.dispatch(ctx, w, req, false)
 }
 
-// serveInline is the transaction layer's InlineHandler: on the transport
-// reader that delivered the request it serves what cannot block — BYE,
-// OPTIONS, requests for unknown dialogs, and initial INVITEs when
-// Config.InlineOnCall says OnCall does not block, or the 400/416/420 that
-// any of these gets when invalid — and leaves the rest (re-INVITE,
-// UPDATE, INFO, MESSAGE: host callbacks) to serveSIP on a goroutine of
-// their own.
+// serveInline serves, on the transport reader that delivered the request,
+// what cannot block — BYE, OPTIONS, requests for unknown dialogs, and
+// initial INVITEs when Config.InlineOnCall says OnCall does not block, or
+// the 400/416/420 that any of these gets when invalid — and reports false
+// for the rest (re-INVITE, UPDATE, INFO, MESSAGE: host callbacks), which
+// go to serveSIP on a goroutine of their own.
 func (u *UA) serveInline(ctx context.Context, w transaction.ResponseWriter, req *sip.Request) bool {
 	// Decide before validating: a declined request is validated once, by
 	// serveSIP.
@@ -586,16 +565,21 @@ func (u *UA) refuseInvalid(w transaction.ResponseWriter, req *sip.Request) bool 
 	return false
 }
 
-// handler adapts the UA to transaction.InlineHandler.
+// handler is the UA as the transaction layer's user. It keeps the UA's
+// own methods out of its exported API.
 type handler struct{ u *UA }
 
+// ServeSIP serves a new request inline when it cannot block, else hands
+// it to a goroutine owned by the transaction layer.
 func (h handler) ServeSIP(ctx context.Context, w transaction.ResponseWriter, req *sip.Request) {
-	h.u.serveSIP(ctx, w, req)
+	if !h.u.serveInline(ctx, w, req) {
+		h.u.slow.ServeSIP(ctx, w, req)
+	}
 }
 
-func (h handler) ServeInline(ctx context.Context, w transaction.ResponseWriter, req *sip.Request) bool {
-	return h.u.serveInline(ctx, w, req)
-}
+// HandleDirect gets ACKs for our 2xx and 2xx retransmissions that match
+// no transaction.
+func (h handler) HandleDirect(in transport.Incoming) { h.u.stray(in) }
 
 func (u *UA) respond(w transaction.ResponseWriter, res *sip.Response) {
 	if res.Header("Server") == "" {

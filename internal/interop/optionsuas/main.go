@@ -41,13 +41,14 @@ func (r *responder) HandleFlowError(transport.Flow, error) {}
 func main() {
 	listen := flag.String("listen", "127.0.0.1:5070", "host:port for UDP and TCP")
 	flag.Parse()
-	h := &responder{}
-	l, err := transport.New(transport.Config{Handler: h})
+	l, err := transport.New(transport.Config{})
+	if err == nil {
+		err = l.Serve(&responder{l: l})
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	h.l = l
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	for _, n := range []transport.Network{transport.UDP, transport.TCP} {

@@ -101,21 +101,17 @@ func run(cfg config) (bool, error) {
 	defer cancel()
 
 	u := &uac{cfg: cfg, target: transport.Target{Network: cfg.network, Addr: dst, Pinned: true}, dialogs: make(map[string]*dialog)}
-	// transport.Config wants its Handler (the transaction layer) at New and
-	// transaction.Config its Sender (the transport layer) at New: break the
-	// cycle with a forwarding handler filled in once both exist.
-	fwd := &forwarder{}
-	tl, err := transport.New(transport.Config{Handler: fwd, Logger: cfg.logger})
+	tl, err := transport.New(transport.Config{Logger: cfg.logger})
 	if err != nil {
 		return false, err
 	}
 	defer tl.Close()
-	txl, err := transaction.New(transaction.Config{Sender: tl, Stray: u.stray, Logger: cfg.logger})
+	// The transaction layer binds itself to the transport in New.
+	txl, err := transaction.New(tl, transaction.Config{Handler: u, Logger: cfg.logger})
 	if err != nil {
 		return false, err
 	}
 	defer txl.Close()
-	fwd.h.Store(txl)
 	u.tl, u.txl = tl, txl
 
 	a, err := tl.Listen(ctx, cfg.network, cfg.listen)
@@ -196,24 +192,6 @@ func avg(total, n uint64) time.Duration {
 		return 0
 	}
 	return (time.Duration(total) / time.Duration(n)).Round(time.Microsecond)
-}
-
-// forwarder is a transport.Handler that passes everything to the
-// transaction layer once it exists.
-type forwarder struct {
-	h atomic.Pointer[transaction.Layer]
-}
-
-func (f *forwarder) HandleMessage(in transport.Incoming) {
-	if h := f.h.Load(); h != nil {
-		h.HandleMessage(in)
-	}
-}
-
-func (f *forwarder) HandleFlowError(fl transport.Flow, err error) {
-	if h := f.h.Load(); h != nil {
-		h.HandleFlowError(fl, err)
-	}
 }
 
 // uac places the calls and keeps the counters.
@@ -467,6 +445,15 @@ func (u *uac) sendAck(ctx context.Context, d *dialog) error {
 	u.acks.Add(1)
 	return nil
 }
+
+// ServeSIP answers requests outside our calls 501: this UAC serves none.
+func (u *uac) ServeSIP(_ context.Context, w transaction.ResponseWriter, req *sip.Request) {
+	_ = w.Respond(sip.NewResponse(req, sip.StatusNotImplemented, ""))
+}
+
+// HandleDirect is the transaction layer's hand-off of what matches no
+// transaction (see stray).
+func (u *uac) HandleDirect(in transport.Incoming) { u.stray(in) }
 
 // stray gets what matches no transaction; for a UAC these are 2xx
 // retransmissions that arrive after the INVITE transaction ended (RFC 6026

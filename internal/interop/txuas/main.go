@@ -11,7 +11,7 @@
 // sends 100 Trying itself when the answer takes longer than 200 ms). The
 // INVITE server transaction hands 2xx retransmission to its user, so txuas
 // retransmits the 200 itself as RFC 3261 §13.3.1.4 asks: after T1, doubling
-// up to T2, until the ACK arrives through the transaction layer's Stray hook
+// up to T2, until the ACK arrives through the transaction layer's HandleDirect
 // or 64·T1 have passed. A BYE for a known dialog gets 200 (481 otherwise);
 // a CANCEL during the -ring delay ends the INVITE with 487 (the layer
 // answers the CANCEL 200 itself, §9.2); OPTIONS gets 200.
@@ -71,19 +71,15 @@ func run(listen string, cfg config) error {
 	}
 	u := &uas{cfg: cfg, calls: make(map[callKey]*call)}
 
-	// transport.Config wants its Handler (the transaction layer) at New and
-	// transaction.Config its Sender (the transport layer) at New: break the
-	// cycle with a forwarding handler filled in once both exist.
-	fwd := &forwarder{}
-	tl, err := transport.New(transport.Config{Handler: fwd, Logger: logger})
+	tl, err := transport.New(transport.Config{Logger: logger})
 	if err != nil {
 		return err
 	}
 	defer tl.Close()
-	txl, err := transaction.New(transaction.Config{
-		Sender:  tl,
-		Handler: u,
-		Stray:   u.stray,
+	// The transaction layer binds itself to the transport in New; the
+	// handler rings before answering, so each request gets a goroutine.
+	txl, err := transaction.New(tl, transaction.Config{
+		Handler: transaction.Go(u),
 		Timers:  cfg.timers,
 		Logger:  logger,
 	})
@@ -91,7 +87,6 @@ func run(listen string, cfg config) error {
 		return err
 	}
 	defer txl.Close()
-	fwd.h.Store(txl)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -119,24 +114,6 @@ loop:
 	u.stopAll()
 	fmt.Println(u.summary())
 	return nil
-}
-
-// forwarder is a transport.Handler that passes everything to the
-// transaction layer once it exists.
-type forwarder struct {
-	h atomic.Pointer[transaction.Layer]
-}
-
-func (f *forwarder) HandleMessage(in transport.Incoming) {
-	if h := f.h.Load(); h != nil {
-		h.HandleMessage(in)
-	}
-}
-
-func (f *forwarder) HandleFlowError(fl transport.Flow, err error) {
-	if h := f.h.Load(); h != nil {
-		h.HandleFlowError(fl, err)
-	}
 }
 
 // callKey names a dialog we created: Call-ID and our To tag.
@@ -353,7 +330,10 @@ func (u *uas) forget(c *call) {
 	delete(u.calls, c.key)
 }
 
-// stray is the transaction layer's Stray hook: ACKs for our 2xx responses
+// HandleDirect implements transaction.Handler: see stray.
+func (u *uas) HandleDirect(in transport.Incoming) { u.stray(in) }
+
+// stray gets what the transaction layer hands to the core directly: ACKs for our 2xx responses
 // and anything else that matched no transaction.
 func (u *uas) stray(in transport.Incoming) {
 	req, ok := in.Msg.(*sip.Request)
