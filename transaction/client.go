@@ -82,7 +82,7 @@ func (l *Layer) Request(ctx context.Context, req *sip.Request, target transport.
 	if _, err := req.CSeq(); err != nil {
 		return nil, ErrInvalidMessage
 	}
-	if l.closed.Load() || l.draining.Load() {
+	if l.g.Shutting() || l.draining.Load() {
 		return nil, ErrClosed
 	}
 	v, err := req.TopVia()
@@ -300,8 +300,11 @@ func (s *shard) stepClient(now time.Time, tx *ClientTx, in input) {
 				if fn := tx.d.handler(); fn != nil {
 					fn(o.res)
 				} else if tx.d.push(o.res) {
-					s.l.wg.Add(1)
-					go tx.d.pump(s.l, tx.ctx)
+					if s.l.g.Enter() {
+						go tx.d.pump(s.l, tx.ctx)
+					} else {
+						tx.d.noPump() // closing: the queue is dropped
+					}
 				}
 			}
 		case outFail:
@@ -434,6 +437,19 @@ func (d *delivery) push(r *sip.Response) bool {
 	return true
 }
 
+// noPump undoes a push that asked for a pump the closing layer cannot
+// start: the queue is dropped and the channel closes once the transaction
+// is done.
+func (d *delivery) noPump() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.pumping = false
+	d.q = nil
+	if d.done {
+		d.closeCh()
+	}
+}
+
 func (d *delivery) setErr(err error) {
 	d.mu.Lock()
 	if d.err == nil {
@@ -466,7 +482,7 @@ func (d *delivery) finish(err error) {
 // pump feeds the queue into the channel until it is empty, the reader's
 // context ends or the layer closes.
 func (d *delivery) pump(l *Layer, ctx context.Context) {
-	defer l.wg.Done()
+	defer l.g.Done()
 	var ctxDone <-chan struct{}
 	if ctx != nil {
 		ctxDone = ctx.Done()

@@ -99,7 +99,7 @@ func (g goHandler) ServeSIP(ctx context.Context, w ResponseWriter, req *sip.Requ
 		return
 	}
 	l := t.s.l
-	if !l.goStart() {
+	if !l.g.Enter() {
 		return // closed: the transaction has ended with ErrClosed
 	}
 	go l.serve(g.h, t, req)
@@ -110,12 +110,12 @@ func (g goHandler) HandleDirect(in transport.Incoming) { g.h.HandleDirect(in) }
 // serve runs h for t on the goroutine Go started and answers for it if it
 // did not.
 func (l *Layer) serve(h Handler, t *serverTx, req *sip.Request) {
-	defer l.wg.Done()
+	defer l.g.Done()
 	h.ServeSIP(t.ctx, t, req)
 	t.mu.Lock()
 	answered, tag := t.finalCode != 0, t.tag
 	t.mu.Unlock()
-	if answered || t.done.Load() || l.closed.Load() {
+	if answered || t.done.Load() || l.g.Shutting() {
 		return
 	}
 	code := 500

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/dialtone/dialtone/internal/lifecycle"
 	"github.com/dialtone/dialtone/internal/timerheap"
 	"github.com/dialtone/dialtone/sip"
 	"github.com/dialtone/dialtone/transport"
@@ -79,13 +80,12 @@ type Layer struct {
 	cancel context.CancelFunc
 
 	quit      chan struct{}
-	closeOnce sync.Once
-	closed    atomic.Bool
-	goMu      sync.Mutex // orders goStart with Close's wg.Wait
 	draining  atomic.Bool
 	drained   chan struct{}
 	drainOnce sync.Once
-	wg        sync.WaitGroup
+	// g owns the layer's goroutines: shard timers, handlers started by
+	// Go, response pumps, flow-error visits.
+	g lifecycle.Group
 }
 
 // New starts a Layer over t with a timer goroutine per shard and binds it
@@ -137,9 +137,8 @@ func New(t Transport, cfg Config) (*Layer, error) {
 		s.timer.Stop()
 		l.shards[i] = s
 	}
-	l.wg.Add(n)
 	for _, s := range l.shards {
-		go s.run()
+		l.g.Go(s.run)
 	}
 	if err := t.Serve(l); err != nil {
 		l.Close()
@@ -153,14 +152,11 @@ func New(t Transport, cfg Config) (*Layer, error) {
 // ErrClosed, and waits for its goroutines, handlers included, to return.
 // It is idempotent and always returns nil.
 func (l *Layer) Close() error {
-	l.closeOnce.Do(func() {
-		l.goMu.Lock()
-		l.closed.Store(true)
-		l.goMu.Unlock()
+	if l.g.Shut() {
 		close(l.quit)
 		l.cancel()
-	})
-	l.wg.Wait()
+	}
+	l.g.Wait()
 	return nil
 }
 
@@ -257,29 +253,14 @@ func (l *Layer) HandleMessage(in transport.Incoming) {
 // makes under its lock, so the shards are visited on a goroutine of their
 // own.
 func (l *Layer) HandleFlowError(f transport.Flow, err error) {
-	if !l.goStart() {
-		return
-	}
-	go func() {
-		defer l.wg.Done()
+	l.g.Go(func() {
 		for _, s := range l.shards {
 			if s.lock() {
 				s.flowError(f, err)
 				s.unlock()
 			}
 		}
-	}()
-}
-
-// goStart counts a goroutine of the layer unless it has closed.
-func (l *Layer) goStart() bool {
-	l.goMu.Lock()
-	defer l.goMu.Unlock()
-	if l.closed.Load() {
-		return false
-	}
-	l.wg.Add(1)
-	return true
+	})
 }
 
 func (l *Layer) debug(msg string, m sip.Message) {
@@ -394,7 +375,6 @@ func (s *shard) unlock() {
 // run waits for the shard's timer and fires what is due, until the layer
 // closes.
 func (s *shard) run() {
-	defer s.l.wg.Done()
 	for {
 		select {
 		case <-s.timer.C:
