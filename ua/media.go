@@ -253,11 +253,20 @@ func (c *Call) MediaParams() (rtp.MediaParams, bool) {
 // telephone events in the RTP stream when the peer negotiated
 // telephone-event, else one SIP INFO application/dtmf-relay per digit (see
 // SendDTMFInfo). It returns once the last digit is sent (or its INFO
-// answered).
+// answered). On a call that has ended it returns ErrCallEnded.
 func (c *Call) SendDTMF(ctx context.Context, digits string) error {
+	select {
+	case <-c.done:
+		return ErrCallEnded
+	default:
+	}
 	if m := c.media; m != nil {
 		err := m.sess.SendDTMF(ctx, digits)
-		if !errors.Is(err, rtp.ErrNoTelephoneEvent) {
+		switch {
+		case errors.Is(err, rtp.ErrSessionClosed):
+			// The call ended while the digits were going out.
+			return fmt.Errorf("%w: %w", ErrCallEnded, err)
+		case !errors.Is(err, rtp.ErrNoTelephoneEvent):
 			return err
 		}
 	}

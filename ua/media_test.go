@@ -309,6 +309,7 @@ func TestMediaDTMF(t *testing.T) {
 
 			require.ErrorIs(t, out.SendDTMF(ctx, "x"), rtp.ErrDTMFDigit)
 			require.NoError(t, out.Hangup(ctx))
+			require.ErrorIs(t, out.SendDTMF(ctx, "1"), ua.ErrCallEnded, "digits on an ended call")
 		})
 	}
 }
