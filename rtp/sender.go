@@ -257,6 +257,7 @@ func (s *Session) wake(now time.Time, p *pacer, b *sendBatch) {
 	}
 	s.mu.Unlock()
 
+	s.traceOut(now)
 	if !b.add(s) {
 		s.flush()
 	}

@@ -64,6 +64,10 @@ type MediaConfig struct {
 	Jitter rtp.JitterConfig
 	// DTMF configures the RFC 4733 digits SendDTMF sends.
 	DTMF rtp.DTMFSenderConfig
+	// Tracer sees every RTP and RTCP datagram of every call's session
+	// (rtp.SessionConfig.Tracer), for captures beside Config.Tracer's SIP;
+	// nil is none.
+	Tracer rtp.PacketTracer
 }
 
 // ErrNoAnswer: an offer we made got no SDP answer (a 2xx without body for
@@ -111,6 +115,7 @@ func (u *UA) newMedia(ctx context.Context, host string) (*callMedia, error) {
 		Jitter:           jc,
 		DTMF:             mc.DTMF,
 		Logger:           u.cfg.Logger,
+		Tracer:           mc.Tracer,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("ua: media: %w", err)
