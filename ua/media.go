@@ -64,6 +64,11 @@ type MediaConfig struct {
 	Jitter rtp.JitterConfig
 	// DTMF configures the RFC 4733 digits SendDTMF sends.
 	DTMF rtp.DTMFSenderConfig
+	// RTCPInterval is the minimum RTCP report interval of each session
+	// (rtp.SessionConfig.RTCPInterval, RFC 3550 §6.2 Tmin); 0 means
+	// rtp.RTCPDefaultMinInterval (5 s). Short calls that want a round-trip
+	// time in their statistics lower it.
+	RTCPInterval time.Duration
 	// Tracer sees every RTP and RTCP datagram of every call's session
 	// (rtp.SessionConfig.Tracer), for captures beside Config.Tracer's SIP;
 	// nil is none.
@@ -116,6 +121,7 @@ func (u *UA) newMedia(ctx context.Context, host string) (*callMedia, error) {
 		DTMF:             mc.DTMF,
 		Logger:           u.cfg.Logger,
 		Tracer:           mc.Tracer,
+		RTCPInterval:     mc.RTCPInterval,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("ua: media: %w", err)
