@@ -191,8 +191,10 @@ func TestUsage(t *testing.T) {
 		{[]string{"-h"}, true, ""},
 		{[]string{"-duration", "1h"}, false, "-duration 1h0m0s outside"},
 		{[]string{"-digit", "55"}, false, "give one digit"},
+		{[]string{"-digit", "x"}, false, `-digit "x"`},
+		{[]string{"-tone", "5000"}, false, "-tone 5000 Hz outside"},
 		{[]string{"-nope"}, true, "flag provided but not defined"},
-		{[]string{"extra"}, true, `unexpected argument "extra"`},
+		{[]string{"extra"}, false, `unexpected argument "extra"`},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			var out bytes.Buffer
@@ -203,6 +205,7 @@ func TestUsage(t *testing.T) {
 				require.ErrorContains(t, err, tc.wantErr)
 				var ue usageError
 				require.ErrorAs(t, err, &ue)
+				require.Contains(t, out.String(), tc.wantErr, "the message is printed")
 			}
 			if tc.usage {
 				for _, s := range []string{"Usage: demo [flags]", "-out-dir", "-pcap", "-duration", "-tone", "-digit"} {

@@ -41,6 +41,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/dialtone/dialtone/rtp"
 )
 
 func main() {
@@ -80,8 +82,8 @@ const (
 // melody is what bob plays, note after note.
 var melody = []float64{600, 800}
 
-// usageError reports bad flags (exit status 2); the flag package has
-// printed the message and the usage.
+// usageError reports bad flags (exit status 2); the message is printed
+// already.
 type usageError struct{ err error }
 
 func (e usageError) Error() string { return e.err.Error() }
@@ -117,17 +119,24 @@ func parseFlags(args []string, stdout io.Writer) (options, error) {
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
-	if fs.NArg() > 0 {
-		err := fmt.Errorf("unexpected argument %q", fs.Arg(0))
-		fmt.Fprintln(stdout, err)
-		fs.Usage()
+	bad := func(format string, args ...any) (options, error) {
+		err := fmt.Errorf(format, args...)
+		fmt.Fprintf(stdout, "%v\nRun demo -h for the flags.\n", err)
 		return o, usageError{err}
 	}
-	if o.duration < minDuration || o.duration > maxDuration {
-		return o, usageError{fmt.Errorf("-duration %v outside [%v, %v]", o.duration, minDuration, maxDuration)}
+	if fs.NArg() > 0 {
+		return bad("unexpected argument %q", fs.Arg(0))
 	}
-	if len([]rune(o.digit)) != 1 {
-		return o, usageError{fmt.Errorf("-digit %q: give one digit", o.digit)}
+	if o.duration < minDuration || o.duration > maxDuration {
+		return bad("-duration %v outside [%v, %v]", o.duration, minDuration, maxDuration)
+	}
+	if !(o.tone >= scanMin && o.tone <= scanMax) {
+		return bad("-tone %v Hz outside [%d, %d] Hz", o.tone, scanMin, scanMax)
+	}
+	if d := []rune(o.digit); len(d) != 1 {
+		return bad("-digit %q: give one digit", o.digit)
+	} else if _, err := rtp.DTMFEventForDigit(d[0]); err != nil {
+		return bad("-digit %q: %v", o.digit, err)
 	}
 	return o, nil
 }
