@@ -66,8 +66,10 @@ func (d *demo) run(ctx context.Context) (err error) {
 			return err
 		}
 		defer func() {
-			if cerr := d.pcap.Close(); cerr != nil && err == nil {
-				err = fmt.Errorf("pcap %s: %w", d.opts.pcap, cerr)
+			if d.pcap != nil {
+				if cerr := d.pcap.Close(); cerr != nil && err == nil {
+					err = fmt.Errorf("pcap %s: %w", d.opts.pcap, cerr)
+				}
 			}
 			if cerr := f.Close(); cerr != nil && err == nil {
 				err = cerr
@@ -147,7 +149,10 @@ func (d *demo) startAgents() error {
 			return
 		}
 		if c, err := ic.Answer(nil); err == nil { // nil: answer with a media session
-			d.answered <- c
+			select {
+			case d.answered <- c:
+			default: // not the demo's call: it ends when bob closes
+			}
 		}
 	}
 	bc.OnEvent = func(e ua.Event) {
