@@ -159,8 +159,8 @@ func readPcap(t *testing.T, path string) pcapCounts {
 	return c
 }
 
-// tsharkCheck has tshark, when installed, find SIP, RTP and the DTMF
-// event in the capture: Wireshark decodes the RTP from the SDP.
+// tsharkCheck has tshark, when installed, find SIP, RTP, RTCP and the
+// DTMF events in the capture: Wireshark decodes the RTP from the SDP.
 func tsharkCheck(t *testing.T, pcap string) {
 	if _, err := exec.LookPath("tshark"); err != nil {
 		if os.Getenv("CI") == "true" {
@@ -169,17 +169,19 @@ func tsharkCheck(t *testing.T, pcap string) {
 		t.Log("tshark not installed: capture checked with the built-in reader only")
 		return
 	}
-	for _, c := range []struct {
-		filter string
-		min    int
-	}{{"sip", 19}, {"rtp", 50}, {"rtcp", 1}, {"rtpevent", 3}} {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		out, err := exec.CommandContext(ctx, "tshark", "-r", pcap, "-Y", c.filter).Output()
-		cancel()
-		require.NoError(t, err, "tshark -Y %s", c.filter)
-		lines := strings.Count(string(out), "\n")
-		assert.GreaterOrEqual(t, lines, c.min, "tshark -Y %s:\n%s", c.filter, out)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "tshark", "-r", pcap, "-T", "fields", "-e", "_ws.col.Protocol").Output()
+	require.NoError(t, err, "tshark -r %s", pcap)
+	protocols := map[string]int{}
+	for _, p := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		protocols[strings.TrimSpace(p)]++
 	}
+	assert.GreaterOrEqual(t, protocols["SIP"]+protocols["SIP/SDP"], 19, "SIP: %v", protocols)
+	assert.Positive(t, protocols["SIP/SDP"], "SIP with SDP: %v", protocols)
+	assert.Greater(t, protocols["RTP"], 50, "RTP: %v", protocols)
+	assert.Positive(t, protocols["RTCP"], "RTCP: %v", protocols)
+	assert.GreaterOrEqual(t, protocols["RTP EVENT"], 3, "RFC 4733 events: %v", protocols)
 }
 
 func TestUsage(t *testing.T) {
