@@ -61,8 +61,8 @@ func (d *demo) run(ctx context.Context) (err error) {
 	d.ladder = newLadder(d.start)
 	d.sip = d.ladder
 	if d.opts.pcap != "" {
-		f, err := os.Create(d.opts.pcap)
-		if err != nil {
+		var f *os.File
+		if f, err = os.Create(d.opts.pcap); err != nil {
 			return err
 		}
 		defer func() {
