@@ -40,14 +40,15 @@ type PacketTracer interface {
 	TracePacket(p PacketTrace)
 }
 
-// traceOut traces the packets queued in s.tx.out, about to be sent at now.
-// It runs on the engine worker without the session lock.
+// traceOut traces the packets queued in s.tx.out and not yet in the
+// worker's send batch, about to be sent at now. It runs on the engine
+// worker without the session lock.
 func (s *Session) traceOut(now time.Time) {
 	t := s.cfg.Tracer
 	if t == nil || s.socks == nil {
 		return
 	}
-	for i := range s.tx.out {
+	for i := s.tx.batched; i < len(s.tx.out); i++ {
 		o := &s.tx.out[i]
 		s.tracePacket(now, true, o.onRTCP || isRTCP(o.b), o.onRTCP, o.to, o.b)
 	}
