@@ -29,7 +29,8 @@
 //     sends and receives RFC 4733 digits, and runs RTCP (RFC 3550 §6:
 //     report intervals, loss, jitter, round-trip time, BYE on Close).
 //     WriteFrame/ReadFrame move PCM frames; Play and Record connect a
-//     FrameSource or FrameSink.
+//     FrameSource or FrameSink. A PacketTracer (SessionConfig.Tracer)
+//     sees every datagram sent and received, for captures.
 //   - Engine: the media clock many sessions share (one per PortAllocator
 //     by default). A few workers, one per GOMAXPROCS, each keep a deadline
 //     heap of their sessions and tick every session once per ptime on a

@@ -207,6 +207,10 @@ type txState struct {
 	out     []outPacket
 	outBufs [][]byte
 	digits  []DTMFDigit
+	// batched counts the packets of out already in the worker's send
+	// batch: a session run twice before the batch goes out (its next
+	// frame fell due within the same wake-up) adds only the rest.
+	batched int
 }
 
 // outBuf returns an empty buffer for the next outgoing packet.
@@ -257,6 +261,7 @@ func (s *Session) wake(now time.Time, p *pacer, b *sendBatch) {
 	}
 	s.mu.Unlock()
 
+	s.traceOut(now)
 	if !b.add(s) {
 		s.flush()
 	}
@@ -312,6 +317,7 @@ func (s *Session) sent(errs uint64) {
 		t.out[i].b = nil
 	}
 	t.out = t.out[:0]
+	t.batched = 0
 	if errs > 0 {
 		s.mu.Lock()
 		t.sendErrors += errs

@@ -112,6 +112,9 @@ type SessionConfig struct {
 	Engine *Engine
 	// Logger receives debug records of latching and errors; nil is silent.
 	Logger *slog.Logger
+	// Tracer sees every RTP and RTCP datagram sent and received, for
+	// captures (see PacketTracer); nil is none.
+	Tracer PacketTracer
 }
 
 func (c SessionConfig) withDefaults() (SessionConfig, error) {
@@ -690,6 +693,9 @@ func (s *Session) Close() error {
 		onRTCP := !s.rtcpOnRTP && !s.remoteMux
 		s.mu.Unlock()
 		if bye != nil {
+			if s.cfg.Tracer != nil {
+				s.tracePacket(time.Now(), true, true, onRTCP, dest, bye)
+			}
 			_ = s.socks.send(bye, dest, onRTCP)
 		}
 		s.closeErr = s.socks.close()

@@ -89,6 +89,7 @@ func (k *sockets) readLoop(s *Session, conn *net.UDPConn, rtcpOnly bool) {
 		}
 		now := time.Now()
 		pkt := buf[:n]
+		s.traceIn(now, rtcpOnly, from, pkt)
 		if rtcpOnly || isRTCP(pkt) {
 			s.handleRTCP(pkt, from, now)
 			continue

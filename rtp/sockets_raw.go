@@ -289,6 +289,7 @@ func (k *sockets) drain(s *Session, sc *recvScratch, r *rawSocket, rtcpOnly bool
 			}
 			pkt := sc.bufs[i][:min(int(sc.hdrs[i].n), maxDatagram)]
 			from := sc.from(i)
+			s.traceIn(arrival, rtcpOnly, from, pkt)
 			if rtcpOnly || isRTCP(pkt) {
 				s.handleRTCP(pkt, from, arrival)
 				continue

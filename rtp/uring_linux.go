@@ -281,7 +281,8 @@ func (b *sendBatch) add(s *Session) bool {
 		return true
 	}
 	sp := sendSpan{s: s, start: len(b.items)}
-	out := t.out
+	out := t.out[t.batched:]
+	t.batched = len(t.out)
 	if s.socks == nil {
 		out = nil // nothing to send with: flush just empties the queue
 	}

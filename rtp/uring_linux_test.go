@@ -3,6 +3,7 @@
 package rtp
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"net/netip"
@@ -140,4 +141,46 @@ func TestURingBroken(t *testing.T) {
 	for i, it := range items {
 		require.Equal(t, -int32(syscall.EIO), it.res, "item %d", i)
 	}
+}
+
+// A session the worker runs twice before the batch goes out (its next
+// frame fell due within the same wake-up) sends each packet once: the
+// second add takes only the packets queued since the first.
+func TestSendBatchSessionTwice(t *testing.T) {
+	b := newSendBatch()
+	if b == nil {
+		t.Skip("no io_uring here")
+	}
+	defer b.close()
+	peer, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.MustParseAddrPort("127.0.0.1:0")))
+	require.NoError(t, err)
+	defer peer.Close()
+	s := testSession(t, peer.LocalAddr().(*net.UDPAddr).AddrPort())
+	s.cfg.FillSilence = true
+	ports, err := NewPortAllocator(PortAllocatorConfig{})
+	require.NoError(t, err)
+	s.socks, err = openSockets(context.Background(), ports, netip.MustParseAddr("127.0.0.1"), true)
+	require.NoError(t, err)
+	defer s.socks.close()
+
+	t0 := time.Unix(1000, 0)
+	p := &pacer{start: t0, period: AudioFrameDuration}
+	s.wake(t0, p, b)
+	s.wake(t0.Add(AudioFrameDuration), p, b)
+	b.flush()
+	require.Equal(t, uint64(2), s.tx.packets)
+	require.Empty(t, s.tx.out, "sent")
+
+	var seqs []uint16
+	buf := make([]byte, maxDatagram)
+	require.NoError(t, peer.SetReadDeadline(time.Now().Add(500*time.Millisecond)))
+	for {
+		n, err := peer.Read(buf)
+		if err != nil {
+			break // the deadline: nothing more came
+		}
+		require.GreaterOrEqual(t, n, 12)
+		seqs = append(seqs, uint16(buf[2])<<8|uint16(buf[3]))
+	}
+	require.Equal(t, []uint16{seqs[0], seqs[0] + 1}, seqs, "each packet once")
 }

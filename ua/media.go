@@ -64,6 +64,15 @@ type MediaConfig struct {
 	Jitter rtp.JitterConfig
 	// DTMF configures the RFC 4733 digits SendDTMF sends.
 	DTMF rtp.DTMFSenderConfig
+	// RTCPInterval is the minimum RTCP report interval of each session
+	// (rtp.SessionConfig.RTCPInterval, RFC 3550 §6.2 Tmin); 0 means
+	// rtp.RTCPDefaultMinInterval (5 s). Short calls that want a round-trip
+	// time in their statistics lower it.
+	RTCPInterval time.Duration
+	// Tracer sees every RTP and RTCP datagram of every call's session
+	// (rtp.SessionConfig.Tracer), for captures beside Config.Tracer's SIP;
+	// nil is none.
+	Tracer rtp.PacketTracer
 }
 
 // ErrNoAnswer: an offer we made got no SDP answer (a 2xx without body for
@@ -111,6 +120,8 @@ func (u *UA) newMedia(ctx context.Context, host string) (*callMedia, error) {
 		Jitter:           jc,
 		DTMF:             mc.DTMF,
 		Logger:           u.cfg.Logger,
+		Tracer:           mc.Tracer,
+		RTCPInterval:     mc.RTCPInterval,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("ua: media: %w", err)
