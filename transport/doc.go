@@ -26,7 +26,9 @@
 //     and the target is not is a *SourceError ("cannot reach
 //     192.0.2.1:5060 from a socket bound to 127.0.0.1",
 //     ErrLoopbackSource); other send failures an *UnreachableError that
-//     names the target and transport.
+//     names the target and transport; a host that does not exist a
+//     *ResolveError matching ErrNoSuchHost (`cannot resolve
+//     "nosuch.invalid": no such host`).
 //   - On Linux, UDP sockets read ICMP errors (IP_RECVERR, IPV6_RECVERR):
 //     a port unreachable for a datagram we sent is reported to
 //     Handler.HandleFlowError as an *UnreachableError matching
