@@ -109,9 +109,17 @@ type TransportError struct {
 	Err error
 }
 
+// Error is the transport's own message when it already names the
+// target ("nothing listens on 127.0.0.1:5099 over UDP (ICMP port
+// unreachable)"), else prefixed with ErrTransport's.
 func (e *TransportError) Error() string {
 	if e.Err == nil {
 		return ErrTransport.Error()
+	}
+	var ue *transport.UnreachableError
+	var se *transport.SourceError
+	if errors.As(e.Err, &ue) || errors.As(e.Err, &se) {
+		return e.Err.Error()
 	}
 	return ErrTransport.Error() + ": " + e.Err.Error()
 }

@@ -144,3 +144,24 @@ func TestPortUnreachableEndsTransaction(t *testing.T) {
 		})
 	}
 }
+
+// TestTransportErrorText: a transport error that names its target is the
+// whole message; others keep the layer's prefix.
+func TestTransportErrorText(t *testing.T) {
+	dst := netip.MustParseAddrPort("127.0.0.1:5099")
+	for _, tc := range []struct {
+		cause error
+		want  string
+	}{
+		{&transport.UnreachableError{Network: transport.UDP, Addr: dst, Err: transport.ErrPortUnreachable},
+			"nothing listens on 127.0.0.1:5099 over UDP (ICMP port unreachable)"},
+		{&transport.SourceError{Network: transport.UDP, Local: netip.MustParseAddrPort("127.0.0.1:5060"), Addr: netip.MustParseAddrPort("192.0.2.1:5060")},
+			"cannot reach 192.0.2.1:5060 from a socket bound to 127.0.0.1"},
+		{transport.ErrClosed, "transaction: transport failure: transport: closed"},
+		{nil, "transaction: transport failure"},
+	} {
+		err := &transaction.TransportError{Err: tc.cause}
+		require.EqualError(t, err, tc.want)
+		require.ErrorIs(t, err, transaction.ErrTransport)
+	}
+}
