@@ -245,7 +245,7 @@ const maxICMPResends = 3
 
 func (l *Layer) writeUDP(s *udpSock, b []byte, dst netip.AddrPort, f Flow) error {
 	err := s.send(b, dst)
-	for range maxICMPResends {
+	for i := 0; err != nil && i < maxICMPResends; i++ {
 		maybe, surely := icmpSendError(err)
 		if !maybe || s.eq == nil {
 			break
