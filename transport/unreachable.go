@@ -52,8 +52,9 @@ func (e *UnreachableError) Unwrap() error { return e.Err }
 
 // SourceError: a socket bound to a loopback address (Local) cannot send
 // to Addr, an address outside the host. errors.Is(err, ErrUnreachable)
-// and errors.Is(err, ErrLoopbackSource) hold; Unwrap gives the system's
-// error (EINVAL on Linux).
+// and errors.Is(err, ErrLoopbackSource) hold. The UDP layer refuses such
+// a send before the system does; Err is the system's error when it was
+// the system that refused, else nil.
 type SourceError struct {
 	Network Network
 	Local   netip.AddrPort
