@@ -89,12 +89,12 @@ func (q *errQueue) disable() {
 
 // drain empties the queue and returns the destinations that answered
 // port unreachable, and whether it read any entry.
-func (q *errQueue) drain() (dsts []netip.AddrPort, any bool) {
+func (q *errQueue) drain() (dsts []netip.AddrPort, read bool) {
 	if q == nil {
 		return nil, false
 	}
-	_ = q.rc.Control(func(fd uintptr) { dsts, any = q.drainFD(fd, nil) })
-	return dsts, any
+	_ = q.rc.Control(func(fd uintptr) { dsts, read = q.drainFD(fd, nil) })
+	return dsts, read
 }
 
 // drainFD is drain on a descriptor the caller holds (inside a RawConn
@@ -102,7 +102,7 @@ func (q *errQueue) drain() (dsts []netip.AddrPort, any bool) {
 func (q *errQueue) drainFD(fd uintptr, out []netip.AddrPort) ([]netip.AddrPort, bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	any := false
+	read := false
 	for range maxErrQueueDrain {
 		q.hdr = unix.Msghdr{Name: (*byte)(unsafe.Pointer(&q.name)), Namelen: unix.SizeofSockaddrInet6, Iov: &q.iov, Control: &q.oob[0]}
 		q.hdr.SetIovlen(1)
@@ -115,7 +115,7 @@ func (q *errQueue) drainFD(fd uintptr, out []netip.AddrPort) ([]netip.AddrPort, 
 		if e != 0 {
 			break // EAGAIN: empty
 		}
-		any = true
+		read = true
 		if portUnreachable(q.oob[:q.hdr.Controllen]) {
 			from := sockaddr.Get(&q.name)
 			dst := netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
@@ -124,7 +124,7 @@ func (q *errQueue) drainFD(fd uintptr, out []netip.AddrPort) ([]netip.AddrPort, 
 			}
 		}
 	}
-	return out, any
+	return out, read
 }
 
 // portUnreachable reports whether the control messages of an error-queue

@@ -15,6 +15,6 @@ func enableRecvErr(*net.UDPConn) *errQueue { return nil }
 
 func (*errQueue) disable() {}
 
-func (*errQueue) drain() ([]netip.AddrPort, bool) { return nil, false }
+func (*errQueue) drain() (dsts []netip.AddrPort, read bool) { return nil, false }
 
 func icmpSendError(error) (maybe, surely bool) { return false, false }

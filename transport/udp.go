@@ -262,9 +262,9 @@ func (l *Layer) writeUDP(s *udpSock, b []byte, dst netip.AddrPort, f Flow) error
 		// The socket's pending ICMP error came back instead of this send:
 		// the datagram did not leave. Report what the error queue holds
 		// and send again.
-		dsts, any := s.eq.drain()
+		dsts, read := s.eq.drain()
 		l.portUnreachable(s, dsts)
-		if !any && !surely {
+		if !read && !surely {
 			break // the send's own error (no route, …)
 		}
 		err = s.send(b, dst)
