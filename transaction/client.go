@@ -137,7 +137,9 @@ func (c *ClientTx) Responses() <-chan *sip.Response { return c.d.ch }
 
 // Err tells why the transaction ended, once Responses is closed: nil after
 // a final response, a *TimeoutError (ErrTimeout) when Timer B or F expired,
-// a *TransportError (ErrTransport), ErrClosed when the layer closed,
+// a *TransportError (ErrTransport; wrapping a *transport.UnreachableError
+// matching transport.ErrPortUnreachable when the peer's host answered ICMP
+// port unreachable), ErrClosed when the layer closed,
 // ErrDuplicate when the branch was in use. Before the end it returns nil.
 func (c *ClientTx) Err() error {
 	c.d.mu.Lock()
@@ -308,6 +310,9 @@ func (s *shard) stepClient(now time.Time, tx *ClientTx, in input) {
 				}
 			}
 		case outFail:
+			if te, ok := o.err.(*TimeoutError); ok {
+				te.onFlow(tx.req.Method, tx.flow)
+			}
 			if !tx.gotFinal {
 				tx.d.setErr(o.err)
 			}

@@ -99,7 +99,7 @@ func (c *clientInvite) timer(now time.Time) []output {
 	case Calling:
 		if due(c.b, now) {
 			c.terminate()
-			return []output{{kind: outFail, err: &TimeoutError{Timer: "B"}}}
+			return []output{{kind: outFail, err: &TimeoutError{Timer: "B", Waited: c.timers.B()}}}
 		}
 		if due(c.a, now) {
 			c.interval *= 2 // §17.1.1.2: Timer A doubles, no cap
@@ -109,7 +109,7 @@ func (c *clientInvite) timer(now time.Time) []output {
 	case Proceeding:
 		if due(c.giveUp, now) {
 			c.terminate()
-			return []output{{kind: outFail, err: &TimeoutError{Timer: "CANCEL"}}}
+			return []output{{kind: outFail, err: &TimeoutError{Timer: "CANCEL", Waited: c.timers.B()}}}
 		}
 	case Completed:
 		if due(c.d, now) {

@@ -49,7 +49,7 @@ func (c *clientNonInvite) step(now time.Time, in input) []output {
 		case Trying, Proceeding:
 			if due(c.f, now) {
 				c.terminate()
-				return []output{{kind: outFail, err: &TimeoutError{Timer: "F"}}}
+				return []output{{kind: outFail, err: &TimeoutError{Timer: "F", Waited: c.timers.F()}}}
 			}
 			if due(c.e, now) {
 				if c.state == Trying {

@@ -44,7 +44,13 @@
 //
 // Timeouts end transactions with a *TimeoutError (errors.Is ErrTimeout) and
 // transport failures with a *TransportError (errors.Is ErrTransport), as
-// §17.1.4 and §8.1.3.1 require.
+// §17.1.4 and §8.1.3.1 require. A TimeoutError names its timer, the peer,
+// the transport and the time waited ("no response from 127.0.0.1:5099
+// over UDP in 32 s"). A TransportError wraps the transport's error, so
+// errors.Is(err, transport.ErrPortUnreachable) tells a UDP peer that
+// answered ICMP port unreachable: the transport reports it as a flow
+// error (Linux), which ends the transactions sent to that peer at once
+// rather than at Timer B or F.
 //
 // # What it leaves to others
 //

@@ -1,6 +1,14 @@
 package transaction
 
-import "errors"
+import (
+	"errors"
+	"net/netip"
+	"strconv"
+	"time"
+
+	"github.com/dialtone/dialtone/sip"
+	"github.com/dialtone/dialtone/transport"
+)
 
 // Sentinel errors. Test for them with errors.Is.
 var (
@@ -35,17 +43,64 @@ var (
 	ErrDuplicate = errors.New("transaction: duplicate branch")
 )
 
-// TimeoutError names the RFC 3261 timer that expired: "B", "F", "H", or
-// "CANCEL" for an INVITE that got no final response within 64·T1 of its
-// CANCEL (§9.1). errors.Is(err, ErrTimeout) holds.
+// TimeoutError is a transaction that got no answer in time. Timer names
+// the RFC 3261 timer that expired: "B", "F", "H", or "CANCEL" for an
+// INVITE that got no final response within 64·T1 of its CANCEL (§9.1).
+// errors.Is(err, ErrTimeout) holds.
+//
+// Errors of the layer's transactions also say where the request went and
+// how long they waited, and read like "no response from 127.0.0.1:5099
+// over UDP in 32 s" ("no ACK from …" for Timer H).
 type TimeoutError struct {
 	Timer string
+	// Method is the transaction's method; empty when unknown.
+	Method sip.Method
+	// Network and Addr are the transport and the peer's address of the
+	// transaction's flow: where the request went, or for Timer H where
+	// the response went. Addr is the zero AddrPort when unknown.
+	Network transport.Network
+	Addr    netip.AddrPort
+	// Waited is how long the transaction waited for what did not come:
+	// the timer's duration (64·T1). Zero when unknown.
+	Waited time.Duration
 }
 
-func (e *TimeoutError) Error() string { return "transaction: timer " + e.Timer + " expired" }
+func (e *TimeoutError) Error() string {
+	if !e.Addr.IsValid() {
+		return "transaction: timer " + e.Timer + " expired"
+	}
+	what := "no response"
+	switch e.Timer {
+	case "H":
+		what = "no ACK"
+	case "CANCEL":
+		what = "no final response after CANCEL"
+	}
+	msg := what + " from " + e.Addr.String()
+	if e.Network != "" {
+		msg += " over " + e.Network.ViaTransport()
+	}
+	if e.Waited > 0 {
+		msg += " in " + formatWait(e.Waited)
+	}
+	return msg
+}
 
 // Is reports whether target is ErrTimeout.
 func (e *TimeoutError) Is(target error) bool { return target == ErrTimeout }
+
+// onFlow fills in where the transaction's messages went.
+func (e *TimeoutError) onFlow(method sip.Method, f transport.Flow) {
+	e.Method, e.Network, e.Addr = method, f.Network, f.Remote
+}
+
+// formatWait writes a duration for people: "32 s", "6.4 s", "640 ms".
+func formatWait(d time.Duration) string {
+	if d < time.Second {
+		return strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', -1, 64) + " ms"
+	}
+	return strconv.FormatFloat(d.Seconds(), 'f', -1, 64) + " s"
+}
 
 // TransportError is a failure of the transport beneath a transaction
 // (RFC 3261 §17.1.4, §17.2.4). errors.Is(err, ErrTransport) holds, and
@@ -54,9 +109,17 @@ type TransportError struct {
 	Err error
 }
 
+// Error is the transport's own message when it already names the
+// target ("nothing listens on 127.0.0.1:5099 over UDP (ICMP port
+// unreachable)"), else prefixed with ErrTransport's.
 func (e *TransportError) Error() string {
 	if e.Err == nil {
 		return ErrTransport.Error()
+	}
+	var ue *transport.UnreachableError
+	var se *transport.SourceError
+	if errors.As(e.Err, &ue) || errors.As(e.Err, &se) {
+		return e.Err.Error()
 	}
 	return ErrTransport.Error() + ": " + e.Err.Error()
 }

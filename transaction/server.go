@@ -306,6 +306,9 @@ func (s *shard) stepServer(now time.Time, t *serverTx, i input, in *transport.In
 				s.stray(*in)
 			}
 		case outFail:
+			if te, ok := o.err.(*TimeoutError); ok {
+				te.onFlow(t.method, t.flow)
+			}
 			fail = o.err
 			t.cancel(o.err) // inform the TU
 		}

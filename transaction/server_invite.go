@@ -134,7 +134,7 @@ func (s *serverInvite) timer(now time.Time) []output {
 	case Completed:
 		if due(s.h, now) {
 			s.terminate()
-			return []output{{kind: outFail, err: &TimeoutError{Timer: "H"}}}
+			return []output{{kind: outFail, err: &TimeoutError{Timer: "H", Waited: s.timers.H()}}}
 		}
 		if due(s.g, now) {
 			s.interval = min(2*s.interval, s.timers.T2) // §17.2.1

@@ -23,6 +23,21 @@
 //     outgoing connections are pooled per remote address and closed after
 //     IdleTimeout. Connection and write failures wrap ErrUnreachable; a
 //     stream flow that ends is reported to Handler.HandleFlowError.
+//   - Errors say what happened and are typed (errors.Is, errors.As): a
+//     datagram refused because the socket is bound to a loopback address
+//     and the target is not is a *SourceError ("cannot reach
+//     192.0.2.1:5060 from a socket bound to 127.0.0.1",
+//     ErrLoopbackSource); other send failures an *UnreachableError that
+//     names the target and transport; a host that does not exist a
+//     *ResolveError matching ErrNoSuchHost (`cannot resolve
+//     "nosuch.invalid": no such host`).
+//   - On Linux, UDP sockets read ICMP errors (IP_RECVERR, IPV6_RECVERR):
+//     a port unreachable for a datagram we sent is reported to
+//     Handler.HandleFlowError as an *UnreachableError matching
+//     ErrPortUnreachable ("nothing listens on 127.0.0.1:5099 over UDP"),
+//     so the transactions waiting on that peer end at once instead of at
+//     Timer B or F. The error queue is read only when the socket reports
+//     an error: the normal path makes no system call more.
 //   - Streams are framed by sip.Reader within Config.Limits. A message that
 //     does not parse gets a best-effort 400 (when its request line, Via,
 //     From, To, Call-ID and CSeq can be read) and the connection is closed;

@@ -517,6 +517,9 @@ type Stats struct {
 	UDPToTCP uint64
 	// WriteErrors counts failed sends.
 	WriteErrors uint64
+	// PortUnreachable counts ICMP port unreachable errors read from UDP
+	// sockets (Linux), each reported to Handler.HandleFlowError.
+	PortUnreachable uint64
 }
 
 type counters struct {
@@ -529,6 +532,7 @@ type counters struct {
 	deadFlows                           atomic.Uint64
 	pingsAnswered, pingsSent            atomic.Uint64
 	udpToTCP, writeErrors               atomic.Uint64
+	portUnreachable                     atomic.Uint64
 }
 
 // Stats returns a snapshot of the counters.
@@ -550,6 +554,7 @@ func (l *Layer) Stats() Stats {
 		PingsSent:          s.pingsSent.Load(),
 		UDPToTCP:           s.udpToTCP.Load(),
 		WriteErrors:        s.writeErrors.Load(),
+		PortUnreachable:    s.portUnreachable.Load(),
 	}
 }
 

@@ -28,9 +28,14 @@ type mmsgReader struct {
 	n     int
 	errno syscall.Errno
 	recvF func(fd uintptr) bool // r.recv, bound once so Read does not allocate
+	// eq is the socket's error queue (nil without IP_RECVERR); unreach
+	// the destinations that answered port unreachable, read when recvmmsg
+	// failed with the socket's pending ICMP error (recverr_linux.go).
+	eq      *errQueue
+	unreach []netip.AddrPort
 }
 
-func newMmsgReader(uc *net.UDPConn, batch, size int) (*mmsgReader, bool) {
+func newMmsgReader(uc *net.UDPConn, batch, size int, eq *errQueue) (*mmsgReader, bool) {
 	rc, err := uc.SyscallConn()
 	if err != nil {
 		return nil, false
@@ -41,6 +46,7 @@ func newMmsgReader(uc *net.UDPConn, batch, size int) (*mmsgReader, bool) {
 		iovs:  make([]unix.Iovec, batch),
 		names: make([]unix.RawSockaddrInet6, batch),
 		bufs:  make([][]byte, batch),
+		eq:    eq,
 	}
 	for i := range batch {
 		r.bufs[i] = make([]byte, size)
@@ -71,12 +77,20 @@ func (r *mmsgReader) recv(fd uintptr) bool {
 		case unix.EAGAIN:
 			return false
 		}
+		if e != 0 && r.eq != nil && icmpErrno(e) {
+			// The socket's pending ICMP error: the details are on the
+			// error queue. Return no datagram, so the loop reports them.
+			r.unreach, _ = r.eq.drainFD(fd, r.unreach)
+			r.n, r.errno = 0, 0
+			return true
+		}
 		r.n, r.errno = int(n), e
 		return true
 	}
 }
 
-// read fills up to len(bufs) datagrams and returns how many.
+// read fills up to len(bufs) datagrams and returns how many. Zero
+// datagrams and no error means an ICMP error was read: see unreachable.
 func (r *mmsgReader) read() (int, error) {
 	if err := r.rc.Read(r.recvF); err != nil {
 		return 0, err
@@ -91,4 +105,12 @@ func (r *mmsgReader) read() (int, error) {
 func (r *mmsgReader) datagram(i int) ([]byte, netip.AddrPort) {
 	from := sockaddr.Get(&r.names[i])
 	return r.bufs[i][:r.hdrs[i].Len], netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
+}
+
+// unreachable returns the destinations that answered port unreachable
+// since the last call; only valid until the next read.
+func (r *mmsgReader) unreachable() []netip.AddrPort {
+	u := r.unreach
+	r.unreach = r.unreach[:0]
+	return u
 }

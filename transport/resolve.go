@@ -30,51 +30,9 @@ type Resolver interface {
 	// _sip._tcp, _sips._tcp, then A/AAAA), port defaults (5060, 5061 for
 	// TLS and sips), numeric IP shortcuts, maddr, the transport parameter,
 	// and TLS only for sips. It never returns an empty list without an
-	// error; the error is a *ResolveError that matches ErrNoTargets.
+	// error; the error is a *ResolveError that matches ErrNoTargets, and
+	// ErrNoSuchHost when the host does not exist.
 	Resolve(ctx context.Context, u sip.URI) ([]Target, error)
-}
-
-// Resolution errors. Every error a Resolver in this package returns is a
-// *ResolveError; it matches ErrNoTargets, and also its cause
-// (ErrUnsupportedURI, a context error, a DNS failure).
-var (
-	// ErrNoTargets: the URI resolved to no address (NXDOMAIN, no
-	// records, every lookup failed).
-	ErrNoTargets = errors.New("transport: no targets for URI")
-	// ErrUnsupportedURI: the URI is not a sip or sips URI with a host, or
-	// asks for a transport this package does not have (sctp), or for UDP
-	// with sips (RFC 3261 §26.2.2 gives sips TLS only).
-	ErrUnsupportedURI = errors.New("transport: URI cannot be resolved")
-)
-
-// ResolveError reports a URI that gave no target.
-type ResolveError struct {
-	// Name is the host (or maddr) that was resolved, or the URI when it
-	// has none.
-	Name string
-	// Err is why: ErrNoTargets when DNS said there is nothing,
-	// ErrUnsupportedURI, or the failure of the last lookup (a timeout, a
-	// server failure, a context error).
-	Err error
-}
-
-func (e *ResolveError) Error() string {
-	return "transport: resolving " + e.Name + ": " + e.cause().Error()
-}
-
-func (e *ResolveError) cause() error {
-	if e.Err == nil {
-		return ErrNoTargets
-	}
-	return e.Err
-}
-
-// Unwrap returns ErrNoTargets and the cause, so errors.Is matches both.
-func (e *ResolveError) Unwrap() []error {
-	if c := e.cause(); c != ErrNoTargets {
-		return []error{ErrNoTargets, c}
-	}
-	return []error{ErrNoTargets}
 }
 
 // resolvePortFor returns the port a URI without one uses on network n:
@@ -213,7 +171,8 @@ func (p *resolvePlan) numericTarget(networks []Network) Target {
 // tests and examples. Numeric hosts resolve as DNSResolver resolves them,
 // without the table. For names, sips and the transport parameter filter
 // the listed targets and an explicit port in the URI replaces theirs.
-// Keys are lower-case host names (or maddr values) without brackets.
+// Keys are lower-case host names (or maddr values) without brackets; a
+// name not in the table fails with ErrNoSuchHost.
 type StaticResolver map[string][]Target
 
 // Resolve implements Resolver.
@@ -227,7 +186,7 @@ func (s StaticResolver) Resolve(_ context.Context, u sip.URI) ([]Target, error) 
 	}
 	list, ok := s[p.host]
 	if !ok {
-		list = s[strings.ToLower(strings.TrimSuffix(p.host, "."))]
+		list, ok = s[strings.ToLower(strings.TrimSuffix(p.host, "."))]
 	}
 	var out []Target
 	for _, t := range list {
@@ -243,6 +202,9 @@ func (s StaticResolver) Resolve(_ context.Context, u sip.URI) ([]Target, error) 
 		out = append(out, t)
 	}
 	if len(out) == 0 {
+		if !ok {
+			return nil, &ResolveError{Name: p.host, Err: noSuchHost(p.host)}
+		}
 		return nil, &ResolveError{Name: p.host, Err: ErrNoTargets}
 	}
 	return out, nil
@@ -381,10 +343,12 @@ func NewDNSResolver(cfg DNSResolverConfig) (*DNSResolver, error) {
 	return r, nil
 }
 
-// resolveState is one Resolve call's query budget and first failure.
+// resolveState is one Resolve call's query budget, first failure, and
+// the names DNS said do not exist when asked for their addresses.
 type resolveState struct {
 	queries int
 	err     error
+	nx      []string // fully qualified, lower case
 }
 
 func (st *resolveState) fail(err error) {
@@ -431,7 +395,11 @@ func (r *DNSResolver) Resolve(ctx context.Context, u sip.URI) ([]Target, error) 
 		}
 	}
 	if len(out) == 0 {
-		return nil, &ResolveError{Name: p.host, Err: st.err}
+		err := st.err
+		if err == nil && slices.Contains(st.nx, dns.Fqdn(strings.ToLower(p.host))) {
+			err = noSuchHost(p.host)
+		}
+		return nil, &ResolveError{Name: p.host, Err: err}
 	}
 	return out, nil
 }
@@ -610,7 +578,13 @@ func (r *DNSResolver) hostTargets(ctx context.Context, st *resolveState, p *reso
 func (r *DNSResolver) query(ctx context.Context, st *resolveState, name string, qtype uint16) []dns.RR {
 	name = dns.Fqdn(strings.ToLower(name))
 	key := resolveCacheKey{name: name, qtype: qtype}
-	if rrs, ok := r.cache.get(key, time.Now()); ok {
+	noteNX := func(nx bool) {
+		if nx && (qtype == dns.TypeA || qtype == dns.TypeAAAA) && !slices.Contains(st.nx, name) {
+			st.nx = append(st.nx, name)
+		}
+	}
+	if rrs, nx, ok := r.cache.get(key, time.Now()); ok {
+		noteNX(nx)
 		return rrs
 	}
 	if err := ctx.Err(); err != nil {
@@ -623,27 +597,30 @@ func (r *DNSResolver) query(ctx context.Context, st *resolveState, name string, 
 	}
 	st.queries++
 	if len(r.servers) == 0 {
-		rrs, err := r.queryFallback(ctx, name, qtype)
+		rrs, nx, err := r.queryFallback(ctx, name, qtype)
 		if err != nil {
 			st.fail(err)
 		}
+		noteNX(nx)
 		return rrs
 	}
-	rrs, ttl, err := r.exchange(ctx, name, qtype)
+	rrs, ttl, nx, err := r.exchange(ctx, name, qtype)
 	if err != nil {
 		st.fail(err)
 		return nil
 	}
+	noteNX(nx)
 	if ttl > 0 {
-		r.cache.put(key, rrs, time.Now().Add(time.Duration(ttl)*time.Second))
+		r.cache.put(key, rrs, nx, time.Now().Add(time.Duration(ttl)*time.Second))
 	}
 	return rrs
 }
 
 // exchange asks the servers in turn until one answers, and returns the
-// answer's records of type qtype and how long they may be cached.
-// NXDOMAIN and an empty answer are not errors.
-func (r *DNSResolver) exchange(ctx context.Context, name string, qtype uint16) ([]dns.RR, uint32, error) {
+// answer's records of type qtype, how long they may be cached, and
+// whether the name does not exist (NXDOMAIN). NXDOMAIN and an empty
+// answer are not errors.
+func (r *DNSResolver) exchange(ctx context.Context, name string, qtype uint16) ([]dns.RR, uint32, bool, error) {
 	m := new(dns.Msg)
 	m.SetQuestion(name, qtype)
 	m.SetEdns0(1232, false) // the DNS Flag Day 2020 size: no fragments
@@ -655,7 +632,7 @@ func (r *DNSResolver) exchange(ctx context.Context, name string, qtype uint16) (
 		}
 		if err != nil {
 			if ctx.Err() != nil {
-				return nil, 0, ctx.Err()
+				return nil, 0, false, ctx.Err()
 			}
 			lastErr = fmt.Errorf("transport: DNS %s %s via %s: %w", dns.TypeToString[qtype], name, server, err)
 			continue
@@ -686,9 +663,9 @@ func (r *DNSResolver) exchange(ctx context.Context, name string, qtype uint16) (
 				}
 			}
 		}
-		return rrs, ttl, nil
+		return rrs, ttl, resp.Rcode == dns.RcodeNameError, nil
 	}
-	return nil, 0, lastErr
+	return nil, 0, false, lastErr
 }
 
 // exchangeOne sends one query to one server and waits at most
@@ -714,14 +691,14 @@ func (r *DNSResolver) exchangeOne(ctx context.Context, m *dns.Msg, server, netwo
 }
 
 // queryFallback asks the system resolver: SRV and addresses, no NAPTR.
-func (r *DNSResolver) queryFallback(ctx context.Context, name string, qtype uint16) ([]dns.RR, error) {
+// It reports "no such host" as no records and nx.
+func (r *DNSResolver) queryFallback(ctx context.Context, name string, qtype uint16) (rrs []dns.RR, nx bool, err error) {
 	host := strings.TrimSuffix(name, ".")
-	var rrs []dns.RR
 	switch qtype {
 	case dns.TypeSRV:
 		_, srvs, err := r.fallback.LookupSRV(ctx, "", "", host)
 		if err != nil {
-			return nil, resolveFallbackErr(err)
+			return resolveFallbackErr(err)
 		}
 		for _, s := range srvs {
 			rrs = append(rrs, &dns.SRV{
@@ -736,7 +713,7 @@ func (r *DNSResolver) queryFallback(ctx context.Context, name string, qtype uint
 		}
 		ips, err := r.fallback.LookupNetIP(ctx, network, host)
 		if err != nil {
-			return nil, resolveFallbackErr(err)
+			return resolveFallbackErr(err)
 		}
 		for _, ip := range ips {
 			hdr := dns.RR_Header{Name: name, Rrtype: qtype, Class: dns.ClassINET}
@@ -747,17 +724,17 @@ func (r *DNSResolver) queryFallback(ctx context.Context, name string, qtype uint
 			}
 		}
 	}
-	return rrs, nil
+	return rrs, false, nil
 }
 
-// resolveFallbackErr drops "no such host" (that is no records, not a
-// failure).
-func resolveFallbackErr(err error) error {
+// resolveFallbackErr turns "no such host" into no records and nx: that
+// is no records, not a failure.
+func resolveFallbackErr(err error) ([]dns.RR, bool, error) {
 	var de *net.DNSError
 	if errors.As(err, &de) && de.IsNotFound {
-		return nil
+		return nil, true, nil
 	}
-	return err
+	return nil, false, err
 }
 
 // resolveCache holds answers until their TTL ends, at most max entries.
@@ -774,24 +751,25 @@ type resolveCacheKey struct {
 
 type resolveCacheEntry struct {
 	rrs     []dns.RR
+	nx      bool // NXDOMAIN
 	expires time.Time
 }
 
-func (c *resolveCache) get(k resolveCacheKey, now time.Time) ([]dns.RR, bool) {
+func (c *resolveCache) get(k resolveCacheKey, now time.Time) (rrs []dns.RR, nx, ok bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.m[k]
 	if !ok {
-		return nil, false
+		return nil, false, false
 	}
 	if !now.Before(e.expires) {
 		delete(c.m, k)
-		return nil, false
+		return nil, false, false
 	}
-	return e.rrs, true
+	return e.rrs, e.nx, true
 }
 
-func (c *resolveCache) put(k resolveCacheKey, rrs []dns.RR, expires time.Time) {
+func (c *resolveCache) put(k resolveCacheKey, rrs []dns.RR, nx bool, expires time.Time) {
 	if c.max <= 0 {
 		return
 	}
@@ -817,5 +795,5 @@ func (c *resolveCache) put(k resolveCacheKey, rrs []dns.RR, expires time.Time) {
 			delete(c.m, soonest)
 		}
 	}
-	c.m[k] = resolveCacheEntry{rrs: rrs, expires: expires}
+	c.m[k] = resolveCacheEntry{rrs: rrs, nx: nx, expires: expires}
 }

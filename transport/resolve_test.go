@@ -673,5 +673,59 @@ func ExampleStaticResolver() {
 	// sip:alice@pbx.example.com → tls 192.0.2.10:5061 name:pbx.example.com
 	// sips:alice@pbx.example.com → tls 192.0.2.10:5061 name:pbx.example.com
 	// sip:bob@[2001:db8::5]:5070;transport=tcp → tcp [2001:db8::5]:5070 name:
-	// true transport: resolving unknown.example.com: transport: no targets for URI
+	// true cannot resolve "unknown.example.com": no such host
+}
+
+// TestResolveNoSuchHost: a host that does not exist says so, and is a
+// *net.DNSError as the net package reports one; a name that exists
+// without usable records does not.
+func TestResolveNoSuchHost(t *testing.T) {
+	srv := newResolveTestServer(t, resolveZone...)
+	// The system resolver's path, asking the test server only.
+	fallback := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, network, srv.addr)
+	}}
+	resolvers := map[string]transport.Resolver{
+		"dns":      srv.resolver(t, transport.DNSResolverConfig{}),
+		"fallback": newFallbackResolver(t, fallback),
+		"static":   transport.StaticResolver{"empty.example.test": nil},
+	}
+	for name, r := range resolvers {
+		t.Run(name, func(t *testing.T) {
+			for _, uri := range []string{"sip:nosuch.example.test", "sip:nosuch.example.test:5060", "sip:bob@NoSuch.example.test;transport=tcp"} {
+				_, err := r.Resolve(t.Context(), mustURI(t, uri))
+				require.ErrorIs(t, err, transport.ErrNoSuchHost, uri)
+				require.ErrorIs(t, err, transport.ErrNoTargets, uri)
+				var de *net.DNSError
+				require.ErrorAs(t, err, &de, uri)
+				require.True(t, de.IsNotFound)
+				var re *transport.ResolveError
+				require.ErrorAs(t, err, &re)
+				require.EqualError(t, err, `cannot resolve "`+re.Name+`": no such host`)
+			}
+			if name == "fallback" {
+				return // the system resolver cannot tell NODATA from NXDOMAIN here
+			}
+			_, err := r.Resolve(t.Context(), mustURI(t, "sip:empty.example.test"))
+			require.ErrorIs(t, err, transport.ErrNoTargets)
+			require.NotErrorIs(t, err, transport.ErrNoSuchHost)
+			require.EqualError(t, err, `cannot resolve "empty.example.test": no SIP target (no usable records)`)
+		})
+	}
+	t.Run("cached", func(t *testing.T) {
+		r := srv.resolver(t, transport.DNSResolverConfig{})
+		for range 2 {
+			_, err := r.Resolve(t.Context(), mustURI(t, "sip:nosuch2.example.test:5060"))
+			require.ErrorIs(t, err, transport.ErrNoSuchHost)
+		}
+		require.Equal(t, 1, srv.count("nosuch2.example.test.", "A"))
+	})
+}
+
+func newFallbackResolver(t *testing.T, fallback *net.Resolver) *transport.DNSResolver {
+	t.Helper()
+	r, err := transport.NewDNSResolver(transport.DNSResolverConfig{ResolvConf: t.TempDir() + "/missing", Fallback: fallback})
+	require.NoError(t, err)
+	return r
 }

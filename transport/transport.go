@@ -88,8 +88,10 @@ type Handler interface {
 	// received= and rport= on their top Via as RFC 3261 §18.2.1 and RFC
 	// 3581 §4 require.
 	HandleMessage(in Incoming)
-	// HandleFlowError reports that a stream flow failed or closed; the
-	// transactions that use it fail with a transport error (§17.1.4).
+	// HandleFlowError reports that a stream flow failed or closed, or
+	// that the destination of a UDP flow answered ICMP port unreachable
+	// (Linux; err is an *UnreachableError matching ErrPortUnreachable);
+	// the transactions that use it fail with a transport error (§17.1.4).
 	HandleFlowError(f Flow, err error)
 }
 
@@ -107,7 +109,8 @@ var (
 	// ErrClosed: the layer is closed.
 	ErrClosed = errors.New("transport: closed")
 	// ErrUnreachable: no connection could be made to the target, or the
-	// flow is gone.
+	// flow is gone. Send failures are an *UnreachableError or a
+	// *SourceError (unreachable.go), which name the target and match it.
 	ErrUnreachable = errors.New("transport: destination unreachable")
 	// ErrNoListener: no listener for the network the message needs.
 	ErrNoListener = errors.New("transport: no listener for network")

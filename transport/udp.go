@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"net"
 	"net/netip"
 	"time"
@@ -21,6 +20,10 @@ type udpSock struct {
 	pc    net.PacketConn
 	local netip.AddrPort
 	raw   *rawSender // nil: send through pc
+	eq    *errQueue  // nil: ICMP errors are not read (recverr_linux.go)
+	// loopback: bound to a loopback address, so it cannot send outside
+	// the host.
+	loopback bool
 }
 
 type addrPortReader interface {
@@ -50,8 +53,10 @@ func (l *Layer) listenUDP(ctx context.Context, addr string) (net.Addr, error) {
 		}
 	}
 	s := &udpSock{pc: pc, local: addrPortOf(pc.LocalAddr())}
+	s.loopback = s.local.Addr().IsLoopback()
 	if uc, ok := pc.(*net.UDPConn); ok {
 		s.raw = newRawSender(uc, s.local)
+		s.eq = enableRecvErr(uc)
 	}
 	l.mu.Lock()
 	if l.closed {
@@ -71,9 +76,12 @@ func (l *Layer) listenUDP(ctx context.Context, addr string) (net.Addr, error) {
 func (l *Layer) udpLoop(s *udpSock) {
 	defer l.wg.Done()
 	if uc, ok := s.pc.(*net.UDPConn); ok {
-		if r, ok := newMmsgReader(uc, udpBatch, maxDatagram); ok && l.udpMmsgLoop(s, r) {
+		if r, ok := newMmsgReader(uc, udpBatch, maxDatagram, s.eq); ok && l.udpMmsgLoop(s, r) {
 			return
 		}
+		// The loops below do not read the error queue: let the kernel
+		// drop ICMP errors again instead of queuing them.
+		s.eq.disable()
 		var br batchReader
 		if s.local.Addr().Is4() {
 			br = ipv4.NewPacketConn(uc)
@@ -128,6 +136,10 @@ func (l *Layer) udpMmsgLoop(s *udpSock, r *mmsgReader) bool {
 			continue
 		}
 		first = false
+		if n == 0 {
+			l.portUnreachable(s, r.unreachable())
+			continue
+		}
 		now := time.Now()
 		if fo == nil || n < udpFanoutMin {
 			for i := range n {
@@ -231,25 +243,66 @@ func (l *Layer) parseDatagram(s *udpSock, b []byte, src netip.AddrPort, at time.
 	return m, f, true
 }
 
+// maxICMPResends bounds how many times writeUDP sends a datagram again
+// after sendto returned an ICMP error meant for an earlier one.
+const maxICMPResends = 3
+
 func (l *Layer) writeUDP(s *udpSock, b []byte, dst netip.AddrPort, f Flow) error {
-	var err error
-	sent := false
-	if s.raw != nil {
-		sent, err = s.raw.send(b, dst)
+	if s.loopback && !dst.Addr().Unmap().IsLoopback() {
+		// Linux refuses it (EINVAL), other systems may not: never try.
+		l.st.writeErrors.Add(1)
+		return &SourceError{Network: UDP, Local: s.local, Addr: dst}
 	}
-	if !sent {
-		err = s.write(b, dst)
+	err := s.send(b, dst)
+	for i := 0; err != nil && i < maxICMPResends; i++ {
+		maybe, surely := icmpSendError(err)
+		if !maybe || s.eq == nil {
+			break
+		}
+		// The socket's pending ICMP error came back instead of this send:
+		// the datagram did not leave. Report what the error queue holds
+		// and send again.
+		dsts, read := s.eq.drain()
+		l.portUnreachable(s, dsts)
+		if !read && !surely {
+			break // the send's own error (no route, …)
+		}
+		err = s.send(b, dst)
 	}
 	if err != nil {
 		l.st.writeErrors.Add(1)
 		if isClosedErr(err) && l.ctx.Err() != nil {
 			return ErrClosed
 		}
-		return fmt.Errorf("%w: %w", ErrUnreachable, err)
+		return sendError(UDP, s.local, dst, err)
 	}
 	l.st.messagesOut.Add(1)
 	l.trace(Out, f, b, time.Now())
 	return nil
+}
+
+// send writes one datagram, through a raw sendto when possible.
+func (s *udpSock) send(b []byte, dst netip.AddrPort) error {
+	if s.raw != nil {
+		if sent, err := s.raw.send(b, dst); sent {
+			return err
+		}
+	}
+	return s.write(b, dst)
+}
+
+// portUnreachable reports destinations that answered ICMP port
+// unreachable to the handler, as errors of their flows from s.
+func (l *Layer) portUnreachable(s *udpSock, dsts []netip.AddrPort) {
+	for _, dst := range dsts {
+		l.st.portUnreachable.Add(1)
+		f := Flow{Network: UDP, Local: s.local, Remote: dst}
+		err := &UnreachableError{Network: UDP, Addr: dst, Err: ErrPortUnreachable}
+		l.debug("ICMP port unreachable", f, err)
+		if h := l.h; h != nil {
+			h.HandleFlowError(f, err)
+		}
+	}
 }
 
 // write sends b through the net package.

@@ -1,0 +1,6 @@
+//go:build !linux
+
+package transaction_test
+
+// icmpErrorsRead: the transport reads ICMP errors on this system.
+const icmpErrorsRead = false
