@@ -196,8 +196,9 @@ func (c *Call) end(err error) {
 }
 
 // finish ends the call with err unless it has ended already, without
-// reporting it, and says whether it did: Done is closed, the 2xx
-// retransmissions and the media stop, the call leaves the UA's tables.
+// reporting it, and says whether it did: the 2xx retransmissions stop,
+// the call leaves the UA's tables, its media stops, and then Done is
+// closed.
 func (c *Call) finish(err error) bool {
 	c.mu.Lock()
 	if c.state == CallEnded {
@@ -210,9 +211,7 @@ func (c *Call) finish(err error) bool {
 		c.rtx = nil
 	}
 	id, hasID := c.id, c.d != nil
-	close(c.done)
 	c.mu.Unlock()
-	c.media.close()
 	u := c.u
 	u.mu.Lock()
 	if _, ok := u.setup[c]; ok {
@@ -224,6 +223,8 @@ func (c *Call) finish(err error) bool {
 		u.nCalls.Add(-1)
 	}
 	u.mu.Unlock()
+	c.media.close()
+	close(c.done)
 	return true
 }
 
