@@ -197,71 +197,113 @@ func TestHangupOutcome(t *testing.T) {
 	}
 }
 
-// TestCloseLetsCancelFinish: a Dial given up while ringing sends CANCEL;
-// its first copies are lost, and Close returns once the CANCEL reached the
-// callee and the INVITE got its 487.
+// inFlightCases are the two fates of a request in flight at Close whose
+// first copies (0 and 0.5 s) are lost: its path heals after a second, or
+// never.
+var inFlightCases = []struct {
+	name   string
+	healed bool
+	took   time.Duration // from the first copy to Close's return
+}{
+	{"answered at the third copy", true, 1500 * time.Millisecond},
+	{"never answered", false, ua.DefaultCloseTimeout},
+}
+
+// TestCloseLetsCancelFinish: a Dial given up while ringing sends CANCEL,
+// whose first copies are lost; Close returns once the CANCEL reached the
+// callee and the INVITE got its 487, or at Limits.CloseTimeout.
 func TestCloseLetsCancelFinish(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		n := memnet.New(memnet.Config{})
-		defer n.Close()
-		cancels := &sentTracer{prefix: "CANCEL "}
-		ctx, cancel := context.WithCancel(t.Context())
-		defer cancel()
-		a, ra := newUA(t, n, "192.0.2.1:5060", ua.Config{Tracer: cancels, OnEvent: func(e ua.Event) {
-			if e.Kind == ua.EventCallProgress {
-				cut(n, "192.0.2.1", "192.0.2.2")
-				cancel() // the caller gives up once it rings
-			}
-		}})
-		_, rb := newUA(t, n, "192.0.2.2:5060", ua.Config{OnCall: func(ctx context.Context, ic *ua.IncomingCall) {
-			_ = ic.Ring()
-			<-ctx.Done()
-		}})
-		_, err := a.Dial(ctx, "sip:bob@192.0.2.2:5060", ua.DialOptions{SDP: []byte(testSDP)})
-		require.ErrorIs(t, err, context.Canceled)
-		start := time.Now()
-		time.AfterFunc(time.Second, n.ClearLinks)
-		require.NoError(t, a.Close())
-		require.Equal(t, 1500*time.Millisecond, time.Since(start), "the CANCEL sent at 1.5 s got through")
-		require.EqualValues(t, 3, cancels.n.Load(), "CANCEL sent at 0, 0.5 and 1.5 s")
-		e, ok := rb.find(ua.EventCallEnded)
-		require.True(t, ok, "the callee saw the CANCEL before Close returned")
-		require.ErrorIs(t, e.Err, ua.ErrCallCanceled)
-		e, ok = ra.find(ua.EventCallEnded)
-		require.True(t, ok)
-		var se *ua.StatusError
-		require.ErrorAs(t, e.Err, &se)
-		require.Equal(t, 487, se.Code())
-	})
+	for _, tt := range inFlightCases {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				n := memnet.New(memnet.Config{})
+				defer n.Close()
+				cancels := &sentTracer{prefix: "CANCEL "}
+				ctx, cancel := context.WithCancel(t.Context())
+				defer cancel()
+				a, ra := newUA(t, n, "192.0.2.1:5060", ua.Config{Tracer: cancels, OnEvent: func(e ua.Event) {
+					if e.Kind == ua.EventCallProgress {
+						cut(n, "192.0.2.1", "192.0.2.2")
+						cancel() // the caller gives up once it rings
+					}
+				}})
+				_, rb := newUA(t, n, "192.0.2.2:5060", ua.Config{OnCall: func(ctx context.Context, ic *ua.IncomingCall) {
+					_ = ic.Ring()
+					<-ctx.Done()
+				}})
+				_, err := a.Dial(ctx, "sip:bob@192.0.2.2:5060", ua.DialOptions{SDP: []byte(testSDP)})
+				require.ErrorIs(t, err, context.Canceled)
+				start := time.Now()
+				if tt.healed {
+					time.AfterFunc(time.Second, n.ClearLinks)
+				}
+				require.NoError(t, a.Close())
+				require.Equal(t, tt.took, time.Since(start))
+				if !tt.healed {
+					synctest.Wait()
+					_, ok := rb.find(ua.EventCallEnded)
+					require.False(t, ok, "no CANCEL reached the callee")
+					require.GreaterOrEqual(t, cancels.n.Load(), int32(4), "CANCEL sent at 0, 0.5, 1.5 and 3.5 s")
+					return
+				}
+				require.EqualValues(t, 3, cancels.n.Load(), "CANCEL sent at 0, 0.5 and 1.5 s")
+				e, ok := ra.find(ua.EventCallEnded)
+				require.True(t, ok, "the INVITE got its final response before Close returned")
+				var se *ua.StatusError
+				require.ErrorAs(t, e.Err, &se)
+				require.Equal(t, 487, se.Code(), "the callee answered the CANCEL")
+				synctest.Wait()
+				e, ok = rb.find(ua.EventCallEnded)
+				require.True(t, ok)
+				require.ErrorIs(t, e.Err, ua.ErrCallCanceled)
+			})
+		})
+	}
 }
 
 // TestCloseLetsUnregisterFinish: an un-REGISTER whose Unregister stopped
 // waiting (its context ended while every copy was lost) is still
-// retransmitted, and Close returns once the registrar has answered it.
+// retransmitted, and Close returns once the registrar has answered it, or
+// at Limits.CloseTimeout.
 func TestCloseLetsUnregisterFinish(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		n := memnet.New(memnet.Config{})
-		defer n.Close()
-		reg := newRegistrar(t, n, "192.0.2.9:5060", "secret", 3600, 0)
-		u, _ := newUA(t, n, "192.0.2.1:5060", ua.Config{Lines: []ua.LineConfig{lineCfg("secret", time.Hour)}})
-		line := u.Lines()[0]
-		require.NoError(t, line.Register(t.Context()))
-		before := len(reg.seen())
+	for _, tt := range inFlightCases {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				n := memnet.New(memnet.Config{})
+				defer n.Close()
+				reg := newRegistrar(t, n, "192.0.2.9:5060", "secret", 3600, 0)
+				regs := &sentTracer{prefix: "REGISTER "}
+				u, _ := newUA(t, n, "192.0.2.1:5060", ua.Config{Tracer: regs, Lines: []ua.LineConfig{lineCfg("secret", time.Hour)}})
+				line := u.Lines()[0]
+				require.NoError(t, line.Register(t.Context()))
+				before, sentBefore := len(reg.seen()), regs.n.Load()
 
-		cut(n, "192.0.2.1", "192.0.2.9")
-		start := time.Now()
-		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
-		defer cancel()
-		require.ErrorIs(t, line.Unregister(ctx), context.DeadlineExceeded)
-		require.Len(t, reg.seen(), before, "nothing got through yet")
-		n.ClearLinks()
-		require.NoError(t, u.Close())
-		require.Equal(t, 1500*time.Millisecond, time.Since(start), "the copy sent at 1.5 s was answered")
-		seen := reg.seen()
-		require.Greater(t, len(seen), before)
-		last := seen[len(seen)-1]
-		require.Zero(t, last.expires, "the binding is removed")
-	})
+				cut(n, "192.0.2.1", "192.0.2.9")
+				start := time.Now()
+				ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+				defer cancel()
+				require.ErrorIs(t, line.Unregister(ctx), context.DeadlineExceeded)
+				require.Len(t, reg.seen(), before, "nothing got through yet")
+				if tt.healed {
+					n.ClearLinks()
+				}
+				require.NoError(t, u.Close())
+				want := tt.took // from the first copy, sent at start
+				if !tt.healed {
+					want += time.Second // Close started after Unregister gave up
+				}
+				require.Equal(t, want, time.Since(start))
+				seen := reg.seen()
+				if !tt.healed {
+					require.Len(t, seen, before)
+					require.GreaterOrEqual(t, regs.n.Load()-sentBefore, int32(4), "sent at 0, 0.5, 1.5 and 3.5 s")
+					return
+				}
+				require.Greater(t, len(seen), before)
+				require.Zero(t, seen[len(seen)-1].expires, "the binding is removed")
+			})
+		})
+	}
 }
 
 // TestShutdownWaitsPastCloseTimeout: Shutdown waits for the BYE as long as
