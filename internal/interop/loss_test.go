@@ -48,6 +48,14 @@ const (
 	dialRunTimeout = 40 * time.Second
 	// sippPort is where SIPp listens in its namespace.
 	sippPort = 5060
+	// sippInviteRetrans and sippNonInviteRetrans are SIPp's retransmission
+	// limits as the caller (testdata/uac_loss.xml, first retransmission
+	// after 100 ms): an INVITE goes out at 0, 0.1, 0.3 … 51.1 s, 10
+	// copies within SIPp's -timeout (all lost at 30 %: 6·10⁻⁶ a call), a
+	// BYE up to 19 times in 60 s (T2 is 4 s; every exchange failing at
+	// 30 % each way: 3·10⁻⁶ a call).
+	sippInviteRetrans    = 10
+	sippNonInviteRetrans = 18
 )
 
 // TestHangupUnderLoss runs calls between SIPp and examples/dial across
@@ -60,7 +68,10 @@ const (
 // answered its BYE). The UAS is testdata/uas_loss.xml, SIPp's built-in uas
 // without its 180: with it, SIPp aborts a call when an INVITE
 // retransmission comes after its 200 (see the scenario), some 5 % of the
-// calls at this loss, whatever the caller does. As the callee, dial answers SIPp's uac: every call
+// calls at this loss, whatever the caller does. As the callee, dial
+// answers SIPp's UAC (testdata/uac_loss.xml): every call must be ended by
+// SIPp's BYE at both sides (200 retransmitted until the ACK, the BYE
+// answered). As the callee, dial answers SIPp's uac: every call
 // must succeed (200 retransmitted until the ACK, BYE answered).
 func TestHangupUnderLoss(t *testing.T) {
 	sipp := sippPath(t)
@@ -113,8 +124,21 @@ func TestHangupUnderLoss(t *testing.T) {
 			"-listen", listen.String(), "-no-media")
 		waitUDP(t, ctx, d.cmd.Process.Pid, listen)
 		start := time.Now()
-		r, cmd := startSippIn(t, ctx, pair, 1, sipp, "loss_uac", "-sn", "uac", "-t", "u1", "-d", "200",
-			"-m", strconv.Itoa(lossCalleeCalls), "-r", strconv.Itoa(lossCallRate), listen.String())
+		// SIPp gives up after 5 INVITE and 7 BYE retransmissions by
+		// default: at 30 % loss, six lost INVITEs (a 7·10⁻⁴ chance) fail
+		// a call in one run of 300 out of five, whatever dial does; the
+		// limits are lifted to what the run's time allows. The scenario
+		// is testdata/uac_loss.xml: SIPp's uac, which would take a
+		// retransmitted 200 to its INVITE for the answer to its BYE,
+		// with its responses tied to their transactions.
+		scenario, err := filepath.Abs(filepath.Join("testdata", "uac_loss.xml"))
+		require.NoError(t, err)
+		r, cmd := startSippIn(t, ctx, pair, 1, sipp, "loss_uac", "-sf", scenario, "-t", "u1", "-d", "200",
+			"-m", strconv.Itoa(lossCalleeCalls), "-r", strconv.Itoa(lossCallRate),
+			"-max_retrans", strconv.Itoa(sippNonInviteRetrans),
+			"-max_invite_retrans", strconv.Itoa(sippInviteRetrans),
+			"-max_non_invite_retrans", strconv.Itoa(sippNonInviteRetrans),
+			listen.String())
 		defer func() { logTails(t, append(r.files(), out)...) }()
 		sippErr := exitErrOrNil(cmd.Wait())
 		t.Logf("%d calls to dial at %.0f %% loss each way in %s", lossCalleeCalls, 100*lossCalleeRate,
@@ -127,14 +151,11 @@ func TestHangupUnderLoss(t *testing.T) {
 			_, why, _ := strings.Cut(l, "err=")
 			ends[why]++
 		}
-		// SIPp's uac takes a retransmitted 200 to the INVITE for the
-		// answer to its BYE: when its ACK and BYE are lost, it counts the
-		// call done while dial still retransmits its 200 and ends the call
-		// with BYE after 64·T1 (or is stopped first: "ua: closed").
 		t.Logf("dial: calls ended by reason %v", ends)
 		require.NoError(t, sippErr, "sipp exit status (0: every call successful)")
-		require.Equal(t, lossCalleeCalls, st.int(t, "SuccessfulCall(C)"))
+		require.Equal(t, lossCalleeCalls, st.int(t, "SuccessfulCall(C)"), "calls whose BYE dial answered")
 		require.Zero(t, st.int(t, "FailedCall(C)"))
+		require.Equal(t, lossCalleeCalls, ends[`"ua: peer hung up"`], "calls dial saw ended by SIPp's BYE")
 	})
 }
 
