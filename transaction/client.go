@@ -49,6 +49,11 @@ type ClientTx struct {
 	stopCtx  func() bool
 	gotFinal bool
 	ended    bool
+	// settled is set once the transaction has its final response or has
+	// ended; settledCh, made by Layer.Settle for a transaction it waits
+	// for, is closed then.
+	settled   bool
+	settledCh chan struct{}
 
 	d delivery
 }
@@ -205,11 +210,24 @@ func (c *ClientTx) end(s *shard, err error) {
 	if c.stopCtx != nil {
 		c.stopCtx()
 	}
+	c.settle()
 	s.l.release()
 	if c.gotFinal {
 		err = nil
 	}
 	c.d.finish(err)
+}
+
+// settle marks the transaction settled (final response or end) and wakes
+// Layer.Settle. The shard is locked.
+func (c *ClientTx) settle() {
+	if c.settled {
+		return
+	}
+	c.settled = true
+	if c.settledCh != nil {
+		close(c.settledCh)
+	}
 }
 
 // register adds a new client transaction to its shard's table.
@@ -317,6 +335,9 @@ func (s *shard) stepClient(now time.Time, tx *ClientTx, in input) {
 				tx.d.setErr(o.err)
 			}
 		}
+	}
+	if tx.gotFinal {
+		tx.settle() // after the final is delivered
 	}
 	if tx.ended {
 		return

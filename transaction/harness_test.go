@@ -173,7 +173,10 @@ type node struct {
 	w       *wire
 	addr    netip.AddrPort
 	failReq atomic.Pointer[error]
-	conn    atomic.Uint64
+	// failResp, when set, fails every SendResponse, as a local firewall
+	// makes sendto fail with EPERM.
+	failResp atomic.Pointer[error]
+	conn     atomic.Uint64
 }
 
 func (n *node) SendRequest(_ context.Context, req *sip.Request, t transport.Target) (transport.Flow, error) {
@@ -189,6 +192,9 @@ func (n *node) SendRequest(_ context.Context, req *sip.Request, t transport.Targ
 }
 
 func (n *node) SendResponse(_ context.Context, res *sip.Response, f transport.Flow) error {
+	if e := n.failResp.Load(); e != nil {
+		return *e
+	}
 	n.w.send(res, f)
 	return nil
 }

@@ -313,7 +313,9 @@ func (s *shard) stepServer(now time.Time, t *serverTx, i input, in *transport.In
 			t.cancel(o.err) // inform the TU
 		}
 	}
-	if t.ended {
+	if t.ended || t.entombed {
+		// A failed send stepped the machine to its end, or into a tomb,
+		// already.
 		return
 	}
 	if t.m.current() == Terminated {

@@ -122,6 +122,8 @@ type Call struct {
 	// Our 2xx being retransmitted until its ACK (RFC 3261 §13.3.1.4).
 	rtx      *retransmission
 	byeOnAck bool
+	// byeing: a BYE of ours is ending the call (see bye).
+	byeing bool
 	// media is the call's RTP session, nil when the host brings its SDP;
 	// set at creation, never changed.
 	media *callMedia
@@ -706,118 +708,6 @@ func (u *UA) addCall(c *Call) error {
 	return nil
 }
 
-// end ends the call with err (once) and reports it.
-func (c *Call) end(err error) {
-	c.mu.Lock()
-	if c.state == CallEnded {
-		c.mu.Unlock()
-		return
-	}
-	c.state, c.endErr = CallEnded, err
-	if c.rtx != nil {
-		c.rtx.timer.Stop()
-		c.rtx = nil
-	}
-	id, hasID := c.id, c.d != nil
-	close(c.done)
-	c.mu.Unlock()
-	c.media.close()
-	u := c.u
-	u.mu.Lock()
-	if _, ok := u.setup[c]; ok {
-		delete(u.setup, c)
-		u.nCalls.Add(-1)
-	}
-	if hasID && u.calls[id] == c {
-		delete(u.calls, id)
-		u.nCalls.Add(-1)
-	}
-	u.mu.Unlock()
-	u.emit(Event{Kind: EventCallEnded, Line: c.line, Call: c, CallID: c.callID, Err: err})
-}
-
-// Hangup ends the call: BYE for an established call (RFC 3261 §15.1.1),
-// CANCEL for an outgoing call not answered yet (Dial then fails), and for an
-// incoming call whose 2xx awaits its ACK, BYE once the ACK came (or 64·T1
-// passed). It returns once the BYE is answered or ctx ends; the call is
-// over either way. Hanging up an ended call does nothing.
-func (c *Call) Hangup(ctx context.Context) error {
-	return c.hangup(ctx, ErrLocalHangup)
-}
-
-// hangup is Hangup ending the call with why.
-func (c *Call) hangup(ctx context.Context, why error) error {
-	c.mu.Lock()
-	switch {
-	case c.state == CallEnded:
-		c.mu.Unlock()
-		return nil
-	case c.d == nil:
-		c.abandoned = true
-		tx := c.tx
-		c.mu.Unlock()
-		if tx != nil {
-			tx.Cancel()
-		}
-		return c.wait(ctx)
-	case c.rtx != nil && c.state == CallAnswered:
-		c.byeOnAck = true
-		c.mu.Unlock()
-		return c.wait(ctx)
-	}
-	bye, err := c.d.NewRequest(sip.BYE, nil, "")
-	c.mu.Unlock()
-	if err != nil {
-		c.end(why)
-		return err
-	}
-	c.u.addCommon(bye)
-	tx, err := c.u.send(ctx, ctx, bye, c.network)
-	// The call ends once the BYE is on its way, so that a host that
-	// closes the UA when Done fires does not cut it off.
-	c.end(why)
-	if err != nil {
-		return err
-	}
-	res, err := tx.Final(ctx)
-	if err != nil {
-		return err
-	}
-	if isChallenge(res) {
-		hs, aerr := c.creds().answer(res, bye)
-		if aerr != nil {
-			return aerr
-		}
-		c.mu.Lock()
-		bye2, err := c.d.NewRequest(sip.BYE, nil, "")
-		c.mu.Unlock()
-		if err != nil {
-			return err
-		}
-		applyAuth(bye2, hs)
-		c.u.addCommon(bye2)
-		if tx, err = c.u.send(ctx, ctx, bye2, c.network); err != nil {
-			return err
-		}
-		if res, err = tx.Final(ctx); err != nil {
-			return err
-		}
-	}
-	if !res.IsSuccess() && res.StatusCode != sip.StatusCallTransactionDoesNotExist {
-		return &StatusError{Response: res}
-	}
-	return nil
-}
-
-func (c *Call) wait(ctx context.Context) error {
-	select {
-	case <-c.done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
 // Hold puts the peer on hold: a re-INVITE with our SDP marked sendonly
 // (RFC 3264 §8.4). With a media session the negotiator makes the offer
 // (sendonly, or inactive when we only received) and the answer is applied:
@@ -1104,16 +994,8 @@ func (c *Call) retransmit(r *retransmission) {
 	if !now.Before(r.deadline) {
 		// §13.3.1.4: no ACK within 64·T1: confirm, then end with BYE.
 		c.rtx = nil
-		var bye *sip.Request
-		if c.d != nil {
-			bye, _ = c.d.NewRequest(sip.BYE, nil, "")
-		}
 		c.mu.Unlock()
-		c.end(ErrNoACK)
-		if bye != nil {
-			c.u.addCommon(bye)
-			c.u.fireAndForget(bye, c.network)
-		}
+		_ = c.bye(c.u.baseCtx, ErrNoACK)
 		return
 	}
 	r.interval = min(2*r.interval, c.u.t2)

@@ -24,8 +24,11 @@ const (
 	// DefaultAnswerTimeout is how long an incoming call may stay unanswered
 	// after its handler returned before it is refused with 480.
 	DefaultAnswerTimeout = 3 * time.Minute
-	// DefaultCloseTimeout bounds how long Close waits for unregistrations
-	// and BYEs to be answered.
+	// DefaultCloseTimeout bounds how long Close waits for the final
+	// responses to the BYEs, CANCELs and un-REGISTERs in flight (see
+	// UA.Close): with the default T1 of 500 ms, long enough for a request
+	// and three retransmissions (sent at 0, 0.5, 1.5 and 3.5 s), far short
+	// of Timer F's 32 s.
 	DefaultCloseTimeout = 5 * time.Second
 	// DefaultMaxGlareRetries is how many times Reinvite retries after 491
 	// Request Pending (RFC 3261 §14.1) before it gives up.
@@ -61,7 +64,10 @@ type Limits struct {
 	// AnswerTimeout bounds how long an incoming call stays unanswered after
 	// Config.OnCall returned (480 Temporarily Unavailable afterwards).
 	AnswerTimeout time.Duration
-	// CloseTimeout bounds the wait of Close for unregistrations and BYEs.
+	// CloseTimeout bounds the wait of Close for the outcome of the
+	// unregistrations, hang-ups, and BYEs, CANCELs and un-REGISTERs
+	// already in flight (UA.Close lists them); Shutdown takes a context
+	// instead.
 	CloseTimeout time.Duration
 	// MaxGlareRetries bounds the retries of a re-INVITE after 491.
 	MaxGlareRetries int

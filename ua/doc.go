@@ -71,10 +71,17 @@
 // transport goroutine that received them, with no hand-off; so is the
 // initial INVITE when Config.InlineOnCall says OnCall does not block.
 // Requests that call host code that may block (OnCall otherwise,
-// OnReinvite, OnMessage, INFO) get a goroutine of their own. Close
-// unregisters the lines, hangs up
-// every call (bounded by Limits.CloseTimeout), stops the layers and returns
-// once every goroutine has ended; it is idempotent.
+// OnReinvite, OnMessage, INFO) get a goroutine of their own.
+//
+// A hang-up is finished only when its BYE is answered: Call.Hangup ends
+// the call at once (Done, media), while the BYE's transaction runs on until
+// a final response or Timer F; EventCallEnded comes with that outcome
+// (Event.Bye). Close unregisters the lines, hangs up every call, and lets
+// every BYE, CANCEL and un-REGISTER in flight — its own and those sent
+// before — get its final response, all within Limits.CloseTimeout (5 s);
+// Shutdown waits for the same as long as its context allows. Both then
+// stop the layers and return once every goroutine has ended; they are
+// idempotent. A host may thus close the UA as soon as a call is Done.
 //
 // # Memory
 //

@@ -38,7 +38,9 @@ const (
 	// peer's new description).
 	EventCallUpdated
 	// EventCallEnded: the call is over (Err says why: ErrLocalHangup,
-	// ErrRemoteHangup, a *StatusError, …).
+	// ErrRemoteHangup, a *StatusError, …). When our BYE ended it, the
+	// event comes once the BYE's outcome is known or no longer waited for,
+	// and Bye says which (Response is the BYE's final response).
 	EventCallEnded
 	// EventDTMF: the peer sent a DTMF digit (Digit), as an RFC 4733
 	// telephone event in RTP or in a SIP INFO application/dtmf-relay body
@@ -88,6 +90,9 @@ type Event struct {
 	Expires time.Duration
 	// Err says why, for failures and EventCallEnded.
 	Err error
+	// Bye is how the BYE that ended the call fared, for EventCallEnded
+	// (ByeNone when no BYE of ours ended it).
+	Bye ByeOutcome
 	// Digit is the DTMF digit of EventDTMF (0-9, *, #, A-D), DigitDuration
 	// its duration as the sender reported it (0 if unknown), and DTMFInfo
 	// tells that it came in a SIP INFO rather than in RTP (RFC 4733).
@@ -133,6 +138,10 @@ func (e Event) String() string {
 		b.WriteString(" sdp=")
 		b.WriteString(strconv.Itoa(len(e.SDP)))
 		b.WriteString("B")
+	}
+	if e.Bye != ByeNone {
+		b.WriteString(" bye=")
+		b.WriteString(e.Bye.String())
 	}
 	if e.Err != nil {
 		b.WriteString(" err=")
