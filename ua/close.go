@@ -74,13 +74,11 @@ func (u *UA) shutdown(ctx context.Context) error {
 		}
 		u.closeErr = err
 
-		u.mu.Lock()
-		u.closed = true
-		u.mu.Unlock()
+		u.g.Shut()
 		u.stop()
 		_ = u.tx.Close()
 		_ = u.tp.Close()
-		u.wg.Wait()
+		u.g.Wait()
 		// Calls still alive (Close cut their hang-up short) end here.
 		u.mu.Lock()
 		left := make([]*Call, 0, len(u.calls)+len(u.setup))

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/dialtone/dialtone/dialog"
+	"github.com/dialtone/dialtone/internal/lifecycle"
 	"github.com/dialtone/dialtone/rtp"
 	"github.com/dialtone/dialtone/sip"
 	"github.com/dialtone/dialtone/transaction"
@@ -45,10 +46,11 @@ type UA struct {
 	calls    map[dialog.ID]*Call
 	setup    map[*Call]struct{} // outgoing calls without a dialog yet
 	stopping bool               // Close started: no new calls
-	closed   bool               // goroutines may no longer start
 	nCalls   atomic.Int64
 
-	wg        sync.WaitGroup
+	// g owns the UA's goroutines (INVITE readers, registration loops,
+	// timer callbacks, short tasks); Close shuts it and waits.
+	g         lifecycle.Group
 	ports     *rtp.PortAllocator // nil with Media.DisableMedia
 	mediaWG   sync.WaitGroup     // DTMF forwarders: end when their session closes
 	closeOnce sync.Once
@@ -196,41 +198,16 @@ func (u *UA) Calls() int { return int(u.nCalls.Load()) }
 
 // goTrack runs f on a goroutine Close waits for; it reports false (and does
 // not run f) once the UA is closed.
-func (u *UA) goTrack(f func()) bool {
-	u.mu.Lock()
-	if u.closed {
-		u.mu.Unlock()
-		return false
-	}
-	u.wg.Add(1)
-	u.mu.Unlock()
-	go func() {
-		defer u.wg.Done()
-		f()
-	}()
-	return true
-}
-
-// enter registers the current goroutine (a timer callback) with Close; the
-// caller must call u.wg.Done when it returns true.
-func (u *UA) enter() bool {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	if u.closed {
-		return false
-	}
-	u.wg.Add(1)
-	return true
-}
+func (u *UA) goTrack(f func()) bool { return u.g.Go(f) }
 
 // afterFunc is time.AfterFunc whose callback Close waits for and which does
 // not run once the UA is closed.
 func (u *UA) afterFunc(d time.Duration, f func()) *time.Timer {
 	return time.AfterFunc(d, func() {
-		if !u.enter() {
+		if !u.g.Enter() {
 			return
 		}
-		defer u.wg.Done()
+		defer u.g.Done()
 		f()
 	})
 }
