@@ -23,48 +23,24 @@ func (b *band) reset(det int32) {
 }
 
 // sat16 saturates v to the 16-bit range, as every addition of the
-// Recommendation's fixed-point arithmetic does.
-func sat16(v int32) int32 {
-	if v > 32767 {
-		return 32767
-	}
-	if v < -32768 {
-		return -32768
-	}
-	return v
-}
+// Recommendation's fixed-point arithmetic does. (min and max compile to
+// conditional moves: the codec's hot paths have no data-dependent branch.)
+func sat16(v int32) int32 { return min(max(v, -32768), 32767) }
 
 // limit15 is the Recommendation's LIMIT block: the sub-band signals are
 // 15-bit values.
-func limit15(v int32) int32 {
-	if v > 16383 {
-		return 16383
-	}
-	if v < -16384 {
-		return -16384
-	}
-	return v
-}
+func limit15(v int32) int32 { return min(max(v, -16384), 16383) }
 
 // clampAbs clamps v to [-m, m].
-func clampAbs(v, m int32) int32 {
-	if v > m {
-		return m
-	}
-	if v < -m {
-		return -m
-	}
-	return v
-}
+func clampAbs(v, m int32) int32 { return min(max(v, -m), m) }
 
 // mag is the magnitude the quantizers compare: v for v >= 0 and -(v+1)
-// (the one's complement) below, so it never overflows.
-func mag(v int32) int32 {
-	if v < 0 {
-		return ^v
-	}
-	return v
-}
+// (the one's complement) below, so it never overflows. v>>31 is 0 or -1.
+func mag(v int32) int32 { return v ^ v>>31 }
+
+// negIf returns v when mask is 0 and -v when mask is -1; the masks are
+// differences of signs, x>>15 ^ y>>15 for 16-bit x and y.
+func negIf(v, mask int32) int32 { return (v ^ mask) - mask }
 
 // adaptScale is LOGSCL/LOGSCH followed by SCALEL/SCALEH: the log scale
 // factor leaks by 127/128 and moves by step, stays within [0, max], and the
@@ -96,28 +72,14 @@ func (b *band) update(d int32) {
 
 	// UPPOL2: the second pole coefficient follows the signs of p over
 	// three samples, limited to ±0.375.
-	sg0, sg1, sg2 := p>>15, b.p1>>15, b.p2>>15
-	wd1 := sat16(b.a1 << 2)
-	wd2 := wd1
-	if sg0 == sg1 {
-		wd2 = -wd1
-		if wd2 > 32767 {
-			wd2 = 32767
-		}
-	}
-	wd3 := int32(-128)
-	if sg0 == sg2 {
-		wd3 = 128
-	}
-	a2 := clampAbs(wd2>>7+wd3+(b.a2*logLeak)>>15, 12288)
+	sg0 := p >> 15
+	diff1, diff2 := sg0^b.p1>>15, sg0^b.p2>>15 // -1 where the signs differ
+	wd2 := min(negIf(sat16(b.a1<<2), ^diff1), 32767)
+	a2 := clampAbs(wd2>>7+negIf(128, diff2)+(b.a2*logLeak)>>15, 12288)
 
 	// UPPOL1: the first pole coefficient, kept within ±(1 - 2^-4 - a2)
 	// for stability.
-	wd1 = -192
-	if sg0 == sg1 {
-		wd1 = 192
-	}
-	a1 := clampAbs(wd1+(b.a1*32640)>>15, 15360-a2)
+	a1 := clampAbs(negIf(192, diff1)+(b.a1*32640)>>15, 15360-a2)
 
 	// UPZERO: the zero coefficients follow the sign correlation of d with
 	// its six predecessors, with leakage 255/256.
@@ -127,11 +89,7 @@ func (b *band) update(d int32) {
 	}
 	dsg := d >> 15
 	for i := range b.b {
-		w := step
-		if b.d[i]>>15 != dsg {
-			w = -step
-		}
-		b.b[i] = sat16(w + (b.b[i]*32640)>>15)
+		b.b[i] = sat16(negIf(step, dsg^b.d[i]>>15) + (b.b[i]*32640)>>15)
 	}
 
 	// DELAYA.

@@ -83,22 +83,20 @@ func (e *Encoder) encodePair(s0, s1 int16) byte {
 func (e *Encoder) encodeLow(xl int32) uint8 {
 	b := &e.lo
 	el := sat16(xl - b.s)
-	m := mag(el)
-	// The first interval whose upper decision level lies above m; the
-	// levels grow with the interval, so a binary search finds it.
-	lo, hi := 1, len(q6)
-	for lo < hi {
-		mid := int(uint(lo+hi) >> 1)
-		if m < ((q6[mid]<<3)*b.de)>>15 {
-			hi = mid
-		} else {
-			lo = mid + 1
+	m := int64(mag(el))
+	// Count the decision levels m reaches: m is in interval n+1. The
+	// levels grow, so a binary search counts them, without branches.
+	n := 0
+	for half := 16; half > 0; half >>= 1 {
+		if k := n + half; m >= (q6Search[k&31]*int64(b.de))>>12 {
+			n = k
 		}
 	}
-	il := ilpCode[lo]
+	codes := &ilpCode
 	if el < 0 {
-		il = ilnCode[lo]
+		codes = &ilnCode
 	}
+	il := codes[n+1]
 	b.updateLow(il)
 	return il
 }
@@ -112,10 +110,11 @@ func (e *Encoder) encodeHigh(xh int32) uint8 {
 	if mag(eh) >= (q2*b.de)>>15 {
 		mih = 2
 	}
-	ih := ihpCode[mih]
+	codes := &ihpCode
 	if eh < 0 {
-		ih = ihnCode[mih]
+		codes = &ihnCode
 	}
+	ih := codes[mih]
 	b.updateHigh(ih)
 	return ih
 }

@@ -19,6 +19,19 @@ var q6 = [30]int32{
 	2195, 2557, 2919,
 }
 
+// q6Search is q6 for QUANTL's search: index 0 and 30, 31 out of reach.
+// Comparing m >= q6Search[k]*det>>12 is the Recommendation's
+// m >= ((q6[k]<<3)*det)>>15.
+var q6Search = func() (t [32]int64) {
+	for k := range t {
+		t[k] = 1 << 30
+		if k > 0 && k < len(q6) {
+			t[k] = int64(q6[k])
+		}
+	}
+	return t
+}()
+
 // ilnCode and ilpCode map an interval m (1 to 30) of q6 to the 6-bit
 // lower-band code of a negative and a positive difference (table 6).
 // Codes 0 to 3 are never sent.
