@@ -14,9 +14,12 @@
 // by block (QUANTL, INVQAL, LOGSCL, SCALEL, the predictor blocks UPPOL1,
 // UPPOL2, UPZERO, FILTEP, FILTEZ, PREDIC and their higher-band twins), with
 // the saturations it specifies, so no input, however loud or random, can
-// overflow the state. The Decoder is bit-exact with FFmpeg's G.722 decoder
-// (which passes the ITU test sequences) for all three modes; see
-// TestFFmpegDecoderBitExact.
+// overflow the state. Checked against FFmpeg, an independent
+// implementation whose decoder passes the ITU-T test sequences, the Decoder
+// gives FFmpeg's output sample for sample in all three modes (on FFmpeg's
+// bitstreams and on random octets), and the Encoder gives FFmpeg's
+// bitstream octet for octet (TestFFmpegDecoderBitExact,
+// TestFFmpegEncoderBitExact).
 //
 // # Sample format
 //
