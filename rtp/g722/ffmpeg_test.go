@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -70,7 +71,7 @@ func ffmpegDecode(t *testing.T, payload []byte, mode Mode) []int16 {
 	dir := t.TempDir()
 	in, out := filepath.Join(dir, "in.g722"), filepath.Join(dir, "out.raw")
 	require.NoError(t, os.WriteFile(in, payload, 0o600))
-	bits := fmtInt(9 - int(mode))
+	bits := strconv.Itoa(9 - int(mode))
 	runFFmpeg(t, "-bits_per_codeword", bits, "-f", "g722", "-i", in, "-f", "s16le", "-ar", "16000", out)
 	raw, err := os.ReadFile(out)
 	require.NoError(t, err)
@@ -182,7 +183,7 @@ func TestFFmpegDecoderBitExact(t *testing.T) {
 	}
 	for _, s := range streams {
 		for _, mode := range []Mode{Mode1, Mode2, Mode3} {
-			t.Run(s.name+"/mode"+fmtInt(int(mode)), func(t *testing.T) {
+			t.Run(s.name+"/mode"+strconv.Itoa(int(mode)), func(t *testing.T) {
 				d := NewDecoder()
 				require.NoError(t, d.SetMode(mode))
 				ours, theirs := d.Decode(nil, s.payload), ffmpegDecode(t, s.payload, mode)

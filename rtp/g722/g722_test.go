@@ -1,8 +1,10 @@
 package g722
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
+	"strconv"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -77,20 +79,7 @@ func TestToneRoundTrip(t *testing.T) {
 	}
 }
 
-func fmtTone(freq, amp float64) string {
-	return fmtInt(int(freq)) + "Hz/" + fmtInt(int(amp))
-}
-
-func fmtInt(v int) string {
-	if v == 0 {
-		return "0"
-	}
-	var b []byte
-	for ; v > 0; v /= 10 {
-		b = append([]byte{byte('0' + v%10)}, b...)
-	}
-	return string(b)
-}
+func fmtTone(freq, amp float64) string { return fmt.Sprintf("%gHz/%g", freq, amp) }
 
 // A tone in the higher band comes back at its own frequency, not mirrored
 // around 4 kHz into the lower band (which a swapped or missing higher band
@@ -241,7 +230,7 @@ func TestModes(t *testing.T) {
 	}
 	rng := rand.New(rand.NewPCG(3, 4))
 	for _, tt := range tests {
-		t.Run(fmtInt(int(tt.mode)), func(t *testing.T) {
+		t.Run(fmt.Sprint("mode", int(tt.mode)), func(t *testing.T) {
 			d := NewDecoder()
 			require.NoError(t, d.SetMode(tt.mode))
 			out := d.Decode(nil, payload)
@@ -276,14 +265,7 @@ func TestSetModeRejectsUnknownModes(t *testing.T) {
 	for _, m := range []Mode{0, 4, -1} {
 		err := d.SetMode(m)
 		require.ErrorIs(t, err, ErrMode)
-		assert.Contains(t, err.Error(), "got "+fmtSigned(int(m)))
+		assert.Contains(t, err.Error(), "got "+strconv.Itoa(int(m)))
 		assert.Equal(t, Mode1, d.Mode(), "a rejected mode leaves the mode alone")
 	}
-}
-
-func fmtSigned(v int) string {
-	if v < 0 {
-		return "-" + fmtInt(-v)
-	}
-	return fmtInt(v)
 }
