@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the independent SIP peers and tools the interop tests drive
 # (Debian 12 packages): SIPp (sip-tester), Kamailio, baresip, tshark, sox,
-# iptables (packet loss between network namespaces).
+# iptables (packet loss between network namespaces) and ffmpeg (rtp/g722
+# checks its G.722 codec against FFmpeg's).
 # Idempotent: does nothing when every tool is already there.
 set -euo pipefail
 need=()
@@ -10,6 +11,7 @@ command -v tshark >/dev/null || need+=(tshark)
 command -v kamailio >/dev/null || need+=(kamailio kamailio-tls-modules)
 command -v baresip >/dev/null || need+=(baresip-core)
 command -v sox >/dev/null || need+=(sox libsox-fmt-base)
+command -v ffmpeg >/dev/null || need+=(ffmpeg)
 command -v ss >/dev/null || need+=(iproute2)
 command -v iptables >/dev/null || need+=(iptables)
 command -v openssl >/dev/null || need+=(openssl)
