@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the independent SIP peers and tools the interop tests drive
-# (Debian 12 packages): SIPp (sip-tester), Kamailio, baresip, tshark, sox.
+# (Debian 12 packages): SIPp (sip-tester), Kamailio, baresip, tshark, sox,
+# and the network tools of the tests that build namespaces (iproute2, iptables).
 # Idempotent: does nothing when every tool is already there.
 set -euo pipefail
 need=()
@@ -10,6 +11,7 @@ command -v kamailio >/dev/null || need+=(kamailio kamailio-tls-modules)
 command -v baresip >/dev/null || need+=(baresip-core)
 command -v sox >/dev/null || need+=(sox libsox-fmt-base)
 command -v ss >/dev/null || need+=(iproute2)
+command -v iptables >/dev/null || need+=(iptables)
 command -v openssl >/dev/null || need+=(openssl)
 [ ${#need[@]} -eq 0 ] && exit 0
 export DEBIAN_FRONTEND=noninteractive
