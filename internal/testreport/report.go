@@ -52,6 +52,7 @@ type report struct {
 	start time.Time
 
 	output  map[testKey][]string // lines of each running test
+	pkgOut  map[string][]string  // each package's own lines
 	passed  int
 	failed  []testKey
 	skipped []skip
@@ -63,7 +64,7 @@ type report struct {
 }
 
 func newReport(w io.Writer, opt options) *report {
-	return &report{w: w, opt: opt, output: map[testKey][]string{}}
+	return &report{w: w, opt: opt, output: map[testKey][]string{}, pkgOut: map[string][]string{}}
 }
 
 // read consumes the whole input; lines that are not JSON events (a
@@ -102,9 +103,10 @@ func (r *report) handle(e event) {
 	}
 	k := testKey{e.Package, e.Test}
 	switch e.Action {
-	case "run":
+	case "run", "cont": // a parallel test runs from "cont" on
 		if r.opt.progress {
-			fmt.Fprintf(r.w, "%s RUN  %s\n", r.stamp(e), e.Test)
+			verb := map[string]string{"run": "RUN ", "cont": "CONT"}[e.Action]
+			fmt.Fprintf(r.w, "%s %s %s\n", r.stamp(e), verb, e.Test)
 		}
 	case "output":
 		r.output[k] = append(r.output[k], e.Output)
@@ -128,26 +130,42 @@ func (r *report) handle(e event) {
 	}
 }
 
+// handlePackage keeps a package's own lines (its result line with the
+// coverage, the shuffle seed, whatever the test binary printed outside any
+// test: a panic, goleak's report) and prints, when the package ends, only
+// its result line if it passed, all of them if it failed.
 func (r *report) handlePackage(e event) {
 	switch e.Action {
 	case "output":
-		// The package's own lines: its result ("ok", "FAIL", "?") with
-		// coverage, and whatever a test binary printed outside any test
-		// (a panic, goleak's report).
-		out := e.Output
-		if strings.HasPrefix(out, "=== ") || strings.TrimSpace(out) == "PASS" {
-			return
+		r.pkgOut[e.Package] = append(r.pkgOut[e.Package], e.Output)
+	case "pass", "skip": // skip: no test files
+		r.packages++
+		if e.Action == "skip" {
+			r.noTests++
 		}
-		fmt.Fprint(r.w, out)
-	case "pass":
-		r.packages++
-	case "skip": // no test files
-		r.packages++
-		r.noTests++
+		if l := resultLine(r.pkgOut[e.Package]); l != "" {
+			fmt.Fprint(r.w, l)
+		}
+		delete(r.pkgOut, e.Package)
 	case "fail":
 		r.packages++
 		r.pkgFailed = append(r.pkgFailed, e.Package)
+		for _, l := range r.pkgOut[e.Package] {
+			fmt.Fprint(r.w, l)
+		}
+		delete(r.pkgOut, e.Package)
 	}
+}
+
+// resultLine returns the last non-empty line of a package's output: go
+// test's "ok  pkg  1.2s  coverage: …" or "?  pkg  [no test files]".
+func resultLine(lines []string) string {
+	for _, l := range slices.Backward(lines) {
+		if strings.TrimSpace(l) != "" {
+			return l
+		}
+	}
+	return ""
 }
 
 func (r *report) stamp(e event) string {
@@ -185,7 +203,7 @@ func skipReason(lines []string) string {
 // summarize prints the summary and reports whether the run is a success.
 func (r *report) summarize() bool {
 	ok := true
-	fmt.Fprintf(r.w, "\n== %s: %d packages (%d without tests); %d tests and subtests passed, %d failed, %d skipped\n",
+	fmt.Fprintf(r.w, "\n== %s: packages %d (%d without tests); tests and subtests: %d passed, %d failed, %d skipped\n",
 		r.opt.title, r.packages, r.noTests, r.passed, len(r.failed), len(r.skipped))
 	if len(r.skipped) > 0 {
 		var needs int

@@ -26,6 +26,7 @@ const jsonRun = `{"Time":"2026-12-07T01:00:00Z","Action":"start","Package":"gith
 {"Time":"2026-12-07T01:00:02Z","Action":"run","Package":"github.com/dialtone/dialtone/rtp","Test":"TestC"}
 {"Time":"2026-12-07T01:00:02Z","Action":"output","Package":"github.com/dialtone/dialtone/rtp","Test":"TestC","Output":"    c_test.go:9: boom\n"}
 {"Time":"2026-12-07T01:00:02Z","Action":"fail","Package":"github.com/dialtone/dialtone/rtp","Test":"TestC","Elapsed":0.5}
+{"Time":"2026-12-07T01:00:02Z","Action":"output","Package":"github.com/dialtone/dialtone/rtp","Output":"-test.shuffle 42\n"}
 {"Time":"2026-12-07T01:00:02Z","Action":"output","Package":"github.com/dialtone/dialtone/rtp","Output":"FAIL\n"}
 {"Time":"2026-12-07T01:00:02Z","Action":"output","Package":"github.com/dialtone/dialtone/rtp","Output":"FAIL\tgithub.com/dialtone/dialtone/rtp\t2.0s\n"}
 {"Time":"2026-12-07T01:00:02Z","Action":"fail","Package":"github.com/dialtone/dialtone/rtp","Elapsed":2}
@@ -36,7 +37,9 @@ const jsonRun = `{"Time":"2026-12-07T01:00:00Z","Action":"start","Package":"gith
 // passRun is one package that passes with its coverage.
 const passRun = `{"Action":"run","Package":"p","Test":"TestA"}
 {"Action":"pass","Package":"p","Test":"TestA"}
+{"Action":"output","Package":"p","Output":"-test.shuffle 1796607335120798965\n"}
 {"Action":"output","Package":"p","Output":"PASS\n"}
+{"Action":"output","Package":"p","Output":"coverage: 81.5% of statements\n"}
 {"Action":"output","Package":"p","Output":"ok  \tp\t0.1s\tcoverage: 81.5% of statements\n"}
 {"Action":"pass","Package":"p"}
 `
@@ -59,14 +62,21 @@ func TestReport(t *testing.T) {
 	}{
 		{name: "failures and skips", in: jsonRun, ok: false, want: []string{
 			"--- output of TestC (github.com/dialtone/dialtone/rtp):\n    c_test.go:9: boom\n",
-			"FAIL\tgithub.com/dialtone/dialtone/rtp\t2.0s\n",
-			"== tests: 2 packages (1 without tests); 1 tests and subtests passed, 1 failed, 2 skipped\n",
+			"-test.shuffle 42\nFAIL\nFAIL\tgithub.com/dialtone/dialtone/rtp\t2.0s\n",
+			"?   \tgithub.com/dialtone/dialtone/examples/x\t[no test files]\n",
+			"== tests: packages 2 (1 without tests); tests and subtests: 1 passed, 1 failed, 2 skipped\n",
 			"skipped (1 for a missing requirement, 1 for another reason):\n",
 			"  SKIP rtp TestB/IPv6: needs IPv6 loopback (::1): no address (skipped; under CI=true this fails)\n",
 			"  SKIP rtp TestHelper: helper process\n",
 			"  FAIL rtp TestC\n",
 			"  FAIL package github.com/dialtone/dialtone/rtp\n",
 		}, absent: []string{"RUN  TestA", "=== RUN"}},
+		{name: "parallel progress", in: `{"Action":"run","Package":"p","Test":"TestP"}
+{"Action":"pause","Package":"p","Test":"TestP"}
+{"Action":"cont","Package":"p","Test":"TestP"}
+{"Action":"pass","Package":"p","Test":"TestP","Elapsed":2}
+{"Action":"pass","Package":"p"}
+`, opt: options{progress: true}, ok: true, want: []string{"[    ] RUN  TestP\n[    ] CONT TestP\n[    ] PASS TestP (2.00s)\n"}},
 		{name: "progress", in: jsonRun, opt: options{progress: true}, ok: false, want: []string{
 			"[   0s] RUN  TestA\n",
 			"[   1s] PASS TestA (1.00s)\n",
@@ -75,8 +85,8 @@ func TestReport(t *testing.T) {
 		}},
 		{name: "pass with coverage", in: passRun, ok: true, want: []string{
 			"ok  \tp\t0.1s\tcoverage: 81.5% of statements\n",
-			"1 tests and subtests passed, 0 failed, 0 skipped",
-		}, absent: []string{"PASS\n", "skipped ("}},
+			"tests and subtests: 1 passed, 0 failed, 0 skipped",
+		}, absent: []string{"PASS\n", "skipped (", "-test.shuffle", "\ncoverage:"}},
 		{name: "skip allowed", in: skipRun, ok: true, want: []string{"SKIP p TestA: needs root (pcap)"}},
 		{name: "skip refused", in: skipRun, opt: options{failOnSkip: true}, ok: false,
 			want: []string{"FAIL: 1 skipped where nothing may skip (-fail-on-skip)"}},
