@@ -1,30 +1,59 @@
 # Dialtone build and test targets. `make test` is the one command that runs
 # every check CI runs (see .ci/run and README.md).
-GO         ?= go
+SHELL       := /bin/bash
+.SHELLFLAGS := -o pipefail -ec
+GO          ?= go
+PKGS        := ./...
+# staticcheck, pinned: 2026.2.2 is the newest release and builds with Go 1.26.
+STATICCHECK_VERSION := v0.8.2
 STATICCHECK ?= $(shell $(GO) env GOPATH)/bin/staticcheck
-PKGS       := ./...
+# testreport reads `go test -json`: package lines with coverage, failed
+# tests' output, progress, and a summary of what ran and what skipped.
+REPORT      := bin/testreport
+# The programs the interop tests drive; when all are installed, the interop
+# suite may skip nothing.
+PEER_PROGRAMS := sipp kamailio kamcmd baresip tshark sox
 
-.PHONY: test vet lint unit interop fuzz-short bench tools peers
+.PHONY: test vet lint unit interop fuzz-short bench tools peers peers-if-root $(REPORT)
 
-test: vet lint unit interop
+test: peers-if-root vet lint unit interop
 
 vet:
 	$(GO) vet $(PKGS)
+	$(GO) vet -tags interop ./internal/interop/...
 
 lint: tools
 	$(STATICCHECK) $(PKGS)
+	$(STATICCHECK) -tags interop ./internal/interop/...
 
-unit:
-	$(GO) test -race -shuffle=on -count=1 $(PKGS)
+# Every package, race detector on, test order shuffled; prints each
+# package's coverage and, at the end, every skipped test with its reason.
+unit: $(REPORT)
+	$(GO) test -race -shuffle=on -count=1 -cover -json $(PKGS) | $(REPORT) -title unit
 
 # Tests against real peers (SIPp, Kamailio, baresip) on loopback; under
-# CI=true a missing peer fails the run instead of skipping.
-interop:
-	$(GO) test -race -count=1 -tags interop ./internal/interop/...
+# CI=true a missing peer fails the run instead of skipping. Prints each test
+# as it ends, then a summary; fails when anything skipped while every peer
+# is installed.
+interop: $(REPORT)
+	@flags="-progress -title interop"; missing=""; \
+	for p in $(PEER_PROGRAMS); do command -v $$p >/dev/null || missing="$$missing $$p"; done; \
+	if [ -z "$$missing" ]; then flags="$$flags -fail-on-skip"; \
+	else echo "interop: not installed:$$missing (make peers); their tests skip, or fail under CI=true"; fi; \
+	echo "$(GO) test -race -count=1 -tags interop -json ./internal/interop | $(REPORT) $$flags"; \
+	$(GO) test -race -count=1 -tags interop -json ./internal/interop | $(REPORT) $$flags
+
+$(REPORT):
+	$(GO) build -o $(REPORT) ./internal/testreport
 
 # Installs the peers the interop tests need (Debian packages; needs root).
 peers:
 	./scripts/install-peers.sh
+
+# `make test` installs the peers itself when it runs as root.
+peers-if-root:
+	@if [ "$$(id -u)" = 0 ]; then ./scripts/install-peers.sh; \
+	else echo "not root: peers not installed by make test (run make peers as root)"; fi
 
 # Each fuzz target for a short while; run them for minutes when the parser changes.
 FUZZTIME ?= 30s
@@ -35,5 +64,7 @@ fuzz-short:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
 
+# Installs staticcheck at the pinned version unless that version is there.
 tools:
-	@test -x $(STATICCHECK) || $(GO) install honnef.co/go/tools/cmd/staticcheck@latest
+	@$(STATICCHECK) -version 2>/dev/null | grep -qF '($(STATICCHECK_VERSION:v%=%))' || \
+	$(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)

@@ -59,8 +59,10 @@ type MediaConfig struct {
 	RTCPPort uint16
 	// RTCPMux offers or accepts RTP and RTCP on one port (RFC 5761 §5.1.1).
 	RTCPMux bool
-	// Codecs are the payload formats in preference order; nil means
-	// DefaultMediaCodecs. Payload types must be unique and at most 127.
+	// Codecs are the payload formats in preference order: the order of
+	// our offers; an answer accepts these and keeps the offer's order
+	// (RFC 3264 §6.1). nil means DefaultMediaCodecs. Payload types must be
+	// unique and at most 127.
 	Codecs []Codec
 	// Ptime is the packetization time we want to receive, in milliseconds
 	// (a=ptime, RFC 4566 §6); 0 means DefaultMediaPtime.
@@ -274,9 +276,10 @@ func NewOffer(cfg MediaConfig) (*SessionDescription, error) {
 // Answer answers offer with cfg (RFC 3264 §6). The answer has the offer's
 // number and order of m= lines. The first audio stream over RTP/AVP with a
 // common audio codec is accepted:
-//   - its formats are the common ones in cfg.Codecs' order (the answerer's
-//     preference), each with the offer's payload type number, so a
-//     telephone-event offered at 96 is answered at 96 (RFC 3264 §6.1);
+//   - its formats are the offered ones cfg.Codecs accepts, in the offer's
+//     order (RFC 3264 §6.1 recommends keeping it), each with the offer's
+//     payload type number, so a telephone-event offered at 96 is answered
+//     at 96 (RFC 3264 §6.1);
 //     a format's fmtp is cfg's when cfg has one, else the offer's;
 //   - its direction is the reverse of the offered one intersected with
 //     cfg.Direction (sendonly → recvonly, recvonly → sendonly, inactive →
@@ -352,15 +355,20 @@ func answerWith(offer *SessionDescription, cfg MediaConfig, want MediaDirection)
 	return ans, params, nil
 }
 
-// commonCodecs returns, in prefs' order, the offered formats that match a
-// preferred one, with the offered payload type and the preferred fmtp when
-// set.
+// commonCodecs returns, in the offer's order, the offered formats that
+// match a preferred one, each preferred format matching once, with the
+// offered payload type and the preferred fmtp when set. RFC 3264 §6.1
+// recommends that an answer keep the offer's relative order unless the
+// answerer has a reason not to; prefs only choose what is acceptable.
 func commonCodecs(offered, prefs []Codec) []Codec {
-	used := make([]bool, len(offered))
+	used := make([]bool, len(prefs))
 	var out []Codec
-	for _, p := range prefs {
-		for i, o := range offered {
-			if used[i] || !sameCodec(o, p) || slices.ContainsFunc(out, func(c Codec) bool { return c.PayloadType == o.PayloadType }) {
+	for _, o := range offered {
+		if slices.ContainsFunc(out, func(c Codec) bool { return c.PayloadType == o.PayloadType }) {
+			continue
+		}
+		for i, p := range prefs {
+			if used[i] || !sameCodec(o, p) {
 				continue
 			}
 			used[i] = true

@@ -95,11 +95,11 @@ func TestOfferAnswerCodecs(t *testing.T) {
 		err    error
 	}{
 		{
-			name:  "dynamic telephone-event keeps the offerer's number, answerer's order and fmtp",
+			name:  "dynamic telephone-event keeps the offerer's number and order, answerer's fmtp",
 			offer: offerSDP("IN IP4 192.0.2.9", "m=audio 4000 RTP/AVP 8 0 96\na=rtpmap:96 telephone-event/8000\na=fmtp:96 0-11\n"),
 			want: []line{{typ: "audio", proto: "RTP/AVP", port: 6000,
-				formats: []rtp.Codec{rtp.PCMU(), rtp.PCMA(), offerTel(96, "0-15")}}},
-			codec: rtp.PCMU(), tel: offerTel(96, "0-15"), hasTel: true,
+				formats: []rtp.Codec{rtp.PCMA(), rtp.PCMU(), offerTel(96, "0-15")}}},
+			codec: rtp.PCMA(), tel: offerTel(96, "0-15"), hasTel: true,
 		},
 		{
 			name:  "Linphone offer: telephone-event at 8000 Hz picked among three rates",
@@ -124,11 +124,20 @@ func TestOfferAnswerCodecs(t *testing.T) {
 			codec: rtp.PCMU(),
 		},
 		{
-			name:  "answerer preference wins over offer order",
+			// RFC 3264 §6.1: the answer keeps the offer's relative order;
+			// the answerer's list only says what it accepts.
+			name:  "offer order kept over the answerer's preference",
 			offer: offerSDP("IN IP4 192.0.2.9", "m=audio 4000 RTP/AVP 0 8\n"),
 			prefs: []rtp.Codec{rtp.PCMA(), rtp.PCMU()},
-			want:  []line{{typ: "audio", proto: "RTP/AVP", port: 6000, formats: []rtp.Codec{rtp.PCMA(), rtp.PCMU()}}},
-			codec: rtp.PCMA(),
+			want:  []line{{typ: "audio", proto: "RTP/AVP", port: 6000, formats: []rtp.Codec{rtp.PCMU(), rtp.PCMA()}}},
+			codec: rtp.PCMU(),
+		},
+		{
+			name:  "offer order kept, formats the answerer lacks dropped",
+			offer: offerSDP("IN IP4 192.0.2.9", "m=audio 4000 RTP/AVP 18 8 101 0\na=rtpmap:101 telephone-event/8000\n"),
+			want: []line{{typ: "audio", proto: "RTP/AVP", port: 6000,
+				formats: []rtp.Codec{rtp.PCMA(), offerTel(101, "0-15"), rtp.PCMU()}}},
+			codec: rtp.PCMA(), tel: offerTel(101, "0-15"), hasTel: true,
 		},
 		{
 			name:  "codec renumbered by the offerer, name case-insensitive",
@@ -716,8 +725,9 @@ func TestNegotiatorReofferKeepsMLines(t *testing.T) {
 }
 
 // ExampleNegotiator shows an INVITE offer from Alice answered by Bob. Bob
-// prefers PCMA and numbers telephone-event 96 himself, but answers with
-// Alice's number, 101.
+// prefers PCMA and numbers telephone-event 96 himself, but answers in
+// Alice's order (RFC 3264 §6.1), so PCMU is sent, and with Alice's number
+// for telephone-event, 101.
 func ExampleNegotiator() {
 	alice, err := rtp.NewNegotiator(rtp.MediaConfig{
 		Addr:      netip.MustParseAddr("192.0.2.10"),
@@ -733,8 +743,9 @@ func ExampleNegotiator() {
 	}
 	fmt.Print(strings.ReplaceAll(string(offer), "\r\n", "\n"))
 
-	// Bob prefers PCMA and numbers telephone-event 96. In a real call the
-	// answer comes from the peer; here Bob's side is a second Negotiator.
+	// Bob prefers PCMA (the order of his own offers) and numbers
+	// telephone-event 96. In a real call the answer comes from the peer;
+	// here Bob's side is a second Negotiator.
 	te := rtp.TelephoneEvent()
 	te.PayloadType = 96
 	bob, err := rtp.NewNegotiator(rtp.MediaConfig{
@@ -771,7 +782,7 @@ func ExampleNegotiator() {
 	// a=ptime:20
 	// a=sendrecv
 	// send to: 198.51.100.20:50000 rtcp: 198.51.100.20:50001
-	// codec: PCMA 8
+	// codec: PCMU 0
 	// telephone-event: 101
 	// direction: sendrecv
 }

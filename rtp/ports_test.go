@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/dialtone/dialtone/internal/testenv"
 	"github.com/dialtone/dialtone/rtp"
 )
 
@@ -47,7 +48,8 @@ func TestPortAllocatorConfig(t *testing.T) {
 func TestPortAllocatorExhaustion(t *testing.T) {
 	ctx := context.Background()
 	for _, mux := range []bool{false, true} {
-		a, err := rtp.NewPortAllocator(rtp.PortAllocatorConfig{Min: 24100, Max: 24107})
+		lo := testenv.FreeUDPPorts(t, loopback, 8)
+		a, err := rtp.NewPortAllocator(rtp.PortAllocatorConfig{Min: lo, Max: lo + 7})
 		require.NoError(t, err)
 		seen := map[uint16]bool{}
 		var all []*rtp.UDPPorts
@@ -86,7 +88,7 @@ func TestPortAllocatorExhaustion(t *testing.T) {
 
 // Ports another program holds (RTP or RTCP) are skipped.
 func TestPortAllocatorTakenElsewhere(t *testing.T) {
-	const lo = 24200
+	lo := testenv.FreeUDPPorts(t, loopback, 6)
 	var held []*net.UDPConn
 	for _, port := range []uint16{lo, lo + 3} { // the RTP port of pair 0, the RTCP port of pair 1
 		c, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(loopback, port)))
@@ -113,7 +115,8 @@ func TestPortAllocatorTakenElsewhere(t *testing.T) {
 }
 
 func TestPortAllocatorContext(t *testing.T) {
-	a, err := rtp.NewPortAllocator(rtp.PortAllocatorConfig{Min: 24300, Max: 24309})
+	lo := testenv.FreeUDPPorts(t, loopback, 10)
+	a, err := rtp.NewPortAllocator(rtp.PortAllocatorConfig{Min: lo, Max: lo + 9})
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -124,7 +127,8 @@ func TestPortAllocatorContext(t *testing.T) {
 // Many goroutines allocating and releasing from one small range never get
 // the same port at once.
 func TestPortAllocatorConcurrent(t *testing.T) {
-	a, err := rtp.NewPortAllocator(rtp.PortAllocatorConfig{Min: 24400, Max: 24439})
+	lo := testenv.FreeUDPPorts(t, loopback, 40)
+	a, err := rtp.NewPortAllocator(rtp.PortAllocatorConfig{Min: lo, Max: lo + 39})
 	require.NoError(t, err)
 	var mu sync.Mutex
 	held := map[uint16]bool{}

@@ -16,6 +16,24 @@ import (
 // echoWindow is how long each iteration of BenchmarkEchoSessions measures.
 const echoWindow = 5 * time.Second
 
+// benchMaxLostPercent is the share of RTP packets the media benchmarks may
+// lose (RFC 3550's count, over the measured window) before they fail: a
+// figure of CPU or lateness measured while packets were dropped is no
+// figure at all.
+const benchMaxLostPercent = 1.0
+
+// lossCheck fails the benchmark when more than benchMaxLostPercent of the
+// packets expected over the window were lost, and reports the share.
+func lossCheck(b *testing.B, rx, lost uint64) {
+	b.Helper()
+	pct := 100 * float64(lost) / float64(max(rx+lost, 1))
+	b.ReportMetric(pct, "lost-%")
+	if pct > benchMaxLostPercent {
+		b.Fatalf("%d of %d RTP packets lost (%.2f%%, limit %.1f%%): the machine did not keep up, the figures are void",
+			lost, rx+lost, pct, benchMaxLostPercent)
+	}
+}
+
 // BenchmarkEchoSessions runs N calls over loopback, each a caller session
 // playing a tone and an echo session sending back what it hears (both ends
 // in this process, 50 packets/s each way on each), and reports:
@@ -25,7 +43,9 @@ const echoWindow = 5 * time.Second
 //   - cores: CPU time over wall time for all calls;
 //   - p99-late-ms, max-late-ms: how late the pacing senders sent frames
 //     (all sessions, from the start of the calls);
-//   - skipped/call-s: frame periods missed entirely, per call per second.
+//   - skipped/call-s: frame periods missed entirely, per call per second;
+//   - lost-%: the share of RTP packets lost in the window, both ways; above
+//     benchMaxLostPercent the benchmark fails.
 //
 // Run with -bench EchoSessions -cpu 1,2 to see one core and two.
 func BenchmarkEchoSessions(b *testing.B) {
@@ -86,6 +106,15 @@ func benchEcho(b *testing.B, n int) {
 	}()
 	time.Sleep(time.Second) // warm up: jitter buffers fill, echoes start
 
+	received := func() (rx, lost uint64) {
+		for _, s := range append(callers, echoes...) {
+			st := s.Stats()
+			rx += st.PacketsReceived
+			lost += uint64(max(st.PacketsLost, 0))
+		}
+		return rx, lost
+	}
+	rx0, lost0 := received()
 	var cpu, wall time.Duration
 	b.ResetTimer()
 	for range b.N {
@@ -95,6 +124,7 @@ func benchEcho(b *testing.B, n int) {
 		wall += time.Since(t0)
 	}
 	b.StopTimer()
+	rx1, lost1 := received()
 
 	var late rtp.LatenessHistogram
 	var skipped, echoed uint64
@@ -120,4 +150,5 @@ func benchEcho(b *testing.B, n int) {
 	b.ReportMetric(float64(late.Max())/1e6, "max-late-ms")
 	b.ReportMetric(float64(skipped)/callSeconds, "skipped/call-s")
 	b.ReportMetric(0, "ns/op")
+	lossCheck(b, rx1-rx0, lost1-lost0)
 }

@@ -294,6 +294,7 @@ func TestWAVUnsupported(t *testing.T) {
 		{"384 kHz", wavSpec{enc: 1, ch: 1, rate: 384000, bits: 16}.bytes()},
 		{"unknown GUID", wavSpec{enc: 1, ch: 1, rate: 8000, bits: 16, extensible: true, guidTail: "\x00\x00\x00\x00\x10\x00\x80\x00\x00\xAA\x00\x38\x9B\x72"}.bytes()},
 		{"RF64", append([]byte("RF64\xff\xff\xff\xffWAVE"), wavChunk("ds64", make([]byte, 28))...)},
+		{"big-endian RIFX", append([]byte("RIFX"), wavSpec{enc: 1, ch: 1, rate: 8000, bits: 16, data: wavPCM16(1, 2)}.bytes()[4:]...)},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -316,7 +317,7 @@ func TestWAVMalformed(t *testing.T) {
 		file []byte
 	}{
 		{"empty", nil},
-		{"not RIFF", append([]byte("RIFX"), good[4:]...)[:0:0]},
+		{"not RIFF", append([]byte("JUNK"), good[4:]...)},
 		{"AIFF", append([]byte("FORM\x00\x00\x00\x00AIFF"), good[12:]...)},
 		{"RIFF but not WAVE", append(append([]byte{}, good[:8]...), append([]byte("AVI "), good[12:]...)...)},
 		{"data before fmt", dataBeforeFmt},

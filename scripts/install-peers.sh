@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs the independent SIP peers and tools the interop tests drive
 # (Debian 12 packages): SIPp (sip-tester), Kamailio, baresip, tshark, sox,
-# iptables (packet loss between network namespaces) and ffmpeg (rtp/g722
-# checks its G.722 codec against FFmpeg's).
+# the network tools of the tests that build namespaces (iproute2, iptables)
+# and ffmpeg (rtp/g722 checks its G.722 codec against FFmpeg's).
 # Idempotent: does nothing when every tool is already there.
 set -euo pipefail
 need=()

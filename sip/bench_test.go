@@ -8,15 +8,15 @@ import (
 	"github.com/dialtone/dialtone/sip"
 )
 
-// benchCorpus is the shared benchmark corpus, the same bytes the sipgo
-// comparison (../shared/bench/compare-parse.sh) reads.
-const benchCorpus = "../../shared/bench/corpus"
+// benchCorpus holds the benchmark messages (see testdata/bench/README.md):
+// the same bytes the parser comparison with sipgo reads.
+const benchCorpus = "testdata/bench"
 
 func corpus(tb testing.TB, name string) []byte {
 	tb.Helper()
 	b, err := os.ReadFile(filepath.Join(benchCorpus, name))
 	if err != nil {
-		tb.Skipf("benchmark corpus not found: %v", err)
+		tb.Fatalf("benchmark corpus (part of the repository): %v", err)
 	}
 	return b
 }

@@ -15,15 +15,16 @@ import (
 )
 
 // addSeeds adds every torture message and the benchmark corpus as seeds,
-// read in place from ../shared.
+// from testdata.
 func addSeeds(f *testing.F) {
 	for _, glob := range []string{tortureDir + "/rfc4475/*.dat", tortureDir + "/rfc5118/*.dat", benchCorpus + "/*.sip"} {
-		files, _ := filepath.Glob(glob)
+		files, err := filepath.Glob(glob)
+		require.NoError(f, err)
+		require.NotEmpty(f, files, "seeds %s", glob)
 		for _, name := range files {
 			b, err := os.ReadFile(name)
-			if err == nil {
-				f.Add(b)
-			}
+			require.NoError(f, err)
+			f.Add(b)
 		}
 	}
 	f.Add([]byte(basicInvite))

@@ -129,13 +129,3 @@ func testCert(t testing.TB) (server, client *tls.Config) {
 	client = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 	return server, client
 }
-
-func hasIPv6(t testing.TB) bool {
-	t.Helper()
-	ln, err := net.Listen("tcp", "[::1]:0")
-	if err != nil {
-		return false
-	}
-	_ = ln.Close()
-	return true
-}

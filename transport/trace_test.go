@@ -18,6 +18,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/dialtone/dialtone/internal/testenv"
 	"github.com/dialtone/dialtone/transport"
 )
 
@@ -357,13 +358,7 @@ func TestPcapTracerMissingAddress(t *testing.T) {
 // TestPcapTracerTshark checks that tshark decodes the capture as SIP. It
 // needs tshark; under CI=true its absence is a failure.
 func TestPcapTracerTshark(t *testing.T) {
-	tshark, err := exec.LookPath("tshark")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("tshark is not installed")
-		}
-		t.Skip("tshark is not installed")
-	}
+	tshark := testenv.LookPath(t, "tshark", "tshark")
 	evs := pcapEvents()
 	path := filepath.Join(t.TempDir(), "sip.pcap")
 	require.NoError(t, os.WriteFile(path, pcapCapture(t, evs), 0o600))

@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/dialtone/dialtone/internal/testenv"
 	"github.com/dialtone/dialtone/sip"
 )
 
@@ -19,8 +20,8 @@ func TestTransportsLoopback(t *testing.T) {
 	for _, n := range []Network{UDP, TCP, TLS, WS, WSS} {
 		for _, host := range []string{"127.0.0.1", "::1"} {
 			t.Run(string(n)+"/"+host, func(t *testing.T) {
-				if host == "::1" && !hasIPv6(t) {
-					t.Skip("no IPv6 loopback")
+				if host == "::1" {
+					testenv.NeedIPv6Loopback(t)
 				}
 				bind := netip.AddrPortFrom(netip.MustParseAddr(host), 0).String()
 				srv, srvRec := newTestLayer(t, Config{TLS: srvTLS})

@@ -11,6 +11,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
+
+	"github.com/dialtone/dialtone/internal/testenv"
 )
 
 // closedPort returns a loopback UDP address nothing listens on: the
@@ -49,8 +51,8 @@ func TestPortUnreachable(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			if tc.closedNet == "udp6" && !hasIPv6(t) {
-				t.Skip("no IPv6 loopback")
+			if tc.closedNet == "udp6" || tc.listen == "[::]:0" {
+				testenv.NeedIPv6Loopback(t)
 			}
 			l, rec := newTestLayer(t, Config{})
 			listen(t, l, UDP, tc.listen)

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/dialtone/dialtone/internal/testenv"
 )
 
 // lossyPair is two network namespaces joined by a veth pair, created by a
@@ -36,25 +38,9 @@ var lossyPairs atomic.Int32
 // as root with ip and iptables installed.
 func requireRootTools(t *testing.T) {
 	t.Helper()
-	missing := ""
-	switch {
-	case os.Geteuid() != 0:
-		missing = "root (network namespaces and iptables)"
-	default:
-		for _, tool := range []string{"ip", "iptables"} {
-			if _, err := exec.LookPath(tool); err != nil {
-				missing = tool + " (Debian packages iproute2, iptables)"
-				break
-			}
-		}
-	}
-	if missing == "" {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("needs %s", missing)
-	}
-	t.Skipf("needs %s", missing)
+	testenv.NeedRoot(t, "network namespaces and iptables")
+	testenv.LookPath(t, "ip", "iproute2")
+	testenv.LookPath(t, "iptables", "iptables")
 }
 
 // newLossyPair creates the namespaces, the veth pair and the drop rules,

@@ -22,6 +22,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/dialtone/dialtone/internal/testenv"
 )
 
 // Bounds of the Kamailio and baresip tests.
@@ -42,14 +44,7 @@ const (
 // has installed every peer).
 func peerBinary(t *testing.T, name, pkg string) string {
 	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s not found (Debian package %s): %v", name, pkg, err)
-		}
-		t.Skipf("%s not found (Debian package %s): %v", name, pkg, err)
-	}
-	return p
+	return testenv.LookPath(t, name, pkg)
 }
 
 // peersDir is the directory of the peers' configurations.

@@ -20,6 +20,7 @@ import (
 	pionrtp "github.com/pion/rtp"
 	"github.com/stretchr/testify/require"
 
+	"github.com/dialtone/dialtone/internal/testenv"
 	"github.com/dialtone/dialtone/rtp"
 )
 
@@ -144,14 +145,9 @@ const sippRTPScenario = `<?xml version="1.0" encoding="ISO-8859-1" ?>
 func TestSIPpRTPEcho(t *testing.T) {
 	sippPath(t)
 	tshark := peerBinary(t, "tshark", "tshark")
-	if os.Geteuid() != 0 {
-		// SIPp's play_pcap_audio sends through a raw socket; tshark
-		// captures on lo.
-		if os.Getenv("CI") == "true" {
-			t.Fatal("SIPp pcap play and tshark capture need root")
-		}
-		t.Skip("SIPp pcap play and tshark capture need root")
-	}
+	// SIPp's play_pcap_audio sends through a raw socket; tshark captures
+	// on lo.
+	testenv.NeedRoot(t, "SIPp pcap play and tshark capture")
 	// Not parallel: real-time media on a small machine. Next to other
 	// tests' builds and calls, echobot's jitter buffer dropped up to 10%
 	// of the frames as late (one failure in eight runs); alone, none.

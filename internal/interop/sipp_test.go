@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/dialtone/dialtone/internal/testenv"
 )
 
 // Bounds of one interop run. The runs are bounded by SIPp's own -timeout,
@@ -44,14 +46,7 @@ const (
 // (fails it under CI=true, where the peers must be installed).
 func sippPath(t *testing.T) string {
 	t.Helper()
-	p, err := exec.LookPath("sipp")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("sipp not found (Debian package sip-tester): %v", err)
-		}
-		t.Skipf("sipp not found (Debian package sip-tester): %v", err)
-	}
-	return p
+	return testenv.LookPath(t, "sipp", "sip-tester")
 }
 
 // buildProgram builds the command in ./<name> (without -race, for speed)

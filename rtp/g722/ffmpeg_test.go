@@ -13,6 +13,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/dialtone/dialtone/internal/testenv"
 )
 
 // These tests check the codec against FFmpeg's G.722 encoder and decoder,
@@ -23,17 +25,11 @@ import (
 // ffmpegTimeout bounds one ffmpeg run.
 const ffmpegTimeout = 60 * time.Second
 
-// needFFmpeg returns the path of ffmpeg, or ends the test without it.
+// needFFmpeg returns the path of ffmpeg, or ends the test without it:
+// skipped, or failed under CI=true.
 func needFFmpeg(t *testing.T) string {
 	t.Helper()
-	path, err := exec.LookPath("ffmpeg")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("ffmpeg is required under CI=true (scripts/install-peers.sh installs it): %v", err)
-		}
-		t.Skipf("ffmpeg is not installed (scripts/install-peers.sh installs it): %v", err)
-	}
-	return path
+	return testenv.LookPath(t, "ffmpeg", "ffmpeg")
 }
 
 // runFFmpeg runs ffmpeg quietly with args, failing the test on an error or
