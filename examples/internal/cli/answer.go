@@ -51,7 +51,7 @@ func (d *answerDelay) Set(s string) error {
 func AddAnswerFlags(fs *flag.FlagSet) *AnswerFlags {
 	a := &AnswerFlags{}
 	fs.Var(&a.after, "answer-after",
-		"ring (180) and answer incoming calls this long after (0: answer at once, no ringing; -1: never answer, reject with -reject-code)")
+		"ring (180), then answer incoming calls after this `duration` (0: answer at once, no ringing; -1: never answer, reject with -reject-code)")
 	a.rejectCode = fs.Int("reject-code", sip.StatusBusyHere, "status that rejects incoming calls with -answer-after -1 (400-699)")
 	return a
 }
