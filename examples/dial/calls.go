@@ -145,21 +145,31 @@ func (k *caller) send(c *ua.Call, answeredAt time.Time) {
 		return
 	}
 	if err := c.SendDTMF(ctx, o.dtmf); err != nil {
-		printf("DTMF %s not sent call=%s: %s", o.dtmf, c.CallID(), endedWhy(c, err))
+		if callEnded(err) {
+			printf("DTMF %s interrupted call=%s: %s", o.dtmf, c.CallID(), endedWhy(c, err))
+			return
+		}
+		printf("DTMF %s not sent call=%s: %v", o.dtmf, c.CallID(), err)
 		return
 	}
 	printf("DTMF %s sent call=%s", o.dtmf, c.CallID())
 }
 
-// endedWhy says why media stopped: the call's end, or the error.
+// callEnded reports whether err means that the call (or the program)
+// ended under a media operation, rather than that the operation failed.
+func callEnded(err error) bool {
+	return errors.Is(err, rtp.ErrSessionClosed) || errors.Is(err, ua.ErrCallEnded) || errors.Is(err, context.Canceled)
+}
+
+// endedWhy says why media stopped: the call's end, in words, or the error.
 func endedWhy(c *ua.Call, err error) string {
-	if errors.Is(err, rtp.ErrSessionClosed) || errors.Is(err, ua.ErrCallEnded) || errors.Is(err, context.Canceled) {
-		if cerr := c.Err(); cerr != nil {
-			return "the call ended (" + cerr.Error() + ")"
-		}
-		return "the call ended"
+	if !callEnded(err) {
+		return err.Error()
 	}
-	return err.Error()
+	if cerr := c.Err(); cerr != nil {
+		return "the call ended (" + cli.EndReason(ua.Event{Call: c, Err: cerr}) + ")"
+	}
+	return "the call ended"
 }
 
 // record writes the call's received audio to the WAV file name until the
