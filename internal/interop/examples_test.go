@@ -4,7 +4,9 @@ package interop
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -14,6 +16,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/dialtone/dialtone/rtp"
 )
 
 // The example programs driven by SIPp, one flag (or a few) per test: what
@@ -365,4 +369,53 @@ func TestDialSecondInterrupt(t *testing.T) {
 	require.Contains(t, readFile(t, d.stderr), "dial: interrupted again: quitting now")
 	require.NotContains(t, readFile(t, d.stdout), " stopped\n")
 	_ = cmd.Wait() // SIPp's call ends after its pause; its BYE stays unanswered
+}
+
+// TestDialPlayRecordEchobot: dial calls echobot with -play (a 440 Hz
+// tone), -record, -dtmf and -hangup-after-play: its recording holds the
+// tone echoed back, echobot prints the digits it received in RTP (RFC
+// 4733), and dial reports each step in words and exits 0.
+func TestDialPlayRecordEchobot(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
+	defer cancel()
+	dir := t.TempDir()
+	tone, rec := filepath.Join(dir, "tone.wav"), filepath.Join(dir, "rec.wav")
+	require.NoError(t, writeToneWAV(tone, mediaPeerTone, rtp.AudioSampleRate, 2*time.Second))
+	e := startExample(t, ctx, "echobot", "-listen", net.JoinHostPort(loopback, "0"), "-media-ip", loopback)
+	defer func() { logTails(t, e.stdout, e.stderr) }()
+	stdout, _, err := runExample(t, ctx, "dial", "-listen", net.JoinHostPort(loopback, "0"), "-media-ip", loopback,
+		"-play", tone, "-record", rec, "-dtmf", "12", "-hangup-after-play", "sip:echo@"+e.sip)
+	require.NoError(t, err, "dial exit status:\n%s", stdout)
+	for _, want := range []string{" played file=" + tone, " DTMF 12 sent call=", ": hung up\n", " recorded file=" + rec} {
+		require.Contains(t, stdout, want)
+	}
+	got := readWAV(t, rec)
+	heard := peak(got, mediaPeerTone)
+	t.Logf("dial recorded %.1f s, %d Hz at %.4f", float64(len(got))/rtp.AudioSampleRate, mediaPeerTone, heard)
+	require.Greater(t, heard, mediaMinLevel, "the echoed tone in dial's recording")
+	ebOut, _ := e.finish(t)
+	require.Contains(t, ebOut, " DTMF 1 received call=")
+	require.Contains(t, ebOut, " DTMF 2 received call=")
+	require.Contains(t, ebOut, "via=rtp")
+}
+
+// readWAV reads a whole WAV file as 8 kHz mono samples.
+func readWAV(t *testing.T, name string) []int16 {
+	t.Helper()
+	f, err := os.Open(name)
+	require.NoError(t, err)
+	defer f.Close()
+	r, err := rtp.NewWAVReader(f)
+	require.NoError(t, err, "%s", name)
+	var all []int16
+	buf := make([]int16, 0, rtp.AudioFrameSamples)
+	for {
+		buf, err = r.ReadFrame(buf[:0])
+		all = append(all, buf...)
+		if errors.Is(err, io.EOF) {
+			return all
+		}
+		require.NoError(t, err, "%s", name)
+	}
 }
