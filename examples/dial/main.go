@@ -242,15 +242,33 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		_ = cli.Stop(u, printf)
 		return fmt.Errorf("call to %s: %w", o.target, dialError(err))
 	}
+	endPrinted := events.Watch(c.CallID())
 	calls.started(c)
 	select {
 	case <-c.Done():
 		// The call's actions end with it; a hang-up of ours waits for
 		// the answer to its BYE before the UA closes.
 		wg.Wait()
+		if !o.quiet {
+			waitPrinted(endPrinted)
+		}
 	case <-ctx.Done():
 	}
 	return cli.Stop(u, printf)
+}
+
+// endPrintWait bounds the wait for a call's "ended" line after its end:
+// the UA reports the end right after Done closes, on the same goroutine.
+const endPrintWait = time.Second
+
+// waitPrinted waits for ch, at most endPrintWait.
+func waitPrinted(ch <-chan struct{}) {
+	t := time.NewTimer(endPrintWait)
+	defer t.Stop()
+	select {
+	case <-ch:
+	case <-t.C:
+	}
 }
 
 // dialError says why a call was not answered, without the package prefix

@@ -266,3 +266,26 @@ func TestServeStops(t *testing.T) {
 	require.Contains(t, b.String(), "stopping: hanging up and unregistering")
 	require.Contains(t, b.String(), "stopped")
 }
+
+// TestEventPrinterWatch: Watch's channel closes once the call's end is
+// printed, and only then.
+func TestEventPrinterWatch(t *testing.T) {
+	var lines []string
+	p := NewEventPrinter(func(f string, a ...any) { lines = append(lines, fmt.Sprintf(f, a...)) })
+	ch := p.Watch("c1")
+	require.True(t, ch == p.Watch("c1"), "one channel per call")
+	p.Print(ua.Event{Kind: ua.EventCallEnded, CallID: "c2", Err: ua.ErrLocalHangup})
+	select {
+	case <-ch:
+		t.Fatal("closed by another call's end")
+	default:
+	}
+	p.Print(ua.Event{Kind: ua.EventCallEnded, CallID: "c1", Err: ua.ErrRemoteHangup})
+	select {
+	case <-ch:
+	default:
+		t.Fatal("not closed by the call's end")
+	}
+	require.Equal(t, "ended call=c1: hung up by peer", lines[len(lines)-1])
+	require.Empty(t, p.watch)
+}

@@ -79,12 +79,27 @@ type EventPrinter struct {
 	printf func(string, ...any)
 
 	mu      sync.Mutex
-	dialing map[string]bool // Call-IDs whose "dialing" was printed
+	dialing map[string]bool          // Call-IDs whose "dialing" was printed
+	watch   map[string]chan struct{} // closed once the call's end is printed
 }
 
 // NewEventPrinter returns an EventPrinter printing through printf.
 func NewEventPrinter(printf func(string, ...any)) *EventPrinter {
-	return &EventPrinter{printf: printf, dialing: map[string]bool{}}
+	return &EventPrinter{printf: printf, dialing: map[string]bool{}, watch: map[string]chan struct{}{}}
+}
+
+// Watch returns a channel closed once the end of the call callID has been
+// printed: a call's Done closes just before its end is reported, and a
+// program that prints "stopping" after it waits for that line first.
+func (p *EventPrinter) Watch(callID string) <-chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	ch := p.watch[callID]
+	if ch == nil {
+		ch = make(chan struct{})
+		p.watch[callID] = ch
+	}
+	return ch
 }
 
 // Print prints e, unless it repeats a "dialing" line.
@@ -99,9 +114,15 @@ func (p *EventPrinter) Print(e ua.Event) {
 			return
 		}
 	case ua.EventCallEnded:
+		p.printf("%s", Describe(e))
 		p.mu.Lock()
 		delete(p.dialing, e.CallID)
+		if ch := p.watch[e.CallID]; ch != nil {
+			close(ch)
+			delete(p.watch, e.CallID)
+		}
 		p.mu.Unlock()
+		return
 	}
 	p.printf("%s", Describe(e))
 }
