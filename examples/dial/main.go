@@ -55,7 +55,8 @@ const usageAbout = `With target-uri (sip:bob@example.com), dial calls it, prints
 event, and exits when the call ends. Without one, it listens (-listen),
 prints the URI to call it at, and takes every incoming call (answering at
 once, or as -answer-after says) until interrupted. The first Ctrl-C hangs
-up and unregisters; a second one quits at once.`
+up and unregisters; a second one quits at once. Flags may come before or
+after target-uri.`
 
 // options are dial's flags, parsed.
 type options struct {
@@ -99,15 +100,16 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.statsFile, "stats", "", "append runtime stats to this file once a second (SIGUSR1: collect garbage, then write)")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile to this file until dial exits")
 	fs.StringVar(&o.memProfile, "memprofile", "", "with -listen and no target: write a heap profile of the live objects to this file when stopped, before hanging up")
-	if err := cli.Parse(fs, args); err != nil {
+	rest, err := cli.Parse(fs, args)
+	if err != nil {
 		return nil, err
 	}
-	switch fs.NArg() {
+	switch len(rest) {
 	case 0:
 	case 1:
-		o.target = fs.Arg(0)
+		o.target = rest[0]
 	default:
-		return nil, cli.Usagef("one target URI at most, got %d arguments: %q", fs.NArg(), fs.Args())
+		return nil, cli.Usagef("one target URI at most, got %d arguments: %q", len(rest), rest)
 	}
 	if err := o.answer.Check(); err != nil {
 		return nil, err

@@ -42,6 +42,8 @@ func TestParseErrors(t *testing.T) {
 	}{
 		{[]string{"-nope"}, "flag provided but not defined: -nope"},
 		{[]string{"sip:a@b", "sip:c@d"}, "one target URI at most"},
+		{[]string{"sip:a@b", "-trace", "sip:c@d"}, "one target URI at most"},
+		{[]string{"sip:a@b", "-resume-after", "1s"}, "-resume-after needs -hold-after"},
 		{[]string{"-answer-after", "-3s"}, "invalid value \"-3s\" for flag -answer-after"},
 		{[]string{"-reject-code", "200"}, "-reject-code 200: want a status from 400 to 699"},
 		{[]string{"-resume-after", "1s"}, "-resume-after needs -hold-after"},

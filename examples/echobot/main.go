@@ -51,11 +51,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	rtpMax := fs.Uint("rtp-max", 0, "highest RTP port")
 	maxCall := fs.Duration("max-call", time.Hour, "hang up calls that last longer than this")
 	t1 := fs.Duration("t1", 0, "RFC 3261 T1 (0: 500 ms)")
-	if err := cli.Parse(fs, args); err != nil {
+	if rest, err := cli.Parse(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return cli.Usagef("no argument expected, got %q", fs.Args())
+	} else if len(rest) > 0 {
+		return cli.Usagef("no argument expected, got %q", rest)
 	}
 	if err := answer.Check(); err != nil {
 		return err

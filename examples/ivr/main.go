@@ -62,11 +62,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	maxRecord := fs.Duration("max-record", 5*time.Minute, "longest recording; the call is hung up after it")
 	mediaIP := fs.String("media-ip", "", "local RTP address to bind and announce (default: the SIP Contact address)")
 	t1 := fs.Duration("t1", 0, "RFC 3261 T1 (0: 500 ms)")
-	if err := cli.Parse(fs, args); err != nil {
+	if rest, err := cli.Parse(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return cli.Usagef("no argument expected, got %q", fs.Args())
+	} else if len(rest) > 0 {
+		return cli.Usagef("no argument expected, got %q", rest)
 	}
 	if err := answer.Check(); err != nil {
 		return err

@@ -139,7 +139,8 @@ func TestAnswerFlagsCheck(t *testing.T) {
 			fs := flag.NewFlagSet("x", flag.ContinueOnError)
 			fs.SetOutput(io.Discard)
 			AddAnswerFlags(fs)
-			require.ErrorContains(t, Parse(fs, []string{"-answer-after", bad}), "invalid value")
+			_, err := Parse(fs, []string{"-answer-after", bad})
+			require.ErrorContains(t, err, "invalid value")
 		})
 	}
 	for _, tc := range []struct {
@@ -201,12 +202,12 @@ func TestNewFlagSetUsage(t *testing.T) {
 	var b bytes.Buffer
 	fs := NewFlagSet("dial", "[flags] [target-uri]", "About it.\n", &b)
 	fs.Bool("quiet", false, "say less")
-	err := Parse(fs, []string{"-h"})
+	_, err := Parse(fs, []string{"-h"})
 	require.ErrorIs(t, err, flag.ErrHelp)
 	require.True(t, strings.HasPrefix(b.String(), "usage: dial [flags] [target-uri]\n\nAbout it.\n\nFlags:\n"), b.String())
 	require.Contains(t, b.String(), "-quiet")
 	b.Reset()
-	err = Parse(fs, []string{"-nope"})
+	_, err = Parse(fs, []string{"-nope"})
 	require.ErrorIs(t, err, ErrUsage)
 	require.Contains(t, b.String(), "flag provided but not defined: -nope")
 }
@@ -288,4 +289,33 @@ func TestEventPrinterWatch(t *testing.T) {
 	}
 	require.Equal(t, "ended call=c1: hung up by peer", lines[len(lines)-1])
 	require.Empty(t, p.watch)
+}
+
+// TestParseInterspersed: flags may follow the arguments; "--" ends them.
+func TestParseInterspersed(t *testing.T) {
+	for _, tc := range []struct {
+		args  []string
+		rest  []string
+		quiet bool
+		n     int
+	}{
+		{nil, nil, false, 0},
+		{[]string{"sip:bob@x"}, []string{"sip:bob@x"}, false, 0},
+		{[]string{"-quiet", "sip:bob@x"}, []string{"sip:bob@x"}, true, 0},
+		{[]string{"sip:bob@x", "-quiet", "-n", "3"}, []string{"sip:bob@x"}, true, 3},
+		{[]string{"a", "-n", "2", "b"}, []string{"a", "b"}, false, 2},
+		{[]string{"-n", "1", "--", "-quiet"}, []string{"-quiet"}, false, 1},
+		{[]string{"a", "--", "-quiet", "b"}, []string{"a", "-quiet", "b"}, false, 0},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			fs := NewFlagSet("x", "[flags] [args]", "x", io.Discard)
+			quiet := fs.Bool("quiet", false, "")
+			n := fs.Int("n", 0, "")
+			rest, err := Parse(fs, tc.args)
+			require.NoError(t, err)
+			require.Equal(t, tc.rest, rest)
+			require.Equal(t, tc.quiet, *quiet)
+			require.Equal(t, tc.n, *n)
+		})
+	}
 }

@@ -144,14 +144,29 @@ func NewFlagSet(name, synopsis, about string, stderr io.Writer) *flag.FlagSet {
 	return fs
 }
 
-// Parse parses args with fs: flag.ErrHelp for -h (usage printed), an
+// Parse parses args with fs and returns the arguments that are not flags;
+// flags may come after them too ("dial sip:bob@example.com -trace"), and
+// "--" ends the flags. It returns flag.ErrHelp for -h (usage printed), an
 // error wrapping ErrUsage for a bad flag.
-func Parse(fs *flag.FlagSet, args []string) error {
-	err := fs.Parse(args)
-	if err == nil || errors.Is(err, flag.ErrHelp) {
-		return err
+func Parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	var rest []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, fmt.Errorf("%w: %w", ErrUsage, err)
+		}
+		left := fs.Args()
+		if used := len(args) - len(left); used > 0 && args[used-1] == "--" {
+			return append(rest, left...), nil // "--" ended the flags
+		}
+		if len(left) == 0 {
+			return rest, nil
+		}
+		rest = append(rest, left[0])
+		args = left[1:]
 	}
-	return fmt.Errorf("%w: %w", ErrUsage, err)
 }
 
 // Usagef returns an error wrapping ErrUsage with the message.
