@@ -144,12 +144,24 @@ func (k *caller) send(c *ua.Call, answeredAt time.Time) {
 	if !k.wait(c, time.Until(answeredAt.Add(o.dtmfAfter))) {
 		return
 	}
-	if err := c.SendDTMF(ctx, o.dtmf); err != nil {
-		if callEnded(err) {
-			printf("DTMF %s interrupted call=%s: %s", o.dtmf, c.CallID(), endedWhy(c, err))
+	// One digit at a time, so that a call ended by the last digit (an
+	// IVR's #) says which digits went out.
+	for i, d := range o.dtmf {
+		if i > 0 && !k.wait(c, rtp.DTMFDefaultPause) {
+			printf("DTMF %s: %s sent, then %s call=%s", o.dtmf, o.dtmf[:i], endedWhy(c, rtp.ErrSessionClosed), c.CallID())
 			return
 		}
-		printf("DTMF %s not sent call=%s: %v", o.dtmf, c.CallID(), err)
+		err := c.SendDTMF(ctx, string(d))
+		switch {
+		case err == nil:
+			continue
+		case !callEnded(err):
+			printf("DTMF %s not sent call=%s: %v", o.dtmf[i:], c.CallID(), err)
+		case i == 0:
+			printf("DTMF %s not sent call=%s: %s", o.dtmf, c.CallID(), endedWhy(c, err))
+		default:
+			printf("DTMF %s: %s sent, then %s during %c call=%s", o.dtmf, o.dtmf[:i], endedWhy(c, err), d, c.CallID())
+		}
 		return
 	}
 	printf("DTMF %s sent call=%s", o.dtmf, c.CallID())

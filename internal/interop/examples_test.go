@@ -419,3 +419,24 @@ func readWAV(t *testing.T, name string) []int16 {
 		require.NoError(t, err, "%s", name)
 	}
 }
+
+// TestDialDTMFToIVR: dial sends 12# in RTP (RFC 4733) to the IVR, which
+// reads the three digits and hangs up on #; dial says which digits went
+// out and that the peer hung up, not that an error happened.
+func TestDialDTMFToIVR(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
+	defer cancel()
+	v := startExample(t, ctx, "ivr", "-listen", net.JoinHostPort(loopback, "0"), "-media-ip", loopback,
+		"-record-dir", t.TempDir())
+	defer func() { logTails(t, v.stdout, v.stderr) }()
+	stdout, _, err := runExample(t, ctx, "dial", "-listen", net.JoinHostPort(loopback, "0"), "-media-ip", loopback,
+		"-dtmf", "12#", "-dtmf-after", answerDelay, "sip:ivr@"+v.sip)
+	require.NoError(t, err, "dial exit status:\n%s", stdout)
+	require.Regexp(t, `DTMF 12#(: 12 sent, then the call ended \(hung up by peer\) during #| sent) call=`, stdout)
+	require.Contains(t, stdout, ": hung up by peer\n")
+	ivrOut, _ := v.finish(t)
+	require.Contains(t, ivrOut, `digits="12#" ended-by=#`)
+	require.Contains(t, ivrOut, " DTMF # received call=")
+	require.Contains(t, ivrOut, "via=rtp")
+}
