@@ -440,3 +440,22 @@ func TestDialDTMFToIVR(t *testing.T) {
 	require.Contains(t, ivrOut, " DTMF # received call=")
 	require.Contains(t, ivrOut, "via=rtp")
 }
+
+// TestDialRegistersAndUnregisters: dial with a line registers at
+// Kamailio; on the first interrupt it unregisters and waits for the answer
+// before it exits, so the binding is gone by the time dial has exited.
+func TestDialRegistersAndUnregisters(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(t.Context(), peerTestTimeout)
+	defer cancel()
+	k := startKamailio(t, ctx, kamailioOptions{})
+	d := startExample(t, ctx, "dial", "-listen", net.JoinHostPort(loopback, "0"),
+		"-aor", k.uri("erin"), "-pass", "erinpw", "-registrar", k.uri(""))
+	defer func() { logTails(t, d.stdout, d.stderr) }()
+	d.waitOutput(t, ctx, " registered line="+k.uri("erin"))
+	k.waitBinding(t, ctx, "erin", true)
+	stdout, _ := d.finish(t)
+	require.Contains(t, stdout, " unregistered line="+k.uri("erin"))
+	_, bound := k.binding(t, ctx, "erin")
+	require.False(t, bound, "Kamailio still holds dial's binding after dial exited")
+}
