@@ -180,7 +180,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Timers:        transaction.Timers{T1: o.t1},
 		UserAgent:     "dialtone-dial",
 		UDPReadBuffer: o.rcvbuf,
-		Limits:        cli.Limits(),
+		Limits:        o.answer.Limits(cli.Limits()),
 		Tracer:        tracing.Tracer(),
 		OnEvent: func(e ua.Event) {
 			count.count(e)

@@ -92,7 +92,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Timers:       transaction.Timers{T1: *t1},
 		UserAgent:    "dialtone-echobot",
 		Media:        media,
-		Limits:       cli.Limits(),
+		Limits:       answer.Limits(cli.Limits()),
 		Tracer:       tracing.Tracer(),
 		OnEvent:      cli.NewEventPrinter(printf).Print,
 		InlineOnCall: true, // OnCall answers or hands over, and returns at once

@@ -112,7 +112,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Timers:       transaction.Timers{T1: *t1},
 		UserAgent:    "dialtone-ivr",
 		Media:        media,
-		Limits:       cli.Limits(),
+		Limits:       answer.Limits(cli.Limits()),
 		Tracer:       tracing.Tracer(),
 		OnEvent:      func(e ua.Event) { v.event(events, e) },
 		InlineOnCall: true, // OnCall answers or hands over, and returns at once

@@ -64,6 +64,15 @@ func (a *AnswerFlags) Check() error {
 	return nil
 }
 
+// Limits returns l with an AnswerTimeout long enough for -answer-after:
+// the UA refuses a call left unanswered that long (480).
+func (a *AnswerFlags) Limits(l ua.Limits) ua.Limits {
+	if d := time.Duration(a.after); d > 0 && max(l.AnswerTimeout, ua.DefaultAnswerTimeout) <= d {
+		l.AnswerTimeout = d + ua.DefaultAnswerTimeout
+	}
+	return l
+}
+
 // Never reports whether calls are rejected rather than answered.
 func (a *AnswerFlags) Never() bool { return a.after == never }
 

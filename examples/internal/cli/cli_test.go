@@ -319,3 +319,20 @@ func TestParseInterspersed(t *testing.T) {
 		})
 	}
 }
+
+func TestAnswerFlagsLimits(t *testing.T) {
+	for _, tc := range []struct {
+		after string
+		want  time.Duration
+	}{
+		{"0", 0},
+		{"-1", 0},
+		{"10s", 0},
+		{"5m", 5*time.Minute + ua.DefaultAnswerTimeout},
+	} {
+		fs := flag.NewFlagSet("x", flag.ContinueOnError)
+		a := AddAnswerFlags(fs)
+		require.NoError(t, fs.Parse([]string{"-answer-after", tc.after}))
+		require.Equal(t, tc.want, a.Limits(ua.Limits{}).AnswerTimeout, tc.after)
+	}
+}
