@@ -97,7 +97,7 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	fs.BoolVar(&o.noMedia, "no-media", false, "no RTP: offer and answer an inactive audio stream (signaling load tests)")
 	fs.BoolVar(&o.quiet, "quiet", false, "print only the listening lines and errors, not one line per event")
 	fs.IntVar(&o.rcvbuf, "udp-rcvbuf", 0, "UDP socket receive buffer in bytes (0: the transport's default, 4 MiB)")
-	fs.StringVar(&o.statsFile, "stats", "", "append runtime stats to this file once a second (SIGUSR1: collect garbage, then write)")
+	fs.StringVar(&o.statsFile, "stats", "", "append runtime stats to this file once a second (on Unix, SIGUSR1: collect garbage, then write)")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile to this file until dial exits")
 	fs.StringVar(&o.memProfile, "memprofile", "", "with -listen and no target: write a heap profile of the live objects to this file when stopped, before hanging up")
 	rest, err := cli.Parse(fs, args)
