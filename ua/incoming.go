@@ -387,8 +387,10 @@ func (u *UA) inDialog(ctx context.Context, w transaction.ResponseWriter, req *si
 	case sip.BYE:
 		res := c.d.NewResponse(req, sip.StatusOK, "")
 		c.mu.Unlock()
-		c.end(ErrRemoteHangup)
+		// The 200 goes out before the call ends: a host that closes the
+		// UA once Done is closed must not cut it off.
 		u.respond(w, res)
+		c.end(ErrRemoteHangup)
 	case sip.INVITE, sip.UPDATE:
 		offer := bytes.Clone(req.Body())
 		c.mu.Unlock()

@@ -1,41 +1,45 @@
 // Command dial is a softphone on the command line, built on package ua: it
 // registers a line (when given a registrar), places a call to a URI or waits
-// for calls and answers every one, and prints one line per event.
+// for calls and answers them, and prints one line per event.
 //
 //	dial -listen 127.0.0.1:5090                       # answer every call
+//	dial -listen 127.0.0.1:5090 -answer-after 3s      # ring 3 s, then answer
+//	dial -listen 127.0.0.1:5090 -answer-after -1      # reject with 486
 //	dial -aor sip:alice@example.com -pass secret \
 //	     -registrar sip:example.com sip:bob@example.com
 //
 //	dial -play hello.wav -record reply.wav -dtmf 123# sip:echo@127.0.0.1:5070
+//	dial -hold-after 5s -resume-after 5s -trace -pcap call.pcap sip:bob@127.0.0.1:5070
 //
 // Flags may also come from the environment: DIAL_AOR, DIAL_USER, DIAL_PASS,
 // DIAL_REGISTRAR, DIAL_PROXY. Calls carry audio (package rtp through ua):
 // -play sends a WAV file once the call is up (any PCM or G.711 WAV,
 // converted to 8 kHz mono), -record writes what the peer sends to a WAV
 // file (16-bit, 8 kHz, mono) while the call is up, -dtmf sends digits after
-// the answer. Received digits are printed as events. Ctrl-C hangs up and
-// unregisters.
+// the answer (-dtmf-after later). -hold-after puts the peer on hold with a
+// re-INVITE (a=sendonly), -resume-after takes it off hold. -trace prints
+// every SIP message to stderr, -pcap writes them to a capture file.
+// Received digits are printed as events. The first Ctrl-C hangs up and
+// unregisters, waiting for the answers; a second one quits at once.
 //
 // For load tests (../shared/bench/load-uas.sh, mem-dialogs.sh):
 // -no-media answers with an inactive audio stream and opens no RTP
 // sockets, -quiet prints no per-event lines, -udp-rcvbuf sets the UDP
 // receive buffer, and -stats FILE writes the runtime figures those scripts
-// read (SIGUSR1 collects garbage first). -cpuprofile writes a CPU profile
-// until exit; -memprofile, when listening, a heap profile of what is live
-// when stopped.
+// read (SIGUSR1 collects garbage first, on Unix systems). -cpuprofile
+// writes a CPU profile until exit; -memprofile, when listening, a heap
+// profile of what is live when stopped.
 package main
 
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
+	"io"
 	"net"
 	"os"
-	"os/signal"
 	"runtime/pprof"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/dialtone/dialtone/examples/internal/cli"
@@ -44,32 +48,102 @@ import (
 	"github.com/dialtone/dialtone/ua"
 )
 
-func main() {
-	if err := run(); err != nil {
-		fmt.Fprintln(os.Stderr, "dial:", err)
-		os.Exit(1)
-	}
+func main() { cli.Main("dial", run) }
+
+// usageAbout is what -h says after the usage line.
+const usageAbout = `With target-uri (sip:bob@example.com), dial calls it, prints one line per
+event, and exits when the call ends. Without one, it listens (-listen),
+prints the URI to call it at, and takes every incoming call (answering at
+once, or as -answer-after says) until interrupted. The first Ctrl-C hangs
+up and unregisters; a second one quits at once. Flags may come before or
+after target-uri.`
+
+// options are dial's flags, parsed.
+type options struct {
+	line                            *cli.LineFlags
+	trace                           *cli.TraceFlags
+	answer                          *cli.AnswerFlags
+	listen, mediaIP                 string
+	hangupAfter, t1                 time.Duration
+	holdAfter, resumeAfter          time.Duration
+	dtmfAfter                       time.Duration
+	play, recordTo, dtmf            string
+	hangupAfterPlay, noMedia, quiet bool
+	rcvbuf                          int
+	statsFile, cpuProfile           string
+	memProfile                      string
+	target                          string
+	fixedSDP                        []byte // -no-media: the same inactive session for every call
 }
 
-func run() error {
-	line := cli.AddLineFlags(flag.CommandLine, "DIAL")
-	listen := flag.String("listen", "0.0.0.0:5060", "host:port to listen on (UDP and TCP)")
-	hangupAfter := flag.Duration("hangup-after", 0, "hang up a call this long after it is answered (0: never)")
-	t1 := flag.Duration("t1", 0, "RFC 3261 T1 (0: 500 ms)")
-	play := flag.String("play", "", "WAV file to send once a call is up")
-	recordTo := flag.String("record", "", "WAV file to record the peer's audio to while a call is up")
-	dtmf := flag.String("dtmf", "", "DTMF digits to send once a call is up (after -play)")
-	hangupAfterPlay := flag.Bool("hangup-after-play", false, "hang up when -play and -dtmf are done")
-	mediaIP := flag.String("media-ip", "", "local RTP address to bind and announce (default: the SIP Contact address)")
-	noMedia := flag.Bool("no-media", false, "no RTP: offer and answer an inactive audio stream (signaling load tests)")
-	quiet := flag.Bool("quiet", false, "print only the listening lines and errors, not one line per event")
-	rcvbuf := flag.Int("udp-rcvbuf", 0, "UDP socket receive buffer in bytes (0: the transport's default, 4 MiB)")
-	statsFile := flag.String("stats", "", "append runtime stats to this file once a second (SIGUSR1: collect garbage, then write)")
-	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile to this file until dial exits")
-	memProfile := flag.String("memprofile", "", "with -listen and no target: write a heap profile of the live objects to this file when stopped, before hanging up")
-	flag.Parse()
-	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
+// parse reads dial's command line.
+func parse(args []string, stderr io.Writer) (*options, error) {
+	fs := cli.NewFlagSet("dial", "[flags] [target-uri]", usageAbout, stderr)
+	o := &options{}
+	o.line = cli.AddLineFlags(fs, "DIAL")
+	o.trace = cli.AddTraceFlags(fs)
+	o.answer = cli.AddAnswerFlags(fs)
+	fs.StringVar(&o.listen, "listen", "0.0.0.0:5060", "host:port to listen on (UDP and TCP; port 0 picks one)")
+	fs.DurationVar(&o.hangupAfter, "hangup-after", 0, "hang up a call this long after it is answered (0: never)")
+	fs.DurationVar(&o.holdAfter, "hold-after", 0, "put the peer on hold (re-INVITE, a=sendonly) this long after the answer (0: never)")
+	fs.DurationVar(&o.resumeAfter, "resume-after", 0, "with -hold-after: take the peer off hold (a=sendrecv) this long after holding (0: never)")
+	fs.DurationVar(&o.t1, "t1", 0, "RFC 3261 T1 (0: 500 ms)")
+	fs.StringVar(&o.play, "play", "", "WAV file to send once a call is up")
+	fs.StringVar(&o.recordTo, "record", "", "WAV file to record the peer's audio to while a call is up")
+	fs.StringVar(&o.dtmf, "dtmf", "", "DTMF digits to send once a call is up (after -play; RFC 4733, or SIP INFO when the peer has no telephone-event)")
+	fs.DurationVar(&o.dtmfAfter, "dtmf-after", 0, "send the -dtmf digits this long after the answer (or after -play ends, if later)")
+	fs.BoolVar(&o.hangupAfterPlay, "hangup-after-play", false, "hang up when -play and -dtmf are done")
+	fs.StringVar(&o.mediaIP, "media-ip", "", "local RTP address to bind and announce (default: the SIP Contact address)")
+	fs.BoolVar(&o.noMedia, "no-media", false, "no RTP: offer and answer an inactive audio stream (signaling load tests)")
+	fs.BoolVar(&o.quiet, "quiet", false, "print only the listening lines and errors, not one line per event")
+	fs.IntVar(&o.rcvbuf, "udp-rcvbuf", 0, "UDP socket receive buffer in bytes (0: the transport's default, 4 MiB)")
+	fs.StringVar(&o.statsFile, "stats", "", "append runtime stats to this file once a second (on Unix, SIGUSR1: collect garbage, then write)")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile to this file until dial exits")
+	fs.StringVar(&o.memProfile, "memprofile", "", "with -listen and no target: write a heap profile of the live objects to this file when stopped, before hanging up")
+	rest, err := cli.Parse(fs, args)
+	if err != nil {
+		return nil, err
+	}
+	switch len(rest) {
+	case 0:
+	case 1:
+		o.target = rest[0]
+	default:
+		return nil, cli.Usagef("one target URI at most, got %d arguments: %q", len(rest), rest)
+	}
+	if err := o.answer.Check(); err != nil {
+		return nil, err
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"-hangup-after", o.hangupAfter}, {"-hold-after", o.holdAfter}, {"-resume-after", o.resumeAfter}, {"-dtmf-after", o.dtmfAfter}} {
+		if d.v < 0 {
+			return nil, cli.Usagef("%s %s: want a duration of 0 or more", d.name, d.v)
+		}
+	}
+	if o.resumeAfter > 0 && o.holdAfter == 0 {
+		return nil, cli.Usagef("-resume-after needs -hold-after")
+	}
+	if o.dtmfAfter > 0 && o.dtmf == "" {
+		return nil, cli.Usagef("-dtmf-after needs -dtmf digits")
+	}
+	for _, d := range o.dtmf {
+		if _, err := rtp.DTMFEventForDigit(d); err != nil {
+			return nil, cli.Usagef("-dtmf %q: %v", o.dtmf, err)
+		}
+	}
+	return o, nil
+}
+
+// run is dial: see the package documentation and usageAbout.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	o, err := parse(args, stderr)
+	if err != nil {
+		return err
+	}
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
 		if err != nil {
 			return err
 		}
@@ -81,205 +155,130 @@ func run() error {
 			_ = f.Close()
 		}()
 	}
-	if *play != "" { // fail early on an unreadable file
-		f, err := os.Open(*play)
+	if o.play != "" { // fail early on an unreadable file
+		f, err := os.Open(o.play)
 		if err != nil {
 			return err
 		}
 		_, err = rtp.NewWAVReader(f)
 		f.Close()
 		if err != nil {
-			return fmt.Errorf("%s: %w", *play, err)
+			return fmt.Errorf("%s: %w", o.play, err)
 		}
 	}
-	target := flag.Arg(0)
+	tracing, err := o.trace.Start(stderr)
+	if err != nil {
+		return err
+	}
+	defer tracing.Close()
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-
-	printf := cli.NewPrinter(os.Stdout).Printf
+	printf := cli.NewPrinter(stdout).Printf
+	events := cli.NewEventPrinter(printf)
 	var count counters
 	cfg := ua.Config{
-		Listen:        cli.Listeners(*listen),
-		Timers:        transaction.Timers{T1: *t1},
+		Listen:        cli.Listeners(o.listen),
+		Timers:        transaction.Timers{T1: o.t1},
 		UserAgent:     "dialtone-dial",
-		UDPReadBuffer: *rcvbuf,
+		UDPReadBuffer: o.rcvbuf,
+		Limits:        o.answer.Limits(cli.Limits()),
+		Tracer:        tracing.Tracer(),
 		OnEvent: func(e ua.Event) {
 			count.count(e)
-			if !*quiet {
-				printf("%s", e)
+			if !o.quiet {
+				events.Print(e)
 			}
 		},
 	}
-	var fixedSDP []byte // -no-media: the same inactive session for every call
-	if *noMedia {
+	if o.noMedia {
 		cfg.Media.DisableMedia = true
-		host, _, err := net.SplitHostPort(*listen)
+		host, _, err := net.SplitHostPort(o.listen)
 		if err != nil {
-			return fmt.Errorf("-listen: %w", err)
+			return cli.Usagef("-listen: %v", err)
 		}
-		fixedSDP = noMediaSDP(host)
+		o.fixedSDP = noMediaSDP(host)
 	}
-	var err error
-	if cfg.Media.IP, err = cli.MediaIP(*mediaIP); err != nil {
+	if cfg.Media.IP, err = cli.MediaIP(o.mediaIP); err != nil {
 		return err
 	}
-	cfg.Lines = line.Lines()
+	cfg.Lines = o.line.Lines()
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	recorded := false // one recording: the first call's
-	var recMu sync.Mutex
-	hangLater := func(c *ua.Call) {
-		recMu.Lock()
-		rec := *recordTo != "" && !recorded
-		recorded = recorded || rec
-		recMu.Unlock()
-		if rec {
-			wg.Go(func() { record(ctx, c, *recordTo, printf) })
-		}
-		if *play != "" || *dtmf != "" {
-			wg.Go(func() {
-				send(ctx, c, *play, *dtmf, printf)
-				if *hangupAfterPlay {
-					_ = c.Hangup(context.Background())
-				}
-			})
-		}
-		if *hangupAfter <= 0 {
-			return
-		}
-		wg.Go(func() {
-			t := time.NewTimer(*hangupAfter)
-			defer t.Stop()
-			select {
-			case <-t.C:
-				_ = c.Hangup(context.Background())
-			case <-c.Done():
-			case <-ctx.Done():
-			}
-		})
-	}
-	cfg.InlineOnCall = true // OnCall answers and returns at once
+	calls := &caller{o: o, ctx: ctx, wg: &wg, printf: printf}
+	cfg.InlineOnCall = true // OnCall answers or hands over, and returns at once
 	cfg.OnCall = func(_ context.Context, ic *ua.IncomingCall) {
-		c, err := ic.Answer(fixedSDP)
-		if err != nil {
-			printf("answer failed call=%s err=%q", ic.CallID(), err)
-			return
-		}
-		hangLater(c)
+		o.answer.Take(ctx, &wg, ic, calls.answer, printf)
 	}
 	u, err := ua.New(cfg)
 	if err != nil {
 		return err
 	}
 	defer u.Close()
-	for _, a := range u.Addrs() {
-		printf("listening %s %s", a.Network(), a)
-	}
-	if *statsFile != "" {
+	if o.statsFile != "" {
 		statsCtx, stopStats := context.WithCancel(ctx)
-		defer stopStats() // before wg.Wait, which was deferred earlier
-		wg.Go(func() {
-			if err := writeStats(statsCtx, *statsFile, u, &count); err != nil {
+		var statsWG sync.WaitGroup
+		defer statsWG.Wait()
+		defer stopStats()
+		statsWG.Go(func() {
+			if err := writeStats(statsCtx, o.statsFile, u, &count); err != nil {
 				printf("stats err=%q", err)
 			}
 		})
 	}
 
-	if target == "" {
+	if o.target == "" {
+		cli.PrintListening(u, "dial", printf)
 		<-ctx.Done()
-		printf("stopping")
-		if *memProfile != "" {
-			if err := writeHeapProfile(*memProfile); err != nil {
+		if o.memProfile != "" {
+			if err := writeHeapProfile(o.memProfile); err != nil {
 				printf("memprofile err=%q", err)
 			}
 		}
-		return u.Close()
+		return cli.Stop(u, printf)
 	}
-	c, err := u.Dial(ctx, target, ua.DialOptions{SDP: fixedSDP})
+	c, err := u.Dial(ctx, o.target, ua.DialOptions{SDP: o.fixedSDP})
 	if err != nil {
-		if errors.Is(err, context.Canceled) {
-			printf("canceled")
-			return u.Close()
+		if ctx.Err() != nil {
+			printf("canceled before the answer")
+			return cli.Stop(u, printf)
 		}
-		return err
+		_ = cli.Stop(u, printf)
+		return fmt.Errorf("call to %s: %w", o.target, dialError(err))
 	}
-	hangLater(c)
+	endPrinted := events.Watch(c.CallID())
+	calls.started(c)
 	select {
 	case <-c.Done():
+		// The call's actions end with it; a hang-up of ours waits for
+		// the answer to its BYE before the UA closes.
+		wg.Wait()
+		if !o.quiet {
+			waitPrinted(endPrinted)
+		}
 	case <-ctx.Done():
-		hctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		_ = c.Hangup(hctx)
-		cancel()
 	}
-	return u.Close()
+	return cli.Stop(u, printf)
 }
 
-// send plays the WAV file name (if any), then sends digits (if any).
-func send(ctx context.Context, c *ua.Call, name, digits string, printf func(string, ...any)) {
-	s := c.Media()
-	if s == nil {
-		return
-	}
-	if name != "" {
-		f, err := os.Open(name)
-		if err != nil {
-			printf("play err=%q", err)
-			return
-		}
-		defer f.Close()
-		r, err := rtp.NewWAVReader(f)
-		if err != nil {
-			printf("play err=%q", err)
-			return
-		}
-		start := time.Now()
-		err = s.Play(ctx, r)
-		printf("played file=%s seconds=%.1f err=%v", name, time.Since(start).Seconds(), err)
-		if err != nil {
-			return
-		}
-	}
-	if digits != "" {
-		err := c.SendDTMF(ctx, digits)
-		printf("sent dtmf=%q err=%v", digits, err)
+// endPrintWait bounds the wait for a call's "ended" line after its end:
+// the UA reports the end right after Done closes, on the same goroutine.
+const endPrintWait = time.Second
+
+// waitPrinted waits for ch, at most endPrintWait.
+func waitPrinted(ch <-chan struct{}) {
+	t := time.NewTimer(endPrintWait)
+	defer t.Stop()
+	select {
+	case <-ch:
+	case <-t.C:
 	}
 }
 
-// record writes the call's received audio to the WAV file name until the
-// call ends.
-func record(ctx context.Context, c *ua.Call, name string, printf func(string, ...any)) {
-	s := c.Media()
-	if s == nil {
-		return
+// dialError says why a call was not answered, without the package prefix
+// for the common case of a refusal.
+func dialError(err error) error {
+	var se *ua.StatusError
+	if errors.As(err, &se) && !errors.Is(err, ua.ErrAuthFailed) {
+		return fmt.Errorf("refused by peer: %d %s", se.Code(), se.Response.Reason)
 	}
-	f, err := os.Create(name)
-	if err != nil {
-		printf("record err=%q", err)
-		return
-	}
-	w, err := rtp.NewWAVWriter(f)
-	if err != nil {
-		f.Close()
-		printf("record err=%q", err)
-		return
-	}
-	rctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	go func() {
-		select {
-		case <-c.Done():
-		case <-rctx.Done():
-		}
-		cancel()
-	}()
-	err = s.Record(rctx, w) // ends with the call: ctx's error or rtp.ErrSessionClosed
-	if cerr := w.Close(); cerr != nil {
-		err = cerr
-	}
-	if cerr := f.Close(); cerr != nil {
-		err = cerr
-	}
-	st := s.Stats()
-	printf("recorded file=%s rx=%d lost=%d jitter=%s end=%v", name, st.PacketsReceived, st.PacketsLost, st.Jitter, err)
+	return err
 }

@@ -4,12 +4,10 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/signal"
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/dialtone/dialtone/ua"
@@ -35,8 +33,9 @@ func (c *counters) count(e ua.Event) {
 //
 //	unix goroutines live_dialogs answered byes heap_inuse_bytes go_sys_bytes num_gc
 //
-// SIGUSR1 collects garbage and returns it to the system, then writes a line
-// at once, so retained memory can be told from garbage not yet collected.
+// SIGUSR1 (on Unix systems) collects garbage and returns it to the system,
+// then writes a line at once, so retained memory can be told from garbage
+// not yet collected.
 // It returns when ctx ends.
 func writeStats(ctx context.Context, name string, u *ua.UA, c *counters) error {
 	f, err := os.OpenFile(name, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
@@ -45,9 +44,8 @@ func writeStats(ctx context.Context, name string, u *ua.UA, c *counters) error {
 	}
 	defer f.Close()
 	fmt.Fprintln(f, "unix goroutines live_dialogs answered byes heap_inuse_bytes go_sys_bytes num_gc")
-	usr1 := make(chan os.Signal, 1)
-	signal.Notify(usr1, syscall.SIGUSR1)
-	defer signal.Stop(usr1)
+	usr1, stopUsr1 := notifyCollect()
+	defer stopUsr1()
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	var ms runtime.MemStats

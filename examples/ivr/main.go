@@ -3,26 +3,27 @@
 // it reads and one line per event.
 //
 //	ivr -listen 127.0.0.1:5072 -prompt welcome.wav -record-dir /tmp/calls
+//	ivr -listen 127.0.0.1:5072 -answer-after 2s -trace -pcap ivr.pcap
 //
 // Without -prompt the prompt is a generated two-tone chime. Each call is
 // recorded to RECORD-DIR/<time>-<call-id>.wav (16-bit PCM, mono, 8 kHz).
 // The line may register like the dial example's: -aor, -user, -pass,
 // -registrar, -proxy (or IVR_AOR, IVR_USER, IVR_PASS, IVR_REGISTRAR,
-// IVR_PROXY). Ctrl-C hangs up and unregisters.
+// IVR_PROXY). -answer-after rings before answering (-1 rejects with
+// -reject-code), -trace prints every SIP message to stderr, -pcap writes
+// them to a capture file. The first Ctrl-C hangs up and unregisters,
+// waiting for the answers; a second one quits at once.
 package main
 
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/dialtone/dialtone/examples/internal/cli"
@@ -31,12 +32,13 @@ import (
 	"github.com/dialtone/dialtone/ua"
 )
 
-func main() {
-	if err := run(); err != nil {
-		fmt.Fprintln(os.Stderr, "ivr:", err)
-		os.Exit(1)
-	}
-}
+func main() { cli.Main("ivr", run) }
+
+// usageAbout is what -h says after the usage line.
+const usageAbout = `ivr takes no argument: it listens (-listen), prints the URI to call it at,
+and answers every call (at once, or as -answer-after says): it plays the
+prompt and records the caller until # or the hang-up, until interrupted.
+The first Ctrl-C hangs up and unregisters; a second one quits at once.`
 
 type ivr struct {
 	prompt    string
@@ -48,16 +50,29 @@ type ivr struct {
 	digits map[string]chan rune // by Call-ID
 }
 
-func run() error {
-	listen := flag.String("listen", "0.0.0.0:5072", "host:port to listen on (UDP and TCP)")
-	line := cli.AddLineFlags(flag.CommandLine, "IVR")
-	prompt := flag.String("prompt", "", "WAV file to play when a call is answered (default: a generated chime)")
-	recordDir := flag.String("record-dir", ".", "directory for the recordings, one WAV file per call")
-	maxRecord := flag.Duration("max-record", 5*time.Minute, "longest recording; the call is hung up after it")
-	mediaIP := flag.String("media-ip", "", "local RTP address to bind and announce (default: the SIP Contact address)")
-	t1 := flag.Duration("t1", 0, "RFC 3261 T1 (0: 500 ms)")
-	flag.Parse()
-
+// run is ivr: see the package documentation and usageAbout.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := cli.NewFlagSet("ivr", "[flags]", usageAbout, stderr)
+	listen := fs.String("listen", "0.0.0.0:5072", "host:port to listen on (UDP and TCP; port 0 picks one)")
+	line := cli.AddLineFlags(fs, "IVR")
+	trace := cli.AddTraceFlags(fs)
+	answer := cli.AddAnswerFlags(fs)
+	prompt := fs.String("prompt", "", "WAV file to play when a call is answered (default: a generated chime)")
+	recordDir := fs.String("record-dir", ".", "directory for the recordings, one WAV file per call")
+	maxRecord := fs.Duration("max-record", 5*time.Minute, "longest recording; the call is hung up after it")
+	mediaIP := fs.String("media-ip", "", "local RTP address to bind and announce (default: the SIP Contact address)")
+	t1 := fs.Duration("t1", 0, "RFC 3261 T1 (0: 500 ms)")
+	if rest, err := cli.Parse(fs, args); err != nil {
+		return err
+	} else if len(rest) > 0 {
+		return cli.Usagef("no argument expected, got %q", rest)
+	}
+	if err := answer.Check(); err != nil {
+		return err
+	}
+	if *maxRecord <= 0 {
+		return cli.Usagef("-max-record %s: want a positive duration", *maxRecord)
+	}
 	if *prompt != "" { // fail early on an unreadable prompt
 		if _, err := openPrompt(*prompt); err != nil {
 			return err
@@ -66,38 +81,47 @@ func run() error {
 	if err := os.MkdirAll(*recordDir, 0o755); err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 
-	printf := cli.NewPrinter(os.Stdout).Printf
+	printf := cli.NewPrinter(stdout).Printf
 	v := &ivr{prompt: *prompt, recordDir: *recordDir, maxRecord: *maxRecord, printf: printf, digits: map[string]chan rune{}}
+	events := cli.NewEventPrinter(printf)
 	var media ua.MediaConfig
 	var err error
 	if media.IP, err = cli.MediaIP(*mediaIP); err != nil {
 		return err
 	}
+	tracing, err := trace.Start(stderr)
+	if err != nil {
+		return err
+	}
+	defer tracing.Close()
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	take := func(ic *ua.IncomingCall) {
+		ch := v.register(ic.CallID())
+		c, err := ic.Answer(nil)
+		if err != nil {
+			v.unregister(ic.CallID())
+			printf("answer failed call=%s: %v", ic.CallID(), err)
+			return
+		}
+		wg.Go(func() { v.serve(ctx, c, ch) })
+	}
 	cfg := ua.Config{
 		Listen:       cli.Listeners(*listen),
 		Timers:       transaction.Timers{T1: *t1},
 		UserAgent:    "dialtone-ivr",
 		Media:        media,
-		OnEvent:      v.event,
-		InlineOnCall: true, // OnCall answers and returns at once
+		Limits:       answer.Limits(cli.Limits()),
+		Tracer:       tracing.Tracer(),
+		OnEvent:      func(e ua.Event) { v.event(events, e) },
+		InlineOnCall: true, // OnCall answers or hands over, and returns at once
 		OnCall: func(_ context.Context, ic *ua.IncomingCall) {
-			ch := v.register(ic.CallID())
-			c, err := ic.Answer(nil)
-			if err != nil {
-				v.unregister(ic.CallID())
-				printf("answer failed call=%s err=%q", ic.CallID(), err)
-				return
-			}
-			wg.Go(func() { v.serve(ctx, c, ch) })
+			answer.Take(ctx, &wg, ic, take, printf)
 		},
 	}
 	cfg.Lines = line.Lines()
-	return cli.Serve(ctx, cfg, printf)
+	return cli.Serve(ctx, cfg, "ivr", printf)
 }
 
 func (v *ivr) register(callID string) chan rune {
@@ -115,8 +139,8 @@ func (v *ivr) unregister(callID string) {
 }
 
 // event prints every event and routes digits to their call.
-func (v *ivr) event(e ua.Event) {
-	v.printf("%s", e)
+func (v *ivr) event(p *cli.EventPrinter, e ua.Event) {
+	p.Print(e)
 	if e.Kind != ua.EventDTMF {
 		return
 	}

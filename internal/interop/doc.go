@@ -10,5 +10,7 @@
 // registrar and record-routing proxy (kamailio_test.go), against baresip
 // (baresip_test.go), and under SIPp load both ways: examples/dial answering
 // SIPp's uac, and uaload calling SIPp's uas (load_test.go). The peers'
-// configurations and port rules are in peers/README.md.
+// configurations and port rules are in peers/README.md. Issue 12 and 15:
+// SIPp drives each example program (examples/dial, echobot, ivr) and each
+// of its flags (examples_test.go, scenarios in testdata/).
 package interop

@@ -90,17 +90,36 @@ func MediaIP(s string) (netip.Addr, error) {
 }
 
 // Serve runs a user agent that only answers: it starts it, prints its
-// listeners, waits for ctx to end and closes it.
-func Serve(ctx context.Context, cfg ua.Config, printf func(string, ...any)) error {
+// listeners and the URI to call (user at the first listener), waits for
+// ctx to end, then hangs up and unregisters (Stop).
+func Serve(ctx context.Context, cfg ua.Config, user string, printf func(string, ...any)) error {
 	u, err := ua.New(cfg)
 	if err != nil {
 		return err
 	}
 	defer u.Close()
-	for _, a := range u.Addrs() {
-		printf("listening %s %s", a.Network(), a)
-	}
+	PrintListening(u, user, printf)
 	<-ctx.Done()
-	printf("stopping")
-	return u.Close()
+	return Stop(u, printf)
 }
+
+// Stop shuts u down gracefully: it unregisters every line and hangs up
+// every call, waiting for the answers (at most Limits.CloseTimeout, which
+// the examples set to ShutdownTimeout), then stops the user agent.
+//
+// It uses Close rather than Shutdown on purpose: Shutdown also lets every
+// transaction run out its timers (Timer L and M keep a UDP INVITE
+// transaction for 64·T1, 32 s), so a program would wait that long, or
+// until its bound, after every call.
+func Stop(u *ua.UA, printf func(string, ...any)) error {
+	printf("stopping: hanging up and unregistering")
+	if err := u.Close(); err != nil {
+		return fmt.Errorf("stopping: %w", err)
+	}
+	printf("stopped")
+	return nil
+}
+
+// Limits returns the user agent limits of the examples: the defaults,
+// with a shutdown bounded by ShutdownTimeout.
+func Limits() ua.Limits { return ua.Limits{CloseTimeout: ShutdownTimeout} }
