@@ -237,6 +237,8 @@ func (r *report) summarize() bool {
 		fmt.Fprintln(r.w, "FAIL: no test result in the input")
 		ok = false
 	}
+	// The closing line in the plain form any CI reader understands.
+	fmt.Fprintf(r.w, "%s: %d passed, %d failed, %d skipped\n", r.opt.title, r.passed, len(r.failed), len(r.skipped))
 	return ok
 }
 

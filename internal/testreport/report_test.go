@@ -59,6 +59,7 @@ func TestReport(t *testing.T) {
 		ok     bool
 		want   []string
 		absent []string
+		last   string // the closing line, when the case checks it
 	}{
 		{name: "failures and skips", in: jsonRun, ok: false, want: []string{
 			"--- output of TestC (github.com/dialtone/dialtone/rtp):\n    c_test.go:9: boom\n",
@@ -70,7 +71,7 @@ func TestReport(t *testing.T) {
 			"  SKIP rtp TestHelper: helper process\n",
 			"  FAIL rtp TestC\n",
 			"  FAIL package github.com/dialtone/dialtone/rtp\n",
-		}, absent: []string{"RUN  TestA", "=== RUN"}},
+		}, absent: []string{"RUN  TestA", "=== RUN"}, last: "tests: 1 passed, 1 failed, 2 skipped"},
 		{name: "parallel progress", in: `{"Action":"run","Package":"p","Test":"TestP"}
 {"Action":"pause","Package":"p","Test":"TestP"}
 {"Action":"cont","Package":"p","Test":"TestP"}
@@ -86,7 +87,7 @@ func TestReport(t *testing.T) {
 		{name: "pass with coverage", in: passRun, ok: true, want: []string{
 			"ok  \tp\t0.1s\tcoverage: 81.5% of statements\n",
 			"tests and subtests: 1 passed, 0 failed, 0 skipped",
-		}, absent: []string{"PASS\n", "skipped (", "-test.shuffle", "\ncoverage:"}},
+		}, absent: []string{"PASS\n", "skipped (", "-test.shuffle", "\ncoverage:"}, last: "tests: 1 passed, 0 failed, 0 skipped"},
 		{name: "skip allowed", in: skipRun, ok: true, want: []string{"SKIP p TestA: needs root (pcap)"}},
 		{name: "skip refused", in: skipRun, opt: options{failOnSkip: true}, ok: false,
 			want: []string{"FAIL: 1 skipped where nothing may skip (-fail-on-skip)"}},
@@ -113,6 +114,10 @@ func TestReport(t *testing.T) {
 			}
 			for _, a := range tt.absent {
 				require.NotContains(t, out.String(), a)
+			}
+			if tt.last != "" {
+				lines := strings.Split(strings.TrimRight(out.String(), "\n"), "\n")
+				require.Equal(t, tt.last, lines[len(lines)-1], "the plain closing line CI readers understand")
 			}
 		})
 	}
