@@ -42,9 +42,10 @@ type UA struct {
 
 	mu       sync.Mutex
 	calls    map[dialog.ID]*Call
-	setup    map[*Call]struct{} // outgoing calls without a dialog yet
-	stopping bool               // Close started: no new calls
-	closed   bool               // goroutines may no longer start
+	setup    map[*Call]struct{}         // outgoing calls without a dialog yet
+	incoming map[*IncomingCall]struct{} // incoming calls without a final response
+	stopping bool                       // Close started: no new calls
+	closed   bool                       // goroutines may no longer start
 	nCalls   atomic.Int64
 
 	wg        sync.WaitGroup
@@ -245,6 +246,7 @@ func (u *UA) shutdown(ctx context.Context, drain bool) error {
 			calls = append(calls, c)
 		}
 		u.mu.Unlock()
+		u.refusePending()
 
 		var wg sync.WaitGroup
 		for _, l := range u.lines {
