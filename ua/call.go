@@ -280,6 +280,9 @@ func (u *UA) DialURI(ctx context.Context, uri sip.URI, opts DialOptions) (*Call,
 	if err != nil {
 		return nil, err
 	}
+	if line != nil && line.cfg.Contact != "" {
+		ct = line.Contact() // LineConfig.Contact: used in calls too
+	}
 	if line == nil {
 		from = sip.Address{URI: ct.URI, Params: sip.Params(";tag=" + sip.NewTag())}
 		from.URI.Params = ""
