@@ -14,6 +14,7 @@ import (
 
 	"github.com/dialtone/dialtone/internal/memnet"
 	"github.com/dialtone/dialtone/sip"
+	"github.com/dialtone/dialtone/sip/digest"
 	"github.com/dialtone/dialtone/transaction"
 	"github.com/dialtone/dialtone/ua"
 )
@@ -187,5 +188,84 @@ func TestLineWithoutRegistrar(t *testing.T) {
 		require.Equal(t, ua.RegUnregistered, st)
 		require.Equal(t, "unregistered", st.String())
 		require.NoError(t, l.Err())
+	})
+}
+
+// A registrar that forgot its nonce refuses the credentials a refresh
+// sends ahead of a challenge: the line starts afresh once (REGISTER
+// without credentials, challenge, answer) and stays registered.
+func TestRegisterRefreshAfterNonceExpired(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := memnet.New(memnet.Config{})
+		defer n.Close()
+		srv, err := digest.NewServer(digest.ServerConfig{Realm: "example.test", NonceLifetime: 30 * time.Second})
+		require.NoError(t, err)
+		reg := &registrar{srv: srv, password: "secret", grant: 120}
+		newRawPeer(t, n, "192.0.2.9:5060", reg.serve, nil)
+		u, rec := newUA(t, n, "192.0.2.1:5060", ua.Config{Lines: []ua.LineConfig{lineCfg("secret", time.Hour)}})
+		line := u.Lines()[0]
+		require.NoError(t, line.Register(t.Context()))
+		require.Len(t, reg.seen(), 2, "challenge, then credentials")
+		time.Sleep(61 * time.Second) // the refresh at 60 s, after the nonce expired
+		synctest.Wait()
+		seen := reg.seen()
+		require.Len(t, seen, 5, "stale credentials, then a fresh challenge answered")
+		require.Equal(t, []bool{false, false, true}, []bool{seen[2].authed, seen[3].authed, seen[4].authed})
+		st, _ := line.State()
+		require.Equal(t, ua.RegRegistered, st)
+		require.Zero(t, rec.count(ua.EventRegistrationFailed))
+		requireOneRegistration(t, seen)
+	})
+}
+
+// 423 without Min-Expires cannot be answered: the registration fails
+// with the 423 (and is retried later, it is not final).
+func TestRegister423WithoutMinExpires(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := memnet.New(memnet.Config{})
+		defer n.Close()
+		var mu sync.Mutex
+		tries := 0
+		newRawPeer(t, n, "192.0.2.9:5060", func(_ context.Context, w transaction.ResponseWriter, req *sip.Request) {
+			mu.Lock()
+			tries++
+			mu.Unlock()
+			_ = w.Respond(sip.NewResponse(req, sip.StatusIntervalTooBrief, ""))
+		}, nil)
+		lc := lineCfg("", time.Hour)
+		lc.RetryMin = time.Minute
+		u, _ := newUA(t, n, "192.0.2.1:5060", ua.Config{Lines: []ua.LineConfig{lc}})
+		var se *ua.StatusError
+		require.ErrorAs(t, u.Lines()[0].Register(t.Context()), &se)
+		require.Equal(t, sip.StatusIntervalTooBrief, se.Code())
+		time.Sleep(61 * time.Second)
+		synctest.Wait()
+		mu.Lock()
+		require.Equal(t, 2, tries, "one REGISTER per attempt, retried after RetryMin")
+		mu.Unlock()
+	})
+}
+
+// Close while a REGISTER waits for its answer: Register returns ErrClosed
+// and the line registers no more.
+func TestRegisterDuringClose(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := memnet.New(memnet.Config{})
+		defer n.Close()
+		got := make(chan struct{}, 4)
+		newRawPeer(t, n, "192.0.2.9:5060", func(ctx context.Context, _ transaction.ResponseWriter, _ *sip.Request) {
+			got <- struct{}{}
+			<-ctx.Done() // never answered
+		}, nil)
+		u, _ := newUA(t, n, "192.0.2.1:5060", ua.Config{Lines: []ua.LineConfig{lineCfg("", time.Hour)}})
+		line := u.Lines()[0]
+		done := make(chan error, 1)
+		go func() { done <- line.Register(context.Background()) }()
+		recv(t, got, time.Second, "REGISTER")
+		require.NoError(t, u.Close())
+		require.ErrorIs(t, recv(t, done, time.Minute, "Register's return"), ua.ErrClosed)
+		require.ErrorIs(t, line.Register(t.Context()), ua.ErrClosed)
+		st, _ := line.State()
+		require.NotEqual(t, ua.RegRegistered, st)
 	})
 }
