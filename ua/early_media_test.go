@@ -25,6 +25,19 @@ const (
 	mediaTick = 10 * time.Millisecond
 )
 
+// recvReal waits up to mediaWait of real time for a value on ch.
+func recvReal[T any](t *testing.T, ch <-chan T, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(mediaWait):
+		t.Fatalf("%s: nothing within %v", what, mediaWait)
+	}
+	var zero T
+	return zero
+}
+
 func TestEarlyMediaProgress(t *testing.T) {
 	ctx := mediaCtx(t)
 	loopback := ua.MediaConfig{IP: netip.MustParseAddr("127.0.0.1")}
@@ -134,7 +147,7 @@ func TestEarlyMediaProgress(t *testing.T) {
 		t.Fatal("not answered")
 	}
 	require.Same(t, callee, in.Media(), "Answer(nil) keeps the early session")
-	c := <-dialed
+	c := recvReal(t, dialed, "Dial's return")
 	require.Same(t, out, c)
 	require.Equal(t, ua.CallEstablished, c.State())
 	require.Equal(t, string(e183.SDP), string(in.LocalSDP()), "the 200 repeats the 183's answer")

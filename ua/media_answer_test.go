@@ -145,7 +145,7 @@ func TestMediaReinvites(t *testing.T) {
 	})
 	out, err := a.u.Dial(ctx, "sip:bob@"+b.Addrs()[0].String(), ua.DialOptions{})
 	require.NoError(t, err)
-	in := <-a.calls
+	in := recvReal(t, a.calls, "callee's call")
 	before, ok := out.MediaParams()
 	require.True(t, ok)
 	local := string(out.LocalSDP())
@@ -172,7 +172,7 @@ func TestMediaReinvites(t *testing.T) {
 	refuse <- false
 	require.NoError(t, out.Reinvite(ctx, []byte("not sdp")))
 	require.NoError(t, out.Hangup(ctx))
-	<-in.Done()
+	recvReal(t, in.Done(), "callee's end")
 }
 
 // answerFrom answers offer with the direction it mirrors, from the

@@ -141,6 +141,7 @@ func TestHangupBeforeACKWaitsForIt(t *testing.T) {
 		_, err = peer.tp.SendRequest(t.Context(), ack, uaTarget)
 		require.NoError(t, err)
 		require.NoError(t, recv(t, hung, time.Minute, "Hangup's return"))
+		synctest.Wait() // the BYE reaches the peer
 		mu.Lock()
 		require.False(t, byeAt.IsZero(), "BYE after the ACK")
 		require.Less(t, byeAt.Sub(ackAt), time.Second, "right after the ACK, not at 64·T1")
