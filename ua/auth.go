@@ -105,6 +105,38 @@ func (cr *credentials) preauth(method sip.Method, uri string, body []byte) []sip
 	return out
 }
 
+// retryAuth returns the credentials for the retry of sent after a
+// challenge that hs answers: hs, plus the credentials of the other kind
+// that sent carried (a proxy's Proxy-Authorization when the callee or
+// registrar now asks with 401, and the other way round, RFC 3261 §22.3),
+// recomputed with their nonce count advanced: sent again as they were
+// they would be a replay, which servers refuse (RFC 7616 §3.4.5).
+func (cr *credentials) retryAuth(hs []sip.Header, sent *sip.Request) []sip.Header {
+	if cr == nil || len(hs) == 0 {
+		return hs
+	}
+	other, cl, had := "Proxy-Authorization", cr.proxy, sent.ProxyAuthorization()
+	if hs[0].Name == other {
+		other, cl, had = "Authorization", cr.www, sent.Authorization()
+	}
+	if len(had) == 0 {
+		return hs
+	}
+	as, err := cl.Authorize(string(sent.Method), sent.URI.String(), sent.Body())
+	if err != nil || len(as) == 0 {
+		prev := make([]sip.Header, 0, len(had))
+		for _, v := range had {
+			prev = append(prev, sip.Header{Name: other, Value: v})
+		}
+		return mergeAuth(prev, hs)
+	}
+	out := make([]sip.Header, 0, len(as)+len(hs))
+	for _, a := range as {
+		out = append(out, sip.Header{Name: other, Value: a.String()})
+	}
+	return append(out, hs...)
+}
+
 // mergeAuth replaces in have the headers named as those in add.
 func mergeAuth(have, add []sip.Header) []sip.Header {
 	if len(add) == 0 {

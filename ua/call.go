@@ -427,7 +427,7 @@ func (o *outgoing) run() {
 				o.finish(err)
 				return
 			}
-			o.auth = mergeAuth(o.auth, hs)
+			o.auth = c.creds().retryAuth(hs, req)
 			req = o.newInvite(req.URI)
 			continue
 		case res.StatusCode >= 300 && res.StatusCode < 400:
@@ -1025,7 +1025,7 @@ func (c *Call) reinvite(ctx context.Context, sdp []byte, onAnswer func([]byte) e
 			if err != nil {
 				return err
 			}
-			auth = mergeAuth(auth, hs)
+			auth = c.creds().retryAuth(hs, req)
 		default:
 			return &StatusError{Response: res}
 		}
@@ -1332,7 +1332,7 @@ func (c *Call) Request(ctx context.Context, m sip.Method, body []byte, contentTy
 			if err != nil {
 				return nil, err
 			}
-			auth = mergeAuth(auth, hs)
+			auth = c.creds().retryAuth(hs, req)
 		default:
 			return nil, &StatusError{Response: res}
 		}
