@@ -181,19 +181,25 @@ func TestCallAccessorsBothEnds(t *testing.T) {
 			OnCall: pendingCalls(pending),
 		})
 		require.Equal(t, "sip:alice@example.test", a.Lines()[0].AOR().String())
-		answered := make(chan *ua.Call, 1)
+		type answer struct {
+			ic  *ua.IncomingCall
+			c   *ua.Call
+			err error
+		}
+		answered := make(chan answer, 1)
 		go func() {
-			ic := recv(t, pending, 10*time.Second, "incoming call")
-			require.Equal(t, "alice", ic.From().URI.User)
-			require.Equal(t, "Alice", ic.From().Display)
-			require.Equal(t, "bob", ic.To().URI.User)
+			ic := <-pending
 			c, err := ic.Answer([]byte(testSDP))
-			require.NoError(t, err)
-			answered <- c
+			answered <- answer{ic, c, err}
 		}()
 		out, err := a.Dial(t.Context(), "sip:bob@192.0.2.2:5060", ua.DialOptions{SDP: []byte(testSDP)})
 		require.NoError(t, err)
-		in := recv(t, answered, 10*time.Second, "answered call")
+		ans := recv(t, answered, 10*time.Second, "answered call")
+		require.NoError(t, ans.err)
+		in := ans.c
+		require.Equal(t, "alice", ans.ic.From().URI.User)
+		require.Equal(t, "Alice", ans.ic.From().Display)
+		require.Equal(t, "bob", ans.ic.To().URI.User)
 		synctest.Wait()
 
 		require.Equal(t, ua.Outgoing, out.Direction())

@@ -46,6 +46,10 @@ func TestNewRejectsBadConfig(t *testing.T) {
 			})
 		})
 	}
+	t.Run("media ports", func(t *testing.T) {
+		_, err := ua.New(ua.Config{Media: ua.MediaConfig{PortMin: 6000, PortMax: 5000}})
+		require.ErrorContains(t, err, "ua: media")
+	})
 	t.Run("listener", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			n := memnet.New(memnet.Config{})
@@ -297,4 +301,38 @@ func TestOutOfDialogRequests(t *testing.T) {
 
 func newDigestServer() (*digest.Server, error) {
 	return digest.NewServer(digest.ServerConfig{Realm: "example.test"})
+}
+
+// LineConfig.Contact is the Contact of the line's calls, both ways.
+func TestLineContactInCalls(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := memnet.New(memnet.Config{})
+		defer n.Close()
+		got := make(chan *sip.Request, 1)
+		newRawPeer(t, n, "192.0.2.8:5060", inviteSeen(got), nil)
+		calls := make(chan *ua.Call, 1)
+		b, _ := newUA(t, n, "192.0.2.2:5060", ua.Config{
+			Lines:  []ua.LineConfig{{AOR: "sip:bob@example.test", Contact: "<sip:bob@198.51.100.7:5062>"}},
+			OnCall: answerer(calls),
+		})
+		c, err := b.Dial(t.Context(), "sip:peer@192.0.2.8:5060", ua.DialOptions{SDP: []byte(testSDP)})
+		require.NoError(t, err)
+		inv := recv(t, got, time.Second, "INVITE")
+		cts, _ := inv.Contacts()
+		require.Equal(t, "sip:bob@198.51.100.7:5062", cts[0].URI.String(), "outgoing")
+		require.NoError(t, c.Hangup(t.Context()))
+
+		peer := newRawPeer(t, n, "192.0.2.7:5060", answer200, nil)
+		req := rawRequest(sip.INVITE, "sip:bob@192.0.2.2:5060")
+		req.SetBody([]byte(testSDP), "application/sdp")
+		tx, err := peer.tx.Request(t.Context(), req, uaTarget)
+		require.NoError(t, err)
+		res, err := tx.Final(t.Context())
+		require.NoError(t, err)
+		require.Equal(t, 200, res.StatusCode)
+		cts, _ = res.Contacts()
+		require.Equal(t, "sip:bob@198.51.100.7:5062", cts[0].URI.String(), "incoming")
+		in := recv(t, calls, time.Second, "incoming call")
+		require.Same(t, b.Lines()[0], in.Line())
+	})
 }

@@ -187,3 +187,40 @@ func answerFrom(c *ua.Call, offer []byte) ([]byte, error) {
 	}
 	return ua.SetSDPDirection(c.LocalSDP(), dir), nil
 }
+
+// Without MediaConfig.IP the session binds every interface and the SDP
+// announces the address of the call's Contact; audio flows.
+func TestMediaAnnouncesContactAddress(t *testing.T) {
+	ctx := mediaCtx(t)
+	b := newMediaPeer(t, ua.MediaConfig{})
+	a := newLoopbackUA(t, ua.Config{})
+	out, err := a.Dial(ctx, b.uri("bob"), ua.DialOptions{})
+	require.NoError(t, err)
+	in := recvReal(t, b.calls, "callee's call")
+	sd, err := rtp.ParseSDP(out.LocalSDP())
+	require.NoError(t, err)
+	require.Equal(t, "127.0.0.1", sd.Connection.String(), "the Contact's address")
+	require.True(t, out.Media().LocalAddr().Addr().IsUnspecified(), "bound to every interface")
+	require.Equal(t, out.Media().LocalAddr().Port(), sd.Media[0].Port)
+	got := playAndRecord(ctx, t, in.Media(), out.Media(), 700, 30)
+	require.Greater(t, peakLevel(got, 700), 0.02)
+	require.NoError(t, out.Hangup(ctx))
+}
+
+// Progress(nil) for an offer with no common codec refuses the call 488
+// and returns an error wrapping rtp.ErrNotAcceptable.
+func TestProgressNotAcceptable(t *testing.T) {
+	ctx := mediaCtx(t)
+	perr := make(chan error, 1)
+	b := newLoopbackUA(t, ua.Config{Media: ua.MediaConfig{IP: netip.MustParseAddr("127.0.0.1"), Codecs: []rtp.Codec{rtp.PCMA()}},
+		OnCall: func(_ context.Context, ic *ua.IncomingCall) {
+			perr <- ic.Progress(nil)
+		}})
+	a := newLoopbackUA(t, ua.Config{Media: ua.MediaConfig{IP: netip.MustParseAddr("127.0.0.1"), Codecs: []rtp.Codec{rtp.PCMU()}}})
+	_, err := a.Dial(ctx, "sip:bob@"+b.Addrs()[0].String(), ua.DialOptions{})
+	var se *ua.StatusError
+	require.ErrorAs(t, err, &se)
+	require.Equal(t, sip.StatusNotAcceptableHere, se.Code())
+	require.Contains(t, se.Response.Header("Warning"), "304")
+	require.ErrorIs(t, recvReal(t, perr, "Progress"), rtp.ErrNotAcceptable)
+}

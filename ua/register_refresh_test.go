@@ -269,3 +269,59 @@ func TestRegisterDuringClose(t *testing.T) {
 		require.NotEqual(t, ua.RegRegistered, st)
 	})
 }
+
+// The lifetime granted is the expires parameter of our Contact in the
+// 2xx, else its Expires header, else what we asked for (RFC 3261
+// §10.2.4); a 423 whose Min-Expires is no longer than what we asked fails.
+func TestRegisterGrantedLifetime(t *testing.T) {
+	tests := []struct {
+		name    string
+		respond func(req *sip.Request) *sip.Response
+		want    time.Duration
+		code    int
+	}{
+		{"Contact expires", func(req *sip.Request) *sip.Response {
+			res := sip.NewResponse(req, sip.StatusOK, "")
+			cts, _ := req.Contacts()
+			res.Add("Contact", "<sip:other@192.0.2.77>;expires=50")
+			res.Add("Contact", "<"+cts[0].URI.String()+">;expires=90")
+			res.Set("Expires", "70")
+			return res
+		}, 90 * time.Second, 0},
+		{"Expires header", func(req *sip.Request) *sip.Response {
+			res := sip.NewResponse(req, sip.StatusOK, "")
+			res.Set("Expires", "70")
+			return res
+		}, 70 * time.Second, 0},
+		{"what we asked", func(req *sip.Request) *sip.Response {
+			return sip.NewResponse(req, sip.StatusOK, "")
+		}, 1800 * time.Second, 0},
+		{"423 below our request", func(req *sip.Request) *sip.Response {
+			res := sip.NewResponse(req, sip.StatusIntervalTooBrief, "")
+			res.Set("Min-Expires", "60")
+			return res
+		}, 0, sip.StatusIntervalTooBrief},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				n := memnet.New(memnet.Config{})
+				defer n.Close()
+				newRawPeer(t, n, "192.0.2.9:5060", func(_ context.Context, w transaction.ResponseWriter, req *sip.Request) {
+					_ = w.Respond(tt.respond(req))
+				}, nil)
+				u, _ := newUA(t, n, "192.0.2.1:5060", ua.Config{Lines: []ua.LineConfig{lineCfg("", 30*time.Minute)}})
+				err := u.Lines()[0].Register(t.Context())
+				if tt.code != 0 {
+					var se *ua.StatusError
+					require.ErrorAs(t, err, &se)
+					require.Equal(t, tt.code, se.Code())
+					return
+				}
+				require.NoError(t, err)
+				_, granted := u.Lines()[0].State()
+				require.Equal(t, tt.want, granted)
+			})
+		})
+	}
+}
