@@ -122,34 +122,17 @@ func (cr *credentials) retryAuth(hs []sip.Header, sent *sip.Request) []sip.Heade
 	if len(had) == 0 {
 		return hs
 	}
-	as, err := cl.Authorize(string(sent.Method), sent.URI.String(), sent.Body())
-	if err != nil || len(as) == 0 {
-		prev := make([]sip.Header, 0, len(had))
-		for _, v := range had {
-			prev = append(prev, sip.Header{Name: other, Value: v})
+	out := make([]sip.Header, 0, len(had)+len(hs))
+	if as, err := cl.Authorize(string(sent.Method), sent.URI.String(), sent.Body()); err == nil && len(as) > 0 {
+		for _, a := range as {
+			out = append(out, sip.Header{Name: other, Value: a.String()})
 		}
-		return mergeAuth(prev, hs)
-	}
-	out := make([]sip.Header, 0, len(as)+len(hs))
-	for _, a := range as {
-		out = append(out, sip.Header{Name: other, Value: a.String()})
+	} else {
+		for _, v := range had { // nothing better to send
+			out = append(out, sip.Header{Name: other, Value: v})
+		}
 	}
 	return append(out, hs...)
-}
-
-// mergeAuth replaces in have the headers named as those in add.
-func mergeAuth(have, add []sip.Header) []sip.Header {
-	if len(add) == 0 {
-		return have
-	}
-	name := add[0].Name
-	out := have[:0:0]
-	for _, h := range have {
-		if h.Name != name {
-			out = append(out, h)
-		}
-	}
-	return append(out, add...)
 }
 
 func applyAuth(req *sip.Request, hs []sip.Header) {
