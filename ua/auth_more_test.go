@@ -143,6 +143,8 @@ func TestOutOfDialogFailures(t *testing.T) {
 		require.ErrorIs(t, a.SendMessage(t.Context(), "sip:bob@nowhere.test", "text/plain", []byte("x")), transport.ErrNoTargets)
 		_, err = a.Options(t.Context(), nil, "sip:192.0.2.99:5060")
 		require.ErrorIs(t, err, transaction.ErrTimeout, "Timer F: nobody there")
+		_, err = a.Options(t.Context(), nil, "sip:192.0.2.8:5060;transport=tcp")
+		require.ErrorIs(t, err, ua.ErrNoListener, "no TCP listener for the Contact")
 	})
 }
 

@@ -202,7 +202,7 @@ func TestOutboundProxyRoute(t *testing.T) {
 		}, nil)
 		_ = proxy
 		lc := ua.LineConfig{AOR: "sip:alice@example.test", Registrar: "sip:registrar.test", OutboundProxy: "192.0.2.9:5060", Manual: true,
-			Contact: "<sip:alice@198.51.100.7:5060>"}
+			Contact: "<sip:alice@198.51.100.7:5060>", Transport: transport.UDP}
 		a, _ := newUA(t, n, "192.0.2.1:5060", ua.Config{Lines: []ua.LineConfig{lc}})
 		line := a.Lines()[0]
 		require.NoError(t, line.Register(t.Context()))
