@@ -247,3 +247,29 @@ func TestCloseRefusesRingingIncomingCall(t *testing.T) {
 		require.Equal(t, sip.StatusTemporarilyUnavailable, se.Code())
 	})
 }
+
+// Close is bounded by Limits.CloseTimeout: a peer that never ends its
+// INVITE (no 487 after the CANCEL) does not hold it up, and the call ends.
+func TestCloseBoundedByCloseTimeout(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := memnet.New(memnet.Config{})
+		defer n.Close()
+		_, w := newTracedPeer(t, n, "192.0.2.8:5060", func(ctx context.Context, rw transaction.ResponseWriter, req *sip.Request) {
+			_ = rw.Respond(sip.NewResponseTag(req, sip.StatusRinging, "", sip.NewTag()))
+			<-ctx.Done()
+			time.Sleep(time.Hour) // and never a final response
+		}, nil)
+		rings := make(chan *ua.Call, 1)
+		a, _ := newUA(t, n, "192.0.2.1:5060", ua.Config{OnEvent: onRing(rings), Limits: ua.Limits{CloseTimeout: 3 * time.Second}})
+		c, dialed := dialRinging(t, a, rings, "sip:bob@192.0.2.8:5060")
+		t0 := time.Now()
+		require.NoError(t, a.Close())
+		elapsed := time.Since(t0)
+		require.GreaterOrEqual(t, elapsed, 3*time.Second, "waited for the INVITE's end")
+		require.Less(t, elapsed, 4*time.Second, "no longer than CloseTimeout")
+		require.Len(t, w.requests(sip.CANCEL), 1)
+		require.Error(t, recv(t, dialed, time.Second, "Dial's return"))
+		require.Equal(t, ua.CallEnded, c.State())
+		require.Zero(t, a.Calls())
+	})
+}

@@ -154,6 +154,8 @@ func TestDialTransportParameter(t *testing.T) {
 		require.ErrorIs(t, err, ua.ErrNoListener)
 		_, err = udpOnly.Dial(t.Context(), "sip:bob@192.0.2.2:5060", ua.DialOptions{Transport: transport.TLS})
 		require.ErrorIs(t, err, ua.ErrNoListener)
+		_, err = udpOnly.Dial(t.Context(), "sips:bob@192.0.2.2:5060", ua.DialOptions{})
+		require.ErrorIs(t, err, ua.ErrNoListener, "sips: TLS")
 		_, err = udpOnly.Dial(t.Context(), "mailto:bob", ua.DialOptions{})
 		require.ErrorIs(t, err, ua.ErrBadTarget)
 	})

@@ -112,6 +112,11 @@ func TestInDialogChallenges(t *testing.T) {
 			_, err := c.Request(ctx, sip.INFO, []byte("Signal=5\r\n"), ua.DTMFInfoContentType)
 			return err
 		}},
+		{"INFO no credentials", sip.INFO, 407, "", func(ctx context.Context, c *ua.Call) error {
+			_, err := c.Request(ctx, sip.INFO, nil, "")
+			return err
+		}},
+		{"re-INVITE no credentials", sip.INVITE, 401, "", func(ctx context.Context, c *ua.Call) error { return c.Hold(ctx) }},
 		{"INFO wrong password", sip.INFO, 401, "wrong", func(ctx context.Context, c *ua.Call) error {
 			_, err := c.Request(ctx, sip.INFO, nil, "")
 			return err

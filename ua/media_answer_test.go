@@ -64,7 +64,9 @@ func TestCallerAppliesAnswers(t *testing.T) {
 	}{
 		{"answer in the 200 replaces the 183's", answerSDP(40000), answerSDP(40002), nil, 40002},
 		{"same answer in 183 and 200", answerSDP(40004), answerSDP(40004), nil, 40004},
+		{"183 without SDP, answer in the 200", []byte{}, answerSDP(40006), nil, 40006},
 		{"no answer in the 200", nil, nil, ua.ErrNoAnswer, 0},
+		{"answer with a codec we did not offer", nil, []byte("v=0\r\no=- 5 5 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40008 RTP/AVP 18\r\na=rtpmap:18 G729/8000\r\n"), rtp.ErrAnswerMismatch, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -83,7 +85,9 @@ func TestCallerAppliesAnswers(t *testing.T) {
 				if tt.early != nil {
 					p := sip.NewResponseTag(req, sip.StatusSessionProgress, "", tag)
 					p.Set("Contact", "<sip:peer@"+req.URI.HostPort()+">")
-					p.SetBody(tt.early, "application/sdp")
+					if len(tt.early) > 0 {
+						p.SetBody(tt.early, "application/sdp")
+					}
 					_ = w.Respond(p)
 				}
 				ok := sip.NewResponseTag(req, sip.StatusOK, "", tag)

@@ -325,3 +325,16 @@ func TestRegisterGrantedLifetime(t *testing.T) {
 		})
 	}
 }
+
+// A line whose transport has no listener cannot register.
+func TestRegisterWithoutListenerForTransport(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := memnet.New(memnet.Config{})
+		defer n.Close()
+		lc := lineCfg("", time.Hour)
+		lc.Transport = "tcp"
+		u, _ := newUA(t, n, "192.0.2.1:5060", ua.Config{Lines: []ua.LineConfig{lc}})
+		require.ErrorIs(t, u.Lines()[0].Register(t.Context()), ua.ErrNoListener)
+		require.ErrorIs(t, u.Lines()[0].Err(), ua.ErrNoListener)
+	})
+}
