@@ -364,3 +364,32 @@ func TestForkedAnswersSurplusByed(t *testing.T) {
 		require.NoError(t, c.Hangup(t.Context()))
 	})
 }
+
+// No answer at all to an in-dialog request (the peer is gone) ends the
+// call once the transaction times out (RFC 3261 §12.2.1.2).
+func TestInDialogTimeoutEndsCall(t *testing.T) {
+	for _, m := range []sip.Method{sip.INVITE, sip.INFO} {
+		t.Run(string(m), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				n := memnet.New(memnet.Config{})
+				defer n.Close()
+				peer := newRawPeer(t, n, "192.0.2.8:5060", inviteSeen(nil), nil)
+				a, _ := newUA(t, n, "192.0.2.1:5060", ua.Config{})
+				c, err := a.Dial(t.Context(), "sip:peer@192.0.2.8:5060", ua.DialOptions{SDP: []byte(testSDP)})
+				require.NoError(t, err)
+				peer.close() // gone without a BYE
+				t0 := time.Now()
+				if m == sip.INVITE {
+					err = c.Reinvite(t.Context(), []byte(testSDP))
+				} else {
+					_, err = c.Request(t.Context(), m, nil, "")
+				}
+				require.ErrorIs(t, err, transaction.ErrTimeout)
+				require.Equal(t, 32*time.Second, time.Since(t0).Round(time.Second), "Timer B or F: 64·T1")
+				recv(t, c.Done(), time.Second, "call end")
+				require.ErrorIs(t, c.Err(), ua.ErrDialogTerminated)
+				require.Zero(t, a.Calls())
+			})
+		})
+	}
+}

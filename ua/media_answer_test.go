@@ -228,3 +228,20 @@ func TestProgressNotAcceptable(t *testing.T) {
 	require.Contains(t, se.Response.Header("Warning"), "304")
 	require.ErrorIs(t, recvReal(t, perr, "Progress"), rtp.ErrNotAcceptable)
 }
+
+// Our offer in the 200 of an offerless INVITE needs its answer in the
+// ACK (RFC 3264 §4): an ACK without one ends the call with BYE and
+// ErrNoAnswer.
+func TestACKWithoutAnswerEndsCall(t *testing.T) {
+	ctx := mediaCtx(t)
+	b := newMediaPeer(t, ua.MediaConfig{})
+	a := newLoopbackUA(t, ua.Config{Media: ua.MediaConfig{DisableMedia: true}})
+	out, err := a.Dial(ctx, b.uri("bob"), ua.DialOptions{NoOffer: true})
+	require.NoError(t, err)
+	require.Contains(t, string(out.RemoteSDP()), "m=audio", "the callee's offer in the 200")
+	in := recvReal(t, b.calls, "callee's call")
+	recvReal(t, in.Done(), "callee's end")
+	require.ErrorIs(t, in.Err(), ua.ErrNoAnswer)
+	recvReal(t, out.Done(), "caller's end")
+	require.ErrorIs(t, out.Err(), ua.ErrRemoteHangup, "the callee sent BYE")
+}
