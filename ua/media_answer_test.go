@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -141,10 +142,15 @@ func TestMediaReinvites(t *testing.T) {
 			}
 		},
 		OnReinvite: func(c *ua.Call, offer []byte) ([]byte, error) {
-			if <-refuse {
-				return nil, &ua.AnswerError{Code: sip.StatusNotAcceptableHere}
+			select {
+			case r := <-refuse:
+				if r {
+					return nil, &ua.AnswerError{Code: sip.StatusNotAcceptableHere}
+				}
+				return answerFrom(c, offer)
+			case <-time.After(mediaWait):
+				return nil, &ua.AnswerError{Code: sip.StatusServerInternalError, Reason: "unexpected re-INVITE"}
 			}
-			return answerFrom(c, offer)
 		},
 	})
 	out, err := a.u.Dial(ctx, "sip:bob@"+b.Addrs()[0].String(), ua.DialOptions{})

@@ -19,11 +19,10 @@ import (
 type wire struct {
 	mu   sync.Mutex
 	msgs []sip.Message
-	more chan struct{} // closed and replaced on every new message
 }
 
 func newWire() *wire {
-	return &wire{more: make(chan struct{})}
+	return &wire{}
 }
 
 func (w *wire) lock()   { w.mu.Lock() }
@@ -40,8 +39,6 @@ func (w *wire) Trace(ev transport.TraceEvent) {
 	}
 	w.lock()
 	w.msgs = append(w.msgs, m)
-	close(w.more)
-	w.more = make(chan struct{})
 	w.unlock()
 }
 
@@ -72,26 +69,6 @@ func (w *wire) responses(m sip.Method) []*sip.Response {
 		}
 	}
 	return out
-}
-
-// waitRequest waits up to d for a request of method m and returns the
-// first one; the test fails if none comes.
-func (w *wire) waitRequest(t *testing.T, m sip.Method, d time.Duration) *sip.Request {
-	t.Helper()
-	deadline := time.After(d)
-	for {
-		w.lock()
-		more := w.more
-		w.unlock()
-		if rs := w.requests(m); len(rs) > 0 {
-			return rs[0]
-		}
-		select {
-		case <-more:
-		case <-deadline:
-			t.Fatalf("no %s within %v", m, d)
-		}
-	}
 }
 
 // newTracedPeer is newRawPeer whose received messages a wire keeps.
