@@ -10,8 +10,9 @@
 //
 //	file ||| original fragment ||| replacement ||| go test arguments ||| description
 //
-// The fragment must occur exactly once in the file (relative to the
-// repository root); \n and \t in the fragment and the replacement stand
+// The file is relative to the repository root and may be a glob
+// ("ua/*.go"): the fragment must occur exactly once in the files it
+// matches; \n and \t in the fragment and the replacement stand
 // for a newline and a tab, \\ for a backslash. The go test arguments are
 // split on white space (no quoting): packages and flags, for example
 // "-race ./ua/ -run TestClose|TestShutdown".
@@ -143,6 +144,34 @@ func Apply(src []byte, m Mutation) ([]byte, error) {
 	default:
 		return nil, fmt.Errorf("fragment found %d times in %s, want once", c, m.File)
 	}
+}
+
+// locate finds the file of m under root: m.File may be a glob
+// (filepath.Match syntax, "ua/*.go"), so that a list survives code moving
+// between the files of a package; the fragment must then occur exactly
+// once in all the files it matches.
+func locate(root string, m Mutation) (string, []byte, error) {
+	paths, err := filepath.Glob(filepath.Join(root, m.File))
+	if err != nil {
+		return "", nil, err
+	}
+	var found string
+	var data []byte
+	n := 0
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return "", nil, err
+		}
+		if c := bytes.Count(b, []byte(m.From)); c > 0 {
+			n += c
+			found, data = p, b
+		}
+	}
+	if n != 1 {
+		return "", nil, fmt.Errorf("fragment found %d times in %s, want once", n, m.File)
+	}
+	return found, data, nil
 }
 
 // copyTree copies the files git knows in root (tracked, and untracked but
@@ -309,8 +338,7 @@ func run(list string, baseTimeout, timeout time.Duration, match string, verbose 
 
 	counts := map[Outcome]int{}
 	for _, m := range ms {
-		path := filepath.Join(tmp, m.File)
-		orig, err := os.ReadFile(path)
+		path, orig, err := locate(tmp, m)
 		if err != nil {
 			fmt.Printf("%-11s %s:%d  %s: %v\n", NotApplied, list, m.Line, m.Description, err)
 			counts[NotApplied]++
@@ -342,7 +370,8 @@ func run(list string, baseTimeout, timeout time.Duration, match string, verbose 
 			note = " (timeout)"
 		}
 		counts[o]++
-		fmt.Printf("%-11s %s  %s%s [%s]\n", o, m.File, m.Description, note, time.Since(start).Round(time.Second))
+		rel, _ := filepath.Rel(tmp, path)
+		fmt.Printf("%-11s %s  %s%s [%s]\n", o, rel, m.Description, note, time.Since(start).Round(time.Second))
 		if verbose || o == BuildError {
 			fmt.Printf("%s\n", out)
 		}

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -62,4 +64,19 @@ func TestBaselines(t *testing.T) {
 		{"-race", "./ua/", "-run", "TestA|TestB|TestC"},
 		{"./sip/"},
 	}, baselines(ms))
+}
+
+func TestLocate(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "p"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "p", "a.go"), []byte("x := 1\ny := 2\n"), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "p", "b.go"), []byte("y := 2\nz := 3\n"), 0o644))
+	path, data, err := locate(dir, Mutation{File: "p/*.go", From: "z := 3"})
+	require.NoError(t, err)
+	require.Equal(t, filepath.Join(dir, "p", "b.go"), path)
+	require.Equal(t, "y := 2\nz := 3\n", string(data))
+	_, _, err = locate(dir, Mutation{File: "p/*.go", From: "y := 2"})
+	require.ErrorContains(t, err, "2 times")
+	_, _, err = locate(dir, Mutation{File: "p/a.go", From: "z := 3"})
+	require.ErrorContains(t, err, "0 times")
 }
