@@ -608,19 +608,23 @@ func (o *outgoing) confirm(d *dialog.Dialog, req *sip.Request, res *sip.Response
 			mediaErr = c.media.applyAnswer(res.Body(), false)
 		}
 	}
+	c.mu.Lock()
+	c.d, c.id = d, d.ID()
+	c.remote = bytes.Clone(res.Body())
+	c.state = CallEstablished
+	abandoned := c.abandoned
+	c.mu.Unlock()
+	o.answered = true
+	// Into the dialog table before the ACK leaves: the peer may send its
+	// BYE or re-INVITE as soon as it has the ACK.
+	u.promote(c)
 	var flow transport.Flow
 	if err == nil {
 		flow, err = u.sendAck(u.baseCtx, ack, c.network)
 	}
 	c.mu.Lock()
-	c.d, c.id = d, d.ID()
-	c.remote = bytes.Clone(res.Body())
 	c.ack, c.ackFlow = ack, flow
-	c.state = CallEstablished
-	abandoned := c.abandoned
 	c.mu.Unlock()
-	o.answered = true
-	u.promote(c)
 	u.emit(Event{Kind: EventCallAnswered, Line: c.line, Call: c, CallID: c.callID, Response: res, SDP: res.Body()})
 	if err != nil {
 		u.log.Warn("ACK not sent", "call_id", c.callID, "error", err.Error())
