@@ -4,6 +4,7 @@ package ua_test
 // end gets (RFC 3261 §12.2, §14).
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"sync"
@@ -392,4 +393,86 @@ func TestInDialogTimeoutEndsCall(t *testing.T) {
 			})
 		})
 	}
+}
+
+// ackGate is a Tracer that holds the goroutine sending our first ACK
+// until the UA has answered a BYE (or a second passed): the peer's BYE
+// then arrives right after our ACK, before Dial's goroutine goes on.
+type ackGate struct {
+	once     sync.Once
+	answered chan struct{}
+}
+
+func (g *ackGate) Trace(ev transport.TraceEvent) {
+	if ev.Direction != transport.Out {
+		return
+	}
+	switch {
+	case bytes.HasPrefix(ev.Data, []byte("ACK ")):
+		select {
+		case <-g.answered:
+		case <-time.After(time.Second):
+		}
+	case bytes.HasPrefix(ev.Data, []byte("SIP/2.0 ")) && bytes.Contains(ev.Data, []byte(" BYE\r\n")):
+		g.once.Do(func() { close(g.answered) })
+	}
+}
+
+// The callee may send BYE as soon as it has our ACK (RFC 3261 §15): the
+// call must be known by then.
+func TestByeRightAfterACK(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := memnet.New(memnet.Config{})
+		defer n.Close()
+		var mu sync.Mutex
+		var d *dialog.Dialog
+		byeRes := make(chan int, 1)
+		var peer *rawPeer
+		peer = newRawPeer(t, n, "192.0.2.8:5060", func(_ context.Context, w transaction.ResponseWriter, req *sip.Request) {
+			if req.Method != sip.INVITE {
+				_ = w.Respond(sip.NewResponse(req, sip.StatusOK, ""))
+				return
+			}
+			ok := sip.NewResponseTag(req, sip.StatusOK, "", sip.NewTag())
+			ok.Set("Contact", "<sip:peer@192.0.2.8:5060>")
+			ok.SetBody([]byte(testSDP), "application/sdp")
+			ud, err := dialog.NewUAS(req, ok)
+			if err == nil {
+				mu.Lock()
+				d = ud
+				mu.Unlock()
+			}
+			_ = w.Respond(ok)
+		}, func(in transport.Incoming) {
+			if r, ok := in.Msg.(*sip.Request); !ok || r.Method != sip.ACK {
+				return
+			}
+			mu.Lock()
+			bye, err := d.NewRequest(sip.BYE, nil, "")
+			mu.Unlock()
+			if err != nil {
+				return
+			}
+			go func() {
+				tx, err := peer.tx.Request(context.Background(), bye, transport.Target{Network: transport.UDP, Addr: parseAP("192.0.2.1:5060")})
+				if err != nil {
+					byeRes <- 0
+					return
+				}
+				res, err := tx.Final(context.Background())
+				if err != nil {
+					byeRes <- 0
+					return
+				}
+				byeRes <- res.StatusCode
+			}()
+		})
+		a, _ := newUA(t, n, "192.0.2.1:5060", ua.Config{Tracer: &ackGate{answered: make(chan struct{})}})
+		c, err := a.Dial(t.Context(), "sip:peer@192.0.2.8:5060", ua.DialOptions{SDP: []byte(testSDP)})
+		require.NoError(t, err)
+		require.Equal(t, sip.StatusOK, recv(t, byeRes, time.Minute, "BYE's answer"), "not 481: the dialog was known")
+		recv(t, c.Done(), time.Second, "call end")
+		require.ErrorIs(t, c.Err(), ua.ErrRemoteHangup)
+		require.Zero(t, a.Calls())
+	})
 }
