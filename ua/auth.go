@@ -105,19 +105,34 @@ func (cr *credentials) preauth(method sip.Method, uri string, body []byte) []sip
 	return out
 }
 
-// mergeAuth replaces in have the headers named as those in add.
-func mergeAuth(have, add []sip.Header) []sip.Header {
-	if len(add) == 0 {
-		return have
+// retryAuth returns the credentials for the retry of sent after a
+// challenge that hs answers: hs, plus the credentials of the other kind
+// that sent carried (a proxy's Proxy-Authorization when the callee or
+// registrar now asks with 401, and the other way round, RFC 3261 §22.3),
+// recomputed with their nonce count advanced: sent again as they were
+// they would be a replay, which servers refuse (RFC 7616 §3.4.5).
+func (cr *credentials) retryAuth(hs []sip.Header, sent *sip.Request) []sip.Header {
+	if cr == nil || len(hs) == 0 {
+		return hs
 	}
-	name := add[0].Name
-	out := have[:0:0]
-	for _, h := range have {
-		if h.Name != name {
-			out = append(out, h)
+	other, cl, had := "Proxy-Authorization", cr.proxy, sent.ProxyAuthorization()
+	if hs[0].Name == other {
+		other, cl, had = "Authorization", cr.www, sent.Authorization()
+	}
+	if len(had) == 0 {
+		return hs
+	}
+	out := make([]sip.Header, 0, len(had)+len(hs))
+	if as, err := cl.Authorize(string(sent.Method), sent.URI.String(), sent.Body()); err == nil && len(as) > 0 {
+		for _, a := range as {
+			out = append(out, sip.Header{Name: other, Value: a.String()})
+		}
+	} else {
+		for _, v := range had { // nothing better to send
+			out = append(out, sip.Header{Name: other, Value: v})
 		}
 	}
-	return append(out, add...)
+	return append(out, hs...)
 }
 
 func applyAuth(req *sip.Request, hs []sip.Header) {

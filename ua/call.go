@@ -282,6 +282,9 @@ func (u *UA) DialURI(ctx context.Context, uri sip.URI, opts DialOptions) (*Call,
 	if err != nil {
 		return nil, err
 	}
+	if line != nil && line.cfg.Contact != "" {
+		ct = line.Contact() // LineConfig.Contact: used in calls too
+	}
 	if line == nil {
 		from = sip.Address{URI: ct.URI, Params: sip.Params(";tag=" + sip.NewTag())}
 		from.URI.Params = ""
@@ -426,7 +429,7 @@ func (o *outgoing) run() {
 				o.finish(err)
 				return
 			}
-			o.auth = mergeAuth(o.auth, hs)
+			o.auth = c.creds().retryAuth(hs, req)
 			req = o.newInvite(req.URI)
 			continue
 		case res.StatusCode >= 300 && res.StatusCode < 400:
@@ -916,7 +919,7 @@ func (c *Call) reinvite(ctx context.Context, sdp []byte, onAnswer func([]byte) e
 			if err != nil {
 				return err
 			}
-			auth = mergeAuth(auth, hs)
+			auth = c.creds().retryAuth(hs, req)
 		default:
 			return &StatusError{Response: res}
 		}
@@ -1215,7 +1218,7 @@ func (c *Call) Request(ctx context.Context, m sip.Method, body []byte, contentTy
 			if err != nil {
 				return nil, err
 			}
-			auth = mergeAuth(auth, hs)
+			auth = c.creds().retryAuth(hs, req)
 		default:
 			return nil, &StatusError{Response: res}
 		}

@@ -57,6 +57,7 @@ func (u *UA) shutdown(ctx context.Context) error {
 			calls = append(calls, c)
 		}
 		u.mu.Unlock()
+		u.refusePending() // 480 to incoming calls still waiting for the host
 
 		var wg sync.WaitGroup
 		for _, l := range u.lines {

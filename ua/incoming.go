@@ -205,7 +205,7 @@ func (ic *IncomingCall) Answer(sdp []byte) (*Call, error) {
 		ic.final = true
 		ic.dropMedia()
 		u.respond(ic.w, sip.NewResponse(ic.req, sip.StatusServiceUnavailable, ""))
-		close(ic.finalCh)
+		ic.closeFinal()
 		return nil, err
 	}
 	ic.media = nil // the call owns it now
@@ -218,7 +218,7 @@ func (ic *IncomingCall) Answer(sdp []byte) (*Call, error) {
 	c.mu.Unlock()
 	ic.final, ic.call = true, c
 	u.respond(ic.w, res)
-	close(ic.finalCh)
+	ic.closeFinal()
 	u.emit(Event{Kind: EventCallAnswered, Line: c.line, Call: c, CallID: c.callID, SDP: sdp})
 	return c, nil
 }
@@ -259,8 +259,46 @@ func (ic *IncomingCall) finish(res *sip.Response, why error) {
 	ic.final = true
 	ic.dropMedia()
 	ic.u.respond(ic.w, res)
-	close(ic.finalCh)
+	ic.closeFinal()
 	ic.u.emit(Event{Kind: EventCallEnded, Line: ic.line, CallID: ic.req.CallID(), Response: res, Err: why})
+}
+
+// closeFinal records that ic has its final response; ic.mu is held.
+func (ic *IncomingCall) closeFinal() {
+	close(ic.finalCh)
+	u := ic.u
+	u.mu.Lock()
+	delete(u.incoming, ic)
+	u.mu.Unlock()
+}
+
+// addPending records an incoming call waiting for its final response, so
+// that Close can refuse it; it reports false once Close has started.
+func (u *UA) addPending(ic *IncomingCall) bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.stopping {
+		return false
+	}
+	if u.incoming == nil {
+		u.incoming = make(map[*IncomingCall]struct{})
+	}
+	u.incoming[ic] = struct{}{}
+	return true
+}
+
+// refusePending answers 480 Temporarily Unavailable to every incoming call
+// still waiting for the host's answer (Close).
+func (u *UA) refusePending() {
+	u.mu.Lock()
+	pending := make([]*IncomingCall, 0, len(u.incoming))
+	for ic := range u.incoming {
+		pending = append(pending, ic)
+	}
+	u.mu.Unlock()
+	for _, ic := range pending {
+		_ = ic.Reject(sip.StatusTemporarilyUnavailable, "")
+	}
 }
 
 func (ic *IncomingCall) answered() bool {
@@ -315,6 +353,12 @@ func (u *UA) incomingInvite(ctx context.Context, w transaction.ResponseWriter, r
 		return
 	}
 	ic := &IncomingCall{u: u, ctx: ctx, w: w, req: req, tag: sip.NewTag(), contact: ct, line: line, finalCh: make(chan struct{})}
+	if !u.addPending(ic) {
+		res := sip.NewResponse(req, sip.StatusServiceUnavailable, "")
+		res.Set("Retry-After", "5")
+		u.respond(w, res)
+		return
+	}
 	u.emit(Event{Kind: EventCallIncoming, Line: line, CallID: req.CallID()})
 	if u.cfg.OnCall == nil {
 		_ = ic.Reject(sip.StatusTemporarilyUnavailable, "")

@@ -108,10 +108,12 @@ func TestAnswerRetransmittedUntilACK(t *testing.T) {
 				var mu sync.Mutex
 				var oks []time.Time
 				var byes int
+				var byeAt time.Time
 				peer := newRawPeer(t, n, "192.0.2.7:5060", func(_ context.Context, w transaction.ResponseWriter, req *sip.Request) {
 					if req.Method == sip.BYE {
 						mu.Lock()
 						byes++
+						byeAt = time.Now()
 						mu.Unlock()
 					}
 					_ = w.Respond(sip.NewResponse(req, 200, ""))
@@ -170,6 +172,8 @@ func TestAnswerRetransmittedUntilACK(t *testing.T) {
 				mu.Lock()
 				defer mu.Unlock()
 				require.Equal(t, 1, byes, "BYE after 64·T1 without ACK")
+				require.Equal(t, 32*time.Second, byeAt.Sub(t0).Round(time.Second), "the BYE goes at 64·T1")
+				require.Len(t, oks, 11, "the 2xx and its retransmissions at 0.5, 1.5, 3.5, 7.5 s, then every 4 s until 31.5 s")
 				var gaps []time.Duration
 				for i := 1; i < len(oks) && i < 6; i++ {
 					gaps = append(gaps, oks[i].Sub(oks[i-1]).Round(100*time.Millisecond))

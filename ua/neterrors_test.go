@@ -15,8 +15,8 @@ import (
 	"github.com/dialtone/dialtone/ua"
 )
 
-// newLoopbackUA is a UA listening on 127.0.0.1 only, over real sockets.
-func newLoopbackUA(t *testing.T, lines ...ua.LineConfig) *ua.UA {
+// loopbackOnlyUA is a UA listening on 127.0.0.1 only, over real sockets.
+func loopbackOnlyUA(t *testing.T, lines ...ua.LineConfig) *ua.UA {
 	t.Helper()
 	u, err := ua.New(ua.Config{
 		Listen:   []ua.ListenConfig{{Network: transport.UDP, Addr: "127.0.0.1:0"}},
@@ -63,7 +63,7 @@ func TestDialErrors(t *testing.T) {
 			if tc.linux && runtime.GOOS != "linux" {
 				t.Skip("ICMP errors are read on Linux only")
 			}
-			u := newLoopbackUA(t)
+			u := loopbackOnlyUA(t)
 			// The deadline fails the test long before Timer B.
 			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 			defer cancel()
@@ -88,7 +88,7 @@ func TestDialErrors(t *testing.T) {
 			if tc.linux && runtime.GOOS != "linux" {
 				continue
 			}
-			u := newLoopbackUA(t, ua.LineConfig{AOR: "sip:alice@example.com", Registrar: tc.registrar, Manual: true})
+			u := loopbackOnlyUA(t, ua.LineConfig{AOR: "sip:alice@example.com", Registrar: tc.registrar, Manual: true})
 			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 			err := u.Lines()[0].Register(ctx)
 			cancel()
@@ -98,7 +98,7 @@ func TestDialErrors(t *testing.T) {
 	})
 
 	t.Run("types", func(t *testing.T) {
-		u := newLoopbackUA(t)
+		u := loopbackOnlyUA(t)
 		_, err := u.Dial(t.Context(), "sip:bob@192.0.2.1:5070", ua.DialOptions{SDP: []byte(testSDP)})
 		var se *ua.SourceError
 		require.ErrorAs(t, err, &se)

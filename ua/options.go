@@ -94,7 +94,7 @@ func (u *UA) outOfDialog(ctx context.Context, line *Line, m sip.Method, uri sip.
 			if err != nil {
 				return nil, err
 			}
-			auth = mergeAuth(auth, hs)
+			auth = cr.retryAuth(hs, req)
 		default:
 			return nil, &StatusError{Response: res}
 		}

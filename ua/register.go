@@ -441,7 +441,7 @@ func (l *Line) exchange(ctx context.Context, contacts []regContact) (*sip.Respon
 				}
 				return nil, err
 			}
-			auth = hs
+			auth = l.creds.retryAuth(hs, req)
 		case res.StatusCode == sip.StatusIntervalTooBrief:
 			minExp, err := res.MinExpires()
 			if err != nil || res.Header("Min-Expires") == "" {

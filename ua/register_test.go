@@ -35,6 +35,9 @@ type regSeen struct {
 	authed  bool
 	expires uint32
 	contact string
+	callID  string
+	cseq    uint32
+	fromTag string
 }
 
 func newRegistrar(t *testing.T, n *memnet.Network, addr, password string, grant, minExpires uint32) *registrar {
@@ -71,7 +74,10 @@ func (r *registrar) serve(_ context.Context, w transaction.ResponseWriter, req *
 		}
 	}
 	r.mu.Lock()
-	r.regs = append(r.regs, regSeen{at: time.Now(), authed: authed, expires: exp, contact: ct})
+	cs, _ := req.CSeq()
+	from, _ := req.From()
+	r.regs = append(r.regs, regSeen{at: time.Now(), authed: authed, expires: exp, contact: ct,
+		callID: req.CallID(), cseq: cs.Seq, fromTag: from.Tag()})
 	r.mu.Unlock()
 	if !authed {
 		res := sip.NewResponse(req, sip.StatusUnauthorized, "")

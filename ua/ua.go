@@ -44,8 +44,9 @@ type UA struct {
 
 	mu       sync.Mutex
 	calls    map[dialog.ID]*Call
-	setup    map[*Call]struct{} // outgoing calls without a dialog yet
-	stopping bool               // Close started: no new calls
+	setup    map[*Call]struct{}         // outgoing calls without a dialog yet
+	incoming map[*IncomingCall]struct{} // incoming calls without a final response
+	stopping bool                       // Close started: no new calls
 	nCalls   atomic.Int64
 
 	// g owns the UA's goroutines (INVITE readers, registration loops,
