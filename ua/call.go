@@ -882,6 +882,15 @@ func (c *Call) reinvite(ctx context.Context, sdp []byte, onAnswer func([]byte) e
 			if err != nil {
 				return err
 			}
+			// The answer is applied before the ACK leaves: the peer may
+			// end the call as soon as it has the ACK, and the exchange
+			// it answered has succeeded all the same.
+			var aerr error
+			if onAnswer != nil {
+				if aerr = onAnswer(res.Body()); aerr != nil {
+					aerr = fmt.Errorf("ua: media: %w", aerr)
+				}
+			}
 			flow, err := u.sendAck(u.baseCtx, ack, c.network)
 			if err != nil {
 				return err
@@ -890,12 +899,6 @@ func (c *Call) reinvite(ctx context.Context, sdp []byte, onAnswer func([]byte) e
 			c.ack, c.ackFlow = ack, flow
 			c.mu.Unlock()
 			u.goTrack(func() { c.drainReinvite(tx, req, ack) })
-			var aerr error
-			if onAnswer != nil {
-				if aerr = onAnswer(res.Body()); aerr != nil {
-					aerr = fmt.Errorf("ua: media: %w", aerr)
-				}
-			}
 			u.emit(Event{Kind: EventCallUpdated, Line: c.line, Call: c, CallID: c.callID, Response: res, SDP: res.Body(), Err: aerr})
 			return aerr
 		case terminated:

@@ -28,6 +28,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func TestDescribe(t *testing.T) {
 	busy := &sip.Response{StatusCode: 486, Reason: "Busy Here"}
+	ok200 := &sip.Response{StatusCode: 200, Reason: "OK"}
 	for _, tc := range []struct {
 		name string
 		e    ua.Event
@@ -35,6 +36,14 @@ func TestDescribe(t *testing.T) {
 	}{
 		{"peer hung up", ua.Event{Kind: ua.EventCallEnded, CallID: "c1", Err: ua.ErrRemoteHangup}, "ended call=c1: hung up by peer"},
 		{"we hung up", ua.Event{Kind: ua.EventCallEnded, CallID: "c1", Err: ua.ErrLocalHangup}, "ended call=c1: hung up"},
+		{"our BYE answered", ua.Event{Kind: ua.EventCallEnded, CallID: "c1", Err: ua.ErrLocalHangup, Bye: ua.ByeAnswered, Response: ok200},
+			"ended call=c1: hung up (BYE answered 200 OK)"},
+		{"our BYE timed out", ua.Event{Kind: ua.EventCallEnded, CallID: "c1", Err: ua.ErrLocalHangup, Bye: ua.ByeTimedOut},
+			"ended call=c1: hung up (BYE timed out: the peer may still hold the call)"},
+		{"our BYE not waited for", ua.Event{Kind: ua.EventCallEnded, CallID: "c1", Err: ua.ErrClosed, Bye: ua.ByeNotWaited},
+			"ended call=c1: hung up (stopping) (BYE not waited for)"},
+		{"our BYE not sent", ua.Event{Kind: ua.EventCallEnded, CallID: "c1", Err: ua.ErrLocalHangup, Bye: ua.ByeFailed},
+			"ended call=c1: hung up (BYE not sent)"},
 		{"closing", ua.Event{Kind: ua.EventCallEnded, CallID: "c1", Err: ua.ErrClosed}, "ended call=c1: hung up (stopping)"},
 		{"caller canceled", ua.Event{Kind: ua.EventCallEnded, CallID: "c1", Err: ua.ErrCallCanceled}, "ended call=c1: caller hung up before the answer"},
 		{"we rejected", ua.Event{Kind: ua.EventCallEnded, CallID: "c1", Response: busy, Err: &ua.StatusError{Response: busy}}, "ended call=c1: rejected with 486 Busy Here"},

@@ -19,7 +19,7 @@ import (
 func Describe(e ua.Event) string {
 	switch e.Kind {
 	case ua.EventCallEnded:
-		return "ended call=" + e.CallID + ": " + EndReason(e)
+		return "ended call=" + e.CallID + ": " + EndReason(e) + byeNote(e)
 	case ua.EventDTMF:
 		via := "rtp"
 		if e.DTMFInfo {
@@ -37,6 +37,29 @@ func lineOf(e ua.Event) string {
 		return "-"
 	}
 	return e.Line.AOR().String()
+}
+
+// byeNote says how our BYE fared, for a call we hung up: whether the peer
+// answered it is whether the call really ended at the far side.
+func byeNote(e ua.Event) string {
+	switch e.Bye {
+	case ua.ByeAnswered:
+		status := ""
+		if e.Response != nil {
+			status = " " + strconv.Itoa(e.Response.StatusCode)
+			if e.Response.Reason != "" {
+				status += " " + e.Response.Reason
+			}
+		}
+		return " (BYE answered" + status + ")"
+	case ua.ByeTimedOut:
+		return " (BYE timed out: the peer may still hold the call)"
+	case ua.ByeNotWaited:
+		return " (BYE not waited for)"
+	case ua.ByeFailed:
+		return " (BYE not sent)"
+	}
+	return ""
 }
 
 // EndReason says why a call ended, from its EventCallEnded.
