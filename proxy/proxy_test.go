@@ -1,0 +1,118 @@
+package proxy_test
+
+import (
+	"context"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/dialtone/dialtone/proxy"
+	"github.com/dialtone/dialtone/transaction"
+	"github.com/dialtone/dialtone/ua"
+)
+
+// TestRegisterAndCall: two of our UAs register with digest, call each
+// other through the proxy by AOR and by alias, and hang up through the
+// Record-Route.
+func TestRegisterAndCall(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		aliases := &proxy.AliasTable{}
+		require.NoError(t, aliases.Add("sip:+15551234@"+domain, "sip:bob@"+domain))
+		require.NoError(t, aliases.Add("tel:+1-555-1234", "sip:bob@"+domain))
+		e := newEnv(t, proxy.Config{Aliases: aliases})
+		alice := e.newPhone("192.0.2.11:5060", "alice", answer, true)
+		bob := e.newPhone("192.0.2.12:5060", "bob", answer, true)
+		synctest.Wait()
+		require.Equal(t, ua.RegRegistered, alice.state())
+		require.Equal(t, ua.RegRegistered, bob.state())
+		bs, err := e.loc.Lookup(context.Background(), "sip:bob@"+domain, time.Now())
+		require.NoError(t, err)
+		require.Len(t, bs, 1)
+		require.Equal(t, "192.0.2.12", bs[0].Contact.Host)
+
+		for _, target := range []string{"sip:bob@" + domain, "sip:+15551234@" + domain, "sip:+1-555-1234@" + domain + ";user=phone"} {
+			c, err := alice.dial(t, target)
+			require.NoError(t, err, target)
+			in := recv(t, bob.calls, time.Minute, "bob's call")
+			ic := recv(t, bob.rang, time.Second, "bob's ring")
+			rr := ic.Request().Values("Record-Route")
+			require.Equal(t, []string{"<sip:" + proxyAddr + ";lr>"}, rr, target)
+			require.Equal(t, "192.0.2.12", ic.Request().URI.Host)
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			require.NoError(t, c.Hangup(ctx))
+			cancel()
+			select {
+			case <-in.Done():
+			case <-time.After(time.Minute):
+				t.Fatal("bob's call did not end after alice's BYE")
+			}
+		}
+	})
+}
+
+// TestParallelFork: bob registers from two phones; one answers, the
+// other rings and gets CANCEL.
+func TestParallelFork(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, proxy.Config{})
+		alice := e.newPhone("192.0.2.11:5060", "alice", answer, true)
+		desk := e.newPhone("192.0.2.12:5060", "bob", ring, true)
+		mobile := e.newPhone("192.0.2.13:5060", "bob", answer, true)
+		synctest.Wait()
+		bs, err := e.loc.Lookup(context.Background(), "sip:bob@"+domain, time.Now())
+		require.NoError(t, err)
+		require.Len(t, bs, 2)
+		start := time.Now()
+		c, err := alice.dial(t, "sip:bob@"+domain)
+		require.NoError(t, err)
+		recv(t, mobile.calls, time.Minute, "the mobile's answer")
+		recv(t, desk.rang, time.Second, "the desk phone ringing")
+		cause := recv(t, desk.canceled, time.Minute, "CANCEL at the desk phone")
+		require.ErrorIs(t, cause, transaction.ErrCanceled)
+		require.Less(t, time.Since(start), 5*time.Second, "parallel: no branch waited for another")
+		_ = c.Hangup(context.Background())
+	})
+}
+
+// TestSequentialFork: with Sequential forking, the most recent binding
+// rings first for SequentialTimeout, is canceled, and the next answers.
+func TestSequentialFork(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, proxy.Config{Forking: proxy.Sequential, SequentialTimeout: 8 * time.Second})
+		alice := e.newPhone("192.0.2.11:5060", "alice", answer, true)
+		mobile := e.newPhone("192.0.2.13:5060", "bob", answer, true)
+		synctest.Wait()
+		time.Sleep(time.Second)
+		desk := e.newPhone("192.0.2.12:5060", "bob", ring, true) // newer: tried first
+		synctest.Wait()
+		start := time.Now()
+		c, err := alice.dial(t, "sip:bob@"+domain)
+		require.NoError(t, err)
+		took := time.Since(start)
+		recv(t, desk.rang, time.Second, "the desk phone ringing first")
+		recv(t, mobile.calls, time.Second, "the mobile's answer")
+		require.ErrorIs(t, recv(t, desk.canceled, time.Minute, "CANCEL at the desk phone"), transaction.ErrCanceled)
+		require.GreaterOrEqual(t, took, 8*time.Second, "the second branch waits for the first's timeout")
+		require.Less(t, took, 10*time.Second)
+		_ = c.Hangup(context.Background())
+	})
+}
+
+// TestRedirect: in redirect mode the caller gets 302 with bob's contacts
+// and reaches him directly.
+func TestRedirect(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, proxy.Config{Mode: proxy.ModeRedirect})
+		alice := e.newPhone("192.0.2.11:5060", "alice", answer, true)
+		bob := e.newPhone("192.0.2.12:5060", "bob", answer, true)
+		synctest.Wait()
+		c, err := alice.dial(t, "sip:bob@"+domain)
+		require.NoError(t, err)
+		ic := recv(t, bob.rang, time.Minute, "bob's ring")
+		require.Empty(t, ic.Request().Values("Record-Route"), "the redirect server is not in the path")
+		require.Empty(t, ic.Request().Values("Via")[1:], "one Via: alice called bob directly")
+		_ = c.Hangup(context.Background())
+	})
+}

@@ -1,0 +1,167 @@
+package proxy_test
+
+import (
+	"net/netip"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/dialtone/dialtone/proxy"
+	"github.com/dialtone/dialtone/sip"
+	"github.com/dialtone/dialtone/transport"
+)
+
+func udpTarget(s string) transport.Target {
+	return transport.Target{Network: transport.UDP, Addr: netip.MustParseAddrPort(s)}
+}
+
+// TestProxyAnswers: what the proxy answers itself, from hand-made
+// requests.
+func TestProxyAnswers(t *testing.T) {
+	tests := []struct {
+		name   string
+		cfg    proxy.Config
+		method sip.Method
+		uri    string
+		edit   func(*sip.Request)
+		want   int
+	}{
+		{name: "Max-Forwards 0", method: sip.INVITE, uri: "sip:bob@" + domain,
+			edit: func(r *sip.Request) { r.Set("Max-Forwards", "0") }, want: 483},
+		{name: "unknown user", method: sip.INVITE, uri: "sip:nobody@" + domain, want: 404},
+		{name: "user not registered", method: sip.INVITE, uri: "sip:bob@" + domain, want: 480},
+		{name: "OPTIONS to the proxy", method: sip.OPTIONS, uri: "sip:" + proxyAddr, want: 200},
+		{name: "call leaving the domain", method: sip.INVITE, uri: "sip:dave@other.test", want: 407},
+		{name: "call inside the domain with AuthAll", cfg: proxy.Config{CallAuth: proxy.AuthAll},
+			method: sip.MESSAGE, uri: "sip:bob@" + domain, want: 407},
+		{name: "Proxy-Require unsupported", method: sip.INVITE, uri: "sip:bob@" + domain,
+			edit: func(r *sip.Request) { r.Set("Proxy-Require", "foo") }, want: 420},
+		{name: "redirect server relays nothing", cfg: proxy.Config{Mode: proxy.ModeRedirect},
+			method: sip.INVITE, uri: "sip:dave@other.test", want: 403},
+		{name: "loop", cfg: proxy.Config{CallAuth: proxy.AuthNone,
+			Resolver: transport.StaticResolver{"loop.test": {udpTarget(proxyAddr)}}},
+			method: sip.INVITE, uri: "sip:x@loop.test", want: 482},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				e := newEnv(t, tt.cfg)
+				c := e.newClient("192.0.2.50:5060", 0)
+				req := newRequest(tt.method, tt.uri, "alice", "<sip:alice@192.0.2.50:5060>")
+				if tt.edit != nil {
+					tt.edit(req)
+				}
+				res := c.send(req)
+				require.Equal(t, tt.want, res.StatusCode, res.String())
+				if tt.want == 407 {
+					require.NotEmpty(t, res.ProxyAuthenticate())
+				}
+			})
+		})
+	}
+}
+
+// TestLeavingDomain: a call to another domain is challenged 407, then
+// forwarded through RFC 3263 resolution; the first target does not
+// answer, so the second gets it after Timer B. The proxy consumed its
+// credentials and added its Record-Route.
+func TestLeavingDomain(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, proxy.Config{Resolver: transport.StaticResolver{
+			"other.test": {udpTarget("192.0.2.98:5060"), udpTarget("192.0.2.30:5060")},
+		}})
+		far := e.newClient("192.0.2.30:5060", 0)
+		c := e.newClient("192.0.2.50:5060", 0)
+		callID := sip.NewCallID()
+		tag := sip.NewTag()
+		start := time.Now()
+		res := c.sendAuth("alice", func(seq uint32) *sip.Request {
+			r := newRequest(sip.INVITE, "sip:dave@other.test", "alice", "<sip:alice@192.0.2.50:5060>")
+			from, _ := sip.ParseAddress("<sip:alice@" + domain + ">;tag=" + tag)
+			r.SetFrom(from)
+			r.SetCallID(callID)
+			r.SetCSeq(sip.CSeq{Seq: seq, Method: sip.INVITE})
+			return r
+		})
+		require.Equal(t, 200, res.StatusCode)
+		require.GreaterOrEqual(t, time.Since(start), 32*time.Second, "Timer B on the silent first target")
+		got := far.received()
+		require.Len(t, got, 1)
+		require.Empty(t, got[0].ProxyAuthorization(), "the proxy consumed its credentials")
+		require.Equal(t, []string{"<sip:" + proxyAddr + ";lr>"}, got[0].Values("Record-Route"))
+		mf, err := got[0].MaxForwards()
+		require.NoError(t, err)
+		require.Equal(t, 69, mf)
+		vias, err := got[0].Vias()
+		require.NoError(t, err)
+		require.Len(t, vias, 2)
+		require.Equal(t, "192.0.2.1", vias[0].Host)
+
+		// Someone else's From with alice's credentials: 403.
+		res = c.sendAuth("alice", func(seq uint32) *sip.Request {
+			r := newRequest(sip.MESSAGE, "sip:dave@other.test", "bob", "")
+			r.SetCSeq(sip.CSeq{Seq: seq, Method: sip.MESSAGE})
+			return r
+		})
+		require.Equal(t, 403, res.StatusCode)
+	})
+}
+
+// TestResponseContext: the §16.7 choice among several branches' finals.
+func TestResponseContext(t *testing.T) {
+	tests := []struct {
+		name  string
+		codes []int // what each of bob's devices answers
+		want  int
+		check func(t *testing.T, res *sip.Response)
+	}{
+		{name: "lowest class", codes: []int{486, 302}, want: 302},
+		{name: "6xx wins", codes: []int{486, 603}, want: 603},
+		{name: "503 becomes 500", codes: []int{503, 503}, want: 500},
+		{name: "404 over 500", codes: []int{500, 404}, want: 404},
+		{name: "2xx wins", codes: []int{486, 200}, want: 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				e := newEnv(t, proxy.Config{})
+				for i, code := range tt.codes {
+					addr := "192.0.2." + string(rune('2'+i)) + "0:5060"
+					e.newClient(addr, code).sendAuth("bob", register("bob", "<sip:bob@"+addr+">", ""))
+				}
+				c := e.newClient("192.0.2.50:5060", 0)
+				res := c.send(newRequest(sip.MESSAGE, "sip:bob@"+domain, "alice", ""))
+				require.Equal(t, tt.want, res.StatusCode, res.String())
+			})
+		})
+	}
+}
+
+// TestChallengeAggregation: two downstream 407s reach the caller as one
+// 407 with both challenges (RFC 3261 §16.7 step 7).
+func TestChallengeAggregation(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, proxy.Config{})
+		for i, realm := range []string{"a.test", "b.test"} {
+			addr := "192.0.2." + string(rune('2'+i)) + "0:5060"
+			ch := `Digest realm="` + realm + `", nonce="n` + realm + `", algorithm=MD5, qop="auth"`
+			e.newChallenger(addr, ch).sendAuth("bob", register("bob", "<sip:bob@"+addr+">", ""))
+		}
+		c := e.newClient("192.0.2.50:5060", 0)
+		res := c.send(newRequest(sip.MESSAGE, "sip:bob@"+domain, "alice", ""))
+		require.Equal(t, 407, res.StatusCode)
+		chs := strings.Join(res.ProxyAuthenticate(), "\n")
+		require.Contains(t, chs, "a.test")
+		require.Contains(t, chs, "b.test")
+	})
+}
+
+// newChallenger is a client that answers every request 407 with ch.
+func (e *env) newChallenger(addr, ch string) *client {
+	c := e.newClient(addr, 407)
+	c.edit = func(res *sip.Response) { res.Add("Proxy-Authenticate", ch) }
+	return c
+}
