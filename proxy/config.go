@@ -96,7 +96,8 @@ type Config struct {
 	Self []string
 	// RecordRoute is the URI put in Record-Route on dialog-creating
 	// requests (RFC 3261 §16.6 step 4), such as "sip:192.0.2.1:5060;lr".
-	// Empty: "sip:" + Self[0] + ";lr"; no Self: none added.
+	// Empty: "sip:" + Self[0] + ";lr" (or the first address given to
+	// Server.AddSelf); no address known: none added.
 	RecordRoute string
 	// Users are the accounts: digest credentials, and the AOR
 	// sip:name@domain each owns.
@@ -141,6 +142,10 @@ type Config struct {
 	// Transaction configures the transaction layer New builds (timers,
 	// shards, limits); its Handler is the Server's.
 	Transaction transaction.Config
+	// OnRegister, when set, is called after each REGISTER the registrar
+	// accepted, with the AOR and its bindings afterwards. It runs on the
+	// request's goroutine and must return quickly.
+	OnRegister func(aor string, bindings []Binding)
 	// Logger gets warnings and debug records; nil is silent.
 	Logger *slog.Logger
 }

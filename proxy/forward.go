@@ -120,8 +120,8 @@ func (s *Server) prepareBase(req *sip.Request) *sip.Request {
 		}
 	}
 	base.Set("Max-Forwards", strconv.Itoa(max(mf, 0)))
-	if s.rr != "" && recordRoutes(req) {
-		base.Prepend("Record-Route", "<"+s.rr+">")
+	if rr := s.me.Load().rr; rr != "" && recordRoutes(req) {
+		base.Prepend("Record-Route", "<"+rr+">")
 	}
 	return base
 }

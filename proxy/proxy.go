@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dialtone/dialtone/sip"
@@ -29,13 +30,12 @@ type Server struct {
 	tx       *transaction.Layer
 	auth     *digest.Server
 	resolver transport.Resolver
-	rr       string          // Record-Route value, "" for none
-	self     map[string]bool // lower-case host:port of our addresses
-	domains  map[string]bool // lower-case domains
-	id       string          // this instance's tag in branches
-	sem      chan struct{}   // stateless forwards in flight
-	stop     chan struct{}   // closed by Close
-	wg       sync.WaitGroup  // the sweeper and stateless forwards
+	me       atomic.Pointer[identity] // our addresses and Record-Route
+	domains  map[string]bool          // lower-case domains
+	id       string                   // this instance's tag in branches
+	sem      chan struct{}            // stateless forwards in flight
+	stop     chan struct{}            // closed by Close
+	wg       sync.WaitGroup           // the sweeper and stateless forwards
 	once     sync.Once
 	ctx      context.Context // canceled by Close: ends stateless forwards
 	cancel   context.CancelFunc
@@ -61,17 +61,19 @@ func New(tp transaction.Transport, cfg Config) (*Server, error) {
 	}
 	s := &Server{
 		cfg: cfg, log: cfg.Logger, tp: tp, auth: auth, resolver: cfg.Resolver,
-		rr: cfg.RecordRoute, self: map[string]bool{}, domains: map[string]bool{},
-		sem: make(chan struct{}, cfg.MaxStateless), stop: make(chan struct{}),
+		domains: map[string]bool{},
+		sem:     make(chan struct{}, cfg.MaxStateless), stop: make(chan struct{}),
 		valid: sip.Validator{Proxy: true},
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	var id [4]byte
 	_, _ = rand.Read(id[:])
 	s.id = hex.EncodeToString(id[:])
+	me := &identity{rr: cfg.RecordRoute, self: map[string]bool{}}
 	for _, a := range cfg.Self {
-		s.self[strings.ToLower(a)] = true
+		me.self[strings.ToLower(a)] = true
 	}
+	s.me.Store(me)
 	for _, d := range cfg.Domains {
 		s.domains[strings.ToLower(d)] = true
 	}
@@ -111,6 +113,34 @@ func (s *Server) Close() error {
 		s.wg.Wait()
 	})
 	return nil
+}
+
+// identity is what the server knows of its own addresses; it is replaced
+// whole by AddSelf.
+type identity struct {
+	rr   string          // Record-Route URI, "" for none
+	self map[string]bool // lower-case host:port of our addresses
+}
+
+// AddSelf adds an address of the server ("192.0.2.1:5060"), such as one a
+// listener bound to port 0 got, to Config.Self; when the server has no
+// Record-Route URI yet, it becomes "sip:" + hostport + ";lr". Call it right
+// after the listener opens, before peers know the address.
+func (s *Server) AddSelf(hostport string) {
+	for {
+		old := s.me.Load()
+		me := &identity{rr: old.rr, self: make(map[string]bool, len(old.self)+1)}
+		for k := range old.self {
+			me.self[k] = true
+		}
+		me.self[strings.ToLower(hostport)] = true
+		if me.rr == "" {
+			me.rr = "sip:" + hostport + ";lr"
+		}
+		if s.me.CompareAndSwap(old, me) {
+			return
+		}
+	}
 }
 
 // Transactions returns the transaction layer the server runs on.
@@ -308,7 +338,7 @@ func (s *Server) ourURI(u sip.URI) bool {
 			port = transport.DefaultSIPSPort
 		}
 	}
-	return s.self[host+":"+strconv.Itoa(port)]
+	return s.me.Load().self[host+":"+strconv.Itoa(port)]
 }
 
 // preprocessRoute applies RFC 3261 §16.4: a Request-URI that is ours after
@@ -333,10 +363,11 @@ func (s *Server) preprocessRoute(req *sip.Request) error {
 // isRecordRoute reports whether u is the URI we put in Record-Route (a
 // strict router put it in the Request-URI).
 func (s *Server) isRecordRoute(u sip.URI) bool {
-	if s.rr == "" {
+	me := s.me.Load()
+	if me.rr == "" {
 		return false
 	}
-	rr, err := sip.ParseURI(s.rr)
+	rr, err := sip.ParseURI(me.rr)
 	return err == nil && u.User == "" && strings.EqualFold(u.Host, rr.Host) && u.Port == rr.Port
 }
 

@@ -142,6 +142,9 @@ func (s *Server) register(ctx context.Context, w transaction.ResponseWriter, req
 		s.reply(w, req, sip.StatusServerInternalError, "")
 		return
 	}
+	if s.cfg.OnRegister != nil {
+		s.cfg.OnRegister(aor, bs)
+	}
 	res := sip.NewResponse(req, sip.StatusOK, "")
 	for _, b := range bs {
 		left := max(0, int64(math.Ceil(b.Expires.Sub(now).Seconds())))

@@ -1,0 +1,146 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/dialtone/dialtone/transport"
+	"github.com/dialtone/dialtone/ua"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func TestFlags(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no domain", []string{"-user", "a:b"}, "-domain is required"},
+		{"no users", []string{"-domain", "example.test"}, "no users"},
+		{"bad user", []string{"-domain", "example.test", "-user", "alice"}, "name:password"},
+		{"tls without cert", []string{"-domain", "example.test", "-user", "a:b", "-tls", "127.0.0.1:0"}, "-cert"},
+		{"bad auth", []string{"-domain", "example.test", "-user", "a:b", "-auth", "maybe", "-listen", "127.0.0.1:0"}, "-auth"},
+		{"wildcard without advertise", []string{"-domain", "example.test", "-user", "a:b", "-listen", "0.0.0.0:0"}, "-advertise"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			err := run(ctx, tt.args, io.Discard, io.Discard)
+			require.ErrorContains(t, err, tt.want)
+		})
+	}
+}
+
+// lines delivers what run prints, line by line.
+func lines(t *testing.T) (io.Writer, <-chan string) {
+	r, w := io.Pipe()
+	ch := make(chan string, 64)
+	go func() {
+		sc := bufio.NewScanner(r)
+		for sc.Scan() {
+			ch <- sc.Text()
+		}
+		close(ch)
+	}()
+	t.Cleanup(func() { _ = w.Close() })
+	return w, ch
+}
+
+// waitLine returns the first line with prefix, failing after 10 s.
+func waitLine(t *testing.T, ch <-chan string, prefix string) string {
+	t.Helper()
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case l, ok := <-ch:
+			require.True(t, ok, "output ended before %q", prefix)
+			if strings.HasPrefix(l, prefix) {
+				return l
+			}
+		case <-deadline:
+			require.FailNow(t, "no line "+prefix)
+		}
+	}
+}
+
+// TestRun starts the program on the loopback with users from a file,
+// registers two of our UAs with digest and has one call the other by
+// alias through it, with a capture file written.
+func TestRun(t *testing.T) {
+	dir := t.TempDir()
+	usersFile := filepath.Join(dir, "users.txt")
+	require.NoError(t, os.WriteFile(usersFile, []byte("# test users\nalice:a-secret\nbob:b-secret:+15551234,tel:+15551234\n"), 0o600))
+	pcap := filepath.Join(dir, "sip.pcap")
+	out, ch := lines(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"-domain", "example.test", "-listen", "127.0.0.1:0", "-users", usersFile, "-pcap", pcap}, out, io.Discard)
+	}()
+	defer cancel()
+	l := waitLine(t, ch, "listening udp ")
+	addr := netip.MustParseAddrPort(strings.TrimPrefix(l, "listening udp "))
+	waitLine(t, ch, "ready ")
+
+	res := transport.StaticResolver{"example.test": {{Network: transport.UDP, Addr: addr}}}
+	newPhone := func(user, pass string, onCall func(context.Context, *ua.IncomingCall)) *ua.UA {
+		cfg := ua.Config{
+			Listen:   []ua.ListenConfig{{Network: transport.UDP, Addr: "127.0.0.1:0"}},
+			Resolver: res,
+			Lines:    []ua.LineConfig{{AOR: "sip:" + user + "@example.test", Password: pass, Registrar: "sip:example.test"}},
+			OnCall:   onCall,
+		}
+		cfg.Media.DisableMedia = true
+		u, err := ua.New(cfg)
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = u.Close() })
+		return u
+	}
+	answered := make(chan string, 1)
+	alice := newPhone("alice", "a-secret", nil)
+	waitLine(t, ch, "registered aor=sip:alice@example.test contacts=1")
+	bob := newPhone("bob", "b-secret", func(_ context.Context, ic *ua.IncomingCall) {
+		if _, err := ic.Answer([]byte("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n")); err == nil {
+			answered <- ic.Request().URI.String()
+		}
+	})
+	waitLine(t, ch, "registered aor=sip:bob@example.test contacts=1")
+
+	dctx, dcancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer dcancel()
+	c, err := alice.Dial(dctx, "sip:+15551234@example.test", ua.DialOptions{SDP: []byte("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4002 RTP/AVP 0\r\n")})
+	require.NoError(t, err)
+	select {
+	case uri := <-answered:
+		require.Contains(t, uri, "127.0.0.1", "the INVITE reached bob's contact")
+	case <-time.After(10 * time.Second):
+		t.Fatal("bob did not answer")
+	}
+	require.NoError(t, c.Hangup(dctx))
+	// The phones unregister while the proxy is still there.
+	require.NoError(t, alice.Close())
+	require.NoError(t, bob.Close())
+	waitLine(t, ch, "registered aor=sip:bob@example.test contacts=0")
+	cancel()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("run did not return after its context ended")
+	}
+	st, err := os.Stat(pcap)
+	require.NoError(t, err)
+	require.Greater(t, st.Size(), int64(24+100), "the capture holds packets")
+}
