@@ -89,7 +89,7 @@ func (s *Server) authorizeCaller(ctx context.Context, w transaction.ResponseWrit
 		s.reply(w, req, sip.StatusBadRequest, "Bad From")
 		return false
 	}
-	key, err := AORKey(from.URI)
+	key, err := s.aorKey(from.URI)
 	if err == nil {
 		ok, err = s.owns(ctx, name, key)
 	}

@@ -36,6 +36,8 @@ type env struct {
 	n   *memnet.Network
 	srv *proxy.Server
 	loc *proxy.MemoryLocation
+	// domain is the domain the phones register in (Domains[0]).
+	domain string
 }
 
 // newEnv starts the proxy with cfg (domain, users, Self and a static
@@ -66,7 +68,7 @@ func newEnv(t *testing.T, cfg proxy.Config) *env {
 		_ = srv.Close()
 		_ = tp.Close()
 	})
-	return &env{t: t, n: n, srv: srv, loc: loc}
+	return &env{t: t, n: n, srv: srv, loc: loc, domain: cfg.Domains[0]}
 }
 
 // phoneResolver sends everything for example.test to the proxy.
@@ -97,8 +99,8 @@ const (
 func (e *env) newPhone(addr, user string, mode answerMode, register bool) *phone {
 	e.t.Helper()
 	p := &phone{calls: make(chan *ua.Call, 4), rang: make(chan *ua.IncomingCall, 4), canceled: make(chan error, 4)}
-	line := ua.LineConfig{AOR: "sip:" + user + "@" + domain, Password: users[user].Password, Manual: !register,
-		Registrar: "sip:" + domain}
+	line := ua.LineConfig{AOR: "sip:" + user + "@" + e.domain, Password: users[user].Password, Manual: !register,
+		Registrar: "sip:" + e.domain}
 	cfg := ua.Config{
 		Net: e.n, Resolver: phoneResolver(), Lines: []ua.LineConfig{line},
 		Listen: []ua.ListenConfig{{Network: transport.UDP, Addr: addr}},

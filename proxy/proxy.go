@@ -288,7 +288,7 @@ func needsAuth(req *sip.Request) bool {
 // (through Aliases) and reports whether that AOR exists: it is an alias,
 // or sip:name@domain of a user in Users.
 func (s *Server) resolveAOR(ctx context.Context, u sip.URI) (string, bool, error) {
-	key, err := AORKey(u)
+	key, err := s.aorKey(u)
 	if err != nil {
 		return "", false, nil
 	}
@@ -305,6 +305,15 @@ func (s *Server) resolveAOR(ctx context.Context, u sip.URI) (string, bool, error
 	return key, found, err
 }
 
+// aorKey is AORKey with the port dropped from a domain of ours, so that
+// sip:alice@example.com:5060 and sip:alice@example.com are one AOR.
+func (s *Server) aorKey(u sip.URI) (string, error) {
+	if u.IsSIP() && u.Port != 0 && s.domains[strings.ToLower(u.Host)] {
+		u.Port = 0
+	}
+	return AORKey(u)
+}
+
 // userOf returns the user name of an AOR key sip:name@domain of ours.
 func (s *Server) userOf(key string) (string, bool) {
 	rest, ok := strings.CutPrefix(key, "sip:")
@@ -319,7 +328,8 @@ func (s *Server) userOf(key string) (string, bool) {
 }
 
 // ourURI reports whether u names this server or one of its domains: a
-// domain without a port, or an address of Self.
+// domain (one that is an IP address only without a port), or an address
+// of Self.
 func (s *Server) ourURI(u sip.URI) bool {
 	if u.Scheme == "tel" {
 		return true // a number: ours to look up (aliases)
@@ -328,7 +338,10 @@ func (s *Server) ourURI(u sip.URI) bool {
 		return false
 	}
 	host := strings.ToLower(u.Host)
-	if s.domains[host] {
+	if s.domains[host] && (u.Port == 0 || !isIPHost(host)) {
+		// A domain name with any port; a domain that is an IP address
+		// only without one (with one, Self decides: other ports of that
+		// address are other hosts, the phones on it).
 		return true
 	}
 	port := u.Port
@@ -339,6 +352,12 @@ func (s *Server) ourURI(u sip.URI) bool {
 		}
 	}
 	return s.me.Load().self[host+":"+strconv.Itoa(port)]
+}
+
+// isIPHost reports whether a URI host is an IP address (IPv6 in brackets).
+func isIPHost(h string) bool {
+	_, err := netip.ParseAddr(strings.Trim(h, "[]"))
+	return err == nil
 }
 
 // preprocessRoute applies RFC 3261 §16.4: a Request-URI that is ours after

@@ -116,3 +116,30 @@ func TestRedirect(t *testing.T) {
 		_ = c.Hangup(context.Background())
 	})
 }
+
+// TestIPDomain: a domain that is the proxy's IP address, with phones on
+// other ports of that address: their contacts are not the proxy, so the
+// ACK and BYE of a call go on to them.
+func TestIPDomain(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, proxy.Config{Domains: []string{"192.0.2.1"}})
+		alice := e.newPhone("192.0.2.1:6001", "alice", answer, true)
+		bob := e.newPhone("192.0.2.1:6002", "bob", answer, true)
+		synctest.Wait()
+		require.Equal(t, ua.RegRegistered, alice.state())
+		c, err := alice.dial(t, "sip:bob@192.0.2.1")
+		require.NoError(t, err)
+		in := recv(t, bob.calls, time.Minute, "bob's call")
+		synctest.Wait()
+		require.Equal(t, ua.CallEstablished, in.State(), "the ACK reached bob")
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		require.NoError(t, c.Hangup(ctx))
+		select {
+		case <-in.Done():
+		case <-time.After(time.Minute):
+			t.Fatal("the BYE did not reach bob")
+		}
+		require.ErrorIs(t, in.Err(), ua.ErrRemoteHangup)
+	})
+}

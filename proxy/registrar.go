@@ -36,7 +36,7 @@ func (s *Server) register(ctx context.Context, w transaction.ResponseWriter, req
 		s.reply(w, req, sip.StatusBadRequest, "Bad To")
 		return
 	}
-	aor, err := AORKey(to.URI)
+	aor, err := s.aorKey(to.URI)
 	if err != nil {
 		s.reply(w, req, sip.StatusNotFound, "Not an Address of Record")
 		return

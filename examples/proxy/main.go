@@ -8,7 +8,9 @@
 //	proxy -domain example.test -listen 0.0.0.0:5060 -advertise 192.0.2.1:5060 -users users.txt -redirect
 //
 // It listens on UDP and TCP at -listen, and on TLS (-tls with -cert and
-// -key) and WebSocket (-ws) when asked. -trace logs every SIP message to
+// -key) and WebSocket (-ws) when asked. -algorithms picks the digest
+// algorithms offered (older phones, baresip 1.0 among them, need MD5
+// alone). -trace logs every SIP message to
 // stderr; -pcap writes them to a capture file. It prints one line per
 // listener and per registration to stdout, and stops on Ctrl-C.
 package main
@@ -32,6 +34,7 @@ import (
 	"time"
 
 	"github.com/dialtone/dialtone/proxy"
+	"github.com/dialtone/dialtone/sip/digest"
 	"github.com/dialtone/dialtone/transaction"
 	"github.com/dialtone/dialtone/transport"
 )
@@ -57,7 +60,7 @@ type options struct {
 	usersFile, pcap                                       string
 	users                                                 multi
 	redirect, sequential, trace                           bool
-	auth                                                  string
+	auth, algorithms                                      string
 	t1                                                    time.Duration
 }
 
@@ -77,6 +80,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.redirect, "redirect", false, "redirect server: answer 302 with the bindings instead of proxying")
 	fs.BoolVar(&o.sequential, "sequential", false, "fork sequentially (highest q first) instead of in parallel")
 	fs.StringVar(&o.auth, "auth", "leaving", "which calls need proxy credentials: leaving (the domain), all, none")
+	fs.StringVar(&o.algorithms, "algorithms", "SHA-256,MD5", "digest algorithms offered, strongest first (SHA-512-256, SHA-256, MD5)")
 	fs.BoolVar(&o.trace, "trace", false, "log every SIP message to stderr")
 	fs.StringVar(&o.pcap, "pcap", "", "write every SIP message to this capture file")
 	fs.DurationVar(&o.t1, "t1", 0, "RFC 3261 T1 (0: 500 ms)")
@@ -193,6 +197,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			}
 			printf("registered aor=%s contacts=%d %s", aor, len(bs), strings.Join(cts, " "))
 		},
+	}
+	for a := range strings.SplitSeq(o.algorithms, ",") {
+		alg, err := digest.ParseAlgorithm(strings.TrimSpace(a))
+		if err != nil {
+			return fmt.Errorf("-algorithms %q: %w", a, err)
+		}
+		pcfg.Algorithms = append(pcfg.Algorithms, alg)
 	}
 	switch o.auth {
 	case "leaving":

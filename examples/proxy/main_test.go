@@ -31,6 +31,7 @@ func TestFlags(t *testing.T) {
 		{"bad user", []string{"-domain", "example.test", "-user", "alice"}, "name:password"},
 		{"tls without cert", []string{"-domain", "example.test", "-user", "a:b", "-tls", "127.0.0.1:0"}, "-cert"},
 		{"bad auth", []string{"-domain", "example.test", "-user", "a:b", "-auth", "maybe", "-listen", "127.0.0.1:0"}, "-auth"},
+		{"bad algorithm", []string{"-domain", "example.test", "-user", "a:b", "-algorithms", "SHA-1", "-listen", "127.0.0.1:0"}, "-algorithms"},
 		{"wildcard without advertise", []string{"-domain", "example.test", "-user", "a:b", "-listen", "0.0.0.0:0"}, "-advertise"},
 	}
 	for _, tt := range tests {

@@ -322,9 +322,19 @@ type baresip struct {
 	ctrlPort int
 }
 
+// registrar is a registrar and proxy the peers register to: Kamailio, or
+// our examples/proxy.
+type registrar interface {
+	// uri returns sip:user@host:port (sip:host:port for user "").
+	uri(user string) string
+	// waitBinding waits until the registrar holds a binding of user (want
+	// true) or none (want false).
+	waitBinding(t *testing.T, ctx context.Context, user string, want bool) string
+}
+
 // startBaresip starts baresip as user (password <user>pw) registered to
-// k, and waits until Kamailio holds its binding.
-func startBaresip(t *testing.T, ctx context.Context, k *kamailio, user string) *baresip {
+// k, and waits until the registrar holds its binding.
+func startBaresip(t *testing.T, ctx context.Context, k registrar, user string) *baresip {
 	t.Helper()
 	bin := peerBinary(t, "baresip", "baresip")
 	run := shortTempDir(t, "dtbs")

@@ -123,9 +123,9 @@ type uaOptions struct {
 }
 
 // newPeerUA starts one of our UAs on a UDP loopback port with a line at
-// Kamailio k. Close runs when the test ends; the wire log is printed when
-// the test has failed.
-func newPeerUA(t *testing.T, k *kamailio, opt uaOptions) *peerUA {
+// registrar k (Kamailio or our proxy). Close runs when the test ends; the
+// wire log is printed when the test has failed.
+func newPeerUA(t *testing.T, k registrar, opt uaOptions) *peerUA {
 	t.Helper()
 	p := &peerUA{name: opt.user, events: make(chan ua.Event, 1024), wire: &wireLog{}, calls: make(chan *ua.Call, 16)}
 	cfg := ua.Config{
