@@ -62,8 +62,10 @@ func newEnv(t *testing.T, cfg proxy.Config) *env {
 	require.NoError(t, err)
 	srv, err := proxy.New(tp, cfg)
 	require.NoError(t, err)
-	_, err = tp.Listen(context.Background(), transport.UDP, proxyAddr)
-	require.NoError(t, err)
+	for _, n := range []transport.Network{transport.UDP, transport.TCP} {
+		_, err = tp.Listen(context.Background(), n, proxyAddr)
+		require.NoError(t, err)
+	}
 	t.Cleanup(func() {
 		_ = srv.Close()
 		_ = tp.Close()
@@ -73,7 +75,8 @@ func newEnv(t *testing.T, cfg proxy.Config) *env {
 
 // phoneResolver sends everything for example.test to the proxy.
 func phoneResolver() transport.Resolver {
-	return transport.StaticResolver{domain: {{Network: transport.UDP, Addr: netip.MustParseAddrPort(proxyAddr)}}}
+	ap := netip.MustParseAddrPort(proxyAddr)
+	return transport.StaticResolver{domain: {{Network: transport.UDP, Addr: ap}, {Network: transport.TCP, Addr: ap}}}
 }
 
 // phone is one of our UAs registered (or not) to the proxy as user.
@@ -98,12 +101,18 @@ const (
 // whether it registers at New. It waits until the registration settled.
 func (e *env) newPhone(addr, user string, mode answerMode, register bool) *phone {
 	e.t.Helper()
+	return e.newPhoneOn(transport.UDP, addr, user, mode, register)
+}
+
+// newPhoneOn is newPhone listening and registering over network n.
+func (e *env) newPhoneOn(n transport.Network, addr, user string, mode answerMode, register bool) *phone {
+	e.t.Helper()
 	p := &phone{calls: make(chan *ua.Call, 4), rang: make(chan *ua.IncomingCall, 4), canceled: make(chan error, 4)}
 	line := ua.LineConfig{AOR: "sip:" + user + "@" + e.domain, Password: users[user].Password, Manual: !register,
-		Registrar: "sip:" + e.domain}
+		Registrar: "sip:" + e.domain, Transport: n}
 	cfg := ua.Config{
 		Net: e.n, Resolver: phoneResolver(), Lines: []ua.LineConfig{line},
-		Listen: []ua.ListenConfig{{Network: transport.UDP, Addr: addr}},
+		Listen: []ua.ListenConfig{{Network: n, Addr: addr}},
 	}
 	cfg.Media.DisableMedia = true
 	switch mode {

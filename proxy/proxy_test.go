@@ -10,6 +10,7 @@ import (
 
 	"github.com/dialtone/dialtone/proxy"
 	"github.com/dialtone/dialtone/transaction"
+	"github.com/dialtone/dialtone/transport"
 	"github.com/dialtone/dialtone/ua"
 )
 
@@ -142,4 +143,50 @@ func TestIPDomain(t *testing.T) {
 		}
 		require.ErrorIs(t, in.Err(), ua.ErrRemoteHangup)
 	})
+}
+
+// TestTCP: phones registered over TCP call each other, and a UDP phone
+// calls a TCP one: the proxy reaches each over the flow it registered
+// on, and the BYE crosses it both ways.
+func TestTCP(t *testing.T) {
+	tests := []struct {
+		name       string
+		alice, bob transport.Network
+	}{
+		{"tcp to tcp", transport.TCP, transport.TCP},
+		{"udp to tcp", transport.UDP, transport.TCP},
+		{"tcp to udp", transport.TCP, transport.UDP},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				e := newEnv(t, proxy.Config{})
+				alice := e.newPhoneOn(tt.alice, "192.0.2.11:5060", "alice", answer, true)
+				bob := e.newPhoneOn(tt.bob, "192.0.2.12:5060", "bob", answer, true)
+				synctest.Wait()
+				require.Equal(t, ua.RegRegistered, alice.state())
+				require.Equal(t, ua.RegRegistered, bob.state())
+				bs, err := e.loc.Lookup(context.Background(), "sip:bob@"+domain, time.Now())
+				require.NoError(t, err)
+				require.Len(t, bs, 1)
+				require.Equal(t, tt.bob, bs[0].Source.Network)
+
+				c, err := alice.dial(t, "sip:bob@"+domain)
+				require.NoError(t, err)
+				in := recv(t, bob.calls, time.Minute, "bob's call")
+				synctest.Wait()
+				require.Equal(t, ua.CallEstablished, in.State(), "the ACK reached bob")
+				// bob hangs up: his BYE goes back through the proxy.
+				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+				defer cancel()
+				require.NoError(t, in.Hangup(ctx))
+				select {
+				case <-c.Done():
+				case <-time.After(time.Minute):
+					t.Fatal("bob's BYE did not reach alice")
+				}
+				require.ErrorIs(t, c.Err(), ua.ErrRemoteHangup)
+			})
+		})
+	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/dialtone/dialtone/transaction"
+	"github.com/dialtone/dialtone/transport"
 	"github.com/dialtone/dialtone/ua"
 )
 
@@ -137,6 +138,34 @@ func TestProxyBaresip(t *testing.T) {
 		require.ErrorIs(t, waitDone(t, ctx, in, "dave"), ua.ErrRemoteHangup)
 		require.NotEmpty(t, p.traced("BYE ", in.CallID()), "the BYE did not cross the proxy")
 	})
+}
+
+// TestProxyTCP: our UA registered over TCP calls baresip (UDP) through
+// examples/proxy, and baresip calls it back.
+func TestProxyTCP(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(t.Context(), peerTestTimeout)
+	defer cancel()
+	p := startOurProxy(t, ctx)
+	carol := startBaresip(t, ctx, p, "carol")
+	dave := newPeerUA(t, p, uaOptions{user: "dave", network: transport.TCP})
+	dave.waitEvent(t, ctx, ua.EventRegistered, "")
+	require.NotEmpty(t, p.traced("transport=tcp", "REGISTER sip:"), "dave did not register over TCP")
+
+	c, err := dave.ua.Dial(ctx, p.uri("carol"), ua.DialOptions{SDP: testSDP(9)})
+	require.NoError(t, err, "Dial baresip over TCP through our proxy")
+	carol.waitCalls(t, ctx, "an established call", func(l string) bool { return strings.Contains(l, "ESTABLISHED") })
+	require.NoError(t, c.Hangup(ctx))
+	carol.waitCalls(t, ctx, "no call", func(l string) bool { return !strings.Contains(l, "sip:") })
+
+	_, err = carol.ctl(ctx, "dial", p.uri("dave"))
+	require.NoError(t, err)
+	in := dave.nextCall(t, ctx)
+	dave.waitEvent(t, ctx, ua.EventCallConfirmed, in.CallID())
+	require.NotEmpty(t, p.traced("transport=tcp", "INVITE sip:dave@", in.CallID()), "the INVITE did not reach dave over TCP")
+	_, err = carol.ctl(ctx, "hangup", "")
+	require.NoError(t, err)
+	require.ErrorIs(t, waitDone(t, ctx, in, "dave"), ua.ErrRemoteHangup)
 }
 
 // TestProxyForking: erin is registered from two of our UAs; frank calls

@@ -4,6 +4,7 @@ package interop
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"net"
@@ -116,7 +117,8 @@ type uaOptions struct {
 	user     string // AOR user at the Kamailio; "" for no line
 	password string // "" for <user>pw
 	expires  time.Duration
-	manual   bool // do not register at New
+	manual   bool              // do not register at New
+	network  transport.Network // listen and register over it; "" for UDP
 	// onCall overrides the default handler, which answers every call with
 	// testSDP.
 	onCall func(ctx context.Context, ic *ua.IncomingCall)
@@ -129,7 +131,7 @@ func newPeerUA(t *testing.T, k registrar, opt uaOptions) *peerUA {
 	t.Helper()
 	p := &peerUA{name: opt.user, events: make(chan ua.Event, 1024), wire: &wireLog{}, calls: make(chan *ua.Call, 16)}
 	cfg := ua.Config{
-		Listen:    []ua.ListenConfig{{Network: transport.UDP, Addr: net.JoinHostPort(loopback, "0")}},
+		Listen:    []ua.ListenConfig{{Network: cmp.Or(opt.network, transport.UDP), Addr: net.JoinHostPort(loopback, "0")}},
 		Tracer:    p.wire,
 		UserAgent: "dialtone-interop",
 		OnEvent: func(e ua.Event) {
@@ -156,7 +158,7 @@ func newPeerUA(t *testing.T, k registrar, opt uaOptions) *peerUA {
 		}
 		cfg.Lines = []ua.LineConfig{{
 			AOR: k.uri(opt.user), Password: pw, Registrar: k.uri(""),
-			Expires: opt.expires, Manual: opt.manual,
+			Expires: opt.expires, Manual: opt.manual, Transport: opt.network,
 		}}
 	}
 	u, err := ua.New(cfg)
