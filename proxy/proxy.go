@@ -188,7 +188,8 @@ func (s *Server) ServeSIP(ctx context.Context, w transaction.ResponseWriter, req
 		return
 	}
 	req = req.Clone()
-	if err := s.preprocessRoute(req); err != nil {
+	routed, err := s.preprocessRoute(req)
+	if err != nil {
 		s.reply(w, req, sip.StatusBadRequest, "Bad Route")
 		return
 	}
@@ -212,6 +213,10 @@ func (s *Server) ServeSIP(ctx context.Context, w transaction.ResponseWriter, req
 		s.reply(w, req, sip.StatusNotFound, "")
 	case ours:
 		s.toUser(ctx, w, req, hash)
+	case !routed && inDialog(req):
+		// A request of a dialog we are not in the route set of: relaying
+		// it would make us an open relay for anything with a To tag.
+		s.reply(w, req, sip.StatusNotFound, "Not Here")
 	case s.cfg.Mode == ModeRedirect:
 		s.reply(w, req, sip.StatusForbidden, "Relaying Denied")
 	default:
@@ -274,14 +279,19 @@ func (s *Server) leaving(ctx context.Context, w transaction.ResponseWriter, req 
 	s.proxy(ctx, w, req, hash, []target{{uri: req.URI, q: 1}})
 }
 
+// inDialog reports whether a request belongs to a dialog: its To has a tag.
+func inDialog(req *sip.Request) bool {
+	to, err := req.To()
+	return err == nil && to.Tag() != ""
+}
+
 // needsAuth reports whether a request may be challenged: outside a dialog,
 // and not one of the methods that cannot be (ACK, CANCEL, RFC 3261 §22.1).
 func needsAuth(req *sip.Request) bool {
 	if req.Method == sip.ACK || req.Method == sip.CANCEL || req.Method == sip.REGISTER {
 		return false
 	}
-	to, err := req.To()
-	return err != nil || to.Tag() == ""
+	return !inDialog(req)
 }
 
 // resolveAOR maps a Request-URI to the AOR that holds its bindings
@@ -361,22 +371,28 @@ func isIPHost(h string) bool {
 }
 
 // preprocessRoute applies RFC 3261 §16.4: a Request-URI that is ours after
-// a strict router gets the last Route value; a top Route naming us is
-// removed.
-func (s *Server) preprocessRoute(req *sip.Request) error {
+// a strict router gets the last Route value; the top Route values naming
+// us are removed. It reports whether it did either: the request came to us
+// by a route (a Record-Route of ours, a preloaded outbound proxy route).
+func (s *Server) preprocessRoute(req *sip.Request) (bool, error) {
 	routes, err := req.Routes()
 	if err != nil {
-		return err
+		return false, err
 	}
+	routed := false
 	if len(routes) > 0 && s.isRecordRoute(req.URI) {
 		req.URI = routes[len(routes)-1].URI
 		routes = routes[:len(routes)-1]
-		setRoutes(req, routes)
+		routed = true
 	}
-	if len(routes) > 0 && s.isSelfRoute(routes[0].URI) {
-		setRoutes(req, routes[1:])
+	n := 0
+	for n < len(routes) && s.isSelfRoute(routes[n].URI) {
+		n++
 	}
-	return nil
+	if routed || n > 0 {
+		setRoutes(req, routes[n:])
+	}
+	return routed || n > 0, nil
 }
 
 // isRecordRoute reports whether u is the URI we put in Record-Route (a

@@ -41,6 +41,13 @@ func TestProxyAnswers(t *testing.T) {
 			edit: func(r *sip.Request) { r.Set("Proxy-Require", "foo") }, want: 420},
 		{name: "redirect server relays nothing", cfg: proxy.Config{Mode: proxy.ModeRedirect},
 			method: sip.INVITE, uri: "sip:dave@other.test", want: 403},
+		{name: "in a dialog we are not in", method: sip.BYE, uri: "sip:dave@192.0.2.99:5060",
+			edit: func(r *sip.Request) { r.SetToTag("totag") }, want: 404},
+		{name: "in our dialog", method: sip.BYE, uri: "sip:dave@192.0.2.30:5060",
+			edit: func(r *sip.Request) {
+				r.SetToTag("totag")
+				r.Set("Route", "<sip:"+proxyAddr+";lr>")
+			}, want: 200},
 		{name: "loop", cfg: proxy.Config{CallAuth: proxy.AuthNone,
 			Resolver: transport.StaticResolver{"loop.test": {udpTarget(proxyAddr)}}},
 			method: sip.INVITE, uri: "sip:x@loop.test", want: 482},
@@ -50,6 +57,7 @@ func TestProxyAnswers(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				e := newEnv(t, tt.cfg)
 				c := e.newClient("192.0.2.50:5060", 0)
+				e.newClient("192.0.2.30:5060", 0) // a phone that answers 200
 				req := newRequest(tt.method, tt.uri, "alice", "<sip:alice@192.0.2.50:5060>")
 				if tt.edit != nil {
 					tt.edit(req)

@@ -53,7 +53,11 @@ func (s *Server) forwardACK(in *sip.Request) {
 	ctx, cancel := context.WithTimeout(s.ctx, StatelessTimeout)
 	defer cancel()
 	req := in.Clone()
-	if err := s.preprocessRoute(req); err != nil {
+	routed, err := s.preprocessRoute(req)
+	if err != nil || !routed {
+		// Not routed to us: no dialog of ours (RFC 3261 §16.4), so not
+		// ours to relay.
+		s.log.Debug("proxy: ACK without our Route dropped", "uri", req.URI.String())
 		return
 	}
 	mf := sip.DefaultMaxForwards
