@@ -167,9 +167,14 @@ func (c *respContext) runBranch(ctx context.Context, b *branch, t target) {
 		c.events <- branchEvent{b: b, res: sip.NewResponse(r, sip.StatusServiceUnavailable, "Destination Unresolvable")}
 		return
 	}
+	in, _ := flowTarget(c.w.Flow())
+	rr := recordRoutes(c.req)
 	for i, hop := range hops {
 		if i > 0 {
 			r = c.s.forwardCopy(c.base, t, c.hash)
+		}
+		if rr {
+			c.s.addRecordRoutes(r, in, hop)
 		}
 		last := i == len(hops)-1
 		tx, err := c.s.tx.Request(ctx, r, hop)

@@ -95,9 +95,9 @@ func (s *Server) looped(req *sip.Request, hash string) bool {
 }
 
 // forwardCopy builds the request for one target (RFC 3261 §16.6 steps
-// 1–8) from base, which has had its Route pre-processed, Max-Forwards
-// decremented and Record-Route added: the Request-URI, the target's Path
-// as first Routes, and a Via of ours whose sent-by the transport fills.
+// 1–8) from base, which has had its Route pre-processed and Max-Forwards
+// decremented: the Request-URI, the target's Path as first Routes, and a
+// Via of ours whose sent-by the transport fills.
 func (s *Server) forwardCopy(base *sip.Request, t target, hash string) *sip.Request {
 	r := base.Clone()
 	r.URI = t.uri
@@ -109,8 +109,8 @@ func (s *Server) forwardCopy(base *sip.Request, t target, hash string) *sip.Requ
 }
 
 // prepareBase makes the copy every branch starts from: Max-Forwards
-// decremented (70 when absent, §16.6 step 3) and, for dialog-creating
-// requests, our Record-Route (step 4).
+// decremented (70 when absent, §16.6 step 3). The Record-Route (step 4)
+// depends on the next hop: each branch adds it (addRecordRoutes).
 func (s *Server) prepareBase(req *sip.Request) *sip.Request {
 	base := req.Clone()
 	mf := sip.DefaultMaxForwards
@@ -120,9 +120,6 @@ func (s *Server) prepareBase(req *sip.Request) *sip.Request {
 		}
 	}
 	base.Set("Max-Forwards", strconv.Itoa(max(mf, 0)))
-	if rr := s.me.Load().rr; rr != "" && recordRoutes(req) {
-		base.Prepend("Record-Route", "<"+rr+">")
-	}
 	return base
 }
 

@@ -107,9 +107,16 @@ func (e *env) newPhone(addr, user string, mode answerMode, register bool) *phone
 // newPhoneOn is newPhone listening and registering over network n.
 func (e *env) newPhoneOn(n transport.Network, addr, user string, mode answerMode, register bool) *phone {
 	e.t.Helper()
+	return e.newPhoneContact(n, addr, user, "", mode, register)
+}
+
+// newPhoneContact is newPhoneOn with a Contact URI of its own (empty:
+// built from the listener).
+func (e *env) newPhoneContact(n transport.Network, addr, user, contact string, mode answerMode, register bool) *phone {
+	e.t.Helper()
 	p := &phone{calls: make(chan *ua.Call, 4), rang: make(chan *ua.IncomingCall, 4), canceled: make(chan error, 4)}
 	line := ua.LineConfig{AOR: "sip:" + user + "@" + e.domain, Password: users[user].Password, Manual: !register,
-		Registrar: "sip:" + e.domain, Transport: n}
+		Registrar: "sip:" + e.domain, Transport: n, Contact: contact}
 	cfg := ua.Config{
 		Net: e.n, Resolver: phoneResolver(), Lines: []ua.LineConfig{line},
 		Listen: []ua.ListenConfig{{Network: n, Addr: addr}},
@@ -280,4 +287,19 @@ func (c *client) sendAuth(user string, mk func(cseq uint32) *sip.Request) *sip.R
 		next.Add(hdr, a.String())
 	}
 	return c.send(next)
+}
+
+// requireOurRecordRoutes checks that req carries the proxy's Record-Route
+// pair (RFC 5658): two loose-routing URIs at proxyAddr with flow tokens.
+func requireOurRecordRoutes(t *testing.T, req *sip.Request) {
+	t.Helper()
+	rrs, err := req.RecordRoutes()
+	require.NoError(t, err)
+	require.Len(t, rrs, 2, req.Values("Record-Route"))
+	for _, rr := range rrs {
+		require.Equal(t, proxyAddr, rr.URI.HostPort())
+		require.True(t, rr.URI.Params.Has("lr"))
+		require.NotEmpty(t, rr.URI.User, "a flow token")
+	}
+	require.NotEqual(t, rrs[0].URI.User, rrs[1].URI.User, "one token per side")
 }

@@ -31,6 +31,7 @@ type Server struct {
 	auth     *digest.Server
 	resolver transport.Resolver
 	me       atomic.Pointer[identity] // our addresses and Record-Route
+	tokenKey []byte                   // HMAC key of flow tokens
 	domains  map[string]bool          // lower-case domains
 	id       string                   // this instance's tag in branches
 	sem      chan struct{}            // stateless forwards in flight
@@ -69,11 +70,12 @@ func New(tp transaction.Transport, cfg Config) (*Server, error) {
 	var id [4]byte
 	_, _ = rand.Read(id[:])
 	s.id = hex.EncodeToString(id[:])
-	me := &identity{rr: cfg.RecordRoute, self: map[string]bool{}}
-	for _, a := range cfg.Self {
-		me.self[strings.ToLower(a)] = true
+	s.me.Store(newIdentity(&cfg))
+	s.tokenKey = cfg.NonceSecret
+	if len(s.tokenKey) == 0 {
+		s.tokenKey = make([]byte, 32)
+		_, _ = rand.Read(s.tokenKey)
 	}
-	s.me.Store(me)
 	for _, d := range cfg.Domains {
 		s.domains[strings.ToLower(d)] = true
 	}
@@ -113,34 +115,6 @@ func (s *Server) Close() error {
 		s.wg.Wait()
 	})
 	return nil
-}
-
-// identity is what the server knows of its own addresses; it is replaced
-// whole by AddSelf.
-type identity struct {
-	rr   string          // Record-Route URI, "" for none
-	self map[string]bool // lower-case host:port of our addresses
-}
-
-// AddSelf adds an address of the server ("192.0.2.1:5060"), such as one a
-// listener bound to port 0 got, to Config.Self; when the server has no
-// Record-Route URI yet, it becomes "sip:" + hostport + ";lr". Call it right
-// after the listener opens, before peers know the address.
-func (s *Server) AddSelf(hostport string) {
-	for {
-		old := s.me.Load()
-		me := &identity{rr: old.rr, self: make(map[string]bool, len(old.self)+1)}
-		for k := range old.self {
-			me.self[k] = true
-		}
-		me.self[strings.ToLower(hostport)] = true
-		if me.rr == "" {
-			me.rr = "sip:" + hostport + ";lr"
-		}
-		if s.me.CompareAndSwap(old, me) {
-			return
-		}
-	}
 }
 
 // Transactions returns the transaction layer the server runs on.
@@ -188,7 +162,7 @@ func (s *Server) ServeSIP(ctx context.Context, w transaction.ResponseWriter, req
 		return
 	}
 	req = req.Clone()
-	routed, err := s.preprocessRoute(req)
+	routed, dest, err := s.preprocessRoute(req)
 	if err != nil {
 		s.reply(w, req, sip.StatusBadRequest, "Bad Route")
 		return
@@ -220,7 +194,7 @@ func (s *Server) ServeSIP(ctx context.Context, w transaction.ResponseWriter, req
 	case s.cfg.Mode == ModeRedirect:
 		s.reply(w, req, sip.StatusForbidden, "Relaying Denied")
 	default:
-		s.leaving(ctx, w, req, hash)
+		s.leaving(ctx, w, req, hash, dest)
 	}
 }
 
@@ -269,14 +243,15 @@ func (s *Server) toUser(ctx context.Context, w transaction.ResponseWriter, req *
 
 // leaving serves a request whose next hop is not one of our users: a
 // Route left after ours, or a Request-URI of another domain or host (in
-// dialogs, the peer's Contact).
-func (s *Server) leaving(ctx context.Context, w transaction.ResponseWriter, req *sip.Request, hash string) {
+// dialogs, the peer's Contact, reached through dest, the flow token of
+// our Record-Route, when there is one).
+func (s *Server) leaving(ctx context.Context, w transaction.ResponseWriter, req *sip.Request, hash string, dest *transport.Target) {
 	if s.cfg.CallAuth != AuthNone && needsAuth(req) {
 		if !s.authorizeCaller(ctx, w, req) {
 			return
 		}
 	}
-	s.proxy(ctx, w, req, hash, []target{{uri: req.URI, q: 1}})
+	s.proxy(ctx, w, req, hash, []target{{uri: req.URI, q: 1, dest: dest}})
 }
 
 // inDialog reports whether a request belongs to a dialog: its To has a tag.
@@ -368,56 +343,6 @@ func (s *Server) ourURI(u sip.URI) bool {
 func isIPHost(h string) bool {
 	_, err := netip.ParseAddr(strings.Trim(h, "[]"))
 	return err == nil
-}
-
-// preprocessRoute applies RFC 3261 §16.4: a Request-URI that is ours after
-// a strict router gets the last Route value; the top Route values naming
-// us are removed. It reports whether it did either: the request came to us
-// by a route (a Record-Route of ours, a preloaded outbound proxy route).
-func (s *Server) preprocessRoute(req *sip.Request) (bool, error) {
-	routes, err := req.Routes()
-	if err != nil {
-		return false, err
-	}
-	routed := false
-	if len(routes) > 0 && s.isRecordRoute(req.URI) {
-		req.URI = routes[len(routes)-1].URI
-		routes = routes[:len(routes)-1]
-		routed = true
-	}
-	n := 0
-	for n < len(routes) && s.isSelfRoute(routes[n].URI) {
-		n++
-	}
-	if routed || n > 0 {
-		setRoutes(req, routes[n:])
-	}
-	return routed || n > 0, nil
-}
-
-// isRecordRoute reports whether u is the URI we put in Record-Route (a
-// strict router put it in the Request-URI).
-func (s *Server) isRecordRoute(u sip.URI) bool {
-	me := s.me.Load()
-	if me.rr == "" {
-		return false
-	}
-	rr, err := sip.ParseURI(me.rr)
-	return err == nil && u.User == "" && strings.EqualFold(u.Host, rr.Host) && u.Port == rr.Port
-}
-
-// isSelfRoute reports whether a Route URI names us: our Record-Route, an
-// address of Self, or a domain of ours without a user.
-func (s *Server) isSelfRoute(u sip.URI) bool {
-	return s.isRecordRoute(u) || u.IsSIP() && u.User == "" && s.ourURI(u)
-}
-
-// setRoutes replaces the Route header with routes, in order.
-func setRoutes(req *sip.Request, routes []sip.Address) {
-	req.Del("Route")
-	for i := range routes {
-		req.Add("Route", routes[i].String())
-	}
 }
 
 func (s *Server) reply(w transaction.ResponseWriter, req *sip.Request, code int, reason string) {

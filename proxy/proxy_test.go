@@ -38,8 +38,7 @@ func TestRegisterAndCall(t *testing.T) {
 			require.NoError(t, err, target)
 			in := recv(t, bob.calls, time.Minute, "bob's call")
 			ic := recv(t, bob.rang, time.Second, "bob's ring")
-			rr := ic.Request().Values("Record-Route")
-			require.Equal(t, []string{"<sip:" + proxyAddr + ";lr>"}, rr, target)
+			requireOurRecordRoutes(t, ic.Request())
 			require.Equal(t, "192.0.2.12", ic.Request().URI.Host)
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			require.NoError(t, c.Hangup(ctx))
@@ -189,4 +188,29 @@ func TestTCP(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestFlowToken: bob's Contact names a host nobody can resolve (a phone
+// behind a NAT or on a WebSocket connection). The INVITE reaches him on
+// the flow he registered from, and the ACK and BYE of the dialog, sent to
+// that Contact through the proxy's Record-Route, follow the flow token of
+// the Record-Route on his side.
+func TestFlowToken(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, proxy.Config{})
+		alice := e.newPhone("192.0.2.11:5060", "alice", answer, true)
+		bob := e.newPhoneContact(transport.UDP, "192.0.2.12:5060", "bob", "sip:bob@bob.invalid", answer, true)
+		synctest.Wait()
+		require.Equal(t, ua.RegRegistered, bob.state())
+		c, err := alice.dial(t, "sip:bob@"+domain)
+		require.NoError(t, err)
+		require.Equal(t, "bob.invalid", c.RemoteTarget().Host)
+		in := recv(t, bob.calls, time.Minute, "bob's call")
+		synctest.Wait()
+		require.Equal(t, ua.CallEstablished, in.State(), "the ACK reached bob")
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		require.NoError(t, c.Hangup(ctx), "the BYE reached bob and he answered")
+		require.ErrorIs(t, in.Err(), ua.ErrRemoteHangup)
+	})
 }

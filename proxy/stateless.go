@@ -53,7 +53,7 @@ func (s *Server) forwardACK(in *sip.Request) {
 	ctx, cancel := context.WithTimeout(s.ctx, StatelessTimeout)
 	defer cancel()
 	req := in.Clone()
-	routed, err := s.preprocessRoute(req)
+	routed, dest, err := s.preprocessRoute(req)
 	if err != nil || !routed {
 		// Not routed to us: no dialog of ours (RFC 3261 §16.4), so not
 		// ours to relay.
@@ -82,7 +82,7 @@ func (s *Server) forwardACK(in *sip.Request) {
 	}
 	sum := sha256.Sum256([]byte(v.Branch() + "\x00" + v.SentBy()))
 	req.Prepend("Via", "SIP/2.0/UDP invalid;branch="+sip.MagicCookie+"dt"+s.id+".ack."+hex.EncodeToString(sum[:10]))
-	hops, err := s.nextHops(ctx, req, target{uri: req.URI})
+	hops, err := s.nextHops(ctx, req, target{uri: req.URI, dest: dest})
 	if err != nil || len(hops) == 0 {
 		s.log.Debug("proxy: ACK not forwarded", "uri", req.URI.String(), "err", err)
 		return

@@ -240,7 +240,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				return nil, fmt.Errorf("listen %s %s: a wildcard address needs -advertise", n, addr)
 			}
 		default:
-			srv.AddSelf(selfAddr(a))
+			srv.AddListener(n, selfAddr(a))
 		}
 		printf("listening %s %s", n, a)
 		return a, nil
