@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -144,4 +145,105 @@ func TestRun(t *testing.T) {
 	st, err := os.Stat(pcap)
 	require.NoError(t, err)
 	require.Greater(t, st.Size(), int64(24+100), "the capture holds packets")
+}
+
+// TestRunWS: a phone registered over WebSocket is called by a UDP phone
+// through the proxy: the INVITE, the ACK and the BYE reach it over
+// WebSocket (the trace says so).
+func TestRunWS(t *testing.T) {
+	out, ch := lines(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	trace := &syncBuffer{}
+	go func() {
+		done <- run(ctx, []string{"-domain", "example.test", "-listen", "127.0.0.1:0", "-ws", "127.0.0.1:0", "-trace",
+			"-user", "alice:a-secret", "-user", "bob:b-secret"}, out, trace)
+	}()
+	udp := netip.MustParseAddrPort(strings.TrimPrefix(waitLine(t, ch, "listening udp "), "listening udp "))
+	ws := netip.MustParseAddrPort(strings.TrimPrefix(waitLine(t, ch, "listening ws "), "listening ws "))
+	waitLine(t, ch, "ready ")
+
+	phone := func(user, pass string, n transport.Network, target netip.AddrPort, onCall func(context.Context, *ua.IncomingCall)) *ua.UA {
+		cfg := ua.Config{
+			Listen:   []ua.ListenConfig{{Network: n, Addr: "127.0.0.1:0"}},
+			Resolver: transport.StaticResolver{"example.test": {{Network: n, Addr: target}}},
+			Lines: []ua.LineConfig{{AOR: "sip:" + user + "@example.test", Password: pass,
+				Registrar: "sip:example.test", Transport: n}},
+			OnCall: onCall,
+		}
+		cfg.Media.DisableMedia = true
+		u, err := ua.New(cfg)
+		require.NoError(t, err)
+		return u
+	}
+	sdp := []byte("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n")
+	calls := make(chan *ua.Call, 1)
+	alice := phone("alice", "a-secret", transport.WS, ws, func(_ context.Context, ic *ua.IncomingCall) {
+		if c, err := ic.Answer(sdp); err == nil {
+			calls <- c
+		}
+	})
+	waitLine(t, ch, "registered aor=sip:alice@example.test contacts=1")
+	bob := phone("bob", "b-secret", transport.UDP, udp, nil)
+	waitLine(t, ch, "registered aor=sip:bob@example.test contacts=1")
+
+	dctx, dcancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer dcancel()
+	c, err := bob.Dial(dctx, "sip:alice@example.test", ua.DialOptions{SDP: sdp})
+	require.NoError(t, err)
+	var in *ua.Call
+	select {
+	case in = <-calls:
+	case <-time.After(10 * time.Second):
+		t.Fatal("alice did not answer")
+	}
+	require.NoError(t, c.Hangup(dctx))
+	select {
+	case <-in.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("bob's BYE did not reach alice over WebSocket")
+	}
+	require.ErrorIs(t, in.Err(), ua.ErrRemoteHangup)
+	for _, m := range []string{"INVITE", "ACK", "BYE"} {
+		require.True(t, trace.has("direction=out transport=ws", "first_line=\""+m+" sip:alice"), "%s not sent over WebSocket", m)
+	}
+	require.NoError(t, alice.Close())
+	require.NoError(t, bob.Close())
+	cancel()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("run did not return after its context ended")
+	}
+}
+
+// syncBuffer is an io.Writer whose lines can be searched while it is
+// written to.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+// has reports whether one line holds all of parts.
+func (s *syncBuffer) has(parts ...string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for l := range strings.SplitSeq(s.b.String(), "\n") {
+		ok := true
+		for _, p := range parts {
+			ok = ok && strings.Contains(l, p)
+		}
+		if ok {
+			return true
+		}
+	}
+	return false
 }
