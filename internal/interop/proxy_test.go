@@ -225,3 +225,48 @@ func TestProxyRedirect(t *testing.T) {
 	require.NoError(t, c.Hangup(ctx))
 	require.Empty(t, p.traced("BYE ", c.CallID()), "the redirect server is not in the dialog")
 }
+
+// TestProxyKamailio: a call crossing our proxy and Kamailio, each way.
+// dave is registered at examples/proxy and sends through it (outbound
+// proxy); carol is baresip registered at Kamailio. dave's call to carol
+// leaves our domain, so our proxy asks dave for credentials (407) and
+// passes the INVITE to Kamailio, which delivers it to baresip; carol's call
+// to dave goes baresip -> Kamailio -> our proxy -> dave. The BYEs follow
+// both proxies' Record-Routes.
+func TestProxyKamailio(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(t.Context(), peerTestTimeout)
+	defer cancel()
+	k := startKamailio(t, ctx, kamailioOptions{})
+	carol := startBaresip(t, ctx, k, "carol")
+	p := startOurProxy(t, ctx)
+	dave := newPeerUA(t, p, uaOptions{user: "dave", outbound: p.uri("")})
+	dave.waitEvent(t, ctx, ua.EventRegistered, "")
+	p.waitBinding(t, ctx, "dave", true)
+	noCalls := func(list string) bool { return !strings.Contains(list, "sip:") }
+
+	t.Run("our UA calls baresip at Kamailio", func(t *testing.T) {
+		c, err := dave.ua.Dial(ctx, k.uri("carol"), ua.DialOptions{SDP: testSDP(9)})
+		require.NoError(t, err, "Dial carol at Kamailio through our proxy")
+		carol.waitCalls(t, ctx, "an established call", func(l string) bool { return strings.Contains(l, "ESTABLISHED") })
+		require.NotEmpty(t, p.traced("SIP/2.0 407", c.CallID()), "our proxy did not challenge a call leaving its domain")
+		require.NotEmpty(t, k.logLines("REQ INVITE", c.CallID()), "the INVITE did not reach Kamailio")
+		require.NoError(t, c.Hangup(ctx))
+		carol.waitCalls(t, ctx, "no call", noCalls)
+		require.NotEmpty(t, p.traced("BYE ", c.CallID()), "the BYE did not cross our proxy")
+		require.NotEmpty(t, k.logLines("REQ BYE", c.CallID()), "the BYE did not cross Kamailio")
+	})
+
+	t.Run("baresip at Kamailio calls our UA", func(t *testing.T) {
+		_, err := carol.ctl(ctx, "dial", p.uri("dave"))
+		require.NoError(t, err)
+		in := dave.nextCall(t, ctx)
+		dave.waitEvent(t, ctx, ua.EventCallConfirmed, in.CallID())
+		require.NotEmpty(t, k.logLines("REQ INVITE", in.CallID()), "the INVITE did not cross Kamailio")
+		_, err = carol.ctl(ctx, "hangup", "")
+		require.NoError(t, err)
+		require.ErrorIs(t, waitDone(t, ctx, in, "dave"), ua.ErrRemoteHangup)
+		require.NotEmpty(t, p.traced("BYE ", in.CallID()), "the BYE did not cross our proxy")
+		require.NotEmpty(t, k.logLines("REQ BYE", in.CallID()), "the BYE did not cross Kamailio")
+	})
+}

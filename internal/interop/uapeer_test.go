@@ -119,6 +119,7 @@ type uaOptions struct {
 	expires  time.Duration
 	manual   bool              // do not register at New
 	network  transport.Network // listen and register over it; "" for UDP
+	outbound string            // the line's outbound proxy; "" for none
 	// onCall overrides the default handler, which answers every call with
 	// testSDP.
 	onCall func(ctx context.Context, ic *ua.IncomingCall)
@@ -158,7 +159,7 @@ func newPeerUA(t *testing.T, k registrar, opt uaOptions) *peerUA {
 		}
 		cfg.Lines = []ua.LineConfig{{
 			AOR: k.uri(opt.user), Password: pw, Registrar: k.uri(""),
-			Expires: opt.expires, Manual: opt.manual, Transport: opt.network,
+			Expires: opt.expires, Manual: opt.manual, Transport: opt.network, OutboundProxy: opt.outbound,
 		}}
 	}
 	u, err := ua.New(cfg)
