@@ -92,9 +92,10 @@ type phone struct {
 type answerMode int
 
 const (
-	answer answerMode = iota // answer at once
-	ring                     // ring until canceled
-	noUA                     // no OnCall
+	answer  answerMode = iota // answer at once
+	ring                      // ring until canceled
+	noUA                      // no OnCall
+	decline                   // ring, then answer 603 Decline
 )
 
 // newPhone starts a UA at addr with a line for user; register says
@@ -130,6 +131,13 @@ func (e *env) newPhoneContact(n transport.Network, addr, user, contact string, m
 			if c, err := ic.Answer([]byte(testSDP)); err == nil {
 				p.calls <- c
 			}
+		}
+	case decline:
+		cfg.OnCall = func(_ context.Context, ic *ua.IncomingCall) {
+			_ = ic.Ring()
+			p.rang <- ic
+			time.Sleep(time.Second)
+			_ = ic.Reject(603, "")
 		}
 	case ring:
 		cfg.OnCall = func(ctx context.Context, ic *ua.IncomingCall) {

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/dialtone/dialtone/proxy"
+	"github.com/dialtone/dialtone/sip"
 	"github.com/dialtone/dialtone/transaction"
 	"github.com/dialtone/dialtone/transport"
 	"github.com/dialtone/dialtone/ua"
@@ -212,5 +213,48 @@ func TestFlowToken(t *testing.T) {
 		defer cancel()
 		require.NoError(t, c.Hangup(ctx), "the BYE reached bob and he answered")
 		require.ErrorIs(t, in.Err(), ua.ErrRemoteHangup)
+	})
+}
+
+// TestCancelAndDecline: the caller's CANCEL cancels every branch and
+// reaches the caller as 487; a 603 from one device cancels the other and
+// reaches the caller (RFC 3261 §16.7 step 5, §16.10).
+func TestCancelAndDecline(t *testing.T) {
+	t.Run("caller cancels", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			e := newEnv(t, proxy.Config{})
+			desk := e.newPhone("192.0.2.12:5060", "bob", ring, true)
+			mobile := e.newPhone("192.0.2.13:5060", "bob", ring, true)
+			synctest.Wait()
+			c := e.newClient("192.0.2.50:5060", 0)
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			req := newRequest(sip.INVITE, "sip:bob@"+domain, "alice", "<sip:alice@192.0.2.50:5060>")
+			req.SetBody([]byte(testSDP), "application/sdp")
+			tx, err := c.tx.Request(ctx, req, udpTarget(proxyAddr))
+			require.NoError(t, err)
+			recv(t, desk.rang, time.Minute, "the desk phone ringing")
+			recv(t, mobile.rang, time.Minute, "the mobile ringing")
+			tx.Cancel()
+			require.ErrorIs(t, recv(t, desk.canceled, time.Minute, "CANCEL at the desk"), transaction.ErrCanceled)
+			require.ErrorIs(t, recv(t, mobile.canceled, time.Minute, "CANCEL at the mobile"), transaction.ErrCanceled)
+			res, err := tx.Final(ctx)
+			require.NoError(t, err)
+			require.Equal(t, 487, res.StatusCode)
+		})
+	})
+	t.Run("6xx ends the other branches", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			e := newEnv(t, proxy.Config{})
+			alice := e.newPhone("192.0.2.11:5060", "alice", answer, true)
+			desk := e.newPhone("192.0.2.12:5060", "bob", ring, true)
+			e.newPhone("192.0.2.13:5060", "bob", decline, true)
+			synctest.Wait()
+			_, err := alice.dial(t, "sip:bob@"+domain)
+			var se *ua.StatusError
+			require.ErrorAs(t, err, &se, "%v", err)
+			require.Equal(t, 603, se.Code())
+			require.ErrorIs(t, recv(t, desk.canceled, time.Minute, "CANCEL at the desk"), transaction.ErrCanceled)
+		})
 	})
 }

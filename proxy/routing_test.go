@@ -173,3 +173,27 @@ func (e *env) newChallenger(addr, ch string) *client {
 	c.edit = func(res *sip.Response) { res.Add("Proxy-Authenticate", ch) }
 	return c
 }
+
+// TestRedirectContacts: the 302 of the redirect server lists every
+// binding, highest q first, with its q.
+func TestRedirectContacts(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, proxy.Config{Mode: proxy.ModeRedirect})
+		c := e.newClient("192.0.2.50:5060", 0)
+		res := c.sendAuth("bob", register("bob",
+			"<sip:bob@192.0.2.20:5060>;q=0.5, <sip:bob@192.0.2.21:5060>;q=0.9, <sip:bob@192.0.2.22:5060>", ""))
+		require.Equal(t, 200, res.StatusCode)
+		res = c.send(newRequest(sip.INVITE, "sip:bob@"+domain, "alice", "<sip:alice@192.0.2.50:5060>"))
+		require.Equal(t, 302, res.StatusCode)
+		cts, err := res.Contacts()
+		require.NoError(t, err)
+		var hosts []string
+		var qs []float64
+		for _, ct := range cts {
+			hosts = append(hosts, ct.URI.Host)
+			qs = append(qs, ct.Q())
+		}
+		require.Equal(t, []string{"192.0.2.22", "192.0.2.21", "192.0.2.20"}, hosts)
+		require.Equal(t, []float64{1, 0.9, 0.5}, qs)
+	})
+}
