@@ -32,7 +32,9 @@ const (
 	// rings before it is canceled and the next target tried.
 	DefaultSequentialTimeout = 20 * time.Second
 	// DefaultBranchTimeout is RFC 3261 §16.6 step 11's Timer C: an INVITE
-	// branch without a final response after this long is canceled.
+	// branch without a final response after this long is canceled. It
+	// runs from the branch's start: unlike the RFC's Timer C it is not
+	// restarted by provisional responses, so it also bounds ringing.
 	DefaultBranchTimeout = 3 * time.Minute
 	// DefaultMaxStateless bounds the ACKs for 2xx being forwarded
 	// statelessly at one time (each on a short goroutine); more are
@@ -121,7 +123,9 @@ type Config struct {
 	// empty: SHA-256 and MD5 (digest.ServerConfig).
 	Algorithms []digest.Algorithm
 	// NonceSecret keys the nonces (at least digest.MinSecretLength
-	// bytes); instances sharing it accept each other's nonces. Nil: random.
+	// bytes) and, through a key derived from it, the flow tokens of
+	// Record-Route; instances sharing it accept each other's nonces and
+	// tokens. Nil: random.
 	NonceSecret []byte
 	// NonceLifetime: zero means DefaultNonceLifetime.
 	NonceLifetime time.Duration

@@ -25,7 +25,13 @@
 //     pre-processing (§16.4, strict-router Request-URI included), loop
 //     detection by a hash in our Via branches (482, §16.3 step 4 and
 //     §16.6 step 8), the target set from the location service and
-//     aliases, Record-Route on dialog-creating requests, Max-Forwards
+//     aliases (a binding is reached on the flow it registered from, or
+//     through its Path), a Record-Route pair on dialog-creating requests
+//     (RFC 5658: one per side, each naming the listener of that side's
+//     transport and carrying an HMAC-protected token of that side's flow,
+//     so that in-dialog requests reach phones behind NATs or WebSocket
+//     connections), in-dialog requests relayed only when they came by our
+//     Route (404 otherwise: no open relay through To tags), Max-Forwards
 //     decremented, parallel or sequential forking (SequentialTimeout per
 //     branch), Timer C per INVITE branch, the §16.7 response context (1xx
 //     and every 2xx forwarded at once; best final response: 6xx first,
@@ -58,7 +64,8 @@
 // # Not yet
 //
 // SQLite and PostgreSQL location services (the Location interface is
-// shaped for them), RFC 5626 outbound's flow-failure handling and
+// shaped for them), RFC 5626 outbound's flow-failure handling (430) and
 // keepalive negotiation, recursion on 3xx responses, strict-routing next
-// hops, and a Record-Route pair for requests that change transport.
+// hops, and forwarding 2xx retransmissions that arrive after the client
+// transaction ended (they are dropped; the caller's ACK stops them).
 package proxy

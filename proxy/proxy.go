@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"log/slog"
@@ -71,17 +72,22 @@ func New(tp transaction.Transport, cfg Config) (*Server, error) {
 	_, _ = rand.Read(id[:])
 	s.id = hex.EncodeToString(id[:])
 	s.me.Store(newIdentity(&cfg))
-	s.tokenKey = cfg.NonceSecret
-	if len(s.tokenKey) == 0 {
-		s.tokenKey = make([]byte, 32)
-		_, _ = rand.Read(s.tokenKey)
+	// Flow tokens get a key of their own, derived from the shared secret
+	// when there is one so that instances accept each other's tokens.
+	secret := cfg.NonceSecret
+	if len(secret) == 0 {
+		secret = make([]byte, 32)
+		_, _ = rand.Read(secret)
 	}
+	key := sha256.Sum256(append([]byte("dialtone proxy flow token\x00"), secret...))
+	s.tokenKey = key[:]
 	for _, d := range cfg.Domains {
 		s.domains[strings.ToLower(d)] = true
 	}
 	if s.resolver == nil {
 		r, err := transport.NewDNSResolver(transport.DNSResolverConfig{})
 		if err != nil {
+			s.cancel()
 			return nil, errors.Join(ErrConfig, err)
 		}
 		s.resolver = r
