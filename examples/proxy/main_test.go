@@ -3,7 +3,16 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"io"
+	"math/big"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -147,21 +156,38 @@ func TestRun(t *testing.T) {
 	require.Greater(t, st.Size(), int64(24+100), "the capture holds packets")
 }
 
-// TestRunWS: a phone registered over WebSocket is called by a UDP phone
-// through the proxy: the INVITE, the ACK and the BYE reach it over
-// WebSocket (the trace says so).
-func TestRunWS(t *testing.T) {
+// TestRunStreams: a phone registered over WebSocket or TLS is called by a
+// UDP phone through the proxy: the INVITE, the ACK and the BYE reach it
+// over its own transport (the trace says so).
+func TestRunStreams(t *testing.T) {
+	certFile, keyFile, serverTLS, clientTLS := testCert(t)
+	tests := []struct {
+		n    transport.Network
+		args []string
+	}{
+		{transport.WS, []string{"-ws", "127.0.0.1:0"}},
+		{transport.TLS, []string{"-tls", "127.0.0.1:0", "-cert", certFile, "-key", keyFile}},
+	}
+	for _, tt := range tests {
+		t.Run(string(tt.n), func(t *testing.T) {
+			testRunStream(t, tt.n, tt.args, serverTLS, clientTLS)
+		})
+	}
+}
+
+func testRunStream(t *testing.T, n transport.Network, args []string, serverTLS, clientTLS *tls.Config) {
 	out, ch := lines(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
 	trace := &syncBuffer{}
 	go func() {
-		done <- run(ctx, []string{"-domain", "example.test", "-listen", "127.0.0.1:0", "-ws", "127.0.0.1:0", "-trace",
-			"-user", "alice:a-secret", "-user", "bob:b-secret"}, out, trace)
+		done <- run(ctx, append([]string{"-domain", "example.test", "-listen", "127.0.0.1:0", "-trace",
+			"-user", "alice:a-secret", "-user", "bob:b-secret"}, args...), out, trace)
 	}()
 	udp := netip.MustParseAddrPort(strings.TrimPrefix(waitLine(t, ch, "listening udp "), "listening udp "))
-	ws := netip.MustParseAddrPort(strings.TrimPrefix(waitLine(t, ch, "listening ws "), "listening ws "))
+	prefix := "listening " + string(n) + " "
+	stream := netip.MustParseAddrPort(strings.TrimPrefix(waitLine(t, ch, prefix), prefix))
 	waitLine(t, ch, "ready ")
 
 	phone := func(user, pass string, n transport.Network, target netip.AddrPort, onCall func(context.Context, *ua.IncomingCall)) *ua.UA {
@@ -170,7 +196,7 @@ func TestRunWS(t *testing.T) {
 			Resolver: transport.StaticResolver{"example.test": {{Network: n, Addr: target}}},
 			Lines: []ua.LineConfig{{AOR: "sip:" + user + "@example.test", Password: pass,
 				Registrar: "sip:example.test", Transport: n}},
-			OnCall: onCall,
+			OnCall: onCall, TLS: serverTLS, ClientTLS: clientTLS,
 		}
 		cfg.Media.DisableMedia = true
 		u, err := ua.New(cfg)
@@ -179,11 +205,16 @@ func TestRunWS(t *testing.T) {
 	}
 	sdp := []byte("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n")
 	calls := make(chan *ua.Call, 1)
-	alice := phone("alice", "a-secret", transport.WS, ws, func(_ context.Context, ic *ua.IncomingCall) {
+	alice := phone("alice", "a-secret", n, stream, func(_ context.Context, ic *ua.IncomingCall) {
 		if c, err := ic.Answer(sdp); err == nil {
 			calls <- c
 		}
 	})
+	defer func() {
+		if t.Failed() {
+			t.Logf("alice: %v\ntrace:\n%s", alice.Lines()[0].Err(), trace.String())
+		}
+	}()
 	waitLine(t, ch, "registered aor=sip:alice@example.test contacts=1")
 	bob := phone("bob", "b-secret", transport.UDP, udp, nil)
 	waitLine(t, ch, "registered aor=sip:bob@example.test contacts=1")
@@ -202,11 +233,11 @@ func TestRunWS(t *testing.T) {
 	select {
 	case <-in.Done():
 	case <-time.After(10 * time.Second):
-		t.Fatal("bob's BYE did not reach alice over WebSocket")
+		t.Fatalf("bob's BYE did not reach alice over %s", n)
 	}
 	require.ErrorIs(t, in.Err(), ua.ErrRemoteHangup)
 	for _, m := range []string{"INVITE", "ACK", "BYE"} {
-		require.True(t, trace.has("direction=out transport=ws", "first_line=\""+m+" sip:alice"), "%s not sent over WebSocket", m)
+		require.True(t, trace.has("direction=out transport="+string(n), "first_line=\""+m+" sip:alice"), "%s not sent over %s", m, n)
 	}
 	require.NoError(t, alice.Close())
 	require.NoError(t, bob.Close())
@@ -217,6 +248,44 @@ func TestRunWS(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("run did not return after its context ended")
 	}
+}
+
+// testCert writes a self-signed certificate for 127.0.0.1 and its key as
+// PEM files, and returns them with a server configuration holding them and
+// a client configuration that trusts them. It names 127.0.0.1 and
+// example.test, the domain the phones check it against.
+func testCert(t *testing.T) (certFile, keyFile string, server, client *tls.Config) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "dialtone proxy test"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(time.Hour),
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+		IPAddresses:           []net.IP{net.ParseIP("127.0.0.1")},
+		DNSNames:              []string{"example.test"},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	require.NoError(t, err)
+	kder, err := x509.MarshalECPrivateKey(key)
+	require.NoError(t, err)
+	dir := t.TempDir()
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	require.NoError(t, os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600))
+	require.NoError(t, os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600))
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	require.NoError(t, err)
+	leaf, err := x509.ParseCertificate(der)
+	require.NoError(t, err)
+	pool := x509.NewCertPool()
+	pool.AddCert(leaf)
+	return certFile, keyFile, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
+		&tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 }
 
 // syncBuffer is an io.Writer whose lines can be searched while it is
@@ -230,6 +299,12 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 // has reports whether one line holds all of parts.
