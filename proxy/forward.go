@@ -139,8 +139,9 @@ func recordRoutes(req *sip.Request) bool {
 var errNoRoute = errors.New("proxy: no next hop")
 
 // nextHops returns the destinations of a forwarded request, in the order
-// to try them (RFC 3263 §4.3 failover): the top Route's, else the target's
-// registered flow, else the Request-URI's.
+// to try them (RFC 3263 §4.3 failover): the top Route's; else the
+// target's flow (registered, or from a flow token) followed by the
+// Request-URI's; else the Request-URI's.
 func (s *Server) nextHops(ctx context.Context, r *sip.Request, t target) ([]transport.Target, error) {
 	routes, err := r.Routes()
 	if err != nil {
@@ -150,7 +151,20 @@ func (s *Server) nextHops(ctx context.Context, r *sip.Request, t target) ([]tran
 	case len(routes) > 0:
 		return s.resolver.Resolve(ctx, routes[0].URI)
 	case t.dest != nil:
-		return []transport.Target{*t.dest}, nil
+		// The flow first; then the Request-URI's targets, for a flow
+		// whose connection is gone (a phone that registered over a
+		// connection it closed, or from another port).
+		hops := []transport.Target{*t.dest}
+		more, err := s.resolver.Resolve(ctx, r.URI)
+		if err != nil {
+			return hops, nil
+		}
+		for _, h := range more {
+			if h.Network != t.dest.Network || h.Addr != t.dest.Addr {
+				hops = append(hops, h)
+			}
+		}
+		return hops, nil
 	}
 	return s.resolver.Resolve(ctx, r.URI)
 }

@@ -186,6 +186,7 @@ func recv[T any](t *testing.T, ch <-chan T, d time.Duration, what string) T {
 type client struct {
 	t  *testing.T
 	tx *transaction.Layer
+	tp *transport.Layer
 	mu sync.Mutex
 	// got are the requests it received.
 	got []*sip.Request
@@ -220,6 +221,7 @@ func (e *env) newClient(addr string, code int) *client {
 		}
 		_ = w.Respond(res)
 	})
+	c.tp = tp
 	c.tx, err = transaction.New(tp, transaction.Config{Handler: h})
 	require.NoError(e.t, err)
 	_, err = tp.Listen(context.Background(), transport.UDP, addr)
@@ -229,6 +231,12 @@ func (e *env) newClient(addr string, code int) *client {
 		_ = tp.Close()
 	})
 	return c
+}
+
+// close stops the client: its address answers nothing any more.
+func (c *client) close() {
+	_ = c.tx.Close()
+	_ = c.tp.Close()
 }
 
 func (c *client) received() []*sip.Request {

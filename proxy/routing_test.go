@@ -197,3 +197,23 @@ func TestRedirectContacts(t *testing.T) {
 		require.Equal(t, []float64{1, 0.9, 0.5}, qs)
 	})
 }
+
+// TestFlowFallback: a phone registered from an address that no longer
+// answers (it registered from another socket, or over a connection it
+// closed) is reached at its Contact once the flow fails (Timer B).
+func TestFlowFallback(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, proxy.Config{})
+		reg := e.newClient("192.0.2.60:5060", 0)
+		res := reg.sendAuth("bob", register("bob", "<sip:bob@192.0.2.61:5060>", ""))
+		require.Equal(t, 200, res.StatusCode)
+		reg.close()
+		phone := e.newClient("192.0.2.61:5060", 0)
+		c := e.newClient("192.0.2.50:5060", 0)
+		start := time.Now()
+		res = c.send(newRequest(sip.INVITE, "sip:bob@"+domain, "alice", "<sip:alice@192.0.2.50:5060>"))
+		require.Equal(t, 200, res.StatusCode)
+		require.GreaterOrEqual(t, time.Since(start), 32*time.Second, "Timer B on the dead flow first")
+		require.Len(t, phone.received(), 1)
+	})
+}

@@ -270,3 +270,54 @@ func TestProxyKamailio(t *testing.T) {
 		require.NotEmpty(t, k.logLines("REQ BYE", in.CallID()), "the BYE did not cross Kamailio")
 	})
 }
+
+// proxySippCalls is how many calls SIPp places through examples/proxy.
+const (
+	proxySippCalls = 20
+	proxySippRate  = 10
+)
+
+// TestProxySippUDP: SIPp registers carol at examples/proxy with digest
+// (401, then credentials), then a SIPp UAS on carol's port answers the
+// calls another SIPp places to carol through the proxy; ACK and BYE follow
+// the proxy's Record-Route. Every call must succeed without
+// retransmission or unexpected message on either side.
+func TestProxySippUDP(t *testing.T) { testProxySipp(t, "udp") }
+
+// TestProxySippTCP is TestProxySippUDP over TCP: the registering SIPp's
+// connection is gone by the time calls come, so the proxy connects anew
+// to the flow's address (SIPp connects from its listening port).
+func TestProxySippTCP(t *testing.T) { testProxySipp(t, "tcp") }
+
+func testProxySipp(t *testing.T, network string) {
+	sippPath(t)
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
+	defer cancel()
+	p := startOurProxy(t, ctx)
+	proxyAddr := net.JoinHostPort(loopback, strconv.Itoa(p.port))
+	scenario := func(name string) string {
+		f, err := filepath.Abs(filepath.Join("testdata", name))
+		require.NoError(t, err)
+		return f
+	}
+	port := freePort(t)
+	reg := newSipp(t, "register_"+network, port, "-sf", scenario("proxy_register.xml"))
+	defer func() { logTails(t, reg.files()...) }()
+	err := reg.start(t, ctx, "-t", sippTransport(network), "-s", "carol", "-au", "carol", "-ap", "carolpw",
+		"-m", "1", proxyAddr).Wait()
+	checkSipp(t, reg, 1, exitErrOrNil(err))
+	p.waitBinding(t, ctx, "carol", true)
+
+	uas := newSipp(t, "uas_"+network, port, "-sf", scenario("proxy_uas.xml"))
+	defer func() { logTails(t, uas.files()...) }()
+	ucmd := uas.start(t, ctx, "-t", sippTransport(network), "-m", strconv.Itoa(proxySippCalls))
+	waitListening(t, ctx, network, port)
+
+	uac := newSipp(t, "uac_"+network, freePort(t), "-sf", scenario("proxy_uac.xml"))
+	defer func() { logTails(t, uac.files()...) }()
+	cerr := uac.start(t, ctx, "-t", sippTransport(network), "-s", "carol",
+		"-m", strconv.Itoa(proxySippCalls), "-r", strconv.Itoa(proxySippRate), proxyAddr).Wait()
+	checkSipp(t, uac, proxySippCalls, exitErrOrNil(cerr))
+	checkSipp(t, uas, proxySippCalls, exitErrOrNil(ucmd.Wait()))
+}
