@@ -3,7 +3,6 @@ package proxy
 import (
 	"context"
 	"errors"
-	"strings"
 
 	"github.com/dialtone/dialtone/sip"
 	"github.com/dialtone/dialtone/sip/digest"
@@ -110,19 +109,4 @@ func (s *Server) authorizeCaller(ctx context.Context, w transaction.ResponseWrit
 		req.Add("Proxy-Authorization", v)
 	}
 	return true
-}
-
-// requireOK reports the option tags of Require that the registrar does not
-// support (RFC 3261 §8.2.2.3): it supports path (RFC 3327) and outbound
-// (RFC 5626).
-func unsupportedRequire(req *sip.Request) []string {
-	var bad []string
-	for _, t := range req.Require() {
-		switch strings.ToLower(t) {
-		case "path", "outbound":
-		default:
-			bad = append(bad, t)
-		}
-	}
-	return bad
 }

@@ -215,3 +215,18 @@ func sortBindings(bs []Binding) {
 		return b.Expires.Compare(a.Expires)
 	})
 }
+
+// unsupportedRequire returns the option tags of Require that the registrar
+// does not support (RFC 3261 §8.2.2.3): it supports path (RFC 3327) and
+// outbound (RFC 5626).
+func unsupportedRequire(req *sip.Request) []string {
+	var bad []string
+	for _, t := range req.Require() {
+		switch strings.ToLower(t) {
+		case "path", "outbound":
+		default:
+			bad = append(bad, t)
+		}
+	}
+	return bad
+}
