@@ -217,3 +217,41 @@ func TestFlowFallback(t *testing.T) {
 		require.Len(t, phone.received(), 1)
 	})
 }
+
+// TestAliases: every address of bob reaches his binding: his AOR, a
+// number in the domain, the tel URI with and without visual separators.
+// Unknown numbers are 404.
+func TestAliases(t *testing.T) {
+	tests := []struct {
+		uri  string
+		want int
+	}{
+		{"sip:bob@" + domain, 200},
+		{"sip:+15551234@" + domain, 200},
+		{"sip:+1-555-1234@" + domain + ";user=phone", 200},
+		{"tel:+15551234", 200},
+		{"tel:+1-555-1234", 200},
+		{"tel:+15559999", 404},
+	}
+	for _, tt := range tests {
+		t.Run(tt.uri, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				aliases := &proxy.AliasTable{}
+				require.NoError(t, aliases.Add("tel:+15551234", "sip:bob@"+domain))
+				require.NoError(t, aliases.Add("sip:+15551234@"+domain, "sip:bob@"+domain))
+				e := newEnv(t, proxy.Config{Aliases: aliases})
+				phone := e.newClient("192.0.2.20:5060", 0)
+				res := phone.sendAuth("bob", register("bob", "<sip:bob@192.0.2.20:5060>", ""))
+				require.Equal(t, 200, res.StatusCode)
+				c := e.newClient("192.0.2.50:5060", 0)
+				res = c.send(newRequest(sip.MESSAGE, tt.uri, "alice", ""))
+				require.Equal(t, tt.want, res.StatusCode, res.String())
+				if tt.want == 200 {
+					got := phone.received()
+					require.Len(t, got, 1)
+					require.Equal(t, "sip:bob@192.0.2.20:5060", got[0].URI.String())
+				}
+			})
+		})
+	}
+}
