@@ -10,6 +10,7 @@ import (
 
 	"github.com/dialtone/dialtone/proxy"
 	"github.com/dialtone/dialtone/sip"
+	"github.com/dialtone/dialtone/sip/digest"
 )
 
 // register builds REGISTER requests of one Call-ID for user with the
@@ -150,5 +151,70 @@ func TestRegistrarLifecycle(t *testing.T) {
 		require.Equal(t, 200, res.StatusCode)
 		require.Empty(t, res.Values("Contact"))
 		require.Equal(t, 0, lookup())
+	})
+}
+
+// TestDigest: credentials cannot be replayed, an expired nonce gets a
+// stale challenge, and SHA-512-256 works when it is the algorithm offered.
+func TestDigest(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, proxy.Config{NonceLifetime: time.Minute})
+		c := e.newClient("192.0.2.50:5060", 0)
+		mk := register("alice", "<sip:alice@192.0.2.50:5060>", "")
+		res := c.send(mk(1))
+		require.Equal(t, 401, res.StatusCode)
+		dc, err := digest.NewClient(digest.ClientConfig{Credentials: digest.Credentials{Username: "alice", Password: "alice-secret"}})
+		require.NoError(t, err)
+		req := mk(2)
+		auths, err := dc.Respond(res.WWWAuthenticate(), nil, "REGISTER", req.URI.String(), nil)
+		require.NoError(t, err)
+		req.Set("Authorization", auths[0].String())
+		replay := req.Clone()
+		require.Equal(t, 200, c.send(req).StatusCode)
+
+		replay.SetCSeq(sip.CSeq{Seq: 3, Method: sip.REGISTER})
+		res = c.send(replay)
+		require.Equal(t, 401, res.StatusCode, "the same nonce count again is a replay")
+
+		time.Sleep(2 * time.Minute)
+		later := mk(4)
+		auths, err = dc.Authorize("REGISTER", later.URI.String(), nil) // the old nonce, nc=2
+		require.NoError(t, err)
+		later.Set("Authorization", auths[0].String())
+		res = c.send(later)
+		require.Equal(t, 401, res.StatusCode)
+		require.Contains(t, res.WWWAuthenticate()[0], "stale=true", "right credentials on an expired nonce")
+	})
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, proxy.Config{Algorithms: []digest.Algorithm{digest.SHA512_256}})
+		c := e.newClient("192.0.2.50:5060", 0)
+		res := c.sendAuth("alice", register("alice", "<sip:alice@192.0.2.50:5060>", ""))
+		require.Equal(t, 200, res.StatusCode)
+	})
+}
+
+// TestPath: a REGISTER that came through an edge proxy carries Path
+// (RFC 3327); the 200 echoes it, and requests for the binding go to the
+// edge proxy with the Path as Route.
+func TestPath(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, proxy.Config{})
+		edge := e.newClient("192.0.2.40:5060", 0)
+		c := e.newClient("192.0.2.50:5060", 0)
+		mk := register("bob", "<sip:bob@10.0.0.7:5060>", "")
+		res := c.sendAuth("bob", func(seq uint32) *sip.Request {
+			r := mk(seq)
+			r.Set("Supported", "path")
+			r.Set("Path", "<sip:192.0.2.40:5060;lr>")
+			return r
+		})
+		require.Equal(t, 200, res.StatusCode)
+		require.Equal(t, []string{"<sip:192.0.2.40:5060;lr>"}, res.Values("Path"))
+		res = c.send(newRequest(sip.MESSAGE, "sip:bob@"+domain, "alice", ""))
+		require.Equal(t, 200, res.StatusCode)
+		got := edge.received()
+		require.Len(t, got, 1)
+		require.Equal(t, "sip:bob@10.0.0.7:5060", got[0].URI.String())
+		require.Equal(t, []string{"<sip:192.0.2.40:5060;lr>"}, got[0].Values("Route"))
 	})
 }
