@@ -25,7 +25,7 @@ type respContext struct {
 	s      *Server
 	w      transaction.ResponseWriter
 	req    *sip.Request // as received, after Route pre-processing
-	base   *sip.Request // what every branch copies (Max-Forwards, Record-Route)
+	base   *sip.Request // what every branch copies (Max-Forwards decremented)
 	hash   string       // loop hash for our branches
 	invite bool
 
@@ -35,12 +35,16 @@ type respContext struct {
 	finals  []*sip.Response // final non-2xx responses, our Via removed
 	sent    bool            // a final response went upstream
 	stopped bool            // no new branches: 2xx, 6xx, CANCEL or failure upstream
+	// canceled: the caller sent CANCEL; it gets 487 once no branch is
+	// left ringing (answerCancel).
+	canceled bool
 }
 
 // branch is one client transaction of the context, or the series of them
 // that failover makes for one target.
 type branch struct {
-	cancel context.CancelFunc
+	cancel  context.CancelFunc
+	ringing bool // a provisional response came: a CANCEL reaches it
 }
 
 // branchEvent is a response of a branch, or its end (res nil).
@@ -100,6 +104,9 @@ func (c *respContext) run(ctx context.Context, ts []target) {
 			if len(c.active) == 0 && !c.stopped && len(c.queue) > 0 {
 				next()
 			}
+			if c.canceled {
+				c.answerCancel()
+			}
 		case <-done:
 			done = nil
 			cause := context.Cause(ctx)
@@ -107,11 +114,9 @@ func (c *respContext) run(ctx context.Context, ts []target) {
 				continue // the server transaction ended normally
 			}
 			c.stop(nil)
-			if errors.Is(cause, transaction.ErrCanceled) && !c.sent {
-				// RFC 3261 §16.10: the branches are canceled; the
-				// caller gets its 487 now.
-				c.sent = true
-				c.s.reply(c.w, c.req, sip.StatusRequestTerminated, "")
+			if errors.Is(cause, transaction.ErrCanceled) {
+				c.canceled = true
+				c.answerCancel()
 			}
 		case <-seqC:
 			seqC = nil
@@ -123,9 +128,27 @@ func (c *respContext) run(ctx context.Context, ts []target) {
 			}
 		}
 	}
-	if !c.sent {
+	switch {
+	case c.sent:
+	case c.canceled:
+		c.sent = true
+		c.s.reply(c.w, c.req, sip.StatusRequestTerminated, "")
+	default:
 		c.s.respond(c.w, c.best())
 	}
+}
+
+// answerCancel answers the caller 487 once it has sent CANCEL and no
+// branch that could still answer is left ringing (RFC 3261 §16.10): a
+// ringing branch has been CANCELed and answers at once, 2xx included,
+// which then goes upstream instead; a branch that never rang may take
+// Timer B to end, and the caller does not wait for it.
+func (c *respContext) answerCancel() {
+	if c.sent || slices.ContainsFunc(c.active, func(b *branch) bool { return b.ringing }) {
+		return
+	}
+	c.sent = true
+	c.s.reply(c.w, c.req, sip.StatusRequestTerminated, "")
 }
 
 // start runs a branch to t on a goroutine of its own. An INVITE branch
@@ -191,8 +214,19 @@ func (c *respContext) runBranch(ctx context.Context, b *branch, t target) {
 		got, final := false, false
 		for res := range tx.Responses() {
 			got = true
-			final = final || res.StatusCode >= 200
 			c.events <- branchEvent{b: b, res: res}
+			if res.StatusCode < 200 {
+				continue
+			}
+			final = true
+			if !c.invite || res.StatusCode >= 300 {
+				// Nothing more comes to the TU: the layer absorbs
+				// retransmissions (Timers D, K) without us.
+				tx.Detach(func(*sip.Response) {})
+				break
+			}
+			// A 2xx to an INVITE: read on until Timer M, for the 2xx of
+			// other forks downstream (RFC 6026 §8.4).
 		}
 		if final {
 			return
@@ -226,6 +260,9 @@ func (c *respContext) handle(ev branchEvent) {
 	}
 	res := ev.res.Clone()
 	res.PopVia() // ours (step 3)
+	if res.StatusCode < 200 {
+		ev.b.ringing = true
+	}
 	switch code := res.StatusCode; {
 	case code == sip.StatusTrying:
 		// Hop by hop: our server transaction sends its own.

@@ -141,8 +141,12 @@ func TestResponseContext(t *testing.T) {
 					e.newClient(addr, code).sendAuth("bob", register("bob", "<sip:bob@"+addr+">", ""))
 				}
 				c := e.newClient("192.0.2.50:5060", 0)
-				res := c.send(newRequest(sip.MESSAGE, "sip:bob@"+domain, "alice", ""))
-				require.Equal(t, tt.want, res.StatusCode, res.String())
+				for _, m := range []sip.Method{sip.MESSAGE, sip.INVITE} {
+					start := time.Now()
+					res := c.send(newRequest(m, "sip:bob@"+domain, "alice", "<sip:alice@192.0.2.50:5060>"))
+					require.Equal(t, tt.want, res.StatusCode, res.String())
+					require.Less(t, time.Since(start), time.Second, "%s: the answer does not wait for Timers D or K", m)
+				}
 			})
 		})
 	}
