@@ -38,8 +38,9 @@
 //     then the lowest class, 401/407/415/420/484 preferred among 4xx;
 //     401/407 challenges aggregated; 6xx and 2xx cancel the other
 //     branches; 503 turned into 500; 408 or 503 made up for a branch
-//     that timed out or failed), CANCEL (§16.10: branches canceled, 487
-//     upstream), ACK for 2xx forwarded statelessly end to end, and
+//     that timed out or failed), CANCEL (§16.10: every branch canceled; the
+//     caller gets 487 as soon as no branch is left ringing, or the 2xx that
+//     crossed the CANCEL), ACK for 2xx forwarded statelessly end to end, and
 //     requests leaving the domain sent through RFC 3263 resolution with
 //     failover between targets that do not answer.
 //   - Callers are authenticated with 407 (CallAuth): by default the
