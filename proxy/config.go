@@ -36,9 +36,10 @@ const (
 	// runs from the branch's start: unlike the RFC's Timer C it is not
 	// restarted by provisional responses, so it also bounds ringing.
 	DefaultBranchTimeout = 3 * time.Minute
-	// DefaultMaxStateless bounds the ACKs for 2xx being forwarded
-	// statelessly at one time (each on a short goroutine); more are
-	// dropped, and the UAS retransmits its 2xx.
+	// DefaultMaxStateless bounds the messages being forwarded outside a
+	// request's handler at one time, each on a short goroutine: ACKs for
+	// 2xx, and 2xx that follow a branch's first one. More are dropped;
+	// the UAS retransmits its 2xx, the UAC its ACK with each 2xx.
 	DefaultMaxStateless = 1024
 	// DefaultSweepInterval is how often expired bindings are removed from
 	// the location service.

@@ -219,14 +219,21 @@ func (c *respContext) runBranch(ctx context.Context, b *branch, t target) {
 				continue
 			}
 			final = true
-			if !c.invite || res.StatusCode >= 300 {
-				// Nothing more comes to the TU: the layer absorbs
-				// retransmissions (Timers D, K) without us.
-				tx.Detach(func(*sip.Response) {})
-				break
+			// More 2xx to an INVITE may come until Timer M:
+			// retransmissions and other forks downstream (RFC 6026
+			// §8.4); they go upstream without this goroutine. After any
+			// other final response nothing more comes to the TU: the
+			// layer absorbs retransmissions (Timers D, K) without us.
+			late := func(*sip.Response) {}
+			if c.invite && res.StatusCode < 300 {
+				w := c.w
+				late = func(r *sip.Response) { c.s.forwardLate(w, r) }
 			}
-			// A 2xx to an INVITE: read on until Timer M, for the 2xx of
-			// other forks downstream (RFC 6026 §8.4).
+			tx.Detach(late)
+			for r := range tx.Responses() { // what the channel held
+				late(r)
+			}
+			break
 		}
 		if final {
 			return

@@ -57,8 +57,11 @@
 // transaction layer owns (its Close cancels and waits for them). A proxied
 // request's goroutine runs its response context and starts one goroutine
 // per branch, which it waits for before returning: no branch outlives its
-// request. An ACK for a 2xx is forwarded on a short goroutine of the
-// Server (at most MaxStateless at once). The Server's own goroutine expires
+// request. A branch ends with its first final response (detaching from its
+// client transaction), so an answered call holds no goroutine of the
+// proxy: the 2xx that come after it until Timer M (retransmissions, other
+// forks) and ACKs for 2xx are forwarded on short goroutines of the Server,
+// at most MaxStateless at once. The Server's own goroutine expires
 // bindings every SweepInterval. Close stops all of them and waits; it does
 // not close the transport, which the caller owns.
 //

@@ -192,6 +192,9 @@ type client struct {
 	got []*sip.Request
 	// edit, when set, changes each response before it is sent.
 	edit func(*sip.Response)
+	// twice sends each 2xx to an INVITE twice, as a UAS core
+	// retransmitting it does (RFC 3261 §13.3.1.4).
+	twice bool
 }
 
 // newClient starts a raw client at addr that answers every request with
@@ -220,6 +223,12 @@ func (e *env) newClient(addr string, code int) *client {
 			edit(res)
 		}
 		_ = w.Respond(res)
+		c.mu.Lock()
+		twice := c.twice
+		c.mu.Unlock()
+		if twice && req.Method == sip.INVITE && res.IsSuccess() {
+			_ = w.Respond(res.Clone())
+		}
 	})
 	c.tp = tp
 	c.tx, err = transaction.New(tp, transaction.Config{Handler: h})

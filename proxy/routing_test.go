@@ -1,6 +1,7 @@
 package proxy_test
 
 import (
+	"context"
 	"net/netip"
 	"strings"
 	"testing"
@@ -258,4 +259,37 @@ func TestAliases(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestForked2xx: both of bob's devices answer at once, each sending its
+// 2xx twice (a retransmission); the caller gets all four (RFC 3261 §16.7
+// step 5), the copies after the branch that brought the first has handed
+// later responses to the Server.
+func TestForked2xx(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, proxy.Config{})
+		for _, addr := range []string{"192.0.2.20:5060", "192.0.2.21:5060"} {
+			d := e.newClient(addr, 200)
+			d.twice = true
+			d.sendAuth("bob", register("bob", "<sip:bob@"+addr+">", ""))
+		}
+		c := e.newClient("192.0.2.50:5060", 0)
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		req := newRequest(sip.INVITE, "sip:bob@"+domain, "alice", "<sip:alice@192.0.2.50:5060>")
+		tx, err := c.tx.Request(ctx, req, udpTarget(proxyAddr))
+		require.NoError(t, err)
+		tags := map[string]int{}
+		for res := range tx.Responses() {
+			if res.IsSuccess() {
+				to, err := res.To()
+				require.NoError(t, err)
+				tags[to.Tag()]++
+			}
+		}
+		require.Len(t, tags, 2, "a 2xx from each device")
+		for tag, n := range tags {
+			require.Equal(t, 2, n, "both copies of %s's 2xx", tag)
+		}
+	})
 }

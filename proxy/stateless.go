@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/dialtone/dialtone/sip"
+	"github.com/dialtone/dialtone/transaction"
 	"github.com/dialtone/dialtone/transport"
 )
 
@@ -90,4 +91,40 @@ func (s *Server) forwardACK(in *sip.Request) {
 	if _, err := s.tp.SendRequest(ctx, req, hops[0]); err != nil {
 		s.log.Debug("proxy: ACK not forwarded", "uri", req.URI.String(), "err", err)
 	}
+}
+
+// forwardLate sends upstream a 2xx that came after the first one of a
+// branch (a retransmission, or another fork's answer, RFC 6026 §8.4)
+// through the server transaction w, which accepts 2xx until Timer L. It
+// runs under the client transaction's lock (ClientTx.Detach), so the send
+// happens on a short goroutine of the Server, within MaxStateless.
+func (s *Server) forwardLate(w transaction.ResponseWriter, r *sip.Response) {
+	if !r.IsSuccess() {
+		return
+	}
+	select {
+	case s.sem <- struct{}{}:
+	default:
+		s.log.Warn("proxy: too many stateless forwards; 2xx dropped", "call_id", r.CallID())
+		return
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		<-s.sem
+		return
+	}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	go func() {
+		defer func() {
+			<-s.sem
+			s.wg.Done()
+		}()
+		res := r.Clone()
+		res.PopVia()
+		if err := w.Respond(res); err != nil {
+			s.log.Debug("proxy: late 2xx not forwarded", "call_id", res.CallID(), "err", err)
+		}
+	}()
 }
