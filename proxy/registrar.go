@@ -159,6 +159,10 @@ func (s *Server) register(ctx context.Context, w transaction.ResponseWriter, req
 			res.Add("Path", p)
 		}
 	}
+	if supports(req, "outbound") && slices.ContainsFunc(news, func(b Binding) bool { return b.RegID > 0 }) {
+		// RFC 5626 §6: the registrar tells the UA its flow is kept.
+		res.Set("Require", "outbound")
+	}
 	res.Set("Date", now.UTC().Format("Mon, 02 Jan 2006 15:04:05 GMT"))
 	s.respond(w, res)
 }

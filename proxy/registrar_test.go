@@ -218,3 +218,38 @@ func TestPath(t *testing.T) {
 		require.Equal(t, []string{"<sip:192.0.2.40:5060;lr>"}, got[0].Values("Route"))
 	})
 }
+
+// TestRegistrarAliasAndOutbound: bob registers through one of his aliases,
+// which lands on his AOR; an RFC 5626 registration (instance and reg-id)
+// is acknowledged with Require: outbound and replaced, not duplicated, when
+// the same instance registers from a new Contact.
+func TestRegistrarAliasAndOutbound(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		aliases := &proxy.AliasTable{}
+		require.NoError(t, aliases.Add("sip:+15551234@"+domain, "sip:bob@"+domain))
+		e := newEnv(t, proxy.Config{Aliases: aliases})
+		c := e.newClient("192.0.2.50:5060", 0)
+		viaAlias := func(contact string) func(uint32) *sip.Request {
+			mk := register("bob", contact, "")
+			return func(seq uint32) *sip.Request {
+				r := mk(seq)
+				to, _ := sip.ParseAddress("<sip:+15551234@" + domain + ">")
+				r.SetTo(to)
+				r.Set("Supported", "outbound, path")
+				return r
+			}
+		}
+		inst := `;+sip.instance="<urn:uuid:00000000-0000-1000-8000-000A95A0E128>";reg-id=1`
+		res := c.sendAuth("bob", viaAlias("<sip:bob@192.0.2.50:5060>"+inst))
+		require.Equal(t, 200, res.StatusCode, res.String())
+		require.Equal(t, "outbound", res.Header("Require"))
+		res = c.sendAuth("bob", viaAlias("<sip:bob@192.0.2.51:5060>"+inst))
+		require.Equal(t, 200, res.StatusCode)
+		bs, err := e.loc.Lookup(context.Background(), "sip:bob@"+domain, time.Now())
+		require.NoError(t, err)
+		require.Len(t, bs, 1, "the same instance and reg-id replace the binding")
+		require.Equal(t, "192.0.2.51", bs[0].Contact.Host)
+		require.Equal(t, 1, bs[0].RegID)
+		require.Equal(t, "<urn:uuid:00000000-0000-1000-8000-000A95A0E128>", bs[0].Instance)
+	})
+}
