@@ -198,8 +198,10 @@ func (s *Server) isSelfHost(u sip.URI) bool {
 	return me.self[strings.ToLower(u.Host)+":"+strconv.Itoa(port)]
 }
 
-// isRecordRoute reports whether u is a URI we put in Record-Route: one of
-// our addresses with one of our flow tokens or no user part.
+// isRecordRoute reports whether a Request-URI is a URI we put in
+// Record-Route, put there by a strict router: one of our addresses with
+// no user part or one of our flow tokens (sip:alice@our-address is a user
+// of ours, not a route).
 func (s *Server) isRecordRoute(u sip.URI) bool {
 	if !u.IsSIP() || !s.isSelfHost(u) {
 		return false
@@ -211,10 +213,13 @@ func (s *Server) isRecordRoute(u sip.URI) bool {
 	return ok
 }
 
-// isSelfRoute reports whether a Route URI names us: our Record-Route, or
-// a domain of ours without a user (a preloaded outbound proxy route).
+// isSelfRoute reports whether a Route URI names us: one of our addresses,
+// whatever its user part (a token that no longer verifies, from before a
+// restart with a random key, still marks our route; it only gives no flow
+// to follow), or a domain of ours without a user (a preloaded outbound
+// proxy route).
 func (s *Server) isSelfRoute(u sip.URI) bool {
-	return s.isRecordRoute(u) || u.IsSIP() && u.User == "" && s.ourURI(u)
+	return u.IsSIP() && (s.isSelfHost(u) || u.User == "" && s.ourURI(u))
 }
 
 // preprocessRoute applies RFC 3261 §16.4: a Request-URI that is ours after

@@ -49,6 +49,14 @@ func TestProxyAnswers(t *testing.T) {
 				r.SetToTag("totag")
 				r.Set("Route", "<sip:"+proxyAddr+";lr>")
 			}, want: 200},
+		{name: "our Route with a token from before a restart", method: sip.BYE, uri: "sip:dave@192.0.2.30:5060",
+			edit: func(r *sip.Request) {
+				r.SetToTag("totag")
+				r.Set("Route", "<sip:AQAAAAAAAAAAAAD__8AAAgwTxAKYW3SfKoZLNv4@"+proxyAddr+";lr>")
+			}, want: 200},
+		{name: "a user at the proxy's address through its outbound route", method: sip.MESSAGE,
+			cfg: proxy.Config{Domains: []string{domain, "192.0.2.1"}},
+			uri: "sip:bob@" + proxyAddr, edit: func(r *sip.Request) { r.Set("Route", "<sip:"+proxyAddr+";lr>") }, want: 480},
 		{name: "loop", cfg: proxy.Config{CallAuth: proxy.AuthNone,
 			Resolver: transport.StaticResolver{"loop.test": {udpTarget(proxyAddr)}}},
 			method: sip.INVITE, uri: "sip:x@loop.test", want: 482},
