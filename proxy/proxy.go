@@ -181,6 +181,10 @@ func (s *Server) ServeSIP(ctx context.Context, w transaction.ResponseWriter, req
 	routes, _ := req.Routes()
 	ours := len(routes) == 0 && s.ourURI(req.URI)
 	switch {
+	case dest != nil && len(routes) == 0 && inDialog(req) && req.Method != sip.REGISTER:
+		// In a dialog we record-routed: to the flow of the far side,
+		// even when its Contact looks like an address of ours.
+		s.leaving(ctx, w, req, hash, dest)
 	case ours && req.Method == sip.REGISTER:
 		s.register(ctx, w, req)
 	case ours && req.URI.User == "" && req.URI.Scheme != "tel":
