@@ -12,7 +12,8 @@
 // SIPp's uac, and uaload calling SIPp's uas (load_test.go). Issue 19:
 // examples/proxy as registrar and proxy (proxy_test.go): baresip and our
 // UAs register with digest and call each other through it over UDP and
-// TCP, parallel forking to two of our UAs, redirect mode, a call crossing
+// TCP, parallel forking to two of our UAs, redirect mode (followed by our
+// UA and by baresip), a call crossing
 // it and Kamailio each way, and SIPp registering and placing calls
 // through it (testdata/proxy_*.xml). The peers' configurations and port
 // rules are in peers/README.md.

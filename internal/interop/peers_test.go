@@ -336,6 +336,14 @@ type registrar interface {
 // k, and waits until the registrar holds its binding.
 func startBaresip(t *testing.T, ctx context.Context, k registrar, user string) *baresip {
 	t.Helper()
+	return startBaresipWith(t, ctx, k, user, true)
+}
+
+// startBaresipWith is startBaresip with or without k as outbound proxy;
+// without, baresip registers to its AOR's host and sends each request to
+// its Request-URI's (so it follows a 302 to the new target itself).
+func startBaresipWith(t *testing.T, ctx context.Context, k registrar, user string, outbound bool) *baresip {
+	t.Helper()
 	bin := peerBinary(t, "baresip", "baresip")
 	run := shortTempDir(t, "dtbs")
 	// baresip opens SIP on N (UDP, TCP) and TLS on N+1; ctrl_tcp on N+2;
@@ -371,8 +379,12 @@ module_app		ctrl_tcp.so
 ctrl_tcp_listen		127.0.0.1:%d
 `, b.sipPort, wav, base+3, base+12, b.ctrlPort)
 	require.NoError(t, os.WriteFile(filepath.Join(run, "config"), []byte(config), 0o644))
-	account := fmt.Sprintf("<%s>;auth_pass=%spw;answermode=auto;audio_codecs=PCMU,PCMA;medianat=;mediaenc=;regint=300;outbound=\"%s\"\n",
-		k.uri(user), user, k.uri(""))
+	account := fmt.Sprintf("<%s>;auth_pass=%spw;answermode=auto;audio_codecs=PCMU,PCMA;medianat=;mediaenc=;regint=300",
+		k.uri(user), user)
+	if outbound {
+		account += fmt.Sprintf(";outbound=\"%s\"", k.uri(""))
+	}
+	account += "\n"
 	require.NoError(t, os.WriteFile(filepath.Join(run, "accounts"), []byte(account), 0o644))
 	require.NoError(t, os.WriteFile(filepath.Join(run, "contacts"), nil, 0o644))
 	b.daemon = startDaemon(t, "baresip", filepath.Join(artifacts(t), "baresip-"+user+".log"), bin, "-4", "-f", run)

@@ -321,3 +321,26 @@ func testProxySipp(t *testing.T, network string) {
 	checkSipp(t, uac, proxySippCalls, exitErrOrNil(cerr))
 	checkSipp(t, uas, proxySippCalls, exitErrOrNil(ucmd.Wait()))
 }
+
+// TestProxyRedirectBaresip: baresip, registered at examples/proxy -redirect
+// without an outbound proxy, calls our UA dave; the redirect server answers
+// 302 with dave's contact and baresip follows it to dave directly.
+func TestProxyRedirectBaresip(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(t.Context(), peerTestTimeout)
+	defer cancel()
+	p := startOurProxy(t, ctx, "-redirect")
+	carol := startBaresipWith(t, ctx, p, "carol", false)
+	dave := newPeerUA(t, p, uaOptions{user: "dave"})
+	dave.waitEvent(t, ctx, ua.EventRegistered, "")
+	p.waitBinding(t, ctx, "dave", true)
+	_, err := carol.ctl(ctx, "dial", p.uri("dave"))
+	require.NoError(t, err)
+	in := dave.nextCall(t, ctx)
+	dave.waitEvent(t, ctx, ua.EventCallConfirmed, in.CallID())
+	require.NotEmpty(t, p.traced("SIP/2.0 302", in.CallID()), "no 302 from the redirect server")
+	_, err = carol.ctl(ctx, "hangup", "")
+	require.NoError(t, err)
+	require.ErrorIs(t, waitDone(t, ctx, in, "dave"), ua.ErrRemoteHangup)
+	require.Empty(t, p.traced("BYE ", in.CallID()), "the redirect server is not in the dialog")
+}
