@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/dialtone/dialtone/internal/memnet"
 	"github.com/dialtone/dialtone/proxy"
 	"github.com/dialtone/dialtone/sip"
 	"github.com/dialtone/dialtone/transaction"
@@ -258,5 +259,41 @@ func TestCancelAndDecline(t *testing.T) {
 			require.Equal(t, 603, se.Code())
 			require.ErrorIs(t, recv(t, desk.canceled, time.Minute, "CANCEL at the desk"), transaction.ErrCanceled)
 		})
+	})
+}
+
+// TestLossyNetwork: registrations and calls through the proxy over a UDP
+// network that loses 15% of datagrams, duplicates 10% and delays them
+// 20–40 ms: retransmissions on every hop (phones, proxy) carry the calls
+// through, and the duplicates are absorbed.
+func TestLossyNetwork(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, proxy.Config{})
+		e.n.SetConditions(memnet.Conditions{Loss: 0.15, Duplicate: 0.1, Latency: 20 * time.Millisecond, Jitter: 20 * time.Millisecond})
+		alice := e.newPhone("192.0.2.11:5060", "alice", answer, true)
+		bob := e.newPhone("192.0.2.12:5060", "bob", answer, true)
+		deadline := time.Now().Add(5 * time.Minute)
+		for alice.state() != ua.RegRegistered || bob.state() != ua.RegRegistered {
+			require.True(t, time.Now().Before(deadline), "registrations did not get through")
+			time.Sleep(time.Second)
+		}
+		for i := range 5 {
+			c, err := alice.dial(t, "sip:bob@"+domain)
+			require.NoError(t, err, "call %d", i)
+			in := recv(t, bob.calls, time.Minute, "bob's call")
+			recv(t, bob.rang, time.Second, "bob's ring")
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			require.NoError(t, c.Hangup(ctx), "call %d", i)
+			cancel()
+			select {
+			case <-in.Done():
+			case <-time.After(time.Minute):
+				t.Fatalf("call %d: bob's side did not end", i)
+			}
+		}
+		st := e.n.Stats()
+		t.Logf("memnet: %d datagrams sent, %d lost, %d duplicated", st.Sent, st.Lost, st.Duplicated)
+		require.Positive(t, st.Lost, "the network lost datagrams")
+		require.Positive(t, st.Duplicated, "the network duplicated datagrams")
 	})
 }
