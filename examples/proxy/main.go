@@ -233,13 +233,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return nil, fmt.Errorf("listen %s %s: %w", n, addr, err)
 		}
-		ap, err := netip.ParseAddrPort(selfAddr(a))
-		switch {
-		case err == nil && ap.Addr().IsUnspecified():
+		if ap, err := netip.ParseAddrPort(selfAddr(a)); err == nil && ap.Addr().IsUnspecified() {
+			// Peers cannot route to 0.0.0.0: the Record-Route is
+			// -advertise's (on every transport).
 			if o.advertise == "" {
 				return nil, fmt.Errorf("listen %s %s: a wildcard address needs -advertise", n, addr)
 			}
-		default:
+		} else {
 			srv.AddListener(n, selfAddr(a))
 		}
 		printf("listening %s %s", n, a)
