@@ -9,8 +9,14 @@
 // (optionsuas, txuas, txuac). Issue 5: package ua against Kamailio as
 // registrar and record-routing proxy (kamailio_test.go), against baresip
 // (baresip_test.go), and under SIPp load both ways: examples/dial answering
-// SIPp's uac, and uaload calling SIPp's uas (load_test.go). The peers'
-// configurations and port rules are in peers/README.md. Issue 12 and 15:
-// SIPp drives each example program (examples/dial, echobot, ivr) and each
-// of its flags (examples_test.go, scenarios in testdata/).
+// SIPp's uac, and uaload calling SIPp's uas (load_test.go). Issues 12 and
+// 15: SIPp drives each example program (examples/dial, echobot, ivr) and
+// each of its flags (examples_test.go, scenarios in testdata/), and hangs
+// up under real packet loss between network namespaces (loss_test.go).
+// Issue 19: examples/proxy as registrar and proxy (proxy_test.go): baresip
+// and our UAs register with digest and call each other through it over UDP
+// and TCP, parallel forking to two of our UAs, redirect mode (followed by
+// our UA and by baresip), a call crossing it and Kamailio each way, and
+// SIPp registering and placing calls through it (testdata/proxy_*.xml).
+// The peers' configurations and port rules are in peers/README.md.
 package interop

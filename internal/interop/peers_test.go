@@ -317,9 +317,27 @@ type baresip struct {
 	ctrlPort int
 }
 
+// registrar is a registrar and proxy the peers register to: Kamailio, or
+// our examples/proxy.
+type registrar interface {
+	// uri returns sip:user@host:port (sip:host:port for user "").
+	uri(user string) string
+	// waitBinding waits until the registrar holds a binding of user (want
+	// true) or none (want false).
+	waitBinding(t *testing.T, ctx context.Context, user string, want bool) string
+}
+
 // startBaresip starts baresip as user (password <user>pw) registered to
-// k, and waits until Kamailio holds its binding.
-func startBaresip(t *testing.T, ctx context.Context, k *kamailio, user string) *baresip {
+// k, and waits until the registrar holds its binding.
+func startBaresip(t *testing.T, ctx context.Context, k registrar, user string) *baresip {
+	t.Helper()
+	return startBaresipWith(t, ctx, k, user, true)
+}
+
+// startBaresipWith is startBaresip with or without k as outbound proxy;
+// without, baresip registers to its AOR's host and sends each request to
+// its Request-URI's (so it follows a 302 to the new target itself).
+func startBaresipWith(t *testing.T, ctx context.Context, k registrar, user string, outbound bool) *baresip {
 	t.Helper()
 	bin := peerBinary(t, "baresip", "baresip")
 	run := shortTempDir(t, "dtbs")
@@ -356,8 +374,12 @@ module_app		ctrl_tcp.so
 ctrl_tcp_listen		127.0.0.1:%d
 `, b.sipPort, wav, base+3, base+12, b.ctrlPort)
 	require.NoError(t, os.WriteFile(filepath.Join(run, "config"), []byte(config), 0o644))
-	account := fmt.Sprintf("<%s>;auth_pass=%spw;answermode=auto;audio_codecs=PCMU,PCMA;medianat=;mediaenc=;regint=300;outbound=\"%s\"\n",
-		k.uri(user), user, k.uri(""))
+	account := fmt.Sprintf("<%s>;auth_pass=%spw;answermode=auto;audio_codecs=PCMU,PCMA;medianat=;mediaenc=;regint=300",
+		k.uri(user), user)
+	if outbound {
+		account += fmt.Sprintf(";outbound=\"%s\"", k.uri(""))
+	}
+	account += "\n"
 	require.NoError(t, os.WriteFile(filepath.Join(run, "accounts"), []byte(account), 0o644))
 	require.NoError(t, os.WriteFile(filepath.Join(run, "contacts"), nil, 0o644))
 	b.daemon = startDaemon(t, "baresip", filepath.Join(artifacts(t), "baresip-"+user+".log"), bin, "-4", "-f", run)

@@ -4,6 +4,7 @@ package interop
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"net"
@@ -116,20 +117,22 @@ type uaOptions struct {
 	user     string // AOR user at the Kamailio; "" for no line
 	password string // "" for <user>pw
 	expires  time.Duration
-	manual   bool // do not register at New
+	manual   bool              // do not register at New
+	network  transport.Network // listen and register over it; "" for UDP
+	outbound string            // the line's outbound proxy; "" for none
 	// onCall overrides the default handler, which answers every call with
 	// testSDP.
 	onCall func(ctx context.Context, ic *ua.IncomingCall)
 }
 
 // newPeerUA starts one of our UAs on a UDP loopback port with a line at
-// Kamailio k. Close runs when the test ends; the wire log is printed when
-// the test has failed.
-func newPeerUA(t *testing.T, k *kamailio, opt uaOptions) *peerUA {
+// registrar k (Kamailio or our proxy). Close runs when the test ends; the
+// wire log is printed when the test has failed.
+func newPeerUA(t *testing.T, k registrar, opt uaOptions) *peerUA {
 	t.Helper()
 	p := &peerUA{name: opt.user, events: make(chan ua.Event, 1024), wire: &wireLog{}, calls: make(chan *ua.Call, 16)}
 	cfg := ua.Config{
-		Listen:    []ua.ListenConfig{{Network: transport.UDP, Addr: net.JoinHostPort(loopback, "0")}},
+		Listen:    []ua.ListenConfig{{Network: cmp.Or(opt.network, transport.UDP), Addr: net.JoinHostPort(loopback, "0")}},
 		Tracer:    p.wire,
 		UserAgent: "dialtone-interop",
 		OnEvent: func(e ua.Event) {
@@ -156,7 +159,7 @@ func newPeerUA(t *testing.T, k *kamailio, opt uaOptions) *peerUA {
 		}
 		cfg.Lines = []ua.LineConfig{{
 			AOR: k.uri(opt.user), Password: pw, Registrar: k.uri(""),
-			Expires: opt.expires, Manual: opt.manual,
+			Expires: opt.expires, Manual: opt.manual, Transport: opt.network, OutboundProxy: opt.outbound,
 		}}
 	}
 	u, err := ua.New(cfg)

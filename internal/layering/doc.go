@@ -11,8 +11,10 @@
 //	dialog                 RFC 3261 §12, §13 sessions         (sip, transport, transaction)
 //	rtp and rtp/...        media                              (nothing of SIP)
 //	ua                     the facade                         (all of the above)
+//	proxy                  registrar, proxy, redirect server  (sip, transport, transaction, dialog)
 //
 // Packages under internal/ are leaves that import nothing of the project,
 // except internal/interop, which with examples/ may import anything. Test
-// files follow the same rules, and may also use internal/memnet.
+// files follow the same rules, and may also use internal/memnet; proxy's
+// tests may also use ua, whose phones they drive through the proxy.
 package layering
