@@ -114,7 +114,8 @@ type Config struct {
 	// bound to a wildcard address (e.g. a public address known in advance).
 	// Empty: the local address toward the peer.
 	ContactHost string
-	// Shards is the number of transaction run loops (0: GOMAXPROCS).
+	// Shards is the number of transaction-layer shards, each a lock, a timer
+	// and the transactions whose branches hash to it (0: GOMAXPROCS).
 	Shards int
 
 	// OnEvent receives registration and call events. It is called from the
