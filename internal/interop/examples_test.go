@@ -207,7 +207,7 @@ func TestDialHangupAfter(t *testing.T) {
 		"-hangup-after", answerDelay, target)
 	wait()
 	require.NoError(t, err, "dial exit status:\n%s", stdout)
-	require.Contains(t, stdout, ": hung up\n")
+	require.Contains(t, stdout, ": hung up (BYE answered 200 OK)\n", "dial hung up and SIPp answered its BYE")
 	require.NotContains(t, stdout, "hang-up call=", "no hang-up error")
 }
 
@@ -274,7 +274,7 @@ func TestIVRWithSIPp(t *testing.T) {
 	require.Contains(t, stdout, " call me at sip:ivr@"+v.sip+"\n")
 	require.Contains(t, stdout, " DTMF # received call=")
 	require.Contains(t, stdout, "ended-by=#")
-	require.Contains(t, stdout, ": hung up\n", "the IVR hangs up after #")
+	require.Contains(t, stdout, ": hung up (BYE answered 200 OK)\n", "the IVR hangs up after # and SIPp answers its BYE")
 	wavs, err := filepath.Glob(filepath.Join(recDir, "*.wav"))
 	require.NoError(t, err)
 	require.Len(t, wavs, 1, "one recording")
@@ -387,7 +387,7 @@ func TestDialPlayRecordEchobot(t *testing.T) {
 	stdout, _, err := runExample(t, ctx, "dial", "-listen", net.JoinHostPort(loopback, "0"), "-media-ip", loopback,
 		"-play", tone, "-record", rec, "-dtmf", "12", "-hangup-after-play", "sip:echo@"+e.sip)
 	require.NoError(t, err, "dial exit status:\n%s", stdout)
-	for _, want := range []string{" played file=" + tone, " DTMF 12 sent call=", ": hung up\n", " recorded file=" + rec} {
+	for _, want := range []string{" played file=" + tone, " DTMF 12 sent call=", ": hung up (BYE answered 200 OK)\n", " recorded file=" + rec} {
 		require.Contains(t, stdout, want)
 	}
 	got := readWAV(t, rec)
