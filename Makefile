@@ -27,9 +27,10 @@ lint: tools
 	$(STATICCHECK) -tags interop ./internal/interop/...
 
 # Every package, race detector on, test order shuffled; prints each
-# package's coverage and, at the end, every skipped test with its reason.
+# package's coverage and, at the end, how many RFC 4475/5118 torture cases
+# ran and every skipped test with its reason.
 unit: $(REPORT)
-	$(GO) test -race -shuffle=on -count=1 -cover -json $(PKGS) | $(REPORT) -title unit
+	$(GO) test -race -shuffle=on -count=1 -cover -json $(PKGS) | $(REPORT) -title unit -count TestTorture
 
 # Tests against real peers (SIPp, Kamailio, baresip) on loopback; under
 # CI=true a missing peer fails the run instead of skipping. Prints each test

@@ -21,6 +21,10 @@ func main() {
 	flag.BoolVar(&opt.progress, "progress", false, "print a line as each test starts and ends")
 	flag.BoolVar(&opt.failOnSkip, "fail-on-skip", false, "exit 1 when any test was skipped")
 	flag.StringVar(&opt.title, "title", "tests", "name of the run in the summary")
+	flag.Func("count", "a top-level test whose subtests the summary counts (repeatable)", func(s string) error {
+		opt.count = append(opt.count, s)
+		return nil
+	})
 	flag.Parse()
 	r := newReport(os.Stdout, opt)
 	if err := r.read(os.Stdin); err != nil {

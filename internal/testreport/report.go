@@ -21,6 +21,10 @@ const maxLine = 16 << 20
 
 // options are the command-line settings.
 type options struct {
+	// count names top-level tests whose subtests the summary counts
+	// ("sip TestTorture: 74 subtests: 74 passed, 0 failed, 0 skipped"),
+	// so that a corpus a test walks shows how much of it ran.
+	count      []string
 	progress   bool
 	failOnSkip bool
 	title      string
@@ -57,6 +61,8 @@ type report struct {
 	failed  []testKey
 	skipped []skip
 
+	counted map[testKey]*[3]int // passed, failed, skipped subtests of -count tests
+
 	packages    int
 	pkgFailed   []string
 	buildFailed []string
@@ -64,7 +70,8 @@ type report struct {
 }
 
 func newReport(w io.Writer, opt options) *report {
-	return &report{w: w, opt: opt, output: map[testKey][]string{}, pkgOut: map[string][]string{}}
+	return &report{w: w, opt: opt, output: map[testKey][]string{}, pkgOut: map[string][]string{},
+		counted: map[testKey]*[3]int{}}
 }
 
 // read consumes the whole input; lines that are not JSON events (a
@@ -102,6 +109,7 @@ func (r *report) handle(e event) {
 		return
 	}
 	k := testKey{e.Package, e.Test}
+	r.countSubtest(e)
 	switch e.Action {
 	case "run", "cont": // a parallel test runs from "cont" on
 		if r.opt.progress {
@@ -200,11 +208,46 @@ func skipReason(lines []string) string {
 	return "(no reason given)"
 }
 
+// countSubtest counts the end of a subtest of a test named by -count.
+func (r *report) countSubtest(e event) {
+	top, _, sub := strings.Cut(e.Test, "/")
+	if !sub || !slices.Contains(r.opt.count, top) {
+		return
+	}
+	i := map[string]int{"pass": 0, "fail": 1, "skip": 2}
+	n, ok := i[e.Action]
+	if !ok {
+		return
+	}
+	k := testKey{e.Package, top}
+	c := r.counted[k]
+	if c == nil {
+		c = new([3]int)
+		r.counted[k] = c
+	}
+	c[n]++
+}
+
 // summarize prints the summary and reports whether the run is a success.
 func (r *report) summarize() bool {
 	ok := true
 	fmt.Fprintf(r.w, "\n== %s: packages %d (%d without tests); tests and subtests: %d passed, %d failed, %d skipped\n",
 		r.opt.title, r.packages, r.noTests, r.passed, len(r.failed), len(r.skipped))
+	for _, name := range r.opt.count {
+		found := false
+		for k, c := range r.counted {
+			if k.test != name {
+				continue
+			}
+			found = true
+			fmt.Fprintf(r.w, "%s %s: %d subtests: %d passed, %d failed, %d skipped\n",
+				shortPkg(k.pkg), name, c[0]+c[1]+c[2], c[0], c[1], c[2])
+		}
+		if !found {
+			fmt.Fprintf(r.w, "FAIL: %s ran no subtest (-count)\n", name)
+			ok = false
+		}
+	}
 	if len(r.skipped) > 0 {
 		var needs int
 		for _, s := range r.skipped {

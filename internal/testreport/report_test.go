@@ -92,6 +92,17 @@ func TestReport(t *testing.T) {
 		{name: "skip refused", in: skipRun, opt: options{failOnSkip: true}, ok: false,
 			want: []string{"FAIL: 1 skipped where nothing may skip (-fail-on-skip)"}},
 		{name: "empty input", in: "", ok: false, want: []string{"FAIL: no test result in the input"}},
+		{name: "counted corpus", in: `{"Action":"run","Package":"github.com/dialtone/dialtone/sip","Test":"TestTorture"}
+{"Action":"pass","Package":"github.com/dialtone/dialtone/sip","Test":"TestTorture/a"}
+{"Action":"pass","Package":"github.com/dialtone/dialtone/sip","Test":"TestTorture/b"}
+{"Action":"skip","Package":"github.com/dialtone/dialtone/sip","Test":"TestTorture/c"}
+{"Action":"pass","Package":"github.com/dialtone/dialtone/sip","Test":"TestTorture"}
+{"Action":"pass","Package":"github.com/dialtone/dialtone/sip","Test":"TestOther/x"}
+{"Action":"pass","Package":"github.com/dialtone/dialtone/sip"}
+`, opt: options{count: []string{"TestTorture"}}, ok: true,
+			want: []string{"sip TestTorture: 3 subtests: 2 passed, 0 failed, 1 skipped\n"}},
+		{name: "counted test missing", in: passRun, opt: options{count: []string{"TestTorture"}}, ok: false,
+			want: []string{"FAIL: TestTorture ran no subtest (-count)\n"}},
 		{name: "not json", in: "# pkg\n./a.go:1: syntax error\n", ok: false, want: []string{"./a.go:1: syntax error\n"}},
 		{name: "build failure", in: `{"ImportPath":"p [p.test]","Action":"build-output","Output":"a.go:1: bad\n"}
 {"ImportPath":"p [p.test]","Action":"build-fail"}
