@@ -213,6 +213,8 @@ func TestFlowToken(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		require.NoError(t, c.Hangup(ctx), "the BYE reached bob and he answered")
+		// bob answers the BYE before his call ends: wait for the end.
+		recv(t, in.Done(), time.Minute, "bob's call ending")
 		require.ErrorIs(t, in.Err(), ua.ErrRemoteHangup)
 	})
 }
