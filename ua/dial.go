@@ -1,0 +1,476 @@
+package ua
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+
+	"github.com/dialtone/dialtone/dialog"
+	"github.com/dialtone/dialtone/sip"
+	"github.com/dialtone/dialtone/transaction"
+	"github.com/dialtone/dialtone/transport"
+)
+
+// The outgoing call, RFC 3261 §13.2: the INVITE, its provisional and final
+// responses, challenges, redirects, forks and the ACK for each 2xx.
+
+// DialOptions are the settings of one outgoing call.
+type DialOptions struct {
+	// Line places the call: its AOR is the From, its credentials answer
+	// challenges, its outbound proxy is the first hop. Nil: the UA's first
+	// line, or an anonymous From when there is none.
+	Line *Line
+	// SDP is the offer sent in the INVITE (application/sdp). Nil: the UA
+	// opens an RTP session (Call.Media) and offers it, unless
+	// Config.Media.DisableMedia is set or NoOffer asks for a late offer.
+	// Given SDP bytes, no session is created: media is the host's.
+	SDP []byte
+	// NoOffer sends the INVITE without SDP (a late offer, RFC 3261
+	// §13.2.1): the 2xx then carries the peer's offer and the ACK our
+	// answer. With media enabled the UA answers it from the call's session;
+	// without, the ACK carries no body.
+	NoOffer bool
+	// MaxRedirects bounds the 3xx responses followed (0:
+	// Limits.MaxRedirects; negative: none followed).
+	MaxRedirects int
+	// Transport forces a network (udp, tcp, tls); empty: the line's, else
+	// the target's.
+	Transport transport.Network
+	// Headers are added to the INVITE (Subject, X-…).
+	Headers []sip.Header
+}
+
+// Dial places a call to target, a SIP URI ("sip:bob@example.com"; "sip:"
+// is added when missing), and returns it once a 2xx has answered and been
+// acknowledged. See DialURI.
+func (u *UA) Dial(ctx context.Context, target string, opts DialOptions) (*Call, error) {
+	uri, err := parseTarget(target)
+	if err != nil {
+		return nil, err
+	}
+	return u.DialURI(ctx, uri, opts)
+}
+
+// DialURI places a call to uri (RFC 3261 §13.2): it sends the INVITE
+// through the line's outbound proxy or to the resolved target, reports
+// provisional responses as EventCallProgress, answers 401/407 once per
+// challenge, follows 3xx (Contacts by q, at most MaxRedirects, never the
+// same URI twice), ACKs the 2xx from the UA core and again for each of its
+// retransmissions, and with forking keeps the first 2xx and ends the others
+// with ACK and BYE.
+//
+// It returns the established call, a *StatusError for a final non-2xx
+// answer (an *AuthError when credentials fail), a wrapped transaction error
+// (Timer B: errors.Is(err, transaction.ErrTimeout)), or ctx's error. ctx
+// bounds the wait, not the protocol: when it ends first the INVITE is
+// canceled (CANCEL once a provisional response came), and a 2xx that
+// crosses the CANCEL gets its ACK and then a BYE. Once the callee rings
+// nothing but ctx bounds the wait for an answer (RFC 3261 has no timer in
+// Proceeding), so give it a deadline as a ring timeout.
+func (u *UA) DialURI(ctx context.Context, uri sip.URI, opts DialOptions) (*Call, error) {
+	line := opts.Line
+	if line == nil && len(u.lines) > 0 {
+		line = u.lines[0]
+	}
+	maxRedirects := opts.MaxRedirects
+	if maxRedirects == 0 {
+		maxRedirects = u.cfg.Limits.MaxRedirects
+	}
+	network := opts.Transport
+	if network == "" && line != nil {
+		network = line.network
+	}
+	if network == "" {
+		network = uriNetwork(uri)
+	}
+	c := &Call{u: u, line: line, dir: Outgoing, network: network, done: make(chan struct{}), local: opts.SDP}
+	o := &outgoing{c: c, target: uri, opts: opts, maxRedirects: maxRedirects, tried: map[string]bool{uri.String(): true}}
+	first := uri
+	if line != nil && line.proxy != nil {
+		first = *line.proxy
+	}
+	var from sip.Address
+	user := "dialtone"
+	if line != nil {
+		from, user = line.from(), line.user
+	}
+	ct, err := u.contactFor(ctx, user, network, first)
+	if err != nil {
+		return nil, err
+	}
+	if line != nil && line.cfg.Contact != "" {
+		ct = line.Contact() // LineConfig.Contact: used in calls too
+	}
+	if line == nil {
+		from = sip.Address{URI: ct.URI, Params: sip.Params(";tag=" + sip.NewTag())}
+		from.URI.Params = ""
+	}
+	o.from, o.contact, o.callID = from, ct, sip.NewCallID()
+	c.callID = o.callID
+	if opts.SDP == nil && u.mediaEnabled() {
+		m, err := u.newMedia(ctx, ct.URI.Host)
+		if err != nil {
+			return nil, err
+		}
+		if !opts.NoOffer {
+			offer, err := m.offer()
+			if err != nil {
+				m.close()
+				return nil, fmt.Errorf("ua: media: %w", err)
+			}
+			o.opts.SDP, c.local = offer, offer
+		}
+		c.media = m
+	}
+	if err := u.addSetup(c); err != nil {
+		c.media.close()
+		return nil, err
+	}
+	if c.media != nil {
+		c.media.forwardDTMF(c)
+	}
+	result := make(chan error, 1)
+	o.result = result
+	if !u.goTrack(o.run) {
+		u.removeSetup(c)
+		c.media.close()
+		return nil, ErrClosed
+	}
+	select {
+	case err := <-result:
+		if err != nil {
+			return nil, err
+		}
+		return c, nil
+	case <-ctx.Done():
+		c.abandon()
+		return nil, ctx.Err()
+	}
+}
+
+// outgoing is the setup of an outgoing call: one INVITE after another
+// (authentication, redirects) until a 2xx or a final failure.
+type outgoing struct {
+	c            *Call
+	target       sip.URI
+	opts         DialOptions
+	maxRedirects int
+	redirects    int
+	tried        map[string]bool
+	queue        []sip.URI
+	from         sip.Address
+	contact      sip.Address
+	callID       string
+	cseq         uint32
+	auth         []sip.Header
+	result       chan error
+	answered     bool
+	// fsMu guards the fork set of the INVITE being read: once the
+	// transaction is detached, late responses reach it on the transaction
+	// layer's loop while read may still drain the channel.
+	fsMu sync.Mutex
+}
+
+func (o *outgoing) newInvite(uri sip.URI) *sip.Request {
+	u := o.c.u
+	req := sip.NewRequest(sip.INVITE, uri)
+	req.SetTo(sip.Address{URI: o.target})
+	req.SetFrom(o.from)
+	req.SetCallID(o.callID)
+	o.cseq++
+	req.SetCSeq(sip.CSeq{Seq: o.cseq, Method: sip.INVITE})
+	req.Set("Contact", o.contact.String())
+	if l := o.c.line; l != nil && l.proxy != nil {
+		req.Set("Route", "<"+l.proxy.String()+">")
+	}
+	req.Set("Allow", u.allow)
+	u.addCommon(req)
+	for _, h := range o.opts.Headers {
+		req.Add(h.Name, h.Value)
+	}
+	applyAuth(req, o.auth)
+	if len(o.opts.SDP) > 0 {
+		req.SetBody(o.opts.SDP, "application/sdp")
+	}
+	return req
+}
+
+func (o *outgoing) finish(err error) {
+	if err == nil {
+		o.result <- nil
+		return
+	}
+	o.c.end(err)
+	o.result <- err
+}
+
+func (o *outgoing) run() {
+	c, u := o.c, o.c.u
+	req := o.newInvite(o.target)
+	authTries := 0
+	for {
+		tx, err := u.send(u.baseCtx, u.baseCtx, req, c.network)
+		if err != nil {
+			o.finish(fmt.Errorf("ua: INVITE %s: %w", req.URI.String(), err))
+			return
+		}
+		c.mu.Lock()
+		c.tx = tx
+		abandoned := c.abandoned
+		c.mu.Unlock()
+		if abandoned {
+			tx.Cancel()
+		}
+		u.emit(Event{Kind: EventCallDialing, Line: c.line, Call: c, CallID: c.callID})
+		res, err := o.read(tx, req)
+		if o.answered {
+			return
+		}
+		if err != nil {
+			o.finish(fmt.Errorf("ua: INVITE %s: %w", req.URI.String(), err))
+			return
+		}
+		c.mu.Lock()
+		abandoned = c.abandoned
+		c.mu.Unlock()
+		if abandoned {
+			o.finish(&StatusError{Response: res})
+			return
+		}
+		switch {
+		case isChallenge(res) && authTries < 4:
+			authTries++
+			hs, err := c.creds().answer(res, req)
+			if err != nil {
+				o.finish(err)
+				return
+			}
+			o.auth = c.creds().retryAuth(hs, req)
+			req = o.newInvite(req.URI)
+			continue
+		case res.StatusCode >= 300 && res.StatusCode < 400:
+			if o.maxRedirects < 0 || o.redirects >= o.maxRedirects {
+				o.finish(fmt.Errorf("%w: %w", ErrTooManyRedirects, &StatusError{Response: res}))
+				return
+			}
+			o.redirects++
+			added := o.addContacts(res)
+			if !added && len(o.queue) == 0 {
+				o.finish(fmt.Errorf("%w: %w", ErrRedirectLoop, &StatusError{Response: res}))
+				return
+			}
+		}
+		if len(o.queue) > 0 {
+			next := o.queue[0]
+			o.queue = o.queue[1:]
+			o.auth = nil
+			authTries = 0
+			req = o.newInvite(next)
+			continue
+		}
+		o.finish(&StatusError{Response: res})
+		return
+	}
+}
+
+// addContacts queues the Contacts of a 3xx not tried yet, by decreasing q
+// (RFC 3261 §8.1.3.4).
+func (o *outgoing) addContacts(res *sip.Response) bool {
+	cs, err := res.Contacts()
+	if err != nil {
+		return false
+	}
+	slices.SortStableFunc(cs, func(a, b sip.Address) int { return cmp.Compare(b.Q(), a.Q()) })
+	added := false
+	for _, ct := range cs {
+		if ct.Wildcard || !ct.URI.IsSIP() {
+			continue
+		}
+		uri := ct.URI
+		uri.Headers = ""
+		uri.Params = uri.Params.Del("method")
+		k := uri.String()
+		if o.tried[k] {
+			continue
+		}
+		o.tried[k] = true
+		o.queue = append(o.queue, uri)
+		added = true
+	}
+	return added
+}
+
+// read handles the responses of one INVITE transaction. It returns the
+// non-2xx final response, or the transaction's error when it ended without
+// a final response. After the first 2xx it detaches from the transaction:
+// the retransmissions and forked 2xx that follow until Timer M (RFC 6026
+// §8.4) are acknowledged by late on the transaction layer's loop, so no
+// goroutine waits on an answered call; read returns with o.answered set.
+func (o *outgoing) read(tx *transaction.ClientTx, req *sip.Request) (*sip.Response, error) {
+	c, u := o.c, o.c.u
+	fs := dialog.NewForkSet(req, 0)
+	receive := func(res *sip.Response) (dialog.ForkEvent, error) {
+		o.fsMu.Lock()
+		defer o.fsMu.Unlock()
+		return fs.Receive(res)
+	}
+	for res := range tx.Responses() {
+		if res.IsProvisional() {
+			if res.StatusCode == sip.StatusTrying {
+				continue
+			}
+			_, _ = receive(res)
+			c.mu.Lock()
+			if c.state == CallDialing {
+				c.state = CallRinging
+			}
+			c.mu.Unlock()
+			if c.media != nil && !o.opts.NoOffer && len(res.Body()) > 0 && res.ContentType() == "application/sdp" {
+				if err := c.media.applyAnswer(res.Body(), true); err != nil {
+					u.log.Debug("early media answer not applied", "call_id", c.callID, "error", err.Error())
+				}
+			}
+			u.emit(Event{Kind: EventCallProgress, Line: c.line, Call: c, CallID: c.callID, Response: res, SDP: res.Body()})
+			continue
+		}
+		if !res.IsSuccess() {
+			_, _ = receive(res)
+			return res, nil
+		}
+		ev, err := receive(res)
+		if err != nil || ev.Dialog == nil {
+			continue
+		}
+		if ev.Outcome == dialog.ForkConfirmed {
+			o.confirm(ev.Dialog, req, res)
+			c.mu.Lock()
+			ack, flow := c.ack, c.ackFlow
+			c.mu.Unlock()
+			tx.Detach(func(res *sip.Response) {
+				if res.IsSuccess() {
+					if ev, err := receive(res); err == nil {
+						o.late(ev, req, res, ack, flow)
+					}
+				}
+			})
+			continue // drain what the channel already holds
+		}
+		o.late(ev, req, res, nil, transport.Flow{})
+	}
+	if o.answered {
+		c.mu.Lock()
+		c.ack = nil // late keeps its own reference for retransmissions
+		c.tx = nil
+		c.mu.Unlock()
+		return nil, nil
+	}
+	if err := tx.Err(); err != nil {
+		return nil, err
+	}
+	return nil, transaction.ErrTerminated
+}
+
+// late handles a 2xx after the first: a retransmission of ours is
+// answered with the same ACK, another fork's 2xx gets its own ACK (and,
+// when surplus, a BYE, §13.2.2.4). It runs on the transaction layer's loop
+// once the INVITE is detached, so anything that may block runs on a
+// goroutine of its own.
+func (o *outgoing) late(ev dialog.ForkEvent, req *sip.Request, res *sip.Response, ack *sip.Request, flow transport.Flow) {
+	c, u := o.c, o.c.u
+	switch ev.Outcome {
+	case dialog.ForkRetransmit:
+		c.mu.Lock()
+		mine := ev.Dialog == c.d
+		if ack == nil {
+			ack, flow = c.ack, c.ackFlow
+		}
+		c.mu.Unlock()
+		if mine && ack != nil {
+			u.goTrack(func() { _ = u.tp.SendOn(u.baseCtx, ack, flow) })
+		} else if a, err := ev.Dialog.NewAck(req, res); err == nil {
+			u.goTrack(func() { _, _ = u.sendAck(u.baseCtx, a, c.network) })
+		}
+	case dialog.ForkSurplus:
+		d := ev.Dialog
+		a, errAck := d.NewAck(req, res)
+		bye, errBye := d.NewRequest(sip.BYE, nil, "")
+		u.goTrack(func() {
+			if errAck == nil {
+				_, _ = u.sendAck(u.baseCtx, a, c.network)
+			}
+			if errBye == nil {
+				u.fireAndForget(bye, c.network)
+			}
+		})
+	}
+}
+
+// confirm makes the dialog of the first 2xx the call: ACK, then hand the
+// call to Dial, or BYE it when Dial gave up.
+func (o *outgoing) confirm(d *dialog.Dialog, req *sip.Request, res *sip.Response) {
+	c, u := o.c, o.c.u
+	ack, err := d.NewAck(req, res)
+	var mediaErr error
+	if err == nil && c.media != nil {
+		if o.opts.NoOffer {
+			// Late offer: the 2xx carries the peer's offer, our ACK the
+			// answer (RFC 3264 §4).
+			var answer []byte
+			if answer, mediaErr = c.media.answer(res.Body()); mediaErr == nil {
+				ack.SetBody(answer, "application/sdp")
+				c.mu.Lock()
+				c.local = answer
+				c.mu.Unlock()
+			}
+		} else {
+			mediaErr = c.media.applyAnswer(res.Body(), false)
+		}
+	}
+	// The call joins the dialog table before the ACK goes out: the peer
+	// may send BYE as soon as it has the ACK, and must not get 481.
+	c.mu.Lock()
+	c.d, c.id = d, d.ID()
+	c.remote = bytes.Clone(res.Body())
+	c.state = CallEstablished
+	abandoned := c.abandoned
+	c.mu.Unlock()
+	o.answered = true
+	u.promote(c)
+	var flow transport.Flow
+	if err == nil {
+		flow, err = u.sendAck(u.baseCtx, ack, c.network)
+	}
+	c.mu.Lock()
+	c.ack, c.ackFlow = ack, flow
+	c.mu.Unlock()
+	u.emit(Event{Kind: EventCallAnswered, Line: c.line, Call: c, CallID: c.callID, Response: res, SDP: res.Body()})
+	if err != nil {
+		u.log.Warn("ACK not sent", "call_id", c.callID, "error", err.Error())
+	}
+	if abandoned {
+		u.goTrack(func() { _ = c.Hangup(u.baseCtx) })
+		o.result <- context.Canceled
+		return
+	}
+	if mediaErr != nil {
+		// RFC 3261 §13.2.2.4: an unacceptable answer is ACKed, then the
+		// call is ended with BYE.
+		why := fmt.Errorf("ua: media: %w", mediaErr)
+		u.goTrack(func() { _ = c.hangup(u.baseCtx, why) })
+		o.result <- why
+		return
+	}
+	o.result <- nil
+}
+
+// fireAndForget sends req (a BYE for a surplus fork) and waits for its
+// answer without looking at it.
+func (u *UA) fireAndForget(req *sip.Request, network transport.Network) {
+	tx, err := u.send(u.baseCtx, u.baseCtx, req, network)
+	if err == nil {
+		_, _ = tx.Final(u.baseCtx)
+	}
+}

@@ -1,0 +1,127 @@
+package ua
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/dialtone/dialtone/sip"
+	"github.com/dialtone/dialtone/transaction"
+)
+
+// The INVITE session's reliability, RFC 3261 §13.3.1.4 and §13.2.2.4: the
+// UAS retransmits its 2xx until the ACK (BYE after 64·T1 without one), and
+// the UAC ACKs every 2xx retransmission.
+
+// retransmission is one 2xx the UAS core retransmits (§13.3.1.4): from T1,
+// doubling up to T2, until the ACK or the deadline of 64·T1.
+type retransmission struct {
+	w        transaction.ResponseWriter
+	res      *sip.Response
+	seq      uint32
+	interval time.Duration
+	deadline time.Time
+	timer    *time.Timer
+}
+
+// resendAck answers a 2xx retransmission that arrived after its INVITE
+// transaction ended (the transaction layer hands it to HandleDirect).
+func (c *Call) resendAck(res *sip.Response) {
+	cs, err := res.CSeq()
+	if err != nil {
+		return
+	}
+	c.mu.Lock()
+	ack, flow := c.ack, c.ackFlow
+	c.mu.Unlock()
+	if ack == nil {
+		return
+	}
+	if acs, err := ack.CSeq(); err != nil || acs.Seq != cs.Seq {
+		return
+	}
+	_ = c.u.tp.SendOn(c.u.baseCtx, ack, flow)
+}
+
+// startRetransmit retransmits res (our 2xx to an INVITE with CSeq seq)
+// until its ACK, from T1 doubling up to T2, for at most 64·T1 (RFC 3261
+// §13.3.1.4). Called with c.mu held.
+func (c *Call) startRetransmit(w transaction.ResponseWriter, res *sip.Response, seq uint32) {
+	if c.rtx != nil {
+		c.rtx.timer.Stop()
+	}
+	r := &retransmission{w: w, res: res, seq: seq, interval: c.u.t1, deadline: time.Now().Add(64 * c.u.t1)}
+	r.timer = c.u.afterFunc(r.interval, func() { c.retransmit(r) })
+	c.rtx = r
+}
+
+func (c *Call) retransmit(r *retransmission) {
+	c.mu.Lock()
+	if c.rtx != r {
+		c.mu.Unlock()
+		return
+	}
+	now := time.Now()
+	if !now.Before(r.deadline) {
+		// §13.3.1.4: no ACK within 64·T1: confirm, then end with BYE.
+		c.rtx = nil
+		c.mu.Unlock()
+		_ = c.bye(c.u.baseCtx, ErrNoACK)
+		return
+	}
+	r.interval = min(2*r.interval, c.u.t2)
+	r.timer = c.u.afterFunc(min(r.interval, r.deadline.Sub(now)), func() { c.retransmit(r) })
+	w, res := r.w, r.res
+	c.mu.Unlock()
+	if err := w.Respond(res); err != nil && !errors.Is(err, transaction.ErrTerminated) {
+		c.u.log.Debug("2xx retransmission failed", "call_id", c.callID, "error", err.Error())
+	}
+}
+
+// receiveAck takes the ACK of our 2xx: the retransmissions stop and the
+// call is confirmed.
+func (c *Call) receiveAck(ack *sip.Request) {
+	cs, err := ack.CSeq()
+	if err != nil {
+		return
+	}
+	c.mu.Lock()
+	r := c.rtx
+	if r == nil || r.seq != cs.Seq {
+		c.mu.Unlock()
+		return
+	}
+	r.timer.Stop()
+	c.rtx = nil
+	first := c.state == CallAnswered
+	if first {
+		c.state = CallEstablished
+	}
+	if b := ack.Body(); len(b) > 0 {
+		c.remote = bytes.Clone(b)
+	}
+	bye := c.byeOnAck
+	c.mu.Unlock()
+	var mediaErr error
+	if m := c.media; m != nil && !bye {
+		m.mu.Lock()
+		pending := m.neg.OfferPending()
+		m.mu.Unlock()
+		if pending {
+			// Our offer was in the 2xx: the ACK carries the answer
+			// (RFC 3264 §4, late offer and offerless re-INVITE).
+			mediaErr = m.applyAnswer(ack.Body(), false)
+		}
+	}
+	if first {
+		c.u.emit(Event{Kind: EventCallConfirmed, Line: c.line, Call: c, CallID: c.callID, SDP: ack.Body(), Err: mediaErr})
+	}
+	switch {
+	case bye:
+		c.u.goTrack(func() { _ = c.Hangup(c.u.baseCtx) })
+	case mediaErr != nil && first:
+		why := fmt.Errorf("ua: media: %w", mediaErr)
+		c.u.goTrack(func() { _ = c.hangup(c.u.baseCtx, why) })
+	}
+}

@@ -1,0 +1,265 @@
+package ua
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/dialtone/dialtone/dialog"
+	"github.com/dialtone/dialtone/rtp"
+	"github.com/dialtone/dialtone/sip"
+	"github.com/dialtone/dialtone/transaction"
+)
+
+// Modifying a call, RFC 3261 §14 and RFC 3264 §8: re-INVITE, hold and
+// resume, glare back-off.
+
+// Hold puts the peer on hold: a re-INVITE with our SDP marked sendonly
+// (RFC 3264 §8.4). With a media session the negotiator makes the offer
+// (sendonly, or inactive when we only received) and the answer is applied:
+// the peer stops sending to us.
+func (c *Call) Hold(ctx context.Context) error {
+	if c.media != nil {
+		return c.mediaReinvite(ctx, true, false)
+	}
+	return c.Reinvite(ctx, SetSDPDirection(c.LocalSDP(), "sendonly"))
+}
+
+// Resume takes the peer off hold: a re-INVITE with our SDP marked
+// sendrecv (with a media session, the configured direction again).
+func (c *Call) Resume(ctx context.Context) error {
+	if c.media != nil {
+		return c.mediaReinvite(ctx, false, true)
+	}
+	return c.Reinvite(ctx, SetSDPDirection(c.LocalSDP(), "sendrecv"))
+}
+
+// mediaReinvite re-offers the call's session (after Hold or Resume when
+// asked) and applies the answer. A failed re-INVITE leaves the session and
+// the hold state as they were (RFC 3264 §8).
+func (c *Call) mediaReinvite(ctx context.Context, hold, resume bool) error {
+	m := c.media
+	m.mu.Lock()
+	wasHeld := m.neg.Held()
+	switch {
+	case hold:
+		m.neg.Hold()
+	case resume:
+		m.neg.Resume()
+	}
+	restore := func() {
+		if wasHeld {
+			m.neg.Hold()
+		} else {
+			m.neg.Resume()
+		}
+	}
+	offer, err := m.neg.CreateOffer()
+	if err != nil {
+		restore()
+		m.mu.Unlock()
+		if errors.Is(err, rtp.ErrOfferPending) {
+			return fmt.Errorf("%w: %w", dialog.ErrRequestPending, err)
+		}
+		return err
+	}
+	m.mu.Unlock()
+	err = c.reinvite(ctx, offer, func(answer []byte) error { return m.applyAnswer(answer, false) })
+	if err != nil {
+		m.mu.Lock()
+		if m.neg.OfferPending() {
+			m.neg.CancelOffer()
+			restore()
+		}
+		m.mu.Unlock()
+	}
+	return err
+}
+
+// Reinvite sends a re-INVITE with sdp as the new offer (RFC 3261 §14.1) and
+// returns once it is answered and acknowledged. On 491 Request Pending
+// (glare) it waits the §14.1 back-off and retries, at most
+// Limits.MaxGlareRetries times; a challenge is answered once. A 481 or 408
+// ends the call. Errors: *StatusError, dialog.ErrRequestPending when a
+// re-INVITE is already in progress, ErrCallEnded, ctx's error (the
+// re-INVITE is then canceled).
+//
+// For a call with a media session, a nil sdp re-offers the session (a
+// refresh, with a new o= version only if something changed) and applies
+// the answer; SDP bytes are sent as they are and the answer is applied to
+// the session when it fits them.
+func (c *Call) Reinvite(ctx context.Context, sdp []byte) error {
+	if c.media != nil {
+		if len(sdp) == 0 {
+			return c.mediaReinvite(ctx, false, false)
+		}
+		m := c.media
+		return c.reinvite(ctx, sdp, func(answer []byte) error {
+			off, err := rtp.ParseSDP(sdp)
+			if err != nil {
+				return nil // not ours to apply
+			}
+			ans, err := rtp.ParseSDP(answer)
+			if err != nil {
+				return err
+			}
+			p, err := rtp.ApplyAnswer(off, ans)
+			if err != nil {
+				return err
+			}
+			m.mu.Lock()
+			defer m.mu.Unlock()
+			return m.setRemote(p)
+		})
+	}
+	return c.reinvite(ctx, sdp, nil)
+}
+
+// reinvite runs a re-INVITE carrying sdp; onAnswer, when set, gets the
+// body of the 2xx once it is acknowledged.
+func (c *Call) reinvite(ctx context.Context, sdp []byte, onAnswer func([]byte) error) error {
+	u := c.u
+	var auth []sip.Header
+	glare, authTries := 0, 0
+	for {
+		c.mu.Lock()
+		if c.state != CallEstablished || c.d == nil {
+			st := c.state
+			c.mu.Unlock()
+			if st == CallEnded {
+				return ErrCallEnded
+			}
+			return ErrNotEstablished
+		}
+		req, err := c.d.NewRequest(sip.INVITE, sdp, "application/sdp")
+		c.mu.Unlock()
+		if err != nil {
+			return err
+		}
+		applyAuth(req, auth)
+		u.addCommon(req)
+		tx, err := u.send(ctx, ctx, req, c.network)
+		if err != nil {
+			c.mu.Lock()
+			_ = c.d.ReceiveResponse(req, nil)
+			c.mu.Unlock()
+			c.end(ErrDialogTerminated)
+			return err
+		}
+		res, err := tx.Final(ctx)
+		if err != nil {
+			c.mu.Lock()
+			if ctx.Err() == nil {
+				_ = c.d.ReceiveResponse(req, nil)
+			}
+			terminated := c.d.State() == dialog.StateTerminated
+			c.mu.Unlock()
+			if terminated {
+				c.end(ErrDialogTerminated)
+			} else {
+				u.goTrack(func() { c.drainReinvite(tx, req, nil) })
+			}
+			return err
+		}
+		c.mu.Lock()
+		_ = c.d.ReceiveResponse(req, res)
+		terminated := c.d.State() == dialog.StateTerminated
+		var ack *sip.Request
+		if res.IsSuccess() {
+			ack, err = c.d.NewAck(req, res)
+			if len(sdp) > 0 {
+				c.local = sdp
+			}
+			if b := res.Body(); len(b) > 0 {
+				c.remote = bytes.Clone(b)
+			}
+		}
+		backoff := c.d.GlareBackoff(u.cfg.Rand)
+		c.mu.Unlock()
+		switch {
+		case res.IsSuccess():
+			if err != nil {
+				return err
+			}
+			// The answer is applied before the ACK leaves: the peer may
+			// end the call as soon as it has the ACK, and the exchange
+			// it answered has succeeded all the same.
+			var aerr error
+			if onAnswer != nil {
+				if aerr = onAnswer(res.Body()); aerr != nil {
+					aerr = fmt.Errorf("ua: media: %w", aerr)
+				}
+			}
+			flow, err := u.sendAck(u.baseCtx, ack, c.network)
+			if err != nil {
+				return err
+			}
+			c.mu.Lock()
+			c.ack, c.ackFlow = ack, flow
+			c.mu.Unlock()
+			u.goTrack(func() { c.drainReinvite(tx, req, ack) })
+			u.emit(Event{Kind: EventCallUpdated, Line: c.line, Call: c, CallID: c.callID, Response: res, SDP: res.Body(), Err: aerr})
+			return aerr
+		case terminated:
+			c.end(ErrDialogTerminated)
+			return &StatusError{Response: res}
+		case res.StatusCode == sip.StatusRequestPending && glare < u.cfg.Limits.MaxGlareRetries:
+			glare++
+			t := time.NewTimer(backoff)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+				return ctx.Err()
+			case <-c.done:
+				t.Stop()
+				return ErrCallEnded
+			}
+		case isChallenge(res) && authTries < 2:
+			authTries++
+			hs, err := c.creds().answer(res, req)
+			if err != nil {
+				return err
+			}
+			auth = c.creds().retryAuth(hs, req)
+		default:
+			return &StatusError{Response: res}
+		}
+	}
+}
+
+// drainReinvite reads a re-INVITE transaction to its end, acknowledging
+// retransmissions of its 2xx.
+func (c *Call) drainReinvite(tx *transaction.ClientTx, req, ack *sip.Request) {
+	for res := range tx.Responses() {
+		if !res.IsSuccess() {
+			continue
+		}
+		c.mu.Lock()
+		a, flow := c.ack, c.ackFlow
+		if ack == nil && c.d != nil {
+			// The 2xx came after Reinvite gave up: acknowledge it.
+			_ = c.d.ReceiveResponse(req, res)
+			if na, err := c.d.NewAck(req, res); err == nil {
+				ack, a = na, nil
+			}
+		}
+		c.mu.Unlock()
+		if a != nil && a == ack {
+			_ = c.u.tp.SendOn(c.u.baseCtx, a, flow)
+		} else if ack != nil {
+			if f, err := c.u.sendAck(c.u.baseCtx, ack, c.network); err == nil {
+				c.mu.Lock()
+				c.ack, c.ackFlow = ack, f
+				c.mu.Unlock()
+			}
+		}
+	}
+	c.mu.Lock()
+	if c.ack == ack {
+		c.ack = nil
+	}
+	c.mu.Unlock()
+}
