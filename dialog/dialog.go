@@ -40,8 +40,6 @@ var (
 	// §8.1.1.5: it must stay below 2**31 for the first request and fit
 	// 32 bits).
 	ErrSeqExhausted = errors.New("dialog: local CSeq exhausted")
-	// ErrExists: the store already holds a dialog with that ID.
-	ErrExists = errors.New("dialog: dialog already stored")
 	// ErrMalformed wraps a header the dialog needs that does not parse
 	// (Record-Route, Contact, CSeq, From, To); answer 400.
 	ErrMalformed = errors.New("dialog: malformed header")

@@ -28,7 +28,9 @@
 // the first 2xx kept, later 2xx reported for ACK and BYE (§13.2.2.4).
 // Negotiation tracks INVITEs and offers in progress for glare (§14, RFC
 // 3311 §5); GlareBackoff draws the §14.1 wait before retrying after 491.
-// Store finds the dialog of an incoming message; an unknown dialog gets 481.
+// RequestID and ResponseID give the ID an incoming message's dialog is
+// found by (the user agent keeps its dialogs by ID; an unknown one gets
+// 481).
 //
 // # What is left to others
 //
@@ -44,13 +46,12 @@
 //
 // Dialog, ForkSet and Negotiation are plain values (STYLE §3.2): no I/O,
 // no clock, no goroutines, no locks. Each dialog has one owner that
-// serializes calls on it. Store is safe for concurrent use: 64 shards by
-// Call-ID hash, each a map under its own lock, and an atomic count.
+// serializes calls on it.
 //
 // A dialog copies every string it keeps out of the messages it was built
 // from (one allocation per value), so it never keeps an INVITE or its body
 // alive. unsafe.Sizeof(Dialog{}) is 288 bytes on 64-bit platforms; with its
-// strings and its Store entry an established UAS dialog created from a
+// strings and a map entry by ID an established UAS dialog created from a
 // 1.3 KB INVITE with SDP and two Record-Routes holds about 750 bytes of
 // heap (TestMemoryPerDialog), well under the 4 KiB per dialog the user
 // agent may spend without media. There is no goroutine and no buffer per
