@@ -211,9 +211,9 @@ func TestOutboundProxyRoute(t *testing.T) {
 		require.Equal(t, "sip:alice@198.51.100.7:5060", line.Contact().URI.String(), "the configured Contact, not corrected")
 		c, err := a.Dial(t.Context(), "sip:bob@elsewhere.test", ua.DialOptions{SDP: []byte(testSDP)})
 		require.NoError(t, err)
-		_, err = a.Options(t.Context(), line, "sip:bob@elsewhere.test")
+		_, err = a.Options(t.Context(), "sip:bob@elsewhere.test", ua.RequestOptions{Line: line})
 		require.NoError(t, err)
-		require.NoError(t, a.SendMessageFrom(t.Context(), line, "sip:bob@elsewhere.test", "text/plain", []byte("hi")))
+		require.NoError(t, a.SendMessage(t.Context(), "sip:bob@elsewhere.test", "text/plain", []byte("hi"), ua.RequestOptions{Line: line}))
 		require.NoError(t, c.Hangup(t.Context()))
 
 		for _, m := range []sip.Method{sip.REGISTER, sip.INVITE, sip.OPTIONS, sip.MESSAGE} {
@@ -281,23 +281,23 @@ func TestOutOfDialogRequests(t *testing.T) {
 			_ = w.Respond(sip.NewResponse(req, sip.StatusNotFound, ""))
 		}, nil)
 		a, _ := newUA(t, n, "192.0.2.1:5060", ua.Config{Lines: []ua.LineConfig{{AOR: "sip:alice@example.test", Password: "secret"}}})
-		res, err := a.Options(t.Context(), nil, "192.0.2.8:5060")
+		res, err := a.Options(t.Context(), "192.0.2.8:5060", ua.RequestOptions{})
 		require.NoError(t, err)
 		require.Equal(t, 200, res.StatusCode)
 		p.mu.Lock()
 		require.Equal(t, []bool{false, true}, p.authed, "challenge answered once")
 		p.mu.Unlock()
 
-		_, err = a.Options(t.Context(), nil, "sip:192.0.2.9:5060")
+		_, err = a.Options(t.Context(), "sip:192.0.2.9:5060", ua.RequestOptions{})
 		var se *ua.StatusError
 		require.ErrorAs(t, err, &se)
 		require.Equal(t, 404, se.Code())
 		require.Equal(t, "ua: 404 Not Found", se.Error())
-		require.ErrorAs(t, a.SendMessage(t.Context(), "sip:bob@192.0.2.9:5060", "text/plain", []byte("x")), &se)
+		require.ErrorAs(t, a.SendMessage(t.Context(), "sip:bob@192.0.2.9:5060", "text/plain", []byte("x"), ua.RequestOptions{}), &se)
 		require.Equal(t, 404, se.Code())
-		_, err = a.Options(t.Context(), nil, "sip:")
+		_, err = a.Options(t.Context(), "sip:", ua.RequestOptions{})
 		require.ErrorIs(t, err, ua.ErrBadTarget)
-		require.ErrorIs(t, a.SendMessage(t.Context(), "sip:", "text/plain", nil), ua.ErrBadTarget)
+		require.ErrorIs(t, a.SendMessage(t.Context(), "sip:", "text/plain", nil, ua.RequestOptions{}), ua.ErrBadTarget)
 	})
 }
 

@@ -121,19 +121,19 @@ func TestMessageBothWays(t *testing.T) {
 		a, _ := newUA(t, n, "192.0.2.1:5060", ua.Config{OnMessage: onMsg})
 		b, _ := newUA(t, n, "192.0.2.2:5060", ua.Config{OnMessage: onMsg})
 		c, _ := newUA(t, n, "192.0.2.3:5060", ua.Config{})
-		require.NoError(t, a.SendMessage(t.Context(), "sip:bob@192.0.2.2:5060", "text/plain", []byte("hello bob")))
+		require.NoError(t, a.SendMessage(t.Context(), "sip:bob@192.0.2.2:5060", "text/plain", []byte("hello bob"), ua.RequestOptions{}))
 		m := <-got
 		require.Equal(t, "hello bob", string(m.Body))
 		require.Equal(t, "text/plain", m.ContentType)
-		require.NoError(t, b.SendMessage(t.Context(), "sip:alice@192.0.2.1:5060", "text/plain", []byte("hi alice")))
+		require.NoError(t, b.SendMessage(t.Context(), "sip:alice@192.0.2.1:5060", "text/plain", []byte("hi alice"), ua.RequestOptions{}))
 		require.Equal(t, "hi alice", string((<-got).Body))
 
-		err := a.SendMessage(t.Context(), "sip:carol@192.0.2.3:5060", "text/plain", []byte("x"))
+		err := a.SendMessage(t.Context(), "sip:carol@192.0.2.3:5060", "text/plain", []byte("x"), ua.RequestOptions{})
 		var se *ua.StatusError
 		require.ErrorAs(t, err, &se)
 		require.Equal(t, 405, se.Code(), "no MESSAGE handler")
 
-		res, err := c.Options(t.Context(), nil, "sip:192.0.2.1:5060")
+		res, err := c.Options(t.Context(), "sip:192.0.2.1:5060", ua.RequestOptions{})
 		require.NoError(t, err)
 		require.Contains(t, res.Header("Allow"), "MESSAGE")
 	})

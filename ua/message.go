@@ -23,20 +23,15 @@ type Message struct {
 }
 
 // SendMessage sends a MESSAGE (RFC 3428) with body of contentType to to,
-// outside any dialog, from the UA's first line (anonymous without lines),
-// answering challenges once. It returns nil on a 2xx, a *StatusError for a
-// final non-2xx. ctx bounds the wait.
-func (u *UA) SendMessage(ctx context.Context, to, contentType string, body []byte) error {
-	return u.SendMessageFrom(ctx, nil, to, contentType, body)
-}
-
-// SendMessageFrom is SendMessage from a given line.
-func (u *UA) SendMessageFrom(ctx context.Context, line *Line, to, contentType string, body []byte) error {
+// outside any dialog, from opts.Line (see RequestOptions), answering
+// challenges once. It returns nil on a 2xx, a *StatusError for a final
+// non-2xx. ctx bounds the wait.
+func (u *UA) SendMessage(ctx context.Context, to, contentType string, body []byte, opts RequestOptions) error {
 	uri, err := parseTarget(to)
 	if err != nil {
 		return err
 	}
-	_, err = u.outOfDialog(ctx, line, sip.MESSAGE, uri, body, contentType)
+	_, err = u.outOfDialog(ctx, opts.Line, sip.MESSAGE, uri, body, contentType)
 	return err
 }
 

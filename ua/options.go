@@ -25,16 +25,24 @@ func (u *UA) decorateOptions(res *sip.Response) {
 	res.Set("Supported", "")
 }
 
-// Options sends OPTIONS to target outside any dialog (RFC 3261 §11.1), from
-// line (nil: the first line, else anonymous), and returns the 2xx: a probe
-// of the peer's capabilities and liveness. A final non-2xx is a
-// *StatusError.
-func (u *UA) Options(ctx context.Context, line *Line, target string) (*sip.Response, error) {
+// RequestOptions are the settings of a request sent outside any dialog
+// (Options, SendMessage).
+type RequestOptions struct {
+	// Line sends the request, as DialOptions.Line places a call: its AOR
+	// is the From and its credentials answer challenges. Nil: the UA's
+	// first line, or an anonymous From when there is none.
+	Line *Line
+}
+
+// Options sends OPTIONS to target outside any dialog (RFC 3261 §11.1) and
+// returns the 2xx: a probe of the peer's capabilities and liveness. A
+// final non-2xx is a *StatusError.
+func (u *UA) Options(ctx context.Context, target string, opts RequestOptions) (*sip.Response, error) {
 	uri, err := parseTarget(target)
 	if err != nil {
 		return nil, err
 	}
-	return u.outOfDialog(ctx, line, sip.OPTIONS, uri, nil, "")
+	return u.outOfDialog(ctx, opts.Line, sip.OPTIONS, uri, nil, "")
 }
 
 // outOfDialog sends a request that creates no dialog (OPTIONS, MESSAGE),
