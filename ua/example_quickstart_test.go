@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/dialtone/dialtone/rtp"
-	"github.com/dialtone/dialtone/transport"
 	"github.com/dialtone/dialtone/ua"
 )
 
@@ -17,7 +16,7 @@ import (
 // examples: SIP over UDP and RTP on 127.0.0.1, on ports the system picks.
 func loopbackUA() ua.Config {
 	return ua.Config{
-		Listen: []ua.ListenConfig{{Network: transport.UDP, Addr: "127.0.0.1:0"}},
+		Listen: []ua.ListenConfig{{Network: ua.UDP, Addr: "127.0.0.1:0"}},
 		Media:  ua.MediaConfig{IP: netip.MustParseAddr("127.0.0.1")},
 	}
 }
@@ -28,7 +27,7 @@ func loopbackUA() ua.Config {
 // heard.
 func Example_answeringBot() {
 	bot, err := ua.New(ua.Config{
-		Listen: []ua.ListenConfig{{Network: transport.UDP, Addr: "127.0.0.1:0"}},
+		Listen: []ua.ListenConfig{{Network: ua.UDP, Addr: "127.0.0.1:0"}},
 		Media:  ua.MediaConfig{IP: netip.MustParseAddr("127.0.0.1")},
 		OnCall: func(_ context.Context, ic *ua.IncomingCall) {
 			call, err := ic.Answer(nil) // nil: answer with an RTP session
@@ -93,7 +92,7 @@ func Example_recordingCaller() {
 	defer os.Remove(path)
 
 	caller, err := ua.New(ua.Config{
-		Listen: []ua.ListenConfig{{Network: transport.UDP, Addr: "127.0.0.1:0"}},
+		Listen: []ua.ListenConfig{{Network: ua.UDP, Addr: "127.0.0.1:0"}},
 		Media:  ua.MediaConfig{IP: netip.MustParseAddr("127.0.0.1")},
 	})
 	if err != nil {

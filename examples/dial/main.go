@@ -44,7 +44,6 @@ import (
 
 	"github.com/dialtone/dialtone/examples/internal/cli"
 	"github.com/dialtone/dialtone/rtp"
-	"github.com/dialtone/dialtone/transaction"
 	"github.com/dialtone/dialtone/ua"
 )
 
@@ -177,7 +176,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var count counters
 	cfg := ua.Config{
 		Listen:        cli.Listeners(o.listen),
-		Timers:        transaction.Timers{T1: o.t1},
+		Timers:        ua.Timers{T1: o.t1},
 		UserAgent:     "dialtone-dial",
 		UDPReadBuffer: o.rcvbuf,
 		Limits:        o.answer.Limits(cli.Limits()),

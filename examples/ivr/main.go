@@ -28,7 +28,6 @@ import (
 
 	"github.com/dialtone/dialtone/examples/internal/cli"
 	"github.com/dialtone/dialtone/rtp"
-	"github.com/dialtone/dialtone/transaction"
 	"github.com/dialtone/dialtone/ua"
 )
 
@@ -109,7 +108,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	cfg := ua.Config{
 		Listen:       cli.Listeners(*listen),
-		Timers:       transaction.Timers{T1: *t1},
+		Timers:       ua.Timers{T1: *t1},
 		UserAgent:    "dialtone-ivr",
 		Media:        media,
 		Limits:       answer.Limits(cli.Limits()),
