@@ -29,25 +29,25 @@ var (
 	// ErrNoOfferPending reports an answer when no offer of ours waits for
 	// one.
 	ErrNoOfferPending = errors.New("rtp: no offer pending")
-	// ErrMediaConfig reports an invalid MediaConfig.
-	ErrMediaConfig = errors.New("rtp: invalid media config")
+	// ErrOfferConfig reports an invalid OfferConfig.
+	ErrOfferConfig = errors.New("rtp: invalid offer/answer config")
 )
 
 // DefaultMediaPtime is the packetization time, in milliseconds, used when
-// MediaConfig.Ptime is zero (RFC 3551 §4.5: 20 ms for G.711).
+// OfferConfig.Ptime is zero (RFC 3551 §4.5: 20 ms for G.711).
 const DefaultMediaPtime = 20
 
-// DefaultMediaCodecs returns the codecs offered when MediaConfig.Codecs is
+// DefaultMediaCodecs returns the codecs offered when OfferConfig.Codecs is
 // nil, in preference order: PCMU, PCMA, and telephone-event (events 0-15) at
 // payload type 101.
 func DefaultMediaCodecs() []Codec {
 	return []Codec{PCMU(), PCMA(), TelephoneEvent()}
 }
 
-// MediaConfig describes the local audio stream for offer/answer. Only Addr
+// OfferConfig describes the local audio stream for offer/answer. Only Addr
 // and Port are required; every other zero field means its documented
 // default.
-type MediaConfig struct {
+type OfferConfig struct {
 	// Addr is the local RTP address, written to c= and o= (RFC 4566 §5.7).
 	// IPv4 or IPv6. 0.0.0.0 is allowed in an offer and tells the peer not
 	// to send anything yet (RFC 3264 §8.4).
@@ -82,9 +82,9 @@ type MediaConfig struct {
 }
 
 // withDefaults validates c and fills in its defaults.
-func (c MediaConfig) withDefaults() (MediaConfig, error) {
-	bad := func(format string, args ...any) (MediaConfig, error) {
-		return c, fmt.Errorf("%w: "+format, append([]any{ErrMediaConfig}, args...)...)
+func (c OfferConfig) withDefaults() (OfferConfig, error) {
+	bad := func(format string, args ...any) (OfferConfig, error) {
+		return c, fmt.Errorf("%w: "+format, append([]any{ErrOfferConfig}, args...)...)
 	}
 	if !c.Addr.IsValid() {
 		return bad("no local address")
@@ -212,7 +212,7 @@ type MediaParams struct {
 
 // sessionFor returns an empty description carrying cfg's origin and
 // connection address. SessionVersion is left 0 for the caller.
-func sessionFor(cfg MediaConfig) *SessionDescription {
+func sessionFor(cfg OfferConfig) *SessionDescription {
 	return &SessionDescription{
 		Origin: SDPOrigin{
 			Username:    cfg.Username,
@@ -227,7 +227,7 @@ func sessionFor(cfg MediaConfig) *SessionDescription {
 
 // audioMediaFor returns the local audio m= section for cfg. a=rtcp is written
 // unless rtcp-mux was negotiated in an answer (RFC 5761 §5.1.1).
-func audioMediaFor(cfg MediaConfig, formats []Codec, dir MediaDirection, mux, answer bool) MediaDescription {
+func audioMediaFor(cfg OfferConfig, formats []Codec, dir MediaDirection, mux, answer bool) MediaDescription {
 	m := MediaDescription{
 		Type:       "audio",
 		Port:       cfg.Port,
@@ -262,7 +262,7 @@ func disabledMedia(m *MediaDescription, conn netip.Addr) MediaDescription {
 // NewOffer returns an initial offer (RFC 3264 §5) with one audio stream
 // described by cfg. Its o= line carries cfg.SessionID (random if 0) and
 // session version 1. A Negotiator does this and also tracks versions.
-func NewOffer(cfg MediaConfig) (*SessionDescription, error) {
+func NewOffer(cfg OfferConfig) (*SessionDescription, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
@@ -291,7 +291,7 @@ func NewOffer(cfg MediaConfig) (*SessionDescription, error) {
 // 0 and its format list echoed. If no stream is accepted the error wraps
 // ErrNotAcceptable. The answer's o= line carries cfg.SessionID and version 1;
 // a Negotiator keeps versions across a dialog.
-func Answer(offer *SessionDescription, cfg MediaConfig) (*SessionDescription, MediaParams, error) {
+func Answer(offer *SessionDescription, cfg OfferConfig) (*SessionDescription, MediaParams, error) {
 	if offer == nil {
 		return nil, MediaParams{}, &SDPError{Reason: "no offer"}
 	}
@@ -302,7 +302,7 @@ func Answer(offer *SessionDescription, cfg MediaConfig) (*SessionDescription, Me
 	return answerWith(offer, cfg, cfg.Direction)
 }
 
-func answerWith(offer *SessionDescription, cfg MediaConfig, want MediaDirection) (*SessionDescription, MediaParams, error) {
+func answerWith(offer *SessionDescription, cfg OfferConfig, want MediaDirection) (*SessionDescription, MediaParams, error) {
 	ans := sessionFor(cfg)
 	ans.Origin.SessionVersion = 1
 	accepted := -1
@@ -502,7 +502,7 @@ func answeredCodecs(offered, answered []Codec) ([]Codec, error) {
 // A Negotiator is not safe for concurrent use; the call that owns it
 // serializes offers and answers, as SIP does.
 type Negotiator struct {
-	cfg       MediaConfig
+	cfg       OfferConfig
 	held      bool
 	local     *SessionDescription // last SDP sent
 	localWire []byte
@@ -513,7 +513,7 @@ type Negotiator struct {
 }
 
 // NewNegotiator returns a Negotiator for cfg.
-func NewNegotiator(cfg MediaConfig) (*Negotiator, error) {
+func NewNegotiator(cfg OfferConfig) (*Negotiator, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
@@ -522,7 +522,7 @@ func NewNegotiator(cfg MediaConfig) (*Negotiator, error) {
 }
 
 // Config returns the configuration in use, with defaults filled in.
-func (n *Negotiator) Config() MediaConfig {
+func (n *Negotiator) Config() OfferConfig {
 	c := n.cfg
 	c.Codecs = slices.Clone(c.Codecs)
 	return c
@@ -530,7 +530,7 @@ func (n *Negotiator) Config() MediaConfig {
 
 // SetConfig replaces the configuration for the next offer or answer, for
 // example a new port or codec list. The session id stays.
-func (n *Negotiator) SetConfig(cfg MediaConfig) error {
+func (n *Negotiator) SetConfig(cfg OfferConfig) error {
 	cfg.SessionID = n.cfg.SessionID
 	cfg, err := cfg.withDefaults()
 	if err != nil {
@@ -544,7 +544,7 @@ func (n *Negotiator) SetConfig(cfg MediaConfig) error {
 // answer.
 func (n *Negotiator) SetDirection(d MediaDirection) error {
 	if d > MediaInactive {
-		return fmt.Errorf("%w: direction %v", ErrMediaConfig, d)
+		return fmt.Errorf("%w: direction %v", ErrOfferConfig, d)
 	}
 	n.cfg.Direction = d
 	return nil

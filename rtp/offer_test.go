@@ -12,8 +12,8 @@ import (
 )
 
 // offerTestConfig is a media config with a fixed session id.
-func offerTestConfig(addr string, port uint16) rtp.MediaConfig {
-	return rtp.MediaConfig{Addr: netip.MustParseAddr(addr), Port: port, SessionID: 77}
+func offerTestConfig(addr string, port uint16) rtp.OfferConfig {
+	return rtp.OfferConfig{Addr: netip.MustParseAddr(addr), Port: port, SessionID: 77}
 }
 
 // offerSDP builds a remote SDP body from its session-level c= address and
@@ -262,7 +262,7 @@ func TestOfferAnswerTransport(t *testing.T) {
 	tests := []struct {
 		name       string
 		offer      []byte
-		cfg        func(*rtp.MediaConfig)
+		cfg        func(*rtp.OfferConfig)
 		rtp, rtcp  netip.AddrPort
 		mux        bool
 		dir        rtp.MediaDirection
@@ -273,7 +273,7 @@ func TestOfferAnswerTransport(t *testing.T) {
 		{
 			name:  "rtcp-mux on both sides",
 			offer: offerSDP("IN IP4 192.0.2.9", "m=audio 4000 RTP/AVP 0\na=rtcp-mux\na=ptime:30\n"),
-			cfg:   func(c *rtp.MediaConfig) { c.RTCPMux = true; c.RTCPPort = 6001 },
+			cfg:   func(c *rtp.OfferConfig) { c.RTCPMux = true; c.RTCPPort = 6001 },
 			rtp:   ap("192.0.2.9:4000"), rtcp: ap("192.0.2.9:4000"), mux: true, ptime: 30,
 			wantLines:  []string{"a=rtcp-mux", "a=ptime:20"},
 			avoidLines: []string{"a=rtcp:"},
@@ -287,7 +287,7 @@ func TestOfferAnswerTransport(t *testing.T) {
 		{
 			name:  "rtcp-mux configured but not offered; a=rtcp with our port",
 			offer: offerSDP("IN IP4 192.0.2.9", "m=audio 4000 RTP/AVP 0\n"),
-			cfg:   func(c *rtp.MediaConfig) { c.RTCPMux = true; c.RTCPPort = 6003 },
+			cfg:   func(c *rtp.OfferConfig) { c.RTCPMux = true; c.RTCPPort = 6003 },
 			rtp:   ap("192.0.2.9:4000"), rtcp: ap("192.0.2.9:4001"),
 			wantLines:  []string{"a=rtcp:6003"},
 			avoidLines: []string{"a=rtcp-mux"},
@@ -305,7 +305,7 @@ func TestOfferAnswerTransport(t *testing.T) {
 		{
 			name:  "IPv6 both sides",
 			offer: []byte("v=0\r\no=- 1 1 IN IP6 2001:db8::9\r\ns=-\r\nc=IN IP6 2001:db8::9\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n"),
-			cfg:   func(c *rtp.MediaConfig) { c.Addr = netip.MustParseAddr("2001:db8::2") },
+			cfg:   func(c *rtp.OfferConfig) { c.Addr = netip.MustParseAddr("2001:db8::2") },
 			rtp:   ap("[2001:db8::9]:4000"), rtcp: ap("[2001:db8::9]:4001"),
 			wantLines: []string{"o=- 77 1 IN IP6 2001:db8::2", "c=IN IP6 2001:db8::2", "m=audio 6000 RTP/AVP 0"},
 		},
@@ -474,7 +474,7 @@ func TestNegotiatorErrors(t *testing.T) {
 	require.ErrorIs(t, err, rtp.ErrNotAcceptable)
 	require.Equal(t, before, a.LocalDescription())
 
-	require.ErrorIs(t, a.SetDirection(9), rtp.ErrMediaConfig)
+	require.ErrorIs(t, a.SetDirection(9), rtp.ErrOfferConfig)
 
 	_, _, err = rtp.Answer(nil, offerTestConfig("192.0.2.1", 4000))
 	require.ErrorIs(t, err, rtp.ErrSDPMalformed)
@@ -482,26 +482,26 @@ func TestNegotiatorErrors(t *testing.T) {
 	require.ErrorIs(t, err, rtp.ErrSDPMalformed)
 }
 
-func TestMediaConfigValidation(t *testing.T) {
+func TestOfferConfigValidation(t *testing.T) {
 	tests := []struct {
 		name   string
-		mutate func(*rtp.MediaConfig)
+		mutate func(*rtp.OfferConfig)
 	}{
-		{"no address", func(c *rtp.MediaConfig) { c.Addr = netip.Addr{} }},
-		{"no port", func(c *rtp.MediaConfig) { c.Port = 0 }},
-		{"empty codec list", func(c *rtp.MediaConfig) { c.Codecs = []rtp.Codec{} }},
-		{"only telephone-event", func(c *rtp.MediaConfig) { c.Codecs = []rtp.Codec{rtp.TelephoneEvent()} }},
-		{"duplicate payload type", func(c *rtp.MediaConfig) { c.Codecs = []rtp.Codec{rtp.PCMU(), {Name: "X", ClockRate: 8000}} }},
-		{"payload type 200", func(c *rtp.MediaConfig) { c.Codecs = []rtp.Codec{{Name: "X", PayloadType: 200, ClockRate: 8000}} }},
-		{"no clock rate", func(c *rtp.MediaConfig) { c.Codecs = []rtp.Codec{{Name: "X", PayloadType: 96}} }},
-		{"unnamed codec", func(c *rtp.MediaConfig) { c.Codecs = []rtp.Codec{{PayloadType: 96, ClockRate: 8000}} }},
-		{"line break in fmtp", func(c *rtp.MediaConfig) {
+		{"no address", func(c *rtp.OfferConfig) { c.Addr = netip.Addr{} }},
+		{"no port", func(c *rtp.OfferConfig) { c.Port = 0 }},
+		{"empty codec list", func(c *rtp.OfferConfig) { c.Codecs = []rtp.Codec{} }},
+		{"only telephone-event", func(c *rtp.OfferConfig) { c.Codecs = []rtp.Codec{rtp.TelephoneEvent()} }},
+		{"duplicate payload type", func(c *rtp.OfferConfig) { c.Codecs = []rtp.Codec{rtp.PCMU(), {Name: "X", ClockRate: 8000}} }},
+		{"payload type 200", func(c *rtp.OfferConfig) { c.Codecs = []rtp.Codec{{Name: "X", PayloadType: 200, ClockRate: 8000}} }},
+		{"no clock rate", func(c *rtp.OfferConfig) { c.Codecs = []rtp.Codec{{Name: "X", PayloadType: 96}} }},
+		{"unnamed codec", func(c *rtp.OfferConfig) { c.Codecs = []rtp.Codec{{PayloadType: 96, ClockRate: 8000}} }},
+		{"line break in fmtp", func(c *rtp.OfferConfig) {
 			c.Codecs = []rtp.Codec{{Name: "X", PayloadType: 96, ClockRate: 8000, Fmtp: "a\r\nb"}}
 		}},
-		{"negative ptime", func(c *rtp.MediaConfig) { c.Ptime = -1 }},
-		{"bad direction", func(c *rtp.MediaConfig) { c.Direction = 4 }},
-		{"space in username", func(c *rtp.MediaConfig) { c.Username = "a b" }},
-		{"line break in session name", func(c *rtp.MediaConfig) { c.SessionName = "a\nb" }},
+		{"negative ptime", func(c *rtp.OfferConfig) { c.Ptime = -1 }},
+		{"bad direction", func(c *rtp.OfferConfig) { c.Direction = 4 }},
+		{"space in username", func(c *rtp.OfferConfig) { c.Username = "a b" }},
+		{"line break in session name", func(c *rtp.OfferConfig) { c.SessionName = "a\nb" }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -510,17 +510,17 @@ func TestMediaConfigValidation(t *testing.T) {
 			require.NoError(t, err)
 			tt.mutate(&cfg)
 			_, err = rtp.NewNegotiator(cfg)
-			require.ErrorIs(t, err, rtp.ErrMediaConfig)
+			require.ErrorIs(t, err, rtp.ErrOfferConfig)
 			_, err = rtp.NewOffer(cfg)
-			require.ErrorIs(t, err, rtp.ErrMediaConfig)
+			require.ErrorIs(t, err, rtp.ErrOfferConfig)
 			_, _, err = rtp.Answer(offerParse(t, offerSDP("IN IP4 192.0.2.9", "m=audio 4000 RTP/AVP 0\n")), cfg)
-			require.ErrorIs(t, err, rtp.ErrMediaConfig)
+			require.ErrorIs(t, err, rtp.ErrOfferConfig)
 		})
 	}
 }
 
 func TestNewOfferDefaults(t *testing.T) {
-	sd, err := rtp.NewOffer(rtp.MediaConfig{Addr: netip.MustParseAddr("192.0.2.1"), Port: 4000})
+	sd, err := rtp.NewOffer(rtp.OfferConfig{Addr: netip.MustParseAddr("192.0.2.1"), Port: 4000})
 	require.NoError(t, err)
 	require.NotZero(t, sd.Origin.SessionID, "random session id")
 	require.Less(t, sd.Origin.SessionID, uint64(1)<<62)
@@ -534,7 +534,7 @@ func TestNewOfferDefaults(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, string(wire), "\r\nm=audio 4000 RTP/AVP 0 8 101\r\n")
 
-	other, err := rtp.NewOffer(rtp.MediaConfig{Addr: netip.MustParseAddr("192.0.2.1"), Port: 4000})
+	other, err := rtp.NewOffer(rtp.OfferConfig{Addr: netip.MustParseAddr("192.0.2.1"), Port: 4000})
 	require.NoError(t, err)
 	require.NotEqual(t, sd.Origin.SessionID, other.Origin.SessionID)
 }
@@ -547,7 +547,7 @@ func offerVersion(t *testing.T, b []byte) (uint64, uint64) {
 }
 
 func TestNegotiatorVersions(t *testing.T) {
-	a, err := rtp.NewNegotiator(rtp.MediaConfig{Addr: netip.MustParseAddr("192.0.2.1"), Port: 4000})
+	a, err := rtp.NewNegotiator(rtp.OfferConfig{Addr: netip.MustParseAddr("192.0.2.1"), Port: 4000})
 	require.NoError(t, err)
 	b, err := rtp.NewNegotiator(offerTestConfig("192.0.2.2", 6000))
 	require.NoError(t, err)
@@ -729,7 +729,7 @@ func TestNegotiatorReofferKeepsMLines(t *testing.T) {
 // Alice's order (RFC 3264 §6.1), so PCMU is sent, and with Alice's number
 // for telephone-event, 101.
 func ExampleNegotiator() {
-	alice, err := rtp.NewNegotiator(rtp.MediaConfig{
+	alice, err := rtp.NewNegotiator(rtp.OfferConfig{
 		Addr:      netip.MustParseAddr("192.0.2.10"),
 		Port:      40000,
 		SessionID: 1001,
@@ -748,7 +748,7 @@ func ExampleNegotiator() {
 	// here Bob's side is a second Negotiator.
 	te := rtp.TelephoneEvent()
 	te.PayloadType = 96
-	bob, err := rtp.NewNegotiator(rtp.MediaConfig{
+	bob, err := rtp.NewNegotiator(rtp.OfferConfig{
 		Addr:   netip.MustParseAddr("198.51.100.20"),
 		Port:   50000,
 		Codecs: []rtp.Codec{rtp.PCMA(), rtp.PCMU(), te},

@@ -103,7 +103,7 @@ const sdpSeedIPv6T38 = "v=0\r\n" +
 // offer, it must be answered without a panic, and an answer we produce must
 // be one ApplyAnswer accepts for that offer, with the same outcome.
 func FuzzSDP(f *testing.F) {
-	cfg := rtp.MediaConfig{Addr: netip.MustParseAddr("192.0.2.1"), Port: 4000, SessionID: 1, RTCPMux: true}
+	cfg := rtp.OfferConfig{Addr: netip.MustParseAddr("192.0.2.1"), Port: 4000, SessionID: 1, RTCPMux: true}
 	for _, s := range []string{sdpSeedLinphone, sdpSeedBaresip, sdpSeedAsterisk, sdpSeedOutOfOrder, sdpSeedIPv6T38, "", "v=0\n", "x"} {
 		f.Add([]byte(s))
 	}

@@ -21,8 +21,8 @@ func ExampleSession() {
 
 	// Offer/answer: each side learns where to send, the codec and the
 	// telephone-event payload type.
-	na, _ := rtp.NewNegotiator(rtp.MediaConfig{Addr: local, Port: alice.LocalAddr().Port()})
-	nb, _ := rtp.NewNegotiator(rtp.MediaConfig{Addr: local, Port: bob.LocalAddr().Port()})
+	na, _ := rtp.NewNegotiator(rtp.OfferConfig{Addr: local, Port: alice.LocalAddr().Port()})
+	nb, _ := rtp.NewNegotiator(rtp.OfferConfig{Addr: local, Port: bob.LocalAddr().Port()})
 	offer, _ := na.CreateOffer()
 	answer, forBob, _ := nb.Answer(offer)
 	forAlice, _ := na.ApplyAnswer(answer)

@@ -42,9 +42,9 @@ func newTestSession(t testing.TB, cfg rtp.SessionConfig) *rtp.Session {
 // Negotiators, as package ua does, and returns each side's MediaParams.
 func negotiate(t testing.TB, a, b *rtp.Session, mux bool) (pa, pb rtp.MediaParams) {
 	t.Helper()
-	na, err := rtp.NewNegotiator(rtp.MediaConfig{Addr: loopback, Port: a.LocalAddr().Port(), RTCPMux: mux})
+	na, err := rtp.NewNegotiator(rtp.OfferConfig{Addr: loopback, Port: a.LocalAddr().Port(), RTCPMux: mux})
 	require.NoError(t, err)
-	nb, err := rtp.NewNegotiator(rtp.MediaConfig{Addr: loopback, Port: b.LocalAddr().Port(), RTCPMux: mux})
+	nb, err := rtp.NewNegotiator(rtp.OfferConfig{Addr: loopback, Port: b.LocalAddr().Port(), RTCPMux: mux})
 	require.NoError(t, err)
 	offer, err := na.CreateOffer()
 	require.NoError(t, err)

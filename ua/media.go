@@ -126,7 +126,7 @@ func (u *UA) newMedia(ctx context.Context, host string) (*callMedia, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ua: media: %w", err)
 	}
-	neg, err := rtp.NewNegotiator(rtp.MediaConfig{
+	neg, err := rtp.NewNegotiator(rtp.OfferConfig{
 		Addr:     adv,
 		Port:     sess.LocalAddr().Port(),
 		RTCPMux:  mc.RTCPMux,
