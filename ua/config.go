@@ -136,19 +136,23 @@ type Config struct {
 	// for a late answer (Limits.AnswerTimeout, CANCEL) on a goroutine of
 	// its own either way.
 	InlineOnCall bool
-	// OnReinvite answers a re-INVITE from the peer: it gets the offer (nil
-	// for an offerless re-INVITE) and returns the SDP answer, or an error
-	// (an *AnswerError gives its status, anything else 488). Nil answers with
-	// the current local SDP, its direction mirroring the offer's (hold is
-	// answered recvonly, resume sendrecv).
-	OnReinvite func(c *Call, offer []byte) ([]byte, error)
+	// OnReinvite answers a re-INVITE (or UPDATE) from the peer: it gets the
+	// offer (nil for an offerless re-INVITE) and returns the SDP answer, or
+	// an error (an *AnswerError gives its status, anything else 488). ctx
+	// is the request's: it ends if the transaction fails or the UA closes.
+	// Nil answers with the current local SDP, its direction mirroring the
+	// offer's (hold is answered recvonly, resume sendrecv).
+	//
+	// Every callback that acts on something takes the context first and
+	// the object acted on second, as OnCall does.
+	OnReinvite func(ctx context.Context, c *Call, offer []byte) ([]byte, error)
 	// OnMessage receives MESSAGE requests (RFC 3428), in or out of a
 	// dialog; it returns the status to answer (0 means 200). Nil refuses
 	// MESSAGE with 405.
 	OnMessage func(ctx context.Context, m *Message) int
 	// OnInfo receives INFO requests of a call (RFC 6086); they are answered
 	// 200 whether it is set or not.
-	OnInfo func(c *Call, req *sip.Request)
+	OnInfo func(ctx context.Context, c *Call, req *sip.Request)
 	// AllowUpdate answers UPDATE (RFC 3311) in a dialog with 200; without
 	// it UPDATE gets 501 Not Implemented.
 	AllowUpdate bool

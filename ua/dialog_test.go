@@ -101,7 +101,7 @@ func TestInDialogInfoOptionsUpdate(t *testing.T) {
 		n := memnet.New(memnet.Config{})
 		defer n.Close()
 		var infos atomic.Int32
-		_, _, out, _, _, _ := established(t, n, ua.Config{}, ua.Config{AllowUpdate: true, OnInfo: func(*ua.Call, *sip.Request) { infos.Add(1) }})
+		_, _, out, _, _, _ := established(t, n, ua.Config{}, ua.Config{AllowUpdate: true, OnInfo: func(context.Context, *ua.Call, *sip.Request) { infos.Add(1) }})
 		for _, m := range []sip.Method{sip.INFO, sip.OPTIONS, sip.UPDATE} {
 			res, err := out.Request(t.Context(), m, nil, "")
 			require.NoError(t, err, m)

@@ -438,7 +438,7 @@ func (u *UA) inDialog(ctx context.Context, w transaction.ResponseWriter, req *si
 	case sip.INVITE, sip.UPDATE:
 		offer := bytes.Clone(req.Body())
 		c.mu.Unlock()
-		answer, err := u.answerOffer(c, req.Method, offer)
+		answer, err := u.answerOffer(ctx, c, req.Method, offer)
 		c.mu.Lock()
 		if err != nil {
 			code, reason := sip.StatusNotAcceptableHere, ""
@@ -472,7 +472,7 @@ func (u *UA) inDialog(ctx context.Context, w transaction.ResponseWriter, req *si
 		c.mu.Unlock()
 		u.receiveInfoDTMF(c, req)
 		if u.cfg.OnInfo != nil {
-			u.cfg.OnInfo(c, req)
+			u.cfg.OnInfo(ctx, c, req)
 		}
 		u.respond(w, res)
 	case sip.OPTIONS:
@@ -495,9 +495,9 @@ func (u *UA) inDialog(ctx context.Context, w transaction.ResponseWriter, req *si
 // offer; else a call with media answers with its session (and makes an
 // offer for an offerless re-INVITE, answered in the ACK); else it mirrors
 // the offer's direction on our current SDP.
-func (u *UA) answerOffer(c *Call, m sip.Method, offer []byte) ([]byte, error) {
+func (u *UA) answerOffer(ctx context.Context, c *Call, m sip.Method, offer []byte) ([]byte, error) {
 	if u.cfg.OnReinvite != nil {
-		return u.cfg.OnReinvite(c, offer)
+		return u.cfg.OnReinvite(ctx, c, offer)
 	}
 	if c.media != nil {
 		var sdp []byte

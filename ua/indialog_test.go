@@ -121,7 +121,7 @@ func TestOnReinvite(t *testing.T) {
 				defer n.Close()
 				var mu sync.Mutex
 				var offers [][]byte
-				_, _, out, in, _, _ := established(t, n, ua.Config{}, ua.Config{OnReinvite: func(c *ua.Call, offer []byte) ([]byte, error) {
+				_, _, out, in, _, _ := established(t, n, ua.Config{}, ua.Config{OnReinvite: func(_ context.Context, c *ua.Call, offer []byte) ([]byte, error) {
 					mu.Lock()
 					offers = append(offers, offer)
 					mu.Unlock()

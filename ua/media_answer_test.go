@@ -139,7 +139,7 @@ func TestMediaReinvites(t *testing.T) {
 				a.calls <- c // the test's side channel for the callee
 			}
 		},
-		OnReinvite: func(c *ua.Call, offer []byte) ([]byte, error) {
+		OnReinvite: func(_ context.Context, c *ua.Call, offer []byte) ([]byte, error) {
 			select {
 			case r := <-refuse:
 				if r {

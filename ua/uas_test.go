@@ -159,7 +159,7 @@ func TestOverlappingReinvite(t *testing.T) {
 		calls := make(chan *ua.Call, 1)
 		entered := make(chan struct{}, 2)
 		release := make(chan struct{})
-		newUA(t, n, "192.0.2.2:5060", ua.Config{OnCall: answerer(calls), OnReinvite: func(c *ua.Call, offer []byte) ([]byte, error) {
+		newUA(t, n, "192.0.2.2:5060", ua.Config{OnCall: answerer(calls), OnReinvite: func(_ context.Context, c *ua.Call, offer []byte) ([]byte, error) {
 			entered <- struct{}{}
 			<-release
 			return c.LocalSDP(), nil
