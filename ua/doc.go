@@ -61,7 +61,9 @@
 // follows. Signaling costs an established call memory only: there is no
 // goroutine per dialog (its media session, if any, is ticked by the
 // shared rtp.Engine, plus one goroutine that forwards received digits),
-// and 2xx retransmissions run on timers (time.AfterFunc). A goroutine
+// and 2xx retransmissions (paced by dialog.AckWait) and registration
+// refreshes share one deadline heap and one goroutine, the UA's clock,
+// which runs only while a timer is armed. A goroutine
 // reads each INVITE client transaction until its first 2xx and then
 // detaches from it: the retransmitted and forked 2xx that follow until
 // Timer M are ACKed on the goroutine that received them.

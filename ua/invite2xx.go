@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/dialtone/dialtone/dialog"
 	"github.com/dialtone/dialtone/sip"
 	"github.com/dialtone/dialtone/transaction"
 )
@@ -14,15 +15,13 @@ import (
 // UAS retransmits its 2xx until the ACK (BYE after 64·T1 without one), and
 // the UAC ACKs every 2xx retransmission.
 
-// retransmission is one 2xx the UAS core retransmits (§13.3.1.4): from T1,
-// doubling up to T2, until the ACK or the deadline of 64·T1.
+// retransmission is the UAS core's wait for the ACK of a 2xx it sent
+// (§13.3.1.4): the schedule is dialog.AckWait's, the timer the UA clock's.
 type retransmission struct {
-	w        transaction.ResponseWriter
-	res      *sip.Response
-	seq      uint32
-	interval time.Duration
-	deadline time.Time
-	timer    *time.Timer
+	w     transaction.ResponseWriter
+	res   *sip.Response
+	wait  dialog.AckWait
+	timer *clockTimer
 }
 
 // resendAck answers a 2xx retransmission that arrived after its INVITE
@@ -51,27 +50,40 @@ func (c *Call) startRetransmit(w transaction.ResponseWriter, res *sip.Response, 
 	if c.rtx != nil {
 		c.rtx.timer.Stop()
 	}
-	r := &retransmission{w: w, res: res, seq: seq, interval: c.u.t1, deadline: time.Now().Add(64 * c.u.t1)}
-	r.timer = c.u.afterFunc(r.interval, func() { c.retransmit(r) })
+	r := &retransmission{w: w, res: res, wait: dialog.NewAckWait(time.Now(), seq, c.u.t1, c.u.t2)}
+	c.arm(r)
 	c.rtx = r
 }
 
+// arm sets r's timer for its next step. Called with c.mu held.
+func (c *Call) arm(r *retransmission) {
+	if next, ok := r.wait.Next(); ok {
+		r.timer = c.u.afterFunc(time.Until(next), func() { c.retransmit(r) })
+	}
+}
+
+// retransmit steps r on the UA clock: it sends the 2xx again, or gives up
+// and ends the call with BYE on a goroutine of the UA.
 func (c *Call) retransmit(r *retransmission) {
 	c.mu.Lock()
 	if c.rtx != r {
 		c.mu.Unlock()
 		return
 	}
-	now := time.Now()
-	if !now.Before(r.deadline) {
+	switch r.wait.Step(time.Now()) {
+	case dialog.AckWaitGiveUp:
 		// §13.3.1.4: no ACK within 64·T1: confirm, then end with BYE.
 		c.rtx = nil
 		c.mu.Unlock()
-		_ = c.bye(c.u.baseCtx, ErrNoACK)
+		c.u.goTrack(func() { _ = c.bye(c.u.baseCtx, ErrNoACK) })
+		return
+	case dialog.AckWaitRetransmit:
+		c.arm(r)
+	default:
+		c.arm(r) // woken early: wait on
+		c.mu.Unlock()
 		return
 	}
-	r.interval = min(2*r.interval, c.u.t2)
-	r.timer = c.u.afterFunc(min(r.interval, r.deadline.Sub(now)), func() { c.retransmit(r) })
 	w, res := r.w, r.res
 	c.mu.Unlock()
 	if err := w.Respond(res); err != nil && !errors.Is(err, transaction.ErrTerminated) {
@@ -88,7 +100,7 @@ func (c *Call) receiveAck(ack *sip.Request) {
 	}
 	c.mu.Lock()
 	r := c.rtx
-	if r == nil || r.seq != cs.Seq {
+	if r == nil || !r.wait.Ack(cs.Seq) {
 		c.mu.Unlock()
 		return
 	}

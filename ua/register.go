@@ -96,7 +96,7 @@ type Line struct {
 	natDone   bool
 	expires   uint32
 	granted   time.Duration
-	timer     *time.Timer
+	timer     *clockTimer
 	failures  int
 	running   bool
 	want      bool

@@ -52,6 +52,7 @@ type UA struct {
 	// g owns the UA's goroutines (INVITE readers, registration loops,
 	// timer callbacks, short tasks); Close shuts it and waits.
 	g         lifecycle.Group
+	clock     *clock             // every protocol timer of the UA
 	ports     *rtp.PortAllocator // nil with Media.DisableMedia
 	mediaWG   sync.WaitGroup     // DTMF forwarders: end when their session closes
 	closeOnce sync.Once
@@ -113,6 +114,7 @@ func New(cfg Config) (*UA, error) {
 		u.ports = pa
 	}
 	u.baseCtx, u.stop = context.WithCancel(context.Background())
+	u.clock = newClock(u)
 
 	tp, err := transport.New(transport.Config{
 		Net:           cfg.Net,
@@ -201,16 +203,10 @@ func (u *UA) Calls() int { return int(u.nCalls.Load()) }
 // not run f) once the UA is closed.
 func (u *UA) goTrack(f func()) bool { return u.g.Go(f) }
 
-// afterFunc is time.AfterFunc whose callback Close waits for and which does
-// not run once the UA is closed.
-func (u *UA) afterFunc(d time.Duration, f func()) *time.Timer {
-	return time.AfterFunc(d, func() {
-		if !u.g.Enter() {
-			return
-		}
-		defer u.g.Done()
-		f()
-	})
+// afterFunc runs f d from now on the UA's clock (see clock): it must not
+// block, and it does not run once the UA is closed.
+func (u *UA) afterFunc(d time.Duration, f func()) *clockTimer {
+	return u.clock.after(d, f)
 }
 
 // resolve returns the targets of u, with the transport parameter of net

@@ -1,0 +1,111 @@
+package ua
+
+import (
+	"sync"
+	"time"
+
+	"github.com/dialtone/dialtone/internal/timerheap"
+)
+
+// clock runs every protocol timer of a UA — 2xx retransmissions until the
+// ACK, registration refreshes and retries — from one deadline heap behind
+// one time.Timer, on one goroutine, instead of a time.AfterFunc (and a
+// goroutine when it fires) per timer. Its callbacks run on that goroutine
+// and must not block: what may wait is handed to a goroutine of the UA.
+// The goroutine runs while timers are armed and belongs to the UA's
+// lifecycle.Group, so Close waits for it.
+type clock struct {
+	u *UA
+
+	mu      sync.Mutex
+	heap    timerheap.Heap[*clockTimer]
+	running bool          // the goroutine exists
+	kick    chan struct{} // an earlier deadline, or the UA stopping
+}
+
+// clockTimer is one armed callback; Stop disarms it.
+type clockTimer struct {
+	c    *clock
+	f    func()
+	item *timerheap.Item[*clockTimer]
+}
+
+func newClock(u *UA) *clock { return &clock{u: u, kick: make(chan struct{}, 1)} }
+
+// after runs f on the clock's goroutine d from now, unless stopped first
+// or the UA closes.
+func (c *clock) after(d time.Duration, f func()) *clockTimer {
+	t := &clockTimer{c: c, f: f}
+	c.mu.Lock()
+	t.item = c.heap.Push(time.Now().Add(d), t)
+	first := c.heap.Min() == t.item
+	start := !c.running
+	if start {
+		c.running = c.u.g.Enter()
+		start = c.running
+	}
+	c.mu.Unlock()
+	if start {
+		go c.run()
+	} else if first {
+		c.wake()
+	}
+	return t
+}
+
+// Stop disarms t; it reports whether t had not fired yet.
+func (t *clockTimer) Stop() bool {
+	c := t.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.heap.Remove(t.item)
+}
+
+func (c *clock) wake() {
+	select {
+	case c.kick <- struct{}{}:
+	default:
+	}
+}
+
+// run fires what is due and sleeps until the next deadline; it returns
+// when no timer is armed, or when the UA stops.
+func (c *clock) run() {
+	defer c.u.g.Done()
+	tm := time.NewTimer(time.Hour)
+	defer tm.Stop()
+	var due []func()
+	for {
+		c.mu.Lock()
+		now := time.Now()
+		c.heap.PopDue(now, func(t *clockTimer) { due = append(due, t.f) })
+		next, ok := c.heap.Peek()
+		if !ok && len(due) == 0 {
+			c.running = false
+			c.mu.Unlock()
+			return
+		}
+		c.mu.Unlock()
+		for i, f := range due {
+			f()
+			due[i] = nil
+		}
+		due = due[:0]
+		if !ok {
+			continue // the callbacks may have armed new timers
+		}
+		tm.Reset(time.Until(next))
+		select {
+		case <-tm.C:
+		case <-c.kick:
+			if !tm.Stop() {
+				select {
+				case <-tm.C:
+				default:
+				}
+			}
+		case <-c.u.baseCtx.Done():
+			return
+		}
+	}
+}
