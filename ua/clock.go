@@ -19,8 +19,13 @@ type clock struct {
 
 	mu      sync.Mutex
 	heap    timerheap.Heap[*clockTimer]
-	running bool          // the goroutine exists
-	kick    chan struct{} // an earlier deadline, or the UA stopping
+	running bool // the goroutine exists
+	// sleepUntil is the deadline the goroutine sleeps until; zero while it
+	// is awake. Only a timer due before it needs a kick: one due later is
+	// found when the goroutine wakes. So a call whose 2xx is acknowledged
+	// at once costs a heap push and remove, not a goroutine wake-up.
+	sleepUntil time.Time
+	kick       chan struct{} // a deadline earlier than sleepUntil
 }
 
 // clockTimer is one armed callback; Stop disarms it.
@@ -37,17 +42,18 @@ func newClock(u *UA) *clock { return &clock{u: u, kick: make(chan struct{}, 1)} 
 func (c *clock) after(d time.Duration, f func()) *clockTimer {
 	t := &clockTimer{c: c, f: f}
 	c.mu.Lock()
-	t.item = c.heap.Push(time.Now().Add(d), t)
-	first := c.heap.Min() == t.item
+	at := time.Now().Add(d)
+	t.item = c.heap.Push(at, t)
 	start := !c.running
 	if start {
 		c.running = c.u.g.Enter()
 		start = c.running
 	}
+	early := !start && !c.sleepUntil.IsZero() && at.Before(c.sleepUntil)
 	c.mu.Unlock()
 	if start {
 		go c.run()
-	} else if first {
+	} else if early {
 		c.wake()
 	}
 	return t
@@ -77,23 +83,25 @@ func (c *clock) run() {
 	var due []func()
 	for {
 		c.mu.Lock()
-		now := time.Now()
-		c.heap.PopDue(now, func(t *clockTimer) { due = append(due, t.f) })
+		c.heap.PopDue(time.Now(), func(t *clockTimer) { due = append(due, t.f) })
+		if len(due) > 0 {
+			c.sleepUntil = time.Time{}
+			c.mu.Unlock()
+			for i, f := range due {
+				f() // may arm timers: the heap is looked at again below
+				due[i] = nil
+			}
+			due = due[:0]
+			continue
+		}
 		next, ok := c.heap.Peek()
-		if !ok && len(due) == 0 {
-			c.running = false
+		if !ok {
+			c.running, c.sleepUntil = false, time.Time{}
 			c.mu.Unlock()
 			return
 		}
+		c.sleepUntil = next
 		c.mu.Unlock()
-		for i, f := range due {
-			f()
-			due[i] = nil
-		}
-		due = due[:0]
-		if !ok {
-			continue // the callbacks may have armed new timers
-		}
 		tm.Reset(time.Until(next))
 		select {
 		case <-tm.C:
