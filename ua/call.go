@@ -217,11 +217,17 @@ func (u *UA) addSetup(c *Call) error {
 
 func (u *UA) removeSetup(c *Call) {
 	u.mu.Lock()
+	u.removeSetupLocked(c)
+	u.mu.Unlock()
+}
+
+// removeSetupLocked forgets an outgoing call still being set up, if it is
+// one. Called with u.mu held.
+func (u *UA) removeSetupLocked(c *Call) {
 	if _, ok := u.setup[c]; ok {
 		delete(u.setup, c)
 		u.nCalls.Add(-1)
 	}
-	u.mu.Unlock()
 }
 
 // promote moves an outgoing call from setup to the dialog table.

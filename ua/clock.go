@@ -106,12 +106,8 @@ func (c *clock) run() {
 		select {
 		case <-tm.C:
 		case <-c.kick:
-			if !tm.Stop() {
-				select {
-				case <-tm.C:
-				default:
-				}
-			}
+			// Since Go 1.23 Reset leaves no stale tick in tm.C: the next
+			// turn resets it to the new earliest deadline.
 		case <-c.u.baseCtx.Done():
 			return
 		}

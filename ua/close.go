@@ -49,13 +49,7 @@ func (u *UA) shutdown(ctx context.Context) error {
 	u.closeOnce.Do(func() {
 		u.mu.Lock()
 		u.stopping = true
-		calls := make([]*Call, 0, len(u.calls)+len(u.setup))
-		for _, c := range u.calls {
-			calls = append(calls, c)
-		}
-		for c := range u.setup {
-			calls = append(calls, c)
-		}
+		calls := u.liveCallsLocked()
 		u.mu.Unlock()
 		u.refusePending() // 480 to incoming calls still waiting for the host
 
@@ -82,13 +76,7 @@ func (u *UA) shutdown(ctx context.Context) error {
 		u.g.Wait()
 		// Calls still alive (Close cut their hang-up short) end here.
 		u.mu.Lock()
-		left := make([]*Call, 0, len(u.calls)+len(u.setup))
-		for _, c := range u.calls {
-			left = append(left, c)
-		}
-		for c := range u.setup {
-			left = append(left, c)
-		}
+		left := u.liveCallsLocked()
 		u.mu.Unlock()
 		for _, c := range left {
 			c.end(ErrClosed)
@@ -96,4 +84,17 @@ func (u *UA) shutdown(ctx context.Context) error {
 		u.mediaWG.Wait()
 	})
 	return u.closeErr
+}
+
+// liveCallsLocked returns every call alive: established ones and outgoing
+// ones still being set up. Called with u.mu held.
+func (u *UA) liveCallsLocked() []*Call {
+	calls := make([]*Call, 0, len(u.calls)+len(u.setup))
+	for _, c := range u.calls {
+		calls = append(calls, c)
+	}
+	for c := range u.setup {
+		calls = append(calls, c)
+	}
+	return calls
 }

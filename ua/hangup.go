@@ -214,10 +214,7 @@ func (c *Call) finish(err error) bool {
 	c.mu.Unlock()
 	u := c.u
 	u.mu.Lock()
-	if _, ok := u.setup[c]; ok {
-		delete(u.setup, c)
-		u.nCalls.Add(-1)
-	}
+	u.removeSetupLocked(c)
 	if hasID && u.calls[id] == c {
 		delete(u.calls, id)
 		u.nCalls.Add(-1)
