@@ -49,10 +49,9 @@ type ClientTx struct {
 	stopCtx  func() bool
 	gotFinal bool
 	ended    bool
-	// settled is set once the transaction has its final response or has
-	// ended; settledCh, made by Layer.Settle for a transaction it waits
-	// for, is closed then.
-	settled   bool
+	// settledCh, made by Layer.Settle for a transaction it waits for, is
+	// closed once the transaction has its final response or has ended
+	// (gotFinal || ended: it is settled).
 	settledCh chan struct{}
 
 	d delivery
@@ -218,15 +217,12 @@ func (c *ClientTx) end(s *shard, err error) {
 	c.d.finish(err)
 }
 
-// settle marks the transaction settled (final response or end) and wakes
-// Layer.Settle. The shard is locked.
+// settle wakes a Layer.Settle waiting for the transaction, now that it
+// has its final response or has ended. The shard is locked.
 func (c *ClientTx) settle() {
-	if c.settled {
-		return
-	}
-	c.settled = true
 	if c.settledCh != nil {
 		close(c.settledCh)
+		c.settledCh = nil
 	}
 }
 

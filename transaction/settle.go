@@ -52,7 +52,7 @@ func (l *Layer) unsettled(match func(*sip.Request) bool) []chan struct{} {
 			continue
 		}
 		for _, tx := range s.clients {
-			if tx.settled || tx.ended || !match(tx.req) {
+			if tx.gotFinal || tx.ended || !match(tx.req) {
 				continue
 			}
 			if tx.settledCh == nil {
