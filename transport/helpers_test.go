@@ -36,6 +36,9 @@ func newRecorder() *recorder {
 func (r *recorder) HandleMessage(in Incoming)         { r.msgs <- in }
 func (r *recorder) HandleFlowError(f Flow, err error) { r.flows <- flowErr{f, err} }
 
+// recvWait bounds a wait for something a real socket delivers.
+const recvWait = 10 * time.Second
+
 // next waits for the next message (real time; synctest tests use
 // synctest.Wait and tryNext).
 func (r *recorder) next(t *testing.T) Incoming {
@@ -43,9 +46,21 @@ func (r *recorder) next(t *testing.T) Incoming {
 	select {
 	case in := <-r.msgs:
 		return in
-	case <-time.After(10 * time.Second):
+	case <-time.After(recvWait):
 		t.Fatal("no message")
 		return Incoming{}
+	}
+}
+
+// nextFlow waits for the next flow error reported to the handler.
+func (r *recorder) nextFlow(t *testing.T) flowErr {
+	t.Helper()
+	select {
+	case fe := <-r.flows:
+		return fe
+	case <-time.After(recvWait):
+		t.Fatal("no flow error")
+		return flowErr{}
 	}
 }
 

@@ -21,9 +21,6 @@ type udpSock struct {
 	local netip.AddrPort
 	raw   *rawSender // nil: send through pc
 	eq    *errQueue  // nil: ICMP errors are not read (recverr_linux.go)
-	// loopback: bound to a loopback address, so it cannot send outside
-	// the host.
-	loopback bool
 }
 
 type addrPortReader interface {
@@ -53,7 +50,6 @@ func (l *Layer) listenUDP(ctx context.Context, addr string) (net.Addr, error) {
 		}
 	}
 	s := &udpSock{pc: pc, local: addrPortOf(pc.LocalAddr())}
-	s.loopback = s.local.Addr().IsLoopback()
 	if uc, ok := pc.(*net.UDPConn); ok {
 		s.raw = newRawSender(uc, s.local)
 		s.eq = enableRecvErr(uc)
@@ -248,7 +244,7 @@ func (l *Layer) parseDatagram(s *udpSock, b []byte, src netip.AddrPort, at time.
 const maxICMPResends = 3
 
 func (l *Layer) writeUDP(s *udpSock, b []byte, dst netip.AddrPort, f Flow) error {
-	if s.loopback && !dst.Addr().Unmap().IsLoopback() {
+	if leavesLoopback(s.local, dst) {
 		// Linux refuses it (EINVAL), other systems may not: never try.
 		l.st.writeErrors.Add(1)
 		return &SourceError{Network: UDP, Local: s.local, Addr: dst}

@@ -80,8 +80,15 @@ func (e *SourceError) Unwrap() error { return e.Err }
 // error that names both: a *SourceError when a loopback socket was asked
 // to leave the host, else an *UnreachableError.
 func sendError(n Network, local, dst netip.AddrPort, err error) error {
-	if local.Addr().IsLoopback() && !dst.Addr().Unmap().IsLoopback() {
+	if leavesLoopback(local, dst) {
 		return &SourceError{Network: n, Local: local, Addr: dst, Err: err}
 	}
 	return &UnreachableError{Network: n, Addr: dst, Err: err}
+}
+
+// leavesLoopback reports whether a datagram from local to dst would leave
+// a socket bound to a loopback address for another host, which no system
+// delivers.
+func leavesLoopback(local, dst netip.AddrPort) bool {
+	return local.Addr().IsLoopback() && !dst.Addr().Unmap().IsLoopback()
 }

@@ -26,18 +26,6 @@ func closedPort(t *testing.T, network, addr string) netip.AddrPort {
 	return ap
 }
 
-// nextFlowError waits for the handler's next flow error.
-func nextFlowError(t *testing.T, rec *recorder) flowErr {
-	t.Helper()
-	select {
-	case fe := <-rec.flows:
-		return fe
-	case <-time.After(10 * time.Second):
-		t.Fatal("no flow error")
-		return flowErr{}
-	}
-}
-
 // TestPortUnreachable: a request to a loopback port nothing listens on is
 // answered by the kernel with ICMP port unreachable; the layer reports it
 // as an error of the request's flow, which names the destination.
@@ -59,7 +47,7 @@ func TestPortUnreachable(t *testing.T) {
 			dst := closedPort(t, tc.closedNet, tc.closedAddr)
 			f, err := l.SendRequest(context.Background(), options(t, dst.String(), 0), Target{Network: UDP, Addr: dst})
 			require.NoError(t, err)
-			fe := nextFlowError(t, rec)
+			fe := rec.nextFlow(t)
 			require.Equal(t, f, fe.f)
 			require.ErrorIs(t, fe.err, ErrPortUnreachable)
 			require.ErrorIs(t, fe.err, ErrUnreachable)
@@ -107,7 +95,7 @@ func TestSendAfterICMP(t *testing.T) {
 
 	to := addrPortOf(peer.LocalAddr())
 	require.NoError(t, l.writeUDP(s, []byte("second"), to, Flow{Network: UDP, Local: s.local, Remote: to}))
-	fe := nextFlowError(t, rec)
+	fe := rec.nextFlow(t)
 	require.Equal(t, Flow{Network: UDP, Local: s.local, Remote: closed}, fe.f)
 	require.ErrorIs(t, fe.err, ErrPortUnreachable)
 	require.NoError(t, peer.SetReadDeadline(time.Now().Add(10*time.Second)))
