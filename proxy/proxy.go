@@ -10,10 +10,10 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/dialtone/dialtone/internal/lifecycle"
 	"github.com/dialtone/dialtone/sip"
 	"github.com/dialtone/dialtone/sip/digest"
 	"github.com/dialtone/dialtone/transaction"
@@ -36,13 +36,9 @@ type Server struct {
 	domains  map[string]bool          // lower-case domains
 	id       string                   // this instance's tag in branches
 	sem      chan struct{}            // stateless forwards in flight
-	stop     chan struct{}            // closed by Close
-	wg       sync.WaitGroup           // the sweeper and stateless forwards
-	once     sync.Once
-	ctx      context.Context // canceled by Close: ends stateless forwards
+	g        lifecycle.Group          // the sweeper and stateless forwards
+	ctx      context.Context          // canceled by Close: ends the sweeper and stateless forwards
 	cancel   context.CancelFunc
-	mu       sync.Mutex // guards closed against wg.Add after Close
-	closed   bool
 	valid    sip.Validator
 }
 
@@ -64,8 +60,8 @@ func New(tp transaction.Transport, cfg Config) (*Server, error) {
 	s := &Server{
 		cfg: cfg, log: cfg.Logger, tp: tp, auth: auth, resolver: cfg.Resolver,
 		domains: map[string]bool{},
-		sem:     make(chan struct{}, cfg.MaxStateless), stop: make(chan struct{}),
-		valid: sip.Validator{Proxy: true},
+		sem:     make(chan struct{}, cfg.MaxStateless),
+		valid:   sip.Validator{Proxy: true},
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	var id [4]byte
@@ -102,8 +98,7 @@ func New(tp transaction.Transport, cfg Config) (*Server, error) {
 		s.cancel()
 		return nil, err
 	}
-	s.wg.Add(1)
-	go s.sweep()
+	s.g.Go(s.sweep)
 	return s, nil
 }
 
@@ -111,15 +106,11 @@ func New(tp transaction.Transport, cfg Config) (*Server, error) {
 // running handlers are canceled and waited for), the sweeper and the
 // stateless forwards. It does not close the transport. It is idempotent.
 func (s *Server) Close() error {
-	s.once.Do(func() {
-		s.mu.Lock()
-		s.closed = true
-		s.mu.Unlock()
-		close(s.stop)
+	if s.g.Shut() {
 		s.cancel()
 		_ = s.tx.Close()
-		s.wg.Wait()
-	})
+	}
+	s.g.Wait()
 	return nil
 }
 
@@ -132,15 +123,14 @@ func (s *Server) Location() Location { return s.cfg.Location }
 // sweep removes expired bindings every SweepInterval until Close. It is
 // the Server's one long-lived goroutine.
 func (s *Server) sweep() {
-	defer s.wg.Done()
 	t := time.NewTicker(s.cfg.SweepInterval)
 	defer t.Stop()
 	for {
 		select {
-		case <-s.stop:
+		case <-s.ctx.Done():
 			return
 		case <-t.C:
-			ctx, cancel := context.WithTimeout(context.Background(), s.cfg.SweepInterval)
+			ctx, cancel := context.WithTimeout(s.ctx, s.cfg.SweepInterval)
 			if n, err := s.cfg.Location.Expire(ctx, time.Now()); err != nil {
 				s.log.Warn("proxy: expiring bindings", "err", err)
 			} else if n > 0 {

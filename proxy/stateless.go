@@ -28,29 +28,29 @@ func (s *Server) HandleDirect(in transport.Incoming) {
 		s.log.Debug("proxy: stray message dropped", "msg", sip.Short(in.Msg))
 		return
 	}
+	s.goStateless("ACK", req.CallID(), func() { s.forwardACK(req) })
+}
+
+// goStateless runs f on a short goroutine of the Server, one of at most
+// MaxStateless at once; beyond that, or once the Server is closing, what
+// f would forward is dropped (and said so for the limit).
+func (s *Server) goStateless(what, callID string, f func()) {
 	select {
 	case s.sem <- struct{}{}:
 	default:
-		s.log.Warn("proxy: too many stateless forwards; ACK dropped", "call_id", req.CallID())
+		s.log.Warn("proxy: too many stateless forwards; "+what+" dropped", "call_id", callID)
 		return
 	}
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
+	if !s.g.Go(func() {
+		defer func() { <-s.sem }()
+		f()
+	}) {
 		<-s.sem
-		return
 	}
-	s.wg.Add(1)
-	s.mu.Unlock()
-	go s.forwardACK(req)
 }
 
 // forwardACK sends an ACK for a 2xx on toward its Route or Request-URI.
 func (s *Server) forwardACK(in *sip.Request) {
-	defer func() {
-		<-s.sem
-		s.wg.Done()
-	}()
 	ctx, cancel := context.WithTimeout(s.ctx, StatelessTimeout)
 	defer cancel()
 	req := in.Clone()
@@ -102,29 +102,11 @@ func (s *Server) forwardLate(w transaction.ResponseWriter, r *sip.Response) {
 	if !r.IsSuccess() {
 		return
 	}
-	select {
-	case s.sem <- struct{}{}:
-	default:
-		s.log.Warn("proxy: too many stateless forwards; 2xx dropped", "call_id", r.CallID())
-		return
-	}
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		<-s.sem
-		return
-	}
-	s.wg.Add(1)
-	s.mu.Unlock()
-	go func() {
-		defer func() {
-			<-s.sem
-			s.wg.Done()
-		}()
+	s.goStateless("2xx", r.CallID(), func() {
 		res := r.Clone()
 		res.PopVia()
 		if err := w.Respond(res); err != nil {
 			s.log.Debug("proxy: late 2xx not forwarded", "call_id", res.CallID(), "err", err)
 		}
-	}()
+	})
 }
