@@ -24,8 +24,7 @@ import (
 type respContext struct {
 	s      *Server
 	w      transaction.ResponseWriter
-	req    *sip.Request // as received, after Route pre-processing
-	base   *sip.Request // what every branch copies (Max-Forwards decremented)
+	req    *sip.Request // our copy, after Route pre-processing, Max-Forwards decremented: what every branch copies
 	hash   string       // loop hash for our branches
 	invite bool
 
@@ -60,8 +59,9 @@ const eventBuffer = 16
 // proxy forwards req to ts (RFC 3261 §16.5–16.7) and answers w with the
 // best response; it returns when every branch has ended.
 func (s *Server) proxy(ctx context.Context, w transaction.ResponseWriter, req *sip.Request, hash string, ts []target) {
+	decrementMaxForwards(req)
 	c := &respContext{
-		s: s, w: w, req: req, base: s.prepareBase(req), hash: hash,
+		s: s, w: w, req: req, hash: hash,
 		invite: req.Method == sip.INVITE, events: make(chan branchEvent, eventBuffer),
 	}
 	c.run(ctx, ts)
@@ -183,7 +183,7 @@ func (c *respContext) runBranch(ctx context.Context, b *branch, t target) {
 		b.cancel()
 		c.events <- branchEvent{b: b}
 	}()
-	r := c.s.forwardCopy(c.base, t, c.hash)
+	r := c.s.forwardCopy(c.req, t, c.hash)
 	hops, err := c.s.nextHops(ctx, r, t)
 	if err != nil {
 		c.s.log.Debug("proxy: no next hop", "uri", t.uri.String(), "err", err)
@@ -194,7 +194,7 @@ func (c *respContext) runBranch(ctx context.Context, b *branch, t target) {
 	rr := recordRoutes(c.req)
 	for i, hop := range hops {
 		if i > 0 {
-			r = c.s.forwardCopy(c.base, t, c.hash)
+			r = c.s.forwardCopy(c.req, t, c.hash)
 		}
 		if rr {
 			c.s.addRecordRoutes(r, in, hop)
@@ -265,18 +265,21 @@ func (c *respContext) handle(ev branchEvent) {
 		c.active = slices.DeleteFunc(c.active, func(b *branch) bool { return b == ev.b })
 		return
 	}
-	res := ev.res.Clone()
-	res.PopVia() // ours (step 3)
-	if res.StatusCode < 200 {
+	code := ev.res.StatusCode
+	if code < 200 {
 		ev.b.ringing = true
 	}
-	switch code := res.StatusCode; {
-	case code == sip.StatusTrying:
-		// Hop by hop: our server transaction sends its own.
+	if code == sip.StatusTrying || (code < 200 && c.sent) {
+		return // dropped: not worth a copy
+	}
+	res := ev.res.Clone()
+	res.PopVia() // ours (step 3)
+	switch {
 	case code < 200:
-		if !c.sent {
-			c.s.respond(c.w, res)
-		}
+		// A 100 is hop by hop (our server transaction sends its own),
+		// and nothing provisional follows a final: both were dropped
+		// above.
+		c.s.respond(c.w, res)
 	case code < 300:
 		// Every 2xx to an INVITE goes upstream, forks included (step 5).
 		if !c.sent || c.invite {

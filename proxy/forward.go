@@ -108,19 +108,19 @@ func (s *Server) forwardCopy(base *sip.Request, t target, hash string) *sip.Requ
 	return r
 }
 
-// prepareBase makes the copy every branch starts from: Max-Forwards
-// decremented (70 when absent, §16.6 step 3). The Record-Route (step 4)
-// depends on the next hop: each branch adds it (addRecordRoutes).
-func (s *Server) prepareBase(req *sip.Request) *sip.Request {
-	base := req.Clone()
+// decrementMaxForwards readies req, the proxy's own copy of the request,
+// as the one every branch copies: Max-Forwards decremented (70 when
+// absent, §16.6 step 3). The Record-Route (step 4) depends on the next
+// hop: each branch adds it (addRecordRoutes). The responses the proxy
+// builds from req do not carry Max-Forwards.
+func decrementMaxForwards(req *sip.Request) {
 	mf := sip.DefaultMaxForwards
 	if req.Header("Max-Forwards") != "" {
 		if n, err := req.MaxForwards(); err == nil {
 			mf = n - 1
 		}
 	}
-	base.Set("Max-Forwards", strconv.Itoa(max(mf, 0)))
-	return base
+	req.Set("Max-Forwards", strconv.Itoa(max(mf, 0)))
 }
 
 // recordRoutes reports whether a request gets our Record-Route: requests
