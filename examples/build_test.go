@@ -33,11 +33,12 @@ func TestCrossBuild(t *testing.T) {
 		t.Run(target.goos+"_"+target.goarch, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(t.Context(), crossBuildTimeout)
 			defer cancel()
-			cmd := exec.CommandContext(ctx, "go", "build", "-o", t.TempDir(), "./...")
+			out := t.TempDir()
+			cmd := exec.CommandContext(ctx, "go", "build", "-o", out, "./...")
 			cmd.Env = append(os.Environ(), "GOOS="+target.goos, "GOARCH="+target.goarch, "CGO_ENABLED=0")
-			out, err := cmd.CombinedOutput()
-			require.NoError(t, err, "GOOS=%s GOARCH=%s go build ./examples/...:\n%s", target.goos, target.goarch, out)
-			entries, err := os.ReadDir(cmd.Args[3])
+			log, err := cmd.CombinedOutput()
+			require.NoError(t, err, "GOOS=%s GOARCH=%s go build ./examples/...:\n%s", target.goos, target.goarch, log)
+			entries, err := os.ReadDir(out)
 			require.NoError(t, err)
 			var names []string
 			for _, e := range entries {
@@ -47,7 +48,7 @@ func TestCrossBuild(t *testing.T) {
 			if target.goos == "windows" {
 				suffix = ".exe"
 			}
-			for _, name := range []string{"dial", "echobot", "ivr"} {
+			for _, name := range []string{"demo", "dial", "echobot", "ivr", "proxy"} {
 				require.Contains(t, names, name+suffix, "built programs")
 			}
 		})

@@ -11,8 +11,10 @@
 // (baresip_test.go), and under SIPp load both ways: examples/dial answering
 // SIPp's uac, and uaload calling SIPp's uas (load_test.go). Issues 12 and
 // 15: SIPp drives each example program (examples/dial, echobot, ivr) and
-// each of its flags (examples_test.go, scenarios in testdata/), and hangs
-// up under real packet loss between network namespaces (loss_test.go).
+// their call-handling flags: answer, reject, hold, DTMF, play and record,
+// hang-up, trace, pcap, Ctrl-C (examples_test.go, scenarios in testdata/),
+// and hangs up under real packet loss between network namespaces
+// (loss_test.go).
 // Issue 19: examples/proxy as registrar and proxy (proxy_test.go): baresip
 // and our UAs register with digest and call each other through it over UDP
 // and TCP, parallel forking to two of our UAs, redirect mode (followed by
