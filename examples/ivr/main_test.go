@@ -42,7 +42,7 @@ func TestParseErrors(t *testing.T) {
 		{[]string{"-answer-after", "-3s"}, "invalid value \"-3s\" for flag -answer-after"},
 		{[]string{"-reject-code", "99"}, "-reject-code 99: want a status from 400 to 699"},
 		{[]string{"-max-record", "0s"}, "-max-record 0s: want a positive duration"},
-		{[]string{"-prompt", "/nonexistent/prompt.wav"}, ""},
+		{[]string{"-prompt", "/nonexistent/prompt.wav"}, "open /nonexistent/prompt.wav: no such file or directory"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			var stdout, stderr bytes.Buffer

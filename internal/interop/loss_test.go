@@ -200,6 +200,7 @@ func runDials(t *testing.T, ctx context.Context, pair *lossyPair, dial string, t
 		select {
 		case sem <- struct{}{}:
 		case <-ctx.Done():
+			wg.Wait() // the calls under way write into runs
 			t.Fatalf("test deadline before call %d", i)
 		}
 		wg.Go(func() {

@@ -221,7 +221,6 @@ func TestProxyRedirect(t *testing.T) {
 	require.NoError(t, err, "Dial through the redirect server")
 	carol.waitCalls(t, ctx, "an established call", func(l string) bool { return strings.Contains(l, "ESTABLISHED") })
 	require.NotEmpty(t, p.traced("SIP/2.0 302", c.CallID()), "no 302 from the redirect server")
-	require.Empty(t, p.traced("BYE ", c.CallID()))
 	require.NoError(t, c.Hangup(ctx))
 	require.Empty(t, p.traced("BYE ", c.CallID()), "the redirect server is not in the dialog")
 }
