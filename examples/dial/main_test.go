@@ -2,9 +2,7 @@ package main
 
 import (
 	"bytes"
-	"flag"
 	"net"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -12,6 +10,7 @@ import (
 
 	"github.com/dialtone/dialtone/examples/internal/cli"
 	"github.com/dialtone/dialtone/examples/internal/clitest"
+	"github.com/dialtone/dialtone/examples/internal/usagetest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -19,46 +18,26 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // TestUsage: -h prints the usage line with the target argument, what dial
 // does without one, and every flag.
 func TestUsage(t *testing.T) {
-	var stdout, stderr bytes.Buffer
-	err := run(t.Context(), []string{"-h"}, &stdout, &stderr)
-	require.ErrorIs(t, err, flag.ErrHelp)
-	require.Equal(t, 0, cli.Report(&stderr, "dial", err), "-h exits 0")
-	usage := stderr.String()
-	require.True(t, strings.HasPrefix(usage, "usage: dial [flags] [target-uri]\n"), usage)
-	require.Contains(t, usage, "Without one, it listens (-listen)")
-	for _, f := range []string{"answer-after", "reject-code", "hold-after", "resume-after", "dtmf", "dtmf-after",
-		"trace", "pcap", "hangup-after", "listen", "aor", "pass", "registrar", "play", "record", "no-media", "quiet"} {
-		require.Regexp(t, "\n  -"+f+"( |\n)", usage, "flag -%s in the usage", f)
-	}
-	require.Empty(t, stdout.String())
+	usagetest.CheckUsage(t, run, "dial", "usage: dial [flags] [target-uri]", "Without one, it listens (-listen)",
+		[]string{"answer-after", "reject-code", "hold-after", "resume-after", "dtmf", "dtmf-after",
+			"trace", "pcap", "hangup-after", "listen", "aor", "pass", "registrar", "play", "record", "no-media", "quiet"})
 }
 
 // TestParseErrors: wrong command lines are usage errors (exit status 2)
 // that say what is wrong.
 func TestParseErrors(t *testing.T) {
-	for _, tc := range []struct {
-		args []string
-		want string
-	}{
-		{[]string{"-nope"}, "flag provided but not defined: -nope"},
-		{[]string{"sip:a@b", "sip:c@d"}, "one target URI at most"},
-		{[]string{"sip:a@b", "-trace", "sip:c@d"}, "one target URI at most"},
-		{[]string{"sip:a@b", "-resume-after", "1s"}, "-resume-after needs -hold-after"},
-		{[]string{"-answer-after", "-3s"}, "invalid value \"-3s\" for flag -answer-after"},
-		{[]string{"-reject-code", "200"}, "-reject-code 200: want a status from 400 to 699"},
-		{[]string{"-resume-after", "1s"}, "-resume-after needs -hold-after"},
-		{[]string{"-dtmf-after", "1s"}, "-dtmf-after needs -dtmf digits"},
-		{[]string{"-dtmf", "12x"}, "-dtmf \"12x\""},
-		{[]string{"-hold-after", "-1s"}, "-hold-after -1s: want a duration of 0 or more"},
-	} {
-		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
-			var stdout, stderr bytes.Buffer
-			err := run(t.Context(), tc.args, &stdout, &stderr)
-			require.ErrorIs(t, err, cli.ErrUsage)
-			require.Contains(t, err.Error()+stderr.String(), tc.want)
-			require.Equal(t, cli.ExitUsage, cli.Report(&bytes.Buffer{}, "dial", err))
-		})
-	}
+	usagetest.CheckParseErrors(t, run, "dial", true, []usagetest.ParseCase{
+		{Args: []string{"-nope"}, Want: "flag provided but not defined: -nope"},
+		{Args: []string{"sip:a@b", "sip:c@d"}, Want: "one target URI at most"},
+		{Args: []string{"sip:a@b", "-trace", "sip:c@d"}, Want: "one target URI at most"},
+		{Args: []string{"sip:a@b", "-resume-after", "1s"}, Want: "-resume-after needs -hold-after"},
+		{Args: []string{"-answer-after", "-3s"}, Want: "invalid value \"-3s\" for flag -answer-after"},
+		{Args: []string{"-reject-code", "200"}, Want: "-reject-code 200: want a status from 400 to 699"},
+		{Args: []string{"-resume-after", "1s"}, Want: "-resume-after needs -hold-after"},
+		{Args: []string{"-dtmf-after", "1s"}, Want: "-dtmf-after needs -dtmf digits"},
+		{Args: []string{"-dtmf", "12x"}, Want: "-dtmf \"12x\""},
+		{Args: []string{"-hold-after", "-1s"}, Want: "-hold-after -1s: want a duration of 0 or more"},
+	})
 }
 
 // TestListenAndStop: without a target dial prints the URI to call it at,

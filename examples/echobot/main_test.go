@@ -1,56 +1,33 @@
 package main
 
 import (
-	"bytes"
-	"flag"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
-	"github.com/dialtone/dialtone/examples/internal/cli"
 	"github.com/dialtone/dialtone/examples/internal/clitest"
+	"github.com/dialtone/dialtone/examples/internal/usagetest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // TestUsage: -h prints the usage line, what echobot does, and every flag.
 func TestUsage(t *testing.T) {
-	var stdout, stderr bytes.Buffer
-	err := run(t.Context(), []string{"-h"}, &stdout, &stderr)
-	require.ErrorIs(t, err, flag.ErrHelp)
-	require.Equal(t, 0, cli.Report(&stderr, "echobot", err), "-h exits 0")
-	usage := stderr.String()
-	require.True(t, strings.HasPrefix(usage, "usage: echobot [flags]\n"), usage)
-	require.Contains(t, usage, "echobot takes no argument")
-	for _, f := range []string{"answer-after", "reject-code", "trace", "pcap", "listen", "aor", "pass", "registrar", "media-ip", "t1", "rtp-min", "rtp-max", "max-call"} {
-		require.Regexp(t, "\n  -"+f+"( |\n)", usage, "flag -%s in the usage", f)
-	}
-	require.Empty(t, stdout.String())
+	usagetest.CheckUsage(t, run, "echobot", "usage: echobot [flags]", "echobot takes no argument",
+		[]string{"answer-after", "reject-code", "trace", "pcap", "listen", "aor", "pass", "registrar", "media-ip", "t1", "rtp-min", "rtp-max", "max-call"})
 }
 
-// TestParseErrors: wrong command lines are errors that say what is wrong;
-// flag errors exit with the usage status.
+// TestParseErrors: wrong command lines are errors that say what is wrong
+// and exit non-zero.
 func TestParseErrors(t *testing.T) {
-	for _, tc := range []struct {
-		args []string
-		want string
-	}{
-		{[]string{"-nope"}, "flag provided but not defined: -nope"},
-		{[]string{"sip:a@b"}, "no argument expected"},
-		{[]string{"-answer-after", "-3s"}, "invalid value \"-3s\" for flag -answer-after"},
-		{[]string{"-reject-code", "99"}, "-reject-code 99: want a status from 400 to 699"},
-		{[]string{"-max-call", "0s"}, "-max-call 0s: want a positive duration"},
-	} {
-		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
-			var stdout, stderr bytes.Buffer
-			err := run(t.Context(), tc.args, &stdout, &stderr)
-			require.Error(t, err)
-			require.Contains(t, err.Error()+stderr.String(), tc.want)
-			require.NotEqual(t, 0, cli.Report(&bytes.Buffer{}, "echobot", err))
-		})
-	}
+	usagetest.CheckParseErrors(t, run, "echobot", false, []usagetest.ParseCase{
+		{Args: []string{"-nope"}, Want: "flag provided but not defined: -nope"},
+		{Args: []string{"sip:a@b"}, Want: "no argument expected"},
+		{Args: []string{"-answer-after", "-3s"}, Want: "invalid value \"-3s\" for flag -answer-after"},
+		{Args: []string{"-reject-code", "99"}, Want: "-reject-code 99: want a status from 400 to 699"},
+		{Args: []string{"-max-call", "0s"}, Want: "-max-call 0s: want a positive duration"},
+	})
 }
 
 // TestListenAndStop: echobot prints the URI to call it at, and stops
