@@ -282,62 +282,6 @@ func TestIVRWithSIPp(t *testing.T) {
 	checkPcap(t, ctx, pcap, []string{"INVITE", "180", "200"}, "ACK", "INFO", "BYE", "200", "200", "200")
 }
 
-// ignoreByeScenario is a UAC whose call the UA under test hangs up, and
-// which never answers the BYE: the UA's graceful stop then waits.
-const ignoreByeScenario = `<?xml version="1.0" encoding="ISO-8859-1" ?>
-<!DOCTYPE scenario SYSTEM "sipp.dtd">
-<scenario name="UAC ignoring BYE">
-  <send retrans="500">
-    <![CDATA[
-
-      INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      To: [service] <sip:[service]@[remote_ip]:[remote_port]>
-      Call-ID: [call_id]
-      CSeq: 1 INVITE
-      Contact: sip:sipp@[local_ip]:[local_port]
-      Max-Forwards: 70
-      Content-Type: application/sdp
-      Content-Length: [len]
-
-      v=0
-      o=user1 53655765 2353687637 IN IP[local_ip_type] [local_ip]
-      s=-
-      c=IN IP[media_ip_type] [media_ip]
-      t=0 0
-      m=audio [media_port] RTP/AVP 0
-      a=rtpmap:0 PCMU/8000
-
-    ]]>
-  </send>
-
-  <recv response="100" optional="true"/>
-
-  <recv response="200" rrs="true"/>
-
-  <send>
-    <![CDATA[
-
-      ACK [next_url] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      [last_To:]
-      Call-ID: [call_id]
-      CSeq: 1 ACK
-      Contact: sip:sipp@[local_ip]:[local_port]
-      Max-Forwards: 70
-      Content-Length: 0
-
-    ]]>
-  </send>
-
-  <recv request="BYE"/>
-
-  <pause milliseconds="1000"/>
-</scenario>
-`
-
 // TestDialSecondInterrupt: the first interrupt starts the graceful stop,
 // which waits for the answer to the BYE (the peer never gives it); the
 // second quits at once, with status 130, without the "stopped" line.
@@ -348,9 +292,9 @@ func TestDialSecondInterrupt(t *testing.T) {
 	defer cancel()
 	d := startExample(t, ctx, "dial", "-listen", net.JoinHostPort(loopback, "0"))
 	defer func() { logTails(t, d.stdout, d.stderr) }()
-	sc := filepath.Join(t.TempDir(), "ignore_bye.xml")
-	require.NoError(t, os.WriteFile(sc, []byte(ignoreByeScenario), 0o644))
-	r := newSipp(t, "ignore_bye", freePort(t), "-sf", sc)
+	// A UAC whose call dial hangs up, and which never answers the BYE:
+	// dial's graceful stop then waits.
+	r := newSipp(t, "ignore_bye", freePort(t), "-sf", scenario(t, "uac_ignore_bye.xml"))
 	defer func() { logTails(t, r.files()...) }()
 	cmd := r.start(t, ctx, "-t", "u1", "-m", "1", d.sip)
 	d.waitOutput(t, ctx, " confirmed call=")

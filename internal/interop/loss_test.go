@@ -78,14 +78,12 @@ func TestHangupUnderLoss(t *testing.T) {
 	requireRootTools(t)
 	ctx, cancel := context.WithTimeout(t.Context(), lossTestTimeout)
 	defer cancel()
-	dial := buildCommand(t, ctx, "../../examples/dial", "dial")
+	dial := buildExample(t, ctx, "dial")
 
 	t.Run("dial calls SIPp uas", func(t *testing.T) {
 		pair := newLossyPair(t, ctx, lossCallerRate)
 		target := netip.AddrPortFrom(pair.ip[1], sippPort)
-		scenario, err := filepath.Abs(filepath.Join("testdata", "uas_loss.xml"))
-		require.NoError(t, err)
-		r, cmd := startSippIn(t, ctx, pair, 1, sipp, "loss_uas", "-sf", scenario, "-t", "u1",
+		r, cmd := startSippIn(t, ctx, pair, 1, sipp, "loss_uas", "-sf", scenario(t, "uas_loss.xml"), "-t", "u1",
 			"-m", strconv.Itoa(lossCallerCalls))
 		defer func() { logTails(t, r.files()...) }()
 		waitUDP(t, ctx, cmd.Process.Pid, target)
@@ -131,9 +129,7 @@ func TestHangupUnderLoss(t *testing.T) {
 		// is testdata/uac_loss.xml: SIPp's uac, which would take a
 		// retransmitted 200 to its INVITE for the answer to its BYE,
 		// with its responses tied to their transactions.
-		scenario, err := filepath.Abs(filepath.Join("testdata", "uac_loss.xml"))
-		require.NoError(t, err)
-		r, cmd := startSippIn(t, ctx, pair, 1, sipp, "loss_uac", "-sf", scenario, "-t", "u1", "-d", "200",
+		r, cmd := startSippIn(t, ctx, pair, 1, sipp, "loss_uac", "-sf", scenario(t, "uac_loss.xml"), "-t", "u1", "-d", "200",
 			"-m", strconv.Itoa(lossCalleeCalls), "-r", strconv.Itoa(lossCallRate),
 			"-max_retrans", strconv.Itoa(sippNonInviteRetrans),
 			"-max_invite_retrans", strconv.Itoa(sippInviteRetrans),

@@ -295,25 +295,20 @@ func testProxySipp(t *testing.T, network string) {
 	defer cancel()
 	p := startOurProxy(t, ctx)
 	proxyAddr := net.JoinHostPort(loopback, strconv.Itoa(p.port))
-	scenario := func(name string) string {
-		f, err := filepath.Abs(filepath.Join("testdata", name))
-		require.NoError(t, err)
-		return f
-	}
 	port := freePort(t)
-	reg := newSipp(t, "register_"+network, port, "-sf", scenario("proxy_register.xml"))
+	reg := newSipp(t, "register_"+network, port, "-sf", scenario(t, "proxy_register.xml"))
 	defer func() { logTails(t, reg.files()...) }()
 	err := reg.start(t, ctx, "-t", sippTransport(network), "-s", "carol", "-au", "carol", "-ap", "carolpw",
 		"-m", "1", proxyAddr).Wait()
 	checkSipp(t, reg, 1, exitErrOrNil(err))
 	p.waitBinding(t, ctx, "carol", true)
 
-	uas := newSipp(t, "uas_"+network, port, "-sf", scenario("proxy_uas.xml"))
+	uas := newSipp(t, "uas_"+network, port, "-sf", scenario(t, "proxy_uas.xml"))
 	defer func() { logTails(t, uas.files()...) }()
 	ucmd := uas.start(t, ctx, "-t", sippTransport(network), "-m", strconv.Itoa(proxySippCalls))
 	waitListening(t, ctx, network, port)
 
-	uac := newSipp(t, "uac_"+network, freePort(t), "-sf", scenario("proxy_uac.xml"))
+	uac := newSipp(t, "uac_"+network, freePort(t), "-sf", scenario(t, "proxy_uac.xml"))
 	defer func() { logTails(t, uac.files()...) }()
 	cerr := uac.start(t, ctx, "-t", sippTransport(network), "-s", "carol",
 		"-m", strconv.Itoa(proxySippCalls), "-r", strconv.Itoa(proxySippRate), proxyAddr).Wait()
