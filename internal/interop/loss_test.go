@@ -41,6 +41,8 @@ const (
 	// 20 % is a 6·10⁻⁵ chance per call. With the default 500 ms it would
 	// go out four times (a 1.6·10⁻³ chance, 15 % over 100 calls).
 	dialT1 = 100 * time.Millisecond
+	// dialCalleeT1 is dial's T1 as the callee: see the callee test.
+	dialCalleeT1 = time.Second
 	// dialHold is how long each of dial's calls lasts (-hangup-after).
 	dialHold = 100 * time.Millisecond
 	// dialRunTimeout bounds one dial process (a call set-up lasts at most
@@ -118,8 +120,13 @@ func TestHangupUnderLoss(t *testing.T) {
 		pair := newLossyPair(t, ctx, lossCalleeRate)
 		listen := netip.AddrPortFrom(pair.ip[0], sippPort)
 		out := filepath.Join(artifacts(t), "dial.out")
+		// SIPp retransmits its BYE for up to a minute (18 copies, T2
+		// 4 s), past the 32 s dial's BYE server transaction lingers with
+		// the default T1 (Timer J, 64·T1): a copy that comes later gets
+		// 481 and fails the call at SIPp although dial answered it. With
+		// T1 1 s, Timer J (64 s) outlasts SIPp's last copy.
 		d := startDaemon(t, "dial", out, "ip", "netns", "exec", pair.ns[0], dial,
-			"-listen", listen.String(), "-no-media")
+			"-listen", listen.String(), "-no-media", "-t1", dialCalleeT1.String())
 		waitUDP(t, ctx, d.cmd.Process.Pid, listen)
 		start := time.Now()
 		// SIPp gives up after 5 INVITE and 7 BYE retransmissions by
