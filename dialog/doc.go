@@ -26,6 +26,19 @@
 //
 // ForkSet gathers the dialogs of a forked INVITE: several early dialogs,
 // the first 2xx kept, later 2xx reported for ACK and BYE (§13.2.2.4).
+//
+// # The INVITE session
+//
+// Two pure machines hold the INVITE session's reliability, the part that
+// outlives the transactions. AckWait is the UAS core's: its 2xx is
+// retransmitted from T1 doubling to T2 until the ACK, and 64·T1 without
+// one ends the dialog with BYE (§13.3.1.4); the owner arms a timer for
+// Next and calls Step. InviteClient is the UAC core's: over a ForkSet it
+// says, for each response to the INVITE, whether the call progressed, was
+// answered (the owner builds the ACK, possibly with the SDP answer, and
+// records it with Acked), needs the same ACK again for a retransmitted 2xx,
+// or has a surplus fork to ACK and end with BYE (§13.2.2.4, RFC 6026
+// §8.4).
 // Negotiation tracks INVITEs and offers in progress for glare (§14, RFC
 // 3311 §5); GlareBackoff draws the §14.1 wait before retrying after 491.
 // RequestID and ResponseID give the ID an incoming message's dialog is
@@ -35,16 +48,15 @@
 // # What is left to others
 //
 // Sending, retransmitting and matching are the transaction layer's: this
-// package never sends and has no timers. The user agent retransmits the
-// 2xx until the ACK and the ACK for every 2xx retransmission (§13.3.1.4,
-// §13.2.2.4), ends surplus forks with BYE, waits the glare back-off, and
-// ends early dialogs left when the INVITE transaction is over
-// (ForkSet.Finish). CANCEL is built by the transaction layer. Offers in
+// package never sends and has no timers. The user agent carries out what
+// AckWait and InviteClient ask (sends, on its clock), waits the glare
+// back-off, and ends early dialogs left when the INVITE transaction is
+// over (ForkSet.Finish). CANCEL is built by the transaction layer. Offers in
 // reliable provisional responses (RFC 3262) are not tracked for glare.
 //
 // # Concurrency and memory
 //
-// Dialog, ForkSet and Negotiation are plain values (STYLE §3.2): no I/O,
+// Dialog, ForkSet, Negotiation, AckWait and InviteClient are plain values (STYLE §3.2): no I/O,
 // no clock, no goroutines, no locks. Each dialog has one owner that
 // serializes calls on it.
 //

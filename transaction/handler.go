@@ -61,8 +61,9 @@ type Handler interface {
 	// the core: ACKs for 2xx responses (§17.2.3 via RFC 6026 §8.7, also
 	// those that match an INVITE server transaction in Accepted),
 	// responses that match no client transaction (2xx retransmissions
-	// after the INVITE client transaction ended, RFC 6026 §8.4), and ACKs
-	// that match nothing. Calls for messages from different sockets or
+	// after the INVITE client transaction ended: RFC 6026 §8.9 has every
+	// element but a stateless proxy discard them), and ACKs that match
+	// nothing. Calls for messages from different sockets or
 	// connections may run concurrently.
 	HandleDirect(in transport.Incoming)
 }

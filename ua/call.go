@@ -85,10 +85,6 @@ type Call struct {
 	// up (the call is then canceled, or hung up when a 2xx crosses).
 	tx        *transaction.ClientTx
 	abandoned bool
-	// The ACK of our latest 2xx-answered INVITE, resent for each
-	// retransmission of that 2xx (RFC 3261 §13.2.2.4).
-	ack     *sip.Request
-	ackFlow transport.Flow
 	// Our 2xx being retransmitted until its ACK (RFC 3261 §13.3.1.4).
 	rtx      *retransmission
 	byeOnAck bool

@@ -168,10 +168,6 @@ type outgoing struct {
 	auth         []sip.Header
 	result       chan error
 	answered     bool
-	// fsMu guards the fork set of the INVITE being read: once the
-	// transaction is detached, late responses reach it on the transaction
-	// layer's loop while read may still drain the channel.
-	fsMu sync.Mutex
 }
 
 func (o *outgoing) newInvite(uri sip.URI) *sip.Request {
@@ -303,26 +299,24 @@ func (o *outgoing) addContacts(res *sip.Response) bool {
 	return added
 }
 
-// read handles the responses of one INVITE transaction. It returns the
-// non-2xx final response, or the transaction's error when it ended without
-// a final response. After the first 2xx it detaches from the transaction:
-// the retransmissions and forked 2xx that follow until Timer M (RFC 6026
-// §8.4) are acknowledged by late on the transaction layer's loop, so no
+// read handles the responses of one INVITE transaction through the UAC
+// half of the INVITE session (dialog.InviteClient). It returns the non-2xx
+// final response, or the transaction's error when it ended without a final
+// response. After the first 2xx it detaches from the transaction: the
+// retransmissions and forked 2xx that follow until Timer M (RFC 6026 §8.4)
+// are acknowledged by late on the transaction layer's loop, so no
 // goroutine waits on an answered call; read returns with o.answered set.
+// After Timer M the session is dropped with the transaction: a 2xx that
+// matches no transaction is discarded (RFC 6026 §8.9).
 func (o *outgoing) read(tx *transaction.ClientTx, req *sip.Request) (*sip.Response, error) {
 	c, u := o.c, o.c.u
-	fs := dialog.NewForkSet(req, 0)
-	receive := func(res *sip.Response) (dialog.ForkEvent, error) {
-		o.fsMu.Lock()
-		defer o.fsMu.Unlock()
-		return fs.Receive(res)
-	}
+	s := &uacSession{ic: dialog.NewInviteClient(req, 0)}
 	for res := range tx.Responses() {
 		if res.IsProvisional() {
 			if res.StatusCode == sip.StatusTrying {
 				continue
 			}
-			_, _ = receive(res)
+			_, _ = s.receive(res)
 			c.mu.Lock()
 			if c.state == CallDialing {
 				c.state = CallRinging
@@ -337,32 +331,26 @@ func (o *outgoing) read(tx *transaction.ClientTx, req *sip.Request) (*sip.Respon
 			continue
 		}
 		if !res.IsSuccess() {
-			_, _ = receive(res)
+			_, _ = s.receive(res)
 			return res, nil
 		}
-		ev, err := receive(res)
-		if err != nil || ev.Dialog == nil {
+		st, err := s.receive(res)
+		if err != nil {
 			continue
 		}
-		if ev.Outcome == dialog.ForkConfirmed {
-			o.confirm(ev.Dialog, req, res)
-			c.mu.Lock()
-			ack, flow := c.ack, c.ackFlow
-			c.mu.Unlock()
+		if st.Action == dialog.InviteAnswer {
+			o.confirm(s, st.Dialog, req, res)
 			tx.Detach(func(res *sip.Response) {
 				if res.IsSuccess() {
-					if ev, err := receive(res); err == nil {
-						o.late(ev, req, res, ack, flow)
-					}
+					o.late(s, res)
 				}
 			})
 			continue // drain what the channel already holds
 		}
-		o.late(ev, req, res, nil, transport.Flow{})
+		o.do(s, st)
 	}
 	if o.answered {
 		c.mu.Lock()
-		c.ack = nil // late keeps its own reference for retransmissions
 		c.tx = nil
 		c.mu.Unlock()
 		return nil, nil
@@ -373,44 +361,56 @@ func (o *outgoing) read(tx *transaction.ClientTx, req *sip.Request) (*sip.Respon
 	return nil, transaction.ErrTerminated
 }
 
-// late handles a 2xx after the first: a retransmission of ours is
-// answered with the same ACK, another fork's 2xx gets its own ACK (and,
-// when surplus, a BYE, §13.2.2.4). It runs on the transaction layer's loop
-// once the INVITE is detached, so anything that may block runs on a
-// goroutine of its own.
-func (o *outgoing) late(ev dialog.ForkEvent, req *sip.Request, res *sip.Response, ack *sip.Request, flow transport.Flow) {
+// uacSession is the UAC half of one INVITE's session and the flow its
+// call's ACK left on. Its mutex serializes read and, once the INVITE is
+// detached, late on the transaction layer's loop.
+type uacSession struct {
+	mu   sync.Mutex
+	ic   *dialog.InviteClient
+	flow transport.Flow // the flow of the call's ACK, for its resends
+}
+
+func (s *uacSession) receive(res *sip.Response) (dialog.InviteStep, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ic.Receive(res)
+}
+
+// late handles a 2xx after the first, on the transaction layer's loop once
+// the INVITE is detached.
+func (o *outgoing) late(s *uacSession, res *sip.Response) {
+	if st, err := s.receive(res); err == nil {
+		o.do(s, st)
+	}
+}
+
+// do carries out what the session asked for a 2xx after the first: the
+// same ACK again for a retransmission, ACK and then BYE for another fork's
+// 2xx (§13.2.2.4). Sending may block, so it runs on a goroutine of the UA.
+func (o *outgoing) do(s *uacSession, st dialog.InviteStep) {
 	c, u := o.c, o.c.u
-	switch ev.Outcome {
-	case dialog.ForkRetransmit:
-		c.mu.Lock()
-		mine := ev.Dialog == c.d
-		if ack == nil {
-			ack, flow = c.ack, c.ackFlow
+	switch st.Action {
+	case dialog.InviteResendAck:
+		s.mu.Lock()
+		mine := st.Dialog == s.ic.Answered()
+		flow := s.flow
+		s.mu.Unlock()
+		if mine {
+			u.goTrack(func() { _ = u.tp.SendOn(u.baseCtx, st.Ack, flow) })
+		} else {
+			u.goTrack(func() { _, _ = u.sendAck(u.baseCtx, st.Ack, c.network) })
 		}
-		c.mu.Unlock()
-		if mine && ack != nil {
-			u.goTrack(func() { _ = u.tp.SendOn(u.baseCtx, ack, flow) })
-		} else if a, err := ev.Dialog.NewAck(req, res); err == nil {
-			u.goTrack(func() { _, _ = u.sendAck(u.baseCtx, a, c.network) })
-		}
-	case dialog.ForkSurplus:
-		d := ev.Dialog
-		a, errAck := d.NewAck(req, res)
-		bye, errBye := d.NewRequest(sip.BYE, nil, "")
+	case dialog.InviteAckAndBye:
 		u.goTrack(func() {
-			if errAck == nil {
-				_, _ = u.sendAck(u.baseCtx, a, c.network)
-			}
-			if errBye == nil {
-				u.fireAndForget(bye, c.network)
-			}
+			_, _ = u.sendAck(u.baseCtx, st.Ack, c.network)
+			u.fireAndForget(st.Bye, c.network)
 		})
 	}
 }
 
 // confirm makes the dialog of the first 2xx the call: ACK, then hand the
 // call to Dial, or BYE it when Dial gave up.
-func (o *outgoing) confirm(d *dialog.Dialog, req *sip.Request, res *sip.Response) {
+func (o *outgoing) confirm(s *uacSession, d *dialog.Dialog, req *sip.Request, res *sip.Response) {
 	c, u := o.c, o.c.u
 	ack, err := d.NewAck(req, res)
 	var mediaErr error
@@ -443,9 +443,12 @@ func (o *outgoing) confirm(d *dialog.Dialog, req *sip.Request, res *sip.Response
 	if err == nil {
 		flow, err = u.sendAck(u.baseCtx, ack, c.network)
 	}
-	c.mu.Lock()
-	c.ack, c.ackFlow = ack, flow
-	c.mu.Unlock()
+	if ack != nil {
+		s.mu.Lock()
+		s.ic.Acked(d, ack)
+		s.flow = flow
+		s.mu.Unlock()
+	}
 	u.emit(Event{Kind: EventCallAnswered, Line: c.line, Call: c, CallID: c.callID, Response: res, SDP: res.Body()})
 	if err != nil {
 		u.log.Warn("ACK not sent", "call_id", c.callID, "error", err.Error())

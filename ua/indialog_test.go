@@ -314,9 +314,9 @@ func TestReinvite2xxAcknowledged(t *testing.T) {
 
 func testSDP2() []byte { return []byte(testSDP) }
 
-// A forking proxy delivers two 2xx with different To tags: the first is
-// the call, the second is acknowledged and ended with BYE (RFC 3261
-// §13.2.2.4).
+// A forking proxy delivers two 2xx with different To tags, each twice: the
+// first is the call, the second is acknowledged and ended with BYE (RFC
+// 3261 §13.2.2.4), and every copy of either gets an ACK.
 func TestForkedAnswersSurplusByed(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		n := memnet.New(memnet.Config{})
@@ -333,7 +333,7 @@ func TestForkedAnswersSurplusByed(t *testing.T) {
 				mu.Unlock()
 				_ = w.Respond(sip.NewResponse(req, sip.StatusOK, ""))
 			case req.Method == sip.INVITE:
-				for _, tag := range []string{"fork-a", "fork-b"} {
+				for _, tag := range []string{"fork-a", "fork-b", "fork-a", "fork-b"} { // each 2xx, then its retransmission
 					ok := sip.NewResponseTag(req, sip.StatusOK, "", tag)
 					ok.Set("Contact", "<sip:"+tag+"@192.0.2.8:5060>")
 					ok.SetBody([]byte(testSDP), "application/sdp")
@@ -356,9 +356,9 @@ func TestForkedAnswersSurplusByed(t *testing.T) {
 		remote := c.Remote()
 		require.Equal(t, "fork-a", remote.Tag(), "the first 2xx is the call")
 		mu.Lock()
-		require.Equal(t, 1, acks["fork-a"])
-		require.Equal(t, 1, acks["fork-b"], "the surplus 2xx is acknowledged")
-		require.Equal(t, 1, byes["fork-b"], "then ended")
+		require.Equal(t, 2, acks["fork-a"], "one ACK per copy of the call's 2xx")
+		require.Equal(t, 2, acks["fork-b"], "the surplus 2xx is acknowledged, each copy")
+		require.Equal(t, 1, byes["fork-b"], "then ended, once")
 		require.Zero(t, byes["fork-a"])
 		mu.Unlock()
 		require.Equal(t, 1, a.Calls())

@@ -11,9 +11,10 @@ import (
 	"github.com/dialtone/dialtone/transaction"
 )
 
-// The INVITE session's reliability, RFC 3261 §13.3.1.4 and §13.2.2.4: the
-// UAS retransmits its 2xx until the ACK (BYE after 64·T1 without one), and
-// the UAC ACKs every 2xx retransmission.
+// The UAS half of the INVITE session's reliability, RFC 3261 §13.3.1.4:
+// the UAS retransmits its 2xx until the ACK (BYE after 64·T1 without one).
+// The UAC half (an ACK for every 2xx) is dialog.InviteClient, driven from
+// dial.go.
 
 // retransmission is the UAS core's wait for the ACK of a 2xx it sent
 // (§13.3.1.4): the schedule is dialog.AckWait's, the timer the UA clock's.
@@ -22,25 +23,6 @@ type retransmission struct {
 	res   *sip.Response
 	wait  dialog.AckWait
 	timer *clockTimer
-}
-
-// resendAck answers a 2xx retransmission that arrived after its INVITE
-// transaction ended (the transaction layer hands it to HandleDirect).
-func (c *Call) resendAck(res *sip.Response) {
-	cs, err := res.CSeq()
-	if err != nil {
-		return
-	}
-	c.mu.Lock()
-	ack, flow := c.ack, c.ackFlow
-	c.mu.Unlock()
-	if ack == nil {
-		return
-	}
-	if acs, err := ack.CSeq(); err != nil || acs.Seq != cs.Seq {
-		return
-	}
-	_ = c.u.tp.SendOn(c.u.baseCtx, ack, flow)
 }
 
 // startRetransmit retransmits res (our 2xx to an INVITE with CSeq seq)

@@ -11,6 +11,7 @@ import (
 	"github.com/dialtone/dialtone/rtp"
 	"github.com/dialtone/dialtone/sip"
 	"github.com/dialtone/dialtone/transaction"
+	"github.com/dialtone/dialtone/transport"
 )
 
 // Modifying a call, RFC 3261 §14 and RFC 3264 §8: re-INVITE, hold and
@@ -159,7 +160,7 @@ func (c *Call) reinvite(ctx context.Context, sdp []byte, onAnswer func([]byte) e
 			if terminated {
 				c.end(ErrDialogTerminated)
 			} else {
-				u.goTrack(func() { c.drainReinvite(tx, req, nil) })
+				u.goTrack(func() { c.drainReinvite(tx, req, nil, transport.Flow{}) })
 			}
 			return err
 		}
@@ -196,10 +197,7 @@ func (c *Call) reinvite(ctx context.Context, sdp []byte, onAnswer func([]byte) e
 			if err != nil {
 				return err
 			}
-			c.mu.Lock()
-			c.ack, c.ackFlow = ack, flow
-			c.mu.Unlock()
-			u.goTrack(func() { c.drainReinvite(tx, req, ack) })
+			u.goTrack(func() { c.drainReinvite(tx, req, ack, flow) })
 			u.emit(Event{Kind: EventCallUpdated, Line: c.line, Call: c, CallID: c.callID, Response: res, SDP: res.Body(), Err: aerr})
 			return aerr
 		case terminated:
@@ -230,36 +228,31 @@ func (c *Call) reinvite(ctx context.Context, sdp []byte, onAnswer func([]byte) e
 	}
 }
 
-// drainReinvite reads a re-INVITE transaction to its end, acknowledging
-// retransmissions of its 2xx.
-func (c *Call) drainReinvite(tx *transaction.ClientTx, req, ack *sip.Request) {
+// drainReinvite reads a re-INVITE transaction to its end (Timer M),
+// acknowledging each retransmission of its 2xx with ack, sent on flow. When
+// the re-INVITE gave up before its 2xx (ack nil), a 2xx that still comes is
+// acknowledged all the same (RFC 3261 §13.2.2.4).
+func (c *Call) drainReinvite(tx *transaction.ClientTx, req, ack *sip.Request, flow transport.Flow) {
 	for res := range tx.Responses() {
 		if !res.IsSuccess() {
 			continue
 		}
+		if ack != nil {
+			_ = c.u.tp.SendOn(c.u.baseCtx, ack, flow)
+			continue
+		}
 		c.mu.Lock()
-		a, flow := c.ack, c.ackFlow
-		if ack == nil && c.d != nil {
-			// The 2xx came after Reinvite gave up: acknowledge it.
+		var late *sip.Request
+		if c.d != nil {
 			_ = c.d.ReceiveResponse(req, res)
-			if na, err := c.d.NewAck(req, res); err == nil {
-				ack, a = na, nil
-			}
+			late, _ = c.d.NewAck(req, res)
 		}
 		c.mu.Unlock()
-		if a != nil && a == ack {
-			_ = c.u.tp.SendOn(c.u.baseCtx, a, flow)
-		} else if ack != nil {
-			if f, err := c.u.sendAck(c.u.baseCtx, ack, c.network); err == nil {
-				c.mu.Lock()
-				c.ack, c.ackFlow = ack, f
-				c.mu.Unlock()
-			}
+		if late == nil {
+			continue
+		}
+		if f, err := c.u.sendAck(c.u.baseCtx, late, c.network); err == nil {
+			ack, flow = late, f
 		}
 	}
-	c.mu.Lock()
-	if c.ack == ack {
-		c.ack = nil
-	}
-	c.mu.Unlock()
 }

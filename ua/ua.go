@@ -483,8 +483,8 @@ func (h handler) ServeSIP(ctx context.Context, w transaction.ResponseWriter, req
 	}
 }
 
-// HandleDirect gets ACKs for our 2xx and 2xx retransmissions that match
-// no transaction.
+// HandleDirect gets ACKs for our 2xx and what matches no transaction
+// (see stray).
 func (h handler) HandleDirect(in transport.Incoming) { h.u.stray(in) }
 
 func (u *UA) respond(w transaction.ResponseWriter, res *sip.Response) {
@@ -507,23 +507,18 @@ func joinComma(list []string) string {
 	return s
 }
 
-// stray gets what matches no transaction: ACKs for our 2xx and 2xx
-// retransmissions after the INVITE client transaction ended.
+// stray gets what matches no transaction: ACKs for our 2xx. A response
+// that matches no client transaction (a 2xx retransmitted after Timer M)
+// is discarded, as RFC 6026 §8.9 requires of every element but a
+// stateless proxy.
 func (u *UA) stray(in transport.Incoming) {
-	switch m := in.Msg.(type) {
-	case *sip.Request:
-		if m.Method == sip.ACK {
-			if c := u.lookup(dialog.RequestID(m)); c != nil {
-				c.receiveAck(m)
-			}
+	if m, ok := in.Msg.(*sip.Request); ok && m.Method == sip.ACK {
+		if c := u.lookup(dialog.RequestID(m)); c != nil {
+			c.receiveAck(m)
 		}
-	case *sip.Response:
-		if cs, err := m.CSeq(); err == nil && cs.Method == sip.INVITE && m.IsSuccess() {
-			if c := u.lookup(dialog.ResponseID(m)); c != nil {
-				c.resendAck(m)
-			}
-		}
+		return
 	}
+	u.log.Debug("message matching no transaction dropped", "msg", sip.Short(in.Msg))
 }
 
 func (u *UA) lookup(id dialog.ID) *Call {

@@ -29,7 +29,7 @@ func TestUACAcksEvery2xx(t *testing.T) {
 		var acks int
 		var w transaction.ResponseWriter
 		var ok *sip.Response
-		newRawPeer(t, n, "192.0.2.7:5060", func(_ context.Context, rw transaction.ResponseWriter, req *sip.Request) {
+		peer := newRawPeer(t, n, "192.0.2.7:5060", func(_ context.Context, rw transaction.ResponseWriter, req *sip.Request) {
 			res := sip.NewResponse(req, 200, "")
 			if req.Method == sip.INVITE {
 				res.Add("Contact", "<sip:peer@192.0.2.7:5060>")
@@ -63,6 +63,17 @@ func TestUACAcksEvery2xx(t *testing.T) {
 		mu.Unlock()
 		// Inside Timer M: the call is up and nothing of ours waits on it.
 		require.LessOrEqual(t, runtime.NumGoroutine(), g0, "no goroutine per answered outgoing call")
+		// After Timer M no transaction matches: a 2xx that still comes is
+		// discarded (RFC 6026 §8.9), not acknowledged.
+		time.Sleep(40 * time.Second)
+		mu.Lock()
+		stale := ok
+		mu.Unlock()
+		require.NoError(t, peer.tp.SendResponse(t.Context(), stale, transport.Flow{Network: transport.UDP, Remote: parseAP("192.0.2.1:5060")}))
+		synctest.Wait()
+		mu.Lock()
+		require.Equal(t, 3, acks, "no ACK for a 2xx after Timer M")
+		mu.Unlock()
 		require.NoError(t, call.Hangup(t.Context()))
 	})
 }
