@@ -2,6 +2,9 @@ package transaction
 
 import (
 	"context"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
 
 	"github.com/dialtone/dialtone/sip"
 	"github.com/dialtone/dialtone/transport"
@@ -86,7 +89,9 @@ func (HandlerFunc) HandleDirect(transport.Incoming) {}
 // Request Terminated for an INVITE whose context was canceled by a CANCEL
 // and 500 Server Internal Error otherwise. The goroutines belong to the
 // layer: Close cancels their contexts (cause ErrClosed) and waits for them.
-// HandleDirect is h's, on the delivering goroutine.
+// A panic in h.ServeSIP is recovered and logged with its stack at error
+// level, and the request is answered 500 as above: one faulty handler does
+// not end the process. HandleDirect is h's, on the delivering goroutine.
 func Go(h Handler) Handler { return goHandler{h} }
 
 type goHandler struct{ h Handler }
@@ -112,7 +117,7 @@ func (g goHandler) HandleDirect(in transport.Incoming) { g.h.HandleDirect(in) }
 // did not.
 func (l *Layer) serve(h Handler, t *serverTx, req *sip.Request) {
 	defer l.g.Done()
-	h.ServeSIP(t.ctx, t, req)
+	l.serveRecover(h, t, req)
 	t.mu.Lock()
 	answered, tag := t.finalCode != 0, t.tag
 	t.mu.Unlock()
@@ -128,4 +133,16 @@ func (l *Layer) serve(h Handler, t *serverTx, req *sip.Request) {
 		res.SetToTag(tag)
 	}
 	_ = t.Respond(res) // the transaction may have ended meanwhile
+}
+
+// serveRecover runs h.ServeSIP and recovers a panic in it (see Go).
+func (l *Layer) serveRecover(h Handler, t *serverTx, req *sip.Request) {
+	defer func() {
+		if r := recover(); r != nil && l.log != nil {
+			l.log.LogAttrs(context.Background(), slog.LevelError, "transaction: handler panicked; request answered 500",
+				slog.String("call_id", req.CallID()), slog.String("method", string(req.Method)),
+				slog.String("panic", fmt.Sprint(r)), slog.String("stack", string(debug.Stack())))
+		}
+	}()
+	h.ServeSIP(t.ctx, t, req)
 }

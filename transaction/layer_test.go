@@ -1,8 +1,11 @@
 package transaction_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
+	"log/slog"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -712,6 +715,53 @@ func TestGoAnswersForTheHandler(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, []int{500}, collect(tx))
 	})
+}
+
+// TestGoRecoversPanics: a handler run through transaction.Go that panics
+// gets the layer's 500, the panic is logged with its stack, and the layer
+// goes on serving.
+func TestGoRecoversPanics(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var logs bytes.Buffer
+		var mu sync.Mutex
+		var calls int
+		h := transaction.HandlerFunc(func(_ context.Context, w transaction.ResponseWriter, req *sip.Request) {
+			mu.Lock()
+			calls++
+			first := calls == 1
+			mu.Unlock()
+			if first {
+				panic("handler bug")
+			}
+			_ = w.Respond(sip.NewResponse(req, 200, ""))
+		})
+		p := newPair(t, loss{}, h, func(_, s *transaction.Config) {
+			s.Logger = slog.New(slog.NewTextHandler(&lockedWriter{mu: &mu, w: &logs}, nil))
+		})
+		tx, err := p.client.Request(t.Context(), newReq(sip.OPTIONS), udp())
+		require.NoError(t, err)
+		require.Equal(t, []int{500}, collect(tx))
+		tx, err = p.client.Request(t.Context(), newReq(sip.OPTIONS), udp())
+		require.NoError(t, err)
+		require.Equal(t, []int{200}, collect(tx), "the layer still serves")
+		mu.Lock()
+		defer mu.Unlock()
+		require.Contains(t, logs.String(), "handler panicked")
+		require.Contains(t, logs.String(), "handler bug")
+		require.Contains(t, logs.String(), "layer_test.go", "with the stack")
+	})
+}
+
+// lockedWriter serializes writes to w under mu.
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 // TestTimerSlack: with slack, Timer J of two transactions 30 ms apart

@@ -152,6 +152,6 @@ func (e Event) String() string {
 
 func (u *UA) emit(e Event) {
 	if u.cfg.OnEvent != nil {
-		u.cfg.OnEvent(e)
+		u.guard("OnEvent", func() { u.cfg.OnEvent(e) })
 	}
 }

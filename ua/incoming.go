@@ -238,15 +238,16 @@ func (ic *IncomingCall) Redirect(contacts ...sip.URI) error {
 	return nil
 }
 
-// Reject refuses the call with code (400–699; other codes give 500) and
-// reason ("" for the standard phrase).
+// Reject refuses the call with code (400–699; other codes, 3xx among
+// them, give 500: Redirect sends 3xx) and reason ("" for the standard
+// phrase).
 func (ic *IncomingCall) Reject(code int, reason string) error {
 	ic.mu.Lock()
 	defer ic.mu.Unlock()
 	if ic.final {
 		return ErrAnswered
 	}
-	if code < 300 || code > 699 {
+	if code < 400 || code > 699 {
 		code = sip.StatusServerInternalError
 	}
 	res := sip.NewResponseTag(ic.req, code, reason, ic.tag)
@@ -364,7 +365,10 @@ func (u *UA) incomingInvite(ctx context.Context, w transaction.ResponseWriter, r
 		_ = ic.Reject(sip.StatusTemporarilyUnavailable, "")
 		return
 	}
-	u.cfg.OnCall(ctx, ic)
+	if !u.guard("OnCall", func() { u.cfg.OnCall(ctx, ic) }) {
+		_ = ic.Reject(sip.StatusServerInternalError, "")
+		return
+	}
 	if ic.answered() {
 		return
 	}
@@ -471,8 +475,8 @@ func (u *UA) inDialog(ctx context.Context, w transaction.ResponseWriter, req *si
 		res := c.d.NewResponse(req, sip.StatusOK, "")
 		c.mu.Unlock()
 		u.receiveInfoDTMF(c, req)
-		if u.cfg.OnInfo != nil {
-			u.cfg.OnInfo(ctx, c, req)
+		if u.cfg.OnInfo != nil && !u.guard("OnInfo", func() { u.cfg.OnInfo(ctx, c, req) }) {
+			res = c.d.NewResponse(req, sip.StatusServerInternalError, "")
 		}
 		u.respond(w, res)
 	case sip.OPTIONS:
@@ -497,7 +501,12 @@ func (u *UA) inDialog(ctx context.Context, w transaction.ResponseWriter, req *si
 // the offer's direction on our current SDP.
 func (u *UA) answerOffer(ctx context.Context, c *Call, m sip.Method, offer []byte) ([]byte, error) {
 	if u.cfg.OnReinvite != nil {
-		return u.cfg.OnReinvite(ctx, c, offer)
+		var answer []byte
+		var err error
+		if !u.guard("OnReinvite", func() { answer, err = u.cfg.OnReinvite(ctx, c, offer) }) {
+			return nil, &AnswerError{Code: sip.StatusServerInternalError}
+		}
+		return answer, err
 	}
 	if c.media != nil {
 		var sdp []byte

@@ -62,7 +62,10 @@ func (u *UA) incomingMessage(ctx context.Context, w transaction.ResponseWriter, 
 	from, _ := req.From()
 	to, _ := req.To()
 	m := &Message{From: from, To: to, ContentType: req.ContentType(), Body: bytes.Clone(req.Body()), Call: c, Request: req}
-	code := u.cfg.OnMessage(ctx, m)
+	var code int
+	if !u.guard("OnMessage", func() { code = u.cfg.OnMessage(ctx, m) }) {
+		code = sip.StatusServerInternalError
+	}
 	if code == 0 {
 		code = sip.StatusOK
 	}
