@@ -361,19 +361,45 @@ func (o *outgoing) read(tx *transaction.ClientTx, req *sip.Request) (*sip.Respon
 	return nil, transaction.ErrTerminated
 }
 
-// uacSession is the UAC half of one INVITE's session and the flow its
-// call's ACK left on. Its mutex serializes read and, once the INVITE is
-// detached, late on the transaction layer's loop.
+// uacSession is the UAC half of one INVITE's session and the flows its
+// ACKs left on. mu serializes read and, once the INVITE is detached, late
+// on the transaction layer's loop; sendMu serializes the sends of the
+// session's ACKs, so that an ACK is sent whole before it is sent again.
 type uacSession struct {
-	mu   sync.Mutex
-	ic   *dialog.InviteClient
-	flow transport.Flow // the flow of the call's ACK, for its resends
+	mu sync.Mutex
+	ic *dialog.InviteClient
+
+	sendMu sync.Mutex
+	flows  []ackFlow // few: one per 2xx-confirmed dialog
+}
+
+// ackFlow is the flow a dialog's ACK was first sent on, for its resends.
+type ackFlow struct {
+	d    *dialog.Dialog
+	flow transport.Flow
 }
 
 func (s *uacSession) receive(res *sip.Response) (dialog.InviteStep, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.ic.Receive(res)
+}
+
+// sendAck sends ack, d's ACK: the first time resolved like any request
+// (sendAck of the UA), after that again on the same flow.
+func (s *uacSession) sendAck(u *UA, d *dialog.Dialog, ack *sip.Request, network transport.Network) (transport.Flow, error) {
+	s.sendMu.Lock()
+	defer s.sendMu.Unlock()
+	for _, af := range s.flows {
+		if af.d == d {
+			return af.flow, u.tp.SendOn(u.baseCtx, ack, af.flow)
+		}
+	}
+	flow, err := u.sendAck(u.baseCtx, ack, network)
+	if err == nil {
+		s.flows = append(s.flows, ackFlow{d: d, flow: flow})
+	}
+	return flow, err
 }
 
 // late handles a 2xx after the first, on the transaction layer's loop once
@@ -391,18 +417,10 @@ func (o *outgoing) do(s *uacSession, st dialog.InviteStep) {
 	c, u := o.c, o.c.u
 	switch st.Action {
 	case dialog.InviteResendAck:
-		s.mu.Lock()
-		mine := st.Dialog == s.ic.Answered()
-		flow := s.flow
-		s.mu.Unlock()
-		if mine {
-			u.goTrack(func() { _ = u.tp.SendOn(u.baseCtx, st.Ack, flow) })
-		} else {
-			u.goTrack(func() { _, _ = u.sendAck(u.baseCtx, st.Ack, c.network) })
-		}
+		u.goTrack(func() { _, _ = s.sendAck(u, st.Dialog, st.Ack, c.network) })
 	case dialog.InviteAckAndBye:
 		u.goTrack(func() {
-			_, _ = u.sendAck(u.baseCtx, st.Ack, c.network)
+			_, _ = s.sendAck(u, st.Dialog, st.Ack, c.network)
 			u.fireAndForget(st.Bye, c.network)
 		})
 	}
@@ -439,14 +457,10 @@ func (o *outgoing) confirm(s *uacSession, d *dialog.Dialog, req *sip.Request, re
 	c.mu.Unlock()
 	o.answered = true
 	u.promote(c)
-	var flow transport.Flow
 	if err == nil {
-		flow, err = u.sendAck(u.baseCtx, ack, c.network)
-	}
-	if ack != nil {
+		_, err = s.sendAck(u, d, ack, c.network)
 		s.mu.Lock()
 		s.ic.Acked(d, ack)
-		s.flow = flow
 		s.mu.Unlock()
 	}
 	u.emit(Event{Kind: EventCallAnswered, Line: c.line, Call: c, CallID: c.callID, Response: res, SDP: res.Body()})
