@@ -119,7 +119,7 @@ func (e *env) newPhoneContact(n transport.Network, addr, user, contact string, m
 	line := ua.LineConfig{AOR: "sip:" + user + "@" + e.domain, Password: users[user].Password, Manual: !register,
 		Registrar: "sip:" + e.domain, Transport: n, Contact: contact}
 	cfg := ua.Config{
-		Net: e.n, Resolver: phoneResolver(), Lines: []ua.LineConfig{line},
+		Transport: ua.TransportConfig{Net: e.n}, Resolver: phoneResolver(), Lines: []ua.LineConfig{line},
 		Listen: []ua.ListenConfig{{Network: n, Addr: addr}},
 	}
 	cfg.Media.DisableMedia = true

@@ -235,7 +235,7 @@ func TestIncomingRedirectFollowed(t *testing.T) {
 		n := memnet.New(memnet.Config{})
 		defer n.Close()
 		aw := newWire()
-		a, _ := newUA(t, n, "192.0.2.1:5060", ua.Config{Tracer: aw})
+		a, _ := newUA(t, n, "192.0.2.1:5060", ua.Config{Transport: ua.TransportConfig{Tracer: aw}})
 		moved, err := sip.ParseURI("sip:carol@192.0.2.3:5060")
 		require.NoError(t, err)
 		redirected := make(chan error, 1)

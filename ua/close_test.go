@@ -45,7 +45,7 @@ func TestCloseByesEstablishedCall(t *testing.T) {
 				n := memnet.New(memnet.Config{})
 				defer n.Close()
 				bw := newWire()
-				a, b, out, in, _, _ := established(t, n, ua.Config{}, ua.Config{Tracer: bw})
+				a, b, out, in, _, _ := established(t, n, ua.Config{}, ua.Config{Transport: ua.TransportConfig{Tracer: bw}})
 				require.Equal(t, ua.CallEstablished, in.State())
 				require.Empty(t, bw.requests(sip.BYE))
 

@@ -2,13 +2,11 @@ package ua
 
 import (
 	"context"
-	"crypto/tls"
 	"log/slog"
 	"time"
 
 	"github.com/dialtone/dialtone/dialog"
 	"github.com/dialtone/dialtone/sip"
-	"github.com/dialtone/dialtone/transaction"
 	"github.com/dialtone/dialtone/transport"
 )
 
@@ -71,8 +69,6 @@ type Limits struct {
 	CloseTimeout time.Duration
 	// MaxGlareRetries bounds the retries of a re-INVITE after 491.
 	MaxGlareRetries int
-	// SIP bounds what the parser accepts (message size, header count).
-	SIP sip.Limits
 }
 
 // Config configures a UA. The zero value is valid: a UA listening on UDP on
@@ -84,39 +80,34 @@ type Config struct {
 	// Lines are the accounts; those with a Registrar register at New unless
 	// LineConfig.Manual is set.
 	Lines []LineConfig
-	// Timers are RFC 3261's T1, T2 and T4 (zero fields: 500 ms, 4 s, 5 s).
-	// Tests shorten nothing: they run in virtual time; T1 may still be set
-	// for networks with a known round-trip time.
-	Timers transaction.Timers
+	// Transport configures the transport layer beneath the UA, whole:
+	// sockets (Net: nil is the operating system's; tests pass an
+	// internal/memnet network), TLS for listeners and ClientTLS for
+	// outgoing connections, the parser's Limits, UDP buffers, connection
+	// limits and timeouts, the Tracer that sees every message sent and
+	// received. Zero fields take the transport's defaults; a nil Logger
+	// takes Config.Logger.
+	Transport TransportConfig
+	// Transaction configures the transaction layer, whole: RFC 3261's
+	// Timers T1, T2 and T4 (zero fields: 500 ms, 4 s, 5 s; tests shorten
+	// nothing, they run in virtual time), Shards, limits. Handler must be
+	// left nil: the UA is the transaction user. A nil Logger takes
+	// Config.Logger.
+	Transaction TransactionConfig
 	// Resolver turns URIs into targets (RFC 3263). Nil: a
 	// transport.DNSResolver over /etc/resolv.conf.
 	Resolver transport.Resolver
-	// TLS configures TLS and WSS listeners; ClientTLS outgoing TLS.
-	TLS       *tls.Config
-	ClientTLS *tls.Config
 	// Logger gets warnings and debug records; nil is silent.
 	Logger *slog.Logger
-	// Tracer sees every message sent and received; nil is none.
-	Tracer transport.Tracer
 	// UserAgent is the User-Agent (and Server) header value; empty:
 	// DefaultUserAgent.
 	UserAgent string
 	// Limits are the user agent's bounds.
 	Limits Limits
-	// UDPReadBuffer is the socket receive buffer of UDP listeners, passed to
-	// transport.Config.UDPReadBuffer (0: the transport's default, negative:
-	// the system's).
-	UDPReadBuffer int
-	// Net makes sockets; nil is the operating system's. Tests pass an
-	// internal/memnet network.
-	Net transport.Net
 	// ContactHost is the host put in Contact headers when a listener is
 	// bound to a wildcard address (e.g. a public address known in advance).
 	// Empty: the local address toward the peer.
 	ContactHost string
-	// Shards is the number of transaction-layer shards, each a lock, a timer
-	// and the transactions whose branches hash to it (0: GOMAXPROCS).
-	Shards int
 
 	// OnEvent receives registration and call events. It is called from the
 	// UA's goroutines, possibly concurrently, and must not block; nil drops

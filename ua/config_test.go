@@ -35,7 +35,7 @@ func TestNewRejectsBadConfig(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				n := memnet.New(memnet.Config{})
 				defer n.Close()
-				tt.cfg.Net, tt.cfg.Resolver = n, transport.StaticResolver{}
+				tt.cfg.Transport.Net, tt.cfg.Resolver = n, transport.StaticResolver{}
 				tt.cfg.Listen = []ua.ListenConfig{{Network: transport.UDP, Addr: "192.0.2.1:5060"}}
 				tt.cfg.Media.DisableMedia = true
 				_, err := ua.New(tt.cfg)
@@ -55,7 +55,7 @@ func TestNewRejectsBadConfig(t *testing.T) {
 			n := memnet.New(memnet.Config{})
 			defer n.Close()
 			newUA(t, n, "192.0.2.1:5060", ua.Config{})
-			_, err := ua.New(ua.Config{Net: n, Resolver: transport.StaticResolver{}, Media: ua.MediaConfig{DisableMedia: true},
+			_, err := ua.New(ua.Config{Transport: ua.TransportConfig{Net: n}, Resolver: transport.StaticResolver{}, Media: ua.MediaConfig{DisableMedia: true},
 				Listen: []ua.ListenConfig{{Network: transport.UDP, Addr: "192.0.2.1:5060"}}})
 			require.ErrorContains(t, err, "listen udp 192.0.2.1:5060", "the address is taken")
 		})
@@ -98,7 +98,7 @@ func TestContactOfWildcardListener(t *testing.T) {
 				got := make(chan *sip.Request, 1)
 				newRawPeer(t, n, "[2001:db8::8]:5060", inviteSeen(got), nil)
 				u, err := ua.New(ua.Config{
-					Net:         n,
+					Transport:   ua.TransportConfig{Net: n},
 					Listen:      []ua.ListenConfig{{Network: transport.UDP, Addr: "[::]:5080"}},
 					Resolver:    transport.StaticResolver{},
 					ContactHost: tt.contactHost,
@@ -131,7 +131,7 @@ func TestDialTransportParameter(t *testing.T) {
 		defer n.Close()
 		calls := make(chan *ua.Call, 1)
 		bw := newWire()
-		newUA(t, n, "", ua.Config{Tracer: bw, OnCall: answerer(calls), Listen: []ua.ListenConfig{
+		newUA(t, n, "", ua.Config{Transport: ua.TransportConfig{Tracer: bw}, OnCall: answerer(calls), Listen: []ua.ListenConfig{
 			{Network: transport.UDP, Addr: "192.0.2.2:5060"}, {Network: transport.TCP, Addr: "192.0.2.2:5060"}}})
 		a, _ := newUA(t, n, "", ua.Config{Listen: []ua.ListenConfig{
 			{Network: transport.UDP, Addr: "192.0.2.1:5060"}, {Network: transport.TCP, Addr: "192.0.2.1:5070"}}})

@@ -80,7 +80,7 @@ func TestGlare(t *testing.T) {
 		n := memnet.New(memnet.Config{Latency: 50 * time.Millisecond})
 		defer n.Close()
 		tr := &countTracer{prefix: "SIP/2.0 491"}
-		_, _, out, in, _, _ := established(t, n, ua.Config{Tracer: tr}, ua.Config{})
+		_, _, out, in, _, _ := established(t, n, ua.Config{Transport: ua.TransportConfig{Tracer: tr}}, ua.Config{})
 		time.Sleep(time.Second) // the ACK crosses the network
 		var wg sync.WaitGroup
 		var errA, errB error

@@ -45,6 +45,9 @@ var (
 	ErrDialogTerminated = errors.New("ua: dialog terminated")
 	// ErrNoRegistrar: Register was called for a line without Registrar.
 	ErrNoRegistrar = errors.New("ua: line has no registrar")
+	// ErrHandlerSet: Config.Transaction.Handler was set; the UA is the
+	// transaction user of its own transaction layer.
+	ErrHandlerSet = errors.New("ua: Config.Transaction.Handler must be nil: the UA handles its own requests")
 )
 
 // StatusError is a final non-2xx response to one of our requests: the peer

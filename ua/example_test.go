@@ -19,9 +19,9 @@ func Example() {
 
 	answered := make(chan *ua.Call, 1)
 	bob, _ := ua.New(ua.Config{
-		Net:      n,
-		Resolver: transport.StaticResolver{},
-		Listen:   []ua.ListenConfig{{Network: transport.UDP, Addr: "192.0.2.2:5060"}},
+		Transport: ua.TransportConfig{Net: n},
+		Resolver:  transport.StaticResolver{},
+		Listen:    []ua.ListenConfig{{Network: transport.UDP, Addr: "192.0.2.2:5060"}},
 		OnCall: func(ctx context.Context, ic *ua.IncomingCall) {
 			fmt.Println("bob: call from", ic.From().URI.String())
 			_ = ic.Ring()
@@ -31,10 +31,10 @@ func Example() {
 	})
 	defer bob.Close()
 	alice, _ := ua.New(ua.Config{
-		Net:      n,
-		Resolver: transport.StaticResolver{},
-		Listen:   []ua.ListenConfig{{Network: transport.UDP, Addr: "192.0.2.1:5060"}},
-		Lines:    []ua.LineConfig{{AOR: "sip:alice@192.0.2.1"}},
+		Transport: ua.TransportConfig{Net: n},
+		Resolver:  transport.StaticResolver{},
+		Listen:    []ua.ListenConfig{{Network: transport.UDP, Addr: "192.0.2.1:5060"}},
+		Lines:     []ua.LineConfig{{AOR: "sip:alice@192.0.2.1"}},
 		OnEvent: func(e ua.Event) {
 			if e.Kind == ua.EventCallProgress {
 				fmt.Println("alice: ringing", e.Response.StatusCode)

@@ -467,7 +467,7 @@ func TestByeRightAfterACK(t *testing.T) {
 				byeRes <- res.StatusCode
 			}()
 		})
-		a, _ := newUA(t, n, "192.0.2.1:5060", ua.Config{Tracer: &ackGate{answered: make(chan struct{})}})
+		a, _ := newUA(t, n, "192.0.2.1:5060", ua.Config{Transport: ua.TransportConfig{Tracer: &ackGate{answered: make(chan struct{})}}})
 		c, err := a.Dial(t.Context(), "sip:peer@192.0.2.8:5060", ua.DialOptions{SDP: []byte(testSDP)})
 		require.NoError(t, err)
 		require.Equal(t, sip.StatusOK, recv(t, byeRes, time.Minute, "BYE's answer"), "not 481: the dialog was known")

@@ -21,15 +21,23 @@ const (
 	WSS = transport.WSS
 )
 
-// Timers are RFC 3261's T1, T2 and T4, as in Config.Timers; zero fields
-// take the RFC's defaults (500 ms, 4 s, 5 s).
+// TransportConfig configures the transport layer (Config.Transport).
+type TransportConfig = transport.Config
+
+// TransactionConfig configures the transaction layer
+// (Config.Transaction).
+type TransactionConfig = transaction.Config
+
+// Timers are RFC 3261's T1, T2 and T4, as in Config.Transaction.Timers;
+// zero fields take the RFC's defaults (500 ms, 4 s, 5 s).
 type Timers = transaction.Timers
 
 // StaticResolver is a Resolver from a fixed table of names to targets,
 // for tests and closed networks (see Config.Resolver).
 type StaticResolver = transport.StaticResolver
 
-// Tracer sees every SIP message the UA sends and receives (Config.Tracer).
+// Tracer sees every SIP message the UA sends and receives
+// (Config.Transport.Tracer).
 type Tracer = transport.Tracer
 
 // TraceEvent is one message as a Tracer sees it.

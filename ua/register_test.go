@@ -229,11 +229,11 @@ func TestRegisterBehindNAT(t *testing.T) {
 		reg := newRegistrar(t, n, "192.0.2.9:5060", "secret", 3600, 0)
 		rec := &recorder{}
 		u, err := ua.New(ua.Config{
-			Net:      n.Host(netip.MustParseAddr("10.0.0.2")),
-			Listen:   []ua.ListenConfig{{Network: "udp", Addr: "10.0.0.2:5060"}},
-			Resolver: staticResolver(),
-			Lines:    []ua.LineConfig{lineCfg("secret", time.Hour)},
-			OnEvent:  rec.add,
+			Transport: ua.TransportConfig{Net: n.Host(netip.MustParseAddr("10.0.0.2"))},
+			Listen:    []ua.ListenConfig{{Network: "udp", Addr: "10.0.0.2:5060"}},
+			Resolver:  staticResolver(),
+			Lines:     []ua.LineConfig{lineCfg("secret", time.Hour)},
+			OnEvent:   rec.add,
 		})
 		require.NoError(t, err)
 		defer u.Close()

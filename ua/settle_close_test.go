@@ -56,7 +56,7 @@ func TestCloseLetsByeFinish(t *testing.T) {
 		n := memnet.New(memnet.Config{})
 		defer n.Close()
 		byes := &sentTracer{prefix: "BYE "}
-		a, _, out, in, ra, _ := established(t, n, ua.Config{Tracer: byes}, ua.Config{})
+		a, _, out, in, ra, _ := established(t, n, ua.Config{Transport: ua.TransportConfig{Tracer: byes}}, ua.Config{})
 		cut(n, "192.0.2.1", "192.0.2.2")
 		hung := make(chan error, 1)
 		start := time.Now()
@@ -102,7 +102,7 @@ func TestCloseBoundsUnansweredBye(t *testing.T) {
 				defer n.Close()
 				byes := &sentTracer{prefix: "BYE "}
 				a, _, out, in, ra, _ := established(t, n,
-					ua.Config{Tracer: byes, Limits: ua.Limits{CloseTimeout: tt.limit}}, ua.Config{})
+					ua.Config{Transport: ua.TransportConfig{Tracer: byes}, Limits: ua.Limits{CloseTimeout: tt.limit}}, ua.Config{})
 				cut(n, "192.0.2.1", "192.0.2.2")
 				hung := make(chan error, 1)
 				go func() { hung <- out.Hangup(context.Background()) }()
@@ -224,7 +224,7 @@ func TestCloseLetsCancelFinish(t *testing.T) {
 				cancels := &sentTracer{prefix: "CANCEL "}
 				ctx, cancel := context.WithCancel(t.Context())
 				defer cancel()
-				a, ra := newUA(t, n, "192.0.2.1:5060", ua.Config{Tracer: cancels, OnEvent: func(e ua.Event) {
+				a, ra := newUA(t, n, "192.0.2.1:5060", ua.Config{Transport: ua.TransportConfig{Tracer: cancels}, OnEvent: func(e ua.Event) {
 					if e.Kind == ua.EventCallProgress {
 						cut(n, "192.0.2.1", "192.0.2.2")
 						cancel() // the caller gives up once it rings
@@ -276,7 +276,7 @@ func TestCloseLetsUnregisterFinish(t *testing.T) {
 				defer n.Close()
 				reg := newRegistrar(t, n, "192.0.2.9:5060", "secret", 3600, 0)
 				regs := &sentTracer{prefix: "REGISTER "}
-				u, _ := newUA(t, n, "192.0.2.1:5060", ua.Config{Tracer: regs, Lines: []ua.LineConfig{lineCfg("secret", time.Hour)}})
+				u, _ := newUA(t, n, "192.0.2.1:5060", ua.Config{Transport: ua.TransportConfig{Tracer: regs}, Lines: []ua.LineConfig{lineCfg("secret", time.Hour)}})
 				line := u.Lines()[0]
 				require.NoError(t, line.Register(t.Context()))
 				before, sentBefore := len(reg.seen()), regs.n.Load()

@@ -79,11 +79,14 @@ func New(cfg Config) (*UA, error) {
 	if u.log == nil {
 		u.log = slog.New(slog.DiscardHandler)
 	}
-	u.t1 = cfg.Timers.T1
+	if cfg.Transaction.Handler != nil {
+		return nil, ErrHandlerSet
+	}
+	u.t1 = cfg.Transaction.Timers.T1
 	if u.t1 <= 0 {
 		u.t1 = transaction.DefaultT1
 	}
-	u.t2 = cfg.Timers.T2
+	u.t2 = cfg.Transaction.Timers.T2
 	if u.t2 <= 0 {
 		u.t2 = transaction.DefaultT2
 	}
@@ -116,27 +119,23 @@ func New(cfg Config) (*UA, error) {
 	u.baseCtx, u.stop = context.WithCancel(context.Background())
 	u.clock = newClock(u)
 
-	tp, err := transport.New(transport.Config{
-		Net:           cfg.Net,
-		TLS:           cfg.TLS,
-		ClientTLS:     cfg.ClientTLS,
-		Limits:        cfg.Limits.SIP,
-		UDPReadBuffer: cfg.UDPReadBuffer,
-		Tracer:        cfg.Tracer,
-		Logger:        cfg.Logger,
-	})
+	tc := cfg.Transport
+	if tc.Logger == nil {
+		tc.Logger = cfg.Logger
+	}
+	tp, err := transport.New(tc)
 	if err != nil {
 		u.stop()
 		return nil, err
 	}
 	u.tp = tp
 	u.slow = transaction.Go(transaction.HandlerFunc(u.serveSIP))
-	txl, err := transaction.New(tp, transaction.Config{
-		Handler: handler{u},
-		Timers:  cfg.Timers,
-		Logger:  cfg.Logger,
-		Shards:  cfg.Shards,
-	})
+	xc := cfg.Transaction
+	xc.Handler = handler{u}
+	if xc.Logger == nil {
+		xc.Logger = cfg.Logger
+	}
+	txl, err := transaction.New(tp, xc)
 	if err != nil {
 		u.stop()
 		_ = tp.Close()
@@ -298,8 +297,8 @@ func (u *UA) contactAddr(ctx context.Context, n transport.Network, peer sip.URI)
 func (u *UA) outboundIP(ctx context.Context, peer sip.URI) string {
 	if ts, err := u.resolver.Resolve(ctx, peer); err == nil && len(ts) > 0 {
 		var c net.Conn
-		if u.cfg.Net != nil {
-			c, err = u.cfg.Net.DialContext(ctx, "udp", ts[0].Addr.String())
+		if u.cfg.Transport.Net != nil {
+			c, err = u.cfg.Transport.Net.DialContext(ctx, "udp", ts[0].Addr.String())
 		} else {
 			var d net.Dialer
 			c, err = d.DialContext(ctx, "udp", ts[0].Addr.String())

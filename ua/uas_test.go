@@ -196,7 +196,7 @@ func TestZeroConfig(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		n := memnet.New(memnet.Config{})
 		defer n.Close()
-		u, err := ua.New(ua.Config{Net: n.Host(netip.MustParseAddr("192.0.2.2")), Media: ua.MediaConfig{DisableMedia: true}})
+		u, err := ua.New(ua.Config{Transport: ua.TransportConfig{Net: n.Host(netip.MustParseAddr("192.0.2.2"))}, Media: ua.MediaConfig{DisableMedia: true}})
 		require.NoError(t, err)
 		defer u.Close()
 		addr := u.Addrs()[0].String()

@@ -137,7 +137,7 @@ func (d *demo) startAgents() error {
 			Listen:    []ua.ListenConfig{{Network: transport.UDP, Addr: "127.0.0.1:0"}},
 			Lines:     []ua.LineConfig{{AOR: "sip:" + user + "@" + domain, Password: d.users[user], Registrar: "sip:" + domain, Manual: true}},
 			Resolver:  resolver,
-			Tracer:    d.sip,
+			Transport: ua.TransportConfig{Tracer: d.sip},
 			UserAgent: "dialtone-demo",
 			Media:     media,
 		}

@@ -175,12 +175,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	events := cli.NewEventPrinter(printf)
 	var count counters
 	cfg := ua.Config{
-		Listen:        cli.Listeners(o.listen),
-		Timers:        ua.Timers{T1: o.t1},
-		UserAgent:     "dialtone-dial",
-		UDPReadBuffer: o.rcvbuf,
-		Limits:        o.answer.Limits(cli.Limits()),
-		Tracer:        tracing.Tracer(),
+		Listen:      cli.Listeners(o.listen),
+		Transport:   ua.TransportConfig{UDPReadBuffer: o.rcvbuf, Tracer: tracing.Tracer()},
+		Transaction: ua.TransactionConfig{Timers: ua.Timers{T1: o.t1}},
+		UserAgent:   "dialtone-dial",
+		Limits:      o.answer.Limits(cli.Limits()),
 		OnEvent: func(e ua.Event) {
 			count.count(e)
 			if !o.quiet {

@@ -88,11 +88,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	cfg := ua.Config{
 		Listen:       cli.Listeners(*listen),
-		Timers:       ua.Timers{T1: *t1},
+		Transport:    ua.TransportConfig{Tracer: tracing.Tracer()},
+		Transaction:  ua.TransactionConfig{Timers: ua.Timers{T1: *t1}},
 		UserAgent:    "dialtone-echobot",
 		Media:        media,
 		Limits:       answer.Limits(cli.Limits()),
-		Tracer:       tracing.Tracer(),
 		OnEvent:      cli.NewEventPrinter(printf).Print,
 		InlineOnCall: true, // OnCall answers or hands over, and returns at once
 		OnCall: func(_ context.Context, ic *ua.IncomingCall) {

@@ -108,11 +108,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	cfg := ua.Config{
 		Listen:       cli.Listeners(*listen),
-		Timers:       ua.Timers{T1: *t1},
+		Transport:    ua.TransportConfig{Tracer: tracing.Tracer()},
+		Transaction:  ua.TransactionConfig{Timers: ua.Timers{T1: *t1}},
 		UserAgent:    "dialtone-ivr",
 		Media:        media,
 		Limits:       answer.Limits(cli.Limits()),
-		Tracer:       tracing.Tracer(),
 		OnEvent:      func(e ua.Event) { v.event(events, e) },
 		InlineOnCall: true, // OnCall answers or hands over, and returns at once
 		OnCall: func(_ context.Context, ic *ua.IncomingCall) {

@@ -196,7 +196,7 @@ func testRunStream(t *testing.T, n transport.Network, args []string, serverTLS, 
 			Resolver: transport.StaticResolver{"example.test": {{Network: n, Addr: target}}},
 			Lines: []ua.LineConfig{{AOR: "sip:" + user + "@example.test", Password: pass,
 				Registrar: "sip:example.test", Transport: n}},
-			OnCall: onCall, TLS: serverTLS, ClientTLS: clientTLS,
+			OnCall: onCall, Transport: ua.TransportConfig{TLS: serverTLS, ClientTLS: clientTLS},
 		}
 		cfg.Media.DisableMedia = true
 		u, err := ua.New(cfg)

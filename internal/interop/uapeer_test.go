@@ -133,7 +133,7 @@ func newPeerUA(t *testing.T, k registrar, opt uaOptions) *peerUA {
 	p := &peerUA{name: opt.user, events: make(chan ua.Event, 1024), wire: &wireLog{}, calls: make(chan *ua.Call, 16)}
 	cfg := ua.Config{
 		Listen:    []ua.ListenConfig{{Network: cmp.Or(opt.network, transport.UDP), Addr: net.JoinHostPort(loopback, "0")}},
-		Tracer:    p.wire,
+		Transport: ua.TransportConfig{Tracer: p.wire},
 		UserAgent: "dialtone-interop",
 		OnEvent: func(e ua.Event) {
 			select {

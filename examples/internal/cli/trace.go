@@ -82,7 +82,7 @@ func (f *TraceFlags) Start(stderr io.Writer) (*Tracing, error) {
 	return t, nil
 }
 
-// Tracer returns the tracer for ua.Config.Tracer, nil for none.
+// Tracer returns the tracer for ua.Config.Transport.Tracer, nil for none.
 func (t *Tracing) Tracer() transport.Tracer {
 	switch len(t.tracers) {
 	case 0:
