@@ -113,6 +113,10 @@ func (l *Layer) Request(ctx context.Context, req *sip.Request, target transport.
 	tx.s.register(tx)
 	tx.s.unlock()
 	flow, err := l.t.SendRequest(ctx, req, target)
+	if lost(err, flow) {
+		l.debug("request dropped by this host; retransmissions repeat it", req)
+		err = nil
+	}
 	if err != nil {
 		err = &TransportError{Err: err}
 	}
@@ -348,7 +352,7 @@ func (s *shard) stepClient(now time.Time, tx *ClientTx, in input) {
 // sendOn sends a retransmission or ACK on the transaction's flow; a failure
 // is a transport error for the machine.
 func (s *shard) sendOn(now time.Time, tx *ClientTx, m sip.Message) {
-	if err := s.l.t.SendOn(s.l.ctx, m, tx.flow); err != nil && !tx.ended {
+	if err := s.l.t.SendOn(s.l.ctx, m, tx.flow); err != nil && !tx.ended && !lost(err, tx.flow) {
 		s.stepClient(now, tx, input{kind: inTransportError, err: &TransportError{Err: err}})
 	}
 }
@@ -367,7 +371,7 @@ func (s *shard) startCancel(now time.Time, inv *ClientTx) {
 	tx := &ClientTx{l: s.l, s: s, req: cancel, key: key, ctx: context.Background(), flow: inv.flow, internal: true}
 	tx.item.Value = tx
 	s.clients[key] = tx
-	if err := s.l.t.SendOn(s.l.ctx, cancel, inv.flow); err != nil {
+	if err := s.l.t.SendOn(s.l.ctx, cancel, inv.flow); err != nil && !lost(err, inv.flow) {
 		s.l.warn("CANCEL not sent", slog.String("branch", key.branch), slog.String("error", err.Error()))
 		tx.end(s, &TransportError{Err: err})
 		return

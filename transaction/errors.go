@@ -132,3 +132,12 @@ func (e *TransportError) Unwrap() error { return e.Err }
 
 // ErrNoTransport: New was given a nil Transport.
 var ErrNoTransport = errors.New("transaction: no transport")
+
+// lost reports whether a send on flow failed only because this host dropped
+// the datagram (transport.ErrDatagramDropped: a firewall rule, a full send
+// buffer). Over UDP that is loss like any other: the machines' timers
+// retransmit, and Timer B or F ends the transaction if it lasts. Over a
+// stream it cannot happen.
+func lost(err error, flow transport.Flow) bool {
+	return err != nil && flow.Network == transport.UDP && errors.Is(err, transport.ErrDatagramDropped)
+}

@@ -106,7 +106,7 @@ func (s *shard) respondEntombed(t *serverTx, res *sip.Response) error {
 	if res.StatusCode < 200 || res.StatusCode >= 300 {
 		return nil
 	}
-	if err := s.l.t.SendResponse(s.l.ctx, res, t.flow); err != nil {
+	if err := s.l.t.SendResponse(s.l.ctx, res, t.flow); err != nil && !lost(err, t.flow) {
 		return &TransportError{Err: err}
 	}
 	return nil

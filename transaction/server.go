@@ -298,7 +298,7 @@ func (s *shard) stepServer(now time.Time, t *serverTx, i input, in *transport.In
 				// which the transaction must not keep for 64·T1.
 				t.lastTag = strings.Clone(tag)
 			}
-			if err := s.l.t.SendResponse(s.l.ctx, o.res, t.flow); err != nil && !t.ended {
+			if err := s.l.t.SendResponse(s.l.ctx, o.res, t.flow); err != nil && !t.ended && !lost(err, t.flow) {
 				s.stepServer(now, t, input{kind: inTransportError, err: &TransportError{Err: err}}, nil)
 			}
 		case outPassAck:

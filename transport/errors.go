@@ -24,4 +24,9 @@ var (
 	ErrUnknownNetwork = errors.New("transport: unknown network")
 	// ErrNoVia: a response has no Via to route it by.
 	ErrNoVia = errors.New("transport: response without Via")
+	// ErrDatagramDropped: this host refused to send a UDP datagram: a
+	// firewall rule dropped it on its way out (EPERM) or the send buffer
+	// was full (ENOBUFS). To the protocol above that is loss, not an
+	// unreachable peer: RFC 3261 retransmissions repeat it.
+	ErrDatagramDropped = errors.New("transport: datagram dropped by this host (firewall rule or full send buffer)")
 )

@@ -517,6 +517,10 @@ type Stats struct {
 	UDPToTCP uint64
 	// WriteErrors counts failed sends.
 	WriteErrors uint64
+	// DatagramsDropped counts the failed UDP sends that this host dropped
+	// (ErrDatagramDropped: a firewall rule, a full send buffer); they are
+	// among WriteErrors too.
+	DatagramsDropped uint64
 	// PortUnreachable counts ICMP port unreachable errors read from UDP
 	// sockets (Linux), each reported to Handler.HandleFlowError.
 	PortUnreachable uint64
@@ -533,6 +537,7 @@ type counters struct {
 	pingsAnswered, pingsSent            atomic.Uint64
 	udpToTCP, writeErrors               atomic.Uint64
 	portUnreachable                     atomic.Uint64
+	datagramsDropped                    atomic.Uint64
 }
 
 // Stats returns a snapshot of the counters.
@@ -555,6 +560,7 @@ func (l *Layer) Stats() Stats {
 		UDPToTCP:           s.udpToTCP.Load(),
 		WriteErrors:        s.writeErrors.Load(),
 		PortUnreachable:    s.portUnreachable.Load(),
+		DatagramsDropped:   s.datagramsDropped.Load(),
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"time"
@@ -269,6 +270,10 @@ func (l *Layer) writeUDP(s *udpSock, b []byte, dst netip.AddrPort, f Flow) error
 		l.st.writeErrors.Add(1)
 		if isClosedErr(err) && l.ctx.Err() != nil {
 			return ErrClosed
+		}
+		if localDrop(err) {
+			l.st.datagramsDropped.Add(1)
+			return fmt.Errorf("%w: %w", ErrDatagramDropped, err)
 		}
 		return sendError(UDP, s.local, dst, err)
 	}

@@ -39,6 +39,11 @@ type Config struct {
 
 	// Loss is the probability that a datagram is dropped.
 	Loss float64
+	// Refuse is the probability that the sending host refuses a datagram:
+	// the write fails with EPERM, as when a firewall rule drops it on its
+	// way out (netfilter OUTPUT with iptables -m statistic). Sent does not
+	// count it.
+	Refuse float64
 	// Duplicate is the probability that a datagram is delivered twice.
 	Duplicate float64
 	// Reorder is the probability that a datagram is held back until the
@@ -74,6 +79,7 @@ type Config struct {
 // Latency. See the fields of the same name in [Config].
 type Conditions struct {
 	Loss        float64
+	Refuse      float64
 	Duplicate   float64
 	Reorder     float64
 	Latency     time.Duration
@@ -86,6 +92,7 @@ type Conditions struct {
 func (c Config) conditions() Conditions {
 	return Conditions{
 		Loss:        c.Loss,
+		Refuse:      c.Refuse,
 		Duplicate:   c.Duplicate,
 		Reorder:     c.Reorder,
 		Latency:     c.Latency,
@@ -99,6 +106,7 @@ func (c Config) conditions() Conditions {
 // fills defaults.
 func (c Conditions) normalized() Conditions {
 	c.Loss = clampProb(c.Loss)
+	c.Refuse = clampProb(c.Refuse)
 	c.Duplicate = clampProb(c.Duplicate)
 	c.Reorder = clampProb(c.Reorder)
 	c.Latency = max(c.Latency, 0)
@@ -152,6 +160,9 @@ type Stats struct {
 	Reordered uint64
 	// Lost counts datagrams dropped by the Loss condition.
 	Lost uint64
+	// RefusedWrites counts writes failed with EPERM by the Refuse condition
+	// (not in Sent, nor in Dropped: the sender was told).
+	RefusedWrites uint64
 	// TooBig counts datagrams dropped because they exceeded the MTU.
 	TooBig uint64
 	// QueueFull counts datagrams dropped at a full receive queue.

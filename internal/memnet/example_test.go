@@ -35,7 +35,7 @@ func ExampleNetwork_AddNAT() {
 	// Output:
 	// server got REGISTER from 203.0.113.1:20000
 	// phone got 200 OK from 192.0.2.10:5060
-	// {Sent:2 Delivered:2 Duplicated:0 Reordered:0 Lost:0 TooBig:0 QueueFull:0 Unreachable:0 Filtered:0 Dials:0 Refused:0}
+	// {Sent:2 Delivered:2 Duplicated:0 Reordered:0 Lost:0 RefusedWrites:0 TooBig:0 QueueFull:0 Unreachable:0 Filtered:0 Dials:0 Refused:0}
 }
 
 // Stream connections are buffered byte streams with TCP's close semantics.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"slices"
+	"syscall"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -52,6 +53,9 @@ func runImpaired(t *testing.T, cfg memnet.Config) (got []arrival, st memnet.Stat
 			var p [8]byte
 			binary.BigEndian.PutUint64(p[:], uint64(i))
 			_, err := a.WriteToUDPAddrPort(p[:], addrPort(b))
+			if cfg.Refuse > 0 && errors.Is(err, syscall.EPERM) {
+				err = nil // the Refuse condition: the sender is told
+			}
 			require.NoError(t, err)
 			time.Sleep(impairGap)
 		}
@@ -113,6 +117,18 @@ func TestImpairments(t *testing.T) {
 				require.Equal(t, st.Sent-st.Lost, st.Delivered)
 				require.Len(t, got, int(st.Delivered))
 				require.True(t, slices.IsSorted(indexes(got)))
+			},
+		},
+		{
+			name: "refuse",
+			cfg:  memnet.Config{Refuse: p},
+			check: func(t *testing.T, got []arrival, st memnet.Stats) {
+				require.GreaterOrEqual(t, st.RefusedWrites, lo)
+				require.LessOrEqual(t, st.RefusedWrites, hi)
+				require.Equal(t, uint64(impairCount), st.Sent+st.RefusedWrites, "a refused write is not sent")
+				require.Equal(t, st.Sent, st.Delivered)
+				require.Zero(t, st.Dropped())
+				require.Len(t, got, int(st.Delivered))
 			},
 		},
 		{
@@ -192,7 +208,7 @@ func TestImpairments(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.cfg.Seed = 7
 			got, st := runImpaired(t, tt.cfg)
-			require.Equal(t, uint64(impairCount), st.Sent)
+			require.Equal(t, uint64(impairCount), st.Sent+st.RefusedWrites)
 			tt.check(t, got, st)
 
 			// Same seed, same outcome.

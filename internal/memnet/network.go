@@ -502,6 +502,10 @@ func (n *Network) sendDatagram(c *PacketConn, dst netip.AddrPort, b []byte) erro
 		return errno("sendto", syscall.EAFNOSUPPORT)
 	}
 	now := time.Now()
+	if cond := n.conditionsFor(src.Addr(), dst.Addr()); cond.Refuse > 0 && n.rng.Float64() < cond.Refuse {
+		n.stats.RefusedWrites++
+		return errno("sendto", syscall.EPERM)
+	}
 	n.stats.Sent++
 	// The NAT sees the datagram before the path can lose it.
 	wireSrc, ok := n.natOutbound(protoUDP, src, dst, now, nil)
