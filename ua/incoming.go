@@ -217,9 +217,11 @@ func (ic *IncomingCall) Answer(sdp []byte) (*Call, error) {
 	c.startRetransmit(ic.w, res, cs.Seq)
 	c.mu.Unlock()
 	ic.final, ic.call = true, c
+	// The event goes out before the 2xx: the ACK it brings may arrive at
+	// once, and EventCallConfirmed must not overtake EventCallAnswered.
+	u.emit(Event{Kind: EventCallAnswered, Line: c.line, Call: c, CallID: c.callID, SDP: sdp})
 	u.respond(ic.w, res)
 	ic.closeFinal()
-	u.emit(Event{Kind: EventCallAnswered, Line: c.line, Call: c, CallID: c.callID, SDP: sdp})
 	return c, nil
 }
 
