@@ -21,8 +21,9 @@ import (
 // Like ForkSet it is a pure machine: no I/O, no clock, no lock. The owner
 // serializes calls and carries out each step's Action.
 type InviteClient struct {
-	forks *ForkSet
+	forks ForkSet
 	acks  []sentAck // few: one per 2xx-confirmed dialog
+	ack1  [1]sentAck
 }
 
 type sentAck struct {
@@ -93,7 +94,9 @@ type InviteStep struct {
 // NewInviteClient returns the session of invite, the request as sent,
 // keeping at most maxForks early dialogs (0: DefaultMaxForks).
 func NewInviteClient(invite *sip.Request, maxForks int) *InviteClient {
-	return &InviteClient{forks: NewForkSet(invite, maxForks)}
+	s := &InviteClient{forks: *NewForkSet(invite, maxForks)}
+	s.acks = s.ack1[:0] // the call's ACK without an allocation
+	return s
 }
 
 // Invite returns the INVITE the session belongs to.

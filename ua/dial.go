@@ -311,6 +311,7 @@ func (o *outgoing) addContacts(res *sip.Response) bool {
 func (o *outgoing) read(tx *transaction.ClientTx, req *sip.Request) (*sip.Response, error) {
 	c, u := o.c, o.c.u
 	s := &uacSession{ic: dialog.NewInviteClient(req, 0)}
+	s.flows = s.flow1[:0]
 	for res := range tx.Responses() {
 		if res.IsProvisional() {
 			if res.StatusCode == sip.StatusTrying {
@@ -371,6 +372,7 @@ type uacSession struct {
 
 	sendMu sync.Mutex
 	flows  []ackFlow // few: one per 2xx-confirmed dialog
+	flow1  [1]ackFlow
 }
 
 // ackFlow is the flow a dialog's ACK was first sent on, for its resends.
