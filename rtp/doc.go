@@ -4,17 +4,17 @@
 // What is here now:
 //
 //   - G.711 μ-law (PCMU) and A-law (PCMA) at 8 kHz (RFC 3551 §4.5.14):
-//     G711EncodeUlaw, G711DecodeUlaw and the A-law pair, G711Law to pick one
-//     from a Codec or payload type, and G711AppendPacket to build an RTP
+//     g711.EncodeULaw, g711.DecodeULaw and the A-law pair, g711.Law to pick one
+//     from a Codec or payload type, and g711.AppendPacket to build an RTP
 //     packet (RFC 3550 §5.1) from a frame of samples.
-//   - RFC 4733 telephone events (DTMF): DTMFEvent is the 4-byte payload,
-//     DTMFSender plans the packets of a digit (marker, shared timestamp,
-//     growing duration, three end packets), and DTMFReceiver turns received
+//   - RFC 4733 telephone events (DTMF): dtmf.Event is the 4-byte payload,
+//     dtmf.Sender plans the packets of a digit (marker, shared timestamp,
+//     growing duration, three end packets), and dtmf.Receiver turns received
 //     events into digits, each exactly once.
-//   - JitterBuffer: reordering, loss concealment and an adaptive playout
+//   - jitter.Buffer: reordering, loss concealment and an adaptive playout
 //     delay driven by the RFC 3550 §6.4.1 interarrival jitter estimate.
-//   - WAV files: WAVReader converts 8- to 32-bit PCM and G.711 files, stereo
-//     or multichannel, at 4 to 192 kHz, to mono 8 kHz; WAVWriter and AppendWAV
+//   - WAV files: wav.Reader converts 8- to 32-bit PCM and G.711 files, stereo
+//     or multichannel, at 4 to 192 kHz, to mono 8 kHz; wav.Writer and wav.Append
 //     write 16-bit mono 8 kHz files.
 //   - Audio sources and measurement: ToneGenerator (one or two sine
 //     components, phase-continuous across frames), SilenceSource, and
@@ -25,7 +25,7 @@
 //   - Session: one call's media. A PortAllocator hands out RTP/RTCP port
 //     pairs (or one port with rtcp-mux); the session latches onto the
 //     peer's real source (symmetric RTP), paces its sending at ptime from
-//     the monotonic clock, plays received audio out through a JitterBuffer,
+//     the monotonic clock, plays received audio out through a jitter.Buffer,
 //     sends and receives RFC 4733 digits, and runs RTCP (RFC 3550 §6:
 //     report intervals, loss, jitter, round-trip time, BYE on Close).
 //     WriteFrame/ReadFrame move PCM frames; Play and Record connect a
@@ -47,9 +47,9 @@
 // deadline heap and socket addresses), and the signaling layers do not
 // import it: package ua glues the two together.
 //
-// Audio is 16-bit linear PCM ([]int16) at AudioSampleRate (8000 Hz) in frames
-// of AudioFrameSamples (160 samples, 20 ms). Every frame source (ToneGenerator,
-// SilenceSource, WAVReader) has the method
+// Audio is 16-bit linear PCM ([]int16) at audio.SampleRate (8000 Hz) in frames
+// of audio.FrameSamples (160 samples, 20 ms). Every frame source (ToneGenerator,
+// SilenceSource, wav.Reader) has the method
 //
 //	ReadFrame(dst []int16) ([]int16, error)
 //
@@ -61,11 +61,11 @@
 // # Buffer ownership
 //
 // Functions that produce bytes or samples append to a caller-supplied dst
-// slice and return it (G711EncodeUlaw(dst, src), DTMFEvent.AppendTo,
-// ReadFrame, JitterBuffer.Pop, ...). They never keep dst, and they allocate
+// slice and return it (g711.EncodeULaw(dst, src), dtmf.Event.AppendTo,
+// ReadFrame, jitter.Buffer.Pop, ...). They never keep dst, and they allocate
 // only when dst lacks capacity, so a caller that reuses its buffers encodes,
 // packetizes, depacketizes, decodes and plays out with no allocation in
-// steady state. Inputs are only read during the call: JitterBuffer.Push
+// steady state. Inputs are only read during the call: jitter.Buffer.Push
 // copies the decoded payload into its own preallocated slots, so the packet
 // buffer may be reused as soon as Push returns. A pion rtp.Packet unmarshaled
 // from a datagram aliases that datagram (its Payload points into it); keep
@@ -74,10 +74,10 @@
 // # Time and concurrency
 //
 // The media primitives do not read the clock or start goroutines:
-// DTMFSender returns send offsets, and DTMFReceiver and JitterBuffer take
+// dtmf.Sender returns send offsets, and dtmf.Receiver and jitter.Buffer take
 // the current time as an argument, so they are tested in virtual time.
-// Their stateful types (DTMFReceiver, JitterBuffer, ToneGenerator,
-// WAVReader, WAVWriter) are not safe for concurrent use; their owner
+// Their stateful types (dtmf.Receiver, jitter.Buffer, ToneGenerator,
+// wav.Reader, wav.Writer) are not safe for concurrent use; their owner
 // serializes access. A Session is driven by an Engine worker and Close,
 // idempotent, takes it off the engine and waits for a tick in progress; its
 // methods are safe for concurrent use. An Engine's workers run only while

@@ -10,6 +10,8 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+
+	"github.com/dialtone/dialtone/rtp/audio"
 )
 
 // Errors of the offer/answer exchange (RFC 3264).
@@ -40,8 +42,8 @@ const DefaultMediaPtime = 20
 // DefaultMediaCodecs returns the codecs offered when OfferConfig.Codecs is
 // nil, in preference order: PCMU, PCMA, and telephone-event (events 0-15) at
 // payload type 101.
-func DefaultMediaCodecs() []Codec {
-	return []Codec{PCMU(), PCMA(), TelephoneEvent()}
+func DefaultMediaCodecs() []audio.Codec {
+	return []audio.Codec{audio.PCMU(), audio.PCMA(), audio.TelephoneEvent()}
 }
 
 // OfferConfig describes the local audio stream for offer/answer. Only Addr
@@ -63,7 +65,7 @@ type OfferConfig struct {
 	// our offers; an answer accepts these and keeps the offer's order
 	// (RFC 3264 §6.1). nil means DefaultMediaCodecs. Payload types must be
 	// unique and at most 127.
-	Codecs []Codec
+	Codecs []audio.Codec
 	// Ptime is the packetization time we want to receive, in milliseconds
 	// (a=ptime, RFC 4566 §6); 0 means DefaultMediaPtime.
 	Ptime int
@@ -162,16 +164,16 @@ func randomSessionID() uint64 {
 
 // isAuxCodec reports whether c carries no audio of its own: RFC 4733
 // telephone-event or RFC 3389 comfort noise.
-func isAuxCodec(c Codec) bool {
+func isAuxCodec(c audio.Codec) bool {
 	return strings.EqualFold(c.Name, "telephone-event") || strings.EqualFold(c.Name, "CN")
 }
 
-func isTelephoneEvent(c Codec) bool { return strings.EqualFold(c.Name, "telephone-event") }
+func isTelephoneEvent(c audio.Codec) bool { return strings.EqualFold(c.Name, "telephone-event") }
 
 // sameCodec reports whether a and b name the same format: same encoding name
 // (case-insensitive), clock rate and channel count (RFC 3264 §6.1).
-func sameCodec(a, b Codec) bool {
-	ch := func(c Codec) int { return max(c.Channels, 1) }
+func sameCodec(a, b audio.Codec) bool {
+	ch := func(c audio.Codec) int { return max(c.Channels, 1) }
 	return a.Name != "" && strings.EqualFold(a.Name, b.Name) && a.ClockRate == b.ClockRate && ch(a) == ch(b)
 }
 
@@ -192,14 +194,14 @@ type MediaParams struct {
 	// Codec is the audio codec to send with: the first audio format of the
 	// answer (RFC 3264 §6.1). Its PayloadType is the one to put in RTP
 	// headers.
-	Codec Codec
+	Codec audio.Codec
 	// TelephoneEvent is the negotiated RFC 4733 format, if HasTelephoneEvent.
-	TelephoneEvent Codec
+	TelephoneEvent audio.Codec
 	// HasTelephoneEvent reports that telephone-event was negotiated.
 	HasTelephoneEvent bool
 	// Codecs are all formats of the answer, in its order: the ones either
 	// side may send.
-	Codecs []Codec
+	Codecs []audio.Codec
 	// Direction is the effective local direction: whether we may send
 	// (Sends) and must expect media (Receives). It is the offered direction
 	// intersected with the reverse of the answered one (RFC 3264 §6.1), and
@@ -227,7 +229,7 @@ func sessionFor(cfg OfferConfig) *SessionDescription {
 
 // audioMediaFor returns the local audio m= section for cfg. a=rtcp is written
 // unless rtcp-mux was negotiated in an answer (RFC 5761 §5.1.1).
-func audioMediaFor(cfg OfferConfig, formats []Codec, dir MediaDirection, mux, answer bool) MediaDescription {
+func audioMediaFor(cfg OfferConfig, formats []audio.Codec, dir MediaDirection, mux, answer bool) MediaDescription {
 	m := MediaDescription{
 		Type:       "audio",
 		Port:       cfg.Port,
@@ -321,10 +323,10 @@ func answerWith(offer *SessionDescription, cfg OfferConfig, want MediaDirection)
 		case accepted >= 0:
 			reason = "only one audio stream is supported"
 		}
-		var formats []Codec
+		var formats []audio.Codec
 		if reason == "" {
 			formats = commonCodecs(om.Formats, cfg.Codecs)
-			if !slices.ContainsFunc(formats, func(c Codec) bool { return !isAuxCodec(c) }) {
+			if !slices.ContainsFunc(formats, func(c audio.Codec) bool { return !isAuxCodec(c) }) {
 				reason = "no common codec"
 			}
 		}
@@ -360,11 +362,11 @@ func answerWith(offer *SessionDescription, cfg OfferConfig, want MediaDirection)
 // offered payload type and the preferred fmtp when set. RFC 3264 §6.1
 // recommends that an answer keep the offer's relative order unless the
 // answerer has a reason not to; prefs only choose what is acceptable.
-func commonCodecs(offered, prefs []Codec) []Codec {
+func commonCodecs(offered, prefs []audio.Codec) []audio.Codec {
 	used := make([]bool, len(prefs))
-	var out []Codec
+	var out []audio.Codec
 	for _, o := range offered {
-		if slices.ContainsFunc(out, func(c Codec) bool { return c.PayloadType == o.PayloadType }) {
+		if slices.ContainsFunc(out, func(c audio.Codec) bool { return c.PayloadType == o.PayloadType }) {
 			continue
 		}
 		for i, p := range prefs {
@@ -384,7 +386,7 @@ func commonCodecs(offered, prefs []Codec) []Codec {
 
 // mediaParamsFor builds the local view of a negotiated stream whose remote
 // side is remote.
-func mediaParamsFor(idx int, remote *MediaDescription, codecs []Codec, dir MediaDirection, mux bool) MediaParams {
+func mediaParamsFor(idx int, remote *MediaDescription, codecs []audio.Codec, dir MediaDirection, mux bool) MediaParams {
 	p := MediaParams{
 		Index:       idx,
 		RemoteRTP:   netip.AddrPortFrom(remote.Connection, remote.Port),
@@ -415,7 +417,7 @@ func mediaParamsFor(idx int, remote *MediaDescription, codecs []Codec, dir Media
 		}
 	}
 	// Prefer the telephone-event at the audio codec's clock rate (RFC 4733 §2.1).
-	i := slices.IndexFunc(codecs, func(c Codec) bool { return isTelephoneEvent(c) && c.ClockRate == p.Codec.ClockRate })
+	i := slices.IndexFunc(codecs, func(c audio.Codec) bool { return isTelephoneEvent(c) && c.ClockRate == p.Codec.ClockRate })
 	if i < 0 {
 		i = slices.IndexFunc(codecs, isTelephoneEvent)
 	}
@@ -451,7 +453,7 @@ func ApplyAnswer(offer, answer *SessionDescription) (MediaParams, error) {
 		if err != nil {
 			return MediaParams{}, fmt.Errorf("%w: m-line %d: %v", ErrAnswerMismatch, i, err)
 		}
-		if !slices.ContainsFunc(codecs, func(c Codec) bool { return !isAuxCodec(c) }) {
+		if !slices.ContainsFunc(codecs, func(c audio.Codec) bool { return !isAuxCodec(c) }) {
 			return MediaParams{}, fmt.Errorf("%w: m-line %d: answer has no audio codec", ErrAnswerMismatch, i)
 		}
 		if !am.Connection.IsValid() {
@@ -469,14 +471,14 @@ func ApplyAnswer(offer, answer *SessionDescription) (MediaParams, error) {
 // answeredCodecs checks the answered formats against the offered ones and
 // returns them with names filled in from the offer where the answer had no
 // a=rtpmap.
-func answeredCodecs(offered, answered []Codec) ([]Codec, error) {
-	out := make([]Codec, 0, len(answered))
+func answeredCodecs(offered, answered []audio.Codec) ([]audio.Codec, error) {
+	out := make([]audio.Codec, 0, len(answered))
 	for _, a := range answered {
-		i := slices.IndexFunc(offered, func(o Codec) bool {
+		i := slices.IndexFunc(offered, func(o audio.Codec) bool {
 			return o.PayloadType == a.PayloadType && (a.Name == "" || sameCodec(o, a))
 		})
 		if i < 0 && a.Name != "" {
-			i = slices.IndexFunc(offered, func(o Codec) bool { return sameCodec(o, a) })
+			i = slices.IndexFunc(offered, func(o audio.Codec) bool { return sameCodec(o, a) })
 		}
 		if i < 0 {
 			return nil, fmt.Errorf("payload type %d (%s) was not offered", a.PayloadType, a.Name)

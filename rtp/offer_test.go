@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dialtone/dialtone/rtp/audio"
+
 	"github.com/stretchr/testify/require"
 
 	"github.com/dialtone/dialtone/rtp"
@@ -34,8 +36,8 @@ func offerParse(t *testing.T, b []byte) *rtp.SessionDescription {
 	return sd
 }
 
-func offerTel(pt uint8, fmtp string) rtp.Codec {
-	return rtp.Codec{Name: "telephone-event", PayloadType: pt, ClockRate: 8000, Channels: 1, Fmtp: fmtp}
+func offerTel(pt uint8, fmtp string) audio.Codec {
+	return audio.Codec{Name: "telephone-event", PayloadType: pt, ClockRate: 8000, Channels: 1, Fmtp: fmtp}
 }
 
 func TestOfferAnswerDirections(t *testing.T) {
@@ -79,18 +81,18 @@ func TestOfferAnswerCodecs(t *testing.T) {
 	type line struct {
 		typ, proto string
 		port       uint16
-		formats    []rtp.Codec
+		formats    []audio.Codec
 		raw        []string
 	}
-	g729 := rtp.Codec{Name: "G729", PayloadType: 18, ClockRate: 8000, Channels: 1}
+	g729 := audio.Codec{Name: "G729", PayloadType: 18, ClockRate: 8000, Channels: 1}
 	tests := []struct {
 		name   string
 		offer  []byte
-		prefs  []rtp.Codec // nil: defaults
-		want   []line      // the answer's m= lines
-		index  int         // accepted m-line
-		codec  rtp.Codec   // MediaParams.Codec
-		tel    rtp.Codec   // MediaParams.TelephoneEvent
+		prefs  []audio.Codec // nil: defaults
+		want   []line        // the answer's m= lines
+		index  int           // accepted m-line
+		codec  audio.Codec   // MediaParams.Codec
+		tel    audio.Codec   // MediaParams.TelephoneEvent
 		hasTel bool
 		err    error
 	}{
@@ -98,67 +100,67 @@ func TestOfferAnswerCodecs(t *testing.T) {
 			name:  "dynamic telephone-event keeps the offerer's number and order, answerer's fmtp",
 			offer: offerSDP("IN IP4 192.0.2.9", "m=audio 4000 RTP/AVP 8 0 96\na=rtpmap:96 telephone-event/8000\na=fmtp:96 0-11\n"),
 			want: []line{{typ: "audio", proto: "RTP/AVP", port: 6000,
-				formats: []rtp.Codec{rtp.PCMA(), rtp.PCMU(), offerTel(96, "0-15")}}},
-			codec: rtp.PCMA(), tel: offerTel(96, "0-15"), hasTel: true,
+				formats: []audio.Codec{audio.PCMA(), audio.PCMU(), offerTel(96, "0-15")}}},
+			codec: audio.PCMA(), tel: offerTel(96, "0-15"), hasTel: true,
 		},
 		{
 			name:  "Linphone offer: telephone-event at 8000 Hz picked among three rates",
 			offer: []byte(sdpSeedLinphone),
 			want: []line{{typ: "audio", proto: "RTP/AVP", port: 6000,
-				formats: []rtp.Codec{rtp.PCMU(), rtp.PCMA(), offerTel(100, "0-15")}}},
-			codec: rtp.PCMU(), tel: offerTel(100, "0-15"), hasTel: true,
+				formats: []audio.Codec{audio.PCMU(), audio.PCMA(), offerTel(100, "0-15")}}},
+			codec: audio.PCMU(), tel: offerTel(100, "0-15"), hasTel: true,
 		},
 		{
 			name:  "Asterisk offer: disabled video stays disabled",
 			offer: []byte(sdpSeedAsterisk),
 			want: []line{
-				{typ: "audio", proto: "RTP/AVP", port: 6000, formats: []rtp.Codec{rtp.PCMU(), rtp.PCMA(), offerTel(101, "0-15")}},
-				{typ: "video", proto: "RTP/AVP", port: 0, formats: []rtp.Codec{{Name: "H263", PayloadType: 34, ClockRate: 90000, Channels: 1}}},
+				{typ: "audio", proto: "RTP/AVP", port: 6000, formats: []audio.Codec{audio.PCMU(), audio.PCMA(), offerTel(101, "0-15")}},
+				{typ: "video", proto: "RTP/AVP", port: 0, formats: []audio.Codec{{Name: "H263", PayloadType: 34, ClockRate: 90000, Channels: 1}}},
 			},
-			codec: rtp.PCMU(), tel: offerTel(101, "0-15"), hasTel: true,
+			codec: audio.PCMU(), tel: offerTel(101, "0-15"), hasTel: true,
 		},
 		{
 			name:  "static payload type without rtpmap",
 			offer: offerSDP("IN IP4 192.0.2.9", "m=audio 4000 RTP/AVP 0\n"),
-			want:  []line{{typ: "audio", proto: "RTP/AVP", port: 6000, formats: []rtp.Codec{rtp.PCMU()}}},
-			codec: rtp.PCMU(),
+			want:  []line{{typ: "audio", proto: "RTP/AVP", port: 6000, formats: []audio.Codec{audio.PCMU()}}},
+			codec: audio.PCMU(),
 		},
 		{
 			// RFC 3264 §6.1: the answer keeps the offer's relative order;
 			// the answerer's list only says what it accepts.
 			name:  "offer order kept over the answerer's preference",
 			offer: offerSDP("IN IP4 192.0.2.9", "m=audio 4000 RTP/AVP 0 8\n"),
-			prefs: []rtp.Codec{rtp.PCMA(), rtp.PCMU()},
-			want:  []line{{typ: "audio", proto: "RTP/AVP", port: 6000, formats: []rtp.Codec{rtp.PCMU(), rtp.PCMA()}}},
-			codec: rtp.PCMU(),
+			prefs: []audio.Codec{audio.PCMA(), audio.PCMU()},
+			want:  []line{{typ: "audio", proto: "RTP/AVP", port: 6000, formats: []audio.Codec{audio.PCMU(), audio.PCMA()}}},
+			codec: audio.PCMU(),
 		},
 		{
 			name:  "offer order kept, formats the answerer lacks dropped",
 			offer: offerSDP("IN IP4 192.0.2.9", "m=audio 4000 RTP/AVP 18 8 101 0\na=rtpmap:101 telephone-event/8000\n"),
 			want: []line{{typ: "audio", proto: "RTP/AVP", port: 6000,
-				formats: []rtp.Codec{rtp.PCMA(), offerTel(101, "0-15"), rtp.PCMU()}}},
-			codec: rtp.PCMA(), tel: offerTel(101, "0-15"), hasTel: true,
+				formats: []audio.Codec{audio.PCMA(), offerTel(101, "0-15"), audio.PCMU()}}},
+			codec: audio.PCMA(), tel: offerTel(101, "0-15"), hasTel: true,
 		},
 		{
 			name:  "codec renumbered by the offerer, name case-insensitive",
 			offer: offerSDP("IN IP4 192.0.2.9", "m=audio 4000 RTP/AVP 97\na=rtpmap:97 pcma/8000\n"),
 			want: []line{{typ: "audio", proto: "RTP/AVP", port: 6000,
-				formats: []rtp.Codec{{Name: "pcma", PayloadType: 97, ClockRate: 8000, Channels: 1}}}},
-			codec: rtp.Codec{Name: "pcma", PayloadType: 97, ClockRate: 8000, Channels: 1},
+				formats: []audio.Codec{{Name: "pcma", PayloadType: 97, ClockRate: 8000, Channels: 1}}}},
+			codec: audio.Codec{Name: "pcma", PayloadType: 97, ClockRate: 8000, Channels: 1},
 		},
 		{
 			name:  "offer fmtp echoed when ours is empty",
 			offer: offerSDP("IN IP4 192.0.2.9", "m=audio 4000 RTP/AVP 18 0\na=fmtp:18 annexb=no\n"),
-			prefs: []rtp.Codec{g729, rtp.PCMU()},
+			prefs: []audio.Codec{g729, audio.PCMU()},
 			want: []line{{typ: "audio", proto: "RTP/AVP", port: 6000,
-				formats: []rtp.Codec{{Name: "G729", PayloadType: 18, ClockRate: 8000, Channels: 1, Fmtp: "annexb=no"}, rtp.PCMU()}}},
-			codec: rtp.Codec{Name: "G729", PayloadType: 18, ClockRate: 8000, Channels: 1, Fmtp: "annexb=no"},
+				formats: []audio.Codec{{Name: "G729", PayloadType: 18, ClockRate: 8000, Channels: 1, Fmtp: "annexb=no"}, audio.PCMU()}}},
+			codec: audio.Codec{Name: "G729", PayloadType: 18, ClockRate: 8000, Channels: 1, Fmtp: "annexb=no"},
 		},
 		{
 			name:  "telephone-event at another clock rate does not match",
 			offer: offerSDP("IN IP4 192.0.2.9", "m=audio 4000 RTP/AVP 0 101\na=rtpmap:101 telephone-event/16000\n"),
-			want:  []line{{typ: "audio", proto: "RTP/AVP", port: 6000, formats: []rtp.Codec{rtp.PCMU()}}},
-			codec: rtp.PCMU(),
+			want:  []line{{typ: "audio", proto: "RTP/AVP", port: 6000, formats: []audio.Codec{audio.PCMU()}}},
+			codec: audio.PCMU(),
 		},
 		{
 			name:  "no common codec on the only line",
@@ -186,10 +188,10 @@ func TestOfferAnswerCodecs(t *testing.T) {
 				"m=audio 4000 RTP/AVP 0\n",
 				"m=video 4002 RTP/AVP 31 96\na=rtpmap:96 H264/90000\n"),
 			want: []line{
-				{typ: "audio", proto: "RTP/AVP", port: 6000, formats: []rtp.Codec{rtp.PCMU()}},
-				{typ: "video", proto: "RTP/AVP", port: 0, formats: []rtp.Codec{{PayloadType: 31}, {Name: "H264", PayloadType: 96, ClockRate: 90000, Channels: 1}}},
+				{typ: "audio", proto: "RTP/AVP", port: 6000, formats: []audio.Codec{audio.PCMU()}},
+				{typ: "video", proto: "RTP/AVP", port: 0, formats: []audio.Codec{{PayloadType: 31}, {Name: "H264", PayloadType: 96, ClockRate: 90000, Channels: 1}}},
 			},
-			codec: rtp.PCMU(),
+			codec: audio.PCMU(),
 		},
 		{
 			name: "first audio line has no common codec, second is accepted",
@@ -197,10 +199,10 @@ func TestOfferAnswerCodecs(t *testing.T) {
 				"m=audio 4000 RTP/AVP 18\n",
 				"m=audio 4002 RTP/AVP 8\n"),
 			want: []line{
-				{typ: "audio", proto: "RTP/AVP", port: 0, formats: []rtp.Codec{g729}},
-				{typ: "audio", proto: "RTP/AVP", port: 6000, formats: []rtp.Codec{rtp.PCMA()}},
+				{typ: "audio", proto: "RTP/AVP", port: 0, formats: []audio.Codec{g729}},
+				{typ: "audio", proto: "RTP/AVP", port: 6000, formats: []audio.Codec{audio.PCMA()}},
 			},
-			index: 1, codec: rtp.PCMA(),
+			index: 1, codec: audio.PCMA(),
 		},
 		{
 			name: "stream disabled by the offerer, T.38 and a second audio stream rejected",
@@ -210,12 +212,12 @@ func TestOfferAnswerCodecs(t *testing.T) {
 				"m=image 4004 udptl t38\n",
 				"m=audio 4006 RTP/AVP 8\n"),
 			want: []line{
-				{typ: "audio", proto: "RTP/AVP", port: 0, formats: []rtp.Codec{rtp.PCMU()}},
-				{typ: "audio", proto: "RTP/AVP", port: 6000, formats: []rtp.Codec{rtp.PCMU()}},
+				{typ: "audio", proto: "RTP/AVP", port: 0, formats: []audio.Codec{audio.PCMU()}},
+				{typ: "audio", proto: "RTP/AVP", port: 6000, formats: []audio.Codec{audio.PCMU()}},
 				{typ: "image", proto: "udptl", port: 0, raw: []string{"t38"}},
-				{typ: "audio", proto: "RTP/AVP", port: 0, formats: []rtp.Codec{rtp.PCMA()}},
+				{typ: "audio", proto: "RTP/AVP", port: 0, formats: []audio.Codec{audio.PCMA()}},
 			},
-			index: 1, codec: rtp.PCMU(),
+			index: 1, codec: audio.PCMU(),
 		},
 		{
 			name: "video only",
@@ -362,9 +364,9 @@ func TestOfferApplyAnswer(t *testing.T) {
 		name   string
 		answer []byte
 		err    error
-		codec  rtp.Codec
-		codecs []rtp.Codec
-		tel    rtp.Codec
+		codec  audio.Codec
+		codecs []audio.Codec
+		tel    audio.Codec
 		dir    rtp.MediaDirection
 		ptime  int
 		remote netip.AddrPort
@@ -372,31 +374,31 @@ func TestOfferApplyAnswer(t *testing.T) {
 		{
 			name:   "PCMA first, static types without rtpmap, telephone-event",
 			answer: offerSDP("IN IP4 192.0.2.2", "m=audio 6000 RTP/AVP 8 0 101\na=rtpmap:101 telephone-event/8000\na=ptime:30\n"),
-			codec:  rtp.PCMA(), codecs: []rtp.Codec{rtp.PCMA(), rtp.PCMU(), offerTel(101, "")}, tel: offerTel(101, ""),
+			codec:  audio.PCMA(), codecs: []audio.Codec{audio.PCMA(), audio.PCMU(), offerTel(101, "")}, tel: offerTel(101, ""),
 			ptime: 30, remote: netip.MustParseAddrPort("192.0.2.2:6000"),
 		},
 		{
 			name:   "answerer renumbered telephone-event",
 			answer: offerSDP("IN IP4 192.0.2.2", "m=audio 6000 RTP/AVP 0 96\na=rtpmap:96 telephone-event/8000\na=fmtp:96 0-15\n"),
-			codec:  rtp.PCMU(), codecs: []rtp.Codec{rtp.PCMU(), offerTel(96, "0-15")}, tel: offerTel(96, "0-15"),
+			codec:  audio.PCMU(), codecs: []audio.Codec{audio.PCMU(), offerTel(96, "0-15")}, tel: offerTel(96, "0-15"),
 			remote: netip.MustParseAddrPort("192.0.2.2:6000"),
 		},
 		{
 			name:   "dynamic type without rtpmap takes the offered codec",
 			answer: offerSDP("IN IP4 192.0.2.2", "m=audio 6000 RTP/AVP 0 101\n"),
-			codec:  rtp.PCMU(), codecs: []rtp.Codec{rtp.PCMU(), rtp.TelephoneEvent()}, tel: rtp.TelephoneEvent(),
+			codec:  audio.PCMU(), codecs: []audio.Codec{audio.PCMU(), audio.TelephoneEvent()}, tel: audio.TelephoneEvent(),
 			remote: netip.MustParseAddrPort("192.0.2.2:6000"),
 		},
 		{
 			name:   "answer recvonly: we only send",
 			answer: offerSDP("IN IP4 192.0.2.2", "m=audio 6000 RTP/AVP 0\na=recvonly\n"),
-			codec:  rtp.PCMU(), codecs: []rtp.Codec{rtp.PCMU()}, dir: rtp.MediaSendOnly,
+			codec:  audio.PCMU(), codecs: []audio.Codec{audio.PCMU()}, dir: rtp.MediaSendOnly,
 			remote: netip.MustParseAddrPort("192.0.2.2:6000"),
 		},
 		{
 			name:   "answer from 0.0.0.0: send nothing",
 			answer: offerSDP("IN IP4 0.0.0.0", "m=audio 6000 RTP/AVP 0\n"),
-			codec:  rtp.PCMU(), codecs: []rtp.Codec{rtp.PCMU()}, dir: rtp.MediaRecvOnly,
+			codec:  audio.PCMU(), codecs: []audio.Codec{audio.PCMU()}, dir: rtp.MediaRecvOnly,
 			remote: netip.MustParseAddrPort("0.0.0.0:6000"),
 		},
 		{name: "codec not offered", answer: offerSDP("IN IP4 192.0.2.2", "m=audio 6000 RTP/AVP 18\n"), err: rtp.ErrAnswerMismatch},
@@ -489,14 +491,14 @@ func TestOfferConfigValidation(t *testing.T) {
 	}{
 		{"no address", func(c *rtp.OfferConfig) { c.Addr = netip.Addr{} }},
 		{"no port", func(c *rtp.OfferConfig) { c.Port = 0 }},
-		{"empty codec list", func(c *rtp.OfferConfig) { c.Codecs = []rtp.Codec{} }},
-		{"only telephone-event", func(c *rtp.OfferConfig) { c.Codecs = []rtp.Codec{rtp.TelephoneEvent()} }},
-		{"duplicate payload type", func(c *rtp.OfferConfig) { c.Codecs = []rtp.Codec{rtp.PCMU(), {Name: "X", ClockRate: 8000}} }},
-		{"payload type 200", func(c *rtp.OfferConfig) { c.Codecs = []rtp.Codec{{Name: "X", PayloadType: 200, ClockRate: 8000}} }},
-		{"no clock rate", func(c *rtp.OfferConfig) { c.Codecs = []rtp.Codec{{Name: "X", PayloadType: 96}} }},
-		{"unnamed codec", func(c *rtp.OfferConfig) { c.Codecs = []rtp.Codec{{PayloadType: 96, ClockRate: 8000}} }},
+		{"empty codec list", func(c *rtp.OfferConfig) { c.Codecs = []audio.Codec{} }},
+		{"only telephone-event", func(c *rtp.OfferConfig) { c.Codecs = []audio.Codec{audio.TelephoneEvent()} }},
+		{"duplicate payload type", func(c *rtp.OfferConfig) { c.Codecs = []audio.Codec{audio.PCMU(), {Name: "X", ClockRate: 8000}} }},
+		{"payload type 200", func(c *rtp.OfferConfig) { c.Codecs = []audio.Codec{{Name: "X", PayloadType: 200, ClockRate: 8000}} }},
+		{"no clock rate", func(c *rtp.OfferConfig) { c.Codecs = []audio.Codec{{Name: "X", PayloadType: 96}} }},
+		{"unnamed codec", func(c *rtp.OfferConfig) { c.Codecs = []audio.Codec{{PayloadType: 96, ClockRate: 8000}} }},
 		{"line break in fmtp", func(c *rtp.OfferConfig) {
-			c.Codecs = []rtp.Codec{{Name: "X", PayloadType: 96, ClockRate: 8000, Fmtp: "a\r\nb"}}
+			c.Codecs = []audio.Codec{{Name: "X", PayloadType: 96, ClockRate: 8000, Fmtp: "a\r\nb"}}
 		}},
 		{"negative ptime", func(c *rtp.OfferConfig) { c.Ptime = -1 }},
 		{"bad direction", func(c *rtp.OfferConfig) { c.Direction = 4 }},
@@ -666,7 +668,7 @@ func TestNegotiatorLateOffer(t *testing.T) {
 	a, err := rtp.NewNegotiator(offerTestConfig("192.0.2.1", 4000))
 	require.NoError(t, err)
 	bc := offerTestConfig("192.0.2.2", 6000)
-	bc.Codecs = []rtp.Codec{rtp.PCMA(), rtp.TelephoneEvent()}
+	bc.Codecs = []audio.Codec{audio.PCMA(), audio.TelephoneEvent()}
 	bc.RTCPMux = true
 	b, err := rtp.NewNegotiator(bc)
 	require.NoError(t, err)
@@ -680,8 +682,8 @@ func TestNegotiatorLateOffer(t *testing.T) {
 
 	require.Equal(t, netip.MustParseAddrPort("192.0.2.2:6000"), pa.RemoteRTP)
 	require.Equal(t, netip.MustParseAddrPort("192.0.2.1:4000"), pb.RemoteRTP)
-	require.Equal(t, rtp.PCMA(), pa.Codec)
-	require.Equal(t, rtp.PCMA(), pb.Codec)
+	require.Equal(t, audio.PCMA(), pa.Codec)
+	require.Equal(t, audio.PCMA(), pb.Codec)
 	require.True(t, pa.HasTelephoneEvent)
 	require.True(t, pb.HasTelephoneEvent)
 	require.False(t, pb.RTCPMux, "A did not configure rtcp-mux")
@@ -746,12 +748,12 @@ func ExampleNegotiator() {
 	// Bob prefers PCMA (the order of his own offers) and numbers
 	// telephone-event 96. In a real call the answer comes from the peer;
 	// here Bob's side is a second Negotiator.
-	te := rtp.TelephoneEvent()
+	te := audio.TelephoneEvent()
 	te.PayloadType = 96
 	bob, err := rtp.NewNegotiator(rtp.OfferConfig{
 		Addr:   netip.MustParseAddr("198.51.100.20"),
 		Port:   50000,
-		Codecs: []rtp.Codec{rtp.PCMA(), rtp.PCMU(), te},
+		Codecs: []audio.Codec{audio.PCMA(), audio.PCMU(), te},
 	})
 	if err != nil {
 		panic(err)

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/dialtone/dialtone/rtp/audio"
+
 	psdp "github.com/pion/sdp/v3"
 )
 
@@ -214,7 +216,7 @@ type MediaDescription struct {
 	// by a=rtpmap and a=fmtp; a static payload type without a=rtpmap is
 	// named from RFC 3551 §6. A dynamic payload type without a=rtpmap has an
 	// empty Name. Only set for RTP protocols.
-	Formats []Codec
+	Formats []audio.Codec
 	// RawFormats are the m= formats of a protocol that is not RTP (for
 	// example "t38" for udptl), kept as they came.
 	RawFormats []string
@@ -614,32 +616,32 @@ func mediaFromPion(pm *psdp.MediaDescription, ov mediaOverride, sessConn netip.A
 }
 
 // parseRtpmap parses "<pt> <name>/<rate>[/<channels>]" (RFC 4566 §6).
-func parseRtpmap(v string) (Codec, bool) {
+func parseRtpmap(v string) (audio.Codec, bool) {
 	ptStr, rest, ok := strings.Cut(strings.TrimSpace(v), " ")
 	if !ok {
-		return Codec{}, false
+		return audio.Codec{}, false
 	}
 	pt, err := strconv.ParseUint(ptStr, 10, 8)
 	if err != nil || pt > 127 {
-		return Codec{}, false
+		return audio.Codec{}, false
 	}
 	parts := strings.Split(strings.TrimSpace(rest), "/")
 	if len(parts) < 2 || len(parts) > 3 {
-		return Codec{}, false
+		return audio.Codec{}, false
 	}
 	parts[0] = strings.TrimSpace(parts[0])
 	if parts[0] == "" {
-		return Codec{}, false
+		return audio.Codec{}, false
 	}
 	rate, err := strconv.ParseUint(parts[1], 10, 32)
 	if err != nil {
-		return Codec{}, false
+		return audio.Codec{}, false
 	}
-	c := Codec{Name: parts[0], PayloadType: uint8(pt), ClockRate: uint32(rate), Channels: 1}
+	c := audio.Codec{Name: parts[0], PayloadType: uint8(pt), ClockRate: uint32(rate), Channels: 1}
 	if len(parts) == 3 {
 		ch, err := strconv.Atoi(parts[2])
 		if err != nil || ch < 1 || ch > 255 {
-			return Codec{}, false
+			return audio.Codec{}, false
 		}
 		c.Channels = ch
 	}
@@ -677,8 +679,8 @@ func parseRTCPAttr(v string) (uint16, netip.Addr) {
 // sdpStaticCodec returns the audio codec RFC 3551 §6 (Table 4) assigns to a
 // static payload type, with ok false for payload types it leaves unassigned
 // or assigns to video.
-func sdpStaticCodec(pt uint8) (c Codec, ok bool) {
-	c = Codec{PayloadType: pt, ClockRate: 8000, Channels: 1}
+func sdpStaticCodec(pt uint8) (c audio.Codec, ok bool) {
+	c = audio.Codec{PayloadType: pt, ClockRate: 8000, Channels: 1}
 	switch pt {
 	case 0:
 		c.Name = "PCMU"
@@ -715,7 +717,7 @@ func sdpStaticCodec(pt uint8) (c Codec, ok bool) {
 	case 18:
 		c.Name = "G729"
 	default:
-		return Codec{PayloadType: pt}, false
+		return audio.Codec{PayloadType: pt}, false
 	}
 	return c, true
 }

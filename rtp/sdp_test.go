@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dialtone/dialtone/rtp/audio"
+
 	"github.com/stretchr/testify/require"
 
 	"github.com/dialtone/dialtone/rtp"
@@ -15,8 +17,8 @@ import (
 func sdpAddr(s string) netip.Addr { return netip.MustParseAddr(s) }
 
 func TestSDPParsePhones(t *testing.T) {
-	tel := func(pt uint8, rate uint32, fmtp string) rtp.Codec {
-		return rtp.Codec{Name: "telephone-event", PayloadType: pt, ClockRate: rate, Channels: 1, Fmtp: fmtp}
+	tel := func(pt uint8, rate uint32, fmtp string) audio.Codec {
+		return audio.Codec{Name: "telephone-event", PayloadType: pt, ClockRate: rate, Channels: 1, Fmtp: fmtp}
 	}
 	tests := []struct {
 		name string
@@ -32,12 +34,12 @@ func TestSDPParsePhones(t *testing.T) {
 				Connection:  sdpAddr("192.168.1.10"),
 				Media: []rtp.MediaDescription{{
 					Type: "audio", Port: 7078, Proto: "RTP/AVP",
-					Formats: []rtp.Codec{
+					Formats: []audio.Codec{
 						{Name: "opus", PayloadType: 96, ClockRate: 48000, Channels: 2, Fmtp: "useinbandfec=1"},
 						{Name: "speex", PayloadType: 97, ClockRate: 16000, Channels: 1, Fmtp: "vbr=on"},
 						{Name: "speex", PayloadType: 98, ClockRate: 8000, Channels: 1, Fmtp: "vbr=on"},
-						rtp.PCMU(),
-						rtp.PCMA(),
+						audio.PCMU(),
+						audio.PCMA(),
 						{Name: "G729", PayloadType: 18, ClockRate: 8000, Channels: 1, Fmtp: "annexb=yes"},
 						tel(101, 48000, ""),
 						tel(99, 16000, ""),
@@ -57,7 +59,7 @@ func TestSDPParsePhones(t *testing.T) {
 				Connection:  sdpAddr("10.0.0.5"),
 				Media: []rtp.MediaDescription{{
 					Type: "audio", Port: 10000, Proto: "RTP/AVP",
-					Formats:    []rtp.Codec{rtp.PCMU(), rtp.PCMA(), tel(101, 8000, "0-15")},
+					Formats:    []audio.Codec{audio.PCMU(), audio.PCMA(), tel(101, 8000, "0-15")},
 					Connection: sdpAddr("10.0.0.5"),
 					RTCPMux:    true,
 					Ptime:      20,
@@ -75,8 +77,8 @@ func TestSDPParsePhones(t *testing.T) {
 				Media: []rtp.MediaDescription{
 					{
 						Type: "audio", Port: 14582, Proto: "RTP/AVP",
-						Formats: []rtp.Codec{
-							rtp.PCMU(), rtp.PCMA(),
+						Formats: []audio.Codec{
+							audio.PCMU(), audio.PCMA(),
 							{Name: "GSM", PayloadType: 3, ClockRate: 8000, Channels: 1},
 							{Name: "G722", PayloadType: 9, ClockRate: 8000, Channels: 1},
 							tel(101, 8000, "0-16"),
@@ -87,7 +89,7 @@ func TestSDPParsePhones(t *testing.T) {
 					},
 					{
 						Type: "video", Port: 0, Proto: "RTP/AVP",
-						Formats:    []rtp.Codec{{Name: "H263", PayloadType: 34, ClockRate: 90000, Channels: 1}},
+						Formats:    []audio.Codec{{Name: "H263", PayloadType: 34, ClockRate: 90000, Channels: 1}},
 						Connection: sdpAddr("203.0.113.1"),
 					},
 				},
@@ -102,9 +104,9 @@ func TestSDPParsePhones(t *testing.T) {
 				Connection:  sdpAddr("10.1.1.1"),
 				Media: []rtp.MediaDescription{{
 					Type: "audio", Port: 5004, Proto: "RTP/AVP",
-					Formats: []rtp.Codec{
+					Formats: []audio.Codec{
 						{Name: "G729", PayloadType: 18, ClockRate: 8000, Channels: 1, Fmtp: "annexb=no"},
-						rtp.PCMU(),
+						audio.PCMU(),
 						tel(101, 8000, ""),
 					},
 					Connection: sdpAddr("10.1.1.2"),
@@ -122,7 +124,7 @@ func TestSDPParsePhones(t *testing.T) {
 				Media: []rtp.MediaDescription{
 					{
 						Type: "audio", Port: 4000, Proto: "RTP/AVP",
-						Formats:    []rtp.Codec{rtp.PCMA(), tel(96, 8000, "")},
+						Formats:    []audio.Codec{audio.PCMA(), tel(96, 8000, "")},
 						Connection: sdpAddr("2001:db8::1"),
 						RTCPPort:   4005,
 						RTCPAddr:   sdpAddr("2001:db8::2"),
@@ -148,12 +150,12 @@ func TestSDPParsePhones(t *testing.T) {
 				Media: []rtp.MediaDescription{
 					{
 						Type: "audio", Port: 3000, Proto: "RTP/AVP",
-						Formats:    []rtp.Codec{rtp.PCMA(), {PayloadType: 97}},
+						Formats:    []audio.Codec{audio.PCMA(), {PayloadType: 97}},
 						Connection: sdpAddr("192.0.2.10"),
 					},
 					{
 						Type: "audio", Port: 3002, Proto: "RTP/AVP",
-						Formats:    []rtp.Codec{rtp.PCMU()},
+						Formats:    []audio.Codec{audio.PCMU()},
 						Connection: sdpAddr("192.0.2.11"),
 						Direction:  rtp.MediaInactive,
 					},
@@ -170,7 +172,7 @@ func TestSDPParsePhones(t *testing.T) {
 				Connection:  sdpAddr("0.0.0.0"),
 				Media: []rtp.MediaDescription{{
 					Type: "audio", Port: 49170, Proto: "RTP/AVP",
-					Formats:    []rtp.Codec{rtp.PCMU(), {Name: "G722", PayloadType: 9, ClockRate: 8000, Channels: 1}},
+					Formats:    []audio.Codec{audio.PCMU(), {Name: "G722", PayloadType: 9, ClockRate: 8000, Channels: 1}},
 					Connection: sdpAddr("0.0.0.0"),
 					RTCPPort:   49171,
 				}},
@@ -247,7 +249,7 @@ func TestSDPMarshal(t *testing.T) {
 				Connection: sdpAddr("192.0.2.5"),
 				Media: []rtp.MediaDescription{{
 					Type: "audio", Port: 4000, Proto: "RTP/AVP",
-					Formats:    []rtp.Codec{rtp.PCMU(), rtp.TelephoneEvent()},
+					Formats:    []audio.Codec{audio.PCMU(), audio.TelephoneEvent()},
 					Connection: sdpAddr("192.0.2.5"),
 					RTCPPort:   4001, RTCPAddr: sdpAddr("192.0.2.6"),
 					RTCPMux: true, Ptime: 20, MaxPtime: 40,
@@ -269,7 +271,7 @@ func TestSDPMarshal(t *testing.T) {
 				Media: []rtp.MediaDescription{
 					{
 						Type: "audio", Port: 5000, Proto: "RTP/AVP",
-						Formats:    []rtp.Codec{{Name: "opus", PayloadType: 111, ClockRate: 48000, Channels: 2}},
+						Formats:    []audio.Codec{{Name: "opus", PayloadType: 111, ClockRate: 48000, Channels: 2}},
 						Connection: sdpAddr("2001:db8::6"),
 						Direction:  rtp.MediaInactive,
 					},
@@ -294,7 +296,7 @@ func TestSDPMarshalRejectsBadFields(t *testing.T) {
 	base := func() rtp.SessionDescription {
 		return rtp.SessionDescription{
 			Connection: sdpAddr("192.0.2.5"),
-			Media:      []rtp.MediaDescription{{Type: "audio", Port: 4000, Proto: "RTP/AVP", Formats: []rtp.Codec{rtp.PCMU()}}},
+			Media:      []rtp.MediaDescription{{Type: "audio", Port: 4000, Proto: "RTP/AVP", Formats: []audio.Codec{audio.PCMU()}}},
 		}
 	}
 	tests := []struct {
@@ -361,26 +363,26 @@ func TestSDPStaticPayloadTypes(t *testing.T) {
 	// RFC 3551 §6, Table 4: audio types named without a=rtpmap.
 	tests := []struct {
 		pt   uint8
-		want rtp.Codec
+		want audio.Codec
 	}{
-		{0, rtp.PCMU()},
-		{3, rtp.Codec{Name: "GSM", PayloadType: 3, ClockRate: 8000, Channels: 1}},
-		{6, rtp.Codec{Name: "DVI4", PayloadType: 6, ClockRate: 16000, Channels: 1}},
-		{8, rtp.PCMA()},
-		{9, rtp.Codec{Name: "G722", PayloadType: 9, ClockRate: 8000, Channels: 1}},
-		{10, rtp.Codec{Name: "L16", PayloadType: 10, ClockRate: 44100, Channels: 2}},
-		{13, rtp.Codec{Name: "CN", PayloadType: 13, ClockRate: 8000, Channels: 1}},
-		{18, rtp.Codec{Name: "G729", PayloadType: 18, ClockRate: 8000, Channels: 1}},
-		{2, rtp.Codec{PayloadType: 2}},   // unassigned
-		{31, rtp.Codec{PayloadType: 31}}, // video (H261)
-		{96, rtp.Codec{PayloadType: 96}}, // dynamic
+		{0, audio.PCMU()},
+		{3, audio.Codec{Name: "GSM", PayloadType: 3, ClockRate: 8000, Channels: 1}},
+		{6, audio.Codec{Name: "DVI4", PayloadType: 6, ClockRate: 16000, Channels: 1}},
+		{8, audio.PCMA()},
+		{9, audio.Codec{Name: "G722", PayloadType: 9, ClockRate: 8000, Channels: 1}},
+		{10, audio.Codec{Name: "L16", PayloadType: 10, ClockRate: 44100, Channels: 2}},
+		{13, audio.Codec{Name: "CN", PayloadType: 13, ClockRate: 8000, Channels: 1}},
+		{18, audio.Codec{Name: "G729", PayloadType: 18, ClockRate: 8000, Channels: 1}},
+		{2, audio.Codec{PayloadType: 2}},   // unassigned
+		{31, audio.Codec{PayloadType: 31}}, // video (H261)
+		{96, audio.Codec{PayloadType: 96}}, // dynamic
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprint(tt.pt), func(t *testing.T) {
 			in := fmt.Sprintf("v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP %d\r\n", tt.pt)
 			sd, err := rtp.ParseSDP([]byte(in))
 			require.NoError(t, err)
-			require.Equal(t, []rtp.Codec{tt.want}, sd.Media[0].Formats)
+			require.Equal(t, []audio.Codec{tt.want}, sd.Media[0].Formats)
 		})
 	}
 }

@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"net/netip"
 
+	"github.com/dialtone/dialtone/rtp/audio"
+	"github.com/dialtone/dialtone/rtp/wav"
+
 	"github.com/dialtone/dialtone/rtp"
 )
 
@@ -31,14 +34,14 @@ func ExampleSession() {
 	fmt.Println("codec:", forAlice.Codec.Name, "ptime:", alice.Stats().Ptime)
 
 	// Alice plays a 1 kHz tone until Bob has heard it.
-	tone, _ := rtp.NewToneGenerator(rtp.ToneConfig{Frequency: 1000})
+	tone, _ := wav.NewToneGenerator(wav.ToneConfig{Frequency: 1000})
 	playCtx, stop := context.WithCancel(ctx)
 	played := make(chan error, 1)
 	go func() { played <- alice.Play(playCtx, tone) }()
-	frame := make([]int16, 0, rtp.AudioFrameSamples)
+	frame := make([]int16, 0, audio.FrameSamples)
 	for heard := false; !heard; {
 		frame, _ = bob.ReadFrame(ctx, frame[:0])
-		heard = rtp.ToneLevel(frame, 1000, rtp.AudioSampleRate) > 0.03
+		heard = wav.ToneLevel(frame, 1000, audio.SampleRate) > 0.03
 	}
 	stop()
 	<-played
@@ -75,7 +78,7 @@ func ExampleEngine() {
 		b, _ := rtp.NewSession(ctx, cfg)
 		sessions = append(sessions, a, b)
 		to := func(s *rtp.Session) rtp.MediaParams {
-			return rtp.MediaParams{RemoteRTP: s.LocalAddr(), RTCPMux: true, Codec: rtp.PCMU(), Direction: rtp.MediaSendRecv}
+			return rtp.MediaParams{RemoteRTP: s.LocalAddr(), RTCPMux: true, Codec: audio.PCMU(), Direction: rtp.MediaSendRecv}
 		}
 		_ = a.SetRemote(to(b))
 		_ = b.SetRemote(to(a))
@@ -84,7 +87,7 @@ func ExampleEngine() {
 
 	// Every session hears its peer within a few frames.
 	for _, s := range sessions {
-		frame := make([]int16, 0, rtp.AudioFrameSamples)
+		frame := make([]int16, 0, audio.FrameSamples)
 		for s.Stats().PacketsReceived < 5 {
 			frame, _ = s.ReadFrame(ctx, frame[:0])
 		}

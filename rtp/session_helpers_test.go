@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dialtone/dialtone/rtp/jitter"
+
 	"github.com/stretchr/testify/require"
 
 	"github.com/dialtone/dialtone/rtp"
@@ -77,7 +79,7 @@ func testCtx(t testing.TB) context.Context {
 // first.
 func waitFor(ctx context.Context, t testing.TB, s *rtp.Session, what string, cond func() bool) {
 	t.Helper()
-	buf := make([]int16, 0, rtp.JitterDefaultMaxFrameSamples)
+	buf := make([]int16, 0, jitter.DefaultMaxFrameSamples)
 	for !cond() {
 		_, err := s.ReadFrame(ctx, buf[:0])
 		require.NoError(t, err, "waiting for %s", what)

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/dialtone/dialtone/rtp/dtmf"
+
 	pionrtp "github.com/pion/rtp"
 )
 
@@ -77,7 +79,7 @@ func (k *sockets) readLoop(s *Session, conn *net.UDPConn, rtcpOnly bool) {
 	defer k.readers.Done()
 	buf := make([]byte, maxDatagram)
 	var h pionrtp.Header
-	var digits []DTMFDigit
+	var digits []dtmf.Digit
 	for {
 		n, from, err := conn.ReadFromUDPAddrPort(buf)
 		if err != nil {

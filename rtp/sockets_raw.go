@@ -11,6 +11,8 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/dialtone/dialtone/rtp/dtmf"
+
 	pionrtp "github.com/pion/rtp"
 	"golang.org/x/sys/unix"
 
@@ -204,7 +206,7 @@ type recvScratch struct {
 	oob    [recvBatch][8]uint64 // control messages, 8-byte aligned
 	bufs   [recvBatch][maxDatagram]byte
 	h      pionrtp.Header
-	digits []DTMFDigit
+	digits []dtmf.Digit
 }
 
 // read reads up to recvBatch datagrams from fd without waiting.

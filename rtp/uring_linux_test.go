@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dialtone/dialtone/rtp/audio"
+
 	"github.com/stretchr/testify/require"
 
 	"github.com/dialtone/dialtone/internal/testenv"
@@ -127,7 +129,7 @@ func TestEngineNoRing(t *testing.T) {
 			require.NoError(t, err)
 			defer b.Close()
 			mp := func(to *Session) MediaParams {
-				return MediaParams{RemoteRTP: to.LocalAddr(), RemoteRTCP: to.LocalAddr(), RTCPMux: true, Codec: PCMU(), Direction: MediaSendRecv}
+				return MediaParams{RemoteRTP: to.LocalAddr(), RemoteRTCP: to.LocalAddr(), RTCPMux: true, Codec: audio.PCMU(), Direction: MediaSendRecv}
 			}
 			require.NoError(t, a.SetRemote(mp(b)))
 			require.NoError(t, b.SetRemote(mp(a)))
@@ -187,9 +189,9 @@ func TestSendBatchSessionTwice(t *testing.T) {
 	defer s.socks.close()
 
 	t0 := time.Unix(1000, 0)
-	p := &pacer{start: t0, period: AudioFrameDuration}
+	p := &pacer{start: t0, period: audio.FrameDuration}
 	s.wake(t0, p, b)
-	s.wake(t0.Add(AudioFrameDuration), p, b)
+	s.wake(t0.Add(audio.FrameDuration), p, b)
 	b.flush()
 	require.Equal(t, uint64(2), s.tx.packets)
 	require.Empty(t, s.tx.out, "sent")

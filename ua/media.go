@@ -11,6 +11,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/dialtone/dialtone/rtp/audio"
+	"github.com/dialtone/dialtone/rtp/dtmf"
+	"github.com/dialtone/dialtone/rtp/jitter"
+
 	"github.com/dialtone/dialtone/rtp"
 	"github.com/dialtone/dialtone/sip"
 )
@@ -49,7 +53,7 @@ type MediaConfig struct {
 	// Codecs are the payload formats offered and accepted, in preference
 	// order; nil: rtp.DefaultMediaCodecs. Leave telephone-event out to send
 	// and receive DTMF in SIP INFO only.
-	Codecs []rtp.Codec
+	Codecs []audio.Codec
 	// Ptime is the packetization time asked for, in milliseconds; 0 means
 	// rtp.DefaultMediaPtime.
 	Ptime int
@@ -61,9 +65,9 @@ type MediaConfig struct {
 	// and NATs that expect a continuous stream.
 	FillSilence bool
 	// Jitter configures each session's playout buffer.
-	Jitter rtp.JitterConfig
+	Jitter jitter.Config
 	// DTMF configures the RFC 4733 digits SendDTMF sends.
-	DTMF rtp.DTMFSenderConfig
+	DTMF dtmf.SenderConfig
 	// RTCPInterval is the minimum RTCP report interval of each session
 	// (rtp.SessionConfig.RTCPInterval, RFC 3550 §6.2 Tmin); 0 means
 	// rtp.RTCPDefaultMinInterval (5 s). Short calls that want a round-trip
@@ -287,10 +291,10 @@ func (c *Call) SendDTMF(ctx context.Context, digits string) error {
 // SendDTMFInfo sends each digit in its own SIP INFO request with an
 // application/dtmf-relay body ("Signal=5\r\nDuration=160\r\n"), waiting
 // for each answer before the next. An invalid digit gives an error wrapping
-// rtp.ErrDTMFDigit before anything is sent.
+// dtmf.ErrDigit before anything is sent.
 func (c *Call) SendDTMFInfo(ctx context.Context, digits string) error {
 	for _, d := range digits {
-		if _, err := rtp.DTMFEventForDigit(d); err != nil {
+		if _, err := dtmf.EventForDigit(d); err != nil {
 			return err
 		}
 	}
@@ -325,7 +329,7 @@ func ParseDTMFRelay(body []byte) (digit rune, dur time.Duration, ok bool) {
 				if n < 0 || n > 15 {
 					return 0, 0, false
 				}
-				r, _ := rtp.DTMFDigitForEvent(uint8(n))
+				r, _ := dtmf.DigitForEvent(uint8(n))
 				digit = r
 				continue
 			}
@@ -333,7 +337,7 @@ func ParseDTMFRelay(body []byte) (digit rune, dur time.Duration, ok bool) {
 				return 0, 0, false
 			}
 			r := rune(val[0])
-			if _, err := rtp.DTMFEventForDigit(r); err != nil {
+			if _, err := dtmf.EventForDigit(r); err != nil {
 				return 0, 0, false
 			}
 			digit = []rune(strings.ToUpper(string(r)))[0]

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dialtone/dialtone/rtp/audio"
+
 	"github.com/stretchr/testify/require"
 
 	"github.com/dialtone/dialtone/rtp"
@@ -220,11 +222,11 @@ func TestMediaAnnouncesContactAddress(t *testing.T) {
 func TestProgressNotAcceptable(t *testing.T) {
 	ctx := mediaCtx(t)
 	perr := make(chan error, 1)
-	b := newLoopbackUA(t, ua.Config{Media: ua.MediaConfig{IP: netip.MustParseAddr("127.0.0.1"), Codecs: []rtp.Codec{rtp.PCMA()}},
+	b := newLoopbackUA(t, ua.Config{Media: ua.MediaConfig{IP: netip.MustParseAddr("127.0.0.1"), Codecs: []audio.Codec{audio.PCMA()}},
 		OnCall: func(_ context.Context, ic *ua.IncomingCall) {
 			perr <- ic.Progress(nil)
 		}})
-	a := newLoopbackUA(t, ua.Config{Media: ua.MediaConfig{IP: netip.MustParseAddr("127.0.0.1"), Codecs: []rtp.Codec{rtp.PCMU()}}})
+	a := newLoopbackUA(t, ua.Config{Media: ua.MediaConfig{IP: netip.MustParseAddr("127.0.0.1"), Codecs: []audio.Codec{audio.PCMU()}}})
 	_, err := a.Dial(ctx, "sip:bob@"+b.Addrs()[0].String(), ua.DialOptions{})
 	var se *ua.StatusError
 	require.ErrorAs(t, err, &se)

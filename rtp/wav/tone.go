@@ -1,22 +1,12 @@
-package rtp
+package wav
 
 import (
 	"errors"
 	"fmt"
 	"math"
-	"time"
-)
+	"slices"
 
-// Telephony audio framing used throughout the package: G.711 at 8 kHz in
-// 20 ms frames (RFC 3551 §4.5.14, §4.5: default packetization 20 ms).
-const (
-	// AudioSampleRate is the narrowband telephony sample rate in Hz.
-	AudioSampleRate = 8000
-	// AudioFrameDuration is the default packetization interval (ptime).
-	AudioFrameDuration = 20 * time.Millisecond
-	// AudioFrameSamples is the number of samples in one frame at
-	// AudioSampleRate and AudioFrameDuration.
-	AudioFrameSamples = 160
+	"github.com/dialtone/dialtone/rtp/audio"
 )
 
 // ToneDefaultAmplitude is the peak of each tone component when
@@ -24,7 +14,7 @@ const (
 const ToneDefaultAmplitude = 0.25
 
 // ErrToneConfig reports an invalid ToneConfig.
-var ErrToneConfig = errors.New("rtp: invalid tone configuration")
+var ErrToneConfig = errors.New("wav: invalid tone configuration")
 
 // ToneConfig describes a sine tone, or the sum of two (for dual tones such as
 // DTMF or the 350+440 Hz dial tone). The zero value of each optional field
@@ -39,10 +29,10 @@ type ToneConfig struct {
 	// in (0, 1]; 0 means ToneDefaultAmplitude. The sum of the components is
 	// clipped to the int16 range.
 	Amplitude float64
-	// SampleRate in Hz; 0 means AudioSampleRate.
+	// SampleRate in Hz; 0 means audio.SampleRate.
 	SampleRate int
 	// FrameSamples is the number of samples ReadFrame produces; 0 means
-	// AudioFrameSamples.
+	// audio.FrameSamples.
 	FrameSamples int
 }
 
@@ -61,10 +51,10 @@ type ToneGenerator struct {
 // whose phase starts at zero.
 func NewToneGenerator(cfg ToneConfig) (*ToneGenerator, error) {
 	if cfg.SampleRate == 0 {
-		cfg.SampleRate = AudioSampleRate
+		cfg.SampleRate = audio.SampleRate
 	}
 	if cfg.FrameSamples == 0 {
-		cfg.FrameSamples = AudioFrameSamples
+		cfg.FrameSamples = audio.FrameSamples
 	}
 	if cfg.Amplitude == 0 {
 		cfg.Amplitude = ToneDefaultAmplitude
@@ -91,11 +81,11 @@ func NewToneGenerator(cfg ToneConfig) (*ToneGenerator, error) {
 }
 
 // ReadFrame appends one frame of the tone to dst and returns the extended
-// slice. It never fails; the error result matches WAVReader.ReadFrame. It does
+// slice. It never fails; the error result matches Reader.ReadFrame. It does
 // not allocate when dst has room for a frame.
 func (g *ToneGenerator) ReadFrame(dst []int16) ([]int16, error) {
 	n := len(dst)
-	dst = mediaGrow(dst, g.frame)
+	dst = slices.Grow(dst, g.frame)[:len(dst)+g.frame]
 	out := dst[n:]
 	for i := range out {
 		v := math.Sin(g.phase1)
@@ -130,7 +120,7 @@ func toneClip(v float64) int16 {
 // SilenceSource produces frames of digital silence (all samples zero).
 type SilenceSource struct {
 	// FrameSamples is the number of samples per frame; 0 means
-	// AudioFrameSamples.
+	// audio.FrameSamples.
 	FrameSamples int
 }
 
@@ -139,10 +129,10 @@ type SilenceSource struct {
 func (s SilenceSource) ReadFrame(dst []int16) ([]int16, error) {
 	n := s.FrameSamples
 	if n <= 0 {
-		n = AudioFrameSamples
+		n = audio.FrameSamples
 	}
 	l := len(dst)
-	dst = mediaGrow(dst, n)
+	dst = slices.Grow(dst, n)[:len(dst)+n]
 	clear(dst[l:])
 	return dst, nil
 }

@@ -1,8 +1,10 @@
-package rtp
+package g711
 
 import (
 	"math"
 	"testing"
+
+	"github.com/dialtone/dialtone/rtp/audio"
 
 	pionrtp "github.com/pion/rtp"
 	"github.com/stretchr/testify/require"
@@ -38,7 +40,7 @@ func TestG711UlawEncodeReference(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			require.Equalf(t, tc.want, G711EncodeUlawSample(tc.in), "encode(%d)", tc.in)
+			require.Equalf(t, tc.want, EncodeULawSample(tc.in), "encode(%d)", tc.in)
 		})
 	}
 }
@@ -53,7 +55,7 @@ func TestG711UlawDecodeReference(t *testing.T) {
 		{0x80, 4 * 8031}, {0x00, -4 * 8031}, {0x8F, 4 * 4191},
 	}
 	for _, tc := range tests {
-		require.Equalf(t, tc.want, G711DecodeUlawSample(tc.in), "decode(%#02x)", tc.in)
+		require.Equalf(t, tc.want, DecodeULawSample(tc.in), "decode(%#02x)", tc.in)
 	}
 }
 
@@ -77,7 +79,7 @@ func TestG711AlawEncodeReference(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			require.Equalf(t, tc.want, G711EncodeAlawSample(tc.in), "encode(%d)", tc.in)
+			require.Equalf(t, tc.want, EncodeALawSample(tc.in), "encode(%d)", tc.in)
 		})
 	}
 }
@@ -91,7 +93,7 @@ func TestG711AlawDecodeReference(t *testing.T) {
 		{0x2A, -8 * 4032}, {0xA5, 8 * 2112}, {0x80, 8 * 688}, {0x00, -8 * 688},
 	}
 	for _, tc := range tests {
-		require.Equalf(t, tc.want, G711DecodeAlawSample(tc.in), "decode(%#02x)", tc.in)
+		require.Equalf(t, tc.want, DecodeALawSample(tc.in), "decode(%#02x)", tc.in)
 	}
 }
 
@@ -101,23 +103,23 @@ func TestG711AlawDecodeReference(t *testing.T) {
 func TestG711CodeWordsRoundTrip(t *testing.T) {
 	for c := range 256 {
 		b := byte(c)
-		u := G711EncodeUlawSample(G711DecodeUlawSample(b))
+		u := EncodeULawSample(DecodeULawSample(b))
 		if b == 0x7F {
 			require.Equal(t, byte(0xFF), u)
 		} else {
 			require.Equalf(t, b, u, "μ-law %#02x", b)
 		}
-		require.Equalf(t, b, G711EncodeAlawSample(G711DecodeAlawSample(b)), "A-law %#02x", b)
+		require.Equalf(t, b, EncodeALawSample(DecodeALawSample(b)), "A-law %#02x", b)
 	}
 	// μ-law: 0x80..0xFF are positive, decreasing with the code.
 	for c := 0x80; c < 0xFF; c++ {
-		require.Greater(t, G711DecodeUlawSample(byte(c)), G711DecodeUlawSample(byte(c+1)))
-		require.Equal(t, G711DecodeUlawSample(byte(c)), -G711DecodeUlawSample(byte(c&0x7F)))
+		require.Greater(t, DecodeULawSample(byte(c)), DecodeULawSample(byte(c+1)))
+		require.Equal(t, DecodeULawSample(byte(c)), -DecodeULawSample(byte(c&0x7F)))
 	}
 	// A-law: decoding the linear order of magnitudes (code ^ 0x55) increases.
 	for m := range 127 {
-		require.Less(t, G711DecodeAlawSample(byte(m)^0xD5), G711DecodeAlawSample(byte(m+1)^0xD5))
-		require.Equal(t, G711DecodeAlawSample(byte(m)^0xD5), -G711DecodeAlawSample(byte(m)^0x55))
+		require.Less(t, DecodeALawSample(byte(m)^0xD5), DecodeALawSample(byte(m+1)^0xD5))
+		require.Equal(t, DecodeALawSample(byte(m)^0xD5), -DecodeALawSample(byte(m)^0x55))
 	}
 }
 
@@ -131,8 +133,8 @@ func TestG711RoundTripErrorBound(t *testing.T) {
 		dec    func(byte) int16
 		maxOut int
 	}{
-		{"ulaw", G711EncodeUlawSample, G711DecodeUlawSample, 32124},
-		{"alaw", G711EncodeAlawSample, G711DecodeAlawSample, 32256},
+		{"ulaw", EncodeULawSample, DecodeULawSample, 32124},
+		{"alaw", EncodeALawSample, DecodeALawSample, 32256},
 	}
 	for _, law := range laws {
 		t.Run(law.name, func(t *testing.T) {
@@ -163,7 +165,7 @@ func TestG711RoundTripErrorBound(t *testing.T) {
 
 func TestG711SliceFunctions(t *testing.T) {
 	src := []int16{0, -1, 1000, -1000, math.MaxInt16, math.MinInt16, 12345}
-	for _, law := range []G711Law{G711Ulaw, G711Alaw} {
+	for _, law := range []Law{ULaw, ALaw} {
 		t.Run(law.String(), func(t *testing.T) {
 			enc := law.Encode([]byte{0xEE}, src)
 			require.Len(t, enc, len(src)+1)
@@ -174,55 +176,55 @@ func TestG711SliceFunctions(t *testing.T) {
 			for i, s := range src {
 				var wantB byte
 				var wantS int16
-				if law == G711Ulaw {
-					wantB = G711EncodeUlawSample(s)
-					wantS = G711DecodeUlawSample(wantB)
+				if law == ULaw {
+					wantB = EncodeULawSample(s)
+					wantS = DecodeULawSample(wantB)
 				} else {
-					wantB = G711EncodeAlawSample(s)
-					wantS = G711DecodeAlawSample(wantB)
+					wantB = EncodeALawSample(s)
+					wantS = DecodeALawSample(wantB)
 				}
 				require.Equal(t, wantB, enc[1+i])
 				require.Equal(t, wantS, dec[1+i])
 			}
 		})
 	}
-	require.Equal(t, []byte{1}, G711Law(0).Encode([]byte{1}, src))
-	require.Equal(t, []int16{1}, G711Law(9).Decode([]int16{1}, []byte{1, 2}))
+	require.Equal(t, []byte{1}, Law(0).Encode([]byte{1}, src))
+	require.Equal(t, []int16{1}, Law(9).Decode([]int16{1}, []byte{1, 2}))
 }
 
 func TestG711LawFor(t *testing.T) {
 	tests := []struct {
 		name    string
-		codec   Codec
-		want    G711Law
+		codec   audio.Codec
+		want    Law
 		wantErr bool
 	}{
-		{"PCMU", PCMU(), G711Ulaw, false},
-		{"PCMA", PCMA(), G711Alaw, false},
-		{"lower case", Codec{Name: "pcma", PayloadType: 8, ClockRate: 8000}, G711Alaw, false},
-		{"telephone-event", TelephoneEvent(), 0, true},
-		{"wideband clock", Codec{Name: "PCMU", ClockRate: 16000}, 0, true},
-		{"stereo", Codec{Name: "PCMU", ClockRate: 8000, Channels: 2}, 0, true},
+		{"PCMU", audio.PCMU(), ULaw, false},
+		{"PCMA", audio.PCMA(), ALaw, false},
+		{"lower case", audio.Codec{Name: "pcma", PayloadType: 8, ClockRate: 8000}, ALaw, false},
+		{"telephone-event", audio.TelephoneEvent(), 0, true},
+		{"wideband clock", audio.Codec{Name: "PCMU", ClockRate: 16000}, 0, true},
+		{"stereo", audio.Codec{Name: "PCMU", ClockRate: 8000, Channels: 2}, 0, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := G711LawFor(tc.codec)
+			got, err := LawFor(tc.codec)
 			if tc.wantErr {
-				require.ErrorIs(t, err, ErrG711Codec)
+				require.ErrorIs(t, err, ErrCodec)
 				return
 			}
 			require.NoError(t, err)
 			require.Equal(t, tc.want, got)
 			require.Equal(t, tc.codec.PayloadType, got.PayloadType())
-			byPT, err := G711LawForPayloadType(got.PayloadType())
+			byPT, err := LawForPayloadType(got.PayloadType())
 			require.NoError(t, err)
 			require.Equal(t, got, byPT)
 		})
 	}
-	_, err := G711LawForPayloadType(101)
-	require.ErrorIs(t, err, ErrG711Codec)
-	require.Equal(t, uint8(0xFF), G711Law(0).PayloadType())
-	require.Equal(t, "G711Law(3)", G711Law(3).String())
+	_, err := LawForPayloadType(101)
+	require.ErrorIs(t, err, ErrCodec)
+	require.Equal(t, uint8(0xFF), Law(0).PayloadType())
+	require.Equal(t, "G711Law(3)", Law(3).String())
 }
 
 func TestG711AppendPacket(t *testing.T) {
@@ -230,8 +232,8 @@ func TestG711AppendPacket(t *testing.T) {
 	for i := range samples {
 		samples[i] = int16(i * 100)
 	}
-	h := &pionrtp.Header{Marker: true, PayloadType: PayloadTypePCMA, SequenceNumber: 65535, Timestamp: 1 << 31, SSRC: 0xDEADBEEF}
-	buf, err := G711AppendPacket([]byte("xx"), h, G711Alaw, samples)
+	h := &pionrtp.Header{Marker: true, PayloadType: audio.PayloadTypePCMA, SequenceNumber: 65535, Timestamp: 1 << 31, SSRC: 0xDEADBEEF}
+	buf, err := AppendPacket([]byte("xx"), h, ALaw, samples)
 	require.NoError(t, err)
 	require.Equal(t, "xx", string(buf[:2]))
 
@@ -239,43 +241,43 @@ func TestG711AppendPacket(t *testing.T) {
 	require.NoError(t, p.Unmarshal(buf[2:]))
 	require.Equal(t, uint8(2), p.Version)
 	require.True(t, p.Marker)
-	require.Equal(t, uint8(PayloadTypePCMA), p.PayloadType)
+	require.Equal(t, uint8(audio.PayloadTypePCMA), p.PayloadType)
 	require.Equal(t, uint16(65535), p.SequenceNumber)
 	require.Equal(t, uint32(1<<31), p.Timestamp)
 	require.Equal(t, uint32(0xDEADBEEF), p.SSRC)
-	require.Equal(t, G711EncodeAlaw(nil, samples), p.Payload)
+	require.Equal(t, EncodeALaw(nil, samples), p.Payload)
 	require.Equal(t, uint8(0), h.Version, "caller's header not modified")
 
-	_, err = G711AppendPacket(nil, h, G711Law(0), samples)
-	require.ErrorIs(t, err, ErrG711Codec)
+	_, err = AppendPacket(nil, h, Law(0), samples)
+	require.ErrorIs(t, err, ErrCodec)
 }
 
 // Steady state: encode+packetize and depacketize+decode of a 20 ms frame
 // reuse caller buffers and allocate nothing.
 func TestG711ZeroAllocs(t *testing.T) {
-	src := make([]int16, AudioFrameSamples)
+	src := make([]int16, audio.FrameSamples)
 	for i := range src {
 		src[i] = int16(i*397 - 30000)
 	}
-	enc := make([]byte, 0, AudioFrameSamples)
-	dec := make([]int16, 0, AudioFrameSamples)
+	enc := make([]byte, 0, audio.FrameSamples)
+	dec := make([]int16, 0, audio.FrameSamples)
 	pkt := make([]byte, 0, 1500)
-	h := pionrtp.Header{Version: 2, PayloadType: PayloadTypePCMU, SSRC: 1}
+	h := pionrtp.Header{Version: 2, PayloadType: audio.PayloadTypePCMU, SSRC: 1}
 	var in pionrtp.Packet
 
 	tests := []struct {
 		name string
 		fn   func()
 	}{
-		{"EncodeUlaw", func() { enc = G711EncodeUlaw(enc[:0], src) }},
-		{"EncodeAlaw", func() { enc = G711EncodeAlaw(enc[:0], src) }},
-		{"DecodeUlaw", func() { dec = G711DecodeUlaw(dec[:0], enc) }},
-		{"DecodeAlaw", func() { dec = G711DecodeAlaw(dec[:0], enc) }},
+		{"EncodeUlaw", func() { enc = EncodeULaw(enc[:0], src) }},
+		{"EncodeAlaw", func() { enc = EncodeALaw(enc[:0], src) }},
+		{"DecodeUlaw", func() { dec = DecodeULaw(dec[:0], enc) }},
+		{"DecodeAlaw", func() { dec = DecodeALaw(dec[:0], enc) }},
 		{"Packetize", func() {
 			h.SequenceNumber++
-			h.Timestamp += AudioFrameSamples
+			h.Timestamp += audio.FrameSamples
 			var err error
-			pkt, err = G711AppendPacket(pkt[:0], &h, G711Ulaw, src)
+			pkt, err = AppendPacket(pkt[:0], &h, ULaw, src)
 			if err != nil {
 				panic(err)
 			}
@@ -284,7 +286,7 @@ func TestG711ZeroAllocs(t *testing.T) {
 			if err := in.Unmarshal(pkt); err != nil {
 				panic(err)
 			}
-			dec = G711DecodeUlaw(dec[:0], in.Payload)
+			dec = DecodeULaw(dec[:0], in.Payload)
 		}},
 	}
 	for _, tc := range tests {
@@ -293,61 +295,61 @@ func TestG711ZeroAllocs(t *testing.T) {
 			require.Zero(t, testing.AllocsPerRun(100, tc.fn))
 		})
 	}
-	require.Len(t, dec, AudioFrameSamples)
+	require.Len(t, dec, audio.FrameSamples)
 }
 
 func BenchmarkG711(b *testing.B) {
-	src := make([]int16, AudioFrameSamples)
+	src := make([]int16, audio.FrameSamples)
 	for i := range src {
 		src[i] = int16(math.Sin(float64(i)/7) * 20000)
 	}
-	enc := G711EncodeUlaw(nil, src)
-	dst8 := make([]byte, 0, AudioFrameSamples)
-	dst16 := make([]int16, 0, AudioFrameSamples)
+	enc := EncodeULaw(nil, src)
+	dst8 := make([]byte, 0, audio.FrameSamples)
+	dst16 := make([]int16, 0, audio.FrameSamples)
 	b.Run("EncodeUlaw/160", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			dst8 = G711EncodeUlaw(dst8[:0], src)
+			dst8 = EncodeULaw(dst8[:0], src)
 		}
 	})
 	b.Run("EncodeAlaw/160", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			dst8 = G711EncodeAlaw(dst8[:0], src)
+			dst8 = EncodeALaw(dst8[:0], src)
 		}
 	})
 	b.Run("DecodeUlaw/160", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			dst16 = G711DecodeUlaw(dst16[:0], enc)
+			dst16 = DecodeULaw(dst16[:0], enc)
 		}
 	})
 	b.Run("DecodeAlaw/160", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			dst16 = G711DecodeAlaw(dst16[:0], enc)
+			dst16 = DecodeALaw(dst16[:0], enc)
 		}
 	})
 	b.Run("PacketizeUlaw/160", func(b *testing.B) {
 		b.ReportAllocs()
-		h := pionrtp.Header{Version: 2, PayloadType: PayloadTypePCMU, SSRC: 1}
+		h := pionrtp.Header{Version: 2, PayloadType: audio.PayloadTypePCMU, SSRC: 1}
 		pkt := make([]byte, 0, 1500)
 		for b.Loop() {
 			h.SequenceNumber++
-			h.Timestamp += AudioFrameSamples
-			pkt, _ = G711AppendPacket(pkt[:0], &h, G711Ulaw, src)
+			h.Timestamp += audio.FrameSamples
+			pkt, _ = AppendPacket(pkt[:0], &h, ULaw, src)
 		}
 	})
 	b.Run("DepacketizeUlaw/160", func(b *testing.B) {
 		b.ReportAllocs()
-		h := pionrtp.Header{Version: 2, PayloadType: PayloadTypePCMU, SSRC: 1}
-		pkt, _ := G711AppendPacket(nil, &h, G711Ulaw, src)
+		h := pionrtp.Header{Version: 2, PayloadType: audio.PayloadTypePCMU, SSRC: 1}
+		pkt, _ := AppendPacket(nil, &h, ULaw, src)
 		var p pionrtp.Packet
 		for b.Loop() {
 			if err := p.Unmarshal(pkt); err != nil {
 				b.Fatal(err)
 			}
-			dst16 = G711DecodeUlaw(dst16[:0], p.Payload)
+			dst16 = DecodeULaw(dst16[:0], p.Payload)
 		}
 	})
 }

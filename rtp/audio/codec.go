@@ -1,4 +1,4 @@
-package rtp
+package audio
 
 // Codec describes one RTP payload format as SDP's a=rtpmap and a=fmtp lines
 // name it (RFC 4566 §6, RFC 3551 §6).

@@ -1,42 +1,46 @@
-package rtp
+package jitter
 
 import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"time"
+
+	"github.com/dialtone/dialtone/rtp/audio"
+	"github.com/dialtone/dialtone/rtp/g711"
 
 	pionrtp "github.com/pion/rtp"
 )
 
 // Jitter buffer settings and their defaults.
 const (
-	// JitterDefaultMinDepth is the smallest playout delay when
-	// JitterConfig.MinDepth is zero.
-	JitterDefaultMinDepth = 40 * time.Millisecond
-	// JitterDefaultMaxDepth is the largest playout delay when
-	// JitterConfig.MaxDepth is zero.
-	JitterDefaultMaxDepth = 200 * time.Millisecond
-	// JitterDefaultCapacity is the number of packets the buffer holds when
-	// JitterConfig.Capacity is zero.
-	JitterDefaultCapacity = 32
-	// JitterMaxCapacity bounds JitterConfig.Capacity.
-	JitterMaxCapacity = 1024
-	// JitterDefaultMaxFrameSamples bounds the samples of one packet when
-	// JitterConfig.MaxFrameSamples is zero: 60 ms at 8 kHz.
-	JitterDefaultMaxFrameSamples = 480
-	// JitterDefaultConcealFrames is how many consecutive lost frames are
+	// DefaultMinDepth is the smallest playout delay when
+	// Config.MinDepth is zero.
+	DefaultMinDepth = 40 * time.Millisecond
+	// DefaultMaxDepth is the largest playout delay when
+	// Config.MaxDepth is zero.
+	DefaultMaxDepth = 200 * time.Millisecond
+	// DefaultCapacity is the number of packets the buffer holds when
+	// Config.Capacity is zero.
+	DefaultCapacity = 32
+	// MaxCapacity bounds Config.Capacity.
+	MaxCapacity = 1024
+	// DefaultMaxFrameSamples bounds the samples of one packet when
+	// Config.MaxFrameSamples is zero: 60 ms at 8 kHz.
+	DefaultMaxFrameSamples = 480
+	// DefaultConcealFrames is how many consecutive lost frames are
 	// concealed by repeating the last frame, fading out, when
-	// JitterConfig.ConcealFrames is zero; later ones are silence.
-	JitterDefaultConcealFrames = 3
-	// JitterDepthFactor multiplies the RFC 3550 interarrival jitter
+	// Config.ConcealFrames is zero; later ones are silence.
+	DefaultConcealFrames = 3
+	// DepthFactor multiplies the RFC 3550 interarrival jitter
 	// estimate to give the target playout delay, before MinDepth and
 	// MaxDepth bound it.
-	JitterDepthFactor = 4
-	// JitterShrinkAfter is how many consecutive Pops must find more than
+	DepthFactor = 4
+	// ShrinkAfter is how many consecutive Pops must find more than
 	// one frame above the target depth before the buffer discards a frame
 	// to reduce its delay.
-	JitterShrinkAfter = 10
+	ShrinkAfter = 10
 )
 
 // Sequence number windows of RFC 3550 §A.1.
@@ -51,85 +55,85 @@ const (
 
 // Jitter buffer errors.
 var (
-	// ErrJitterConfig reports an invalid JitterConfig.
-	ErrJitterConfig = errors.New("rtp: invalid jitter buffer configuration")
-	// ErrJitterPayload reports a packet the buffer cannot hold: unknown
+	// ErrConfig reports an invalid Config.
+	ErrConfig = errors.New("jitter: invalid jitter buffer configuration")
+	// ErrPayload reports a packet the buffer cannot hold: unknown
 	// payload type, empty payload, more than MaxFrameSamples samples, or a
 	// decoder error.
-	ErrJitterPayload = errors.New("rtp: unusable payload for jitter buffer")
+	ErrPayload = errors.New("jitter: unusable payload for jitter buffer")
 )
 
-// JitterDecodeFunc appends the linear samples of one RTP payload to dst.
-type JitterDecodeFunc func(dst []int16, payloadType uint8, payload []byte) ([]int16, error)
+// DecodeFunc appends the linear samples of one RTP payload to dst.
+type DecodeFunc func(dst []int16, payloadType uint8, payload []byte) ([]int16, error)
 
-// JitterDecodeG711 decodes payload types 0 (PCMU) and 8 (PCMA); it is the
-// default JitterConfig.Decode.
-func JitterDecodeG711(dst []int16, payloadType uint8, payload []byte) ([]int16, error) {
-	law, err := G711LawForPayloadType(payloadType)
+// DecodeG711 decodes payload types 0 (PCMU) and 8 (PCMA); it is the
+// default Config.Decode.
+func DecodeG711(dst []int16, payloadType uint8, payload []byte) ([]int16, error) {
+	law, err := g711.LawForPayloadType(payloadType)
 	if err != nil {
 		return dst, err
 	}
 	return law.Decode(dst, payload), nil
 }
 
-// JitterConfig configures a JitterBuffer. The zero value of each field
+// Config configures a Buffer. The zero value of each field
 // selects its documented default.
-type JitterConfig struct {
+type Config struct {
 	// ClockRate is the RTP timestamp rate in Hz; 0 means 8000.
 	ClockRate uint32
 	// FrameDuration is the interval at which the caller calls Pop, and the
-	// duration of one packet; 0 means AudioFrameDuration (20 ms).
+	// duration of one packet; 0 means audio.FrameDuration (20 ms).
 	FrameDuration time.Duration
 	// MinDepth and MaxDepth bound the target playout delay (the time a
 	// packet waits between arrival and playout at the start of a
-	// talkspurt). 0 means JitterDefaultMinDepth and JitterDefaultMaxDepth.
+	// talkspurt). 0 means DefaultMinDepth and DefaultMaxDepth.
 	MinDepth, MaxDepth time.Duration
 	// Capacity is the most packets held at once, which bounds memory to
-	// Capacity × MaxFrameSamples samples; 0 means JitterDefaultCapacity. It
-	// must hold MaxDepth plus two frames, and at most JitterMaxCapacity.
+	// Capacity × MaxFrameSamples samples; 0 means DefaultCapacity. It
+	// must hold MaxDepth plus two frames, and at most MaxCapacity.
 	Capacity int
 	// MaxFrameSamples is the most samples one packet may decode to; 0 means
-	// JitterDefaultMaxFrameSamples.
+	// DefaultMaxFrameSamples.
 	MaxFrameSamples int
 	// ConcealFrames is how many consecutive lost frames are concealed by
 	// repeating the last frame with a linear fade; 0 means
-	// JitterDefaultConcealFrames, a negative value conceals with silence
+	// DefaultConcealFrames, a negative value conceals with silence
 	// only.
 	ConcealFrames int
-	// Decode turns a payload into samples; nil means JitterDecodeG711.
-	Decode JitterDecodeFunc
+	// Decode turns a payload into samples; nil means DecodeG711.
+	Decode DecodeFunc
 }
 
-// JitterStatus says what Pop returned.
-type JitterStatus uint8
+// Status says what Pop returned.
+type Status uint8
 
 // Pop results.
 const (
-	// JitterEmpty: no audio; the buffer is filling (at the start, after an
+	// Empty: no audio; the buffer is filling (at the start, after an
 	// underrun, or before a talkspurt) and the caller plays silence.
-	JitterEmpty JitterStatus = iota
-	// JitterPlayed: the next frame, as received.
-	JitterPlayed
-	// JitterConcealed: the next frame was lost; Pop returned a faded copy
+	Empty Status = iota
+	// Played: the next frame, as received.
+	Played
+	// Concealed: the next frame was lost; Pop returned a faded copy
 	// of the last frame, or silence after ConcealFrames.
-	JitterConcealed
+	Concealed
 )
 
 // String returns "empty", "played" or "concealed".
-func (s JitterStatus) String() string {
+func (s Status) String() string {
 	switch s {
-	case JitterEmpty:
+	case Empty:
 		return "empty"
-	case JitterPlayed:
+	case Played:
 		return "played"
-	case JitterConcealed:
+	case Concealed:
 		return "concealed"
 	}
 	return fmt.Sprintf("JitterStatus(%d)", uint8(s))
 }
 
-// JitterStats are the counters and gauges of a JitterBuffer.
-type JitterStats struct {
+// Stats are the counters and gauges of a Buffer.
+type Stats struct {
 	// Received counts packets passed to Push and decoded, including late
 	// and duplicate ones.
 	Received uint64
@@ -172,7 +176,7 @@ type jitterSlot struct {
 	samples []int16
 }
 
-// JitterBuffer reorders received RTP audio by sequence number and plays it
+// Buffer reorders received RTP audio by sequence number and plays it
 // out at a steady pace (RFC 3550 §6.4.1, §A.1, §A.8). It is a passive data
 // structure: Push and Pop take the current time as an argument; it reads no
 // clock, starts no goroutine and is not safe for concurrent use.
@@ -180,7 +184,7 @@ type jitterSlot struct {
 // Playout starts once the first packet has waited the target delay. From
 // then on each Pop, called every FrameDuration, returns the next sequence
 // number: as received; concealed when it is missing but later packets are
-// present; or nothing (JitterEmpty) when the buffer ran dry, after which
+// present; or nothing (Empty) when the buffer ran dry, after which
 // playout restarts once the next packet has waited the target delay. A
 // packet whose timestamp does not follow the previous frame starts a
 // talkspurt (RFC 3551 §4.1) and waits the target delay too. The marker bit
@@ -190,9 +194,9 @@ type jitterSlot struct {
 // target, a missing frame is filled in (concealed) but still awaited, which
 // deepens the buffer by a frame; once the buffer is deep enough, or after as
 // many fill-ins as the target holds frames, it is given up as lost. When the buffer holds more than a frame above the target for
-// JitterShrinkAfter Pops, it discards one frame to shrink.
+// ShrinkAfter Pops, it discards one frame to shrink.
 //
-// The target delay is JitterDepthFactor times the interarrival jitter
+// The target delay is DepthFactor times the interarrival jitter
 // estimate, bounded by MinDepth and MaxDepth. Packets too late to play,
 // duplicates and packets beyond Capacity never enter the buffer. A new SSRC,
 // or a sequence number far from the playout point, restarts the buffer.
@@ -200,7 +204,7 @@ type jitterSlot struct {
 // Push copies the payload (decoded) into memory preallocated per slot, so
 // the caller may reuse the packet buffer at once, and neither Push nor Pop
 // allocates once every slot has held a packet.
-type JitterBuffer struct {
+type Buffer struct {
 	clock         uint32
 	frame         time.Duration
 	frameSamples  int
@@ -208,7 +212,7 @@ type JitterBuffer struct {
 	maxDepth      time.Duration
 	maxSamples    int
 	concealFrames int
-	decode        JitterDecodeFunc
+	decode        DecodeFunc
 
 	slots []jitterSlot
 
@@ -234,48 +238,48 @@ type JitterBuffer struct {
 	prevTS      uint32
 	jitter      float64 // RFC 3550 J, timestamp units
 
-	stats JitterStats
+	stats Stats
 }
 
-// NewJitterBuffer validates cfg, fills its defaults and returns an empty
-// buffer. Invalid settings give an error wrapping ErrJitterConfig.
-func NewJitterBuffer(cfg JitterConfig) (*JitterBuffer, error) {
+// New validates cfg, fills its defaults and returns an empty
+// buffer. Invalid settings give an error wrapping ErrConfig.
+func New(cfg Config) (*Buffer, error) {
 	if cfg.ClockRate == 0 {
-		cfg.ClockRate = AudioSampleRate
+		cfg.ClockRate = audio.SampleRate
 	}
 	if cfg.FrameDuration == 0 {
-		cfg.FrameDuration = AudioFrameDuration
+		cfg.FrameDuration = audio.FrameDuration
 	}
 	if cfg.MinDepth == 0 {
-		cfg.MinDepth = JitterDefaultMinDepth
+		cfg.MinDepth = DefaultMinDepth
 	}
 	if cfg.MaxDepth == 0 {
-		cfg.MaxDepth = max(JitterDefaultMaxDepth, cfg.MinDepth)
+		cfg.MaxDepth = max(DefaultMaxDepth, cfg.MinDepth)
 	}
 	if cfg.Capacity == 0 {
-		cfg.Capacity = max(JitterDefaultCapacity, int(cfg.MaxDepth/max(cfg.FrameDuration, 1))+2)
+		cfg.Capacity = max(DefaultCapacity, int(cfg.MaxDepth/max(cfg.FrameDuration, 1))+2)
 	}
 	if cfg.MaxFrameSamples == 0 {
-		cfg.MaxFrameSamples = JitterDefaultMaxFrameSamples
+		cfg.MaxFrameSamples = DefaultMaxFrameSamples
 	}
 	if cfg.ConcealFrames == 0 {
-		cfg.ConcealFrames = JitterDefaultConcealFrames
+		cfg.ConcealFrames = DefaultConcealFrames
 	}
 	if cfg.Decode == nil {
-		cfg.Decode = JitterDecodeG711
+		cfg.Decode = DecodeG711
 	}
 	switch {
 	case cfg.FrameDuration < time.Millisecond || cfg.FrameDuration > time.Second:
-		return nil, fmt.Errorf("%w: frame duration %v", ErrJitterConfig, cfg.FrameDuration)
+		return nil, fmt.Errorf("%w: frame duration %v", ErrConfig, cfg.FrameDuration)
 	case cfg.MinDepth < 0 || cfg.MaxDepth < cfg.MinDepth:
-		return nil, fmt.Errorf("%w: depth bounds %v..%v", ErrJitterConfig, cfg.MinDepth, cfg.MaxDepth)
-	case cfg.Capacity < int(cfg.MaxDepth/cfg.FrameDuration)+2 || cfg.Capacity > JitterMaxCapacity:
-		return nil, fmt.Errorf("%w: capacity %d for max depth %v", ErrJitterConfig, cfg.Capacity, cfg.MaxDepth)
+		return nil, fmt.Errorf("%w: depth bounds %v..%v", ErrConfig, cfg.MinDepth, cfg.MaxDepth)
+	case cfg.Capacity < int(cfg.MaxDepth/cfg.FrameDuration)+2 || cfg.Capacity > MaxCapacity:
+		return nil, fmt.Errorf("%w: capacity %d for max depth %v", ErrConfig, cfg.Capacity, cfg.MaxDepth)
 	case cfg.MaxFrameSamples < 1:
-		return nil, fmt.Errorf("%w: max frame samples %d", ErrJitterConfig, cfg.MaxFrameSamples)
+		return nil, fmt.Errorf("%w: max frame samples %d", ErrConfig, cfg.MaxFrameSamples)
 	}
 	frameSamples := int(uint64(cfg.FrameDuration) * uint64(cfg.ClockRate) / uint64(time.Second))
-	return &JitterBuffer{
+	return &Buffer{
 		clock:         cfg.ClockRate,
 		frame:         cfg.FrameDuration,
 		frameSamples:  max(frameSamples, 1),
@@ -291,11 +295,11 @@ func NewJitterBuffer(cfg JitterConfig) (*JitterBuffer, error) {
 // Push offers one received packet, with its header h and payload, that
 // arrived at arrival. Late, duplicate and out-of-window packets are counted
 // and dropped without error; a payload the buffer cannot decode gives an
-// error wrapping ErrJitterPayload. The buffer keeps no reference to h or
+// error wrapping ErrPayload. The buffer keeps no reference to h or
 // payload.
-func (b *JitterBuffer) Push(h *pionrtp.Header, payload []byte, arrival time.Time) error {
+func (b *Buffer) Push(h *pionrtp.Header, payload []byte, arrival time.Time) error {
 	if len(payload) == 0 {
-		return fmt.Errorf("%w: empty payload", ErrJitterPayload)
+		return fmt.Errorf("%w: empty payload", ErrPayload)
 	}
 	s, ext, diff := b.place(h, arrival, true)
 	if s == nil {
@@ -310,7 +314,7 @@ func (b *JitterBuffer) Push(h *pionrtp.Header, payload []byte, arrival time.Time
 		if err == nil {
 			err = fmt.Errorf("%d samples, want 1..%d", len(samples), b.maxSamples)
 		}
-		return fmt.Errorf("%w: payload type %d: %w", ErrJitterPayload, h.PayloadType, err)
+		return fmt.Errorf("%w: payload type %d: %w", ErrPayload, h.PayloadType, err)
 	}
 	b.stats.Received++
 	b.updateJitter(h.Timestamp, arrival)
@@ -334,7 +338,7 @@ func (b *JitterBuffer) Push(h *pionrtp.Header, payload []byte, arrival time.Time
 // sequence numbers (RFC 4733 §2.1). Playout passes over that sequence
 // number: it is neither played, concealed nor counted lost. Skipped packets
 // do not count as Received and do not move the jitter estimate.
-func (b *JitterBuffer) Skip(h *pionrtp.Header, arrival time.Time) {
+func (b *Buffer) Skip(h *pionrtp.Header, arrival time.Time) {
 	s, ext, diff := b.place(h, arrival, false)
 	switch {
 	case s == nil:
@@ -363,7 +367,7 @@ func (b *JitterBuffer) Skip(h *pionrtp.Header, arrival time.Time) {
 // sequence number and distance from the playout point, or nil when the
 // packet is late or a duplicate (counted as such for audio). A new SSRC or
 // a sequence number out of the window restarts the buffer first.
-func (b *JitterBuffer) place(h *pionrtp.Header, arrival time.Time, audio bool) (*jitterSlot, int64, int64) {
+func (b *Buffer) place(h *pionrtp.Header, arrival time.Time, audio bool) (*jitterSlot, int64, int64) {
 	if b.started && h.SSRC != b.ssrc {
 		b.restart()
 	}
@@ -405,7 +409,7 @@ func (b *JitterBuffer) place(h *pionrtp.Header, arrival time.Time, audio bool) (
 
 // restart empties the buffer and forgets the playout point, keeping the
 // statistics and the jitter estimate.
-func (b *JitterBuffer) restart() {
+func (b *Buffer) restart() {
 	for i := range b.slots {
 		if b.slots[i].used {
 			b.slots[i].used = false
@@ -426,16 +430,16 @@ func (b *JitterBuffer) restart() {
 }
 
 // Reset empties the buffer and clears its statistics and jitter estimate.
-func (b *JitterBuffer) Reset() {
+func (b *Buffer) Reset() {
 	b.restart()
 	b.jitter = 0
-	b.stats = JitterStats{}
+	b.stats = Stats{}
 }
 
 // updateJitter applies the RFC 3550 §6.4.1 estimator: D is the difference
 // between the arrival spacing and the timestamp spacing of two consecutive
 // arrivals, and J moves 1/16 of the way to |D|.
-func (b *JitterBuffer) updateJitter(ts uint32, arrival time.Time) {
+func (b *Buffer) updateJitter(ts uint32, arrival time.Time) {
 	if b.haveTransit {
 		dArr := float64(arrival.Sub(b.prevArrival)) * float64(b.clock) / float64(time.Second)
 		d := dArr - float64(int32(ts-b.prevTS))
@@ -449,17 +453,17 @@ func (b *JitterBuffer) updateJitter(ts uint32, arrival time.Time) {
 }
 
 // target returns the current target playout delay.
-func (b *JitterBuffer) target() time.Duration {
+func (b *Buffer) target() time.Duration {
 	j := time.Duration(b.jitter * float64(time.Second) / float64(b.clock))
-	return min(max(JitterDepthFactor*j, b.minDepth), b.maxDepth)
+	return min(max(DepthFactor*j, b.minDepth), b.maxDepth)
 }
 
 // Pop returns the frame to play at now, appended to dst, and what it is.
-// Call it once per FrameDuration. With JitterEmpty nothing is appended.
-func (b *JitterBuffer) Pop(now time.Time, dst []int16) ([]int16, JitterStatus) {
+// Call it once per FrameDuration. With Empty nothing is appended.
+func (b *Buffer) Pop(now time.Time, dst []int16) ([]int16, Status) {
 	if !b.playing {
 		if b.count == 0 || now.Before(b.bufferSince.Add(b.target())) {
-			return dst, JitterEmpty
+			return dst, Empty
 		}
 		// Start from the first buffered frame; the gap before it was
 		// never played, save the numbers that carried no audio.
@@ -481,7 +485,7 @@ func (b *JitterBuffer) Pop(now time.Time, dst []int16) ([]int16, JitterStatus) {
 	}
 	b.passSkipped()
 
-	var status JitterStatus
+	var status Status
 	s := &b.slots[b.next%int64(len(b.slots))]
 	switch {
 	case s.used && s.ext == b.next:
@@ -489,7 +493,7 @@ func (b *JitterBuffer) Pop(now time.Time, dst []int16) ([]int16, JitterStatus) {
 			// A new talkspurt: let it wait the target delay.
 			b.playing = false
 			b.bufferSince = s.arrival
-			return dst, JitterEmpty
+			return dst, Empty
 		}
 		dst = append(dst, s.samples...)
 		b.last = append(b.last[:0], s.samples...)
@@ -498,7 +502,7 @@ func (b *JitterBuffer) Pop(now time.Time, dst []int16) ([]int16, JitterStatus) {
 		b.concealRun = 0
 		b.release(s)
 		b.stats.Played++
-		status = JitterPlayed
+		status = Played
 	case b.count > 0 && b.depth() < b.target() && b.waits < int(b.target()/b.frame):
 		// The frame is late and the buffer is shallower than the target:
 		// fill in and keep waiting for it, which deepens the buffer. The
@@ -506,16 +510,16 @@ func (b *JitterBuffer) Pop(now time.Time, dst []int16) ([]int16, JitterStatus) {
 		dst = b.conceal(dst, false)
 		b.waits++
 		b.stats.Concealed++
-		return dst, JitterConcealed
+		return dst, Concealed
 	case b.count > 0:
 		dst = b.conceal(dst, true)
 		b.stats.Lost++
 		b.stats.Concealed++
-		status = JitterConcealed
+		status = Concealed
 	default:
 		b.playing = false
 		b.stats.Underruns++
-		return dst, JitterEmpty
+		return dst, Empty
 	}
 	b.next++
 	b.advanced = true
@@ -526,7 +530,7 @@ func (b *JitterBuffer) Pop(now time.Time, dst []int16) ([]int16, JitterStatus) {
 
 // passSkipped moves the playout point over sequence numbers that carried
 // no audio (Skip).
-func (b *JitterBuffer) passSkipped() {
+func (b *Buffer) passSkipped() {
 	for {
 		s := &b.slots[b.next%int64(len(b.slots))]
 		if !s.used || !s.skip || s.ext != b.next {
@@ -541,14 +545,14 @@ func (b *JitterBuffer) passSkipped() {
 // conceal appends a replacement for a missing frame: the last frame with a
 // linear fade over ConcealFrames frames, then silence. skip says the missing
 // frame is given up, so the next expected timestamp moves on.
-func (b *JitterBuffer) conceal(dst []int16, skip bool) []int16 {
+func (b *Buffer) conceal(dst []int16, skip bool) []int16 {
 	b.concealRun++
 	n := len(b.last)
 	if n == 0 {
 		n = b.frameSamples
 	}
 	start := len(dst)
-	dst = mediaGrow(dst, n)
+	dst = slices.Grow(dst, n)[:len(dst)+n]
 	out := dst[start:]
 	if b.concealRun > b.concealFrames || len(b.last) == 0 {
 		clear(out)
@@ -566,20 +570,20 @@ func (b *JitterBuffer) conceal(dst []int16, skip bool) []int16 {
 }
 
 // release frees a slot at the playout point.
-func (b *JitterBuffer) release(s *jitterSlot) {
+func (b *Buffer) release(s *jitterSlot) {
 	s.used = false
 	b.count--
 }
 
 // shrink discards one frame after the buffer stayed more than a frame above
-// the target for JitterShrinkAfter Pops.
-func (b *JitterBuffer) shrink() {
+// the target for ShrinkAfter Pops.
+func (b *Buffer) shrink() {
 	if b.depth() <= b.target()+b.frame {
 		b.overRun = 0
 		return
 	}
 	b.overRun++
-	if b.overRun < JitterShrinkAfter {
+	if b.overRun < ShrinkAfter {
 		return
 	}
 	b.overRun = 0
@@ -597,7 +601,7 @@ func (b *JitterBuffer) shrink() {
 
 // depth returns the audio buffered from the playout point to the highest
 // packet, counting missing packets as frames.
-func (b *JitterBuffer) depth() time.Duration {
+func (b *Buffer) depth() time.Duration {
 	if b.count == 0 {
 		return 0
 	}
@@ -605,7 +609,7 @@ func (b *JitterBuffer) depth() time.Duration {
 }
 
 // Stats returns the counters and the current depth, target and jitter.
-func (b *JitterBuffer) Stats() JitterStats {
+func (b *Buffer) Stats() Stats {
 	st := b.stats
 	st.Depth = b.depth()
 	st.Target = b.target()

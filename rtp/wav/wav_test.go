@@ -1,4 +1,4 @@
-package rtp
+package wav
 
 import (
 	"bytes"
@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+
+	"github.com/dialtone/dialtone/rtp/audio"
 
 	"github.com/stretchr/testify/require"
 )
@@ -47,7 +49,7 @@ func (s wavSpec) bytes() []byte {
 	}
 	tag := s.enc
 	if s.extensible {
-		tag = WAVFormatExtensible
+		tag = FormatExtensible
 	}
 	f := le.AppendUint16(nil, tag)
 	f = le.AppendUint16(f, s.ch)
@@ -87,7 +89,7 @@ func wavPCM16(samples ...int16) []byte { return wavAppendSamples(nil, samples) }
 // (nil at a clean end).
 func wavReadAll(t testing.TB, b []byte) ([]int16, error) {
 	t.Helper()
-	r, err := NewWAVReader(bytes.NewReader(b))
+	r, err := NewReader(bytes.NewReader(b))
 	if err != nil {
 		return nil, err
 	}
@@ -106,7 +108,7 @@ func wavReadAll(t testing.TB, b []byte) ([]int16, error) {
 }
 
 func TestWAVHeaderBytes(t *testing.T) {
-	got, err := AppendWAV(nil, []int16{1, -2})
+	got, err := Append(nil, []int16{1, -2})
 	require.NoError(t, err)
 	want := []byte{
 		'R', 'I', 'F', 'F', 40, 0, 0, 0, 'W', 'A', 'V', 'E',
@@ -121,7 +123,7 @@ func TestWAVHeaderBytes(t *testing.T) {
 		1, 0, 0xFE, 0xFF,
 	}
 	require.Equal(t, want, got)
-	require.Len(t, got, WAVHeaderSize+4)
+	require.Len(t, got, HeaderSize+4)
 }
 
 func TestWAVWriterRoundTrip(t *testing.T) {
@@ -132,7 +134,7 @@ func TestWAVWriterRoundTrip(t *testing.T) {
 	_, err = f.Write([]byte("prefix")) // the header goes at the current offset
 	require.NoError(t, err)
 
-	w, err := NewWAVWriter(f)
+	w, err := NewWriter(f)
 	require.NoError(t, err)
 	tone, err := NewToneGenerator(ToneConfig{Frequency: 1000})
 	require.NoError(t, err)
@@ -146,13 +148,13 @@ func TestWAVWriterRoundTrip(t *testing.T) {
 	require.NoError(t, w.WriteSamples(nil))
 	require.NoError(t, w.Close())
 	require.NoError(t, w.Close(), "second Close is a no-op")
-	require.ErrorIs(t, w.WriteSamples(all), ErrWAVClosed)
+	require.ErrorIs(t, w.WriteSamples(all), ErrClosed)
 	_, err = f.Write([]byte("!")) // Close left the offset at the end
 	require.NoError(t, err)
 
 	raw, err := os.ReadFile(path)
 	require.NoError(t, err)
-	want, err := AppendWAV([]byte("prefix"), all)
+	want, err := Append([]byte("prefix"), all)
 	require.NoError(t, err)
 	require.Equal(t, append(want, '!'), raw)
 
@@ -176,17 +178,17 @@ func (w *wavFailWriter) Write(b []byte) (int, error) {
 func (w *wavFailWriter) Seek(int64, int) (int64, error) { return int64(w.Len()), nil }
 
 func TestWAVWriterErrors(t *testing.T) {
-	_, err := NewWAVWriter(&wavFailWriter{failAfter: 10})
+	_, err := NewWriter(&wavFailWriter{failAfter: 10})
 	require.Error(t, err)
-	w, err := NewWAVWriter(&wavFailWriter{failAfter: 100})
+	w, err := NewWriter(&wavFailWriter{failAfter: 100})
 	require.NoError(t, err)
 	require.NoError(t, w.WriteSamples(make([]int16, 10)))
 	err = w.WriteSamples(make([]int16, 100))
 	require.ErrorContains(t, err, "disk full")
 	require.Equal(t, err, w.WriteSamples(nil), "errors are sticky")
-	w.data = WAVMaxDataSize - 1
+	w.data = MaxDataSize - 1
 	w.err = nil
-	require.ErrorIs(t, w.WriteSamples([]int16{1}), ErrWAVTooLarge)
+	require.ErrorIs(t, w.WriteSamples([]int16{1}), ErrTooLarge)
 }
 
 func TestWAVReaderFormats(t *testing.T) {
@@ -255,14 +257,14 @@ func TestWAVReaderConvertsStereo44k(t *testing.T) {
 		data = binary.LittleEndian.AppendUint16(data, uint16(int16((b-a)*math.MaxInt16)))
 	}
 	file := wavSpec{enc: 1, ch: 2, rate: rate, bits: 16, data: data}.bytes()
-	r, err := NewWAVReader(bytes.NewReader(file))
+	r, err := NewReader(bytes.NewReader(file))
 	require.NoError(t, err)
-	require.Equal(t, WAVFormat{Encoding: 1, Channels: 2, SampleRate: rate, BitsPerSample: 16, BlockAlign: 4}, r.Format())
+	require.Equal(t, Format{Encoding: 1, Channels: 2, SampleRate: rate, BitsPerSample: 16, BlockAlign: 4}, r.Format())
 	got, err := wavReadAll(t, file)
 	require.NoError(t, err)
-	require.InDelta(t, AudioSampleRate, len(got), 1)
-	require.InDelta(t, 0.04, ToneLevel(got, 1000, AudioSampleRate), 0.002)
-	require.Less(t, ToneLevel(got, 440, AudioSampleRate), 0.0001)
+	require.InDelta(t, audio.SampleRate, len(got), 1)
+	require.InDelta(t, 0.04, ToneLevel(got, 1000, audio.SampleRate), 0.002)
+	require.Less(t, ToneLevel(got, 440, audio.SampleRate), 0.0001)
 
 	// The same tone alone, left channel only: 440 Hz survives the mix at
 	// half amplitude.
@@ -274,8 +276,8 @@ func TestWAVReaderConvertsStereo44k(t *testing.T) {
 	}
 	got, err = wavReadAll(t, wavSpec{enc: 1, ch: 2, rate: rate, bits: 16, data: data}.bytes())
 	require.NoError(t, err)
-	require.InDelta(t, 0.16, ToneLevel(got, 440, AudioSampleRate), 0.005)
-	require.Less(t, ToneLevel(got, 1000, AudioSampleRate), 0.0001)
+	require.InDelta(t, 0.16, ToneLevel(got, 440, audio.SampleRate), 0.005)
+	require.Less(t, ToneLevel(got, 1000, audio.SampleRate), 0.0001)
 }
 
 func TestWAVUnsupported(t *testing.T) {
@@ -298,13 +300,13 @@ func TestWAVUnsupported(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := NewWAVReader(bytes.NewReader(tc.file))
-			require.ErrorIs(t, err, ErrWAVUnsupported)
-			var ue *WAVUnsupportedError
+			_, err := NewReader(bytes.NewReader(tc.file))
+			require.ErrorIs(t, err, ErrUnsupported)
+			var ue *UnsupportedError
 			require.ErrorAs(t, err, &ue)
 			require.NotEmpty(t, ue.Reason)
 			require.Contains(t, err.Error(), ue.Reason)
-			require.NotErrorIs(t, err, ErrWAVMalformed)
+			require.NotErrorIs(t, err, ErrMalformed)
 		})
 	}
 }
@@ -335,14 +337,14 @@ func TestWAVMalformed(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := NewWAVReader(bytes.NewReader(tc.file))
-			require.ErrorIs(t, err, ErrWAVMalformed)
+			_, err := NewReader(bytes.NewReader(tc.file))
+			require.ErrorIs(t, err, ErrMalformed)
 		})
 	}
 }
 
 // Every prefix of a valid file is an error: in the header, from
-// NewWAVReader; in the data, after the complete samples before the cut.
+// NewReader; in the data, after the complete samples before the cut.
 func TestWAVTruncated(t *testing.T) {
 	samples := []int16{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}
 	for _, rate := range []uint32{8000, 11025} {
@@ -350,7 +352,7 @@ func TestWAVTruncated(t *testing.T) {
 		dataStart := len(file) - 2*len(samples)
 		for n := range len(file) {
 			got, err := wavReadAll(t, file[:n])
-			require.ErrorIsf(t, err, ErrWAVMalformed, "prefix %d", n)
+			require.ErrorIsf(t, err, ErrMalformed, "prefix %d", n)
 			require.ErrorIsf(t, err, io.ErrUnexpectedEOF, "prefix %d", n)
 			if n >= dataStart && rate == 8000 {
 				require.Equal(t, samples[:(n-dataStart)/2], got, "prefix %d", n)
@@ -379,9 +381,9 @@ func TestWAVReaderShortReads(t *testing.T) {
 	for i := range samples {
 		samples[i] = int16(i * 31)
 	}
-	file, err := AppendWAV(nil, samples)
+	file, err := Append(nil, samples)
 	require.NoError(t, err)
-	r, err := NewWAVReader(wavOneByteReader{bytes.NewReader(file)})
+	r, err := NewReader(wavOneByteReader{bytes.NewReader(file)})
 	require.NoError(t, err)
 	got := make([]int16, 2000)
 	n, err := r.Read(got)
@@ -391,7 +393,7 @@ func TestWAVReaderShortReads(t *testing.T) {
 	require.Zero(t, n)
 	require.Equal(t, io.EOF, err)
 
-	r, err = NewWAVReader(io.MultiReader(bytes.NewReader(file[:WAVHeaderSize]), wavStuckReader{}))
+	r, err = NewReader(io.MultiReader(bytes.NewReader(file[:HeaderSize]), wavStuckReader{}))
 	require.NoError(t, err)
 	_, err = r.Read(got)
 	require.ErrorIs(t, err, io.ErrNoProgress)
@@ -402,12 +404,12 @@ func TestWAVReadFrames(t *testing.T) {
 	for i := range samples {
 		samples[i] = int16(i)
 	}
-	file, err := AppendWAV(nil, samples)
+	file, err := Append(nil, samples)
 	require.NoError(t, err)
-	r, err := NewWAVReader(bytes.NewReader(file))
+	r, err := NewReader(bytes.NewReader(file))
 	require.NoError(t, err)
 	var sizes []int
-	frame := make([]int16, 0, AudioFrameSamples)
+	frame := make([]int16, 0, audio.FrameSamples)
 	for {
 		frame, err = r.ReadFrame(frame[:0])
 		if err == io.EOF {
@@ -419,31 +421,31 @@ func TestWAVReadFrames(t *testing.T) {
 	}
 	require.Equal(t, []int{160, 160, 80}, sizes)
 
-	long, err := AppendWAV(nil, make([]int16, 200*AudioFrameSamples))
+	long, err := Append(nil, make([]int16, 200*audio.FrameSamples))
 	require.NoError(t, err)
-	r, err = NewWAVReader(bytes.NewReader(long))
+	r, err = NewReader(bytes.NewReader(long))
 	require.NoError(t, err)
 	require.Zero(t, testing.AllocsPerRun(100, func() { frame, _ = r.ReadFrame(frame[:0]) }))
-	require.Len(t, frame, AudioFrameSamples)
+	require.Len(t, frame, audio.FrameSamples)
 }
 
 func FuzzWAV(f *testing.F) {
-	seed, _ := AppendWAV(nil, []int16{1, -1, 300, -300})
+	seed, _ := Append(nil, []int16{1, -1, 300, -300})
 	f.Add(seed)
 	f.Add(wavSpec{enc: 1, ch: 2, rate: 44100, bits: 16, data: wavPCM16(1, 2, 3, 4, 5, 6)}.bytes())
 	f.Add(wavSpec{enc: 7, ch: 1, rate: 8000, bits: 8, extensible: true, data: []byte{1, 2, 3}}.bytes())
 	f.Add(wavSpec{enc: 1, ch: 1, rate: 4000, bits: 8, before: wavChunk("LIST", []byte("x")), data: []byte{1, 2, 3}, dataSize: 0xFFFFFFFF}.bytes())
 	f.Add(wavSpec{enc: 3, ch: 1, rate: 8000, bits: 32}.bytes())
 	f.Fuzz(func(t *testing.T, b []byte) {
-		r, err := NewWAVReader(bytes.NewReader(b))
+		r, err := NewReader(bytes.NewReader(b))
 		if err != nil {
-			if !errors.Is(err, ErrWAVMalformed) && !errors.Is(err, ErrWAVUnsupported) {
+			if !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrUnsupported) {
 				t.Fatalf("untyped error: %v", err)
 			}
 			return
 		}
 		got, err := wavReadAll(t, b)
-		if err != nil && !errors.Is(err, ErrWAVMalformed) {
+		if err != nil && !errors.Is(err, ErrMalformed) {
 			t.Fatalf("untyped read error: %v", err)
 		}
 		// Output length follows the input: at most 2 output samples per
@@ -452,8 +454,8 @@ func FuzzWAV(f *testing.F) {
 			t.Fatalf("%d samples from %d bytes", len(got), len(b))
 		}
 		// A 16-bit mono 8 kHz file re-encodes to one that reads the same.
-		if f := r.Format(); f.Encoding == WAVFormatPCM && f.Channels == 1 && f.SampleRate == 8000 && f.BitsPerSample == 16 {
-			again, err := AppendWAV(nil, got)
+		if f := r.Format(); f.Encoding == FormatPCM && f.Channels == 1 && f.SampleRate == 8000 && f.BitsPerSample == 16 {
+			again, err := Append(nil, got)
 			if err != nil {
 				t.Fatal(err)
 			}

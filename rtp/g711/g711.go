@@ -1,10 +1,13 @@
-package rtp
+package g711
 
 import (
 	"errors"
 	"fmt"
 	"math/bits"
+	"slices"
 	"strings"
+
+	"github.com/dialtone/dialtone/rtp/audio"
 
 	pionrtp "github.com/pion/rtp"
 )
@@ -29,11 +32,11 @@ const (
 	g711UlawClip = 0x1FFF
 )
 
-// ErrG711Codec reports a Codec that is not PCMU or PCMA.
-var ErrG711Codec = errors.New("rtp: codec is not G.711 (PCMU or PCMA)")
+// ErrCodec reports a Codec that is not PCMU or PCMA.
+var ErrCodec = errors.New("g711: codec is not G.711 (PCMU or PCMA)")
 
-// G711EncodeUlawSample encodes one 16-bit linear sample as a μ-law byte.
-func G711EncodeUlawSample(s int16) byte {
+// EncodeULawSample encodes one 16-bit linear sample as a μ-law byte.
+func EncodeULawSample(s int16) byte {
 	var sign byte
 	var mag int32
 	if s >= 0 {
@@ -52,9 +55,9 @@ func G711EncodeUlawSample(s int16) byte {
 	return code | sign
 }
 
-// G711EncodeAlawSample encodes one 16-bit linear sample as an A-law byte,
+// EncodeALawSample encodes one 16-bit linear sample as an A-law byte,
 // including the even-bit inversion (XOR 0x55) of G.711.
-func G711EncodeAlawSample(s int16) byte {
+func EncodeALawSample(s int16) byte {
 	var sign byte
 	var mag int32
 	if s >= 0 {
@@ -121,53 +124,53 @@ var (
 	g711AlawTable = g711BuildTable(g711AlawExpand)
 )
 
-// G711DecodeUlawSample decodes one μ-law byte to 16-bit linear PCM.
-func G711DecodeUlawSample(b byte) int16 { return g711UlawTable[b] }
+// DecodeULawSample decodes one μ-law byte to 16-bit linear PCM.
+func DecodeULawSample(b byte) int16 { return g711UlawTable[b] }
 
-// G711DecodeAlawSample decodes one A-law byte to 16-bit linear PCM.
-func G711DecodeAlawSample(b byte) int16 { return g711AlawTable[b] }
+// DecodeALawSample decodes one A-law byte to 16-bit linear PCM.
+func DecodeALawSample(b byte) int16 { return g711AlawTable[b] }
 
-// G711EncodeUlaw appends the μ-law encoding of src to dst and returns the
+// EncodeULaw appends the μ-law encoding of src to dst and returns the
 // extended slice. It does not allocate when dst has room for len(src) bytes.
-func G711EncodeUlaw(dst []byte, src []int16) []byte {
+func EncodeULaw(dst []byte, src []int16) []byte {
 	n := len(dst)
-	dst = mediaGrow(dst, len(src))
+	dst = slices.Grow(dst, len(src))[:len(dst)+len(src)]
 	out := dst[n : n+len(src)]
 	for i, s := range src {
-		out[i] = G711EncodeUlawSample(s)
+		out[i] = EncodeULawSample(s)
 	}
 	return dst
 }
 
-// G711EncodeAlaw appends the A-law encoding of src to dst and returns the
+// EncodeALaw appends the A-law encoding of src to dst and returns the
 // extended slice. It does not allocate when dst has room for len(src) bytes.
-func G711EncodeAlaw(dst []byte, src []int16) []byte {
+func EncodeALaw(dst []byte, src []int16) []byte {
 	n := len(dst)
-	dst = mediaGrow(dst, len(src))
+	dst = slices.Grow(dst, len(src))[:len(dst)+len(src)]
 	out := dst[n : n+len(src)]
 	for i, s := range src {
-		out[i] = G711EncodeAlawSample(s)
+		out[i] = EncodeALawSample(s)
 	}
 	return dst
 }
 
-// G711DecodeUlaw appends the linear samples of the μ-law bytes in src to dst
+// DecodeULaw appends the linear samples of the μ-law bytes in src to dst
 // and returns the extended slice. It does not allocate when dst has room for
 // len(src) samples.
-func G711DecodeUlaw(dst []int16, src []byte) []int16 {
+func DecodeULaw(dst []int16, src []byte) []int16 {
 	return g711Decode(dst, src, g711UlawTable)
 }
 
-// G711DecodeAlaw appends the linear samples of the A-law bytes in src to dst
+// DecodeALaw appends the linear samples of the A-law bytes in src to dst
 // and returns the extended slice. It does not allocate when dst has room for
 // len(src) samples.
-func G711DecodeAlaw(dst []int16, src []byte) []int16 {
+func DecodeALaw(dst []int16, src []byte) []int16 {
 	return g711Decode(dst, src, g711AlawTable)
 }
 
 func g711Decode(dst []int16, src []byte, t *g711Table) []int16 {
 	n := len(dst)
-	dst = mediaGrow(dst, len(src))
+	dst = slices.Grow(dst, len(src))[:len(dst)+len(src)]
 	out := dst[n : n+len(src)]
 	for i, b := range src {
 		out[i] = t[b]
@@ -175,61 +178,50 @@ func g711Decode(dst []int16, src []byte, t *g711Table) []int16 {
 	return dst
 }
 
-// mediaGrow extends s by n elements, reallocating only when its capacity is
-// too small.
-func mediaGrow[T any](s []T, n int) []T {
-	if cap(s)-len(s) >= n {
-		return s[:len(s)+n]
-	}
-	out := make([]T, len(s)+n, 2*len(s)+n)
-	copy(out, s)
-	return out
-}
-
-// G711Law selects μ-law or A-law. Its zero value is not valid.
-type G711Law uint8
+// Law selects μ-law or A-law. Its zero value is not valid.
+type Law uint8
 
 // G.711 companding laws and their RTP payload formats (RFC 3551 §4.5.14).
 const (
-	// G711Ulaw is μ-law, RTP/AVP payload type 0 (PCMU).
-	G711Ulaw G711Law = 1
-	// G711Alaw is A-law, RTP/AVP payload type 8 (PCMA).
-	G711Alaw G711Law = 2
+	// ULaw is μ-law, RTP/AVP payload type 0 (PCMU).
+	ULaw Law = 1
+	// ALaw is A-law, RTP/AVP payload type 8 (PCMA).
+	ALaw Law = 2
 )
 
-// G711LawFor returns the law of a PCMU or PCMA codec (matched by name,
-// case-insensitively, at an 8 kHz clock), or an error wrapping ErrG711Codec.
-func G711LawFor(c Codec) (G711Law, error) {
+// LawFor returns the law of a PCMU or PCMA codec (matched by name,
+// case-insensitively, at an 8 kHz clock), or an error wrapping ErrCodec.
+func LawFor(c audio.Codec) (Law, error) {
 	if c.ClockRate != 8000 || c.Channels > 1 {
-		return 0, fmt.Errorf("%w: %s/%d/%d", ErrG711Codec, c.Name, c.ClockRate, c.Channels)
+		return 0, fmt.Errorf("%w: %s/%d/%d", ErrCodec, c.Name, c.ClockRate, c.Channels)
 	}
 	switch {
 	case strings.EqualFold(c.Name, "PCMU"):
-		return G711Ulaw, nil
+		return ULaw, nil
 	case strings.EqualFold(c.Name, "PCMA"):
-		return G711Alaw, nil
+		return ALaw, nil
 	}
-	return 0, fmt.Errorf("%w: %s", ErrG711Codec, c.Name)
+	return 0, fmt.Errorf("%w: %s", ErrCodec, c.Name)
 }
 
-// G711LawForPayloadType returns the law of static payload type 0 (PCMU) or 8
-// (PCMA), or an error wrapping ErrG711Codec.
-func G711LawForPayloadType(pt uint8) (G711Law, error) {
+// LawForPayloadType returns the law of static payload type 0 (PCMU) or 8
+// (PCMA), or an error wrapping ErrCodec.
+func LawForPayloadType(pt uint8) (Law, error) {
 	switch pt {
-	case PayloadTypePCMU:
-		return G711Ulaw, nil
-	case PayloadTypePCMA:
-		return G711Alaw, nil
+	case audio.PayloadTypePCMU:
+		return ULaw, nil
+	case audio.PayloadTypePCMA:
+		return ALaw, nil
 	}
-	return 0, fmt.Errorf("%w: payload type %d", ErrG711Codec, pt)
+	return 0, fmt.Errorf("%w: payload type %d", ErrCodec, pt)
 }
 
-// String returns "PCMU", "PCMA", or "G711Law(n)".
-func (l G711Law) String() string {
+// String returns "PCMU", "PCMA", or "Law(n)".
+func (l Law) String() string {
 	switch l {
-	case G711Ulaw:
+	case ULaw:
 		return "PCMU"
-	case G711Alaw:
+	case ALaw:
 		return "PCMA"
 	}
 	return fmt.Sprintf("G711Law(%d)", uint8(l))
@@ -237,48 +229,48 @@ func (l G711Law) String() string {
 
 // PayloadType returns the static RTP payload type of the law (RFC 3551 §6),
 // 0 for PCMU and 8 for PCMA; an invalid law returns 0xFF.
-func (l G711Law) PayloadType() uint8 {
+func (l Law) PayloadType() uint8 {
 	switch l {
-	case G711Ulaw:
-		return PayloadTypePCMU
-	case G711Alaw:
-		return PayloadTypePCMA
+	case ULaw:
+		return audio.PayloadTypePCMU
+	case ALaw:
+		return audio.PayloadTypePCMA
 	}
 	return 0xFF
 }
 
-// Encode appends the encoding of src to dst, like G711EncodeUlaw or
-// G711EncodeAlaw. An invalid law appends nothing.
-func (l G711Law) Encode(dst []byte, src []int16) []byte {
+// Encode appends the encoding of src to dst, like EncodeULaw or
+// EncodeALaw. An invalid law appends nothing.
+func (l Law) Encode(dst []byte, src []int16) []byte {
 	switch l {
-	case G711Ulaw:
-		return G711EncodeUlaw(dst, src)
-	case G711Alaw:
-		return G711EncodeAlaw(dst, src)
+	case ULaw:
+		return EncodeULaw(dst, src)
+	case ALaw:
+		return EncodeALaw(dst, src)
 	}
 	return dst
 }
 
-// Decode appends the linear samples of src to dst, like G711DecodeUlaw or
-// G711DecodeAlaw. An invalid law appends nothing.
-func (l G711Law) Decode(dst []int16, src []byte) []int16 {
+// Decode appends the linear samples of src to dst, like DecodeULaw or
+// DecodeALaw. An invalid law appends nothing.
+func (l Law) Decode(dst []int16, src []byte) []int16 {
 	switch l {
-	case G711Ulaw:
-		return G711DecodeUlaw(dst, src)
-	case G711Alaw:
-		return G711DecodeAlaw(dst, src)
+	case ULaw:
+		return DecodeULaw(dst, src)
+	case ALaw:
+		return DecodeALaw(dst, src)
 	}
 	return dst
 }
 
-// G711AppendPacket appends one RTP packet (RFC 3550 §5.1) to dst: the header
+// AppendPacket appends one RTP packet (RFC 3550 §5.1) to dst: the header
 // h followed by the G.711 encoding of samples, and returns the extended slice.
 // A zero h.Version is sent as 2; padding is never added. It does not allocate
 // when dst has room for the packet, so a caller that reuses one buffer per
 // frame packetizes with no allocation.
-func G711AppendPacket(dst []byte, h *pionrtp.Header, law G711Law, samples []int16) ([]byte, error) {
-	if law != G711Ulaw && law != G711Alaw {
-		return dst, fmt.Errorf("%w: %v", ErrG711Codec, law)
+func AppendPacket(dst []byte, h *pionrtp.Header, law Law, samples []int16) ([]byte, error) {
+	if law != ULaw && law != ALaw {
+		return dst, fmt.Errorf("%w: %v", ErrCodec, law)
 	}
 	hdr := *h
 	if hdr.Version == 0 {
@@ -288,7 +280,7 @@ func G711AppendPacket(dst []byte, h *pionrtp.Header, law G711Law, samples []int1
 	hdr.PaddingSize = 0
 	size := hdr.MarshalSize()
 	n := len(dst)
-	dst = mediaGrow(dst, size)
+	dst = slices.Grow(dst, size)[:len(dst)+size]
 	if _, err := hdr.MarshalTo(dst[n:]); err != nil {
 		return dst[:n], fmt.Errorf("rtp: marshal header: %w", err)
 	}

@@ -1,55 +1,59 @@
-package rtp
+package wav
 
 import (
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
+
+	"github.com/dialtone/dialtone/rtp/audio"
+	"github.com/dialtone/dialtone/rtp/g711"
 )
 
 // WAVE format codes (the fmt chunk's wFormatTag) this package knows.
 const (
-	WAVFormatPCM        = 0x0001
-	WAVFormatIEEEFloat  = 0x0003
-	WAVFormatALaw       = 0x0006
-	WAVFormatMuLaw      = 0x0007
-	WAVFormatExtensible = 0xFFFE
+	FormatPCM        = 0x0001
+	FormatIEEEFloat  = 0x0003
+	FormatALaw       = 0x0006
+	FormatMuLaw      = 0x0007
+	FormatExtensible = 0xFFFE
 )
 
 // WAV limits.
 const (
-	// WAVHeaderSize is the size of the header NewWAVWriter and AppendWAV
+	// HeaderSize is the size of the header NewWriter and Append
 	// write: RIFF, fmt (16 bytes) and data chunk headers.
-	WAVHeaderSize = 44
-	// WAVMaxChannels is the most channels the reader downmixes.
-	WAVMaxChannels = 8
-	// WAVMinSampleRate and WAVMaxSampleRate bound the sample rates the
+	HeaderSize = 44
+	// MaxChannels is the most channels the reader downmixes.
+	MaxChannels = 8
+	// MinSampleRate and MaxSampleRate bound the sample rates the
 	// reader resamples to 8 kHz.
-	WAVMinSampleRate = 4000
-	WAVMaxSampleRate = 192000
-	// WAVMaxFmtSize bounds the fmt chunk the reader accepts.
-	WAVMaxFmtSize = 1024
-	// WAVMaxDataSize is the most audio data bytes a RIFF file can hold
-	// after the WAVHeaderSize-byte header.
-	WAVMaxDataSize = 0xFFFFFFFF - (WAVHeaderSize - 8)
+	MinSampleRate = 4000
+	MaxSampleRate = 192000
+	// MaxFmtSize bounds the fmt chunk the reader accepts.
+	MaxFmtSize = 1024
+	// MaxDataSize is the most audio data bytes a RIFF file can hold
+	// after the HeaderSize-byte header.
+	MaxDataSize = 0xFFFFFFFF - (HeaderSize - 8)
 )
 
 // WAV errors.
 var (
-	// ErrWAVMalformed reports a file that is not a valid RIFF/WAVE file,
+	// ErrMalformed reports a file that is not a valid RIFF/WAVE file,
 	// including a truncated one.
-	ErrWAVMalformed = errors.New("rtp: malformed WAV file")
-	// ErrWAVUnsupported reports a valid WAV file whose encoding the reader
-	// cannot convert; the error is a *WAVUnsupportedError.
-	ErrWAVUnsupported = errors.New("rtp: unsupported WAV encoding")
-	// ErrWAVTooLarge reports a write beyond WAVMaxDataSize.
-	ErrWAVTooLarge = errors.New("rtp: WAV data exceeds 4 GiB")
-	// ErrWAVClosed reports a write to a closed WAVWriter.
-	ErrWAVClosed = errors.New("rtp: WAV writer closed")
+	ErrMalformed = errors.New("wav: malformed WAV file")
+	// ErrUnsupported reports a valid WAV file whose encoding the reader
+	// cannot convert; the error is a *UnsupportedError.
+	ErrUnsupported = errors.New("wav: unsupported WAV encoding")
+	// ErrTooLarge reports a write beyond MaxDataSize.
+	ErrTooLarge = errors.New("wav: WAV data exceeds 4 GiB")
+	// ErrClosed reports a write to a closed Writer.
+	ErrClosed = errors.New("wav: WAV writer closed")
 )
 
-// WAVFormat is the audio format of a WAV file, from its fmt chunk.
-type WAVFormat struct {
+// Format is the audio format of a WAV file, from its fmt chunk.
+type Format struct {
 	// Encoding is the format code; for WAVE_FORMAT_EXTENSIBLE it is the
 	// code of the subformat GUID.
 	Encoding uint16
@@ -63,38 +67,38 @@ type WAVFormat struct {
 	BlockAlign uint16
 }
 
-// WAVUnsupportedError reports a WAV format the reader cannot convert, such as
-// floating point, ADPCM or more than WAVMaxChannels channels. It matches
-// ErrWAVUnsupported with errors.Is.
-type WAVUnsupportedError struct {
-	Format WAVFormat
+// UnsupportedError reports a WAV format the reader cannot convert, such as
+// floating point, ADPCM or more than MaxChannels channels. It matches
+// ErrUnsupported with errors.Is.
+type UnsupportedError struct {
+	Format Format
 	Reason string
 }
 
-func (e *WAVUnsupportedError) Error() string {
+func (e *UnsupportedError) Error() string {
 	return fmt.Sprintf("rtp: unsupported WAV encoding: %s (format %#04x, %d channels, %d Hz, %d bits)",
 		e.Reason, e.Format.Encoding, e.Format.Channels, e.Format.SampleRate, e.Format.BitsPerSample)
 }
 
-// Is reports whether target is ErrWAVUnsupported.
-func (e *WAVUnsupportedError) Is(target error) bool { return target == ErrWAVUnsupported }
+// Is reports whether target is ErrUnsupported.
+func (e *UnsupportedError) Is(target error) bool { return target == ErrUnsupported }
 
 // wavSubformatTail is the part of the KSDATAFORMAT_SUBTYPE GUIDs after the
 // 16-bit format code: {xxxxxxxx-0000-0010-8000-00AA00389B71}.
 const wavSubformatTail = "\x00\x00\x00\x00\x10\x00\x80\x00\x00\xAA\x00\x38\x9B\x71"
 
-// WAVReader reads a RIFF/WAVE file as 16-bit mono samples at 8 kHz
-// (AudioSampleRate): 8-, 16-, 24- and 32-bit integer PCM and G.711 A-law and
-// μ-law, in up to WAVMaxChannels channels (averaged to mono) and at any rate
-// from WAVMinSampleRate to WAVMaxSampleRate (resampled by linear
+// Reader reads a RIFF/WAVE file as 16-bit mono samples at 8 kHz
+// (audio.SampleRate): 8-, 16-, 24- and 32-bit integer PCM and G.711 A-law and
+// μ-law, in up to MaxChannels channels (averaged to mono) and at any rate
+// from MinSampleRate to MaxSampleRate (resampled by linear
 // interpolation, without an anti-aliasing filter). Chunks other than fmt and
 // data are skipped. A data chunk size of 0xFFFFFFFF, as streaming writers
 // leave it, means "until the end of the input".
 //
-// A WAVReader is not safe for concurrent use.
-type WAVReader struct {
+// A Reader is not safe for concurrent use.
+type Reader struct {
 	r      io.Reader
-	format WAVFormat
+	format Format
 	left   int64 // data bytes left; -1: until EOF
 	buf    []byte
 	pos    int // read position in buf
@@ -102,32 +106,32 @@ type WAVReader struct {
 	err    error
 
 	// Linear resampler state: s0 and s1 are consecutive source samples,
-	// acc/AudioSampleRate the output position between them.
+	// acc/audio.SampleRate the output position between them.
 	started      bool
 	have0, have1 bool
 	s0, s1       int16
 	acc          uint32
 }
 
-// NewWAVReader reads the header of a WAV file from r, up to the start of its
-// audio data. Structural errors wrap ErrWAVMalformed (and io.ErrUnexpectedEOF
+// NewReader reads the header of a WAV file from r, up to the start of its
+// audio data. Structural errors wrap ErrMalformed (and io.ErrUnexpectedEOF
 // when the input ends early); a format it cannot convert gives a
-// *WAVUnsupportedError.
-func NewWAVReader(r io.Reader) (*WAVReader, error) {
+// *UnsupportedError.
+func NewReader(r io.Reader) (*Reader, error) {
 	var hdr [12]byte
 	if _, err := io.ReadFull(r, hdr[:]); err != nil {
 		return nil, wavTruncated("RIFF header", err)
 	}
 	if string(hdr[8:12]) != "WAVE" || (string(hdr[0:4]) != "RIFF" && string(hdr[0:4]) != "RF64" && string(hdr[0:4]) != "RIFX") {
-		return nil, fmt.Errorf("%w: not a RIFF/WAVE file", ErrWAVMalformed)
+		return nil, fmt.Errorf("%w: not a RIFF/WAVE file", ErrMalformed)
 	}
 	if string(hdr[0:4]) != "RIFF" {
-		return nil, &WAVUnsupportedError{Reason: string(hdr[0:4]) + " container"}
+		return nil, &UnsupportedError{Reason: string(hdr[0:4]) + " container"}
 	}
 	var (
-		format  WAVFormat
+		format  Format
 		haveFmt bool
-		fmtBuf  [WAVMaxFmtSize]byte
+		fmtBuf  [MaxFmtSize]byte
 	)
 	for {
 		var ch [8]byte
@@ -138,8 +142,8 @@ func NewWAVReader(r io.Reader) (*WAVReader, error) {
 		size := int64(binary.LittleEndian.Uint32(ch[4:]))
 		switch id {
 		case "fmt ":
-			if size < 16 || size > WAVMaxFmtSize {
-				return nil, fmt.Errorf("%w: fmt chunk of %d bytes", ErrWAVMalformed, size)
+			if size < 16 || size > MaxFmtSize {
+				return nil, fmt.Errorf("%w: fmt chunk of %d bytes", ErrMalformed, size)
 			}
 			if _, err := io.ReadFull(r, fmtBuf[:size+size&1]); err != nil {
 				// The pad byte of a final odd chunk may be missing.
@@ -154,14 +158,14 @@ func NewWAVReader(r io.Reader) (*WAVReader, error) {
 			format, haveFmt = f, true
 		case "data":
 			if !haveFmt {
-				return nil, fmt.Errorf("%w: data chunk before fmt chunk", ErrWAVMalformed)
+				return nil, fmt.Errorf("%w: data chunk before fmt chunk", ErrMalformed)
 			}
 			left := size
 			if size == 0xFFFFFFFF {
 				left = -1
 			}
 			blk := int(format.BlockAlign)
-			return &WAVReader{r: r, format: format, left: left, buf: make([]byte, (4096/blk)*blk)}, nil
+			return &Reader{r: r, format: format, left: left, buf: make([]byte, (4096/blk)*blk)}, nil
 		default:
 			if _, err := io.CopyN(io.Discard, r, size+size&1); err != nil {
 				return nil, wavTruncated(fmt.Sprintf("%q chunk", id), err)
@@ -174,68 +178,68 @@ func wavTruncated(what string, err error) error {
 	if errors.Is(err, io.EOF) {
 		err = io.ErrUnexpectedEOF
 	}
-	return fmt.Errorf("%w: %s: %w", ErrWAVMalformed, what, err)
+	return fmt.Errorf("%w: %s: %w", ErrMalformed, what, err)
 }
 
 // wavParseFmt validates a fmt chunk body.
-func wavParseFmt(b []byte) (WAVFormat, error) {
-	f := WAVFormat{
+func wavParseFmt(b []byte) (Format, error) {
+	f := Format{
 		Encoding:      binary.LittleEndian.Uint16(b[0:]),
 		Channels:      binary.LittleEndian.Uint16(b[2:]),
 		SampleRate:    binary.LittleEndian.Uint32(b[4:]),
 		BlockAlign:    binary.LittleEndian.Uint16(b[12:]),
 		BitsPerSample: binary.LittleEndian.Uint16(b[14:]),
 	}
-	if f.Encoding == WAVFormatExtensible {
+	if f.Encoding == FormatExtensible {
 		// WAVEFORMATEXTENSIBLE: cbSize (2), valid bits (2), channel mask
 		// (4), subformat GUID (16).
 		if len(b) < 40 || binary.LittleEndian.Uint16(b[16:]) < 22 {
-			return f, fmt.Errorf("%w: short WAVE_FORMAT_EXTENSIBLE fmt chunk", ErrWAVMalformed)
+			return f, fmt.Errorf("%w: short WAVE_FORMAT_EXTENSIBLE fmt chunk", ErrMalformed)
 		}
 		f.Encoding = binary.LittleEndian.Uint16(b[24:])
 		if string(b[26:40]) != wavSubformatTail {
-			return f, &WAVUnsupportedError{Format: f, Reason: "unknown subformat GUID"}
+			return f, &UnsupportedError{Format: f, Reason: "unknown subformat GUID"}
 		}
 	}
 	if f.Channels == 0 || f.SampleRate == 0 || f.BitsPerSample == 0 {
-		return f, fmt.Errorf("%w: %d channels, %d Hz, %d bits", ErrWAVMalformed, f.Channels, f.SampleRate, f.BitsPerSample)
+		return f, fmt.Errorf("%w: %d channels, %d Hz, %d bits", ErrMalformed, f.Channels, f.SampleRate, f.BitsPerSample)
 	}
 	switch f.Encoding {
-	case WAVFormatPCM:
+	case FormatPCM:
 		switch f.BitsPerSample {
 		case 8, 16, 24, 32:
 		default:
-			return f, &WAVUnsupportedError{Format: f, Reason: "PCM sample size"}
+			return f, &UnsupportedError{Format: f, Reason: "PCM sample size"}
 		}
-	case WAVFormatALaw, WAVFormatMuLaw:
+	case FormatALaw, FormatMuLaw:
 		if f.BitsPerSample != 8 {
-			return f, &WAVUnsupportedError{Format: f, Reason: "G.711 sample size"}
+			return f, &UnsupportedError{Format: f, Reason: "G.711 sample size"}
 		}
-	case WAVFormatIEEEFloat:
-		return f, &WAVUnsupportedError{Format: f, Reason: "floating point"}
+	case FormatIEEEFloat:
+		return f, &UnsupportedError{Format: f, Reason: "floating point"}
 	default:
-		return f, &WAVUnsupportedError{Format: f, Reason: "compressed or unknown encoding"}
+		return f, &UnsupportedError{Format: f, Reason: "compressed or unknown encoding"}
 	}
 	if int(f.BlockAlign) != int(f.Channels)*int(f.BitsPerSample/8) {
-		return f, fmt.Errorf("%w: block align %d for %d channels of %d bits", ErrWAVMalformed, f.BlockAlign, f.Channels, f.BitsPerSample)
+		return f, fmt.Errorf("%w: block align %d for %d channels of %d bits", ErrMalformed, f.BlockAlign, f.Channels, f.BitsPerSample)
 	}
-	if f.Channels > WAVMaxChannels {
-		return f, &WAVUnsupportedError{Format: f, Reason: "too many channels"}
+	if f.Channels > MaxChannels {
+		return f, &UnsupportedError{Format: f, Reason: "too many channels"}
 	}
-	if f.SampleRate < WAVMinSampleRate || f.SampleRate > WAVMaxSampleRate {
-		return f, &WAVUnsupportedError{Format: f, Reason: "sample rate"}
+	if f.SampleRate < MinSampleRate || f.SampleRate > MaxSampleRate {
+		return f, &UnsupportedError{Format: f, Reason: "sample rate"}
 	}
 	return f, nil
 }
 
 // Format returns the format of the file as stored, before conversion.
-func (r *WAVReader) Format() WAVFormat { return r.format }
+func (r *Reader) Format() Format { return r.format }
 
 // Read fills dst with converted samples (mono, 8 kHz) and returns how many it
 // wrote. At the clean end of the data it returns io.EOF with n == 0; if the
 // data chunk is cut short it returns the samples before the cut and an error
-// wrapping ErrWAVMalformed and io.ErrUnexpectedEOF.
-func (r *WAVReader) Read(dst []int16) (n int, err error) {
+// wrapping ErrMalformed and io.ErrUnexpectedEOF.
+func (r *Reader) Read(dst []int16) (n int, err error) {
 	for n < len(dst) {
 		s, err := r.next()
 		if err != nil {
@@ -250,21 +254,21 @@ func (r *WAVReader) Read(dst []int16) (n int, err error) {
 	return n, nil
 }
 
-// ReadFrame appends up to AudioFrameSamples converted samples to dst and
-// returns the extended slice, so a WAVReader is a frame source like
+// ReadFrame appends up to audio.FrameSamples converted samples to dst and
+// returns the extended slice, so a Reader is a frame source like
 // ToneGenerator. The last frame may be short; the caller pads it if needed.
 // Errors are those of Read. It does not allocate when dst has room for a
 // frame.
-func (r *WAVReader) ReadFrame(dst []int16) ([]int16, error) {
+func (r *Reader) ReadFrame(dst []int16) ([]int16, error) {
 	l := len(dst)
-	dst = mediaGrow(dst, AudioFrameSamples)
+	dst = slices.Grow(dst, audio.FrameSamples)[:len(dst)+audio.FrameSamples]
 	n, err := r.Read(dst[l:])
 	return dst[:l+n], err
 }
 
 // next returns the next output sample.
-func (r *WAVReader) next() (int16, error) {
-	if r.format.SampleRate == AudioSampleRate {
+func (r *Reader) next() (int16, error) {
+	if r.format.SampleRate == audio.SampleRate {
 		return r.source()
 	}
 	if !r.started {
@@ -286,11 +290,11 @@ func (r *WAVReader) next() (int16, error) {
 			r.have0 = false
 			return 0, r.err
 		}
-		out = int16(int32(r.s0) + (int32(r.s1)-int32(r.s0))*int32(r.acc)/AudioSampleRate)
+		out = int16(int32(r.s0) + (int32(r.s1)-int32(r.s0))*int32(r.acc)/audio.SampleRate)
 	}
 	r.acc += r.format.SampleRate
-	for r.acc >= AudioSampleRate {
-		r.acc -= AudioSampleRate
+	for r.acc >= audio.SampleRate {
+		r.acc -= audio.SampleRate
 		if !r.have1 {
 			r.have0 = false
 			break
@@ -301,7 +305,7 @@ func (r *WAVReader) next() (int16, error) {
 	return out, nil
 }
 
-func (r *WAVReader) fetch1() {
+func (r *Reader) fetch1() {
 	s, err := r.source()
 	if err != nil {
 		r.have1 = false
@@ -312,7 +316,7 @@ func (r *WAVReader) fetch1() {
 }
 
 // source returns the next source sample, downmixed to mono.
-func (r *WAVReader) source() (int16, error) {
+func (r *Reader) source() (int16, error) {
 	blk := int(r.format.BlockAlign)
 	if r.end-r.pos < blk {
 		if err := r.fill(); err != nil {
@@ -333,10 +337,10 @@ func (r *WAVReader) source() (int16, error) {
 // wavDecode converts one channel sample to 16-bit linear.
 func wavDecode(enc uint16, b []byte) int16 {
 	switch enc {
-	case WAVFormatALaw:
-		return G711DecodeAlawSample(b[0])
-	case WAVFormatMuLaw:
-		return G711DecodeUlawSample(b[0])
+	case FormatALaw:
+		return g711.DecodeALawSample(b[0])
+	case FormatMuLaw:
+		return g711.DecodeULawSample(b[0])
 	}
 	switch len(b) {
 	case 1:
@@ -350,7 +354,7 @@ func wavDecode(enc uint16, b []byte) int16 {
 // fill moves the unread bytes to the start of buf and reads until it holds
 // at least one block from the data chunk. Errors are sticky: the blocks
 // already buffered are delivered first.
-func (r *WAVReader) fill() error {
+func (r *Reader) fill() error {
 	if r.err != nil {
 		return r.err
 	}
@@ -401,15 +405,15 @@ func (r *WAVReader) fill() error {
 func wavAppendHeader(dst []byte, dataBytes uint32) []byte {
 	le := binary.LittleEndian
 	dst = append(dst, "RIFF"...)
-	dst = le.AppendUint32(dst, dataBytes+WAVHeaderSize-8)
+	dst = le.AppendUint32(dst, dataBytes+HeaderSize-8)
 	dst = append(dst, "WAVEfmt "...)
 	dst = le.AppendUint32(dst, 16)
-	dst = le.AppendUint16(dst, WAVFormatPCM)
-	dst = le.AppendUint16(dst, 1)                 // channels
-	dst = le.AppendUint32(dst, AudioSampleRate)   // sample rate
-	dst = le.AppendUint32(dst, AudioSampleRate*2) // byte rate
-	dst = le.AppendUint16(dst, 2)                 // block align
-	dst = le.AppendUint16(dst, 16)                // bits per sample
+	dst = le.AppendUint16(dst, FormatPCM)
+	dst = le.AppendUint16(dst, 1)                  // channels
+	dst = le.AppendUint32(dst, audio.SampleRate)   // sample rate
+	dst = le.AppendUint32(dst, audio.SampleRate*2) // byte rate
+	dst = le.AppendUint16(dst, 2)                  // block align
+	dst = le.AppendUint16(dst, 16)                 // bits per sample
 	dst = append(dst, "data"...)
 	return le.AppendUint32(dst, dataBytes)
 }
@@ -421,23 +425,23 @@ func wavAppendSamples(dst []byte, samples []int16) []byte {
 	return dst
 }
 
-// AppendWAV appends a complete WAV file (16-bit PCM, mono, 8 kHz) holding
-// samples to dst and returns the extended slice. More than WAVMaxDataSize
-// bytes of samples give ErrWAVTooLarge.
-func AppendWAV(dst []byte, samples []int16) ([]byte, error) {
-	if int64(len(samples))*2 > WAVMaxDataSize {
-		return dst, ErrWAVTooLarge
+// Append appends a complete WAV file (16-bit PCM, mono, 8 kHz) holding
+// samples to dst and returns the extended slice. More than MaxDataSize
+// bytes of samples give ErrTooLarge.
+func Append(dst []byte, samples []int16) ([]byte, error) {
+	if int64(len(samples))*2 > MaxDataSize {
+		return dst, ErrTooLarge
 	}
 	dst = wavAppendHeader(dst, uint32(len(samples)*2))
 	return wavAppendSamples(dst, samples), nil
 }
 
-// WAVWriter writes a 16-bit PCM mono 8 kHz WAV file as samples arrive. It
+// Writer writes a 16-bit PCM mono 8 kHz WAV file as samples arrive. It
 // writes the header first with zero sizes and patches the RIFF and data sizes
 // on Close, so the file is complete only after Close (a reader treats the
-// zero-size data chunk of an unclosed file as empty). A WAVWriter is not safe
+// zero-size data chunk of an unclosed file as empty). A Writer is not safe
 // for concurrent use.
-type WAVWriter struct {
+type Writer struct {
 	w      io.WriteSeeker
 	start  int64 // offset of the header
 	data   int64 // audio bytes written
@@ -446,9 +450,9 @@ type WAVWriter struct {
 	closed bool
 }
 
-// NewWAVWriter writes a WAV header at w's current offset and returns a writer
+// NewWriter writes a WAV header at w's current offset and returns a writer
 // for the samples.
-func NewWAVWriter(w io.WriteSeeker) (*WAVWriter, error) {
+func NewWriter(w io.WriteSeeker) (*Writer, error) {
 	start, err := w.Seek(0, io.SeekCurrent)
 	if err != nil {
 		return nil, fmt.Errorf("rtp: WAV writer: %w", err)
@@ -456,22 +460,22 @@ func NewWAVWriter(w io.WriteSeeker) (*WAVWriter, error) {
 	if _, err := w.Write(wavAppendHeader(nil, 0)); err != nil {
 		return nil, fmt.Errorf("rtp: WAV writer: %w", err)
 	}
-	return &WAVWriter{w: w, start: start}, nil
+	return &Writer{w: w, start: start}, nil
 }
 
 // WriteSamples appends samples to the data chunk. Writing beyond
-// WAVMaxDataSize gives ErrWAVTooLarge; after an error or Close every call
+// MaxDataSize gives ErrTooLarge; after an error or Close every call
 // fails. It does not allocate once its internal buffer has grown to the
 // largest batch.
-func (w *WAVWriter) WriteSamples(samples []int16) error {
+func (w *Writer) WriteSamples(samples []int16) error {
 	if w.closed {
-		return ErrWAVClosed
+		return ErrClosed
 	}
 	if w.err != nil {
 		return w.err
 	}
-	if w.data+2*int64(len(samples)) > WAVMaxDataSize {
-		return ErrWAVTooLarge
+	if w.data+2*int64(len(samples)) > MaxDataSize {
+		return ErrTooLarge
 	}
 	w.buf = wavAppendSamples(w.buf[:0], samples)
 	n, err := w.w.Write(w.buf)
@@ -486,7 +490,7 @@ func (w *WAVWriter) WriteSamples(samples []int16) error {
 // Close patches the RIFF and data chunk sizes in the header and leaves w's
 // offset at the end of the file. It does not close w. A second Close does
 // nothing and returns nil.
-func (w *WAVWriter) Close() error {
+func (w *Writer) Close() error {
 	if w.closed {
 		return nil
 	}
