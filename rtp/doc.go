@@ -20,7 +20,7 @@
 //     components, phase-continuous across frames), SilenceSource, and
 //     ToneLevel, a Goertzel detector for tests.
 //   - SDP offer/answer (RFC 3264, RFC 4566) over pion/sdp/v3: Negotiator
-//     per call, ParseSDP that accepts SIP-world SDP (LF line ends, lines out
+//     per call, sdp.Parse that accepts SIP-world SDP (LF line ends, lines out
 //     of order), ErrNotAcceptable for a 488 and ErrOfferPending for a 491.
 //   - Session: one call's media. A PortAllocator hands out RTP/RTCP port
 //     pairs (or one port with rtcp-mux); the session latches onto the

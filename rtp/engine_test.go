@@ -6,6 +6,8 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/dialtone/dialtone/rtp/sdp"
+
 	"github.com/dialtone/dialtone/rtp/audio"
 
 	"github.com/stretchr/testify/require"
@@ -65,7 +67,7 @@ func TestEngineSchedule(t *testing.T) {
 		require.Equal(t, workers*perWorker, e.Sessions())
 		// One session switches to 30 ms frames (a re-INVITE).
 		p30 := sessions[0]
-		require.NoError(t, p30.SetRemote(MediaParams{RemoteRTP: peer, Codec: audio.PCMU(), Direction: MediaSendRecv, RemotePtime: 30}))
+		require.NoError(t, p30.SetRemote(sdp.MediaParams{RemoteRTP: peer, Codec: audio.PCMU(), Direction: sdp.SendRecv, RemotePtime: 30}))
 
 		const run = time.Minute
 		time.Sleep(run)

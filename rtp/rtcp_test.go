@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dialtone/dialtone/rtp/sdp"
+
 	"github.com/dialtone/dialtone/rtp/audio"
 	"github.com/dialtone/dialtone/rtp/g711"
 
@@ -200,9 +202,9 @@ func testSession(t testing.TB, peer netip.AddrPort) *Session {
 	t.Helper()
 	s, err := newSession(SessionConfig{})
 	require.NoError(t, err)
-	require.NoError(t, s.SetRemote(MediaParams{
+	require.NoError(t, s.SetRemote(sdp.MediaParams{
 		RemoteRTP: peer, RemoteRTCP: peer, Codec: audio.PCMU(),
-		TelephoneEvent: audio.TelephoneEvent(), HasTelephoneEvent: true, Direction: MediaSendRecv,
+		TelephoneEvent: audio.TelephoneEvent(), HasTelephoneEvent: true, Direction: sdp.SendRecv,
 	}))
 	return s
 }

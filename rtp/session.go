@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/dialtone/dialtone/rtp/sdp"
+
 	"github.com/dialtone/dialtone/rtp/audio"
 	"github.com/dialtone/dialtone/rtp/dtmf"
 	"github.com/dialtone/dialtone/rtp/g711"
@@ -214,7 +216,7 @@ type Session struct {
 	pt           uint8
 	tePT         uint8
 	hasTE        bool
-	dir          MediaDirection
+	dir          sdp.Direction
 	ptime        time.Duration
 	frameSamples int
 	remoteMux    bool
@@ -290,7 +292,7 @@ func newSession(cfg SessionConfig) (*Session, error) {
 		dtmfSem: make(chan struct{}, 1),
 		law:     g711.ULaw,
 		pt:      audio.PayloadTypePCMU,
-		dir:     MediaSendRecv,
+		dir:     sdp.SendRecv,
 		dtmfRx:  dtmfRx,
 	}
 	if err := s.setPtimeLocked(audio.FrameDuration); err != nil {
@@ -376,7 +378,7 @@ func (s *Session) SSRC() uint32 { return s.ssrc }
 // 3264 §5.1). A new signalled address resets symmetric-RTP latching. The
 // codec must be PCMU or PCMA (an error wraps g711.ErrCodec and nothing
 // changes). A ptime change empties the audio queues.
-func (s *Session) SetRemote(p MediaParams) error {
+func (s *Session) SetRemote(p sdp.MediaParams) error {
 	law, err := g711.LawFor(p.Codec)
 	if err != nil {
 		return err
@@ -595,7 +597,7 @@ type SessionStats struct {
 	Remote  netip.AddrPort
 	Latched bool
 	// Direction and Ptime in effect.
-	Direction MediaDirection
+	Direction sdp.Direction
 	Ptime     time.Duration
 	// PacketsSent and OctetsSent count RTP packets and payload octets
 	// sent (as in an SR), including telephone events.

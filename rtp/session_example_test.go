@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/netip"
 
+	"github.com/dialtone/dialtone/rtp/sdp"
+
 	"github.com/dialtone/dialtone/rtp/audio"
 	"github.com/dialtone/dialtone/rtp/wav"
 
@@ -24,8 +26,8 @@ func ExampleSession() {
 
 	// Offer/answer: each side learns where to send, the codec and the
 	// telephone-event payload type.
-	na, _ := rtp.NewNegotiator(rtp.OfferConfig{Addr: local, Port: alice.LocalAddr().Port()})
-	nb, _ := rtp.NewNegotiator(rtp.OfferConfig{Addr: local, Port: bob.LocalAddr().Port()})
+	na, _ := sdp.NewNegotiator(sdp.Config{Addr: local, Port: alice.LocalAddr().Port()})
+	nb, _ := sdp.NewNegotiator(sdp.Config{Addr: local, Port: bob.LocalAddr().Port()})
 	offer, _ := na.CreateOffer()
 	answer, forBob, _ := nb.Answer(offer)
 	forAlice, _ := na.ApplyAnswer(answer)
@@ -77,8 +79,8 @@ func ExampleEngine() {
 		a, _ := rtp.NewSession(ctx, cfg)
 		b, _ := rtp.NewSession(ctx, cfg)
 		sessions = append(sessions, a, b)
-		to := func(s *rtp.Session) rtp.MediaParams {
-			return rtp.MediaParams{RemoteRTP: s.LocalAddr(), RTCPMux: true, Codec: audio.PCMU(), Direction: rtp.MediaSendRecv}
+		to := func(s *rtp.Session) sdp.MediaParams {
+			return sdp.MediaParams{RemoteRTP: s.LocalAddr(), RTCPMux: true, Codec: audio.PCMU(), Direction: sdp.SendRecv}
 		}
 		_ = a.SetRemote(to(b))
 		_ = b.SetRemote(to(a))

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dialtone/dialtone/rtp/sdp"
+
 	"github.com/dialtone/dialtone/rtp/audio"
 	"github.com/dialtone/dialtone/rtp/jitter"
 	"github.com/dialtone/dialtone/rtp/wav"
@@ -133,9 +135,9 @@ func (f *farEnd) stop(b *testing.B) (cores, p99 float64) {
 }
 
 // mediaTo returns the parameters of a PCMU call with rtcp-mux to 127.0.0.1:port.
-func mediaTo(port uint16) rtp.MediaParams {
+func mediaTo(port uint16) sdp.MediaParams {
 	addr := netip.AddrPortFrom(loopback, port)
-	return rtp.MediaParams{RemoteRTP: addr, RemoteRTCP: addr, RTCPMux: true, Codec: audio.PCMU(), Direction: rtp.MediaSendRecv}
+	return sdp.MediaParams{RemoteRTP: addr, RemoteRTCP: addr, RTCPMux: true, Codec: audio.PCMU(), Direction: sdp.SendRecv}
 }
 
 func benchEchoRemote(b *testing.B, n int) {

@@ -6,6 +6,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/dialtone/dialtone/rtp/sdp"
+
 	"github.com/dialtone/dialtone/rtp/audio"
 	"github.com/dialtone/dialtone/rtp/dtmf"
 	"github.com/dialtone/dialtone/rtp/g711"
@@ -119,7 +121,7 @@ func TestSessionSymmetricLatching(t *testing.T) {
 // Hold by re-INVITE: a recvonly (or inactive) direction stops our RTP, and
 // sendrecv resumes it; RTCP goes on.
 func TestSessionHold(t *testing.T) {
-	for _, dir := range []rtp.MediaDirection{rtp.MediaRecvOnly, rtp.MediaInactive} {
+	for _, dir := range []sdp.Direction{sdp.RecvOnly, sdp.Inactive} {
 		t.Run(dir.String(), func(t *testing.T) {
 			ctx := testCtx(t)
 			ports := testPorts(t)
@@ -250,14 +252,14 @@ func TestSessionClose(t *testing.T) {
 	require.ErrorIs(t, a.WriteFrame(ctx, make([]int16, 160)), rtp.ErrSessionClosed)
 	_, err = a.ReadFrame(ctx, nil)
 	require.ErrorIs(t, err, rtp.ErrSessionClosed)
-	require.ErrorIs(t, a.SetRemote(rtp.MediaParams{Codec: audio.PCMU()}), rtp.ErrSessionClosed)
+	require.ErrorIs(t, a.SetRemote(sdp.MediaParams{Codec: audio.PCMU()}), rtp.ErrSessionClosed)
 	_, open := <-a.DTMF()
 	require.False(t, open)
 }
 
 func TestSessionSetRemoteErrors(t *testing.T) {
 	a := newTestSession(t, rtp.SessionConfig{Ports: testPorts(t)})
-	err := a.SetRemote(rtp.MediaParams{Codec: audio.Codec{Name: "opus", PayloadType: 111, ClockRate: 48000}})
+	err := a.SetRemote(sdp.MediaParams{Codec: audio.Codec{Name: "opus", PayloadType: 111, ClockRate: 48000}})
 	require.ErrorIs(t, err, g711.ErrCodec)
 	require.ErrorIs(t, a.WriteFrame(context.Background(), make([]int16, 161)), rtp.ErrFrameSize)
 }
@@ -295,8 +297,8 @@ func TestSessionIPv6(t *testing.T) {
 	b := newTestSession(t, rtp.SessionConfig{LocalAddr: lo6, Ports: ports})
 	require.True(t, a.LocalAddr().Addr().Is6())
 	require.True(t, b.LocalAddr().Addr().Is6())
-	params := func(to *rtp.Session) rtp.MediaParams {
-		return rtp.MediaParams{RemoteRTP: to.LocalAddr(), RemoteRTCP: to.LocalRTCPAddr(), Codec: audio.PCMU(), Direction: rtp.MediaSendRecv}
+	params := func(to *rtp.Session) sdp.MediaParams {
+		return sdp.MediaParams{RemoteRTP: to.LocalAddr(), RemoteRTCP: to.LocalRTCPAddr(), Codec: audio.PCMU(), Direction: sdp.SendRecv}
 	}
 	require.NoError(t, a.SetRemote(params(b)))
 	require.NoError(t, b.SetRemote(params(a)))

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dialtone/dialtone/rtp/sdp"
+
 	"github.com/dialtone/dialtone/rtp/audio"
 	"github.com/dialtone/dialtone/rtp/dtmf"
 	"github.com/dialtone/dialtone/rtp/g711"
@@ -50,14 +52,14 @@ func (p *rawPeer) next() pionrtp.Packet {
 	}
 }
 
-func paramsTo(peer netip.AddrPort) rtp.MediaParams {
-	return rtp.MediaParams{
+func paramsTo(peer netip.AddrPort) sdp.MediaParams {
+	return sdp.MediaParams{
 		RemoteRTP:         peer,
 		RemoteRTCP:        peer, // RTCP to the same socket; next skips it
 		Codec:             audio.PCMA(),
 		TelephoneEvent:    audio.TelephoneEvent(),
 		HasTelephoneEvent: true,
-		Direction:         rtp.MediaSendRecv,
+		Direction:         sdp.SendRecv,
 	}
 }
 

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dialtone/dialtone/rtp/sdp"
+
 	"github.com/dialtone/dialtone/rtp/audio"
 
 	"github.com/stretchr/testify/require"
@@ -128,8 +130,8 @@ func TestEngineNoRing(t *testing.T) {
 			b, err := NewSession(ctx, SessionConfig{LocalAddr: netip.MustParseAddr("127.0.0.1"), Ports: ports, RTCPMux: true, Engine: e})
 			require.NoError(t, err)
 			defer b.Close()
-			mp := func(to *Session) MediaParams {
-				return MediaParams{RemoteRTP: to.LocalAddr(), RemoteRTCP: to.LocalAddr(), RTCPMux: true, Codec: audio.PCMU(), Direction: MediaSendRecv}
+			mp := func(to *Session) sdp.MediaParams {
+				return sdp.MediaParams{RemoteRTP: to.LocalAddr(), RemoteRTCP: to.LocalAddr(), RTCPMux: true, Codec: audio.PCMU(), Direction: sdp.SendRecv}
 			}
 			require.NoError(t, a.SetRemote(mp(b)))
 			require.NoError(t, b.SetRemote(mp(a)))

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/dialtone/dialtone/rtp/sdp"
+
 	"github.com/dialtone/dialtone/rtp/audio"
 	"github.com/dialtone/dialtone/rtp/dtmf"
 	"github.com/dialtone/dialtone/rtp/jitter"
@@ -51,11 +53,11 @@ type MediaConfig struct {
 	// zero: the rtp package's default range.
 	PortMin, PortMax uint16
 	// Codecs are the payload formats offered and accepted, in preference
-	// order; nil: rtp.DefaultMediaCodecs. Leave telephone-event out to send
+	// order; nil: sdp.DefaultCodecs. Leave telephone-event out to send
 	// and receive DTMF in SIP INFO only.
 	Codecs []audio.Codec
 	// Ptime is the packetization time asked for, in milliseconds; 0 means
-	// rtp.DefaultMediaPtime.
+	// sdp.DefaultPtime.
 	Ptime int
 	// RTCPMux offers RTP and RTCP on one port (RFC 5761).
 	RTCPMux bool
@@ -91,8 +93,8 @@ type callMedia struct {
 	sess *rtp.Session
 
 	mu     sync.Mutex // guards neg, params, early
-	neg    *rtp.Negotiator
-	params rtp.MediaParams
+	neg    *sdp.Negotiator
+	params sdp.MediaParams
 	have   bool
 	early  []byte // the answer of a 18x, applied before the 2xx
 }
@@ -130,7 +132,7 @@ func (u *UA) newMedia(ctx context.Context, host string) (*callMedia, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ua: media: %w", err)
 	}
-	neg, err := rtp.NewNegotiator(rtp.OfferConfig{
+	neg, err := sdp.NewNegotiator(sdp.Config{
 		Addr:     adv,
 		Port:     sess.LocalAddr().Port(),
 		RTCPMux:  mc.RTCPMux,
@@ -146,7 +148,7 @@ func (u *UA) newMedia(ctx context.Context, host string) (*callMedia, error) {
 }
 
 // setRemote applies an exchange's outcome; m.mu is held.
-func (m *callMedia) setRemote(p rtp.MediaParams) error {
+func (m *callMedia) setRemote(p sdp.MediaParams) error {
 	if err := m.sess.SetRemote(p); err != nil {
 		return err
 	}
@@ -205,11 +207,11 @@ func (m *callMedia) applyAnswer(body []byte, provisional bool) error {
 	if m.early == nil || bytes.Equal(body, m.early) {
 		return nil
 	}
-	ans, err := rtp.ParseSDP(body)
+	ans, err := sdp.Parse(body)
 	if err != nil {
 		return err
 	}
-	p, err := rtp.ApplyAnswer(m.neg.LocalDescription(), ans)
+	p, err := sdp.ApplyAnswer(m.neg.LocalDescription(), ans)
 	if err != nil {
 		return err
 	}
@@ -217,7 +219,7 @@ func (m *callMedia) applyAnswer(body []byte, provisional bool) error {
 	return m.setRemote(p)
 }
 
-func (m *callMedia) paramsNow() (rtp.MediaParams, bool) {
+func (m *callMedia) paramsNow() (sdp.MediaParams, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.params, m.have
@@ -257,9 +259,9 @@ func (c *Call) Media() *rtp.Session {
 // MediaParams returns the outcome of the call's latest offer/answer
 // exchange (remote address, codec, direction, telephone-event), and false
 // before one completed or for a call without media.
-func (c *Call) MediaParams() (rtp.MediaParams, bool) {
+func (c *Call) MediaParams() (sdp.MediaParams, bool) {
 	if c.media == nil {
-		return rtp.MediaParams{}, false
+		return sdp.MediaParams{}, false
 	}
 	return c.media.paramsNow()
 }

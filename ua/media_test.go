@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dialtone/dialtone/rtp/sdp"
+
 	"github.com/dialtone/dialtone/rtp/audio"
 	"github.com/dialtone/dialtone/rtp/dtmf"
 	"github.com/dialtone/dialtone/rtp/wav"
@@ -241,7 +243,7 @@ func TestMediaHoldStopsOneWay(t *testing.T) {
 	out, in := connect(ctx, t, a, b, ua.DialOptions{})
 	ma, mb := out.Media(), in.Media()
 	version := func(c *ua.Call) uint64 {
-		sd, err := rtp.ParseSDP(c.LocalSDP())
+		sd, err := sdp.Parse(c.LocalSDP())
 		require.NoError(t, err)
 		return sd.Origin.SessionVersion
 	}
@@ -250,8 +252,8 @@ func TestMediaHoldStopsOneWay(t *testing.T) {
 
 	require.NoError(t, out.Hold(ctx))
 	require.Greater(t, version(out), v0, "o= version bumped")
-	require.Equal(t, "sendonly", ua.SDPDirection(out.LocalSDP()))
-	require.Equal(t, "recvonly", ua.SDPDirection(in.LocalSDP()))
+	require.Equal(t, ua.MediaSendOnly, ua.SDPDirection(out.LocalSDP()))
+	require.Equal(t, ua.MediaRecvOnly, ua.SDPDirection(in.LocalSDP()))
 	require.True(t, in.RemoteHold())
 	pb, _ := in.MediaParams()
 	require.False(t, pb.Direction.Sends(), "the held side stops sending")
@@ -269,7 +271,7 @@ func TestMediaHoldStopsOneWay(t *testing.T) {
 	v1 := version(out)
 	require.NoError(t, out.Resume(ctx))
 	require.Greater(t, version(out), v1)
-	require.Equal(t, "sendrecv", ua.SDPDirection(out.LocalSDP()))
+	require.Equal(t, ua.MediaSendRecv, ua.SDPDirection(out.LocalSDP()))
 	require.False(t, in.RemoteHold())
 	sentB = mb.Stats().PacketsSent
 	record(ctx, t, ma, 15)
@@ -336,7 +338,7 @@ func TestMediaNotAcceptable(t *testing.T) {
 	require.Equal(t, sip.StatusNotAcceptableHere, se.Code())
 	select {
 	case err := <-b.icErr:
-		require.ErrorIs(t, err, rtp.ErrNotAcceptable)
+		require.ErrorIs(t, err, sdp.ErrNotAcceptable)
 	case <-ctx.Done():
 		t.Fatal("Answer did not fail")
 	}

@@ -1,4 +1,4 @@
-package rtp_test
+package sdp_test
 
 import (
 	"errors"
@@ -7,11 +7,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dialtone/dialtone/rtp/sdp"
+
 	"github.com/dialtone/dialtone/rtp/audio"
 
 	"github.com/stretchr/testify/require"
-
-	"github.com/dialtone/dialtone/rtp"
 )
 
 func sdpAddr(s string) netip.Addr { return netip.MustParseAddr(s) }
@@ -23,16 +23,16 @@ func TestSDPParsePhones(t *testing.T) {
 	tests := []struct {
 		name string
 		in   string
-		want *rtp.SessionDescription
+		want *sdp.SessionDescription
 	}{
 		{
 			name: "linphone LF only, session attribute dropped, rtcp-fb kept",
 			in:   sdpSeedLinphone,
-			want: &rtp.SessionDescription{
-				Origin:      rtp.SDPOrigin{Username: "alice", SessionID: 1234, SessionVersion: 5678, AddressType: "IP4", Address: "192.168.1.10"},
+			want: &sdp.SessionDescription{
+				Origin:      sdp.Origin{Username: "alice", SessionID: 1234, SessionVersion: 5678, AddressType: "IP4", Address: "192.168.1.10"},
 				SessionName: "Talk",
 				Connection:  sdpAddr("192.168.1.10"),
-				Media: []rtp.MediaDescription{{
+				Media: []sdp.MediaDescription{{
 					Type: "audio", Port: 7078, Proto: "RTP/AVP",
 					Formats: []audio.Codec{
 						{Name: "opus", PayloadType: 96, ClockRate: 48000, Channels: 2, Fmtp: "useinbandfec=1"},
@@ -46,35 +46,35 @@ func TestSDPParsePhones(t *testing.T) {
 						tel(100, 8000, ""),
 					},
 					Connection: sdpAddr("192.168.1.10"),
-					Attributes: []rtp.SDPAttribute{{Key: "rtcp-fb", Value: "* trr-int 1000"}, {Key: "rtcp-fb", Value: "* ccm tmmbr"}},
+					Attributes: []sdp.Attribute{{Key: "rtcp-fb", Value: "* trr-int 1000"}, {Key: "rtcp-fb", Value: "* ccm tmmbr"}},
 				}},
 			},
 		},
 		{
 			name: "baresip rtcp-mux ptime, b= dropped",
 			in:   sdpSeedBaresip,
-			want: &rtp.SessionDescription{
-				Origin:      rtp.SDPOrigin{Username: "-", SessionID: 2890844526, SessionVersion: 2890844526, AddressType: "IP4", Address: "10.0.0.5"},
+			want: &sdp.SessionDescription{
+				Origin:      sdp.Origin{Username: "-", SessionID: 2890844526, SessionVersion: 2890844526, AddressType: "IP4", Address: "10.0.0.5"},
 				SessionName: "-",
 				Connection:  sdpAddr("10.0.0.5"),
-				Media: []rtp.MediaDescription{{
+				Media: []sdp.MediaDescription{{
 					Type: "audio", Port: 10000, Proto: "RTP/AVP",
 					Formats:    []audio.Codec{audio.PCMU(), audio.PCMA(), tel(101, 8000, "0-15")},
 					Connection: sdpAddr("10.0.0.5"),
 					RTCPMux:    true,
 					Ptime:      20,
-					Attributes: []rtp.SDPAttribute{{Key: "label", Value: "1"}},
+					Attributes: []sdp.Attribute{{Key: "label", Value: "1"}},
 				}},
 			},
 		},
 		{
 			name: "asterisk with disabled video",
 			in:   sdpSeedAsterisk,
-			want: &rtp.SessionDescription{
-				Origin:      rtp.SDPOrigin{Username: "-", SessionID: 1673423, SessionVersion: 1673425, AddressType: "IP4", Address: "203.0.113.1"},
+			want: &sdp.SessionDescription{
+				Origin:      sdp.Origin{Username: "-", SessionID: 1673423, SessionVersion: 1673425, AddressType: "IP4", Address: "203.0.113.1"},
 				SessionName: "Asterisk",
 				Connection:  sdpAddr("203.0.113.1"),
-				Media: []rtp.MediaDescription{
+				Media: []sdp.MediaDescription{
 					{
 						Type: "audio", Port: 14582, Proto: "RTP/AVP",
 						Formats: []audio.Codec{
@@ -98,11 +98,11 @@ func TestSDPParsePhones(t *testing.T) {
 		{
 			name: "desk phone: lines out of order, media c= after a=, session sendonly, static types without rtpmap",
 			in:   sdpSeedOutOfOrder,
-			want: &rtp.SessionDescription{
-				Origin:      rtp.SDPOrigin{Username: "user", SessionID: 1, SessionVersion: 1, AddressType: "IP4", Address: "10.1.1.1"},
+			want: &sdp.SessionDescription{
+				Origin:      sdp.Origin{Username: "user", SessionID: 1, SessionVersion: 1, AddressType: "IP4", Address: "10.1.1.1"},
 				SessionName: "SIP Call",
 				Connection:  sdpAddr("10.1.1.1"),
-				Media: []rtp.MediaDescription{{
+				Media: []sdp.MediaDescription{{
 					Type: "audio", Port: 5004, Proto: "RTP/AVP",
 					Formats: []audio.Codec{
 						{Name: "G729", PayloadType: 18, ClockRate: 8000, Channels: 1, Fmtp: "annexb=no"},
@@ -110,31 +110,31 @@ func TestSDPParsePhones(t *testing.T) {
 						tel(101, 8000, ""),
 					},
 					Connection: sdpAddr("10.1.1.2"),
-					Direction:  rtp.MediaSendOnly,
+					Direction:  sdp.SendOnly,
 				}},
 			},
 		},
 		{
 			name: "IPv6 with a=rtcp address and a T.38 image line",
 			in:   sdpSeedIPv6T38,
-			want: &rtp.SessionDescription{
-				Origin:      rtp.SDPOrigin{Username: "-", SessionID: 7, SessionVersion: 9, AddressType: "IP6", Address: "2001:db8::1"},
+			want: &sdp.SessionDescription{
+				Origin:      sdp.Origin{Username: "-", SessionID: 7, SessionVersion: 9, AddressType: "IP6", Address: "2001:db8::1"},
 				SessionName: "-",
 				Connection:  sdpAddr("2001:db8::1"),
-				Media: []rtp.MediaDescription{
+				Media: []sdp.MediaDescription{
 					{
 						Type: "audio", Port: 4000, Proto: "RTP/AVP",
 						Formats:    []audio.Codec{audio.PCMA(), tel(96, 8000, "")},
 						Connection: sdpAddr("2001:db8::1"),
 						RTCPPort:   4005,
 						RTCPAddr:   sdpAddr("2001:db8::2"),
-						Direction:  rtp.MediaRecvOnly,
+						Direction:  sdp.RecvOnly,
 					},
 					{
 						Type: "image", Port: 0, Proto: "udptl",
 						RawFormats: []string{"t38"},
 						Connection: sdpAddr("2001:db8::1"),
-						Attributes: []rtp.SDPAttribute{{Key: "T38FaxVersion", Value: "0"}},
+						Attributes: []sdp.Attribute{{Key: "T38FaxVersion", Value: "0"}},
 					},
 				},
 			},
@@ -144,10 +144,10 @@ func TestSDPParsePhones(t *testing.T) {
 			in: "v=0\ro=- 1 2 IN IP4 192.0.2.1\ra=inactive\r" +
 				"m=audio 3000 RTP/AVP 8 97\rc=IN IP4 192.0.2.10\ra=sendrecv\r" +
 				"m=audio 3002 RTP/AVP 0\rc=IN IP4 192.0.2.11/127\r",
-			want: &rtp.SessionDescription{
-				Origin:      rtp.SDPOrigin{Username: "-", SessionID: 1, SessionVersion: 2, AddressType: "IP4", Address: "192.0.2.1"},
+			want: &sdp.SessionDescription{
+				Origin:      sdp.Origin{Username: "-", SessionID: 1, SessionVersion: 2, AddressType: "IP4", Address: "192.0.2.1"},
 				SessionName: "-",
-				Media: []rtp.MediaDescription{
+				Media: []sdp.MediaDescription{
 					{
 						Type: "audio", Port: 3000, Proto: "RTP/AVP",
 						Formats:    []audio.Codec{audio.PCMA(), {PayloadType: 97}},
@@ -157,7 +157,7 @@ func TestSDPParsePhones(t *testing.T) {
 						Type: "audio", Port: 3002, Proto: "RTP/AVP",
 						Formats:    []audio.Codec{audio.PCMU()},
 						Connection: sdpAddr("192.0.2.11"),
-						Direction:  rtp.MediaInactive,
+						Direction:  sdp.Inactive,
 					},
 				},
 			},
@@ -166,11 +166,11 @@ func TestSDPParsePhones(t *testing.T) {
 			name: "old-style hold, trailing blanks, malformed rtpmap and ptime ignored",
 			in: "v=0 \no=- 5 6 IN IP4 198.51.100.7\ns=call\nc=IN IP4 0.0.0.0\nt=0 0\n" +
 				"m=audio 49170 RTP/AVP 0 9\na=rtpmap:9 G722\na=ptime:x\na=rtcp:0\na=rtcp:49171\n\n",
-			want: &rtp.SessionDescription{
-				Origin:      rtp.SDPOrigin{Username: "-", SessionID: 5, SessionVersion: 6, AddressType: "IP4", Address: "198.51.100.7"},
+			want: &sdp.SessionDescription{
+				Origin:      sdp.Origin{Username: "-", SessionID: 5, SessionVersion: 6, AddressType: "IP4", Address: "198.51.100.7"},
 				SessionName: "call",
 				Connection:  sdpAddr("0.0.0.0"),
-				Media: []rtp.MediaDescription{{
+				Media: []sdp.MediaDescription{{
 					Type: "audio", Port: 49170, Proto: "RTP/AVP",
 					Formats:    []audio.Codec{audio.PCMU(), {Name: "G722", PayloadType: 9, ClockRate: 8000, Channels: 1}},
 					Connection: sdpAddr("0.0.0.0"),
@@ -181,7 +181,7 @@ func TestSDPParsePhones(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := rtp.ParseSDP([]byte(tt.in))
+			got, err := sdp.Parse([]byte(tt.in))
 			require.NoError(t, err)
 			require.Equal(t, tt.want, got)
 
@@ -190,7 +190,7 @@ func TestSDPParsePhones(t *testing.T) {
 			require.NoError(t, err)
 			require.True(t, strings.HasSuffix(string(out), "\r\n"))
 			require.NotContains(t, strings.ReplaceAll(string(out), "\r\n", ""), "\n")
-			again, err := rtp.ParseSDP(out)
+			again, err := sdp.Parse(out)
 			require.NoError(t, err)
 			require.Equal(t, got, again)
 		})
@@ -202,7 +202,7 @@ func TestSDPParseErrors(t *testing.T) {
 	tests := []struct {
 		name     string
 		in       string
-		limits   rtp.SDPLimits
+		limits   sdp.Limits
 		tooLarge bool
 	}{
 		{name: "empty", in: ""},
@@ -218,20 +218,20 @@ func TestSDPParseErrors(t *testing.T) {
 		{name: "payload type above 127", in: valid + "m=audio 4000 RTP/AVP 0 200\r\n"},
 		{name: "non-numeric RTP format", in: valid + "m=audio 4000 RTP/AVP PCMU\r\n"},
 		{name: "t= inside a media section", in: valid + "m=audio 4000 RTP/AVP 0\r\nt=0 0\r\n"},
-		{name: "body too large", in: valid + strings.Repeat("a=x-pad\r\n", 10), limits: rtp.SDPLimits{MaxBytes: 100}, tooLarge: true},
-		{name: "too many media", in: valid + strings.Repeat("m=audio 0 RTP/AVP 0\r\n", 3), limits: rtp.SDPLimits{MaxMedia: 2}, tooLarge: true},
-		{name: "too many formats", in: valid + "m=audio 4000 RTP/AVP 0 8 9\r\n", limits: rtp.SDPLimits{MaxFormats: 2}, tooLarge: true},
+		{name: "body too large", in: valid + strings.Repeat("a=x-pad\r\n", 10), limits: sdp.Limits{MaxBytes: 100}, tooLarge: true},
+		{name: "too many media", in: valid + strings.Repeat("m=audio 0 RTP/AVP 0\r\n", 3), limits: sdp.Limits{MaxMedia: 2}, tooLarge: true},
+		{name: "too many formats", in: valid + "m=audio 4000 RTP/AVP 0 8 9\r\n", limits: sdp.Limits{MaxFormats: 2}, tooLarge: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			sd, err := tt.limits.Parse([]byte(tt.in))
 			require.Nil(t, sd)
-			require.ErrorIs(t, err, rtp.ErrSDPMalformed)
-			var se *rtp.SDPError
+			require.ErrorIs(t, err, sdp.ErrMalformed)
+			var se *sdp.Error
 			require.ErrorAs(t, err, &se)
 			require.NotEmpty(t, se.Reason)
-			require.True(t, strings.HasPrefix(err.Error(), "rtp: malformed SDP: "+se.Reason), err.Error())
-			require.Equal(t, tt.tooLarge, errors.Is(err, rtp.ErrSDPTooLarge))
+			require.True(t, strings.HasPrefix(err.Error(), "sdp: malformed SDP: "+se.Reason), err.Error())
+			require.Equal(t, tt.tooLarge, errors.Is(err, sdp.ErrTooLarge))
 		})
 	}
 }
@@ -239,22 +239,22 @@ func TestSDPParseErrors(t *testing.T) {
 func TestSDPMarshal(t *testing.T) {
 	tests := []struct {
 		name string
-		sd   rtp.SessionDescription
+		sd   sdp.SessionDescription
 		want string
 	}{
 		{
 			name: "IPv4 offer with every attribute",
-			sd: rtp.SessionDescription{
-				Origin:     rtp.SDPOrigin{SessionID: 42, SessionVersion: 3},
+			sd: sdp.SessionDescription{
+				Origin:     sdp.Origin{SessionID: 42, SessionVersion: 3},
 				Connection: sdpAddr("192.0.2.5"),
-				Media: []rtp.MediaDescription{{
+				Media: []sdp.MediaDescription{{
 					Type: "audio", Port: 4000, Proto: "RTP/AVP",
 					Formats:    []audio.Codec{audio.PCMU(), audio.TelephoneEvent()},
 					Connection: sdpAddr("192.0.2.5"),
 					RTCPPort:   4001, RTCPAddr: sdpAddr("192.0.2.6"),
 					RTCPMux: true, Ptime: 20, MaxPtime: 40,
-					Attributes: []rtp.SDPAttribute{{Key: "label", Value: "1"}},
-					Direction:  rtp.MediaSendOnly,
+					Attributes: []sdp.Attribute{{Key: "label", Value: "1"}},
+					Direction:  sdp.SendOnly,
 				}},
 			},
 			want: "v=0\r\no=- 42 3 IN IP4 192.0.2.5\r\ns=-\r\nc=IN IP4 192.0.2.5\r\nt=0 0\r\n" +
@@ -264,18 +264,18 @@ func TestSDPMarshal(t *testing.T) {
 		},
 		{
 			name: "IPv6, media-level c= only where it differs, stereo, raw formats",
-			sd: rtp.SessionDescription{
-				Origin:      rtp.SDPOrigin{Username: "bob", SessionID: 1, SessionVersion: 1, Address: "2001:db8::5"},
+			sd: sdp.SessionDescription{
+				Origin:      sdp.Origin{Username: "bob", SessionID: 1, SessionVersion: 1, Address: "2001:db8::5"},
 				SessionName: "call",
 				Connection:  sdpAddr("2001:db8::5"),
-				Media: []rtp.MediaDescription{
+				Media: []sdp.MediaDescription{
 					{
 						Type: "audio", Port: 5000, Proto: "RTP/AVP",
 						Formats:    []audio.Codec{{Name: "opus", PayloadType: 111, ClockRate: 48000, Channels: 2}},
 						Connection: sdpAddr("2001:db8::6"),
-						Direction:  rtp.MediaInactive,
+						Direction:  sdp.Inactive,
 					},
-					{Type: "image", Port: 0, Proto: "udptl", RawFormats: []string{"t38"}, Direction: rtp.MediaInactive},
+					{Type: "image", Port: 0, Proto: "udptl", RawFormats: []string{"t38"}, Direction: sdp.Inactive},
 				},
 			},
 			want: "v=0\r\no=bob 1 1 IN IP6 2001:db8::5\r\ns=call\r\nc=IN IP6 2001:db8::5\r\nt=0 0\r\n" +
@@ -293,28 +293,28 @@ func TestSDPMarshal(t *testing.T) {
 }
 
 func TestSDPMarshalRejectsBadFields(t *testing.T) {
-	base := func() rtp.SessionDescription {
-		return rtp.SessionDescription{
+	base := func() sdp.SessionDescription {
+		return sdp.SessionDescription{
 			Connection: sdpAddr("192.0.2.5"),
-			Media:      []rtp.MediaDescription{{Type: "audio", Port: 4000, Proto: "RTP/AVP", Formats: []audio.Codec{audio.PCMU()}}},
+			Media:      []sdp.MediaDescription{{Type: "audio", Port: 4000, Proto: "RTP/AVP", Formats: []audio.Codec{audio.PCMU()}}},
 		}
 	}
 	tests := []struct {
 		name   string
-		mutate func(*rtp.SessionDescription)
+		mutate func(*sdp.SessionDescription)
 	}{
-		{"line break in codec name", func(sd *rtp.SessionDescription) { sd.Media[0].Formats[0].Name = "PCMU\r\na=evil" }},
-		{"slash in codec name", func(sd *rtp.SessionDescription) { sd.Media[0].Formats[0].Name = "PCMU/8000" }},
-		{"line break in fmtp", func(sd *rtp.SessionDescription) { sd.Media[0].Formats[0].Fmtp = "x\ny" }},
-		{"payload type 128", func(sd *rtp.SessionDescription) { sd.Media[0].Formats[0].PayloadType = 128 }},
-		{"space in media type", func(sd *rtp.SessionDescription) { sd.Media[0].Type = "au dio" }},
-		{"empty proto", func(sd *rtp.SessionDescription) { sd.Media[0].Proto = "" }},
-		{"line break in session name", func(sd *rtp.SessionDescription) { sd.SessionName = "a\r\nb" }},
-		{"space in username", func(sd *rtp.SessionDescription) { sd.Origin.Username = "a b" }},
-		{"colon in attribute name", func(sd *rtp.SessionDescription) {
-			sd.Media[0].Attributes = []rtp.SDPAttribute{{Key: "a:b"}}
+		{"line break in codec name", func(sd *sdp.SessionDescription) { sd.Media[0].Formats[0].Name = "PCMU\r\na=evil" }},
+		{"slash in codec name", func(sd *sdp.SessionDescription) { sd.Media[0].Formats[0].Name = "PCMU/8000" }},
+		{"line break in fmtp", func(sd *sdp.SessionDescription) { sd.Media[0].Formats[0].Fmtp = "x\ny" }},
+		{"payload type 128", func(sd *sdp.SessionDescription) { sd.Media[0].Formats[0].PayloadType = 128 }},
+		{"space in media type", func(sd *sdp.SessionDescription) { sd.Media[0].Type = "au dio" }},
+		{"empty proto", func(sd *sdp.SessionDescription) { sd.Media[0].Proto = "" }},
+		{"line break in session name", func(sd *sdp.SessionDescription) { sd.SessionName = "a\r\nb" }},
+		{"space in username", func(sd *sdp.SessionDescription) { sd.Origin.Username = "a b" }},
+		{"colon in attribute name", func(sd *sdp.SessionDescription) {
+			sd.Media[0].Attributes = []sdp.Attribute{{Key: "a:b"}}
 		}},
-		{"bad direction", func(sd *rtp.SessionDescription) { sd.Media[0].Direction = 9 }},
+		{"bad direction", func(sd *sdp.SessionDescription) { sd.Media[0].Direction = 9 }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -323,26 +323,26 @@ func TestSDPMarshalRejectsBadFields(t *testing.T) {
 			require.NoError(t, err)
 			tt.mutate(&sd)
 			_, err = sd.Marshal()
-			require.ErrorIs(t, err, rtp.ErrSDPMalformed)
+			require.ErrorIs(t, err, sdp.ErrMalformed)
 		})
 	}
 }
 
 func TestMediaDirection(t *testing.T) {
 	tests := []struct {
-		d            rtp.MediaDirection
+		d            sdp.Direction
 		str          string
 		sends, recvs bool
-		reverse      rtp.MediaDirection
-		withSendOnly rtp.MediaDirection
-		withRecvOnly rtp.MediaDirection
-		withSendRecv rtp.MediaDirection
-		withInactive rtp.MediaDirection
+		reverse      sdp.Direction
+		withSendOnly sdp.Direction
+		withRecvOnly sdp.Direction
+		withSendRecv sdp.Direction
+		withInactive sdp.Direction
 	}{
-		{rtp.MediaSendRecv, "sendrecv", true, true, rtp.MediaSendRecv, rtp.MediaSendOnly, rtp.MediaRecvOnly, rtp.MediaSendRecv, rtp.MediaInactive},
-		{rtp.MediaSendOnly, "sendonly", true, false, rtp.MediaRecvOnly, rtp.MediaSendOnly, rtp.MediaInactive, rtp.MediaSendOnly, rtp.MediaInactive},
-		{rtp.MediaRecvOnly, "recvonly", false, true, rtp.MediaSendOnly, rtp.MediaInactive, rtp.MediaRecvOnly, rtp.MediaRecvOnly, rtp.MediaInactive},
-		{rtp.MediaInactive, "inactive", false, false, rtp.MediaInactive, rtp.MediaInactive, rtp.MediaInactive, rtp.MediaInactive, rtp.MediaInactive},
+		{sdp.SendRecv, "sendrecv", true, true, sdp.SendRecv, sdp.SendOnly, sdp.RecvOnly, sdp.SendRecv, sdp.Inactive},
+		{sdp.SendOnly, "sendonly", true, false, sdp.RecvOnly, sdp.SendOnly, sdp.Inactive, sdp.SendOnly, sdp.Inactive},
+		{sdp.RecvOnly, "recvonly", false, true, sdp.SendOnly, sdp.Inactive, sdp.RecvOnly, sdp.RecvOnly, sdp.Inactive},
+		{sdp.Inactive, "inactive", false, false, sdp.Inactive, sdp.Inactive, sdp.Inactive, sdp.Inactive, sdp.Inactive},
 	}
 	for _, tt := range tests {
 		t.Run(tt.str, func(t *testing.T) {
@@ -350,13 +350,13 @@ func TestMediaDirection(t *testing.T) {
 			require.Equal(t, tt.sends, tt.d.Sends())
 			require.Equal(t, tt.recvs, tt.d.Receives())
 			require.Equal(t, tt.reverse, tt.d.Reverse())
-			require.Equal(t, tt.withSendOnly, tt.d.Intersect(rtp.MediaSendOnly))
-			require.Equal(t, tt.withRecvOnly, tt.d.Intersect(rtp.MediaRecvOnly))
-			require.Equal(t, tt.withSendRecv, tt.d.Intersect(rtp.MediaSendRecv))
-			require.Equal(t, tt.withInactive, tt.d.Intersect(rtp.MediaInactive))
+			require.Equal(t, tt.withSendOnly, tt.d.Intersect(sdp.SendOnly))
+			require.Equal(t, tt.withRecvOnly, tt.d.Intersect(sdp.RecvOnly))
+			require.Equal(t, tt.withSendRecv, tt.d.Intersect(sdp.SendRecv))
+			require.Equal(t, tt.withInactive, tt.d.Intersect(sdp.Inactive))
 		})
 	}
-	require.Equal(t, "MediaDirection(7)", rtp.MediaDirection(7).String())
+	require.Equal(t, "MediaDirection(7)", sdp.Direction(7).String())
 }
 
 func TestSDPStaticPayloadTypes(t *testing.T) {
@@ -380,7 +380,7 @@ func TestSDPStaticPayloadTypes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(fmt.Sprint(tt.pt), func(t *testing.T) {
 			in := fmt.Sprintf("v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP %d\r\n", tt.pt)
-			sd, err := rtp.ParseSDP([]byte(in))
+			sd, err := sdp.Parse([]byte(in))
 			require.NoError(t, err)
 			require.Equal(t, []audio.Codec{tt.want}, sd.Media[0].Formats)
 		})

@@ -1,7 +1,6 @@
-package rtp
+package sdp
 
 import (
-	"bytes"
 	"cmp"
 	"crypto/rand"
 	"encoding/binary"
@@ -19,37 +18,37 @@ var (
 	// ErrNotAcceptable reports an offer none of whose media streams can be
 	// accepted (RFC 3264 §6), or an answer that rejected all of ours. A UA
 	// answers such an offer with 488 Not Acceptable Here (RFC 3261 §13.3.1).
-	ErrNotAcceptable = errors.New("rtp: no acceptable media stream")
+	ErrNotAcceptable = errors.New("sdp: no acceptable media stream")
 	// ErrAnswerMismatch reports an answer that does not fit its offer: a
 	// different number of m= lines, or a payload format that was not
 	// offered (RFC 3264 §6).
-	ErrAnswerMismatch = errors.New("rtp: answer does not match offer")
+	ErrAnswerMismatch = errors.New("sdp: answer does not match offer")
 	// ErrOfferPending reports a new offer while one of ours is still
 	// unanswered (RFC 3264 §4); a UA answers a re-INVITE in that state with
 	// 491 Request Pending (RFC 3261 §14.2).
-	ErrOfferPending = errors.New("rtp: an offer is already pending")
+	ErrOfferPending = errors.New("sdp: an offer is already pending")
 	// ErrNoOfferPending reports an answer when no offer of ours waits for
 	// one.
-	ErrNoOfferPending = errors.New("rtp: no offer pending")
-	// ErrOfferConfig reports an invalid OfferConfig.
-	ErrOfferConfig = errors.New("rtp: invalid offer/answer config")
+	ErrNoOfferPending = errors.New("sdp: no offer pending")
+	// ErrOfferConfig reports an invalid Config.
+	ErrOfferConfig = errors.New("sdp: invalid offer/answer config")
 )
 
-// DefaultMediaPtime is the packetization time, in milliseconds, used when
-// OfferConfig.Ptime is zero (RFC 3551 §4.5: 20 ms for G.711).
-const DefaultMediaPtime = 20
+// DefaultPtime is the packetization time, in milliseconds, used when
+// Config.Ptime is zero (RFC 3551 §4.5: 20 ms for G.711).
+const DefaultPtime = 20
 
-// DefaultMediaCodecs returns the codecs offered when OfferConfig.Codecs is
+// DefaultCodecs returns the codecs offered when Config.Codecs is
 // nil, in preference order: PCMU, PCMA, and telephone-event (events 0-15) at
 // payload type 101.
-func DefaultMediaCodecs() []audio.Codec {
+func DefaultCodecs() []audio.Codec {
 	return []audio.Codec{audio.PCMU(), audio.PCMA(), audio.TelephoneEvent()}
 }
 
-// OfferConfig describes the local audio stream for offer/answer. Only Addr
+// Config describes the local audio stream for offer/answer. Only Addr
 // and Port are required; every other zero field means its documented
 // default.
-type OfferConfig struct {
+type Config struct {
 	// Addr is the local RTP address, written to c= and o= (RFC 4566 §5.7).
 	// IPv4 or IPv6. 0.0.0.0 is allowed in an offer and tells the peer not
 	// to send anything yet (RFC 3264 §8.4).
@@ -63,15 +62,15 @@ type OfferConfig struct {
 	RTCPMux bool
 	// Codecs are the payload formats in preference order: the order of
 	// our offers; an answer accepts these and keeps the offer's order
-	// (RFC 3264 §6.1). nil means DefaultMediaCodecs. Payload types must be
+	// (RFC 3264 §6.1). nil means DefaultCodecs. Payload types must be
 	// unique and at most 127.
 	Codecs []audio.Codec
 	// Ptime is the packetization time we want to receive, in milliseconds
-	// (a=ptime, RFC 4566 §6); 0 means DefaultMediaPtime.
+	// (a=ptime, RFC 4566 §6); 0 means DefaultPtime.
 	Ptime int
 	// Direction is the local direction preference; the zero value is
-	// MediaSendRecv.
-	Direction MediaDirection
+	// SendRecv.
+	Direction Direction
 	// Username is the o= username; empty means "-" (RFC 4566 §5.2).
 	Username string
 	// SessionName is the s= line; empty means "-".
@@ -80,12 +79,12 @@ type OfferConfig struct {
 	// crypto/rand.
 	SessionID uint64
 	// Limits bound the remote SDP bodies a Negotiator parses.
-	Limits SDPLimits
+	Limits Limits
 }
 
 // withDefaults validates c and fills in its defaults.
-func (c OfferConfig) withDefaults() (OfferConfig, error) {
-	bad := func(format string, args ...any) (OfferConfig, error) {
+func (c Config) withDefaults() (Config, error) {
+	bad := func(format string, args ...any) (Config, error) {
 		return c, fmt.Errorf("%w: "+format, append([]any{ErrOfferConfig}, args...)...)
 	}
 	if !c.Addr.IsValid() {
@@ -95,7 +94,7 @@ func (c OfferConfig) withDefaults() (OfferConfig, error) {
 		return bad("no local port")
 	}
 	if c.Codecs == nil {
-		c.Codecs = DefaultMediaCodecs()
+		c.Codecs = DefaultCodecs()
 	} else {
 		c.Codecs = slices.Clone(c.Codecs)
 	}
@@ -128,9 +127,9 @@ func (c OfferConfig) withDefaults() (OfferConfig, error) {
 	case c.Ptime < 0:
 		return bad("negative ptime")
 	case c.Ptime == 0:
-		c.Ptime = DefaultMediaPtime
+		c.Ptime = DefaultPtime
 	}
-	if c.Direction > MediaInactive {
+	if c.Direction > Inactive {
 		return bad("direction %v", c.Direction)
 	}
 	if c.Username == "" {
@@ -206,7 +205,7 @@ type MediaParams struct {
 	// (Sends) and must expect media (Receives). It is the offered direction
 	// intersected with the reverse of the answered one (RFC 3264 §6.1), and
 	// loses "send" when the peer's address is 0.0.0.0.
-	Direction MediaDirection
+	Direction Direction
 	// RemotePtime is the peer's a=ptime in milliseconds, 0 if it sent none;
 	// it is the packetization the peer wants to receive.
 	RemotePtime int
@@ -214,9 +213,9 @@ type MediaParams struct {
 
 // sessionFor returns an empty description carrying cfg's origin and
 // connection address. SessionVersion is left 0 for the caller.
-func sessionFor(cfg OfferConfig) *SessionDescription {
+func sessionFor(cfg Config) *SessionDescription {
 	return &SessionDescription{
-		Origin: SDPOrigin{
+		Origin: Origin{
 			Username:    cfg.Username,
 			SessionID:   cfg.SessionID,
 			AddressType: sdpAddrType(cfg.Addr),
@@ -229,7 +228,7 @@ func sessionFor(cfg OfferConfig) *SessionDescription {
 
 // audioMediaFor returns the local audio m= section for cfg. a=rtcp is written
 // unless rtcp-mux was negotiated in an answer (RFC 5761 §5.1.1).
-func audioMediaFor(cfg OfferConfig, formats []audio.Codec, dir MediaDirection, mux, answer bool) MediaDescription {
+func audioMediaFor(cfg Config, formats []audio.Codec, dir Direction, mux, answer bool) MediaDescription {
 	m := MediaDescription{
 		Type:       "audio",
 		Port:       cfg.Port,
@@ -257,14 +256,14 @@ func disabledMedia(m *MediaDescription, conn netip.Addr) MediaDescription {
 		Formats:    slices.Clone(m.Formats),
 		RawFormats: slices.Clone(m.RawFormats),
 		Connection: conn,
-		Direction:  MediaInactive,
+		Direction:  Inactive,
 	}
 }
 
 // NewOffer returns an initial offer (RFC 3264 §5) with one audio stream
 // described by cfg. Its o= line carries cfg.SessionID (random if 0) and
 // session version 1. A Negotiator does this and also tracks versions.
-func NewOffer(cfg OfferConfig) (*SessionDescription, error) {
+func NewOffer(cfg Config) (*SessionDescription, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
@@ -293,9 +292,9 @@ func NewOffer(cfg OfferConfig) (*SessionDescription, error) {
 // 0 and its format list echoed. If no stream is accepted the error wraps
 // ErrNotAcceptable. The answer's o= line carries cfg.SessionID and version 1;
 // a Negotiator keeps versions across a dialog.
-func Answer(offer *SessionDescription, cfg OfferConfig) (*SessionDescription, MediaParams, error) {
+func Answer(offer *SessionDescription, cfg Config) (*SessionDescription, MediaParams, error) {
 	if offer == nil {
-		return nil, MediaParams{}, &SDPError{Reason: "no offer"}
+		return nil, MediaParams{}, &Error{Reason: "no offer"}
 	}
 	cfg, err := cfg.withDefaults()
 	if err != nil {
@@ -304,7 +303,7 @@ func Answer(offer *SessionDescription, cfg OfferConfig) (*SessionDescription, Me
 	return answerWith(offer, cfg, cfg.Direction)
 }
 
-func answerWith(offer *SessionDescription, cfg OfferConfig, want MediaDirection) (*SessionDescription, MediaParams, error) {
+func answerWith(offer *SessionDescription, cfg Config, want Direction) (*SessionDescription, MediaParams, error) {
 	ans := sessionFor(cfg)
 	ans.Origin.SessionVersion = 1
 	accepted := -1
@@ -331,7 +330,7 @@ func answerWith(offer *SessionDescription, cfg OfferConfig, want MediaDirection)
 			}
 		}
 		if reason == "" && !om.Connection.IsValid() {
-			return nil, MediaParams{}, &SDPError{Reason: fmt.Sprintf("offered audio stream %d has no c= address", i)}
+			return nil, MediaParams{}, &Error{Reason: fmt.Sprintf("offered audio stream %d has no c= address", i)}
 		}
 		if reason != "" {
 			reasons = append(reasons, fmt.Sprintf("m-line %d: %s", i, reason))
@@ -340,7 +339,7 @@ func answerWith(offer *SessionDescription, cfg OfferConfig, want MediaDirection)
 		}
 		offered := om.Direction
 		if om.Connection.IsUnspecified() {
-			offered = offered.Intersect(MediaSendOnly) // RFC 3264 §8.4: offerer will not receive
+			offered = offered.Intersect(SendOnly) // RFC 3264 §8.4: offerer will not receive
 		}
 		dir := offered.Reverse().Intersect(want)
 		mux := om.RTCPMux && cfg.RTCPMux
@@ -386,7 +385,7 @@ func commonCodecs(offered, prefs []audio.Codec) []audio.Codec {
 
 // mediaParamsFor builds the local view of a negotiated stream whose remote
 // side is remote.
-func mediaParamsFor(idx int, remote *MediaDescription, codecs []audio.Codec, dir MediaDirection, mux bool) MediaParams {
+func mediaParamsFor(idx int, remote *MediaDescription, codecs []audio.Codec, dir Direction, mux bool) MediaParams {
 	p := MediaParams{
 		Index:       idx,
 		RemoteRTP:   netip.AddrPortFrom(remote.Connection, remote.Port),
@@ -396,7 +395,7 @@ func mediaParamsFor(idx int, remote *MediaDescription, codecs []audio.Codec, dir
 		RemotePtime: remote.Ptime,
 	}
 	if remote.Connection.IsUnspecified() {
-		p.Direction = p.Direction.Intersect(MediaRecvOnly) // RFC 3264 §8.4: send nothing
+		p.Direction = p.Direction.Intersect(RecvOnly) // RFC 3264 §8.4: send nothing
 	}
 	if mux {
 		p.RemoteRTCP = p.RemoteRTP
@@ -436,7 +435,7 @@ func mediaParamsFor(idx int, remote *MediaDescription, codecs []audio.Codec, dir
 // the answer rejected every audio stream the error wraps ErrNotAcceptable.
 func ApplyAnswer(offer, answer *SessionDescription) (MediaParams, error) {
 	if offer == nil || answer == nil {
-		return MediaParams{}, &SDPError{Reason: "no offer or no answer"}
+		return MediaParams{}, &Error{Reason: "no offer or no answer"}
 	}
 	if len(answer.Media) != len(offer.Media) {
 		return MediaParams{}, fmt.Errorf("%w: %d m-lines answered to %d offered", ErrAnswerMismatch, len(answer.Media), len(offer.Media))
@@ -457,11 +456,11 @@ func ApplyAnswer(offer, answer *SessionDescription) (MediaParams, error) {
 			return MediaParams{}, fmt.Errorf("%w: m-line %d: answer has no audio codec", ErrAnswerMismatch, i)
 		}
 		if !am.Connection.IsValid() {
-			return MediaParams{}, &SDPError{Reason: fmt.Sprintf("answered audio stream %d has no c= address", i)}
+			return MediaParams{}, &Error{Reason: fmt.Sprintf("answered audio stream %d has no c= address", i)}
 		}
 		dir := om.Direction.Intersect(am.Direction.Reverse())
 		if om.Connection.IsUnspecified() {
-			dir = dir.Intersect(MediaSendOnly)
+			dir = dir.Intersect(SendOnly)
 		}
 		return mediaParamsFor(i, am, codecs, dir, om.RTCPMux && am.RTCPMux), nil
 	}
@@ -491,228 +490,4 @@ func answeredCodecs(offered, answered []audio.Codec) ([]audio.Codec, error) {
 		out = append(out, a)
 	}
 	return out, nil
-}
-
-// Negotiator runs RFC 3264 offer/answer for one call's audio stream over the
-// life of a dialog. It makes offers (initial, re-INVITE, or in a 200 for an
-// INVITE without SDP) and applies their answers, and answers the peer's
-// offers. It keeps the o= line: one session id, and a version that grows by
-// one whenever the SDP it sends differs from the previous one and stays put
-// when it does not (RFC 3264 §8). Hold and resume are re-offers with another
-// direction (RFC 3264 §8.4).
-//
-// A Negotiator is not safe for concurrent use; the call that owns it
-// serializes offers and answers, as SIP does.
-type Negotiator struct {
-	cfg       OfferConfig
-	held      bool
-	local     *SessionDescription // last SDP sent
-	localWire []byte
-	pending   *SessionDescription // our offer awaiting an answer
-	remote    *SessionDescription // last SDP received
-	params    MediaParams
-	hasParams bool
-}
-
-// NewNegotiator returns a Negotiator for cfg.
-func NewNegotiator(cfg OfferConfig) (*Negotiator, error) {
-	cfg, err := cfg.withDefaults()
-	if err != nil {
-		return nil, err
-	}
-	return &Negotiator{cfg: cfg}, nil
-}
-
-// Config returns the configuration in use, with defaults filled in.
-func (n *Negotiator) Config() OfferConfig {
-	c := n.cfg
-	c.Codecs = slices.Clone(c.Codecs)
-	return c
-}
-
-// SetConfig replaces the configuration for the next offer or answer, for
-// example a new port or codec list. The session id stays.
-func (n *Negotiator) SetConfig(cfg OfferConfig) error {
-	cfg.SessionID = n.cfg.SessionID
-	cfg, err := cfg.withDefaults()
-	if err != nil {
-		return err
-	}
-	n.cfg = cfg
-	return nil
-}
-
-// SetDirection sets the local direction preference used by the next offer or
-// answer.
-func (n *Negotiator) SetDirection(d MediaDirection) error {
-	if d > MediaInactive {
-		return fmt.Errorf("%w: direction %v", ErrOfferConfig, d)
-	}
-	n.cfg.Direction = d
-	return nil
-}
-
-// Hold puts the stream on hold for the next offer or answer: a sendrecv
-// preference becomes sendonly and a recvonly one inactive (RFC 3264 §8.4).
-// Follow it with CreateOffer for a re-INVITE.
-func (n *Negotiator) Hold() { n.held = true }
-
-// Resume undoes Hold; the next offer uses the configured direction again.
-func (n *Negotiator) Resume() { n.held = false }
-
-// Held reports whether Hold is in effect.
-func (n *Negotiator) Held() bool { return n.held }
-
-// direction is the local preference with hold applied.
-func (n *Negotiator) direction() MediaDirection {
-	if n.held {
-		return n.cfg.Direction.Intersect(MediaSendOnly)
-	}
-	return n.cfg.Direction
-}
-
-// Params returns the outcome of the last completed exchange.
-func (n *Negotiator) Params() (MediaParams, bool) {
-	p := n.params
-	p.Codecs = slices.Clone(p.Codecs)
-	return p, n.hasParams
-}
-
-// LocalDescription returns a copy of the last SDP sent, or nil.
-func (n *Negotiator) LocalDescription() *SessionDescription {
-	if n.local == nil {
-		return nil
-	}
-	return n.local.Clone()
-}
-
-// RemoteDescription returns a copy of the last SDP received, or nil.
-func (n *Negotiator) RemoteDescription() *SessionDescription {
-	if n.remote == nil {
-		return nil
-	}
-	return n.remote.Clone()
-}
-
-// OfferPending reports whether an offer made by CreateOffer awaits its answer.
-func (n *Negotiator) OfferPending() bool { return n.pending != nil }
-
-// CreateOffer returns an SDP offer: the initial one (in an INVITE, or in the
-// 200 to an INVITE that had none) or a re-offer. A re-offer keeps all m= lines
-// of the last SDP sent, in order, with the ones no longer used at port 0
-// (RFC 3264 §8). The offer stays pending until ApplyAnswer or CancelOffer;
-// while it is pending, another CreateOffer fails with ErrOfferPending.
-func (n *Negotiator) CreateOffer() ([]byte, error) {
-	if n.pending != nil {
-		return nil, ErrOfferPending
-	}
-	sd := sessionFor(n.cfg)
-	audio := audioMediaFor(n.cfg, slices.Clone(n.cfg.Codecs), n.direction(), n.cfg.RTCPMux, false)
-	idx := -1
-	if n.local != nil {
-		if n.hasParams && n.params.Index < len(n.local.Media) {
-			idx = n.params.Index
-		} else {
-			idx = slices.IndexFunc(n.local.Media, func(m MediaDescription) bool {
-				return strings.EqualFold(m.Type, "audio") && m.Port != 0
-			})
-		}
-		for i := range n.local.Media {
-			if i == idx {
-				sd.Media = append(sd.Media, audio)
-			} else {
-				sd.Media = append(sd.Media, disabledMedia(&n.local.Media[i], n.cfg.Addr))
-			}
-		}
-	}
-	if idx < 0 {
-		sd.Media = append(sd.Media, audio)
-	}
-	b, err := n.send(sd)
-	if err != nil {
-		return nil, err
-	}
-	n.pending = sd
-	return b, nil
-}
-
-// CancelOffer forgets the pending offer, for example after the re-INVITE
-// carrying it failed (RFC 3264 §8: the session stays as it was). The offer's
-// version stays used.
-func (n *Negotiator) CancelOffer() { n.pending = nil }
-
-// ApplyAnswer applies the answer to the pending offer (from a 2xx, a reliable
-// provisional response, or the ACK of a late offer) and returns the
-// negotiated stream. The offer/answer exchange is over whether or not it
-// succeeds; on error the previous outcome stays in effect. Errors: those of
-// ParseSDP and of the package-level ApplyAnswer, and ErrNoOfferPending.
-func (n *Negotiator) ApplyAnswer(answer []byte) (MediaParams, error) {
-	offer := n.pending
-	if offer == nil {
-		return MediaParams{}, ErrNoOfferPending
-	}
-	n.pending = nil
-	sd, err := n.cfg.Limits.Parse(answer)
-	if err != nil {
-		return MediaParams{}, err
-	}
-	p, err := ApplyAnswer(offer, sd)
-	if err != nil {
-		return MediaParams{}, err
-	}
-	n.remote = sd
-	n.params, n.hasParams = p, true
-	p.Codecs = slices.Clone(p.Codecs)
-	return p, nil
-}
-
-// Answer answers the peer's offer (initial or re-offer) as the package-level
-// Answer does, with the configured direction (hold applied), and returns the
-// answer's wire form and the negotiated stream. It fails with ErrOfferPending
-// while our own offer is unanswered (glare, RFC 3261 §14.2), and with an
-// error wrapping ErrNotAcceptable (send 488) when nothing can be accepted; in
-// both cases nothing changes.
-func (n *Negotiator) Answer(offer []byte) ([]byte, MediaParams, error) {
-	if n.pending != nil {
-		return nil, MediaParams{}, ErrOfferPending
-	}
-	sd, err := n.cfg.Limits.Parse(offer)
-	if err != nil {
-		return nil, MediaParams{}, err
-	}
-	ans, p, err := answerWith(sd, n.cfg, n.direction())
-	if err != nil {
-		return nil, MediaParams{}, err
-	}
-	b, err := n.send(ans)
-	if err != nil {
-		return nil, MediaParams{}, err
-	}
-	n.remote = sd
-	n.params, n.hasParams = p, true
-	p.Codecs = slices.Clone(p.Codecs)
-	return b, p, nil
-}
-
-// send stamps sd's o= line and returns its wire form: the session id, and
-// the last version sent if the content is unchanged, else that version plus
-// one (RFC 3264 §8). The first SDP has version 1.
-func (n *Negotiator) send(sd *SessionDescription) ([]byte, error) {
-	sd.Origin.SessionID = n.cfg.SessionID
-	sd.Origin.SessionVersion = 1
-	if n.local != nil {
-		sd.Origin.SessionVersion = n.local.Origin.SessionVersion
-	}
-	b, err := sd.Marshal()
-	if err != nil {
-		return nil, err
-	}
-	if n.local != nil && !bytes.Equal(b, n.localWire) {
-		sd.Origin.SessionVersion++
-		if b, err = sd.Marshal(); err != nil {
-			return nil, err
-		}
-	}
-	n.local, n.localWire = sd.Clone(), b
-	return b, nil
 }

@@ -1,13 +1,13 @@
-package rtp_test
+package sdp_test
 
 import (
 	"errors"
 	"net/netip"
 	"testing"
 
-	"github.com/stretchr/testify/require"
+	"github.com/dialtone/dialtone/rtp/sdp"
 
-	"github.com/dialtone/dialtone/rtp"
+	"github.com/stretchr/testify/require"
 )
 
 // sdpSeedLinphone is shaped like a Linphone offer: opus and speex first,
@@ -103,32 +103,32 @@ const sdpSeedIPv6T38 = "v=0\r\n" +
 // offer, it must be answered without a panic, and an answer we produce must
 // be one ApplyAnswer accepts for that offer, with the same outcome.
 func FuzzSDP(f *testing.F) {
-	cfg := rtp.OfferConfig{Addr: netip.MustParseAddr("192.0.2.1"), Port: 4000, SessionID: 1, RTCPMux: true}
+	cfg := sdp.Config{Addr: netip.MustParseAddr("192.0.2.1"), Port: 4000, SessionID: 1, RTCPMux: true}
 	for _, s := range []string{sdpSeedLinphone, sdpSeedBaresip, sdpSeedAsterisk, sdpSeedOutOfOrder, sdpSeedIPv6T38, "", "v=0\n", "x"} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		sd, err := rtp.ParseSDP(b)
+		sd, err := sdp.Parse(b)
 		if err != nil {
-			require.ErrorIs(t, err, rtp.ErrSDPMalformed)
+			require.ErrorIs(t, err, sdp.ErrMalformed)
 			return
 		}
 		out, err := sd.Marshal()
 		require.NoError(t, err, "marshal of parsed %q", b)
-		again, err := rtp.ParseSDP(out)
+		again, err := sdp.Parse(out)
 		require.NoError(t, err, "reparse of %q", out)
 		require.Equal(t, sd, again, "input %q\nmarshalled %q", b, out)
 
-		ans, p, err := rtp.Answer(sd, cfg)
+		ans, p, err := sdp.Answer(sd, cfg)
 		if err != nil {
-			require.True(t, errors.Is(err, rtp.ErrNotAcceptable) || errors.Is(err, rtp.ErrSDPMalformed), "%v", err)
+			require.True(t, errors.Is(err, sdp.ErrNotAcceptable) || errors.Is(err, sdp.ErrMalformed), "%v", err)
 			return
 		}
 		wire, err := ans.Marshal()
 		require.NoError(t, err)
-		parsedAns, err := rtp.ParseSDP(wire)
+		parsedAns, err := sdp.Parse(wire)
 		require.NoError(t, err, "answer %q", wire)
-		q, err := rtp.ApplyAnswer(sd, parsedAns)
+		q, err := sdp.ApplyAnswer(sd, parsedAns)
 		require.NoError(t, err, "offer %q\nanswer %q", out, wire)
 		require.Equal(t, p.Index, q.Index)
 		require.Equal(t, p.Codec, q.Codec)
