@@ -139,7 +139,7 @@ func (r *bytesReaderT) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// samplesReader turns a WAVReader into an io.Reader of little-endian
+// samplesReader turns a wav.Reader into an io.Reader of little-endian
 // samples, for io.ReadAll.
 type samplesReader struct{ r *wav.Reader }
 

@@ -290,7 +290,7 @@ func newChime() (rtp.FrameSource, error) {
 	return &samples{s: all}, nil
 }
 
-// countingSink counts the samples written to a WAVWriter.
+// countingSink counts the samples written to a wav.Writer.
 type countingSink struct {
 	w *wav.Writer
 	n int

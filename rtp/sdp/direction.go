@@ -36,7 +36,7 @@ func (d Direction) String() string {
 	case Inactive:
 		return "inactive"
 	}
-	return "MediaDirection(" + strconv.Itoa(int(d)) + ")"
+	return "Direction(" + strconv.Itoa(int(d)) + ")"
 }
 
 // Sends reports whether the side with direction d sends media.

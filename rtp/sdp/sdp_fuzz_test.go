@@ -98,7 +98,7 @@ const sdpSeedIPv6T38 = "v=0\r\n" +
 	"m=image 0 udptl t38\r\n" +
 	"a=T38FaxVersion:0\r\n"
 
-// FuzzSDP checks that ParseSDP never panics and that whatever it accepts
+// FuzzSDP checks that Parse never panics and that whatever it accepts
 // survives Marshal: parse(marshal(parse(x))) == parse(x). Taken as an
 // offer, it must be answered without a panic, and an answer we produce must
 // be one ApplyAnswer accepts for that offer, with the same outcome.

@@ -356,7 +356,7 @@ func TestMediaDirection(t *testing.T) {
 			require.Equal(t, tt.withInactive, tt.d.Intersect(sdp.Inactive))
 		})
 	}
-	require.Equal(t, "MediaDirection(7)", sdp.Direction(7).String())
+	require.Equal(t, "Direction(7)", sdp.Direction(7).String())
 }
 
 func TestSDPStaticPayloadTypes(t *testing.T) {
