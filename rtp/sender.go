@@ -305,7 +305,7 @@ func (s *Session) flush() {
 	var errs uint64
 	for i := range t.out {
 		o := &t.out[i]
-		if s.socks != nil && s.socks.send(o.b, o.to, o.onRTCP) != nil {
+		if s.socks != nil && s.socks.Send(o.b, o.to, o.onRTCP) != nil {
 			errs++
 		}
 	}

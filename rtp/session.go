@@ -260,7 +260,7 @@ func NewSession(ctx context.Context, cfg SessionConfig) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.rtcpOnRTP = !s.socks.hasRTCP()
+	s.rtcpOnRTP = !s.socks.HasRTCP()
 	s.start()
 	return s, nil
 }
@@ -360,11 +360,11 @@ func (s *Session) start() {
 
 // LocalAddr returns the address and port of the RTP socket (the address
 // the session was bound to: unspecified when it binds all interfaces).
-func (s *Session) LocalAddr() netip.AddrPort { return s.socks.localAddr(false) }
+func (s *Session) LocalAddr() netip.AddrPort { return s.socks.LocalAddr(false) }
 
 // LocalRTCPAddr returns the address of the RTCP socket: the RTP one with
 // rtcp-mux.
-func (s *Session) LocalRTCPAddr() netip.AddrPort { return s.socks.localAddr(true) }
+func (s *Session) LocalRTCPAddr() netip.AddrPort { return s.socks.LocalAddr(true) }
 
 // SSRC returns the session's synchronization source identifier.
 func (s *Session) SSRC() uint32 { return s.ssrc }
@@ -703,7 +703,7 @@ func (s *Session) Close() error {
 			if s.cfg.Tracer != nil {
 				s.tracePacket(time.Now(), true, true, onRTCP, dest, bye)
 			}
-			_ = s.socks.send(bye, dest, onRTCP)
+			_ = s.socks.Send(bye, dest, onRTCP)
 		}
 		s.closeErr = s.socks.close()
 		close(s.dtmfCh)

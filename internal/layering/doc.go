@@ -17,7 +17,8 @@
 //	proxy                  registrar, proxy, redirect server  (sip, transport, transaction, dialog)
 //
 // Packages under internal/ are leaves that import nothing of the project,
-// except internal/interop, which with examples/ may import anything. Test
+// except internal/rtpsock, which uses internal/sockaddr, and
+// internal/interop, which with examples/ may import anything. Test
 // files follow the same rules, and may also use internal/memnet; proxy's
 // tests may also use ua, whose phones they drive through the proxy.
 package layering

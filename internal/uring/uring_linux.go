@@ -1,6 +1,6 @@
 //go:build linux && (amd64 || arm64 || riscv64 || loong64 || ppc64 || ppc64le || s390x) && !rtp_netpoll
 
-package rtp
+package uring
 
 import (
 	"errors"
@@ -71,20 +71,25 @@ type uringCQE struct {
 }
 
 // errURingFeatures: the kernel's ring lacks a feature this code relies on.
-var errURingFeatures = errors.New("rtp: io_uring without single mmap")
+var errURingFeatures = errors.New("uring: io_uring without single mmap")
 
-// uringSend is one datagram of a batch; res is the kernel's result: bytes
+// Send is one datagram of a batch; Res is the kernel's result: bytes
 // sent, or a negated errno.
-type uringSend struct {
-	fd  int
-	b   []byte
-	sa  unix.RawSockaddrInet6 // or an IPv4 address in its first bytes
-	sal uint32
-	res int32
+type Send struct {
+	// FD is the socket that sends it.
+	FD int
+	// B is the datagram; it must not be empty.
+	B []byte
+	// SA is the destination (an IPv4 address in its first bytes), SALen
+	// its length, as internal/sockaddr.Put writes them.
+	SA    unix.RawSockaddrInet6
+	SALen uint32
+	// Res is set by SendAll.
+	Res int32
 }
 
-// uring is a submission and a completion ring. It is used by one goroutine.
-type uring struct {
+// Ring is a submission and a completion ring. It is used by one goroutine.
+type Ring struct {
 	fd      int
 	ring    []byte // SQ and CQ rings, one mapping
 	sqeMem  []byte
@@ -103,28 +108,30 @@ type uring struct {
 	iovs []syscall.Iovec
 }
 
-// newURing sets up a ring of the given number of entries (a power of two).
-func newURing(entries uint32) (*uring, error) {
+// New sets up a ring of the given number of entries (a power of two). It
+// fails where the kernel refuses one (older than 5.6, io_uring disabled or
+// filtered).
+func New(entries uint32) (*Ring, error) {
 	var p uringParams
 	fd, _, e := syscall.Syscall(sysIOURingSetup, uintptr(entries), uintptr(unsafe.Pointer(&p)), 0)
 	if e != 0 {
 		return nil, e
 	}
-	r := &uring{fd: int(fd)}
+	r := &Ring{fd: int(fd)}
 	if p.features&uringFeatSingleMmap == 0 {
-		r.close()
+		r.Close()
 		return nil, errURingFeatures
 	}
 	size := max(p.sqOff.array+p.sqEntries*4, p.cqOff.cqes+p.cqEntries*uint32(unsafe.Sizeof(uringCQE{})))
 	var err error
 	r.ring, err = syscall.Mmap(r.fd, uringOffSQRing, int(size), syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_SHARED|syscall.MAP_POPULATE)
 	if err != nil {
-		r.close()
+		r.Close()
 		return nil, err
 	}
 	r.sqeMem, err = syscall.Mmap(r.fd, uringOffSQEs, int(p.sqEntries)*int(unsafe.Sizeof(uringSQE{})), syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_SHARED|syscall.MAP_POPULATE)
 	if err != nil {
-		r.close()
+		r.Close()
 		return nil, err
 	}
 	r.sqes = unsafe.Slice((*uringSQE)(unsafe.Pointer(&r.sqeMem[0])), p.sqEntries)
@@ -145,8 +152,9 @@ func newURing(entries uint32) (*uring, error) {
 	return r, nil
 }
 
-// close unmaps the rings and closes the ring's descriptor.
-func (r *uring) close() {
+// Close unmaps the rings and closes the ring's descriptor. It is
+// idempotent.
+func (r *Ring) Close() {
 	if r.sqeMem != nil {
 		_ = syscall.Munmap(r.sqeMem)
 		r.sqeMem, r.sqes = nil, nil
@@ -161,20 +169,20 @@ func (r *uring) close() {
 	}
 }
 
-// sendAll sends every datagram of items (with MSG_DONTWAIT, so none waits
+// SendAll sends every datagram of items (with MSG_DONTWAIT, so none waits
 // for socket buffer space) and sets each one's res. It returns an error
 // only when the ring itself failed; then every item it did not complete,
 // in the failed batch or after it, has the result -EIO.
-func (r *uring) sendAll(items []uringSend) error {
+func (r *Ring) SendAll(items []Send) error {
 	for i := range items {
-		items[i].res = 1 // pending
+		items[i].Res = 1 // pending
 	}
 	for len(items) > 0 {
 		n := min(len(items), r.entries)
 		if err := r.batch(items[:n]); err != nil {
 			for i := range items {
-				if items[i].res == 1 {
-					items[i].res = -int32(syscall.EIO)
+				if items[i].Res == 1 {
+					items[i].Res = -int32(syscall.EIO)
 				}
 			}
 			return err
@@ -186,18 +194,18 @@ func (r *uring) sendAll(items []uringSend) error {
 
 // batch submits len(items) ≤ r.entries sends and waits for their
 // completions.
-func (r *uring) batch(items []uringSend) error {
+func (r *Ring) batch(items []Send) error {
 	tail := atomic.LoadUint32(r.sqTail)
 	for i := range items {
 		it := &items[i]
 		idx := tail & r.sqMask
-		r.iovs[i] = syscall.Iovec{Base: &it.b[0]}
-		r.iovs[i].SetLen(len(it.b))
-		r.msgs[i] = syscall.Msghdr{Name: (*byte)(unsafe.Pointer(&it.sa)), Namelen: it.sal, Iov: &r.iovs[i]}
+		r.iovs[i] = syscall.Iovec{Base: &it.B[0]}
+		r.iovs[i].SetLen(len(it.B))
+		r.msgs[i] = syscall.Msghdr{Name: (*byte)(unsafe.Pointer(&it.SA)), Namelen: it.SALen, Iov: &r.iovs[i]}
 		r.msgs[i].Iovlen = 1
 		r.sqes[idx] = uringSQE{
 			opcode:   uringOpSendmsg,
-			fd:       int32(it.fd),
+			fd:       int32(it.FD),
 			addr:     uint64(uintptr(unsafe.Pointer(&r.msgs[i]))),
 			len:      1,
 			msgFlags: syscall.MSG_DONTWAIT,
@@ -209,7 +217,7 @@ func (r *uring) batch(items []uringSend) error {
 	toSubmit, left := len(items), len(items)
 	for left > 0 {
 		// RawSyscall6: with MSG_DONTWAIT a UDP send completes at once, so
-		// the call does not block (see sockets.send).
+		// the call does not block (see rtpsock.Pair.Send).
 		n, _, e := syscall.RawSyscall6(sysIOURingEnter, uintptr(r.fd), uintptr(toSubmit), uintptr(left), uringEnterGetEvents, 0, 0)
 		if e == syscall.EINTR {
 			continue
@@ -224,117 +232,17 @@ func (r *uring) batch(items []uringSend) error {
 }
 
 // reap takes the completions off the ring and returns how many there were.
-func (r *uring) reap(items []uringSend) int {
+func (r *Ring) reap(items []Send) int {
 	head := atomic.LoadUint32(r.cqHead)
 	tail := atomic.LoadUint32(r.cqTail)
 	n := 0
 	for ; head != tail; head++ {
 		c := &r.cqes[head&r.cqMask]
 		if ud := c.userData; ud < uint64(len(items)) {
-			items[ud].res = c.res
+			items[ud].Res = c.res
 		}
 		n++
 	}
 	atomic.StoreUint32(r.cqHead, head)
 	return n
-}
-
-// sendBatchEntries is the size of a worker's ring: the datagrams of one
-// wake-up go in one system call up to this many, in several beyond.
-const sendBatchEntries = 256
-
-// sendBatch collects the packets that the sessions run at one wake-up of
-// an engine worker queued, and sends them all through the worker's ring.
-// A nil *sendBatch (no io_uring here, or EngineConfig.NoRing) sends each
-// session's packets as it runs.
-type sendBatch struct {
-	ring  *uring
-	spans []sendSpan
-	items []uringSend
-}
-
-// sendSpan is one session's share of the batch.
-type sendSpan struct {
-	s          *Session
-	start, end int // items of its packets that are submitted
-	errs       uint64
-}
-
-// newSendBatch sets up a worker's ring, or returns nil when the kernel
-// refuses (older than 5.6, or io_uring disabled or filtered).
-func newSendBatch() *sendBatch {
-	r, err := newURing(sendBatchEntries)
-	if err != nil {
-		return nil
-	}
-	return &sendBatch{ring: r}
-}
-
-// add takes s's queued packets into the batch; false means there is no
-// batch and the caller sends them.
-func (b *sendBatch) add(s *Session) bool {
-	if b == nil || b.ring == nil {
-		return false
-	}
-	t := &s.tx
-	if len(t.out) == 0 {
-		return true
-	}
-	sp := sendSpan{s: s, start: len(b.items)}
-	out := t.out[t.batched:]
-	t.batched = len(t.out)
-	if s.socks == nil {
-		out = nil // nothing to send with: flush just empties the queue
-	}
-	for i := range out {
-		o := &out[i]
-		it := uringSend{b: o.b}
-		var err error
-		if it.fd, it.sal, err = s.socks.dest(o.to, o.onRTCP, &it.sa); err != nil {
-			sp.errs++ // closed
-			continue
-		}
-		if len(o.b) > 0 {
-			b.items = append(b.items, it)
-		}
-	}
-	sp.end = len(b.items)
-	b.spans = append(b.spans, sp)
-	return true
-}
-
-// flush sends what the batch holds and settles each session's queue and
-// error count. The sessions are still on the worker (its lock is held), so
-// their sockets and buffers stay as they are until flush returns.
-func (b *sendBatch) flush() {
-	if b == nil || len(b.spans) == 0 {
-		return
-	}
-	if err := b.ring.sendAll(b.items); err != nil {
-		// The ring broke; what it did not complete is lost (counted as
-		// send errors) and the worker sends one by one from now on.
-		b.ring.close()
-		b.ring = nil
-	}
-	for i := range b.spans {
-		sp := &b.spans[i]
-		for _, it := range b.items[sp.start:sp.end] {
-			if it.res < 0 {
-				sp.errs++
-			}
-		}
-		sp.s.sent(sp.errs)
-		b.spans[i] = sendSpan{}
-	}
-	b.spans = b.spans[:0]
-	clear(b.items)
-	b.items = b.items[:0]
-}
-
-// close releases the ring.
-func (b *sendBatch) close() {
-	if b != nil && b.ring != nil {
-		b.ring.close()
-		b.ring = nil
-	}
 }

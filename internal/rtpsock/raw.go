@@ -1,9 +1,8 @@
 //go:build linux && (amd64 || arm64 || riscv64 || loong64 || ppc64 || ppc64le || s390x) && !rtp_netpoll
 
-package rtp
+package rtpsock
 
 import (
-	"context"
 	"net"
 	"net/netip"
 	"os"
@@ -11,9 +10,6 @@ import (
 	"time"
 	"unsafe"
 
-	"github.com/dialtone/dialtone/rtp/dtmf"
-
-	pionrtp "github.com/pion/rtp"
 	"golang.org/x/sys/unix"
 
 	"github.com/dialtone/dialtone/internal/sockaddr"
@@ -46,31 +42,22 @@ type rawSocket struct {
 	local netip.AddrPort
 }
 
-// sockets are the sockets of one session: RTP, and RTCP unless muxed.
-type sockets struct {
+// Pair is the sockets of one session: RTP, and RTCP unless muxed.
+type Pair struct {
 	rtp, rtcp *rawSocket
-	port      int
-	alloc     *PortAllocator
 	closed    bool
-	nextRTCP  time.Time // next read of the RTCP socket; owned by the worker
+	nextRTCP  time.Time // next read of the RTCP socket; owned by the reader
 }
 
-// openSockets binds the sockets of a session from alloc.
-func openSockets(ctx context.Context, alloc *PortAllocator, addr netip.Addr, mux bool) (*sockets, error) {
-	k, port, err := allocatePorts(ctx, alloc, addr, mux, bindRawPorts)
-	if err != nil {
-		return nil, err
-	}
-	k.port, k.alloc = port, alloc
-	return k, nil
-}
-
-func bindRawPorts(addr netip.Addr, port int, mux bool) (*sockets, error) {
+// Bind binds the RTP socket to addr:port and, without mux, the RTCP
+// socket to port+1. A port another program holds gives an error wrapping
+// syscall.EADDRINUSE.
+func Bind(addr netip.Addr, port int, mux bool) (*Pair, error) {
 	r, err := bindRaw(addr, port)
 	if err != nil {
 		return nil, err
 	}
-	k := &sockets{rtp: r}
+	k := &Pair{rtp: r}
 	if !mux {
 		if k.rtcp, err = bindRaw(addr, port+1); err != nil {
 			_ = syscall.Close(r.fd)
@@ -116,24 +103,27 @@ func bindRaw(addr netip.Addr, port int) (*rawSocket, error) {
 	return &rawSocket{fd: fd, local: netip.AddrPortFrom(addr, uint16(port))}, nil
 }
 
-func (k *sockets) localAddr(rtcp bool) netip.AddrPort {
+// LocalAddr is the RTP socket's address, or the RTCP one's when rtcp is
+// set and there is one.
+func (k *Pair) LocalAddr(rtcp bool) netip.AddrPort {
 	if rtcp && k.rtcp != nil {
 		return k.rtcp.local
 	}
 	return k.rtp.local
 }
 
-func (k *sockets) hasRTCP() bool { return k.rtcp != nil }
+// HasRTCP reports whether RTCP has a socket of its own.
+func (k *Pair) HasRTCP() bool { return k.rtcp != nil }
 
-// start does nothing: the engine worker reads the sockets at each tick.
-func (k *sockets) start(*Session) {}
+// Start does nothing: the owner reads the sockets with Receive.
+func (k *Pair) Start(func() Receiver) {}
 
-// send writes one datagram to to, from the RTCP socket when rtcp is set
-// and there is one. Only the session's worker, and Close once the session
-// left it, send.
-func (k *sockets) send(b []byte, to netip.AddrPort, rtcp bool) error {
+// Send writes one datagram to to, from the RTCP socket when rtcp is set
+// and there is one, without waiting. The caller serializes Send, Dest,
+// Receive and Close.
+func (k *Pair) Send(b []byte, to netip.AddrPort, rtcp bool) error {
 	var sa unix.RawSockaddrInet6
-	fd, salen, err := k.dest(to, rtcp, &sa)
+	fd, salen, err := k.Dest(to, rtcp, &sa)
 	if err != nil {
 		return err
 	}
@@ -156,11 +146,11 @@ func (k *sockets) send(b []byte, to netip.AddrPort, rtcp bool) error {
 	}
 }
 
-// dest picks the socket that sends a datagram to to (the RTCP socket when
+// Dest picks the socket that sends a datagram to to (the RTCP socket when
 // rtcp is set and there is one) and writes to into sa as that socket's
 // family needs it. It returns the socket, the address's length, and
 // net.ErrClosed once the sockets are closed.
-func (k *sockets) dest(to netip.AddrPort, rtcp bool, sa *unix.RawSockaddrInet6) (fd int, salen uint32, err error) {
+func (k *Pair) Dest(to netip.AddrPort, rtcp bool, sa *unix.RawSockaddrInet6) (fd int, salen uint32, err error) {
 	r := k.rtp
 	if rtcp && k.rtcp != nil {
 		r = k.rtcp
@@ -171,9 +161,9 @@ func (k *sockets) dest(to netip.AddrPort, rtcp bool, sa *unix.RawSockaddrInet6) 
 	return r.fd, sockaddr.Put(sa, to, r.local.Addr().Is6()), nil
 }
 
-// close closes the sockets and releases the ports. The session has left
-// its worker, so nothing reads them any more.
-func (k *sockets) close() error {
+// Close closes the sockets; nothing may read them any more. It is
+// idempotent.
+func (k *Pair) Close() error {
 	if k.closed {
 		return nil
 	}
@@ -184,7 +174,6 @@ func (k *sockets) close() error {
 			err = e
 		}
 	}
-	k.alloc.release(k.port)
 	if err != nil {
 		return os.NewSyscallError("close", err)
 	}
@@ -197,20 +186,18 @@ type mmsghdr struct {
 	n   uint32
 }
 
-// recvScratch is a worker's receive memory, shared by the sessions it
-// drives: one recvmmsg batch and the parsing scratch.
-type recvScratch struct {
-	hdrs   [recvBatch]mmsghdr
-	iovs   [recvBatch]syscall.Iovec
-	names  [recvBatch]unix.RawSockaddrInet6
-	oob    [recvBatch][8]uint64 // control messages, 8-byte aligned
-	bufs   [recvBatch][maxDatagram]byte
-	h      pionrtp.Header
-	digits []dtmf.Digit
+// Scratch is a reader's receive memory, shared by the sockets it reads:
+// one recvmmsg batch. Its zero value is ready.
+type Scratch struct {
+	hdrs  [recvBatch]mmsghdr
+	iovs  [recvBatch]syscall.Iovec
+	names [recvBatch]unix.RawSockaddrInet6
+	oob   [recvBatch][8]uint64 // control messages, 8-byte aligned
+	bufs  [recvBatch][maxDatagram]byte
 }
 
 // read reads up to recvBatch datagrams from fd without waiting.
-func (sc *recvScratch) read(fd int) (int, syscall.Errno) {
+func (sc *Scratch) read(fd int) (int, syscall.Errno) {
 	for i := range sc.hdrs {
 		m := &sc.hdrs[i]
 		sc.iovs[i].Base = &sc.bufs[i][0]
@@ -239,11 +226,11 @@ func (sc *recvScratch) read(fd int) (int, syscall.Errno) {
 }
 
 // from returns the source address of datagram i.
-func (sc *recvScratch) from(i int) netip.AddrPort { return sockaddr.Get(&sc.names[i]) }
+func (sc *Scratch) from(i int) netip.AddrPort { return sockaddr.Get(&sc.names[i]) }
 
 // stamp returns the kernel's receive time of datagram i in Unix
 // nanoseconds (SCM_TIMESTAMPNS), or false.
-func (sc *recvScratch) stamp(i int) (int64, bool) {
+func (sc *Scratch) stamp(i int) (int64, bool) {
 	n := int(sc.hdrs[i].hdr.Controllen)
 	oob := unsafe.Slice((*byte)(unsafe.Pointer(&sc.oob[i][0])), len(sc.oob[i])*8)[:min(n, len(sc.oob[i])*8)]
 	hdrLen := syscall.CmsgLen(0)
@@ -262,23 +249,28 @@ func (sc *recvScratch) stamp(i int) (int64, bool) {
 	return 0, false
 }
 
-// receive handles what arrived on the session's sockets since its last
-// tick; the worker calls it at each tick, before the tick itself.
-func (k *sockets) receive(s *Session, sc *recvScratch, now time.Time) {
-	k.drain(s, sc, k.rtp, false, now)
+// Receive hands r what arrived on the sockets since the last call, up to
+// recvMaxBatches reads of recvBatch datagrams per socket; the RTCP socket
+// is read every rtcpPollInterval. now is the read time, the arrival time
+// of a datagram without a usable kernel timestamp.
+func (k *Pair) Receive(r Receiver, sc *Scratch, now time.Time) {
+	if k.closed {
+		return
+	}
+	k.drain(r, sc, k.rtp, false, now)
 	if k.rtcp != nil && !now.Before(k.nextRTCP) {
 		k.nextRTCP = now.Add(rtcpPollInterval)
-		k.drain(s, sc, k.rtcp, true, now)
+		k.drain(r, sc, k.rtcp, true, now)
 	}
 }
 
-func (k *sockets) drain(s *Session, sc *recvScratch, r *rawSocket, rtcpOnly bool, now time.Time) {
+func (k *Pair) drain(rx Receiver, sc *Scratch, r *rawSocket, rtcpOnly bool, now time.Time) {
 	wall := now.UnixNano()
 	for range recvMaxBatches {
 		n, e := sc.read(r.fd)
 		if e != 0 {
 			if e != syscall.EAGAIN {
-				s.readErrors.Add(1)
+				rx.ReadError()
 			}
 			return
 		}
@@ -290,14 +282,7 @@ func (k *sockets) drain(s *Session, sc *recvScratch, r *rawSocket, rtcpOnly bool
 				}
 			}
 			pkt := sc.bufs[i][:min(int(sc.hdrs[i].n), maxDatagram)]
-			from := sc.from(i)
-			s.traceIn(arrival, rtcpOnly, from, pkt)
-			if rtcpOnly || isRTCP(pkt) {
-				s.handleRTCP(pkt, from, arrival)
-				continue
-			}
-			sc.digits = s.handleRTP(&sc.h, pkt, from, arrival, sc.digits[:0])
-			s.deliverDTMF(sc.digits)
+			rx.Datagram(pkt, sc.from(i), arrival, rtcpOnly)
 		}
 		if n < recvBatch {
 			return
