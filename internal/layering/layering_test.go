@@ -33,7 +33,7 @@ var rules = []rule{
 	{prefix: "internal/layering"},
 	// The media sockets use the one socket-address conversion; the ring's
 	// tests build their destinations with it.
-	{prefix: "internal/rtpsock", allow: []string{"internal/sockaddr"}},
+	{prefix: "internal/rtpsock", allow: []string{"internal/sockaddr"}, testAllow: []string{"internal/testenv"}},
 	{prefix: "internal/uring", testAllow: []string{"internal/sockaddr", "internal/testenv"}},
 	{prefix: "internal"},
 	{prefix: "sip/digest", allow: []string{"sip"}},
