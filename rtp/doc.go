@@ -1,31 +1,24 @@
 // Package rtp is Dialtone's media layer: the pieces that turn audio into RTP
 // packets and back for SIP calls.
 //
-// What is here now:
+// The media jobs live in subpackages, one job each, over the shared
+// vocabulary of rtp/audio (sample rate, frame size, Codec):
 //
-//   - G.711 μ-law (PCMU) and A-law (PCMA) at 8 kHz (RFC 3551 §4.5.14):
-//     G711EncodeUlaw, G711DecodeUlaw and the A-law pair, G711Law to pick one
-//     from a Codec or payload type, and G711AppendPacket to build an RTP
-//     packet (RFC 3550 §5.1) from a frame of samples.
-//   - RFC 4733 telephone events (DTMF): DTMFEvent is the 4-byte payload,
-//     DTMFSender plans the packets of a digit (marker, shared timestamp,
-//     growing duration, three end packets), and DTMFReceiver turns received
-//     events into digits, each exactly once.
-//   - JitterBuffer: reordering, loss concealment and an adaptive playout
-//     delay driven by the RFC 3550 §6.4.1 interarrival jitter estimate.
-//   - WAV files: WAVReader converts 8- to 32-bit PCM and G.711 files, stereo
-//     or multichannel, at 4 to 192 kHz, to mono 8 kHz; WAVWriter and AppendWAV
-//     write 16-bit mono 8 kHz files.
-//   - Audio sources and measurement: ToneGenerator (one or two sine
-//     components, phase-continuous across frames), SilenceSource, and
-//     ToneLevel, a Goertzel detector for tests.
-//   - SDP offer/answer (RFC 3264, RFC 4566) over pion/sdp/v3: Negotiator
-//     per call, ParseSDP that accepts SIP-world SDP (LF line ends, lines out
-//     of order), ErrNotAcceptable for a 488 and ErrOfferPending for a 491.
+//   - rtp/sdp: the SDP model and RFC 3264 offer/answer (Negotiator,
+//     Parse, Direction), over pion/sdp/v3.
+//   - rtp/g711: G.711 μ-law and A-law (RFC 3551 §4.5.14).
+//   - rtp/g722: the G.722 codec.
+//   - rtp/dtmf: RFC 4733 telephone events (Sender, Receiver).
+//   - rtp/jitter: the playout buffer (reordering, concealment, adaptive
+//     delay from the RFC 3550 §6.4.1 jitter estimate).
+//   - rtp/wav: WAV files, tone generators and a tone detector.
+//
+// What is here is the media session and its pacing:
+//
 //   - Session: one call's media. A PortAllocator hands out RTP/RTCP port
 //     pairs (or one port with rtcp-mux); the session latches onto the
 //     peer's real source (symmetric RTP), paces its sending at ptime from
-//     the monotonic clock, plays received audio out through a JitterBuffer,
+//     the monotonic clock, plays received audio out through a jitter.Buffer,
 //     sends and receives RFC 4733 digits, and runs RTCP (RFC 3550 §6:
 //     report intervals, loss, jitter, round-trip time, BYE on Close).
 //     WriteFrame/ReadFrame move PCM frames; Play and Record connect a
@@ -43,13 +36,13 @@
 //     G.711 calls take about half of one core
 //     (BenchmarkEchoSessionsRemote).
 //
-// Of Dialtone the package imports only two helpers from internal/ (the
-// deadline heap and socket addresses), and the signaling layers do not
-// import it: package ua glues the two together.
+// Of Dialtone the package imports its subpackages and two helpers from
+// internal/ (the deadline heap and socket addresses); the signaling layers
+// do not import it: package ua glues the two together.
 //
-// Audio is 16-bit linear PCM ([]int16) at AudioSampleRate (8000 Hz) in frames
-// of AudioFrameSamples (160 samples, 20 ms). Every frame source (ToneGenerator,
-// SilenceSource, WAVReader) has the method
+// Audio is 16-bit linear PCM ([]int16) at audio.SampleRate (8000 Hz) in frames
+// of audio.FrameSamples (160 samples, 20 ms). Every frame source
+// (wav.ToneGenerator, wav.SilenceSource, wav.Reader) has the method
 //
 //	ReadFrame(dst []int16) ([]int16, error)
 //
@@ -61,11 +54,11 @@
 // # Buffer ownership
 //
 // Functions that produce bytes or samples append to a caller-supplied dst
-// slice and return it (G711EncodeUlaw(dst, src), DTMFEvent.AppendTo,
-// ReadFrame, JitterBuffer.Pop, ...). They never keep dst, and they allocate
+// slice and return it (g711.EncodeULaw(dst, src), dtmf.Event.AppendTo,
+// ReadFrame, jitter.Buffer.Pop, ...). They never keep dst, and they allocate
 // only when dst lacks capacity, so a caller that reuses its buffers encodes,
 // packetizes, depacketizes, decodes and plays out with no allocation in
-// steady state. Inputs are only read during the call: JitterBuffer.Push
+// steady state. Inputs are only read during the call: jitter.Buffer.Push
 // copies the decoded payload into its own preallocated slots, so the packet
 // buffer may be reused as soon as Push returns. A pion rtp.Packet unmarshaled
 // from a datagram aliases that datagram (its Payload points into it); keep
@@ -74,10 +67,10 @@
 // # Time and concurrency
 //
 // The media primitives do not read the clock or start goroutines:
-// DTMFSender returns send offsets, and DTMFReceiver and JitterBuffer take
+// dtmf.Sender returns send offsets, and dtmf.Receiver and jitter.Buffer take
 // the current time as an argument, so they are tested in virtual time.
-// Their stateful types (DTMFReceiver, JitterBuffer, ToneGenerator,
-// WAVReader, WAVWriter) are not safe for concurrent use; their owner
+// Their stateful types (dtmf.Receiver, jitter.Buffer, wav.ToneGenerator,
+// wav.Reader, wav.Writer) are not safe for concurrent use; their owner
 // serializes access. A Session is driven by an Engine worker and Close,
 // idempotent, takes it off the engine and waits for a tick in progress; its
 // methods are safe for concurrent use. An Engine's workers run only while

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/dialtone/dialtone/rtp/audio"
+
 	"github.com/dialtone/dialtone/internal/timerheap"
 )
 
@@ -87,7 +89,7 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 		return nil, fmt.Errorf("%w: Slot %v", ErrEngineConfig, cfg.Slot)
 	}
 	e := &Engine{slot: cfg.Slot}
-	phases := max(int(AudioFrameDuration/cfg.Slot), 1)
+	phases := max(int(audio.FrameDuration/cfg.Slot), 1)
 	for range cfg.Workers {
 		e.workers = append(e.workers, &worker{slot: cfg.Slot, noRing: cfg.NoRing, load: make([]int, phases)})
 	}

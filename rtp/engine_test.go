@@ -6,6 +6,10 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/dialtone/dialtone/rtp/sdp"
+
+	"github.com/dialtone/dialtone/rtp/audio"
+
 	"github.com/stretchr/testify/require"
 )
 
@@ -63,14 +67,14 @@ func TestEngineSchedule(t *testing.T) {
 		require.Equal(t, workers*perWorker, e.Sessions())
 		// One session switches to 30 ms frames (a re-INVITE).
 		p30 := sessions[0]
-		require.NoError(t, p30.SetRemote(MediaParams{RemoteRTP: peer, Codec: PCMU(), Direction: MediaSendRecv, RemotePtime: 30}))
+		require.NoError(t, p30.SetRemote(sdp.MediaParams{RemoteRTP: peer, Codec: audio.PCMU(), Direction: sdp.SendRecv, RemotePtime: 30}))
 
 		const run = time.Minute
 		time.Sleep(run)
 		synctest.Wait()
 		end := time.Now()
 
-		phases := int(AudioFrameDuration / DefaultEngineSlot)
+		phases := int(audio.FrameDuration / DefaultEngineSlot)
 		perPhase := map[*worker][]int{}
 		for _, s := range sessions {
 			s.mu.Lock()
@@ -80,10 +84,10 @@ func TestEngineSchedule(t *testing.T) {
 			require.Zero(t, s.next.Sub(e.epoch)%DefaultEngineSlot, "still on the grid")
 			require.True(t, s.next.After(end), "nothing overdue")
 			if s != p30 {
-				require.Less(t, s.pace.start.Sub(joined[s]), AudioFrameDuration+DefaultEngineSlot, "first frame within a period")
+				require.Less(t, s.pace.start.Sub(joined[s]), audio.FrameDuration+DefaultEngineSlot, "first frame within a period")
 				// Every deadline start + n·20ms up to a slot after the
 				// end was handled (frames may go a slot early).
-				want := int64(end.Add(DefaultEngineSlot).Sub(s.pace.start)/AudioFrameDuration) + 1
+				want := int64(end.Add(DefaultEngineSlot).Sub(s.pace.start)/audio.FrameDuration) + 1
 				require.Equal(t, want, s.pace.n, "no drift")
 				require.Equal(t, uint64(want), st.packets)
 			}
@@ -119,15 +123,15 @@ func TestSessionWakeCatchUp(t *testing.T) {
 	s := testSession(t, peer)
 	s.cfg.FillSilence = true
 	t0 := time.Unix(1000, 0)
-	p := &pacer{start: t0, period: AudioFrameDuration}
+	p := &pacer{start: t0, period: audio.FrameDuration}
 	for i := range 10 {
-		s.wake(t0.Add(time.Duration(i)*AudioFrameDuration), p, nil)
+		s.wake(t0.Add(time.Duration(i)*audio.FrameDuration), p, nil)
 	}
 	require.Equal(t, int64(10), p.n)
 	// The next wake-up comes 7.5 periods late.
-	s.wake(t0.Add(10*AudioFrameDuration+15*AudioFrameDuration/2), p, nil)
+	s.wake(t0.Add(10*audio.FrameDuration+15*audio.FrameDuration/2), p, nil)
 	require.Equal(t, int64(18), p.n, "every due tick handled")
 	require.Equal(t, uint64(8-SendMaxCatchUpFrames), s.tx.skipped)
 	require.Equal(t, uint64(10+SendMaxCatchUpFrames), s.tx.packets)
-	require.Equal(t, t0.Add(18*AudioFrameDuration), p.deadline(), "no drift")
+	require.Equal(t, t0.Add(18*audio.FrameDuration), p.deadline(), "no drift")
 }

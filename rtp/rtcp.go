@@ -7,6 +7,8 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/dialtone/dialtone/rtp/audio"
+
 	"github.com/pion/rtcp"
 )
 
@@ -325,7 +327,7 @@ func rtcpBandwidth(cfgBits int, ptime time.Duration) float64 {
 	if cfgBits > 0 {
 		return float64(cfgBits) / 8
 	}
-	frameBytes := float64(AudioSampleRate)*ptime.Seconds() + 12 + 8 + 20
+	frameBytes := float64(audio.SampleRate)*ptime.Seconds() + 12 + 8 + 20
 	session := frameBytes / ptime.Seconds() // octets per second
 	return session * RTCPBandwidthFraction
 }
@@ -407,7 +409,7 @@ func (s *Session) buildRTCPLocked(now time.Time, bye bool) ([]byte, error) {
 // on the media clock (for the SR, RFC 3550 §6.4.1).
 func (s *Session) rtpTimeAt(now time.Time) uint32 {
 	d := now.Sub(s.tx.lastTickAt)
-	return s.tx.lastTickTS + uint32(d.Nanoseconds()*AudioSampleRate/int64(time.Second))
+	return s.tx.lastTickTS + uint32(d.Nanoseconds()*audio.SampleRate/int64(time.Second))
 }
 
 // handleRTCP processes one received compound RTCP packet that arrived at
@@ -472,7 +474,7 @@ func (s *Session) applyReportBlocksLocked(blocks []rtcp.ReceptionReport, arrival
 		r.stats.HaveRemoteReport = true
 		r.stats.RemoteFractionLost = float64(b.FractionLost) / 256
 		r.stats.RemotePacketsLost = totalLost(b.TotalLost)
-		r.stats.RemoteJitter = time.Duration(uint64(b.Jitter) * uint64(time.Second) / AudioSampleRate)
+		r.stats.RemoteJitter = time.Duration(uint64(b.Jitter) * uint64(time.Second) / audio.SampleRate)
 		if rtt, ok := roundTripTime(arrival, b.LastSenderReport, b.Delay); ok {
 			r.stats.RTT = rtt
 		}

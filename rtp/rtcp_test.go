@@ -6,6 +6,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dialtone/dialtone/rtp/sdp"
+
+	"github.com/dialtone/dialtone/rtp/audio"
+	"github.com/dialtone/dialtone/rtp/g711"
+
 	"github.com/pion/rtcp"
 	pionrtp "github.com/pion/rtp"
 	"github.com/stretchr/testify/require"
@@ -197,9 +202,9 @@ func testSession(t testing.TB, peer netip.AddrPort) *Session {
 	t.Helper()
 	s, err := newSession(SessionConfig{})
 	require.NoError(t, err)
-	require.NoError(t, s.SetRemote(MediaParams{
-		RemoteRTP: peer, RemoteRTCP: peer, Codec: PCMU(),
-		TelephoneEvent: TelephoneEvent(), HasTelephoneEvent: true, Direction: MediaSendRecv,
+	require.NoError(t, s.SetRemote(sdp.MediaParams{
+		RemoteRTP: peer, RemoteRTCP: peer, Codec: audio.PCMU(),
+		TelephoneEvent: audio.TelephoneEvent(), HasTelephoneEvent: true, Direction: sdp.SendRecv,
 	}))
 	return s
 }
@@ -214,21 +219,21 @@ func TestRTCPRoundTripExchange(t *testing.T) {
 	t0 := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
 
 	// a sends five packets to b, one of them lost.
-	frame := make([]int16, AudioFrameSamples)
+	frame := make([]int16, audio.FrameSamples)
 	var h pionrtp.Header
 	for i := range 5 {
 		if i == 3 {
 			continue
 		}
-		pkt, err := G711AppendPacket(nil, &pionrtp.Header{
-			PayloadType: PayloadTypePCMU, SequenceNumber: uint16(100 + i),
+		pkt, err := g711.AppendPacket(nil, &pionrtp.Header{
+			PayloadType: audio.PayloadTypePCMU, SequenceNumber: uint16(100 + i),
 			Timestamp: uint32(160 * i), SSRC: a.ssrc,
-		}, G711Ulaw, frame)
+		}, g711.ULaw, frame)
 		require.NoError(t, err)
 		b.handleRTP(&h, pkt, addrA, t0.Add(time.Duration(i)*20*time.Millisecond), nil)
 	}
 	a.rtcp.weSent = true
-	a.tx.packets, a.tx.octets = 5, 5*AudioFrameSamples
+	a.tx.packets, a.tx.octets = 5, 5*audio.FrameSamples
 
 	const flight, hold = 10 * time.Millisecond, 5 * time.Millisecond
 	sr, err := a.buildRTCPLocked(t0.Add(100*time.Millisecond), false)

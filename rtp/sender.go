@@ -4,6 +4,9 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/dialtone/dialtone/rtp/dtmf"
+	"github.com/dialtone/dialtone/rtp/g711"
+
 	pionrtp "github.com/pion/rtp"
 )
 
@@ -206,7 +209,7 @@ type txState struct {
 	// Owned by the engine worker (and benchmarks that drive ticks).
 	out     []outPacket
 	outBufs [][]byte
-	digits  []DTMFDigit
+	digits  []dtmf.Digit
 	// batched counts the packets of out already in the worker's send
 	// batch: a session run twice before the batch goes out (its next
 	// frame fell due within the same wake-up) adds only the rest.
@@ -302,7 +305,7 @@ func (s *Session) flush() {
 	var errs uint64
 	for i := range t.out {
 		o := &t.out[i]
-		if s.socks != nil && s.socks.send(o.b, o.to, o.onRTCP) != nil {
+		if s.socks != nil && s.socks.Send(o.b, o.to, o.onRTCP) != nil {
 			errs++
 		}
 	}
@@ -383,7 +386,7 @@ func (s *Session) appendAudioLocked(frame []int16, ts uint32) {
 	h.SequenceNumber = t.seq
 	h.Timestamp = ts
 	h.SSRC = s.ssrc
-	b, err := G711AppendPacket(t.outBuf(), h, s.law, frame)
+	b, err := g711.AppendPacket(t.outBuf(), h, s.law, frame)
 	if err != nil {
 		t.sendErrors++
 		return
@@ -397,7 +400,7 @@ func (s *Session) appendAudioLocked(frame []int16, ts uint32) {
 
 // appendDTMFLocked packetizes one telephone-event packet (RFC 4733 §2.3)
 // in the stream shared with audio: same SSRC and sequence numbers.
-func (s *Session) appendDTMFLocked(p *DTMFPacket) {
+func (s *Session) appendDTMFLocked(p *dtmf.Packet) {
 	t := &s.tx
 	h := &t.hdr
 	h.Version = 2
@@ -419,7 +422,7 @@ func (s *Session) appendDTMFLocked(p *DTMFPacket) {
 	t.seq++
 	t.out = append(t.out, outPacket{b: buf, to: s.rtpDest})
 	t.packets++
-	t.octets += DTMFPayloadSize
+	t.octets += dtmf.PayloadSize
 	t.dtmfSent++
 	s.rtcp.weSent = true
 }
@@ -427,7 +430,7 @@ func (s *Session) appendDTMFLocked(p *DTMFPacket) {
 // dtmfJob is a SendDTMF call in progress.
 type dtmfJob struct {
 	digits  string
-	plan    []DTMFPacket
+	plan    []dtmf.Packet
 	windows []dtmfWindow
 	started bool
 	start   time.Time
@@ -453,7 +456,7 @@ func (s *Session) dtmfTickLocked(j *dtmfJob, deadline time.Time, ts uint32, canS
 	if !j.started {
 		cfg := s.cfg.DTMF
 		cfg.Interval = s.ptime
-		sender, err := NewDTMFSender(cfg)
+		sender, err := dtmf.NewSender(cfg)
 		if err == nil {
 			j.plan, err = sender.AppendDigits(nil, j.digits, ts)
 		}

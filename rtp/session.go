@@ -13,6 +13,13 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/dialtone/dialtone/rtp/sdp"
+
+	"github.com/dialtone/dialtone/rtp/audio"
+	"github.com/dialtone/dialtone/rtp/dtmf"
+	"github.com/dialtone/dialtone/rtp/g711"
+	"github.com/dialtone/dialtone/rtp/jitter"
+
 	pionrtp "github.com/pion/rtp"
 
 	"github.com/dialtone/dialtone/internal/timerheap"
@@ -96,12 +103,12 @@ type SessionConfig struct {
 	FillSilence bool
 	// Jitter configures the playout buffer; FrameDuration is always the
 	// session's ptime.
-	Jitter JitterConfig
+	Jitter jitter.Config
 	// DTMF configures the digits SendDTMF sends; Interval is always the
 	// session's ptime.
-	DTMF DTMFSenderConfig
+	DTMF dtmf.SenderConfig
 	// DTMFReceive configures the detection of received digits.
-	DTMFReceive DTMFReceiverConfig
+	DTMFReceive dtmf.ReceiverConfig
 	// DTMFEventQueue is the capacity of the DTMF channel; digits that find
 	// it full are dropped and counted. 0 means DefaultDTMFEventQueue.
 	DTMFEventQueue int
@@ -195,7 +202,7 @@ type Session struct {
 	closeErr  error
 	txSpace   chan struct{}
 	rxReady   chan struct{}
-	dtmfCh    chan DTMFDigit
+	dtmfCh    chan dtmf.Digit
 	dtmfSem   chan struct{}
 
 	dtmfReceived atomic.Uint64
@@ -205,11 +212,11 @@ type Session struct {
 	mu           sync.Mutex
 	closed       bool
 	remoteSet    bool
-	law          G711Law
+	law          g711.Law
 	pt           uint8
 	tePT         uint8
 	hasTE        bool
-	dir          MediaDirection
+	dir          sdp.Direction
 	ptime        time.Duration
 	frameSamples int
 	remoteMux    bool
@@ -222,8 +229,8 @@ type Session struct {
 	haveRemote   bool
 	remoteSSRC   uint32
 	src          sourceStats
-	jb           *JitterBuffer
-	dtmfRx       *DTMFReceiver
+	jb           *jitter.Buffer
+	dtmfRx       *dtmf.Receiver
 	tx           txState
 	rx           rxState
 	rtcp         rtcpState
@@ -253,7 +260,7 @@ func NewSession(ctx context.Context, cfg SessionConfig) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.rtcpOnRTP = !s.socks.hasRTCP()
+	s.rtcpOnRTP = !s.socks.HasRTCP()
 	s.start()
 	return s, nil
 }
@@ -265,11 +272,11 @@ func newSession(cfg SessionConfig) (*Session, error) {
 		return nil, err
 	}
 	dcfg := cfg.DTMF
-	dcfg.Interval = AudioFrameDuration
-	if _, err := NewDTMFSender(dcfg); err != nil {
+	dcfg.Interval = audio.FrameDuration
+	if _, err := dtmf.NewSender(dcfg); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrSessionConfig, err)
 	}
-	dtmfRx, err := NewDTMFReceiver(cfg.DTMFReceive)
+	dtmfRx, err := dtmf.NewReceiver(cfg.DTMFReceive)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrSessionConfig, err)
 	}
@@ -281,14 +288,14 @@ func newSession(cfg SessionConfig) (*Session, error) {
 		quit:    make(chan struct{}),
 		txSpace: make(chan struct{}, 1),
 		rxReady: make(chan struct{}, 1),
-		dtmfCh:  make(chan DTMFDigit, cfg.DTMFEventQueue),
+		dtmfCh:  make(chan dtmf.Digit, cfg.DTMFEventQueue),
 		dtmfSem: make(chan struct{}, 1),
-		law:     G711Ulaw,
-		pt:      PayloadTypePCMU,
-		dir:     MediaSendRecv,
+		law:     g711.ULaw,
+		pt:      audio.PayloadTypePCMU,
+		dir:     sdp.SendRecv,
 		dtmfRx:  dtmfRx,
 	}
-	if err := s.setPtimeLocked(AudioFrameDuration); err != nil {
+	if err := s.setPtimeLocked(audio.FrameDuration); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrSessionConfig, err)
 	}
 	maxSamples := s.jbMaxSamples()
@@ -317,7 +324,7 @@ func (s *Session) jbMaxSamples() int {
 	if n := s.cfg.Jitter.MaxFrameSamples; n > 0 {
 		return n
 	}
-	return JitterDefaultMaxFrameSamples
+	return jitter.DefaultMaxFrameSamples
 }
 
 // setPtimeLocked switches to packetization time ptime: a new jitter buffer
@@ -328,11 +335,11 @@ func (s *Session) setPtimeLocked(ptime time.Duration) error {
 	}
 	jcfg := s.cfg.Jitter
 	jcfg.FrameDuration = ptime
-	jb, err := NewJitterBuffer(jcfg)
+	jb, err := jitter.New(jcfg)
 	if err != nil {
 		return err
 	}
-	fs := int(ptime * AudioSampleRate / time.Second)
+	fs := int(ptime * audio.SampleRate / time.Second)
 	if fs > s.jbMaxSamples() {
 		return fmt.Errorf("%w: ptime %v exceeds the jitter buffer's frame size", ErrSessionConfig, ptime)
 	}
@@ -353,11 +360,11 @@ func (s *Session) start() {
 
 // LocalAddr returns the address and port of the RTP socket (the address
 // the session was bound to: unspecified when it binds all interfaces).
-func (s *Session) LocalAddr() netip.AddrPort { return s.socks.localAddr(false) }
+func (s *Session) LocalAddr() netip.AddrPort { return s.socks.LocalAddr(false) }
 
 // LocalRTCPAddr returns the address of the RTCP socket: the RTP one with
 // rtcp-mux.
-func (s *Session) LocalRTCPAddr() netip.AddrPort { return s.socks.localAddr(true) }
+func (s *Session) LocalRTCPAddr() netip.AddrPort { return s.socks.LocalAddr(true) }
 
 // SSRC returns the session's synchronization source identifier.
 func (s *Session) SSRC() uint32 { return s.ssrc }
@@ -369,14 +376,14 @@ func (s *Session) SSRC() uint32 { return s.ssrc }
 // does not send (recvonly, inactive; RFC 3264 §8.4 hold) stops RTP at the
 // next frame and one that sends resumes it; RTCP goes on either way (RFC
 // 3264 §5.1). A new signalled address resets symmetric-RTP latching. The
-// codec must be PCMU or PCMA (an error wraps ErrG711Codec and nothing
+// codec must be PCMU or PCMA (an error wraps g711.ErrCodec and nothing
 // changes). A ptime change empties the audio queues.
-func (s *Session) SetRemote(p MediaParams) error {
-	law, err := G711LawFor(p.Codec)
+func (s *Session) SetRemote(p sdp.MediaParams) error {
+	law, err := g711.LawFor(p.Codec)
 	if err != nil {
 		return err
 	}
-	ptime := AudioFrameDuration
+	ptime := audio.FrameDuration
 	if p.RemotePtime > 0 {
 		ptime = min(max(time.Duration(p.RemotePtime)*time.Millisecond, SessionMinPtime), SessionMaxPtime)
 	}
@@ -420,7 +427,7 @@ func (s *Session) SetRemote(p MediaParams) error {
 // DTMF returns the channel on which received RFC 4733 digits arrive, each
 // once, when it ends. It is closed by Close. Digits that find it full are
 // dropped (SessionStats.DTMFDropped).
-func (s *Session) DTMF() <-chan DTMFDigit { return s.dtmfCh }
+func (s *Session) DTMF() <-chan dtmf.Digit { return s.dtmfCh }
 
 // SendDTMF sends digits (0-9, *, #, A-D) as RFC 4733 telephone events with
 // the negotiated payload type, in the audio stream: same SSRC, sequence
@@ -430,11 +437,11 @@ func (s *Session) DTMF() <-chan DTMFDigit { return s.dtmfCh }
 // while a digit plays. It returns when the last packet is sent. If ctx ends
 // first, the digit in progress is completed (so the peer sees its end) and
 // the rest are dropped; SendDTMF then returns ctx's error. One call runs at a
-// time; others wait their turn. Errors: ErrDTMFDigit for an invalid digit,
+// time; others wait their turn. Errors: dtmf.ErrDigit for an invalid digit,
 // ErrNoTelephoneEvent, ErrSessionClosed.
 func (s *Session) SendDTMF(ctx context.Context, digits string) error {
 	for _, d := range digits {
-		if _, err := DTMFEventForDigit(d); err != nil {
+		if _, err := dtmf.EventForDigit(d); err != nil {
 			return err
 		}
 	}
@@ -479,7 +486,7 @@ func (s *Session) SendDTMF(ctx context.Context, digits string) error {
 }
 
 // deliverDTMF passes received digits to the DTMF channel without blocking.
-func (s *Session) deliverDTMF(digits []DTMFDigit) {
+func (s *Session) deliverDTMF(digits []dtmf.Digit) {
 	for _, d := range digits {
 		select {
 		case s.dtmfCh <- d:
@@ -497,7 +504,7 @@ func isRTCP(b []byte) bool { return len(b) >= 2 && b[1] >= 192 && b[1] <= 223 }
 // arrivalUnits returns now in RTP timestamp units since the session began,
 // for the jitter estimate (RFC 3550 §A.8).
 func (s *Session) arrivalUnits(now time.Time) uint32 {
-	return uint32(now.Sub(s.epoch).Nanoseconds() * AudioSampleRate / int64(time.Second))
+	return uint32(now.Sub(s.epoch).Nanoseconds() * audio.SampleRate / int64(time.Second))
 }
 
 // handleRTP processes one RTP packet b from from, received at now, with h
@@ -505,7 +512,7 @@ func (s *Session) arrivalUnits(now time.Time) uint32 {
 // Audio (PCMU, PCMA) goes to the jitter buffer and telephone events to the
 // DTMF receiver; other payload types are counted and ignored, and so are
 // packets that are not RTP version 2.
-func (s *Session) handleRTP(h *pionrtp.Header, b []byte, from netip.AddrPort, now time.Time, digits []DTMFDigit) []DTMFDigit {
+func (s *Session) handleRTP(h *pionrtp.Header, b []byte, from netip.AddrPort, now time.Time, digits []dtmf.Digit) []dtmf.Digit {
 	n, err := h.Unmarshal(b)
 	bad := err != nil || h.Version != 2
 	var payload []byte
@@ -527,7 +534,7 @@ func (s *Session) handleRTP(h *pionrtp.Header, b []byte, from netip.AddrPort, no
 		return digits
 	}
 	isEvent := s.hasTE && h.PayloadType == s.tePT
-	if !isEvent && h.PayloadType != PayloadTypePCMU && h.PayloadType != PayloadTypePCMA {
+	if !isEvent && h.PayloadType != audio.PayloadTypePCMU && h.PayloadType != audio.PayloadTypePCMA {
 		s.rx.unknownPT++
 		return digits
 	}
@@ -568,7 +575,7 @@ func (s *Session) handleRTP(h *pionrtp.Header, b []byte, from netip.AddrPort, no
 // receive queue: the jitter buffer's frame, or silence.
 func (s *Session) playoutLocked(deadline time.Time) {
 	frame, st := s.jb.Pop(deadline, s.rx.pcm[:0])
-	if st == JitterEmpty {
+	if st == jitter.Empty {
 		frame = s.rx.silence[:s.frameSamples]
 	} else {
 		s.rx.pcm = frame[:0]
@@ -590,7 +597,7 @@ type SessionStats struct {
 	Remote  netip.AddrPort
 	Latched bool
 	// Direction and Ptime in effect.
-	Direction MediaDirection
+	Direction sdp.Direction
 	Ptime     time.Duration
 	// PacketsSent and OctetsSent count RTP packets and payload octets
 	// sent (as in an SR), including telephone events.
@@ -624,7 +631,7 @@ type SessionStats struct {
 	DTMFPacketsSent           uint64
 	DTMFReceived, DTMFDropped uint64
 	// Playout are the jitter buffer's statistics.
-	Playout JitterStats
+	Playout jitter.Stats
 	// RTCP are the report statistics, including the round-trip time.
 	RTCP RTCPStats
 }
@@ -663,7 +670,7 @@ func (s *Session) Stats() SessionStats {
 		st.RemoteSSRC = s.remoteSSRC
 		st.PacketsLost = s.src.cumulativeLost()
 		st.FractionLost = float64(s.rtcp.reportBlocks[0].FractionLost) / 256
-		st.Jitter = time.Duration(uint64(s.src.jitterUnits()) * uint64(time.Second) / AudioSampleRate)
+		st.Jitter = time.Duration(uint64(s.src.jitterUnits()) * uint64(time.Second) / audio.SampleRate)
 	}
 	return st
 }
@@ -696,7 +703,7 @@ func (s *Session) Close() error {
 			if s.cfg.Tracer != nil {
 				s.tracePacket(time.Now(), true, true, onRTCP, dest, bye)
 			}
-			_ = s.socks.send(bye, dest, onRTCP)
+			_ = s.socks.Send(bye, dest, onRTCP)
 		}
 		s.closeErr = s.socks.close()
 		close(s.dtmfCh)

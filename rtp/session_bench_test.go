@@ -6,6 +6,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dialtone/dialtone/rtp/audio"
+	"github.com/dialtone/dialtone/rtp/dtmf"
+	"github.com/dialtone/dialtone/rtp/g711"
+	"github.com/dialtone/dialtone/rtp/wav"
+
 	pionrtp "github.com/pion/rtp"
 	"github.com/stretchr/testify/require"
 )
@@ -23,19 +28,19 @@ type pathHarness struct {
 	from   netip.AddrPort
 	seq    uint16
 	ts     uint32
-	digits []DTMFDigit
+	digits []dtmf.Digit
 }
 
 func newPathHarness(t testing.TB) *pathHarness {
 	peer := netip.MustParseAddrPort("192.0.2.9:4000")
 	s := testSession(t, peer)
-	hs := &pathHarness{s: s, now: time.Now(), from: peer, out: make([]int16, 0, AudioFrameSamples)}
-	tone, err := NewToneGenerator(ToneConfig{Frequency: 1000})
+	hs := &pathHarness{s: s, now: time.Now(), from: peer, out: make([]int16, 0, audio.FrameSamples)}
+	tone, err := wav.NewToneGenerator(wav.ToneConfig{Frequency: 1000})
 	require.NoError(t, err)
 	hs.frame, _ = tone.ReadFrame(nil)
 	for range 50 {
 		f, _ := tone.ReadFrame(nil)
-		p, err := G711AppendPacket(nil, &pionrtp.Header{PayloadType: PayloadTypePCMU, SSRC: 0xfeed}, G711Ulaw, f)
+		p, err := g711.AppendPacket(nil, &pionrtp.Header{PayloadType: audio.PayloadTypePCMU, SSRC: 0xfeed}, g711.ULaw, f)
 		require.NoError(t, err)
 		hs.pkts = append(hs.pkts, p)
 	}
@@ -55,7 +60,7 @@ func (hs *pathHarness) send(ctx context.Context) {
 	if n != 1 {
 		panic("no packet")
 	}
-	hs.now = hs.now.Add(AudioFrameDuration)
+	hs.now = hs.now.Add(audio.FrameDuration)
 }
 
 // receive pushes one packet through the receive path: header parsing,
@@ -67,14 +72,14 @@ func (hs *pathHarness) receive(ctx context.Context) {
 	p[2], p[3] = byte(hs.seq>>8), byte(hs.seq)
 	p[4], p[5], p[6], p[7] = byte(hs.ts>>24), byte(hs.ts>>16), byte(hs.ts>>8), byte(hs.ts)
 	hs.seq++
-	hs.ts += AudioFrameSamples
+	hs.ts += audio.FrameSamples
 	hs.digits = s.handleRTP(&hs.h, p, hs.from, hs.now, hs.digits[:0])
 	s.mu.Lock()
 	s.tickLocked(hs.now, hs.now, true)
 	s.tx.out = s.tx.out[:0]
 	s.mu.Unlock()
 	hs.out, _ = s.ReadFrame(ctx, hs.out[:0])
-	hs.now = hs.now.Add(AudioFrameDuration)
+	hs.now = hs.now.Add(audio.FrameDuration)
 }
 
 // The send and receive paths allocate nothing in steady state.
@@ -88,7 +93,7 @@ func TestSessionPathAllocs(t *testing.T) {
 	require.Zero(t, testing.AllocsPerRun(500, func() { hs.send(ctx) }), "send path")
 	require.Zero(t, testing.AllocsPerRun(500, func() { hs.receive(ctx) }), "receive path")
 	require.Positive(t, hs.s.Stats().Playout.Played)
-	require.Greater(t, ToneLevel(hs.out, 1000, AudioSampleRate), 0.03)
+	require.Greater(t, wav.ToneLevel(hs.out, 1000, audio.SampleRate), 0.03)
 }
 
 // BenchmarkSessionSendPath: one 20 ms frame from WriteFrame to a packet

@@ -5,6 +5,11 @@ import (
 	"fmt"
 	"net/netip"
 
+	"github.com/dialtone/dialtone/rtp/sdp"
+
+	"github.com/dialtone/dialtone/rtp/audio"
+	"github.com/dialtone/dialtone/rtp/wav"
+
 	"github.com/dialtone/dialtone/rtp"
 )
 
@@ -21,8 +26,8 @@ func ExampleSession() {
 
 	// Offer/answer: each side learns where to send, the codec and the
 	// telephone-event payload type.
-	na, _ := rtp.NewNegotiator(rtp.OfferConfig{Addr: local, Port: alice.LocalAddr().Port()})
-	nb, _ := rtp.NewNegotiator(rtp.OfferConfig{Addr: local, Port: bob.LocalAddr().Port()})
+	na, _ := sdp.NewNegotiator(sdp.Config{Addr: local, Port: alice.LocalAddr().Port()})
+	nb, _ := sdp.NewNegotiator(sdp.Config{Addr: local, Port: bob.LocalAddr().Port()})
 	offer, _ := na.CreateOffer()
 	answer, forBob, _ := nb.Answer(offer)
 	forAlice, _ := na.ApplyAnswer(answer)
@@ -31,14 +36,14 @@ func ExampleSession() {
 	fmt.Println("codec:", forAlice.Codec.Name, "ptime:", alice.Stats().Ptime)
 
 	// Alice plays a 1 kHz tone until Bob has heard it.
-	tone, _ := rtp.NewToneGenerator(rtp.ToneConfig{Frequency: 1000})
+	tone, _ := wav.NewToneGenerator(wav.ToneConfig{Frequency: 1000})
 	playCtx, stop := context.WithCancel(ctx)
 	played := make(chan error, 1)
 	go func() { played <- alice.Play(playCtx, tone) }()
-	frame := make([]int16, 0, rtp.AudioFrameSamples)
+	frame := make([]int16, 0, audio.FrameSamples)
 	for heard := false; !heard; {
 		frame, _ = bob.ReadFrame(ctx, frame[:0])
-		heard = rtp.ToneLevel(frame, 1000, rtp.AudioSampleRate) > 0.03
+		heard = wav.ToneLevel(frame, 1000, audio.SampleRate) > 0.03
 	}
 	stop()
 	<-played
@@ -74,8 +79,8 @@ func ExampleEngine() {
 		a, _ := rtp.NewSession(ctx, cfg)
 		b, _ := rtp.NewSession(ctx, cfg)
 		sessions = append(sessions, a, b)
-		to := func(s *rtp.Session) rtp.MediaParams {
-			return rtp.MediaParams{RemoteRTP: s.LocalAddr(), RTCPMux: true, Codec: rtp.PCMU(), Direction: rtp.MediaSendRecv}
+		to := func(s *rtp.Session) sdp.MediaParams {
+			return sdp.MediaParams{RemoteRTP: s.LocalAddr(), RTCPMux: true, Codec: audio.PCMU(), Direction: sdp.SendRecv}
 		}
 		_ = a.SetRemote(to(b))
 		_ = b.SetRemote(to(a))
@@ -84,7 +89,7 @@ func ExampleEngine() {
 
 	// Every session hears its peer within a few frames.
 	for _, s := range sessions {
-		frame := make([]int16, 0, rtp.AudioFrameSamples)
+		frame := make([]int16, 0, audio.FrameSamples)
 		for s.Stats().PacketsReceived < 5 {
 			frame, _ = s.ReadFrame(ctx, frame[:0])
 		}

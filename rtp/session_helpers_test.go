@@ -6,6 +6,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dialtone/dialtone/rtp/sdp"
+
+	"github.com/dialtone/dialtone/rtp/jitter"
+
 	"github.com/stretchr/testify/require"
 
 	"github.com/dialtone/dialtone/rtp"
@@ -40,11 +44,11 @@ func newTestSession(t testing.TB, cfg rtp.SessionConfig) *rtp.Session {
 
 // negotiate runs an offer/answer exchange between a and b through two
 // Negotiators, as package ua does, and returns each side's MediaParams.
-func negotiate(t testing.TB, a, b *rtp.Session, mux bool) (pa, pb rtp.MediaParams) {
+func negotiate(t testing.TB, a, b *rtp.Session, mux bool) (pa, pb sdp.MediaParams) {
 	t.Helper()
-	na, err := rtp.NewNegotiator(rtp.OfferConfig{Addr: loopback, Port: a.LocalAddr().Port(), RTCPMux: mux})
+	na, err := sdp.NewNegotiator(sdp.Config{Addr: loopback, Port: a.LocalAddr().Port(), RTCPMux: mux})
 	require.NoError(t, err)
-	nb, err := rtp.NewNegotiator(rtp.OfferConfig{Addr: loopback, Port: b.LocalAddr().Port(), RTCPMux: mux})
+	nb, err := sdp.NewNegotiator(sdp.Config{Addr: loopback, Port: b.LocalAddr().Port(), RTCPMux: mux})
 	require.NoError(t, err)
 	offer, err := na.CreateOffer()
 	require.NoError(t, err)
@@ -56,7 +60,7 @@ func negotiate(t testing.TB, a, b *rtp.Session, mux bool) (pa, pb rtp.MediaParam
 }
 
 // connect negotiates and applies the result to both sessions.
-func connect(t testing.TB, a, b *rtp.Session, mux bool) (pa, pb rtp.MediaParams) {
+func connect(t testing.TB, a, b *rtp.Session, mux bool) (pa, pb sdp.MediaParams) {
 	t.Helper()
 	pa, pb = negotiate(t, a, b, mux)
 	require.NoError(t, a.SetRemote(pa))
@@ -77,7 +81,7 @@ func testCtx(t testing.TB) context.Context {
 // first.
 func waitFor(ctx context.Context, t testing.TB, s *rtp.Session, what string, cond func() bool) {
 	t.Helper()
-	buf := make([]int16, 0, rtp.JitterDefaultMaxFrameSamples)
+	buf := make([]int16, 0, jitter.DefaultMaxFrameSamples)
 	for !cond() {
 		_, err := s.ReadFrame(ctx, buf[:0])
 		require.NoError(t, err, "waiting for %s", what)

@@ -15,6 +15,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dialtone/dialtone/rtp/sdp"
+
+	"github.com/dialtone/dialtone/rtp/audio"
+	"github.com/dialtone/dialtone/rtp/jitter"
+	"github.com/dialtone/dialtone/rtp/wav"
+
 	"github.com/stretchr/testify/require"
 
 	"github.com/dialtone/dialtone/rtp"
@@ -129,9 +135,9 @@ func (f *farEnd) stop(b *testing.B) (cores, p99 float64) {
 }
 
 // mediaTo returns the parameters of a PCMU call with rtcp-mux to 127.0.0.1:port.
-func mediaTo(port uint16) rtp.MediaParams {
+func mediaTo(port uint16) sdp.MediaParams {
 	addr := netip.AddrPortFrom(loopback, port)
-	return rtp.MediaParams{RemoteRTP: addr, RemoteRTCP: addr, RTCPMux: true, Codec: rtp.PCMU(), Direction: rtp.MediaSendRecv}
+	return sdp.MediaParams{RemoteRTP: addr, RemoteRTCP: addr, RTCPMux: true, Codec: audio.PCMU(), Direction: sdp.SendRecv}
 }
 
 func benchEchoRemote(b *testing.B, n int) {
@@ -161,7 +167,7 @@ func benchEchoRemote(b *testing.B, n int) {
 	for i, e := range echoes {
 		require.NoError(b, e.SetRemote(mediaTo(farPorts[i])))
 		wg.Go(func() {
-			buf := make([]int16, 0, rtp.JitterDefaultMaxFrameSamples)
+			buf := make([]int16, 0, jitter.DefaultMaxFrameSamples)
 			for {
 				f, err := e.ReadFrame(ctx, buf[:0])
 				if err != nil || e.WriteFrame(ctx, f) != nil {
@@ -282,7 +288,7 @@ func runFarEnd() int {
 	}
 	// A 1 kHz tone repeats every 8 samples at 8 kHz: one frame of it,
 	// computed once, replayed, keeps the far end's CPU for the calls.
-	tone, err := rtp.NewToneGenerator(rtp.ToneConfig{Frequency: 1000})
+	tone, err := wav.NewToneGenerator(wav.ToneConfig{Frequency: 1000})
 	if err != nil {
 		return fail(err)
 	}

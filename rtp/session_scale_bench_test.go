@@ -8,6 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dialtone/dialtone/rtp/jitter"
+	"github.com/dialtone/dialtone/rtp/wav"
+
 	"github.com/stretchr/testify/require"
 
 	"github.com/dialtone/dialtone/rtp"
@@ -83,12 +86,12 @@ func benchEcho(b *testing.B, n int) {
 	}
 	var wg sync.WaitGroup
 	for i := range n {
-		tone, err := rtp.NewToneGenerator(rtp.ToneConfig{Frequency: 1000})
+		tone, err := wav.NewToneGenerator(wav.ToneConfig{Frequency: 1000})
 		require.NoError(b, err)
 		c, e := callers[i], echoes[i]
 		wg.Go(func() { _ = c.Play(ctx, tone) })
 		wg.Go(func() {
-			buf := make([]int16, 0, rtp.JitterDefaultMaxFrameSamples)
+			buf := make([]int16, 0, jitter.DefaultMaxFrameSamples)
 			for {
 				f, err := e.ReadFrame(ctx, buf[:0])
 				if err != nil {

@@ -6,9 +6,18 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/dialtone/dialtone/rtp/sdp"
+
+	"github.com/dialtone/dialtone/rtp/audio"
+	"github.com/dialtone/dialtone/rtp/dtmf"
+	"github.com/dialtone/dialtone/rtp/g711"
+	"github.com/dialtone/dialtone/rtp/jitter"
+	"github.com/dialtone/dialtone/rtp/wav"
+
 	"context"
-	pionrtp "github.com/pion/rtp"
 	"testing"
+
+	pionrtp "github.com/pion/rtp"
 
 	"github.com/stretchr/testify/require"
 
@@ -27,19 +36,19 @@ func TestSessionToneLoopback(t *testing.T) {
 			b := newTestSession(t, rtp.SessionConfig{Ports: ports, RTCPMux: mux})
 			connect(t, a, b, mux)
 
-			tone, err := rtp.NewToneGenerator(rtp.ToneConfig{Frequency: 1000})
+			tone, err := wav.NewToneGenerator(wav.ToneConfig{Frequency: 1000})
 			require.NoError(t, err)
 			playCtx, stop := context.WithCancel(ctx)
 			done := make(chan error, 1)
 			go func() { done <- a.Play(playCtx, tone) }()
 
 			var toneFrames int
-			buf := make([]int16, 0, rtp.AudioFrameSamples)
+			buf := make([]int16, 0, audio.FrameSamples)
 			for i := 0; i < 100 && toneFrames < 25; i++ {
 				f, err := b.ReadFrame(ctx, buf[:0])
 				require.NoError(t, err)
-				if rtp.ToneLevel(f, 1000, rtp.AudioSampleRate) > 0.03 {
-					require.Less(t, rtp.ToneLevel(f, 440, rtp.AudioSampleRate), 0.001)
+				if wav.ToneLevel(f, 1000, audio.SampleRate) > 0.03 {
+					require.Less(t, wav.ToneLevel(f, 440, audio.SampleRate), 0.001)
 					toneFrames++
 				}
 			}
@@ -112,7 +121,7 @@ func TestSessionSymmetricLatching(t *testing.T) {
 // Hold by re-INVITE: a recvonly (or inactive) direction stops our RTP, and
 // sendrecv resumes it; RTCP goes on.
 func TestSessionHold(t *testing.T) {
-	for _, dir := range []rtp.MediaDirection{rtp.MediaRecvOnly, rtp.MediaInactive} {
+	for _, dir := range []sdp.Direction{sdp.RecvOnly, sdp.Inactive} {
 		t.Run(dir.String(), func(t *testing.T) {
 			ctx := testCtx(t)
 			ports := testPorts(t)
@@ -159,13 +168,13 @@ func TestSessionDTMF(t *testing.T) {
 	}
 	require.Equal(t, digits, string(got))
 	// Twice the receiver's end timeout later, no digit came twice.
-	elapse(ctx, t, b, int(2*rtp.DTMFDefaultEndTimeout/rtp.AudioFrameDuration))
+	elapse(ctx, t, b, int(2*dtmf.DefaultEndTimeout/audio.FrameDuration))
 	select {
 	case d := <-b.DTMF():
 		t.Fatalf("digit %c reported twice", d.Digit)
 	default:
 	}
-	sender, err := rtp.NewDTMFSender(rtp.DTMFSenderConfig{})
+	sender, err := dtmf.NewSender(dtmf.SenderConfig{})
 	require.NoError(t, err)
 	plan, err := sender.AppendDigits(nil, digits, 0)
 	require.NoError(t, err)
@@ -178,7 +187,7 @@ func TestSessionDTMFErrors(t *testing.T) {
 	ports := testPorts(t)
 	a := newTestSession(t, rtp.SessionConfig{Ports: ports})
 	b := newTestSession(t, rtp.SessionConfig{Ports: ports})
-	require.ErrorIs(t, a.SendDTMF(ctx, "12x"), rtp.ErrDTMFDigit)
+	require.ErrorIs(t, a.SendDTMF(ctx, "12x"), dtmf.ErrDigit)
 	require.ErrorIs(t, a.SendDTMF(ctx, "1"), rtp.ErrNoTelephoneEvent, "no remote yet")
 	pa, _ := negotiate(t, a, b, false)
 	pa.HasTelephoneEvent = false
@@ -243,15 +252,15 @@ func TestSessionClose(t *testing.T) {
 	require.ErrorIs(t, a.WriteFrame(ctx, make([]int16, 160)), rtp.ErrSessionClosed)
 	_, err = a.ReadFrame(ctx, nil)
 	require.ErrorIs(t, err, rtp.ErrSessionClosed)
-	require.ErrorIs(t, a.SetRemote(rtp.MediaParams{Codec: rtp.PCMU()}), rtp.ErrSessionClosed)
+	require.ErrorIs(t, a.SetRemote(sdp.MediaParams{Codec: audio.PCMU()}), rtp.ErrSessionClosed)
 	_, open := <-a.DTMF()
 	require.False(t, open)
 }
 
 func TestSessionSetRemoteErrors(t *testing.T) {
 	a := newTestSession(t, rtp.SessionConfig{Ports: testPorts(t)})
-	err := a.SetRemote(rtp.MediaParams{Codec: rtp.Codec{Name: "opus", PayloadType: 111, ClockRate: 48000}})
-	require.ErrorIs(t, err, rtp.ErrG711Codec)
+	err := a.SetRemote(sdp.MediaParams{Codec: audio.Codec{Name: "opus", PayloadType: 111, ClockRate: 48000}})
+	require.ErrorIs(t, err, g711.ErrCodec)
 	require.ErrorIs(t, a.WriteFrame(context.Background(), make([]int16, 161)), rtp.ErrFrameSize)
 }
 
@@ -264,8 +273,8 @@ func TestSessionConfigErrors(t *testing.T) {
 		{name: "send queue", cfg: rtp.SessionConfig{SendQueueFrames: -1}, want: rtp.ErrSessionConfig},
 		{name: "recv queue", cfg: rtp.SessionConfig{RecvQueueFrames: rtp.MaxQueueFrames + 1}, want: rtp.ErrSessionConfig},
 		{name: "rtcp", cfg: rtp.SessionConfig{RTCPInterval: -time.Second}, want: rtp.ErrSessionConfig},
-		{name: "dtmf", cfg: rtp.SessionConfig{DTMF: rtp.DTMFSenderConfig{Duration: time.Millisecond}}, want: rtp.ErrDTMFConfig},
-		{name: "jitter", cfg: rtp.SessionConfig{Jitter: rtp.JitterConfig{Capacity: -1}}, want: rtp.ErrJitterConfig},
+		{name: "dtmf", cfg: rtp.SessionConfig{DTMF: dtmf.SenderConfig{Duration: time.Millisecond}}, want: dtmf.ErrConfig},
+		{name: "jitter", cfg: rtp.SessionConfig{Jitter: jitter.Config{Capacity: -1}}, want: jitter.ErrConfig},
 		{name: "address", cfg: rtp.SessionConfig{LocalAddr: netip.MustParseAddr("192.0.2.1")}, want: syscall.EADDRNOTAVAIL},
 	}
 	for _, tt := range tests {
@@ -288,24 +297,24 @@ func TestSessionIPv6(t *testing.T) {
 	b := newTestSession(t, rtp.SessionConfig{LocalAddr: lo6, Ports: ports})
 	require.True(t, a.LocalAddr().Addr().Is6())
 	require.True(t, b.LocalAddr().Addr().Is6())
-	params := func(to *rtp.Session) rtp.MediaParams {
-		return rtp.MediaParams{RemoteRTP: to.LocalAddr(), RemoteRTCP: to.LocalRTCPAddr(), Codec: rtp.PCMU(), Direction: rtp.MediaSendRecv}
+	params := func(to *rtp.Session) sdp.MediaParams {
+		return sdp.MediaParams{RemoteRTP: to.LocalAddr(), RemoteRTCP: to.LocalRTCPAddr(), Codec: audio.PCMU(), Direction: sdp.SendRecv}
 	}
 	require.NoError(t, a.SetRemote(params(b)))
 	require.NoError(t, b.SetRemote(params(a)))
 
-	tone, err := rtp.NewToneGenerator(rtp.ToneConfig{Frequency: 1000})
+	tone, err := wav.NewToneGenerator(wav.ToneConfig{Frequency: 1000})
 	require.NoError(t, err)
 	playCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- a.Play(playCtx, tone) }()
 	var toneFrames int
-	buf := make([]int16, 0, rtp.AudioFrameSamples)
+	buf := make([]int16, 0, audio.FrameSamples)
 	for i := 0; i < 100 && toneFrames < 25; i++ {
 		f, err := b.ReadFrame(ctx, buf[:0])
 		require.NoError(t, err)
-		if rtp.ToneLevel(f, 1000, rtp.AudioSampleRate) > 0.03 {
-			require.Less(t, rtp.ToneLevel(f, 440, rtp.AudioSampleRate), 0.001)
+		if wav.ToneLevel(f, 1000, audio.SampleRate) > 0.03 {
+			require.Less(t, wav.ToneLevel(f, 440, audio.SampleRate), 0.001)
 			toneFrames++
 		}
 	}
@@ -327,7 +336,7 @@ func TestSessionDTMFCancel(t *testing.T) {
 	sendCtx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- a.SendDTMF(sendCtx, "123456789") }()
-	var first rtp.DTMFDigit
+	var first dtmf.Digit
 	select {
 	case first = <-b.DTMF():
 	case <-ctx.Done():
@@ -338,7 +347,7 @@ func TestSessionDTMFCancel(t *testing.T) {
 	require.Equal(t, '1', first.Digit)
 	require.False(t, first.EndLost)
 	// At most the digit in progress when cancel came completes.
-	elapse(ctx, t, b, int(2*rtp.DTMFDefaultEndTimeout/rtp.AudioFrameDuration))
+	elapse(ctx, t, b, int(2*dtmf.DefaultEndTimeout/audio.FrameDuration))
 	var more []rune
 	for len(b.DTMF()) > 0 {
 		d := <-b.DTMF()

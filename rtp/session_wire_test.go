@@ -6,6 +6,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dialtone/dialtone/rtp/sdp"
+
+	"github.com/dialtone/dialtone/rtp/audio"
+	"github.com/dialtone/dialtone/rtp/dtmf"
+	"github.com/dialtone/dialtone/rtp/g711"
+	"github.com/dialtone/dialtone/rtp/wav"
+
 	pionrtp "github.com/pion/rtp"
 	"github.com/stretchr/testify/require"
 
@@ -45,14 +52,14 @@ func (p *rawPeer) next() pionrtp.Packet {
 	}
 }
 
-func paramsTo(peer netip.AddrPort) rtp.MediaParams {
-	return rtp.MediaParams{
+func paramsTo(peer netip.AddrPort) sdp.MediaParams {
+	return sdp.MediaParams{
 		RemoteRTP:         peer,
 		RemoteRTCP:        peer, // RTCP to the same socket; next skips it
-		Codec:             rtp.PCMA(),
-		TelephoneEvent:    rtp.TelephoneEvent(),
+		Codec:             audio.PCMA(),
+		TelephoneEvent:    audio.TelephoneEvent(),
 		HasTelephoneEvent: true,
-		Direction:         rtp.MediaSendRecv,
+		Direction:         sdp.SendRecv,
 	}
 }
 
@@ -65,9 +72,9 @@ func TestSessionWireTalkspurts(t *testing.T) {
 	s := newTestSession(t, rtp.SessionConfig{Ports: testPorts(t)})
 	require.NoError(t, s.SetRemote(paramsTo(peer.addr())))
 
-	tone, err := rtp.NewToneGenerator(rtp.ToneConfig{Frequency: 1000})
+	tone, err := wav.NewToneGenerator(wav.ToneConfig{Frequency: 1000})
 	require.NoError(t, err)
-	frame := make([]int16, 0, rtp.AudioFrameSamples)
+	frame := make([]int16, 0, audio.FrameSamples)
 	var pkts []pionrtp.Packet
 	for range 3 {
 		for range 4 {
@@ -81,9 +88,9 @@ func TestSessionWireTalkspurts(t *testing.T) {
 		elapse(ctx, t, s, 2)
 	}
 	for i, p := range pkts {
-		require.Equal(t, uint8(rtp.PayloadTypePCMA), p.PayloadType)
+		require.Equal(t, uint8(audio.PayloadTypePCMA), p.PayloadType)
 		require.Equal(t, s.SSRC(), p.SSRC)
-		require.Len(t, p.Payload, rtp.AudioFrameSamples)
+		require.Len(t, p.Payload, audio.FrameSamples)
 		require.Equal(t, i%4 == 0, p.Marker, "packet %d", i)
 		if i == 0 {
 			continue
@@ -91,15 +98,15 @@ func TestSessionWireTalkspurts(t *testing.T) {
 		prev := pkts[i-1]
 		require.Equal(t, prev.SequenceNumber+1, p.SequenceNumber, "packet %d", i)
 		dts := p.Timestamp - prev.Timestamp
-		require.Zero(t, dts%rtp.AudioFrameSamples, "packet %d", i)
+		require.Zero(t, dts%audio.FrameSamples, "packet %d", i)
 		if i%4 != 0 {
-			require.Equal(t, uint32(rtp.AudioFrameSamples), dts, "packet %d", i)
+			require.Equal(t, uint32(audio.FrameSamples), dts, "packet %d", i)
 		} else {
-			require.Greater(t, dts, uint32(rtp.AudioFrameSamples), "a silent period advances the timestamp")
+			require.Greater(t, dts, uint32(audio.FrameSamples), "a silent period advances the timestamp")
 		}
 	}
-	decoded := rtp.G711Alaw.Decode(nil, pkts[1].Payload)
-	require.Greater(t, rtp.ToneLevel(decoded, 1000, rtp.AudioSampleRate), 0.03)
+	decoded := g711.ALaw.Decode(nil, pkts[1].Payload)
+	require.Greater(t, wav.ToneLevel(decoded, 1000, audio.SampleRate), 0.03)
 }
 
 // DTMF in the audio stream: telephone-event packets share the SSRC and the
@@ -124,21 +131,21 @@ func TestSessionWireDTMF(t *testing.T) {
 			t.Fatal("no audio after the event")
 		}
 		// Stop at the first audio packet after the event's end packets.
-		if p.PayloadType == rtp.PayloadTypePCMA && len(pkts) > 1 && pkts[len(pkts)-2].PayloadType == rtp.PayloadTypeTelephoneEvent {
+		if p.PayloadType == audio.PayloadTypePCMA && len(pkts) > 1 && pkts[len(pkts)-2].PayloadType == audio.PayloadTypeTelephoneEvent {
 			break
 		}
 	}
 	require.NoError(t, <-done)
 
 	first := -1
-	var ev rtp.DTMFEvent
+	var ev dtmf.Event
 	ends := 0
 	for i, p := range pkts {
 		require.Equal(t, s.SSRC(), p.SSRC)
 		if i > 0 {
 			require.Equal(t, pkts[i-1].SequenceNumber+1, p.SequenceNumber, "one sequence for audio and events")
 		}
-		if p.PayloadType != rtp.PayloadTypeTelephoneEvent {
+		if p.PayloadType != audio.PayloadTypeTelephoneEvent {
 			continue
 		}
 		require.NoError(t, ev.Unmarshal(p.Payload))
@@ -150,18 +157,18 @@ func TestSessionWireDTMF(t *testing.T) {
 			// The event starts on the audio clock: after the last audio
 			// frame, a whole number of frames later.
 			last := pkts[first-1]
-			require.Equal(t, uint32(rtp.AudioFrameSamples), p.Timestamp-last.Timestamp)
+			require.Equal(t, uint32(audio.FrameSamples), p.Timestamp-last.Timestamp)
 		} else {
 			require.False(t, p.Marker)
 			require.Equal(t, pkts[first].Timestamp, p.Timestamp, "all packets of an event share its timestamp")
 		}
 		if ev.End {
 			ends++
-			require.Equal(t, uint16(rtp.DTMFDefaultDuration*rtp.AudioSampleRate/time.Second), ev.Duration)
+			require.Equal(t, uint16(dtmf.DefaultDuration*audio.SampleRate/time.Second), ev.Duration)
 		}
 	}
-	require.Equal(t, rtp.DTMFEndRepeats, ends)
+	require.Equal(t, dtmf.EndRepeats, ends)
 	resumed := pkts[len(pkts)-1]
 	require.True(t, resumed.Marker, "audio after the event starts a talkspurt")
-	require.Greater(t, resumed.Timestamp-pkts[first].Timestamp, uint32(rtp.DTMFDefaultDuration*rtp.AudioSampleRate/time.Second))
+	require.Greater(t, resumed.Timestamp-pkts[first].Timestamp, uint32(dtmf.DefaultDuration*audio.SampleRate/time.Second))
 }

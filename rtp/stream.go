@@ -5,18 +5,20 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/dialtone/dialtone/rtp/jitter"
 )
 
 // FrameSource produces audio frame by frame: 16-bit linear PCM at
-// AudioSampleRate, appended to dst. ToneGenerator, SilenceSource and
-// WAVReader are frame sources. A source signals its end with io.EOF (a
+// audio.SampleRate, appended to dst. ToneGenerator, SilenceSource and
+// wav.Reader are frame sources. A source signals its end with io.EOF (a
 // final short frame may come with a nil error before it).
 type FrameSource interface {
 	ReadFrame(dst []int16) ([]int16, error)
 }
 
-// FrameSink consumes audio: 16-bit linear PCM at AudioSampleRate.
-// WAVWriter is a frame sink.
+// FrameSink consumes audio: 16-bit linear PCM at audio.SampleRate.
+// wav.Writer is a frame sink.
 type FrameSink interface {
 	WriteSamples(samples []int16) error
 }
@@ -160,7 +162,7 @@ func (s *Session) ReadFrame(ctx context.Context, dst []int16) ([]int16, error) {
 // WriteFrame or of ctx. A source that returns neither samples nor an error
 // twice in a row gives io.ErrNoProgress.
 func (s *Session) Play(ctx context.Context, src FrameSource) error {
-	acc := make([]int16, 0, 2*JitterDefaultMaxFrameSamples)
+	acc := make([]int16, 0, 2*jitter.DefaultMaxFrameSamples)
 	eof := false
 	for {
 		fs := s.FrameSamples()
@@ -218,7 +220,7 @@ func (s *Session) drain(ctx context.Context) error {
 // ErrSessionClosed), or the first error of dst. It reads through ReadFrame,
 // so it should not run alongside another reader.
 func (s *Session) Record(ctx context.Context, dst FrameSink) error {
-	buf := make([]int16, 0, JitterDefaultMaxFrameSamples)
+	buf := make([]int16, 0, jitter.DefaultMaxFrameSamples)
 	for {
 		frame, err := s.ReadFrame(ctx, buf[:0])
 		if err != nil {

@@ -8,6 +8,10 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/dialtone/dialtone/rtp/audio"
+	"github.com/dialtone/dialtone/rtp/jitter"
+	"github.com/dialtone/dialtone/rtp/wav"
+
 	"github.com/stretchr/testify/require"
 
 	"github.com/dialtone/dialtone/rtp"
@@ -23,22 +27,22 @@ func TestSessionPlayRecordWAV(t *testing.T) {
 	connect(t, a, b, false)
 
 	// A 600 Hz prompt of 0.5 s, 44 frames and a short one.
-	tone, err := rtp.NewToneGenerator(rtp.ToneConfig{Frequency: 600, Amplitude: 0.5})
+	tone, err := wav.NewToneGenerator(wav.ToneConfig{Frequency: 600, Amplitude: 0.5})
 	require.NoError(t, err)
 	var prompt []int16
 	for range 25 {
 		prompt, _ = tone.ReadFrame(prompt)
 	}
 	prompt = prompt[:len(prompt)-70]
-	wav, err := rtp.AppendWAV(nil, prompt)
+	file, err := wav.Append(nil, prompt)
 	require.NoError(t, err)
-	src, err := rtp.NewWAVReader(bytesReader(wav))
+	src, err := wav.NewReader(bytesReader(file))
 	require.NoError(t, err)
 
 	f, err := os.Create(filepath.Join(t.TempDir(), "rec.wav"))
 	require.NoError(t, err)
 	defer f.Close()
-	rec, err := rtp.NewWAVWriter(f)
+	rec, err := wav.NewWriter(f)
 	require.NoError(t, err)
 	recCtx, stopRec := context.WithCancel(ctx)
 	recorded := make(chan error, 1)
@@ -48,8 +52,8 @@ func TestSessionPlayRecordWAV(t *testing.T) {
 	// Play returns once the last frame is queued; the media clock sends it
 	// at its tick, or discards it when a loaded machine made the sender
 	// miss its period (SessionStats.FramesDiscarded).
-	frames := uint64((len(prompt) + rtp.AudioFrameSamples - 1) / rtp.AudioFrameSamples)
-	buf := make([]int16, 0, rtp.JitterDefaultMaxFrameSamples)
+	frames := uint64((len(prompt) + audio.FrameSamples - 1) / audio.FrameSamples)
+	buf := make([]int16, 0, jitter.DefaultMaxFrameSamples)
 	for {
 		st := a.Stats()
 		if st.PacketsSent+st.FramesDiscarded >= frames {
@@ -82,7 +86,7 @@ func TestSessionPlayRecordWAV(t *testing.T) {
 
 	_, err = f.Seek(0, io.SeekStart)
 	require.NoError(t, err)
-	r, err := rtp.NewWAVReader(f)
+	r, err := wav.NewReader(f)
 	require.NoError(t, err)
 	got, err := io.ReadAll(samplesReader{r})
 	require.NoError(t, err)
@@ -91,16 +95,16 @@ func TestSessionPlayRecordWAV(t *testing.T) {
 	// Somewhere in the recording (after the playout delay) a window as long
 	// as most of the prompt holds the tone at its full level (0.5² = 0.25);
 	// where the sender had to discard frames, a window of a few frames.
-	win := len(prompt) - 2*rtp.AudioFrameSamples
+	win := len(prompt) - 2*audio.FrameSamples
 	if discarded > 0 {
-		win = 4 * rtp.AudioFrameSamples
+		win = 4 * audio.FrameSamples
 	}
 	best := 0.0
-	for i := 0; i+win <= len(samples); i += rtp.AudioFrameSamples / 4 {
-		best = max(best, rtp.ToneLevel(samples[i:i+win], 600, rtp.AudioSampleRate))
+	for i := 0; i+win <= len(samples); i += audio.FrameSamples / 4 {
+		best = max(best, wav.ToneLevel(samples[i:i+win], 600, audio.SampleRate))
 	}
 	require.Greater(t, best, 0.2)
-	require.Less(t, rtp.ToneLevel(samples, 1000, rtp.AudioSampleRate), 0.001)
+	require.Less(t, wav.ToneLevel(samples, 1000, audio.SampleRate), 0.001)
 }
 
 // Play rejects a source that makes no progress, and passes its errors on.
@@ -135,9 +139,9 @@ func (r *bytesReaderT) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// samplesReader turns a WAVReader into an io.Reader of little-endian
+// samplesReader turns a wav.Reader into an io.Reader of little-endian
 // samples, for io.ReadAll.
-type samplesReader struct{ r *rtp.WAVReader }
+type samplesReader struct{ r *wav.Reader }
 
 func (s samplesReader) Read(p []byte) (int, error) {
 	buf := make([]int16, len(p)/2)

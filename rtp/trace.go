@@ -67,7 +67,7 @@ func (s *Session) tracePacket(now time.Time, sent, rtcp, rtcpSock bool, remote n
 		Time:   now,
 		Sent:   sent,
 		RTCP:   rtcp,
-		Local:  s.socks.localAddr(rtcpSock),
+		Local:  s.socks.LocalAddr(rtcpSock),
 		Remote: remote,
 		Data:   b,
 	})

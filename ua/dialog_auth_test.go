@@ -177,7 +177,7 @@ func TestInDialogChallenges(t *testing.T) {
 					if tt.password == "secret" {
 						require.Equal(t, acks0+1, p.acks, "the re-INVITE's 2xx acknowledged")
 						require.Equal(t, reinviteAnswer, string(c.RemoteSDP()))
-						require.Equal(t, "sendonly", ua.SDPDirection(c.LocalSDP()))
+						require.Equal(t, ua.MediaSendOnly, ua.SDPDirection(c.LocalSDP()))
 					} else {
 						require.Equal(t, testSDP, string(c.RemoteSDP()), "a failed re-INVITE changes nothing")
 					}

@@ -43,16 +43,16 @@ func TestHoldResume(t *testing.T) {
 
 		require.NoError(t, out.Hold(t.Context()))
 		synctest.Wait()
-		require.Equal(t, "sendonly", ua.SDPDirection(out.LocalSDP()))
-		require.Equal(t, "recvonly", ua.SDPDirection(out.RemoteSDP()), "the default answer mirrors the offer")
+		require.Equal(t, ua.MediaSendOnly, ua.SDPDirection(out.LocalSDP()))
+		require.Equal(t, ua.MediaRecvOnly, ua.SDPDirection(out.RemoteSDP()), "the default answer mirrors the offer")
 		require.True(t, in.RemoteHold())
 		e, ok := rb.find(ua.EventCallUpdated)
 		require.True(t, ok)
-		require.Equal(t, "sendonly", ua.SDPDirection(e.SDP))
+		require.Equal(t, ua.MediaSendOnly, ua.SDPDirection(e.SDP))
 
 		require.NoError(t, out.Resume(t.Context()))
 		synctest.Wait()
-		require.Equal(t, "sendrecv", ua.SDPDirection(out.RemoteSDP()))
+		require.Equal(t, ua.MediaSendRecv, ua.SDPDirection(out.RemoteSDP()))
 		require.False(t, in.RemoteHold())
 		require.Equal(t, ua.CallEstablished, in.State(), "the re-INVITE's 2xx was acknowledged")
 

@@ -42,7 +42,7 @@
 // (DialOptions.SDP nil, IncomingCall.Answer(nil) or Progress(nil)) gets an
 // rtp.Session, reachable with Call.Media: ReadFrame/WriteFrame move 16-bit
 // 8 kHz PCM frames, Play and Record connect WAV files or tone generators.
-// The UA runs the RFC 3264 offer/answer with an rtp.Negotiator: Dial offers
+// The UA runs the RFC 3264 offer/answer with an sdp.Negotiator: Dial offers
 // (or, with DialOptions.NoOffer, answers the 2xx's offer in the ACK);
 // Answer answers the INVITE's offer, or offers in the 200 and takes the
 // answer from the ACK (late offer); an offer with no common codec gets 488

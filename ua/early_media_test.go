@@ -12,9 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dialtone/dialtone/rtp/sdp"
+
 	"github.com/stretchr/testify/require"
 
-	"github.com/dialtone/dialtone/rtp"
 	"github.com/dialtone/dialtone/transport"
 	"github.com/dialtone/dialtone/ua"
 )
@@ -123,7 +124,7 @@ func TestEarlyMediaProgress(t *testing.T) {
 		}
 		return false
 	}, mediaWait, mediaTick)
-	sd, err := rtp.ParseSDP(e183.SDP)
+	sd, err := sdp.Parse(e183.SDP)
 	require.NoError(t, err, "the 183 carries SDP")
 	require.Len(t, sd.Media, 1)
 	require.Equal(t, callee.LocalAddr().Port(), sd.Media[0].Port, "the answer names the callee's session")

@@ -6,7 +6,9 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/dialtone/dialtone/rtp"
+	"github.com/dialtone/dialtone/rtp/audio"
+	"github.com/dialtone/dialtone/rtp/wav"
+
 	"github.com/dialtone/dialtone/transport"
 	"github.com/dialtone/dialtone/ua"
 )
@@ -61,9 +63,9 @@ func ExampleCall_Media() {
 	p, _ := call.MediaParams()
 	fmt.Println("codec:", p.Codec.Name, "telephone-event:", p.HasTelephoneEvent)
 
-	tone, _ := rtp.NewToneGenerator(rtp.ToneConfig{Frequency: 1000})
+	tone, _ := wav.NewToneGenerator(wav.ToneConfig{Frequency: 1000})
 	go func() {
-		frame := make([]int16, 0, rtp.AudioFrameSamples)
+		frame := make([]int16, 0, audio.FrameSamples)
 		for range 25 {
 			frame, _ = tone.ReadFrame(frame[:0])
 			_ = call.Media().WriteFrame(ctx, frame)
@@ -73,7 +75,7 @@ func ExampleCall_Media() {
 	for range 30 {
 		heard, _ = in.Media().ReadFrame(ctx, heard)
 	}
-	fmt.Println("bob hears 1 kHz:", rtp.ToneLevel(heard, 1000, rtp.AudioSampleRate) > 0.01)
+	fmt.Println("bob hears 1 kHz:", wav.ToneLevel(heard, 1000, audio.SampleRate) > 0.01)
 
 	_ = call.SendDTMF(ctx, "5")
 	fmt.Println("bob got digit:", string(<-digits))

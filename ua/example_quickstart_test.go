@@ -8,7 +8,9 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/dialtone/dialtone/rtp"
+	"github.com/dialtone/dialtone/rtp/audio"
+	"github.com/dialtone/dialtone/rtp/wav"
+
 	"github.com/dialtone/dialtone/ua"
 )
 
@@ -23,7 +25,7 @@ func loopbackUA() ua.Config {
 
 // An answering bot: it answers every call with an RTP session and plays a
 // second of a 440 Hz tone, then hangs up. Any rtp.FrameSource plays the
-// same way (an rtp.WAVReader plays a WAV file). A caller checks what it
+// same way (a wav.Reader plays a WAV file). A caller checks what it
 // heard.
 func Example_answeringBot() {
 	bot, err := ua.New(ua.Config{
@@ -34,7 +36,7 @@ func Example_answeringBot() {
 			if err != nil {
 				return
 			}
-			tone, _ := rtp.NewToneGenerator(rtp.ToneConfig{Frequency: 440})
+			tone, _ := wav.NewToneGenerator(wav.ToneConfig{Frequency: 440})
 			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 			defer cancel()
 			_ = call.Media().Play(ctx, tone) // until the second is over
@@ -70,7 +72,7 @@ func Example_answeringBot() {
 		heard = append(heard, frame...)
 	}
 	<-call.Done()
-	fmt.Println("caller heard 440 Hz:", rtp.ToneLevel(heard, 440, rtp.AudioSampleRate) > 0.01)
+	fmt.Println("caller heard 440 Hz:", wav.ToneLevel(heard, 440, audio.SampleRate) > 0.01)
 	fmt.Println("call ended:", call.Err())
 	// Output:
 	// caller heard 440 Hz: true
@@ -113,25 +115,25 @@ func Example_recordingCaller() {
 		return
 	}
 	defer f.Close()
-	wav, _ := rtp.NewWAVWriter(f)
+	w, _ := wav.NewWriter(f)
 	rctx, stop := context.WithTimeout(ctx, time.Second)
-	_ = call.Media().Record(rctx, wav) // returns when rctx ends
+	_ = call.Media().Record(rctx, w) // returns when rctx ends
 	stop()
-	_ = wav.Close()
+	_ = w.Close()
 	_ = call.Hangup(ctx)
 	fmt.Println("call ended:", call.Err())
 
 	// Read the file back.
 	_, _ = f.Seek(0, 0)
-	r, err := rtp.NewWAVReader(f)
+	r, err := wav.NewReader(f)
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	samples := make([]int16, 2*rtp.AudioSampleRate)
+	samples := make([]int16, 2*audio.SampleRate)
 	n, _ := r.Read(samples)
-	fmt.Println("recorded about a second:", n > rtp.AudioSampleRate*8/10 && n < rtp.AudioSampleRate*12/10)
-	fmt.Println("heard 440 Hz:", rtp.ToneLevel(samples[:n], 440, rtp.AudioSampleRate) > 0.01)
+	fmt.Println("recorded about a second:", n > audio.SampleRate*8/10 && n < audio.SampleRate*12/10)
+	fmt.Println("heard 440 Hz:", wav.ToneLevel(samples[:n], 440, audio.SampleRate) > 0.01)
 	// Output:
 	// call ended: ua: hung up
 	// recorded about a second: true
@@ -147,7 +149,7 @@ func toneBot() ua.Config {
 		if err != nil {
 			return
 		}
-		tone, _ := rtp.NewToneGenerator(rtp.ToneConfig{Frequency: 440})
+		tone, _ := wav.NewToneGenerator(wav.ToneConfig{Frequency: 440})
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		_ = call.Media().Play(ctx, tone) // until the call ends

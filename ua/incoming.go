@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/dialtone/dialtone/rtp/sdp"
+
 	"github.com/dialtone/dialtone/dialog"
 	"github.com/dialtone/dialtone/rtp"
 	"github.com/dialtone/dialtone/sip"
@@ -68,7 +70,7 @@ func (ic *IncomingCall) Ring() error { return ic.provisional(sip.StatusRinging, 
 // opened now and its answer to the INVITE's offer goes in the 183, so that
 // audio written to Media flows before the call is answered; Answer(nil)
 // then answers with the same session. An offer that cannot be accepted
-// gives 488 Not Acceptable Here and an error wrapping rtp.ErrNotAcceptable.
+// gives 488 Not Acceptable Here and an error wrapping sdp.ErrNotAcceptable.
 func (ic *IncomingCall) Progress(sdp []byte) error {
 	return ic.provisional(sip.StatusSessionProgress, sdp)
 }
@@ -96,23 +98,23 @@ func (ic *IncomingCall) prepareMedia() error {
 		ic.failMedia(sip.StatusServerInternalError, err)
 		return err
 	}
-	var sdp []byte
+	var local []byte
 	if offer := ic.req.Body(); len(offer) > 0 {
-		sdp, err = m.answer(offer)
+		local, err = m.answer(offer)
 	} else {
-		sdp, err = m.offer()
+		local, err = m.offer()
 	}
 	if err != nil {
 		m.close()
 		code := sip.StatusServerInternalError
-		if errors.Is(err, rtp.ErrNotAcceptable) || errors.Is(err, rtp.ErrSDPMalformed) {
+		if errors.Is(err, sdp.ErrNotAcceptable) || errors.Is(err, sdp.ErrMalformed) {
 			code = sip.StatusNotAcceptableHere
 		}
 		err = fmt.Errorf("ua: media: %w", err)
 		ic.failMedia(code, err)
 		return err
 	}
-	ic.media, ic.mediaSDP = m, sdp
+	ic.media, ic.mediaSDP = m, local
 	return nil
 }
 
@@ -154,18 +156,18 @@ func (ic *IncomingCall) provisional(code int, sdp []byte) error {
 	return nil
 }
 
-// Answer accepts the call with 200 OK carrying sdp as the answer (RFC 3261
+// Answer accepts the call with 200 OK carrying local, our SDP, as the answer (RFC 3261
 // §13.3.1.4) and returns the call. The 200 is retransmitted until the ACK
 // arrives; without an ACK within 64·T1 the call is ended with a BYE
 // (Call.Err is ErrNoACK).
 //
-// With a nil sdp and media enabled (Config.Media), the UA opens the call's
+// With a nil local and media enabled (Config.Media), the UA opens the call's
 // RTP session (Call.Media) and answers the INVITE's offer with it; an
 // INVITE without SDP gets our offer in the 200 and its answer is taken
 // from the ACK (RFC 3264 §4). An offer with no usable audio stream is
 // refused with 488 Not Acceptable Here and the error wraps
-// rtp.ErrNotAcceptable. Given SDP bytes, no session is created.
-func (ic *IncomingCall) Answer(sdp []byte) (*Call, error) {
+// sdp.ErrNotAcceptable. Given SDP bytes, no session is created.
+func (ic *IncomingCall) Answer(local []byte) (*Call, error) {
 	u := ic.u
 	ic.mu.Lock()
 	defer ic.mu.Unlock()
@@ -177,29 +179,29 @@ func (ic *IncomingCall) Answer(sdp []byte) (*Call, error) {
 		return nil, context.Cause(ic.ctx)
 	}
 	var media *callMedia
-	if len(sdp) == 0 && u.mediaEnabled() {
+	if len(local) == 0 && u.mediaEnabled() {
 		if err := ic.prepareMedia(); err != nil {
 			return nil, err
 		}
-		media, sdp = ic.media, ic.mediaSDP
+		media, local = ic.media, ic.mediaSDP
 	} else {
 		ic.dropMedia()
 	}
 	res := sip.NewResponseTag(ic.req, sip.StatusOK, "", ic.tag)
 	dialog.PrepareResponse(ic.req, res, ic.tag, ic.contact)
 	res.Set("Allow", u.allow)
-	if len(sdp) > 0 {
-		res.SetBody(sdp, "application/sdp")
+	if len(local) > 0 {
+		res.SetBody(local, "application/sdp")
 	}
 	d, err := dialog.NewUAS(ic.req, res)
 	if err != nil {
 		return nil, err
 	}
 	c := &Call{u: u, line: ic.line, dir: Incoming, callID: ic.req.CallID(), network: ic.w.Flow().Network,
-		done: make(chan struct{}), state: CallAnswered, d: d, id: d.ID(), local: sdp, media: media}
+		done: make(chan struct{}), state: CallAnswered, d: d, id: d.ID(), local: local, media: media}
 	if b := ic.req.Body(); len(b) > 0 {
 		c.remote = bytes.Clone(b)
-		c.remoteHold = isHold(SDPDirection(b))
+		c.remoteHold = isHold(sdp.DirectionOf(b))
 	}
 	if err := u.addCall(c); err != nil {
 		ic.final = true
@@ -219,7 +221,7 @@ func (ic *IncomingCall) Answer(sdp []byte) (*Call, error) {
 	ic.final, ic.call = true, c
 	// The event goes out before the 2xx: the ACK it brings may arrive at
 	// once, and EventCallConfirmed must not overtake EventCallAnswered.
-	u.emit(Event{Kind: EventCallAnswered, Line: c.line, Call: c, CallID: c.callID, SDP: sdp})
+	u.emit(Event{Kind: EventCallAnswered, Line: c.line, Call: c, CallID: c.callID, SDP: local})
 	u.respond(ic.w, res)
 	ic.closeFinal()
 	return c, nil
@@ -310,7 +312,9 @@ func (ic *IncomingCall) answered() bool {
 	return ic.final
 }
 
-func isHold(dir string) bool { return dir == "sendonly" || dir == "inactive" }
+// isHold reports whether an offer with direction dir puts us on hold: the
+// peer will not receive (sendonly or inactive, RFC 3264 §8.4).
+func isHold(dir sdp.Direction) bool { return !dir.Receives() }
 
 // incomingInvite runs an initial INVITE: the host's OnCall decides. On a
 // transport reader (inline, with Config.InlineOnCall) it leaves the wait
@@ -464,7 +468,7 @@ func (u *UA) inDialog(ctx context.Context, w transaction.ResponseWriter, req *si
 		}
 		if len(offer) > 0 {
 			c.remote = offer
-			c.remoteHold = isHold(SDPDirection(offer))
+			c.remoteHold = isHold(sdp.DirectionOf(offer))
 		}
 		if req.Method == sip.INVITE {
 			cs, _ := req.CSeq()
@@ -511,25 +515,25 @@ func (u *UA) answerOffer(ctx context.Context, c *Call, m sip.Method, offer []byt
 		return answer, err
 	}
 	if c.media != nil {
-		var sdp []byte
+		var local []byte
 		var err error
 		switch {
 		case len(offer) > 0:
-			sdp, err = c.media.answer(offer)
+			local, err = c.media.answer(offer)
 		case m == sip.INVITE:
-			sdp, err = c.media.offer()
+			local, err = c.media.offer()
 		default:
 			return c.LocalSDP(), nil
 		}
-		if errors.Is(err, rtp.ErrOfferPending) {
+		if errors.Is(err, sdp.ErrOfferPending) {
 			// Glare: our re-INVITE is out (RFC 3261 §14.2).
 			return nil, &AnswerError{Code: sip.StatusRequestPending, Reason: ""}
 		}
-		return sdp, err
+		return local, err
 	}
 	local := c.LocalSDP()
 	if len(offer) == 0 {
 		return local, nil
 	}
-	return SetSDPDirection(local, mirrorDirection(SDPDirection(offer))), nil
+	return sdp.SetDirection(local, sdp.DirectionOf(offer).Reverse()), nil
 }

@@ -130,7 +130,7 @@ func TestOnReinvite(t *testing.T) {
 				err := out.Hold(t.Context())
 				mu.Lock()
 				require.Len(t, offers, 1)
-				require.Equal(t, "sendonly", ua.SDPDirection(offers[0]), "OnReinvite got the offer")
+				require.Equal(t, ua.MediaSendOnly, ua.SDPDirection(offers[0]), "OnReinvite got the offer")
 				mu.Unlock()
 				if tt.code == 200 {
 					require.NoError(t, err)
@@ -292,7 +292,7 @@ func TestReinvite2xxAcknowledged(t *testing.T) {
 					ctx, cancel = context.WithTimeout(ctx, time.Second)
 					defer cancel()
 				}
-				err = c.Reinvite(ctx, ua.SetSDPDirection(testSDP2(), "sendonly"))
+				err = c.Reinvite(ctx, ua.SetSDPDirection(testSDP2(), ua.MediaSendOnly))
 				time.Sleep(5 * time.Second)
 				synctest.Wait()
 				mu.Lock()

@@ -11,6 +11,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/dialtone/dialtone/rtp/sdp"
+
+	"github.com/dialtone/dialtone/rtp/audio"
+	"github.com/dialtone/dialtone/rtp/dtmf"
+	"github.com/dialtone/dialtone/rtp/jitter"
+
 	"github.com/dialtone/dialtone/rtp"
 	"github.com/dialtone/dialtone/sip"
 )
@@ -47,11 +53,11 @@ type MediaConfig struct {
 	// zero: the rtp package's default range.
 	PortMin, PortMax uint16
 	// Codecs are the payload formats offered and accepted, in preference
-	// order; nil: rtp.DefaultMediaCodecs. Leave telephone-event out to send
+	// order; nil: sdp.DefaultCodecs. Leave telephone-event out to send
 	// and receive DTMF in SIP INFO only.
-	Codecs []rtp.Codec
+	Codecs []audio.Codec
 	// Ptime is the packetization time asked for, in milliseconds; 0 means
-	// rtp.DefaultMediaPtime.
+	// sdp.DefaultPtime.
 	Ptime int
 	// RTCPMux offers RTP and RTCP on one port (RFC 5761).
 	RTCPMux bool
@@ -61,9 +67,9 @@ type MediaConfig struct {
 	// and NATs that expect a continuous stream.
 	FillSilence bool
 	// Jitter configures each session's playout buffer.
-	Jitter rtp.JitterConfig
+	Jitter jitter.Config
 	// DTMF configures the RFC 4733 digits SendDTMF sends.
-	DTMF rtp.DTMFSenderConfig
+	DTMF dtmf.SenderConfig
 	// RTCPInterval is the minimum RTCP report interval of each session
 	// (rtp.SessionConfig.RTCPInterval, RFC 3550 §6.2 Tmin); 0 means
 	// rtp.RTCPDefaultMinInterval (5 s). Short calls that want a round-trip
@@ -87,8 +93,8 @@ type callMedia struct {
 	sess *rtp.Session
 
 	mu     sync.Mutex // guards neg, params, early
-	neg    *rtp.Negotiator
-	params rtp.MediaParams
+	neg    *sdp.Negotiator
+	params sdp.MediaParams
 	have   bool
 	early  []byte // the answer of a 18x, applied before the 2xx
 }
@@ -126,7 +132,7 @@ func (u *UA) newMedia(ctx context.Context, host string) (*callMedia, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ua: media: %w", err)
 	}
-	neg, err := rtp.NewNegotiator(rtp.OfferConfig{
+	neg, err := sdp.NewNegotiator(sdp.Config{
 		Addr:     adv,
 		Port:     sess.LocalAddr().Port(),
 		RTCPMux:  mc.RTCPMux,
@@ -142,7 +148,7 @@ func (u *UA) newMedia(ctx context.Context, host string) (*callMedia, error) {
 }
 
 // setRemote applies an exchange's outcome; m.mu is held.
-func (m *callMedia) setRemote(p rtp.MediaParams) error {
+func (m *callMedia) setRemote(p sdp.MediaParams) error {
 	if err := m.sess.SetRemote(p); err != nil {
 		return err
 	}
@@ -201,11 +207,11 @@ func (m *callMedia) applyAnswer(body []byte, provisional bool) error {
 	if m.early == nil || bytes.Equal(body, m.early) {
 		return nil
 	}
-	ans, err := rtp.ParseSDP(body)
+	ans, err := sdp.Parse(body)
 	if err != nil {
 		return err
 	}
-	p, err := rtp.ApplyAnswer(m.neg.LocalDescription(), ans)
+	p, err := sdp.ApplyAnswer(m.neg.LocalDescription(), ans)
 	if err != nil {
 		return err
 	}
@@ -213,7 +219,7 @@ func (m *callMedia) applyAnswer(body []byte, provisional bool) error {
 	return m.setRemote(p)
 }
 
-func (m *callMedia) paramsNow() (rtp.MediaParams, bool) {
+func (m *callMedia) paramsNow() (sdp.MediaParams, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.params, m.have
@@ -253,9 +259,9 @@ func (c *Call) Media() *rtp.Session {
 // MediaParams returns the outcome of the call's latest offer/answer
 // exchange (remote address, codec, direction, telephone-event), and false
 // before one completed or for a call without media.
-func (c *Call) MediaParams() (rtp.MediaParams, bool) {
+func (c *Call) MediaParams() (sdp.MediaParams, bool) {
 	if c.media == nil {
-		return rtp.MediaParams{}, false
+		return sdp.MediaParams{}, false
 	}
 	return c.media.paramsNow()
 }
@@ -287,10 +293,10 @@ func (c *Call) SendDTMF(ctx context.Context, digits string) error {
 // SendDTMFInfo sends each digit in its own SIP INFO request with an
 // application/dtmf-relay body ("Signal=5\r\nDuration=160\r\n"), waiting
 // for each answer before the next. An invalid digit gives an error wrapping
-// rtp.ErrDTMFDigit before anything is sent.
+// dtmf.ErrDigit before anything is sent.
 func (c *Call) SendDTMFInfo(ctx context.Context, digits string) error {
 	for _, d := range digits {
-		if _, err := rtp.DTMFEventForDigit(d); err != nil {
+		if _, err := dtmf.EventForDigit(d); err != nil {
 			return err
 		}
 	}
@@ -325,7 +331,7 @@ func ParseDTMFRelay(body []byte) (digit rune, dur time.Duration, ok bool) {
 				if n < 0 || n > 15 {
 					return 0, 0, false
 				}
-				r, _ := rtp.DTMFDigitForEvent(uint8(n))
+				r, _ := dtmf.DigitForEvent(uint8(n))
 				digit = r
 				continue
 			}
@@ -333,7 +339,7 @@ func ParseDTMFRelay(body []byte) (digit rune, dur time.Duration, ok bool) {
 				return 0, 0, false
 			}
 			r := rune(val[0])
-			if _, err := rtp.DTMFEventForDigit(r); err != nil {
+			if _, err := dtmf.EventForDigit(r); err != nil {
 				return 0, 0, false
 			}
 			digit = []rune(strings.ToUpper(string(r)))[0]

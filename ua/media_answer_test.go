@@ -12,9 +12,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dialtone/dialtone/rtp/sdp"
+
+	"github.com/dialtone/dialtone/rtp/audio"
+
 	"github.com/stretchr/testify/require"
 
-	"github.com/dialtone/dialtone/rtp"
 	"github.com/dialtone/dialtone/sip"
 	"github.com/dialtone/dialtone/transaction"
 	"github.com/dialtone/dialtone/transport"
@@ -65,7 +68,7 @@ func TestCallerAppliesAnswers(t *testing.T) {
 		{"same answer in 183 and 200", answerSDP(40004), answerSDP(40004), nil, 40004},
 		{"183 without SDP, answer in the 200", []byte{}, answerSDP(40006), nil, 40006},
 		{"no answer in the 200", nil, nil, ua.ErrNoAnswer, 0},
-		{"answer with a codec we did not offer", nil, []byte("v=0\r\no=- 5 5 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40008 RTP/AVP 18\r\na=rtpmap:18 G729/8000\r\n"), rtp.ErrAnswerMismatch, 0},
+		{"answer with a codec we did not offer", nil, []byte("v=0\r\no=- 5 5 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40008 RTP/AVP 18\r\na=rtpmap:18 G729/8000\r\n"), sdp.ErrAnswerMismatch, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -170,11 +173,11 @@ func TestMediaReinvites(t *testing.T) {
 
 	// Host SDP on a media call: the answer is applied to the session.
 	refuse <- false
-	offer := ua.SetSDPDirection(out.LocalSDP(), "sendonly")
+	offer := ua.SetSDPDirection(out.LocalSDP(), ua.MediaSendOnly)
 	require.NoError(t, out.Reinvite(ctx, offer))
 	held, _ := out.MediaParams()
 	require.False(t, held.Direction.Receives(), "sendonly applied: we no longer receive")
-	require.Equal(t, "recvonly", ua.SDPDirection(out.RemoteSDP()))
+	require.Equal(t, ua.MediaRecvOnly, ua.SDPDirection(out.RemoteSDP()))
 
 	// Foreign SDP bytes that are no offer of ours are sent as they are.
 	refuse <- false
@@ -186,13 +189,10 @@ func TestMediaReinvites(t *testing.T) {
 // answerFrom answers offer with the direction it mirrors, from the
 // callee's current SDP (what OnReinvite would do by hand).
 func answerFrom(c *ua.Call, offer []byte) ([]byte, error) {
-	if _, err := rtp.ParseSDP(offer); err != nil {
+	if _, err := sdp.Parse(offer); err != nil {
 		return c.LocalSDP(), nil
 	}
-	dir := map[string]string{"sendonly": "recvonly", "recvonly": "sendonly", "inactive": "inactive"}[ua.SDPDirection(offer)]
-	if dir == "" {
-		dir = "sendrecv"
-	}
+	dir := map[ua.MediaDirection]ua.MediaDirection{ua.MediaSendOnly: ua.MediaRecvOnly, ua.MediaRecvOnly: ua.MediaSendOnly, ua.MediaInactive: ua.MediaInactive}[ua.SDPDirection(offer)]
 	return ua.SetSDPDirection(c.LocalSDP(), dir), nil
 }
 
@@ -205,7 +205,7 @@ func TestMediaAnnouncesContactAddress(t *testing.T) {
 	out, err := a.Dial(ctx, b.uri("bob"), ua.DialOptions{})
 	require.NoError(t, err)
 	in := recvReal(t, b.calls, "callee's call")
-	sd, err := rtp.ParseSDP(out.LocalSDP())
+	sd, err := sdp.Parse(out.LocalSDP())
 	require.NoError(t, err)
 	require.Equal(t, "127.0.0.1", sd.Connection.String(), "the Contact's address")
 	require.True(t, out.Media().LocalAddr().Addr().IsUnspecified(), "bound to every interface")
@@ -216,21 +216,21 @@ func TestMediaAnnouncesContactAddress(t *testing.T) {
 }
 
 // Progress(nil) for an offer with no common codec refuses the call 488
-// and returns an error wrapping rtp.ErrNotAcceptable.
+// and returns an error wrapping sdp.ErrNotAcceptable.
 func TestProgressNotAcceptable(t *testing.T) {
 	ctx := mediaCtx(t)
 	perr := make(chan error, 1)
-	b := newLoopbackUA(t, ua.Config{Media: ua.MediaConfig{IP: netip.MustParseAddr("127.0.0.1"), Codecs: []rtp.Codec{rtp.PCMA()}},
+	b := newLoopbackUA(t, ua.Config{Media: ua.MediaConfig{IP: netip.MustParseAddr("127.0.0.1"), Codecs: []audio.Codec{audio.PCMA()}},
 		OnCall: func(_ context.Context, ic *ua.IncomingCall) {
 			perr <- ic.Progress(nil)
 		}})
-	a := newLoopbackUA(t, ua.Config{Media: ua.MediaConfig{IP: netip.MustParseAddr("127.0.0.1"), Codecs: []rtp.Codec{rtp.PCMU()}}})
+	a := newLoopbackUA(t, ua.Config{Media: ua.MediaConfig{IP: netip.MustParseAddr("127.0.0.1"), Codecs: []audio.Codec{audio.PCMU()}}})
 	_, err := a.Dial(ctx, "sip:bob@"+b.Addrs()[0].String(), ua.DialOptions{})
 	var se *ua.StatusError
 	require.ErrorAs(t, err, &se)
 	require.Equal(t, sip.StatusNotAcceptableHere, se.Code())
 	require.Contains(t, se.Response.Header("Warning"), "304")
-	require.ErrorIs(t, recvReal(t, perr, "Progress"), rtp.ErrNotAcceptable)
+	require.ErrorIs(t, recvReal(t, perr, "Progress"), sdp.ErrNotAcceptable)
 }
 
 // Our offer in the 200 of an offerless INVITE needs its answer in the

@@ -14,6 +14,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dialtone/dialtone/rtp/sdp"
+
+	"github.com/dialtone/dialtone/rtp/audio"
+	"github.com/dialtone/dialtone/rtp/dtmf"
+	"github.com/dialtone/dialtone/rtp/wav"
+
 	"github.com/stretchr/testify/require"
 
 	"github.com/dialtone/dialtone/rtp"
@@ -119,12 +125,12 @@ func connect(ctx context.Context, t *testing.T, a, b *mediaPeer, opts ua.DialOpt
 
 // tone is a FrameSource of n frames of a sine.
 type tone struct {
-	g *rtp.ToneGenerator
+	g *wav.ToneGenerator
 	n int
 }
 
 func newTone(t *testing.T, hz float64, frames int) *tone {
-	g, err := rtp.NewToneGenerator(rtp.ToneConfig{Frequency: hz})
+	g, err := wav.NewToneGenerator(wav.ToneConfig{Frequency: hz})
 	require.NoError(t, err)
 	return &tone{g: g, n: frames}
 }
@@ -151,10 +157,10 @@ func record(ctx context.Context, t *testing.T, s *rtp.Session, n int) []int16 {
 
 // peakLevel is the largest Goertzel level of hz over 100 ms windows.
 func peakLevel(samples []int16, hz float64) float64 {
-	const win = rtp.AudioSampleRate / 10
+	const win = audio.SampleRate / 10
 	best := 0.0
 	for i := 0; i+win <= len(samples); i += win / 2 {
-		best = max(best, rtp.ToneLevel(samples[i:i+win], hz, rtp.AudioSampleRate))
+		best = max(best, wav.ToneLevel(samples[i:i+win], hz, audio.SampleRate))
 	}
 	return best
 }
@@ -184,7 +190,7 @@ func TestMediaToneBothWays(t *testing.T) {
 	}{
 		{"offer in INVITE", ua.MediaConfig{}, ua.DialOptions{}},
 		{"late offer", ua.MediaConfig{}, ua.DialOptions{NoOffer: true}},
-		{"rtcp-mux, PCMA first", ua.MediaConfig{RTCPMux: true, Codecs: []rtp.Codec{rtp.PCMA(), rtp.PCMU(), rtp.TelephoneEvent()}}, ua.DialOptions{}},
+		{"rtcp-mux, PCMA first", ua.MediaConfig{RTCPMux: true, Codecs: []audio.Codec{audio.PCMA(), audio.PCMU(), audio.TelephoneEvent()}}, ua.DialOptions{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -237,7 +243,7 @@ func TestMediaHoldStopsOneWay(t *testing.T) {
 	out, in := connect(ctx, t, a, b, ua.DialOptions{})
 	ma, mb := out.Media(), in.Media()
 	version := func(c *ua.Call) uint64 {
-		sd, err := rtp.ParseSDP(c.LocalSDP())
+		sd, err := sdp.Parse(c.LocalSDP())
 		require.NoError(t, err)
 		return sd.Origin.SessionVersion
 	}
@@ -246,8 +252,8 @@ func TestMediaHoldStopsOneWay(t *testing.T) {
 
 	require.NoError(t, out.Hold(ctx))
 	require.Greater(t, version(out), v0, "o= version bumped")
-	require.Equal(t, "sendonly", ua.SDPDirection(out.LocalSDP()))
-	require.Equal(t, "recvonly", ua.SDPDirection(in.LocalSDP()))
+	require.Equal(t, ua.MediaSendOnly, ua.SDPDirection(out.LocalSDP()))
+	require.Equal(t, ua.MediaRecvOnly, ua.SDPDirection(in.LocalSDP()))
 	require.True(t, in.RemoteHold())
 	pb, _ := in.MediaParams()
 	require.False(t, pb.Direction.Sends(), "the held side stops sending")
@@ -265,7 +271,7 @@ func TestMediaHoldStopsOneWay(t *testing.T) {
 	v1 := version(out)
 	require.NoError(t, out.Resume(ctx))
 	require.Greater(t, version(out), v1)
-	require.Equal(t, "sendrecv", ua.SDPDirection(out.LocalSDP()))
+	require.Equal(t, ua.MediaSendRecv, ua.SDPDirection(out.LocalSDP()))
 	require.False(t, in.RemoteHold())
 	sentB = mb.Stats().PacketsSent
 	record(ctx, t, ma, 15)
@@ -280,7 +286,7 @@ func TestMediaHoldStopsOneWay(t *testing.T) {
 }
 
 func TestMediaDTMF(t *testing.T) {
-	noTE := ua.MediaConfig{Codecs: []rtp.Codec{rtp.PCMU(), rtp.PCMA()}}
+	noTE := ua.MediaConfig{Codecs: []audio.Codec{audio.PCMU(), audio.PCMA()}}
 	tests := []struct {
 		name   string
 		a, b   ua.MediaConfig
@@ -307,7 +313,7 @@ func TestMediaDTMF(t *testing.T) {
 			require.Empty(t, a.gotDigits(!tt.info), "no digit by the other path")
 			require.Empty(t, b.gotDigits(!tt.info))
 
-			require.ErrorIs(t, out.SendDTMF(ctx, "x"), rtp.ErrDTMFDigit)
+			require.ErrorIs(t, out.SendDTMF(ctx, "x"), dtmf.ErrDigit)
 			require.NoError(t, out.Hangup(ctx))
 			require.ErrorIs(t, out.SendDTMF(ctx, "1"), ua.ErrCallEnded, "digits on an ended call")
 		})
@@ -324,15 +330,15 @@ func reverse(s string) string {
 
 func TestMediaNotAcceptable(t *testing.T) {
 	ctx := mediaCtx(t)
-	a := newMediaPeer(t, ua.MediaConfig{Codecs: []rtp.Codec{rtp.PCMU()}})
-	b := newMediaPeer(t, ua.MediaConfig{Codecs: []rtp.Codec{rtp.PCMA()}})
+	a := newMediaPeer(t, ua.MediaConfig{Codecs: []audio.Codec{audio.PCMU()}})
+	b := newMediaPeer(t, ua.MediaConfig{Codecs: []audio.Codec{audio.PCMA()}})
 	_, err := a.u.Dial(ctx, b.uri("bob"), ua.DialOptions{})
 	var se *ua.StatusError
 	require.ErrorAs(t, err, &se)
 	require.Equal(t, sip.StatusNotAcceptableHere, se.Code())
 	select {
 	case err := <-b.icErr:
-		require.ErrorIs(t, err, rtp.ErrNotAcceptable)
+		require.ErrorIs(t, err, sdp.ErrNotAcceptable)
 	case <-ctx.Done():
 		t.Fatal("Answer did not fail")
 	}

@@ -9,10 +9,11 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/dialtone/dialtone/rtp/dtmf"
+
 	"github.com/stretchr/testify/require"
 
 	"github.com/dialtone/dialtone/internal/memnet"
-	"github.com/dialtone/dialtone/rtp"
 	"github.com/dialtone/dialtone/sip/digest"
 	"github.com/dialtone/dialtone/ua"
 )
@@ -33,7 +34,7 @@ func TestDTMFInfoWithoutMedia(t *testing.T) {
 			}
 		}})
 		require.Nil(t, out.Media())
-		require.ErrorIs(t, out.SendDTMF(t.Context(), "1x"), rtp.ErrDTMFDigit, "checked before anything is sent")
+		require.ErrorIs(t, out.SendDTMF(t.Context(), "1x"), dtmf.ErrDigit, "checked before anything is sent")
 		require.NoError(t, out.SendDTMF(t.Context(), "5#"))
 		synctest.Wait()
 		mu.Lock()

@@ -7,8 +7,9 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/dialtone/dialtone/rtp/sdp"
+
 	"github.com/dialtone/dialtone/dialog"
-	"github.com/dialtone/dialtone/rtp"
 	"github.com/dialtone/dialtone/sip"
 	"github.com/dialtone/dialtone/transaction"
 	"github.com/dialtone/dialtone/transport"
@@ -25,7 +26,7 @@ func (c *Call) Hold(ctx context.Context) error {
 	if c.media != nil {
 		return c.mediaReinvite(ctx, true, false)
 	}
-	return c.Reinvite(ctx, SetSDPDirection(c.LocalSDP(), "sendonly"))
+	return c.Reinvite(ctx, sdp.SetDirection(c.LocalSDP(), sdp.SendOnly))
 }
 
 // Resume takes the peer off hold: a re-INVITE with our SDP marked
@@ -34,7 +35,7 @@ func (c *Call) Resume(ctx context.Context) error {
 	if c.media != nil {
 		return c.mediaReinvite(ctx, false, true)
 	}
-	return c.Reinvite(ctx, SetSDPDirection(c.LocalSDP(), "sendrecv"))
+	return c.Reinvite(ctx, sdp.SetDirection(c.LocalSDP(), sdp.SendRecv))
 }
 
 // mediaReinvite re-offers the call's session (after Hold or Resume when
@@ -61,7 +62,7 @@ func (c *Call) mediaReinvite(ctx context.Context, hold, resume bool) error {
 	if err != nil {
 		restore()
 		m.mu.Unlock()
-		if errors.Is(err, rtp.ErrOfferPending) {
+		if errors.Is(err, sdp.ErrOfferPending) {
 			return fmt.Errorf("%w: %w", dialog.ErrRequestPending, err)
 		}
 		return err
@@ -87,26 +88,26 @@ func (c *Call) mediaReinvite(ctx context.Context, hold, resume bool) error {
 // re-INVITE is already in progress, ErrCallEnded, ctx's error (the
 // re-INVITE is then canceled).
 //
-// For a call with a media session, a nil sdp re-offers the session (a
+// For a call with a media session, a nil offer re-offers the session (a
 // refresh, with a new o= version only if something changed) and applies
-// the answer; SDP bytes are sent as they are and the answer is applied to
+// the answer; offer bytes are sent as they are and the answer is applied to
 // the session when it fits them.
-func (c *Call) Reinvite(ctx context.Context, sdp []byte) error {
+func (c *Call) Reinvite(ctx context.Context, offer []byte) error {
 	if c.media != nil {
-		if len(sdp) == 0 {
+		if len(offer) == 0 {
 			return c.mediaReinvite(ctx, false, false)
 		}
 		m := c.media
-		return c.reinvite(ctx, sdp, func(answer []byte) error {
-			off, err := rtp.ParseSDP(sdp)
+		return c.reinvite(ctx, offer, func(answer []byte) error {
+			off, err := sdp.Parse(offer)
 			if err != nil {
 				return nil // not ours to apply
 			}
-			ans, err := rtp.ParseSDP(answer)
+			ans, err := sdp.Parse(answer)
 			if err != nil {
 				return err
 			}
-			p, err := rtp.ApplyAnswer(off, ans)
+			p, err := sdp.ApplyAnswer(off, ans)
 			if err != nil {
 				return err
 			}
@@ -115,7 +116,7 @@ func (c *Call) Reinvite(ctx context.Context, sdp []byte) error {
 			return m.setRemote(p)
 		})
 	}
-	return c.reinvite(ctx, sdp, nil)
+	return c.reinvite(ctx, offer, nil)
 }
 
 // reinvite runs a re-INVITE carrying sdp; onAnswer, when set, gets the

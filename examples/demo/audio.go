@@ -9,14 +9,15 @@ import (
 	"sync"
 	"time"
 
-	"github.com/dialtone/dialtone/rtp"
+	"github.com/dialtone/dialtone/rtp/audio"
+	"github.com/dialtone/dialtone/rtp/wav"
 )
 
 // Audio analysis settings.
 const (
 	// windowSamples is the analysis window: 100 ms at 8 kHz, which tells
 	// frequencies apart to about 10 Hz.
-	windowSamples = rtp.AudioSampleRate / 10
+	windowSamples = audio.SampleRate / 10
 	// scanMin, scanMax and scanStep are the frequencies the peak search
 	// tries in each window, in Hz.
 	scanMin, scanMax, scanStep = 100, 3900, 10
@@ -30,13 +31,13 @@ const (
 	// be heard at its frequency for the check to pass.
 	minHeardShare = 0.5
 	// maxRecordSamples bounds each recording: one minute.
-	maxRecordSamples = 60 * rtp.AudioSampleRate
+	maxRecordSamples = 60 * audio.SampleRate
 )
 
 // toneSource plays one or more notes in turn, each noteFrames frames long,
 // until totalFrames frames have been played; then io.EOF.
 type toneSource struct {
-	notes       []*rtp.ToneGenerator
+	notes       []*wav.ToneGenerator
 	noteFrames  int
 	totalFrames int
 	n           int
@@ -46,11 +47,11 @@ type toneSource struct {
 // a steady tone), changing note every note, for d.
 func newToneSource(freqs []float64, note, d time.Duration) (*toneSource, error) {
 	s := &toneSource{
-		noteFrames:  max(int(note/rtp.AudioFrameDuration), 1),
-		totalFrames: int(d / rtp.AudioFrameDuration),
+		noteFrames:  max(int(note/audio.FrameDuration), 1),
+		totalFrames: int(d / audio.FrameDuration),
 	}
 	for _, f := range freqs {
-		g, err := rtp.NewToneGenerator(rtp.ToneConfig{Frequency: f})
+		g, err := wav.NewToneGenerator(wav.ToneConfig{Frequency: f})
 		if err != nil {
 			return nil, err
 		}
@@ -96,7 +97,7 @@ func (r *recorder) Samples() []int16 {
 
 // writeWAV writes samples to path as a 16-bit mono 8 kHz WAV file.
 func writeWAV(path string, samples []int16) error {
-	b, err := rtp.AppendWAV(nil, samples)
+	b, err := wav.Append(nil, samples)
 	if err != nil {
 		return err
 	}
@@ -104,7 +105,7 @@ func writeWAV(path string, samples []int16) error {
 }
 
 // peaks returns the dominant frequency of each 100 ms window of samples,
-// found with the Goertzel algorithm (rtp.ToneLevel) over scanMin…scanMax
+// found with the Goertzel algorithm (wav.ToneLevel) over scanMin…scanMax
 // Hz; 0 for a silent window.
 func peaks(samples []int16) []float64 {
 	var out []float64
@@ -120,7 +121,7 @@ func peaks(samples []int16) []float64 {
 		}
 		best, bestLevel := 0.0, 0.0
 		for f := scanMin; f <= scanMax; f += scanStep {
-			if l := rtp.ToneLevel(w, float64(f), rtp.AudioSampleRate); l > bestLevel {
+			if l := wav.ToneLevel(w, float64(f), audio.SampleRate); l > bestLevel {
 				best, bestLevel = float64(f), l
 			}
 		}
@@ -138,7 +139,7 @@ func heard(peaks []float64, freq float64) time.Duration {
 			n++
 		}
 	}
-	return time.Duration(n) * windowSamples * time.Second / rtp.AudioSampleRate
+	return time.Duration(n) * windowSamples * time.Second / audio.SampleRate
 }
 
 // audioCheck is the verdict on one side's recording: for each frequency

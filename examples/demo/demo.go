@@ -318,10 +318,10 @@ func (d *demo) holdResume(ctx context.Context, alice, bob *ua.Call) error {
 	steps := []struct {
 		name          string
 		do            func(context.Context) error
-		offer, answer string
+		offer, answer ua.MediaDirection
 	}{
-		{"hold", alice.Hold, "sendonly", "recvonly"},
-		{"resume", alice.Resume, "sendrecv", "sendrecv"},
+		{"hold", alice.Hold, ua.MediaSendOnly, ua.MediaRecvOnly},
+		{"resume", alice.Resume, ua.MediaSendRecv, ua.MediaSendRecv},
 	}
 	for i, s := range steps {
 		sctx, cancel := context.WithTimeout(ctx, stepTimeout)

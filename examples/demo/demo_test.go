@@ -14,11 +14,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dialtone/dialtone/rtp/audio"
+	"github.com/dialtone/dialtone/rtp/wav"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
-
-	"github.com/dialtone/dialtone/rtp"
 )
 
 func TestMain(m *testing.M) {
@@ -49,12 +50,12 @@ func TestDemo(t *testing.T) {
 		{"alice-heard.wav", []float64{600, 800}, []float64{440}, "alice heard  600 Hz"},
 	} {
 		samples := readWAV(t, filepath.Join(dir, c.file))
-		require.Greater(t, len(samples), rtp.AudioSampleRate/2, c.file)
+		require.Greater(t, len(samples), audio.SampleRate/2, c.file)
 		for _, f := range c.want {
-			level := rtp.ToneLevel(samples, f, rtp.AudioSampleRate)
+			level := wav.ToneLevel(samples, f, audio.SampleRate)
 			require.Greater(t, level, 0.001, "%s: %v Hz", c.file, f)
 			for _, g := range c.not {
-				require.Greater(t, level, 10*rtp.ToneLevel(samples, g, rtp.AudioSampleRate), "%s: %v Hz over %v Hz", c.file, f, g)
+				require.Greater(t, level, 10*wav.ToneLevel(samples, g, audio.SampleRate), "%s: %v Hz over %v Hz", c.file, f, g)
 			}
 		}
 		require.Contains(t, text, c.wantInText)
@@ -109,10 +110,10 @@ func readWAV(t *testing.T, path string) []int16 {
 	f, err := os.Open(path)
 	require.NoError(t, err)
 	defer f.Close()
-	r, err := rtp.NewWAVReader(f)
+	r, err := wav.NewReader(f)
 	require.NoError(t, err)
 	var all []int16
-	buf := make([]int16, 0, rtp.AudioFrameSamples)
+	buf := make([]int16, 0, audio.FrameSamples)
 	for {
 		buf, err = r.ReadFrame(buf[:0])
 		all = append(all, buf...)
@@ -241,7 +242,7 @@ func TestAudioCheck(t *testing.T) {
 		{"440 Hz heard", tone(440, time.Second), []float64{440}, true},
 		{"500 Hz is not 440 Hz", tone(500, time.Second), []float64{440}, false},
 		{"too short", tone(440, 400*time.Millisecond), []float64{440}, false},
-		{"silence", make([]int16, rtp.AudioSampleRate), []float64{440}, false},
+		{"silence", make([]int16, audio.SampleRate), []float64{440}, false},
 		{"melody", append(tone(600, time.Second), tone(800, time.Second)...), []float64{600, 800}, true},
 		{"half a melody", tone(600, 2*time.Second), []float64{600, 800}, false},
 	} {

@@ -157,7 +157,7 @@ func describe(data []byte) string {
 	}
 	if body := m.Body(); len(body) > 0 && strings.HasPrefix(strings.ToLower(m.Header("Content-Type")), "application/sdp") {
 		b.WriteString(" [sdp ")
-		b.WriteString(ua.SDPDirection(body))
+		b.WriteString(ua.SDPDirection(body).String())
 		b.WriteString("]")
 	}
 	return b.String()

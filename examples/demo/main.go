@@ -42,7 +42,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/dialtone/dialtone/rtp"
+	"github.com/dialtone/dialtone/rtp/dtmf"
 )
 
 func main() {
@@ -135,7 +135,7 @@ func parseFlags(args []string, stdout io.Writer) (options, error) {
 	}
 	if d := []rune(o.digit); len(d) != 1 {
 		return bad("-digit %q: give one digit", o.digit)
-	} else if _, err := rtp.DTMFEventForDigit(d[0]); err != nil {
+	} else if _, err := dtmf.EventForDigit(d[0]); err != nil {
 		return bad("-digit %q: %v", o.digit, err)
 	}
 	return o, nil

@@ -7,6 +7,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/dialtone/dialtone/rtp/dtmf"
+	"github.com/dialtone/dialtone/rtp/wav"
+
 	"github.com/dialtone/dialtone/examples/internal/cli"
 	"github.com/dialtone/dialtone/rtp"
 	"github.com/dialtone/dialtone/ua"
@@ -125,7 +128,7 @@ func (k *caller) send(c *ua.Call, answeredAt time.Time) {
 			return
 		}
 		defer f.Close()
-		r, err := rtp.NewWAVReader(f)
+		r, err := wav.NewReader(f)
 		if err != nil {
 			printf("play failed: %v", err)
 			return
@@ -147,7 +150,7 @@ func (k *caller) send(c *ua.Call, answeredAt time.Time) {
 	// One digit at a time, so that a call ended by the last digit (an
 	// IVR's #) says which digits went out.
 	for i, d := range o.dtmf {
-		if i > 0 && !k.wait(c, rtp.DTMFDefaultPause) {
+		if i > 0 && !k.wait(c, dtmf.DefaultPause) {
 			printf("DTMF %s: %s sent, then %s call=%s", o.dtmf, o.dtmf[:i], endedWhy(c, rtp.ErrSessionClosed), c.CallID())
 			return
 		}
@@ -196,7 +199,7 @@ func record(ctx context.Context, c *ua.Call, name string, printf func(string, ..
 		printf("record failed: %v", err)
 		return
 	}
-	w, err := rtp.NewWAVWriter(f)
+	w, err := wav.NewWriter(f)
 	if err != nil {
 		f.Close()
 		printf("record failed: %v", err)

@@ -42,8 +42,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/dialtone/dialtone/rtp/dtmf"
+	"github.com/dialtone/dialtone/rtp/wav"
+
 	"github.com/dialtone/dialtone/examples/internal/cli"
-	"github.com/dialtone/dialtone/rtp"
 	"github.com/dialtone/dialtone/ua"
 )
 
@@ -128,7 +130,7 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 		return nil, cli.Usagef("-dtmf-after needs -dtmf digits")
 	}
 	for _, d := range o.dtmf {
-		if _, err := rtp.DTMFEventForDigit(d); err != nil {
+		if _, err := dtmf.EventForDigit(d); err != nil {
 			return nil, cli.Usagef("-dtmf %q: %v", o.dtmf, err)
 		}
 	}
@@ -159,7 +161,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		_, err = rtp.NewWAVReader(f)
+		_, err = wav.NewReader(f)
 		f.Close()
 		if err != nil {
 			return fmt.Errorf("%s: %w", o.play, err)

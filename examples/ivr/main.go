@@ -26,6 +26,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/dialtone/dialtone/rtp/audio"
+	"github.com/dialtone/dialtone/rtp/wav"
+
 	"github.com/dialtone/dialtone/examples/internal/cli"
 	"github.com/dialtone/dialtone/rtp"
 	"github.com/dialtone/dialtone/ua"
@@ -169,7 +172,7 @@ func (v *ivr) serve(ctx context.Context, c *ua.Call, digits <-chan rune) {
 		_ = c.Hangup(ctx)
 		return
 	}
-	w, err := rtp.NewWAVWriter(f)
+	w, err := wav.NewWriter(f)
 	if err != nil {
 		_ = f.Close()
 		v.printf("record call=%s err=%q", c.CallID(), err)
@@ -214,7 +217,7 @@ wait:
 		cerr = err
 	}
 	v.printf("recorded call=%s file=%s seconds=%.1f digits=%q ended-by=%s err=%v", c.CallID(), name,
-		float64(counter.n)/rtp.AudioSampleRate, pressed.String(), why, cerr)
+		float64(counter.n)/audio.SampleRate, pressed.String(), why, cerr)
 	if why != "hang-up" {
 		hctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		_ = c.Hangup(hctx)
@@ -237,12 +240,12 @@ func openPrompt(name string) (rtp.FrameSource, error) {
 		return nil, err
 	}
 	defer f.Close()
-	r, err := rtp.NewWAVReader(f)
+	r, err := wav.NewReader(f)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	var all []int16
-	buf := make([]int16, 0, rtp.AudioFrameSamples)
+	buf := make([]int16, 0, audio.FrameSamples)
 	for {
 		buf, err = r.ReadFrame(buf[:0])
 		all = append(all, buf...)
@@ -263,7 +266,7 @@ func (p *samples) ReadFrame(dst []int16) ([]int16, error) {
 	if len(p.s) == 0 {
 		return dst, io.EOF
 	}
-	n := min(len(p.s), rtp.AudioFrameSamples)
+	n := min(len(p.s), audio.FrameSamples)
 	dst = append(dst, p.s[:n]...)
 	p.s = p.s[n:]
 	return dst, nil
@@ -276,7 +279,7 @@ func newChime() (rtp.FrameSource, error) {
 		hz     float64
 		frames int
 	}{{660, 20}, {880, 30}} {
-		g, err := rtp.NewToneGenerator(rtp.ToneConfig{Frequency: part.hz})
+		g, err := wav.NewToneGenerator(wav.ToneConfig{Frequency: part.hz})
 		if err != nil {
 			return nil, err
 		}
@@ -287,9 +290,9 @@ func newChime() (rtp.FrameSource, error) {
 	return &samples{s: all}, nil
 }
 
-// countingSink counts the samples written to a WAVWriter.
+// countingSink counts the samples written to a wav.Writer.
 type countingSink struct {
-	w *rtp.WAVWriter
+	w *wav.Writer
 	n int
 }
 

@@ -35,15 +35,15 @@ func TestBaresip(t *testing.T) {
 	t.Run("we call baresip, hold, resume, hang up", func(t *testing.T) {
 		c, err := dave.ua.Dial(ctx, k.uri("carol"), ua.DialOptions{SDP: testSDP(9)})
 		require.NoError(t, err, "Dial baresip")
-		require.Equal(t, "sendrecv", ua.SDPDirection(c.RemoteSDP()), "baresip's answer:\n%s", c.RemoteSDP())
+		require.Equal(t, ua.MediaSendRecv, ua.SDPDirection(c.RemoteSDP()), "baresip's answer:\n%s", c.RemoteSDP())
 		list := carol.waitCalls(t, ctx, "an established call", func(l string) bool { return strings.Contains(l, "ESTABLISHED") })
 		t.Logf("baresip listcalls: %q", list)
 
 		require.NoError(t, c.Hold(ctx), "re-INVITE (hold) refused by baresip")
-		require.Equal(t, "sendonly", ua.SDPDirection(c.LocalSDP()))
+		require.Equal(t, ua.MediaSendOnly, ua.SDPDirection(c.LocalSDP()))
 		dir := ua.SDPDirection(c.RemoteSDP())
 		t.Logf("baresip answered the hold re-INVITE with a=%s", dir)
-		require.Contains(t, []string{"recvonly", "inactive"}, dir, "baresip's answer to hold:\n%s", c.RemoteSDP())
+		require.Contains(t, []ua.MediaDirection{ua.MediaRecvOnly, ua.MediaInactive}, dir, "baresip's answer to hold:\n%s", c.RemoteSDP())
 		reinvites := filterCallID(dave.wire.sent("INVITE "), c.CallID())
 		require.Len(t, reinvites, 3, "INVITE, INVITE with proxy credentials, re-INVITE")
 		oks := 0
@@ -56,7 +56,7 @@ func TestBaresip(t *testing.T) {
 		require.Positive(t, oks, "no 2xx to the re-INVITE")
 
 		require.NoError(t, c.Resume(ctx), "re-INVITE (resume)")
-		require.Equal(t, "sendrecv", ua.SDPDirection(c.RemoteSDP()))
+		require.Equal(t, ua.MediaSendRecv, ua.SDPDirection(c.RemoteSDP()))
 
 		require.NoError(t, c.Hangup(ctx), "Hangup")
 		require.ErrorIs(t, c.Err(), ua.ErrLocalHangup)

@@ -17,9 +17,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stretchr/testify/require"
+	"github.com/dialtone/dialtone/rtp/audio"
 
-	"github.com/dialtone/dialtone/rtp"
+	"github.com/stretchr/testify/require"
 )
 
 // echobotPkg is the example the echo tests run.
@@ -179,18 +179,18 @@ func TestEchobotWithBaresip(t *testing.T) {
 	deadline := time.Now().Add(peerWait)
 	for {
 		got = readDump(t, b.rec)
-		if len(got) >= rtp.AudioSampleRate || time.Now().After(deadline) {
+		if len(got) >= audio.SampleRate || time.Now().After(deadline) {
 			break
 		}
 		sleepCtx(ctx, peerPoll)
 	}
-	require.GreaterOrEqual(t, len(got), rtp.AudioSampleRate, "baresip recorded less than a second")
+	require.GreaterOrEqual(t, len(got), audio.SampleRate, "baresip recorded less than a second")
 	echoed, other := peak(got, mediaPeerTone), peak(got, mediaOurTone)
-	t.Logf("baresip heard its own %d Hz back at %.4f (%d Hz at %.6f) in %.1f s", mediaPeerTone, echoed, mediaOurTone, other, float64(len(got))/rtp.AudioSampleRate)
+	t.Logf("baresip heard its own %d Hz back at %.4f (%d Hz at %.6f) in %.1f s", mediaPeerTone, echoed, mediaOurTone, other, float64(len(got))/audio.SampleRate)
 	require.Greater(t, echoed, mediaMinLevel, "baresip's tone in its recording of echobot")
 	// G.711 there and back keeps the level: at least half of what
 	// baresip sent (writeToneWAV's amplitude).
-	sent := peak(sine(mediaPeerTone, toneAmplitude, rtp.AudioSampleRate), mediaPeerTone)
+	sent := peak(sine(mediaPeerTone, toneAmplitude, audio.SampleRate), mediaPeerTone)
 	require.Greater(t, echoed, sent/2, "echoed level against the level sent (%.4f)", sent)
 	require.Less(t, other, mediaMinLevel/10, "a tone nobody sent in baresip's recording")
 
@@ -211,7 +211,7 @@ const toneAmplitude = 8000
 func sine(hz float64, amp float64, n int) []int16 {
 	out := make([]int16, n)
 	for i := range out {
-		out[i] = int16(amp * math.Sin(2*math.Pi*hz*float64(i)/rtp.AudioSampleRate))
+		out[i] = int16(amp * math.Sin(2*math.Pi*hz*float64(i)/audio.SampleRate))
 	}
 	return out
 }

@@ -15,9 +15,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stretchr/testify/require"
+	"github.com/dialtone/dialtone/rtp/audio"
+	"github.com/dialtone/dialtone/rtp/wav"
 
-	"github.com/dialtone/dialtone/rtp"
+	"github.com/stretchr/testify/require"
 )
 
 // The example programs driven by SIPp, one flag (or a few) per test: what
@@ -325,7 +326,7 @@ func TestDialPlayRecordEchobot(t *testing.T) {
 	defer cancel()
 	dir := t.TempDir()
 	tone, rec := filepath.Join(dir, "tone.wav"), filepath.Join(dir, "rec.wav")
-	require.NoError(t, writeToneWAV(tone, mediaPeerTone, rtp.AudioSampleRate, 2*time.Second))
+	require.NoError(t, writeToneWAV(tone, mediaPeerTone, audio.SampleRate, 2*time.Second))
 	e := startExample(t, ctx, "echobot", "-listen", net.JoinHostPort(loopback, "0"), "-media-ip", loopback)
 	defer func() { logTails(t, e.stdout, e.stderr) }()
 	stdout, _, err := runExample(t, ctx, "dial", "-listen", net.JoinHostPort(loopback, "0"), "-media-ip", loopback,
@@ -336,7 +337,7 @@ func TestDialPlayRecordEchobot(t *testing.T) {
 	}
 	got := readWAV(t, rec)
 	heard := peak(got, mediaPeerTone)
-	t.Logf("dial recorded %.1f s, %d Hz at %.4f", float64(len(got))/rtp.AudioSampleRate, mediaPeerTone, heard)
+	t.Logf("dial recorded %.1f s, %d Hz at %.4f", float64(len(got))/audio.SampleRate, mediaPeerTone, heard)
 	require.Greater(t, heard, mediaMinLevel, "the echoed tone in dial's recording")
 	ebOut, _ := e.finish(t)
 	require.Contains(t, ebOut, " DTMF 1 received call=")
@@ -350,10 +351,10 @@ func readWAV(t *testing.T, name string) []int16 {
 	f, err := os.Open(name)
 	require.NoError(t, err)
 	defer f.Close()
-	r, err := rtp.NewWAVReader(f)
+	r, err := wav.NewReader(f)
 	require.NoError(t, err, "%s", name)
 	var all []int16
-	buf := make([]int16, 0, rtp.AudioFrameSamples)
+	buf := make([]int16, 0, audio.FrameSamples)
 	for {
 		buf, err = r.ReadFrame(buf[:0])
 		all = append(all, buf...)

@@ -12,6 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dialtone/dialtone/rtp/audio"
+	"github.com/dialtone/dialtone/rtp/wav"
+
 	"github.com/stretchr/testify/require"
 
 	"github.com/dialtone/dialtone/rtp"
@@ -61,7 +64,7 @@ func TestMediaBaresip(t *testing.T) {
 	require.True(t, ok)
 	t.Logf("negotiated %s/%d to %s, direction %s; baresip's answer:\n%s", p.Codec.Name, p.Codec.PayloadType, p.RemoteRTP, p.Direction, c.RemoteSDP())
 
-	g, err := rtp.NewToneGenerator(rtp.ToneConfig{Frequency: mediaOurTone})
+	g, err := wav.NewToneGenerator(wav.ToneConfig{Frequency: mediaOurTone})
 	require.NoError(t, err)
 	frames := mediaSeconds * 1000 / 20
 	playErr := make(chan error, 1)
@@ -87,14 +90,14 @@ func TestMediaBaresip(t *testing.T) {
 	deadline := time.Now().Add(peerWait)
 	for {
 		got = readDump(t, b.rec)
-		if len(got) >= rtp.AudioSampleRate || time.Now().After(deadline) {
+		if len(got) >= audio.SampleRate || time.Now().After(deadline) {
 			break
 		}
 		sleepCtx(ctx, peerPoll)
 	}
-	require.GreaterOrEqual(t, len(got), rtp.AudioSampleRate, "baresip recorded less than a second")
+	require.GreaterOrEqual(t, len(got), audio.SampleRate, "baresip recorded less than a second")
 	bOurs, bOwn := peak(got, mediaOurTone), peak(got, mediaPeerTone)
-	t.Logf("baresip heard %d Hz at %.4f (its own %d Hz at %.6f) in %.1f s", mediaOurTone, bOurs, mediaPeerTone, bOwn, float64(len(got))/rtp.AudioSampleRate)
+	t.Logf("baresip heard %d Hz at %.4f (its own %d Hz at %.6f) in %.1f s", mediaOurTone, bOurs, mediaPeerTone, bOwn, float64(len(got))/audio.SampleRate)
 	require.Greater(t, bOurs, mediaMinLevel, "our tone in baresip's recording")
 	require.Less(t, bOwn, mediaMinLevel/10, "baresip's own tone in its recording")
 	require.NoError(t, u.Close())
@@ -116,10 +119,10 @@ func (l *limited) ReadFrame(dst []int16) ([]int16, error) {
 
 // peak is the largest Goertzel level of hz over 100 ms windows.
 func peak(samples []int16, hz float64) float64 {
-	const win = rtp.AudioSampleRate / 10
+	const win = audio.SampleRate / 10
 	best := 0.0
 	for i := 0; i+win <= len(samples); i += win / 2 {
-		best = max(best, rtp.ToneLevel(samples[i:i+win], hz, rtp.AudioSampleRate))
+		best = max(best, wav.ToneLevel(samples[i:i+win], hz, audio.SampleRate))
 	}
 	return best
 }
@@ -133,12 +136,12 @@ func readDump(t *testing.T, dir string) []int16 {
 	for _, name := range files {
 		f, err := os.Open(name)
 		require.NoError(t, err)
-		r, err := rtp.NewWAVReader(f)
+		r, err := wav.NewReader(f)
 		if err != nil {
 			f.Close()
 			continue // not finished yet
 		}
-		buf := make([]int16, 0, rtp.AudioFrameSamples)
+		buf := make([]int16, 0, audio.FrameSamples)
 		for {
 			buf, err = r.ReadFrame(buf[:0])
 			all = append(all, buf...)

@@ -17,11 +17,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dialtone/dialtone/rtp/audio"
+	"github.com/dialtone/dialtone/rtp/g711"
+
 	pionrtp "github.com/pion/rtp"
 	"github.com/stretchr/testify/require"
 
 	"github.com/dialtone/dialtone/internal/testenv"
-	"github.com/dialtone/dialtone/rtp"
 )
 
 // Shape of TestSIPpRTPEcho.
@@ -157,10 +159,10 @@ func TestSIPpRTPEcho(t *testing.T) {
 	defer func() { logTails(t, e.stdout, e.stderr) }()
 
 	dir := t.TempDir()
-	audio := filepath.Join(dir, "tone_pcma.pcap")
-	require.NoError(t, writeRTPPcap(audio, sine(mediaPeerTone, toneAmplitude, sippRTPFrames*rtp.AudioFrameSamples)))
+	pcap := filepath.Join(dir, "tone_pcma.pcap")
+	require.NoError(t, writeRTPPcap(pcap, sine(mediaPeerTone, toneAmplitude, sippRTPFrames*audio.FrameSamples)))
 	sc := filepath.Join(dir, "uac_pcap_echo.xml")
-	require.NoError(t, os.WriteFile(sc, fmt.Appendf(nil, sippRTPScenario, audio, sippRTPHold.Milliseconds()), 0o644))
+	require.NoError(t, os.WriteFile(sc, fmt.Appendf(nil, sippRTPScenario, pcap, sippRTPHold.Milliseconds()), 0o644))
 
 	// SIPp's media port (audio on mp, video on mp+2).
 	mp := freeUDPPorts(t, 4)
@@ -189,7 +191,7 @@ func TestSIPpRTPEcho(t *testing.T) {
 
 	sent, echoed := readRTPCapture(t, ctx, tshark, capture, mp, e.rtpMin, e.rtpMax)
 	require.Len(t, sent, sippRTPCalls, "SIPp's RTP streams (by echobot port)")
-	ref := peak(sine(mediaPeerTone, toneAmplitude, rtp.AudioSampleRate), mediaPeerTone)
+	ref := peak(sine(mediaPeerTone, toneAmplitude, audio.SampleRate), mediaPeerTone)
 	ports := make([]int, 0, len(sent))
 	for p := range sent {
 		ports = append(ports, p)
@@ -200,8 +202,8 @@ func TestSIPpRTPEcho(t *testing.T) {
 		in, out := sent[port], echoed[port]
 		var pcm []int16
 		for _, pkt := range out {
-			require.Equal(t, rtp.PayloadTypePCMA, int(pkt.pt), "payload type echoed from port %d", port)
-			pcm = rtp.G711DecodeAlaw(pcm, pkt.payload)
+			require.Equal(t, audio.PayloadTypePCMA, int(pkt.pt), "payload type echoed from port %d", port)
+			pcm = g711.DecodeALaw(pcm, pkt.payload)
 		}
 		tone, other := peak(pcm, mediaPeerTone), peak(pcm, mediaOurTone)
 		same, offset := alignedMatches(in, out)
@@ -348,12 +350,12 @@ func writeRTPPcap(path string, samples []int16) error {
 	b = binary.LittleEndian.AppendUint32(b, 65535)
 	b = binary.LittleEndian.AppendUint32(b, 1)
 	var pkt []byte
-	for i := 0; i+rtp.AudioFrameSamples <= len(samples); i += rtp.AudioFrameSamples {
-		n := i / rtp.AudioFrameSamples
-		h := pionrtp.Header{Version: 2, Marker: n == 0, PayloadType: rtp.PayloadTypePCMA,
+	for i := 0; i+audio.FrameSamples <= len(samples); i += audio.FrameSamples {
+		n := i / audio.FrameSamples
+		h := pionrtp.Header{Version: 2, Marker: n == 0, PayloadType: audio.PayloadTypePCMA,
 			SequenceNumber: uint16(1000 + n), Timestamp: uint32(i), SSRC: 0x5eed5eed}
 		var err error
-		pkt, err = rtp.G711AppendPacket(pkt[:0], &h, rtp.G711Alaw, samples[i:i+rtp.AudioFrameSamples])
+		pkt, err = g711.AppendPacket(pkt[:0], &h, g711.ALaw, samples[i:i+audio.FrameSamples])
 		if err != nil {
 			return err
 		}

@@ -1,0 +1,248 @@
+//go:build linux && (amd64 || arm64 || riscv64 || loong64 || ppc64 || ppc64le || s390x) && !rtp_netpoll
+
+package uring
+
+import (
+	"errors"
+	"sync/atomic"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// A minimal io_uring (Linux 5.6 and later) that sends a batch of datagrams,
+// each on its own socket, with one system call. An engine worker sends the
+// frames of every session due at a wake-up, tens of them on as many
+// sockets; sendmmsg batches only on one socket, so without the ring each
+// frame costs a sendto, and on a virtual machine the system call's entry
+// and exit cost about as much as the UDP send itself.
+
+// io_uring ABI (include/uapi/linux/io_uring.h).
+const (
+	sysIOURingSetup = 425 // the same number on every architecture
+	sysIOURingEnter = 426
+
+	uringOpSendmsg      = 9
+	uringEnterGetEvents = 1
+	uringOffSQRing      = 0
+	uringOffSQEs        = 0x10000000
+	uringFeatSingleMmap = 1
+)
+
+type uringSQOffsets struct {
+	head, tail, ringMask, ringEntries, flags, dropped, array, resv1 uint32
+	userAddr                                                        uint64
+}
+
+type uringCQOffsets struct {
+	head, tail, ringMask, ringEntries, overflow, cqes, flags, resv1 uint32
+	userAddr                                                        uint64
+}
+
+type uringParams struct {
+	sqEntries, cqEntries, flags, sqThreadCPU, sqThreadIdle, features, wqFd uint32
+	resv                                                                   [3]uint32
+	sqOff                                                                  uringSQOffsets
+	cqOff                                                                  uringCQOffsets
+}
+
+type uringSQE struct {
+	opcode      uint8
+	flags       uint8
+	ioprio      uint16
+	fd          int32
+	off         uint64
+	addr        uint64
+	len         uint32
+	msgFlags    uint32
+	userData    uint64
+	bufIndex    uint16
+	personality uint16
+	spliceFdIn  int32
+	addr3       uint64
+	_           uint64
+}
+
+type uringCQE struct {
+	userData uint64
+	res      int32
+	flags    uint32
+}
+
+// errURingFeatures: the kernel's ring lacks a feature this code relies on.
+var errURingFeatures = errors.New("uring: io_uring without single mmap")
+
+// Send is one datagram of a batch; Res is the kernel's result: bytes
+// sent, or a negated errno.
+type Send struct {
+	// FD is the socket that sends it.
+	FD int
+	// B is the datagram; it must not be empty.
+	B []byte
+	// SA is the destination (an IPv4 address in its first bytes), SALen
+	// its length, as internal/sockaddr.Put writes them.
+	SA    unix.RawSockaddrInet6
+	SALen uint32
+	// Res is set by SendAll.
+	Res int32
+}
+
+// Ring is a submission and a completion ring. It is used by one goroutine.
+type Ring struct {
+	fd      int
+	ring    []byte // SQ and CQ rings, one mapping
+	sqeMem  []byte
+	sqes    []uringSQE
+	cqes    []uringCQE
+	sqTail  *uint32
+	sqMask  uint32
+	cqHead  *uint32
+	cqTail  *uint32
+	cqMask  uint32
+	entries int
+
+	// The kernel reads these while a batch is in flight; the ring keeps
+	// them so that they stay reachable.
+	msgs []syscall.Msghdr
+	iovs []syscall.Iovec
+}
+
+// New sets up a ring of the given number of entries (a power of two). It
+// fails where the kernel refuses one (older than 5.6, io_uring disabled or
+// filtered).
+func New(entries uint32) (*Ring, error) {
+	var p uringParams
+	fd, _, e := syscall.Syscall(sysIOURingSetup, uintptr(entries), uintptr(unsafe.Pointer(&p)), 0)
+	if e != 0 {
+		return nil, e
+	}
+	r := &Ring{fd: int(fd)}
+	if p.features&uringFeatSingleMmap == 0 {
+		r.Close()
+		return nil, errURingFeatures
+	}
+	size := max(p.sqOff.array+p.sqEntries*4, p.cqOff.cqes+p.cqEntries*uint32(unsafe.Sizeof(uringCQE{})))
+	var err error
+	r.ring, err = syscall.Mmap(r.fd, uringOffSQRing, int(size), syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_SHARED|syscall.MAP_POPULATE)
+	if err != nil {
+		r.Close()
+		return nil, err
+	}
+	r.sqeMem, err = syscall.Mmap(r.fd, uringOffSQEs, int(p.sqEntries)*int(unsafe.Sizeof(uringSQE{})), syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_SHARED|syscall.MAP_POPULATE)
+	if err != nil {
+		r.Close()
+		return nil, err
+	}
+	r.sqes = unsafe.Slice((*uringSQE)(unsafe.Pointer(&r.sqeMem[0])), p.sqEntries)
+	r.cqes = unsafe.Slice((*uringCQE)(unsafe.Pointer(&r.ring[p.cqOff.cqes])), p.cqEntries)
+	r.sqTail = (*uint32)(unsafe.Pointer(&r.ring[p.sqOff.tail]))
+	r.sqMask = *(*uint32)(unsafe.Pointer(&r.ring[p.sqOff.ringMask]))
+	r.cqHead = (*uint32)(unsafe.Pointer(&r.ring[p.cqOff.head]))
+	r.cqTail = (*uint32)(unsafe.Pointer(&r.ring[p.cqOff.tail]))
+	r.cqMask = *(*uint32)(unsafe.Pointer(&r.ring[p.cqOff.ringMask]))
+	// Slot i of the submission array always names SQE i.
+	array := unsafe.Slice((*uint32)(unsafe.Pointer(&r.ring[p.sqOff.array])), p.sqEntries)
+	for i := range array {
+		array[i] = uint32(i)
+	}
+	r.entries = int(p.sqEntries)
+	r.msgs = make([]syscall.Msghdr, r.entries)
+	r.iovs = make([]syscall.Iovec, r.entries)
+	return r, nil
+}
+
+// Close unmaps the rings and closes the ring's descriptor. It is
+// idempotent.
+func (r *Ring) Close() {
+	if r.sqeMem != nil {
+		_ = syscall.Munmap(r.sqeMem)
+		r.sqeMem, r.sqes = nil, nil
+	}
+	if r.ring != nil {
+		_ = syscall.Munmap(r.ring)
+		r.ring, r.cqes = nil, nil
+	}
+	if r.fd >= 0 {
+		_ = syscall.Close(r.fd)
+		r.fd = -1
+	}
+}
+
+// SendAll sends every datagram of items (with MSG_DONTWAIT, so none waits
+// for socket buffer space) and sets each one's res. It returns an error
+// only when the ring itself failed; then every item it did not complete,
+// in the failed batch or after it, has the result -EIO.
+func (r *Ring) SendAll(items []Send) error {
+	for i := range items {
+		items[i].Res = 1 // pending
+	}
+	for len(items) > 0 {
+		n := min(len(items), r.entries)
+		if err := r.batch(items[:n]); err != nil {
+			for i := range items {
+				if items[i].Res == 1 {
+					items[i].Res = -int32(syscall.EIO)
+				}
+			}
+			return err
+		}
+		items = items[n:]
+	}
+	return nil
+}
+
+// batch submits len(items) ≤ r.entries sends and waits for their
+// completions.
+func (r *Ring) batch(items []Send) error {
+	tail := atomic.LoadUint32(r.sqTail)
+	for i := range items {
+		it := &items[i]
+		idx := tail & r.sqMask
+		r.iovs[i] = syscall.Iovec{Base: &it.B[0]}
+		r.iovs[i].SetLen(len(it.B))
+		r.msgs[i] = syscall.Msghdr{Name: (*byte)(unsafe.Pointer(&it.SA)), Namelen: it.SALen, Iov: &r.iovs[i]}
+		r.msgs[i].Iovlen = 1
+		r.sqes[idx] = uringSQE{
+			opcode:   uringOpSendmsg,
+			fd:       int32(it.FD),
+			addr:     uint64(uintptr(unsafe.Pointer(&r.msgs[i]))),
+			len:      1,
+			msgFlags: syscall.MSG_DONTWAIT,
+			userData: uint64(i),
+		}
+		tail++
+	}
+	atomic.StoreUint32(r.sqTail, tail)
+	toSubmit, left := len(items), len(items)
+	for left > 0 {
+		// RawSyscall6: with MSG_DONTWAIT a UDP send completes at once, so
+		// the call does not block (see rtpsock.Pair.Send).
+		n, _, e := syscall.RawSyscall6(sysIOURingEnter, uintptr(r.fd), uintptr(toSubmit), uintptr(left), uringEnterGetEvents, 0, 0)
+		if e == syscall.EINTR {
+			continue
+		}
+		if e != 0 {
+			return e
+		}
+		toSubmit -= min(int(n), toSubmit)
+		left -= r.reap(items)
+	}
+	return nil
+}
+
+// reap takes the completions off the ring and returns how many there were.
+func (r *Ring) reap(items []Send) int {
+	head := atomic.LoadUint32(r.cqHead)
+	tail := atomic.LoadUint32(r.cqTail)
+	n := 0
+	for ; head != tail; head++ {
+		c := &r.cqes[head&r.cqMask]
+		if ud := c.userData; ud < uint64(len(items)) {
+			items[ud].Res = c.res
+		}
+		n++
+	}
+	atomic.StoreUint32(r.cqHead, head)
+	return n
+}

@@ -1,0 +1,40 @@
+package audio
+
+// Codec describes one RTP payload format as SDP's a=rtpmap and a=fmtp lines
+// name it (RFC 4566 §6, RFC 3551 §6).
+type Codec struct {
+	// Name is the encoding name as in a=rtpmap, e.g. "PCMU",
+	// "telephone-event". Compared case-insensitively.
+	Name string
+	// PayloadType is the RTP payload type: static (0..95) or dynamic (96..127).
+	PayloadType uint8
+	// ClockRate is the RTP timestamp rate in Hz.
+	ClockRate uint32
+	// Channels is the number of audio channels; 0 means 1.
+	Channels int
+	// Fmtp is the a=fmtp parameter string, e.g. "0-15" for telephone-event.
+	Fmtp string
+}
+
+// Static payload types and the default dynamic one this package uses (RFC 3551 §6).
+const (
+	PayloadTypePCMU = 0
+	PayloadTypePCMA = 8
+	// PayloadTypeTelephoneEvent is the default dynamic payload type for RFC 4733 events.
+	PayloadTypeTelephoneEvent = 101
+)
+
+// PCMU is G.711 μ-law at 8 kHz (RFC 3551 §4.5.14).
+func PCMU() Codec {
+	return Codec{Name: "PCMU", PayloadType: PayloadTypePCMU, ClockRate: 8000, Channels: 1}
+}
+
+// PCMA is G.711 A-law at 8 kHz (RFC 3551 §4.5.14).
+func PCMA() Codec {
+	return Codec{Name: "PCMA", PayloadType: PayloadTypePCMA, ClockRate: 8000, Channels: 1}
+}
+
+// TelephoneEvent is RFC 4733 named telephone events 0-15 (DTMF) at 8 kHz.
+func TelephoneEvent() Codec {
+	return Codec{Name: "telephone-event", PayloadType: PayloadTypeTelephoneEvent, ClockRate: 8000, Channels: 1, Fmtp: "0-15"}
+}
