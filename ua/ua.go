@@ -57,6 +57,9 @@ type UA struct {
 	mediaWG   sync.WaitGroup     // DTMF forwarders: end when their session closes
 	closeOnce sync.Once
 	closeErr  error
+
+	stunc   stunClient  // STUN transactions on the SIP UDP sockets (stun.go)
+	started atomic.Bool // lines are built: transport callbacks may look at them
 }
 
 type listener struct {
@@ -124,6 +127,8 @@ func New(cfg Config) (*UA, error) {
 		UDPReadBuffer: cfg.UDPReadBuffer,
 		Tracer:        cfg.Tracer,
 		Logger:        cfg.Logger,
+		OnFlowClosed:  u.flowClosed,
+		OnSTUN:        u.onSTUN,
 	})
 	if err != nil {
 		u.stop()
@@ -165,6 +170,7 @@ func New(cfg Config) (*UA, error) {
 		}
 		u.lines = append(u.lines, l)
 	}
+	u.started.Store(true)
 	for _, l := range u.lines {
 		if l.registrar != nil && !l.cfg.Manual {
 			l.start()
