@@ -44,12 +44,15 @@ type lineFlow struct {
 }
 
 // hop is the first hop of the line's requests: its outbound proxy, else
-// its registrar.
+// its registrar (zero for a line with neither).
 func (l *Line) hop() sip.URI {
-	if l.proxy != nil {
+	switch {
+	case l.proxy != nil:
 		return *l.proxy
+	case l.registrar != nil:
+		return *l.registrar
 	}
-	return *l.registrar
+	return sip.URI{}
 }
 
 // sendNetwork is the network the line's REGISTERs go over: the one its
@@ -126,10 +129,14 @@ func withHostPort(ct sip.Address, ap netip.AddrPort) sip.Address {
 
 // callContact returns the Contact for a call or request of the line over
 // network n when the line has one of its own for n: LineConfig.Contact,
-// or the registered Contact (public address, connection's address) when
-// it was built for n. With RFC 5626 outbound in use it carries "ob"
+// or the registered Contact (a listener's, the public address, the
+// connection's address) when it was built for n. With RFC 5626 outbound in use it carries "ob"
 // (§4.3: in-dialog requests come back on the flow).
-func (l *Line) callContact(n transport.Network) (sip.Address, bool) {
+//
+// hop, when not nil, is where the request goes first: a Contact that is a
+// connection's address is only good for requests on that connection, to
+// the line's own first hop.
+func (l *Line) callContact(n transport.Network, hop *sip.URI) (sip.Address, bool) {
 	if l == nil {
 		return sip.Address{}, false
 	}
@@ -141,8 +148,8 @@ func (l *Line) callContact(n transport.Network) (sip.Address, bool) {
 	if !l.haveCt || l.nat.net == "" || (n != "" && n != l.nat.net) {
 		return sip.Address{}, false
 	}
-	if !l.nat.fromConn && !l.nat.public.IsValid() {
-		return sip.Address{}, false // the listener's address, as contactFor builds it
+	if own := l.hop(); l.nat.fromConn && hop != nil && (hop.Host != own.Host || hop.Port != own.Port) {
+		return sip.Address{}, false
 	}
 	ct := l.contact
 	if l.nat.outbound {
@@ -173,7 +180,7 @@ func (l *Line) Outbound() bool {
 // else, over a stream without a listener, the local address of the
 // connection to hop (which the request then rides).
 func (u *UA) contactVia(ctx context.Context, line *Line, user string, n transport.Network, hop sip.URI) (sip.Address, error) {
-	if ct, ok := line.callContact(n); ok {
+	if ct, ok := line.callContact(n, &hop); ok {
 		return ct, nil
 	}
 	ct, err := u.contactFor(ctx, user, n, hop)

@@ -342,7 +342,7 @@ func (u *UA) incomingInvite(ctx context.Context, w transaction.ResponseWriter, r
 	} else {
 		hp = req.URI.HostPort()
 	}
-	if ct, ok := line.callContact(fl.Network); ok && ct.URI.Host != "" {
+	if ct, ok := line.callContact(fl.Network, nil); ok && ct.URI.Host != "" {
 		hp = ct.URI.HostPort() // LineConfig.Contact or the line's public address
 	}
 	ct, err := makeContact(user, hp, fl.Network)
