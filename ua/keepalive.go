@@ -165,11 +165,17 @@ func (l *Line) flowDead(f transport.Flow, err error) {
 	}
 	l.stopKeepaliveLocked()
 	l.nat.flow = transport.Flow{}
-	if l.nat.fromConn && l.cfg.Contact == "" {
+	switch {
+	case l.cfg.Contact != "":
+	case l.nat.fromConn:
 		// The Contact was the dead connection's address: build it again.
 		old := l.contact
 		l.nat.stale = &old
 		l.haveCt = false
+	case f.Network == transport.UDP:
+		// A new NAT binding may have another public port: learn it again
+		// from the registrar's received/rport.
+		l.natDone = false
 	}
 	l.mu.Unlock()
 	if err == nil {
