@@ -51,6 +51,7 @@ type edgeBinding struct {
 
 type edgeConfig struct {
 	udp, tcp, tls string // listener addresses; empty: none
+	ws, wss       string
 	tlsConfig     *tls.Config
 	outbound      bool
 }
@@ -68,7 +69,7 @@ func newEdge(t *testing.T, nw transport.Net, cfg edgeConfig) *edge {
 	for _, l := range []struct {
 		n    transport.Network
 		addr string
-	}{{transport.UDP, cfg.udp}, {transport.TCP, cfg.tcp}, {transport.TLS, cfg.tls}} {
+	}{{transport.UDP, cfg.udp}, {transport.TCP, cfg.tcp}, {transport.TLS, cfg.tls}, {transport.WS, cfg.ws}, {transport.WSS, cfg.wss}} {
 		if l.addr != "" {
 			_, err := tp.Listen(context.Background(), l.n, l.addr)
 			require.NoError(t, err)

@@ -42,6 +42,8 @@ func TestRegisterContactPerTransport(t *testing.T) {
 		{"tcp client only", nil, "sip:192.0.2.10:5060;transport=tcp", "", "tcp", 0, "sip"},
 		{"tls client only", nil, "sip:192.0.2.10:5061;transport=tls", "", "tls", 0, "sip"},
 		{"sips client only", nil, "sips:192.0.2.10:5061", "", "tls", 0, "sips"},
+		{"ws client only", nil, "sip:192.0.2.10:8080;transport=ws", "", "ws", 0, "sip"},
+		{"wss client only", nil, "sip:192.0.2.10:8443;transport=wss", "", "wss", 0, "sip"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -50,6 +52,7 @@ func TestRegisterContactPerTransport(t *testing.T) {
 				defer n.Close()
 				ca := newTestCA(t, edgeIP)
 				e := newEdge(t, n, edgeConfig{udp: "192.0.2.10:5060", tcp: "192.0.2.10:5060", tls: "192.0.2.10:5061",
+					ws: "192.0.2.10:8080", wss: "192.0.2.10:8443",
 					tlsConfig: &tls.Config{Certificates: []tls.Certificate{ca.server}, MinVersion: tls.VersionTLS12}})
 				lc := ua.LineConfig{AOR: "sip:alice@192.0.2.10", Registrar: tt.registrar, Transport: tt.transport, Manual: true}
 				u, _ := newUA(t, n, "192.0.2.1:5060", ua.Config{
