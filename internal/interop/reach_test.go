@@ -41,6 +41,7 @@ const kamailioTLSName = "kamailio.test"
 // testPKI is a CA made by one test and Kamailio's certificate from it.
 type testPKI struct {
 	pool   *x509.CertPool
+	caFile string // the CA certificate, PEM
 	tlsCfg string // the tls module's configuration file
 }
 
@@ -85,8 +86,9 @@ method = TLSv1.2+
 verify_certificate = no
 require_certificate = no
 `, keyFile, certFile)
-	p := testPKI{pool: x509.NewCertPool(), tlsCfg: filepath.Join(dir, "tls.cfg")}
+	p := testPKI{pool: x509.NewCertPool(), tlsCfg: filepath.Join(dir, "tls.cfg"), caFile: filepath.Join(dir, "ca.pem")}
 	p.pool.AddCert(ca)
+	require.NoError(t, os.WriteFile(p.caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), 0o600))
 	require.NoError(t, os.WriteFile(p.tlsCfg, []byte(cfg), 0o600))
 	return p
 }
@@ -320,4 +322,106 @@ func TestKamailioTLSFlowRecovery(t *testing.T) {
 	in := alice.nextCall(t, ctx)
 	require.NoError(t, in.Hangup(ctx))
 	require.ErrorIs(t, waitDone(t, ctx, c, "bob"), ua.ErrRemoteHangup)
+}
+
+// startBaresipOver starts baresip as user registered to k over network
+// (tcp or tls, through Kamailio as its outbound proxy on that network),
+// auto-answering, trusting caFile for TLS.
+func startBaresipOver(t *testing.T, ctx context.Context, k *kamailio, user string, network transport.Network, caFile string) *baresip {
+	t.Helper()
+	bin := peerBinary(t, "baresip", "baresip")
+	run := shortTempDir(t, "dtbs")
+	base := freeUDPPorts(t, 13)
+	b := &baresip{user: user, sipPort: base, ctrlPort: base + 2}
+	wav := filepath.Join(run, "tone.wav")
+	require.NoError(t, writeToneWAV(wav, 440, 8000, 2*time.Second))
+	config := fmt.Sprintf(`poll_method		epoll
+sip_listen		127.0.0.1:%d
+sip_cafile		%s
+call_local_timeout	120
+call_max_calls		4
+audio_player		alsa,null
+audio_source		aufile,%s
+audio_alert		alsa,null
+ausrc_srate		8000
+auplay_srate		8000
+ausrc_channels		1
+auplay_channels		1
+audio_level		no
+rtp_ports		%d-%d
+rtp_timeout		0
+rtcp_mux		no
+dns_server		127.0.0.1:53
+net_interface		127.0.0.1
+module_path		/usr/lib/baresip/modules
+module			g711.so
+module			aufile.so
+module			alsa.so
+module_app		account.so
+module_app		menu.so
+module_app		ctrl_tcp.so
+ctrl_tcp_listen		127.0.0.1:%d
+`, b.sipPort, caFile, wav, base+3, base+12, b.ctrlPort)
+	require.NoError(t, os.WriteFile(filepath.Join(run, "config"), []byte(config), 0o644))
+	account := fmt.Sprintf("<%s;transport=%s>;auth_pass=%spw;answermode=auto;audio_codecs=PCMU,PCMA;medianat=;mediaenc=;regint=300;outbound=\"%s\"\n",
+		k.uri(user), network, user, kamailioHop(k, network))
+	require.NoError(t, os.WriteFile(filepath.Join(run, "accounts"), []byte(account), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(run, "contacts"), nil, 0o644))
+	b.daemon = startDaemon(t, "baresip", filepath.Join(artifacts(t), "baresip-"+user+".log"), bin, "-4", "-f", run)
+	t.Cleanup(func() { logTails(t, b.log) })
+	waitListening(t, ctx, "tcp", b.ctrlPort)
+	k.waitBinding(t, ctx, user, true)
+	return b
+}
+
+// TestBaresipTransports: baresip registered at Kamailio over TCP and over
+// TLS, and one of our UAs registered over the same transport as a client
+// (no listener of it, no certificate): we call baresip and hang up; it
+// calls us and hangs up; it calls us and we hang up.
+func TestBaresipTransports(t *testing.T) {
+	pki := newTestPKI(t)
+	for _, network := range []transport.Network{transport.TCP, transport.TLS} {
+		t.Run(string(network), func(t *testing.T) {
+			t.Parallel()
+			ctx, cancel := context.WithTimeout(t.Context(), peerTestTimeout)
+			defer cancel()
+			k := startKamailio(t, ctx, kamailioOptions{tlsCfg: pki.tlsCfg})
+			carol := startBaresipOver(t, ctx, k, "carol", network, pki.caFile)
+			out, _ := k.binding(t, ctx, "carol")
+			require.Contains(t, out, "transport="+string(network), "baresip registered over %s:\n%s", network, out)
+			dave := newReachUA(t, k, reachOptions{user: "dave", network: network,
+				clientTLS: &tls.Config{RootCAs: pki.pool, MinVersion: tls.VersionTLS12}})
+			require.NoError(t, dave.line().Register(ctx))
+			k.waitBinding(t, ctx, "dave", true)
+			established := func(l string) bool { return strings.Contains(l, "ESTABLISHED") }
+			noCalls := func(list string) bool { return !strings.Contains(list, "sip:") }
+
+			c, err := dave.ua.Dial(ctx, k.uri("carol"), ua.DialOptions{SDP: testSDP(9)})
+			require.NoError(t, err, "Dial baresip over %s", network)
+			carol.waitCalls(t, ctx, "an established call", established)
+			require.NoError(t, c.Hangup(ctx))
+			carol.waitCalls(t, ctx, "no call", noCalls)
+
+			for _, weHang := range []bool{false, true} {
+				_, err = carol.ctl(ctx, "dial", k.uri("dave"))
+				require.NoError(t, err)
+				in := dave.nextCall(t, ctx)
+				dave.waitEvent(t, ctx, ua.EventCallConfirmed, in.CallID())
+				carol.waitCalls(t, ctx, "an established call", established)
+				invites := filterCallID(dave.wire.received("INVITE "), in.CallID())
+				require.NotEmpty(t, invites)
+				require.True(t, strings.HasPrefix(invites[0], "INVITE "+dave.line().Contact().URI.String()),
+					"baresip's INVITE reached our registered Contact:\n%s", invites[0])
+				if weHang {
+					require.NoError(t, in.Hangup(ctx))
+				} else {
+					_, err = carol.ctl(ctx, "hangup", "")
+					require.NoError(t, err)
+					require.ErrorIs(t, waitDone(t, ctx, in, "dave"), ua.ErrRemoteHangup)
+				}
+				carol.waitCalls(t, ctx, "no call", noCalls)
+			}
+			require.Zero(t, dave.ua.Calls())
+		})
+	}
 }
