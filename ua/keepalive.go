@@ -104,14 +104,18 @@ func (l *Line) keepaliveTick() {
 	}
 	l.nat.ka = l.u.afterFunc(every, l.keepaliveTick)
 	l.mu.Unlock()
-	id, err := l.u.stunSend(f, func(mapped netip.AddrPort) { l.pong(f, mapped) })
-	l.mu.Lock()
-	if l.nat.ping.pending {
-		l.u.stunc.take(l.nat.ping.id)
-	}
-	l.nat.ping.id, l.nat.ping.pending = id, err == nil
-	l.mu.Unlock()
+	_, err := l.u.stunSendNoted(f, func(mapped netip.AddrPort) { l.pong(f, mapped) }, func(id [12]byte) {
+		l.mu.Lock()
+		if l.nat.ping.pending {
+			l.u.stunc.take(l.nat.ping.id) // the unanswered one: forget it
+		}
+		l.nat.ping.id, l.nat.ping.pending = id, true
+		l.mu.Unlock()
+	})
 	if err != nil {
+		l.mu.Lock()
+		l.nat.ping.pending = false
+		l.mu.Unlock()
 		l.u.log.Debug("keepalive send failed", slog.String("error", err.Error()))
 	}
 }

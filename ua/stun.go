@@ -97,11 +97,21 @@ func (s *stunClient) take(id [stun.TransactionIDSize]byte) func(netip.AddrPort) 
 // mapped address of the answer, on a transport reader (it must not
 // block).
 func (u *UA) stunSend(f transport.Flow, cb func(netip.AddrPort)) ([stun.TransactionIDSize]byte, error) {
+	return u.stunSendNoted(f, cb, nil)
+}
+
+// stunSendNoted is stunSend calling noted with the transaction ID before
+// the request leaves, so that state about it is in place when the answer
+// comes.
+func (u *UA) stunSendNoted(f transport.Flow, cb func(netip.AddrPort), noted func([stun.TransactionIDSize]byte)) ([stun.TransactionIDSize]byte, error) {
 	m, err := stun.Build(stun.TransactionID, stun.BindingRequest, stun.Fingerprint)
 	if err != nil {
 		return [stun.TransactionIDSize]byte{}, fmt.Errorf("%w: %w", ErrSTUN, err)
 	}
 	u.stunc.add(m.TransactionID, cb)
+	if noted != nil {
+		noted(m.TransactionID)
+	}
 	if err := u.tp.SendDatagram(f, m.Raw); err != nil {
 		u.stunc.take(m.TransactionID)
 		return m.TransactionID, fmt.Errorf("%w: %w", ErrSTUN, err)

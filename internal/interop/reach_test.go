@@ -305,11 +305,13 @@ func TestKamailioTLSFlowRecovery(t *testing.T) {
 	first := alice.line().Contact()
 
 	// Kamailio closes the connection the OPTIONS came on.
+	closedAt := time.Now()
 	_, _ = alice.ua.Options(ctx, "sip:close-flow@"+net.JoinHostPort(loopback, strconv.Itoa(k.tlsPort))+";transport=tls",
 		ua.RequestOptions{Line: alice.line()})
 	ev := alice.waitEvent(t, ctx, ua.EventFlowFailed, "")
 	t.Logf("flow failed: %v", ev.Err)
 	alice.waitEvent(t, ctx, ua.EventRegistered, "")
+	t.Logf("connection closed by Kamailio → registered again over a new one in %v", time.Since(closedAt).Round(time.Millisecond))
 	now := alice.line().Contact()
 	require.NotEqual(t, first.URI.Port, now.URI.Port, "a new connection, a new Contact")
 	out := k.waitBinding(t, ctx, "alice", true)
