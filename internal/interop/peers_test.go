@@ -184,6 +184,8 @@ type kamailio struct {
 	*daemon
 	port    int
 	tlsPort int    // 0 without kamailioOptions.tlsCfg
+	wsPort  int    // 0 without kamailioOptions.ws
+	wssPort int    // 0 without kamailioOptions.ws and tlsCfg
 	ctl     string // kamcmd -s value
 }
 
@@ -194,6 +196,9 @@ type kamailioOptions struct {
 	// tlsCfg, when set, is the tls module's configuration file (with its
 	// certificate and key): Kamailio listens on TLS too, on tlsPort.
 	tlsCfg string
+	// ws: Kamailio takes SIP over WebSocket too, on wsPort, and with
+	// tlsCfg over secure WebSocket on wssPort.
+	ws bool
 }
 
 // hostPort is where the proxy listens, "127.0.0.1:port".
@@ -235,6 +240,14 @@ func startKamailio(t *testing.T, ctx context.Context, opt kamailioOptions) *kama
 		k.tlsPort = freePort(t)
 		args = append(args, "-A", "WITH_TLS", "-A", "TLS_PORT="+strconv.Itoa(k.tlsPort), "-A", fmt.Sprintf("TLS_CFG=%q", opt.tlsCfg))
 	}
+	if opt.ws {
+		k.wsPort = freePort(t)
+		args = append(args, "-A", "WITH_WS", "-A", "WS_PORT="+strconv.Itoa(k.wsPort))
+		if opt.tlsCfg != "" {
+			k.wssPort = freePort(t)
+			args = append(args, "-A", "WITH_WSS", "-A", "WSS_PORT="+strconv.Itoa(k.wssPort))
+		}
+	}
 	check, err := exec.CommandContext(ctx, bin, append([]string{"-c"}, args...)...).CombinedOutput()
 	require.NoError(t, err, "kamailio -c:\n%s", check)
 	args = append(args, "-DD", "-E", "--debug=2", "-m", "64", "-M", "8", "-P", filepath.Join(run, "kamailio.pid"))
@@ -244,6 +257,12 @@ func startKamailio(t *testing.T, ctx context.Context, opt kamailioOptions) *kama
 	waitListening(t, ctx, "tcp", k.port)
 	if k.tlsPort != 0 {
 		waitListening(t, ctx, "tcp", k.tlsPort)
+	}
+	if k.wsPort != 0 {
+		waitListening(t, ctx, "tcp", k.wsPort)
+	}
+	if k.wssPort != 0 {
+		waitListening(t, ctx, "tcp", k.wssPort)
 	}
 	require.False(t, k.exited(), "kamailio exited at start: %v", k.err)
 	return k
