@@ -207,7 +207,13 @@ type natCase struct {
 	symmetric bool
 	keepalive string // the UA's -keepalive
 	reached   bool   // the incoming call after natIdle reaches the UA
+	// hold: the caller holds alice for natHold, longer than the UDP
+	// timeout, resumes, and must hear her tone again.
+	hold bool
 }
+
+// natHold is how long the hold case holds the call: past natUDPTimeout.
+const natHold = natUDPTimeout*time.Second + 5*time.Second
 
 // runNATCase registers alice (examples/dial in the private namespace,
 // with STUN) at Kamailio through the NAT, waits natIdle, and has a caller
@@ -227,14 +233,27 @@ func runNATCase(t *testing.T, tc natCase) {
 	dir := t.TempDir()
 	aliceTone, bobTone := filepath.Join(dir, "alice-tone.wav"), filepath.Join(dir, "bob-tone.wav")
 	aliceRec, bobRec := filepath.Join(dir, "alice-rec.wav"), filepath.Join(dir, "bob-rec.wav")
-	require.NoError(t, writeToneWAV(aliceTone, mediaOurTone, rtp.AudioSampleRate, 3*time.Second))
+	toneLen := 3 * time.Second
+	if tc.hold {
+		toneLen = natHold + 15*time.Second // she plays through the hold and after
+	}
+	require.NoError(t, writeToneWAV(aliceTone, mediaOurTone, rtp.AudioSampleRate, toneLen))
 	require.NoError(t, writeToneWAV(bobTone, mediaPeerTone, rtp.AudioSampleRate, 3*time.Second))
 	kHost := net.JoinHostPort(lab.pubIP.String(), "5060")
 
-	alice := lab.start(t, ctx, lab.priv, "alice", dial, "-listen", net.JoinHostPort(lab.privIP.String(), "5060"),
-		"-aor", "sip:alice@"+kHost, "-pass", "alicepw", "-registrar", "sip:"+kHost,
+	aliceArgs := []string{"-listen", net.JoinHostPort(lab.privIP.String(), "5060"),
+		"-aor", "sip:alice@" + kHost, "-pass", "alicepw", "-registrar", "sip:" + kHost,
 		"-stun", stunAddr, "-keepalive", tc.keepalive, "-answer-after", "0",
-		"-play", aliceTone, "-record", aliceRec, "-hangup-after", "4s")
+		"-play", aliceTone, "-record", aliceRec}
+	bobArgs := []string{"-listen", net.JoinHostPort(lab.pubIP.String(), "5070"),
+		"-play", bobTone, "-record", bobRec, "-trace"}
+	if tc.hold {
+		bobArgs = append(bobArgs, "-hold-after", "2s", "-resume-after", natHold.String(),
+			"-hangup-after", (2*time.Second + natHold + 6*time.Second).String())
+	} else {
+		aliceArgs = append(aliceArgs, "-hangup-after", "4s")
+	}
+	alice := lab.start(t, ctx, lab.priv, "alice", dial, aliceArgs...)
 	waitFile(t, ctx, alice.stdout, "registered line=", peerWait)
 	out := k.waitBinding(t, ctx, "alice", true)
 	t.Logf("Kamailio's binding of alice:\n%s", out)
@@ -248,12 +267,11 @@ func runNATCase(t *testing.T, tc natCase) {
 	sleepCtx(ctx, natIdle)
 	require.NoError(t, ctx.Err())
 
-	bob := lab.start(t, ctx, lab.pub, "bob", dial, "-listen", net.JoinHostPort(lab.pubIP.String(), "5070"),
-		"-play", bobTone, "-record", bobRec, "-trace", "sip:alice@"+kHost)
+	bob := lab.start(t, ctx, lab.pub, "bob", dial, append(bobArgs, "sip:alice@"+kHost)...)
 	select {
 	case <-bob.done:
-	case <-time.After(45 * time.Second):
-		t.Fatal("the caller did not finish within 45 s")
+	case <-time.After(45*time.Second + natHold):
+		t.Fatal("the caller did not finish in time")
 	}
 	bobOut := readFile(t, bob.stdout)
 	if !tc.reached {
@@ -283,6 +301,14 @@ func runNATCase(t *testing.T, tc natCase) {
 	t.Logf("bob heard alice's %d Hz at %.4f, alice heard bob's %d Hz at %.4f", mediaOurTone, heardByBob, mediaPeerTone, heardByAlice)
 	require.Greater(t, heardByBob, mediaMinLevel, "alice's tone through the NAT")
 	require.Greater(t, heardByAlice, mediaMinLevel, "bob's tone through the NAT")
+	if tc.hold {
+		require.Contains(t, bobOut, "resumed call=")
+		rec := readWAV(t, bobRec)
+		tail := rec[max(0, len(rec)-3*rtp.AudioSampleRate):]
+		after := peak(tail, mediaOurTone)
+		t.Logf("after %s on hold, bob hears alice's tone at %.4f in the last 3 s", natHold, after)
+		require.Greater(t, after, mediaMinLevel, "alice's tone after the resume")
+	}
 }
 
 // traceSplit cuts a -trace output into messages (each starts with ">>> "
@@ -303,6 +329,14 @@ func TestNATConeKeepalive(t *testing.T) {
 func TestNATConeNoKeepalive(t *testing.T) {
 	t.Parallel()
 	runNATCase(t, natCase{keepalive: "-1s", reached: false})
+}
+
+// TestNATConeHoldResume: the caller holds the call longer than the NAT's
+// UDP timeout (the UA sends no RTP while held) and resumes: the UA's
+// media come through again.
+func TestNATConeHoldResume(t *testing.T) {
+	t.Parallel()
+	runNATCase(t, natCase{keepalive: natKeepalive, reached: true, hold: true})
 }
 
 // TestNATSymmetricKeepalive: behind a symmetric NAT (MASQUERADE
