@@ -297,3 +297,33 @@ func (l *Line) checkSymmetric(seen sip.Address, differ bool) {
 		l.u.emit(Event{Kind: EventNATDetected, Line: l})
 	}
 }
+
+// natContact returns ct with the host and port the registrar saw (the
+// received and rport parameters of its top Via) when they differ.
+func natContact(res *sip.Response, ct sip.Address) (sip.Address, bool) {
+	v, err := res.TopVia()
+	if err != nil {
+		return ct, false
+	}
+	host := v.Received()
+	port, _ := v.RPort()
+	if host == "" && port == 0 {
+		return ct, false
+	}
+	if host == "" {
+		host = ct.URI.Host
+	}
+	if port == 0 {
+		port = ct.URI.Port
+	}
+	if host == ct.URI.Host && port == ct.URI.Port {
+		return ct, false
+	}
+	out := ct
+	out.URI.Host = host
+	if strings.Contains(host, ":") && !strings.HasPrefix(host, "[") {
+		out.URI.Host = "[" + host + "]" // IPv6 reference (RFC 5118)
+	}
+	out.URI.Port = port
+	return out, true
+}
