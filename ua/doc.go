@@ -115,8 +115,8 @@
 //
 // RFC 3261 §8, §10, §11, §12, §13, §14, §15, §22; RFC 3263; RFC 3264;
 // RFC 4733 (through package rtp);
-// RFC 3311 (UPDATE, answered only); RFC 3428; RFC 3581; RFC 6026; RFC 6086;
-// RFC 5626 (outbound: instance, reg-id, ob, keepalives); RFC 5923 (the
-// registration's connection reused); RFC 8489 (STUN)
-// (INFO; DTMF relay); RFC 8760.
+// RFC 3311 (UPDATE, answered only); RFC 3428; RFC 3581; RFC 6026; RFC 6086
+// (INFO; DTMF relay); RFC 8760; RFC 5626 (outbound: instance, reg-id, ob,
+// keepalives); RFC 5923 (the registration's connection reused); RFC 8489
+// (STUN).
 package ua
