@@ -35,8 +35,9 @@ type edge struct {
 	wire     *wire
 	outbound bool // answer REGISTERs with reg-id "Require: outbound"
 
-	stunOn   atomic.Bool
-	stunSeen atomic.Int64
+	stunOn    atomic.Bool
+	stunSeen  atomic.Int64
+	stunBytes atomic.Int64 // of requests and answers, STUN payload
 
 	mu       sync.Mutex
 	regs     []*sip.Request
@@ -90,13 +91,14 @@ func (e *edge) onSTUN(f transport.Flow, b []byte) {
 		return
 	}
 	e.stunSeen.Add(1)
+	e.stunBytes.Add(int64(len(b)))
 	if !e.stunOn.Load() {
 		return
 	}
 	res, err := stun.Build(stun.NewTransactionIDSetter(m.TransactionID), stun.BindingSuccess,
 		&stun.XORMappedAddress{IP: f.Remote.Addr().AsSlice(), Port: int(f.Remote.Port())}, stun.Fingerprint)
-	if err == nil {
-		_ = e.tp.SendDatagram(f, res.Raw)
+	if err == nil && e.tp.SendDatagram(f, res.Raw) == nil {
+		e.stunBytes.Add(int64(len(res.Raw)))
 	}
 }
 
