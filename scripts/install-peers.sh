@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # Installs the independent SIP peers and tools the interop tests drive
 # (Debian 12 packages): SIPp (sip-tester), Kamailio, baresip, tshark, sox,
-# the network tools of the tests that build namespaces (iproute2, iptables)
-# and ffmpeg (rtp/g722 checks its G.722 codec against FFmpeg's).
+# the network tools of the tests that build namespaces (iproute2, iptables),
+# coturn (its turnserver is the STUN server of the NAT tests) and ffmpeg (rtp/g722 checks its G.722 codec against FFmpeg's).
 # Idempotent: does nothing when every tool is already there.
 set -euo pipefail
 need=()
 command -v sipp >/dev/null || need+=(sip-tester)
 command -v tshark >/dev/null || need+=(tshark)
 command -v kamailio >/dev/null || need+=(kamailio kamailio-tls-modules)
+compgen -G '/usr/lib/*/kamailio/modules/tls.so' >/dev/null || need+=(kamailio-tls-modules)
+compgen -G '/usr/lib/*/kamailio/modules/websocket.so' >/dev/null || need+=(kamailio-websocket-modules)
+command -v turnserver >/dev/null || need+=(coturn)
 command -v baresip >/dev/null || need+=(baresip-core)
 command -v sox >/dev/null || need+=(sox libsox-fmt-base)
 command -v ffmpeg >/dev/null || need+=(ffmpeg)

@@ -123,6 +123,15 @@ type Config struct {
 	// Logger receives warnings (peers breaking the protocol) and debug
 	// records (connections opened and closed); nil means silent.
 	Logger *slog.Logger
+	// OnFlowClosed, when set, is told of every stream connection that ends
+	// while the layer is open (dead flow, peer close, idle, write error),
+	// after the handler; it must not block.
+	OnFlowClosed func(f Flow, err error)
+	// OnSTUN, when set, gets the STUN messages (RFC 8489) read on the UDP
+	// sockets, told apart from SIP by their first byte (RFC 7983), on the
+	// reader goroutine: b is its own copy; it must not block. Unset, they
+	// are dropped as malformed SIP.
+	OnSTUN func(f Flow, b []byte)
 }
 
 func (c Config) withDefaults() Config {

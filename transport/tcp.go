@@ -187,6 +187,9 @@ func (c *conn) close(err error) {
 		if h := c.l.h; h != nil {
 			h.HandleFlowError(c.flow(), err)
 		}
+		if cb := c.l.cfg.OnFlowClosed; cb != nil {
+			cb(c.flow(), err)
+		}
 	})
 }
 
@@ -254,9 +257,9 @@ func (c *conn) deadline() time.Time {
 	}
 	if c.keepalive.Load() {
 		d = min(d, c.nextPing.Load())
-		if p := c.pongDue.Load(); p != 0 {
-			d = min(d, p)
-		}
+	}
+	if p := c.pongDue.Load(); p != 0 { // a ping of ours, scheduled or not (Ping)
+		d = min(d, p)
 	}
 	return time.Unix(0, d)
 }
@@ -305,11 +308,11 @@ func (c *conn) onTimer(t time.Time) error {
 		c.l.st.messageTimeouts.Add(1)
 		return ErrMessageTimeout
 	}
+	if p := c.pongDue.Load(); p != 0 && now >= p {
+		c.l.st.deadFlows.Add(1)
+		return ErrDeadFlow
+	}
 	if c.keepalive.Load() {
-		if p := c.pongDue.Load(); p != 0 && now >= p {
-			c.l.st.deadFlows.Add(1)
-			return ErrDeadFlow
-		}
 		if now >= c.nextPing.Load() {
 			c.nextPing.Store(now + int64(cfg.KeepaliveInterval))
 			if c.pongDue.Load() == 0 {

@@ -222,6 +222,10 @@ func (l *Layer) parseDatagram(s *udpSock, b []byte, src netip.AddrPort, at time.
 	if isCRLFOnly(b) {
 		return nil, Flow{}, false // NAT keepalive; nothing to answer on UDP
 	}
+	if l.cfg.OnSTUN != nil && isSTUN(b) {
+		l.cfg.OnSTUN(stunFlow(s, src), bytes.Clone(b))
+		return nil, Flow{}, false
+	}
 	f := Flow{Network: UDP, Local: s.local, Remote: src}
 	l.trace(In, f, b, at)
 	// The message keeps its bytes (sip.Parse aliases its input); b is the

@@ -144,7 +144,7 @@ func TestOutOfDialogFailures(t *testing.T) {
 		_, err = a.Options(t.Context(), "sip:192.0.2.99:5060", ua.RequestOptions{})
 		require.ErrorIs(t, err, transaction.ErrTimeout, "Timer F: nobody there")
 		_, err = a.Options(t.Context(), "sip:192.0.2.8:5060;transport=tcp", ua.RequestOptions{})
-		require.ErrorIs(t, err, ua.ErrNoListener, "no TCP listener for the Contact")
+		require.ErrorIs(t, err, transport.ErrUnreachable, "a client-only UA connects; nobody listens on TCP there")
 	})
 }
 

@@ -86,7 +86,8 @@ type Config struct {
 	// outgoing connections, the parser's Limits, UDP buffers, connection
 	// limits and timeouts, the Tracer that sees every message sent and
 	// received. Zero fields take the transport's defaults; a nil Logger
-	// takes Config.Logger.
+	// takes Config.Logger. OnFlowClosed and OnSTUN must be left nil: the
+	// UA handles flows and STUN answers itself.
 	Transport TransportConfig
 	// Transaction configures the transaction layer, whole: RFC 3261's
 	// Timers T1, T2 and T4 (zero fields: 500 ms, 4 s, 5 s; tests shorten

@@ -124,7 +124,8 @@ func TestContactOfWildcardListener(t *testing.T) {
 }
 
 // A transport parameter in the target picks the listener and the
-// transport; without a listener of that kind Dial fails.
+// transport; without a listener of that kind Dial connects and uses the
+// connection's address.
 func TestDialTransportParameter(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		n := memnet.New(memnet.Config{})
@@ -149,13 +150,27 @@ func TestDialTransportParameter(t *testing.T) {
 		require.NoError(t, c.Hangup(t.Context()))
 		recv(t, in.Done(), time.Second, "callee's end")
 
-		udpOnly, _ := newUA(t, n, "192.0.2.3:5060", ua.Config{})
-		_, err = udpOnly.Dial(t.Context(), "sip:bob@192.0.2.2:5060;transport=tcp", ua.DialOptions{})
-		require.ErrorIs(t, err, ua.ErrNoListener)
+		// A UA without a TCP listener calls over a connection of its own,
+		// whose local address is its Contact.
+		udpOnly, _ := newUA(t, n, "192.0.2.3:5060", ua.Config{Transport: ua.TransportConfig{Net: n.Host(netip.MustParseAddr("192.0.2.3"))}})
+		c, err = udpOnly.Dial(t.Context(), "sip:bob@192.0.2.2:5060;transport=tcp", ua.DialOptions{SDP: []byte(testSDP)})
+		require.NoError(t, err)
+		in = recv(t, calls, time.Second, "incoming call over the client's connection")
+		inv = bw.requests(sip.INVITE)[1]
+		v, err = inv.TopVia()
+		require.NoError(t, err)
+		cts, _ = inv.Contacts()
+		require.Equal(t, "192.0.2.3", cts[0].URI.Host)
+		require.NotEqual(t, 5060, cts[0].URI.Port, "the connection's port, not the UDP listener's")
+		require.Equal(t, cts[0].URI.Port, v.Port, "Via sent-by and Contact: the connection")
+		require.Equal(t, "tcp", cts[0].URI.Params.Value("transport"))
+		require.NoError(t, in.Hangup(t.Context()), "the callee's BYE rides the caller's connection")
+		recv(t, c.Done(), time.Second, "caller's end")
+		// Nobody listens on TLS there: the connection fails.
 		_, err = udpOnly.Dial(t.Context(), "sip:bob@192.0.2.2:5060", ua.DialOptions{Transport: transport.TLS})
-		require.ErrorIs(t, err, ua.ErrNoListener)
+		require.ErrorIs(t, err, transport.ErrUnreachable)
 		_, err = udpOnly.Dial(t.Context(), "sips:bob@192.0.2.2:5060", ua.DialOptions{})
-		require.ErrorIs(t, err, ua.ErrNoListener, "sips: TLS")
+		require.ErrorIs(t, err, transport.ErrUnreachable, "sips: TLS")
 		_, err = udpOnly.Dial(t.Context(), "mailto:bob", ua.DialOptions{})
 		require.ErrorIs(t, err, ua.ErrBadTarget)
 	})

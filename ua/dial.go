@@ -97,12 +97,9 @@ func (u *UA) DialURI(ctx context.Context, uri sip.URI, opts DialOptions) (*Call,
 	if line != nil {
 		from, user = line.from(), line.user
 	}
-	ct, err := u.contactFor(ctx, user, network, first)
+	ct, err := u.contactVia(ctx, line, user, network, first) // LineConfig.Contact, public address: contact.go
 	if err != nil {
 		return nil, err
-	}
-	if line != nil && line.cfg.Contact != "" {
-		ct = line.Contact() // LineConfig.Contact: used in calls too
 	}
 	if line == nil {
 		from = sip.Address{URI: ct.URI, Params: sip.Params(";tag=" + sip.NewTag())}

@@ -54,6 +54,25 @@
 // telephone-event; received digits of either kind arrive as EventDTMF.
 // Host-given SDP bytes turn all of this off for that call.
 //
+// # Reachability: transports, NAT, keepalives
+//
+// A line's Contact (and Via sent-by) is built for the transport its
+// registrar's next hop resolves to (sips: and ;transport= choose it for
+// every request of the line). Without a listener of that transport — a
+// client over TCP, TLS, WS or WSS, which needs no certificate of its own —
+// the UA opens the connection first and registers its local address: the
+// registration rides that connection, and requests for the line come back
+// on it. The registrar's received/rport correct the Contact over UDP only;
+// with LineConfig.STUNServer the public address is known before the first
+// REGISTER (RFC 8489, on the SIP socket). The public address goes into
+// every Contact of the line and the SDP. REGISTERs carry RFC 5626
+// +sip.instance and reg-id unless LineConfig.NoOutbound; dialog Contacts
+// carry "ob" when the registrar answers Require: outbound. A registered
+// line keeps its flow alive (LineConfig.Keepalive: CRLF pings on
+// connections, STUN binding requests on UDP); a dead flow or a changed
+// mapping re-registers at once (EventFlowFailed), a symmetric NAT is
+// reported (EventNATDetected with ErrSymmetricNAT).
+//
 // # Contexts, goroutines and Close
 //
 // Methods that wait take a context first; it bounds the caller's wait, not
@@ -97,5 +116,7 @@
 // RFC 3261 §8, §10, §11, §12, §13, §14, §15, §22; RFC 3263; RFC 3264;
 // RFC 4733 (through package rtp);
 // RFC 3311 (UPDATE, answered only); RFC 3428; RFC 3581; RFC 6026; RFC 6086
-// (INFO; DTMF relay); RFC 8760.
+// (INFO; DTMF relay); RFC 8760; RFC 5626 (outbound: instance, reg-id, ob,
+// keepalives); RFC 5923 (the registration's connection reused); RFC 8489
+// (STUN).
 package ua

@@ -45,9 +45,10 @@ var (
 	ErrDialogTerminated = errors.New("ua: dialog terminated")
 	// ErrNoRegistrar: Register was called for a line without Registrar.
 	ErrNoRegistrar = errors.New("ua: line has no registrar")
-	// ErrHandlerSet: Config.Transaction.Handler was set; the UA is the
-	// transaction user of its own transaction layer.
-	ErrHandlerSet = errors.New("ua: Config.Transaction.Handler must be nil: the UA handles its own requests")
+	// ErrHandlerSet: Config.Transaction.Handler, Config.Transport.OnFlowClosed
+	// or Config.Transport.OnSTUN was set; the UA is the transaction user of
+	// its own layers and takes those itself.
+	ErrHandlerSet = errors.New("ua: Config.Transaction.Handler, Transport.OnFlowClosed and Transport.OnSTUN must be nil: the UA sets them")
 )
 
 // StatusError is a final non-2xx response to one of our requests: the peer

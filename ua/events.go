@@ -46,6 +46,14 @@ const (
 	// telephone event in RTP or in a SIP INFO application/dtmf-relay body
 	// (DTMFInfo).
 	EventDTMF
+	// EventFlowFailed: the flow a line's registration rides died (Err: the
+	// connection's error, or ErrFlowDead when keepalives went unanswered);
+	// the line registers again at once (RFC 5626 §4.4).
+	EventFlowFailed
+	// EventNATDetected: the line's SIP socket is seen from outside at
+	// another address (Line.PublicAddr); Err is ErrSymmetricNAT when the
+	// NAT maps it differently per destination.
+	EventNATDetected
 )
 
 var eventNames = [...]string{
@@ -61,6 +69,8 @@ var eventNames = [...]string{
 	EventCallUpdated:        "updated",
 	EventCallEnded:          "ended",
 	EventDTMF:               "dtmf",
+	EventFlowFailed:         "flow-failed",
+	EventNATDetected:        "nat",
 }
 
 // String returns the kind's name.

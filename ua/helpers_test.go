@@ -64,7 +64,9 @@ func (r *recorder) count(k ua.EventKind) int {
 func newUA(t *testing.T, n *memnet.Network, addr string, cfg ua.Config) (*ua.UA, *recorder) {
 	t.Helper()
 	rec := &recorder{}
-	cfg.Transport.Net = n
+	if cfg.Transport.Net == nil {
+		cfg.Transport.Net = n // a test may pass a memnet Host of n instead
+	}
 	// RTP sessions use real UDP sockets, which have no place in a synctest
 	// bubble over memnet: media is tested in media_test.go over loopback.
 	cfg.Media.DisableMedia = true

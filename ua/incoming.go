@@ -349,10 +349,8 @@ func (u *UA) incomingInvite(ctx context.Context, w transaction.ResponseWriter, r
 	} else {
 		hp = req.URI.HostPort()
 	}
-	if line != nil {
-		if ct := line.Contact(); ct.URI.Host != "" && line.cfg.Contact != "" {
-			hp = ct.URI.HostPort()
-		}
+	if ct, ok := line.callContact(fl.Network, nil); ok && ct.URI.Host != "" {
+		hp = ct.URI.HostPort() // LineConfig.Contact or the line's public address
 	}
 	ct, err := makeContact(user, hp, fl.Network)
 	if err != nil {

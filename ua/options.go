@@ -60,7 +60,7 @@ func (u *UA) outOfDialog(ctx context.Context, line *Line, m sip.Method, uri sip.
 		from = line.from()
 	} else {
 		first := uri
-		ct, err := u.contactFor(ctx, "dialtone", network, first)
+		ct, err := u.contactVia(ctx, nil, "dialtone", network, first)
 		if err != nil {
 			return nil, err
 		}

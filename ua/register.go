@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -48,6 +47,28 @@ type LineConfig struct {
 	// RetryMin and RetryMax bound the back-off after failures (0:
 	// DefaultRetryMin, DefaultRetryMax).
 	RetryMin, RetryMax time.Duration
+
+	// Reachability behind NAT and over connections (RFC 5626, RFC 3581,
+	// RFC 8489); see contact.go and keepalive.go.
+	//
+	// Keepalive is the interval of the keepalives on the registration's
+	// flow once registered: a CRLF ping on TCP, TLS, WS and WSS (RFC 5626
+	// §4.4.1), a STUN binding request on UDP (§4.4.2). 0: 25 s on UDP
+	// (DefaultUDPKeepalive), 120 s on connections
+	// (DefaultStreamKeepalive); negative: none.
+	Keepalive time.Duration
+	// STUNServer, "host:port" (port 3478 when missing), is asked for the
+	// public address of the SIP UDP socket before the line registers over
+	// UDP; that address goes into every Contact of the line and the SDP.
+	// Empty: the registrar's received/rport teach it instead.
+	STUNServer string
+	// InstanceID is the line's +sip.instance (RFC 5626 §4.1), a URN such
+	// as "urn:uuid:…" that should stay the same across restarts of the
+	// device; empty: a random one made by New.
+	InstanceID string
+	// NoOutbound keeps RFC 5626 outbound out of the registration: no
+	// +sip.instance and reg-id Contact parameters, no Supported: outbound.
+	NoOutbound bool
 }
 
 // RegState is a line's registration state.
@@ -104,6 +125,7 @@ type Line struct {
 	lastErr   error
 	waiters   []chan error
 	registers sync.Mutex // one REGISTER exchange at a time
+	nat       lineFlow   // the registration's flow and public address (contact.go)
 }
 
 func newLine(u *UA, cfg LineConfig) (*Line, error) {
@@ -113,6 +135,9 @@ func newLine(u *UA, cfg LineConfig) (*Line, error) {
 	}
 	l := &Line{u: u, cfg: cfg, aor: sip.Address{Display: cfg.DisplayName, URI: aorURI},
 		callID: sip.NewCallID(), fromTag: sip.NewTag(), network: cfg.Transport}
+	if l.cfg.InstanceID == "" {
+		l.cfg.InstanceID = newInstanceID()
+	}
 	l.user = aorURI.User
 	username := cfg.Username
 	if username == "" {
@@ -132,6 +157,15 @@ func newLine(u *UA, cfg LineConfig) (*Line, error) {
 		}
 		p.Params = p.Params.Set("lr", "")
 		l.proxy = &p
+	}
+	if l.network == "" {
+		// sips: or ;transport= of the first hop decides for every request
+		// of the line, not only for the REGISTER.
+		if l.proxy != nil {
+			l.network = uriNetwork(*l.proxy)
+		} else if l.registrar != nil {
+			l.network = uriNetwork(*l.registrar)
+		}
 	}
 	if cfg.Contact != "" {
 		c, err := sip.ParseAddress(cfg.Contact)
@@ -261,6 +295,7 @@ func (l *Line) run() {
 		l.state, l.granted, l.failures, l.lastErr = RegRegistered, granted, 0, nil
 		ev.Kind, ev.Expires = EventRegistered, granted
 		l.timer = l.u.afterFunc(max(granted/2, MinRefresh), func() { l.start() })
+		l.armKeepaliveLocked()
 	} else {
 		l.state, l.lastErr = RegFailed, err
 		l.failures++
@@ -312,29 +347,42 @@ func (l *Line) registerOnce(ctx context.Context) (time.Duration, error) {
 	l.registers.Lock()
 	defer l.registers.Unlock()
 	l.mu.Lock()
-	if !l.haveCt {
-		ct, err := l.u.contactFor(ctx, l.user, l.network, *l.registrar)
+	have := l.haveCt
+	l.mu.Unlock()
+	if !have {
+		ct, err := l.buildContact(ctx)
 		if err != nil {
-			l.mu.Unlock()
 			return 0, err
 		}
+		l.mu.Lock()
 		l.contact, l.haveCt = ct, true
+		if l.nat.mapped.IsValid() {
+			l.nat.public = l.nat.mapped
+		}
+		l.mu.Unlock()
 	}
+	l.mu.Lock()
 	ct, exp, natDone := l.contact, l.expires, l.natDone
+	contacts := []regContact{{ct, exp}}
+	if st := l.nat.stale; st != nil && !st.URI.Equal(&ct.URI) {
+		contacts = append([]regContact{{*st, 0}}, contacts...)
+	}
 	l.mu.Unlock()
 
-	res, err := l.exchange(ctx, []regContact{{ct, exp}})
+	res, err := l.exchange(ctx, contacts)
 	if err != nil {
 		return 0, err
 	}
+	l.noteRegistered(res)
 	granted := grantedExpires(res, ct, l.currentExpires())
-	if natDone {
+	if natDone || !l.natApplies() {
 		return granted, nil
 	}
 	l.mu.Lock()
 	l.natDone = true
 	l.mu.Unlock()
 	pub, ok := natContact(res, ct)
+	l.checkSymmetric(pub, ok)
 	if !ok {
 		return granted, nil
 	}
@@ -346,6 +394,8 @@ func (l *Line) registerOnce(ctx context.Context) (time.Duration, error) {
 	l.mu.Lock()
 	l.contact = pub
 	l.mu.Unlock()
+	l.notePublic(contactAddrPort(pub))
+	l.noteRegistered(res)
 	return grantedExpires(res, pub, l.currentExpires()), nil
 }
 
@@ -353,36 +403,6 @@ func (l *Line) currentExpires() uint32 {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.expires
-}
-
-// natContact returns ct with the host and port the registrar saw (the
-// received and rport parameters of its top Via) when they differ.
-func natContact(res *sip.Response, ct sip.Address) (sip.Address, bool) {
-	v, err := res.TopVia()
-	if err != nil {
-		return ct, false
-	}
-	host := v.Received()
-	port, _ := v.RPort()
-	if host == "" && port == 0 {
-		return ct, false
-	}
-	if host == "" {
-		host = ct.URI.Host
-	}
-	if port == 0 {
-		port = ct.URI.Port
-	}
-	if host == ct.URI.Host && port == ct.URI.Port {
-		return ct, false
-	}
-	out := ct
-	out.URI.Host = host
-	if strings.Contains(host, ":") && !strings.HasPrefix(host, "[") {
-		out.URI.Host = "[" + host + "]" // IPv6 reference (RFC 5118)
-	}
-	out.URI.Port = port
-	return out, true
 }
 
 // grantedExpires is the lifetime the registrar granted our contact: the
@@ -419,10 +439,11 @@ func (l *Line) exchange(ctx context.Context, contacts []regContact) (*sip.Respon
 			preemptive = true
 		}
 		auth = nil
-		tx, err := l.u.send(ctx, ctx, req, l.network)
+		tx, err := l.u.send(ctx, ctx, req, l.sendNetwork())
 		if err != nil {
 			return nil, fmt.Errorf("ua: REGISTER: %w", err)
 		}
+		l.noteFlow(tx.Flow())
 		res, err := tx.Final(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("ua: REGISTER: %w", err)
@@ -483,7 +504,13 @@ func (l *Line) newRegister(contacts []regContact) *sip.Request {
 	for _, c := range contacts {
 		a := c.addr
 		a.Params = a.Params.Set("expires", strconv.FormatUint(uint64(c.expires), 10))
+		if !l.cfg.NoOutbound && (c.expires > 0 || len(contacts) == 1) {
+			a = l.outboundParams(a)
+		}
 		req.Add("Contact", a.String())
+	}
+	if !l.cfg.NoOutbound {
+		req.Set("Supported", "outbound, path")
 	}
 	if len(contacts) == 1 {
 		req.Set("Expires", strconv.FormatUint(uint64(contacts[0].expires), 10))
@@ -504,6 +531,7 @@ func (l *Line) Unregister(ctx context.Context) error {
 		l.timer.Stop()
 		l.timer = nil
 	}
+	l.stopKeepaliveLocked()
 	was := l.state == RegRegistered
 	ct := l.contact
 	l.mu.Unlock()
@@ -530,6 +558,7 @@ func (l *Line) shutdown(ctx context.Context) {
 		l.timer.Stop()
 		l.timer = nil
 	}
+	l.stopKeepaliveLocked()
 	waiters := l.waiters
 	l.waiters = nil
 	l.mu.Unlock()

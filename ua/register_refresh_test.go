@@ -16,6 +16,7 @@ import (
 	"github.com/dialtone/dialtone/sip"
 	"github.com/dialtone/dialtone/sip/digest"
 	"github.com/dialtone/dialtone/transaction"
+	"github.com/dialtone/dialtone/transport"
 	"github.com/dialtone/dialtone/ua"
 )
 
@@ -326,7 +327,9 @@ func TestRegisterGrantedLifetime(t *testing.T) {
 	}
 }
 
-// A line whose transport has no listener cannot register.
+// A line whose transport has no listener registers over a connection of
+// its own (contact_test.go); with nobody listening there it fails to
+// connect.
 func TestRegisterWithoutListenerForTransport(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		n := memnet.New(memnet.Config{})
@@ -334,7 +337,7 @@ func TestRegisterWithoutListenerForTransport(t *testing.T) {
 		lc := lineCfg("", time.Hour)
 		lc.Transport = "tcp"
 		u, _ := newUA(t, n, "192.0.2.1:5060", ua.Config{Lines: []ua.LineConfig{lc}})
-		require.ErrorIs(t, u.Lines()[0].Register(t.Context()), ua.ErrNoListener)
-		require.ErrorIs(t, u.Lines()[0].Err(), ua.ErrNoListener)
+		require.ErrorIs(t, u.Lines()[0].Register(t.Context()), transport.ErrUnreachable)
+		require.ErrorIs(t, u.Lines()[0].Err(), transport.ErrUnreachable)
 	})
 }

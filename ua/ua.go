@@ -57,6 +57,9 @@ type UA struct {
 	mediaWG   sync.WaitGroup     // DTMF forwarders: end when their session closes
 	closeOnce sync.Once
 	closeErr  error
+
+	stunc   stunClient  // STUN transactions on the SIP UDP sockets (stun.go)
+	started atomic.Bool // lines are built: transport callbacks may look at them
 }
 
 type listener struct {
@@ -79,7 +82,7 @@ func New(cfg Config) (*UA, error) {
 	if u.log == nil {
 		u.log = slog.New(slog.DiscardHandler)
 	}
-	if cfg.Transaction.Handler != nil {
+	if cfg.Transaction.Handler != nil || cfg.Transport.OnFlowClosed != nil || cfg.Transport.OnSTUN != nil {
 		return nil, ErrHandlerSet
 	}
 	u.t1 = cfg.Transaction.Timers.T1
@@ -123,6 +126,7 @@ func New(cfg Config) (*UA, error) {
 	if tc.Logger == nil {
 		tc.Logger = cfg.Logger
 	}
+	tc.OnFlowClosed, tc.OnSTUN = u.flowClosed, u.onSTUN
 	tp, err := transport.New(tc)
 	if err != nil {
 		u.stop()
@@ -164,6 +168,7 @@ func New(cfg Config) (*UA, error) {
 		}
 		u.lines = append(u.lines, l)
 	}
+	u.started.Store(true)
 	for _, l := range u.lines {
 		if l.registrar != nil && !l.cfg.Manual {
 			l.start()

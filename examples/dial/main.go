@@ -200,7 +200,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if cfg.Media.IP, err = cli.MediaIP(o.mediaIP); err != nil {
 		return err
 	}
-	cfg.Lines = o.line.Lines()
+	if err := o.line.Configure(&cfg, stderr); err != nil {
+		return err
+	}
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	calls := &caller{o: o, ctx: ctx, wg: &wg, printf: printf}
@@ -235,7 +237,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		return cli.Stop(u, printf)
 	}
-	c, err := u.Dial(ctx, o.target, ua.DialOptions{SDP: o.fixedSDP})
+	c, err := u.Dial(ctx, o.target, ua.DialOptions{SDP: o.fixedSDP, Transport: o.line.Network()})
 	if err != nil {
 		if ctx.Err() != nil {
 			printf("canceled before the answer")

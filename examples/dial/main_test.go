@@ -20,7 +20,8 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 func TestUsage(t *testing.T) {
 	usagetest.CheckUsage(t, run, "dial", "usage: dial [flags] [target-uri]", "Without one, it listens (-listen)",
 		[]string{"answer-after", "reject-code", "hold-after", "resume-after", "dtmf", "dtmf-after",
-			"trace", "pcap", "hangup-after", "listen", "aor", "pass", "registrar", "play", "record", "no-media", "quiet"})
+			"trace", "pcap", "hangup-after", "listen", "aor", "pass", "registrar", "play", "record", "no-media", "quiet",
+			"transport", "tls-ca", "tls-cert", "tls-key", "tls-insecure", "stun", "keepalive"})
 }
 
 // TestParseErrors: wrong command lines are usage errors (exit status 2)
@@ -37,6 +38,8 @@ func TestParseErrors(t *testing.T) {
 		{Args: []string{"-dtmf-after", "1s"}, Want: "-dtmf-after needs -dtmf digits"},
 		{Args: []string{"-dtmf", "12x"}, Want: "-dtmf \"12x\""},
 		{Args: []string{"-hold-after", "-1s"}, Want: "-hold-after -1s: want a duration of 0 or more"},
+		{Args: []string{"-transport", "sctp", "-listen", "127.0.0.1:0"}, Want: "-transport \"sctp\": want udp, tcp, tls, ws or wss"},
+		{Args: []string{"-tls-key", "k.pem", "-listen", "127.0.0.1:0"}, Want: "-tls-cert and -tls-key go together"},
 	})
 }
 

@@ -99,7 +99,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			answer.Take(ctx, &wg, ic, take, printf)
 		},
 	}
-	cfg.Lines = line.Lines()
+	if err := line.Configure(&cfg, stderr); err != nil {
+		return err
+	}
 	return cli.Serve(ctx, cfg, "echo", printf)
 }
 

@@ -182,14 +182,23 @@ func portFree(port int) bool {
 // peers/kamailio/kamailio.cfg on a free loopback port.
 type kamailio struct {
 	*daemon
-	port int
-	ctl  string // kamcmd -s value
+	port    int
+	tlsPort int    // 0 without kamailioOptions.tlsCfg
+	wsPort  int    // 0 without kamailioOptions.ws
+	wssPort int    // 0 without kamailioOptions.ws and tlsCfg
+	ctl     string // kamcmd -s value
 }
 
 // kamailioOptions are the variants of the configuration.
 type kamailioOptions struct {
 	sha256     bool // digest with algorithm SHA-256 (RFC 8760) instead of MD5
 	minExpires int  // registrar min_expires (423 below it); 0: 10
+	// tlsCfg, when set, is the tls module's configuration file (with its
+	// certificate and key): Kamailio listens on TLS too, on tlsPort.
+	tlsCfg string
+	// ws: Kamailio takes SIP over WebSocket too, on wsPort, and with
+	// tlsCfg over secure WebSocket on wssPort.
+	ws bool
 }
 
 // hostPort is where the proxy listens, "127.0.0.1:port".
@@ -227,6 +236,18 @@ func startKamailio(t *testing.T, ctx context.Context, opt kamailioOptions) *kama
 	if opt.sha256 {
 		args = append(args, "-A", "AUTH_SHA256")
 	}
+	if opt.tlsCfg != "" {
+		k.tlsPort = freePort(t)
+		args = append(args, "-A", "WITH_TLS", "-A", "TLS_PORT="+strconv.Itoa(k.tlsPort), "-A", fmt.Sprintf("TLS_CFG=%q", opt.tlsCfg))
+	}
+	if opt.ws {
+		k.wsPort = freePort(t)
+		args = append(args, "-A", "WITH_WS", "-A", "WS_PORT="+strconv.Itoa(k.wsPort))
+		if opt.tlsCfg != "" {
+			k.wssPort = freePort(t)
+			args = append(args, "-A", "WITH_WSS", "-A", "WSS_PORT="+strconv.Itoa(k.wssPort))
+		}
+	}
 	check, err := exec.CommandContext(ctx, bin, append([]string{"-c"}, args...)...).CombinedOutput()
 	require.NoError(t, err, "kamailio -c:\n%s", check)
 	args = append(args, "-DD", "-E", "--debug=2", "-m", "64", "-M", "8", "-P", filepath.Join(run, "kamailio.pid"))
@@ -234,6 +255,15 @@ func startKamailio(t *testing.T, ctx context.Context, opt kamailioOptions) *kama
 	t.Cleanup(func() { logTails(t, k.log) })
 	waitListening(t, ctx, "udp", k.port)
 	waitListening(t, ctx, "tcp", k.port)
+	if k.tlsPort != 0 {
+		waitListening(t, ctx, "tcp", k.tlsPort)
+	}
+	if k.wsPort != 0 {
+		waitListening(t, ctx, "tcp", k.wsPort)
+	}
+	if k.wssPort != 0 {
+		waitListening(t, ctx, "tcp", k.wssPort)
+	}
 	require.False(t, k.exited(), "kamailio exited at start: %v", k.err)
 	return k
 }

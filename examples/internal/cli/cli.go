@@ -18,11 +18,13 @@ import (
 )
 
 // LineFlags are the flags of one line: -aor, -user, -pass, -registrar,
-// -proxy and -transport. The first five default to the environment
-// variables PREFIX_AOR, PREFIX_USER, PREFIX_PASS, PREFIX_REGISTRAR and
-// PREFIX_PROXY.
+// -proxy and -transport, and those of reach.go (-tls-ca, -tls-cert,
+// -tls-key, -tls-insecure, -stun, -keepalive). The first five default to
+// the environment variables PREFIX_AOR, PREFIX_USER, PREFIX_PASS,
+// PREFIX_REGISTRAR and PREFIX_PROXY.
 type LineFlags struct {
 	aor, user, pass, registrar, proxy, network *string
+	reach                                      reachFlags
 }
 
 // AddLineFlags defines the line flags on fs; envPrefix names the
@@ -35,7 +37,8 @@ func AddLineFlags(fs *flag.FlagSet, envPrefix string) *LineFlags {
 		pass:      fs.String("pass", env("PASS"), "digest password"),
 		registrar: fs.String("registrar", env("REGISTRAR"), "registrar URI; empty: no registration"),
 		proxy:     fs.String("proxy", env("PROXY"), "outbound proxy URI"),
-		network:   fs.String("transport", "", "transport for the line's requests: udp, tcp, tls"),
+		network:   fs.String("transport", "", "transport for the line's requests: udp, tcp, tls, ws, wss (default: as the registrar's URI says)"),
+		reach:     addReachFlags(fs),
 	}
 }
 
@@ -47,6 +50,7 @@ func (l *LineFlags) Lines() []ua.LineConfig {
 	return []ua.LineConfig{{
 		AOR: *l.aor, Username: *l.user, Password: *l.pass, Registrar: *l.registrar,
 		OutboundProxy: *l.proxy, Transport: transport.Network(strings.ToLower(*l.network)),
+		STUNServer: *l.reach.stun, Keepalive: *l.reach.keepalive,
 	}}
 }
 

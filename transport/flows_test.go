@@ -1,0 +1,139 @@
+package transport
+
+import (
+	"net"
+	"net/netip"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/dialtone/dialtone/internal/memnet"
+)
+
+// Connect opens (or reuses) the flow a client without a listener then
+// sends on: the request leaves on the same connection, its Via sent-by the
+// connection's local address.
+func TestConnectReusedBySendRequest(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		mn := memnet.New(memnet.Config{})
+		defer mn.Close()
+		srv, srec := newTestLayer(t, Config{Net: mn})
+		addr := listen(t, srv, TCP, "192.0.2.10:5060")
+		cli, _ := newTestLayer(t, Config{Net: mn})
+		require.False(t, cli.HasListener(TCP))
+		_, err := cli.Connect(t.Context(), Target{Network: UDP, Addr: addr})
+		require.ErrorIs(t, err, ErrKeepaliveUnsupported)
+
+		f, err := cli.Connect(t.Context(), Target{Network: TCP, Addr: addr})
+		require.NoError(t, err)
+		require.True(t, cli.FlowOpen(f))
+		again, err := cli.Connect(t.Context(), Target{Network: TCP, Addr: addr})
+		require.NoError(t, err)
+		require.Equal(t, f, again, "one connection")
+		req := options(t, addr.String(), 0)
+		sent, err := cli.SendRequest(t.Context(), req, Target{Network: TCP, Addr: addr})
+		require.NoError(t, err)
+		require.Equal(t, f, sent)
+		synctest.Wait()
+		in, ok := srec.tryNext()
+		require.True(t, ok)
+		v, err := in.Msg.TopVia()
+		require.NoError(t, err)
+		require.Equal(t, int(f.Local.Port()), v.Port)
+	})
+}
+
+// Ping expects a pong within DeadFlowTimeout: a peer that never answers
+// kills the flow (ErrDeadFlow to OnFlowClosed); one that answers keeps it.
+func TestPingDeadFlow(t *testing.T) {
+	for _, answer := range []bool{true, false} {
+		t.Run(map[bool]string{true: "answered", false: "silent"}[answer], func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				mn := memnet.New(memnet.Config{})
+				defer mn.Close()
+				ln, err := mn.Listen(t.Context(), "tcp", "192.0.2.10:5060")
+				require.NoError(t, err)
+				defer ln.Close()
+				var wg sync.WaitGroup
+				defer wg.Wait()
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					c, err := ln.Accept()
+					if err != nil {
+						return
+					}
+					defer c.Close()
+					buf := make([]byte, 64)
+					for {
+						n, err := c.Read(buf)
+						if err != nil {
+							return
+						}
+						if answer && n > 0 {
+							_, _ = c.Write([]byte("\r\n"))
+						}
+					}
+				}()
+				closed := make(chan error, 1)
+				cli, _ := newTestLayer(t, Config{Net: mn, OnFlowClosed: func(_ Flow, err error) { closed <- err }})
+				f, err := cli.Connect(t.Context(), Target{Network: TCP, Addr: netip.MustParseAddrPort("192.0.2.10:5060")})
+				require.NoError(t, err)
+				require.NoError(t, cli.Ping(f))
+				time.Sleep(DefaultDeadFlowTimeout + time.Second)
+				synctest.Wait()
+				if answer {
+					require.True(t, cli.FlowOpen(f))
+					require.Zero(t, cli.Stats().DeadFlows)
+					require.NoError(t, cli.Close())
+					return
+				}
+				select {
+				case err := <-closed:
+					require.ErrorIs(t, err, ErrDeadFlow)
+				default:
+					t.Fatal("no flow closed")
+				}
+				require.False(t, cli.FlowOpen(f))
+				require.ErrorIs(t, cli.Ping(f), ErrUnreachable)
+			})
+		})
+	}
+}
+
+// STUN on a SIP UDP socket is told apart by its first byte and handed to
+// OnSTUN; SendDatagram answers from the same socket.
+func TestSTUNOnSIPSocket(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		mn := memnet.New(memnet.Config{})
+		defer mn.Close()
+		got := make(chan []byte, 1)
+		var l *Layer
+		l, rec := newTestLayer(t, Config{Net: mn, OnSTUN: func(f Flow, b []byte) {
+			got <- b
+			_ = l.SendDatagram(f, []byte{1, 1, 0, 0})
+		}})
+		addr := listen(t, l, UDP, "192.0.2.10:5060")
+		pc, err := mn.ListenPacket(t.Context(), "udp", "192.0.2.1:4000")
+		require.NoError(t, err)
+		defer pc.Close()
+		req := make([]byte, 20)
+		req[1] = 1 // binding request
+		_, err = pc.WriteTo(req, net.UDPAddrFromAddrPort(addr))
+		require.NoError(t, err)
+		synctest.Wait()
+		require.Equal(t, req, <-got)
+		_, ok := rec.tryNext()
+		require.False(t, ok, "not SIP")
+		require.Zero(t, l.Stats().MalformedDatagrams)
+		require.NoError(t, pc.SetReadDeadline(time.Now().Add(time.Second)))
+		b := make([]byte, 16)
+		n, _, err := pc.ReadFrom(b)
+		require.NoError(t, err)
+		require.Equal(t, []byte{1, 1, 0, 0}, b[:n])
+		require.Error(t, l.SendDatagram(Flow{Network: TCP}, nil))
+	})
+}
