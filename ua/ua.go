@@ -57,6 +57,7 @@ type UA struct {
 	mediaWG   sync.WaitGroup     // DTMF forwarders: end when their session closes
 	closeOnce sync.Once
 	closeErr  error
+	met       metrics // Stats (metrics.go)
 }
 
 type listener struct {
@@ -491,6 +492,7 @@ func (u *UA) respond(w transaction.ResponseWriter, res *sip.Response) {
 	if res.Header("Server") == "" {
 		res.Set("Server", u.cfg.UserAgent)
 	}
+	u.met.responded(res)
 	if err := w.Respond(res); err != nil {
 		u.log.Debug("respond failed", slog.Int("status", res.StatusCode), slog.String("call_id", res.CallID()), slog.String("error", err.Error()))
 	}
