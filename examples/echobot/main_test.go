@@ -23,7 +23,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // TestUsage: -h prints the usage line, what echobot does, and every flag.
 func TestUsage(t *testing.T) {
 	usagetest.CheckUsage(t, run, "echobot", "usage: echobot [flags]", "echobot takes no argument",
-		[]string{"answer-after", "reject-code", "trace", "pcap", "listen", "aor", "pass", "registrar", "media-ip", "t1", "rtp-min", "rtp-max", "max-call"})
+		[]string{"answer-after", "reject-code", "trace", "pcap", "listen", "aor", "pass", "registrar", "media-ip", "t1", "rtp-min", "rtp-max", "max-call", "metrics"})
 }
 
 // TestParseErrors: wrong command lines are errors that say what is wrong
