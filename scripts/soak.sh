@@ -107,9 +107,14 @@ sipp -sn uac -i 127.0.0.1 -p "$SIPP_PORT" -mi 127.0.0.1 -mp "$MEDIA_PORT" -t u1 
 	"$SIP" >"$OUT/sipp.out" 2>&1 &
 SIPP=$!
 pids+=("$SIPP")
+LOAD_START=$(date +%s)
+# Samples while SIPp starts calls are the load; once it has started the
+# last one, what follows (its last calls ending) is already after.
 while kill -0 "$SIPP" 2>/dev/null; do
 	sleep "$INTERVAL"
-	kill -0 "$SIPP" 2>/dev/null && sample load
+	if kill -0 "$SIPP" 2>/dev/null; then
+		if [ $(($(date +%s) - LOAD_START)) -lt "$DUR" ]; then sample load; else sample after; fi
+	fi
 done
 SIPP_RC=0
 wait "$SIPP" || SIPP_RC=$?
