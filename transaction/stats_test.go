@@ -14,7 +14,7 @@ import (
 
 // TestStatsCountRetransmissions: Timer E's copies are counted where they
 // are sent and where they are absorbed; a late copy reaching a finished
-// transaction counts too; the delayed 100 Trying is no retransmission.
+// transaction counts too.
 func TestStatsCountRetransmissions(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		release := make(chan struct{})
@@ -47,15 +47,22 @@ func TestStatsCountRetransmissions(t *testing.T) {
 }
 
 // TestStatsTimerG: an INVITE refused 486 whose ACK never comes is sent
-// again by Timer G, and each copy is counted.
+// again by Timer G, and each copy is counted; the 100 Trying the layer
+// sends on its own after 200 ms is not a retransmission.
 func TestStatsTimerG(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := newPair(t, loss{}, respondWith(486), nil)
+		h := transaction.HandlerFunc(func(_ context.Context, w transaction.ResponseWriter, req *sip.Request) {
+			time.Sleep(time.Second) // the layer answers 100 meanwhile
+			_ = w.Respond(sip.NewResponse(req, 486, ""))
+		})
+		p := newPair(t, loss{}, h, nil)
 		tx, err := p.client.Request(t.Context(), newReq(sip.INVITE), udp())
 		require.NoError(t, err)
 		p.w.mu.Lock()
 		p.w.blackhole[serverAddr] = true // from now on the ACKs are lost
 		p.w.mu.Unlock()
+		require.Equal(t, 100, (<-tx.Responses()).StatusCode)
+		require.Zero(t, p.server.Stats().RetransmitsSent, "the 100 Trying is none")
 		require.Equal(t, 486, (<-tx.Responses()).StatusCode)
 		// Timer G: 0.5, 1.5, 3.5 s after the 486.
 		time.Sleep(4 * time.Second)
