@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/dialtone/dialtone/transport"
 )
 
 // floodParams are the figures of a flood run. The test's defaults are
@@ -87,7 +89,8 @@ type floodSummary struct {
 // stays under the bound; every UDP mutant that does not parse is counted
 // by dial's transport (exactly, less what the kernel dropped on the
 // socket), every TCP connection the server cut is counted as malformed,
-// and the 100 MB body is refused long before its end.
+// the 100 MB body is refused long before its end, and, in a flood longer
+// than the header timeout, every slowloris connection is cut by it.
 func TestFlood(t *testing.T) {
 	sippPath(t)
 	p := floodFromEnv(t)
@@ -162,6 +165,13 @@ func TestFlood(t *testing.T) {
 	// The 100 MB announcement is refused at once, not read to its end.
 	require.True(t, sum.BigBodyClosed, "the 100 MB body's connection is closed")
 	require.Less(t, sum.BigBodyBytes, uint64(100<<20))
+
+	// Slowloris connections are cut by the header timeout, when the flood
+	// lasts long enough to see it.
+	if p.duration >= transport.DefaultHeaderTimeout+5*time.Second {
+		require.Equal(t, sum.Slowloris, sum.SlowlorisClosed, "slowloris connections cut")
+		require.GreaterOrEqual(t, delta(before, after, `dialtone_sip_connection_timeouts_total{reason="header"}`), float64(sum.Slowloris))
+	}
 
 	// RSS bounded, no panic, a clean stop.
 	require.Less(t, peak, uint64(p.maxRSSMiB)<<20, "dial's peak RSS")
