@@ -14,7 +14,7 @@ REPORT      := bin/testreport
 # suite may skip nothing.
 PEER_PROGRAMS := sipp kamailio kamcmd baresip tshark sox
 
-.PHONY: test vet lint unit interop fuzz-short bench tools peers peers-if-root $(REPORT)
+.PHONY: test vet lint unit interop fuzz-short fuzz-long bench tools peers peers-if-root $(REPORT)
 
 test: peers-if-root vet lint unit interop
 
@@ -63,6 +63,12 @@ fuzz-short:
 	$(GO) test ./sip -run '^$$' -fuzz '^FuzzReader$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./proxy -run '^$$' -fuzz '^FuzzServeSIP$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./proxy -run '^$$' -fuzz '^FuzzParseUser$$' -fuzztime $(FUZZTIME)
+
+# Every fuzz target in the tree (found by scripts/fuzz-long.sh), 30 minutes
+# each unless FUZZTIME is given (make fuzz-long FUZZTIME=30s). A crasher
+# lands in the package's testdata/fuzz/: commit it as a regression test.
+fuzz-long:
+	FUZZTIME=$(if $(filter command line environment,$(origin FUZZTIME)),$(FUZZTIME),30m) GO=$(GO) ./scripts/fuzz-long.sh
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)

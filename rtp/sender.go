@@ -216,10 +216,12 @@ type txState struct {
 	batched int
 }
 
-// outBuf returns an empty buffer for the next outgoing packet.
+// outBuf returns an empty buffer for the next outgoing packet: the one
+// of its place in out. An RTCP report in out brings its own bytes and
+// leaves its place's buffer unused, so out may be longer than outBufs.
 func (t *txState) outBuf() []byte {
 	i := len(t.out)
-	if i == len(t.outBufs) {
+	for len(t.outBufs) <= i {
 		t.outBufs = append(t.outBufs, make([]byte, 0, maxDatagram))
 	}
 	return t.outBufs[i][:0]

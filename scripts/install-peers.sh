@@ -18,6 +18,9 @@ command -v ffmpeg >/dev/null || need+=(ffmpeg)
 command -v ss >/dev/null || need+=(iproute2)
 command -v iptables >/dev/null || need+=(iptables)
 command -v openssl >/dev/null || need+=(openssl)
+# scripts/soak.sh scrapes the metrics endpoint and picks free ports.
+command -v curl >/dev/null || need+=(curl)
+command -v python3 >/dev/null || need+=(python3)
 [ ${#need[@]} -eq 0 ] && exit 0
 export DEBIAN_FRONTEND=noninteractive
 # tshark asks whether non-root users may capture; the answer does not matter here.

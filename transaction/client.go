@@ -307,6 +307,7 @@ func (s *shard) stepClient(now time.Time, tx *ClientTx, in input) {
 	for _, o := range outs {
 		switch o.kind {
 		case outResend:
+			s.l.st.rtxSent.Add(1)
 			s.sendOn(now, tx, tx.req)
 		case outSendAck:
 			s.sendOn(now, tx, o.req)

@@ -74,6 +74,7 @@ type Layer struct {
 	epoch  time.Time     // what slack rounds deadlines from
 
 	live atomic.Int64 // live transactions
+	st   txCounters   // Stats
 
 	// ctx bounds the layer's own sends; canceled by Close.
 	ctx    context.Context

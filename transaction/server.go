@@ -171,10 +171,12 @@ func (s *shard) request(now time.Time, req *sip.Request, in transport.Incoming) 
 		return
 	}
 	if t := s.lookup(k, false); t != nil {
+		s.l.st.rtxReceived.Add(1)
 		s.stepServer(now, t, input{kind: inRequest}, &in)
 		return
 	}
 	if tb, ok := s.tombOf(k); ok {
+		s.l.st.rtxReceived.Add(1)
 		s.tombRequest(tb, req, in.Flow)
 		return
 	}
@@ -292,6 +294,9 @@ func (s *shard) stepServer(now time.Time, t *serverTx, i input, in *transport.In
 	for _, o := range outs {
 		switch o.kind {
 		case outSendResponse:
+			if i.kind == inTimer && final(o.res.StatusCode) {
+				s.l.st.rtxSent.Add(1) // Timer G, not the delayed 100 Trying
+			}
 			if tag := toTagOf(o.res); tag != "" && tag != t.lastTag {
 				// Its own copy: a response built from the request (a
 				// BYE's 200) has its To tag in the request's buffer,

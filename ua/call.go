@@ -232,6 +232,7 @@ func (u *UA) promote(c *Call) {
 	delete(u.setup, c)
 	u.calls[c.id] = c
 	u.mu.Unlock()
+	u.met.established.Add(1)
 }
 
 // addCall stores an answered incoming call.
@@ -243,6 +244,7 @@ func (u *UA) addCall(c *Call) error {
 	}
 	u.nCalls.Add(1)
 	u.calls[c.id] = c
+	u.met.established.Add(1)
 	return nil
 }
 

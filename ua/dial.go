@@ -126,6 +126,7 @@ func (u *UA) DialURI(ctx context.Context, uri sip.URI, opts DialOptions) (*Call,
 		c.media.close()
 		return nil, err
 	}
+	u.met.outgoing.Add(1)
 	if c.media != nil {
 		c.media.forwardDTMF(c)
 	}
@@ -196,6 +197,7 @@ func (o *outgoing) finish(err error) {
 		o.result <- nil
 		return
 	}
+	o.c.u.met.dialFailed(err)
 	o.c.end(err)
 	o.result <- err
 }

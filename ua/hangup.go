@@ -214,6 +214,7 @@ func (c *Call) finish(err error) bool {
 	c.mu.Unlock()
 	u := c.u
 	u.mu.Lock()
+	u.endMedia(c)
 	u.removeSetupLocked(c)
 	if hasID && u.calls[id] == c {
 		delete(u.calls, id)

@@ -320,6 +320,7 @@ func isHold(dir sdp.Direction) bool { return !dir.Receives() }
 // transport reader (inline, with Config.InlineOnCall) it leaves the wait
 // for a late answer to a goroutine of its own.
 func (u *UA) incomingInvite(ctx context.Context, w transaction.ResponseWriter, req *sip.Request, inline bool) {
+	u.met.incoming.Add(1)
 	u.mu.Lock()
 	refuse := u.stopping || int(u.nCalls.Load()) >= u.cfg.Limits.MaxCalls
 	u.mu.Unlock()

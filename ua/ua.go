@@ -60,6 +60,7 @@ type UA struct {
 
 	stunc   stunClient  // STUN transactions on the SIP UDP sockets (stun.go)
 	started atomic.Bool // lines are built: transport callbacks may look at them
+	met       metrics // Stats (metrics.go)
 }
 
 type listener struct {
@@ -495,6 +496,7 @@ func (u *UA) respond(w transaction.ResponseWriter, res *sip.Response) {
 	if res.Header("Server") == "" {
 		res.Set("Server", u.cfg.UserAgent)
 	}
+	u.met.responded(res)
 	if err := w.Respond(res); err != nil {
 		u.log.Debug("respond failed", slog.Int("status", res.StatusCode), slog.String("call_id", res.CallID()), slog.String("error", err.Error()))
 	}

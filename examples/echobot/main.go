@@ -45,6 +45,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	line := cli.AddLineFlags(fs, "ECHOBOT")
 	trace := cli.AddTraceFlags(fs)
 	answer := cli.AddAnswerFlags(fs)
+	metrics := cli.AddMetricsFlag(fs)
 	mediaIP := fs.String("media-ip", "", "local RTP address to bind and announce (default: the SIP Contact address)")
 	rtpMin := fs.Uint("rtp-min", 0, "lowest RTP port (0: the rtp package's default range)")
 	rtpMax := fs.Uint("rtp-max", 0, "highest RTP port")
@@ -102,7 +103,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := line.Configure(&cfg, stderr); err != nil {
 		return err
 	}
-	return cli.Serve(ctx, cfg, "echo", printf)
+	return cli.Serve(ctx, cfg, "echo", printf, metrics)
 }
 
 // echo sends every received frame back until the call ends (its session

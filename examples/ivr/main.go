@@ -59,6 +59,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	line := cli.AddLineFlags(fs, "IVR")
 	trace := cli.AddTraceFlags(fs)
 	answer := cli.AddAnswerFlags(fs)
+	metrics := cli.AddMetricsFlag(fs)
 	prompt := fs.String("prompt", "", "WAV file to play when a call is answered (default: a generated chime)")
 	recordDir := fs.String("record-dir", ".", "directory for the recordings, one WAV file per call")
 	maxRecord := fs.Duration("max-record", 5*time.Minute, "longest recording; the call is hung up after it")
@@ -125,7 +126,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := line.Configure(&cfg, stderr); err != nil {
 		return err
 	}
-	return cli.Serve(ctx, cfg, "ivr", printf)
+	return cli.Serve(ctx, cfg, "ivr", printf, metrics)
 }
 
 func (v *ivr) register(callID string) chan rune {

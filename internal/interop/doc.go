@@ -20,5 +20,9 @@
 // and TCP, parallel forking to two of our UAs, redirect mode (followed by
 // our UA and by baresip), a call crossing it and Kamailio each way, and
 // SIPp registering and placing calls through it (testdata/proxy_*.xml).
+// Issue 21 (hostile input): sipflood (./sipflood) floods examples/dial with
+// mutants of the torture corpus over UDP and TCP, slowloris connections and
+// a 100 MB body while SIPp places calls (flood_test.go; FLOOD_* variables
+// set the figures).
 // The peers' configurations and port rules are in peers/README.md.
 package interop

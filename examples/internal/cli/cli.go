@@ -94,14 +94,22 @@ func MediaIP(s string) (netip.Addr, error) {
 }
 
 // Serve runs a user agent that only answers: it starts it, prints its
-// listeners and the URI to call (user at the first listener), waits for
-// ctx to end, then hangs up and unregisters (Stop).
-func Serve(ctx context.Context, cfg ua.Config, user string, printf func(string, ...any)) error {
+// listeners and the URI to call (user at the first listener), serves its
+// metrics when metrics has an address (-metrics), waits for ctx to end,
+// then hangs up and unregisters (Stop).
+func Serve(ctx context.Context, cfg ua.Config, user string, printf func(string, ...any), metrics ...*MetricsFlag) error {
 	u, err := ua.New(cfg)
 	if err != nil {
 		return err
 	}
 	defer u.Close()
+	for _, m := range metrics {
+		stop, err := m.Start(u, printf)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	PrintListening(u, user, printf)
 	<-ctx.Done()
 	return Stop(u, printf)
