@@ -12,6 +12,7 @@
 //	rtp and rtp/...        media                              (nothing of SIP)
 //	ua                     the facade                         (all of the above)
 //	proxy                  registrar, proxy, redirect server  (sip, transport, transaction, dialog)
+//	proxy/location/...     SQL location stores                (proxy, sip, transport)
 //
 // Packages under internal/ are leaves that import nothing of the project,
 // except internal/interop, which with examples/ may import anything. Test
