@@ -11,7 +11,8 @@
 // -key) and WebSocket (-ws) when asked. -algorithms picks the digest
 // algorithms offered (older phones, baresip 1.0 among them, need MD5
 // alone). -trace logs every SIP message to
-// stderr; -pcap writes them to a capture file. Bindings live in memory
+// stderr; -pcap writes them to a capture file (-quiet: no line per
+// registration). Bindings live in memory
 // unless -db names an SQLite file (they then survive a restart) or -pg a
 // PostgreSQL database (several instances behind a SIP load balancer then
 // share them: each reaches the users registered through the others). It prints one line per
@@ -64,7 +65,7 @@ type options struct {
 	domain, listen, tlsAddr, wsAddr, cert, key, advertise string
 	usersFile, pcap, db, pg                               string
 	users                                                 multi
-	redirect, sequential, trace                           bool
+	redirect, sequential, trace, quiet                    bool
 	auth, algorithms                                      string
 	t1                                                    time.Duration
 }
@@ -87,6 +88,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.auth, "auth", "leaving", "which calls need proxy credentials: leaving (the domain), all, none")
 	fs.StringVar(&o.algorithms, "algorithms", "SHA-256,MD5", "digest algorithms offered, strongest first (SHA-512-256, SHA-256, MD5)")
 	fs.BoolVar(&o.trace, "trace", false, "log every SIP message to stderr")
+	fs.BoolVar(&o.quiet, "quiet", false, "print no line per registration (for load measurements)")
 	fs.StringVar(&o.pcap, "pcap", "", "write every SIP message to this capture file")
 	fs.StringVar(&o.db, "db", "", "keep bindings in this SQLite file, so that they survive a restart")
 	fs.StringVar(&o.pg, "pg", "", "keep bindings in this PostgreSQL database (a DSN such as postgres://user@host/db), shared with other instances")
@@ -207,6 +209,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			}
 			printf("registered aor=%s contacts=%d %s", aor, len(bs), strings.Join(cts, " "))
 		},
+	}
+	if o.quiet {
+		pcfg.OnRegister = nil
 	}
 	for a := range strings.SplitSeq(o.algorithms, ",") {
 		alg, err := digest.ParseAlgorithm(strings.TrimSpace(a))
