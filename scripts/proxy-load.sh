@@ -14,13 +14,17 @@
 #   3. proxy CPU per call at FIXED_RATE: utime+stime of the proxy's
 #      processes (/proc/PID/stat, all threads, Kamailio's children
 #      included) over the run, divided by the calls;
-#   4. REGISTER with digest (401, then credentials, 200) per second: SIPp
+#   4. memory per proxied call in progress, first, on the fresh process:
+#      calls at INPROG_RATE lasting INPROG_HOLD seconds, the proxy's memory
+#      sampled just before the first one ends, minus its memory before,
+#      divided by the calls then in progress. Memory is the Pss of ours
+#      (/proc/PID/smaps_rollup), and Kamailio's shared memory in use
+#      (kamcmd core.shmmem: where tm keeps transactions, usrloc bindings);
+#   5. memory per binding (Kamailio; ours from a Go benchmark, see below):
+#      USERS registrations, shared memory in use before and after;
+#   6. REGISTER with digest (401, then credentials, 200) per second: SIPp
 #      registers the users of an injection file at each rate of REG_RATES:
-#      the highest with zero failures; the proxy's memory (Pss) before and
-#      after, divided by the bindings made, as a rough memory per binding;
-#   5. memory per proxied call in progress: calls at INPROG_RATE lasting
-#      INPROG_HOLD seconds, the proxy's Pss sampled just before the first
-#      one ends, minus its Pss before, divided by the calls then in progress.
+#      the highest with zero failures.
 #
 # Our memory per binding for 100,000 bindings comes from a Go benchmark
 # (BenchmarkBindingMemory in package proxy), run at the end.
@@ -60,6 +64,7 @@ TESTDATA=$ROOT/internal/interop/testdata
 OUT=${OUT:-$(mktemp -d /tmp/proxy-load.XXXXXX)}
 mkdir -p "$OUT"
 CORES=$(nproc)
+CTL=$OUT/kamailio.ctl
 HZ=$(getconf CLK_TCK)
 
 for p in sipp kamailio go python3; do
@@ -81,23 +86,46 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# free_port: a port free for both UDP and TCP on 127.0.0.1 (examples/proxy
+# listens on both).
 free_port() {
-	python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+	python3 - <<'PY'
+import socket
+while True:
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    u.bind(("127.0.0.1", 0))
+    port = u.getsockname()[1]
+    t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        t.bind(("127.0.0.1", port))
+    except OSError:
+        continue
+    print(port)
+    break
+PY
 }
 
 # tree PID: PID and its descendants (Kamailio forks its workers).
 tree() {
-	local pids=("$1") i=0
-	while [ $i -lt ${#pids[@]} ]; do
-		for stat in /proc/[0-9]*/stat; do
-			local line ppid
-			line=$(cat "$stat" 2>/dev/null) || continue
-			ppid=$(echo "${line##*) }" | awk '{print $2}')
-			[ "$ppid" = "${pids[$i]}" ] && pids+=("$(basename "$(dirname "$stat")")")
-		done
-		i=$((i + 1))
-	done
-	echo "${pids[@]}"
+	python3 - "$1" <<'PY'
+import os, sys
+children = {}
+for d in os.listdir("/proc"):
+    if not d.isdigit():
+        continue
+    try:
+        stat = open(f"/proc/{d}/stat").read()
+    except OSError:
+        continue
+    ppid = stat[stat.rindex(")") + 2:].split()[1]
+    children.setdefault(ppid, []).append(d)
+out, todo = [], [sys.argv[1]]
+while todo:
+    p = todo.pop()
+    out.append(p)
+    todo.extend(children.get(p, []))
+print(" ".join(out))
+PY
 }
 
 # cpu_ticks PIDS: utime+stime of the processes, in clock ticks.
@@ -119,6 +147,15 @@ pss_kb() {
 		sum=$((sum + ${v:-0}))
 	done
 	echo $sum
+}
+
+# mem_bytes KIND: the memory the measurement follows (see 4. above).
+mem_bytes() {
+	if [ "$1" = dialtone ]; then
+		echo $(($(pss_kb $PROXY_PIDS) * 1024))
+	else
+		kamcmd -s "$CTL" core.shmmem | awk '$1 == "used:" {print $2}'
+	fi
 }
 
 wait_udp() { # port
@@ -177,7 +214,7 @@ start_proxy() { # kind port → sets PROXY_PID, PROXY_PIDS
 		done
 		[ -n "$moddir" ] || { echo "proxy-load: Kamailio's modules (tm.so) not found" >&2; return 1; }
 		kamailio -f "$HERE/kamailio.cfg" -DD -E -L "$moddir" -m 512 -M 16 \
-			-A SIP_PORT="$port" -A NCHILDREN="$CORES" -A "PASSWORD=\"$PASSWORD\"" \
+			-A SIP_PORT="$port" -A NCHILDREN="$CORES" -A "PASSWORD=\"$PASSWORD\"" -A "CTL_SOCK=\"unix:$CTL\"" \
 			>"$OUT/kamailio.stdout" 2>"$OUT/kamailio.stderr" &
 		PROXY_PID=$!
 	fi
@@ -210,6 +247,33 @@ measure() { # kind
 	STARTED+=("$uas_pid")
 	wait_udp "$uas_port"
 
+	# 4. Memory per call in progress, on the fresh process.
+	local m0 m1 inprog=$((INPROG_RATE * INPROG_HOLD)) sp s f calls
+	m0=$(mem_bytes "$kind")
+	sipp_run "$kind-inprogress" -sf "$HERE/uac.xml" -s uas -r "$INPROG_RATE" -m "$inprog" -d $((INPROG_HOLD * 1000)) \
+		-l 100000 -p "$(free_port)" -timeout $((2 * INPROG_HOLD + 30))s -timeout_error "$IP:$port" &
+	sp=$!
+	sleep "$(python3 -c "print($INPROG_HOLD - 0.3)")"
+	m1=$(mem_bytes "$kind")
+	wait "$sp" || true
+	read -r s f < <(sipp_counts "$kind-inprogress")
+	calls=$(python3 -c "print(int($INPROG_RATE * ($INPROG_HOLD - 0.3)))")
+	say "$kind: memory per call in progress: $(python3 -c "print(f'{($m1-$m0)/$calls:.0f}')") B ($m0 B before, $m1 B with ~$calls calls in progress; $s of $inprog calls successful, $f failed)"
+
+	# 5. Memory per binding (Kamailio's; ours is the benchmark's).
+	m0=$(mem_bytes "$kind")
+	sipp_run "$kind-bindings" -sf "$HERE/register.xml" -inf "$INF" -r 200 -m "$USERS" -l 100000 \
+		-p "$(free_port)" -timeout $((USERS / 200 + 30))s -timeout_error "$IP:$port" || true
+	m1=$(mem_bytes "$kind")
+	read -r s f < <(sipp_counts "$kind-bindings")
+	if [ "$kind" = dialtone ]; then
+		# A Go process's Pss follows its garbage collector more than its
+		# bindings: the benchmark at the end measures the heap instead.
+		say "$kind: memory per binding: see BenchmarkBindingMemory below (Pss $m0 -> $m1 B for $s bindings)"
+	else
+		say "$kind: memory per binding: $(python3 -c "print(f'{($m1-$m0)/max($s,1):.0f}')") B (shared memory used $m0 -> $m1 B for $s bindings, $f failed)"
+	fi
+
 	# 2. Highest call rate with zero failures.
 	best=0
 	for r in $RATES; do
@@ -224,7 +288,7 @@ measure() { # kind
 	say "$kind: highest call rate with zero failures: $best calls/s (of: $RATES)"
 
 	# 3. CPU per call at a fixed rate.
-	local n=$((FIXED_RATE * DURATION)) t0 t1 s f
+	local n=$((FIXED_RATE * DURATION)) t0 t1
 	t0=$(cpu_ticks $PROXY_PIDS)
 	sipp_run "$kind-cpu" -sf "$HERE/uac.xml" -s uas -r "$FIXED_RATE" -m "$n" -d "$HOLD_MS" -l 100000 \
 		-p "$(free_port)" -timeout $((DURATION + 30))s -timeout_error "$IP:$port" || true
@@ -232,44 +296,18 @@ measure() { # kind
 	read -r s f < <(sipp_counts "$kind-cpu")
 	say "$kind: CPU per call at $FIXED_RATE calls/s: $(python3 -c "print(f'{($t1-$t0)*1000/$HZ/max($s,1):.3f}')") ms ($((t1 - t0)) ticks of 1/$HZ s for $s calls, $f failed)"
 
-	# 5. Memory per call in progress.
-	local p0 p1 inprog=$((INPROG_RATE * INPROG_HOLD)) sp
-	p0=$(pss_kb $PROXY_PIDS)
-	sipp_run "$kind-inprogress" -sf "$HERE/uac.xml" -s uas -r "$INPROG_RATE" -m "$inprog" -d $((INPROG_HOLD * 1000)) \
-		-l 100000 -p "$(free_port)" -timeout $((2 * INPROG_HOLD + 30))s -timeout_error "$IP:$port" &
-	sp=$!
-	sleep "$(python3 -c "print($INPROG_HOLD - 0.3)")"
-	p1=$(pss_kb $PROXY_PIDS)
-	wait "$sp" || true
-	read -r s f < <(sipp_counts "$kind-inprogress")
-	local calls
-	calls=$(python3 -c "print(int($INPROG_RATE * ($INPROG_HOLD - 0.3)))")
-	say "$kind: memory per call in progress: $(python3 -c "print(f'{($p1-$p0)*1024/$calls:.0f}')") B (Pss $p0 kB idle, $p1 kB with ~$calls calls in progress; $s of $inprog calls successful, $f failed)"
-
-	# 4. REGISTER with digest per second, and memory per binding.
+	# 6. REGISTER with digest per second.
 	reg_best=0
-	local m0 m1 total=0
-	m0=$(pss_kb $PROXY_PIDS)
 	for r in $REG_RATES; do
 		local n=$((r * DURATION)) ok=yes
 		sipp_run "$kind-register-$r" -sf "$HERE/register.xml" -inf "$INF" -r "$r" -m "$n" -l 100000 \
 			-p "$(free_port)" -timeout $((DURATION + 30))s -timeout_error "$IP:$port" || ok=no
 		read -r s f < <(sipp_counts "$kind-register-$r")
-		total=$((total + s))
 		say "$kind REGISTER: $r/s for ${DURATION}s: $s successful, $f failed$([ $ok = no ] && echo ", SIPp failed")"
 		[ "$ok" = yes ] && [ "$f" = 0 ] && [ "$s" = "$n" ] || break
 		reg_best=$r
 	done
-	m1=$(pss_kb $PROXY_PIDS)
-	local bindings=$((total < USERS ? total : USERS))
 	say "$kind: highest REGISTER (with digest) rate with zero failures: $reg_best/s (of: $REG_RATES)"
-	if [ "$kind" = dialtone ]; then
-		# A Go process's Pss follows its garbage collector more than 1000
-		# bindings: the benchmark at the end measures its heap instead.
-		say "$kind: memory per binding: see BenchmarkBindingMemory below (Pss $m0 -> $m1 kB for $bindings bindings)"
-	else
-		say "$kind: memory per binding (rough): $(python3 -c "print(f'{($m1-$m0)*1024/max($bindings,1):.0f}')") B (Pss $m0 -> $m1 kB for $bindings bindings)"
-	fi
 
 	stop_pid "$uas_pid"
 	stop_pid "$PROXY_PID"
