@@ -64,10 +64,9 @@ func (s *Server) authenticate(ctx context.Context, w transaction.ResponseWriter,
 // owns reports whether user name holds the AOR key aor: it is
 // sip:name@domain of one of our domains, or an alias of it.
 func (s *Server) owns(ctx context.Context, name, aor string) (bool, error) {
-	if c, ok, err := s.cfg.Aliases.Canonical(ctx, aor); err != nil {
+	aor, _, err := s.canonical(ctx, aor)
+	if err != nil {
 		return false, err
-	} else if ok {
-		aor = c
 	}
 	n, ok := s.userOf(aor)
 	return ok && n == name, nil

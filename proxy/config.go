@@ -41,6 +41,9 @@ const (
 	// 2xx, and 2xx that follow a branch's first one. More are dropped;
 	// the UAS retransmits its 2xx, the UAC its ACK with each 2xx.
 	DefaultMaxStateless = 1024
+	// DefaultStatelessTimeout bounds the resolution and send of one
+	// statelessly forwarded ACK for a 2xx.
+	DefaultStatelessTimeout = 5 * time.Second
 	// DefaultSweepInterval is how often expired bindings are removed from
 	// the location service.
 	DefaultSweepInterval = time.Minute
@@ -142,6 +145,8 @@ type Config struct {
 	BranchTimeout time.Duration
 	// MaxStateless: zero means DefaultMaxStateless.
 	MaxStateless int
+	// StatelessTimeout: zero means DefaultStatelessTimeout.
+	StatelessTimeout time.Duration
 	// SweepInterval: zero means DefaultSweepInterval.
 	SweepInterval time.Duration
 	// Transaction configures the transaction layer New builds (timers,
@@ -200,6 +205,7 @@ func (c *Config) fill() error {
 	c.SequentialTimeout = orDur(c.SequentialTimeout, DefaultSequentialTimeout)
 	c.BranchTimeout = orDur(c.BranchTimeout, DefaultBranchTimeout)
 	c.MaxStateless = orInt(c.MaxStateless, DefaultMaxStateless)
+	c.StatelessTimeout = orDur(c.StatelessTimeout, DefaultStatelessTimeout)
 	c.SweepInterval = orDur(c.SweepInterval, DefaultSweepInterval)
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/dialtone/dialtone/sip"
 	"github.com/dialtone/dialtone/transaction"
+	"github.com/dialtone/dialtone/transport"
 )
 
 // respContext is the response context of one proxied request (RFC 3261
@@ -27,6 +28,12 @@ type respContext struct {
 	req    *sip.Request // our copy, after Route pre-processing, Max-Forwards decremented: what every branch copies
 	hash   string       // loop hash for our branches
 	invite bool
+	routes []sip.Address // req's Route values, parsed once
+	// The Record-Route: whether req gets one, our identity when the
+	// request came, and the caller's half, the same for every branch.
+	rr       bool
+	me       *identity
+	callerRR string
 
 	events  chan branchEvent
 	active  []*branch
@@ -57,12 +64,18 @@ type branchEvent struct {
 const eventBuffer = 16
 
 // proxy forwards req to ts (RFC 3261 §16.5–16.7) and answers w with the
-// best response; it returns when every branch has ended.
-func (s *Server) proxy(ctx context.Context, w transaction.ResponseWriter, req *sip.Request, hash string, ts []target) {
+// best response; it returns when every branch has ended. routes are req's
+// Route values (after ours were removed).
+func (s *Server) proxy(ctx context.Context, w transaction.ResponseWriter, req *sip.Request, hash string, ts []target, routes []sip.Address) {
 	decrementMaxForwards(req)
 	c := &respContext{
-		s: s, w: w, req: req, hash: hash,
+		s: s, w: w, req: req, hash: hash, routes: routes,
 		invite: req.Method == sip.INVITE, events: make(chan branchEvent, eventBuffer),
+		rr: recordRoutes(req), me: s.me.Load(),
+	}
+	if c.rr {
+		in, _ := flowTarget(w.Flow())
+		c.callerRR = s.recordRoute(c.me, in)
 	}
 	c.run(ctx, ts)
 }
@@ -184,20 +197,22 @@ func (c *respContext) runBranch(ctx context.Context, b *branch, t target) {
 		c.events <- branchEvent{b: b}
 	}()
 	r := c.s.forwardCopy(c.req, t, c.hash)
-	hops, err := c.s.nextHops(ctx, r, t)
+	top, err := firstRoute(t, c.routes)
+	var hops []transport.Target
+	if err == nil {
+		hops, err = c.s.nextHops(ctx, t.uri, top, t.dest)
+	}
 	if err != nil {
 		c.s.log.Debug("proxy: no next hop", "uri", t.uri.String(), "err", err)
 		c.events <- branchEvent{b: b, res: sip.NewResponse(r, sip.StatusServiceUnavailable, "Destination Unresolvable")}
 		return
 	}
-	in, _ := flowTarget(c.w.Flow())
-	rr := recordRoutes(c.req)
 	for i, hop := range hops {
 		if i > 0 {
 			r = c.s.forwardCopy(c.req, t, c.hash)
 		}
-		if rr {
-			c.s.addRecordRoutes(r, in, hop)
+		if c.rr {
+			c.s.addRecordRoutes(r, c.me, c.callerRR, hop)
 		}
 		last := i == len(hops)-1
 		tx, err := c.s.tx.Request(ctx, r, hop)

@@ -17,7 +17,12 @@
 //     with it. The 200 lists every binding with its remaining expires.
 //   - Location service: the Location interface (Lookup, Update, Expire),
 //     whose one write reads and replaces an AOR's bindings atomically, as a
-//     SQL transaction would; MemoryLocation implements it.
+//     SQL transaction would. MemoryLocation implements it here; the
+//     subpackages proxy/location/sqlitestore (an SQLite file through the
+//     pure-Go modernc.org/sqlite: bindings survive a restart) and
+//     proxy/location/pgstore (PostgreSQL through pgx: instances share one
+//     table) implement it with their drivers, which this package does not
+//     import. proxy/location/locationtest is the suite all three pass.
 //   - Aliases: an AOR may have other addresses (sip:+15551234@example.com,
 //     tel:+15551234) that reach the same bindings (Aliases, AliasTable).
 //   - Stateful proxy (RFC 3261 §16): validation (sip.Validator in proxy
@@ -61,14 +66,15 @@
 // client transaction), so an answered call holds no goroutine of the
 // proxy: the 2xx that come after it until Timer M (retransmissions, other
 // forks) and ACKs for 2xx are forwarded on short goroutines of the Server,
-// at most MaxStateless at once. The Server's own goroutine expires
+// at most MaxStateless at once. The ACKs of a call are forwarded in order,
+// and a request of the call that arrives after one (the BYE right behind
+// it) waits until it has been sent, so that it cannot overtake it. The Server's own goroutine expires
 // bindings every SweepInterval. Close stops all of them and waits; it does
 // not close the transport, which the caller owns.
 //
 // # Not yet
 //
-// SQLite and PostgreSQL location services (the Location interface is
-// shaped for them), RFC 5626 outbound's flow-failure handling (430) and
+// RFC 5626 outbound's flow-failure handling (430) and
 // keepalive negotiation, recursion on 3xx responses, strict-routing next
 // hops, and forwarding 2xx retransmissions that arrive after the client
 // transaction ended (they are dropped; the caller's ACK stops them).

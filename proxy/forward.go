@@ -111,7 +111,8 @@ func (s *Server) forwardCopy(base *sip.Request, t target, hash string) *sip.Requ
 // decrementMaxForwards readies req, the proxy's own copy of the request,
 // as the one every branch copies: Max-Forwards decremented (70 when
 // absent, §16.6 step 3). The Record-Route (step 4) depends on the next
-// hop: each branch adds it (addRecordRoutes). The responses the proxy
+// hop: each branch adds it (addRecordRoutes), the caller's half built
+// once per request. The responses the proxy
 // builds from req do not carry Max-Forwards.
 func decrementMaxForwards(req *sip.Request) {
 	mf := sip.DefaultMaxForwards
@@ -135,36 +136,50 @@ func recordRoutes(req *sip.Request) bool {
 	return err == nil && to.Tag() == ""
 }
 
-// errNoRoute: a Route value could not be parsed or resolved.
+// errNoRoute: a Route or Path value could not be parsed.
 var errNoRoute = errors.New("proxy: no next hop")
 
-// nextHops returns the destinations of a forwarded request, in the order
-// to try them (RFC 3263 §4.3 failover): the top Route's; else the
-// target's flow (registered, or from a flow token) followed by the
-// Request-URI's; else the Request-URI's.
-func (s *Server) nextHops(ctx context.Context, r *sip.Request, t target) ([]transport.Target, error) {
-	routes, err := r.Routes()
-	if err != nil {
-		return nil, errors.Join(errNoRoute, err)
-	}
+// nextHops returns the destinations of a forwarded request for Request-URI
+// uri, in the order to try them (RFC 3263 §4.3 failover): top's, the
+// request's first Route, when it has one; else dest, a flow (registered,
+// or from a flow token), followed by the Request-URI's; else the
+// Request-URI's.
+func (s *Server) nextHops(ctx context.Context, uri sip.URI, top *sip.URI, dest *transport.Target) ([]transport.Target, error) {
 	switch {
-	case len(routes) > 0:
-		return s.resolver.Resolve(ctx, routes[0].URI)
-	case t.dest != nil:
+	case top != nil:
+		return s.resolver.Resolve(ctx, *top)
+	case dest != nil:
 		// The flow first; then the Request-URI's targets, for a flow
 		// whose connection is gone (a phone that registered over a
 		// connection it closed, or from another port).
-		hops := []transport.Target{*t.dest}
-		more, err := s.resolver.Resolve(ctx, r.URI)
+		hops := []transport.Target{*dest}
+		more, err := s.resolver.Resolve(ctx, uri)
 		if err != nil {
 			return hops, nil
 		}
 		for _, h := range more {
-			if h.Network != t.dest.Network || h.Addr != t.dest.Addr {
+			if h.Network != dest.Network || h.Addr != dest.Addr {
 				hops = append(hops, h)
 			}
 		}
 		return hops, nil
 	}
-	return s.resolver.Resolve(ctx, r.URI)
+	return s.resolver.Resolve(ctx, uri)
+}
+
+// firstRoute is the first Route of the request forwarded to t: the first
+// value of its Path, else the first Route left after ours (routes), else
+// none.
+func firstRoute(t target, routes []sip.Address) (*sip.URI, error) {
+	if len(t.path) > 0 {
+		a, err := sip.ParseAddress(t.path[0])
+		if err != nil {
+			return nil, errors.Join(errNoRoute, err)
+		}
+		return &a.URI, nil
+	}
+	if len(routes) > 0 {
+		return &routes[0].URI, nil
+	}
+	return nil, nil
 }

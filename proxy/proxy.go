@@ -6,10 +6,12 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -40,6 +42,10 @@ type Server struct {
 	ctx      context.Context          // canceled by Close: ends the sweeper and stateless forwards
 	cancel   context.CancelFunc
 	valid    sip.Validator
+	// acks holds, per Call-ID, the end of the last ACK forward started
+	// for the call (HandleDirect, waitACKs).
+	acksMu sync.Mutex
+	acks   map[string]chan struct{}
 }
 
 // New builds a Server over tp: it creates the transaction layer (which
@@ -62,6 +68,7 @@ func New(tp transaction.Transport, cfg Config) (*Server, error) {
 		domains: map[string]bool{},
 		sem:     make(chan struct{}, cfg.MaxStateless),
 		valid:   sip.Validator{Proxy: true},
+		acks:    map[string]chan struct{}{},
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	var id [4]byte
@@ -158,7 +165,7 @@ func (s *Server) ServeSIP(ctx context.Context, w transaction.ResponseWriter, req
 		return
 	}
 	req = req.Clone()
-	routed, dest, err := s.preprocessRoute(req)
+	routed, dest, routes, err := s.preprocessRoute(req)
 	if err != nil {
 		s.reply(w, req, sip.StatusBadRequest, "Bad Route")
 		return
@@ -168,13 +175,16 @@ func (s *Server) ServeSIP(ctx context.Context, w transaction.ResponseWriter, req
 		s.reply(w, req, sip.StatusLoopDetected, "")
 		return
 	}
-	routes, _ := req.Routes()
+	if inDialog(req) {
+		// A BYE right behind the ACK for the 2xx must not overtake it.
+		s.waitACKs(ctx, req.CallID())
+	}
 	ours := len(routes) == 0 && s.ourURI(req.URI)
 	switch {
 	case dest != nil && len(routes) == 0 && inDialog(req) && req.Method != sip.REGISTER:
 		// In a dialog we record-routed: to the flow of the far side,
 		// even when its Contact looks like an address of ours.
-		s.leaving(ctx, w, req, hash, dest)
+		s.leaving(ctx, w, req, hash, dest, routes)
 	case ours && req.Method == sip.REGISTER:
 		s.register(ctx, w, req)
 	case ours && req.URI.User == "" && req.URI.Scheme != "tel":
@@ -194,7 +204,7 @@ func (s *Server) ServeSIP(ctx context.Context, w transaction.ResponseWriter, req
 	case s.cfg.Mode == ModeRedirect:
 		s.reply(w, req, sip.StatusForbidden, "Relaying Denied")
 	default:
-		s.leaving(ctx, w, req, hash, dest)
+		s.leaving(ctx, w, req, hash, dest, routes)
 	}
 }
 
@@ -238,20 +248,21 @@ func (s *Server) toUser(ctx context.Context, w transaction.ResponseWriter, req *
 	for _, b := range bs {
 		ts = append(ts, bindingTarget(b))
 	}
-	s.proxy(ctx, w, req, hash, ts)
+	s.proxy(ctx, w, req, hash, ts, nil)
 }
 
 // leaving serves a request whose next hop is not one of our users: a
 // Route left after ours, or a Request-URI of another domain or host (in
 // dialogs, the peer's Contact, reached through dest, the flow token of
-// our Record-Route, when there is one).
-func (s *Server) leaving(ctx context.Context, w transaction.ResponseWriter, req *sip.Request, hash string, dest *transport.Target) {
+// our Record-Route, when there is one). routes are the request's Route
+// values left after ours.
+func (s *Server) leaving(ctx context.Context, w transaction.ResponseWriter, req *sip.Request, hash string, dest *transport.Target, routes []sip.Address) {
 	if s.cfg.CallAuth != AuthNone && needsAuth(req) {
 		if !s.authorizeCaller(ctx, w, req) {
 			return
 		}
 	}
-	s.proxy(ctx, w, req, hash, []target{{uri: req.URI, q: 1, dest: dest}})
+	s.proxy(ctx, w, req, hash, []target{{uri: req.URI, q: 1, dest: dest}}, routes)
 }
 
 // inDialog reports whether a request belongs to a dialog: its To has a tag.
@@ -277,17 +288,29 @@ func (s *Server) resolveAOR(ctx context.Context, u sip.URI) (string, bool, error
 	if err != nil {
 		return "", false, nil
 	}
-	if c, ok, err := s.cfg.Aliases.Canonical(ctx, key); err != nil {
-		return "", false, err
-	} else if ok {
-		return c, true, nil
+	aor, alias, err := s.canonical(ctx, key)
+	if err != nil || alias {
+		return aor, err == nil, err
 	}
-	name, ok := s.userOf(key)
+	name, ok := s.userOf(aor)
 	if !ok {
-		return key, false, nil
+		return aor, false, nil
 	}
 	_, found, err := s.cfg.Users.User(ctx, name)
-	return key, found, err
+	return aor, found, err
+}
+
+// canonical is the one alias lookup: the AOR key stands for (itself when
+// it is no alias), and whether it was an alias.
+func (s *Server) canonical(ctx context.Context, key string) (string, bool, error) {
+	c, ok, err := s.cfg.Aliases.Canonical(ctx, key)
+	if err != nil {
+		return "", false, fmt.Errorf("proxy: alias lookup of %s: %w", key, err)
+	}
+	if ok {
+		return c, true, nil
+	}
+	return key, false, nil
 }
 
 // aorKey is AORKey with the port dropped from a domain of ours, so that

@@ -45,11 +45,10 @@ func (s *Server) register(ctx context.Context, w transaction.ResponseWriter, req
 	if !ok {
 		return
 	}
-	if c, ok, err := s.cfg.Aliases.Canonical(ctx, aor); err != nil {
+	if aor, _, err = s.canonical(ctx, aor); err != nil {
+		s.log.Warn("proxy: registrar", "err", err)
 		s.reply(w, req, sip.StatusServerInternalError, "")
 		return
-	} else if ok {
-		aor = c
 	}
 	if n, ours := s.userOf(aor); !ours || n != name {
 		s.reply(w, req, sip.StatusForbidden, "Not Your Address of Record")

@@ -170,19 +170,27 @@ func splitHostPort(hp string) (string, int, error) {
 	return hp[:i], p, err
 }
 
-// addRecordRoutes puts our Record-Route pair on a dialog-creating request
-// forwarded from the flow in toward hop (RFC 3261 §16.6 step 4, RFC 5658
-// §3.2): the caller's side first, the callee's on top, each with its
-// side's flow token. It adds nothing when the server has no Record-Route.
-func (s *Server) addRecordRoutes(r *sip.Request, in, hop transport.Target) {
-	me := s.me.Load()
+// recordRoute is the Record-Route header value of ours toward a peer
+// reached at t, or "" when the server has no Record-Route URI.
+func (s *Server) recordRoute(me *identity, t transport.Target) string {
 	if me.rr.Host == "" {
+		return ""
+	}
+	u := s.recordRouteFor(me, t)
+	return "<" + u.String() + ">"
+}
+
+// addRecordRoutes puts our Record-Route pair on a dialog-creating request
+// forwarded toward hop (RFC 3261 §16.6 step 4, RFC 5658 §3.2): the
+// caller's side first (callerRR, built once per request by recordRoute
+// for the flow it came on), the callee's on top, with hop's flow token.
+// It adds nothing when the server has no Record-Route.
+func (s *Server) addRecordRoutes(r *sip.Request, me *identity, callerRR string, hop transport.Target) {
+	if callerRR == "" {
 		return
 	}
-	caller := s.recordRouteFor(me, in)
-	callee := s.recordRouteFor(me, hop)
-	r.Prepend("Record-Route", "<"+caller.String()+">")
-	r.Prepend("Record-Route", "<"+callee.String()+">")
+	r.Prepend("Record-Route", callerRR)
+	r.Prepend("Record-Route", s.recordRoute(me, hop))
 }
 
 // isSelfHost reports whether u's host and port are one of our addresses.
@@ -226,12 +234,13 @@ func (s *Server) isSelfRoute(u sip.URI) bool {
 // a strict router gets the last Route value; the top Route values naming
 // us are removed. It reports whether it did either (the request came to us
 // by a route: a Record-Route of ours, a preloaded outbound proxy route),
-// and the flow of the last route removed when it held a token: where the
-// request goes when no Route is left.
-func (s *Server) preprocessRoute(req *sip.Request) (bool, *transport.Target, error) {
+// the flow of the last route removed when it held a token (where the
+// request goes when no Route is left), and the Route values left, parsed:
+// the Route header is parsed here once per request.
+func (s *Server) preprocessRoute(req *sip.Request) (bool, *transport.Target, []sip.Address, error) {
 	routes, err := req.Routes()
 	if err != nil {
-		return false, nil, err
+		return false, nil, nil, err
 	}
 	routed := false
 	var dest *transport.Target
@@ -250,10 +259,11 @@ func (s *Server) preprocessRoute(req *sip.Request) (bool, *transport.Target, err
 		}
 		n++
 	}
+	routes = routes[n:]
 	if routed || n > 0 {
-		setRoutes(req, routes[n:])
+		setRoutes(req, routes)
 	}
-	return routed || n > 0, dest, nil
+	return routed || n > 0, dest, routes, nil
 }
 
 // setRoutes replaces the Route header with routes, in order.

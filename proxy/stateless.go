@@ -5,56 +5,99 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"strconv"
-	"time"
 
 	"github.com/dialtone/dialtone/sip"
 	"github.com/dialtone/dialtone/transaction"
 	"github.com/dialtone/dialtone/transport"
 )
 
-// StatelessTimeout bounds the resolution and send of one statelessly
-// forwarded ACK.
-const StatelessTimeout = 5 * time.Second
-
 // HandleDirect implements transaction.Handler: an ACK for a 2xx is a
 // transaction of its own that the proxy forwards statelessly, end to end
 // (RFC 3261 §16.11 via §13.2.2.4); it runs on a short goroutine of the
 // Server (at most MaxStateless at once), since resolving and sending may
-// block. Responses that match no client transaction (a 2xx retransmitted
-// after Timer M) are dropped: the UAS retransmits to the caller's ACK.
+// block. The ACKs of one call are forwarded in the order they came, and a
+// request of the call that comes after one (a BYE sent right after the
+// ACK) waits until it is sent (waitACKs), so that it cannot overtake it.
+// Responses that match no client transaction (a 2xx retransmitted after
+// Timer M) are dropped: the UAS retransmits to the caller's ACK.
 func (s *Server) HandleDirect(in transport.Incoming) {
 	req, ok := in.Msg.(*sip.Request)
 	if !ok || req.Method != sip.ACK {
 		s.log.Debug("proxy: stray message dropped", "msg", sip.Short(in.Msg))
 		return
 	}
-	s.goStateless("ACK", req.CallID(), func() { s.forwardACK(req) })
+	callID := req.CallID()
+	done := make(chan struct{})
+	s.acksMu.Lock()
+	prev := s.acks[callID]
+	s.acks[callID] = done
+	s.acksMu.Unlock()
+	finish := func() {
+		close(done)
+		s.acksMu.Lock()
+		if s.acks[callID] == done {
+			delete(s.acks, callID)
+		}
+		s.acksMu.Unlock()
+	}
+	if !s.goStateless("ACK", callID, func() {
+		defer finish()
+		if prev != nil {
+			select {
+			case <-prev:
+			case <-s.ctx.Done():
+				return
+			}
+		}
+		s.forwardACK(req)
+	}) {
+		finish()
+	}
+}
+
+// waitACKs returns once the ACKs of call callID that arrived before it
+// was called have been forwarded (or given up on, within
+// StatelessTimeout each), or when ctx ends.
+func (s *Server) waitACKs(ctx context.Context, callID string) {
+	s.acksMu.Lock()
+	ch := s.acks[callID]
+	s.acksMu.Unlock()
+	if ch == nil {
+		return
+	}
+	select {
+	case <-ch:
+	case <-ctx.Done():
+	}
 }
 
 // goStateless runs f on a short goroutine of the Server, one of at most
-// MaxStateless at once; beyond that, or once the Server is closing, what
-// f would forward is dropped (and said so for the limit).
-func (s *Server) goStateless(what, callID string, f func()) {
+// MaxStateless at once, and reports whether it did; beyond that, or once
+// the Server is closing, what f would forward is dropped (and said so for
+// the limit).
+func (s *Server) goStateless(what, callID string, f func()) bool {
 	select {
 	case s.sem <- struct{}{}:
 	default:
 		s.log.Warn("proxy: too many stateless forwards; "+what+" dropped", "call_id", callID)
-		return
+		return false
 	}
 	if !s.g.Go(func() {
 		defer func() { <-s.sem }()
 		f()
 	}) {
 		<-s.sem
+		return false
 	}
+	return true
 }
 
 // forwardACK sends an ACK for a 2xx on toward its Route or Request-URI.
 func (s *Server) forwardACK(in *sip.Request) {
-	ctx, cancel := context.WithTimeout(s.ctx, StatelessTimeout)
+	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.StatelessTimeout)
 	defer cancel()
 	req := in.Clone()
-	routed, dest, err := s.preprocessRoute(req)
+	routed, dest, routes, err := s.preprocessRoute(req)
 	if err != nil || !routed {
 		// Not routed to us: no dialog of ours (RFC 3261 §16.4), so not
 		// ours to relay.
@@ -70,7 +113,6 @@ func (s *Server) forwardACK(in *sip.Request) {
 		mf = n - 1
 	}
 	req.Set("Max-Forwards", strconv.Itoa(mf))
-	routes, _ := req.Routes()
 	if len(routes) == 0 && s.ourURI(req.URI) {
 		s.log.Debug("proxy: ACK for ourselves dropped", "uri", req.URI.String())
 		return
@@ -83,7 +125,11 @@ func (s *Server) forwardACK(in *sip.Request) {
 	}
 	sum := sha256.Sum256([]byte(v.Branch() + "\x00" + v.SentBy()))
 	req.Prepend("Via", "SIP/2.0/UDP invalid;branch="+sip.MagicCookie+"dt"+s.id+".ack."+hex.EncodeToString(sum[:10]))
-	hops, err := s.nextHops(ctx, req, target{uri: req.URI, dest: dest})
+	var top *sip.URI
+	if len(routes) > 0 {
+		top = &routes[0].URI
+	}
+	hops, err := s.nextHops(ctx, req.URI, top, dest)
 	if err != nil || len(hops) == 0 {
 		s.log.Debug("proxy: ACK not forwarded", "uri", req.URI.String(), "err", err)
 		return

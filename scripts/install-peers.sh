@@ -2,7 +2,9 @@
 # Installs the independent SIP peers and tools the interop tests drive
 # (Debian 12 packages): SIPp (sip-tester), Kamailio, baresip, tshark, sox,
 # the network tools of the tests that build namespaces (iproute2, iptables),
-# coturn (its turnserver is the STUN server of the NAT tests) and ffmpeg (rtp/g722 checks its G.722 codec against FFmpeg's).
+# coturn (its turnserver is the STUN server of the NAT tests), ffmpeg
+# (rtp/g722 checks its G.722 codec against FFmpeg's) and PostgreSQL
+# (proxy/location/pgstore's tests start their own server).
 # Idempotent: does nothing when every tool is already there.
 set -euo pipefail
 need=()
@@ -21,6 +23,7 @@ command -v openssl >/dev/null || need+=(openssl)
 # scripts/soak.sh scrapes the metrics endpoint and picks free ports.
 command -v curl >/dev/null || need+=(curl)
 command -v python3 >/dev/null || need+=(python3)
+compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null || need+=(postgresql)
 [ ${#need[@]} -eq 0 ] && exit 0
 export DEBIAN_FRONTEND=noninteractive
 # tshark asks whether non-root users may capture; the answer does not matter here.

@@ -28,7 +28,7 @@ type demo struct {
 	media  rtp.PacketTracer
 	pcap   *transport.PcapTracer
 
-	reg        *registrar
+	reg        server
 	alice, bob *ua.UA
 
 	answered chan *ua.Call
@@ -82,18 +82,23 @@ func (d *demo) run(ctx context.Context) (err error) {
 		d.media = rtpCapture{d.pcap}
 	}
 
-	if d.reg, err = newRegistrar(ctx, domain, d.users, d.sip); err != nil {
-		return fmt.Errorf("registrar: %w", err)
+	if d.opts.redirect {
+		d.reg, err = newRegistrar(ctx, domain, d.users, d.sip)
+	} else {
+		d.reg, err = newProxyServer(ctx, domain, d.users, d.sip)
+	}
+	if err != nil {
+		return fmt.Errorf("server: %w", err)
 	}
 	defer d.reg.Close()
-	d.ladder.Name(d.reg.addr, "registrar")
+	d.ladder.Name(d.reg.Addr(), d.reg.Name())
 	if err := d.startAgents(); err != nil {
 		return err
 	}
 	defer d.alice.Close()
 	defer d.bob.Close()
-	fmt.Fprintf(d.out, "Dialtone demo: a registrar, two user agents and a call, in one process on 127.0.0.1\n")
-	fmt.Fprintf(d.out, "  registrar  sip:%s at %s (digest auth; INVITEs redirected to registered contacts)\n", domain, d.reg.addr)
+	fmt.Fprintf(d.out, "Dialtone demo: a %s, two user agents and a call, in one process on 127.0.0.1\n", d.reg.Name())
+	fmt.Fprintf(d.out, "  %s\n", d.reg.Describe())
 	fmt.Fprintf(d.out, "  alice      sip:alice@%s at %s\n", domain, d.alice.Addrs()[0])
 	fmt.Fprintf(d.out, "  bob        sip:bob@%s at %s\n\n", domain, d.bob.Addrs()[0])
 
@@ -130,7 +135,7 @@ func (d *demo) run(ctx context.Context) (err error) {
 func (d *demo) startAgents() error {
 	d.answered = make(chan *ua.Call, 1)
 	d.digits = make(chan ua.Event, 4)
-	resolver := transport.StaticResolver{domain: {{Network: transport.UDP, Addr: d.reg.addr}}}
+	resolver := transport.StaticResolver{domain: {{Network: transport.UDP, Addr: d.reg.Addr()}}}
 	media := ua.MediaConfig{IP: netip.MustParseAddr("127.0.0.1"), Tracer: d.media, RTCPInterval: rtcpInterval}
 	cfg := func(user string) ua.Config {
 		return ua.Config{
@@ -203,7 +208,11 @@ type callResults struct {
 // later step failed.
 func (d *demo) call(ctx context.Context) (*callResults, error) {
 	target := "sip:bob@" + domain
-	d.say("alice: calling %s (to the registrar, which redirects to bob's registered contact)", target)
+	if d.opts.redirect {
+		d.say("alice: calling %s (to the registrar, which redirects to bob's registered contact)", target)
+	} else {
+		d.say("alice: calling %s (to the proxy, which forwards to bob's registered contact and stays in the dialog)", target)
+	}
 	dctx, cancel := context.WithTimeout(ctx, stepTimeout)
 	defer cancel()
 	call, err := d.alice.Dial(dctx, target, ua.DialOptions{})

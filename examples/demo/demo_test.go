@@ -26,16 +26,106 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// The whole demo: it passes, writes both recordings with the right
-// frequencies, prints the call flow in order, and writes a capture with
-// SIP and RTP.
+// flowProxy is the call flow through package proxy (the default), in
+// causal order: each request and response crosses the proxy, the ACK
+// for the last 2xx is forwarded before the BYE behind it.
+var flowProxy = []string{
+	`bob +-> proxy +REGISTER sip:demo.test \(no credentials`,
+	`proxy -> bob +401 Unauthorized \(REGISTER\)`,
+	`bob +-> proxy +REGISTER sip:demo.test \(with credentials`,
+	`proxy -> bob +200 OK \(REGISTER\)`,
+	`alice +-> proxy +INVITE sip:bob@demo.test \[sdp sendrecv\]`,
+	`proxy -> bob +INVITE sip:bob@127\.0\.0\.1:\d+ \[sdp sendrecv\]`,
+	`bob +-> proxy +200 OK \(INVITE\) \[sdp sendrecv\]`,
+	`proxy -> alice +200 OK \(INVITE\) \[sdp sendrecv\]`,
+	`alice +-> proxy +ACK `,
+	`proxy -> bob +ACK `,
+	`alice +-> proxy +re-INVITE .*\[sdp sendonly\]`,
+	`proxy -> bob +re-INVITE .*\[sdp sendonly\]`,
+	`bob +-> proxy +200 OK \(INVITE\) \[sdp recvonly\]`,
+	`proxy -> alice +200 OK \(INVITE\) \[sdp recvonly\]`,
+	`alice +-> proxy +ACK `,
+	`proxy -> bob +ACK `,
+	`alice +-> proxy +re-INVITE .*\[sdp sendrecv\]`,
+	`proxy -> bob +re-INVITE .*\[sdp sendrecv\]`,
+	`bob +-> proxy +200 OK \(INVITE\) \[sdp sendrecv\]`,
+	`proxy -> alice +200 OK \(INVITE\) \[sdp sendrecv\]`,
+	`alice +-> proxy +ACK `,
+	`proxy -> bob +ACK `,
+	`proxy -> bob +BYE `,
+	`bob +-> proxy +200 OK \(BYE\)`,
+	`proxy -> alice +200 OK \(BYE\)`,
+}
+
+// flowRedirect is the call flow with -redirect: the registrar answers 302
+// and alice calls bob directly.
+var flowRedirect = []string{
+	`bob +-> registrar +REGISTER sip:demo.test \(no credentials`,
+	`registrar -> bob +401 Unauthorized \(REGISTER\)`,
+	`bob +-> registrar +REGISTER sip:demo.test \(with credentials`,
+	`registrar -> bob +200 OK \(REGISTER\)`,
+	`alice +-> registrar +INVITE sip:bob@demo.test \[sdp sendrecv\]`,
+	`registrar -> alice +302 Moved Temporarily \(INVITE\)`,
+	`alice +-> registrar +ACK sip:bob@demo.test`,
+	`alice +-> bob +INVITE sip:bob@127\.0\.0\.1:\d+ \[sdp sendrecv\]`,
+	`bob +-> alice +180 Ringing \(INVITE\)`,
+	`bob +-> alice +200 OK \(INVITE\) \[sdp sendrecv\]`,
+	`alice +-> bob +ACK `,
+	`alice +-> bob +re-INVITE .*\[sdp sendonly\]`,
+	`bob +-> alice +200 OK \(INVITE\) \[sdp recvonly\]`,
+	`alice +-> bob +ACK `,
+	`alice +-> bob +re-INVITE .*\[sdp sendrecv\]`,
+	`bob +-> alice +200 OK \(INVITE\) \[sdp sendrecv\]`,
+	`alice +-> bob +ACK `,
+	`alice +-> bob +BYE `,
+	`bob +-> alice +200 OK \(BYE\)`,
+}
+
+// The whole demo, through the proxy and with -redirect: it passes, writes
+// both recordings with the right frequencies, prints the call flow in
+// order, and writes a capture with SIP and RTP.
 func TestDemo(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		// flow must appear in this order; anywhere in any order; never
+		// not at all.
+		flow, anywhere, never []string
+	}{
+		{
+			name: "proxy",
+			flow: flowProxy,
+			anywhere: []string{
+				`proxy -> alice +401 Unauthorized \(REGISTER\)`,
+				`bob +-> proxy +180 Ringing \(INVITE\)`,
+				`proxy -> alice +180 Ringing \(INVITE\)`,
+				`alice +-> proxy +BYE `,
+			},
+			// Nothing goes between the phones: the proxy record-routed.
+			never: []string{`alice +-> bob`, `bob +-> alice`, `302 Moved`},
+		},
+		{
+			name:     "redirect",
+			args:     []string{"-redirect"},
+			flow:     flowRedirect,
+			anywhere: []string{`registrar -> alice +401 Unauthorized \(REGISTER\)`},
+			never:    []string{`registrar -> bob +INVITE`},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			testDemo(t, tt.args, tt.flow, tt.anywhere, tt.never)
+		})
+	}
+}
+
+func testDemo(t *testing.T, args, flow, anywhere, never []string) {
 	dir := t.TempDir()
 	pcap := filepath.Join(dir, "call.pcap")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	var out bytes.Buffer
-	err := run(ctx, []string{"-out-dir", dir, "-pcap", pcap, "-duration", "1s"}, &out)
+	err := run(ctx, append([]string{"-out-dir", dir, "-pcap", pcap, "-duration", "1s"}, args...), &out)
 	text := out.String()
 	require.NoError(t, err, text)
 	require.Contains(t, text, "PASS:")
@@ -63,27 +153,6 @@ func TestDemo(t *testing.T) {
 	}
 
 	// The call flow, in order.
-	flow := []string{
-		`bob +-> registrar +REGISTER sip:demo.test \(no credentials`,
-		`registrar -> bob +401 Unauthorized \(REGISTER\)`,
-		`bob +-> registrar +REGISTER sip:demo.test \(with credentials`,
-		`registrar -> bob +200 OK \(REGISTER\)`,
-		`alice +-> registrar +INVITE sip:bob@demo.test \[sdp sendrecv\]`,
-		`registrar -> alice +302 Moved Temporarily \(INVITE\)`,
-		`alice +-> registrar +ACK sip:bob@demo.test`,
-		`alice +-> bob +INVITE sip:bob@127\.0\.0\.1:\d+ \[sdp sendrecv\]`,
-		`bob +-> alice +180 Ringing \(INVITE\)`,
-		`bob +-> alice +200 OK \(INVITE\) \[sdp sendrecv\]`,
-		`alice +-> bob +ACK `,
-		`alice +-> bob +re-INVITE .*\[sdp sendonly\]`,
-		`bob +-> alice +200 OK \(INVITE\) \[sdp recvonly\]`,
-		`alice +-> bob +ACK `,
-		`alice +-> bob +re-INVITE .*\[sdp sendrecv\]`,
-		`bob +-> alice +200 OK \(INVITE\) \[sdp sendrecv\]`,
-		`alice +-> bob +ACK `,
-		`alice +-> bob +BYE `,
-		`bob +-> alice +200 OK \(BYE\)`,
-	}
 	ladder := text[strings.Index(text, "SIP call flow"):]
 	pos := 0
 	for _, re := range flow {
@@ -91,7 +160,12 @@ func TestDemo(t *testing.T) {
 		require.NotNil(t, loc, "after offset %d of the call flow, no line matches %q:\n%s", pos, re, ladder)
 		pos += loc[1]
 	}
-	require.Regexp(t, `registrar -> alice +401 Unauthorized \(REGISTER\)`, ladder)
+	for _, re := range anywhere {
+		require.Regexp(t, re, ladder)
+	}
+	for _, re := range never {
+		require.NotRegexp(t, re, ladder)
+	}
 	require.Regexp(t, `bob: received DTMF "5" \(RFC 4733 in RTP`, text)
 	require.Regexp(t, `alice +sent \d+ packets, received \d+, lost -?\d+, jitter`, text)
 	require.Regexp(t, `bob +sent \d+ packets, received \d+, lost -?\d+, jitter`, text)
@@ -211,7 +285,7 @@ func TestUsage(t *testing.T) {
 				require.Contains(t, out.String(), tc.wantErr, "the message is printed")
 			}
 			if tc.usage {
-				for _, s := range []string{"Usage: demo [flags]", "-out-dir", "-pcap", "-duration", "-tone", "-digit"} {
+				for _, s := range []string{"Usage: demo [flags]", "-out-dir", "-pcap", "-duration", "-tone", "-digit", "-redirect"} {
 					require.Contains(t, out.String(), s)
 				}
 			}

@@ -1,15 +1,19 @@
 // Command demo shows the whole Dialtone stack in one process, on
 // 127.0.0.1 with ports the system picks, and no outside peer:
 //
-//   - a registrar for the domain demo.test (examples/demo/registrar.go, on
-//     the transaction layer) that authenticates REGISTER with digest
-//     (sip/digest) and redirects INVITEs for a registered address to its
-//     contact (302);
+//   - a registrar and stateful proxy for the domain demo.test (package
+//     proxy) that authenticates REGISTER with digest and proxies calls
+//     to the registered contact with a Record-Route; with -redirect, the
+//     demo's own small registrar instead (examples/demo/registrar.go, on
+//     the transaction layer), which redirects INVITEs for a registered
+//     address to its contact (302);
 //   - two user agents (package ua), alice and bob, that register with
 //     digest (passwords generated at random for the run);
 //   - a call from alice to sip:bob@demo.test: the INVITE goes to the
-//     registrar, which answers 302 with bob's registered contact, and
-//     alice's user agent follows it to bob (there is no proxy);
+//     proxy, which forwards it to bob's registered contact, and every
+//     request of the call crosses the proxy, as in RFC 3261 §4's call
+//     flow (with -redirect: the registrar answers 302 with bob's contact,
+//     and alice's user agent follows it to bob);
 //   - audio both ways for a few seconds: alice plays a 440 Hz tone, bob a
 //     melody of 600 and 800 Hz notes, and each side records what it hears;
 //   - an RFC 4733 DTMF digit from alice to bob, a hold and a resume
@@ -27,6 +31,7 @@
 //
 //	go run ./examples/demo
 //	go run ./examples/demo -out-dir /tmp/demo -pcap /tmp/demo/call.pcap
+//	go run ./examples/demo -redirect
 package main
 
 import (
@@ -96,6 +101,7 @@ type options struct {
 	duration time.Duration
 	tone     float64
 	digit    string
+	redirect bool
 }
 
 func parseFlags(args []string, stdout io.Writer) (options, error) {
@@ -107,11 +113,13 @@ func parseFlags(args []string, stdout io.Writer) (options, error) {
 	fs.DurationVar(&o.duration, "duration", 2*time.Second, "how long each side plays audio")
 	fs.Float64Var(&o.tone, "tone", 440, "frequency of alice's tone in Hz")
 	fs.StringVar(&o.digit, "digit", "5", "DTMF digit alice sends (0-9, *, #, A-D)")
+	fs.BoolVar(&o.redirect, "redirect", false, "use the demo's own registrar, which redirects the call (302), instead of package proxy")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: demo [flags]\n\n"+
-			"Runs a registrar, two user agents (alice and bob) and a call between them\n"+
-			"in one process on 127.0.0.1: digest registration, a 302 redirect to bob's\n"+
-			"contact, audio both ways (a tone and a melody), a DTMF digit, hold,\n"+
+			"Runs a registrar and proxy, two user agents (alice and bob) and a call\n"+
+			"between them in one process on 127.0.0.1: digest registration, the call\n"+
+			"proxied to bob's contact (or, with -redirect, a 302 redirect to it),\n"+
+			"audio both ways (a tone and a melody), a DTMF digit, hold,\n"+
 			"resume and hangup. Prints the SIP call flow and the RTP figures, writes\n"+
 			"what each side heard to WAV files, and exits 0 only if the audio checks out.\n\nFlags:\n")
 		fs.PrintDefaults()

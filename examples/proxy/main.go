@@ -11,7 +11,11 @@
 // -key) and WebSocket (-ws) when asked. -algorithms picks the digest
 // algorithms offered (older phones, baresip 1.0 among them, need MD5
 // alone). -trace logs every SIP message to
-// stderr; -pcap writes them to a capture file. It prints one line per
+// stderr; -pcap writes them to a capture file (-quiet: no line per
+// registration). Bindings live in memory
+// unless -db names an SQLite file (they then survive a restart) or -pg a
+// PostgreSQL database (several instances behind a SIP load balancer then
+// share them: each reaches the users registered through the others). It prints one line per
 // listener and per registration to stdout, and stops on Ctrl-C.
 package main
 
@@ -34,6 +38,8 @@ import (
 	"time"
 
 	"github.com/dialtone/dialtone/proxy"
+	"github.com/dialtone/dialtone/proxy/location/pgstore"
+	"github.com/dialtone/dialtone/proxy/location/sqlitestore"
 	"github.com/dialtone/dialtone/sip/digest"
 	"github.com/dialtone/dialtone/transaction"
 	"github.com/dialtone/dialtone/transport"
@@ -57,9 +63,9 @@ func (m *multi) Set(v string) error { *m = append(*m, v); return nil }
 // options are the parsed flags.
 type options struct {
 	domain, listen, tlsAddr, wsAddr, cert, key, advertise string
-	usersFile, pcap                                       string
+	usersFile, pcap, db, pg                               string
 	users                                                 multi
-	redirect, sequential, trace                           bool
+	redirect, sequential, trace, quiet                    bool
 	auth, algorithms                                      string
 	t1                                                    time.Duration
 }
@@ -82,13 +88,19 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.auth, "auth", "leaving", "which calls need proxy credentials: leaving (the domain), all, none")
 	fs.StringVar(&o.algorithms, "algorithms", "SHA-256,MD5", "digest algorithms offered, strongest first (SHA-512-256, SHA-256, MD5)")
 	fs.BoolVar(&o.trace, "trace", false, "log every SIP message to stderr")
+	fs.BoolVar(&o.quiet, "quiet", false, "print no line per registration (for load measurements)")
 	fs.StringVar(&o.pcap, "pcap", "", "write every SIP message to this capture file")
+	fs.StringVar(&o.db, "db", "", "keep bindings in this SQLite file, so that they survive a restart")
+	fs.StringVar(&o.pg, "pg", "", "keep bindings in this PostgreSQL database (a DSN such as postgres://user@host/db), shared with other instances")
 	fs.DurationVar(&o.t1, "t1", 0, "RFC 3261 T1 (0: 500 ms)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
 	if o.domain == "" {
 		return o, errors.New("-domain is required")
+	}
+	if o.db != "" && o.pg != "" {
+		return o, errors.New("-db and -pg are exclusive: one location store")
 	}
 	if o.tlsAddr != "" && (o.cert == "" || o.key == "") {
 		return o, errors.New("-tls needs -cert and -key")
@@ -198,6 +210,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			printf("registered aor=%s contacts=%d %s", aor, len(bs), strings.Join(cts, " "))
 		},
 	}
+	if o.quiet {
+		pcfg.OnRegister = nil
+	}
 	for a := range strings.SplitSeq(o.algorithms, ",") {
 		alg, err := digest.ParseAlgorithm(strings.TrimSpace(a))
 		if err != nil {
@@ -223,6 +238,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if o.advertise != "" {
 		pcfg.Self = []string{o.advertise}
 	}
+	loc, closeLoc, err := openLocation(ctx, o)
+	if err != nil {
+		return err
+	}
+	defer closeLoc()
+	pcfg.Location = loc
 	srv, err := proxy.New(tp, pcfg)
 	if err != nil {
 		return err
@@ -267,9 +288,39 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if o.redirect {
 		mode = "redirect"
 	}
-	printf("ready domain=%s mode=%s users=%d", o.domain, mode, len(users))
+	printf("ready domain=%s mode=%s users=%d location=%s", o.domain, mode, len(users), locationName(o))
 	<-ctx.Done()
 	return nil
+}
+
+// openLocation opens the location store the flags ask for: nil (the
+// Server's in-memory one) without -db or -pg.
+func openLocation(ctx context.Context, o options) (proxy.Location, func(), error) {
+	switch {
+	case o.db != "":
+		s, err := sqlitestore.Open(ctx, o.db)
+		if err != nil {
+			return nil, nil, fmt.Errorf("-db: %w", err)
+		}
+		return s, func() { _ = s.Close() }, nil
+	case o.pg != "":
+		s, err := pgstore.Open(ctx, o.pg, pgstore.Options{})
+		if err != nil {
+			return nil, nil, fmt.Errorf("-pg: %w", err)
+		}
+		return s, func() { _ = s.Close() }, nil
+	}
+	return nil, func() {}, nil
+}
+
+func locationName(o options) string {
+	switch {
+	case o.db != "":
+		return "sqlite"
+	case o.pg != "":
+		return "postgres"
+	}
+	return "memory"
 }
 
 // selfAddr is the host:port of a bound listener.

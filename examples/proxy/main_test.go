@@ -42,6 +42,8 @@ func TestFlags(t *testing.T) {
 		{"tls without cert", []string{"-domain", "example.test", "-user", "a:b", "-tls", "127.0.0.1:0"}, "-cert"},
 		{"bad auth", []string{"-domain", "example.test", "-user", "a:b", "-auth", "maybe", "-listen", "127.0.0.1:0"}, "-auth"},
 		{"bad algorithm", []string{"-domain", "example.test", "-user", "a:b", "-algorithms", "SHA-1", "-listen", "127.0.0.1:0"}, "-algorithms"},
+		{"two stores", []string{"-domain", "example.test", "-user", "a:b", "-db", "x.db", "-pg", "postgres://x"}, "exclusive"},
+		{"bad db", []string{"-domain", "example.test", "-user", "a:b", "-listen", "127.0.0.1:0", "-db", "/nonexistent/dir/x.db"}, "-db"},
 		{"wildcard without advertise", []string{"-domain", "example.test", "-user", "a:b", "-listen", "0.0.0.0:0"}, "-advertise"},
 	}
 	for _, tt := range tests {

@@ -35,14 +35,21 @@ type ourProxy struct {
 // it on a free loopback port, tracing every message to its stderr.
 func startOurProxy(t *testing.T, ctx context.Context, extra ...string) *ourProxy {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "proxy")
+	return startNamedProxy(t, ctx, "proxy", extra...)
+}
+
+// startNamedProxy is startOurProxy for one of several instances of a test:
+// name is its binary's, and so its output files' and capture's.
+func startNamedProxy(t *testing.T, ctx context.Context, name string, extra ...string) *ourProxy {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), name)
 	b, err := exec.CommandContext(ctx, "go", "build", "-race", "-o", bin, proxyPkg).CombinedOutput()
 	require.NoError(t, err, "go build %s:\n%s", proxyPkg, b)
 	users := filepath.Join(peersDir(t), "kamailio", "users.txt")
 	args := append([]string{"-domain", loopback, "-listen", net.JoinHostPort(loopback, "0"), "-users", users,
 		// baresip 1.0 gives up on a SHA-256 challenge instead of
 		// answering the MD5 one beside it.
-		"-algorithms", "MD5", "-trace", "-pcap", filepath.Join(artifacts(t), "proxy.pcap")}, extra...)
+		"-algorithms", "MD5", "-trace", "-pcap", filepath.Join(artifacts(t), name+".pcap")}, extra...)
 	p, addrs := startProgram(t, ctx, bin, []string{"udp", "tcp"}, args...)
 	t.Cleanup(func() { logTails(t, p.stdout, p.stderr) })
 	_, port, err := net.SplitHostPort(addrs["udp"])

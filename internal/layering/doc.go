@@ -15,6 +15,7 @@
 //	rtp                    media sessions                     (its subpackages; nothing of SIP)
 //	ua                     the facade                         (all of the above)
 //	proxy                  registrar, proxy, redirect server  (sip, transport, transaction, dialog)
+//	proxy/location/...     SQL location stores                (proxy, sip, transport)
 //
 // Packages under internal/ are leaves that import nothing of the project,
 // except internal/rtpsock, which uses internal/sockaddr, and

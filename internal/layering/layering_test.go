@@ -54,6 +54,9 @@ var rules = []rule{
 	{prefix: "rtp/wav", allow: []string{"rtp/audio", "rtp/g711", "internal/"}},
 	{prefix: "rtp", allow: []string{"rtp", "internal/"}},
 	{prefix: "ua", allow: []string{"sip", "transport", "transaction", "dialog", "rtp", "internal/"}},
+	// The location stores plug into proxy: they import it, it never
+	// imports them (nor their SQL drivers).
+	{prefix: "proxy/location", allow: []string{"proxy", "sip", "transport", "internal/"}},
 	{prefix: "proxy", allow: []string{"sip", "transport", "transaction", "dialog", "internal/"}, testAllow: []string{"ua"}},
 }
 
@@ -228,6 +231,8 @@ func TestRulesCatchViolations(t *testing.T) {
 		{"proxy", "rtp", false, false},
 		{"proxy", "sip/digest", false, true},
 		{"proxy", "dialog", false, true},
+		{"proxy/location/sqlitestore", "proxy", false, true},
+		{"proxy/location/pgstore", "ua", false, false},
 		{"transaction", "proxy", false, false},
 		{"ua", "proxy", false, false},
 	}
