@@ -208,24 +208,11 @@ func (o *outgoing) finish(err error) {
 }
 
 func (o *outgoing) run() {
-	c, u := o.c, o.c.u
+	c := o.c
 	req := o.newInvite(o.target)
 	authTries := 0
 	for {
-		tx, err := u.send(u.baseCtx, u.baseCtx, req, c.network)
-		if err != nil {
-			o.finish(fmt.Errorf("ua: INVITE %s: %w", req.URI.String(), err))
-			return
-		}
-		c.mu.Lock()
-		c.tx = tx
-		abandoned := c.abandoned
-		c.mu.Unlock()
-		if abandoned {
-			tx.Cancel()
-		}
-		u.emit(Event{Kind: EventCallDialing, Line: c.line, Call: c, CallID: c.callID})
-		res, err := o.read(tx, req)
+		res, err := o.attempt(req) // failover.go: each target in turn
 		if o.answered {
 			return
 		}
@@ -234,7 +221,7 @@ func (o *outgoing) run() {
 			return
 		}
 		c.mu.Lock()
-		abandoned = c.abandoned
+		abandoned := c.abandoned
 		c.mu.Unlock()
 		if abandoned {
 			o.finish(&StatusError{Response: res})
@@ -309,7 +296,10 @@ func (o *outgoing) addContacts(res *sip.Response) bool {
 // the retransmissions and forked 2xx that follow until Timer M (RFC 6026
 // §8.4) are acknowledged by late on the transaction layer's loop, so no
 // goroutine waits on an answered call; read returns with o.answered set.
-func (o *outgoing) read(tx *transaction.ClientTx, req *sip.Request) (*sip.Response, error) {
+//
+// silent, when not nil, closes when the target has gone FailoverAfter
+// without a response: read then returns errSilent.
+func (o *outgoing) read(tx *transaction.ClientTx, req *sip.Request, silent <-chan struct{}) (*sip.Response, error) {
 	c, u := o.c, o.c.u
 	fs := dialog.NewForkSet(req, 0)
 	receive := func(res *sip.Response) (dialog.ForkEvent, error) {
@@ -317,7 +307,14 @@ func (o *outgoing) read(tx *transaction.ClientTx, req *sip.Request) (*sip.Respon
 		defer o.fsMu.Unlock()
 		return fs.Receive(res)
 	}
-	for res := range tx.Responses() {
+	for {
+		res, ok, err := nextResponse(tx.Responses(), &silent)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			break
+		}
 		if res.IsProvisional() {
 			if res.StatusCode == sip.StatusTrying {
 				continue

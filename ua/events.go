@@ -46,6 +46,10 @@ const (
 	// telephone event in RTP or in a SIP INFO application/dtmf-relay body
 	// (DTMFInfo).
 	EventDTMF
+	// EventServerMoved: the line's requests now go to another server
+	// (Move says from where, to where and why): a failover, or the move
+	// back to a preferred server that answered a probe.
+	EventServerMoved
 )
 
 var eventNames = [...]string{
@@ -61,6 +65,7 @@ var eventNames = [...]string{
 	EventCallUpdated:        "updated",
 	EventCallEnded:          "ended",
 	EventDTMF:               "dtmf",
+	EventServerMoved:        "server-moved",
 }
 
 // String returns the kind's name.
@@ -99,6 +104,8 @@ type Event struct {
 	Digit         rune
 	DigitDuration time.Duration
 	DTMFInfo      bool
+	// Move is the line's move of EventServerMoved.
+	Move *ServerMove
 }
 
 // String formats the event on one line, for logs and the example programs.
@@ -133,6 +140,10 @@ func (e Event) String() string {
 			b.WriteString(" duration=")
 			b.WriteString(e.DigitDuration.String())
 		}
+	}
+	if e.Move != nil {
+		b.WriteString(" move=")
+		b.WriteString(strconv.Quote(e.Move.String()))
 	}
 	if len(e.SDP) > 0 {
 		b.WriteString(" sdp=")

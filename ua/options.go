@@ -86,11 +86,7 @@ func (u *UA) outOfDialog(ctx context.Context, line *Line, m sip.Method, uri sip.
 			req.SetBody(body, contentType)
 		}
 		applyAuth(req, auth)
-		tx, err := u.send(ctx, ctx, req, network)
-		if err != nil {
-			return nil, err
-		}
-		res, err := tx.Final(ctx)
+		res, err := u.request(ctx, req, network, line) // failover.go
 		if err != nil {
 			return nil, err
 		}

@@ -48,6 +48,34 @@ type LineConfig struct {
 	// RetryMin and RetryMax bound the back-off after failures (0:
 	// DefaultRetryMin, DefaultRetryMax).
 	RetryMin, RetryMax time.Duration
+
+	// Failover and redundancy (failover.go, probe.go; RFC 3263 §4.3).
+	//
+	// FailoverAfter ends the attempt on a target that has sent nothing at
+	// all (no 100 Trying, no provisional) for this long when another
+	// target remains: the request goes to the next one. A target that has
+	// answered is never abandoned. 0: DefaultFailoverAfter (4 s);
+	// negative: wait for Timer B or F (32 s).
+	FailoverAfter time.Duration
+	// ProbeInterval is how often the line, while it works through a
+	// server other than its most preferred one, asks the preferred ones
+	// with OPTIONS whether they are back; it moves back (and
+	// re-registers there) when one answers. 0: DefaultProbeInterval
+	// (30 s); negative: no probing.
+	ProbeInterval time.Duration
+	// AlternateProxy is a second registrar and proxy ("sip:backup.example.com"),
+	// tried after every target of Registrar (or of the callee's domain)
+	// failed. Empty: none.
+	AlternateProxy string
+	// AlternateOutboundProxy is a second outbound proxy, tried after
+	// every target of OutboundProxy failed. Empty: none.
+	AlternateOutboundProxy string
+	// DualRegistration registers the line with both the primary
+	// (Registrar, through OutboundProxy) and the alternate
+	// (AlternateProxy, through AlternateOutboundProxy) and keeps both
+	// bindings refreshed. Requests go to the primary first, and straight
+	// to the alternate while the primary registration has failed.
+	DualRegistration bool
 }
 
 // RegState is a line's registration state.
@@ -104,6 +132,13 @@ type Line struct {
 	lastErr   error
 	waiters   []chan error
 	registers sync.Mutex // one REGISTER exchange at a time
+
+	// Failover (failover_line.go, probe.go): settings, then state under mu.
+	failoverAfter time.Duration
+	probeEvery    time.Duration
+	altProxy      *sip.URI
+	altOutbound   *sip.URI
+	fo            lineFailover
 }
 
 func newLine(u *UA, cfg LineConfig) (*Line, error) {
@@ -153,6 +188,9 @@ func newLine(u *UA, cfg LineConfig) (*Line, error) {
 	}
 	l.creds, err = newCredentials(digest.Credentials{Username: username, Password: cfg.Password, HA1: cfg.HA1})
 	if err != nil {
+		return nil, err
+	}
+	if err := l.initFailover(); err != nil {
 		return nil, err
 	}
 	return l, nil
@@ -419,11 +457,7 @@ func (l *Line) exchange(ctx context.Context, contacts []regContact) (*sip.Respon
 			preemptive = true
 		}
 		auth = nil
-		tx, err := l.u.send(ctx, ctx, req, l.network)
-		if err != nil {
-			return nil, fmt.Errorf("ua: REGISTER: %w", err)
-		}
-		res, err := tx.Final(ctx)
+		res, err := l.u.request(ctx, req, l.network, l) // failover.go
 		if err != nil {
 			return nil, fmt.Errorf("ua: REGISTER: %w", err)
 		}

@@ -57,6 +57,11 @@ type UA struct {
 	mediaWG   sync.WaitGroup     // DTMF forwarders: end when their session closes
 	closeOnce sync.Once
 	closeErr  error
+
+	// Failover (failover.go): the targets that failed, shared by every
+	// line and call, and the stray dialogs being ended.
+	dead      *transport.DeadTargets
+	strayByes strayByes
 }
 
 type listener struct {
@@ -115,6 +120,10 @@ func New(cfg Config) (*UA, error) {
 	}
 	u.baseCtx, u.stop = context.WithCancel(context.Background())
 	u.clock = newClock(u)
+	u.dead = cfg.DeadTargets
+	if u.dead == nil {
+		u.dead = transport.NewDeadTargets(transport.DeadTargetsConfig{})
+	}
 
 	tp, err := transport.New(transport.Config{
 		Net:           cfg.Net,

@@ -1,0 +1,129 @@
+package ua
+
+import (
+	"context"
+	"net/netip"
+	"time"
+
+	"github.com/dialtone/dialtone/sip"
+	"github.com/dialtone/dialtone/transport"
+)
+
+// Probe-back: while a line works through a server other than its most
+// preferred one (after a failover), it asks the preferred ones, every
+// ProbeInterval on the UA's clock, with an OPTIONS whether they are back.
+// The first that answers (any response) is marked alive, the line moves
+// back to it (EventServerMoved, MoveProbe) and re-registers, so that new
+// registrations and new calls go there; calls in progress keep their
+// route set. A probe that gets no answer keeps the target marked dead.
+
+// armProbe arms the line's next probe while it has preferred servers to
+// probe, and disarms it when it has none.
+func (l *Line) armProbe() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.probeEvery <= 0 || len(l.fo.preferred) == 0 || l.closing {
+		if l.fo.probe != nil {
+			l.fo.probe.Stop()
+			l.fo.probe = nil
+		}
+		return
+	}
+	if l.fo.probe != nil || l.fo.probing {
+		return
+	}
+	l.fo.probe = l.u.afterFunc(l.probeEvery, l.probeDue)
+}
+
+// probeDue runs on the clock: the probes, which wait for answers, go to
+// a short task of the UA.
+func (l *Line) probeDue() {
+	l.mu.Lock()
+	l.fo.probe = nil
+	l.fo.probing = true
+	l.mu.Unlock()
+	if !l.u.goTrack(l.probeNow) {
+		l.mu.Lock()
+		l.fo.probing = false
+		l.mu.Unlock()
+	}
+}
+
+// probeNow probes the preferred servers in order and moves back to the
+// first that answers.
+func (l *Line) probeNow() {
+	l.mu.Lock()
+	preferred := l.fo.preferred
+	l.mu.Unlock()
+	for i, e := range preferred {
+		if !l.probeOne(e.Target) {
+			l.u.dead.MarkDead(e.Target, time.Now(), 0)
+			continue
+		}
+		l.u.dead.MarkAlive(e.Target)
+		l.mu.Lock()
+		from := l.fo.server
+		l.fo.server = e.Target
+		l.fo.preferred = preferred[:i:i]
+		l.fo.probing = false
+		reregister := l.registrar != nil && l.want && !l.closing
+		l.mu.Unlock()
+		l.u.emit(Event{Kind: EventServerMoved, Line: l, Move: &ServerMove{From: from, To: e.Target, Reason: MoveProbe,
+			Detail: targetString(e.Target) + " answered OPTIONS"}})
+		if reregister {
+			l.start()
+		}
+		l.armProbe()
+		return
+	}
+	l.mu.Lock()
+	l.fo.probing = false
+	l.mu.Unlock()
+	l.armProbe()
+}
+
+// probeOne sends an OPTIONS to target t and reports whether any response
+// came before FailoverAfter (or Timer F when FailoverAfter is off).
+func (l *Line) probeOne(t transport.Target) bool {
+	u := l.u
+	wait := l.failoverAfter
+	if wait <= 0 {
+		wait = 64 * u.t1
+	}
+	ctx, cancel := context.WithTimeout(u.baseCtx, wait)
+	defer cancel()
+	uri := sip.URI{Scheme: "sip", Host: hostOf(t.Addr.Addr()), Port: int(t.Addr.Port())}
+	if t.Network != transport.UDP {
+		uri.Params = uri.Params.Set("transport", string(t.Network))
+	}
+	req := sip.NewRequest(sip.OPTIONS, uri)
+	req.SetFrom(l.from())
+	ct, err := u.contactFor(ctx, l.user, t.Network, uri)
+	if err == nil {
+		req.Set("Contact", ct.String())
+	}
+	u.addCommon(req)
+	tx, err := u.tx.Request(ctx, req, t)
+	if err != nil {
+		return false
+	}
+	select {
+	case _, ok := <-tx.Responses():
+		if ok {
+			tx.Detach(func(*sip.Response) {})
+		}
+		return ok
+	case <-ctx.Done():
+		tx.Detach(func(*sip.Response) {})
+		return false
+	}
+}
+
+// hostOf writes an address as a URI host (IPv6 in brackets).
+func hostOf(a netip.Addr) string {
+	a = a.Unmap()
+	if a.Is6() {
+		return "[" + a.String() + "]"
+	}
+	return a.String()
+}
