@@ -202,6 +202,7 @@ func (sp *sendPlan) outcome(e transport.PlanEntry, req *sip.Request, res *sip.Re
 // send gets its ACK and a BYE, so that no call is left behind there.
 func (sp *sendPlan) abandon(tx *transaction.ClientTx, sent *sip.Request) {
 	if sent.Method != sip.INVITE {
+		tx.Abandon() // no more retransmissions to the silent target
 		tx.Detach(func(*sip.Response) {})
 		return
 	}

@@ -128,6 +128,10 @@ func (l *Line) served(req *sip.Request, e transport.PlanEntry, preferred []trans
 	l.fo.server, l.fo.haveSrv, l.fo.serverOf = e.Target, true, req
 	l.fo.preferred = preferred
 	moved := had && from != e.Target
+	if !had && len(preferred) > 0 {
+		// The line's first server is not its most preferred one.
+		from, moved = preferred[0].Target, true
+	}
 	l.mu.Unlock()
 	if moved {
 		l.u.emit(Event{Kind: EventServerMoved, Line: l, Move: &ServerMove{From: from, To: e.Target, Reason: MoveFailover, Detail: why}})

@@ -318,3 +318,67 @@ func TestFailoverLate2xxFromAbandonedTarget(t *testing.T) {
 		require.NoError(t, c.Hangup(t.Context()))
 	})
 }
+
+// Probe-back: after a failover the line probes the preferred server every
+// ProbeInterval; when it answers, the line moves back (an event) and
+// re-registers there. Each move is an event with its reason.
+func TestFailoverProbeBack(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := memnet.New(memnet.Config{})
+		defer n.Close()
+		hole := newBlackhole(t, n, srvA)
+		b := newFOServer(t, n, srvB, "ok")
+		u, rec := newUA(t, n, "192.0.2.1:5060", ua.Config{
+			Resolver: failoverResolver(srvA, srvB),
+			Lines:    []ua.LineConfig{foLine(nil)},
+		})
+		line := u.Lines()[0]
+		t0 := time.Now()
+		require.NoError(t, line.Register(t.Context()))
+		require.Len(t, b.got(sip.REGISTER), 1)
+		ev, ok := rec.find(ua.EventServerMoved)
+		require.True(t, ok)
+		require.Equal(t, ua.MoveFailover, ev.Move.Reason)
+		require.Equal(t, parseAP(srvA), ev.Move.From.Addr)
+		require.Equal(t, parseAP(srvB), ev.Move.To.Addr)
+		require.Contains(t, ev.Move.Detail, "192.0.2.10:5060 UDP timeout after 4s")
+
+		// First probe at 4 + 30 s: A is still dead.
+		time.Sleep(ua.DefaultProbeInterval + time.Second)
+		synctest.Wait()
+		probes := hole.requests(sip.OPTIONS)
+		require.NotEmpty(t, probes)
+		require.Equal(t, ua.DefaultFailoverAfter+ua.DefaultProbeInterval, probes[0].at.Sub(t0))
+		require.Equal(t, 1, rec.count(ua.EventServerMoved))
+
+		// A comes back; the next probe (at 4 + 30 + 4 + 30 s) finds it.
+		time.Sleep(10 * time.Second)
+		hole.close()
+		a := newFOServer(t, n, srvA, "ok")
+		time.Sleep(ua.DefaultProbeInterval)
+		synctest.Wait()
+		opts := a.got(sip.OPTIONS)
+		require.Len(t, opts, 1)
+		backAt := 2*ua.DefaultFailoverAfter + 2*ua.DefaultProbeInterval
+		require.Equal(t, backAt, opts[0].at.Sub(t0))
+		require.Equal(t, 2, rec.count(ua.EventServerMoved))
+		var back ua.Event
+		for _, e := range rec.evs {
+			if e.Kind == ua.EventServerMoved {
+				back = e
+			}
+		}
+		require.Equal(t, ua.MoveProbe, back.Move.Reason)
+		require.Equal(t, parseAP(srvB), back.Move.From.Addr)
+		require.Equal(t, parseAP(srvA), back.Move.To.Addr)
+		regs := a.got(sip.REGISTER)
+		require.Len(t, regs, 1, "re-registered with A")
+		require.Equal(t, backAt, regs[0].at.Sub(t0))
+		srv, _ := line.Server()
+		require.Equal(t, parseAP(srvA), srv.Addr)
+		// Back on the preferred server: no more probes.
+		time.Sleep(3 * ua.DefaultProbeInterval)
+		synctest.Wait()
+		require.Len(t, a.got(sip.OPTIONS), 1)
+	})
+}

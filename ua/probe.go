@@ -114,6 +114,7 @@ func (l *Line) probeOne(t transport.Target) bool {
 		}
 		return ok
 	case <-ctx.Done():
+		tx.Abandon()
 		tx.Detach(func(*sip.Response) {})
 		return false
 	}
