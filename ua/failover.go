@@ -223,7 +223,17 @@ func (sp *sendPlan) abandon(tx *transaction.ClientTx, sent *sip.Request) {
 // through the targets of its next hop, failing over as the package
 // comment says, and returns its final response. ctx bounds the wait.
 func (u *UA) request(ctx context.Context, req *sip.Request, network transport.Network, line *Line) (*sip.Response, error) {
+	return u.requestVia(ctx, req, network, line, false)
+}
+
+// requestVia is request; alt says that req is the line's alternate
+// registration, which neither fails over to the primary nor moves the
+// line (failover_dual.go).
+func (u *UA) requestVia(ctx context.Context, req *sip.Request, network transport.Network, line *Line, alt bool) (*sip.Response, error) {
 	sp, err := u.newSendPlan(ctx, req, network, line)
+	if err == nil && alt {
+		sp.track, sp.all = false, nil
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -139,6 +139,7 @@ type Line struct {
 	altProxy      *sip.URI
 	altOutbound   *sip.URI
 	fo            lineFailover
+	alt           altRegistration
 }
 
 func newLine(u *UA, cfg LineConfig) (*Line, error) {
@@ -282,6 +283,7 @@ func (l *Line) run() {
 	l.mu.Unlock()
 	l.u.emit(Event{Kind: EventRegistering, Line: l})
 	granted, err := l.registerOnce(l.u.baseCtx)
+	granted = l.registerAlt(l.u.baseCtx, granted, err) // failover_dual.go
 
 	l.mu.Lock()
 	l.running = false
@@ -446,10 +448,16 @@ func grantedExpires(res *sip.Response, ct sip.Address, asked uint32) time.Durati
 // and 423 Interval Too Brief with the Min-Expires asked for (RFC 3261
 // §10.2.8), and returns the 2xx.
 func (l *Line) exchange(ctx context.Context, contacts []regContact) (*sip.Response, error) {
+	return l.exchangeWith(ctx, contacts, l.newRegister, false)
+}
+
+// exchangeWith is exchange with the REGISTERs built by build; alt says
+// they are the alternate registration's (failover_dual.go).
+func (l *Line) exchangeWith(ctx context.Context, contacts []regContact, build func([]regContact) *sip.Request, alt bool) (*sip.Response, error) {
 	var auth []sip.Header // credentials answering the last challenge
 	preemptive := false
 	for range 8 {
-		req := l.newRegister(contacts)
+		req := build(contacts)
 		if auth != nil {
 			applyAuth(req, auth)
 		} else if pre := l.creds.preauth(sip.REGISTER, req.URI.String(), nil); len(pre) > 0 {
@@ -457,7 +465,7 @@ func (l *Line) exchange(ctx context.Context, contacts []regContact) (*sip.Respon
 			preemptive = true
 		}
 		auth = nil
-		res, err := l.u.request(ctx, req, l.network, l) // failover.go
+		res, err := l.u.requestVia(ctx, req, l.network, l, alt) // failover.go
 		if err != nil {
 			return nil, fmt.Errorf("ua: REGISTER: %w", err)
 		}
@@ -541,6 +549,7 @@ func (l *Line) Unregister(ctx context.Context) error {
 	was := l.state == RegRegistered
 	ct := l.contact
 	l.mu.Unlock()
+	l.unregisterAlt(ctx, ct) // failover_dual.go
 	if !was {
 		return nil
 	}
