@@ -131,9 +131,7 @@ func (d *DeadTargets) MarkAlive(t Target) {
 	}
 	k := keyOf(t)
 	d.mu.Lock()
-	if _, ok := d.m[k]; ok {
-		delete(d.m, k)
-	}
+	delete(d.m, k)
 	d.mu.Unlock()
 }
 

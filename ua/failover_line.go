@@ -2,7 +2,6 @@ package ua
 
 import (
 	"fmt"
-	"time"
 
 	"github.com/dialtone/dialtone/sip"
 	"github.com/dialtone/dialtone/transport"
@@ -189,6 +188,3 @@ func (m *ServerMove) String() string {
 func targetString(t transport.Target) string {
 	return t.Addr.String() + "/" + t.Network.ViaTransport()
 }
-
-// probeDelay is the line's probe interval.
-func (l *Line) probeDelay() time.Duration { return l.probeEvery }
