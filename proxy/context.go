@@ -8,6 +8,7 @@ import (
 
 	"github.com/dialtone/dialtone/sip"
 	"github.com/dialtone/dialtone/transaction"
+	"github.com/dialtone/dialtone/transport"
 )
 
 // respContext is the response context of one proxied request (RFC 3261
@@ -192,19 +193,28 @@ func (c *respContext) runBranch(ctx context.Context, b *branch, t target) {
 	}
 	in, _ := flowTarget(c.w.Flow())
 	rr := recordRoutes(c.req)
-	for i, hop := range hops {
+	// The shared plan (transport/targets.go) skips the hops that failed
+	// recently, and remembers those that fail now.
+	plan := c.s.dead.NewPlan(t.uri.Host, hops)
+	for i := 0; ; i++ {
+		e, ok := plan.Next(time.Now())
+		if !ok {
+			return // unreachable: the last hop always reports
+		}
+		hop := e.Target
 		if i > 0 {
 			r = c.s.forwardCopy(c.req, t, c.hash)
 		}
 		if rr {
 			c.s.addRecordRoutes(r, in, hop)
 		}
-		last := i == len(hops)-1
+		last := plan.Remaining() == 0
 		tx, err := c.s.tx.Request(ctx, r, hop)
 		if err != nil {
 			if errors.Is(err, transaction.ErrClosed) {
 				return
 			}
+			plan.Fail(transport.TargetAttempt{Target: hop, Err: err}, time.Now())
 			if !last && ctx.Err() == nil {
 				continue
 			}
@@ -213,6 +223,9 @@ func (c *respContext) runBranch(ctx context.Context, b *branch, t target) {
 		}
 		got, final := false, false
 		for res := range tx.Responses() {
+			if !got {
+				plan.Succeed(hop)
+			}
 			got = true
 			c.events <- branchEvent{b: b, res: res}
 			if res.StatusCode < 200 {
@@ -241,6 +254,9 @@ func (c *respContext) runBranch(ctx context.Context, b *branch, t target) {
 		err = tx.Err()
 		if errors.Is(err, transaction.ErrClosed) {
 			return
+		}
+		if !got && (errors.Is(err, transaction.ErrTimeout) || errors.Is(err, transaction.ErrTransport)) {
+			plan.Fail(transport.TargetAttempt{Target: hop, Err: err}, time.Now())
 		}
 		if !got && !last && ctx.Err() == nil {
 			continue
