@@ -31,7 +31,7 @@ type Server struct {
 	tx       *transaction.Layer
 	auth     *digest.Server
 	resolver transport.Resolver
-	dead     *transport.DeadTargets // next hops that failed (RFC 3263 §4.3)
+	dead     *transport.DeadTargets   // next hops that failed (RFC 3263 §4.3)
 	me       atomic.Pointer[identity] // our addresses and Record-Route
 	tokenKey []byte                   // HMAC key of flow tokens
 	domains  map[string]bool          // lower-case domains
