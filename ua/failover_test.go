@@ -7,6 +7,7 @@ package ua_test
 import (
 	"context"
 	"errors"
+	"net/netip"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -380,5 +381,44 @@ func TestFailoverProbeBack(t *testing.T) {
 		time.Sleep(3 * ua.DefaultProbeInterval)
 		synctest.Wait()
 		require.Len(t, a.got(sip.OPTIONS), 1)
+	})
+}
+
+// A call keeps its route: after the failover its BYE goes to the dialog's
+// remote target, not to the now preferred server, and a BYE that times
+// out still ends the call locally (RFC 3261 §12, §15).
+func TestFailoverDialogKeepsRoute(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := memnet.New(memnet.Config{})
+		defer n.Close()
+		hole := newBlackhole(t, n, srvA)
+		newFOServer(t, n, srvB, "ok")
+		u, rec := newUA(t, n, "192.0.2.1:5060", ua.Config{
+			Resolver: failoverResolver(srvA, srvB),
+			Lines:    []ua.LineConfig{foLine(nil)},
+		})
+		c, err := u.Dial(t.Context(), "sip:bob@example.test", ua.DialOptions{})
+		require.NoError(t, err)
+		hole.close()
+		a := newFOServer(t, n, srvA, "ok")
+		// B disappears: the BYE, sent to B's Contact, times out.
+		lost := memnet.Conditions{Loss: 1}
+		bNet, all := netip.MustParsePrefix("192.0.2.11/32"), netip.MustParsePrefix("0.0.0.0/0")
+		n.SetLink(bNet, all, lost)
+		n.SetLink(all, bNet, lost)
+		t0 := time.Now()
+		require.ErrorIs(t, c.Hangup(t.Context()), ua.ErrTimeout)
+		require.Equal(t, parseAP(srvB).String(), c.RemoteTarget().Host+":5060")
+		for _, bye := range a.got(sip.BYE) {
+			// A answered a retransmission of the INVITE it had been left
+			// with: that stray dialog gets its BYE, the call's does not.
+			to, _ := bye.req.To()
+			require.NotEqual(t, c.DialogID().RemoteTag, to.Tag(), "the BYE follows the dialog, not the resolver")
+		}
+		ev, ok := rec.find(ua.EventCallEnded)
+		require.True(t, ok)
+		require.Equal(t, ua.ByeTimedOut, ev.Bye)
+		require.Equal(t, 32*time.Second, time.Since(t0), "Timer F: in-dialog requests do not fail over")
+		require.Zero(t, u.Calls(), "ended locally")
 	})
 }
