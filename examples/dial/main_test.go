@@ -20,7 +20,8 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 func TestUsage(t *testing.T) {
 	usagetest.CheckUsage(t, run, "dial", "usage: dial [flags] [target-uri]", "Without one, it listens (-listen)",
 		[]string{"answer-after", "reject-code", "hold-after", "resume-after", "dtmf", "dtmf-after",
-			"trace", "pcap", "hangup-after", "listen", "aor", "pass", "registrar", "play", "record", "no-media", "quiet"})
+			"trace", "pcap", "hangup-after", "listen", "aor", "pass", "registrar", "play", "record", "no-media", "quiet",
+			"outbound", "alt-proxy", "alt-outbound", "dual-register", "dns", "failover-after", "probe-interval"})
 }
 
 // TestParseErrors: wrong command lines are usage errors (exit status 2)
@@ -37,6 +38,9 @@ func TestParseErrors(t *testing.T) {
 		{Args: []string{"-dtmf-after", "1s"}, Want: "-dtmf-after needs -dtmf digits"},
 		{Args: []string{"-dtmf", "12x"}, Want: "-dtmf \"12x\""},
 		{Args: []string{"-hold-after", "-1s"}, Want: "-hold-after -1s: want a duration of 0 or more"},
+		{Args: []string{"-alt-proxy", "sip:b.test"}, Want: "need a line (-aor)"},
+		{Args: []string{"-aor", "sip:a@a.test", "-dual-register"}, Want: "-dual-register needs -alt-proxy or -alt-outbound"},
+		{Args: []string{"-aor", "sip:a@a.test", "-proxy", "sip:p.test", "-outbound", "sip:q.test"}, Want: "-outbound and -proxy differ"},
 	})
 }
 
