@@ -422,3 +422,33 @@ func TestFailoverDialogKeepsRoute(t *testing.T) {
 		require.Zero(t, u.Calls(), "ended locally")
 	})
 }
+
+// A probe answered 503 does not move the line back: the server is up
+// but refusing work. Once it answers otherwise, the line moves back.
+func TestFailoverProbeAnswered503(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := memnet.New(memnet.Config{})
+		defer n.Close()
+		a := newFOServer(t, n, srvA, "503")
+		newFOServer(t, n, srvB, "ok")
+		u, rec := newUA(t, n, "192.0.2.1:5060", ua.Config{
+			Resolver: failoverResolver(srvA, srvB),
+			Lines:    []ua.LineConfig{foLine(func(lc *ua.LineConfig) { lc.ProbeInterval = 10 * time.Second })},
+		})
+		t0 := time.Now()
+		require.NoError(t, u.Lines()[0].Register(t.Context()))
+		time.Sleep(15 * time.Second)
+		synctest.Wait()
+		require.Len(t, a.got(sip.OPTIONS), 1, "probed at 10 s")
+		require.Equal(t, 1, rec.count(ua.EventServerMoved), "the failover only")
+		a.mode.Store("ok")
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		opts := a.got(sip.OPTIONS)
+		require.Len(t, opts, 2)
+		require.Equal(t, 20*time.Second, opts[1].at.Sub(t0))
+		require.Equal(t, 2, rec.count(ua.EventServerMoved), "moved back")
+		srv, _ := u.Lines()[0].Server()
+		require.Equal(t, parseAP(srvA), srv.Addr)
+	})
+}

@@ -56,8 +56,9 @@ func (l *Line) probeNow() {
 	preferred := l.fo.preferred
 	l.mu.Unlock()
 	for i, e := range preferred {
-		if !l.probeOne(e.Target) {
-			l.u.dead.MarkDead(e.Target, time.Now(), 0)
+		alive, deadFor := l.probeOne(e.Target)
+		if !alive {
+			l.u.dead.MarkDead(e.Target, time.Now(), deadFor)
 			continue
 		}
 		l.u.dead.MarkAlive(e.Target)
@@ -82,9 +83,10 @@ func (l *Line) probeNow() {
 	l.armProbe()
 }
 
-// probeOne sends an OPTIONS to target t and reports whether any response
-// came before FailoverAfter (or Timer F when FailoverAfter is off).
-func (l *Line) probeOne(t transport.Target) bool {
+// probeOne sends an OPTIONS to target t and reports whether a response
+// other than 503 came before FailoverAfter (or Timer F when FailoverAfter
+// is off); for a 503, how long its Retry-After asks to stay away.
+func (l *Line) probeOne(t transport.Target) (bool, time.Duration) {
 	u := l.u
 	wait := l.failoverAfter
 	if wait <= 0 {
@@ -105,18 +107,27 @@ func (l *Line) probeOne(t transport.Target) bool {
 	u.addCommon(req)
 	tx, err := u.tx.Request(ctx, req, t)
 	if err != nil {
-		return false
+		return false, 0
 	}
 	select {
-	case _, ok := <-tx.Responses():
-		if ok {
-			tx.Detach(func(*sip.Response) {})
+	case res, ok := <-tx.Responses():
+		if !ok {
+			return false, 0
 		}
-		return ok
+		tx.Detach(func(*sip.Response) {})
+		if res.StatusCode == sip.StatusServiceUnavailable {
+			// Up, but refusing work: not back yet.
+			var d time.Duration
+			if ra, err := res.RetryAfter(); err == nil {
+				d = ra.Delay
+			}
+			return false, d
+		}
+		return true, 0
 	case <-ctx.Done():
 		tx.Abandon()
 		tx.Detach(func(*sip.Response) {})
-		return false
+		return false, 0
 	}
 }
 
