@@ -244,6 +244,33 @@ func (p *TargetPlan) order(now time.Time) {
 	}
 }
 
+// Prefer moves t to the front of the targets not tried yet, when it is
+// one of them and not dead at now: the server a client works with keeps
+// its requests (a registration's refreshes, the request that answers a
+// digest challenge) even where RFC 2782's weighted order would draw
+// another of the same priority. It does nothing once Next has been
+// called.
+func (p *TargetPlan) Prefer(t Target, now time.Time) {
+	if p.next > 0 {
+		return
+	}
+	if !p.ordered {
+		p.order(now)
+	}
+	k := keyOf(t)
+	for i, e := range p.entries {
+		if keyOf(e.Target) != k {
+			continue
+		}
+		if dead, _ := p.dead.Dead(e.Target, now); dead {
+			return
+		}
+		copy(p.entries[1:i+1], p.entries[:i])
+		p.entries[0] = e
+		return
+	}
+}
+
 // Next returns the next target to try, or false when none is left.
 func (p *TargetPlan) Next(now time.Time) (PlanEntry, bool) {
 	if !p.ordered {

@@ -190,3 +190,29 @@ func BenchmarkTargetPlanNoneDead(b *testing.B) {
 		}
 	}
 }
+
+// Prefer puts the server a client works with first, unless it is dead or
+// not in the plan, and only before the first Next.
+func TestTargetPlanPrefer(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	all := []transport.Target{tA, tB, tC}
+	d := transport.NewDeadTargets(transport.DeadTargetsConfig{})
+	p := d.NewPlan("x", all)
+	p.Prefer(tC, t0)
+	require.Equal(t, []transport.Target{tC, tA, tB}, planOrder(p, t0))
+
+	p = d.NewPlan("x", all)
+	p.Prefer(udpTarget("127.0.0.1:9999"), t0)
+	require.Equal(t, all, planOrder(p, t0), "not in the plan")
+
+	d.MarkDead(tC, t0, 0)
+	p = d.NewPlan("x", all)
+	p.Prefer(tC, t0)
+	require.Equal(t, []transport.Target{tA, tB}, planOrder(p, t0), "dead")
+
+	p = d.NewPlan("x", all)
+	_, _ = p.Next(t0)
+	p.Prefer(tB, t0)
+	e, _ := p.Next(t0)
+	require.Equal(t, tB, e.Target, "after Next: no change")
+}

@@ -168,6 +168,9 @@ type outgoing struct {
 	auth         []sip.Header
 	result       chan error
 	answered     bool
+	// last is the target that answered the last INVITE (failover_invite.go).
+	last     transport.Target
+	haveLast bool
 	// fsMu guards the fork set of the INVITE being read: once the
 	// transaction is detached, late responses reach it on the transaction
 	// layer's loop while read may still drain the channel.

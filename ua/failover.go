@@ -102,6 +102,11 @@ func (u *UA) newSendPlan(ctx context.Context, req *sip.Request, network transpor
 	if sp.plan.Remaining() == 0 {
 		return nil, err
 	}
+	if sp.track {
+		if srv, ok := line.Server(); ok {
+			sp.plan.Prefer(srv, time.Now())
+		}
+	}
 	return sp, nil
 }
 
@@ -281,11 +286,19 @@ func finalOrSilence(ctx context.Context, tx *transaction.ClientTx, silent <-chan
 	}
 }
 
-// preferred returns the targets before e in resolution order.
+// preferred returns the targets before e in resolution order that are
+// marked dead: e took the request because they failed. A target that is
+// merely drawn after e (RFC 2782 weights, or the line's server preferred)
+// is not one.
 func (sp *sendPlan) preferred(e transport.PlanEntry) []transport.PlanEntry {
-	for i, x := range sp.all {
+	var out []transport.PlanEntry
+	now := time.Now()
+	for _, x := range sp.all {
 		if x == e {
-			return sp.all[:i:i]
+			return out
+		}
+		if dead, _ := sp.u.dead.Dead(x.Target, now); dead {
+			out = append(out, x)
 		}
 	}
 	return nil

@@ -3,6 +3,7 @@ package ua
 import (
 	"errors"
 	"sync"
+	"time"
 
 	"github.com/dialtone/dialtone/dialog"
 	"github.com/dialtone/dialtone/sip"
@@ -20,6 +21,11 @@ func (o *outgoing) attempt(req *sip.Request) (*sip.Response, error) {
 	sp, err := u.newSendPlan(u.baseCtx, req, c.network, c.line)
 	if err != nil {
 		return nil, err
+	}
+	if o.haveLast {
+		// The INVITE after a challenge (or any later one of the call)
+		// goes where the last one was answered.
+		sp.plan.Prefer(o.last, time.Now())
 	}
 	for first := true; ; first = false {
 		tx, sent, e, err := sp.start(u.baseCtx, u.baseCtx, req)
@@ -55,6 +61,9 @@ func (o *outgoing) attempt(req *sip.Request) (*sip.Response, error) {
 			return res, err
 		}
 		if !sp.outcome(e, sent, res, err) {
+			if err == nil {
+				o.last, o.haveLast = e.Target, true
+			}
 			return res, err
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -450,5 +451,52 @@ func TestFailoverProbeAnswered503(t *testing.T) {
 		require.Equal(t, 2, rec.count(ua.EventServerMoved), "moved back")
 		srv, _ := u.Lines()[0].Server()
 		require.Equal(t, parseAP(srvA), srv.Addr)
+	})
+}
+
+// rotatingResolver gives example.test's targets in another order at each
+// resolution, as RFC 2782's weighted draw among equal priorities may.
+type rotatingResolver struct {
+	mu      sync.Mutex
+	n       int
+	targets []transport.Target
+}
+
+func (r *rotatingResolver) Resolve(ctx context.Context, u sip.URI) ([]transport.Target, error) {
+	if u.Hostname() != "example.test" {
+		return transport.StaticResolver{}.Resolve(ctx, u)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.n++
+	out := make([]transport.Target, 0, len(r.targets))
+	for i := range r.targets {
+		out = append(out, r.targets[(i+r.n)%len(r.targets)])
+	}
+	return out, nil
+}
+
+// The server a line works with keeps its requests: the REGISTER that
+// answers a challenge, and the refreshes, go to the registrar that
+// challenged, whatever order the next resolution draws.
+func TestFailoverStickyServer(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := memnet.New(memnet.Config{})
+		defer n.Close()
+		regA := newRegistrar(t, n, srvA, "secret", 100, 0)
+		regB := newRegistrar(t, n, srvB, "secret", 100, 0)
+		res := &rotatingResolver{targets: failoverResolver(srvA, srvB)["example.test"]}
+		u, _ := newUA(t, n, "192.0.2.1:5060", ua.Config{
+			Resolver: res,
+			Lines: []ua.LineConfig{foLine(func(lc *ua.LineConfig) {
+				lc.Password, lc.Expires = "secret", 100*time.Second
+			})},
+		})
+		require.NoError(t, u.Lines()[0].Register(t.Context()))
+		time.Sleep(160 * time.Second) // refreshes at 50, 100, 150 s
+		synctest.Wait()
+		a, b := len(regA.seen()), len(regB.seen())
+		require.True(t, (a == 0) != (b == 0), "every REGISTER at one registrar: A %d, B %d", a, b)
+		require.GreaterOrEqual(t, a+b, 5, "challenge, answer, three refreshes")
 	})
 }
