@@ -2,7 +2,8 @@
 # Installs the independent SIP peers and tools the interop tests drive
 # (Debian 12 packages): SIPp (sip-tester), Kamailio, baresip, tshark, sox,
 # the network tools of the tests that build namespaces (iproute2, iptables)
-# and ffmpeg (rtp/g722 checks its G.722 codec against FFmpeg's).
+# ffmpeg (rtp/g722 checks its G.722 codec against FFmpeg's) and dnsmasq
+# (the failover tests' DNS server).
 # Idempotent: does nothing when every tool is already there.
 set -euo pipefail
 need=()
@@ -15,6 +16,9 @@ command -v ffmpeg >/dev/null || need+=(ffmpeg)
 command -v ss >/dev/null || need+=(iproute2)
 command -v iptables >/dev/null || need+=(iptables)
 command -v openssl >/dev/null || need+=(openssl)
+# dnsmasq serves the failover tests' NAPTR/SRV/A records (the binary only,
+# no system service).
+command -v dnsmasq >/dev/null || [ -x /usr/sbin/dnsmasq ] || need+=(dnsmasq-base)
 [ ${#need[@]} -eq 0 ] && exit 0
 export DEBIAN_FRONTEND=noninteractive
 # tshark asks whether non-root users may capture; the answer does not matter here.
