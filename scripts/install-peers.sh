@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the independent SIP peers and tools the interop tests drive
 # (Debian 12 packages): SIPp (sip-tester), Kamailio, baresip, tshark, sox,
-# the network tools of the tests that build namespaces (iproute2, iptables)
+# the network tools of the tests that build namespaces (iproute2, iptables),
 # ffmpeg (rtp/g722 checks its G.722 codec against FFmpeg's) and dnsmasq
 # (the failover tests' DNS server).
 # Idempotent: does nothing when every tool is already there.
