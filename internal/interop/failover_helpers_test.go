@@ -143,6 +143,23 @@ func (h *hopLog) sentTo(method, callID string, port int) []time.Time {
 	return out
 }
 
+// invitesByCall counts the INVITEs sent, by Call-ID and by port.
+func (h *hopLog) invitesByCall() map[string]map[int]int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := map[string]map[int]int{}
+	for _, m := range h.msgs {
+		if !m.out || !strings.HasPrefix(m.start, "INVITE ") {
+			continue
+		}
+		if out[m.callID] == nil {
+			out[m.callID] = map[int]int{}
+		}
+		out[m.callID][m.remote]++
+	}
+	return out
+}
+
 // newFailoverUA starts one of our UAs on a UDP loopback port with cfg's
 // lines and resolver; its events go to a channel and its messages to a
 // wire log and a hop log.
