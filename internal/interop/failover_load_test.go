@@ -3,6 +3,7 @@
 package interop
 
 import (
+	"cmp"
 	"context"
 	"slices"
 	"sync"
@@ -72,17 +73,17 @@ func drainCalls(t *testing.T, p *peerUA) {
 }
 
 // dialTimed places a call from p to bob, hangs it up and returns how long
-// the set-up took.
-func dialTimed(ctx context.Context, p *peerUA) (time.Duration, string, error) {
+// the set-up took, and the errors of the set-up and of the hang-up.
+func dialTimed(ctx context.Context, p *peerUA) (time.Duration, string, error, error) {
 	ctx, cancel := context.WithTimeout(ctx, foLoadCallTimeout)
 	defer cancel()
 	start := time.Now()
 	c, err := p.ua.Dial(ctx, "sip:bob@"+testDomain, ua.DialOptions{SDP: testSDP(9)})
 	took := time.Since(start)
 	if err != nil {
-		return took, "", err
+		return took, "", err, nil
 	}
-	return took, c.CallID(), c.Hangup(ctx)
+	return took, c.CallID(), nil, c.Hangup(ctx)
 }
 
 // TestFailoverKamailioFigures measures a new call's set-up time with the
@@ -110,8 +111,9 @@ func TestFailoverKamailioFigures(t *testing.T) {
 	base := alice(nil, -1)
 	var d durations
 	for range foSampleCalls {
-		took, _, err := dialTimed(ctx, base)
+		took, _, err, herr := dialTimed(ctx, base)
 		require.NoError(t, err)
+		require.NoError(t, herr)
 		d = append(d, took)
 	}
 	p50, _, mx := d.summary()
@@ -127,10 +129,10 @@ func TestFailoverKamailioFigures(t *testing.T) {
 		var wg sync.WaitGroup
 		for range foSampleParallel {
 			wg.Go(func() {
-				took, _, err := dialTimed(ctx, noMemory)
+				took, _, err, herr := dialTimed(ctx, noMemory)
 				mu.Lock()
 				defer mu.Unlock()
-				if err != nil {
+				if err = cmp.Or(err, herr); err != nil {
 					errs = append(errs, err)
 				}
 				d = append(d, took)
@@ -146,8 +148,9 @@ func TestFailoverKamailioFigures(t *testing.T) {
 	withMemory := alice(nil, foProbe)
 	d = nil
 	for range foSampleCalls {
-		took, _, err := dialTimed(ctx, withMemory)
+		took, _, err, herr := dialTimed(ctx, withMemory)
 		require.NoError(t, err)
+		require.NoError(t, herr)
 		d = append(d, took)
 	}
 	p50, _, mx = d.summary()
@@ -186,10 +189,10 @@ func TestFailoverKamailioLoad(t *testing.T) {
 	}}})
 
 	type result struct {
-		start  time.Time
-		took   time.Duration
-		callID string
-		err    error
+		start        time.Time
+		took         time.Duration
+		callID       string
+		err, hangErr error
 	}
 	var (
 		mu      sync.Mutex
@@ -200,29 +203,39 @@ func TestFailoverKamailioLoad(t *testing.T) {
 	start := time.Now()
 	tick := time.NewTicker(time.Second / foLoadRate)
 	defer tick.Stop()
+	// Every tick starts the calls due by then: a late tick (a loaded
+	// machine) does not lower the rate.
+	started := 0
 	for now := range tick.C {
-		if now.Sub(start) >= foLoadFor || ctx.Err() != nil {
+		elapsed := now.Sub(start)
+		if elapsed >= foLoadFor || ctx.Err() != nil {
 			break
 		}
-		if killed.Load() == 0 && now.Sub(start) >= foLoadKillAt {
+		if killed.Load() == 0 && elapsed >= foLoadKillAt {
 			killed.Store(time.Now().UnixNano())
 			require.NoError(t, syscall.Kill(-k1.cmd.Process.Pid, syscall.SIGKILL))
 		}
-		wg.Go(func() {
-			took, id, err := dialTimed(ctx, alice)
-			mu.Lock()
-			results = append(results, result{start: now, took: took, callID: id, err: err})
-			mu.Unlock()
-		})
+		for due := int(elapsed.Seconds()*foLoadRate) + 1; started < due; started++ {
+			wg.Go(func() {
+				at := time.Now()
+				took, id, err, herr := dialTimed(ctx, alice)
+				mu.Lock()
+				results = append(results, result{start: at, took: took, callID: id, err: err, hangErr: herr})
+				mu.Unlock()
+			})
+		}
 	}
 	wg.Wait()
 	killAt := time.Unix(0, killed.Load())
 	var (
-		failedBefore, failedAfter, viaFailover int
-		setup                                  durations
+		failedBefore, failedAfter, viaFailover, byeLost int
+		setup                                           durations
 	)
 	invites := hops.invitesByCall()
 	for _, res := range results {
+		if res.hangErr != nil {
+			byeLost++ // a call through k1: its BYE's route died with it
+		}
 		if res.err != nil {
 			if res.start.Before(killAt) {
 				failedBefore++
@@ -238,8 +251,8 @@ func TestFailoverKamailioLoad(t *testing.T) {
 		}
 	}
 	p50, p99, mx := setup.summary()
-	t.Logf("%d calls at %d/s, primary killed at %v: %d failed (%d started before the kill, in flight at k1), %d took the failover path: set-up p50 %v p99 %v max %v",
-		len(results), foLoadRate, killAt.Sub(start).Round(time.Millisecond), failedBefore+failedAfter, failedBefore, viaFailover, p50, p99, mx)
+	t.Logf("%d calls at %d/s, primary killed at %v: %d not set up (%d started before the kill, in flight at k1), %d hang-ups failed (BYE routed through the dead k1); %d took the failover path: set-up p50 %v p99 %v max %v",
+		len(results), foLoadRate, killAt.Sub(start).Round(time.Millisecond), failedBefore+failedAfter, failedBefore, byeLost, viaFailover, p50, p99, mx)
 	require.Zero(t, failedAfter, "calls started after the kill failed")
 	require.Positive(t, viaFailover, "no call took the failover path")
 }
