@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/dialtone/dialtone/sip"
 )
 
 // The ordered target list of one request and the memory of dead targets
@@ -415,4 +417,52 @@ func (e *FailoverError) Unwrap() []error {
 		}
 	}
 	return out
+}
+
+// NumericResolver is implemented by the resolvers of this package: the
+// target of a URI whose host (or maddr) is an IP address, which needs no
+// DNS, without allocating (RFC 3263 §4.1, §4.2: the transport parameter,
+// else n, else UDP, or TLS for sips; the port, else the transport's
+// default). It gives what Resolve gives for the URI with transport=n
+// added when it has none. A client takes this way first and calls
+// Resolve only when ok is false.
+type NumericResolver interface {
+	ResolveNumeric(u sip.URI, n Network) (t Target, ok bool)
+}
+
+// ResolveNumeric implements NumericResolver.
+func (r *DNSResolver) ResolveNumeric(u sip.URI, n Network) (Target, bool) {
+	return resolveNumeric(u, n, r.networks)
+}
+
+// ResolveNumeric implements NumericResolver.
+func (StaticResolver) ResolveNumeric(u sip.URI, n Network) (Target, bool) {
+	return resolveNumeric(u, n, staticNetworks[:])
+}
+
+// staticNetworks are the networks StaticResolver resolves numeric hosts
+// for.
+var staticNetworks = [...]Network{UDP, TCP, TLS}
+
+func resolveNumeric(u sip.URI, n Network, networks []Network) (Target, bool) {
+	p, err := resolvePlanFor(u)
+	if err != nil || !p.ip.IsValid() {
+		return Target{}, false
+	}
+	if p.network == "" && n != "" {
+		// As resolvePlanFor reads a transport parameter.
+		switch {
+		case !p.secure:
+			p.network = n
+		case n == TCP:
+			p.network = TLS
+		case n == WS:
+			p.network = WSS
+		case n == UDP:
+			return Target{}, false // Resolve's error
+		default:
+			p.network = n
+		}
+	}
+	return p.numericTarget(networks), true
 }

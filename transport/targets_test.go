@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/dialtone/dialtone/sip"
 	"github.com/dialtone/dialtone/transport"
 )
 
@@ -215,4 +216,52 @@ func TestTargetPlanPrefer(t *testing.T) {
 	p.Prefer(tB, t0)
 	e, _ := p.Next(t0)
 	require.Equal(t, tB, e.Target, "after Next: no change")
+}
+
+// ResolveNumeric gives what Resolve gives for the URI with the network as
+// transport parameter, and nothing for a name.
+func TestResolveNumeric(t *testing.T) {
+	dnsR, err := transport.NewDNSResolver(transport.DNSResolverConfig{Servers: []string{"127.0.0.1:1"}})
+	require.NoError(t, err)
+	for _, r := range []interface {
+		transport.Resolver
+		transport.NumericResolver
+	}{dnsR, transport.StaticResolver{}} {
+		for _, tc := range []struct {
+			uri string
+			n   transport.Network
+		}{
+			{"sip:bob@192.0.2.1", ""},
+			{"sip:bob@192.0.2.1:5070", ""},
+			{"sip:bob@192.0.2.1", transport.TCP},
+			{"sip:bob@192.0.2.1", transport.TLS},
+			{"sip:bob@192.0.2.1;transport=tcp", transport.UDP},
+			{"sips:bob@192.0.2.1", ""},
+			{"sips:bob@192.0.2.1", transport.TCP},
+			{"sip:bob@[2001:db8::1]:5062", ""},
+			{"sip:bob@example.test;maddr=192.0.2.7", ""},
+		} {
+			u, err := sip.ParseURI(tc.uri)
+			require.NoError(t, err)
+			got, ok := r.ResolveNumeric(u, tc.n)
+			require.True(t, ok, tc.uri)
+			withN := u
+			if tc.n != "" && !u.Params.Has("transport") {
+				withN.Params = u.Params.Set("transport", string(tc.n))
+			}
+			want, err := r.Resolve(t.Context(), withN)
+			require.NoError(t, err, tc.uri)
+			require.Equal(t, want, []transport.Target{got}, "%s over %q", tc.uri, tc.n)
+		}
+		for _, s := range []string{"sip:bob@example.test", "sips:bob@192.0.2.1;transport=udp"} {
+			u, err := sip.ParseURI(s)
+			require.NoError(t, err)
+			_, ok := r.ResolveNumeric(u, "")
+			require.False(t, ok, s)
+		}
+		u, err := sip.ParseURI("sips:bob@192.0.2.1")
+		require.NoError(t, err)
+		_, ok := r.ResolveNumeric(u, transport.UDP)
+		require.False(t, ok, "sips over UDP: Resolve's error")
+	}
 }

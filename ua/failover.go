@@ -31,6 +31,9 @@ const (
 	DefaultProbeInterval = 30 * time.Second
 )
 
+// noStop disarms no timer.
+func noStop() {}
+
 // errSilent ends the attempt on a target that sent nothing for
 // FailoverAfter; it never leaves the package.
 var errSilent = errors.New("ua: no response yet")
@@ -51,18 +54,30 @@ type sendPlan struct {
 	// ones before the target that answers are the line's preferred.
 	all   []transport.PlanEntry
 	track bool // the request goes to the line's own servers
+	// one is the only target of a numeric next hop without alternates:
+	// no DNS and no plan (transport.NumericResolver); oneErr is how its
+	// attempt failed, oneUsed that it was tried.
+	one              transport.Target
+	haveOne, oneUsed bool
+	oneErr           error
 }
 
 // newSendPlan resolves the next hop of req (and of the line's alternate,
 // see Line.alternates) into the order its targets are tried in.
 func (u *UA) newSendPlan(ctx context.Context, req *sip.Request, network transport.Network, line *Line) (*sendPlan, error) {
 	hop := nextHop(req)
-	targets, err := u.resolve(ctx, hop, network)
 	sp := &sendPlan{u: u, line: line, network: network, after: DefaultFailoverAfter, track: line.tracks(req)}
 	if line != nil {
 		sp.after = line.failoverAfter
 	}
 	alts := line.alternates(req)
+	if u.numeric != nil && len(alts) == 0 {
+		if t, ok := u.numeric.ResolveNumeric(hop, network); ok {
+			sp.one, sp.haveOne = t, true
+			return sp, nil
+		}
+	}
+	targets, err := u.resolve(ctx, hop, network)
 	if err != nil && len(alts) == 0 {
 		return nil, err
 	}
@@ -104,10 +119,17 @@ func (u *UA) newSendPlan(ctx context.Context, req *sip.Request, network transpor
 	}
 	if sp.track {
 		if srv, ok := line.Server(); ok {
-			sp.plan.Prefer(srv, time.Now())
+			sp.prefer(srv)
 		}
 	}
 	return sp, nil
+}
+
+// prefer tries t first when it is one of the targets (TargetPlan.Prefer).
+func (sp *sendPlan) prefer(t transport.Target) {
+	if !sp.haveOne {
+		sp.plan.Prefer(t, time.Now())
+	}
 }
 
 // hopPlan is the targets of one hop of a request.
@@ -122,6 +144,15 @@ type hopPlan struct {
 // of req unless it is the last target of hop 0) and the target. When no
 // target is left it returns the plan's error.
 func (sp *sendPlan) start(ctx, txCtx context.Context, req *sip.Request) (*transaction.ClientTx, *sip.Request, transport.PlanEntry, error) {
+	if sp.haveOne {
+		e := transport.PlanEntry{Target: sp.one}
+		if sp.oneUsed {
+			return nil, nil, e, sp.oneErr
+		}
+		sp.oneUsed = true
+		tx, err := sp.u.tx.Request(txCtx, req, sp.one)
+		return tx, req, e, err
+	}
 	for {
 		e, ok := sp.plan.Next(time.Now())
 		if !ok {
@@ -157,8 +188,8 @@ func (sp *sendPlan) start(ctx, txCtx context.Context, req *sip.Request) (*transa
 // target remains; and the function that disarms it. The wait runs on the
 // UA's clock.
 func (sp *sendPlan) silence() (<-chan struct{}, func()) {
-	if sp.after <= 0 || sp.plan.Remaining() == 0 {
-		return nil, func() {}
+	if sp.after <= 0 || sp.haveOne || sp.plan.Remaining() == 0 {
+		return nil, noStop
 	}
 	ch := make(chan struct{})
 	t := sp.u.afterFunc(sp.after, func() { close(ch) })
@@ -192,11 +223,22 @@ func (sp *sendPlan) outcome(e transport.PlanEntry, req *sip.Request, res *sip.Re
 		}
 		a.Err = &StatusError{Response: res}
 	default:
+		if sp.haveOne {
+			if sp.track {
+				sp.line.served(req, e, nil, "")
+			}
+			return false
+		}
 		sp.plan.Succeed(e.Target)
 		if sp.track {
 			sp.line.served(req, e, sp.preferred(e), sp.why())
 		}
 		return false
+	}
+	if sp.haveOne {
+		// Nothing to fail over to: the attempt's error is the request's.
+		sp.oneErr = a.Err
+		return true
 	}
 	sp.plan.Fail(a, now)
 	return true

@@ -3,7 +3,6 @@ package ua
 import (
 	"errors"
 	"sync"
-	"time"
 
 	"github.com/dialtone/dialtone/dialog"
 	"github.com/dialtone/dialtone/sip"
@@ -25,7 +24,7 @@ func (o *outgoing) attempt(req *sip.Request) (*sip.Response, error) {
 	if o.haveLast {
 		// The INVITE after a challenge (or any later one of the call)
 		// goes where the last one was answered.
-		sp.plan.Prefer(o.last, time.Now())
+		sp.prefer(o.last)
 	}
 	for first := true; ; first = false {
 		tx, sent, e, err := sp.start(u.baseCtx, u.baseCtx, req)

@@ -62,6 +62,7 @@ type UA struct {
 	// line and call, and the stray dialogs being ended.
 	dead      *transport.DeadTargets
 	strayByes strayByes
+	numeric   transport.NumericResolver // the resolver's way for IP hosts, or nil
 }
 
 type listener struct {
@@ -124,6 +125,7 @@ func New(cfg Config) (*UA, error) {
 	if u.dead == nil {
 		u.dead = transport.NewDeadTargets(transport.DeadTargetsConfig{})
 	}
+	u.numeric, _ = u.resolver.(transport.NumericResolver)
 
 	tp, err := transport.New(transport.Config{
 		Net:           cfg.Net,
