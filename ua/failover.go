@@ -266,23 +266,35 @@ func (sp *sendPlan) abandon(tx *transaction.ClientTx, sent *sip.Request) {
 	}
 }
 
+// lastTarget is the target that answered the previous request of an
+// exchange (a challenge): the next one, with credentials, goes there
+// first, whatever order the resolver draws this time.
+type lastTarget struct {
+	t  transport.Target
+	ok bool
+}
+
 // request sends a request outside a dialog (REGISTER, OPTIONS, MESSAGE)
 // through the targets of its next hop, failing over as the package
 // comment says, and returns its final response. ctx bounds the wait.
-func (u *UA) request(ctx context.Context, req *sip.Request, network transport.Network, line *Line) (*sip.Response, error) {
-	return u.requestVia(ctx, req, network, line, false)
+// last, when not nil, is read and updated (lastTarget).
+func (u *UA) request(ctx context.Context, req *sip.Request, network transport.Network, line *Line, last *lastTarget) (*sip.Response, error) {
+	return u.requestVia(ctx, req, network, line, false, last)
 }
 
 // requestVia is request; alt says that req is the line's alternate
 // registration, which neither fails over to the primary nor moves the
 // line (failover_dual.go).
-func (u *UA) requestVia(ctx context.Context, req *sip.Request, network transport.Network, line *Line, alt bool) (*sip.Response, error) {
+func (u *UA) requestVia(ctx context.Context, req *sip.Request, network transport.Network, line *Line, alt bool, last *lastTarget) (*sip.Response, error) {
 	sp, err := u.newSendPlan(ctx, req, network, line)
 	if err == nil && alt {
 		sp.track, sp.all = false, nil
 	}
 	if err != nil {
 		return nil, err
+	}
+	if last != nil && last.ok {
+		sp.prefer(last.t)
 	}
 	for {
 		tx, sent, e, err := sp.start(ctx, ctx, req)
@@ -298,6 +310,9 @@ func (u *UA) requestVia(ctx context.Context, req *sip.Request, network transport
 		if !sp.outcome(e, sent, res, err) || ctx.Err() != nil {
 			if err != nil {
 				return nil, err
+			}
+			if last != nil {
+				last.t, last.ok = e.Target, true
 			}
 			return res, nil
 		}

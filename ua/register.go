@@ -455,6 +455,7 @@ func (l *Line) exchange(ctx context.Context, contacts []regContact) (*sip.Respon
 // they are the alternate registration's (failover_dual.go).
 func (l *Line) exchangeWith(ctx context.Context, contacts []regContact, build func([]regContact) *sip.Request, alt bool) (*sip.Response, error) {
 	var auth []sip.Header // credentials answering the last challenge
+	var last lastTarget   // where the challenge came from (failover.go)
 	preemptive := false
 	for range 8 {
 		req := build(contacts)
@@ -465,7 +466,7 @@ func (l *Line) exchangeWith(ctx context.Context, contacts []regContact, build fu
 			preemptive = true
 		}
 		auth = nil
-		res, err := l.u.requestVia(ctx, req, l.network, l, alt) // failover.go
+		res, err := l.u.requestVia(ctx, req, l.network, l, alt, &last) // failover.go
 		if err != nil {
 			return nil, fmt.Errorf("ua: REGISTER: %w", err)
 		}
