@@ -120,10 +120,12 @@ func TestFailoverKamailioDNS(t *testing.T) {
 		alice, hops := newAlice(t, dns)
 		require.NoError(t, alice.line().Register(ctx))
 		require.Equal(t, k1.port, serverPort(t, alice))
+		alice.waitEvent(t, ctx, ua.EventRegistered, "") // this registration's
 
 		// Hung: k1 holds its socket and answers nothing.
 		k1.freeze(t)
-		start := time.Now()
+		frozeAt := time.Now()
+		start := frozeAt
 		id := callBob(t, ctx, alice, bob)
 		first := hops.sentTo("INVITE", id, 0)[0]
 		var moved time.Time
@@ -144,8 +146,14 @@ func TestFailoverKamailioDNS(t *testing.T) {
 		id2 := callBob(t, ctx, alice, bob)
 		require.Empty(t, hops.sentTo("INVITE", id2, k1.port), "the dead k1 is skipped")
 		t.Logf("second call with k1 dead: set up in %v", time.Since(start))
-		require.NoError(t, alice.line().Register(ctx))
-		require.True(t, isBackup(serverPort(t, alice)), "registered at k2 or k3")
+		// The line's own refresh (at half the 20 s granted) goes to k2
+		// or k3 at once.
+		alice.waitEvent(t, ctx, ua.EventRegistered, "")
+		require.True(t, isBackup(serverPort(t, alice)), "refreshed at k2 or k3")
+		for _, at := range hops.sentTo("REGISTER", "", k1.port) {
+			require.True(t, at.Before(frozeAt), "a REGISTER went to the hung k1")
+		}
+		ks[1+btoi(serverPort(t, alice) == ks[2].port)].waitBinding(t, ctx, "alice", true)
 
 		// Back: the next probe finds it, the line moves and registers
 		// there.
@@ -229,4 +237,11 @@ func TestFailoverKamailioDualRegistration(t *testing.T) {
 	require.Empty(t, hops.sentTo("INVITE", id, k1.port), "the primary is not tried")
 	require.NotEmpty(t, hops.sentTo("INVITE", id, k2.port))
 	require.Empty(t, k1.logLines("REQ INVITE", id))
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
