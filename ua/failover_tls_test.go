@@ -90,7 +90,9 @@ func TestFailoverTLSServerName(t *testing.T) {
 			Lines: []ua.LineConfig{{AOR: "sips:alice@example.test", Registrar: "sips:example.test", Manual: true,
 				Transport: transport.TLS}},
 		})
+		t0 := time.Now()
 		require.NoError(t, u.Lines()[0].Register(t.Context()))
+		require.Equal(t, t0, time.Now(), "a refused connection is a transport error: the next target at once")
 		req := recv(t, got, time.Second, "REGISTER at the second target")
 		require.Equal(t, "sips:example.test", req.URI.String())
 		mu.Lock()
