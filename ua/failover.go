@@ -225,13 +225,13 @@ func (sp *sendPlan) outcome(e transport.PlanEntry, req *sip.Request, res *sip.Re
 	default:
 		if sp.haveOne {
 			if sp.track {
-				sp.line.served(req, e, nil, "")
+				sp.line.served(e, nil, "")
 			}
 			return false
 		}
 		sp.plan.Succeed(e.Target)
 		if sp.track {
-			sp.line.served(req, e, sp.preferred(e), sp.why())
+			sp.line.served(e, sp.preferred(e), sp.why())
 		}
 		return false
 	}

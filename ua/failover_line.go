@@ -15,9 +15,8 @@ type lineFailover struct {
 	// server is the target the line's last request to its own servers
 	// (REGISTER, or through its outbound proxy) went to; valid once one
 	// was answered.
-	server   transport.Target
-	haveSrv  bool
-	serverOf *sip.Request // a request that reached server, for probes
+	server  transport.Target
+	haveSrv bool
 	// preferred are the targets tried before server in resolution order
 	// (the ones probe-back asks), each with its hop.
 	preferred []transport.PlanEntry
@@ -118,13 +117,13 @@ func (l *Line) tracks(req *sip.Request) bool {
 	return l != nil && (req.Method == sip.REGISTER || l.proxy != nil)
 }
 
-// served notes that e answered req, after the targets in preferred (in
-// resolution order) were skipped or failed: the line now works through
-// e, and probes the preferred ones while it does.
-func (l *Line) served(req *sip.Request, e transport.PlanEntry, preferred []transport.PlanEntry, why string) {
+// served notes that e answered a request of the line, after the targets
+// in preferred (in resolution order) were skipped or failed: the line
+// now works through e, and probes the preferred ones while it does.
+func (l *Line) served(e transport.PlanEntry, preferred []transport.PlanEntry, why string) {
 	l.mu.Lock()
 	from, had := l.fo.server, l.fo.haveSrv
-	l.fo.server, l.fo.haveSrv, l.fo.serverOf = e.Target, true, req
+	l.fo.server, l.fo.haveSrv = e.Target, true
 	l.fo.preferred = preferred
 	moved := had && from != e.Target
 	if !had && len(preferred) > 0 {
