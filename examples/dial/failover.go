@@ -2,6 +2,7 @@ package main
 
 import (
 	"flag"
+	"net"
 	"time"
 
 	"github.com/dialtone/dialtone/examples/internal/cli"
@@ -33,6 +34,11 @@ func addFailoverFlags(fs *flag.FlagSet) *failoverFlags {
 
 // check reports contradictory flags.
 func (f *failoverFlags) check(lines []ua.LineConfig) error {
+	if f.dns != "" {
+		if _, _, err := net.SplitHostPort(f.dns); err != nil {
+			return cli.Usagef("-dns %q: want host:port: %v", f.dns, err)
+		}
+	}
 	if (f.altProxy != "" || f.altOutbound != "" || f.dual || f.outbound != "") && len(lines) == 0 {
 		return cli.Usagef("-outbound, -alt-proxy, -alt-outbound and -dual-register need a line (-aor)")
 	}

@@ -39,6 +39,7 @@ func TestParseErrors(t *testing.T) {
 		{Args: []string{"-dtmf", "12x"}, Want: "-dtmf \"12x\""},
 		{Args: []string{"-hold-after", "-1s"}, Want: "-hold-after -1s: want a duration of 0 or more"},
 		{Args: []string{"-alt-proxy", "sip:b.test"}, Want: "need a line (-aor)"},
+		{Args: []string{"-dns", "127.0.0.1"}, Want: "-dns \"127.0.0.1\": want host:port"},
 		{Args: []string{"-aor", "sip:a@a.test", "-dual-register"}, Want: "-dual-register needs -alt-proxy or -alt-outbound"},
 		{Args: []string{"-aor", "sip:a@a.test", "-proxy", "sip:p.test", "-outbound", "sip:q.test"}, Want: "-outbound and -proxy differ"},
 	})
