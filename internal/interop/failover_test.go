@@ -4,6 +4,8 @@ package interop
 
 import (
 	"context"
+	"net"
+	"strconv"
 	"testing"
 	"time"
 
@@ -244,4 +246,29 @@ func btoi(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// TestDialFailoverDNS: examples/dial given the domain and the DNS server
+// (-registrar sip:example.test -dns) registers past a primary that
+// answers 503, prints the move, and moves back (printed too) once the
+// primary serves again.
+func TestDialFailoverDNS(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(t.Context(), foTestTimeout)
+	defer cancel()
+	ks, dns := foServers(t, ctx)
+	k1 := ks[0]
+	k1.setBusy(t, ctx, true)
+	d := startExample(t, ctx, "dial", "-listen", net.JoinHostPort(loopback, "0"),
+		"-aor", "sip:alice@"+testDomain, "-pass", "alicepw", "-registrar", "sip:"+testDomain,
+		"-dns", dns.addr(), "-failover-after", foAfter.String(), "-probe-interval", foProbe.String())
+	defer func() { logTails(t, d.stdout, d.stderr) }()
+	k1Target := net.JoinHostPort(loopback, strconv.Itoa(k1.port)) + "/UDP"
+	d.waitOutput(t, ctx, " server moved line=sip:alice@"+testDomain+": "+k1Target+" -> ")
+	d.waitOutput(t, ctx, " registered line=sip:alice@"+testDomain)
+	require.Contains(t, readFile(t, d.stdout), "(failover: "+net.JoinHostPort(loopback, strconv.Itoa(k1.port))+" UDP 503 Retry-After 60)")
+	k1.setBusy(t, ctx, false)
+	d.waitOutput(t, ctx, " -> "+k1Target+" (probe: "+k1Target+" answered OPTIONS)")
+	k1.waitBinding(t, ctx, "alice", true)
+	d.finish(t)
 }
