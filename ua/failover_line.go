@@ -1,7 +1,9 @@
 package ua
 
 import (
+	"context"
 	"fmt"
+	"time"
 
 	"github.com/dialtone/dialtone/sip"
 	"github.com/dialtone/dialtone/transport"
@@ -22,6 +24,10 @@ type lineFailover struct {
 	preferred []transport.PlanEntry
 	probe     *clockTimer
 	probing   bool
+	// leave is the server a probe moved the line away from, whose
+	// binding goes once the line is registered with the new one.
+	leave     transport.Target
+	haveLeave bool
 	// altState is the alternate registration's state with
 	// DualRegistration.
 	altState RegState
@@ -186,4 +192,22 @@ func (m *ServerMove) String() string {
 
 func targetString(t transport.Target) string {
 	return t.Addr.String() + "/" + t.Network.ViaTransport()
+}
+
+// afterRegister runs after each registration attempt of the line's run
+// (primary granted lifetime, err): it removes the binding at the server a
+// probe moved the line away from, once registered with the new one
+// (probe.go), then registers with the alternate (failover_dual.go). It
+// returns the lifetime to refresh by.
+func (l *Line) afterRegister(ctx context.Context, granted time.Duration, err error) time.Duration {
+	l.mu.Lock()
+	leave, ok := l.fo.leave, l.fo.haveLeave && err == nil && l.fo.server != l.fo.leave
+	if err == nil {
+		l.fo.haveLeave = false
+	}
+	l.mu.Unlock()
+	if ok {
+		l.unregisterAt(leave)
+	}
+	return l.registerAlt(ctx, granted, err)
 }

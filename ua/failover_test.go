@@ -376,6 +376,14 @@ func TestFailoverProbeBack(t *testing.T) {
 		regs := a.got(sip.REGISTER)
 		require.Len(t, regs, 1, "re-registered with A")
 		require.Equal(t, backAt, regs[0].at.Sub(t0))
+		// Then the binding at B, which is up, goes: same Call-ID, next
+		// CSeq, Expires 0.
+		bRegs := b.got(sip.REGISTER)
+		require.Len(t, bRegs, 2)
+		require.Equal(t, "0", bRegs[1].req.Header("Expires"))
+		require.Equal(t, regs[0].req.CallID(), bRegs[1].req.CallID())
+		require.Equal(t, cseqOf(regs[0].req)+1, cseqOf(bRegs[1].req))
+		require.Equal(t, backAt, bRegs[1].at.Sub(t0), "right after the registration with A")
 		srv, _ := line.Server()
 		require.Equal(t, parseAP(srvA), srv.Addr)
 		// Back on the preferred server: no more probes.

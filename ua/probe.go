@@ -12,10 +12,12 @@ import (
 // Probe-back: while a line works through a server other than its most
 // preferred one (after a failover), it asks the preferred ones, every
 // ProbeInterval on the UA's clock, with an OPTIONS whether they are back.
-// The first that answers (any response) is marked alive, the line moves
-// back to it (EventServerMoved, MoveProbe) and re-registers, so that new
-// registrations and new calls go there; calls in progress keep their
-// route set. A probe that gets no answer keeps the target marked dead.
+// The first that answers (anything but 503) is marked alive, the line
+// moves back to it (EventServerMoved, MoveProbe) and re-registers, so
+// that new registrations and new calls go there, and once registered
+// there removes its binding at the server it left (which is up); calls in
+// progress keep their route set. A probe that gets no answer keeps the
+// target marked dead.
 
 // armProbe arms the line's next probe while it has preferred servers to
 // probe, and disarms it when it has none.
@@ -68,6 +70,9 @@ func (l *Line) probeNow() {
 		l.fo.preferred = preferred[:i:i]
 		l.fo.probing = false
 		reregister := l.registrar != nil && l.want && !l.closing
+		if reregister && l.state == RegRegistered {
+			l.fo.leave, l.fo.haveLeave = from, true // afterRegister
+		}
 		l.mu.Unlock()
 		l.u.emit(Event{Kind: EventServerMoved, Line: l, Move: &ServerMove{From: from, To: e.Target, Reason: MoveProbe,
 			Detail: targetString(e.Target) + " answered OPTIONS"}})
@@ -138,4 +143,39 @@ func hostOf(a netip.Addr) string {
 		return "[" + a.String() + "]"
 	}
 	return a.String()
+}
+
+// unregisterAt removes the line's binding at target t, the server it
+// leaves for a preferred one: one REGISTER with Expires 0 on the
+// registration's Call-ID, straight to t (no failover, no move), a digest
+// challenge answered once. Its outcome only goes to the log: the binding
+// expires anyway.
+func (l *Line) unregisterAt(t transport.Target) {
+	l.registers.Lock()
+	defer l.registers.Unlock()
+	l.mu.Lock()
+	ct := l.contact
+	l.mu.Unlock()
+	u := l.u
+	ctx, cancel := context.WithTimeout(u.baseCtx, 64*u.t1)
+	defer cancel()
+	var auth []sip.Header
+	for range 2 {
+		req := l.newRegister([]regContact{{ct, 0}})
+		applyAuth(req, auth)
+		tx, err := u.tx.Request(ctx, req, t)
+		if err != nil {
+			u.log.Debug("binding at the server left not removed", "target", targetString(t), "error", err.Error())
+			return
+		}
+		res, err := tx.Final(ctx)
+		if err != nil || !isChallenge(res) {
+			return
+		}
+		hs, err := l.creds.answer(res, req)
+		if err != nil {
+			return
+		}
+		auth = l.creds.retryAuth(hs, req)
+	}
 }

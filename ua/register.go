@@ -283,7 +283,7 @@ func (l *Line) run() {
 	l.mu.Unlock()
 	l.u.emit(Event{Kind: EventRegistering, Line: l})
 	granted, err := l.registerOnce(l.u.baseCtx)
-	granted = l.registerAlt(l.u.baseCtx, granted, err) // failover_dual.go
+	granted = l.afterRegister(l.u.baseCtx, granted, err) // failover_line.go
 
 	l.mu.Lock()
 	l.running = false

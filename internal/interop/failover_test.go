@@ -251,7 +251,7 @@ func btoi(b bool) int {
 // TestDialFailoverDNS: examples/dial given the domain and the DNS server
 // (-registrar sip:example.test -dns) registers past a primary that
 // answers 503, prints the move, and moves back (printed too) once the
-// primary serves again.
+// primary serves again, removing its binding at the backup.
 func TestDialFailoverDNS(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(t.Context(), foTestTimeout)
@@ -270,5 +270,8 @@ func TestDialFailoverDNS(t *testing.T) {
 	k1.setBusy(t, ctx, false)
 	d.waitOutput(t, ctx, " -> "+k1Target+" (probe: "+k1Target+" answered OPTIONS)")
 	k1.waitBinding(t, ctx, "alice", true)
+	// The binding at the backup it left is removed.
+	ks[1].waitBinding(t, ctx, "alice", false)
+	ks[2].waitBinding(t, ctx, "alice", false)
 	d.finish(t)
 }
