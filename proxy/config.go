@@ -115,6 +115,11 @@ type Config struct {
 	// Resolver turns URIs into targets (RFC 3263) for requests leaving
 	// the domain and contacts with names. Nil: a transport.DNSResolver.
 	Resolver transport.Resolver
+	// DeadTargets remembers the next hops that failed without any
+	// response (a timeout, a transport error), so that the branches that
+	// follow skip them for its DeadTime (RFC 3263 §4.3). Nil: a memory of
+	// the Server's own with the defaults.
+	DeadTargets *transport.DeadTargets
 	// Mode is ModeProxy or ModeRedirect.
 	Mode Mode
 	// Forking is Parallel or Sequential.

@@ -207,19 +207,28 @@ func (c *respContext) runBranch(ctx context.Context, b *branch, t target) {
 		c.events <- branchEvent{b: b, res: sip.NewResponse(r, sip.StatusServiceUnavailable, "Destination Unresolvable")}
 		return
 	}
-	for i, hop := range hops {
+	// The shared plan (transport/targets.go) skips the hops that failed
+	// recently, and remembers those that fail now.
+	plan := c.s.dead.NewPlan(t.uri.Host, hops)
+	for i := 0; ; i++ {
+		e, ok := plan.Next(time.Now())
+		if !ok {
+			return // unreachable: the last hop always reports
+		}
+		hop := e.Target
 		if i > 0 {
 			r = c.s.forwardCopy(c.req, t, c.hash)
 		}
 		if c.rr {
 			c.s.addRecordRoutes(r, c.me, c.callerRR, hop)
 		}
-		last := i == len(hops)-1
+		last := plan.Remaining() == 0
 		tx, err := c.s.tx.Request(ctx, r, hop)
 		if err != nil {
 			if errors.Is(err, transaction.ErrClosed) {
 				return
 			}
+			plan.Fail(transport.TargetAttempt{Target: hop, Err: err}, time.Now())
 			if !last && ctx.Err() == nil {
 				continue
 			}
@@ -228,6 +237,9 @@ func (c *respContext) runBranch(ctx context.Context, b *branch, t target) {
 		}
 		got, final := false, false
 		for res := range tx.Responses() {
+			if !got {
+				plan.Succeed(hop)
+			}
 			got = true
 			c.events <- branchEvent{b: b, res: res}
 			if res.StatusCode < 200 {
@@ -256,6 +268,9 @@ func (c *respContext) runBranch(ctx context.Context, b *branch, t target) {
 		err = tx.Err()
 		if errors.Is(err, transaction.ErrClosed) {
 			return
+		}
+		if !got && (errors.Is(err, transaction.ErrTimeout) || errors.Is(err, transaction.ErrTransport)) {
+			plan.Fail(transport.TargetAttempt{Target: hop, Err: err}, time.Now())
 		}
 		if !got && !last && ctx.Err() == nil {
 			continue

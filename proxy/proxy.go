@@ -33,6 +33,7 @@ type Server struct {
 	tx       *transaction.Layer
 	auth     *digest.Server
 	resolver transport.Resolver
+	dead     *transport.DeadTargets   // next hops that failed (RFC 3263 §4.3)
 	me       atomic.Pointer[identity] // our addresses and Record-Route
 	tokenKey []byte                   // HMAC key of flow tokens
 	domains  map[string]bool          // lower-case domains
@@ -64,7 +65,7 @@ func New(tp transaction.Transport, cfg Config) (*Server, error) {
 		return nil, errors.Join(ErrConfig, err)
 	}
 	s := &Server{
-		cfg: cfg, log: cfg.Logger, tp: tp, auth: auth, resolver: cfg.Resolver,
+		cfg: cfg, log: cfg.Logger, tp: tp, auth: auth, resolver: cfg.Resolver, dead: cfg.DeadTargets,
 		domains: map[string]bool{},
 		sem:     make(chan struct{}, cfg.MaxStateless),
 		valid:   sip.Validator{Proxy: true},
@@ -86,6 +87,9 @@ func New(tp transaction.Transport, cfg Config) (*Server, error) {
 	s.tokenKey = key[:]
 	for _, d := range cfg.Domains {
 		s.domains[strings.ToLower(d)] = true
+	}
+	if s.dead == nil {
+		s.dead = transport.NewDeadTargets(transport.DeadTargetsConfig{})
 	}
 	if s.resolver == nil {
 		r, err := transport.NewDNSResolver(transport.DNSResolverConfig{})

@@ -3,8 +3,9 @@
 # (Debian 12 packages): SIPp (sip-tester), Kamailio, baresip, tshark, sox,
 # the network tools of the tests that build namespaces (iproute2, iptables),
 # coturn (its turnserver is the STUN server of the NAT tests), ffmpeg
-# (rtp/g722 checks its G.722 codec against FFmpeg's) and PostgreSQL
-# (proxy/location/pgstore's tests start their own server).
+# (rtp/g722 checks its G.722 codec against FFmpeg's), PostgreSQL
+# (proxy/location/pgstore's tests start their own server) and dnsmasq
+# (the failover tests' DNS server).
 # Idempotent: does nothing when every tool is already there.
 set -euo pipefail
 need=()
@@ -24,6 +25,9 @@ command -v openssl >/dev/null || need+=(openssl)
 command -v curl >/dev/null || need+=(curl)
 command -v python3 >/dev/null || need+=(python3)
 compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null || need+=(postgresql)
+# dnsmasq serves the failover tests' NAPTR/SRV/A records (the binary only,
+# no system service).
+command -v dnsmasq >/dev/null || [ -x /usr/sbin/dnsmasq ] || need+=(dnsmasq-base)
 [ ${#need[@]} -eq 0 ] && exit 0
 export DEBIAN_FRONTEND=noninteractive
 # tshark asks whether non-root users may capture; the answer does not matter here.

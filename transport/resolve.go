@@ -182,7 +182,7 @@ func (s StaticResolver) Resolve(_ context.Context, u sip.URI) ([]Target, error) 
 		return nil, err
 	}
 	if p.ip.IsValid() {
-		return []Target{p.numericTarget([]Network{UDP, TCP, TLS})}, nil
+		return []Target{p.numericTarget(staticNetworks[:])}, nil
 	}
 	list, ok := s[p.host]
 	if !ok {

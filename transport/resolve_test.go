@@ -21,7 +21,7 @@ import (
 // resolveTestServer is a DNS server on 127.0.0.1 (UDP and TCP on the same
 // random port) that serves a fixed zone and counts the queries it gets.
 type resolveTestServer struct {
-	t       *testing.T
+	t       testing.TB
 	addr    string
 	servers []*dns.Server
 	wg      sync.WaitGroup
@@ -40,10 +40,14 @@ type resolveTestServer struct {
 // over TCP.
 const truncatedName = "big.example.test."
 
-func newResolveTestServer(t *testing.T, records ...string) *resolveTestServer {
+func newResolveTestServer(t testing.TB, records ...string) *resolveTestServer {
 	t.Helper()
-	// Registered first, so it runs after the server's Close.
-	t.Cleanup(func() { goleak.VerifyNone(t) })
+	// Registered first, so it runs after the server's Close. Not in a
+	// benchmark, whose runner's goroutines it would take for leaks
+	// (TestMain checks the whole run).
+	if _, bench := t.(*testing.B); !bench {
+		t.Cleanup(func() { goleak.VerifyNone(t) })
+	}
 	s := &resolveTestServer{
 		t:       t,
 		zone:    map[string][]dns.RR{},
@@ -150,7 +154,7 @@ func (s *resolveTestServer) Close() {
 	})
 }
 
-func (s *resolveTestServer) resolver(t *testing.T, cfg transport.DNSResolverConfig) *transport.DNSResolver {
+func (s *resolveTestServer) resolver(t testing.TB, cfg transport.DNSResolverConfig) *transport.DNSResolver {
 	t.Helper()
 	cfg.Servers = []string{s.addr}
 	r, err := transport.NewDNSResolver(cfg)

@@ -153,6 +153,13 @@ type Config struct {
 	// Media configures the RTP sessions of calls (package rtp); by default
 	// every call without host SDP gets one. See MediaConfig.
 	Media MediaConfig
+	// DeadTargets remembers the targets that failed (RFC 3263 §4.3
+	// failover: a timeout, a transport error, a 503), shared by every line
+	// and call, so that the next request skips them for
+	// transport.DeadTargetsConfig.DeadTime (30 s) or the 503's
+	// Retry-After. Nil: a memory of the UA's own with the defaults; a
+	// host may share one among UAs, or with a proxy.
+	DeadTargets *transport.DeadTargets
 }
 
 func (c *Config) fill() {

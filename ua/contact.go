@@ -248,8 +248,8 @@ func (l *Line) natApplies() bool {
 
 // outboundParams adds the RFC 5626 §4.2 Contact parameters of the line's
 // registration: +sip.instance and reg-id (one flow per line: reg-id 1).
-func (l *Line) outboundParams(a sip.Address) sip.Address {
-	a.Params = a.Params.Set("+sip.instance", `"<`+l.cfg.InstanceID+`>"`).Set("reg-id", "1")
+func (l *Line) outboundParams(a sip.Address, regID string) sip.Address {
+	a.Params = a.Params.Set("+sip.instance", `"<`+l.cfg.InstanceID+`>"`).Set("reg-id", regID)
 	return a
 }
 

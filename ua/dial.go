@@ -166,6 +166,9 @@ type outgoing struct {
 	auth         []sip.Header
 	result       chan error
 	answered     bool
+	// last is the target that answered the last INVITE (failover_invite.go).
+	last     transport.Target
+	haveLast bool
 }
 
 func (o *outgoing) newInvite(uri sip.URI) *sip.Request {
@@ -203,24 +206,11 @@ func (o *outgoing) finish(err error) {
 }
 
 func (o *outgoing) run() {
-	c, u := o.c, o.c.u
+	c := o.c
 	req := o.newInvite(o.target)
 	authTries := 0
 	for {
-		tx, err := u.send(u.baseCtx, u.baseCtx, req, c.network)
-		if err != nil {
-			o.finish(fmt.Errorf("ua: INVITE %s: %w", req.URI.String(), err))
-			return
-		}
-		c.mu.Lock()
-		c.tx = tx
-		abandoned := c.abandoned
-		c.mu.Unlock()
-		if abandoned {
-			tx.Cancel()
-		}
-		u.emit(Event{Kind: EventCallDialing, Line: c.line, Call: c, CallID: c.callID})
-		res, err := o.read(tx, req)
+		res, err := o.attempt(req) // failover.go: each target in turn
 		if o.answered {
 			return
 		}
@@ -229,7 +219,7 @@ func (o *outgoing) run() {
 			return
 		}
 		c.mu.Lock()
-		abandoned = c.abandoned
+		abandoned := c.abandoned
 		c.mu.Unlock()
 		if abandoned {
 			o.finish(&StatusError{Response: res})
@@ -307,11 +297,21 @@ func (o *outgoing) addContacts(res *sip.Response) bool {
 // goroutine waits on an answered call; read returns with o.answered set.
 // After Timer M the session is dropped with the transaction: a 2xx that
 // matches no transaction is discarded (RFC 6026 §8.9).
-func (o *outgoing) read(tx *transaction.ClientTx, req *sip.Request) (*sip.Response, error) {
+//
+// silent, when not nil, closes when the target has gone FailoverAfter
+// without a response: read then returns errSilent.
+func (o *outgoing) read(tx *transaction.ClientTx, req *sip.Request, silent <-chan struct{}) (*sip.Response, error) {
 	c, u := o.c, o.c.u
 	s := &uacSession{ic: dialog.NewInviteClient(req, 0)}
 	s.flows = s.flow1[:0]
-	for res := range tx.Responses() {
+	for {
+		res, ok, err := nextResponse(tx.Responses(), &silent)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			break
+		}
 		if res.IsProvisional() {
 			if res.StatusCode == sip.StatusTrying {
 				continue

@@ -35,6 +35,17 @@
 //     and received through Config.OnMessage.
 //   - Registration and call state changes reach Config.OnEvent as Events;
 //     a failed request returns a *StatusError carrying the final response.
+//   - Failover (RFC 3263 §4.3; failover.go, probe.go): a request outside a
+//     dialog tries the targets its next hop resolves to (NAPTR, SRV by
+//     priority and weight, A/AAAA) one after another, as a new transaction
+//     each, after a transport error, a timeout, a 503 (its Retry-After
+//     honoured), or LineConfig.FailoverAfter (4 s) without any response;
+//     targets that failed are skipped for a while by every line and call
+//     (Config.DeadTargets); a line probes the servers it left and moves
+//     back (EventServerMoved); LineConfig.AlternateProxy,
+//     AlternateOutboundProxy and DualRegistration add a second server. An
+//     error after every target failed is a *transport.FailoverError naming
+//     each.
 //
 // # Media
 //

@@ -54,6 +54,10 @@ const (
 	// another address (Line.PublicAddr); Err is ErrSymmetricNAT when the
 	// NAT maps it differently per destination.
 	EventNATDetected
+	// EventServerMoved: the line's requests now go to another server
+	// (Move says from where, to where and why): a failover, or the move
+	// back to a preferred server that answered a probe.
+	EventServerMoved
 )
 
 var eventNames = [...]string{
@@ -71,6 +75,7 @@ var eventNames = [...]string{
 	EventDTMF:               "dtmf",
 	EventFlowFailed:         "flow-failed",
 	EventNATDetected:        "nat",
+	EventServerMoved:        "server-moved",
 }
 
 // String returns the kind's name.
@@ -109,6 +114,8 @@ type Event struct {
 	Digit         rune
 	DigitDuration time.Duration
 	DTMFInfo      bool
+	// Move is the line's move of EventServerMoved.
+	Move *ServerMove
 }
 
 // String formats the event on one line, for logs and the example programs.
@@ -143,6 +150,10 @@ func (e Event) String() string {
 			b.WriteString(" duration=")
 			b.WriteString(e.DigitDuration.String())
 		}
+	}
+	if e.Move != nil {
+		b.WriteString(" move=")
+		b.WriteString(strconv.Quote(e.Move.String()))
 	}
 	if len(e.SDP) > 0 {
 		b.WriteString(" sdp=")

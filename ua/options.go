@@ -70,6 +70,7 @@ func (u *UA) outOfDialog(ctx context.Context, line *Line, m sip.Method, uri sip.
 	callID := sip.NewCallID()
 	var auth []sip.Header
 	var cr *credentials
+	var last lastTarget // the challenge answer goes where the challenge came from
 	if line != nil {
 		cr = line.creds
 	}
@@ -86,11 +87,7 @@ func (u *UA) outOfDialog(ctx context.Context, line *Line, m sip.Method, uri sip.
 			req.SetBody(body, contentType)
 		}
 		applyAuth(req, auth)
-		tx, err := u.send(ctx, ctx, req, network)
-		if err != nil {
-			return nil, err
-		}
-		res, err := tx.Final(ctx)
+		res, err := u.request(ctx, req, network, line, &last) // failover.go
 		if err != nil {
 			return nil, err
 		}

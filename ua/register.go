@@ -69,6 +69,33 @@ type LineConfig struct {
 	// NoOutbound keeps RFC 5626 outbound out of the registration: no
 	// +sip.instance and reg-id Contact parameters, no Supported: outbound.
 	NoOutbound bool
+	// Failover and redundancy (failover.go, probe.go; RFC 3263 §4.3).
+	//
+	// FailoverAfter ends the attempt on a target that has sent nothing at
+	// all (no 100 Trying, no provisional) for this long when another
+	// target remains: the request goes to the next one. A target that has
+	// answered is never abandoned. 0: DefaultFailoverAfter (4 s);
+	// negative: wait for Timer B or F (32 s).
+	FailoverAfter time.Duration
+	// ProbeInterval is how often the line, while it works through a
+	// server other than its most preferred one, asks the preferred ones
+	// with OPTIONS whether they are back; it moves back (and
+	// re-registers there) when one answers. 0: DefaultProbeInterval
+	// (30 s); negative: no probing.
+	ProbeInterval time.Duration
+	// AlternateProxy is a second registrar and proxy ("sip:backup.example.com"),
+	// tried after every target of Registrar (or of the callee's domain)
+	// failed. Empty: none.
+	AlternateProxy string
+	// AlternateOutboundProxy is a second outbound proxy, tried after
+	// every target of OutboundProxy failed. Empty: none.
+	AlternateOutboundProxy string
+	// DualRegistration registers the line with both the primary
+	// (Registrar, through OutboundProxy) and the alternate
+	// (AlternateProxy, through AlternateOutboundProxy) and keeps both
+	// bindings refreshed. Requests go to the primary first, and straight
+	// to the alternate while the primary registration has failed.
+	DualRegistration bool
 }
 
 // RegState is a line's registration state.
@@ -126,6 +153,14 @@ type Line struct {
 	waiters   []chan error
 	registers sync.Mutex // one REGISTER exchange at a time
 	nat       lineFlow   // the registration's flow and public address (contact.go)
+
+	// Failover (failover_line.go, probe.go): settings, then state under mu.
+	failoverAfter time.Duration
+	probeEvery    time.Duration
+	altProxy      *sip.URI
+	altOutbound   *sip.URI
+	fo            lineFailover
+	alt           altRegistration
 }
 
 func newLine(u *UA, cfg LineConfig) (*Line, error) {
@@ -187,6 +222,9 @@ func newLine(u *UA, cfg LineConfig) (*Line, error) {
 	}
 	l.creds, err = newCredentials(digest.Credentials{Username: username, Password: cfg.Password, HA1: cfg.HA1})
 	if err != nil {
+		return nil, err
+	}
+	if err := l.initFailover(); err != nil {
 		return nil, err
 	}
 	return l, nil
@@ -278,6 +316,7 @@ func (l *Line) run() {
 	l.mu.Unlock()
 	l.u.emit(Event{Kind: EventRegistering, Line: l})
 	granted, err := l.registerOnce(l.u.baseCtx)
+	granted = l.afterRegister(l.u.baseCtx, granted, err) // failover_line.go
 
 	l.mu.Lock()
 	l.running = false
@@ -428,10 +467,17 @@ func grantedExpires(res *sip.Response, ct sip.Address, asked uint32) time.Durati
 // and 423 Interval Too Brief with the Min-Expires asked for (RFC 3261
 // §10.2.8), and returns the 2xx.
 func (l *Line) exchange(ctx context.Context, contacts []regContact) (*sip.Response, error) {
+	return l.exchangeWith(ctx, contacts, l.newRegister, false)
+}
+
+// exchangeWith is exchange with the REGISTERs built by build; alt says
+// they are the alternate registration's (failover_dual.go).
+func (l *Line) exchangeWith(ctx context.Context, contacts []regContact, build func([]regContact) *sip.Request, alt bool) (*sip.Response, error) {
 	var auth []sip.Header // credentials answering the last challenge
+	var last lastTarget   // where the challenge came from (failover.go)
 	preemptive := false
 	for range 8 {
-		req := l.newRegister(contacts)
+		req := build(contacts)
 		if auth != nil {
 			applyAuth(req, auth)
 		} else if pre := l.creds.preauth(sip.REGISTER, req.URI.String(), nil); len(pre) > 0 {
@@ -439,12 +485,10 @@ func (l *Line) exchange(ctx context.Context, contacts []regContact) (*sip.Respon
 			preemptive = true
 		}
 		auth = nil
-		tx, err := l.u.send(ctx, ctx, req, l.sendNetwork())
-		if err != nil {
-			return nil, fmt.Errorf("ua: REGISTER: %w", err)
+		res, err := l.u.requestVia(ctx, req, l.sendNetwork(), l, alt, &last) // failover.go
+		if err == nil && !alt {
+			l.noteFlow(last.flow) // the registration's flow (contact.go)
 		}
-		l.noteFlow(tx.Flow())
-		res, err := tx.Final(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("ua: REGISTER: %w", err)
 		}
@@ -505,7 +549,7 @@ func (l *Line) newRegister(contacts []regContact) *sip.Request {
 		a := c.addr
 		a.Params = a.Params.Set("expires", strconv.FormatUint(uint64(c.expires), 10))
 		if !l.cfg.NoOutbound && (c.expires > 0 || len(contacts) == 1) {
-			a = l.outboundParams(a)
+			a = l.outboundParams(a, "1")
 		}
 		req.Add("Contact", a.String())
 	}
@@ -535,6 +579,7 @@ func (l *Line) Unregister(ctx context.Context) error {
 	was := l.state == RegRegistered
 	ct := l.contact
 	l.mu.Unlock()
+	l.unregisterAlt(ctx, ct) // failover_dual.go
 	if !was {
 		return nil
 	}

@@ -60,7 +60,12 @@ type UA struct {
 
 	stunc   stunClient  // STUN transactions on the SIP UDP sockets (stun.go)
 	started atomic.Bool // lines are built: transport callbacks may look at them
-	met       metrics // Stats (metrics.go)
+	met     metrics     // Stats (metrics.go)
+	// Failover (failover.go): the targets that failed, shared by every
+	// line and call, and the stray dialogs being ended.
+	dead      *transport.DeadTargets
+	strayByes strayByes
+	numeric   transport.NumericResolver // the resolver's way for IP hosts, or nil
 }
 
 type listener struct {
@@ -122,6 +127,11 @@ func New(cfg Config) (*UA, error) {
 	}
 	u.baseCtx, u.stop = context.WithCancel(context.Background())
 	u.clock = newClock(u)
+	u.dead = cfg.DeadTargets
+	if u.dead == nil {
+		u.dead = transport.NewDeadTargets(transport.DeadTargetsConfig{})
+	}
+	u.numeric, _ = u.resolver.(transport.NumericResolver)
 
 	tc := cfg.Transport
 	if tc.Logger == nil {

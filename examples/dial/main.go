@@ -11,6 +11,16 @@
 //	dial -play hello.wav -record reply.wav -dtmf 123# sip:echo@127.0.0.1:5070
 //	dial -hold-after 5s -resume-after 5s -trace -pcap call.pcap sip:bob@127.0.0.1:5070
 //
+// Server redundancy (package ua, RFC 3263 failover): -registrar and -proxy
+// (or -outbound) may be domains that resolve, through -dns host:port, to
+// several servers; a server silent for -failover-after (default 4s) is left
+// for the next, -alt-proxy and -alt-outbound name alternates, and
+// -dual-register registers with both. Each move of the line to another
+// server prints a "server moved" line.
+//
+//	dial -aor sip:alice@example.test -registrar sip:example.test \
+//	     -dns 127.0.0.1:5353 -failover-after 2s sip:bob@example.test
+//
 // Flags may also come from the environment: DIAL_AOR, DIAL_USER, DIAL_PASS,
 // DIAL_REGISTRAR, DIAL_PROXY. Calls carry audio (package rtp through ua):
 // -play sends a WAV file once the call is up (any PCM or G.711 WAV,
@@ -65,6 +75,7 @@ type options struct {
 	trace                           *cli.TraceFlags
 	answer                          *cli.AnswerFlags
 	metrics                         *cli.MetricsFlag
+	failover                        *failoverFlags
 	listen, mediaIP                 string
 	hangupAfter, t1                 time.Duration
 	holdAfter, resumeAfter          time.Duration
@@ -86,6 +97,7 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	o.trace = cli.AddTraceFlags(fs)
 	o.answer = cli.AddAnswerFlags(fs)
 	o.metrics = cli.AddMetricsFlag(fs)
+	o.failover = addFailoverFlags(fs)
 	fs.StringVar(&o.listen, "listen", "0.0.0.0:5060", "host:port to listen on (UDP and TCP; port 0 picks one)")
 	fs.DurationVar(&o.hangupAfter, "hangup-after", 0, "hang up a call this long after it is answered (0: never)")
 	fs.DurationVar(&o.holdAfter, "hold-after", 0, "put the peer on hold (re-INVITE, a=sendonly) this long after the answer (0: never)")
@@ -115,6 +127,9 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 		return nil, cli.Usagef("one target URI at most, got %d arguments: %q", len(rest), rest)
 	}
 	if err := o.answer.Check(); err != nil {
+		return nil, err
+	}
+	if err := o.failover.check(o.line.Lines()); err != nil {
 		return nil, err
 	}
 	for _, d := range []struct {
@@ -203,6 +218,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if err := o.line.Configure(&cfg, stderr); err != nil {
+		return err
+	}
+	if err := o.failover.apply(&cfg); err != nil {
 		return err
 	}
 	var wg sync.WaitGroup

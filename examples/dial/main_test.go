@@ -21,7 +21,9 @@ func TestUsage(t *testing.T) {
 	usagetest.CheckUsage(t, run, "dial", "usage: dial [flags] [target-uri]", "Without one, it listens (-listen)",
 		[]string{"answer-after", "reject-code", "hold-after", "resume-after", "dtmf", "dtmf-after",
 			"trace", "pcap", "hangup-after", "listen", "aor", "pass", "registrar", "play", "record", "no-media", "quiet",
-			"transport", "tls-ca", "tls-cert", "tls-key", "tls-insecure", "stun", "keepalive"})
+			"transport", "tls-ca", "tls-cert", "tls-key", "tls-insecure", "stun", "keepalive",
+
+			"outbound", "alt-proxy", "alt-outbound", "dual-register", "dns", "failover-after", "probe-interval"})
 }
 
 // TestParseErrors: wrong command lines are usage errors (exit status 2)
@@ -40,6 +42,10 @@ func TestParseErrors(t *testing.T) {
 		{Args: []string{"-hold-after", "-1s"}, Want: "-hold-after -1s: want a duration of 0 or more"},
 		{Args: []string{"-transport", "sctp", "-listen", "127.0.0.1:0"}, Want: "-transport \"sctp\": want udp, tcp, tls, ws or wss"},
 		{Args: []string{"-tls-key", "k.pem", "-listen", "127.0.0.1:0"}, Want: "-tls-cert and -tls-key go together"},
+		{Args: []string{"-alt-proxy", "sip:b.test"}, Want: "need a line (-aor)"},
+		{Args: []string{"-dns", "127.0.0.1"}, Want: "-dns \"127.0.0.1\": want host:port"},
+		{Args: []string{"-aor", "sip:a@a.test", "-dual-register"}, Want: "-dual-register needs -alt-proxy or -alt-outbound"},
+		{Args: []string{"-aor", "sip:a@a.test", "-proxy", "sip:p.test", "-outbound", "sip:q.test"}, Want: "-outbound and -proxy differ"},
 	})
 }
 

@@ -199,6 +199,14 @@ type kamailioOptions struct {
 	// ws: Kamailio takes SIP over WebSocket too, on wsPort, and with
 	// tlsCfg over secure WebSocket on wssPort.
 	ws bool
+	// domain, when set, is a domain of the proxy besides its address
+	// (failover_test.go: example.test served by several instances).
+	domain string
+	// busySwitch lets the test make the proxy answer 503 with Retry-After
+	// to everything (kamailio.setBusy).
+	busySwitch bool
+	// name tells instances of one test apart (their logs); "": one.
+	name string
 }
 
 // hostPort is where the proxy listens, "127.0.0.1:port".
@@ -248,10 +256,20 @@ func startKamailio(t *testing.T, ctx context.Context, opt kamailioOptions) *kama
 			args = append(args, "-A", "WITH_WSS", "-A", "WSS_PORT="+strconv.Itoa(k.wssPort))
 		}
 	}
+	if opt.domain != "" {
+		args = append(args, "-A", fmt.Sprintf("SIP_DOMAIN=%q", opt.domain))
+	}
+	if opt.busySwitch {
+		args = append(args, "-A", "BUSY_SWITCH")
+	}
 	check, err := exec.CommandContext(ctx, bin, append([]string{"-c"}, args...)...).CombinedOutput()
 	require.NoError(t, err, "kamailio -c:\n%s", check)
 	args = append(args, "-DD", "-E", "--debug=2", "-m", "64", "-M", "8", "-P", filepath.Join(run, "kamailio.pid"))
-	k.daemon = startDaemon(t, "kamailio", filepath.Join(artifacts(t), "kamailio.log"), bin, args...)
+	logName := "kamailio.log"
+	if opt.name != "" {
+		logName = "kamailio-" + opt.name + ".log"
+	}
+	k.daemon = startDaemon(t, "kamailio "+opt.name, filepath.Join(artifacts(t), logName), bin, args...)
 	t.Cleanup(func() { logTails(t, k.log) })
 	waitListening(t, ctx, "udp", k.port)
 	waitListening(t, ctx, "tcp", k.port)

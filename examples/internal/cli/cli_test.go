@@ -52,6 +52,11 @@ func TestDescribe(t *testing.T) {
 		{"dtmf rtp", ua.Event{Kind: ua.EventDTMF, CallID: "c1", Digit: '5'}, "DTMF 5 received call=c1 via=rtp"},
 		{"dtmf info", ua.Event{Kind: ua.EventDTMF, CallID: "c1", Digit: '#', DTMFInfo: true}, "DTMF # received call=c1 via=info"},
 		{"other kinds as ua prints them", ua.Event{Kind: ua.EventCallConfirmed, CallID: "c1"}, "confirmed call=c1"},
+		{"server moved", ua.Event{Kind: ua.EventServerMoved, Move: &ua.ServerMove{
+			From:   transport.Target{Network: transport.UDP, Addr: netip.MustParseAddrPort("127.0.0.1:5260")},
+			To:     transport.Target{Network: transport.UDP, Addr: netip.MustParseAddrPort("127.0.0.1:5262")},
+			Reason: ua.MoveFailover, Detail: "127.0.0.1:5260 UDP timeout after 4s"}},
+			"server moved line=-: 127.0.0.1:5260/UDP -> 127.0.0.1:5262/UDP (failover: 127.0.0.1:5260 UDP timeout after 4s)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := Describe(tc.e)

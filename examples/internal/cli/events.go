@@ -28,6 +28,10 @@ func Describe(e ua.Event) string {
 		return fmt.Sprintf("DTMF %c received call=%s via=%s", e.Digit, e.CallID, via)
 	case ua.EventRegistrationFailed:
 		return "registration failed line=" + lineOf(e) + ": " + Explain(e.Err).Error()
+	case ua.EventServerMoved:
+		if e.Move != nil {
+			return "server moved line=" + lineOf(e) + ": " + e.Move.String()
+		}
 	}
 	return e.String()
 }
