@@ -186,7 +186,7 @@ func (o *outgoing) newInvite(uri sip.URI) *sip.Request {
 	if l := o.c.line; l != nil && l.proxy != nil {
 		req.Set("Route", "<"+l.proxy.String()+">")
 	}
-	req.Set("Allow", u.allow)
+	u.advertise(req)
 	u.addCommon(req)
 	for _, h := range o.opts.Headers {
 		req.Add(h.Name, h.Value)

@@ -187,7 +187,7 @@ func (ic *IncomingCall) Answer(sdp []byte) (*Call, error) {
 	}
 	res := sip.NewResponseTag(ic.req, sip.StatusOK, "", ic.tag)
 	dialog.PrepareResponse(ic.req, res, ic.tag, ic.contact)
-	res.Set("Allow", u.allow)
+	u.advertise(res)
 	if len(sdp) > 0 {
 		res.SetBody(sdp, "application/sdp")
 	}
@@ -452,6 +452,7 @@ func (u *UA) inDialog(ctx context.Context, w transaction.ResponseWriter, req *si
 			return
 		}
 		res := c.d.NewResponse(req, sip.StatusOK, "")
+		u.advertise(res)
 		if len(answer) > 0 {
 			res.SetBody(answer, "application/sdp")
 			c.local = answer

@@ -139,6 +139,7 @@ func (c *Call) reinvite(ctx context.Context, sdp []byte, onAnswer func([]byte) e
 			return err
 		}
 		applyAuth(req, auth)
+		u.advertise(req)
 		u.addCommon(req)
 		tx, err := u.send(ctx, ctx, req, c.network)
 		if err != nil {

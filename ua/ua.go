@@ -30,9 +30,8 @@ type UA struct {
 	tx       *transaction.Layer
 	slow     transaction.Handler // requests whose handling may block, each on a goroutine
 	resolver transport.Resolver
-	val      sip.Validator
-	allow    string
-	t1, t2   time.Duration
+	capabilities
+	t1, t2 time.Duration
 
 	listeners []listener
 	lines     []*Line
@@ -87,17 +86,7 @@ func New(cfg Config) (*UA, error) {
 	if u.t2 <= 0 {
 		u.t2 = transaction.DefaultT2
 	}
-	methods := []sip.Method{sip.INVITE, sip.ACK, sip.BYE, sip.CANCEL, sip.OPTIONS, sip.INFO, sip.MESSAGE}
-	if cfg.AllowUpdate {
-		methods = append(methods, sip.UPDATE)
-	}
-	u.val = sip.Validator{Methods: methods, Schemes: []string{"sip", "sips", "tel"}}
-	for i, m := range methods {
-		if i > 0 {
-			u.allow += ", "
-		}
-		u.allow += string(m)
-	}
+	u.capabilities = newCapabilities(&u.cfg)
 	u.resolver = cfg.Resolver
 	if u.resolver == nil {
 		r, err := transport.NewDNSResolver(transport.DNSResolverConfig{})
