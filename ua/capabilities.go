@@ -26,7 +26,9 @@ type capabilities struct {
 
 // acceptedMethods returns the methods a UA configured with cfg accepts,
 // in the order Allow lists them: the core of RFC 3261 and INFO always;
-// UPDATE with AllowUpdate; MESSAGE with an OnMessage handler.
+// UPDATE with AllowUpdate; MESSAGE with an OnMessage handler; SUBSCRIBE
+// with an OnSubscribe handler; NOTIFY always, for the subscriptions of
+// Subscribe (a NOTIFY that matches none gets 481).
 func acceptedMethods(cfg *Config) []sip.Method {
 	ms := []sip.Method{sip.INVITE, sip.ACK, sip.BYE, sip.CANCEL, sip.OPTIONS, sip.INFO}
 	if cfg.AllowUpdate {
@@ -35,13 +37,16 @@ func acceptedMethods(cfg *Config) []sip.Method {
 	if cfg.OnMessage != nil {
 		ms = append(ms, sip.MESSAGE)
 	}
-	return ms
+	if cfg.OnSubscribe != nil {
+		ms = append(ms, sip.SUBSCRIBE)
+	}
+	return append(ms, sip.NOTIFY)
 }
 
 // knownMethods are the methods refused with 405 Method Not Allowed (and
 // Allow) rather than 501 when the configuration does not accept them: the
 // UA implements them, the host has not asked for them.
-var knownMethods = []sip.Method{sip.MESSAGE}
+var knownMethods = []sip.Method{sip.MESSAGE, sip.SUBSCRIBE}
 
 // supportedTags returns the option tags a UA configured with cfg
 // implements, for Supported and the Require check.

@@ -26,10 +26,11 @@ func TestAllowSupportedFollowConfig(t *testing.T) {
 		cfg   ua.Config
 		allow string
 	}{
-		{"zero config", ua.Config{}, "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO"},
-		{"UPDATE allowed", ua.Config{AllowUpdate: true}, "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, UPDATE"},
-		{"MESSAGE handler", ua.Config{OnMessage: noMessage}, "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, MESSAGE"},
-		{"both", ua.Config{AllowUpdate: true, OnMessage: noMessage}, "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, UPDATE, MESSAGE"},
+		{"zero config", ua.Config{}, "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, NOTIFY"},
+		{"UPDATE allowed", ua.Config{AllowUpdate: true}, "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, UPDATE, NOTIFY"},
+		{"MESSAGE handler", ua.Config{OnMessage: noMessage}, "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, MESSAGE, NOTIFY"},
+		{"both", ua.Config{AllowUpdate: true, OnMessage: noMessage}, "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, UPDATE, MESSAGE, NOTIFY"},
+		{"SUBSCRIBE handler", ua.Config{OnSubscribe: func(context.Context, *ua.IncomingSubscription) {}}, "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, SUBSCRIBE, NOTIFY"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -104,10 +105,10 @@ func TestRefusalsTellAllowAndUnsupported(t *testing.T) {
 		header  string
 		value   string
 	}{
-		{"MESSAGE without handler", ua.Config{}, sip.MESSAGE, "", 405, "Allow", "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO"},
+		{"MESSAGE without handler", ua.Config{}, sip.MESSAGE, "", 405, "Allow", "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, NOTIFY"},
 		{"MESSAGE with handler", ua.Config{OnMessage: noMessage}, sip.MESSAGE, "", 200, "", ""},
-		{"PUBLISH not implemented", ua.Config{}, "PUBLISH", "", 501, "Allow", "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO"},
-		{"UPDATE outside dialog not allowed", ua.Config{}, sip.UPDATE, "", 501, "Allow", "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO"},
+		{"PUBLISH not implemented", ua.Config{}, "PUBLISH", "", 501, "Allow", "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, NOTIFY"},
+		{"UPDATE outside dialog not allowed", ua.Config{}, sip.UPDATE, "", 501, "Allow", "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, NOTIFY"},
 		{"OPTIONS requiring two tags", ua.Config{}, sip.OPTIONS, "foo, 100rel", 420, "Unsupported", "foo, 100rel"},
 		{"INVITE requiring timer", ua.Config{}, sip.INVITE, "timer", 420, "Unsupported", "timer"},
 		{"OPTIONS requiring nothing", ua.Config{}, sip.OPTIONS, "", 200, "", ""},

@@ -161,6 +161,18 @@ type Config struct {
 	// Media configures the RTP sessions of calls (package rtp); by default
 	// every call without host SDP gets one. See MediaConfig.
 	Media MediaConfig
+
+	// Subscriptions to us (RFC 6665; issue 18).
+	//
+	// OnSubscribe gets each new SUBSCRIBE, on a goroutine of its own: it
+	// accepts it (IncomingSubscription.Accept sends the 200 and the first
+	// NOTIFY, and returns the Notifier for the later ones) or rejects it;
+	// one still unanswered when it returns gets 489 Bad Event. Nil
+	// refuses SUBSCRIBE with 405 and leaves it out of Allow.
+	OnSubscribe func(ctx context.Context, s *IncomingSubscription)
+	// MaxSubscriptionExpires bounds the lifetime granted to a
+	// subscription to us (0: DefaultMaxSubscriptionExpires).
+	MaxSubscriptionExpires time.Duration
 }
 
 func (c *Config) fill() {

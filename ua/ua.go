@@ -45,6 +45,7 @@ type UA struct {
 	calls    map[dialog.ID]*Call
 	setup    map[*Call]struct{}         // outgoing calls without a dialog yet
 	incoming map[*IncomingCall]struct{} // incoming calls without a final response
+	subs     subTable                   // subscription dialogs, ours and to us (RFC 6665)
 	stopping bool                       // Close started: no new calls
 	nCalls   atomic.Int64
 
@@ -396,6 +397,9 @@ func (u *UA) serveSIP(ctx context.Context, w transaction.ResponseWriter, req *si
 func (u *UA) serveInline(ctx context.Context, w transaction.ResponseWriter, req *sip.Request) bool {
 	// Decide before validating: a declined request is validated once, by
 	// serveSIP.
+	if req.Method == sip.SUBSCRIBE || req.Method == sip.NOTIFY {
+		return false // OnSubscribe, OnNotify: host callbacks
+	}
 	to, _ := req.To()
 	switch {
 	case to.Tag() != "":
@@ -418,6 +422,9 @@ func (u *UA) serveInline(ctx context.Context, w transaction.ResponseWriter, req 
 // dispatch serves a valid request; inline tells whether it runs on a
 // transport reader.
 func (u *UA) dispatch(ctx context.Context, w transaction.ResponseWriter, req *sip.Request, inline bool) {
+	if u.serveEvent(ctx, w, req) {
+		return
+	}
 	to, _ := req.To()
 	if to.Tag() != "" {
 		u.inDialog(ctx, w, req)
@@ -442,6 +449,9 @@ func (u *UA) refuseInvalid(w transaction.ResponseWriter, req *sip.Request) bool 
 	if err := u.val.Validate(req); err != nil {
 		var ve *sip.ValidationError
 		if errors.As(err, &ve) {
+			if ve.StatusCode == sip.StatusUnsupportedMediaType && req.Method == sip.NOTIFY {
+				return false // the subscription's Accept decides (RFC 6665 §8.2.1)
+			}
 			res := sip.NewResponse(req, ve.StatusCode, "")
 			switch {
 			case ve.StatusCode == sip.StatusBadExtension && len(ve.Unsupported) > 0:
