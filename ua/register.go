@@ -48,6 +48,20 @@ type LineConfig struct {
 	// RetryMin and RetryMax bound the back-off after failures (0:
 	// DefaultRetryMin, DefaultRetryMax).
 	RetryMin, RetryMax time.Duration
+
+	// Message waiting (RFC 3842; issue 18).
+	//
+	// MessageWaiting subscribes the line to its message-summary at New,
+	// at Voicemail (empty: the AOR), and keeps the subscription up while
+	// the UA runs: refreshed, and subscribed again when it ends (at once
+	// when the notifier deactivated it, after RetryMin doubling up to
+	// RetryMax when it failed, never when the notifier rejected it).
+	MessageWaiting bool
+	Voicemail      string
+	// OnMessageWaiting gets each message summary the voicemail notifies
+	// (Line.MessageWaiting keeps the latest), on the NOTIFY's goroutine;
+	// ctx is the NOTIFY's.
+	OnMessageWaiting func(ctx context.Context, l *Line, s MessageSummary)
 }
 
 // RegState is a line's registration state.
@@ -104,6 +118,8 @@ type Line struct {
 	lastErr   error
 	waiters   []chan error
 	registers sync.Mutex // one REGISTER exchange at a time
+
+	mwi *mwiState // LineConfig.MessageWaiting; nil without
 }
 
 func newLine(u *UA, cfg LineConfig) (*Line, error) {

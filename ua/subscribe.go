@@ -110,6 +110,7 @@ type Subscription struct {
 	noNotify *clockTimer
 	notified bool
 	last     *Notify
+	onEnd    func(*Subscription, error)
 }
 
 // subFork is the subscription in one notifier's dialog.
@@ -133,6 +134,12 @@ func (u *UA) Subscribe(ctx context.Context, target string, opts SubscribeOptions
 	if err != nil {
 		return nil, err
 	}
+	return u.subscribe(ctx, uri, opts, nil)
+}
+
+// subscribe is Subscribe to uri; onEnd, when set, is called once the
+// subscription Subscribe returned ends (not when Subscribe fails).
+func (u *UA) subscribe(ctx context.Context, uri sip.URI, opts SubscribeOptions, onEnd func(*Subscription, error)) (*Subscription, error) {
 	if opts.Event == "" {
 		return nil, ErrBadEvent
 	}
@@ -196,6 +203,13 @@ func (u *UA) Subscribe(ctx context.Context, target string, opts SubscribeOptions
 			if err := s.confirmed(req, res); err != nil {
 				s.fail(err)
 				return nil, err
+			}
+			s.mu.Lock()
+			s.onEnd = onEnd
+			ended, why := s.ended, s.endErr
+			s.mu.Unlock()
+			if ended && onEnd != nil {
+				onEnd(s, why)
 			}
 			return s, nil
 		case isChallenge(res) && seq < 3:
@@ -523,11 +537,14 @@ func (s *Subscription) end(why error) {
 		f.stopTimersLocked()
 		forks = append(forks, f)
 	}
-	req := s.req
+	req, onEnd := s.req, s.onEnd
 	s.mu.Unlock()
 	for _, f := range forks {
 		s.u.subs.remove(f.d.ID(), f)
 	}
 	s.u.subs.removePending(req, s)
 	close(s.done)
+	if onEnd != nil {
+		onEnd(s, why)
+	}
 }

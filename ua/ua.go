@@ -153,11 +153,20 @@ func New(cfg Config) (*UA, error) {
 			u.abort()
 			return nil, err
 		}
+		if l.mwi, err = newMWI(l); err != nil {
+			u.abort()
+			return nil, err
+		}
 		u.lines = append(u.lines, l)
 	}
 	for _, l := range u.lines {
 		if l.registrar != nil && !l.cfg.Manual {
 			l.start()
+		}
+	}
+	for _, l := range u.lines {
+		if l.mwi != nil {
+			l.mwi.start()
 		}
 	}
 	return u, nil
