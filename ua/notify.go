@@ -192,11 +192,15 @@ func (s *Subscription) newFork(ctx context.Context, w transaction.ResponseWriter
 }
 
 // serve takes a NOTIFY in a notifier's dialog (RFC 6665 §4.1.3): its
-// Subscription-State moves the fork's state and lease, OnNotify sees it,
-// and it is answered 200; terminated ends the fork. A wrong Event gets
+// Subscription-State moves the fork's state and lease, it is answered
+// 200, then OnNotify sees it; terminated ends the fork. A wrong Event gets
 // 489, a missing or malformed Subscription-State 400.
 func (f *subFork) serve(ctx context.Context, w transaction.ResponseWriter, req *sip.Request) {
 	s, u := f.s, f.s.u
+	// One NOTIFY at a time, callback included: a notifier sends the next
+	// once this one is answered, and the host sees them in that order.
+	s.noteMu.Lock()
+	defer s.noteMu.Unlock()
 	s.mu.Lock()
 	if f.ended {
 		s.mu.Unlock()
@@ -244,10 +248,13 @@ func (f *subFork) serve(ctx context.Context, w transaction.ResponseWriter, req *
 	}
 	leaving := f.leaving
 	s.mu.Unlock()
+	// Answered first: the host's callback may take its time, or act on
+	// the subscription (Unsubscribe), which the notifier must see after
+	// its NOTIFY's answer.
+	u.respond(w, res)
 	if s.onNote != nil {
 		s.onNote(ctx, s, n)
 	}
-	u.respond(w, res)
 	if st.State == dialog.SubTerminated {
 		var why error = &TerminatedError{State: st}
 		if leaving {

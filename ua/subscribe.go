@@ -65,9 +65,10 @@ type SubscribeOptions struct {
 	Transport transport.Network
 	// Headers are added to the initial SUBSCRIBE.
 	Headers []sip.Header
-	// OnNotify gets every NOTIFY of the subscription, on a goroutine of
-	// its own, once the subscription's state is updated; the NOTIFY is
-	// answered 200 when it returns.
+	// OnNotify gets every NOTIFY of the subscription, once the
+	// subscription's state is updated and the NOTIFY answered 200, one
+	// at a time in the order they were served. It must not wait for the
+	// subscription's next NOTIFY: call Unsubscribe from another goroutine.
 	OnNotify func(ctx context.Context, s *Subscription, n *Notify)
 }
 
@@ -101,6 +102,9 @@ type Subscription struct {
 	network transport.Network
 	onNote  func(ctx context.Context, s *Subscription, n *Notify)
 	done    chan struct{}
+	// noteMu serializes the NOTIFYs of the subscription, OnNotify
+	// included.
+	noteMu sync.Mutex
 
 	mu       sync.Mutex
 	req      *sip.Request // the initial SUBSCRIBE as last sent
