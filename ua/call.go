@@ -97,6 +97,8 @@ type Call struct {
 	// media is the call's RTP session, nil when the host brings its SDP;
 	// set at creation, never changed.
 	media *callMedia
+	// xfer is our REFER in progress, or the last one (refer.go).
+	xfer *referOut
 }
 
 // CallID returns the call's Call-ID.

@@ -28,7 +28,8 @@ type capabilities struct {
 // in the order Allow lists them: the core of RFC 3261 and INFO always;
 // UPDATE with AllowUpdate; MESSAGE with an OnMessage handler; SUBSCRIBE
 // with an OnSubscribe handler; NOTIFY always, for the subscriptions of
-// Subscribe (a NOTIFY that matches none gets 481).
+// Subscribe and our REFERs (a NOTIFY that matches none gets 481); REFER
+// with an OnRefer handler.
 func acceptedMethods(cfg *Config) []sip.Method {
 	ms := []sip.Method{sip.INVITE, sip.ACK, sip.BYE, sip.CANCEL, sip.OPTIONS, sip.INFO}
 	if cfg.AllowUpdate {
@@ -40,19 +41,30 @@ func acceptedMethods(cfg *Config) []sip.Method {
 	if cfg.OnSubscribe != nil {
 		ms = append(ms, sip.SUBSCRIBE)
 	}
-	return append(ms, sip.NOTIFY)
+	ms = append(ms, sip.NOTIFY)
+	if cfg.OnRefer != nil {
+		ms = append(ms, sip.REFER)
+	}
+	return ms
 }
 
 // knownMethods are the methods refused with 405 Method Not Allowed (and
 // Allow) rather than 501 when the configuration does not accept them: the
 // UA implements them, the host has not asked for them.
-var knownMethods = []sip.Method{sip.MESSAGE, sip.SUBSCRIBE}
+var knownMethods = []sip.Method{sip.MESSAGE, sip.SUBSCRIBE, sip.REFER}
 
 // supportedTags returns the option tags a UA configured with cfg
 // implements, for Supported and the Require check.
+// replaces always: an INVITE with Replaces takes the place of a call of
+// ours (RFC 3891); norefersub with an OnRefer handler, which honours
+// Refer-Sub: false (RFC 4488; as the transferor we take its 2xx saying
+// so in any case).
 func supportedTags(cfg *Config) []string {
-	_ = cfg // no option tag is implemented yet: see issue 18
-	return nil
+	tags := []string{"replaces"}
+	if cfg.OnRefer != nil {
+		tags = append(tags, "norefersub")
+	}
+	return tags
 }
 
 func newCapabilities(cfg *Config) capabilities {

@@ -31,6 +31,7 @@ func TestAllowSupportedFollowConfig(t *testing.T) {
 		{"MESSAGE handler", ua.Config{OnMessage: noMessage}, "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, MESSAGE, NOTIFY"},
 		{"both", ua.Config{AllowUpdate: true, OnMessage: noMessage}, "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, UPDATE, MESSAGE, NOTIFY"},
 		{"SUBSCRIBE handler", ua.Config{OnSubscribe: func(context.Context, *ua.IncomingSubscription) {}}, "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, SUBSCRIBE, NOTIFY"},
+		{"REFER handler", ua.Config{OnRefer: func(context.Context, *ua.IncomingRefer) {}}, "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, NOTIFY, REFER"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -45,6 +46,11 @@ func TestAllowSupportedFollowConfig(t *testing.T) {
 				res, err := a.Options(t.Context(), "sip:192.0.2.2:5060", ua.RequestOptions{})
 				require.NoError(t, err)
 				require.Equal(t, tt.allow, res.Header("Allow"), "OPTIONS")
+				supported := "replaces"
+				if tt.cfg.OnRefer != nil {
+					supported += ", norefersub"
+				}
+				require.Equal(t, supported, res.Header("Supported"), "OPTIONS")
 
 				invites := wb.requests(sip.INVITE)
 				require.Len(t, invites, 1)

@@ -173,6 +173,13 @@ type Config struct {
 	// MaxSubscriptionExpires bounds the lifetime granted to a
 	// subscription to us (0: DefaultMaxSubscriptionExpires).
 	MaxSubscriptionExpires time.Duration
+	// OnRefer gets each REFER received in a call (a transfer, RFC 3515),
+	// on a goroutine of its own; ctx ends when the UA closes. It accepts
+	// it (IncomingRefer.Accept places the new call and reports its
+	// progress to the transferor) or rejects it; one still unanswered
+	// when it returns gets 603 Decline. Nil refuses REFER with 405 and
+	// leaves REFER out of Allow and norefersub out of Supported.
+	OnRefer func(ctx context.Context, r *IncomingRefer)
 }
 
 func (c *Config) fill() {

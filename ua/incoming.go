@@ -36,6 +36,9 @@ type IncomingCall struct {
 	// SDP, and mediaSDP our answer (or offer, for an offerless INVITE).
 	media    *callMedia
 	mediaSDP []byte
+	// replaces is the call an INVITE with Replaces takes the place of
+	// (replaces.go), nil for most calls; set before OnCall.
+	replaces *Call
 }
 
 // Request returns the INVITE (read-only).
@@ -220,6 +223,7 @@ func (ic *IncomingCall) Answer(sdp []byte) (*Call, error) {
 	u.respond(ic.w, res)
 	ic.closeFinal()
 	u.emit(Event{Kind: EventCallAnswered, Line: c.line, Call: c, CallID: c.callID, SDP: sdp})
+	ic.endReplaced()
 	return c, nil
 }
 
@@ -353,6 +357,11 @@ func (u *UA) incomingInvite(ctx context.Context, w transaction.ResponseWriter, r
 		return
 	}
 	ic := &IncomingCall{u: u, ctx: ctx, w: w, req: req, tag: sip.NewTag(), contact: ct, line: line, finalCh: make(chan struct{})}
+	var code int
+	if ic.replaces, code = u.replacedCall(req); code != 0 {
+		u.respond(w, sip.NewResponse(req, code, ""))
+		return
+	}
 	if !u.addPending(ic) {
 		res := sip.NewResponse(req, sip.StatusServiceUnavailable, "")
 		res.Set("Retry-After", "5")

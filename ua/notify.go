@@ -136,10 +136,25 @@ func (u *UA) endSubscriptions(ctx context.Context) {
 // reports false for the rest (a NOTIFY or SUBSCRIBE in a call's dialog,
 // one matching nothing), which go on as any request.
 func (u *UA) serveEvent(ctx context.Context, w transaction.ResponseWriter, req *sip.Request) bool {
-	if req.Method != sip.NOTIFY && req.Method != sip.SUBSCRIBE {
+	if req.Method != sip.NOTIFY && req.Method != sip.SUBSCRIBE && req.Method != sip.REFER {
 		return false
 	}
 	to, _ := req.To()
+	if to.Tag() != "" && (req.Method == sip.REFER || isReferNotify(req)) {
+		// The REFER and its implicit subscription share the call's dialog
+		// (RFC 3515 §2.4.4).
+		if c := u.lookup(dialog.RequestID(req)); c != nil {
+			if req.Method == sip.REFER {
+				u.incomingRefer(ctx, w, req, c)
+			} else {
+				c.referNotify(w, req)
+			}
+			return true
+		}
+	}
+	if req.Method == sip.REFER {
+		return false // outside a call: 481
+	}
 	if to.Tag() == "" {
 		if req.Method == sip.SUBSCRIBE {
 			u.incomingSubscribe(ctx, w, req)
@@ -158,6 +173,12 @@ func (u *UA) serveEvent(ctx context.Context, w transaction.ResponseWriter, req *
 		}
 	}
 	return false
+}
+
+// isReferNotify reports a NOTIFY of the refer package.
+func isReferNotify(req *sip.Request) bool {
+	pkg, _ := dialog.EventPackage(req.Header("Event"))
+	return req.Method == sip.NOTIFY && pkg == "refer"
 }
 
 // newFork takes the first NOTIFY of a notifier whose dialog we do not have

@@ -406,8 +406,8 @@ func (u *UA) serveSIP(ctx context.Context, w transaction.ResponseWriter, req *si
 func (u *UA) serveInline(ctx context.Context, w transaction.ResponseWriter, req *sip.Request) bool {
 	// Decide before validating: a declined request is validated once, by
 	// serveSIP.
-	if req.Method == sip.SUBSCRIBE || req.Method == sip.NOTIFY {
-		return false // OnSubscribe, OnNotify: host callbacks
+	if req.Method == sip.SUBSCRIBE || req.Method == sip.NOTIFY || req.Method == sip.REFER {
+		return false // OnSubscribe, OnNotify, OnRefer: host callbacks
 	}
 	to, _ := req.To()
 	switch {
