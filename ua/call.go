@@ -99,6 +99,8 @@ type Call struct {
 	media *callMedia
 	// xfer is our REFER in progress, or the last one (refer.go).
 	xfer *referOut
+	// st is the session timer (sessiontimer.go), nil without one.
+	st *sessionTimer
 }
 
 // CallID returns the call's Call-ID.

@@ -55,12 +55,16 @@ var knownMethods = []sip.Method{sip.MESSAGE, sip.SUBSCRIBE, sip.REFER}
 
 // supportedTags returns the option tags a UA configured with cfg
 // implements, for Supported and the Require check.
+// timer unless Config.SessionExpires turns session timers off (RFC 4028);
 // replaces always: an INVITE with Replaces takes the place of a call of
 // ours (RFC 3891); norefersub with an OnRefer handler, which honours
 // Refer-Sub: false (RFC 4488; as the transferor we take its 2xx saying
 // so in any case).
 func supportedTags(cfg *Config) []string {
 	tags := []string{"replaces"}
+	if cfg.SessionExpires >= 0 {
+		tags = append(tags, "timer")
+	}
 	if cfg.OnRefer != nil {
 		tags = append(tags, "norefersub")
 	}

@@ -46,7 +46,7 @@ func TestAllowSupportedFollowConfig(t *testing.T) {
 				res, err := a.Options(t.Context(), "sip:192.0.2.2:5060", ua.RequestOptions{})
 				require.NoError(t, err)
 				require.Equal(t, tt.allow, res.Header("Allow"), "OPTIONS")
-				supported := "replaces"
+				supported := "replaces, timer"
 				if tt.cfg.OnRefer != nil {
 					supported += ", norefersub"
 				}
@@ -116,7 +116,8 @@ func TestRefusalsTellAllowAndUnsupported(t *testing.T) {
 		{"PUBLISH not implemented", ua.Config{}, "PUBLISH", "", 501, "Allow", "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, NOTIFY"},
 		{"UPDATE outside dialog not allowed", ua.Config{}, sip.UPDATE, "", 501, "Allow", "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, NOTIFY"},
 		{"OPTIONS requiring two tags", ua.Config{}, sip.OPTIONS, "foo, 100rel", 420, "Unsupported", "foo, 100rel"},
-		{"INVITE requiring timer", ua.Config{}, sip.INVITE, "timer", 420, "Unsupported", "timer"},
+		{"INVITE requiring 100rel", ua.Config{}, sip.INVITE, "100rel", 420, "Unsupported", "100rel"},
+		{"INVITE requiring timer without session timers", ua.Config{SessionExpires: -1}, sip.INVITE, "timer", 420, "Unsupported", "timer"},
 		{"OPTIONS requiring nothing", ua.Config{}, sip.OPTIONS, "", 200, "", ""},
 	}
 	for _, tt := range tests {

@@ -180,6 +180,21 @@ type Config struct {
 	// when it returns gets 603 Decline. Nil refuses REFER with 405 and
 	// leaves REFER out of Allow and norefersub out of Supported.
 	OnRefer func(ctx context.Context, r *IncomingRefer)
+
+	// Session timers (RFC 4028; issue 18).
+	//
+	// SessionExpires is the session interval our INVITEs ask for and our
+	// 2xx grant (0: DefaultSessionExpires, 1800 s; negative: no session
+	// timers, and "timer" leaves Supported). The refresher refreshes at
+	// half the interval, by UPDATE when the peer allows it, else by
+	// re-INVITE; a session the peer should refresh and does not is ended
+	// with a BYE (Call.Err is ErrSessionExpired). LineConfig.SessionExpires
+	// overrides it for a line's calls.
+	SessionExpires time.Duration
+	// MinSessionExpires is the smallest interval accepted: an INVITE
+	// asking for less gets 422 with it as Min-SE (0 and anything below:
+	// RFC 4028's 90 s).
+	MinSessionExpires time.Duration
 }
 
 func (c *Config) fill() {

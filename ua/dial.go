@@ -192,6 +192,7 @@ func (o *outgoing) newInvite(uri sip.URI) *sip.Request {
 		req.Add(h.Name, h.Value)
 	}
 	applyAuth(req, o.auth)
+	o.c.offerSession(req)
 	if len(o.opts.SDP) > 0 {
 		req.SetBody(o.opts.SDP, "application/sdp")
 	}
@@ -250,6 +251,9 @@ func (o *outgoing) run() {
 			}
 			o.auth = c.creds().retryAuth(hs, req)
 			req = o.newInvite(req.URI)
+			continue
+		case res.StatusCode == sip.StatusSessionIntervalTooSmall && c.retrySession(res):
+			req = o.newInvite(req.URI) // RFC 4028 §7.3: ask for Min-SE
 			continue
 		case res.StatusCode >= 300 && res.StatusCode < 400:
 			if o.maxRedirects < 0 || o.redirects >= o.maxRedirects {
@@ -437,6 +441,7 @@ func (o *outgoing) confirm(d *dialog.Dialog, req *sip.Request, res *sip.Response
 	c.state = CallEstablished
 	abandoned := c.abandoned
 	c.mu.Unlock()
+	c.sessionConfirmed(res)
 	o.answered = true
 	u.promote(c)
 	var flow transport.Flow

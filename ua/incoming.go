@@ -217,6 +217,8 @@ func (ic *IncomingCall) Answer(sdp []byte) (*Call, error) {
 	}
 	cs, _ := ic.req.CSeq()
 	c.mu.Lock()
+	c.answerSessionLocked(ic.req, res)
+	c.armSessionLocked()
 	c.startRetransmit(ic.w, res, cs.Seq)
 	c.mu.Unlock()
 	ic.final, ic.call = true, c
@@ -362,6 +364,12 @@ func (u *UA) incomingInvite(ctx context.Context, w transaction.ResponseWriter, r
 		u.respond(w, sip.NewResponse(req, code, ""))
 		return
 	}
+	if min := u.sessionTooSmall(req, line); min > 0 {
+		res := sip.NewResponse(req, sip.StatusSessionIntervalTooSmall, "")
+		res.Set("Min-SE", strconv.Itoa(int(min/time.Second)))
+		u.respond(w, res)
+		return
+	}
 	if !u.addPending(ic) {
 		res := sip.NewResponse(req, sip.StatusServiceUnavailable, "")
 		res.Set("Retry-After", "5")
@@ -462,6 +470,8 @@ func (u *UA) inDialog(ctx context.Context, w transaction.ResponseWriter, req *si
 		}
 		res := c.d.NewResponse(req, sip.StatusOK, "")
 		u.advertise(res)
+		c.answerSessionLocked(req, res)
+		c.armSessionLocked()
 		if len(answer) > 0 {
 			res.SetBody(answer, "application/sdp")
 			c.local = answer

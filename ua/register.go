@@ -62,6 +62,9 @@ type LineConfig struct {
 	// (Line.MessageWaiting keeps the latest), on the NOTIFY's goroutine;
 	// ctx is the NOTIFY's.
 	OnMessageWaiting func(ctx context.Context, l *Line, s MessageSummary)
+	// SessionExpires overrides Config.SessionExpires for the line's calls
+	// (0: the UA's; negative: no session timer).
+	SessionExpires time.Duration
 }
 
 // RegState is a line's registration state.
