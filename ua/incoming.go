@@ -222,9 +222,11 @@ func (ic *IncomingCall) Answer(sdp []byte) (*Call, error) {
 	c.startRetransmit(ic.w, res, cs.Seq)
 	c.mu.Unlock()
 	ic.final, ic.call = true, c
+	// Reported before the 2xx leaves: its ACK (EventCallConfirmed) may
+	// be taken as soon as it has.
+	u.emit(Event{Kind: EventCallAnswered, Line: c.line, Call: c, CallID: c.callID, SDP: sdp})
 	u.respond(ic.w, res)
 	ic.closeFinal()
-	u.emit(Event{Kind: EventCallAnswered, Line: c.line, Call: c, CallID: c.callID, SDP: sdp})
 	ic.endReplaced()
 	return c, nil
 }

@@ -99,6 +99,7 @@ func TestSubscriberNotifyBefore2xxAndForks(t *testing.T) {
 
 		d2 := notifierDialog(t, sub, "n2", "600", false)
 		require.Equal(t, 200, sendNotify(t, peer, d2, "x-test", "pending;expires=600", "two"), "another branch of the fork")
+		synctest.Wait() // OnNotify runs once the NOTIFY is answered
 		all := got.all()
 		require.Len(t, all, 2)
 		require.Equal(t, "n1", all[0].Notifier)
