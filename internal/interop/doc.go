@@ -20,5 +20,12 @@
 // and TCP, parallel forking to two of our UAs, redirect mode (followed by
 // our UA and by baresip), a call crossing it and Kamailio each way, and
 // SIPp registering and placing calls through it (testdata/proxy_*.xml).
+// Issue 18: what the UA advertises (Allow, Supported) and refuses (405,
+// 420) checked by SIPp (capabilities_test.go); message waiting with a SIPp
+// voicemail notifier, and to baresip's mwi module through Kamailio
+// (mwi_test.go, mwi_baresip_test.go); the dialog event package from a
+// SIPp notifier (dialoginfo_test.go); blind transfer with baresip as
+// transferee and as transferor, audio checked (transfer_test.go); session
+// timers: refresh by UPDATE and re-INVITE, expiry, 422 (sessiontimer_test.go).
 // The peers' configurations and port rules are in peers/README.md.
 package interop
