@@ -101,6 +101,8 @@ type Call struct {
 	xfer *referOut
 	// st is the session timer (sessiontimer.go), nil without one.
 	st *sessionTimer
+	// rseq is the last RSeq PRACKed per early dialog (To tag), prack.go.
+	rseq map[string]uint32
 }
 
 // CallID returns the call's Call-ID.

@@ -195,6 +195,13 @@ type Config struct {
 	// asking for less gets 422 with it as Min-SE (0 and anything below:
 	// RFC 4028's 90 s).
 	MinSessionExpires time.Duration
+
+	// Reliable provisional responses (RFC 3262; issue 18), as the caller
+	// only: ReliableSupported (the zero value) offers 100rel in our
+	// INVITEs and PRACKs every reliable 1xx; ReliableRequired requires
+	// it; ReliableOff does neither. As the callee the UA sends no
+	// reliable 1xx: an INVITE requiring 100rel gets 420.
+	Reliable ReliablePolicy
 }
 
 func (c *Config) fill() {

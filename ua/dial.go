@@ -187,6 +187,7 @@ func (o *outgoing) newInvite(uri sip.URI) *sip.Request {
 		req.Set("Route", "<"+l.proxy.String()+">")
 	}
 	u.advertise(req)
+	u.advertiseInvite(req)
 	u.addCommon(req)
 	for _, h := range o.opts.Headers {
 		req.Add(h.Name, h.Value)
@@ -326,7 +327,8 @@ func (o *outgoing) read(tx *transaction.ClientTx, req *sip.Request) (*sip.Respon
 			if res.StatusCode == sip.StatusTrying {
 				continue
 			}
-			_, _ = receive(res)
+			ev, _ := receive(res)
+			o.prack(req, res, ev.Dialog, o.lockForks)
 			c.mu.Lock()
 			if c.state == CallDialing {
 				c.state = CallRinging

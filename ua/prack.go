@@ -1,0 +1,120 @@
+package ua
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/dialtone/dialtone/dialog"
+	"github.com/dialtone/dialtone/sip"
+)
+
+// Reliable provisional responses, RFC 3262, as the caller: a 1xx that
+// requires 100rel is acknowledged with a PRACK in its early dialog, once
+// per RSeq (the UAS retransmits it until the PRACK arrives; a PRACK lost
+// on the way is retransmitted by its own transaction).
+
+// ReliablePolicy says how a UA's INVITEs ask for reliable provisional
+// responses (RFC 3262).
+type ReliablePolicy uint8
+
+// Reliable provisional policies.
+const (
+	// ReliableSupported: our INVITEs say Supported: 100rel, and reliable
+	// provisionals are PRACKed (the default).
+	ReliableSupported ReliablePolicy = iota
+	// ReliableOff: 100rel is neither offered nor PRACKed.
+	ReliableOff
+	// ReliableRequired: our INVITEs say Require: 100rel.
+	ReliableRequired
+)
+
+// advertiseInvite adds to an initial INVITE of ours what RFC 3262 asks
+// for: 100rel in Supported, or in Require.
+func (u *UA) advertiseInvite(req *sip.Request) {
+	switch u.cfg.Reliable {
+	case ReliableSupported:
+		req.Set("Supported", joinTags(u.supported, "100rel"))
+	case ReliableRequired:
+		req.Add("Require", "100rel")
+	}
+}
+
+func joinTags(list, tag string) string {
+	if list == "" {
+		return tag
+	}
+	return list + ", " + tag
+}
+
+// isReliable reports a provisional response sent reliably: Require:
+// 100rel and an RSeq (RFC 3262 §3), and its RSeq.
+func isReliable(res *sip.Response) (uint32, bool) {
+	if res.StatusCode <= 100 || res.StatusCode >= 200 {
+		return 0, false
+	}
+	required := false
+	for _, t := range res.Require() {
+		if strings.EqualFold(t, "100rel") {
+			required = true
+		}
+	}
+	n, err := strconv.ParseUint(strings.TrimSpace(res.Header("RSeq")), 10, 32)
+	if !required || err != nil || n == 0 {
+		return 0, false
+	}
+	return uint32(n), true
+}
+
+// lockForks locks the fork set of the INVITE being read; it returns the
+// unlock.
+func (o *outgoing) lockForks() func() {
+	o.fsMu.Lock()
+	return o.fsMu.Unlock
+}
+
+// prack acknowledges a reliable provisional res to invite, received in
+// the early dialog d, with a PRACK (RFC 3262 §4), unless its RSeq was
+// PRACKed already. lock guards d (the fork set's lock).
+func (o *outgoing) prack(invite *sip.Request, res *sip.Response, d *dialog.Dialog, lock func() func()) {
+	c, u := o.c, o.c.u
+	if u.cfg.Reliable == ReliableOff || d == nil {
+		return
+	}
+	rseq, ok := isReliable(res)
+	if !ok {
+		return
+	}
+	cs, err := invite.CSeq()
+	if err != nil {
+		return
+	}
+	tag := d.ID().RemoteTag
+	c.mu.Lock()
+	if c.rseq == nil {
+		c.rseq = map[string]uint32{}
+	}
+	if last, seen := c.rseq[tag]; seen && rseq <= last {
+		c.mu.Unlock()
+		return // a retransmission: its PRACK is on its way
+	}
+	c.rseq[tag] = rseq
+	c.mu.Unlock()
+	unlock := lock()
+	req, err := d.NewRequest(sip.PRACK, nil, "")
+	unlock()
+	if err != nil {
+		return
+	}
+	req.Set("RAck", strconv.FormatUint(uint64(rseq), 10)+" "+strconv.FormatUint(uint64(cs.Seq), 10)+" INVITE")
+	u.addCommon(req)
+	u.goTrack(func() {
+		tx, err := u.send(u.baseCtx, u.baseCtx, req, c.network)
+		if err != nil {
+			u.log.Debug("PRACK not sent", "call_id", c.callID, "error", err.Error())
+			return
+		}
+		if res, err := tx.Final(u.baseCtx); err == nil && !res.IsSuccess() {
+			u.log.Debug("PRACK refused", "call_id", c.callID, "status", res.StatusCode)
+		}
+	})
+}
