@@ -26,12 +26,12 @@ func TestAllowSupportedFollowConfig(t *testing.T) {
 		cfg   ua.Config
 		allow string
 	}{
-		{"zero config", ua.Config{}, "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, NOTIFY"},
-		{"UPDATE allowed", ua.Config{AllowUpdate: true}, "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, UPDATE, NOTIFY"},
-		{"MESSAGE handler", ua.Config{OnMessage: noMessage}, "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, MESSAGE, NOTIFY"},
-		{"both", ua.Config{AllowUpdate: true, OnMessage: noMessage}, "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, UPDATE, MESSAGE, NOTIFY"},
-		{"SUBSCRIBE handler", ua.Config{OnSubscribe: func(context.Context, *ua.IncomingSubscription) {}}, "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, SUBSCRIBE, NOTIFY"},
-		{"REFER handler", ua.Config{OnRefer: func(context.Context, *ua.IncomingRefer) {}}, "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, NOTIFY, REFER"},
+		{"zero config", ua.Config{}, "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, NOTIFY, PRACK"},
+		{"UPDATE allowed", ua.Config{AllowUpdate: true}, "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, UPDATE, NOTIFY, PRACK"},
+		{"MESSAGE handler", ua.Config{OnMessage: noMessage}, "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, MESSAGE, NOTIFY, PRACK"},
+		{"both", ua.Config{AllowUpdate: true, OnMessage: noMessage}, "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, UPDATE, MESSAGE, NOTIFY, PRACK"},
+		{"SUBSCRIBE handler", ua.Config{OnSubscribe: func(context.Context, *ua.IncomingSubscription) {}}, "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, SUBSCRIBE, NOTIFY, PRACK"},
+		{"REFER handler", ua.Config{OnRefer: func(context.Context, *ua.IncomingRefer) {}}, "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, NOTIFY, PRACK, REFER"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -46,7 +46,7 @@ func TestAllowSupportedFollowConfig(t *testing.T) {
 				res, err := a.Options(t.Context(), "sip:192.0.2.2:5060", ua.RequestOptions{})
 				require.NoError(t, err)
 				require.Equal(t, tt.allow, res.Header("Allow"), "OPTIONS")
-				supported := "replaces, timer"
+				supported := "100rel, replaces, timer"
 				if tt.cfg.OnRefer != nil {
 					supported += ", norefersub"
 				}
@@ -111,12 +111,12 @@ func TestRefusalsTellAllowAndUnsupported(t *testing.T) {
 		header  string
 		value   string
 	}{
-		{"MESSAGE without handler", ua.Config{}, sip.MESSAGE, "", 405, "Allow", "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, NOTIFY"},
+		{"MESSAGE without handler", ua.Config{}, sip.MESSAGE, "", 405, "Allow", "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, NOTIFY, PRACK"},
 		{"MESSAGE with handler", ua.Config{OnMessage: noMessage}, sip.MESSAGE, "", 200, "", ""},
-		{"PUBLISH not implemented", ua.Config{}, "PUBLISH", "", 501, "Allow", "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, NOTIFY"},
-		{"UPDATE outside dialog not allowed", ua.Config{}, sip.UPDATE, "", 501, "Allow", "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, NOTIFY"},
-		{"OPTIONS requiring two tags", ua.Config{}, sip.OPTIONS, "foo, 100rel", 420, "Unsupported", "foo, 100rel"},
-		{"INVITE requiring 100rel", ua.Config{}, sip.INVITE, "100rel", 420, "Unsupported", "100rel"},
+		{"PUBLISH not implemented", ua.Config{}, "PUBLISH", "", 501, "Allow", "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, NOTIFY, PRACK"},
+		{"UPDATE outside dialog not allowed", ua.Config{}, sip.UPDATE, "", 501, "Allow", "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, NOTIFY, PRACK"},
+		{"OPTIONS requiring two tags", ua.Config{}, sip.OPTIONS, "foo, 100rel, bar", 420, "Unsupported", "foo, bar"},
+		{"INVITE requiring 100rel with reliable provisionals off", ua.Config{Reliable: ua.ReliableOff}, sip.INVITE, "100rel", 420, "Unsupported", "100rel"},
 		{"INVITE requiring timer without session timers", ua.Config{SessionExpires: -1}, sip.INVITE, "timer", 420, "Unsupported", "timer"},
 		{"OPTIONS requiring nothing", ua.Config{}, sip.OPTIONS, "", 200, "", ""},
 	}

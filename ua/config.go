@@ -196,11 +196,11 @@ type Config struct {
 	// RFC 4028's 90 s).
 	MinSessionExpires time.Duration
 
-	// Reliable provisional responses (RFC 3262; issue 18), as the caller
-	// only: ReliableSupported (the zero value) offers 100rel in our
-	// INVITEs and PRACKs every reliable 1xx; ReliableRequired requires
-	// it; ReliableOff does neither. As the callee the UA sends no
-	// reliable 1xx: an INVITE requiring 100rel gets 420.
+	// Reliable provisional responses (RFC 3262; issue 18), both roles:
+	// see ReliablePolicy (ReliableSupported, the zero value, PRACKs every
+	// reliable 1xx and sends Ring and Progress reliably to INVITEs that
+	// require it: retransmitted from T1 doubling until the PRACK, 500
+	// after 64·T1 without one, one awaiting its PRACK at a time).
 	Reliable ReliablePolicy
 }
 

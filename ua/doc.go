@@ -54,10 +54,12 @@
 //     Accept places the new call and reports it (no NOTIFY under
 //     Refer-Sub: false, RFC 4488); an INVITE with Replaces (RFC 3891)
 //     takes the place of a confirmed call, ended once it is answered.
-//   - Reliable provisional responses (RFC 3262) as the caller: INVITEs
-//     offer (or require, Config.Reliable) 100rel and each reliable 1xx is
-//     PRACKed once in its early dialog. As the callee no 1xx is sent
-//     reliably, and an INVITE requiring 100rel gets 420.
+//   - Reliable provisional responses (RFC 3262, Config.Reliable): as the
+//     caller, INVITEs offer (or require) 100rel and each reliable 1xx is
+//     PRACKed once in its early dialog; as the callee, Ring and Progress
+//     go reliably to an INVITE requiring 100rel (RSeq, retransmitted from
+//     T1 doubling until the PRACK, 500 after 64·T1 without one, one
+//     awaiting its PRACK at a time: ErrProvisionalPending).
 //   - Session timers (RFC 4028): Session-Expires and Min-SE asked for and
 //     granted (Config.SessionExpires, 1800 s by default), 422 answered and
 //     retried, refresh at half the interval by UPDATE when the peer allows
@@ -128,7 +130,7 @@
 //
 // RFC 3261 §8, §10, §11, §12, §13, §14, §15, §22; RFC 3263; RFC 3264;
 // RFC 4733 (through package rtp);
-// RFC 3262 (PRACK, as the caller); RFC 3311 (UPDATE: answered, and sent
+// RFC 3262 (both roles; no offer/answer in PRACK); RFC 3311 (UPDATE: answered, and sent
 // for session refresh); RFC 3428;
 // RFC 3515, 3891, 3892, 4488 (transfer); RFC 3581; RFC 3842 (message
 // waiting); RFC 4028 (session timers); RFC 4235 (dialog package, as

@@ -39,6 +39,8 @@ type IncomingCall struct {
 	// replaces is the call an INVITE with Replaces takes the place of
 	// (replaces.go), nil for most calls; set before OnCall.
 	replaces *Call
+	// rel is the reliable provisional state (reliable.go), nil until one.
+	rel *reliableOut
 }
 
 // Request returns the INVITE (read-only).
@@ -152,6 +154,9 @@ func (ic *IncomingCall) provisional(code int, sdp []byte) error {
 	dialog.PrepareResponse(ic.req, res, ic.tag, ic.contact)
 	if len(sdp) > 0 {
 		res.SetBody(sdp, "application/sdp")
+	}
+	if sent, err := ic.sendReliableLocked(res); sent {
+		return err
 	}
 	ic.u.respond(ic.w, res)
 	return nil
@@ -273,6 +278,7 @@ func (ic *IncomingCall) finish(res *sip.Response, why error) {
 
 // closeFinal records that ic has its final response; ic.mu is held.
 func (ic *IncomingCall) closeFinal() {
+	ic.stopReliableLocked()
 	close(ic.finalCh)
 	u := ic.u
 	u.mu.Lock()

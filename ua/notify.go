@@ -32,6 +32,39 @@ type subTable struct {
 	closed  bool
 	byID    map[dialog.ID]subEntry
 	pending map[pendingKey]*Subscription
+	// early holds the incoming calls with reliable provisional responses
+	// (RFC 3262), by Call-ID and our To tag, for their PRACKs.
+	early map[pendingKey]*IncomingCall
+}
+
+func (t *subTable) addEarly(ic *IncomingCall) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return false
+	}
+	if t.early == nil {
+		t.early = map[pendingKey]*IncomingCall{}
+	}
+	t.early[pendingKey{callID: ic.req.CallID(), tag: ic.tag}] = ic
+	return true
+}
+
+func (t *subTable) removeEarly(ic *IncomingCall) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	k := pendingKey{callID: ic.req.CallID(), tag: ic.tag}
+	if t.early[k] == ic {
+		delete(t.early, k)
+	}
+}
+
+// earlyFor returns the incoming call a PRACK is for, or nil.
+func (t *subTable) earlyFor(req *sip.Request) *IncomingCall {
+	to, _ := req.To()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.early[pendingKey{callID: req.CallID(), tag: to.Tag()}]
 }
 
 func keyOf(req *sip.Request) pendingKey {
@@ -136,6 +169,10 @@ func (u *UA) endSubscriptions(ctx context.Context) {
 // reports false for the rest (a NOTIFY or SUBSCRIBE in a call's dialog,
 // one matching nothing), which go on as any request.
 func (u *UA) serveEvent(ctx context.Context, w transaction.ResponseWriter, req *sip.Request) bool {
+	if req.Method == sip.PRACK {
+		u.servePrack(w, req) // RFC 3262, reliable.go
+		return true
+	}
 	if req.Method != sip.NOTIFY && req.Method != sip.SUBSCRIBE && req.Method != sip.REFER {
 		return false
 	}

@@ -19,31 +19,25 @@ type ReliablePolicy uint8
 
 // Reliable provisional policies.
 const (
-	// ReliableSupported: our INVITEs say Supported: 100rel, and reliable
-	// provisionals are PRACKed (the default).
+	// ReliableSupported: Supported says 100rel; reliable 1xx are
+	// PRACKed, and ours are sent reliably when the INVITE requires it
+	// (the default).
 	ReliableSupported ReliablePolicy = iota
-	// ReliableOff: 100rel is neither offered nor PRACKed.
+	// ReliableOff: 100rel is neither offered, accepted nor PRACKed; an
+	// INVITE requiring it gets 420.
 	ReliableOff
-	// ReliableRequired: our INVITEs say Require: 100rel.
+	// ReliableRequired: our INVITEs say Require: 100rel, and our 1xx go
+	// reliably to every INVITE that supports it.
 	ReliableRequired
 )
 
 // advertiseInvite adds to an initial INVITE of ours what RFC 3262 asks
-// for: 100rel in Supported, or in Require.
+// for with ReliableRequired: Require: 100rel (Supported has it unless
+// ReliableOff).
 func (u *UA) advertiseInvite(req *sip.Request) {
-	switch u.cfg.Reliable {
-	case ReliableSupported:
-		req.Set("Supported", joinTags(u.supported, "100rel"))
-	case ReliableRequired:
+	if u.cfg.Reliable == ReliableRequired {
 		req.Add("Require", "100rel")
 	}
-}
-
-func joinTags(list, tag string) string {
-	if list == "" {
-		return tag
-	}
-	return list + ", " + tag
 }
 
 // isReliable reports a provisional response sent reliably: Require:

@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/dialtone/dialtone/dialog"
 	"github.com/dialtone/dialtone/internal/memnet"
 	"github.com/dialtone/dialtone/sip"
 	"github.com/dialtone/dialtone/transaction"
@@ -85,7 +86,7 @@ func TestPrackReliableProvisionals(t *testing.T) {
 					require.Equal(t, tag, tg, "the PRACK is in the early dialog")
 				}
 				sup := invite.Header("Supported")
-				if tt.policy == ua.ReliableSupported {
+				if tt.policy != ua.ReliableOff {
 					require.Contains(t, sup, "100rel")
 				} else {
 					require.NotContains(t, sup, "100rel")
@@ -97,13 +98,13 @@ func TestPrackReliableProvisionals(t *testing.T) {
 	}
 }
 
-// As the callee the UA sends no reliable provisional: an INVITE that
-// requires 100rel gets 420, and OPTIONS does not say 100rel.
+// With reliable provisionals off, an INVITE that requires 100rel gets
+// 420, and OPTIONS does not say 100rel.
 func TestRequire100relRefused(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		n := memnet.New(memnet.Config{})
 		defer n.Close()
-		newUA(t, n, "192.0.2.2:5060", ua.Config{OnCall: answerer(nil)})
+		newUA(t, n, "192.0.2.2:5060", ua.Config{OnCall: answerer(nil), Reliable: ua.ReliableOff})
 		peer := newRawPeer(t, n, "192.0.2.7:5060", nil, nil)
 		req := rawRequest(sip.INVITE, "sip:bob@192.0.2.2:5060")
 		req.Set("Require", "100rel")
@@ -112,5 +113,92 @@ func TestRequire100relRefused(t *testing.T) {
 		require.Equal(t, "100rel", res.Header("Unsupported"))
 		res = rawSend(t, peer, rawRequest(sip.OPTIONS, "sip:bob@192.0.2.2:5060"))
 		require.NotContains(t, res.Header("Supported"), "100rel")
+		require.NotContains(t, res.Header("Allow"), "PRACK")
+	})
+}
+
+// As the callee: to an INVITE requiring 100rel, Ring goes reliably
+// (Require, RSeq 1), is retransmitted from T1 doubling until the PRACK, a
+// second one waits for it (ErrProvisionalPending) and then takes RSeq 2.
+func TestReliableRingUntilPrack(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := memnet.New(memnet.Config{})
+		defer n.Close()
+		pending := make(chan *ua.IncomingCall, 1)
+		newUA(t, n, "192.0.2.2:5060", ua.Config{OnCall: pendingCalls(pending)})
+		peer := newRawPeer(t, n, "192.0.2.7:5060", nil, nil)
+		req := rawRequest(sip.INVITE, "sip:bob@192.0.2.2:5060")
+		req.Set("Require", "100rel")
+		req.SetBody([]byte(testSDP), "application/sdp")
+		start := time.Now()
+		tx, err := peer.tx.Request(t.Context(), req, uaTarget)
+		require.NoError(t, err)
+		ic := recv(t, pending, time.Second, "incoming call")
+		require.NoError(t, ic.Ring())
+		require.ErrorIs(t, ic.Ring(), ua.ErrProvisionalPending)
+		require.True(t, ic.ProvisionalPending())
+		var rings []time.Duration
+		var first *sip.Response
+		for len(rings) < 4 {
+			res := recv(t, tx.Responses(), 10*time.Second, "180")
+			if res.StatusCode != sip.StatusRinging {
+				continue
+			}
+			require.Equal(t, "100rel", res.Header("Require"))
+			require.Equal(t, "1", res.Header("RSeq"))
+			rings = append(rings, time.Since(start).Round(100*time.Millisecond))
+			first = res
+		}
+		require.Equal(t, []time.Duration{0, 500 * time.Millisecond, 1500 * time.Millisecond, 3500 * time.Millisecond}, rings)
+		d, err := dialog.NewUAC(req, first)
+		require.NoError(t, err)
+		prack, err := d.NewRequest(sip.PRACK, nil, "")
+		require.NoError(t, err)
+		prack.Set("RAck", "2 1 INVITE")
+		require.Equal(t, 481, rawSend(t, peer, prack).StatusCode, "RAck of no pending 1xx")
+		prack, err = d.NewRequest(sip.PRACK, nil, "")
+		require.NoError(t, err)
+		prack.Set("RAck", "1 1 INVITE")
+		require.Equal(t, 200, rawSend(t, peer, prack).StatusCode)
+		require.False(t, ic.ProvisionalPending())
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		for len(tx.Responses()) > 0 {
+			res := <-tx.Responses()
+			require.NotEqual(t, sip.StatusRinging, res.StatusCode, "no retransmission after the PRACK")
+		}
+		require.NoError(t, ic.Ring())
+		res := recv(t, tx.Responses(), time.Second, "second 180")
+		require.Equal(t, "2", res.Header("RSeq"))
+		_, err = ic.Answer([]byte(testSDP))
+		require.NoError(t, err)
+		final, err := tx.Final(t.Context())
+		require.NoError(t, err)
+		require.Equal(t, 200, final.StatusCode)
+		ackRaw(t, peer, req, final)
+	})
+}
+
+// Without a PRACK within 64·T1 the INVITE is refused with 500.
+func TestReliableWithoutPrack(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := memnet.New(memnet.Config{})
+		defer n.Close()
+		pending := make(chan *ua.IncomingCall, 1)
+		newUA(t, n, "192.0.2.2:5060", ua.Config{OnCall: pendingCalls(pending)})
+		peer := newRawPeer(t, n, "192.0.2.7:5060", nil, nil)
+		req := rawRequest(sip.INVITE, "sip:bob@192.0.2.2:5060")
+		req.Set("Require", "100rel")
+		start := time.Now()
+		tx, err := peer.tx.Request(t.Context(), req, uaTarget)
+		require.NoError(t, err)
+		ic := recv(t, pending, time.Second, "incoming call")
+		require.NoError(t, ic.Ring())
+		final, err := tx.Final(t.Context())
+		require.NoError(t, err)
+		require.Equal(t, sip.StatusServerInternalError, final.StatusCode)
+		require.Equal(t, 32*time.Second, time.Since(start).Round(time.Second))
+		_, err = ic.Answer(nil)
+		require.ErrorIs(t, err, ua.ErrAnswered)
 	})
 }

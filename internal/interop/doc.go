@@ -27,6 +27,6 @@
 // SIPp notifier (dialoginfo_test.go); blind transfer with baresip as
 // transferee and as transferor, audio checked (transfer_test.go); session
 // timers: refresh by UPDATE and re-INVITE, expiry, 422 (sessiontimer_test.go);
-// PRACK of two reliable provisionals from SIPp (prack_test.go).
+// reliable provisionals both ways with SIPp, two each, PRACKed (prack_test.go).
 // The peers' configurations and port rules are in peers/README.md.
 package interop
