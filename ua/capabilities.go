@@ -29,7 +29,8 @@ type capabilities struct {
 // UPDATE with AllowUpdate; MESSAGE with an OnMessage handler; SUBSCRIBE
 // with an OnSubscribe handler; NOTIFY always, for the subscriptions of
 // Subscribe and our REFERs (a NOTIFY that matches none gets 481); PRACK
-// unless Config.Reliable is ReliableOff; REFER with an OnRefer handler.
+// unless reliable provisionals are off for the UA and every line; REFER
+// with an OnRefer handler.
 func acceptedMethods(cfg *Config) []sip.Method {
 	ms := []sip.Method{sip.INVITE, sip.ACK, sip.BYE, sip.CANCEL, sip.OPTIONS, sip.INFO}
 	if cfg.AllowUpdate {
@@ -42,7 +43,7 @@ func acceptedMethods(cfg *Config) []sip.Method {
 		ms = append(ms, sip.SUBSCRIBE)
 	}
 	ms = append(ms, sip.NOTIFY)
-	if cfg.Reliable != ReliableOff {
+	if reliableUsed(cfg) {
 		ms = append(ms, sip.PRACK)
 	}
 	if cfg.OnRefer != nil {
@@ -58,7 +59,7 @@ var knownMethods = []sip.Method{sip.MESSAGE, sip.SUBSCRIBE, sip.REFER}
 
 // supportedTags returns the option tags a UA configured with cfg
 // implements, for Supported and the Require check.
-// 100rel unless Config.Reliable is ReliableOff (RFC 3262, both roles);
+// 100rel unless reliable provisionals are off (RFC 3262, both roles);
 // timer unless Config.SessionExpires turns session timers off (RFC 4028);
 // replaces always: an INVITE with Replaces takes the place of a call of
 // ours (RFC 3891); norefersub with an OnRefer handler, which honours
@@ -66,7 +67,7 @@ var knownMethods = []sip.Method{sip.MESSAGE, sip.SUBSCRIBE, sip.REFER}
 // so in any case).
 func supportedTags(cfg *Config) []string {
 	tags := []string{"replaces"}
-	if cfg.Reliable != ReliableOff {
+	if reliableUsed(cfg) {
 		tags = append([]string{"100rel"}, tags...)
 	}
 	if cfg.SessionExpires >= 0 {

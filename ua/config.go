@@ -196,8 +196,10 @@ type Config struct {
 	// RFC 4028's 90 s).
 	MinSessionExpires time.Duration
 
-	// Reliable provisional responses (RFC 3262; issue 18), both roles:
-	// see ReliablePolicy (ReliableSupported, the zero value, PRACKs every
+	// Reliable provisional responses (RFC 3262; issue 18), both roles,
+	// for calls of no line or of a line that leaves it to the UA
+	// (LineConfig.Reliable): see ReliablePolicy (ReliableSupported, the
+	// zero value, PRACKs every
 	// reliable 1xx and sends Ring and Progress reliably to INVITEs that
 	// require it: retransmitted from T1 doubling until the PRACK, 500
 	// after 64·T1 without one, one awaiting its PRACK at a time).

@@ -187,7 +187,7 @@ func (o *outgoing) newInvite(uri sip.URI) *sip.Request {
 		req.Set("Route", "<"+l.proxy.String()+">")
 	}
 	u.advertise(req)
-	u.advertiseInvite(req)
+	u.advertiseInvite(req, o.c.line)
 	u.addCommon(req)
 	for _, h := range o.opts.Headers {
 		req.Add(h.Name, h.Value)

@@ -31,12 +31,46 @@ const (
 	ReliableRequired
 )
 
-// advertiseInvite adds to an initial INVITE of ours what RFC 3262 asks
+// reliableFor is the policy of line's calls: the line's
+// (LineConfig.Reliable) unless it is ReliableSupported, the zero value,
+// which leaves the UA's (Config.Reliable).
+func (u *UA) reliableFor(line *Line) ReliablePolicy {
+	if line != nil && line.cfg.Reliable != ReliableSupported {
+		return line.cfg.Reliable
+	}
+	return u.cfg.Reliable
+}
+
+// reliableUsed reports whether the UA or one of its lines sends or takes
+// reliable provisionals: PRACK is then allowed and 100rel supported.
+func reliableUsed(cfg *Config) bool {
+	if cfg.Reliable != ReliableOff {
+		return true
+	}
+	for _, l := range cfg.Lines {
+		if l.Reliable == ReliableRequired {
+			return true
+		}
+	}
+	return false
+}
+
+// advertiseInvite adds to an initial INVITE of line what RFC 3262 asks
 // for with ReliableRequired: Require: 100rel (Supported has it unless
-// ReliableOff).
-func (u *UA) advertiseInvite(req *sip.Request) {
-	if u.cfg.Reliable == ReliableRequired {
+// reliable provisionals are off).
+func (u *UA) advertiseInvite(req *sip.Request, line *Line) {
+	switch u.reliableFor(line) {
+	case ReliableRequired:
 		req.Add("Require", "100rel")
+	case ReliableOff:
+		// The UA supports 100rel for another line; this one does not.
+		var tags []string
+		for t := range strings.SplitSeq(u.supported, ", ") {
+			if t != "100rel" && t != "" {
+				tags = append(tags, t)
+			}
+		}
+		req.Set("Supported", strings.Join(tags, ", "))
 	}
 }
 
@@ -71,7 +105,7 @@ func (o *outgoing) lockForks() func() {
 // PRACKed already. lock guards d (the fork set's lock).
 func (o *outgoing) prack(invite *sip.Request, res *sip.Response, d *dialog.Dialog, lock func() func()) {
 	c, u := o.c, o.c.u
-	if u.cfg.Reliable == ReliableOff || d == nil {
+	if u.reliableFor(c.line) == ReliableOff || d == nil {
 		return
 	}
 	rseq, ok := isReliable(res)

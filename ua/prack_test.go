@@ -202,3 +202,37 @@ func TestReliableWithoutPrack(t *testing.T) {
 		require.ErrorIs(t, err, ua.ErrAnswered)
 	})
 }
+
+// A line's policy overrides the UA's for its calls: Required adds
+// Require: 100rel, Off takes 100rel out of the INVITE's Supported.
+func TestReliablePolicyPerLine(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := memnet.New(memnet.Config{})
+		defer n.Close()
+		invites := make(chan *sip.Request, 4)
+		newRawPeer(t, n, "192.0.2.7:5060", func(_ context.Context, w transaction.ResponseWriter, req *sip.Request) {
+			if req.Method == sip.INVITE {
+				invites <- req
+				_ = w.Respond(sip.NewResponse(req, sip.StatusBusyHere, ""))
+				return
+			}
+			_ = w.Respond(sip.NewResponse(req, sip.StatusOK, ""))
+		}, nil)
+		a, _ := newUA(t, n, "192.0.2.1:5060", ua.Config{Lines: []ua.LineConfig{
+			{AOR: "sip:req@192.0.2.1", Reliable: ua.ReliableRequired},
+			{AOR: "sip:off@192.0.2.1", Reliable: ua.ReliableOff},
+			{AOR: "sip:ua@192.0.2.1"},
+		}})
+		for i, want := range []struct{ require, supported string }{
+			{"100rel", "100rel, replaces, timer"},
+			{"", "replaces, timer"},
+			{"", "100rel, replaces, timer"},
+		} {
+			_, err := a.Dial(t.Context(), "sip:bob@192.0.2.7:5060", ua.DialOptions{SDP: []byte(testSDP), Line: a.Lines()[i]})
+			require.Error(t, err)
+			inv := recv(t, invites, time.Second, "INVITE")
+			require.Equal(t, want.require, inv.Header("Require"), "line %d", i)
+			require.Equal(t, want.supported, inv.Header("Supported"), "line %d", i)
+		}
+	})
+}

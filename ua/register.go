@@ -65,6 +65,10 @@ type LineConfig struct {
 	// SessionExpires overrides Config.SessionExpires for the line's calls
 	// (0: the UA's; negative: no session timer).
 	SessionExpires time.Duration
+	// Reliable is the line's reliable provisional policy (RFC 3262):
+	// ReliableOff or ReliableRequired override Config.Reliable for its
+	// calls; ReliableSupported, the zero value, leaves the UA's.
+	Reliable ReliablePolicy
 }
 
 // RegState is a line's registration state.

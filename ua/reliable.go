@@ -28,11 +28,12 @@ type reliableOut struct {
 	until   time.Time
 }
 
-// wantsReliable reports whether the provisional responses to req go
-// reliably: it requires 100rel, or supports it and Config.Reliable is
-// ReliableRequired.
-func (u *UA) wantsReliable(req *sip.Request) bool {
-	if u.cfg.Reliable == ReliableOff {
+// wantsReliable reports whether the provisional responses to req, for
+// line, go reliably: it requires 100rel, or supports it and the line's
+// policy is ReliableRequired.
+func (u *UA) wantsReliable(req *sip.Request, line *Line) bool {
+	policy := u.reliableFor(line)
+	if policy == ReliableOff {
 		return false
 	}
 	has := func(name string) bool {
@@ -45,7 +46,7 @@ func (u *UA) wantsReliable(req *sip.Request) bool {
 		}
 		return false
 	}
-	return has("Require") || (u.cfg.Reliable == ReliableRequired && has("Supported"))
+	return has("Require") || (policy == ReliableRequired && has("Supported"))
 }
 
 // sendReliableLocked sends res, a 101–199 to ic's INVITE, reliably when
@@ -53,7 +54,7 @@ func (u *UA) wantsReliable(req *sip.Request) bool {
 // usual). ic.mu is held.
 func (ic *IncomingCall) sendReliableLocked(res *sip.Response) (bool, error) {
 	u := ic.u
-	if !u.wantsReliable(ic.req) {
+	if !u.wantsReliable(ic.req, ic.line) {
 		return false, nil
 	}
 	if ic.rel == nil {
