@@ -187,3 +187,41 @@ func TestTransferByBaresip(t *testing.T) {
 	require.NoError(t, nc.Hangup(ctx))
 	_ = ac.Hangup(ctx)
 }
+
+// TestReplacesFromSIPp: our UA T, in a call with our UA X, is the target
+// of an attended transfer: SIPp sends the transferee's INVITE with
+// Replaces naming that call (testdata/uac_replaces.xml). T's host sees the
+// call it replaces, answers, and T ends its call with X by a BYE.
+func TestReplacesFromSIPp(t *testing.T) {
+	sippPath(t)
+	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
+	defer cancel()
+	x, _, _ := mediaUA(t, "x", ua.Config{})
+	tu, atT, wt := mediaUA(t, "t", ua.Config{})
+	xt, err := x.Dial(ctx, "sip:t@"+tu.Addrs()[0].String(), ua.DialOptions{SDP: testSDP(9)})
+	require.NoError(t, err)
+	tx := nextCall(t, atT, "T")
+	id := tx.DialogID() // T's view: local tag T's, remote tag X's
+	replaces := id.CallID + ";to-tag=" + id.LocalTag + ";from-tag=" + id.RemoteTag
+	port := freePort(t)
+	r := newSipp(t, "replaces", port, "-sf", scenario(t, "uac_replaces.xml"))
+	defer func() { logTails(t, r.files()...) }()
+	err = r.start(t, ctx, "-t", "u1", "-m", "1", "-set", "replaces", replaces, tu.Addrs()[0].String()).Wait()
+	checkSipp(t, r, 1, exitErrOrNil(err))
+	select {
+	case <-xt.Done():
+	case <-time.After(peerWait):
+		t.Fatal("X's call was not ended by the target")
+	}
+	require.ErrorIs(t, xt.Err(), ua.ErrRemoteHangup)
+	require.ErrorIs(t, tx.Err(), ua.ErrLocalHangup)
+	invites := wt.received("INVITE ")
+	require.Equal(t, replaces, headerValue(invites[len(invites)-1], "Replaces"))
+	c := nextCall(t, atT, "T (the replacing call)")
+	select {
+	case <-c.Done():
+	case <-time.After(peerWait):
+		t.Fatal("SIPp's BYE did not end the new call")
+	}
+	require.ErrorIs(t, c.Err(), ua.ErrRemoteHangup)
+}
