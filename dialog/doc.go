@@ -24,6 +24,14 @@
 //   - NewResponse builds our responses with the dialog's tag, and for the
 //     initial INVITE its Record-Route and Contact.
 //
+// Subscriptions (RFC 6665): NewNotified makes the subscriber's dialog from
+// a NOTIFY that comes before the 2xx to SUBSCRIBE or from another branch
+// of a forked one; ParseSubscriptionState and EventPackage read the
+// Subscription-State and Event headers, and SubscriptionState.Resubscribe
+// says whether a terminated subscription may be renewed. Session timers
+// (RFC 4028): ParseSessionExpires, MinSE and AnswerSession, the UAS's
+// choice of interval and refresher (or 422).
+//
 // ForkSet gathers the dialogs of a forked INVITE: several early dialogs,
 // the first 2xx kept, later 2xx reported for ACK and BYE (§13.2.2.4).
 //
@@ -74,5 +82,7 @@
 // RFC 3261 §12 (dialogs), §13.2.2.4 and §13.3.1 (INVITE responses, ACK for
 // 2xx, forking), §14 (re-INVITE, glare), §15 (BYE), §19.1.1 (Request-URI
 // parameters); RFC 3311 §5 (UPDATE offers); RFC 6665 §4 and RFC 3515
-// (NOTIFY, SUBSCRIBE and REFER as target refresh requests).
+// (NOTIFY, SUBSCRIBE and REFER as target refresh requests; Subscription-
+// State, Event, the dialog a NOTIFY creates); RFC 4028 (Session-Expires,
+// Min-SE, the UAS's answer).
 package dialog

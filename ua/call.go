@@ -93,6 +93,12 @@ type Call struct {
 	// media is the call's RTP session, nil when the host brings its SDP;
 	// set at creation, never changed.
 	media *callMedia
+	// xfer is our REFER in progress, or the last one (refer.go).
+	xfer *referOut
+	// st is the session timer (sessiontimer.go), nil without one.
+	st *sessionTimer
+	// rseq is the last RSeq PRACKed per early dialog (To tag), prack.go.
+	rseq map[string]uint32
 }
 
 // CallID returns the call's Call-ID.

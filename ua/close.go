@@ -60,6 +60,7 @@ func (u *UA) shutdown(ctx context.Context) error {
 		for _, c := range calls {
 			wg.Go(func() { _ = c.Hangup(ctx) })
 		}
+		wg.Go(func() { u.endSubscriptions(ctx) })
 		wg.Wait()
 		// The BYEs, CANCELs and un-REGISTERs sent before (or by a
 		// goroutine of the UA meanwhile) get their outcome too.

@@ -160,6 +160,49 @@ type Config struct {
 	// Retry-After. Nil: a memory of the UA's own with the defaults; a
 	// host may share one among UAs, or with a proxy.
 	DeadTargets *transport.DeadTargets
+
+	// Subscriptions to us (RFC 6665; issue 18).
+	//
+	// OnSubscribe gets each new SUBSCRIBE, on a goroutine of its own: it
+	// accepts it (IncomingSubscription.Accept sends the 200 and the first
+	// NOTIFY, and returns the Notifier for the later ones) or rejects it;
+	// one still unanswered when it returns gets 489 Bad Event. Nil
+	// refuses SUBSCRIBE with 405 and leaves it out of Allow.
+	OnSubscribe func(ctx context.Context, s *IncomingSubscription)
+	// MaxSubscriptionExpires bounds the lifetime granted to a
+	// subscription to us (0: DefaultMaxSubscriptionExpires).
+	MaxSubscriptionExpires time.Duration
+	// OnRefer gets each REFER received in a call (a transfer, RFC 3515),
+	// on a goroutine of its own; ctx ends when the UA closes. It accepts
+	// it (IncomingRefer.Accept places the new call and reports its
+	// progress to the transferor) or rejects it; one still unanswered
+	// when it returns gets 603 Decline. Nil refuses REFER with 405 and
+	// leaves REFER out of Allow and norefersub out of Supported.
+	OnRefer func(ctx context.Context, r *IncomingRefer)
+
+	// Session timers (RFC 4028; issue 18).
+	//
+	// SessionExpires is the session interval our INVITEs ask for and our
+	// 2xx grant (0: DefaultSessionExpires, 1800 s; negative: no session
+	// timers, and "timer" leaves Supported). The refresher refreshes at
+	// half the interval, by UPDATE when the peer allows it, else by
+	// re-INVITE; a session the peer should refresh and does not is ended
+	// with a BYE (Call.Err is ErrSessionExpired). LineConfig.SessionExpires
+	// overrides it for a line's calls.
+	SessionExpires time.Duration
+	// MinSessionExpires is the smallest interval accepted: an INVITE
+	// asking for less gets 422 with it as Min-SE (0 and anything below:
+	// RFC 4028's 90 s).
+	MinSessionExpires time.Duration
+
+	// Reliable provisional responses (RFC 3262; issue 18), both roles,
+	// for calls of no line or of a line that leaves it to the UA
+	// (LineConfig.Reliable): see ReliablePolicy (ReliableSupported, the
+	// zero value, PRACKs every
+	// reliable 1xx and sends Ring and Progress reliably to INVITEs that
+	// require it: retransmitted from T1 doubling until the PRACK, 500
+	// after 64·T1 without one, one awaiting its PRACK at a time).
+	Reliable ReliablePolicy
 }
 
 func (c *Config) fill() {

@@ -183,12 +183,14 @@ func (o *outgoing) newInvite(uri sip.URI) *sip.Request {
 	if l := o.c.line; l != nil && l.proxy != nil {
 		req.Set("Route", "<"+l.proxy.String()+">")
 	}
-	req.Set("Allow", u.allow)
+	u.advertise(req)
+	u.advertiseInvite(req, o.c.line)
 	u.addCommon(req)
 	for _, h := range o.opts.Headers {
 		req.Add(h.Name, h.Value)
 	}
 	applyAuth(req, o.auth)
+	o.c.offerSession(req)
 	if len(o.opts.SDP) > 0 {
 		req.SetBody(o.opts.SDP, "application/sdp")
 	}
@@ -235,6 +237,9 @@ func (o *outgoing) run() {
 			}
 			o.auth = c.creds().retryAuth(hs, req)
 			req = o.newInvite(req.URI)
+			continue
+		case res.StatusCode == sip.StatusSessionIntervalTooSmall && c.retrySession(res):
+			req = o.newInvite(req.URI) // RFC 4028 §7.3: ask for Min-SE
 			continue
 		case res.StatusCode >= 300 && res.StatusCode < 400:
 			if o.maxRedirects < 0 || o.redirects >= o.maxRedirects {
@@ -316,7 +321,8 @@ func (o *outgoing) read(tx *transaction.ClientTx, req *sip.Request, silent <-cha
 			if res.StatusCode == sip.StatusTrying {
 				continue
 			}
-			_, _ = s.receive(res)
+			st, _ := s.receive(res)
+			o.prack(req, res, st.Dialog, s.lock)
 			c.mu.Lock()
 			if c.state == CallDialing {
 				c.state = CallRinging
@@ -378,6 +384,12 @@ type uacSession struct {
 type ackFlow struct {
 	d    *dialog.Dialog
 	flow transport.Flow
+}
+
+// lock locks the session (its dialogs among them) and returns the unlock.
+func (s *uacSession) lock() func() {
+	s.mu.Lock()
+	return s.mu.Unlock
 }
 
 func (s *uacSession) receive(res *sip.Response) (dialog.InviteStep, error) {
@@ -456,6 +468,7 @@ func (o *outgoing) confirm(s *uacSession, d *dialog.Dialog, req *sip.Request, re
 	c.state = CallEstablished
 	abandoned := c.abandoned
 	c.mu.Unlock()
+	c.sessionConfirmed(res)
 	o.answered = true
 	u.promote(c)
 	if err == nil {

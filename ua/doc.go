@@ -33,6 +33,38 @@
 //   - OPTIONS outside a dialog is answered 200 with Allow, Accept and
 //     Supported (a health probe); MESSAGE (RFC 3428) is sent with SendMessage
 //     and received through Config.OnMessage.
+//   - Allow lists exactly the methods the configuration accepts (MESSAGE
+//     with OnMessage, UPDATE with AllowUpdate, SUBSCRIBE with OnSubscribe,
+//     REFER with OnRefer); INVITEs, re-INVITEs, SUBSCRIBEs, REFERs and the
+//     2xx to them carry Allow and Supported (replaces, timer unless session
+//     timers are off, norefersub with OnRefer); a Require naming anything
+//     else gets 420 with Unsupported (RFC 3261 §8.2.2.3).
+//   - Subscriptions (RFC 6665): Subscribe refreshes at half each lease,
+//     takes NOTIFYs before its 2xx and from every branch of a forked
+//     SUBSCRIBE, ends at Unsubscribe, expiry, a terminated NOTIFY or
+//     Close; Config.OnSubscribe accepts subscriptions to us and their
+//     Notifier sends NOTIFYs, answers refreshes and ends them at expiry.
+//     Built on them: message waiting (RFC 3842: LineConfig.MessageWaiting
+//     subscribes a line to its voicemail, OnMessageWaiting gets the
+//     counts; MessageSummary writes the body for a host that notifies) and
+//     the dialog event package (RFC 4235: WatchDialogs for busy lamps).
+//   - Transfer: Call.Transfer (blind) and Call.TransferTo (attended, with
+//     Replaces) send REFER (RFC 3515, Referred-By RFC 3892) and follow the
+//     transferee's sipfrag NOTIFYs; Config.OnRefer takes a REFER, whose
+//     Accept places the new call and reports it (no NOTIFY under
+//     Refer-Sub: false, RFC 4488); an INVITE with Replaces (RFC 3891)
+//     takes the place of a confirmed call, ended once it is answered.
+//   - Reliable provisional responses (RFC 3262, Config.Reliable): as the
+//     caller, INVITEs offer (or require) 100rel and each reliable 1xx is
+//     PRACKed once in its early dialog; as the callee, Ring and Progress
+//     go reliably to an INVITE requiring 100rel (RSeq, retransmitted from
+//     T1 doubling until the PRACK, 500 after 64·T1 without one, one
+//     awaiting its PRACK at a time: ErrProvisionalPending).
+//   - Session timers (RFC 4028): Session-Expires and Min-SE asked for and
+//     granted (Config.SessionExpires, 1800 s by default), 422 answered and
+//     retried, refresh at half the interval by UPDATE when the peer allows
+//     it, else by re-INVITE, and a BYE when the peer lets the session
+//     expire (ErrSessionExpired).
 //   - Registration and call state changes reach Config.OnEvent as Events;
 //     a failed request returns a *StatusError carrying the final response.
 //   - Failover (RFC 3263 §4.3; failover.go, probe.go): a request outside a
@@ -91,9 +123,10 @@
 // follows. Signaling costs an established call memory only: there is no
 // goroutine per dialog (its media session, if any, is ticked by the
 // shared rtp.Engine, plus one goroutine that forwards received digits),
-// and 2xx retransmissions (paced by dialog.AckWait) and registration
-// refreshes share one deadline heap and one goroutine, the UA's clock,
-// which runs only while a timer is armed. A goroutine
+// and 2xx retransmissions (paced by dialog.AckWait), registration,
+// subscription and session refreshes share one deadline heap and one
+// goroutine, the UA's clock, which runs only while a timer is armed (an
+// established call with a session timer keeps one armed). A goroutine
 // reads each INVITE client transaction until its first 2xx and then
 // detaches from it: the retransmitted and forked 2xx that follow until
 // Timer M are ACKed on the goroutine that received them.
@@ -103,7 +136,8 @@
 // transport goroutine that received them, with no hand-off; so is the
 // initial INVITE when Config.InlineOnCall says OnCall does not block.
 // Requests that call host code that may block (OnCall otherwise,
-// OnReinvite, OnMessage, INFO) get a goroutine of their own.
+// OnReinvite, OnMessage, INFO, SUBSCRIBE, NOTIFY, REFER) get a goroutine
+// of their own.
 //
 // A hang-up is finished only when its BYE is answered: Call.Hangup ends
 // the call at once (Done, media), while the BYE's transaction runs on until
@@ -126,8 +160,11 @@
 //
 // RFC 3261 §8, §10, §11, §12, §13, §14, §15, §22; RFC 3263; RFC 3264;
 // RFC 4733 (through package rtp);
-// RFC 3311 (UPDATE, answered only); RFC 3428; RFC 3581; RFC 6026; RFC 6086
-// (INFO; DTMF relay); RFC 8760; RFC 5626 (outbound: instance, reg-id, ob,
-// keepalives); RFC 5923 (the registration's connection reused); RFC 8489
-// (STUN).
+// RFC 3262 (both roles; no offer/answer in PRACK); RFC 3311 (UPDATE:
+// answered, and sent for session refresh); RFC 3428; RFC 3515, 3891,
+// 3892, 4488 (transfer); RFC 3581; RFC 3842 (message waiting); RFC 4028
+// (session timers); RFC 4235 (dialog package, as subscriber); RFC 6026;
+// RFC 6086 (INFO; DTMF relay); RFC 6665 (subscriptions); RFC 8760; RFC
+// 5626 (outbound: instance, reg-id, ob, keepalives); RFC 5923 (the
+// registration's connection reused); RFC 8489 (STUN).
 package ua

@@ -30,6 +30,7 @@ func TestEventsOfRegistrationAndCall(t *testing.T) {
 		require.NoError(t, c.Hangup(t.Context()))
 		recv(t, in.Done(), time.Second, "callee's end")
 		require.NoError(t, a.Close())
+		synctest.Wait() // EventCallEnded follows Done
 
 		require.Equal(t, []ua.EventKind{ua.EventRegistering, ua.EventRegistered, ua.EventCallDialing, ua.EventCallProgress,
 			ua.EventCallAnswered, ua.EventCallEnded, ua.EventUnregistered}, ra.kinds())

@@ -206,6 +206,7 @@ func (c *Call) finish(err error) bool {
 		return false
 	}
 	c.state, c.endErr = CallEnded, err
+	c.stopSessionLocked()
 	if c.rtx != nil {
 		c.rtx.timer.Stop()
 		c.rtx = nil

@@ -29,6 +29,13 @@ func (r *recorder) add(e ua.Event) {
 	r.mu.Unlock()
 }
 
+// reset forgets the events recorded.
+func (r *recorder) reset() {
+	r.mu.Lock()
+	r.evs = nil
+	r.mu.Unlock()
+}
+
 func (r *recorder) kinds() []ua.EventKind {
 	r.mu.Lock()
 	defer r.mu.Unlock()

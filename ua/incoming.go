@@ -38,6 +38,11 @@ type IncomingCall struct {
 	// SDP, and mediaSDP our answer (or offer, for an offerless INVITE).
 	media    *callMedia
 	mediaSDP []byte
+	// replaces is the call an INVITE with Replaces takes the place of
+	// (replaces.go), nil for most calls; set before OnCall.
+	replaces *Call
+	// rel is the reliable provisional state (reliable.go), nil until one.
+	rel *reliableOut
 }
 
 // Request returns the INVITE (read-only).
@@ -152,6 +157,9 @@ func (ic *IncomingCall) provisional(code int, sdp []byte) error {
 	if len(sdp) > 0 {
 		res.SetBody(sdp, "application/sdp")
 	}
+	if sent, err := ic.sendReliableLocked(res); sent {
+		return err
+	}
 	ic.u.respond(ic.w, res)
 	return nil
 }
@@ -189,7 +197,7 @@ func (ic *IncomingCall) Answer(local []byte) (*Call, error) {
 	}
 	res := sip.NewResponseTag(ic.req, sip.StatusOK, "", ic.tag)
 	dialog.PrepareResponse(ic.req, res, ic.tag, ic.contact)
-	res.Set("Allow", u.allow)
+	u.advertise(res)
 	if len(local) > 0 {
 		res.SetBody(local, "application/sdp")
 	}
@@ -216,6 +224,8 @@ func (ic *IncomingCall) Answer(local []byte) (*Call, error) {
 	}
 	cs, _ := ic.req.CSeq()
 	c.mu.Lock()
+	c.answerSessionLocked(ic.req, res)
+	c.armSessionLocked()
 	c.startRetransmit(ic.w, res, cs.Seq)
 	c.mu.Unlock()
 	ic.final, ic.call = true, c
@@ -224,6 +234,7 @@ func (ic *IncomingCall) Answer(local []byte) (*Call, error) {
 	u.emit(Event{Kind: EventCallAnswered, Line: c.line, Call: c, CallID: c.callID, SDP: local})
 	u.respond(ic.w, res)
 	ic.closeFinal()
+	ic.endReplaced()
 	return c, nil
 }
 
@@ -270,6 +281,7 @@ func (ic *IncomingCall) finish(res *sip.Response, why error) {
 
 // closeFinal records that ic has its final response; ic.mu is held.
 func (ic *IncomingCall) closeFinal() {
+	ic.stopReliableLocked()
 	close(ic.finalCh)
 	u := ic.u
 	u.mu.Lock()
@@ -359,6 +371,17 @@ func (u *UA) incomingInvite(ctx context.Context, w transaction.ResponseWriter, r
 		return
 	}
 	ic := &IncomingCall{u: u, ctx: ctx, w: w, req: req, tag: sip.NewTag(), contact: ct, line: line, finalCh: make(chan struct{})}
+	var code int
+	if ic.replaces, code = u.replacedCall(req); code != 0 {
+		u.respond(w, sip.NewResponse(req, code, ""))
+		return
+	}
+	if min := u.sessionTooSmall(req, line); min > 0 {
+		res := sip.NewResponse(req, sip.StatusSessionIntervalTooSmall, "")
+		res.Set("Min-SE", strconv.Itoa(int(min/time.Second)))
+		u.respond(w, res)
+		return
+	}
 	if !u.addPending(ic) {
 		res := sip.NewResponse(req, sip.StatusServiceUnavailable, "")
 		res.Set("Retry-After", "5")
@@ -461,6 +484,9 @@ func (u *UA) inDialog(ctx context.Context, w transaction.ResponseWriter, req *si
 			return
 		}
 		res := c.d.NewResponse(req, sip.StatusOK, "")
+		u.advertise(res)
+		c.answerSessionLocked(req, res)
+		c.armSessionLocked()
 		if len(answer) > 0 {
 			res.SetBody(answer, "application/sdp")
 			c.local = answer

@@ -20,9 +20,9 @@ func (u *UA) decorateOptions(res *sip.Response) {
 	res.Set("Allow", u.allow)
 	res.Set("Accept", strings.Join(sip.DefaultAccept(), ", "))
 	res.Set("Accept-Language", "en")
-	// No option tag is supported (no 100rel, timer, replaces): the header
-	// lists none (RFC 3261 §20.37 allows an empty list).
-	res.Set("Supported", "")
+	// The option tags implemented; an empty list means none (RFC 3261
+	// §20.37).
+	res.Set("Supported", u.supported)
 }
 
 // RequestOptions are the settings of a request sent outside any dialog

@@ -96,6 +96,26 @@ type LineConfig struct {
 	// bindings refreshed. Requests go to the primary first, and straight
 	// to the alternate while the primary registration has failed.
 	DualRegistration bool
+	// Message waiting (RFC 3842; issue 18).
+	//
+	// MessageWaiting subscribes the line to its message-summary at New,
+	// at Voicemail (empty: the AOR), and keeps the subscription up while
+	// the UA runs: refreshed, and subscribed again when it ends (at once
+	// when the notifier deactivated it, after RetryMin doubling up to
+	// RetryMax when it failed, never when the notifier rejected it).
+	MessageWaiting bool
+	Voicemail      string
+	// OnMessageWaiting gets each message summary the voicemail notifies
+	// (Line.MessageWaiting keeps the latest), on the NOTIFY's goroutine;
+	// ctx is the NOTIFY's.
+	OnMessageWaiting func(ctx context.Context, l *Line, s MessageSummary)
+	// SessionExpires overrides Config.SessionExpires for the line's calls
+	// (0: the UA's; negative: no session timer).
+	SessionExpires time.Duration
+	// Reliable is the line's reliable provisional policy (RFC 3262):
+	// ReliableOff or ReliableRequired override Config.Reliable for its
+	// calls; ReliableSupported, the zero value, leaves the UA's.
+	Reliable ReliablePolicy
 }
 
 // RegState is a line's registration state.
@@ -161,6 +181,8 @@ type Line struct {
 	altOutbound   *sip.URI
 	fo            lineFailover
 	alt           altRegistration
+
+	mwi *mwiState // LineConfig.MessageWaiting; nil without
 }
 
 func newLine(u *UA, cfg LineConfig) (*Line, error) {

@@ -141,6 +141,8 @@ func (c *Call) reinvite(ctx context.Context, sdp []byte, onAnswer func([]byte) e
 			return err
 		}
 		applyAuth(req, auth)
+		u.advertise(req)
+		c.sessionRequest(req)
 		u.addCommon(req)
 		tx, err := u.send(ctx, ctx, req, c.network)
 		if err != nil {
@@ -185,6 +187,7 @@ func (c *Call) reinvite(ctx context.Context, sdp []byte, onAnswer func([]byte) e
 			if err != nil {
 				return err
 			}
+			c.sessionRefreshed(res)
 			// The answer is applied before the ACK leaves: the peer may
 			// end the call as soon as it has the ACK, and the exchange
 			// it answered has succeeded all the same.

@@ -30,9 +30,8 @@ type UA struct {
 	tx       *transaction.Layer
 	slow     transaction.Handler // requests whose handling may block, each on a goroutine
 	resolver transport.Resolver
-	val      sip.Validator
-	allow    string
-	t1, t2   time.Duration
+	capabilities
+	t1, t2 time.Duration
 
 	listeners []listener
 	lines     []*Line
@@ -46,6 +45,7 @@ type UA struct {
 	calls    map[dialog.ID]*Call
 	setup    map[*Call]struct{}         // outgoing calls without a dialog yet
 	incoming map[*IncomingCall]struct{} // incoming calls without a final response
+	subs     subTable                   // subscription dialogs, ours and to us (RFC 6665)
 	stopping bool                       // Close started: no new calls
 	nCalls   atomic.Int64
 
@@ -99,17 +99,7 @@ func New(cfg Config) (*UA, error) {
 	if u.t2 <= 0 {
 		u.t2 = transaction.DefaultT2
 	}
-	methods := []sip.Method{sip.INVITE, sip.ACK, sip.BYE, sip.CANCEL, sip.OPTIONS, sip.INFO, sip.MESSAGE}
-	if cfg.AllowUpdate {
-		methods = append(methods, sip.UPDATE)
-	}
-	u.val = sip.Validator{Methods: methods, Schemes: []string{"sip", "sips", "tel"}}
-	for i, m := range methods {
-		if i > 0 {
-			u.allow += ", "
-		}
-		u.allow += string(m)
-	}
+	u.capabilities = newCapabilities(&u.cfg)
 	u.resolver = cfg.Resolver
 	if u.resolver == nil {
 		r, err := transport.NewDNSResolver(transport.DNSResolverConfig{})
@@ -177,12 +167,21 @@ func New(cfg Config) (*UA, error) {
 			u.abort()
 			return nil, err
 		}
+		if l.mwi, err = newMWI(l); err != nil {
+			u.abort()
+			return nil, err
+		}
 		u.lines = append(u.lines, l)
 	}
 	u.started.Store(true)
 	for _, l := range u.lines {
 		if l.registrar != nil && !l.cfg.Manual {
 			l.start()
+		}
+	}
+	for _, l := range u.lines {
+		if l.mwi != nil {
+			l.mwi.start()
 		}
 	}
 	return u, nil
@@ -422,6 +421,9 @@ func (u *UA) serveSIP(ctx context.Context, w transaction.ResponseWriter, req *si
 func (u *UA) serveInline(ctx context.Context, w transaction.ResponseWriter, req *sip.Request) bool {
 	// Decide before validating: a declined request is validated once, by
 	// serveSIP.
+	if req.Method == sip.SUBSCRIBE || req.Method == sip.NOTIFY || req.Method == sip.REFER {
+		return false // OnSubscribe, OnNotify, OnRefer: host callbacks
+	}
 	to, _ := req.To()
 	switch {
 	case to.Tag() != "":
@@ -444,6 +446,9 @@ func (u *UA) serveInline(ctx context.Context, w transaction.ResponseWriter, req 
 // dispatch serves a valid request; inline tells whether it runs on a
 // transport reader.
 func (u *UA) dispatch(ctx context.Context, w transaction.ResponseWriter, req *sip.Request, inline bool) {
+	if u.serveEvent(ctx, w, req) {
+		return
+	}
 	to, _ := req.To()
 	if to.Tag() != "" {
 		u.inDialog(ctx, w, req)
@@ -468,6 +473,9 @@ func (u *UA) refuseInvalid(w transaction.ResponseWriter, req *sip.Request) bool 
 	if err := u.val.Validate(req); err != nil {
 		var ve *sip.ValidationError
 		if errors.As(err, &ve) {
+			if ve.StatusCode == sip.StatusUnsupportedMediaType && req.Method == sip.NOTIFY {
+				return false // the subscription's Accept decides (RFC 6665 §8.2.1)
+			}
 			res := sip.NewResponse(req, ve.StatusCode, "")
 			switch {
 			case ve.StatusCode == sip.StatusBadExtension && len(ve.Unsupported) > 0:

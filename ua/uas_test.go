@@ -31,7 +31,7 @@ func TestAutomaticAnswersAllowAccept(t *testing.T) {
 		want   int
 		header string
 	}{
-		{"unknown method", "SUBSCRIBE", "", sip.StatusNotImplemented, "Allow"},
+		{"unknown method", "PUBLISH", "", sip.StatusNotImplemented, "Allow"},
 		{"unknown body type", sip.INVITE, "application/x-unknown", sip.StatusUnsupportedMediaType, "Accept"},
 	}
 	for _, tt := range tests {

@@ -24,5 +24,15 @@
 // mutants of the torture corpus over UDP and TCP, slowloris connections and
 // a 100 MB body while SIPp places calls (flood_test.go; FLOOD_* variables
 // set the figures).
+//
+// Issue 18: what the UA advertises (Allow, Supported) and refuses (405,
+// 420) checked by SIPp (capabilities_test.go); message waiting with a SIPp
+// voicemail notifier, and to baresip's mwi module through Kamailio
+// (mwi_test.go, mwi_baresip_test.go); the dialog event package from a
+// SIPp notifier (dialoginfo_test.go); blind transfer with baresip as
+// transferee and as transferor, audio checked, and an INVITE with Replaces
+// from SIPp taking the place of a call (transfer_test.go); session
+// timers: refresh by UPDATE and re-INVITE, expiry, 422 (sessiontimer_test.go);
+// reliable provisionals both ways with SIPp, two each, PRACKed (prack_test.go).
 // The peers' configurations and port rules are in peers/README.md.
 package interop

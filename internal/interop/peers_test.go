@@ -207,6 +207,9 @@ type kamailioOptions struct {
 	busySwitch bool
 	// name tells instances of one test apart (their logs); "": one.
 	name string
+	// mwiServer, "sip:host:port", receives the SUBSCRIBEs to
+	// message-summary (a voicemail the test runs); "": none.
+	mwiServer string
 }
 
 // hostPort is where the proxy listens, "127.0.0.1:port".
@@ -261,6 +264,9 @@ func startKamailio(t *testing.T, ctx context.Context, opt kamailioOptions) *kama
 	}
 	if opt.busySwitch {
 		args = append(args, "-A", "BUSY_SWITCH")
+	}
+	if opt.mwiServer != "" {
+		args = append(args, "-A", fmt.Sprintf("MWI_SERVER=%q", opt.mwiServer))
 	}
 	check, err := exec.CommandContext(ctx, bin, append([]string{"-c"}, args...)...).CombinedOutput()
 	require.NoError(t, err, "kamailio -c:\n%s", check)
@@ -387,6 +393,18 @@ func startBaresip(t *testing.T, ctx context.Context, k registrar, user string) *
 // its Request-URI's (so it follows a 302 to the new target itself).
 func startBaresipWith(t *testing.T, ctx context.Context, k registrar, user string, outbound bool) *baresip {
 	t.Helper()
+	return startBaresipOpts(t, ctx, k, user, baresipOptions{outbound: outbound})
+}
+
+// baresipOptions are the variants of a test's baresip.
+type baresipOptions struct {
+	outbound bool // k is the account's outbound proxy
+	mwi      bool // the mwi module, and the account subscribes to message-summary
+}
+
+// startBaresipOpts is startBaresip with options.
+func startBaresipOpts(t *testing.T, ctx context.Context, k registrar, user string, opt baresipOptions) *baresip {
+	t.Helper()
 	bin := peerBinary(t, "baresip", "baresip")
 	run := shortTempDir(t, "dtbs")
 	// baresip opens SIP on N (UDP, TCP) and TLS on N+1; ctrl_tcp on N+2;
@@ -421,11 +439,17 @@ module_app		menu.so
 module_app		ctrl_tcp.so
 ctrl_tcp_listen		127.0.0.1:%d
 `, b.sipPort, wav, base+3, base+12, b.ctrlPort)
+	if opt.mwi {
+		config += "module_app		mwi.so\n"
+	}
 	require.NoError(t, os.WriteFile(filepath.Join(run, "config"), []byte(config), 0o644))
 	account := fmt.Sprintf("<%s>;auth_pass=%spw;answermode=auto;audio_codecs=PCMU,PCMA;medianat=;mediaenc=;regint=300",
 		k.uri(user), user)
-	if outbound {
+	if opt.outbound {
 		account += fmt.Sprintf(";outbound=\"%s\"", k.uri(""))
+	}
+	if opt.mwi {
+		account += ";mwi=yes"
 	}
 	account += "\n"
 	require.NoError(t, os.WriteFile(filepath.Join(run, "accounts"), []byte(account), 0o644))

@@ -1,0 +1,141 @@
+package ua
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/dialtone/dialtone/dialog"
+	"github.com/dialtone/dialtone/sip"
+)
+
+// Reliable provisional responses, RFC 3262, as the caller: a 1xx that
+// requires 100rel is acknowledged with a PRACK in its early dialog, once
+// per RSeq (the UAS retransmits it until the PRACK arrives; a PRACK lost
+// on the way is retransmitted by its own transaction).
+
+// ReliablePolicy says how a UA's INVITEs ask for reliable provisional
+// responses (RFC 3262).
+type ReliablePolicy uint8
+
+// Reliable provisional policies.
+const (
+	// ReliableSupported: Supported says 100rel; reliable 1xx are
+	// PRACKed, and ours are sent reliably when the INVITE requires it
+	// (the default).
+	ReliableSupported ReliablePolicy = iota
+	// ReliableOff: 100rel is neither offered, accepted nor PRACKed; an
+	// INVITE requiring it gets 420.
+	ReliableOff
+	// ReliableRequired: our INVITEs say Require: 100rel, and our 1xx go
+	// reliably to every INVITE that supports it.
+	ReliableRequired
+)
+
+// reliableFor is the policy of line's calls: the line's
+// (LineConfig.Reliable) unless it is ReliableSupported, the zero value,
+// which leaves the UA's (Config.Reliable).
+func (u *UA) reliableFor(line *Line) ReliablePolicy {
+	if line != nil && line.cfg.Reliable != ReliableSupported {
+		return line.cfg.Reliable
+	}
+	return u.cfg.Reliable
+}
+
+// reliableUsed reports whether the UA or one of its lines sends or takes
+// reliable provisionals: PRACK is then allowed and 100rel supported.
+func reliableUsed(cfg *Config) bool {
+	if cfg.Reliable != ReliableOff {
+		return true
+	}
+	for _, l := range cfg.Lines {
+		if l.Reliable == ReliableRequired {
+			return true
+		}
+	}
+	return false
+}
+
+// advertiseInvite adds to an initial INVITE of line what RFC 3262 asks
+// for with ReliableRequired: Require: 100rel (Supported has it unless
+// reliable provisionals are off).
+func (u *UA) advertiseInvite(req *sip.Request, line *Line) {
+	switch u.reliableFor(line) {
+	case ReliableRequired:
+		req.Add("Require", "100rel")
+	case ReliableOff:
+		// The UA supports 100rel for another line; this one does not.
+		var tags []string
+		for t := range strings.SplitSeq(u.supported, ", ") {
+			if t != "100rel" && t != "" {
+				tags = append(tags, t)
+			}
+		}
+		req.Set("Supported", strings.Join(tags, ", "))
+	}
+}
+
+// isReliable reports a provisional response sent reliably: Require:
+// 100rel and an RSeq (RFC 3262 §3), and its RSeq.
+func isReliable(res *sip.Response) (uint32, bool) {
+	if res.StatusCode <= 100 || res.StatusCode >= 200 {
+		return 0, false
+	}
+	required := false
+	for _, t := range res.Require() {
+		if strings.EqualFold(t, "100rel") {
+			required = true
+		}
+	}
+	n, err := strconv.ParseUint(strings.TrimSpace(res.Header("RSeq")), 10, 32)
+	if !required || err != nil || n == 0 {
+		return 0, false
+	}
+	return uint32(n), true
+}
+
+// prack acknowledges a reliable provisional res to invite, received in
+// the early dialog d, with a PRACK (RFC 3262 §4), unless its RSeq was
+// PRACKed already. lock guards d (the INVITE session's lock).
+func (o *outgoing) prack(invite *sip.Request, res *sip.Response, d *dialog.Dialog, lock func() func()) {
+	c, u := o.c, o.c.u
+	if u.reliableFor(c.line) == ReliableOff || d == nil {
+		return
+	}
+	rseq, ok := isReliable(res)
+	if !ok {
+		return
+	}
+	cs, err := invite.CSeq()
+	if err != nil {
+		return
+	}
+	tag := d.ID().RemoteTag
+	c.mu.Lock()
+	if c.rseq == nil {
+		c.rseq = map[string]uint32{}
+	}
+	if last, seen := c.rseq[tag]; seen && rseq <= last {
+		c.mu.Unlock()
+		return // a retransmission: its PRACK is on its way
+	}
+	c.rseq[tag] = rseq
+	c.mu.Unlock()
+	unlock := lock()
+	req, err := d.NewRequest(sip.PRACK, nil, "")
+	unlock()
+	if err != nil {
+		return
+	}
+	req.Set("RAck", strconv.FormatUint(uint64(rseq), 10)+" "+strconv.FormatUint(uint64(cs.Seq), 10)+" INVITE")
+	u.addCommon(req)
+	u.goTrack(func() {
+		tx, err := u.send(u.baseCtx, u.baseCtx, req, c.network)
+		if err != nil {
+			u.log.Debug("PRACK not sent", "call_id", c.callID, "error", err.Error())
+			return
+		}
+		if res, err := tx.Final(u.baseCtx); err == nil && !res.IsSuccess() {
+			u.log.Debug("PRACK refused", "call_id", c.callID, "status", res.StatusCode)
+		}
+	})
+}
