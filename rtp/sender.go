@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/dialtone/dialtone/rtp/dtmf"
-	"github.com/dialtone/dialtone/rtp/g711"
 
 	pionrtp "github.com/pion/rtp"
 )
@@ -343,7 +342,7 @@ func (s *Session) tickLocked(now, deadline time.Time, send bool) {
 	t := &s.tx
 	fs := s.frameSamples
 	ts := t.tsNext
-	t.tsNext += uint32(fs)
+	t.tsNext += s.tsPerFrame
 	t.lastTickTS, t.lastTickAt = ts, deadline
 
 	frame, have := t.q.pop(t.pcm[:0])
@@ -386,7 +385,7 @@ func (s *Session) appendAudioLocked(frame []int16, ts uint32) {
 	h.SequenceNumber = t.seq
 	h.Timestamp = ts
 	h.SSRC = s.ssrc
-	b, err := g711.AppendPacket(t.outBuf(), h, s.law, frame)
+	b, size, err := s.codec.appendPacket(t.outBuf(), h, frame)
 	if err != nil {
 		t.sendErrors++
 		return
@@ -394,7 +393,7 @@ func (s *Session) appendAudioLocked(frame []int16, ts uint32) {
 	t.seq++
 	t.out = append(t.out, outPacket{b: b, to: s.rtpDest})
 	t.packets++
-	t.octets += uint64(len(frame))
+	t.octets += uint64(size)
 	s.rtcp.weSent = true
 }
 

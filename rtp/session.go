@@ -212,7 +212,8 @@ type Session struct {
 	mu           sync.Mutex
 	closed       bool
 	remoteSet    bool
-	law          g711.Law
+	codec        payloadCodec // the audio codec sent and decoded (codec.go)
+	tsPerFrame   uint32       // RTP timestamp units per ptime
 	pt           uint8
 	tePT         uint8
 	hasTE        bool
@@ -290,21 +291,15 @@ func newSession(cfg SessionConfig) (*Session, error) {
 		rxReady: make(chan struct{}, 1),
 		dtmfCh:  make(chan dtmf.Digit, cfg.DTMFEventQueue),
 		dtmfSem: make(chan struct{}, 1),
-		law:     g711.ULaw,
+		codec:   payloadCodec{law: g711.ULaw, pt: audio.PayloadTypePCMU},
 		pt:      audio.PayloadTypePCMU,
 		dir:     sdp.SendRecv,
 		dtmfRx:  dtmfRx,
 	}
-	if err := s.setPtimeLocked(audio.FrameDuration); err != nil {
+	s.allocFramesLocked(s.jbMaxSamples())
+	if err := s.setFormatLocked(audio.FrameDuration, s.codec); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrSessionConfig, err)
 	}
-	maxSamples := s.jbMaxSamples()
-	s.tx.q = newFrameRing(cfg.SendQueueFrames, maxSamples)
-	s.tx.pcm = make([]int16, 0, maxSamples)
-	s.tx.silence = make([]int16, maxSamples)
-	s.rx.q = newFrameRing(cfg.RecvQueueFrames, maxSamples)
-	s.rx.pcm = make([]int16, 0, maxSamples)
-	s.rx.silence = make([]int16, maxSamples)
 	s.tx.outBufs = make([][]byte, 0, 2*SendMaxCatchUpFrames+2)
 	s.tx.out = make([]outPacket, 0, cap(s.tx.outBufs))
 
@@ -327,25 +322,40 @@ func (s *Session) jbMaxSamples() int {
 	return jitter.DefaultMaxFrameSamples
 }
 
-// setPtimeLocked switches to packetization time ptime: a new jitter buffer
-// for that frame duration and empty queues.
-func (s *Session) setPtimeLocked(ptime time.Duration) error {
-	if ptime == s.ptime {
+// setFormatLocked switches to packetization time ptime and codec c: when
+// either changes the frame (ptime, G.711 or G.722), a new jitter buffer for
+// it and empty queues; otherwise only the payload type changes, and a
+// G.722 stream keeps its coder state.
+func (s *Session) setFormatLocked(ptime time.Duration, c payloadCodec) error {
+	if ptime == s.ptime && s.codec.sameFormat(&c) {
+		s.codec.pt = c.pt
 		return nil
 	}
+	// The configured maximum is at 8 kHz; wideband frames are larger.
+	maxSamples := s.jbMaxSamples() * c.sampleRate() / audio.SampleRate
 	jcfg := s.cfg.Jitter
 	jcfg.FrameDuration = ptime
+	if c.wide {
+		// The jitter buffer counts time in samples: G.722's timestamps
+		// are doubled on the way in (payloadCodec.jitterTS).
+		jcfg.ClockRate = uint32(c.sampleRate())
+		jcfg.MaxFrameSamples = maxSamples
+		jcfg.Decode = c.decode
+	}
 	jb, err := jitter.New(jcfg)
 	if err != nil {
 		return err
 	}
-	fs := int(ptime * audio.SampleRate / time.Second)
-	if fs > s.jbMaxSamples() {
+	fs := c.frameSamples(ptime)
+	if fs > maxSamples {
 		return fmt.Errorf("%w: ptime %v exceeds the jitter buffer's frame size", ErrSessionConfig, ptime)
 	}
+	s.allocFramesLocked(maxSamples)
 	s.jb = jb
 	s.ptime = ptime
+	s.codec = c
 	s.frameSamples = fs
+	s.tsPerFrame = c.frameTicks(ptime)
 	s.tx.q.reset()
 	s.rx.q.reset()
 	return nil
@@ -376,10 +386,11 @@ func (s *Session) SSRC() uint32 { return s.ssrc }
 // does not send (recvonly, inactive; RFC 3264 §8.4 hold) stops RTP at the
 // next frame and one that sends resumes it; RTCP goes on either way (RFC
 // 3264 §5.1). A new signalled address resets symmetric-RTP latching. The
-// codec must be PCMU or PCMA (an error wraps g711.ErrCodec and nothing
-// changes). A ptime change empties the audio queues.
+// codec must be PCMU, PCMA or G.722 (an error wraps g711.ErrCodec and
+// nothing changes). A ptime change, or a change between G.711 and G.722
+// (8 and 16 kHz audio, SampleRate), empties the audio queues.
 func (s *Session) SetRemote(p sdp.MediaParams) error {
-	law, err := g711.LawFor(p.Codec)
+	codec, err := newPayloadCodec(p.Codec)
 	if err != nil {
 		return err
 	}
@@ -399,10 +410,9 @@ func (s *Session) SetRemote(p sdp.MediaParams) error {
 	if s.closed {
 		return ErrSessionClosed
 	}
-	if err := s.setPtimeLocked(ptime); err != nil {
+	if err := s.setFormatLocked(ptime, codec); err != nil {
 		return err
 	}
-	s.law = law
 	s.pt = p.Codec.PayloadType
 	s.hasTE = p.HasTelephoneEvent
 	s.tePT = p.TelephoneEvent.PayloadType
@@ -534,7 +544,7 @@ func (s *Session) handleRTP(h *pionrtp.Header, b []byte, from netip.AddrPort, no
 		return digits
 	}
 	isEvent := s.hasTE && h.PayloadType == s.tePT
-	if !isEvent && h.PayloadType != audio.PayloadTypePCMU && h.PayloadType != audio.PayloadTypePCMA {
+	if !isEvent && !s.codec.accepts(h.PayloadType) {
 		s.rx.unknownPT++
 		return digits
 	}
@@ -561,10 +571,12 @@ func (s *Session) handleRTP(h *pionrtp.Header, b []byte, from netip.AddrPort, no
 	s.rtcp.remoteSent = true
 	if isEvent {
 		digits, _ = s.dtmfRx.Push(digits, now, h.Timestamp, payload)
+		h.Timestamp = s.codec.jitterTS(h.Timestamp)
 		s.jb.Skip(h, now) // its sequence number is not lost audio
 		return digits
 	}
 	s.src.updateJitter(h.Timestamp, s.arrivalUnits(now))
+	h.Timestamp = s.codec.jitterTS(h.Timestamp)
 	if err := s.jb.Push(h, payload, now); err != nil {
 		s.rx.undecodable++
 	}

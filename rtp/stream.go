@@ -83,11 +83,20 @@ func (r *frameRing) pop(dst []int16) ([]int16, bool) {
 }
 
 // FrameSamples returns the number of samples in one frame: the negotiated
-// ptime at 8 kHz (160 for 20 ms).
+// ptime at SampleRate (160 for 20 ms of G.711, 320 for 20 ms of G.722).
 func (s *Session) FrameSamples() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.frameSamples
+}
+
+// SampleRate returns the rate in Hz of the audio WriteFrame takes and
+// ReadFrame gives: 8000 for G.711, 16000 for G.722 (whose RTP clock is
+// still 8000, RFC 3551 §4.5.2). It changes with SetRemote's codec.
+func (s *Session) SampleRate() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.codec.sampleRate()
 }
 
 // WriteFrame queues one frame of audio for the pacing sender, which sends
