@@ -41,7 +41,8 @@
 // do not import it: package ua glues the two together.
 //
 // Audio is 16-bit linear PCM ([]int16) at audio.SampleRate (8000 Hz) in frames
-// of audio.FrameSamples (160 samples, 20 ms). Every frame source
+// of audio.FrameSamples (160 samples, 20 ms), or at 16000 Hz (320 samples)
+// when the call has G.722: Session.SampleRate says which. Every frame source
 // (wav.ToneGenerator, wav.SilenceSource, wav.Reader) has the method
 //
 //	ReadFrame(dst []int16) ([]int16, error)

@@ -54,7 +54,9 @@ type MediaConfig struct {
 	PortMin, PortMax uint16
 	// Codecs are the payload formats offered and accepted, in preference
 	// order; nil: sdp.DefaultCodecs. Leave telephone-event out to send
-	// and receive DTMF in SIP INFO only.
+	// and receive DTMF in SIP INFO only. Put audio.G722() first for
+	// wideband calls: a call that gets G.722 reads and writes 16 kHz
+	// frames (Call.Media().SampleRate()).
 	Codecs []audio.Codec
 	// Ptime is the packetization time asked for, in milliseconds; 0 means
 	// sdp.DefaultPtime.
