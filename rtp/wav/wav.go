@@ -1,8 +1,8 @@
 package wav
 
 import (
-	"encoding/binary"
 	"cmp"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -420,7 +420,7 @@ func wavAppendHeaderRate(dst []byte, dataBytes, rate uint32) []byte {
 	dst = append(dst, "WAVEfmt "...)
 	dst = le.AppendUint32(dst, 16)
 	dst = le.AppendUint16(dst, FormatPCM)
-	dst = le.AppendUint16(dst, 1)                  // channels
+	dst = le.AppendUint16(dst, 1)      // channels
 	dst = le.AppendUint32(dst, rate)   // sample rate
 	dst = le.AppendUint32(dst, rate*2) // byte rate
 	dst = le.AppendUint16(dst, 2)      // block align
