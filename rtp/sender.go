@@ -288,7 +288,7 @@ func (s *Session) queueRTCPLocked(now time.Time) {
 	if s.rtcpDest.IsValid() && !s.rtcpDest.Addr().IsUnspecified() {
 		if b, err := s.buildRTCPLocked(now, false); err == nil {
 			onRTCP := !s.rtcpOnRTP && !s.remoteMux
-			s.tx.out = append(s.tx.out, outPacket{b: b, to: s.rtcpDest, onRTCP: onRTCP})
+			s.queueOutLocked(outPacket{b: b, to: s.rtcpDest, onRTCP: onRTCP}, true)
 		}
 	}
 	s.scheduleRTCPLocked(now)
@@ -391,7 +391,7 @@ func (s *Session) appendAudioLocked(frame []int16, ts uint32) {
 		return
 	}
 	t.seq++
-	t.out = append(t.out, outPacket{b: b, to: s.rtpDest})
+	s.queueOutLocked(outPacket{b: b, to: s.rtpDest}, false)
 	t.packets++
 	t.octets += uint64(size)
 	s.rtcp.weSent = true
@@ -419,7 +419,7 @@ func (s *Session) appendDTMFLocked(p *dtmf.Packet) {
 	}
 	buf = p.Event.AppendTo(buf[:n])
 	t.seq++
-	t.out = append(t.out, outPacket{b: buf, to: s.rtpDest})
+	s.queueOutLocked(outPacket{b: buf, to: s.rtpDest}, false)
 	t.packets++
 	t.octets += dtmf.PayloadSize
 	t.dtmfSent++

@@ -19,6 +19,7 @@ import (
 	"github.com/dialtone/dialtone/rtp/dtmf"
 	"github.com/dialtone/dialtone/rtp/g711"
 	"github.com/dialtone/dialtone/rtp/jitter"
+	"github.com/dialtone/dialtone/rtp/srtp"
 
 	pionrtp "github.com/pion/rtp"
 
@@ -204,6 +205,9 @@ type Session struct {
 	rxReady   chan struct{}
 	dtmfCh    chan dtmf.Digit
 	dtmfSem   chan struct{}
+
+	sec      atomic.Pointer[srtp.Context] // SRTP keys, nil when off (session_srtp.go)
+	srtpPast srtp.Stats                   // counters of replaced contexts, under mu
 
 	dtmfReceived atomic.Uint64
 	dtmfDropped  atomic.Uint64
@@ -642,6 +646,9 @@ type SessionStats struct {
 	// and DTMFDropped count received digits delivered and dropped.
 	DTMFPacketsSent           uint64
 	DTMFReceived, DTMFDropped uint64
+	// SRTP counts packets protected, unprotected and refused (replayed,
+	// failing authentication, malformed) while SRTP was on (SetSRTP).
+	SRTP srtp.Stats
 	// Playout are the jitter buffer's statistics.
 	Playout jitter.Stats
 	// RTCP are the report statistics, including the round-trip time.
@@ -676,6 +683,7 @@ func (s *Session) Stats() SessionStats {
 		DTMFReceived:    s.dtmfReceived.Load(),
 		DTMFDropped:     s.dtmfDropped.Load(),
 		Playout:         s.jb.Stats(),
+		SRTP:            s.srtpStatsLocked(),
 		RTCP:            s.rtcp.stats,
 	}
 	if s.haveRemote {
@@ -708,6 +716,7 @@ func (s *Session) Close() error {
 		dest := s.rtcpDest
 		if (s.tx.packets > 0 || s.rtcp.stats.Sent > 0) && dest.IsValid() && !dest.Addr().IsUnspecified() {
 			bye, _ = s.buildRTCPLocked(time.Now(), true)
+			bye = s.protectByeLocked(bye)
 		}
 		onRTCP := !s.rtcpOnRTP && !s.remoteMux
 		s.mu.Unlock()

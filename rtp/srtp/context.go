@@ -1,6 +1,7 @@
 package srtp
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"sync"
@@ -71,11 +72,21 @@ func (c *counters) snapshot() Counters {
 
 // Context protects one session's outgoing RTP and RTCP with its local
 // keys and unprotects the incoming with the remote ones (RFC 3711). It is
-// not safe for concurrent use, except Stats.
+// safe for concurrent use: the sending side and the receiving side each
+// have a lock, so a sender and a receiver do not wait for each other.
 type Context struct {
-	enc, dec  *pionsrtp.Context
-	rtpHdr    pionrtp.Header
-	rtcpHdr   pionrtcp.Header
+	keys ContextConfig
+
+	txMu     sync.Mutex
+	enc      *pionsrtp.Context
+	txHdr    pionrtp.Header
+	txRTCPHd pionrtcp.Header
+
+	rxMu     sync.Mutex
+	dec      *pionsrtp.Context
+	rxHdr    pionrtp.Header
+	rxRTCPHd pionrtcp.Header
+
 	rtp, rtcp counters
 }
 
@@ -103,7 +114,7 @@ func NewContext(cfg ContextConfig) (*Context, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Context{enc: enc, dec: dec}, nil
+	return &Context{keys: cfg, enc: enc, dec: dec}, nil
 }
 
 func newPionContext(k Keys, opts ...pionsrtp.ContextOption) (*pionsrtp.Context, error) {
@@ -121,7 +132,9 @@ func newPionContext(k Keys, opts ...pionsrtp.ContextOption) (*pionsrtp.Context, 
 // ProtectRTP appends to dst the SRTP packet of the RTP packet pkt and
 // returns it.
 func (c *Context) ProtectRTP(dst, pkt []byte) ([]byte, error) {
-	out, err := c.enc.EncryptRTP(dst[len(dst):], pkt, &c.rtpHdr)
+	c.txMu.Lock()
+	out, err := c.enc.EncryptRTP(dst[len(dst):], pkt, &c.txHdr)
+	c.txMu.Unlock()
 	if err != nil {
 		return dst, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
@@ -133,7 +146,9 @@ func (c *Context) ProtectRTP(dst, pkt []byte) ([]byte, error) {
 // returns it. A refused packet gives an error wrapping ErrReplayed, ErrAuth
 // or ErrMalformed, and is counted.
 func (c *Context) UnprotectRTP(dst, pkt []byte) ([]byte, error) {
-	out, err := c.dec.DecryptRTP(dst[len(dst):], pkt, &c.rtpHdr)
+	c.rxMu.Lock()
+	out, err := c.dec.DecryptRTP(dst[len(dst):], pkt, &c.rxHdr)
+	c.rxMu.Unlock()
 	if err != nil {
 		return dst, c.refused(&c.rtp, err)
 	}
@@ -144,7 +159,9 @@ func (c *Context) UnprotectRTP(dst, pkt []byte) ([]byte, error) {
 // ProtectRTCP appends to dst the SRTCP packet of the RTCP compound
 // packet pkt (encrypted, RFC 3711 §3.4) and returns it.
 func (c *Context) ProtectRTCP(dst, pkt []byte) ([]byte, error) {
-	out, err := c.enc.EncryptRTCP(dst[len(dst):], pkt, &c.rtcpHdr)
+	c.txMu.Lock()
+	out, err := c.enc.EncryptRTCP(dst[len(dst):], pkt, &c.txRTCPHd)
+	c.txMu.Unlock()
 	if err != nil {
 		return dst, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
@@ -155,7 +172,9 @@ func (c *Context) ProtectRTCP(dst, pkt []byte) ([]byte, error) {
 // UnprotectRTCP appends to dst the RTCP packet of the SRTCP packet pkt
 // and returns it; refusals as UnprotectRTP.
 func (c *Context) UnprotectRTCP(dst, pkt []byte) ([]byte, error) {
-	out, err := c.dec.DecryptRTCP(dst[len(dst):], pkt, &c.rtcpHdr)
+	c.rxMu.Lock()
+	out, err := c.dec.DecryptRTCP(dst[len(dst):], pkt, &c.rxRTCPHd)
+	c.rxMu.Unlock()
 	if err != nil {
 		return dst, c.refused(&c.rtcp, err)
 	}
@@ -163,7 +182,18 @@ func (c *Context) UnprotectRTCP(dst, pkt []byte) ([]byte, error) {
 	return appendResult(dst, out), nil
 }
 
-// Stats returns the counters; safe for concurrent use.
+// SameKeys reports whether the Context uses the keys of cfg, so that a
+// re-offer that repeats them keeps the Context (and its rollover and replay
+// state) rather than starting a new one.
+func (c *Context) SameKeys(cfg ContextConfig) bool {
+	return sameKeys(c.keys.Local, cfg.Local) && sameKeys(c.keys.Remote, cfg.Remote)
+}
+
+func sameKeys(a, b Keys) bool {
+	return a.Suite == b.Suite && bytes.Equal(a.Key, b.Key) && bytes.Equal(a.Salt, b.Salt) && bytes.Equal(a.MKI, b.MKI)
+}
+
+// Stats returns the counters.
 func (c *Context) Stats() Stats {
 	return Stats{RTP: c.rtp.snapshot(), RTCP: c.rtcp.snapshot()}
 }

@@ -237,3 +237,50 @@ func TestNewContextErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestContextInPlace checks protect and unprotect in the packet's own
+// buffer, as a session does with its send and receive buffers, and that a
+// tampered packet is still refused in place.
+func TestContextInPlace(t *testing.T) {
+	for _, s := range []srtp.Suite{srtp.AES_CM_128_HMAC_SHA1_80, srtp.AEAD_AES_128_GCM} {
+		t.Run(s.String(), func(t *testing.T) {
+			a, b := pair(t, s)
+			pkt := rtpPacket(t, 7, bytes.Repeat([]byte{0x55}, 160))
+			want := bytes.Clone(pkt)
+			buf := make([]byte, len(pkt), 1500)
+			copy(buf, pkt)
+			sec, err := a.ProtectRTP(buf[:0], buf)
+			require.NoError(t, err)
+			assert.Same(t, &buf[0], &sec[0])
+			tampered := bytes.Clone(sec)
+			tampered[30] ^= 1
+			_, err = b.UnprotectRTP(tampered[:0], tampered)
+			require.ErrorIs(t, err, srtp.ErrAuth)
+			plain, err := b.UnprotectRTP(sec[:0], sec)
+			require.NoError(t, err)
+			assert.Equal(t, want, plain)
+
+			rtcp := rtcpPacket(t)
+			want = bytes.Clone(rtcp)
+			rbuf := make([]byte, len(rtcp), 1500)
+			copy(rbuf, rtcp)
+			rsec, err := a.ProtectRTCP(rbuf[:0], rbuf)
+			require.NoError(t, err)
+			rplain, err := b.UnprotectRTCP(rsec[:0], rsec)
+			require.NoError(t, err)
+			assert.Equal(t, want, rplain)
+		})
+	}
+}
+
+func TestContextSameKeys(t *testing.T) {
+	ka, err := srtp.NewCrypto(1, srtp.AES_CM_128_HMAC_SHA1_80)
+	require.NoError(t, err)
+	kb, err := srtp.NewCrypto(1, srtp.AES_CM_128_HMAC_SHA1_80)
+	require.NoError(t, err)
+	cfg := srtp.ContextConfig{Local: ka.Keys, Remote: kb.Keys}
+	c, err := srtp.NewContext(cfg)
+	require.NoError(t, err)
+	assert.True(t, c.SameKeys(cfg))
+	assert.False(t, c.SameKeys(srtp.ContextConfig{Local: kb.Keys, Remote: ka.Keys}))
+}

@@ -28,8 +28,8 @@
 //
 // # Concurrency and buffers
 //
-// A Context is not safe for concurrent use (its owner, the session,
-// serializes access), but its Stats may be read at any time. Protect and
+// A Context is safe for concurrent use: one lock for the sending side,
+// one for the receiving side. Protect and
 // Unprotect append to a caller-supplied dst and return it, like the rest of
 // the media packages: with enough capacity, they do not allocate.
 package srtp
