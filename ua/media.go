@@ -16,6 +16,7 @@ import (
 	"github.com/dialtone/dialtone/rtp/audio"
 	"github.com/dialtone/dialtone/rtp/dtmf"
 	"github.com/dialtone/dialtone/rtp/jitter"
+	"github.com/dialtone/dialtone/rtp/srtp"
 
 	"github.com/dialtone/dialtone/rtp"
 	"github.com/dialtone/dialtone/sip"
@@ -77,6 +78,17 @@ type MediaConfig struct {
 	// rtp.RTCPDefaultMinInterval (5 s). Short calls that want a round-trip
 	// time in their statistics lower it.
 	RTCPInterval time.Duration
+	// SRTP is the SDES-SRTP policy of calls (package rtp/srtp): off
+	// (srtp.PolicyOff), optional (an offer of RTP/AVP with a=crypto, which
+	// peers without SRTP ignore; a secure offer answered securely) or
+	// mandatory (RTP/SAVP; a plain offer refused with 488). The zero
+	// value, srtp.PolicyDefault, is off for sip: calls and mandatory for
+	// sips: ones. Keys never appear in logs or in Config.Transport.Tracer's
+	// messages.
+	SRTP srtp.Policy
+	// SRTPSuites are the SDES crypto suites offered and accepted, in
+	// preference order; nil: srtp.DefaultSuites.
+	SRTPSuites []srtp.Suite
 	// Tracer sees every RTP and RTCP datagram of every call's session
 	// (rtp.SessionConfig.Tracer), for captures beside Config.Tracer's SIP;
 	// nil is none.
@@ -94,7 +106,8 @@ type callMedia struct {
 	u    *UA
 	sess *rtp.Session
 
-	mu     sync.Mutex // guards neg, params, early
+	mu     sync.Mutex // guards neg, params, early, sec
+	sec    callSecurity
 	neg    *sdp.Negotiator
 	params sdp.MediaParams
 	have   bool
@@ -103,7 +116,7 @@ type callMedia struct {
 
 // newMedia opens an RTP session and its negotiator. host is the address to
 // announce when MediaConfig.IP is unset (the call's Contact host).
-func (u *UA) newMedia(ctx context.Context, host string) (*callMedia, error) {
+func (u *UA) newMedia(ctx context.Context, host, scheme string) (*callMedia, error) {
 	mc := &u.cfg.Media
 	adv, bind := mc.IP, mc.IP
 	if !adv.IsValid() {
@@ -146,7 +159,7 @@ func (u *UA) newMedia(ctx context.Context, host string) (*callMedia, error) {
 		_ = sess.Close()
 		return nil, fmt.Errorf("ua: media: %w", err)
 	}
-	return &callMedia{u: u, sess: sess, neg: neg}, nil
+	return &callMedia{u: u, sess: sess, neg: neg, sec: newCallSecurity(mc, scheme)}, nil
 }
 
 // setRemote applies an exchange's outcome; m.mu is held.
@@ -163,6 +176,9 @@ func (m *callMedia) setRemote(p sdp.MediaParams) error {
 func (m *callMedia) offer() ([]byte, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if err := m.prepareOfferLocked(); err != nil {
+		return nil, err
+	}
 	return m.neg.CreateOffer()
 }
 
@@ -170,8 +186,15 @@ func (m *callMedia) offer() ([]byte, error) {
 func (m *callMedia) answer(offer []byte) ([]byte, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	keys, idx, err := m.prepareAnswerLocked(offer)
+	if err != nil {
+		return nil, err
+	}
 	ans, p, err := m.neg.Answer(offer)
 	if err != nil {
+		return nil, err
+	}
+	if err := m.applyAnswerSecurityLocked(keys, idx, p); err != nil {
 		return nil, err
 	}
 	if err := m.setRemote(p); err != nil {
@@ -204,6 +227,9 @@ func (m *callMedia) applyAnswer(body []byte, provisional bool) error {
 		if provisional {
 			m.early = bytes.Clone(body)
 		}
+		if err := m.applySecurityLocked(body, p); err != nil {
+			return err
+		}
 		return m.setRemote(p)
 	}
 	if m.early == nil || bytes.Equal(body, m.early) {
@@ -218,6 +244,9 @@ func (m *callMedia) applyAnswer(body []byte, provisional bool) error {
 		return err
 	}
 	m.early = bytes.Clone(body)
+	if err := m.applySecurityLocked(body, p); err != nil {
+		return err
+	}
 	return m.setRemote(p)
 }
 

@@ -120,6 +120,7 @@ func New(cfg Config) (*UA, error) {
 	u.clock = newClock(u)
 
 	tc := cfg.Transport
+	tc.Tracer = withoutKeys(tc.Tracer)
 	if tc.Logger == nil {
 		tc.Logger = cfg.Logger
 	}
