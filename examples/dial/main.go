@@ -64,6 +64,7 @@ type options struct {
 	line                            *cli.LineFlags
 	trace                           *cli.TraceFlags
 	answer                          *cli.AnswerFlags
+	media                           *cli.MediaFlags
 	listen, mediaIP                 string
 	hangupAfter, t1                 time.Duration
 	holdAfter, resumeAfter          time.Duration
@@ -84,6 +85,7 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	o.line = cli.AddLineFlags(fs, "DIAL")
 	o.trace = cli.AddTraceFlags(fs)
 	o.answer = cli.AddAnswerFlags(fs)
+	o.media = cli.AddMediaFlags(fs)
 	fs.StringVar(&o.listen, "listen", "0.0.0.0:5060", "host:port to listen on (UDP and TCP; port 0 picks one)")
 	fs.DurationVar(&o.hangupAfter, "hangup-after", 0, "hang up a call this long after it is answered (0: never)")
 	fs.DurationVar(&o.holdAfter, "hold-after", 0, "put the peer on hold (re-INVITE, a=sendonly) this long after the answer (0: never)")
@@ -198,6 +200,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		o.fixedSDP = noMediaSDP(host)
 	}
 	if cfg.Media.IP, err = cli.MediaIP(o.mediaIP); err != nil {
+		return err
+	}
+	if err := o.media.Apply(&cfg.Media); err != nil {
 		return err
 	}
 	cfg.Lines = o.line.Lines()
