@@ -72,7 +72,7 @@ ctrl_tcp_listen		127.0.0.1:%d
 snd_path		%s
 `, base, tone, base+3, base+12, b.ctrlPort, rec)
 	require.NoError(t, os.WriteFile(filepath.Join(run, "config"), []byte(config), 0o644))
-	account := fmt.Sprintf("<sip:%s@127.0.0.1>;answermode=auto;audio_codecs=G722;medianat=;mediaenc=;regint=0\n", name)
+	account := fmt.Sprintf("<sip:%s@127.0.0.1>;answermode=auto;audio_codecs=G722/16000/1;medianat=;mediaenc=;regint=0\n", name)
 	require.NoError(t, os.WriteFile(filepath.Join(run, "accounts"), []byte(account), 0o644))
 	require.NoError(t, os.WriteFile(filepath.Join(run, "contacts"), nil, 0o644))
 	b.daemon = startDaemon(t, "baresip", filepath.Join(artifacts(t), "baresip-"+name+".log"), bin, "-4", "-f", run)

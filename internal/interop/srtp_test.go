@@ -35,6 +35,13 @@ const srtpSeconds = 6
 // RTP/AVP with a=crypto; "srtp-mand": RTP/SAVP). RTP is on base+3..+12.
 func startSRTPBaresip(t *testing.T, ctx context.Context, name string, hz int, mediaenc string) (*mediaBaresip, int) {
 	t.Helper()
+	return startSecureBaresip(t, ctx, name, hz, 8000, "PCMU", mediaenc)
+}
+
+// startSecureBaresip is startSRTPBaresip with audio at rate and only
+// codec (as baresip names it: "PCMU", "G722/16000/1").
+func startSecureBaresip(t *testing.T, ctx context.Context, name string, hz, rate int, codec, mediaenc string) (*mediaBaresip, int) {
+	t.Helper()
 	bin := peerBinary(t, "baresip", "baresip")
 	run := shortTempDir(t, "dtsr")
 	rec := filepath.Join(run, "rec")
@@ -42,7 +49,7 @@ func startSRTPBaresip(t *testing.T, ctx context.Context, name string, hz int, me
 	base := freeUDPPorts(t, 13)
 	b := &mediaBaresip{baresip: &baresip{user: name, sipPort: base, ctrlPort: base + 2}, rec: rec}
 	tone := filepath.Join(run, "tone.wav")
-	require.NoError(t, writeToneWAV(tone, hz, 8000, 60*time.Second))
+	require.NoError(t, writeToneWAV(tone, hz, rate, 60*time.Second))
 	config := fmt.Sprintf(`poll_method		epoll
 sip_listen		127.0.0.1:%d
 call_local_timeout	120
@@ -50,8 +57,8 @@ call_max_calls		2
 audio_player		alsa,null
 audio_source		aufile,%s
 audio_alert		alsa,null
-ausrc_srate		8000
-auplay_srate		8000
+ausrc_srate		%d
+auplay_srate		%d
 ausrc_channels		1
 auplay_channels		1
 audio_level		no
@@ -62,6 +69,7 @@ jitter_buffer_delay	5-10
 net_interface		127.0.0.1
 module_path		/usr/lib/baresip/modules
 module			g711.so
+module			g722.so
 module			srtp.so
 module			aufile.so
 module			alsa.so
@@ -71,9 +79,9 @@ module_app		menu.so
 module_app		ctrl_tcp.so
 ctrl_tcp_listen		127.0.0.1:%d
 snd_path		%s
-`, base, tone, base+3, base+12, b.ctrlPort, rec)
+`, base, tone, rate, rate, base+3, base+12, b.ctrlPort, rec)
 	require.NoError(t, os.WriteFile(filepath.Join(run, "config"), []byte(config), 0o644))
-	account := fmt.Sprintf("<sip:%s@127.0.0.1>;answermode=auto;audio_codecs=PCMU;medianat=;mediaenc=%s;regint=0\n", name, mediaenc)
+	account := fmt.Sprintf("<sip:%s@127.0.0.1>;answermode=auto;audio_codecs=%s;medianat=;mediaenc=%s;regint=0\n", name, codec, mediaenc)
 	require.NoError(t, os.WriteFile(filepath.Join(run, "accounts"), []byte(account), 0o644))
 	require.NoError(t, os.WriteFile(filepath.Join(run, "contacts"), nil, 0o644))
 	b.daemon = startDaemon(t, "baresip", filepath.Join(artifacts(t), "baresip-"+name+".log"), bin, "-4", "-f", run)
@@ -251,4 +259,32 @@ func waitDump(t *testing.T, ctx context.Context, dir string) []int16 {
 		require.False(t, time.Now().After(deadline), "baresip recorded less than a second (%d samples)", len(got))
 		sleepCtx(ctx, peerPoll)
 	}
+}
+
+// TestEchobotG722SRTP: baresip (G.722 only, SRTP mandatory) calls
+// examples/echobot run with -codecs g722,pcmu -srtp mandatory; baresip
+// hears its own 5 kHz tone back, which only wideband audio carries, through
+// SRTP both ways.
+func TestEchobotG722SRTP(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(t.Context(), peerTestTimeout)
+	defer cancel()
+	b, _ := startSecureBaresip(t, ctx, "echowide", widePeerTone, 16000, "G722/16000/1", "srtp-mand")
+	e := startEchobot(t, ctx, "-codecs", "g722,pcmu", "-srtp", "mandatory")
+	defer func() { logTails(t, e.stdout, e.stderr) }()
+	target := "sip:echo@" + e.sip
+	_, err := b.ctl(ctx, "dial", target)
+	require.NoError(t, err, "baresip dial %s", target)
+	b.waitCalls(t, ctx, "an established call", func(l string) bool { return strings.Contains(l, "ESTABLISHED") })
+	sleepCtx(ctx, mediaSeconds*time.Second)
+	_, err = b.ctl(ctx, "hangup", "")
+	require.NoError(t, err)
+	b.waitCalls(t, ctx, "no call", func(l string) bool { return !strings.Contains(l, "sip:") })
+	got := waitDump16(t, ctx, b.rec)
+	echoed := peakWide(got, widePeerTone)
+	t.Logf("baresip heard its own %d Hz back at %.4f", widePeerTone, echoed)
+	require.Greater(t, echoed, mediaMinLevel, "baresip's 5 kHz tone echoed over G.722 and SRTP")
+	ends := e.finish(t)
+	require.Len(t, ends, 1)
+	t.Logf("echobot: %s", ends[0]["line"])
 }
