@@ -112,3 +112,39 @@ func TestSessionG722LongPtime(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 3*g722.FrameSamples, a.FrameSamples())
 }
+
+// RFC 4733 digits in a G.722 call: events at the 8 kHz RTP clock beside
+// 16 kHz audio arrive once each, and the audio around them plays on
+// without loss (FillSilence keeps the stream continuous).
+func TestSessionG722DTMF(t *testing.T) {
+	ctx := testCtx(t)
+	ports := testPorts(t)
+	a := newTestSession(t, rtp.SessionConfig{Ports: ports, FillSilence: true})
+	b := newTestSession(t, rtp.SessionConfig{Ports: ports, FillSilence: true})
+	wide := []audio.Codec{audio.G722(), audio.TelephoneEvent()}
+	negotiateCodecs(t, a, b, wide, wide)
+	require.Equal(t, g722.SampleRate, b.SampleRate())
+
+	const digits = "1#9"
+	require.NoError(t, a.SendDTMF(ctx, digits))
+	var got []rune
+	buf := make([]int16, 0, g722.FrameSamples)
+	for len(got) < len(digits) {
+		select {
+		case d := <-b.DTMF():
+			require.False(t, d.EndLost, "digit %c ended without its end packets", d.Digit)
+			got = append(got, d.Digit)
+		case <-ctx.Done():
+			t.Fatalf("got %q before the deadline", string(got))
+		default:
+			f, err := b.ReadFrame(ctx, buf[:0]) // paces the loop
+			require.NoError(t, err)
+			require.Len(t, f, g722.FrameSamples)
+		}
+	}
+	require.Equal(t, digits, string(got))
+	st := b.Stats()
+	require.Zero(t, st.PacketsLost)
+	require.Zero(t, st.Playout.Lost, "events are not lost audio")
+	require.Zero(t, st.UnknownPayload)
+}
