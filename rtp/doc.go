@@ -12,6 +12,8 @@
 //   - rtp/jitter: the playout buffer (reordering, concealment, adaptive
 //     delay from the RFC 3550 §6.4.1 jitter estimate).
 //   - rtp/wav: WAV files, tone generators and a tone detector.
+//   - rtp/srtp: SRTP keyed by SDES (a=crypto) over pion/srtp, the
+//     off/optional/mandatory policy; Session.SetSRTP turns it on.
 //
 // What is here is the media session and its pacing:
 //

@@ -173,7 +173,7 @@ type rxState struct {
 
 // Session is the RTP media session of one call (RFC 3550): a UDP socket
 // pair, a random SSRC, sequence number and timestamp origin, a pacing
-// sender for outgoing G.711 audio and RFC 4733 events, a jitter buffer for
+// sender for outgoing G.711 or G.722 audio and RFC 4733 events, a jitter buffer for
 // incoming audio, and RTCP reports. It has no clock goroutine of its own:
 // an Engine worker runs its tick once per ptime, which reads what arrived
 // on its sockets (on 64-bit Linux; elsewhere one goroutine per socket

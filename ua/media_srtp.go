@@ -35,8 +35,9 @@ func newCallSecurity(mc *MediaConfig, scheme string) callSecurity {
 var secureAnswerProtos = []string{srtp.ProtoSAVP}
 
 // prepareOfferLocked sets the negotiator up for an offer under the
-// policy: the profile and our a=crypto lines (made once per call, repeated
-// in re-offers).
+// policy: the profile and our a=crypto lines (made once per call; once
+// the stream is secured, re-offers carry the key in use only, so that a
+// re-INVITE does not re-key).
 func (m *callMedia) prepareOfferLocked() error {
 	sec := &m.sec
 	cfg := m.neg.Config()
@@ -44,6 +45,10 @@ func (m *callMedia) prepareOfferLocked() error {
 	cfg.Attributes = nil
 	cfg.AcceptProtos = nil
 	if sec.policy.OffersCrypto() {
+		if sec.offered == nil && sec.secured {
+			// We answered before: our re-offer keeps the key in use.
+			sec.offered = []srtp.Crypto{sec.local}
+		}
 		if sec.offered == nil {
 			c, err := srtp.OfferCryptos(sec.suites)
 			if err != nil {
@@ -86,6 +91,10 @@ func (m *callMedia) applySecurityLocked(body []byte, p sdp.MediaParams) error {
 		return fmt.Errorf("ua: media: %w", err)
 	}
 	sec.secured = true
+	// Re-offers repeat the chosen key only (RFC 4568 §7.1.4), and a
+	// re-offer from the peer repeating its key gets ours again.
+	sec.offered = []srtp.Crypto{mine}
+	sec.remote, sec.local = cryptos[0], mine
 	return m.sess.SetSRTP(&srtp.ContextConfig{Local: mine.Keys, Remote: cryptos[0].Keys})
 }
 

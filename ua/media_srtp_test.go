@@ -2,6 +2,7 @@ package ua_test
 
 import (
 	"bytes"
+	"context"
 	"log/slog"
 	"net/netip"
 	"regexp"
@@ -11,8 +12,11 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/dialtone/dialtone/rtp"
+	"github.com/dialtone/dialtone/rtp/audio"
 	"github.com/dialtone/dialtone/rtp/sdp"
 	"github.com/dialtone/dialtone/rtp/srtp"
+	"github.com/dialtone/dialtone/rtp/wav"
 	"github.com/dialtone/dialtone/sip"
 	"github.com/dialtone/dialtone/ua"
 )
@@ -154,3 +158,58 @@ func TestMediaSRTPKeysNotTraced(t *testing.T) {
 }
 
 func itoa(p uint16) string { return string(strconv.AppendUint(nil, uint64(p), 10)) }
+
+// Re-INVITEs of an SRTP call (hold, resume, a refresh from the callee)
+// keep the keys: the same a=crypto offered and answered again, no packet
+// refused, and the tone goes on crossing; a wideband call is secured too.
+func TestMediaSRTPReinvite(t *testing.T) {
+	ctx := mediaCtx(t)
+	cfg := ua.MediaConfig{SRTP: srtp.PolicyMandatory, FillSilence: true,
+		Codecs: []audio.Codec{audio.G722(), audio.PCMU(), audio.TelephoneEvent()}}
+	a, b := newMediaPeer(t, cfg), newMediaPeer(t, cfg)
+	out, in := connect(ctx, t, a, b, ua.DialOptions{})
+	require.Equal(t, 16000, out.Media().SampleRate(), "G.722 under SRTP")
+	keysOf := func(body []byte) string { return string(inlineKey.Find(body)) }
+	offerKey, answerKey := keysOf(out.LocalSDP()), keysOf(in.LocalSDP())
+	require.NotEmpty(t, offerKey)
+	require.NotEmpty(t, answerKey)
+
+	require.NoError(t, out.Hold(ctx))
+	require.NoError(t, out.Resume(ctx))
+	require.NoError(t, in.Reinvite(ctx, nil)) // the callee offers now
+	require.Equal(t, offerKey, keysOf(out.LocalSDP()), "the caller's key kept through re-INVITEs")
+	require.True(t, out.Media().SRTPEnabled())
+	require.True(t, in.Media().SRTPEnabled())
+
+	record(ctx, t, in.Media(), 5) // let the re-INVITEs settle
+	got := playAndRecordWide(ctx, t, out.Media(), in.Media(), 6000, 40)
+	require.Greater(t, peakLevelWide(got, 6000), 0.02, "B hears A's 6 kHz tone after the re-INVITEs")
+	for _, s := range []*rtp.Session{out.Media(), in.Media()} {
+		st := s.Stats().SRTP
+		require.Positive(t, st.RTP.Unprotected)
+		require.Zero(t, st.RTP.AuthFailed+st.RTP.Replayed+st.RTP.Malformed, "SRTP refusals after re-INVITEs")
+	}
+	require.NoError(t, out.Hangup(ctx))
+}
+
+// playAndRecordWide is playAndRecord at 16 kHz (a G.722 call).
+func playAndRecordWide(ctx context.Context, t *testing.T, from, to *rtp.Session, hz float64, frames int) []int16 {
+	t.Helper()
+	g, err := wav.NewToneGenerator(wav.ToneConfig{Frequency: hz, SampleRate: 16000, FrameSamples: 320})
+	require.NoError(t, err)
+	errc := make(chan error, 1)
+	go func() { errc <- from.Play(ctx, &tone{g: g, n: frames}) }()
+	got := record(ctx, t, to, frames+10)
+	require.NoError(t, <-errc)
+	return got
+}
+
+// peakLevelWide is peakLevel at 16 kHz.
+func peakLevelWide(samples []int16, hz float64) float64 {
+	const win = 1600
+	best := 0.0
+	for i := 0; i+win <= len(samples); i += win / 2 {
+		best = max(best, wav.ToneLevel(samples[i:i+win], hz, 16000))
+	}
+	return best
+}

@@ -14,6 +14,9 @@
 //     RTP/AVP with a=crypto, which peers without SRTP simply ignore) or
 //     mandatory (RTP/SAVP, and a plain offer refused). A sips: call
 //     defaults to mandatory (Policy.For).
+//   - Fingerprint, Setup and NewCertificate are the SDP side of
+//     DTLS-SRTP (RFC 8122 a=fingerprint, RFC 5763 a=setup, a self-signed
+//     certificate per UA); the DTLS handshake is not implemented yet.
 //   - Context protects the packets one session sends and unprotects the
 //     ones it receives, RTP and RTCP (SRTCP), with a replay window, and
 //     counts the packets it refuses: replayed, failing authentication
