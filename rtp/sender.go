@@ -348,6 +348,7 @@ func (s *Session) tickLocked(now, deadline time.Time, send bool) {
 	frame, have := t.q.pop(t.pcm[:0])
 	if have {
 		t.pcm = frame
+		frame = s.toCallRateLocked(frame)
 	} else if s.cfg.FillSilence {
 		frame, have = t.silence[:fs], true
 	}

@@ -1,6 +1,7 @@
 package rtp
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -118,6 +119,11 @@ type SessionConfig struct {
 	// (one per PortAllocator, or one private to the session when Ports is
 	// nil).
 	Engine *Engine
+	// HostSampleRate fixes the rate of the frames WriteFrame takes and
+	// ReadFrame gives: 8000 or 16000, converted to and from the codec's
+	// when they differ (8 kHz frames on a G.722 call, 16 kHz on a G.711
+	// one). 0 means the codec's rate (SampleRate), with no conversion.
+	HostSampleRate int
 	// Logger receives debug records of latching and errors; nil is silent.
 	Logger *slog.Logger
 	// Tracer sees every RTP and RTCP datagram sent and received, for
@@ -147,6 +153,8 @@ func (c SessionConfig) withDefaults() (SessionConfig, error) {
 		return bad("DTMFEventQueue %d", c.DTMFEventQueue)
 	case c.RTCPInterval < 0 || c.RTCPBandwidth < 0:
 		return bad("negative RTCP setting")
+	case c.HostSampleRate != 0 && c.HostSampleRate != 8000 && c.HostSampleRate != 16000:
+		return bad("HostSampleRate %d: want 0, 8000 or 16000", c.HostSampleRate)
 	}
 	if c.CNAME == "" {
 		var b [12]byte
@@ -223,7 +231,8 @@ type Session struct {
 	hasTE        bool
 	dir          sdp.Direction
 	ptime        time.Duration
-	frameSamples int
+	frameSamples int // at the codec's rate
+	hostConv         // rate conversion for SessionConfig.HostSampleRate (resample.go)
 	remoteMux    bool
 	signalledRTP netip.AddrPort
 	signalledRTC netip.AddrPort
@@ -336,7 +345,8 @@ func (s *Session) setFormatLocked(ptime time.Duration, c payloadCodec) error {
 		return nil
 	}
 	// The configured maximum is at 8 kHz; wideband frames are larger.
-	maxSamples := s.jbMaxSamples() * c.sampleRate() / audio.SampleRate
+	hostRate := cmp.Or(s.cfg.HostSampleRate, c.sampleRate())
+	maxSamples := s.jbMaxSamples() * max(c.sampleRate(), hostRate) / audio.SampleRate
 	jcfg := s.cfg.Jitter
 	jcfg.FrameDuration = ptime
 	if c.wide {
@@ -360,6 +370,7 @@ func (s *Session) setFormatLocked(ptime time.Duration, c payloadCodec) error {
 	s.codec = c
 	s.frameSamples = fs
 	s.tsPerFrame = c.frameTicks(ptime)
+	s.setHostRateLocked(hostRate, c.sampleRate(), ptime, maxSamples)
 	s.tx.q.reset()
 	s.rx.q.reset()
 	return nil
@@ -592,9 +603,10 @@ func (s *Session) handleRTP(h *pionrtp.Header, b []byte, from netip.AddrPort, no
 func (s *Session) playoutLocked(deadline time.Time) {
 	frame, st := s.jb.Pop(deadline, s.rx.pcm[:0])
 	if st == jitter.Empty {
-		frame = s.rx.silence[:s.frameSamples]
+		frame = s.rx.silence[:s.hostFrameSamples]
 	} else {
 		s.rx.pcm = frame[:0]
+		frame = s.toHostRateLocked(frame)
 	}
 	if _, dropped := s.rx.q.push(frame, 0, true); dropped {
 		s.rx.overruns++

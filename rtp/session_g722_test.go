@@ -148,3 +148,52 @@ func TestSessionG722DTMF(t *testing.T) {
 	require.Zero(t, st.Playout.Lost, "events are not lost audio")
 	require.Zero(t, st.UnknownPayload)
 }
+
+// A host that asks for 8 kHz frames (HostSampleRate) on a G.722 call gets
+// them, converted both ways: its 1 kHz tone reaches the wideband peer, and
+// the peer's 3 kHz tone reaches it.
+func TestSessionG722HostRate(t *testing.T) {
+	ctx := testCtx(t)
+	ports := testPorts(t)
+	a := newTestSession(t, rtp.SessionConfig{Ports: ports, HostSampleRate: 8000})
+	b := newTestSession(t, rtp.SessionConfig{Ports: ports})
+	wide := []audio.Codec{audio.G722()}
+	pa, _ := negotiateCodecs(t, a, b, wide, wide)
+	require.Equal(t, "G722", pa.Codec.Name)
+	require.Equal(t, 8000, a.SampleRate(), "the host's fixed rate")
+	require.Equal(t, audio.FrameSamples, a.FrameSamples())
+	require.Equal(t, 16000, b.SampleRate())
+
+	ta, err := wav.NewToneGenerator(wav.ToneConfig{Frequency: 1000})
+	require.NoError(t, err)
+	tb, err := wav.NewToneGenerator(wav.ToneConfig{Frequency: 3000, SampleRate: 16000, FrameSamples: g722.FrameSamples})
+	require.NoError(t, err)
+	playCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 2)
+	go func() { done <- a.Play(playCtx, ta) }()
+	go func() { done <- b.Play(playCtx, tb) }()
+	heardA, heardB := 0, 0
+	bufA := make([]int16, 0, audio.FrameSamples)
+	bufB := make([]int16, 0, g722.FrameSamples)
+	for i := 0; i < 200 && (heardA < 20 || heardB < 20); i++ {
+		fa, err := a.ReadFrame(ctx, bufA[:0])
+		require.NoError(t, err)
+		require.Len(t, fa, audio.FrameSamples)
+		if wav.ToneLevel(fa, 3000, 8000) > 0.03 {
+			heardA++
+		}
+		fb, err := b.ReadFrame(ctx, bufB[:0])
+		require.NoError(t, err)
+		if wav.ToneLevel(fb, 1000, 16000) > 0.03 {
+			require.Less(t, wav.ToneLevel(fb, 7000, 16000), 0.003, "no image of the upsampling")
+			heardB++
+		}
+	}
+	stop()
+	require.ErrorIs(t, <-done, context.Canceled)
+	require.ErrorIs(t, <-done, context.Canceled)
+	require.GreaterOrEqual(t, heardA, 20, "the 8 kHz host hears the wideband peer's 3 kHz tone")
+	require.GreaterOrEqual(t, heardB, 20, "the wideband peer hears the 8 kHz host's 1 kHz tone")
+	_, err = rtp.NewSession(ctx, rtp.SessionConfig{Ports: ports, HostSampleRate: 44100})
+	require.ErrorIs(t, err, rtp.ErrSessionConfig)
+}

@@ -78,6 +78,11 @@ type MediaConfig struct {
 	// rtp.RTCPDefaultMinInterval (5 s). Short calls that want a round-trip
 	// time in their statistics lower it.
 	RTCPInterval time.Duration
+	// HostSampleRate fixes the rate of the audio frames the host reads
+	// and writes on every call (rtp.SessionConfig.HostSampleRate): 8000 or
+	// 16000, converted when the call's codec has the other. 0: the codec's
+	// rate (16 kHz on a G.722 call, 8 kHz on G.711).
+	HostSampleRate int
 	// SRTP is the SDES-SRTP policy of calls (package rtp/srtp): off
 	// (srtp.PolicyOff), optional (an offer of RTP/AVP with a=crypto, which
 	// peers without SRTP ignore; a secure offer answered securely) or
@@ -143,6 +148,7 @@ func (u *UA) newMedia(ctx context.Context, host, scheme string) (*callMedia, err
 		Logger:           u.cfg.Logger,
 		Tracer:           mc.Tracer,
 		RTCPInterval:     mc.RTCPInterval,
+		HostSampleRate:   mc.HostSampleRate,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("ua: media: %w", err)
