@@ -12,6 +12,8 @@
 //   - rtp/jitter: the playout buffer (reordering, concealment, adaptive
 //     delay from the RFC 3550 §6.4.1 jitter estimate).
 //   - rtp/wav: WAV files, tone generators and a tone detector.
+//   - rtp/srtp: SRTP keyed by SDES (a=crypto) over pion/srtp, the
+//     off/optional/mandatory policy; Session.SetSRTP turns it on.
 //
 // What is here is the media session and its pacing:
 //
@@ -41,7 +43,8 @@
 // do not import it: package ua glues the two together.
 //
 // Audio is 16-bit linear PCM ([]int16) at audio.SampleRate (8000 Hz) in frames
-// of audio.FrameSamples (160 samples, 20 ms). Every frame source
+// of audio.FrameSamples (160 samples, 20 ms), or at 16000 Hz (320 samples)
+// when the call has G.722: Session.SampleRate says which. Every frame source
 // (wav.ToneGenerator, wav.SilenceSource, wav.Reader) has the method
 //
 //	ReadFrame(dst []int16) ([]int16, error)

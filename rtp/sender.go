@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/dialtone/dialtone/rtp/dtmf"
-	"github.com/dialtone/dialtone/rtp/g711"
 
 	pionrtp "github.com/pion/rtp"
 )
@@ -291,7 +290,7 @@ func (s *Session) queueRTCPLocked(now time.Time) {
 	if s.rtcpDest.IsValid() && !s.rtcpDest.Addr().IsUnspecified() {
 		if b, err := s.buildRTCPLocked(now, false); err == nil {
 			onRTCP := !s.rtcpOnRTP && !s.remoteMux
-			s.tx.out = append(s.tx.out, outPacket{b: b, to: s.rtcpDest, onRTCP: onRTCP})
+			s.queueOutLocked(outPacket{b: b, to: s.rtcpDest, onRTCP: onRTCP}, true)
 		}
 	}
 	s.scheduleRTCPLocked(now)
@@ -345,12 +344,13 @@ func (s *Session) tickLocked(now, deadline time.Time, send bool) {
 	t := &s.tx
 	fs := s.frameSamples
 	ts := t.tsNext
-	t.tsNext += uint32(fs)
+	t.tsNext += s.tsPerFrame
 	t.lastTickTS, t.lastTickAt = ts, deadline
 
 	frame, have := t.q.pop(t.pcm[:0])
 	if have {
 		t.pcm = frame
+		frame = s.toCallRateLocked(frame)
 	} else if s.cfg.FillSilence {
 		frame, have = t.silence[:fs], true
 	}
@@ -388,15 +388,15 @@ func (s *Session) appendAudioLocked(frame []int16, ts uint32) {
 	h.SequenceNumber = t.seq
 	h.Timestamp = ts
 	h.SSRC = s.ssrc
-	b, err := g711.AppendPacket(t.outBuf(), h, s.law, frame)
+	b, size, err := s.codec.appendPacket(t.outBuf(), h, frame)
 	if err != nil {
 		t.sendErrors++
 		return
 	}
 	t.seq++
-	t.out = append(t.out, outPacket{b: b, to: s.rtpDest})
+	s.queueOutLocked(outPacket{b: b, to: s.rtpDest}, false)
 	t.packets++
-	t.octets += uint64(len(frame))
+	t.octets += uint64(size)
 	s.rtcp.weSent = true
 }
 
@@ -422,7 +422,7 @@ func (s *Session) appendDTMFLocked(p *dtmf.Packet) {
 	}
 	buf = p.Event.AppendTo(buf[:n])
 	t.seq++
-	t.out = append(t.out, outPacket{b: buf, to: s.rtpDest})
+	s.queueOutLocked(outPacket{b: buf, to: s.rtpDest}, false)
 	t.packets++
 	t.octets += dtmf.PayloadSize
 	t.dtmfSent++

@@ -1,6 +1,7 @@
 package rtp
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -19,6 +20,7 @@ import (
 	"github.com/dialtone/dialtone/rtp/dtmf"
 	"github.com/dialtone/dialtone/rtp/g711"
 	"github.com/dialtone/dialtone/rtp/jitter"
+	"github.com/dialtone/dialtone/rtp/srtp"
 
 	pionrtp "github.com/pion/rtp"
 
@@ -117,6 +119,11 @@ type SessionConfig struct {
 	// (one per PortAllocator, or one private to the session when Ports is
 	// nil).
 	Engine *Engine
+	// HostSampleRate fixes the rate of the frames WriteFrame takes and
+	// ReadFrame gives: 8000 or 16000, converted to and from the codec's
+	// when they differ (8 kHz frames on a G.722 call, 16 kHz on a G.711
+	// one). 0 means the codec's rate (SampleRate), with no conversion.
+	HostSampleRate int
 	// Logger receives debug records of latching and errors; nil is silent.
 	Logger *slog.Logger
 	// Tracer sees every RTP and RTCP datagram sent and received, for
@@ -146,6 +153,8 @@ func (c SessionConfig) withDefaults() (SessionConfig, error) {
 		return bad("DTMFEventQueue %d", c.DTMFEventQueue)
 	case c.RTCPInterval < 0 || c.RTCPBandwidth < 0:
 		return bad("negative RTCP setting")
+	case c.HostSampleRate != 0 && c.HostSampleRate != 8000 && c.HostSampleRate != 16000:
+		return bad("HostSampleRate %d: want 0, 8000 or 16000", c.HostSampleRate)
 	}
 	if c.CNAME == "" {
 		var b [12]byte
@@ -172,7 +181,7 @@ type rxState struct {
 
 // Session is the RTP media session of one call (RFC 3550): a UDP socket
 // pair, a random SSRC, sequence number and timestamp origin, a pacing
-// sender for outgoing G.711 audio and RFC 4733 events, a jitter buffer for
+// sender for outgoing G.711 or G.722 audio and RFC 4733 events, a jitter buffer for
 // incoming audio, and RTCP reports. It has no clock goroutine of its own:
 // an Engine worker runs its tick once per ptime, which reads what arrived
 // on its sockets (on 64-bit Linux; elsewhere one goroutine per socket
@@ -205,6 +214,9 @@ type Session struct {
 	dtmfCh    chan dtmf.Digit
 	dtmfSem   chan struct{}
 
+	sec      atomic.Pointer[srtp.Context] // SRTP keys, nil when off (session_srtp.go)
+	srtpPast srtp.Stats                   // counters of replaced contexts, under mu
+
 	dtmfReceived atomic.Uint64
 	dtmfDropped  atomic.Uint64
 	readErrors   atomic.Uint64
@@ -212,13 +224,15 @@ type Session struct {
 	mu           sync.Mutex
 	closed       bool
 	remoteSet    bool
-	law          g711.Law
+	codec        payloadCodec // the audio codec sent and decoded (codec.go)
+	tsPerFrame   uint32       // RTP timestamp units per ptime
 	pt           uint8
 	tePT         uint8
 	hasTE        bool
 	dir          sdp.Direction
 	ptime        time.Duration
-	frameSamples int
+	frameSamples int // at the codec's rate
+	hostConv         // rate conversion for SessionConfig.HostSampleRate (resample.go)
 	remoteMux    bool
 	signalledRTP netip.AddrPort
 	signalledRTC netip.AddrPort
@@ -290,21 +304,15 @@ func newSession(cfg SessionConfig) (*Session, error) {
 		rxReady: make(chan struct{}, 1),
 		dtmfCh:  make(chan dtmf.Digit, cfg.DTMFEventQueue),
 		dtmfSem: make(chan struct{}, 1),
-		law:     g711.ULaw,
+		codec:   payloadCodec{law: g711.ULaw, pt: audio.PayloadTypePCMU},
 		pt:      audio.PayloadTypePCMU,
 		dir:     sdp.SendRecv,
 		dtmfRx:  dtmfRx,
 	}
-	if err := s.setPtimeLocked(audio.FrameDuration); err != nil {
+	s.allocFramesLocked(s.jbMaxSamples())
+	if err := s.setFormatLocked(audio.FrameDuration, s.codec); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrSessionConfig, err)
 	}
-	maxSamples := s.jbMaxSamples()
-	s.tx.q = newFrameRing(cfg.SendQueueFrames, maxSamples)
-	s.tx.pcm = make([]int16, 0, maxSamples)
-	s.tx.silence = make([]int16, maxSamples)
-	s.rx.q = newFrameRing(cfg.RecvQueueFrames, maxSamples)
-	s.rx.pcm = make([]int16, 0, maxSamples)
-	s.rx.silence = make([]int16, maxSamples)
 	s.tx.outBufs = make([][]byte, 0, 2*SendMaxCatchUpFrames+2)
 	s.tx.out = make([]outPacket, 0, cap(s.tx.outBufs))
 
@@ -327,25 +335,42 @@ func (s *Session) jbMaxSamples() int {
 	return jitter.DefaultMaxFrameSamples
 }
 
-// setPtimeLocked switches to packetization time ptime: a new jitter buffer
-// for that frame duration and empty queues.
-func (s *Session) setPtimeLocked(ptime time.Duration) error {
-	if ptime == s.ptime {
+// setFormatLocked switches to packetization time ptime and codec c: when
+// either changes the frame (ptime, G.711 or G.722), a new jitter buffer for
+// it and empty queues; otherwise only the payload type changes, and a
+// G.722 stream keeps its coder state.
+func (s *Session) setFormatLocked(ptime time.Duration, c payloadCodec) error {
+	if ptime == s.ptime && s.codec.sameFormat(&c) {
+		s.codec.pt = c.pt
 		return nil
 	}
+	// The configured maximum is at 8 kHz; wideband frames are larger.
+	hostRate := cmp.Or(s.cfg.HostSampleRate, c.sampleRate())
+	maxSamples := s.jbMaxSamples() * max(c.sampleRate(), hostRate) / audio.SampleRate
 	jcfg := s.cfg.Jitter
 	jcfg.FrameDuration = ptime
+	if c.wide {
+		// The jitter buffer counts time in samples: G.722's timestamps
+		// are doubled on the way in (payloadCodec.jitterTS).
+		jcfg.ClockRate = uint32(c.sampleRate())
+		jcfg.MaxFrameSamples = maxSamples
+		jcfg.Decode = c.decode
+	}
 	jb, err := jitter.New(jcfg)
 	if err != nil {
 		return err
 	}
-	fs := int(ptime * audio.SampleRate / time.Second)
-	if fs > s.jbMaxSamples() {
+	fs := c.frameSamples(ptime)
+	if fs > maxSamples {
 		return fmt.Errorf("%w: ptime %v exceeds the jitter buffer's frame size", ErrSessionConfig, ptime)
 	}
+	s.allocFramesLocked(maxSamples)
 	s.jb = jb
 	s.ptime = ptime
+	s.codec = c
 	s.frameSamples = fs
+	s.tsPerFrame = c.frameTicks(ptime)
+	s.setHostRateLocked(hostRate, c.sampleRate(), ptime, maxSamples)
 	s.tx.q.reset()
 	s.rx.q.reset()
 	return nil
@@ -376,10 +401,11 @@ func (s *Session) SSRC() uint32 { return s.ssrc }
 // does not send (recvonly, inactive; RFC 3264 §8.4 hold) stops RTP at the
 // next frame and one that sends resumes it; RTCP goes on either way (RFC
 // 3264 §5.1). A new signalled address resets symmetric-RTP latching. The
-// codec must be PCMU or PCMA (an error wraps g711.ErrCodec and nothing
-// changes). A ptime change empties the audio queues.
+// codec must be PCMU, PCMA or G.722 (an error wraps g711.ErrCodec and
+// nothing changes). A ptime change, or a change between G.711 and G.722
+// (8 and 16 kHz audio, SampleRate), empties the audio queues.
 func (s *Session) SetRemote(p sdp.MediaParams) error {
-	law, err := g711.LawFor(p.Codec)
+	codec, err := newPayloadCodec(p.Codec)
 	if err != nil {
 		return err
 	}
@@ -399,10 +425,9 @@ func (s *Session) SetRemote(p sdp.MediaParams) error {
 	if s.closed {
 		return ErrSessionClosed
 	}
-	if err := s.setPtimeLocked(ptime); err != nil {
+	if err := s.setFormatLocked(ptime, codec); err != nil {
 		return err
 	}
-	s.law = law
 	s.pt = p.Codec.PayloadType
 	s.hasTE = p.HasTelephoneEvent
 	s.tePT = p.TelephoneEvent.PayloadType
@@ -534,7 +559,7 @@ func (s *Session) handleRTP(h *pionrtp.Header, b []byte, from netip.AddrPort, no
 		return digits
 	}
 	isEvent := s.hasTE && h.PayloadType == s.tePT
-	if !isEvent && h.PayloadType != audio.PayloadTypePCMU && h.PayloadType != audio.PayloadTypePCMA {
+	if !isEvent && !s.codec.accepts(h.PayloadType) {
 		s.rx.unknownPT++
 		return digits
 	}
@@ -561,10 +586,12 @@ func (s *Session) handleRTP(h *pionrtp.Header, b []byte, from netip.AddrPort, no
 	s.rtcp.remoteSent = true
 	if isEvent {
 		digits, _ = s.dtmfRx.Push(digits, now, h.Timestamp, payload)
+		h.Timestamp = s.codec.jitterTS(h.Timestamp)
 		s.jb.Skip(h, now) // its sequence number is not lost audio
 		return digits
 	}
 	s.src.updateJitter(h.Timestamp, s.arrivalUnits(now))
+	h.Timestamp = s.codec.jitterTS(h.Timestamp)
 	if err := s.jb.Push(h, payload, now); err != nil {
 		s.rx.undecodable++
 	}
@@ -576,9 +603,10 @@ func (s *Session) handleRTP(h *pionrtp.Header, b []byte, from netip.AddrPort, no
 func (s *Session) playoutLocked(deadline time.Time) {
 	frame, st := s.jb.Pop(deadline, s.rx.pcm[:0])
 	if st == jitter.Empty {
-		frame = s.rx.silence[:s.frameSamples]
+		frame = s.rx.silence[:s.hostFrameSamples]
 	} else {
 		s.rx.pcm = frame[:0]
+		frame = s.toHostRateLocked(frame)
 	}
 	if _, dropped := s.rx.q.push(frame, 0, true); dropped {
 		s.rx.overruns++
@@ -630,6 +658,9 @@ type SessionStats struct {
 	// and DTMFDropped count received digits delivered and dropped.
 	DTMFPacketsSent           uint64
 	DTMFReceived, DTMFDropped uint64
+	// SRTP counts packets protected, unprotected and refused (replayed,
+	// failing authentication, malformed) while SRTP was on (SetSRTP).
+	SRTP srtp.Stats
 	// Playout are the jitter buffer's statistics.
 	Playout jitter.Stats
 	// RTCP are the report statistics, including the round-trip time.
@@ -664,6 +695,7 @@ func (s *Session) Stats() SessionStats {
 		DTMFReceived:    s.dtmfReceived.Load(),
 		DTMFDropped:     s.dtmfDropped.Load(),
 		Playout:         s.jb.Stats(),
+		SRTP:            s.srtpStatsLocked(),
 		RTCP:            s.rtcp.stats,
 	}
 	if s.haveRemote {
@@ -696,6 +728,7 @@ func (s *Session) Close() error {
 		dest := s.rtcpDest
 		if (s.tx.packets > 0 || s.rtcp.stats.Sent > 0) && dest.IsValid() && !dest.Addr().IsUnspecified() {
 			bye, _ = s.buildRTCPLocked(time.Now(), true)
+			bye = s.protectByeLocked(bye)
 		}
 		onRTCP := !s.rtcpOnRTP && !s.remoteMux
 		s.mu.Unlock()

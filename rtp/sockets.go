@@ -74,7 +74,12 @@ type sessionReceiver struct {
 func (r *sessionReceiver) Datagram(pkt []byte, from netip.AddrPort, arrival time.Time, rtcpOnly bool) {
 	s := r.s
 	s.traceIn(arrival, rtcpOnly, from, pkt)
-	if rtcpOnly || isRTCP(pkt) {
+	rtcp := rtcpOnly || isRTCP(pkt)
+	pkt, ok := s.unprotect(pkt, rtcp)
+	if !ok {
+		return
+	}
+	if rtcp {
 		s.handleRTCP(pkt, from, arrival)
 		return
 	}

@@ -83,11 +83,22 @@ func (r *frameRing) pop(dst []int16) ([]int16, bool) {
 }
 
 // FrameSamples returns the number of samples in one frame: the negotiated
-// ptime at 8 kHz (160 for 20 ms).
+// ptime at SampleRate (160 for 20 ms of G.711, 320 for 20 ms of G.722, or
+// as SessionConfig.HostSampleRate fixes).
 func (s *Session) FrameSamples() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.frameSamples
+	return s.hostFrameSamples
+}
+
+// SampleRate returns the rate in Hz of the audio WriteFrame takes and
+// ReadFrame gives: 8000 for G.711, 16000 for G.722 (whose RTP clock is
+// still 8000, RFC 3551 §4.5.2), changing with SetRemote's codec; or
+// SessionConfig.HostSampleRate when set.
+func (s *Session) SampleRate() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.hostRate
 }
 
 // WriteFrame queues one frame of audio for the pacing sender, which sends
@@ -106,11 +117,11 @@ func (s *Session) WriteFrame(ctx context.Context, samples []int16) error {
 			s.mu.Unlock()
 			return ErrSessionClosed
 		}
-		if fs := s.frameSamples; len(samples) > fs {
+		if fs := s.hostFrameSamples; len(samples) > fs {
 			s.mu.Unlock()
 			return fmt.Errorf("%w: %d samples, frame is %d", ErrFrameSize, len(samples), fs)
 		}
-		ok, _ := s.tx.q.push(samples, s.frameSamples, false)
+		ok, _ := s.tx.q.push(samples, s.hostFrameSamples, false)
 		s.mu.Unlock()
 		if ok {
 			return nil

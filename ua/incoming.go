@@ -98,7 +98,7 @@ func (ic *IncomingCall) prepareMedia() error {
 	if ic.media != nil {
 		return nil
 	}
-	m, err := ic.u.newMedia(ic.ctx, ic.contact.URI.Host)
+	m, err := ic.u.newMedia(ic.ctx, ic.contact.URI.Host, ic.req.URI.Scheme)
 	if err != nil {
 		ic.failMedia(sip.StatusServerInternalError, err)
 		return err

@@ -16,6 +16,7 @@ import (
 	"github.com/dialtone/dialtone/rtp/audio"
 	"github.com/dialtone/dialtone/rtp/dtmf"
 	"github.com/dialtone/dialtone/rtp/jitter"
+	"github.com/dialtone/dialtone/rtp/srtp"
 
 	"github.com/dialtone/dialtone/rtp"
 	"github.com/dialtone/dialtone/sip"
@@ -54,7 +55,9 @@ type MediaConfig struct {
 	PortMin, PortMax uint16
 	// Codecs are the payload formats offered and accepted, in preference
 	// order; nil: sdp.DefaultCodecs. Leave telephone-event out to send
-	// and receive DTMF in SIP INFO only.
+	// and receive DTMF in SIP INFO only. Put audio.G722() first for
+	// wideband calls: a call that gets G.722 reads and writes 16 kHz
+	// frames (Call.Media().SampleRate()).
 	Codecs []audio.Codec
 	// Ptime is the packetization time asked for, in milliseconds; 0 means
 	// sdp.DefaultPtime.
@@ -75,6 +78,22 @@ type MediaConfig struct {
 	// rtp.RTCPDefaultMinInterval (5 s). Short calls that want a round-trip
 	// time in their statistics lower it.
 	RTCPInterval time.Duration
+	// HostSampleRate fixes the rate of the audio frames the host reads
+	// and writes on every call (rtp.SessionConfig.HostSampleRate): 8000 or
+	// 16000, converted when the call's codec has the other. 0: the codec's
+	// rate (16 kHz on a G.722 call, 8 kHz on G.711).
+	HostSampleRate int
+	// SRTP is the SDES-SRTP policy of calls (package rtp/srtp): off
+	// (srtp.PolicyOff), optional (an offer of RTP/AVP with a=crypto, which
+	// peers without SRTP ignore; a secure offer answered securely) or
+	// mandatory (RTP/SAVP; a plain offer refused with 488). The zero
+	// value, srtp.PolicyDefault, is off for sip: calls and mandatory for
+	// sips: ones. Keys never appear in logs or in Config.Transport.Tracer's
+	// messages.
+	SRTP srtp.Policy
+	// SRTPSuites are the SDES crypto suites offered and accepted, in
+	// preference order; nil: srtp.DefaultSuites.
+	SRTPSuites []srtp.Suite
 	// Tracer sees every RTP and RTCP datagram of every call's session
 	// (rtp.SessionConfig.Tracer), for captures beside Config.Tracer's SIP;
 	// nil is none.
@@ -92,7 +111,8 @@ type callMedia struct {
 	u    *UA
 	sess *rtp.Session
 
-	mu     sync.Mutex // guards neg, params, early
+	mu     sync.Mutex // guards neg, params, early, sec
+	sec    callSecurity
 	neg    *sdp.Negotiator
 	params sdp.MediaParams
 	have   bool
@@ -101,7 +121,7 @@ type callMedia struct {
 
 // newMedia opens an RTP session and its negotiator. host is the address to
 // announce when MediaConfig.IP is unset (the call's Contact host).
-func (u *UA) newMedia(ctx context.Context, host string) (*callMedia, error) {
+func (u *UA) newMedia(ctx context.Context, host, scheme string) (*callMedia, error) {
 	mc := &u.cfg.Media
 	adv, bind := mc.IP, mc.IP
 	if !adv.IsValid() {
@@ -128,6 +148,7 @@ func (u *UA) newMedia(ctx context.Context, host string) (*callMedia, error) {
 		Logger:           u.cfg.Logger,
 		Tracer:           mc.Tracer,
 		RTCPInterval:     mc.RTCPInterval,
+		HostSampleRate:   mc.HostSampleRate,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("ua: media: %w", err)
@@ -144,7 +165,7 @@ func (u *UA) newMedia(ctx context.Context, host string) (*callMedia, error) {
 		_ = sess.Close()
 		return nil, fmt.Errorf("ua: media: %w", err)
 	}
-	return &callMedia{u: u, sess: sess, neg: neg}, nil
+	return &callMedia{u: u, sess: sess, neg: neg, sec: newCallSecurity(mc, scheme)}, nil
 }
 
 // setRemote applies an exchange's outcome; m.mu is held.
@@ -161,6 +182,9 @@ func (m *callMedia) setRemote(p sdp.MediaParams) error {
 func (m *callMedia) offer() ([]byte, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if err := m.prepareOfferLocked(); err != nil {
+		return nil, err
+	}
 	return m.neg.CreateOffer()
 }
 
@@ -168,8 +192,15 @@ func (m *callMedia) offer() ([]byte, error) {
 func (m *callMedia) answer(offer []byte) ([]byte, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	keys, idx, err := m.prepareAnswerLocked(offer)
+	if err != nil {
+		return nil, err
+	}
 	ans, p, err := m.neg.Answer(offer)
 	if err != nil {
+		return nil, err
+	}
+	if err := m.applyAnswerSecurityLocked(keys, idx, p); err != nil {
 		return nil, err
 	}
 	if err := m.setRemote(p); err != nil {
@@ -202,6 +233,9 @@ func (m *callMedia) applyAnswer(body []byte, provisional bool) error {
 		if provisional {
 			m.early = bytes.Clone(body)
 		}
+		if err := m.applySecurityLocked(body, p); err != nil {
+			return err
+		}
 		return m.setRemote(p)
 	}
 	if m.early == nil || bytes.Equal(body, m.early) {
@@ -216,6 +250,9 @@ func (m *callMedia) applyAnswer(body []byte, provisional bool) error {
 		return err
 	}
 	m.early = bytes.Clone(body)
+	if err := m.applySecurityLocked(body, p); err != nil {
+		return err
+	}
 	return m.setRemote(p)
 }
 

@@ -124,6 +124,7 @@ func New(cfg Config) (*UA, error) {
 	u.numeric, _ = u.resolver.(transport.NumericResolver)
 
 	tc := cfg.Transport
+	tc.Tracer = withoutKeys(tc.Tracer)
 	if tc.Logger == nil {
 		tc.Logger = cfg.Logger
 	}

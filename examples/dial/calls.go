@@ -129,6 +129,9 @@ func (k *caller) send(c *ua.Call, answeredAt time.Time) {
 		}
 		defer f.Close()
 		r, err := wav.NewReader(f)
+		if err == nil {
+			err = r.SetOutputRate(s.SampleRate()) // 16 kHz on a G.722 call
+		}
 		if err != nil {
 			printf("play failed: %v", err)
 			return
@@ -199,7 +202,7 @@ func record(ctx context.Context, c *ua.Call, name string, printf func(string, ..
 		printf("record failed: %v", err)
 		return
 	}
-	w, err := wav.NewWriter(f)
+	w, err := wav.NewWriterRate(f, s.SampleRate()) // 16 kHz on a G.722 call
 	if err != nil {
 		f.Close()
 		printf("record failed: %v", err)

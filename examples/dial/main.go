@@ -76,6 +76,7 @@ type options struct {
 	answer                          *cli.AnswerFlags
 	metrics                         *cli.MetricsFlag
 	failover                        *failoverFlags
+	media                           *cli.MediaFlags
 	listen, mediaIP                 string
 	hangupAfter, t1                 time.Duration
 	holdAfter, resumeAfter          time.Duration
@@ -98,6 +99,7 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	o.answer = cli.AddAnswerFlags(fs)
 	o.metrics = cli.AddMetricsFlag(fs)
 	o.failover = addFailoverFlags(fs)
+	o.media = cli.AddMediaFlags(fs)
 	fs.StringVar(&o.listen, "listen", "0.0.0.0:5060", "host:port to listen on (UDP and TCP; port 0 picks one)")
 	fs.DurationVar(&o.hangupAfter, "hangup-after", 0, "hang up a call this long after it is answered (0: never)")
 	fs.DurationVar(&o.holdAfter, "hold-after", 0, "put the peer on hold (re-INVITE, a=sendonly) this long after the answer (0: never)")
@@ -221,6 +223,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if err := o.failover.apply(&cfg); err != nil {
+		return err
+	}
+	if err := o.media.Apply(&cfg.Media); err != nil {
 		return err
 	}
 	var wg sync.WaitGroup

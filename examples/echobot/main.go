@@ -46,6 +46,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	trace := cli.AddTraceFlags(fs)
 	answer := cli.AddAnswerFlags(fs)
 	metrics := cli.AddMetricsFlag(fs)
+	mediaFlags := cli.AddMediaFlags(fs)
 	mediaIP := fs.String("media-ip", "", "local RTP address to bind and announce (default: the SIP Contact address)")
 	rtpMin := fs.Uint("rtp-min", 0, "lowest RTP port (0: the rtp package's default range)")
 	rtpMax := fs.Uint("rtp-max", 0, "highest RTP port")
@@ -70,6 +71,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	media := ua.MediaConfig{PortMin: uint16(*rtpMin), PortMax: uint16(*rtpMax)}
 	var err error
 	if media.IP, err = cli.MediaIP(*mediaIP); err != nil {
+		return err
+	}
+	if err := mediaFlags.Apply(&media); err != nil {
 		return err
 	}
 	tracing, err := trace.Start(stderr)

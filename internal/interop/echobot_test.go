@@ -49,16 +49,16 @@ type echobot struct {
 
 // startEchobot starts echobot listening on a free loopback port, with its
 // RTP on loopback ports rtpMin..rtpMax (echobotRTPPorts of them).
-func startEchobot(t *testing.T, ctx context.Context) *echobot {
+func startEchobot(t *testing.T, ctx context.Context, extra ...string) *echobot {
 	t.Helper()
 	bin := buildEchobot(t, ctx)
 	base := freeUDPPorts(t, echobotRTPPorts)
 	e := &echobot{rtpMin: base, rtpMax: base + echobotRTPPorts - 1}
 	e.program = &program{
-		cmd: exec.CommandContext(ctx, bin,
+		cmd: exec.CommandContext(ctx, bin, append([]string{
 			"-listen", net.JoinHostPort(loopback, "0"), "-media-ip", loopback,
 			"-rtp-min", strconv.Itoa(e.rtpMin), "-rtp-max", strconv.Itoa(e.rtpMax),
-			"-max-call", peerTestTimeout.String()),
+			"-max-call", peerTestTimeout.String()}, extra...)...),
 		stdout: filepath.Join(artifacts(t), "echobot.stdout"),
 		stderr: filepath.Join(artifacts(t), "echobot.stderr"),
 		addrs:  make(chan string, 4),

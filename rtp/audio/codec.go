@@ -20,6 +20,8 @@ type Codec struct {
 const (
 	PayloadTypePCMU = 0
 	PayloadTypePCMA = 8
+	// PayloadTypeG722 is G.722's static payload type (RFC 3551 §4.5.2).
+	PayloadTypeG722 = 9
 	// PayloadTypeTelephoneEvent is the default dynamic payload type for RFC 4733 events.
 	PayloadTypeTelephoneEvent = 101
 )
@@ -32,6 +34,14 @@ func PCMU() Codec {
 // PCMA is G.711 A-law at 8 kHz (RFC 3551 §4.5.14).
 func PCMA() Codec {
 	return Codec{Name: "PCMA", PayloadType: PayloadTypePCMA, ClockRate: 8000, Channels: 1}
+}
+
+// G722 is G.722 wideband audio (RFC 3551 §4.5.2): 16 kHz audio, but
+// "G722/8000" in SDP and an 8 kHz RTP clock, for a historical error that
+// RFC 3551 keeps for compatibility. Put it first in a codec list to prefer
+// wideband audio.
+func G722() Codec {
+	return Codec{Name: "G722", PayloadType: PayloadTypeG722, ClockRate: 8000, Channels: 1}
 }
 
 // TelephoneEvent is RFC 4733 named telephone events 0-15 (DTMF) at 8 kHz.

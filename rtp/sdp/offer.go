@@ -80,6 +80,23 @@ type Config struct {
 	SessionID uint64
 	// Limits bound the remote SDP bodies a Negotiator parses.
 	Limits Limits
+	// Proto is the m= profile of our offers; empty means RTP/AVP
+	// ("RTP/SAVP" for mandatory SRTP, RFC 3711 §12).
+	Proto string
+	// AcceptProtos are the profiles an offered audio stream may have
+	// besides RTP/AVP (e.g. "RTP/SAVP"); the answer repeats the offer's
+	// profile (RFC 3264 §6).
+	AcceptProtos []string
+	// Attributes are added to the audio m= section of our offers and
+	// answers, after the ones this package writes (a=crypto of SDES).
+	Attributes []Attribute
+}
+
+// AcceptsProto reports whether an offered audio stream of profile proto
+// can be answered: RTP/AVP, or one of AcceptProtos.
+func (c Config) AcceptsProto(proto string) bool {
+	return strings.EqualFold(proto, "RTP/AVP") ||
+		slices.ContainsFunc(c.AcceptProtos, func(p string) bool { return strings.EqualFold(p, proto) })
 }
 
 // withDefaults validates c and fills in its defaults.
@@ -232,12 +249,13 @@ func audioMediaFor(cfg Config, formats []audio.Codec, dir Direction, mux, answer
 	m := MediaDescription{
 		Type:       "audio",
 		Port:       cfg.Port,
-		Proto:      "RTP/AVP",
+		Proto:      cmp.Or(cfg.Proto, "RTP/AVP"),
 		Formats:    formats,
 		Connection: cfg.Addr,
 		Direction:  dir,
 		Ptime:      cfg.Ptime,
 		RTCPMux:    mux,
+		Attributes: slices.Clone(cfg.Attributes),
 	}
 	if !mux || !answer {
 		m.RTCPPort = cfg.RTCPPort
@@ -317,7 +335,7 @@ func answerWith(offer *SessionDescription, cfg Config, want Direction) (*Session
 			reason = "disabled by the offerer"
 		case !strings.EqualFold(om.Type, "audio"):
 			reason = "media type " + om.Type + " not supported"
-		case !strings.EqualFold(om.Proto, "RTP/AVP"):
+		case !cfg.AcceptsProto(om.Proto):
 			reason = "protocol " + om.Proto + " not supported"
 		case accepted >= 0:
 			reason = "only one audio stream is supported"
@@ -343,7 +361,9 @@ func answerWith(offer *SessionDescription, cfg Config, want Direction) (*Session
 		}
 		dir := offered.Reverse().Intersect(want)
 		mux := om.RTCPMux && cfg.RTCPMux
-		ans.Media = append(ans.Media, audioMediaFor(cfg, formats, dir, mux, true))
+		am := audioMediaFor(cfg, formats, dir, mux, true)
+		am.Proto = om.Proto // RFC 3264 §6: the answer keeps the offer's profile
+		ans.Media = append(ans.Media, am)
 		accepted = i
 		params = mediaParamsFor(i, om, slices.Clone(formats), dir, mux)
 	}

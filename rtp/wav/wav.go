@@ -1,6 +1,7 @@
 package wav
 
 import (
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -111,6 +112,8 @@ type Reader struct {
 	have0, have1 bool
 	s0, s1       int16
 	acc          uint32
+	outRate      uint32 // output sample rate; 0 means audio.SampleRate (rate.go)
+	begun        bool   // a sample was read: the output rate is fixed
 }
 
 // NewReader reads the header of a WAV file from r, up to the start of its
@@ -261,14 +264,17 @@ func (r *Reader) Read(dst []int16) (n int, err error) {
 // frame.
 func (r *Reader) ReadFrame(dst []int16) ([]int16, error) {
 	l := len(dst)
-	dst = slices.Grow(dst, audio.FrameSamples)[:len(dst)+audio.FrameSamples]
+	fs := r.frameSamples()
+	dst = slices.Grow(dst, fs)[:len(dst)+fs]
 	n, err := r.Read(dst[l:])
 	return dst[:l+n], err
 }
 
 // next returns the next output sample.
 func (r *Reader) next() (int16, error) {
-	if r.format.SampleRate == audio.SampleRate {
+	r.begun = true
+	out := r.rate()
+	if r.format.SampleRate == out {
 		return r.source()
 	}
 	if !r.started {
@@ -284,17 +290,17 @@ func (r *Reader) next() (int16, error) {
 	if !r.have0 {
 		return 0, r.err
 	}
-	out := r.s0
+	v := r.s0
 	if r.acc != 0 {
 		if !r.have1 {
 			r.have0 = false
 			return 0, r.err
 		}
-		out = int16(int32(r.s0) + (int32(r.s1)-int32(r.s0))*int32(r.acc)/audio.SampleRate)
+		v = int16(int32(r.s0) + int32((int64(r.s1)-int64(r.s0))*int64(r.acc)/int64(out)))
 	}
 	r.acc += r.format.SampleRate
-	for r.acc >= audio.SampleRate {
-		r.acc -= audio.SampleRate
+	for r.acc >= out {
+		r.acc -= out
 		if !r.have1 {
 			r.have0 = false
 			break
@@ -302,7 +308,7 @@ func (r *Reader) next() (int16, error) {
 		r.s0 = r.s1
 		r.fetch1()
 	}
-	return out, nil
+	return v, nil
 }
 
 func (r *Reader) fetch1() {
@@ -403,17 +409,22 @@ func (r *Reader) fill() error {
 // wavAppendHeader appends the 44-byte header of a 16-bit mono 8 kHz PCM file
 // with dataBytes of audio.
 func wavAppendHeader(dst []byte, dataBytes uint32) []byte {
+	return wavAppendHeaderRate(dst, dataBytes, audio.SampleRate)
+}
+
+// wavAppendHeaderRate is wavAppendHeader at sample rate rate.
+func wavAppendHeaderRate(dst []byte, dataBytes, rate uint32) []byte {
 	le := binary.LittleEndian
 	dst = append(dst, "RIFF"...)
 	dst = le.AppendUint32(dst, dataBytes+HeaderSize-8)
 	dst = append(dst, "WAVEfmt "...)
 	dst = le.AppendUint32(dst, 16)
 	dst = le.AppendUint16(dst, FormatPCM)
-	dst = le.AppendUint16(dst, 1)                  // channels
-	dst = le.AppendUint32(dst, audio.SampleRate)   // sample rate
-	dst = le.AppendUint32(dst, audio.SampleRate*2) // byte rate
-	dst = le.AppendUint16(dst, 2)                  // block align
-	dst = le.AppendUint16(dst, 16)                 // bits per sample
+	dst = le.AppendUint16(dst, 1)      // channels
+	dst = le.AppendUint32(dst, rate)   // sample rate
+	dst = le.AppendUint32(dst, rate*2) // byte rate
+	dst = le.AppendUint16(dst, 2)      // block align
+	dst = le.AppendUint16(dst, 16)     // bits per sample
 	dst = append(dst, "data"...)
 	return le.AppendUint32(dst, dataBytes)
 }
@@ -448,6 +459,7 @@ type Writer struct {
 	buf    []byte
 	err    error
 	closed bool
+	rate   uint32 // sample rate of the header; 0 means audio.SampleRate
 }
 
 // NewWriter writes a WAV header at w's current offset and returns a writer
@@ -495,7 +507,7 @@ func (w *Writer) Close() error {
 		return nil
 	}
 	w.closed = true
-	hdr := wavAppendHeader(nil, uint32(w.data))
+	hdr := wavAppendHeaderRate(nil, uint32(w.data), cmp.Or(w.rate, audio.SampleRate))
 	for _, f := range []struct {
 		off int64
 		b   []byte

@@ -1,0 +1,70 @@
+package cli
+
+import (
+	"flag"
+	"strings"
+
+	"github.com/dialtone/dialtone/rtp/audio"
+	"github.com/dialtone/dialtone/rtp/srtp"
+	"github.com/dialtone/dialtone/ua"
+)
+
+// MediaFlags are the flags that choose a program's codecs and media
+// security: -codecs and -srtp.
+type MediaFlags struct {
+	codecs, srtp *string
+}
+
+// AddMediaFlags adds -codecs and -srtp to fs.
+func AddMediaFlags(fs *flag.FlagSet) *MediaFlags {
+	return &MediaFlags{
+		codecs: fs.String("codecs", "pcmu,pcma", "audio codecs offered and accepted, in preference order: pcmu, pcma, g722 (telephone-event is always added)"),
+		srtp:   fs.String("srtp", "", "SDES-SRTP policy: off, optional (RTP/AVP with a=crypto), mandatory (RTP/SAVP) (default: off, mandatory for sips:)"),
+	}
+}
+
+// Apply validates the flags and sets them in mc.
+func (m *MediaFlags) Apply(mc *ua.MediaConfig) error {
+	codecs, err := ParseCodecs(*m.codecs)
+	if err != nil {
+		return err
+	}
+	mc.Codecs = codecs
+	if strings.EqualFold(strings.TrimSpace(*m.srtp), "dtls") {
+		return Usagef("-srtp dtls: DTLS-SRTP is not implemented yet; use off, optional or mandatory")
+	}
+	p, err := srtp.ParsePolicy(*m.srtp)
+	if err != nil {
+		return Usagef("-srtp %q: want off, optional or mandatory", *m.srtp)
+	}
+	mc.SRTP = p
+	return nil
+}
+
+// ParseCodecs parses a comma-separated list of codec names (pcmu, pcma,
+// g722) into the codecs to offer, in that order, with telephone-event
+// last.
+func ParseCodecs(s string) ([]audio.Codec, error) {
+	var out []audio.Codec
+	seen := map[string]bool{}
+	for name := range strings.SplitSeq(s, ",") {
+		name = strings.ToLower(strings.TrimSpace(name))
+		if seen[name] {
+			return nil, Usagef("-codecs %q: %s twice", s, name)
+		}
+		seen[name] = true
+		switch name {
+		case "pcmu":
+			out = append(out, audio.PCMU())
+		case "pcma":
+			out = append(out, audio.PCMA())
+		case "g722":
+			out = append(out, audio.G722())
+		case "opus":
+			return nil, Usagef("-codecs: opus is not implemented yet")
+		default:
+			return nil, Usagef("-codecs %q: unknown codec %q (want pcmu, pcma, g722)", s, name)
+		}
+	}
+	return append(out, audio.TelephoneEvent()), nil
+}

@@ -1,0 +1,54 @@
+package cli
+
+import (
+	"flag"
+	"io"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/dialtone/dialtone/rtp/audio"
+	"github.com/dialtone/dialtone/rtp/srtp"
+	"github.com/dialtone/dialtone/ua"
+)
+
+func TestMediaFlags(t *testing.T) {
+	tests := []struct {
+		args   []string
+		codecs []string
+		policy srtp.Policy
+		bad    bool
+	}{
+		{nil, []string{"PCMU", "PCMA", "telephone-event"}, srtp.PolicyDefault, false},
+		{[]string{"-codecs", "g722,PCMA", "-srtp", "optional"}, []string{"G722", "PCMA", "telephone-event"}, srtp.PolicyOptional, false},
+		{[]string{"-srtp", "mandatory"}, []string{"PCMU", "PCMA", "telephone-event"}, srtp.PolicyMandatory, false},
+		{[]string{"-srtp", "off"}, []string{"PCMU", "PCMA", "telephone-event"}, srtp.PolicyOff, false},
+		{[]string{"-srtp", "dtls"}, nil, 0, true},
+		{[]string{"-srtp", "maybe"}, nil, 0, true},
+		{[]string{"-codecs", "g729"}, nil, 0, true},
+		{[]string{"-codecs", "opus"}, nil, 0, true},
+		{[]string{"-codecs", "pcmu,pcmu"}, nil, 0, true},
+		{[]string{"-codecs", ""}, nil, 0, true},
+	}
+	for _, tt := range tests {
+		fs := flag.NewFlagSet("x", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		m := AddMediaFlags(fs)
+		require.NoError(t, fs.Parse(tt.args))
+		var mc ua.MediaConfig
+		err := m.Apply(&mc)
+		if tt.bad {
+			require.Error(t, err, "%v", tt.args)
+			continue
+		}
+		require.NoError(t, err, "%v", tt.args)
+		var names []string
+		for _, c := range mc.Codecs {
+			names = append(names, c.Name)
+		}
+		assert.Equal(t, tt.codecs, names, "%v", tt.args)
+		assert.Equal(t, tt.policy, mc.SRTP, "%v", tt.args)
+		assert.Equal(t, audio.TelephoneEvent(), mc.Codecs[len(mc.Codecs)-1])
+	}
+}

@@ -1,0 +1,246 @@
+//go:build interop
+
+package interop
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/dialtone/dialtone/rtp"
+	"github.com/dialtone/dialtone/rtp/audio"
+	"github.com/dialtone/dialtone/rtp/g722"
+	"github.com/dialtone/dialtone/rtp/wav"
+	"github.com/dialtone/dialtone/transport"
+	"github.com/dialtone/dialtone/ua"
+)
+
+// Tones of the G.722 tests: both above 4 kHz, so that only wideband audio
+// carries them (8 kHz audio stops at 4 kHz).
+const (
+	widePeerTone = 5000
+	wideOurTone  = 6000
+)
+
+// startG722Baresip is startMediaBaresip with the g722 module only, 16 kHz
+// audio, playing a tone of hz.
+func startG722Baresip(t *testing.T, ctx context.Context, name string, hz int) *mediaBaresip {
+	t.Helper()
+	bin := peerBinary(t, "baresip", "baresip")
+	run := shortTempDir(t, "dtg7")
+	rec := filepath.Join(run, "rec")
+	require.NoError(t, os.MkdirAll(rec, 0o755))
+	base := freeUDPPorts(t, 13)
+	b := &mediaBaresip{baresip: &baresip{user: name, sipPort: base, ctrlPort: base + 2}, rec: rec}
+	tone := filepath.Join(run, "tone.wav")
+	require.NoError(t, writeToneWAV(tone, hz, g722.SampleRate, 60*time.Second))
+	config := fmt.Sprintf(`poll_method		epoll
+sip_listen		127.0.0.1:%d
+call_local_timeout	120
+call_max_calls		2
+audio_player		alsa,null
+audio_source		aufile,%s
+audio_alert		alsa,null
+ausrc_srate		16000
+auplay_srate		16000
+ausrc_channels		1
+auplay_channels		1
+audio_level		no
+rtp_ports		%d-%d
+rtp_timeout		0
+rtcp_mux		no
+jitter_buffer_delay	5-10
+net_interface		127.0.0.1
+module_path		/usr/lib/baresip/modules
+module			g722.so
+module			aufile.so
+module			alsa.so
+module			sndfile.so
+module_app		account.so
+module_app		menu.so
+module_app		ctrl_tcp.so
+ctrl_tcp_listen		127.0.0.1:%d
+snd_path		%s
+`, base, tone, base+3, base+12, b.ctrlPort, rec)
+	require.NoError(t, os.WriteFile(filepath.Join(run, "config"), []byte(config), 0o644))
+	account := fmt.Sprintf("<sip:%s@127.0.0.1>;answermode=auto;audio_codecs=G722/16000/1;medianat=;mediaenc=;regint=0\n", name)
+	require.NoError(t, os.WriteFile(filepath.Join(run, "accounts"), []byte(account), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(run, "contacts"), nil, 0o644))
+	b.daemon = startDaemon(t, "baresip", filepath.Join(artifacts(t), "baresip-"+name+".log"), bin, "-4", "-f", run)
+	t.Cleanup(func() { logTails(t, b.log) })
+	waitListening(t, ctx, "tcp", b.ctrlPort)
+	return b
+}
+
+// wideUA is a UA preferring G.722, on loopback; onCall answers incoming
+// calls (nil: none expected).
+func wideUA(t *testing.T, onCall func(ctx context.Context, ic *ua.IncomingCall)) *ua.UA {
+	t.Helper()
+	u, err := ua.New(ua.Config{
+		Listen:   []ua.ListenConfig{{Network: transport.UDP, Addr: "127.0.0.1:0"}},
+		Resolver: transport.StaticResolver{},
+		Media: ua.MediaConfig{IP: netip.MustParseAddr("127.0.0.1"),
+			Codecs: []audio.Codec{audio.G722(), audio.PCMU(), audio.PCMA(), audio.TelephoneEvent()}},
+		OnCall:  onCall,
+		OnEvent: func(e ua.Event) { t.Logf("event: %s", e) },
+	})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = u.Close() })
+	return u
+}
+
+// talkWide plays our 6 kHz tone at 16 kHz on s for mediaSeconds and
+// returns what it heard meanwhile.
+func talkWide(t *testing.T, ctx context.Context, s *rtp.Session) []int16 {
+	t.Helper()
+	require.Equal(t, g722.SampleRate, s.SampleRate(), "the host gets 16 kHz audio on a G.722 call")
+	require.Equal(t, g722.FrameSamples, s.FrameSamples())
+	g, err := wav.NewToneGenerator(wav.ToneConfig{Frequency: wideOurTone, SampleRate: g722.SampleRate, FrameSamples: g722.FrameSamples})
+	require.NoError(t, err)
+	frames := mediaSeconds * 1000 / 20
+	playErr := make(chan error, 1)
+	go func() { playErr <- s.Play(ctx, &limited{src: g, n: frames}) }()
+	var heard []int16
+	for range frames {
+		var err error
+		heard, err = s.ReadFrame(ctx, heard)
+		require.NoError(t, err)
+	}
+	require.NoError(t, <-playErr)
+	st := s.Stats()
+	t.Logf("our session: sent %d packets (%d octets), received %d, lost %d, undecodable %d", st.PacketsSent, st.OctetsSent, st.PacketsReceived, st.PacketsLost, st.Undecodable)
+	require.Equal(t, st.PacketsSent*g722.FrameBytes, st.OctetsSent, "160 octets of G.722 per 20 ms")
+	return heard
+}
+
+// peakWide is peak at 16 kHz.
+func peakWide(samples []int16, hz float64) float64 {
+	const win = g722.SampleRate / 10
+	best := 0.0
+	for i := 0; i+win <= len(samples); i += win / 2 {
+		best = max(best, wav.ToneLevel(samples[i:i+win], hz, g722.SampleRate))
+	}
+	return best
+}
+
+// checkWide checks that heard holds want and not notWant.
+func checkWide(t *testing.T, who string, heard []int16, want, notWant float64) {
+	t.Helper()
+	got, other := peakWide(heard, want), peakWide(heard, notWant)
+	t.Logf("%s heard %.0f Hz at %.4f (%.0f Hz at %.6f) in %.1f s", who, want, got, notWant, other, float64(len(heard))/g722.SampleRate)
+	require.Greater(t, got, mediaMinLevel, "%s: the %.0f Hz tone", who, want)
+	require.Less(t, other, mediaMinLevel/10, "%s: the %.0f Hz tone", who, notWant)
+}
+
+// readDump16 reads baresip's recordings of received audio in dir as 16 kHz
+// mono 16-bit PCM (wav.Reader would bring them down to 8 kHz, which cuts
+// our tones); nil while there is none.
+func readDump16(t *testing.T, dir string) []int16 {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(dir, "dump-*-dec.wav"))
+	var all []int16
+	for _, name := range files {
+		b, err := os.ReadFile(name)
+		require.NoError(t, err)
+		fmtAt := bytes.Index(b, []byte("fmt "))
+		dataAt := bytes.Index(b, []byte("data"))
+		if fmtAt < 0 || dataAt < 0 || len(b) < fmtAt+24 {
+			continue
+		}
+		rate := binary.LittleEndian.Uint32(b[fmtAt+12:])
+		ch := binary.LittleEndian.Uint16(b[fmtAt+10:])
+		require.Equal(t, uint32(g722.SampleRate), rate, "%s: sample rate", name)
+		require.Equal(t, uint16(1), ch, "%s: channels", name)
+		pcm := b[dataAt+8:]
+		for i := 0; i+1 < len(pcm); i += 2 {
+			all = append(all, int16(binary.LittleEndian.Uint16(pcm[i:])))
+		}
+	}
+	return all
+}
+
+// waitDump16 waits for baresip's recording of at least a second.
+func waitDump16(t *testing.T, ctx context.Context, dir string) []int16 {
+	t.Helper()
+	deadline := time.Now().Add(peerWait)
+	for {
+		got := readDump16(t, dir)
+		if len(got) >= g722.SampleRate {
+			return got
+		}
+		require.False(t, time.Now().After(deadline), "baresip recorded less than a second (%d samples)", len(got))
+		sleepCtx(ctx, peerPoll)
+	}
+}
+
+// TestG722ToBaresip: our UA, preferring G.722, calls baresip (g722 only,
+// 16 kHz). The call has G.722 (payload type 9, G722/8000), our host reads
+// and writes 16 kHz frames, and each side hears the other's tone above
+// 4 kHz, which narrowband audio cannot carry.
+func TestG722ToBaresip(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(t.Context(), peerTestTimeout)
+	defer cancel()
+	b := startG722Baresip(t, ctx, "wideb", widePeerTone)
+	u := wideUA(t, nil)
+	c, err := u.Dial(ctx, b.uri(), ua.DialOptions{})
+	require.NoError(t, err, "Dial baresip")
+	p, ok := c.MediaParams()
+	require.True(t, ok)
+	t.Logf("negotiated %s/%d; baresip's answer:\n%s", p.Codec.Name, p.Codec.PayloadType, c.RemoteSDP())
+	require.Equal(t, "G722", p.Codec.Name)
+	require.EqualValues(t, 9, p.Codec.PayloadType)
+	require.Contains(t, string(c.RemoteSDP()), "G722/8000")
+
+	heard := talkWide(t, ctx, c.Media())
+	require.NoError(t, c.Hangup(ctx))
+	checkWide(t, "we", heard, widePeerTone, wideOurTone)
+	checkWide(t, "baresip", waitDump16(t, ctx, b.rec), wideOurTone, widePeerTone)
+}
+
+// TestG722FromBaresip: baresip (g722 only) calls our UA, which answers
+// with G.722; tones both ways as in TestG722ToBaresip.
+func TestG722FromBaresip(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(t.Context(), peerTestTimeout)
+	defer cancel()
+	b := startG722Baresip(t, ctx, "widec", widePeerTone)
+	calls := make(chan *ua.Call, 1)
+	u := wideUA(t, func(_ context.Context, ic *ua.IncomingCall) {
+		c, err := ic.Answer(nil)
+		if err != nil {
+			t.Errorf("answer: %v", err)
+			return
+		}
+		calls <- c
+	})
+	addr := u.Addrs()
+	require.NotEmpty(t, addr)
+	target := "sip:wide@" + addr[0].String()
+	_, err := b.ctl(ctx, "dial", target)
+	require.NoError(t, err, "baresip dial %s", target)
+	var c *ua.Call
+	select {
+	case c = <-calls:
+	case <-ctx.Done():
+		t.Fatal("no call from baresip")
+	}
+	p, ok := c.MediaParams()
+	require.True(t, ok)
+	require.Equal(t, "G722", p.Codec.Name)
+	require.True(t, strings.Contains(string(c.LocalSDP()), "G722/8000"), "our answer:\n%s", c.LocalSDP())
+
+	heard := talkWide(t, ctx, c.Media())
+	require.NoError(t, c.Hangup(ctx))
+	checkWide(t, "we", heard, widePeerTone, wideOurTone)
+	checkWide(t, "baresip", waitDump16(t, ctx, b.rec), wideOurTone, widePeerTone)
+}

@@ -1,0 +1,290 @@
+//go:build interop
+
+package interop
+
+import (
+	"context"
+	"encoding/hex"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/dialtone/dialtone/rtp"
+	"github.com/dialtone/dialtone/rtp/audio"
+	"github.com/dialtone/dialtone/rtp/g711"
+	"github.com/dialtone/dialtone/rtp/srtp"
+	"github.com/dialtone/dialtone/rtp/wav"
+	"github.com/dialtone/dialtone/transport"
+	"github.com/dialtone/dialtone/ua"
+)
+
+// srtpSeconds is how long the SRTP calls talk: long enough for a few
+// RTCP reports from both sides.
+const srtpSeconds = 6
+
+// startSRTPBaresip is startMediaBaresip with the srtp module, PCMU only,
+// and the account's media encryption set to mediaenc ("srtp": best effort,
+// RTP/AVP with a=crypto; "srtp-mand": RTP/SAVP). RTP is on base+3..+12.
+func startSRTPBaresip(t *testing.T, ctx context.Context, name string, hz int, mediaenc string) (*mediaBaresip, int) {
+	t.Helper()
+	return startSecureBaresip(t, ctx, name, hz, 8000, "PCMU", mediaenc)
+}
+
+// startSecureBaresip is startSRTPBaresip with audio at rate and only
+// codec (as baresip names it: "PCMU", "G722/16000/1").
+func startSecureBaresip(t *testing.T, ctx context.Context, name string, hz, rate int, codec, mediaenc string) (*mediaBaresip, int) {
+	t.Helper()
+	bin := peerBinary(t, "baresip", "baresip")
+	run := shortTempDir(t, "dtsr")
+	rec := filepath.Join(run, "rec")
+	require.NoError(t, os.MkdirAll(rec, 0o755))
+	base := freeUDPPorts(t, 13)
+	b := &mediaBaresip{baresip: &baresip{user: name, sipPort: base, ctrlPort: base + 2}, rec: rec}
+	tone := filepath.Join(run, "tone.wav")
+	require.NoError(t, writeToneWAV(tone, hz, rate, 60*time.Second))
+	config := fmt.Sprintf(`poll_method		epoll
+sip_listen		127.0.0.1:%d
+call_local_timeout	120
+call_max_calls		2
+audio_player		alsa,null
+audio_source		aufile,%s
+audio_alert		alsa,null
+ausrc_srate		%d
+auplay_srate		%d
+ausrc_channels		1
+auplay_channels		1
+audio_level		no
+rtp_ports		%d-%d
+rtp_timeout		0
+rtcp_mux		no
+jitter_buffer_delay	5-10
+net_interface		127.0.0.1
+module_path		/usr/lib/baresip/modules
+module			g711.so
+module			g722.so
+module			srtp.so
+module			aufile.so
+module			alsa.so
+module			sndfile.so
+module_app		account.so
+module_app		menu.so
+module_app		ctrl_tcp.so
+ctrl_tcp_listen		127.0.0.1:%d
+snd_path		%s
+`, base, tone, rate, rate, base+3, base+12, b.ctrlPort, rec)
+	require.NoError(t, os.WriteFile(filepath.Join(run, "config"), []byte(config), 0o644))
+	account := fmt.Sprintf("<sip:%s@127.0.0.1>;answermode=auto;audio_codecs=%s;medianat=;mediaenc=%s;regint=0\n", name, codec, mediaenc)
+	require.NoError(t, os.WriteFile(filepath.Join(run, "accounts"), []byte(account), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(run, "contacts"), nil, 0o644))
+	b.daemon = startDaemon(t, "baresip", filepath.Join(artifacts(t), "baresip-"+name+".log"), bin, "-4", "-f", run)
+	t.Cleanup(func() { logTails(t, b.log) })
+	waitListening(t, ctx, "tcp", b.ctrlPort)
+	return b, base + 3
+}
+
+// srtpUA is a UA with SRTP policy p on loopback, RTCP every 500 ms.
+func srtpUA(t *testing.T, p srtp.Policy, onCall func(ctx context.Context, ic *ua.IncomingCall)) *ua.UA {
+	t.Helper()
+	u, err := ua.New(ua.Config{
+		Listen:   []ua.ListenConfig{{Network: transport.UDP, Addr: "127.0.0.1:0"}},
+		Resolver: transport.StaticResolver{},
+		Media: ua.MediaConfig{IP: netip.MustParseAddr("127.0.0.1"), SRTP: p,
+			RTCPInterval: 500 * time.Millisecond},
+		OnCall:  onCall,
+		OnEvent: func(e ua.Event) { t.Logf("event: %s", e) },
+	})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = u.Close() })
+	return u
+}
+
+// talkSRTP plays our tone for srtpSeconds on s and checks that we heard
+// baresip's and that SRTP refused nothing.
+func talkSRTP(t *testing.T, ctx context.Context, s *rtp.Session) {
+	t.Helper()
+	require.True(t, s.SRTPEnabled(), "the call is secured")
+	g, err := wav.NewToneGenerator(wav.ToneConfig{Frequency: mediaOurTone})
+	require.NoError(t, err)
+	frames := srtpSeconds * 1000 / 20
+	playErr := make(chan error, 1)
+	go func() { playErr <- s.Play(ctx, &limited{src: g, n: frames}) }()
+	var heard []int16
+	for range frames {
+		heard, err = s.ReadFrame(ctx, heard)
+		require.NoError(t, err)
+	}
+	require.NoError(t, <-playErr)
+	st := s.Stats()
+	t.Logf("our session: sent %d, received %d, SRTP %+v", st.PacketsSent, st.PacketsReceived, st.SRTP)
+	require.Positive(t, st.SRTP.RTP.Unprotected)
+	require.Zero(t, st.SRTP.RTP.AuthFailed+st.SRTP.RTP.Replayed+st.SRTP.RTP.Malformed)
+	require.Positive(t, st.SRTP.RTCP.Protected, "we sent SRTCP")
+	require.Greater(t, peak(heard, mediaPeerTone), mediaMinLevel, "baresip's tone through SRTP")
+	require.Less(t, peak(heard, mediaOurTone), mediaMinLevel/10)
+}
+
+// checkWireEncrypted reads the capture: RTP both ways carries an
+// authentication tag and no payload that decodes to a tone, and RTCP both
+// ways is SRTCP (its E flag set).
+func checkWireEncrypted(t *testing.T, ctx context.Context, tshark, file string, lo, hi int) {
+	t.Helper()
+	out, err := exec.CommandContext(ctx, tshark, "-r", file, "-n", "-T", "fields", "-E", "separator=;",
+		"-e", "udp.srcport", "-e", "udp.dstport", "-e", "udp.payload").Output()
+	require.NoError(t, err, "tshark -r")
+	type dirKey struct{ fromPeer, rtcp bool }
+	counts := map[dirKey]int{}
+	payloads := map[bool][]int16{} // decoded RTP payloads by fromPeer
+	for l := range strings.SplitSeq(strings.TrimSpace(string(out)), "\n") {
+		f := strings.Split(l, ";")
+		if len(f) != 3 {
+			continue
+		}
+		src, _ := strconv.Atoi(f[0])
+		b, err := hex.DecodeString(strings.ReplaceAll(f[2], ":", ""))
+		require.NoError(t, err)
+		if len(b) < 12 || b[0]>>6 != 2 {
+			continue
+		}
+		fromPeer := src >= lo && src <= hi
+		if b[1] >= 192 && b[1] <= 223 { // RTCP or SRTCP (RFC 5761 §4)
+			// SRTCP: the compound, then E flag and index (4 octets), then
+			// the 80-bit tag (RFC 3711 §3.4).
+			if len(b) < 8+4+10 || b[len(b)-14]&0x80 == 0 {
+				// baresip sends a plain RTCP APP "PING"/"PONG" keepalive
+				// before its SRTP starts, and its RTCP BYE after its SRTP
+				// stopped: both plain, both refused by our session.
+				require.True(t, fromPeer, "we sent plain RTCP: %x", b)
+				t.Logf("plain RTCP from baresip (refused, counted as malformed): %x", b)
+				continue
+			}
+			counts[dirKey{fromPeer, true}]++
+			continue
+		}
+		require.EqualValues(t, audio.PayloadTypePCMU, b[1]&0x7f)
+		require.Len(t, b, 12+audio.FrameSamples+10, "RTP header, 160 octets, 80-bit tag")
+		payloads[fromPeer] = g711.DecodeULaw(payloads[fromPeer], b[12:12+audio.FrameSamples])
+		counts[dirKey{fromPeer, false}]++
+	}
+	t.Logf("captured packets: %v", counts)
+	for _, fromPeer := range []bool{false, true} {
+		require.Greater(t, counts[dirKey{fromPeer, false}], 100, "SRTP packets (from baresip: %v)", fromPeer)
+		require.Positive(t, counts[dirKey{fromPeer, true}], "SRTCP packets (from baresip: %v)", fromPeer)
+		for _, hz := range []float64{mediaOurTone, mediaPeerTone} {
+			require.Less(t, peak(payloads[fromPeer], hz), mediaMinLevel, "the payloads decode to %v Hz (from baresip: %v)", hz, fromPeer)
+		}
+	}
+}
+
+// TestSRTPToBaresip: our UA, SRTP mandatory, calls baresip (srtp module,
+// mandatory, RTP/SAVP) with SDES AES_CM_128_HMAC_SHA1_80; tones both ways;
+// tshark sees only SRTP and SRTCP.
+func TestSRTPToBaresip(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(t.Context(), peerTestTimeout)
+	defer cancel()
+	tshark := peerBinary(t, "tshark", "tshark")
+	b, rtpLo := startSRTPBaresip(t, ctx, "sbob", mediaPeerTone, "srtp-mand")
+	pcap := filepath.Join(artifacts(t), "srtp-to-baresip.pcapng")
+	c := startCapture(t, ctx, tshark, pcap, filepath.Join(artifacts(t), "tshark.log"), fmt.Sprintf("udp portrange %d-%d", rtpLo, rtpLo+9))
+	u := srtpUA(t, srtp.PolicyMandatory, nil)
+	call, err := u.Dial(ctx, b.uri(), ua.DialOptions{})
+	require.NoError(t, err, "Dial baresip")
+	require.Contains(t, string(call.LocalSDP()), " RTP/SAVP ")
+	require.Contains(t, string(call.RemoteSDP()), "a=crypto:")
+	talkSRTP(t, ctx, call.Media())
+	require.NoError(t, call.Hangup(ctx))
+	sleepCtx(ctx, captureSettle)
+	c.stop(t)
+	checkWireEncrypted(t, ctx, tshark, pcap, rtpLo, rtpLo+9)
+	got := waitDump(t, ctx, b.rec)
+	require.Greater(t, peak(got, mediaOurTone), mediaMinLevel, "our tone in baresip's recording")
+}
+
+// TestSRTPFromBaresip: baresip (srtp module, best effort: RTP/AVP with
+// a=crypto) calls our UA, SRTP optional, which answers securely.
+func TestSRTPFromBaresip(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(t.Context(), peerTestTimeout)
+	defer cancel()
+	tshark := peerBinary(t, "tshark", "tshark")
+	b, rtpLo := startSRTPBaresip(t, ctx, "scarol", mediaPeerTone, "srtp")
+	pcap := filepath.Join(artifacts(t), "srtp-from-baresip.pcapng")
+	c := startCapture(t, ctx, tshark, pcap, filepath.Join(artifacts(t), "tshark.log"), fmt.Sprintf("udp portrange %d-%d", rtpLo, rtpLo+9))
+	calls := make(chan *ua.Call, 1)
+	u := srtpUA(t, srtp.PolicyOptional, func(_ context.Context, ic *ua.IncomingCall) {
+		call, err := ic.Answer(nil)
+		if err != nil {
+			t.Errorf("answer: %v", err)
+			return
+		}
+		calls <- call
+	})
+	target := "sip:secure@" + u.Addrs()[0].String()
+	_, err := b.ctl(ctx, "dial", target)
+	require.NoError(t, err, "baresip dial %s", target)
+	var call *ua.Call
+	select {
+	case call = <-calls:
+	case <-ctx.Done():
+		t.Fatal("no call from baresip")
+	}
+	t.Logf("baresip's offer:\n%s", call.RemoteSDP())
+	require.Contains(t, string(call.LocalSDP()), "a=crypto:")
+	talkSRTP(t, ctx, call.Media())
+	require.NoError(t, call.Hangup(ctx))
+	sleepCtx(ctx, captureSettle)
+	c.stop(t)
+	checkWireEncrypted(t, ctx, tshark, pcap, rtpLo, rtpLo+9)
+	got := waitDump(t, ctx, b.rec)
+	require.Greater(t, peak(got, mediaOurTone), mediaMinLevel, "our tone in baresip's recording")
+}
+
+// waitDump waits for baresip's 8 kHz recording of at least a second.
+func waitDump(t *testing.T, ctx context.Context, dir string) []int16 {
+	t.Helper()
+	deadline := time.Now().Add(peerWait)
+	for {
+		got := readDump(t, dir)
+		if len(got) >= audio.SampleRate {
+			return got
+		}
+		require.False(t, time.Now().After(deadline), "baresip recorded less than a second (%d samples)", len(got))
+		sleepCtx(ctx, peerPoll)
+	}
+}
+
+// TestEchobotG722SRTP: baresip (G.722 only, SRTP mandatory) calls
+// examples/echobot run with -codecs g722,pcmu -srtp mandatory; baresip
+// hears its own 5 kHz tone back, which only wideband audio carries, through
+// SRTP both ways.
+func TestEchobotG722SRTP(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(t.Context(), peerTestTimeout)
+	defer cancel()
+	b, _ := startSecureBaresip(t, ctx, "echowide", widePeerTone, 16000, "G722/16000/1", "srtp-mand")
+	e := startEchobot(t, ctx, "-codecs", "g722,pcmu", "-srtp", "mandatory")
+	defer func() { logTails(t, e.stdout, e.stderr) }()
+	target := "sip:echo@" + e.sip
+	_, err := b.ctl(ctx, "dial", target)
+	require.NoError(t, err, "baresip dial %s", target)
+	b.waitCalls(t, ctx, "an established call", func(l string) bool { return strings.Contains(l, "ESTABLISHED") })
+	sleepCtx(ctx, mediaSeconds*time.Second)
+	_, err = b.ctl(ctx, "hangup", "")
+	require.NoError(t, err)
+	b.waitCalls(t, ctx, "no call", func(l string) bool { return !strings.Contains(l, "sip:") })
+	got := waitDump16(t, ctx, b.rec)
+	echoed := peakWide(got, widePeerTone)
+	t.Logf("baresip heard its own %d Hz back at %.4f", widePeerTone, echoed)
+	require.Greater(t, echoed, mediaMinLevel, "baresip's 5 kHz tone echoed over G.722 and SRTP")
+	ends := e.finish(t)
+	require.Len(t, ends, 1)
+	t.Logf("echobot: %s", ends[0]["line"])
+}

@@ -1,0 +1,5 @@
+//go:build !race
+
+package srtp_test
+
+const raceEnabled = false

@@ -1,0 +1,89 @@
+package srtp_test
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/dialtone/dialtone/rtp/srtp"
+)
+
+func TestParsePolicy(t *testing.T) {
+	for in, want := range map[string]srtp.Policy{
+		"": srtp.PolicyDefault, "off": srtp.PolicyOff, "Optional": srtp.PolicyOptional, " mandatory ": srtp.PolicyMandatory,
+	} {
+		got, err := srtp.ParsePolicy(in)
+		require.NoError(t, err, in)
+		assert.Equal(t, want, got, in)
+		if in != "" {
+			again, err := srtp.ParsePolicy(got.String())
+			require.NoError(t, err)
+			assert.Equal(t, got, again)
+		}
+	}
+	_, err := srtp.ParsePolicy("dtls-maybe")
+	require.ErrorIs(t, err, srtp.ErrPolicy)
+	assert.Equal(t, "Policy(9)", srtp.Policy(9).String())
+}
+
+func TestPolicyFor(t *testing.T) {
+	tests := []struct {
+		p      srtp.Policy
+		scheme string
+		want   srtp.Policy
+	}{
+		{srtp.PolicyDefault, "sip", srtp.PolicyOff},
+		{srtp.PolicyDefault, "tel", srtp.PolicyOff},
+		{srtp.PolicyDefault, "sips", srtp.PolicyMandatory},
+		{srtp.PolicyDefault, "SIPS", srtp.PolicyMandatory},
+		{srtp.PolicyOptional, "sips", srtp.PolicyOptional},
+		{srtp.PolicyOptional, "sip", srtp.PolicyOptional},
+		{srtp.PolicyMandatory, "sip", srtp.PolicyMandatory},
+		{srtp.PolicyOff, "sips", srtp.PolicyOff},
+	}
+	for _, tt := range tests {
+		assert.Equal(t, tt.want, tt.p.For(tt.scheme), "%s for %s", tt.p, tt.scheme)
+	}
+}
+
+func TestPolicyOffer(t *testing.T) {
+	assert.Equal(t, "RTP/AVP", srtp.PolicyOff.OfferProto())
+	assert.False(t, srtp.PolicyOff.OffersCrypto())
+	assert.Equal(t, "RTP/AVP", srtp.PolicyOptional.OfferProto(), "best effort: plain profile with a=crypto")
+	assert.True(t, srtp.PolicyOptional.OffersCrypto())
+	assert.Equal(t, "RTP/SAVP", srtp.PolicyMandatory.OfferProto())
+	assert.True(t, srtp.PolicyMandatory.OffersCrypto())
+}
+
+func TestPolicyAccept(t *testing.T) {
+	tests := []struct {
+		p         srtp.Policy
+		proto     string
+		hasCrypto bool
+		secure    bool
+		err       error
+	}{
+		{srtp.PolicyOff, "RTP/AVP", false, false, nil},
+		{srtp.PolicyOff, "RTP/AVP", true, false, nil}, // best-effort offer answered plainly
+		{srtp.PolicyOff, "RTP/SAVP", true, false, srtp.ErrSRTPRefused},
+		{srtp.PolicyOff, "RTP/SAVP", false, false, srtp.ErrSRTPRefused},
+		{srtp.PolicyOptional, "RTP/AVP", false, false, nil},
+		{srtp.PolicyOptional, "RTP/AVP", true, true, nil},
+		{srtp.PolicyOptional, "RTP/SAVP", true, true, nil},
+		{srtp.PolicyOptional, "RTP/SAVP", false, false, srtp.ErrNoCommonSuite},
+		{srtp.PolicyMandatory, "RTP/AVP", false, false, srtp.ErrSRTPRequired}, // 488
+		{srtp.PolicyMandatory, "RTP/AVP", true, true, nil},
+		{srtp.PolicyMandatory, "RTP/SAVP", true, true, nil},
+		{srtp.PolicyMandatory, "RTP/SAVP", false, false, srtp.ErrNoCommonSuite},
+	}
+	for _, tt := range tests {
+		secure, err := tt.p.Accept(tt.proto, tt.hasCrypto)
+		if tt.err != nil {
+			require.ErrorIs(t, err, tt.err, "%s %s crypto=%v", tt.p, tt.proto, tt.hasCrypto)
+		} else {
+			require.NoError(t, err, "%s %s crypto=%v", tt.p, tt.proto, tt.hasCrypto)
+		}
+		assert.Equal(t, tt.secure, secure, "%s %s crypto=%v", tt.p, tt.proto, tt.hasCrypto)
+	}
+}
