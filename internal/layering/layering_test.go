@@ -52,6 +52,8 @@ var rules = []rule{
 	{prefix: "rtp/sdp", allow: []string{"rtp/audio", "internal/"}},
 	{prefix: "rtp/jitter", allow: []string{"rtp/audio", "rtp/g711", "internal/"}},
 	{prefix: "rtp/wav", allow: []string{"rtp/audio", "rtp/g711", "internal/"}},
+	// SRTP keying rides on the SDP model (a=crypto, a=fingerprint).
+	{prefix: "rtp/srtp", allow: []string{"rtp/audio", "rtp/sdp", "internal/"}, testAllow: []string{"rtp/g711"}},
 	{prefix: "rtp", allow: []string{"rtp", "internal/"}},
 	{prefix: "ua", allow: []string{"sip", "transport", "transaction", "dialog", "rtp", "internal/"}},
 	// The location stores plug into proxy: they import it, it never
