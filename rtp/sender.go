@@ -214,6 +214,20 @@ type txState struct {
 	// batch: a session run twice before the batch goes out (its next
 	// frame fell due within the same wake-up) adds only the rest.
 	batched int
+	// sink, when set (tests only), sees each packet of a session without
+	// sockets as it is handed over to be sent, in place of the socket.
+	sink func(b []byte)
+}
+
+// sinkOut hands out's packets to the test sink of a session without
+// sockets.
+func (t *txState) sinkOut(out []outPacket) {
+	if t.sink == nil {
+		return
+	}
+	for i := range out {
+		t.sink(out[i].b)
+	}
 }
 
 // outBuf returns an empty buffer for the next outgoing packet.
@@ -301,6 +315,9 @@ func (s *Session) flush() {
 	t := &s.tx
 	if len(t.out) == 0 {
 		return
+	}
+	if s.socks == nil {
+		t.sinkOut(t.out)
 	}
 	var errs uint64
 	for i := range t.out {
