@@ -44,6 +44,11 @@ const (
 	SessionMaxPtime = 60 * time.Millisecond
 	// maxDatagram is the largest datagram read or sent.
 	maxDatagram = 1500
+	// maxFrameSamples is the largest frame the session moves: one
+	// SessionMaxPtime. Received packets may be longer (up to the jitter
+	// buffer's MaxFrameSamples); the buffer plays them out a frame at a
+	// time.
+	maxFrameSamples = int(SessionMaxPtime * audio.SampleRate / time.Second)
 )
 
 // Session errors.
@@ -298,7 +303,7 @@ func newSession(cfg SessionConfig) (*Session, error) {
 	if err := s.setPtimeLocked(audio.FrameDuration); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrSessionConfig, err)
 	}
-	maxSamples := s.jbMaxSamples()
+	maxSamples := min(s.jbMaxSamples(), maxFrameSamples)
 	s.tx.q = newFrameRing(cfg.SendQueueFrames, maxSamples)
 	s.tx.pcm = make([]int16, 0, maxSamples)
 	s.tx.silence = make([]int16, maxSamples)
