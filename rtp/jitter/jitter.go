@@ -30,9 +30,9 @@ const (
 	// packetization a peer may choose (RFC 3551 §4.2 asks receivers to
 	// take up to 200 ms; no G.711 endpoint goes beyond 120).
 	DefaultMaxFrameSamples = 960
-	// DefaultConcealFrames is how many consecutive lost frames are
-	// concealed by repeating the last frame, fading out, when
-	// Config.ConcealFrames is zero; later ones are silence.
+	// DefaultConcealFrames is how many consecutive lost packets are
+	// concealed by waveform substitution when Config.ConcealFrames is
+	// zero; later ones are silence.
 	DefaultConcealFrames = 3
 	// DepthFactor multiplies the RFC 3550 interarrival jitter
 	// estimate to give the target playout delay, before MinDepth and
@@ -98,10 +98,11 @@ type Config struct {
 	// MaxFrameSamples is the most samples one packet may decode to; 0 means
 	// DefaultMaxFrameSamples.
 	MaxFrameSamples int
-	// ConcealFrames is how many consecutive lost frames are concealed by
-	// repeating the last frame with a linear fade; 0 means
-	// DefaultConcealFrames, a negative value conceals with silence
-	// only.
+	// ConcealFrames is how many consecutive lost packets are concealed
+	// by waveform substitution (ITU-T G.711 Appendix I: the last pitch
+	// period repeated, fading from 10 ms to silence at 60 ms, cross-faded
+	// into the audio that resumes); 0 means DefaultConcealFrames, a
+	// negative value conceals with silence only.
 	ConcealFrames int
 	// Decode turns a payload into samples; nil means DecodeG711.
 	Decode DecodeFunc
@@ -246,6 +247,7 @@ type Buffer struct {
 	expectTS   uint32 // timestamp that continues the last frame
 	last       []int16
 	concealRun int
+	plc        concealer
 	waits      int // fill-ins while awaiting the frame at next
 	overRun    int
 
@@ -444,6 +446,7 @@ func (b *Buffer) restart() {
 	b.playing = false
 	b.havePlayed = false
 	b.haveTransit = false
+	b.plc.reset()
 	b.overRun = 0
 	b.waits = 0
 	b.pend = nil

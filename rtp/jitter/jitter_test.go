@@ -87,7 +87,9 @@ func jbRun(t *testing.T, cfg Config, pkts []jbPkt, pops int) ([]string, *Buffer)
 			out = append(out, "C")
 		case Played:
 			require.Len(t, frame, audio.FrameSamples)
-			out = append(out, fmt.Sprint("P", uint16(frame[0])))
+			// The last sample: a frame after concealment starts with a
+			// cross-fade.
+			out = append(out, fmt.Sprint("P", uint16(frame[len(frame)-1])))
 		}
 	}
 	return out, jb
@@ -294,6 +296,7 @@ func TestJitterTimestampJumpNotJitter(t *testing.T) {
 	require.Zero(t, jb.Stats().JitterUnits)
 }
 
+// Concealment of a steady signal, then audio again.
 func TestJitterConcealmentFades(t *testing.T) {
 	jb, err := New(Config{})
 	require.NoError(t, err)
@@ -312,6 +315,7 @@ func TestJitterConcealmentFades(t *testing.T) {
 	push(8, 25) // 2..7 lost
 	var got []int16
 	var statuses []Status
+	var last []int16
 	for k := 2; k < 11; k++ {
 		var st Status
 		var out []int16
@@ -320,12 +324,18 @@ func TestJitterConcealmentFades(t *testing.T) {
 		if len(out) > 0 {
 			got = append(got, out[0])
 			require.Len(t, out, audio.FrameSamples)
+			last = out
 		}
 	}
 	require.Equal(t, []Status{Played, Played,
 		Concealed, Concealed, Concealed, Concealed, Concealed, Concealed,
 		Played}, statuses)
-	require.Equal(t, []int16{level, level, level, level * 2 / 3, level / 3, 0, 0, 0, level}, got)
+	// Full level for 10 ms, then 20 % less every 10 ms, silent from
+	// 60 ms; the audio that resumes fades in from the concealment.
+	faded := func(e int32) int16 { return int16(int32(level) * (480 - e) / 400) }
+	require.Equal(t, []int16{level, level, level, faded(160), faded(320), 0, 0, 0}, got[:8])
+	require.Less(t, got[8], level/4, "cross-faded from the silent concealment")
+	require.Equal(t, level, last[len(last)-1])
 	require.Equal(t, "concealed", Concealed.String())
 }
 

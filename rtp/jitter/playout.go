@@ -79,6 +79,7 @@ func (b *Buffer) popPacket(now time.Time) Status {
 			return Empty
 		}
 		b.pend = append(b.pendBuf[:0], s.samples...)
+		b.plc.played(b.pend)
 		b.last = append(b.last[:0], s.samples...)
 		b.expectTS = s.ts + uint32(len(s.samples))
 		b.havePlayed = true
@@ -134,9 +135,11 @@ func (b *Buffer) passSkipped() {
 	}
 }
 
-// conceal appends a replacement for a missing frame: the last frame with a
-// linear fade over ConcealFrames frames, then silence. skip says the missing
-// frame is given up, so the next expected timestamp moves on.
+// conceal appends a replacement for a missing packet of the last one's
+// duration: waveform substitution (see concealer), silence once
+// ConcealFrames packets in a row were concealed or when concealment is
+// off. skip says the missing packet is given up, so the next expected
+// timestamp moves on.
 func (b *Buffer) conceal(dst []int16, skip bool) []int16 {
 	b.concealRun++
 	n := len(b.last)
@@ -146,14 +149,9 @@ func (b *Buffer) conceal(dst []int16, skip bool) []int16 {
 	start := len(dst)
 	dst = slices.Grow(dst, n)[:len(dst)+n]
 	out := dst[start:]
-	if b.concealRun > b.concealFrames || len(b.last) == 0 {
+	b.plc.conceal(out)
+	if b.concealRun > b.concealFrames {
 		clear(out)
-	} else {
-		num := int32(b.concealFrames - b.concealRun + 1)
-		den := int32(b.concealFrames)
-		for i, v := range b.last {
-			out[i] = int16(int32(v) * num / den)
-		}
 	}
 	if skip {
 		b.expectTS += uint32(n)

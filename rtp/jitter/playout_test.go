@@ -1,6 +1,7 @@
 package jitter
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -202,6 +203,60 @@ func TestPlayoutByTimeImpaired(t *testing.T) {
 			if tt.p.loss == 0 && tt.p.jitter == 0 {
 				require.Zero(t, r.emptyInside, "silence inserted without loss or jitter")
 			}
+		})
+	}
+}
+
+// snr returns the signal-to-noise ratio of got against ref, in dB, over
+// their common length.
+func snr(ref, got []int16) float64 {
+	var sig, noise float64
+	for i := range min(len(ref), len(got)) {
+		s, d := float64(ref[i]), float64(got[i])-float64(ref[i])
+		sig += s * s
+		noise += d * d
+	}
+	if noise == 0 {
+		return math.Inf(1)
+	}
+	return 10 * math.Log10(sig/noise)
+}
+
+// voicedSignal is a vowel-like test signal: a 125 Hz pitch with its
+// harmonics, slowly changing in level, G.711 μ-law coded.
+func voicedSignal(samples int) []int16 {
+	sig := make([]int16, samples)
+	for i := range sig {
+		x := float64(i) / audio.SampleRate
+		v := 0.0
+		for k, a := range []float64{1, 0.6, 0.45, 0.3, 0.2} {
+			v += a * math.Sin(2*math.Pi*125*float64(k+1)*x+float64(k))
+		}
+		sig[i] = int16(4000 * v * (0.8 + 0.2*math.Sin(2*math.Pi*0.7*x)))
+	}
+	return g711.ULaw.Decode(nil, g711.ULaw.Encode(nil, sig))
+}
+
+// Concealment of 5 % random loss (single packets and bursts), measured by
+// SNR against the lossless signal, for a voiced signal: the waveform
+// substitution beats silence (by about 18 dB for 10 and 20 ms packets, 5 dB
+// for 60 ms ones, mostly faded out). Only streams whose losses leave the
+// playout aligned with the sender are compared: a loss that empties the
+// buffer restarts playout, which shifts it.
+func TestPlayoutConcealmentSNR(t *testing.T) {
+	sig := voicedSignal(20 * audio.SampleRate)
+	for _, tt := range []struct{ size, frame int }{{10, 20}, {20, 20}, {60, 20}} {
+		t.Run(fmt.Sprintf("%dms packets %dms frames", tt.size, tt.frame), func(t *testing.T) {
+			p := arrivalPattern{sizes: []int{tt.size}, loss: 0.05}
+			pkts := p.build(sig, 3)
+			frame := time.Duration(tt.frame) * time.Millisecond
+			conceal := playPattern(t, Config{FrameDuration: frame}, pkts)
+			silent := playPattern(t, Config{FrameDuration: frame, ConcealFrames: -1}, pkts)
+			require.Positive(t, conceal.stats.Lost, "the pattern lost packets")
+			require.Equal(t, len(silent.out), len(conceal.out))
+			sc, ss := snr(sig, conceal.out), snr(sig, silent.out)
+			t.Logf("%d lost: SNR concealed %.1f dB, silence %.1f dB; %+v", conceal.stats.Lost, sc, ss, conceal.stats)
+			require.Greater(t, sc, ss+3, "concealment beats silence by 3 dB")
 		})
 	}
 }
