@@ -42,6 +42,11 @@ const (
 	// one frame above the target depth before the buffer discards a frame
 	// to reduce its delay.
 	ShrinkAfter = 10
+	// ShrinkQuietLevel is the mean absolute sample level below which a
+	// packet counts as a pause: the buffer shrinks its delay by
+	// discarding such packets only (about -42 dBov), unless the delay
+	// exceeds MaxDepth.
+	ShrinkQuietLevel = 256
 )
 
 // Sequence number windows of RFC 3550 §A.1.
@@ -202,8 +207,10 @@ type jitterSlot struct {
 // The delay follows the target: while the buffer is shallower than the
 // target, a missing frame is filled in (concealed) but still awaited, which
 // deepens the buffer by a frame; once the buffer is deep enough, or after as
-// many fill-ins as the target holds frames, it is given up as lost. When the buffer holds more than a frame above the target for
-// ShrinkAfter Pops, it discards one frame to shrink.
+// many fill-ins as the target holds frames, it is given up as lost. When the
+// buffer holds more than a frame above the target for ShrinkAfter Pops, it
+// discards the next quiet packet to shrink (grows on jitter, shrinks in
+// pauses).
 //
 // The target delay is DepthFactor times the interarrival jitter
 // estimate, at least the longest packet received, bounded by MinDepth and

@@ -342,10 +342,25 @@ func TestJitterConcealmentFades(t *testing.T) {
 // Depth adaptation: alternating network delays raise the RFC 3550 jitter
 // estimate and the target delay (never above MaxDepth); when the network
 // calms down, the estimate decays and the buffer discards frames to shrink
-// back toward MinDepth.
+// back toward MinDepth, in the pauses: every frame of speech after the
+// jittery phase is played.
 func TestJitterDepthAdaptation(t *testing.T) {
 	const maxDepth = 160 * time.Millisecond
-	jb, err := New(Config{Decode: jbDecode, MaxDepth: maxDepth})
+	// Speech is 1000+seq, the last 20 of every 100 packets a pause (0).
+	decode := func(dst []int16, pt uint8, payload []byte) ([]int16, error) {
+		dst, err := jbDecode(dst, pt, payload)
+		seq := binary.BigEndian.Uint16(payload)
+		for i := len(dst) - audio.FrameSamples; i < len(dst); i++ {
+			if seq%100 >= 80 {
+				dst[i] = 0
+			} else {
+				dst[i] = int16(1000 + seq)
+			}
+		}
+		return dst, err
+	}
+	playedSpeech := map[int16]bool{}
+	jb, err := New(Config{Decode: decode, MaxDepth: maxDepth})
 	require.NoError(t, err)
 	var frame []int16
 	seq := uint16(0)
@@ -380,6 +395,9 @@ func TestJitterDepthAdaptation(t *testing.T) {
 		var st Status
 		frame, st = jb.Pop(jbT0.Add(time.Duration(now)*time.Millisecond), frame[:0])
 		counts[st]++
+		if st == Played {
+			playedSpeech[frame[len(frame)-1]] = true
+		}
 		targets = append(targets, jb.Stats().Target)
 		if i == 299 {
 			jitterAt299 = jb.Stats().Jitter
@@ -394,6 +412,11 @@ func TestJitterDepthAdaptation(t *testing.T) {
 	require.Less(t, st.Jitter, time.Millisecond)
 	require.Equal(t, DefaultMinDepth, st.Target, "calm phase brings it back")
 	require.Positive(t, st.Discarded, "the buffer shrank by discarding frames")
+	for s := 300; s < 880; s++ {
+		if s%100 < 80 {
+			require.True(t, playedSpeech[int16(1000+s)], "speech frame %d played, not discarded", s)
+		}
+	}
 	require.Less(t, st.Late, uint64(10), "the buffer grew to absorb 70 ms of jitter")
 	require.Zero(t, st.Underruns)
 	require.LessOrEqual(t, st.Depth, DefaultMinDepth+audio.FrameDuration)

@@ -168,7 +168,9 @@ func (b *Buffer) release(s *jitterSlot) {
 // shrink discards one packet after the buffer stayed more than a frame (or
 // a packet, when packets are longer) above the target for ShrinkAfter Pops:
 // the depth swings by a packet's duration as packets arrive and play out,
-// so only a margin beyond that is excess delay.
+// so only a margin beyond that is excess delay. The packet discarded is the
+// next quiet one (ShrinkQuietLevel), so speech is not cut, unless the
+// depth exceeds MaxDepth.
 func (b *Buffer) shrink() {
 	if b.depth() <= b.target()+max(b.frame, b.lastDuration()) {
 		b.overRun = 0
@@ -178,10 +180,14 @@ func (b *Buffer) shrink() {
 	if b.overRun < ShrinkAfter {
 		return
 	}
-	b.overRun = 0
 	b.passSkipped()
 	s := &b.slots[b.next%int64(len(b.slots))]
-	if s.used && s.ext == b.next {
+	present := s.used && s.ext == b.next
+	if present && !quiet(s.samples) && b.depth() <= b.maxDepth {
+		return // shrink in a pause, not in speech, unless beyond MaxDepth
+	}
+	b.overRun = 0
+	if present {
 		b.expectTS = s.ts + uint32(len(s.samples))
 		b.release(s)
 		b.stats.Discarded++
@@ -189,6 +195,16 @@ func (b *Buffer) shrink() {
 		b.stats.Lost++
 	}
 	b.next++
+}
+
+// quiet reports whether samples are silence or close to it: a mean
+// absolute level below ShrinkQuietLevel.
+func quiet(samples []int16) bool {
+	var sum int64
+	for _, v := range samples {
+		sum += int64(max(v, -v))
+	}
+	return sum < int64(ShrinkQuietLevel)*int64(len(samples))
 }
 
 // depth returns the audio buffered from the playout point to the end of
