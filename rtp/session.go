@@ -374,10 +374,26 @@ func (s *Session) LocalRTCPAddr() netip.AddrPort { return s.socks.LocalAddr(true
 // SSRC returns the session's synchronization source identifier.
 func (s *Session) SSRC() uint32 { return s.ssrc }
 
+// sendPtime returns the packetization time to send with: the peer's
+// a=ptime, 20 ms when it sent none, at most its a=maxptime, within
+// [SessionMinPtime, SessionMaxPtime] and on a whole number of
+// milliseconds.
+func sendPtime(remotePtime, remoteMaxPtime int) time.Duration {
+	ptime := audio.FrameDuration
+	if remotePtime > 0 {
+		ptime = time.Duration(remotePtime) * time.Millisecond
+	}
+	if remoteMaxPtime > 0 {
+		ptime = min(ptime, time.Duration(remoteMaxPtime)*time.Millisecond)
+	}
+	return min(max(ptime, SessionMinPtime), SessionMaxPtime)
+}
+
 // SetRemote applies the outcome of an offer/answer exchange (initial or
 // re-INVITE): where to send RTP and RTCP, the codec and telephone-event
-// payload types, the direction and the ptime (the peer's a=ptime, clamped to
-// [SessionMinPtime, SessionMaxPtime], 20 ms when absent). A direction that
+// payload types, the direction and the ptime (the peer's a=ptime, 20 ms
+// when absent, at most its a=maxptime, clamped to [SessionMinPtime,
+// SessionMaxPtime]). A direction that
 // does not send (recvonly, inactive; RFC 3264 §8.4 hold) stops RTP at the
 // next frame and one that sends resumes it; RTCP goes on either way (RFC
 // 3264 §5.1). A new signalled address resets symmetric-RTP latching. The
@@ -388,10 +404,7 @@ func (s *Session) SetRemote(p sdp.MediaParams) error {
 	if err != nil {
 		return err
 	}
-	ptime := audio.FrameDuration
-	if p.RemotePtime > 0 {
-		ptime = min(max(time.Duration(p.RemotePtime)*time.Millisecond, SessionMinPtime), SessionMaxPtime)
-	}
+	ptime := sendPtime(p.RemotePtime, p.RemoteMaxPtime)
 	rtcpAddr := p.RemoteRTCP
 	if p.RTCPMux || !rtcpAddr.IsValid() {
 		rtcpAddr = p.RemoteRTP

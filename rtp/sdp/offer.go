@@ -68,6 +68,10 @@ type Config struct {
 	// Ptime is the packetization time we want to receive, in milliseconds
 	// (a=ptime, RFC 4566 §6); 0 means DefaultPtime.
 	Ptime int
+	// MaxPtime, when not 0, is announced as a=maxptime (RFC 4566 §6): the
+	// longest packets we can receive, in milliseconds. It must not be
+	// below Ptime.
+	MaxPtime int
 	// Direction is the local direction preference; the zero value is
 	// SendRecv.
 	Direction Direction
@@ -126,6 +130,8 @@ func (c Config) withDefaults() (Config, error) {
 	switch {
 	case c.Ptime < 0:
 		return bad("negative ptime")
+	case c.MaxPtime < 0 || (c.MaxPtime > 0 && c.MaxPtime < cmp.Or(c.Ptime, DefaultPtime)):
+		return bad("maxptime below ptime")
 	case c.Ptime == 0:
 		c.Ptime = DefaultPtime
 	}
@@ -209,6 +215,9 @@ type MediaParams struct {
 	// RemotePtime is the peer's a=ptime in milliseconds, 0 if it sent none;
 	// it is the packetization the peer wants to receive.
 	RemotePtime int
+	// RemoteMaxPtime is the peer's a=maxptime in milliseconds, 0 if it
+	// sent none: the longest packets the peer can receive.
+	RemoteMaxPtime int
 }
 
 // sessionFor returns an empty description carrying cfg's origin and
@@ -237,6 +246,7 @@ func audioMediaFor(cfg Config, formats []audio.Codec, dir Direction, mux, answer
 		Connection: cfg.Addr,
 		Direction:  dir,
 		Ptime:      cfg.Ptime,
+		MaxPtime:   cfg.MaxPtime,
 		RTCPMux:    mux,
 	}
 	if !mux || !answer {
@@ -387,12 +397,13 @@ func commonCodecs(offered, prefs []audio.Codec) []audio.Codec {
 // side is remote.
 func mediaParamsFor(idx int, remote *MediaDescription, codecs []audio.Codec, dir Direction, mux bool) MediaParams {
 	p := MediaParams{
-		Index:       idx,
-		RemoteRTP:   netip.AddrPortFrom(remote.Connection, remote.Port),
-		RTCPMux:     mux,
-		Codecs:      codecs,
-		Direction:   dir,
-		RemotePtime: remote.Ptime,
+		Index:          idx,
+		RemoteRTP:      netip.AddrPortFrom(remote.Connection, remote.Port),
+		RTCPMux:        mux,
+		Codecs:         codecs,
+		Direction:      dir,
+		RemotePtime:    remote.Ptime,
+		RemoteMaxPtime: remote.MaxPtime,
 	}
 	if remote.Connection.IsUnspecified() {
 		p.Direction = p.Direction.Intersect(RecvOnly) // RFC 3264 §8.4: send nothing
