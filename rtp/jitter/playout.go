@@ -183,7 +183,7 @@ func (b *Buffer) shrink() {
 	b.passSkipped()
 	s := &b.slots[b.next%int64(len(b.slots))]
 	present := s.used && s.ext == b.next
-	if present && !quiet(s.samples) && b.depth() <= b.maxDepth {
+	if present && !quiet(s.samples) && b.depth() <= b.maxDepth+max(b.frame, b.lastDuration()) {
 		return // shrink in a pause, not in speech, unless beyond MaxDepth
 	}
 	b.overRun = 0
