@@ -74,7 +74,7 @@ func TestSIPpStockUACPcapEcho(t *testing.T) {
 	sent, echoed := readEchoCapture(t, ctx, tshark, capture, e.rtpMin, e.rtpMax)
 	require.Len(t, sent, 1, "SIPp's PCMA stream")
 	for port, in := range sent {
-		checkEchoBytes(t, port, in, echoed[port], 240, audio.FrameSamples)
+		checkEchoBytes(t, port, in, echoed[port], 240, audio.FrameSamples, count(t, ends[0], "skipped"))
 	}
 }
 
@@ -125,7 +125,7 @@ func TestSIPpPtimeEcho(t *testing.T) {
 			sent, echoed := readEchoCapture(t, ctx, tshark, capture, e.rtpMin, e.rtpMax)
 			require.Len(t, sent, 1, "SIPp's PCMA stream")
 			for port, in := range sent {
-				checkEchoBytes(t, port, in, echoed[port], 0, audio.FrameSamples)
+				checkEchoBytes(t, port, in, echoed[port], 0, audio.FrameSamples, count(t, ends[0], "skipped"))
 			}
 		})
 	}
@@ -152,11 +152,15 @@ func boolErr(ok bool, format string, args ...any) error {
 	return fmt.Errorf(format, args...)
 }
 
-// checkEchoBytes asserts that the PCMA payload bytes of in, in sequence
-// order, come back as one run inside those of out, and that every echoed
-// packet carries outSize bytes; inSize, when not 0, is the size of every
-// packet sent.
-func checkEchoBytes(t *testing.T, port int, in, out []rtpPacket, inSize, outSize int) {
+// checkEchoBytes asserts that the PCMA payload of every packet of in, in
+// sequence order, comes back whole within those of out, after the previous
+// one's, and that every echoed packet carries outSize bytes; inSize, when
+// not 0, is the size of every packet sent. skipped is the frame periods
+// echobot's sender reported skipped (SessionStats.FramesSkipped: its
+// worker more than SendMaxCatchUpFrames late, on a loaded machine): each
+// cut out 20 ms of the echo, which breaks at most three packets of 10 ms
+// or more.
+func checkEchoBytes(t *testing.T, port int, in, out []rtpPacket, inSize, outSize, skipped int) {
 	t.Helper()
 	var inB, outB []byte
 	for _, p := range in {
@@ -174,16 +178,21 @@ func checkEchoBytes(t *testing.T, port int, in, out []rtpPacket, inSize, outSize
 	require.NotEmpty(t, inB)
 	// Each packet's payload whole, after the previous one's: playout may
 	// pause between packets (an underrun), never within one.
-	pos, gaps := 0, 0
+	pos, gaps, missing := 0, 0, 0
 	for i, p := range in {
 		k := bytes.Index(outB[pos:], p.payload)
-		require.GreaterOrEqual(t, k, 0, "payload of packet %d (seq %d) sent to port %d comes back, after the previous one", i, p.seq, port)
+		if k < 0 {
+			t.Logf("port %d: payload of packet %d (seq %d) did not come back whole", port, i, p.seq)
+			missing++
+			continue
+		}
 		if i > 0 && k > 0 {
 			gaps++
 		}
 		pos += k + len(p.payload)
 	}
-	t.Logf("port %d: every payload byte came back, in order; %d pauses between packets", port, gaps)
+	t.Logf("port %d: %d of %d payloads came back whole, in order (echobot skipped %d frames); %d pauses between packets", port, len(in)-missing, len(in), skipped, gaps)
+	require.LessOrEqual(t, missing, 3*skipped, "payloads sent to port %d that did not come back, beyond the frames echobot's sender skipped", port)
 }
 
 // readEchoCapture reads the PCMA packets of the capture sent to each
