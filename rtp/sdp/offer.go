@@ -68,6 +68,11 @@ type Config struct {
 	// Ptime is the packetization time we want to receive, in milliseconds
 	// (a=ptime, RFC 4566 §6); 0 means DefaultPtime.
 	Ptime int
+	// AnswerInOurOrder makes an answer list the formats it accepts in the
+	// order of Codecs rather than the offer's (RFC 3264 §6.1 allows it;
+	// by default the offerer's preference wins). Either way the offer's
+	// payload type numbers are kept.
+	AnswerInOurOrder bool
 	// MaxPtime, when not 0, is announced as a=maxptime (RFC 4566 §6): the
 	// longest packets we can receive, in milliseconds. It must not be
 	// below Ptime.
@@ -335,6 +340,9 @@ func answerWith(offer *SessionDescription, cfg Config, want Direction) (*Session
 		var formats []audio.Codec
 		if reason == "" {
 			formats = commonCodecs(om.Formats, cfg.Codecs)
+			if cfg.AnswerInOurOrder {
+				formats = inOrderOf(formats, cfg.Codecs)
+			}
 			if !slices.ContainsFunc(formats, func(c audio.Codec) bool { return !isAuxCodec(c) }) {
 				reason = "no common codec"
 			}
@@ -364,6 +372,21 @@ func answerWith(offer *SessionDescription, cfg Config, want Direction) (*Session
 		return nil, MediaParams{}, fmt.Errorf("%w: %s", ErrNotAcceptable, strings.Join(reasons, "; "))
 	}
 	return ans, params, nil
+}
+
+// inOrderOf returns formats sorted by the position of the matching
+// preferred format in prefs (stable).
+func inOrderOf(formats, prefs []audio.Codec) []audio.Codec {
+	rank := func(c audio.Codec) int {
+		for i, p := range prefs {
+			if sameCodec(c, p) {
+				return i
+			}
+		}
+		return len(prefs)
+	}
+	slices.SortStableFunc(formats, func(a, b audio.Codec) int { return cmp.Compare(rank(a), rank(b)) })
+	return formats
 }
 
 // commonCodecs returns, in the offer's order, the offered formats that

@@ -1,6 +1,7 @@
 package sdp
 
 import (
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
@@ -54,5 +55,37 @@ func TestConfigMaxPtimeBelowPtime(t *testing.T) {
 		cfg.Addr, cfg.Port = netip.MustParseAddr("127.0.0.1"), 4000
 		_, err := NewNegotiator(cfg)
 		require.Error(t, err, "%+v", cfg)
+	}
+}
+
+// The answer follows the offer's codec order among ours (RFC 3264 §6.1),
+// with the offer's payload types, unless Config.AnswerInOurOrder; the
+// telephone-event chosen is the one at the audio codec's rate.
+func TestAnswerCodecOrder(t *testing.T) {
+	offer := []byte("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n" +
+		"m=audio 4000 RTP/AVP 8 0 97 101\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:0 PCMU/8000\r\n" +
+		"a=rtpmap:97 telephone-event/16000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\r\n")
+	for _, ours := range []bool{false, true} {
+		t.Run(fmt.Sprintf("AnswerInOurOrder=%v", ours), func(t *testing.T) {
+			n, err := NewNegotiator(Config{Addr: netip.MustParseAddr("127.0.0.1"), Port: 5000, AnswerInOurOrder: ours})
+			require.NoError(t, err)
+			answer, p, err := n.Answer(offer)
+			require.NoError(t, err)
+			m := ""
+			for l := range strings.SplitSeq(string(answer), "\r\n") {
+				if strings.HasPrefix(l, "m=audio ") {
+					m = l
+				}
+			}
+			if ours {
+				require.Equal(t, "m=audio 5000 RTP/AVP 0 8 101", m) // DefaultCodecs: PCMU first
+				require.Equal(t, "PCMU", p.Codec.Name)
+			} else {
+				require.Equal(t, "m=audio 5000 RTP/AVP 8 0 101", m)
+				require.Equal(t, "PCMA", p.Codec.Name)
+			}
+			require.True(t, p.HasTelephoneEvent)
+			require.Equal(t, uint8(101), p.TelephoneEvent.PayloadType, "the offer's number, at 8000 Hz")
+		})
 	}
 }
