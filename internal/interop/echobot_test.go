@@ -48,8 +48,9 @@ type echobot struct {
 }
 
 // startEchobot starts echobot listening on a free loopback port, with its
-// RTP on loopback ports rtpMin..rtpMax (echobotRTPPorts of them).
-func startEchobot(t *testing.T, ctx context.Context) *echobot {
+// RTP on loopback ports rtpMin..rtpMax (echobotRTPPorts of them), with env
+// (KEY=value) added to its environment.
+func startEchobot(t *testing.T, ctx context.Context, env ...string) *echobot {
 	t.Helper()
 	bin := buildEchobot(t, ctx)
 	base := freeUDPPorts(t, echobotRTPPorts)
@@ -65,6 +66,9 @@ func startEchobot(t *testing.T, ctx context.Context) *echobot {
 		done:   make(chan struct{}),
 	}
 	p := e.program
+	if len(env) > 0 {
+		p.cmd.Env = append(os.Environ(), env...)
+	}
 	p.cmd.Cancel = func() error { return p.cmd.Process.Signal(os.Interrupt) }
 	p.cmd.WaitDelay = stopTimeout
 	errf, err := os.Create(p.stderr)
