@@ -191,7 +191,8 @@ type txState struct {
 	tsNext     uint32 // RTP timestamp of the next tick
 	lastTickTS uint32
 	lastTickAt time.Time
-	talking    bool // the previous tick sent audio: no marker on the next
+	talking    bool      // the previous tick sent audio: no marker on the next
+	lastRTPAt  time.Time // deadline of the tick that last sent RTP
 	packets    uint64
 	octets     uint64
 	late       LatenessHistogram
@@ -383,9 +384,14 @@ func (s *Session) tickLocked(now, deadline time.Time, send bool) {
 	} else if have {
 		t.discarded++
 	}
-	t.talking = sent
+	if !sent && send && canSend && !inDTMF && s.keepAliveDueLocked(deadline) {
+		s.appendKeepAliveLocked(ts)
+		sent = true
+	}
+	t.talking = sent && have
 	if sent || (inDTMF && canSend) {
 		t.late.Add(now.Sub(deadline))
+		t.lastRTPAt = deadline
 	}
 	s.playoutLocked(deadline)
 }

@@ -35,6 +35,8 @@ const (
 	DefaultRecvQueueFrames = 10
 	// MaxQueueFrames bounds SendQueueFrames and RecvQueueFrames.
 	MaxQueueFrames = 1000
+	// DefaultIdleKeepAlive is SessionConfig.IdleKeepAlive when zero.
+	DefaultIdleKeepAlive = time.Second
 	// DefaultDTMFEventQueue is the capacity of the channel returned by
 	// Session.DTMF when SessionConfig.DTMFEventQueue is zero.
 	DefaultDTMFEventQueue = 32
@@ -102,10 +104,18 @@ type SessionConfig struct {
 	// 0 means DefaultRecvQueueFrames.
 	RecvQueueFrames int
 	// FillSilence sends frames of silence when no audio is queued. By
-	// default nothing is sent then (the next frame starts a talkspurt with
-	// the marker bit set); silence keeps NAT bindings and peers that expect
-	// a continuous stream happy, at the cost of bandwidth.
+	// default only IdleKeepAlive packets are sent then (the next frame
+	// starts a talkspurt with the marker bit set); continuous silence
+	// suits peers that expect an unbroken stream, at the cost of
+	// bandwidth.
 	FillSilence bool
+	// IdleKeepAlive is how long the session may go without sending RTP
+	// while it may send and the host plays nothing: after that, one frame
+	// of silence goes out, or an RFC 3389 comfort-noise packet when the
+	// peer negotiated CN, so that NAT bindings and the peer's RTP
+	// inactivity timer hold. 0 means DefaultIdleKeepAlive; a negative
+	// value sends nothing.
+	IdleKeepAlive time.Duration
 	// Jitter configures the playout buffer; FrameDuration is always the
 	// session's ptime.
 	Jitter jitter.Config
@@ -221,6 +231,8 @@ type Session struct {
 	pt           uint8
 	tePT         uint8
 	hasTE        bool
+	cnPT         uint8
+	hasCN        bool
 	dir          sdp.Direction
 	ptime        time.Duration
 	frameSamples int
@@ -423,6 +435,7 @@ func (s *Session) SetRemote(p sdp.MediaParams) error {
 	s.law = law
 	s.pt = p.Codec.PayloadType
 	s.hasTE = p.HasTelephoneEvent
+	s.cnPT, s.hasCN = comfortNoise(p.Codecs, p.Codec.ClockRate)
 	s.tePT = p.TelephoneEvent.PayloadType
 	s.dir = p.Direction
 	s.remoteMux = p.RTCPMux
