@@ -231,6 +231,26 @@ func (m *callMedia) close() {
 	}
 }
 
+// quality returns the session's quality figures, nil without media.
+func (m *callMedia) quality() *rtp.Quality {
+	if m == nil {
+		return nil
+	}
+	q := m.sess.Quality()
+	return &q
+}
+
+// MediaQuality returns the call's media quality figures so far (after the
+// end, those of the whole call, as EventCallEnded carries them): packets,
+// loss, late, concealed, jitter, RTCP round-trip time and the E-model MOS.
+// ok is false for a call without a media session.
+func (c *Call) MediaQuality() (q rtp.Quality, ok bool) {
+	if p := c.media.quality(); p != nil {
+		return *p, true
+	}
+	return rtp.Quality{}, false
+}
+
 // forwardDTMF turns the session's RFC 4733 digits into EventDTMF until the
 // session closes.
 func (m *callMedia) forwardDTMF(c *Call) {
