@@ -386,21 +386,6 @@ func (s *Session) LocalRTCPAddr() netip.AddrPort { return s.socks.LocalAddr(true
 // SSRC returns the session's synchronization source identifier.
 func (s *Session) SSRC() uint32 { return s.ssrc }
 
-// sendPtime returns the packetization time to send with: the peer's
-// a=ptime, 20 ms when it sent none, at most its a=maxptime, within
-// [SessionMinPtime, SessionMaxPtime] and on a whole number of
-// milliseconds.
-func sendPtime(remotePtime, remoteMaxPtime int) time.Duration {
-	ptime := audio.FrameDuration
-	if remotePtime > 0 {
-		ptime = time.Duration(remotePtime) * time.Millisecond
-	}
-	if remoteMaxPtime > 0 {
-		ptime = min(ptime, time.Duration(remoteMaxPtime)*time.Millisecond)
-	}
-	return min(max(ptime, SessionMinPtime), SessionMaxPtime)
-}
-
 // SetRemote applies the outcome of an offer/answer exchange (initial or
 // re-INVITE): where to send RTP and RTCP, the codec and telephone-event
 // payload types, the direction and the ptime (the peer's a=ptime, 20 ms
