@@ -45,7 +45,11 @@ type Quality struct {
 // Quality returns the session's quality figures now; after Close, the
 // figures of the whole call.
 func (s *Session) Quality() Quality {
-	st := s.Stats()
+	return qualityOf(s.Stats())
+}
+
+// qualityOf derives the quality figures from a statistics snapshot.
+func qualityOf(st SessionStats) Quality {
 	q := Quality{
 		PacketsSent:     st.PacketsSent,
 		PacketsReceived: st.PacketsReceived,

@@ -233,6 +233,7 @@ type Session struct {
 	hasTE        bool
 	cnPT         uint8
 	hasCN        bool
+	voipMetrics  bool // add RTCP XR VoIP Metrics to reports
 	dir          sdp.Direction
 	ptime        time.Duration
 	frameSamples int
@@ -421,6 +422,7 @@ func (s *Session) SetRemote(p sdp.MediaParams) error {
 	s.pt = p.Codec.PayloadType
 	s.hasTE = p.HasTelephoneEvent
 	s.cnPT, s.hasCN = comfortNoise(p.Codecs, p.Codec.ClockRate)
+	s.voipMetrics = p.VoIPMetrics
 	s.tePT = p.TelephoneEvent.PayloadType
 	s.dir = p.Direction
 	s.remoteMux = p.RTCPMux
@@ -656,6 +658,10 @@ type SessionStats struct {
 func (s *Session) Stats() SessionStats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.statsLocked()
+}
+
+func (s *Session) statsLocked() SessionStats {
 	st := SessionStats{
 		SSRC:            s.ssrc,
 		CNAME:           s.cname,

@@ -61,6 +61,10 @@ type MediaConfig struct {
 	Ptime int
 	// RTCPMux offers RTP and RTCP on one port (RFC 5761).
 	RTCPMux bool
+	// VoIPMetrics offers (and accepts) RTCP XR VoIP Metrics reports
+	// (RFC 3611, a=rtcp-xr:voip-metrics): the session's RTCP then carries
+	// its loss, delay and E-model figures to the peer.
+	VoIPMetrics bool
 	// DisableSymmetric turns off symmetric RTP (NAT latching, RFC 4961).
 	DisableSymmetric bool
 	// FillSilence sends silence when the host writes no audio, for peers
@@ -133,12 +137,13 @@ func (u *UA) newMedia(ctx context.Context, host string) (*callMedia, error) {
 		return nil, fmt.Errorf("ua: media: %w", err)
 	}
 	neg, err := sdp.NewNegotiator(sdp.Config{
-		Addr:     adv,
-		Port:     sess.LocalAddr().Port(),
-		RTCPMux:  mc.RTCPMux,
-		Codecs:   mc.Codecs,
-		Ptime:    mc.Ptime,
-		Username: "dialtone",
+		Addr:        adv,
+		Port:        sess.LocalAddr().Port(),
+		RTCPMux:     mc.RTCPMux,
+		VoIPMetrics: mc.VoIPMetrics,
+		Codecs:      mc.Codecs,
+		Ptime:       mc.Ptime,
+		Username:    "dialtone",
 	})
 	if err != nil {
 		_ = sess.Close()

@@ -198,6 +198,7 @@ func TestMediaToneBothWays(t *testing.T) {
 		{"offer in INVITE", ua.MediaConfig{}, ua.DialOptions{}},
 		{"late offer", ua.MediaConfig{}, ua.DialOptions{NoOffer: true}},
 		{"rtcp-mux, PCMA first", ua.MediaConfig{RTCPMux: true, Codecs: []audio.Codec{audio.PCMA(), audio.PCMU(), audio.TelephoneEvent()}}, ua.DialOptions{}},
+		{"RTCP XR VoIP metrics", ua.MediaConfig{VoIPMetrics: true}, ua.DialOptions{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -216,6 +217,8 @@ func TestMediaToneBothWays(t *testing.T) {
 			require.True(t, ok)
 			require.Equal(t, pa.Codec.Name, pb.Codec.Name)
 			require.Equal(t, tt.media.RTCPMux, pa.RTCPMux)
+			require.Equal(t, tt.media.VoIPMetrics, pa.VoIPMetrics)
+			require.Equal(t, tt.media.VoIPMetrics, pb.VoIPMetrics)
 			require.Equal(t, in.Media().LocalAddr().Port(), pa.RemoteRTP.Port())
 			require.Equal(t, out.Media().LocalAddr().Port(), pb.RemoteRTP.Port())
 

@@ -68,6 +68,9 @@ type Config struct {
 	// Ptime is the packetization time we want to receive, in milliseconds
 	// (a=ptime, RFC 4566 §6); 0 means DefaultPtime.
 	Ptime int
+	// VoIPMetrics offers, or accepts when offered, RTCP XR VoIP Metrics
+	// reports (a=rtcp-xr:voip-metrics, RFC 3611 §4.7, §5.1).
+	VoIPMetrics bool
 	// AnswerInOurOrder makes an answer list the formats it accepts in the
 	// order of Codecs rather than the offer's (RFC 3264 §6.1 allows it;
 	// by default the offerer's preference wins). Either way the offer's
@@ -223,6 +226,9 @@ type MediaParams struct {
 	// RemoteMaxPtime is the peer's a=maxptime in milliseconds, 0 if it
 	// sent none: the longest packets the peer can receive.
 	RemoteMaxPtime int
+	// VoIPMetrics reports that both sides announced RTCP XR VoIP Metrics
+	// (a=rtcp-xr:voip-metrics): the session adds the block to its reports.
+	VoIPMetrics bool
 }
 
 // sessionFor returns an empty description carrying cfg's origin and
@@ -244,15 +250,16 @@ func sessionFor(cfg Config) *SessionDescription {
 // unless rtcp-mux was negotiated in an answer (RFC 5761 §5.1.1).
 func audioMediaFor(cfg Config, formats []audio.Codec, dir Direction, mux, answer bool) MediaDescription {
 	m := MediaDescription{
-		Type:       "audio",
-		Port:       cfg.Port,
-		Proto:      "RTP/AVP",
-		Formats:    formats,
-		Connection: cfg.Addr,
-		Direction:  dir,
-		Ptime:      cfg.Ptime,
-		MaxPtime:   cfg.MaxPtime,
-		RTCPMux:    mux,
+		Type:        "audio",
+		Port:        cfg.Port,
+		Proto:       "RTP/AVP",
+		Formats:     formats,
+		Connection:  cfg.Addr,
+		Direction:   dir,
+		Ptime:       cfg.Ptime,
+		MaxPtime:    cfg.MaxPtime,
+		RTCPMux:     mux,
+		VoIPMetrics: cfg.VoIPMetrics,
 	}
 	if !mux || !answer {
 		m.RTCPPort = cfg.RTCPPort
@@ -364,6 +371,8 @@ func answerWith(offer *SessionDescription, cfg Config, want Direction) (*Session
 		ans.Media = append(ans.Media, audioMediaFor(cfg, formats, dir, mux, true))
 		accepted = i
 		params = mediaParamsFor(i, om, slices.Clone(formats), dir, mux)
+		params.VoIPMetrics = cfg.VoIPMetrics && om.VoIPMetrics
+		ans.Media[len(ans.Media)-1].VoIPMetrics = params.VoIPMetrics
 	}
 	if accepted < 0 {
 		if len(reasons) == 0 {
@@ -496,7 +505,9 @@ func ApplyAnswer(offer, answer *SessionDescription) (MediaParams, error) {
 		if om.Connection.IsUnspecified() {
 			dir = dir.Intersect(SendOnly)
 		}
-		return mediaParamsFor(i, am, codecs, dir, om.RTCPMux && am.RTCPMux), nil
+		p := mediaParamsFor(i, am, codecs, dir, om.RTCPMux && am.RTCPMux)
+		p.VoIPMetrics = om.VoIPMetrics && am.VoIPMetrics
+		return p, nil
 	}
 	return MediaParams{}, fmt.Errorf("%w: the answer rejected every audio stream", ErrNotAcceptable)
 }

@@ -89,3 +89,33 @@ func TestAnswerCodecOrder(t *testing.T) {
 		})
 	}
 }
+
+// RTCP XR VoIP Metrics (a=rtcp-xr:voip-metrics) are used when both sides
+// announce them; an answer announces them only when offered.
+func TestNegotiatorVoIPMetrics(t *testing.T) {
+	for _, tt := range []struct{ offer, answer, want bool }{
+		{false, false, false}, {true, false, false}, {false, true, false}, {true, true, true},
+	} {
+		t.Run(fmt.Sprintf("offer=%v answer=%v", tt.offer, tt.answer), func(t *testing.T) {
+			a, err := NewNegotiator(Config{Addr: netip.MustParseAddr("127.0.0.1"), Port: 4000, VoIPMetrics: tt.offer})
+			require.NoError(t, err)
+			b, err := NewNegotiator(Config{Addr: netip.MustParseAddr("127.0.0.1"), Port: 5000, VoIPMetrics: tt.answer})
+			require.NoError(t, err)
+			offer, err := a.CreateOffer()
+			require.NoError(t, err)
+			require.Equal(t, tt.offer, strings.Contains(string(offer), "a=rtcp-xr:voip-metrics\r\n"), "offer:\n%s", offer)
+			answer, pb, err := b.Answer(offer)
+			require.NoError(t, err)
+			require.Equal(t, tt.want, strings.Contains(string(answer), "a=rtcp-xr:voip-metrics\r\n"), "answer:\n%s", answer)
+			pa, err := a.ApplyAnswer(answer)
+			require.NoError(t, err)
+			require.Equal(t, tt.want, pa.VoIPMetrics)
+			require.Equal(t, tt.want, pb.VoIPMetrics)
+		})
+	}
+	// Other XR formats beside it.
+	sd, err := Parse([]byte("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n" +
+		"m=audio 4000 RTP/AVP 0\r\na=rtcp-xr:rcvr-rtt=all voip-metrics stat-summary=loss\r\n"))
+	require.NoError(t, err)
+	require.True(t, sd.Media[0].VoIPMetrics)
+}
