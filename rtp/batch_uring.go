@@ -51,6 +51,7 @@ func (b *sendBatch) add(s *Session) bool {
 	out := t.out[t.batched:]
 	t.batched = len(t.out)
 	if s.socks == nil {
+		t.sinkOut(out)
 		out = nil // nothing to send with: flush just empties the queue
 	}
 	for i := range out {

@@ -142,6 +142,11 @@ type worker struct {
 	load    []int                    // sessions per phase slot
 	gen     *workerGen
 	scratch recvScratch
+
+	// stall, when set (tests only, before the first session joins), is
+	// called at every wake-up before the due sessions run: a test holds
+	// the worker up there, as a descheduled process would be.
+	stall func()
 }
 
 // workerGen is one run of a worker's goroutine.
@@ -212,6 +217,9 @@ func (w *worker) run(g *workerGen) {
 		defer batch.close()
 	}
 	for {
+		if w.stall != nil {
+			w.stall()
+		}
 		w.mu.Lock()
 		if w.gen != g {
 			w.mu.Unlock()

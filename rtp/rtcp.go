@@ -390,6 +390,9 @@ func (s *Session) buildRTCPLocked(now time.Time, bye bool) ([]byte, error) {
 		pkts = append(pkts, &rtcp.ReceiverReport{SSRC: s.ssrc, Reports: reports})
 	}
 	pkts = append(pkts, rtcp.NewCNAMESourceDescription(s.ssrc, s.cname))
+	if s.voipMetrics && s.haveRemote {
+		pkts = append(pkts, s.voipMetricsLocked())
+	}
 	if bye {
 		pkts = append(pkts, &rtcp.Goodbye{Sources: []uint32{s.ssrc}})
 	}

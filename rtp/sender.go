@@ -190,7 +190,8 @@ type txState struct {
 	tsNext     uint32 // RTP timestamp of the next tick
 	lastTickTS uint32
 	lastTickAt time.Time
-	talking    bool // the previous tick sent audio: no marker on the next
+	talking    bool      // the previous tick sent audio: no marker on the next
+	lastRTPAt  time.Time // deadline of the tick that last sent RTP
 	packets    uint64
 	octets     uint64
 	late       LatenessHistogram
@@ -213,6 +214,20 @@ type txState struct {
 	// batch: a session run twice before the batch goes out (its next
 	// frame fell due within the same wake-up) adds only the rest.
 	batched int
+	// sink, when set (tests only), sees each packet of a session without
+	// sockets as it is handed over to be sent, in place of the socket.
+	sink func(b []byte)
+}
+
+// sinkOut hands out's packets to the test sink of a session without
+// sockets.
+func (t *txState) sinkOut(out []outPacket) {
+	if t.sink == nil {
+		return
+	}
+	for i := range out {
+		t.sink(out[i].b)
+	}
 }
 
 // outBuf returns an empty buffer for the next outgoing packet: the one
@@ -303,6 +318,9 @@ func (s *Session) flush() {
 	if len(t.out) == 0 {
 		return
 	}
+	if s.socks == nil {
+		t.sinkOut(t.out)
+	}
 	var errs uint64
 	for i := range t.out {
 		o := &t.out[i]
@@ -368,9 +386,14 @@ func (s *Session) tickLocked(now, deadline time.Time, send bool) {
 	} else if have {
 		t.discarded++
 	}
-	t.talking = sent
+	if !sent && send && canSend && !inDTMF && s.keepAliveDueLocked(deadline) {
+		s.appendKeepAliveLocked(ts)
+		sent = true
+	}
+	t.talking = sent && have
 	if sent || (inDTMF && canSend) {
 		t.late.Add(now.Sub(deadline))
+		t.lastRTPAt = deadline
 	}
 	s.playoutLocked(deadline)
 }

@@ -37,6 +37,8 @@ const (
 	DefaultRecvQueueFrames = 10
 	// MaxQueueFrames bounds SendQueueFrames and RecvQueueFrames.
 	MaxQueueFrames = 1000
+	// DefaultIdleKeepAlive is SessionConfig.IdleKeepAlive when zero.
+	DefaultIdleKeepAlive = time.Second
 	// DefaultDTMFEventQueue is the capacity of the channel returned by
 	// Session.DTMF when SessionConfig.DTMFEventQueue is zero.
 	DefaultDTMFEventQueue = 32
@@ -46,6 +48,11 @@ const (
 	SessionMaxPtime = 60 * time.Millisecond
 	// maxDatagram is the largest datagram read or sent.
 	maxDatagram = 1500
+	// maxFrameSamples is the largest frame the session moves: one
+	// SessionMaxPtime. Received packets may be longer (up to the jitter
+	// buffer's MaxFrameSamples); the buffer plays them out a frame at a
+	// time.
+	maxFrameSamples = int(SessionMaxPtime * audio.SampleRate / time.Second)
 )
 
 // Session errors.
@@ -99,10 +106,18 @@ type SessionConfig struct {
 	// 0 means DefaultRecvQueueFrames.
 	RecvQueueFrames int
 	// FillSilence sends frames of silence when no audio is queued. By
-	// default nothing is sent then (the next frame starts a talkspurt with
-	// the marker bit set); silence keeps NAT bindings and peers that expect
-	// a continuous stream happy, at the cost of bandwidth.
+	// default only IdleKeepAlive packets are sent then (the next frame
+	// starts a talkspurt with the marker bit set); continuous silence
+	// suits peers that expect an unbroken stream, at the cost of
+	// bandwidth.
 	FillSilence bool
+	// IdleKeepAlive is how long the session may go without sending RTP
+	// while it may send and the host plays nothing: after that, one frame
+	// of silence goes out, or an RFC 3389 comfort-noise packet when the
+	// peer negotiated CN, so that NAT bindings and the peer's RTP
+	// inactivity timer hold. 0 means DefaultIdleKeepAlive; a negative
+	// value sends nothing.
+	IdleKeepAlive time.Duration
 	// Jitter configures the playout buffer; FrameDuration is always the
 	// session's ptime.
 	Jitter jitter.Config
@@ -229,6 +244,9 @@ type Session struct {
 	pt           uint8
 	tePT         uint8
 	hasTE        bool
+	cnPT         uint8
+	hasCN        bool
+	voipMetrics  bool // add RTCP XR VoIP Metrics to reports
 	dir          sdp.Direction
 	ptime        time.Duration
 	frameSamples int // at the codec's rate
@@ -309,7 +327,7 @@ func newSession(cfg SessionConfig) (*Session, error) {
 		dir:     sdp.SendRecv,
 		dtmfRx:  dtmfRx,
 	}
-	s.allocFramesLocked(s.jbMaxSamples())
+	s.allocFramesLocked(min(s.jbMaxSamples(), maxFrameSamples))
 	if err := s.setFormatLocked(audio.FrameDuration, s.codec); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrSessionConfig, err)
 	}
@@ -345,8 +363,12 @@ func (s *Session) setFormatLocked(ptime time.Duration, c payloadCodec) error {
 		return nil
 	}
 	// The configured maximum is at 8 kHz; wideband frames are larger.
+	// Received packets may be longer than the frames the session moves
+	// (the jitter buffer plays them out a frame at a time).
 	hostRate := cmp.Or(s.cfg.HostSampleRate, c.sampleRate())
-	maxSamples := s.jbMaxSamples() * max(c.sampleRate(), hostRate) / audio.SampleRate
+	rate := max(c.sampleRate(), hostRate)
+	maxSamples := s.jbMaxSamples() * rate / audio.SampleRate
+	maxFrame := min(s.jbMaxSamples(), maxFrameSamples) * rate / audio.SampleRate
 	jcfg := s.cfg.Jitter
 	jcfg.FrameDuration = ptime
 	if c.wide {
@@ -361,10 +383,10 @@ func (s *Session) setFormatLocked(ptime time.Duration, c payloadCodec) error {
 		return err
 	}
 	fs := c.frameSamples(ptime)
-	if fs > maxSamples {
-		return fmt.Errorf("%w: ptime %v exceeds the jitter buffer's frame size", ErrSessionConfig, ptime)
+	if fs > maxFrame {
+		return fmt.Errorf("%w: ptime %v exceeds the session's largest frame", ErrSessionConfig, ptime)
 	}
-	s.allocFramesLocked(maxSamples)
+	s.allocFramesLocked(maxFrame)
 	s.jb = jb
 	s.ptime = ptime
 	s.codec = c
@@ -396,8 +418,9 @@ func (s *Session) SSRC() uint32 { return s.ssrc }
 
 // SetRemote applies the outcome of an offer/answer exchange (initial or
 // re-INVITE): where to send RTP and RTCP, the codec and telephone-event
-// payload types, the direction and the ptime (the peer's a=ptime, clamped to
-// [SessionMinPtime, SessionMaxPtime], 20 ms when absent). A direction that
+// payload types, the direction and the ptime (the peer's a=ptime, 20 ms
+// when absent, at most its a=maxptime, clamped to [SessionMinPtime,
+// SessionMaxPtime]). A direction that
 // does not send (recvonly, inactive; RFC 3264 §8.4 hold) stops RTP at the
 // next frame and one that sends resumes it; RTCP goes on either way (RFC
 // 3264 §5.1). A new signalled address resets symmetric-RTP latching. The
@@ -409,10 +432,7 @@ func (s *Session) SetRemote(p sdp.MediaParams) error {
 	if err != nil {
 		return err
 	}
-	ptime := audio.FrameDuration
-	if p.RemotePtime > 0 {
-		ptime = min(max(time.Duration(p.RemotePtime)*time.Millisecond, SessionMinPtime), SessionMaxPtime)
-	}
+	ptime := sendPtime(p.RemotePtime, p.RemoteMaxPtime)
 	rtcpAddr := p.RemoteRTCP
 	if p.RTCPMux || !rtcpAddr.IsValid() {
 		rtcpAddr = p.RemoteRTP
@@ -430,6 +450,8 @@ func (s *Session) SetRemote(p sdp.MediaParams) error {
 	}
 	s.pt = p.Codec.PayloadType
 	s.hasTE = p.HasTelephoneEvent
+	s.cnPT, s.hasCN = comfortNoise(p.Codecs, p.Codec.ClockRate)
+	s.voipMetrics = p.VoIPMetrics
 	s.tePT = p.TelephoneEvent.PayloadType
 	s.dir = p.Direction
 	s.remoteMux = p.RTCPMux
@@ -671,6 +693,10 @@ type SessionStats struct {
 func (s *Session) Stats() SessionStats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.statsLocked()
+}
+
+func (s *Session) statsLocked() SessionStats {
 	st := SessionStats{
 		SSRC:            s.ssrc,
 		CNAME:           s.cname,

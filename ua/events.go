@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dialtone/dialtone/rtp"
 	"github.com/dialtone/dialtone/sip"
 )
 
@@ -116,6 +117,10 @@ type Event struct {
 	DTMFInfo      bool
 	// Move is the line's move of EventServerMoved.
 	Move *ServerMove
+	// Quality is the call's media quality over the whole call (packets,
+	// loss, late, concealed, jitter, RTT, E-model MOS), for EventCallEnded
+	// of a call that had a media session; nil otherwise.
+	Quality *rtp.Quality
 }
 
 // String formats the event on one line, for logs and the example programs.

@@ -123,7 +123,7 @@ func (c *Call) bye(ctx context.Context, why error) error {
 	ended := c.finish(why)
 	report := func(o ByeOutcome, res *sip.Response) {
 		if ended {
-			c.u.emit(Event{Kind: EventCallEnded, Line: c.line, Call: c, CallID: c.callID, Err: why, Bye: o, Response: res})
+			c.u.emit(Event{Kind: EventCallEnded, Line: c.line, Call: c, CallID: c.callID, Err: why, Bye: o, Response: res, Quality: c.media.quality()})
 		}
 	}
 	if err != nil {
@@ -191,7 +191,7 @@ func (c *Call) wait(ctx context.Context) error {
 // end ends the call with err (once) and reports it.
 func (c *Call) end(err error) {
 	if c.finish(err) {
-		c.u.emit(Event{Kind: EventCallEnded, Line: c.line, Call: c, CallID: c.callID, Err: err})
+		c.u.emit(Event{Kind: EventCallEnded, Line: c.line, Call: c, CallID: c.callID, Err: err, Quality: c.media.quality()})
 	}
 }
 

@@ -64,6 +64,10 @@ type MediaConfig struct {
 	Ptime int
 	// RTCPMux offers RTP and RTCP on one port (RFC 5761).
 	RTCPMux bool
+	// VoIPMetrics offers (and accepts) RTCP XR VoIP Metrics reports
+	// (RFC 3611, a=rtcp-xr:voip-metrics): the session's RTCP then carries
+	// its loss, delay and E-model figures to the peer.
+	VoIPMetrics bool
 	// DisableSymmetric turns off symmetric RTP (NAT latching, RFC 4961).
 	DisableSymmetric bool
 	// FillSilence sends silence when the host writes no audio, for peers
@@ -154,12 +158,13 @@ func (u *UA) newMedia(ctx context.Context, host, scheme string) (*callMedia, err
 		return nil, fmt.Errorf("ua: media: %w", err)
 	}
 	neg, err := sdp.NewNegotiator(sdp.Config{
-		Addr:     adv,
-		Port:     sess.LocalAddr().Port(),
-		RTCPMux:  mc.RTCPMux,
-		Codecs:   mc.Codecs,
-		Ptime:    mc.Ptime,
-		Username: "dialtone",
+		Addr:        adv,
+		Port:        sess.LocalAddr().Port(),
+		RTCPMux:     mc.RTCPMux,
+		VoIPMetrics: mc.VoIPMetrics,
+		Codecs:      mc.Codecs,
+		Ptime:       mc.Ptime,
+		Username:    "dialtone",
 	})
 	if err != nil {
 		_ = sess.Close()
@@ -266,6 +271,26 @@ func (m *callMedia) close() {
 	if m != nil {
 		_ = m.sess.Close()
 	}
+}
+
+// quality returns the session's quality figures, nil without media.
+func (m *callMedia) quality() *rtp.Quality {
+	if m == nil {
+		return nil
+	}
+	q := m.sess.Quality()
+	return &q
+}
+
+// MediaQuality returns the call's media quality figures so far (after the
+// end, those of the whole call, as EventCallEnded carries them): packets,
+// loss, late, concealed, jitter, RTCP round-trip time and the E-model MOS.
+// ok is false for a call without a media session.
+func (c *Call) MediaQuality() (q rtp.Quality, ok bool) {
+	if p := c.media.quality(); p != nil {
+		return *p, true
+	}
+	return rtp.Quality{}, false
 }
 
 // forwardDTMF turns the session's RFC 4733 digits into EventDTMF until the

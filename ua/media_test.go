@@ -38,6 +38,7 @@ type mediaPeer struct {
 	mu     sync.Mutex
 	digits map[bool][]rune // by DTMFInfo
 	dtmf   chan struct{}
+	ended  chan *rtp.Quality // Event.Quality of each EventCallEnded
 }
 
 func (p *mediaPeer) gotDigits(info bool) string {
@@ -65,7 +66,7 @@ func (p *mediaPeer) waitDigits(ctx context.Context, t *testing.T, info bool, n i
 // Answer(nil) (a media session).
 func newMediaPeer(t *testing.T, media ua.MediaConfig) *mediaPeer {
 	t.Helper()
-	p := &mediaPeer{calls: make(chan *ua.Call, 4), icErr: make(chan error, 4), acked: make(chan *ua.Call, 4), digits: map[bool][]rune{}, dtmf: make(chan struct{}, 64)}
+	p := &mediaPeer{calls: make(chan *ua.Call, 4), icErr: make(chan error, 4), acked: make(chan *ua.Call, 4), digits: map[bool][]rune{}, dtmf: make(chan struct{}, 64), ended: make(chan *rtp.Quality, 4)}
 	media.IP = netip.MustParseAddr("127.0.0.1")
 	u, err := ua.New(ua.Config{
 		Listen:   []ua.ListenConfig{{Network: transport.UDP, Addr: "127.0.0.1:0"}},
@@ -82,6 +83,12 @@ func newMediaPeer(t *testing.T, media ua.MediaConfig) *mediaPeer {
 		OnEvent: func(e ua.Event) {
 			if e.Kind == ua.EventCallConfirmed {
 				p.acked <- e.Call
+			}
+			if e.Kind == ua.EventCallEnded {
+				select {
+				case p.ended <- e.Quality:
+				default:
+				}
 			}
 			if e.Kind != ua.EventDTMF {
 				return
@@ -191,6 +198,7 @@ func TestMediaToneBothWays(t *testing.T) {
 		{"offer in INVITE", ua.MediaConfig{}, ua.DialOptions{}},
 		{"late offer", ua.MediaConfig{}, ua.DialOptions{NoOffer: true}},
 		{"rtcp-mux, PCMA first", ua.MediaConfig{RTCPMux: true, Codecs: []audio.Codec{audio.PCMA(), audio.PCMU(), audio.TelephoneEvent()}}, ua.DialOptions{}},
+		{"RTCP XR VoIP metrics", ua.MediaConfig{VoIPMetrics: true}, ua.DialOptions{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -209,6 +217,8 @@ func TestMediaToneBothWays(t *testing.T) {
 			require.True(t, ok)
 			require.Equal(t, pa.Codec.Name, pb.Codec.Name)
 			require.Equal(t, tt.media.RTCPMux, pa.RTCPMux)
+			require.Equal(t, tt.media.VoIPMetrics, pa.VoIPMetrics)
+			require.Equal(t, tt.media.VoIPMetrics, pb.VoIPMetrics)
 			require.Equal(t, in.Media().LocalAddr().Port(), pa.RemoteRTP.Port())
 			require.Equal(t, out.Media().LocalAddr().Port(), pb.RemoteRTP.Port())
 
@@ -224,9 +234,27 @@ func TestMediaToneBothWays(t *testing.T) {
 			require.Greater(t, peakLevel(gotA, fb), 0.02, "A hears B's tone")
 			require.Less(t, peakLevel(gotA, fa), 0.002)
 
+			q, ok := out.MediaQuality()
+			require.True(t, ok)
+			require.Positive(t, q.PacketsReceived, "quality on request")
 			ms, ls := out.Media(), in.Media()
 			require.NoError(t, out.Hangup(ctx))
 			<-in.Done()
+			// EventCallEnded carries the call's quality figures.
+			for _, p := range []*mediaPeer{a, b} {
+				select {
+				case q := <-p.ended:
+					require.NotNil(t, q, "Event.Quality")
+					require.GreaterOrEqual(t, q.PacketsReceived, uint64(40), "the tone's packets")
+					require.Positive(t, q.PacketsSent)
+					// Loopback on a loaded machine may lose a few packets
+					// late: the MOS is the rating's, whatever it is.
+					require.Positive(t, q.R)
+					require.InDelta(t, rtp.MOSFromR(q.R), q.MOS, 1e-9)
+				case <-ctx.Done():
+					t.Fatal("no EventCallEnded")
+				}
+			}
 			// Hang-up closed both sessions.
 			_, err := ms.ReadFrame(ctx, nil)
 			require.ErrorIs(t, err, rtp.ErrSessionClosed)

@@ -140,7 +140,10 @@ func echo(ctx context.Context, c *ua.Call, maxCall time.Duration, printf func(st
 	case !errors.Is(err, rtp.ErrSessionClosed):
 		reason = err.Error()
 	}
-	printf("echo ended call=%s rx=%d tx=%d lost=%d jitter=%s reason=%q", c.CallID(), st.PacketsReceived, st.PacketsSent, st.PacketsLost, st.Jitter, reason)
+	q := s.Quality()
+	printf("echo ended call=%s rx=%d tx=%d lost=%d jitter=%s late=%d concealed=%d discarded=%d skipped=%d overruns=%d mos=%.2f reason=%q",
+		c.CallID(), st.PacketsReceived, st.PacketsSent, st.PacketsLost, st.Jitter,
+		q.Late, q.Concealed, st.Playout.Discarded, st.FramesSkipped, st.PlayoutOverruns, q.MOS, reason)
 	if !errors.Is(err, rtp.ErrSessionClosed) {
 		hctx, hcancel := context.WithTimeout(context.Background(), 5*time.Second)
 		_ = c.Hangup(hctx)

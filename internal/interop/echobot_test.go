@@ -48,8 +48,16 @@ type echobot struct {
 }
 
 // startEchobot starts echobot listening on a free loopback port, with its
-// RTP on loopback ports rtpMin..rtpMax (echobotRTPPorts of them).
+// RTP on loopback ports rtpMin..rtpMax (echobotRTPPorts of them) and the
+// extra flags given.
 func startEchobot(t *testing.T, ctx context.Context, extra ...string) *echobot {
+	t.Helper()
+	return startEchobotEnv(t, ctx, nil, extra...)
+}
+
+// startEchobotEnv is startEchobot with env (KEY=value) added to echobot's
+// environment.
+func startEchobotEnv(t *testing.T, ctx context.Context, env []string, extra ...string) *echobot {
 	t.Helper()
 	bin := buildEchobot(t, ctx)
 	base := freeUDPPorts(t, echobotRTPPorts)
@@ -65,6 +73,9 @@ func startEchobot(t *testing.T, ctx context.Context, extra ...string) *echobot {
 		done:   make(chan struct{}),
 	}
 	p := e.program
+	if len(env) > 0 {
+		p.cmd.Env = append(os.Environ(), env...)
+	}
 	p.cmd.Cancel = func() error { return p.cmd.Process.Signal(os.Interrupt) }
 	p.cmd.WaitDelay = stopTimeout
 	errf, err := os.Create(p.stderr)

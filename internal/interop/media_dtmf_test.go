@@ -38,8 +38,9 @@ type mediaBaresip struct {
 }
 
 // startMediaBaresip starts such a baresip as user name, sending a tone of
-// hz, and waits until its control port listens.
-func startMediaBaresip(t *testing.T, ctx context.Context, name string, hz int) *mediaBaresip {
+// hz, with accountParams (";ptime=30", ...) added to its account line,
+// and waits until its control port listens.
+func startMediaBaresip(t *testing.T, ctx context.Context, name string, hz int, accountParams ...string) *mediaBaresip {
 	t.Helper()
 	bin := peerBinary(t, "baresip", "baresip")
 	run := shortTempDir(t, "dtmb")
@@ -80,7 +81,7 @@ ctrl_tcp_listen		127.0.0.1:%d
 snd_path		%s
 `, base, wav, base+3, base+12, b.ctrlPort, rec)
 	require.NoError(t, os.WriteFile(filepath.Join(run, "config"), []byte(config), 0o644))
-	account := fmt.Sprintf("<sip:%s@127.0.0.1>;answermode=auto;audio_codecs=PCMU,PCMA;medianat=;mediaenc=;regint=0\n", name)
+	account := fmt.Sprintf("<sip:%s@127.0.0.1>;answermode=auto;audio_codecs=PCMU,PCMA;medianat=;mediaenc=;regint=0%s\n", name, strings.Join(accountParams, ""))
 	require.NoError(t, os.WriteFile(filepath.Join(run, "accounts"), []byte(account), 0o644))
 	require.NoError(t, os.WriteFile(filepath.Join(run, "contacts"), nil, 0o644))
 	b.daemon = startDaemon(t, "baresip", filepath.Join(artifacts(t), "baresip-"+name+".log"), bin, "-4", "-f", run)

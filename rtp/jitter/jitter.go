@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"slices"
 	"time"
 
 	"github.com/dialtone/dialtone/rtp/audio"
@@ -27,11 +26,13 @@ const (
 	// MaxCapacity bounds Config.Capacity.
 	MaxCapacity = 1024
 	// DefaultMaxFrameSamples bounds the samples of one packet when
-	// Config.MaxFrameSamples is zero: 60 ms at 8 kHz.
-	DefaultMaxFrameSamples = 480
-	// DefaultConcealFrames is how many consecutive lost frames are
-	// concealed by repeating the last frame, fading out, when
-	// Config.ConcealFrames is zero; later ones are silence.
+	// Config.MaxFrameSamples is zero: 120 ms at 8 kHz, the longest
+	// packetization a peer may choose (RFC 3551 §4.2 asks receivers to
+	// take up to 200 ms; no G.711 endpoint goes beyond 120).
+	DefaultMaxFrameSamples = 960
+	// DefaultConcealFrames is how many consecutive lost packets are
+	// concealed by waveform substitution when Config.ConcealFrames is
+	// zero; later ones are silence.
 	DefaultConcealFrames = 3
 	// DepthFactor multiplies the RFC 3550 interarrival jitter
 	// estimate to give the target playout delay, before MinDepth and
@@ -41,6 +42,11 @@ const (
 	// one frame above the target depth before the buffer discards a frame
 	// to reduce its delay.
 	ShrinkAfter = 10
+	// ShrinkQuietLevel is the mean absolute sample level below which a
+	// packet counts as a pause: the buffer shrinks its delay by
+	// discarding such packets only (about -42 dBov), unless the delay
+	// exceeds MaxDepth.
+	ShrinkQuietLevel = 256
 )
 
 // Sequence number windows of RFC 3550 §A.1.
@@ -82,7 +88,9 @@ type Config struct {
 	// ClockRate is the RTP timestamp rate in Hz; 0 means 8000.
 	ClockRate uint32
 	// FrameDuration is the interval at which the caller calls Pop, and the
-	// duration of one packet; 0 means audio.FrameDuration (20 ms).
+	// duration of the frame each Pop returns; 0 means audio.FrameDuration
+	// (20 ms). Packets may be of any duration up to MaxFrameSamples, and
+	// change duration mid-stream: playout goes by samples, not by packet.
 	FrameDuration time.Duration
 	// MinDepth and MaxDepth bound the target playout delay (the time a
 	// packet waits between arrival and playout at the start of a
@@ -95,10 +103,11 @@ type Config struct {
 	// MaxFrameSamples is the most samples one packet may decode to; 0 means
 	// DefaultMaxFrameSamples.
 	MaxFrameSamples int
-	// ConcealFrames is how many consecutive lost frames are concealed by
-	// repeating the last frame with a linear fade; 0 means
-	// DefaultConcealFrames, a negative value conceals with silence
-	// only.
+	// ConcealFrames is how many consecutive lost packets are concealed
+	// by waveform substitution (ITU-T G.711 Appendix I: the last pitch
+	// period repeated, fading from 10 ms to silence at 60 ms, cross-faded
+	// into the audio that resumes); 0 means DefaultConcealFrames, a
+	// negative value conceals with silence only.
 	ConcealFrames int
 	// Decode turns a payload into samples; nil means DecodeG711.
 	Decode DecodeFunc
@@ -114,8 +123,8 @@ const (
 	Empty Status = iota
 	// Played: the next frame, as received.
 	Played
-	// Concealed: the next frame was lost; Pop returned a faded copy
-	// of the last frame, or silence after ConcealFrames.
+	// Concealed: the frame holds audio of a lost packet: a faded copy of
+	// the last packet, or silence after ConcealFrames.
 	Concealed
 )
 
@@ -142,16 +151,19 @@ type Stats struct {
 	// Duplicate counts packets already in the buffer.
 	Duplicate uint64
 	// Lost counts sequence numbers that were never played: concealed
-	// frames and gaps skipped when playout restarted.
+	// packets and gaps skipped when playout restarted.
 	Lost uint64
-	// Concealed counts frames Pop concealed: lost frames, and fill-ins
-	// while a late frame is still awaited.
+	// Concealed counts packets' worth of audio Pop concealed: lost
+	// packets, and fill-ins while a late packet is still awaited.
 	Concealed uint64
-	// Played counts frames Pop returned as received.
+	// Played counts packets Pop played out as received.
 	Played uint64
-	// Discarded counts buffered frames dropped unplayed: to reduce the
+	// Discarded counts buffered packets dropped unplayed: to reduce the
 	// delay, or when a sequence jump or SSRC change restarted the buffer.
 	Discarded uint64
+	// Padded counts frames that Pop completed with silence because the
+	// buffer ran dry in the middle of them.
+	Padded uint64
 	// Underruns counts the times playout stopped because the buffer ran
 	// dry (including the end of every talkspurt).
 	Underruns uint64
@@ -182,9 +194,11 @@ type jitterSlot struct {
 // clock, starts no goroutine and is not safe for concurrent use.
 //
 // Playout starts once the first packet has waited the target delay. From
-// then on each Pop, called every FrameDuration, returns the next sequence
-// number: as received; concealed when it is missing but later packets are
-// present; or nothing (Empty) when the buffer ran dry, after which
+// then on each Pop, called every FrameDuration, returns the next
+// FrameDuration of audio, whatever the packets' durations: the samples
+// left of the packet being played, then those of the following sequence
+// numbers, each as received, or concealed when it is missing but later
+// packets are present; or nothing (Empty) when the buffer ran dry, after which
 // playout restarts once the next packet has waited the target delay. A
 // packet whose timestamp does not follow the previous frame starts a
 // talkspurt (RFC 3551 §4.1) and waits the target delay too. The marker bit
@@ -193,11 +207,14 @@ type jitterSlot struct {
 // The delay follows the target: while the buffer is shallower than the
 // target, a missing frame is filled in (concealed) but still awaited, which
 // deepens the buffer by a frame; once the buffer is deep enough, or after as
-// many fill-ins as the target holds frames, it is given up as lost. When the buffer holds more than a frame above the target for
-// ShrinkAfter Pops, it discards one frame to shrink.
+// many fill-ins as the target holds frames, it is given up as lost. When the
+// buffer holds more than a frame above the target for ShrinkAfter Pops, it
+// discards the next quiet packet to shrink (grows on jitter, shrinks in
+// pauses).
 //
 // The target delay is DepthFactor times the interarrival jitter
-// estimate, bounded by MinDepth and MaxDepth. Packets too late to play,
+// estimate, at least the longest packet received, bounded by MinDepth and
+// MaxDepth. Packets too late to play,
 // duplicates and packets beyond Capacity never enter the buffer. A new SSRC,
 // or a sequence number far from the playout point, restarts the buffer.
 //
@@ -226,10 +243,18 @@ type Buffer struct {
 	playing     bool
 	bufferSince time.Time // arrival that starts the wait before playout
 
+	// pend holds the samples of the packet being played that the frames
+	// so far did not take (pendBuf is its memory); pendConcealed says
+	// they are concealment.
+	pend          []int16
+	pendBuf       []int16
+	pendConcealed bool
+
 	havePlayed bool
 	expectTS   uint32 // timestamp that continues the last frame
 	last       []int16
 	concealRun int
+	plc        concealer
 	waits      int // fill-ins while awaiting the frame at next
 	overRun    int
 
@@ -237,6 +262,7 @@ type Buffer struct {
 	prevArrival time.Time
 	prevTS      uint32
 	jitter      float64 // RFC 3550 J, timestamp units
+	longest     int     // samples of the longest packet received
 
 	stats Stats
 }
@@ -280,6 +306,7 @@ func New(cfg Config) (*Buffer, error) {
 	}
 	frameSamples := int(uint64(cfg.FrameDuration) * uint64(cfg.ClockRate) / uint64(time.Second))
 	return &Buffer{
+		pendBuf:       make([]int16, 0, cfg.MaxFrameSamples),
 		clock:         cfg.ClockRate,
 		frame:         cfg.FrameDuration,
 		frameSamples:  max(frameSamples, 1),
@@ -318,6 +345,7 @@ func (b *Buffer) Push(h *pionrtp.Header, payload []byte, arrival time.Time) erro
 	}
 	b.stats.Received++
 	b.updateJitter(h.Timestamp, arrival)
+	b.longest = max(b.longest, len(samples))
 	*s = jitterSlot{used: true, ext: ext, ts: h.Timestamp, arrival: arrival, samples: samples}
 	if diff < 0 {
 		b.next = ext // before playout started: it plays first
@@ -425,14 +453,17 @@ func (b *Buffer) restart() {
 	b.playing = false
 	b.havePlayed = false
 	b.haveTransit = false
+	b.plc.reset()
 	b.overRun = 0
 	b.waits = 0
+	b.pend = nil
 }
 
 // Reset empties the buffer and clears its statistics and jitter estimate.
 func (b *Buffer) Reset() {
 	b.restart()
 	b.jitter = 0
+	b.longest = 0
 	b.stats = Stats{}
 }
 
@@ -452,160 +483,13 @@ func (b *Buffer) updateJitter(ts uint32, arrival time.Time) {
 	b.prevTS = ts
 }
 
-// target returns the current target playout delay.
+// target returns the current target playout delay: at least the longest
+// packet received, since a packet that long leaves its sender that much
+// after the audio before it began.
 func (b *Buffer) target() time.Duration {
 	j := time.Duration(b.jitter * float64(time.Second) / float64(b.clock))
-	return min(max(DepthFactor*j, b.minDepth), b.maxDepth)
-}
-
-// Pop returns the frame to play at now, appended to dst, and what it is.
-// Call it once per FrameDuration. With Empty nothing is appended.
-func (b *Buffer) Pop(now time.Time, dst []int16) ([]int16, Status) {
-	if !b.playing {
-		if b.count == 0 || now.Before(b.bufferSince.Add(b.target())) {
-			return dst, Empty
-		}
-		// Start from the first buffered frame; the gap before it was
-		// never played, save the numbers that carried no audio.
-		for {
-			s := &b.slots[b.next%int64(len(b.slots))]
-			if s.used && s.ext == b.next && !s.skip {
-				break
-			}
-			if s.used && s.ext == b.next {
-				s.used = false
-			} else {
-				b.stats.Lost++
-			}
-			b.next++
-			b.advanced = true
-		}
-		b.playing = true
-		b.havePlayed = false // a new talkspurt: no continuity check
-	}
-	b.passSkipped()
-
-	var status Status
-	s := &b.slots[b.next%int64(len(b.slots))]
-	switch {
-	case s.used && s.ext == b.next:
-		if b.havePlayed && s.ts != b.expectTS && now.Before(s.arrival.Add(b.target())) {
-			// A new talkspurt: let it wait the target delay.
-			b.playing = false
-			b.bufferSince = s.arrival
-			return dst, Empty
-		}
-		dst = append(dst, s.samples...)
-		b.last = append(b.last[:0], s.samples...)
-		b.expectTS = s.ts + uint32(len(s.samples))
-		b.havePlayed = true
-		b.concealRun = 0
-		b.release(s)
-		b.stats.Played++
-		status = Played
-	case b.count > 0 && b.depth() < b.target() && b.waits < int(b.target()/b.frame):
-		// The frame is late and the buffer is shallower than the target:
-		// fill in and keep waiting for it, which deepens the buffer. The
-		// wait is bounded in case the stream stopped behind the gap.
-		dst = b.conceal(dst, false)
-		b.waits++
-		b.stats.Concealed++
-		return dst, Concealed
-	case b.count > 0:
-		dst = b.conceal(dst, true)
-		b.stats.Lost++
-		b.stats.Concealed++
-		status = Concealed
-	default:
-		b.playing = false
-		b.stats.Underruns++
-		return dst, Empty
-	}
-	b.next++
-	b.advanced = true
-	b.waits = 0
-	b.shrink()
-	return dst, status
-}
-
-// passSkipped moves the playout point over sequence numbers that carried
-// no audio (Skip).
-func (b *Buffer) passSkipped() {
-	for {
-		s := &b.slots[b.next%int64(len(b.slots))]
-		if !s.used || !s.skip || s.ext != b.next {
-			return
-		}
-		s.used = false
-		b.next++
-		b.advanced = true
-	}
-}
-
-// conceal appends a replacement for a missing frame: the last frame with a
-// linear fade over ConcealFrames frames, then silence. skip says the missing
-// frame is given up, so the next expected timestamp moves on.
-func (b *Buffer) conceal(dst []int16, skip bool) []int16 {
-	b.concealRun++
-	n := len(b.last)
-	if n == 0 {
-		n = b.frameSamples
-	}
-	start := len(dst)
-	dst = slices.Grow(dst, n)[:len(dst)+n]
-	out := dst[start:]
-	if b.concealRun > b.concealFrames || len(b.last) == 0 {
-		clear(out)
-	} else {
-		num := int32(b.concealFrames - b.concealRun + 1)
-		den := int32(b.concealFrames)
-		for i, v := range b.last {
-			out[i] = int16(int32(v) * num / den)
-		}
-	}
-	if skip {
-		b.expectTS += uint32(n)
-	}
-	return dst
-}
-
-// release frees a slot at the playout point.
-func (b *Buffer) release(s *jitterSlot) {
-	s.used = false
-	b.count--
-}
-
-// shrink discards one frame after the buffer stayed more than a frame above
-// the target for ShrinkAfter Pops.
-func (b *Buffer) shrink() {
-	if b.depth() <= b.target()+b.frame {
-		b.overRun = 0
-		return
-	}
-	b.overRun++
-	if b.overRun < ShrinkAfter {
-		return
-	}
-	b.overRun = 0
-	b.passSkipped()
-	s := &b.slots[b.next%int64(len(b.slots))]
-	if s.used && s.ext == b.next {
-		b.expectTS = s.ts + uint32(len(s.samples))
-		b.release(s)
-		b.stats.Discarded++
-	} else {
-		b.stats.Lost++
-	}
-	b.next++
-}
-
-// depth returns the audio buffered from the playout point to the highest
-// packet, counting missing packets as frames.
-func (b *Buffer) depth() time.Duration {
-	if b.count == 0 {
-		return 0
-	}
-	return time.Duration(b.highest-b.next+1) * b.frame
+	longest := time.Duration(int64(b.longest) * int64(time.Second) / int64(b.clock))
+	return min(max(DepthFactor*j, b.minDepth, longest), b.maxDepth)
 }
 
 // Stats returns the counters and the current depth, target and jitter.

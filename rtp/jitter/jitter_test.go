@@ -87,7 +87,9 @@ func jbRun(t *testing.T, cfg Config, pkts []jbPkt, pops int) ([]string, *Buffer)
 			out = append(out, "C")
 		case Played:
 			require.Len(t, frame, audio.FrameSamples)
-			out = append(out, fmt.Sprint("P", uint16(frame[0])))
+			// The last sample: a frame after concealment starts with a
+			// cross-fade.
+			out = append(out, fmt.Sprint("P", uint16(frame[len(frame)-1])))
 		}
 	}
 	return out, jb
@@ -294,6 +296,7 @@ func TestJitterTimestampJumpNotJitter(t *testing.T) {
 	require.Zero(t, jb.Stats().JitterUnits)
 }
 
+// Concealment of a steady signal, then audio again.
 func TestJitterConcealmentFades(t *testing.T) {
 	jb, err := New(Config{})
 	require.NoError(t, err)
@@ -312,6 +315,7 @@ func TestJitterConcealmentFades(t *testing.T) {
 	push(8, 25) // 2..7 lost
 	var got []int16
 	var statuses []Status
+	var last []int16
 	for k := 2; k < 11; k++ {
 		var st Status
 		var out []int16
@@ -320,22 +324,43 @@ func TestJitterConcealmentFades(t *testing.T) {
 		if len(out) > 0 {
 			got = append(got, out[0])
 			require.Len(t, out, audio.FrameSamples)
+			last = out
 		}
 	}
 	require.Equal(t, []Status{Played, Played,
 		Concealed, Concealed, Concealed, Concealed, Concealed, Concealed,
 		Played}, statuses)
-	require.Equal(t, []int16{level, level, level, level * 2 / 3, level / 3, 0, 0, 0, level}, got)
+	// Full level for 10 ms, then 20 % less every 10 ms, silent from
+	// 60 ms; the audio that resumes fades in from the concealment.
+	faded := func(e int32) int16 { return int16(int32(level) * (480 - e) / 400) }
+	require.Equal(t, []int16{level, level, level, faded(160), faded(320), 0, 0, 0}, got[:8])
+	require.Less(t, got[8], level/4, "cross-faded from the silent concealment")
+	require.Equal(t, level, last[len(last)-1])
 	require.Equal(t, "concealed", Concealed.String())
 }
 
 // Depth adaptation: alternating network delays raise the RFC 3550 jitter
 // estimate and the target delay (never above MaxDepth); when the network
 // calms down, the estimate decays and the buffer discards frames to shrink
-// back toward MinDepth.
+// back toward MinDepth, in the pauses: every frame of speech after the
+// jittery phase is played.
 func TestJitterDepthAdaptation(t *testing.T) {
 	const maxDepth = 160 * time.Millisecond
-	jb, err := New(Config{Decode: jbDecode, MaxDepth: maxDepth})
+	// Speech is 1000+seq, the last 20 of every 100 packets a pause (0).
+	decode := func(dst []int16, pt uint8, payload []byte) ([]int16, error) {
+		dst, err := jbDecode(dst, pt, payload)
+		seq := binary.BigEndian.Uint16(payload)
+		for i := len(dst) - audio.FrameSamples; i < len(dst); i++ {
+			if seq%100 >= 80 {
+				dst[i] = 0
+			} else {
+				dst[i] = int16(1000 + seq)
+			}
+		}
+		return dst, err
+	}
+	playedSpeech := map[int16]bool{}
+	jb, err := New(Config{Decode: decode, MaxDepth: maxDepth})
 	require.NoError(t, err)
 	var frame []int16
 	seq := uint16(0)
@@ -370,6 +395,9 @@ func TestJitterDepthAdaptation(t *testing.T) {
 		var st Status
 		frame, st = jb.Pop(jbT0.Add(time.Duration(now)*time.Millisecond), frame[:0])
 		counts[st]++
+		if st == Played {
+			playedSpeech[frame[len(frame)-1]] = true
+		}
 		targets = append(targets, jb.Stats().Target)
 		if i == 299 {
 			jitterAt299 = jb.Stats().Jitter
@@ -384,6 +412,11 @@ func TestJitterDepthAdaptation(t *testing.T) {
 	require.Less(t, st.Jitter, time.Millisecond)
 	require.Equal(t, DefaultMinDepth, st.Target, "calm phase brings it back")
 	require.Positive(t, st.Discarded, "the buffer shrank by discarding frames")
+	for s := 300; s < 880; s++ {
+		if s%100 < 80 {
+			require.True(t, playedSpeech[int16(1000+s)], "speech frame %d played, not discarded", s)
+		}
+	}
 	require.Less(t, st.Late, uint64(10), "the buffer grew to absorb 70 ms of jitter")
 	require.Zero(t, st.Underruns)
 	require.LessOrEqual(t, st.Depth, DefaultMinDepth+audio.FrameDuration)

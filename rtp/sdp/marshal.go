@@ -170,6 +170,9 @@ func (m *MediaDescription) toPion(sessConn netip.Addr) (*psdp.MediaDescription, 
 	if m.RTCPMux {
 		add("rtcp-mux", "")
 	}
+	if m.VoIPMetrics {
+		add("rtcp-xr", "voip-metrics")
+	}
 	for _, a := range m.Attributes {
 		if a.Key == "" || strings.ContainsAny(a.Key, ":\r\n") || strings.ContainsAny(a.Value, "\r\n") {
 			return nil, sdpBadField("attribute", a.Key+":"+a.Value)

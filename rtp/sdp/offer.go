@@ -68,6 +68,18 @@ type Config struct {
 	// Ptime is the packetization time we want to receive, in milliseconds
 	// (a=ptime, RFC 4566 §6); 0 means DefaultPtime.
 	Ptime int
+	// VoIPMetrics offers, or accepts when offered, RTCP XR VoIP Metrics
+	// reports (a=rtcp-xr:voip-metrics, RFC 3611 §4.7, §5.1).
+	VoIPMetrics bool
+	// AnswerInOurOrder makes an answer list the formats it accepts in the
+	// order of Codecs rather than the offer's (RFC 3264 §6.1 allows it;
+	// by default the offerer's preference wins). Either way the offer's
+	// payload type numbers are kept.
+	AnswerInOurOrder bool
+	// MaxPtime, when not 0, is announced as a=maxptime (RFC 4566 §6): the
+	// longest packets we can receive, in milliseconds. It must not be
+	// below Ptime.
+	MaxPtime int
 	// Direction is the local direction preference; the zero value is
 	// SendRecv.
 	Direction Direction
@@ -143,6 +155,8 @@ func (c Config) withDefaults() (Config, error) {
 	switch {
 	case c.Ptime < 0:
 		return bad("negative ptime")
+	case c.MaxPtime < 0 || (c.MaxPtime > 0 && c.MaxPtime < cmp.Or(c.Ptime, DefaultPtime)):
+		return bad("maxptime below ptime")
 	case c.Ptime == 0:
 		c.Ptime = DefaultPtime
 	}
@@ -226,6 +240,12 @@ type MediaParams struct {
 	// RemotePtime is the peer's a=ptime in milliseconds, 0 if it sent none;
 	// it is the packetization the peer wants to receive.
 	RemotePtime int
+	// RemoteMaxPtime is the peer's a=maxptime in milliseconds, 0 if it
+	// sent none: the longest packets the peer can receive.
+	RemoteMaxPtime int
+	// VoIPMetrics reports that both sides announced RTCP XR VoIP Metrics
+	// (a=rtcp-xr:voip-metrics): the session adds the block to its reports.
+	VoIPMetrics bool
 }
 
 // sessionFor returns an empty description carrying cfg's origin and
@@ -247,15 +267,17 @@ func sessionFor(cfg Config) *SessionDescription {
 // unless rtcp-mux was negotiated in an answer (RFC 5761 §5.1.1).
 func audioMediaFor(cfg Config, formats []audio.Codec, dir Direction, mux, answer bool) MediaDescription {
 	m := MediaDescription{
-		Type:       "audio",
-		Port:       cfg.Port,
-		Proto:      cmp.Or(cfg.Proto, "RTP/AVP"),
-		Formats:    formats,
-		Connection: cfg.Addr,
-		Direction:  dir,
-		Ptime:      cfg.Ptime,
-		RTCPMux:    mux,
-		Attributes: slices.Clone(cfg.Attributes),
+		Type:        "audio",
+		Port:        cfg.Port,
+		Proto:       cmp.Or(cfg.Proto, "RTP/AVP"),
+		Formats:     formats,
+		Connection:  cfg.Addr,
+		Direction:   dir,
+		Ptime:       cfg.Ptime,
+		MaxPtime:    cfg.MaxPtime,
+		RTCPMux:     mux,
+		VoIPMetrics: cfg.VoIPMetrics,
+		Attributes:  slices.Clone(cfg.Attributes),
 	}
 	if !mux || !answer {
 		m.RTCPPort = cfg.RTCPPort
@@ -343,6 +365,9 @@ func answerWith(offer *SessionDescription, cfg Config, want Direction) (*Session
 		var formats []audio.Codec
 		if reason == "" {
 			formats = commonCodecs(om.Formats, cfg.Codecs)
+			if cfg.AnswerInOurOrder {
+				formats = inOrderOf(formats, cfg.Codecs)
+			}
 			if !slices.ContainsFunc(formats, func(c audio.Codec) bool { return !isAuxCodec(c) }) {
 				reason = "no common codec"
 			}
@@ -366,6 +391,8 @@ func answerWith(offer *SessionDescription, cfg Config, want Direction) (*Session
 		ans.Media = append(ans.Media, am)
 		accepted = i
 		params = mediaParamsFor(i, om, slices.Clone(formats), dir, mux)
+		params.VoIPMetrics = cfg.VoIPMetrics && om.VoIPMetrics
+		ans.Media[len(ans.Media)-1].VoIPMetrics = params.VoIPMetrics
 	}
 	if accepted < 0 {
 		if len(reasons) == 0 {
@@ -374,6 +401,21 @@ func answerWith(offer *SessionDescription, cfg Config, want Direction) (*Session
 		return nil, MediaParams{}, fmt.Errorf("%w: %s", ErrNotAcceptable, strings.Join(reasons, "; "))
 	}
 	return ans, params, nil
+}
+
+// inOrderOf returns formats sorted by the position of the matching
+// preferred format in prefs (stable).
+func inOrderOf(formats, prefs []audio.Codec) []audio.Codec {
+	rank := func(c audio.Codec) int {
+		for i, p := range prefs {
+			if sameCodec(c, p) {
+				return i
+			}
+		}
+		return len(prefs)
+	}
+	slices.SortStableFunc(formats, func(a, b audio.Codec) int { return cmp.Compare(rank(a), rank(b)) })
+	return formats
 }
 
 // commonCodecs returns, in the offer's order, the offered formats that
@@ -407,12 +449,13 @@ func commonCodecs(offered, prefs []audio.Codec) []audio.Codec {
 // side is remote.
 func mediaParamsFor(idx int, remote *MediaDescription, codecs []audio.Codec, dir Direction, mux bool) MediaParams {
 	p := MediaParams{
-		Index:       idx,
-		RemoteRTP:   netip.AddrPortFrom(remote.Connection, remote.Port),
-		RTCPMux:     mux,
-		Codecs:      codecs,
-		Direction:   dir,
-		RemotePtime: remote.Ptime,
+		Index:          idx,
+		RemoteRTP:      netip.AddrPortFrom(remote.Connection, remote.Port),
+		RTCPMux:        mux,
+		Codecs:         codecs,
+		Direction:      dir,
+		RemotePtime:    remote.Ptime,
+		RemoteMaxPtime: remote.MaxPtime,
 	}
 	if remote.Connection.IsUnspecified() {
 		p.Direction = p.Direction.Intersect(RecvOnly) // RFC 3264 §8.4: send nothing
@@ -482,7 +525,9 @@ func ApplyAnswer(offer, answer *SessionDescription) (MediaParams, error) {
 		if om.Connection.IsUnspecified() {
 			dir = dir.Intersect(SendOnly)
 		}
-		return mediaParamsFor(i, am, codecs, dir, om.RTCPMux && am.RTCPMux), nil
+		p := mediaParamsFor(i, am, codecs, dir, om.RTCPMux && am.RTCPMux)
+		p.VoIPMetrics = om.VoIPMetrics && am.VoIPMetrics
+		return p, nil
 	}
 	return MediaParams{}, fmt.Errorf("%w: the answer rejected every audio stream", ErrNotAcceptable)
 }

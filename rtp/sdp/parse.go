@@ -364,6 +364,8 @@ func mediaFromPion(pm *psdp.MediaDescription, ov mediaOverride, sessConn netip.A
 			}
 		case "rtcp-mux":
 			m.RTCPMux = true
+		case "rtcp-xr":
+			m.VoIPMetrics = m.VoIPMetrics || slices.Contains(strings.Fields(a.Value), "voip-metrics")
 		default:
 			if d, ok := parseMediaDirection(key); ok {
 				if !dirSet {

@@ -149,6 +149,9 @@ type MediaDescription struct {
 	RTCPAddr netip.Addr
 	// RTCPMux is true with a=rtcp-mux (RFC 5761 §5.1.1).
 	RTCPMux bool
+	// VoIPMetrics is true with a=rtcp-xr listing voip-metrics (RFC 3611
+	// §5.1): RTCP XR VoIP Metrics report blocks are used.
+	VoIPMetrics bool
 	// Direction is the stream's direction, the session-level one when the
 	// section names none, sendrecv when neither does (RFC 3264 §5.1).
 	Direction Direction

@@ -1,0 +1,139 @@
+package jitter
+
+import "math"
+
+// Packet loss concealment settings, after ITU-T G.711 Appendix I, at
+// 8 kHz.
+const (
+	// plcPitchMin and plcPitchMax bound the pitch period searched: 5 to
+	// 15 ms (200 to 66 Hz).
+	plcPitchMin = 40
+	plcPitchMax = 120
+	// plcCorrLen is the stretch of history matched against the one a
+	// period earlier to find the pitch: 20 ms.
+	plcCorrLen = 160
+	// plcHistory is the audio kept for the search: 3.25 longest periods.
+	plcHistory = 390
+	// plcHold is how long concealment keeps the full level: 10 ms; it
+	// then fades by 20 % every 10 ms, reaching silence at plcSilent
+	// (60 ms).
+	plcHold   = 80
+	plcSilent = 480
+	// plcOLAMin and plcOLAMax bound the overlap-add that joins the
+	// concealment to the audio that follows it: 4 ms, 4 ms more per
+	// 10 ms concealed, at most 10 ms.
+	plcOLAMin = 32
+	plcOLAMax = 80
+)
+
+// concealer fills lost audio by repeating the last pitch period of what
+// was played (the waveform substitution of ITU-T G.711 Appendix I): it
+// finds the period by correlation, repeats it in phase, fades it after
+// 10 ms to silence at 60 ms, and cross-fades into the audio that resumes.
+// It is part of a Buffer and as such not safe for concurrent use.
+type concealer struct {
+	hist   []int16 // the last samples played out, at most plcHistory
+	pitch  []int16 // the period being repeated
+	pos    int     // next sample of pitch
+	erased int     // samples concealed in the erasure in progress
+}
+
+// played records samples that are about to be played out as received.
+// After an erasure it first cross-fades their start with the continued
+// concealment, in place.
+func (c *concealer) played(samples []int16) {
+	if c.erased > 0 && len(c.pitch) > 0 {
+		n := min(plcOLAMin+plcOLAMin*((c.erased-1)/plcHold), plcOLAMax, len(samples))
+		for i := range n {
+			syn := float64(c.next())
+			w := float64(i+1) / float64(n+1)
+			samples[i] = clamp16(syn*(1-w) + float64(samples[i])*w)
+		}
+	}
+	c.erased = 0
+	c.remember(samples)
+}
+
+// conceal fills out with concealment and records it as played.
+func (c *concealer) conceal(out []int16) {
+	if c.erased == 0 {
+		c.findPitch()
+	}
+	if len(c.pitch) == 0 {
+		clear(out)
+	} else {
+		for i := range out {
+			out[i] = c.next()
+		}
+	}
+	c.remember(out)
+}
+
+// next returns the next concealment sample at the level due.
+func (c *concealer) next() int16 {
+	v := c.pitch[c.pos]
+	c.pos = (c.pos + 1) % len(c.pitch)
+	e := c.erased
+	c.erased++
+	switch {
+	case e < plcHold:
+		return v
+	case e >= plcSilent:
+		return 0
+	}
+	return int16(int32(v) * int32(plcSilent-e) / (plcSilent - plcHold))
+}
+
+// remember appends samples to the history, keeping the last plcHistory.
+func (c *concealer) remember(samples []int16) {
+	if len(samples) >= plcHistory {
+		c.hist = append(c.hist[:0], samples[len(samples)-plcHistory:]...)
+		return
+	}
+	if drop := len(c.hist) + len(samples) - plcHistory; drop > 0 {
+		c.hist = c.hist[:copy(c.hist, c.hist[drop:])]
+	}
+	c.hist = append(c.hist, samples...)
+}
+
+// findPitch starts an erasure: the period whose shift best matches the
+// end of the history with what came a period before (normalised
+// cross-correlation), and the last period of history to repeat.
+func (c *concealer) findPitch() {
+	c.pitch, c.pos = c.pitch[:0], 0
+	h := c.hist
+	corr := min(plcCorrLen, len(h)-plcPitchMin)
+	if corr < plcPitchMin {
+		return // too little history: silence
+	}
+	x := h[len(h)-corr:]
+	best, bestScore := 0, math.Inf(-1)
+	for p := plcPitchMin; p <= plcPitchMax && p+corr <= len(h); p++ {
+		y := h[len(h)-corr-p : len(h)-p]
+		var xy, yy float64
+		for i := range x {
+			xy += float64(x[i]) * float64(y[i])
+			yy += float64(y[i]) * float64(y[i])
+		}
+		if yy == 0 {
+			continue
+		}
+		if score := xy / math.Sqrt(yy); score > bestScore {
+			best, bestScore = p, score
+		}
+	}
+	if best == 0 {
+		return // silence before the loss: silence
+	}
+	c.pitch = append(c.pitch, h[len(h)-best:]...)
+}
+
+// reset forgets the history (a new stream).
+func (c *concealer) reset() {
+	c.hist, c.pitch = c.hist[:0], c.pitch[:0]
+	c.pos, c.erased = 0, 0
+}
+
+func clamp16(v float64) int16 {
+	return int16(min(max(math.Round(v), math.MinInt16), math.MaxInt16))
+}
