@@ -12,13 +12,13 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/dialtone/dialtone/rtp/sdp"
+	"github.com/dialtone/dialtone/internal/timerheap"
 	"github.com/dialtone/dialtone/rtp/audio"
 	"github.com/dialtone/dialtone/rtp/dtmf"
 	"github.com/dialtone/dialtone/rtp/g711"
 	"github.com/dialtone/dialtone/rtp/jitter"
+	"github.com/dialtone/dialtone/rtp/sdp"
 	"github.com/dialtone/dialtone/rtp/srtp"
-	"github.com/dialtone/dialtone/internal/timerheap"
 )
 
 // rxState is the receiving side of a session, guarded by Session.mu.
