@@ -226,7 +226,7 @@ func (ic *IncomingCall) Answer(local []byte) (*Call, error) {
 	c.mu.Lock()
 	c.answerSessionLocked(ic.req, res)
 	c.armSessionLocked()
-	c.startRetransmit(ic.w, res, cs.Seq)
+	c.startRetransmit(ic.w, res, cs.Seq, media != nil && len(ic.req.Body()) == 0)
 	c.mu.Unlock()
 	ic.final, ic.call = true, c
 	// The event goes out before the 2xx: the ACK it brings may arrive at
@@ -497,7 +497,7 @@ func (u *UA) inDialog(ctx context.Context, w transaction.ResponseWriter, req *si
 		}
 		if req.Method == sip.INVITE {
 			cs, _ := req.CSeq()
-			c.startRetransmit(w, res, cs.Seq)
+			c.startRetransmit(w, res, cs.Seq, len(offer) == 0)
 		}
 		c.mu.Unlock()
 		u.respond(w, res)

@@ -23,16 +23,19 @@ type retransmission struct {
 	res   *sip.Response
 	wait  dialog.AckWait
 	timer *clockTimer
+	// offered: the INVITE had no SDP, so the 2xx carries our offer and
+	// the ACK its answer (RFC 3264 §4).
+	offered bool
 }
 
 // startRetransmit retransmits res (our 2xx to an INVITE with CSeq seq)
 // until its ACK, from T1 doubling up to T2, for at most 64·T1 (RFC 3261
 // §13.3.1.4). Called with c.mu held.
-func (c *Call) startRetransmit(w transaction.ResponseWriter, res *sip.Response, seq uint32) {
+func (c *Call) startRetransmit(w transaction.ResponseWriter, res *sip.Response, seq uint32, offered bool) {
 	if c.rtx != nil {
 		c.rtx.timer.Stop()
 	}
-	r := &retransmission{w: w, res: res, wait: dialog.NewAckWait(time.Now(), seq, c.u.t1, c.u.t2)}
+	r := &retransmission{w: w, res: res, wait: dialog.NewAckWait(time.Now(), seq, c.u.t1, c.u.t2), offered: offered}
 	c.arm(r)
 	c.rtx = r
 }
@@ -98,10 +101,13 @@ func (c *Call) receiveAck(ack *sip.Request) {
 	bye := c.byeOnAck
 	c.mu.Unlock()
 	var mediaErr error
-	if m := c.media; m != nil && !bye {
+	if m := c.media; m != nil && !bye && r.offered {
 		m.mu.Lock()
 		pending := m.neg.OfferPending()
 		m.mu.Unlock()
+		// Only the ACK of a 2xx that carried our offer answers it: an
+		// offer of ours pending now may be a re-INVITE of our own sent
+		// before this ACK arrived, whose answer comes in its 2xx.
 		if pending {
 			// Our offer was in the 2xx: the ACK carries the answer
 			// (RFC 3264 §4, late offer and offerless re-INVITE).

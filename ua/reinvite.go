@@ -58,7 +58,13 @@ func (c *Call) mediaReinvite(ctx context.Context, hold, resume bool) error {
 			m.neg.Resume()
 		}
 	}
-	offer, err := m.neg.CreateOffer()
+	// The re-offer goes out under the call's SRTP policy: the key in use
+	// once the stream is secured (media_srtp.go).
+	err := m.prepareOfferLocked()
+	var offer []byte
+	if err == nil {
+		offer, err = m.neg.CreateOffer()
+	}
 	if err != nil {
 		restore()
 		m.mu.Unlock()
