@@ -103,10 +103,18 @@ func (l *Layer) SendDatagram(f Flow, b []byte) error {
 	return l.writeUDP(s, b, dst, Flow{Network: UDP, Local: s.local, Remote: dst})
 }
 
-// isSTUN tells a STUN message from SIP by its first byte (RFC 7983 §7:
-// 0 to 3 is STUN; SIP starts with a letter) and its minimum size.
+// isSTUN tells a STUN message from SIP (RFC 7983 §7: a first byte of 0 to
+// 3 is STUN; SIP starts with a letter) and checks its framing as RFC 8489
+// §5 and §6.3.4 describe it: the magic cookie, and a length that is a
+// multiple of 4 and counts the bytes after the header. Anything else goes
+// to the SIP parser, which counts it as malformed.
 func isSTUN(b []byte) bool {
-	return len(b) >= stunHeaderLen && b[0] < 4
+	if len(b) < stunHeaderLen || b[0] >= 4 {
+		return false
+	}
+	n := int(b[2])<<8 | int(b[3])
+	return n%4 == 0 && n == len(b)-stunHeaderLen &&
+		b[4] == 0x21 && b[5] == 0x12 && b[6] == 0xa4 && b[7] == 0x42
 }
 
 // stunHeaderLen is the size of a STUN message header (RFC 8489 §5).

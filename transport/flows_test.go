@@ -121,7 +121,8 @@ func TestSTUNOnSIPSocket(t *testing.T) {
 		require.NoError(t, err)
 		defer pc.Close()
 		req := make([]byte, 20)
-		req[1] = 1 // binding request
+		req[1] = 1                                    // binding request
+		copy(req[4:], []byte{0x21, 0x12, 0xa4, 0x42}) // the magic cookie
 		_, err = pc.WriteTo(req, net.UDPAddrFromAddrPort(addr))
 		require.NoError(t, err)
 		synctest.Wait()
@@ -129,6 +130,19 @@ func TestSTUNOnSIPSocket(t *testing.T) {
 		_, ok := rec.tryNext()
 		require.False(t, ok, "not SIP")
 		require.Zero(t, l.Stats().MalformedDatagrams)
+		// A low first byte alone does not make STUN: junk without the
+		// cookie, or whose length field disagrees, is a malformed datagram,
+		// counted (issue 21: every malformed message counted).
+		noCookie := make([]byte, 20)
+		badLen := append([]byte(nil), req...)
+		badLen[3] = 8
+		for _, junk := range [][]byte{noCookie, badLen} {
+			_, err = pc.WriteTo(junk, net.UDPAddrFromAddrPort(addr))
+			require.NoError(t, err)
+		}
+		synctest.Wait()
+		require.Len(t, got, 0, "junk is not handed to OnSTUN")
+		require.Equal(t, uint64(2), l.Stats().MalformedDatagrams)
 		require.NoError(t, pc.SetReadDeadline(time.Now().Add(time.Second)))
 		b := make([]byte, 16)
 		n, _, err := pc.ReadFrom(b)
