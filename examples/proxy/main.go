@@ -266,7 +266,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		printf("listening %s %s", n, a)
 		return a, nil
 	}
-	a, err := listen(transport.UDP, o.listen)
+	udpAddr, err := dualPort(o.listen)
+	if err != nil {
+		return err
+	}
+	a, err := listen(transport.UDP, udpAddr)
 	if err != nil {
 		return err
 	}
@@ -342,3 +346,32 @@ func (m multiTracer) Trace(ev transport.TraceEvent) {
 		t.Trace(ev)
 	}
 }
+
+// dualPort turns a "host:0" listen address into one whose port is free
+// for UDP and TCP alike, so that UDP and TCP share it (the UDP port the
+// system picks may be taken for TCP). Other addresses are returned as
+// they are.
+func dualPort(addr string) (string, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || port != "0" {
+		return addr, nil // a fixed port, or a bad address Listen reports
+	}
+	for range maxDualPortTries {
+		pc, err := net.ListenPacket("udp", net.JoinHostPort(host, "0"))
+		if err != nil {
+			return "", fmt.Errorf("listen udp %s: %w", addr, err)
+		}
+		got := pc.LocalAddr().String()
+		ln, err := net.Listen("tcp", got)
+		_ = pc.Close()
+		if err == nil {
+			_ = ln.Close()
+			return got, nil
+		}
+	}
+	return "", fmt.Errorf("listen %s: no port free for both UDP and TCP in %d tries", addr, maxDualPortTries)
+}
+
+// maxDualPortTries bounds dualPort's search for a port free on both
+// transports.
+const maxDualPortTries = 20
