@@ -94,6 +94,13 @@ func startDaemon(t *testing.T, name, log string, bin string, args ...string) *da
 	return d
 }
 
+// daemonStopTimeout bounds the wait for a daemon to exit after SIGTERM. It
+// outlasts the 10 s our examples give their own graceful stop (hang-ups
+// and un-REGISTERs answered, at most 10 s after the first signal), so a
+// daemon still draining junk calls, as dial does after the flood, is not
+// killed a moment before it would have exited cleanly.
+const daemonStopTimeout = stopTimeout + 5*time.Second
+
 // stop ends the daemon and every process of its group; idempotent.
 func (d *daemon) stop() {
 	select {
@@ -102,7 +109,7 @@ func (d *daemon) stop() {
 	default:
 	}
 	_ = d.cmd.Process.Signal(syscall.SIGTERM)
-	timer := time.NewTimer(stopTimeout)
+	timer := time.NewTimer(daemonStopTimeout)
 	defer timer.Stop()
 	select {
 	case <-d.done:
