@@ -13,6 +13,11 @@ REPORT      := bin/testreport
 # The programs the interop tests drive; when all are installed, the interop
 # suite may skip nothing.
 PEER_PROGRAMS := sipp kamailio kamcmd baresip tshark sox
+# go test's own limit on one test binary (its default is 10m). The interop
+# suite takes about 10 minutes on 2 busy cores; the limit leaves room for a
+# slow machine while .ci/run's 30 minutes still hold.
+UNIT_TIMEOUT    ?= 15m
+INTEROP_TIMEOUT ?= 20m
 
 .PHONY: test vet lint unit interop fuzz-short fuzz-long bench tools peers peers-if-root $(REPORT)
 
@@ -30,7 +35,7 @@ lint: tools
 # package's coverage and, at the end, how many RFC 4475/5118 torture cases
 # ran and every skipped test with its reason.
 unit: $(REPORT)
-	$(GO) test -race -shuffle=on -count=1 -cover -json $(PKGS) | $(REPORT) -title unit -count TestTorture
+	$(GO) test -race -shuffle=on -count=1 -timeout $(UNIT_TIMEOUT) -cover -json $(PKGS) | $(REPORT) -title unit -count TestTorture
 
 # Tests against real peers (SIPp, Kamailio, baresip) on loopback; under
 # CI=true a missing peer fails the run instead of skipping. Prints each test
@@ -41,8 +46,8 @@ interop: $(REPORT)
 	for p in $(PEER_PROGRAMS); do command -v $$p >/dev/null || missing="$$missing $$p"; done; \
 	if [ -z "$$missing" ]; then flags="$$flags -fail-on-skip"; \
 	else echo "interop: not installed:$$missing (make peers); their tests skip, or fail under CI=true"; fi; \
-	echo "$(GO) test -race -count=1 -tags interop -json ./internal/interop | $(REPORT) $$flags"; \
-	$(GO) test -race -count=1 -tags interop -json ./internal/interop | $(REPORT) $$flags
+	echo "$(GO) test -race -count=1 -timeout $(INTEROP_TIMEOUT) -tags interop -json ./internal/interop | $(REPORT) $$flags"; \
+	$(GO) test -race -count=1 -timeout $(INTEROP_TIMEOUT) -tags interop -json ./internal/interop | $(REPORT) $$flags
 
 $(REPORT):
 	$(GO) build -o $(REPORT) ./internal/testreport

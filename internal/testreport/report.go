@@ -59,6 +59,7 @@ type report struct {
 	pkgOut  map[string][]string  // each package's own lines
 	passed  int
 	failed  []testKey
+	unended []testKey // running when their package failed
 	skipped []skip
 
 	counted map[testKey]*[3]int // passed, failed, skipped subtests of -count tests
@@ -158,10 +159,32 @@ func (r *report) handlePackage(e event) {
 	case "fail":
 		r.packages++
 		r.pkgFailed = append(r.pkgFailed, e.Package)
+		r.printUnended(e.Package)
 		for _, l := range r.pkgOut[e.Package] {
 			fmt.Fprint(r.w, l)
 		}
 		delete(r.pkgOut, e.Package)
+	}
+}
+
+// printUnended prints the output of the package's tests that never ended:
+// when the test binary dies (-timeout's panic, a crash in a goroutine) the
+// tests still running get no result, and their lines hold the reason.
+func (r *report) printUnended(pkg string) {
+	var unended []testKey
+	for k := range r.output {
+		if k.pkg == pkg {
+			unended = append(unended, k)
+		}
+	}
+	slices.SortFunc(unended, func(a, b testKey) int { return strings.Compare(a.test, b.test) })
+	for _, k := range unended {
+		r.unended = append(r.unended, k)
+		fmt.Fprintf(r.w, "--- %s never ended (%s); its output:\n", k.test, k.pkg)
+		for _, l := range r.output[k] {
+			fmt.Fprint(r.w, l)
+		}
+		delete(r.output, k)
 	}
 }
 
@@ -266,6 +289,10 @@ func (r *report) summarize() bool {
 	}
 	for _, k := range r.failed {
 		fmt.Fprintf(r.w, "  FAIL %s %s\n", shortPkg(k.pkg), k.test)
+		ok = false
+	}
+	for _, k := range r.unended {
+		fmt.Fprintf(r.w, "  NEVER ENDED %s %s (the test binary died: see its output above)\n", shortPkg(k.pkg), k.test)
 		ok = false
 	}
 	for _, p := range r.pkgFailed {

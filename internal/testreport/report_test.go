@@ -103,6 +103,14 @@ func TestReport(t *testing.T) {
 			want: []string{"sip TestTorture: 3 subtests: 2 passed, 0 failed, 1 skipped\n"}},
 		{name: "counted test missing", in: passRun, opt: options{count: []string{"TestTorture"}}, ok: false,
 			want: []string{"FAIL: TestTorture ran no subtest (-count)\n"}},
+		{name: "timeout", in: `{"Action":"run","Package":"p","Test":"TestA"}
+{"Action":"pass","Package":"p","Test":"TestA"}
+{"Action":"run","Package":"p","Test":"TestSlow"}
+{"Action":"output","Package":"p","Test":"TestSlow","Output":"panic: test timed out after 10m0s\n"}
+{"Action":"output","Package":"p","Output":"FAIL\tp\t600.1s\n"}
+{"Action":"fail","Package":"p","Elapsed":600.1}
+`, ok: false, want: []string{"--- TestSlow never ended (p); its output:\npanic: test timed out after 10m0s\n",
+			"  NEVER ENDED p TestSlow (the test binary died", "  FAIL package p\n"}},
 		{name: "not json", in: "# pkg\n./a.go:1: syntax error\n", ok: false, want: []string{"./a.go:1: syntax error\n"}},
 		{name: "build failure", in: `{"ImportPath":"p [p.test]","Action":"build-output","Output":"a.go:1: bad\n"}
 {"ImportPath":"p [p.test]","Action":"build-fail"}
