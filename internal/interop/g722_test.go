@@ -35,50 +35,10 @@ const (
 // audio, playing a tone of hz.
 func startG722Baresip(t *testing.T, ctx context.Context, name string, hz int) *mediaBaresip {
 	t.Helper()
-	bin := peerBinary(t, "baresip", "baresip")
-	run := shortTempDir(t, "dtg7")
-	rec := filepath.Join(run, "rec")
-	require.NoError(t, os.MkdirAll(rec, 0o755))
-	base := freeUDPPorts(t, 13)
-	b := &mediaBaresip{baresip: &baresip{user: name, sipPort: base, ctrlPort: base + 2}, rec: rec}
-	tone := filepath.Join(run, "tone.wav")
-	require.NoError(t, writeToneWAV(tone, hz, g722.SampleRate, 60*time.Second))
-	config := fmt.Sprintf(`poll_method		epoll
-sip_listen		127.0.0.1:%d
-call_local_timeout	120
-call_max_calls		2
-audio_player		alsa,null
-audio_source		aufile,%s
-audio_alert		alsa,null
-ausrc_srate		16000
-auplay_srate		16000
-ausrc_channels		1
-auplay_channels		1
-audio_level		no
-rtp_ports		%d-%d
-rtp_timeout		0
-rtcp_mux		no
-jitter_buffer_delay	5-10
-net_interface		127.0.0.1
-module_path		/usr/lib/baresip/modules
-module			g722.so
-module			aufile.so
-module			alsa.so
-module			sndfile.so
-module_app		account.so
-module_app		menu.so
-module_app		ctrl_tcp.so
-ctrl_tcp_listen		127.0.0.1:%d
-snd_path		%s
-`, base, tone, base+3, base+12, b.ctrlPort, rec)
-	require.NoError(t, os.WriteFile(filepath.Join(run, "config"), []byte(config), 0o644))
-	account := fmt.Sprintf("<sip:%s@127.0.0.1>;answermode=auto;audio_codecs=G722/16000/1;medianat=;mediaenc=;regint=0\n", name)
-	require.NoError(t, os.WriteFile(filepath.Join(run, "accounts"), []byte(account), 0o644))
-	require.NoError(t, os.WriteFile(filepath.Join(run, "contacts"), nil, 0o644))
-	b.daemon = startDaemon(t, "baresip", filepath.Join(artifacts(t), "baresip-"+name+".log"), bin, "-4", "-f", run)
-	t.Cleanup(func() { logTails(t, b.log) })
-	waitListening(t, ctx, "tcp", b.ctrlPort)
-	return b
+	b, rec := launchBaresip(t, ctx, baresipSpec{user: name, dirPrefix: "dtg7", toneHz: hz, toneLen: 60 * time.Second,
+		rate: g722.SampleRate, maxCalls: 2, codecs: []string{"g722"}, record: true, jitterDelay: "5-10",
+		account: fmt.Sprintf("<sip:%s@127.0.0.1>;answermode=auto;audio_codecs=G722/16000/1;medianat=;mediaenc=;regint=0", name)})
+	return &mediaBaresip{baresip: b, rec: rec}
 }
 
 // wideUA is a UA preferring G.722, on loopback; onCall answers incoming

@@ -6,8 +6,6 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -42,52 +40,10 @@ type mediaBaresip struct {
 // and waits until its control port listens.
 func startMediaBaresip(t *testing.T, ctx context.Context, name string, hz int, accountParams ...string) *mediaBaresip {
 	t.Helper()
-	bin := peerBinary(t, "baresip", "baresip")
-	run := shortTempDir(t, "dtmb")
-	rec := filepath.Join(run, "rec")
-	require.NoError(t, os.MkdirAll(rec, 0o755))
-	// SIP on N (UDP, TCP), TLS on N+1, ctrl_tcp on N+2, RTP on N+3..N+12.
-	base := freeUDPPorts(t, 13)
-	b := &mediaBaresip{baresip: &baresip{user: name, sipPort: base, ctrlPort: base + 2}, rec: rec}
-	wav := filepath.Join(run, "tone.wav")
-	require.NoError(t, writeToneWAV(wav, hz, 8000, 60*time.Second))
-	config := fmt.Sprintf(`poll_method		epoll
-sip_listen		127.0.0.1:%d
-call_local_timeout	120
-call_max_calls		2
-audio_player		alsa,null
-audio_source		aufile,%s
-audio_alert		alsa,null
-ausrc_srate		8000
-auplay_srate		8000
-ausrc_channels		1
-auplay_channels		1
-audio_level		no
-rtp_ports		%d-%d
-rtp_timeout		0
-rtcp_mux		no
-jitter_buffer_delay	5-10
-dns_server		127.0.0.1:53
-net_interface		127.0.0.1
-module_path		/usr/lib/baresip/modules
-module			g711.so
-module			aufile.so
-module			alsa.so
-module			sndfile.so
-module_app		account.so
-module_app		menu.so
-module_app		ctrl_tcp.so
-ctrl_tcp_listen		127.0.0.1:%d
-snd_path		%s
-`, base, wav, base+3, base+12, b.ctrlPort, rec)
-	require.NoError(t, os.WriteFile(filepath.Join(run, "config"), []byte(config), 0o644))
-	account := fmt.Sprintf("<sip:%s@127.0.0.1>;answermode=auto;audio_codecs=PCMU,PCMA;medianat=;mediaenc=;regint=0%s\n", name, strings.Join(accountParams, ""))
-	require.NoError(t, os.WriteFile(filepath.Join(run, "accounts"), []byte(account), 0o644))
-	require.NoError(t, os.WriteFile(filepath.Join(run, "contacts"), nil, 0o644))
-	b.daemon = startDaemon(t, "baresip", filepath.Join(artifacts(t), "baresip-"+name+".log"), bin, "-4", "-f", run)
-	t.Cleanup(func() { logTails(t, b.log) })
-	waitListening(t, ctx, "tcp", b.ctrlPort)
-	return b
+	b, rec := launchBaresip(t, ctx, baresipSpec{user: name, dirPrefix: "dtmb", toneHz: hz, toneLen: 60 * time.Second, maxCalls: 2,
+		codecs: []string{"g711"}, record: true, jitterDelay: "5-10", dns: true,
+		account: fmt.Sprintf("<sip:%s@127.0.0.1>;answermode=auto;audio_codecs=PCMU,PCMA;medianat=;mediaenc=;regint=0%s", name, strings.Join(accountParams, ""))})
+	return &mediaBaresip{baresip: b, rec: rec}
 }
 
 // uri is baresip's own address, sip:<name>@127.0.0.1:port.

@@ -344,47 +344,10 @@ func TestKamailioTLSFlowRecovery(t *testing.T) {
 // auto-answering, trusting caFile for TLS.
 func startBaresipOver(t *testing.T, ctx context.Context, k *kamailio, user string, network transport.Network, caFile string) *baresip {
 	t.Helper()
-	bin := peerBinary(t, "baresip", "baresip")
-	run := shortTempDir(t, "dtbs")
-	base := freeUDPPorts(t, 13)
-	b := &baresip{user: user, sipPort: base, ctrlPort: base + 2}
-	wav := filepath.Join(run, "tone.wav")
-	require.NoError(t, writeToneWAV(wav, 440, 8000, 2*time.Second))
-	config := fmt.Sprintf(`poll_method		epoll
-sip_listen		127.0.0.1:%d
-sip_cafile		%s
-call_local_timeout	120
-call_max_calls		4
-audio_player		alsa,null
-audio_source		aufile,%s
-audio_alert		alsa,null
-ausrc_srate		8000
-auplay_srate		8000
-ausrc_channels		1
-auplay_channels		1
-audio_level		no
-rtp_ports		%d-%d
-rtp_timeout		0
-rtcp_mux		no
-dns_server		127.0.0.1:53
-net_interface		127.0.0.1
-module_path		/usr/lib/baresip/modules
-module			g711.so
-module			aufile.so
-module			alsa.so
-module_app		account.so
-module_app		menu.so
-module_app		ctrl_tcp.so
-ctrl_tcp_listen		127.0.0.1:%d
-`, b.sipPort, caFile, wav, base+3, base+12, b.ctrlPort)
-	require.NoError(t, os.WriteFile(filepath.Join(run, "config"), []byte(config), 0o644))
-	account := fmt.Sprintf("<%s;transport=%s>;auth_pass=%spw;answermode=auto;audio_codecs=PCMU,PCMA;medianat=;mediaenc=;regint=300;outbound=\"%s\"\n",
-		k.uri(user), network, user, kamailioHop(k, network))
-	require.NoError(t, os.WriteFile(filepath.Join(run, "accounts"), []byte(account), 0o644))
-	require.NoError(t, os.WriteFile(filepath.Join(run, "contacts"), nil, 0o644))
-	b.daemon = startDaemon(t, "baresip", filepath.Join(artifacts(t), "baresip-"+user+".log"), bin, "-4", "-f", run)
-	t.Cleanup(func() { logTails(t, b.log) })
-	waitListening(t, ctx, "tcp", b.ctrlPort)
+	b, _ := launchBaresip(t, ctx, baresipSpec{user: user, dirPrefix: "dtbs", toneHz: 440, toneLen: 2 * time.Second, maxCalls: 4,
+		codecs: []string{"g711"}, dns: true, caFile: caFile,
+		account: fmt.Sprintf("<%s;transport=%s>;auth_pass=%spw;answermode=auto;audio_codecs=PCMU,PCMA;medianat=;mediaenc=;regint=300;outbound=\"%s\"",
+			k.uri(user), network, user, kamailioHop(k, network))})
 	k.waitBinding(t, ctx, user, true)
 	return b
 }

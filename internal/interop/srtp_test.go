@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/netip"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -42,52 +41,10 @@ func startSRTPBaresip(t *testing.T, ctx context.Context, name string, hz int, me
 // codec (as baresip names it: "PCMU", "G722/16000/1").
 func startSecureBaresip(t *testing.T, ctx context.Context, name string, hz, rate int, codec, mediaenc string) (*mediaBaresip, int) {
 	t.Helper()
-	bin := peerBinary(t, "baresip", "baresip")
-	run := shortTempDir(t, "dtsr")
-	rec := filepath.Join(run, "rec")
-	require.NoError(t, os.MkdirAll(rec, 0o755))
-	base := freeUDPPorts(t, 13)
-	b := &mediaBaresip{baresip: &baresip{user: name, sipPort: base, ctrlPort: base + 2}, rec: rec}
-	tone := filepath.Join(run, "tone.wav")
-	require.NoError(t, writeToneWAV(tone, hz, rate, 60*time.Second))
-	config := fmt.Sprintf(`poll_method		epoll
-sip_listen		127.0.0.1:%d
-call_local_timeout	120
-call_max_calls		2
-audio_player		alsa,null
-audio_source		aufile,%s
-audio_alert		alsa,null
-ausrc_srate		%d
-auplay_srate		%d
-ausrc_channels		1
-auplay_channels		1
-audio_level		no
-rtp_ports		%d-%d
-rtp_timeout		0
-rtcp_mux		no
-jitter_buffer_delay	5-10
-net_interface		127.0.0.1
-module_path		/usr/lib/baresip/modules
-module			g711.so
-module			g722.so
-module			srtp.so
-module			aufile.so
-module			alsa.so
-module			sndfile.so
-module_app		account.so
-module_app		menu.so
-module_app		ctrl_tcp.so
-ctrl_tcp_listen		127.0.0.1:%d
-snd_path		%s
-`, base, tone, rate, rate, base+3, base+12, b.ctrlPort, rec)
-	require.NoError(t, os.WriteFile(filepath.Join(run, "config"), []byte(config), 0o644))
-	account := fmt.Sprintf("<sip:%s@127.0.0.1>;answermode=auto;audio_codecs=%s;medianat=;mediaenc=%s;regint=0\n", name, codec, mediaenc)
-	require.NoError(t, os.WriteFile(filepath.Join(run, "accounts"), []byte(account), 0o644))
-	require.NoError(t, os.WriteFile(filepath.Join(run, "contacts"), nil, 0o644))
-	b.daemon = startDaemon(t, "baresip", filepath.Join(artifacts(t), "baresip-"+name+".log"), bin, "-4", "-f", run)
-	t.Cleanup(func() { logTails(t, b.log) })
-	waitListening(t, ctx, "tcp", b.ctrlPort)
-	return b, base + 3
+	b, rec := launchBaresip(t, ctx, baresipSpec{user: name, dirPrefix: "dtsr", toneHz: hz, toneLen: 60 * time.Second,
+		rate: rate, maxCalls: 2, codecs: []string{"g711", "g722", "srtp"}, record: true, jitterDelay: "5-10",
+		account: fmt.Sprintf("<sip:%s@127.0.0.1>;answermode=auto;audio_codecs=%s;medianat=;mediaenc=%s;regint=0", name, codec, mediaenc)})
+	return &mediaBaresip{baresip: b, rec: rec}, b.sipPort + 3
 }
 
 // srtpUA is a UA with SRTP policy p on loopback, RTCP every 500 ms.
