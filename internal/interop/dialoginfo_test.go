@@ -4,13 +4,11 @@ package interop
 
 import (
 	"context"
-	"net"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/dialtone/dialtone/transport"
 	"github.com/dialtone/dialtone/ua"
 )
 
@@ -23,18 +21,7 @@ func TestWatchDialogsFromSIPp(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
 	defer cancel()
 	target, wait := sippServing(t, ctx, "dialog_notifier", "-sf", scenario(t, "uas_dialog_notifier.xml"))
-	w := &wireLog{}
-	u, err := ua.New(ua.Config{
-		Listen:    []ua.ListenConfig{{Network: transport.UDP, Addr: net.JoinHostPort(loopback, "0")}},
-		Transport: ua.TransportConfig{Tracer: w},
-	})
-	require.NoError(t, err)
-	defer func() {
-		require.NoError(t, u.Close())
-		if t.Failed() {
-			t.Logf("--- last messages of our UA:\n%s", w.dump(12))
-		}
-	}()
+	u, _ := tracedUA(t, ua.Config{})
 	views := make(chan ua.DialogInfo, 4)
 	s, err := u.WatchDialogs(ctx, target, ua.WatchOptions{
 		OnDialogInfo: func(_ context.Context, _ *ua.Subscription, d ua.DialogInfo) { views <- d },

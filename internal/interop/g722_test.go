@@ -128,20 +128,6 @@ func readDump16(t *testing.T, dir string) []int16 {
 	return all
 }
 
-// waitDump16 waits for baresip's recording of at least a second.
-func waitDump16(t *testing.T, ctx context.Context, dir string) []int16 {
-	t.Helper()
-	deadline := time.Now().Add(peerWait)
-	for {
-		got := readDump16(t, dir)
-		if len(got) >= g722.SampleRate {
-			return got
-		}
-		require.False(t, time.Now().After(deadline), "baresip recorded less than a second (%d samples)", len(got))
-		sleepCtx(ctx, peerPoll)
-	}
-}
-
 // TestG722ToBaresip: our UA, preferring G.722, calls baresip (g722 only,
 // 16 kHz). The call has G.722 (payload type 9, G722/8000), our host reads
 // and writes 16 kHz frames, and each side hears the other's tone above
@@ -164,7 +150,7 @@ func TestG722ToBaresip(t *testing.T) {
 	heard := talkWide(t, ctx, c.Media())
 	require.NoError(t, c.Hangup(ctx))
 	checkWide(t, "we", heard, widePeerTone, wideOurTone)
-	checkWide(t, "baresip", waitDump16(t, ctx, b.rec), wideOurTone, widePeerTone)
+	checkWide(t, "baresip", waitDump(t, ctx, b.rec, g722.SampleRate), wideOurTone, widePeerTone)
 }
 
 // TestG722FromBaresip: baresip (g722 only) calls our UA, which answers
@@ -202,5 +188,5 @@ func TestG722FromBaresip(t *testing.T) {
 	heard := talkWide(t, ctx, c.Media())
 	require.NoError(t, c.Hangup(ctx))
 	checkWide(t, "we", heard, widePeerTone, wideOurTone)
-	checkWide(t, "baresip", waitDump16(t, ctx, b.rec), wideOurTone, widePeerTone)
+	checkWide(t, "baresip", waitDump(t, ctx, b.rec, g722.SampleRate), wideOurTone, widePeerTone)
 }

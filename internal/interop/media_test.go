@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/dialtone/dialtone/rtp/audio"
+	"github.com/dialtone/dialtone/rtp/g722"
 	"github.com/dialtone/dialtone/rtp/wav"
 
 	"github.com/stretchr/testify/require"
@@ -128,6 +129,25 @@ func peak(samples []int16, hz float64) float64 {
 }
 
 // readDump reads baresip's recordings of received audio in dir (8 kHz mono
+// waitDump waits until baresip has recorded at least a second of the
+// audio it received into dir, at rate (8000 or 16000), and returns it.
+func waitDump(t *testing.T, ctx context.Context, dir string, rate int) []int16 {
+	t.Helper()
+	read := readDump
+	if rate == g722.SampleRate {
+		read = readDump16
+	}
+	deadline := time.Now().Add(peerWait)
+	for {
+		got := read(t, dir)
+		if len(got) >= rate {
+			return got
+		}
+		require.False(t, time.Now().After(deadline), "baresip recorded less than a second (%d samples)", len(got))
+		sleepCtx(ctx, peerPoll)
+	}
+}
+
 // after conversion); nil while there is none.
 func readDump(t *testing.T, dir string) []int16 {
 	t.Helper()

@@ -5,13 +5,11 @@ package interop
 import (
 	"context"
 	"errors"
-	"net"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/dialtone/dialtone/transport"
 	"github.com/dialtone/dialtone/ua"
 )
 
@@ -23,29 +21,7 @@ func TestPrackWithSIPp(t *testing.T) {
 	sippPath(t)
 	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
 	defer cancel()
-	target, wait := sippServing(t, ctx, "prack", "-sf", scenario(t, "uas_100rel.xml"))
-	w := &wireLog{}
-	u, err := ua.New(ua.Config{
-		Listen:    []ua.ListenConfig{{Network: transport.UDP, Addr: net.JoinHostPort(loopback, "0")}},
-		Transport: ua.TransportConfig{Tracer: w},
-		Media:     ua.MediaConfig{DisableMedia: true},
-	})
-	require.NoError(t, err)
-	defer func() {
-		require.NoError(t, u.Close())
-		if t.Failed() {
-			t.Logf("--- last messages of our UA:\n%s", w.dump(12))
-		}
-	}()
-	c, err := u.Dial(ctx, target, ua.DialOptions{SDP: testSDP(9)})
-	require.NoError(t, err)
-	wait()
-	select {
-	case <-c.Done():
-	case <-time.After(peerWait):
-		t.Fatalf("call not ended within %s", peerWait)
-	}
-	require.ErrorIs(t, c.Err(), ua.ErrRemoteHangup)
+	w := callSIPpUntilHangup(t, ctx, "prack", "uas_100rel.xml")
 	pracks := w.sent("PRACK ")
 	require.Len(t, pracks, 2)
 	require.Equal(t, "1 1 INVITE", headerValue(pracks[0], "RAck"))
@@ -72,11 +48,8 @@ func TestReliableRingToSIPp(t *testing.T) {
 			time.Sleep(20 * time.Millisecond) // a real peer: poll
 		}
 	}
-	w := &wireLog{}
-	u, err := ua.New(ua.Config{
-		Listen:    []ua.ListenConfig{{Network: transport.UDP, Addr: net.JoinHostPort(loopback, "0")}},
-		Transport: ua.TransportConfig{Tracer: w},
-		Media:     ua.MediaConfig{DisableMedia: true},
+	u, w := tracedUA(t, ua.Config{
+		Media: ua.MediaConfig{DisableMedia: true},
 		OnCall: func(_ context.Context, ic *ua.IncomingCall) {
 			for range 2 { // RSeq 1, then 2 once 1 is PRACKed
 				if ring(ic) != nil {
@@ -93,13 +66,6 @@ func TestReliableRingToSIPp(t *testing.T) {
 			}
 		},
 	})
-	require.NoError(t, err)
-	defer func() {
-		require.NoError(t, u.Close())
-		if t.Failed() {
-			t.Logf("--- last messages of our UA:\n%s", w.dump(12))
-		}
-	}()
 	sippAgainst(t, ctx, "reliable", scenario(t, "uac_100rel.xml"), u.Addrs()[0].String())
 	select {
 	case c := <-calls:
@@ -109,4 +75,23 @@ func TestReliableRingToSIPp(t *testing.T) {
 		t.Fatal("no call answered")
 	}
 	require.Len(t, w.received("PRACK "), 2)
+}
+
+// callSIPpUntilHangup calls a SIPp UAS running scenario file from a traced
+// UA without media, and waits until SIPp has hung the call up. It returns
+// what our UA sent and received.
+func callSIPpUntilHangup(t *testing.T, ctx context.Context, name, file string) *wireLog {
+	t.Helper()
+	target, wait := sippServing(t, ctx, name, "-sf", scenario(t, file))
+	u, w := tracedUA(t, ua.Config{Media: ua.MediaConfig{DisableMedia: true}})
+	c, err := u.Dial(ctx, target, ua.DialOptions{SDP: testSDP(9)})
+	require.NoError(t, err)
+	wait()
+	select {
+	case <-c.Done():
+	case <-time.After(peerWait):
+		t.Fatalf("call not ended within %s", peerWait)
+	}
+	require.ErrorIs(t, c.Err(), ua.ErrRemoteHangup)
+	return w
 }

@@ -4,13 +4,11 @@ package interop
 
 import (
 	"context"
-	"net"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/dialtone/dialtone/transport"
 	"github.com/dialtone/dialtone/ua"
 )
 
@@ -36,24 +34,14 @@ func TestSessionTimersWithSIPp(t *testing.T) {
 			ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
 			defer cancel()
 			calls := make(chan *ua.Call, 1)
-			w := &wireLog{}
 			cfg := tc.cfg
-			cfg.Listen = []ua.ListenConfig{{Network: transport.UDP, Addr: net.JoinHostPort(loopback, "0")}}
-			cfg.Transport.Tracer = w
 			cfg.OnCall = func(_ context.Context, ic *ua.IncomingCall) {
 				if c, err := ic.Answer(testSDP(9)); err == nil {
 					calls <- c
 				}
 			}
 			cfg.Media.DisableMedia = true
-			u, err := ua.New(cfg)
-			require.NoError(t, err)
-			defer func() {
-				require.NoError(t, u.Close())
-				if t.Failed() {
-					t.Logf("--- last messages of our UA:\n%s", w.dump(12))
-				}
-			}()
+			u, _ := tracedUA(t, cfg)
 			start := time.Now()
 			sippAgainst(t, ctx, "timer", scenario(t, tc.file), u.Addrs()[0].String())
 			var c *ua.Call
@@ -75,29 +63,7 @@ func TestSessionTimersWithSIPp(t *testing.T) {
 		t.Parallel()
 		ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
 		defer cancel()
-		target, wait := sippServing(t, ctx, "timer_422", "-sf", scenario(t, "uas_timer_422.xml"))
-		w := &wireLog{}
-		u, err := ua.New(ua.Config{
-			Listen:    []ua.ListenConfig{{Network: transport.UDP, Addr: net.JoinHostPort(loopback, "0")}},
-			Transport: ua.TransportConfig{Tracer: w},
-			Media:     ua.MediaConfig{DisableMedia: true},
-		})
-		require.NoError(t, err)
-		defer func() {
-			require.NoError(t, u.Close())
-			if t.Failed() {
-				t.Logf("--- last messages of our UA:\n%s", w.dump(12))
-			}
-		}()
-		c, err := u.Dial(ctx, target, ua.DialOptions{SDP: testSDP(9)})
-		require.NoError(t, err)
-		wait()
-		select {
-		case <-c.Done():
-		case <-time.After(peerWait):
-			t.Fatalf("call not ended within %s", peerWait)
-		}
-		require.ErrorIs(t, c.Err(), ua.ErrRemoteHangup)
+		w := callSIPpUntilHangup(t, ctx, "timer_422", "uas_timer_422.xml")
 		invites := w.sent("INVITE ")
 		require.Len(t, invites, 2, "the INVITE and its retry after 422")
 		require.Equal(t, "1900", headerValue(invites[1], "Session-Expires"))

@@ -6,13 +6,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"encoding/hex"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -201,46 +198,7 @@ func checkEchoBytes(t *testing.T, port int, in, out []rtpPacket, inSize, outSize
 // sequence order (telephone events and RTCP left out).
 func readEchoCapture(t *testing.T, ctx context.Context, tshark, file string, lo, hi int) (sent, echoed map[int][]rtpPacket) {
 	t.Helper()
-	out, err := exec.CommandContext(ctx, tshark, "-r", file, "-n", "-o", "rtp.heuristic_rtp:TRUE",
-		"-Y", "rtp && rtp.p_type == 8", "-T", "fields", "-E", "separator=;",
-		"-e", "udp.srcport", "-e", "udp.dstport", "-e", "rtp.seq", "-e", "rtp.p_type", "-e", "rtp.payload").Output()
-	require.NoError(t, err, "tshark -r")
-	sent, echoed = map[int][]rtpPacket{}, map[int][]rtpPacket{}
-	for l := range strings.SplitSeq(strings.TrimSpace(string(out)), "\n") {
-		f := strings.Split(l, ";")
-		if len(f) != 5 {
-			continue
-		}
-		src, err1 := strconv.Atoi(f[0])
-		dst, err2 := strconv.Atoi(f[1])
-		seq, err3 := strconv.ParseUint(f[2], 10, 16)
-		pt, err4 := strconv.ParseUint(f[3], 10, 8)
-		payload, err5 := hex.DecodeString(strings.ReplaceAll(f[4], ":", ""))
-		require.NoError(t, errorsJoin(err1, err2, err3, err4, err5), "tshark line %q", l)
-		p := rtpPacket{seq: uint16(seq), pt: uint8(pt), payload: payload}
-		switch {
-		case dst >= lo && dst <= hi:
-			sent[dst] = append(sent[dst], p)
-		case src >= lo && src <= hi:
-			echoed[src] = append(echoed[src], p)
-		}
-	}
-	for _, m := range []map[int][]rtpPacket{sent, echoed} {
-		for _, pkts := range m {
-			first := pkts[0].seq
-			slicesSortBySeq(pkts, first)
-		}
-	}
-	return sent, echoed
-}
-
-// slicesSortBySeq sorts packets by sequence number from first, wrapping.
-func slicesSortBySeq(pkts []rtpPacket, first uint16) {
-	for i := 1; i < len(pkts); i++ {
-		for j := i; j > 0 && pkts[j].seq-first < pkts[j-1].seq-first; j-- {
-			pkts[j], pkts[j-1] = pkts[j-1], pkts[j]
-		}
-	}
+	return readCapturedRTP(t, ctx, tshark, file, "rtp && rtp.p_type == 8", 0, lo, hi)
 }
 
 // writeRTPPcapSizes writes a pcap file like writeRTPPcap, with packets of

@@ -292,8 +292,17 @@ type rtpPacket struct {
 // sent back from that port to mp, each by echobot port in sequence order.
 func readRTPCapture(t *testing.T, ctx context.Context, tshark, file string, mp, lo, hi int) (sent, echoed map[int][]rtpPacket) {
 	t.Helper()
+	return readCapturedRTP(t, ctx, tshark, file, "rtp", mp, lo, hi)
+}
+
+// readCapturedRTP reads the RTP packets of the capture that match tshark's
+// display filter: those sent to each port in lo..hi and those sent from
+// it, each by that port in sequence order. With peer > 0 only packets
+// from and to port peer count.
+func readCapturedRTP(t *testing.T, ctx context.Context, tshark, file, display string, peer, lo, hi int) (sent, echoed map[int][]rtpPacket) {
+	t.Helper()
 	out, err := exec.CommandContext(ctx, tshark, "-r", file, "-n", "-o", "rtp.heuristic_rtp:TRUE",
-		"-Y", "rtp", "-T", "fields", "-E", "separator=;",
+		"-Y", display, "-T", "fields", "-E", "separator=;",
 		"-e", "udp.srcport", "-e", "udp.dstport", "-e", "rtp.seq", "-e", "rtp.p_type", "-e", "rtp.payload").Output()
 	require.NoError(t, err, "tshark -r")
 	sent, echoed = map[int][]rtpPacket{}, map[int][]rtpPacket{}
@@ -310,9 +319,9 @@ func readRTPCapture(t *testing.T, ctx context.Context, tshark, file string, mp, 
 		require.NoError(t, errorsJoin(err1, err2, err3, err4, err5), "tshark line %q", l)
 		p := rtpPacket{seq: uint16(seq), pt: uint8(pt), payload: payload}
 		switch {
-		case src == mp && dst >= lo && dst <= hi:
+		case (peer == 0 || src == peer) && dst >= lo && dst <= hi:
 			sent[dst] = append(sent[dst], p)
-		case dst == mp && src >= lo && src <= hi:
+		case (peer == 0 || dst == peer) && src >= lo && src <= hi:
 			echoed[src] = append(echoed[src], p)
 		}
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/dialtone/dialtone/rtp"
 	"github.com/dialtone/dialtone/rtp/audio"
 	"github.com/dialtone/dialtone/rtp/g711"
+	"github.com/dialtone/dialtone/rtp/g722"
 	"github.com/dialtone/dialtone/rtp/srtp"
 	"github.com/dialtone/dialtone/rtp/wav"
 	"github.com/dialtone/dialtone/transport"
@@ -161,7 +162,7 @@ func TestSRTPToBaresip(t *testing.T) {
 	sleepCtx(ctx, captureSettle)
 	c.stop(t)
 	checkWireEncrypted(t, ctx, tshark, pcap, rtpLo, rtpLo+9)
-	got := waitDump(t, ctx, b.rec)
+	got := waitDump(t, ctx, b.rec, audio.SampleRate)
 	require.Greater(t, peak(got, mediaOurTone), mediaMinLevel, "our tone in baresip's recording")
 }
 
@@ -200,22 +201,8 @@ func TestSRTPFromBaresip(t *testing.T) {
 	sleepCtx(ctx, captureSettle)
 	c.stop(t)
 	checkWireEncrypted(t, ctx, tshark, pcap, rtpLo, rtpLo+9)
-	got := waitDump(t, ctx, b.rec)
+	got := waitDump(t, ctx, b.rec, audio.SampleRate)
 	require.Greater(t, peak(got, mediaOurTone), mediaMinLevel, "our tone in baresip's recording")
-}
-
-// waitDump waits for baresip's 8 kHz recording of at least a second.
-func waitDump(t *testing.T, ctx context.Context, dir string) []int16 {
-	t.Helper()
-	deadline := time.Now().Add(peerWait)
-	for {
-		got := readDump(t, dir)
-		if len(got) >= audio.SampleRate {
-			return got
-		}
-		require.False(t, time.Now().After(deadline), "baresip recorded less than a second (%d samples)", len(got))
-		sleepCtx(ctx, peerPoll)
-	}
 }
 
 // TestEchobotG722SRTP: baresip (G.722 only, SRTP mandatory) calls
@@ -237,7 +224,7 @@ func TestEchobotG722SRTP(t *testing.T) {
 	_, err = b.ctl(ctx, "hangup", "")
 	require.NoError(t, err)
 	b.waitCalls(t, ctx, "no call", func(l string) bool { return !strings.Contains(l, "sip:") })
-	got := waitDump16(t, ctx, b.rec)
+	got := waitDump(t, ctx, b.rec, g722.SampleRate)
 	echoed := peakWide(got, widePeerTone)
 	t.Logf("baresip heard its own %d Hz back at %.4f", widePeerTone, echoed)
 	require.Greater(t, echoed, mediaMinLevel, "baresip's 5 kHz tone echoed over G.722 and SRTP")

@@ -72,6 +72,28 @@ func (w *wireLog) received(prefix string) []string {
 	return out
 }
 
+// tracedUA starts a UA from cfg with a wireLog as its tracer, listening
+// on a loopback UDP port unless cfg says where. When the test ends the UA
+// is closed and, if the test failed, the last messages it sent and
+// received are logged.
+func tracedUA(t *testing.T, cfg ua.Config) (*ua.UA, *wireLog) {
+	t.Helper()
+	w := &wireLog{}
+	if len(cfg.Listen) == 0 {
+		cfg.Listen = []ua.ListenConfig{{Network: transport.UDP, Addr: net.JoinHostPort(loopback, "0")}}
+	}
+	cfg.Transport.Tracer = w
+	u, err := ua.New(cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		require.NoError(t, u.Close())
+		if t.Failed() {
+			t.Logf("--- last messages of our UA:\n%s", w.dump(12))
+		}
+	})
+	return u, w
+}
+
 // dump returns the last n messages, for a failing test's log.
 func (w *wireLog) dump(n int) string {
 	w.mu.Lock()
