@@ -214,3 +214,29 @@ func requireSameRequest(t *testing.T, a, b *sip.Request) {
 	vb, _ := b.TopVia()
 	require.NotEqual(t, va.Branch(), vb.Branch(), "a new transaction")
 }
+
+// foSetup is the common failover scene: a UA at 192.0.2.1 whose lines
+// reach example.test, which resolves to srvA, a blackhole, then srvB, a
+// server that answers "ok".
+type foSetup struct {
+	n    *memnet.Network
+	hole *blackhole
+	b    *foServer
+	u    *ua.UA
+	rec  *recorder
+}
+
+// newFOSetup builds the scene with lines (one foLine(nil) when none); the
+// network closes when the test ends.
+func newFOSetup(t *testing.T, lines ...ua.LineConfig) *foSetup {
+	t.Helper()
+	if len(lines) == 0 {
+		lines = []ua.LineConfig{foLine(nil)}
+	}
+	s := &foSetup{n: memnet.New(memnet.Config{})}
+	t.Cleanup(func() { s.n.Close() })
+	s.hole = newBlackhole(t, s.n, srvA)
+	s.b = newFOServer(t, s.n, srvB, "ok")
+	s.u, s.rec = newUA(t, s.n, "192.0.2.1:5060", ua.Config{Resolver: failoverResolver(srvA, srvB), Lines: lines})
+	return s
+}

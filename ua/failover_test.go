@@ -97,14 +97,9 @@ func TestFailoverRegister(t *testing.T) {
 // that got a 100 Trying waits for Timer F before the next target.
 func TestFailoverNotAfterProvisional(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		n := memnet.New(memnet.Config{})
-		defer n.Close()
-		hole := newBlackhole(t, n, srvA)
-		b := newFOServer(t, n, srvB, "ok")
-		u, _ := newUA(t, n, "192.0.2.1:5060", ua.Config{
-			Resolver: failoverResolver(srvA, srvB),
-			Lines:    []ua.LineConfig{foLine(nil)},
-		})
+		fo := newFOSetup(t)
+		hole, u := fo.hole, fo.u
+		b := fo.b
 		t0 := time.Now()
 		done := make(chan error, 1)
 		go func() { done <- u.Lines()[0].Register(t.Context()) }()
@@ -123,17 +118,12 @@ func TestFailoverNotAfterProvisional(t *testing.T) {
 // again. When every target is dead, the least recently failed is tried.
 func TestFailoverDeadMemory(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		n := memnet.New(memnet.Config{})
-		defer n.Close()
-		hole := newBlackhole(t, n, srvA)
-		b := newFOServer(t, n, srvB, "ok")
-		u, _ := newUA(t, n, "192.0.2.1:5060", ua.Config{
-			Resolver: failoverResolver(srvA, srvB),
-			Lines: []ua.LineConfig{foLine(nil), foLine(func(lc *ua.LineConfig) {
-				lc.AOR = "sip:bob@example.test"
-				lc.ProbeInterval = -1
-			})},
-		})
+		fo := newFOSetup(t, foLine(nil), foLine(func(lc *ua.LineConfig) {
+			lc.AOR = "sip:bob@example.test"
+			lc.ProbeInterval = -1
+		}))
+		hole, u := fo.hole, fo.u
+		b := fo.b
 		l1, l2 := u.Lines()[0], u.Lines()[1]
 		t0 := time.Now()
 		require.NoError(t, l1.Register(t.Context()))
@@ -293,14 +283,8 @@ func TestFailoverInviteCancelRace(t *testing.T) {
 // and a BYE: no call is left up there.
 func TestFailoverLate2xxFromAbandonedTarget(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		n := memnet.New(memnet.Config{})
-		defer n.Close()
-		hole := newBlackhole(t, n, srvA)
-		newFOServer(t, n, srvB, "ok")
-		u, _ := newUA(t, n, "192.0.2.1:5060", ua.Config{
-			Resolver: failoverResolver(srvA, srvB),
-			Lines:    []ua.LineConfig{foLine(nil)},
-		})
+		fo := newFOSetup(t)
+		hole, u := fo.hole, fo.u
 		c, err := u.Dial(t.Context(), "sip:bob@example.test", ua.DialOptions{})
 		require.NoError(t, err)
 		time.Sleep(2 * time.Second)
@@ -326,14 +310,10 @@ func TestFailoverLate2xxFromAbandonedTarget(t *testing.T) {
 // re-registers there. Each move is an event with its reason.
 func TestFailoverProbeBack(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		n := memnet.New(memnet.Config{})
-		defer n.Close()
-		hole := newBlackhole(t, n, srvA)
-		b := newFOServer(t, n, srvB, "ok")
-		u, rec := newUA(t, n, "192.0.2.1:5060", ua.Config{
-			Resolver: failoverResolver(srvA, srvB),
-			Lines:    []ua.LineConfig{foLine(nil)},
-		})
+		fo := newFOSetup(t)
+		n, hole, u := fo.n, fo.hole, fo.u
+		b := fo.b
+		rec := fo.rec
 		line := u.Lines()[0]
 		t0 := time.Now()
 		require.NoError(t, line.Register(t.Context()))
@@ -398,14 +378,9 @@ func TestFailoverProbeBack(t *testing.T) {
 // out still ends the call locally (RFC 3261 §12, §15).
 func TestFailoverDialogKeepsRoute(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		n := memnet.New(memnet.Config{})
-		defer n.Close()
-		hole := newBlackhole(t, n, srvA)
-		newFOServer(t, n, srvB, "ok")
-		u, rec := newUA(t, n, "192.0.2.1:5060", ua.Config{
-			Resolver: failoverResolver(srvA, srvB),
-			Lines:    []ua.LineConfig{foLine(nil)},
-		})
+		fo := newFOSetup(t)
+		n, hole, u := fo.n, fo.hole, fo.u
+		rec := fo.rec
 		c, err := u.Dial(t.Context(), "sip:bob@example.test", ua.DialOptions{})
 		require.NoError(t, err)
 		hole.close()
