@@ -3,10 +3,7 @@
 package interop
 
 import (
-	"bufio"
 	"context"
-	"fmt"
-	"io"
 	"math"
 	"net"
 	"os"
@@ -62,66 +59,12 @@ func startEchobotEnv(t *testing.T, ctx context.Context, env []string, extra ...s
 	bin := buildEchobot(t, ctx)
 	base := freeUDPPorts(t, echobotRTPPorts)
 	e := &echobot{rtpMin: base, rtpMax: base + echobotRTPPorts - 1}
-	e.program = &program{
-		cmd: exec.CommandContext(ctx, bin, append([]string{
-			"-listen", net.JoinHostPort(loopback, "0"), "-media-ip", loopback,
-			"-rtp-min", strconv.Itoa(e.rtpMin), "-rtp-max", strconv.Itoa(e.rtpMax),
-			"-max-call", peerTestTimeout.String()}, extra...)...),
-		stdout: filepath.Join(artifacts(t), "echobot.stdout"),
-		stderr: filepath.Join(artifacts(t), "echobot.stderr"),
-		addrs:  make(chan string, 4),
-		done:   make(chan struct{}),
-	}
-	p := e.program
-	if len(env) > 0 {
-		p.cmd.Env = append(os.Environ(), env...)
-	}
-	p.cmd.Cancel = func() error { return p.cmd.Process.Signal(os.Interrupt) }
-	p.cmd.WaitDelay = stopTimeout
-	errf, err := os.Create(p.stderr)
-	require.NoError(t, err)
-	defer errf.Close()
-	p.cmd.Stderr = errf
-	pipe, err := p.cmd.StdoutPipe()
-	require.NoError(t, err)
-	outf, err := os.Create(p.stdout)
-	require.NoError(t, err)
-	require.NoError(t, p.cmd.Start(), "start echobot")
-	go func() {
-		defer close(p.done)
-		defer outf.Close()
-		sc := bufio.NewScanner(pipe)
-		for sc.Scan() {
-			line := sc.Text()
-			fmt.Fprintln(outf, line)
-			// "15:04:05.000 listening udp 127.0.0.1:5070"
-			if _, rest, ok := strings.Cut(line, " listening "); ok {
-				select {
-				case p.addrs <- rest:
-				default:
-				}
-			}
-		}
-		_, _ = io.Copy(io.Discard, pipe)
-		p.waitErr = p.cmd.Wait()
-	}()
-	t.Cleanup(func() { p.stop(t) })
-
-	timer := time.NewTimer(startTimeout)
-	defer timer.Stop()
-	for e.sip == "" {
-		select {
-		case a := <-p.addrs:
-			if n, addr, _ := strings.Cut(a, " "); n == "udp" {
-				e.sip = addr
-			}
-		case <-p.done:
-			logTails(t, p.stdout, p.stderr)
-			t.Fatalf("echobot exited before listening: %v", p.waitErr)
-		case <-timer.C:
-			t.Fatalf("echobot did not listen within %s", startTimeout)
-		}
-	}
+	var addrs map[string]string
+	e.program, addrs = startProgramEnv(t, ctx, bin, env, []string{"udp"}, append([]string{
+		"-listen", net.JoinHostPort(loopback, "0"), "-media-ip", loopback,
+		"-rtp-min", strconv.Itoa(e.rtpMin), "-rtp-max", strconv.Itoa(e.rtpMax),
+		"-max-call", peerTestTimeout.String()}, extra...)...)
+	e.sip = addrs["udp"]
 	return e
 }
 

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -119,6 +120,17 @@ type program struct {
 // listens on every network in networks.
 func startProgram(t *testing.T, ctx context.Context, bin string, networks []string, args ...string) (*program, map[string]string) {
 	t.Helper()
+	return startProgramEnv(t, ctx, bin, nil, networks, args...)
+}
+
+// listeningLine matches the line our programs print for each listener,
+// "listening udp 127.0.0.1:5070", after an optional "15:04:05.000 " time.
+var listeningLine = regexp.MustCompile(`^(?:\d\d:\d\d:\d\d\.\d{3} )?listening (\S+ \S+)`)
+
+// startProgramEnv is startProgram with env (KEY=value) added to the
+// program's environment.
+func startProgramEnv(t *testing.T, ctx context.Context, bin string, env, networks []string, args ...string) (*program, map[string]string) {
+	t.Helper()
 	dir := artifacts(t)
 	base := filepath.Base(bin)
 	p := &program{
@@ -127,6 +139,9 @@ func startProgram(t *testing.T, ctx context.Context, bin string, networks []stri
 		stderr: filepath.Join(dir, base+".stderr"),
 		addrs:  make(chan string, 4),
 		done:   make(chan struct{}),
+	}
+	if len(env) > 0 {
+		p.cmd.Env = append(os.Environ(), env...)
 	}
 	p.cmd.Cancel = func() error { return p.cmd.Process.Signal(os.Interrupt) }
 	p.cmd.WaitDelay = stopTimeout
@@ -146,9 +161,9 @@ func startProgram(t *testing.T, ctx context.Context, bin string, networks []stri
 		for sc.Scan() {
 			line := sc.Text()
 			fmt.Fprintln(outf, line)
-			if rest, ok := strings.CutPrefix(line, "listening "); ok {
+			if m := listeningLine.FindStringSubmatch(line); m != nil {
 				select {
-				case p.addrs <- rest:
+				case p.addrs <- m[1]:
 				default:
 				}
 			}
