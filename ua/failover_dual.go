@@ -2,7 +2,6 @@ package ua
 
 import (
 	"context"
-	"strconv"
 	"time"
 
 	"github.com/dialtone/dialtone/sip"
@@ -88,39 +87,15 @@ func (l *Line) newAltRegister(contacts []regContact) *sip.Request {
 	if l.altProxy != nil {
 		uri = *l.altProxy
 	}
-	req := sip.NewRequest(sip.REGISTER, uri)
-	req.SetTo(sip.Address{URI: l.aor.URI})
-	from := l.aor
+	route := l.proxy
+	if l.altOutbound != nil {
+		route = l.altOutbound
+	}
 	l.mu.Lock()
-	from.Params = from.Params.Set("tag", l.alt.fromTag)
-	req.SetCallID(l.alt.callID)
 	l.alt.cseq++
-	req.SetCSeq(sip.CSeq{Seq: l.alt.cseq, Method: sip.REGISTER})
+	tag, callID, seq := l.alt.fromTag, l.alt.callID, l.alt.cseq
 	l.mu.Unlock()
-	req.SetFrom(from)
-	switch {
-	case l.altOutbound != nil:
-		req.Set("Route", "<"+l.altOutbound.String()+">")
-	case l.proxy != nil:
-		req.Set("Route", "<"+l.proxy.String()+">")
-	}
-	for _, c := range contacts {
-		a := c.addr
-		a.Params = a.Params.Set("expires", strconv.FormatUint(uint64(c.expires), 10))
-		if !l.cfg.NoOutbound && (c.expires > 0 || len(contacts) == 1) {
-			// A second flow of the same instance: its own reg-id (RFC
-			// 5626 §4.2), so a location service both proxies share
-			// keeps both.
-			a = l.outboundParams(a, "2")
-		}
-		req.Add("Contact", a.String())
-	}
-	if !l.cfg.NoOutbound {
-		req.Set("Supported", "outbound, path")
-	}
-	if len(contacts) == 1 {
-		req.Set("Expires", strconv.FormatUint(uint64(contacts[0].expires), 10))
-	}
-	l.u.addCommon(req)
-	return req
+	// A second flow of the same instance: its own reg-id (RFC 5626 §4.2),
+	// so a location service both proxies share keeps both.
+	return l.registerRequest(uri, route, tag, callID, seq, "2", contacts)
 }

@@ -554,24 +554,33 @@ func (l *Line) exchangeWith(ctx context.Context, contacts []regContact, build fu
 }
 
 func (l *Line) newRegister(contacts []regContact) *sip.Request {
-	req := sip.NewRequest(sip.REGISTER, *l.registrar)
-	req.SetTo(sip.Address{URI: l.aor.URI})
-	from := l.aor
-	from.Params = from.Params.Set("tag", l.fromTag)
-	req.SetFrom(from)
-	req.SetCallID(l.callID)
 	l.mu.Lock()
 	l.cseq++
-	req.SetCSeq(sip.CSeq{Seq: l.cseq, Method: sip.REGISTER})
+	seq := l.cseq
 	l.mu.Unlock()
-	if l.proxy != nil {
-		req.Set("Route", "<"+l.proxy.String()+">")
+	return l.registerRequest(*l.registrar, l.proxy, l.fromTag, l.callID, seq, "1", contacts)
+}
+
+// registerRequest builds a REGISTER to uri, routed through route when it
+// is set, with the registration's From tag, Call-ID and CSeq (RFC 3261
+// §10.2), binding contacts. Unless outbound is off, a contact that stays
+// (and a lone one) carries the instance and regID (RFC 5626 §4.2).
+func (l *Line) registerRequest(uri sip.URI, route *sip.URI, fromTag, callID string, seq uint32, regID string, contacts []regContact) *sip.Request {
+	req := sip.NewRequest(sip.REGISTER, uri)
+	req.SetTo(sip.Address{URI: l.aor.URI})
+	from := l.aor
+	from.Params = from.Params.Set("tag", fromTag)
+	req.SetFrom(from)
+	req.SetCallID(callID)
+	req.SetCSeq(sip.CSeq{Seq: seq, Method: sip.REGISTER})
+	if route != nil {
+		req.Set("Route", "<"+route.String()+">")
 	}
 	for _, c := range contacts {
 		a := c.addr
 		a.Params = a.Params.Set("expires", strconv.FormatUint(uint64(c.expires), 10))
 		if !l.cfg.NoOutbound && (c.expires > 0 || len(contacts) == 1) {
-			a = l.outboundParams(a, "1")
+			a = l.outboundParams(a, regID)
 		}
 		req.Add("Contact", a.String())
 	}
