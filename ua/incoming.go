@@ -436,6 +436,30 @@ func (u *UA) awaitAnswer(ctx context.Context, ic *IncomingCall) {
 	ic.mu.Unlock()
 }
 
+// admitInDialog checks a request that came in a dialog, with mu (the
+// dialog owner's lock) held: when gone (the dialog has ended) it is
+// answered 481; else d checks its CSeq (RFC 3261 §12.2.2), and a refusal
+// is answered as d says (a re-INVITE overlapping ours gets 491 with a
+// Retry-After, RFC 3261 §14.1). On refusal mu is unlocked and it returns
+// false; when the request may go on, mu stays held.
+func (u *UA) admitInDialog(w transaction.ResponseWriter, req *sip.Request, mu *sync.Mutex, d *dialog.Dialog, gone bool) bool {
+	if gone {
+		mu.Unlock()
+		u.respond(w, sip.NewResponse(req, sip.StatusCallTransactionDoesNotExist, ""))
+		return false
+	}
+	if err := d.ReceiveRequest(req); err != nil {
+		res := d.NewResponse(req, dialog.StatusCode(err), "")
+		if errors.Is(err, dialog.ErrOverlap) {
+			res.Set("Retry-After", strconv.Itoa(int(dialog.OverlapRetryAfter(u.cfg.Rand)/time.Second)))
+		}
+		mu.Unlock()
+		u.respond(w, res)
+		return false
+	}
+	return true
+}
+
 // inDialog serves a request with a To tag: BYE, re-INVITE, UPDATE, INFO,
 // OPTIONS and MESSAGE of a call (RFC 3261 §12.2.2).
 func (u *UA) inDialog(ctx context.Context, w transaction.ResponseWriter, req *sip.Request) {
@@ -445,18 +469,7 @@ func (u *UA) inDialog(ctx context.Context, w transaction.ResponseWriter, req *si
 		return
 	}
 	c.mu.Lock()
-	if c.state == CallEnded || c.d == nil {
-		c.mu.Unlock()
-		u.respond(w, sip.NewResponse(req, sip.StatusCallTransactionDoesNotExist, ""))
-		return
-	}
-	if err := c.d.ReceiveRequest(req); err != nil {
-		res := c.d.NewResponse(req, dialog.StatusCode(err), "")
-		if errors.Is(err, dialog.ErrOverlap) {
-			res.Set("Retry-After", strconv.Itoa(int(dialog.OverlapRetryAfter(u.cfg.Rand)/time.Second)))
-		}
-		c.mu.Unlock()
-		u.respond(w, res)
+	if !u.admitInDialog(w, req, &c.mu, c.d, c.state == CallEnded || c.d == nil) {
 		return
 	}
 	switch req.Method {

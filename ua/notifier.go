@@ -291,15 +291,7 @@ func (n *Notifier) end(why error) {
 func (n *Notifier) serve(ctx context.Context, w transaction.ResponseWriter, req *sip.Request) {
 	u := n.u
 	n.mu.Lock()
-	if n.ended {
-		n.mu.Unlock()
-		u.respond(w, sip.NewResponse(req, sip.StatusCallTransactionDoesNotExist, ""))
-		return
-	}
-	if err := n.d.ReceiveRequest(req); err != nil {
-		res := n.d.NewResponse(req, dialog.StatusCode(err), "")
-		n.mu.Unlock()
-		u.respond(w, res)
+	if !u.admitInDialog(w, req, &n.mu, n.d, n.ended) {
 		return
 	}
 	if req.Method != sip.SUBSCRIBE {

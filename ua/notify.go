@@ -260,15 +260,7 @@ func (f *subFork) serve(ctx context.Context, w transaction.ResponseWriter, req *
 	s.noteMu.Lock()
 	defer s.noteMu.Unlock()
 	s.mu.Lock()
-	if f.ended {
-		s.mu.Unlock()
-		u.respond(w, sip.NewResponse(req, sip.StatusCallTransactionDoesNotExist, ""))
-		return
-	}
-	if err := f.d.ReceiveRequest(req); err != nil {
-		res := f.d.NewResponse(req, dialog.StatusCode(err), "")
-		s.mu.Unlock()
-		u.respond(w, res)
+	if !u.admitInDialog(w, req, &s.mu, f.d, f.ended) {
 		return
 	}
 	refuse := func(code int) {

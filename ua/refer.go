@@ -193,15 +193,7 @@ func (c *Call) endRefer(x *referOut) {
 func (c *Call) referNotify(w transaction.ResponseWriter, req *sip.Request) {
 	u := c.u
 	c.mu.Lock()
-	if c.state == CallEnded || c.d == nil {
-		c.mu.Unlock()
-		u.respond(w, sip.NewResponse(req, sip.StatusCallTransactionDoesNotExist, ""))
-		return
-	}
-	if err := c.d.ReceiveRequest(req); err != nil {
-		res := c.d.NewResponse(req, dialog.StatusCode(err), "")
-		c.mu.Unlock()
-		u.respond(w, res)
+	if !u.admitInDialog(w, req, &c.mu, c.d, c.state == CallEnded || c.d == nil) {
 		return
 	}
 	x := c.xfer

@@ -169,15 +169,7 @@ func (r *IncomingRefer) notify(ctx context.Context, f fragment, last bool) {
 // URI, it is refused. A REFER the host leaves unanswered gets 603.
 func (u *UA) incomingRefer(ctx context.Context, w transaction.ResponseWriter, req *sip.Request, c *Call) {
 	c.mu.Lock()
-	if c.state == CallEnded || c.d == nil {
-		c.mu.Unlock()
-		u.respond(w, sip.NewResponse(req, sip.StatusCallTransactionDoesNotExist, ""))
-		return
-	}
-	if err := c.d.ReceiveRequest(req); err != nil {
-		res := c.d.NewResponse(req, dialog.StatusCode(err), "")
-		c.mu.Unlock()
-		u.respond(w, res)
+	if !u.admitInDialog(w, req, &c.mu, c.d, c.state == CallEnded || c.d == nil) {
 		return
 	}
 	refuse := func(code int) {
