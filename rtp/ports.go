@@ -10,6 +10,8 @@ import (
 	"net/netip"
 	"sync"
 	"syscall"
+
+	"github.com/dialtone/dialtone/internal/rtpsock"
 )
 
 // RTP port range defaults and allocation limits.
@@ -234,22 +236,9 @@ func (a *PortAllocator) release(port int) {
 
 // bindPorts binds RTP on port and, without mux, RTCP on port+1.
 func bindPorts(addr netip.Addr, port int, mux bool) (*UDPPorts, error) {
-	network := "udp4"
-	if addr.Is6() {
-		network = "udp6"
-	}
-	rtpConn, err := net.ListenUDP(network, net.UDPAddrFromAddrPort(netip.AddrPortFrom(addr, uint16(port))))
+	rtp, rtcp, err := rtpsock.ListenUDP(addr, port, mux)
 	if err != nil {
 		return nil, err
 	}
-	p := &UDPPorts{RTP: rtpConn, port: port}
-	if mux {
-		return p, nil
-	}
-	p.RTCP, err = net.ListenUDP(network, net.UDPAddrFromAddrPort(netip.AddrPortFrom(addr, uint16(port+1))))
-	if err != nil {
-		_ = rtpConn.Close()
-		return nil, err
-	}
-	return p, nil
+	return &UDPPorts{RTP: rtp, RTCP: rtcp, port: port}, nil
 }

@@ -27,24 +27,11 @@ type Scratch struct{}
 // socket to port+1. A port another program holds gives an error wrapping
 // syscall.EADDRINUSE.
 func Bind(addr netip.Addr, port int, mux bool) (*Pair, error) {
-	network := "udp4"
-	if addr.Is6() {
-		network = "udp6"
-	}
-	rtpConn, err := net.ListenUDP(network, net.UDPAddrFromAddrPort(netip.AddrPortFrom(addr, uint16(port))))
+	rtp, rtcp, err := ListenUDP(addr, port, mux)
 	if err != nil {
 		return nil, err
 	}
-	k := &Pair{rtp: rtpConn}
-	if mux {
-		return k, nil
-	}
-	k.rtcp, err = net.ListenUDP(network, net.UDPAddrFromAddrPort(netip.AddrPortFrom(addr, uint16(port+1))))
-	if err != nil {
-		_ = rtpConn.Close()
-		return nil, err
-	}
-	return k, nil
+	return &Pair{rtp: rtp, rtcp: rtcp}, nil
 }
 
 func (k *Pair) conn(rtcp bool) *net.UDPConn {
