@@ -779,21 +779,7 @@ func (c *resolveCache) put(k resolveCacheKey, rrs []dns.RR, nx bool, expires tim
 		c.m = make(map[resolveCacheKey]resolveCacheEntry)
 	}
 	if _, ok := c.m[k]; !ok && len(c.m) >= c.max {
-		now := time.Now()
-		var soonest resolveCacheKey
-		var soonestAt time.Time
-		for key, e := range c.m {
-			if !now.Before(e.expires) {
-				delete(c.m, key)
-				continue
-			}
-			if soonestAt.IsZero() || e.expires.Before(soonestAt) {
-				soonest, soonestAt = key, e.expires
-			}
-		}
-		if len(c.m) >= c.max {
-			delete(c.m, soonest)
-		}
+		evictExpiring(c.m, time.Now(), c.max, func(e resolveCacheEntry) time.Time { return e.expires })
 	}
 	c.m[k] = resolveCacheEntry{rrs: rrs, nx: nx, expires: expires}
 }

@@ -110,20 +110,7 @@ func (d *DeadTargets) MarkDead(t Target, now time.Time, dur time.Duration) {
 // evictLocked forgets expired marks, and the one that ends soonest if
 // none has expired.
 func (d *DeadTargets) evictLocked(now time.Time) {
-	var soonest targetKey
-	var soonestAt time.Time
-	for k, m := range d.m {
-		if !now.Before(m.until) {
-			delete(d.m, k)
-			continue
-		}
-		if soonestAt.IsZero() || m.until.Before(soonestAt) {
-			soonest, soonestAt = k, m.until
-		}
-	}
-	if len(d.m) >= d.max {
-		delete(d.m, soonest)
-	}
+	evictExpiring(d.m, now, d.max, func(m deadMark) time.Time { return m.until })
 }
 
 // MarkAlive forgets that t failed: it answered.
