@@ -1,10 +1,8 @@
 package ua_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -12,27 +10,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/dialtone/dialtone/internal/memnet"
+	"github.com/dialtone/dialtone/internal/testenv"
 	"github.com/dialtone/dialtone/sip"
 	"github.com/dialtone/dialtone/ua"
 )
-
-// syncBuffer is a log sink several goroutines may write.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // A panic in a host callback is recovered: the request it was handling is
 // answered 500, the panic is logged with its stack, and the UA goes on
@@ -125,7 +106,7 @@ func TestHostCallbackPanics(t *testing.T) {
 				n := memnet.New(memnet.Config{})
 				defer n.Close()
 				var armed atomic.Bool
-				logs := &syncBuffer{}
+				logs := &testenv.SyncBuffer{}
 				calls := make(chan *ua.Call, 4)
 				cfgB := tc.cfg(&armed, calls)
 				cfgB.Logger = slog.New(slog.NewTextHandler(logs, nil))

@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/dialtone/dialtone/internal/testenv"
 	"github.com/dialtone/dialtone/rtp"
 	"github.com/dialtone/dialtone/rtp/audio"
 	"github.com/dialtone/dialtone/rtp/sdp"
@@ -105,24 +106,6 @@ func (l *traceLog) String() string {
 	return l.data.String()
 }
 
-// safeBuffer is a bytes.Buffer for a logger written from many goroutines.
-type safeBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *safeBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *safeBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 var inlineKey = regexp.MustCompile(`inline:([A-Za-z0-9+/]{20,}=*)`)
 
 // SDES keys appear in the SDP bodies on the wire and nowhere else: not in
@@ -130,7 +113,7 @@ var inlineKey = regexp.MustCompile(`inline:([A-Za-z0-9+/]{20,}=*)`)
 func TestMediaSRTPKeysNotTraced(t *testing.T) {
 	ctx := mediaCtx(t)
 	trace := &traceLog{}
-	logs := &safeBuffer{}
+	logs := &testenv.SyncBuffer{}
 	b := newMediaPeer(t, ua.MediaConfig{SRTP: srtp.PolicyMandatory})
 	a := newLoopbackUA(t, ua.Config{
 		Transport: ua.TransportConfig{Tracer: trace},

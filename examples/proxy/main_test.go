@@ -17,13 +17,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/dialtone/dialtone/internal/testenv"
 	"github.com/dialtone/dialtone/transport"
 	"github.com/dialtone/dialtone/ua"
 )
@@ -182,7 +182,7 @@ func testRunStream(t *testing.T, n transport.Network, args []string, serverTLS, 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
-	trace := &syncBuffer{}
+	trace := &testenv.SyncBuffer{}
 	go func() {
 		done <- run(ctx, append([]string{"-domain", "example.test", "-listen", "127.0.0.1:0", "-trace",
 			"-user", "alice:a-secret", "-user", "bob:b-secret"}, args...), out, trace)
@@ -242,7 +242,7 @@ func testRunStream(t *testing.T, n transport.Network, args []string, serverTLS, 
 		// The ACK for a 2xx is forwarded on a goroutine of its own, so
 		// it may be traced after the call has ended at both phones.
 		require.Eventually(t, func() bool {
-			return trace.has("direction=out transport="+string(n), "first_line=\""+m+" sip:alice")
+			return trace.HasLine("direction=out transport="+string(n), "first_line=\""+m+" sip:alice")
 		}, 10*time.Second, 10*time.Millisecond, "%s not sent over %s", m, n)
 	}
 	require.NoError(t, alice.Close())
@@ -292,39 +292,4 @@ func testCert(t *testing.T) (certFile, keyFile string, server, client *tls.Confi
 	pool.AddCert(leaf)
 	return certFile, keyFile, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
 		&tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
-}
-
-// syncBuffer is an io.Writer whose lines can be searched while it is
-// written to.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// has reports whether one line holds all of parts.
-func (s *syncBuffer) has(parts ...string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for l := range strings.SplitSeq(s.b.String(), "\n") {
-		ok := true
-		for _, p := range parts {
-			ok = ok && strings.Contains(l, p)
-		}
-		if ok {
-			return true
-		}
-	}
-	return false
 }
