@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dialtone/dialtone/ua"
 	"github.com/stretchr/testify/require"
 )
 
@@ -114,4 +115,47 @@ func launchBaresip(t *testing.T, ctx context.Context, spec baresipSpec) (*baresi
 	t.Cleanup(func() { logTails(t, b.log) })
 	waitListening(t, ctx, "tcp", b.ctrlPort)
 	return b, rec
+}
+
+// callFor has baresip call target, waits until the call is established,
+// lets it run for mediaSeconds, hangs up and waits until baresip lists no
+// call. It returns baresip's call list while the call was up.
+func (b *baresip) callFor(t *testing.T, ctx context.Context, target string) string {
+	t.Helper()
+	_, err := b.ctl(ctx, "dial", target)
+	require.NoError(t, err, "baresip dial %s", target)
+	list := b.waitCalls(t, ctx, "an established call", func(l string) bool { return strings.Contains(l, "ESTABLISHED") })
+	sleepCtx(ctx, mediaSeconds*time.Second)
+	_, err = b.ctl(ctx, "hangup", "")
+	require.NoError(t, err)
+	b.waitCalls(t, ctx, "no call", func(l string) bool { return !strings.Contains(l, "sip:") })
+	return list
+}
+
+// answerInto is an OnCall that answers every call (with the UA's own
+// media) and sends it on calls.
+func answerInto(t *testing.T, calls chan<- *ua.Call) func(context.Context, *ua.IncomingCall) {
+	return func(_ context.Context, ic *ua.IncomingCall) {
+		c, err := ic.Answer(nil)
+		if err != nil {
+			t.Errorf("answer: %v", err)
+			return
+		}
+		calls <- c
+	}
+}
+
+// dialUs has baresip call target, one of our UAs whose OnCall is
+// answerInto(calls), and returns the answered call.
+func (b *baresip) dialUs(t *testing.T, ctx context.Context, target string, calls <-chan *ua.Call) *ua.Call {
+	t.Helper()
+	_, err := b.ctl(ctx, "dial", target)
+	require.NoError(t, err, "baresip dial %s", target)
+	select {
+	case c := <-calls:
+		return c
+	case <-ctx.Done():
+		t.Fatal("no call from baresip")
+		return nil
+	}
 }

@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -37,25 +36,8 @@ func TestEchobotWithBaresipPtime(t *testing.T) {
 			e := startEchobot(t, ctx)
 			defer func() { logTails(t, e.stdout, e.stderr) }()
 
-			target := "sip:echo@" + e.sip
-			_, err := b.ctl(ctx, "dial", target)
-			require.NoError(t, err, "baresip dial %s", target)
-			b.waitCalls(t, ctx, "an established call", func(l string) bool { return strings.Contains(l, "ESTABLISHED") })
-			sleepCtx(ctx, mediaSeconds*time.Second)
-			_, err = b.ctl(ctx, "hangup", "")
-			require.NoError(t, err)
-			b.waitCalls(t, ctx, "no call", func(l string) bool { return !strings.Contains(l, "sip:") })
-
-			var got []int16
-			deadline := time.Now().Add(peerWait)
-			for {
-				got = readDump(t, b.rec)
-				if len(got) >= audio.SampleRate || time.Now().After(deadline) {
-					break
-				}
-				sleepCtx(ctx, peerPoll)
-			}
-			require.GreaterOrEqual(t, len(got), audio.SampleRate, "baresip recorded less than a second")
+			b.callFor(t, ctx, "sip:echo@"+e.sip)
+			got := waitDump(t, ctx, b.rec, audio.SampleRate)
 			echoed, other := peak(got, mediaPeerTone), peak(got, mediaOurTone)
 			sent := peak(sine(mediaPeerTone, toneAmplitude, audio.SampleRate), mediaPeerTone)
 			ends := e.finish(t)

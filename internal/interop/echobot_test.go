@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/dialtone/dialtone/rtp/audio"
 
@@ -118,27 +117,10 @@ func TestEchobotWithBaresip(t *testing.T) {
 	e := startEchobot(t, ctx)
 	defer func() { logTails(t, e.stdout, e.stderr) }()
 
-	target := "sip:echo@" + e.sip
-	_, err := b.ctl(ctx, "dial", target)
-	require.NoError(t, err, "baresip dial %s", target)
-	list := b.waitCalls(t, ctx, "an established call", func(l string) bool { return strings.Contains(l, "ESTABLISHED") })
+	list := b.callFor(t, ctx, "sip:echo@"+e.sip)
 	t.Logf("baresip listcalls: %q", list)
-	sleepCtx(ctx, mediaSeconds*time.Second)
-	_, err = b.ctl(ctx, "hangup", "")
-	require.NoError(t, err)
-	b.waitCalls(t, ctx, "no call", func(l string) bool { return !strings.Contains(l, "sip:") })
-
 	// baresip finishes dump-<call>-dec.wav when the call ends.
-	var got []int16
-	deadline := time.Now().Add(peerWait)
-	for {
-		got = readDump(t, b.rec)
-		if len(got) >= audio.SampleRate || time.Now().After(deadline) {
-			break
-		}
-		sleepCtx(ctx, peerPoll)
-	}
-	require.GreaterOrEqual(t, len(got), audio.SampleRate, "baresip recorded less than a second")
+	got := waitDump(t, ctx, b.rec, audio.SampleRate)
 	echoed, other := peak(got, mediaPeerTone), peak(got, mediaOurTone)
 	t.Logf("baresip heard its own %d Hz back at %.4f (%d Hz at %.6f) in %.1f s", mediaPeerTone, echoed, mediaOurTone, other, float64(len(got))/audio.SampleRate)
 	require.Greater(t, echoed, mediaMinLevel, "baresip's tone in its recording of echobot")

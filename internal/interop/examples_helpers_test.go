@@ -3,10 +3,7 @@
 package interop
 
 import (
-	"bufio"
 	"context"
-	"fmt"
-	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -40,44 +37,12 @@ func buildExample(t *testing.T, ctx context.Context, name string) string {
 func startExample(t *testing.T, ctx context.Context, name string, args ...string) *example {
 	t.Helper()
 	bin := buildExample(t, ctx, name)
-	p := &program{
-		cmd:    exec.CommandContext(ctx, bin, args...),
-		stdout: filepath.Join(artifacts(t), name+".stdout"),
-		stderr: filepath.Join(artifacts(t), name+".stderr"),
-		addrs:  make(chan string, 1),
-		done:   make(chan struct{}),
-	}
-	p.cmd.Cancel = func() error { return p.cmd.Process.Signal(os.Interrupt) }
-	p.cmd.WaitDelay = stopTimeout
-	errf, err := os.Create(p.stderr)
-	require.NoError(t, err)
-	defer errf.Close()
-	p.cmd.Stderr = errf
-	pipe, err := p.cmd.StdoutPipe()
-	require.NoError(t, err)
-	outf, err := os.Create(p.stdout)
-	require.NoError(t, err)
 	t.Logf("%s %s", name, strings.Join(args, " "))
-	require.NoError(t, p.cmd.Start(), "start %s", name)
-	go func() {
-		defer close(p.done)
-		defer outf.Close()
-		sc := bufio.NewScanner(pipe)
-		for sc.Scan() {
-			line := sc.Text()
-			fmt.Fprintln(outf, line)
-			// "15:04:05.000 call me at sip:dial@127.0.0.1:5090"
-			if _, uri, ok := strings.Cut(line, " call me at "); ok {
-				select {
-				case p.addrs <- uri:
-				default:
-				}
-			}
-		}
-		_, _ = io.Copy(io.Discard, pipe)
-		p.waitErr = p.cmd.Wait()
-	}()
-	t.Cleanup(func() { p.stop(t) })
+	// "15:04:05.000 call me at sip:dial@127.0.0.1:5090"
+	p := launch(t, exec.CommandContext(ctx, bin, args...), name, func(line string) (string, bool) {
+		_, uri, ok := strings.Cut(line, " call me at ")
+		return uri, ok
+	})
 
 	timer := time.NewTimer(startTimeout)
 	defer timer.Stop()

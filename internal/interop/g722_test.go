@@ -161,25 +161,10 @@ func TestG722FromBaresip(t *testing.T) {
 	defer cancel()
 	b := startG722Baresip(t, ctx, "widec", widePeerTone)
 	calls := make(chan *ua.Call, 1)
-	u := wideUA(t, func(_ context.Context, ic *ua.IncomingCall) {
-		c, err := ic.Answer(nil)
-		if err != nil {
-			t.Errorf("answer: %v", err)
-			return
-		}
-		calls <- c
-	})
+	u := wideUA(t, answerInto(t, calls))
 	addr := u.Addrs()
 	require.NotEmpty(t, addr)
-	target := "sip:wide@" + addr[0].String()
-	_, err := b.ctl(ctx, "dial", target)
-	require.NoError(t, err, "baresip dial %s", target)
-	var c *ua.Call
-	select {
-	case c = <-calls:
-	case <-ctx.Done():
-		t.Fatal("no call from baresip")
-	}
+	c := b.dialUs(t, ctx, "sip:wide@"+addr[0].String(), calls)
 	p, ok := c.MediaParams()
 	require.True(t, ok)
 	require.Equal(t, "G722", p.Codec.Name)

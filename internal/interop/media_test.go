@@ -87,16 +87,7 @@ func TestMediaBaresip(t *testing.T) {
 
 	// baresip writes dump-<call>-dec.wav (what it received, decoded) and
 	// finishes it when the call ends.
-	var got []int16
-	deadline := time.Now().Add(peerWait)
-	for {
-		got = readDump(t, b.rec)
-		if len(got) >= audio.SampleRate || time.Now().After(deadline) {
-			break
-		}
-		sleepCtx(ctx, peerPoll)
-	}
-	require.GreaterOrEqual(t, len(got), audio.SampleRate, "baresip recorded less than a second")
+	got := waitDump(t, ctx, b.rec, audio.SampleRate)
 	bOurs, bOwn := peak(got, mediaOurTone), peak(got, mediaPeerTone)
 	t.Logf("baresip heard %d Hz at %.4f (its own %d Hz at %.6f) in %.1f s", mediaOurTone, bOurs, mediaPeerTone, bOwn, float64(len(got))/audio.SampleRate)
 	require.Greater(t, bOurs, mediaMinLevel, "our tone in baresip's recording")

@@ -13,10 +13,8 @@ package interop
 // test ends, failed or not.
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"net/netip"
 	"os"
@@ -121,40 +119,11 @@ func newNATLab(t *testing.T, ctx context.Context, symmetric bool) *natLab {
 // interrupts it.
 func (l *natLab) start(t *testing.T, ctx context.Context, ns, name, bin string, args ...string) *program {
 	t.Helper()
-	p := &program{
-		cmd:    exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", ns, bin}, args...)...),
-		stdout: filepath.Join(artifacts(t), name+".stdout"),
-		stderr: filepath.Join(artifacts(t), name+".stderr"),
-		addrs:  make(chan string, 1),
-		done:   make(chan struct{}),
-	}
-	p.cmd.Cancel = func() error { return p.cmd.Process.Signal(os.Interrupt) }
-	p.cmd.WaitDelay = stopTimeout
-	errf, err := os.Create(p.stderr)
-	require.NoError(t, err)
-	defer errf.Close()
-	p.cmd.Stderr = errf
-	pipe, err := p.cmd.StdoutPipe()
-	require.NoError(t, err)
-	outf, err := os.Create(p.stdout)
-	require.NoError(t, err)
 	t.Logf("[%s] %s %s", ns, name, strings.Join(args, " "))
-	require.NoError(t, p.cmd.Start(), "start %s", name)
-	go func() {
-		defer close(p.done)
-		defer outf.Close()
-		sc := bufio.NewScanner(pipe)
-		for sc.Scan() {
-			fmt.Fprintln(outf, sc.Text())
-		}
-		_, _ = io.Copy(io.Discard, pipe)
-		p.waitErr = exitErrOrNil(p.cmd.Wait())
-	}()
+	p := launch(t, exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", ns, bin}, args...)...), name, nil)
 	t.Cleanup(func() {
-		_ = p.stop(t)
-		if t.Failed() {
-			logTails(t, p.stdout, p.stderr)
-		}
+		_ = p.stop(t) // before the tails, so that they hold its last words
+		logTails(t, p.stdout, p.stderr)
 	})
 	return p
 }

@@ -131,47 +131,17 @@ var listeningLine = regexp.MustCompile(`^(?:\d\d:\d\d:\d\d\.\d{3} )?listening (\
 // program's environment.
 func startProgramEnv(t *testing.T, ctx context.Context, bin string, env, networks []string, args ...string) (*program, map[string]string) {
 	t.Helper()
-	dir := artifacts(t)
 	base := filepath.Base(bin)
-	p := &program{
-		cmd:    exec.CommandContext(ctx, bin, args...),
-		stdout: filepath.Join(dir, base+".stdout"),
-		stderr: filepath.Join(dir, base+".stderr"),
-		addrs:  make(chan string, 4),
-		done:   make(chan struct{}),
-	}
+	cmd := exec.CommandContext(ctx, bin, args...)
 	if len(env) > 0 {
-		p.cmd.Env = append(os.Environ(), env...)
+		cmd.Env = append(os.Environ(), env...)
 	}
-	p.cmd.Cancel = func() error { return p.cmd.Process.Signal(os.Interrupt) }
-	p.cmd.WaitDelay = stopTimeout
-	errf, err := os.Create(p.stderr)
-	require.NoError(t, err)
-	defer errf.Close()
-	p.cmd.Stderr = errf
-	pipe, err := p.cmd.StdoutPipe()
-	require.NoError(t, err)
-	outf, err := os.Create(p.stdout)
-	require.NoError(t, err)
-	require.NoError(t, p.cmd.Start(), "start %s", base)
-	go func() {
-		defer close(p.done)
-		defer outf.Close()
-		sc := bufio.NewScanner(pipe)
-		for sc.Scan() {
-			line := sc.Text()
-			fmt.Fprintln(outf, line)
-			if m := listeningLine.FindStringSubmatch(line); m != nil {
-				select {
-				case p.addrs <- m[1]:
-				default:
-				}
-			}
+	p := launch(t, cmd, base, func(line string) (string, bool) {
+		if m := listeningLine.FindStringSubmatch(line); m != nil {
+			return m[1], true
 		}
-		_, _ = io.Copy(io.Discard, pipe)
-		p.waitErr = p.cmd.Wait()
-	}()
-	t.Cleanup(func() { p.stop(t) })
+		return "", false
+	})
 
 	got := map[string]string{}
 	timer := time.NewTimer(startTimeout)
@@ -197,6 +167,55 @@ func startProgramEnv(t *testing.T, ctx context.Context, bin string, env, network
 		}
 	}
 	return p, got
+}
+
+// launch starts cmd, which the test's end interrupts (killed after
+// stopTimeout); its output goes to <name>.stdout and <name>.stderr in the
+// artifact directory. Each line of its standard output for which watch
+// (when not nil) returns true sends watch's value on p.addrs (a few are
+// kept; the rest dropped).
+func launch(t *testing.T, cmd *exec.Cmd, name string, watch func(line string) (string, bool)) *program {
+	t.Helper()
+	p := &program{
+		cmd:    cmd,
+		stdout: filepath.Join(artifacts(t), name+".stdout"),
+		stderr: filepath.Join(artifacts(t), name+".stderr"),
+		addrs:  make(chan string, 4),
+		done:   make(chan struct{}),
+	}
+	p.cmd.Cancel = func() error { return p.cmd.Process.Signal(os.Interrupt) }
+	p.cmd.WaitDelay = stopTimeout
+	errf, err := os.Create(p.stderr)
+	require.NoError(t, err)
+	defer errf.Close()
+	p.cmd.Stderr = errf
+	pipe, err := p.cmd.StdoutPipe()
+	require.NoError(t, err)
+	outf, err := os.Create(p.stdout)
+	require.NoError(t, err)
+	require.NoError(t, p.cmd.Start(), "start %s", name)
+	go func() {
+		defer close(p.done)
+		defer outf.Close()
+		sc := bufio.NewScanner(pipe)
+		for sc.Scan() {
+			line := sc.Text()
+			fmt.Fprintln(outf, line)
+			if watch == nil {
+				continue
+			}
+			if v, ok := watch(line); ok {
+				select {
+				case p.addrs <- v:
+				default:
+				}
+			}
+		}
+		_, _ = io.Copy(io.Discard, pipe)
+		p.waitErr = p.cmd.Wait()
+	}()
+	t.Cleanup(func() { p.stop(t) })
+	return p
 }
 
 // stop interrupts the program and waits for it (killing it after

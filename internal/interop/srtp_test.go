@@ -157,13 +157,7 @@ func TestSRTPToBaresip(t *testing.T) {
 	require.NoError(t, err, "Dial baresip")
 	require.Contains(t, string(call.LocalSDP()), " RTP/SAVP ")
 	require.Contains(t, string(call.RemoteSDP()), "a=crypto:")
-	talkSRTP(t, ctx, call.Media())
-	require.NoError(t, call.Hangup(ctx))
-	sleepCtx(ctx, captureSettle)
-	c.stop(t)
-	checkWireEncrypted(t, ctx, tshark, pcap, rtpLo, rtpLo+9)
-	got := waitDump(t, ctx, b.rec, audio.SampleRate)
-	require.Greater(t, peak(got, mediaOurTone), mediaMinLevel, "our tone in baresip's recording")
+	finishSRTPCall(t, ctx, call, b, c, tshark, pcap, rtpLo)
 }
 
 // TestSRTPFromBaresip: baresip (srtp module, best effort: RTP/AVP with
@@ -177,32 +171,11 @@ func TestSRTPFromBaresip(t *testing.T) {
 	pcap := filepath.Join(artifacts(t), "srtp-from-baresip.pcapng")
 	c := startCapture(t, ctx, tshark, pcap, filepath.Join(artifacts(t), "tshark.log"), fmt.Sprintf("udp portrange %d-%d", rtpLo, rtpLo+9))
 	calls := make(chan *ua.Call, 1)
-	u := srtpUA(t, srtp.PolicyOptional, func(_ context.Context, ic *ua.IncomingCall) {
-		call, err := ic.Answer(nil)
-		if err != nil {
-			t.Errorf("answer: %v", err)
-			return
-		}
-		calls <- call
-	})
-	target := "sip:secure@" + u.Addrs()[0].String()
-	_, err := b.ctl(ctx, "dial", target)
-	require.NoError(t, err, "baresip dial %s", target)
-	var call *ua.Call
-	select {
-	case call = <-calls:
-	case <-ctx.Done():
-		t.Fatal("no call from baresip")
-	}
+	u := srtpUA(t, srtp.PolicyOptional, answerInto(t, calls))
+	call := b.dialUs(t, ctx, "sip:secure@"+u.Addrs()[0].String(), calls)
 	t.Logf("baresip's offer:\n%s", call.RemoteSDP())
 	require.Contains(t, string(call.LocalSDP()), "a=crypto:")
-	talkSRTP(t, ctx, call.Media())
-	require.NoError(t, call.Hangup(ctx))
-	sleepCtx(ctx, captureSettle)
-	c.stop(t)
-	checkWireEncrypted(t, ctx, tshark, pcap, rtpLo, rtpLo+9)
-	got := waitDump(t, ctx, b.rec, audio.SampleRate)
-	require.Greater(t, peak(got, mediaOurTone), mediaMinLevel, "our tone in baresip's recording")
+	finishSRTPCall(t, ctx, call, b, c, tshark, pcap, rtpLo)
 }
 
 // TestEchobotG722SRTP: baresip (G.722 only, SRTP mandatory) calls
@@ -216,14 +189,7 @@ func TestEchobotG722SRTP(t *testing.T) {
 	b, _ := startSecureBaresip(t, ctx, "echowide", widePeerTone, 16000, "G722/16000/1", "srtp-mand")
 	e := startEchobot(t, ctx, "-codecs", "g722,pcmu", "-srtp", "mandatory")
 	defer func() { logTails(t, e.stdout, e.stderr) }()
-	target := "sip:echo@" + e.sip
-	_, err := b.ctl(ctx, "dial", target)
-	require.NoError(t, err, "baresip dial %s", target)
-	b.waitCalls(t, ctx, "an established call", func(l string) bool { return strings.Contains(l, "ESTABLISHED") })
-	sleepCtx(ctx, mediaSeconds*time.Second)
-	_, err = b.ctl(ctx, "hangup", "")
-	require.NoError(t, err)
-	b.waitCalls(t, ctx, "no call", func(l string) bool { return !strings.Contains(l, "sip:") })
+	b.callFor(t, ctx, "sip:echo@"+e.sip)
 	got := waitDump(t, ctx, b.rec, g722.SampleRate)
 	echoed := peakWide(got, widePeerTone)
 	t.Logf("baresip heard its own %d Hz back at %.4f", widePeerTone, echoed)
@@ -231,4 +197,18 @@ func TestEchobotG722SRTP(t *testing.T) {
 	ends := e.finish(t)
 	require.Len(t, ends, 1)
 	t.Logf("echobot: %s", ends[0]["line"])
+}
+
+// finishSRTPCall talks on call for srtpSeconds, hangs up, and checks that
+// the capture c of baresip's RTP ports (rtpLo and up) saw only encrypted
+// media and that baresip heard our tone.
+func finishSRTPCall(t *testing.T, ctx context.Context, call *ua.Call, b *mediaBaresip, c *capturer, tshark, pcap string, rtpLo int) {
+	t.Helper()
+	talkSRTP(t, ctx, call.Media())
+	require.NoError(t, call.Hangup(ctx))
+	sleepCtx(ctx, captureSettle)
+	c.stop(t)
+	checkWireEncrypted(t, ctx, tshark, pcap, rtpLo, rtpLo+9)
+	got := waitDump(t, ctx, b.rec, audio.SampleRate)
+	require.Greater(t, peak(got, mediaOurTone), mediaMinLevel, "our tone in baresip's recording")
 }
