@@ -81,16 +81,7 @@ func MinSE(m sip.Message) time.Duration {
 
 // SupportsTimer reports "timer" in a message's Supported or Require.
 func SupportsTimer(m sip.Message) bool {
-	for _, name := range []string{"Supported", "Require"} {
-		for _, v := range m.Values(name) {
-			for t := range strings.SplitSeq(v, ",") {
-				if strings.EqualFold(strings.TrimSpace(t), "timer") {
-					return true
-				}
-			}
-		}
-	}
-	return false
+	return m.HasToken("Supported", "timer") || m.HasToken("Require", "timer")
 }
 
 // SessionAnswer is the UAS's decision on a session-refresh request or

@@ -197,12 +197,7 @@ func sameBinding(b, nb Binding) bool {
 
 // supports reports whether the request's Supported or Require lists tag.
 func supports(req *sip.Request, tag string) bool {
-	for _, t := range append(req.Supported(), req.Require()...) {
-		if strings.EqualFold(t, tag) {
-			return true
-		}
-	}
-	return false
+	return req.HasToken("Supported", tag) || req.HasToken("Require", tag)
 }
 
 // sortBindings orders bindings by q, highest first, the most recent

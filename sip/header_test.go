@@ -342,3 +342,37 @@ func TestCanonicalNamesAll(t *testing.T) {
 	require.Equal(t, "X-Very-Long-Unknown-Header-Name-Indeed", sip.CanonicalName("X-Very-Long-Unknown-Header-Name-Indeed"))
 	require.Equal(t, "1abc", sip.CanonicalName("1abc"))
 }
+
+func TestHasToken(t *testing.T) {
+	m, err := sip.Parse([]byte("OPTIONS sip:b@example.com SIP/2.0\r\n" +
+		"Via: SIP/2.0/UDP h.example.com;branch=z9hG4bK1\r\n" +
+		"From: <sip:a@example.com>;tag=1\r\nTo: <sip:b@example.com>\r\n" +
+		"Call-ID: c\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\n" +
+		"Supported: replaces , Timer\r\n" +
+		"k: 100rel\r\n" + // compact Supported
+		"Allow: INVITE,ACK,BYE\r\n" +
+		"Require:\r\n" +
+		"Content-Length: 0\r\n\r\n"))
+	require.NoError(t, err)
+	tests := []struct {
+		name, token string
+		want        bool
+	}{
+		{"Supported", "timer", true},
+		{"supported", "REPLACES", true},
+		{"Supported", "100rel", true}, // on its compact line
+		{"Supported", "path", false},
+		{"Supported", "time", false}, // whole tokens only
+		{"Allow", "BYE", true},
+		{"Allow", "UPDATE", false},
+		{"Require", "timer", false},
+		{"Require", "", false}, // an empty list lists nothing
+		{"Unsupported", "timer", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name+"/"+tt.token, func(t *testing.T) {
+			require.Equal(t, tt.want, m.HasToken(tt.name, tt.token))
+		})
+	}
+	require.Zero(t, testing.AllocsPerRun(100, func() { m.HasToken("Supported", "100rel") }))
+}

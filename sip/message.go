@@ -1,6 +1,9 @@
 package sip
 
-import "strconv"
+import (
+	"strconv"
+	"strings"
+)
 
 // Message is a SIP request (*Request) or response (*Response).
 //
@@ -31,6 +34,10 @@ type Message interface {
 	// Values returns every value of the named header, across lines, split
 	// on list commas for headers whose grammar is a list.
 	Values(name string) []string
+	// HasToken reports whether any line of the named header, a comma list
+	// of tokens (Allow, Supported, Require, Proxy-Require, Unsupported),
+	// lists token, compared without regard to case. It allocates nothing.
+	HasToken(name, token string) bool
 	// Headers returns a copy of the header lines in order.
 	Headers() []Header
 	// Add appends a header line.
@@ -269,6 +276,29 @@ func (m *msg) Values(name string) []string {
 		}
 	}
 	return out
+}
+
+// HasToken reports whether a line of the named header lists token.
+func (m *msg) HasToken(name, token string) bool {
+	k := kindOf(name)
+	for i := range m.hdrs {
+		h := &m.hdrs[i]
+		if !matches(h, k, name) {
+			continue
+		}
+		for rest := h.Value; rest != ""; {
+			v := rest
+			if i := strings.IndexByte(rest, ','); i >= 0 {
+				v, rest = rest[:i], rest[i+1:]
+			} else {
+				rest = ""
+			}
+			if equalFold(trimLWS(v), token) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func newHeader(name, value string) Header {

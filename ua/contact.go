@@ -215,14 +215,7 @@ func (l *Line) noteFlow(f transport.Flow) {
 // noteRegistered records what a registrar's 2xx tells about the flow: RFC
 // 5626 outbound in use (Require: outbound).
 func (l *Line) noteRegistered(res *sip.Response) {
-	ob := false
-	for _, v := range res.Values("Require") {
-		for _, tok := range strings.Split(v, ",") {
-			if strings.EqualFold(strings.TrimSpace(tok), "outbound") {
-				ob = true
-			}
-		}
-	}
+	ob := res.HasToken("Require", "outbound")
 	l.mu.Lock()
 	l.nat.outbound = ob
 	l.nat.stale = nil

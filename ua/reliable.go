@@ -36,17 +36,7 @@ func (u *UA) wantsReliable(req *sip.Request, line *Line) bool {
 	if policy == ReliableOff {
 		return false
 	}
-	has := func(name string) bool {
-		for _, v := range req.Values(name) {
-			for t := range strings.SplitSeq(v, ",") {
-				if strings.EqualFold(strings.TrimSpace(t), "100rel") {
-					return true
-				}
-			}
-		}
-		return false
-	}
-	return has("Require") || (policy == ReliableRequired && has("Supported"))
+	return req.HasToken("Require", "100rel") || (policy == ReliableRequired && req.HasToken("Supported", "100rel"))
 }
 
 // sendReliableLocked sends res, a 101–199 to ic's INVITE, reliably when

@@ -2,7 +2,6 @@ package ua
 
 import (
 	"errors"
-	"strings"
 	"time"
 
 	"github.com/dialtone/dialtone/dialog"
@@ -105,14 +104,7 @@ func (c *Call) sessionConfirmed(res *sip.Response) {
 
 // allows reports whether a message's Allow lists m.
 func allows(m sip.Message, method sip.Method) bool {
-	for _, v := range m.Values("Allow") {
-		for x := range strings.SplitSeq(v, ",") {
-			if strings.EqualFold(strings.TrimSpace(x), string(method)) {
-				return true
-			}
-		}
-	}
-	return false
+	return m.HasToken("Allow", string(method))
 }
 
 // sessionTooSmall returns the Min-SE to answer 422 with when req asks for
