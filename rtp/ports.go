@@ -52,10 +52,12 @@ type PortAllocatorConfig struct {
 
 // PortAllocator hands out UDP sockets for RTP sessions from a port range.
 // It remembers the ports it handed out until they are released, and skips
-// ports another program holds by trying the next pair when a bind fails
-// with EADDRINUSE. Candidates are taken round-robin from a random starting
-// point, so that a port just released is not reused at once (late packets
-// of the old call would land in the new one). It is safe for concurrent
+// ports another program holds: when a bind fails with EADDRINUSE it goes
+// on from a new random pair, since another program's ports are usually a
+// block (its own allocator's run) that stepping pair by pair would take
+// many attempts to leave. Candidates are taken round-robin from a random
+// starting point, so that a port just released is not reused at once
+// (late packets of the old call would land in the new one). It is safe for concurrent
 // use; several allocators over the same range also work together, since the
 // kernel arbitrates every bind. Sessions that take their ports from an
 // allocator and name no Engine share one Engine, created on first use.
@@ -107,10 +109,16 @@ func NewPortAllocator(cfg PortAllocatorConfig) (*PortAllocator, error) {
 	if a.maxAttempts == 0 {
 		a.maxAttempts = DefaultPortMaxAttempts
 	}
+	a.jumpLocked()
+	return a, nil
+}
+
+// jumpLocked moves the next candidate to a random pair of the range. a.mu
+// is held (or a is not shared yet).
+func (a *PortAllocator) jumpLocked() {
 	var b [8]byte
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
-	a.next = lo + 2*int(binary.LittleEndian.Uint64(b[:])%uint64(a.pairs()))
-	return a, nil
+	a.next = a.min + 2*int(binary.LittleEndian.Uint64(b[:])%uint64(a.pairs()))
 }
 
 // pairs returns the number of RTP ports in the range.
@@ -161,8 +169,8 @@ func (p *UDPPorts) Close() error {
 // Allocate binds the sockets of one RTP session on addr (an unspecified
 // address binds all interfaces): an even RTP port and, unless mux is set,
 // the RTCP port above it. Ports handed out by a and not yet released are
-// skipped; a port taken by another program makes it try the next pair, up to
-// the configured number of attempts, after which the error wraps
+// skipped; a port taken by another program makes it try another pair, from
+// a random point of the range, up to the configured number of attempts, after which the error wraps
 // ErrNoPorts. Other bind errors (an address not on this host, for example)
 // end the search and are returned as they are. ctx is checked between
 // attempts. Close the result to release the ports.
@@ -185,7 +193,7 @@ func allocatePorts[T any](ctx context.Context, a *PortAllocator, addr netip.Addr
 	}
 	addr = addr.Unmap()
 	attempts := 0
-	for range a.pairs() {
+	for attempts < a.maxAttempts {
 		if err := ctx.Err(); err != nil {
 			return zero, 0, err
 		}
@@ -201,10 +209,10 @@ func allocatePorts[T any](ctx context.Context, a *PortAllocator, addr netip.Addr
 		if !errors.Is(err, syscall.EADDRINUSE) {
 			return zero, 0, err
 		}
+		a.mu.Lock()
+		a.jumpLocked() // out of the other program's block
+		a.mu.Unlock()
 		attempts++
-		if attempts >= a.maxAttempts {
-			break
-		}
 	}
 	return zero, 0, fmt.Errorf("%w: [%d, %d] on %s after %d attempts", ErrNoPorts, a.min, a.max+1, addr, attempts)
 }

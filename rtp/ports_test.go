@@ -114,6 +114,30 @@ func TestPortAllocatorTakenElsewhere(t *testing.T) {
 	require.ErrorIs(t, err, rtp.ErrNoPorts)
 }
 
+// A block of ports another program holds (its own allocator's run) is
+// left at once: after a taken pair the search goes on from a random pair,
+// so a few attempts find a free one even when most of the range is one
+// taken block.
+func TestPortAllocatorTakenBlock(t *testing.T) {
+	const pairs, taken, attempts = 250, 150, 40
+	lo := testenv.FreeUDPPorts(t, loopback, 2*pairs)
+	for i := range taken {
+		c, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(loopback, lo+uint16(2*i))))
+		require.NoError(t, err)
+		defer c.Close()
+	}
+	for range 20 {
+		// A new allocator each time: a new random start, in the block
+		// more often than not.
+		a, err := rtp.NewPortAllocator(rtp.PortAllocatorConfig{Min: lo, Max: lo + 2*pairs - 1, MaxAttempts: attempts})
+		require.NoError(t, err)
+		p, err := a.Allocate(context.Background(), loopback, false)
+		require.NoError(t, err, "a free pair within %d attempts", attempts)
+		require.GreaterOrEqual(t, p.Port(), lo+2*taken)
+		require.NoError(t, p.Close())
+	}
+}
+
 func TestPortAllocatorContext(t *testing.T) {
 	lo := testenv.FreeUDPPorts(t, loopback, 10)
 	a, err := rtp.NewPortAllocator(rtp.PortAllocatorConfig{Min: lo, Max: lo + 9})
