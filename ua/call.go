@@ -229,6 +229,7 @@ func (u *UA) removeSetupLocked(c *Call) {
 	if _, ok := u.setup[c]; ok {
 		delete(u.setup, c)
 		u.nCalls.Add(-1)
+		u.noteCallGoneLocked()
 	}
 }
 

@@ -69,6 +69,9 @@ type Limits struct {
 	CloseTimeout time.Duration
 	// MaxGlareRetries bounds the retries of a re-INVITE after 491.
 	MaxGlareRetries int
+	// DrainRetryAfter is the Retry-After of the 503 that new requests get
+	// while the UA drains (UA.Drain). 0 means DefaultDrainRetryAfter.
+	DrainRetryAfter time.Duration
 }
 
 // Config configures a UA. The zero value is valid: a UA listening on UDP on
@@ -227,5 +230,8 @@ func (c *Config) fill() {
 	}
 	if l.MaxGlareRetries <= 0 {
 		l.MaxGlareRetries = DefaultMaxGlareRetries
+	}
+	if l.DrainRetryAfter <= 0 {
+		l.DrainRetryAfter = DefaultDrainRetryAfter
 	}
 }

@@ -220,6 +220,7 @@ func (c *Call) finish(err error) bool {
 	if hasID && u.calls[id] == c {
 		delete(u.calls, id)
 		u.nCalls.Add(-1)
+		u.noteCallGoneLocked()
 	}
 	u.mu.Unlock()
 	c.media.close()

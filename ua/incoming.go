@@ -286,6 +286,7 @@ func (ic *IncomingCall) closeFinal() {
 	u := ic.u
 	u.mu.Lock()
 	delete(u.incoming, ic)
+	u.noteCallGoneLocked()
 	u.mu.Unlock()
 }
 

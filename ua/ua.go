@@ -47,6 +47,8 @@ type UA struct {
 	incoming map[*IncomingCall]struct{} // incoming calls without a final response
 	subs     subTable                   // subscription dialogs, ours and to us (RFC 6665)
 	stopping bool                       // Close started: no new calls
+	draining bool                       // Drain called: 503 to new work (drain.go)
+	idle     chan struct{}              // closed when the last call ends while Drain waits
 	nCalls   atomic.Int64
 
 	// g owns the UA's goroutines (INVITE readers, registration loops,
@@ -454,6 +456,13 @@ func (u *UA) dispatch(ctx context.Context, w transaction.ResponseWriter, req *si
 	if to.Tag() != "" {
 		u.inDialog(ctx, w, req)
 		return
+	}
+	switch req.Method {
+	case sip.INVITE, sip.OPTIONS, sip.MESSAGE:
+		if res := u.drainRefusal(req); res != nil {
+			u.respond(w, res)
+			return
+		}
 	}
 	switch req.Method {
 	case sip.INVITE:

@@ -46,6 +46,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	trace := cli.AddTraceFlags(fs)
 	answer := cli.AddAnswerFlags(fs)
 	metrics := cli.AddMetricsFlag(fs)
+	drain := cli.AddDrainFlag(fs)
 	mediaFlags := cli.AddMediaFlags(fs)
 	mediaIP := fs.String("media-ip", "", "local RTP address to bind and announce (default: the SIP Contact address)")
 	rtpMin := fs.Uint("rtp-min", 0, "lowest RTP port (0: the rtp package's default range)")
@@ -83,13 +84,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	defer tracing.Close()
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	callCtx := drain.CallContext(ctx) // calls outlive ctx while -drain lets them finish
 	take := func(ic *ua.IncomingCall) {
 		c, err := ic.Answer(nil)
 		if err != nil {
 			printf("answer failed call=%s: %v", ic.CallID(), err)
 			return
 		}
-		wg.Go(func() { echo(ctx, c, *maxCall, printf) })
+		wg.Go(func() { echo(callCtx, c, *maxCall, printf) })
 	}
 	cfg := ua.Config{
 		Listen:       cli.Listeners(*listen),
@@ -101,13 +103,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		OnEvent:      cli.NewEventPrinter(printf).Print,
 		InlineOnCall: true, // OnCall answers or hands over, and returns at once
 		OnCall: func(_ context.Context, ic *ua.IncomingCall) {
-			answer.Take(ctx, &wg, ic, take, printf)
+			answer.Take(callCtx, &wg, ic, take, printf)
 		},
 	}
 	if err := line.Configure(&cfg, stderr); err != nil {
 		return err
 	}
-	return cli.Serve(ctx, cfg, "echo", printf, metrics)
+	return cli.Serve(ctx, cfg, "echo", printf, cli.ServeOptions{Metrics: metrics, Drain: drain})
 }
 
 // echo sends every received frame back until the call ends (its session

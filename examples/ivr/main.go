@@ -60,6 +60,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	trace := cli.AddTraceFlags(fs)
 	answer := cli.AddAnswerFlags(fs)
 	metrics := cli.AddMetricsFlag(fs)
+	drain := cli.AddDrainFlag(fs)
 	prompt := fs.String("prompt", "", "WAV file to play when a call is answered (default: a generated chime)")
 	recordDir := fs.String("record-dir", ".", "directory for the recordings, one WAV file per call")
 	maxRecord := fs.Duration("max-record", 5*time.Minute, "longest recording; the call is hung up after it")
@@ -100,6 +101,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	defer tracing.Close()
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	callCtx := drain.CallContext(ctx) // calls outlive ctx while -drain lets them finish
 	take := func(ic *ua.IncomingCall) {
 		ch := v.register(ic.CallID())
 		c, err := ic.Answer(nil)
@@ -108,7 +110,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			printf("answer failed call=%s: %v", ic.CallID(), err)
 			return
 		}
-		wg.Go(func() { v.serve(ctx, c, ch) })
+		wg.Go(func() { v.serve(callCtx, c, ch) })
 	}
 	cfg := ua.Config{
 		Listen:       cli.Listeners(*listen),
@@ -120,13 +122,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		OnEvent:      func(e ua.Event) { v.event(events, e) },
 		InlineOnCall: true, // OnCall answers or hands over, and returns at once
 		OnCall: func(_ context.Context, ic *ua.IncomingCall) {
-			answer.Take(ctx, &wg, ic, take, printf)
+			answer.Take(callCtx, &wg, ic, take, printf)
 		},
 	}
 	if err := line.Configure(&cfg, stderr); err != nil {
 		return err
 	}
-	return cli.Serve(ctx, cfg, "ivr", printf, metrics)
+	return cli.Serve(ctx, cfg, "ivr", printf, cli.ServeOptions{Metrics: metrics, Drain: drain})
 }
 
 func (v *ivr) register(callID string) chan rune {

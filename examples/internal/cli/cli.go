@@ -93,25 +93,33 @@ func MediaIP(s string) (netip.Addr, error) {
 	return ip, nil
 }
 
+// ServeOptions are the optional parts of Serve.
+type ServeOptions struct {
+	// Metrics serves the UA's metrics when it has an address (-metrics).
+	Metrics *MetricsFlag
+	// Drain, when given, drains the UA before it stops (-drain) and ends
+	// its CallContext when the drain is over.
+	Drain *DrainFlag
+}
+
 // Serve runs a user agent that only answers: it starts it, prints its
 // listeners and the URI to call (user at the first listener), serves its
-// metrics when metrics has an address (-metrics), waits for ctx to end,
-// then hangs up and unregisters (Stop).
-func Serve(ctx context.Context, cfg ua.Config, user string, printf func(string, ...any), metrics ...*MetricsFlag) error {
+// metrics (opt.Metrics), waits for ctx to end, drains (opt.Drain), then
+// hangs up and unregisters (Stop).
+func Serve(ctx context.Context, cfg ua.Config, user string, printf func(string, ...any), opt ServeOptions) error {
 	u, err := ua.New(cfg)
 	if err != nil {
 		return err
 	}
 	defer u.Close()
-	for _, m := range metrics {
-		stop, err := m.Start(u, printf)
-		if err != nil {
-			return err
-		}
-		defer stop()
+	stop, err := opt.Metrics.Start(u, printf)
+	if err != nil {
+		return err
 	}
+	defer stop()
 	PrintListening(u, user, printf)
 	<-ctx.Done()
+	opt.Drain.run(u, printf)
 	return Stop(u, printf)
 }
 

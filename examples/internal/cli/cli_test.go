@@ -268,7 +268,7 @@ func TestServeStops(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		done <- Serve(ctx, ua.Config{Listen: Listeners("127.0.0.1:0"), Limits: Limits(), Media: ua.MediaConfig{DisableMedia: true}},
-			"echo", NewPrinter(&b).Printf)
+			"echo", NewPrinter(&b).Printf, ServeOptions{})
 	}()
 	b.WaitFor(t, "call me at sip:echo@127.0.0.1:")
 	cancel()
@@ -280,6 +280,59 @@ func TestServeStops(t *testing.T) {
 	}
 	require.Contains(t, b.String(), "stopping: hanging up and unregistering")
 	require.Contains(t, b.String(), "stopped")
+}
+
+// TestServeDrains: with -drain, the first interrupt makes Serve refuse new
+// calls and OPTIONS with 503 while the call in progress goes on; when that
+// call ends Serve ends the calls' context, stops and returns.
+func TestServeDrains(t *testing.T) {
+	var b clitest.Buffer
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	drain := AddDrainFlag(fs)
+	require.NoError(t, fs.Parse([]string{"-drain", "1m"}))
+	ctx, cancel := context.WithCancel(t.Context())
+	callCtx := drain.CallContext(ctx)
+	answered := make(chan *ua.Call, 1)
+	cfg := ua.Config{Listen: Listeners("127.0.0.1:0"), Limits: Limits(), Media: ua.MediaConfig{DisableMedia: true},
+		OnCall: func(_ context.Context, ic *ua.IncomingCall) {
+			if c, err := ic.Answer(nil); err == nil {
+				answered <- c
+			}
+		}}
+	done := make(chan error, 1)
+	go func() { done <- Serve(ctx, cfg, "echo", NewPrinter(&b).Printf, ServeOptions{Drain: drain}) }()
+	line := b.WaitFor(t, "call me at ")
+	target := line[strings.Index(line, "sip:"):]
+
+	caller, err := ua.New(ua.Config{Listen: []ua.ListenConfig{{Network: "udp", Addr: "127.0.0.1:0"}},
+		Media: ua.MediaConfig{DisableMedia: true}, Resolver: transport.StaticResolver{}})
+	require.NoError(t, err)
+	defer caller.Close()
+	sdp := []byte("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 9 RTP/AVP 0\r\n")
+	out, err := caller.Dial(t.Context(), target, ua.DialOptions{SDP: sdp})
+	require.NoError(t, err)
+	<-answered
+
+	cancel() // the first interrupt
+	b.WaitFor(t, "draining: refusing new calls with 503, 1 in progress")
+	require.NoError(t, callCtx.Err(), "the call goes on while draining")
+	_, err = caller.Options(t.Context(), target, ua.RequestOptions{})
+	var se *ua.StatusError
+	require.ErrorAs(t, err, &se)
+	require.Equal(t, 503, se.Response.StatusCode)
+	_, err = caller.Dial(t.Context(), target, ua.DialOptions{SDP: sdp})
+	require.ErrorAs(t, err, &se)
+	require.Equal(t, 503, se.Response.StatusCode)
+
+	require.NoError(t, out.Hangup(t.Context()))
+	b.WaitFor(t, "drained: no call in progress")
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(ShutdownTimeout + 5*time.Second):
+		t.Fatal("Serve did not return after the drain")
+	}
+	require.ErrorIs(t, callCtx.Err(), context.Canceled, "the calls' context ends with the drain")
 }
 
 // TestEventPrinterWatch: Watch's channel closes once the call's end is
