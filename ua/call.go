@@ -93,6 +93,7 @@ type Call struct {
 	// media is the call's RTP session, nil when the host brings its SDP;
 	// set at creation, never changed.
 	media *callMedia
+	mw    *mediaWatch // RTP inactivity check (mediatimeout.go)
 	// xfer is our REFER in progress, or the last one (refer.go).
 	xfer *referOut
 	// st is the session timer (sessiontimer.go), nil without one.

@@ -466,6 +466,7 @@ func (o *outgoing) confirm(s *uacSession, d *dialog.Dialog, req *sip.Request, re
 	c.d, c.id = d, d.ID()
 	c.remote = bytes.Clone(res.Body())
 	c.state = CallEstablished
+	c.armMediaWatchLocked()
 	abandoned := c.abandoned
 	c.mu.Unlock()
 	c.sessionConfirmed(res)

@@ -207,6 +207,7 @@ func (c *Call) finish(err error) bool {
 	}
 	c.state, c.endErr = CallEnded, err
 	c.stopSessionLocked()
+	c.stopMediaWatchLocked()
 	if c.rtx != nil {
 		c.rtx.timer.Stop()
 		c.rtx = nil

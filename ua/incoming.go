@@ -226,6 +226,7 @@ func (ic *IncomingCall) Answer(local []byte) (*Call, error) {
 	c.mu.Lock()
 	c.answerSessionLocked(ic.req, res)
 	c.armSessionLocked()
+	c.armMediaWatchLocked()
 	c.startRetransmit(ic.w, res, cs.Seq, media != nil && len(ic.req.Body()) == 0)
 	c.mu.Unlock()
 	ic.final, ic.call = true, c

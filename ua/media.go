@@ -42,6 +42,13 @@ const DTMFInfoContentType = "application/dtmf-relay"
 // rtp.DefaultPortMin…rtp.DefaultPortMax, advertised on the address of the
 // call's Contact.
 type MediaConfig struct {
+	// RTPTimeout hangs up (BYE, Call.Err ErrMediaTimeout) a call whose
+	// peer sent no RTP and no RTCP for this long while it was to send
+	// (not while the call is on hold, either way): a peer that vanished never sends its
+	// BYE. Set it above the peer's idle keep-alive and RTCP intervals (ours:
+	// 1 s and 5 s). 0, the default, never hangs up for silence, since a
+	// peer with silence suppression and no RTCP may rightly send nothing.
+	RTPTimeout time.Duration
 	// DisableMedia turns the media layer off: calls carry only the SDP the
 	// host gives (DialOptions.SDP, IncomingCall.Answer), as without package
 	// rtp. Tests over internal/memnet set it, since RTP uses real sockets.

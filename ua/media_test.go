@@ -440,3 +440,48 @@ func TestMediaReofferNotAcceptable(t *testing.T) {
 	require.Equal(t, ua.CallEstablished, out.State())
 	require.NoError(t, out.Hangup(ctx))
 }
+
+// RTPTimeout: a peer that sends no media (here a host SDP with nobody
+// behind its port) is hung up with ErrMediaTimeout after the timeout; a
+// call with media both ways outlives several timeouts, even with no
+// audio played: a timeout above the peer's idle keep-alive interval (1 s)
+// is met by its keep-alives.
+func TestMediaRTPTimeout(t *testing.T) {
+	const timeout = 800 * time.Millisecond
+	t.Run("silent peer", func(t *testing.T) {
+		ctx := mediaCtx(t)
+		a := newMediaPeer(t, ua.MediaConfig{})
+		b := newMediaPeer(t, ua.MediaConfig{RTPTimeout: timeout})
+		start := time.Now()
+		out, in := connect(ctx, t, a, b, ua.DialOptions{SDP: []byte(testSDP)})
+		select {
+		case <-in.Done():
+		case <-ctx.Done():
+			t.Fatal("the silent call was not hung up")
+		}
+		took := time.Since(start)
+		require.ErrorIs(t, in.Err(), ua.ErrMediaTimeout)
+		require.GreaterOrEqual(t, took, timeout)
+		require.Less(t, took, 3*timeout, "hung up within the timeout and a check")
+		select {
+		case <-out.Done():
+		case <-ctx.Done():
+			t.Fatal("the caller did not get the BYE")
+		}
+		require.ErrorIs(t, out.Err(), ua.ErrRemoteHangup)
+		require.Zero(t, b.u.Calls())
+	})
+	t.Run("media both ways", func(t *testing.T) {
+		ctx := mediaCtx(t)
+		a := newMediaPeer(t, ua.MediaConfig{})
+		const timeout = 2500 * time.Millisecond
+		b := newMediaPeer(t, ua.MediaConfig{RTPTimeout: timeout})
+		out, in := connect(ctx, t, a, b, ua.DialOptions{})
+		select {
+		case <-in.Done():
+			t.Fatalf("a call with media was hung up: %v", in.Err())
+		case <-time.After(2 * timeout):
+		}
+		require.NoError(t, out.Hangup(ctx))
+	})
+}
