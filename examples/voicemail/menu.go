@@ -27,13 +27,13 @@ type Prompt int
 
 // The prompts.
 const (
-	PromptEnterPIN Prompt = iota // "enter your PIN, then #"
-	PromptBadPIN                 // "wrong PIN, again"
-	PromptNoMessages             // "no messages"
-	PromptDeleted                // "deleted"
-	PromptSaved                  // "saved"
-	PromptEnd                    // "no more messages"
-	PromptGoodbye                // "goodbye"
+	PromptEnterPIN   Prompt = iota // "enter your PIN, then #"
+	PromptBadPIN                   // "wrong PIN, again"
+	PromptNoMessages               // "no messages"
+	PromptDeleted                  // "deleted"
+	PromptSaved                    // "saved"
+	PromptEnd                      // "no more messages"
+	PromptGoodbye                  // "goodbye"
 )
 
 // ActionKind says what to do.
@@ -41,11 +41,11 @@ type ActionKind int
 
 // The actions.
 const (
-	ActPrompt  ActionKind = iota // play Prompt
-	ActPlay                      // play Message
-	ActDelete                    // delete Message
-	ActSave                      // save Message (no longer new)
-	ActHangup                    // end the call
+	ActPrompt ActionKind = iota // play Prompt
+	ActPlay                     // play Message
+	ActDelete                   // delete Message
+	ActSave                     // save Message (no longer new)
+	ActHangup                   // end the call
 )
 
 // Action is one step for the call to carry out, in order.
