@@ -86,7 +86,7 @@ func (v *server) deposit(ctx context.Context, c *ua.Call, box, caller string, di
 	if greeting == nil {
 		greeting = tones(greetingTones)
 	}
-	// # skips the greeting.
+	// A key skips the greeting.
 	if _, err := play(ctx, s, greeting, digits); err != nil {
 		return
 	}

@@ -7,8 +7,8 @@
 //
 // A call for a mailbox (sip:alice@host, or forwarded to us with the
 // mailbox in Diversion, RFC 5806, or History-Info, RFC 7044) hears the
-// greeting (-greeting FILE, else a two-tone chime), a beep, and is
-// recorded until -silence of audio below -silence-level, #, -max-message
+// greeting (-greeting FILE, else a two-tone chime; a key skips it), a
+// beep, and is recorded until -silence of audio below -silence-level, #, -max-message
 // or the hang-up; the message is DIR/<mailbox>/<id>.wav (16-bit, 8 kHz,
 // mono) with DIR/<mailbox>/<id>.json (caller, time, length, new). A
 // message of silence alone is not kept.
