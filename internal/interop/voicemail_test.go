@@ -5,6 +5,7 @@ package interop
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -100,4 +101,50 @@ func waitLog(t *testing.T, ctx context.Context, b *baresip, s string) {
 		require.False(t, time.Now().After(deadline) || ctx.Err() != nil, "baresip %s did not log %q within %s", b.user, s, peerWait)
 		sleepCtx(ctx, peerPoll)
 	}
+}
+
+// TestVoicemailNoAnswerThroughProxy: examples/proxy forks sequentially
+// (-sequential-timeout 3s). carol's phone (baresip, not answering)
+// registers after the voicemail registered as carol too, so the phone is
+// tried first (the most recent registration among equal q); it rings for
+// 3 s, then the proxy tries the voicemail, which takes dave's message
+// for carol: his tone is in the mailbox WAV.
+func TestVoicemailNoAnswerThroughProxy(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(t.Context(), peerTestTimeout)
+	defer cancel()
+	p := startOurProxy(t, ctx, "-sequential", "-sequential-timeout", "3s")
+	dir := t.TempDir()
+	e := startExample(t, ctx, "voicemail", "-listen", loopback+":0", "-dir", dir, "-mailbox", "carol:2468", "-silence", "10s",
+		"-aor", p.uri("carol"), "-user", "carol", "-pass", "carolpw", "-registrar", p.uri(""))
+	defer func() { logTails(t, e.stdout, e.stderr) }()
+	p.waitBinding(t, ctx, "carol", true)
+	sleepCtx(ctx, 1100*time.Millisecond) // a later registration for the phone
+
+	phone, _ := launchBaresip(t, ctx, baresipSpec{user: "carol", dirPrefix: "dtbs", toneHz: 660, toneLen: 2 * time.Second, maxCalls: 2,
+		codecs: []string{"g711"}, dns: true,
+		account: fmt.Sprintf("<%s>;auth_pass=carolpw;answermode=manual;audio_codecs=PCMU,PCMA;medianat=;mediaenc=;regint=3600", p.uri("carol"))})
+	deadline := time.Now().Add(peerWait)
+	for n, _ := p.bindings("carol"); n != 2; n, _ = p.bindings("carol") {
+		require.False(t, time.Now().After(deadline), "carol has %d bindings, want 2", n)
+		sleepCtx(ctx, peerPoll)
+	}
+
+	dave := startMediaBaresip(t, ctx, "dave", mediaPeerTone)
+	_, err := dave.ctl(ctx, "dial", p.uri("carol"))
+	require.NoError(t, err)
+	phone.waitCalls(t, ctx, "the phone ringing", func(l string) bool { return strings.Contains(l, "sip:dave") })
+	dave.waitCalls(t, ctx, "an established call", func(l string) bool { return strings.Contains(l, "ESTABLISHED") })
+	e.waitOutput(t, ctx, "deposit box=carol")
+	sleepCtx(ctx, mediaSeconds*time.Second)
+	_, err = dave.ctl(ctx, "hangup", "")
+	require.NoError(t, err)
+	e.waitOutput(t, ctx, " message box=carol ")
+	wavs, err := filepath.Glob(filepath.Join(dir, "carol", "*.wav"))
+	require.NoError(t, err)
+	require.Len(t, wavs, 1, "one message")
+	msg := readWAV(t, wavs[0])
+	t.Logf("message after no answer: %.1f s, %d Hz at %.4f", float64(len(msg))/audio.SampleRate, mediaPeerTone, peak(msg, mediaPeerTone))
+	require.Greater(t, peak(msg, mediaPeerTone), mediaMinLevel, "dave's tone in the mailbox WAV")
+	e.finish(t)
 }
