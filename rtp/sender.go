@@ -201,7 +201,9 @@ type txState struct {
 	sendErrors uint64
 
 	q       frameRing
-	pcm     []int16 // scratch frame
+	pcm     []int16   // scratch frame
+	loop    loopState // music on hold in place of q (loop.go)
+	loopPCM []int16   // scratch frame of the loop
 	silence []int16
 	hdr     pionrtp.Header
 	dtmf    *dtmfJob
@@ -369,7 +371,16 @@ func (s *Session) tickLocked(now, deadline time.Time, send bool) {
 	if have {
 		t.pcm = frame
 		frame = s.toCallRateLocked(frame)
-	} else if s.cfg.FillSilence {
+	}
+	if t.loop.loop != nil {
+		// A loop (music on hold) replaces the host's frame, which is
+		// discarded to keep the host's pace.
+		if have {
+			t.discarded++
+		}
+		t.loopPCM = t.loop.frameLocked(t.loopPCM[:0], fs, s.codec.sampleRate())
+		frame, have = t.loopPCM, true
+	} else if !have && s.cfg.FillSilence {
 		frame, have = t.silence[:fs], true
 	}
 	// Events of skipped ticks are still sent, late: losing an end packet

@@ -105,6 +105,12 @@ type MediaConfig struct {
 	// SRTPSuites are the SDES crypto suites offered and accepted, in
 	// preference order; nil: srtp.DefaultSuites.
 	SRTPSuites []srtp.Suite
+	// HoldMusic, when set, is music on hold: while our side holds a call
+	// (Call.Hold, a=sendonly, RFC 3264 §8.4) the peer hears it, looped,
+	// in place of the host's audio, which Call.Resume gives back. Load it
+	// once with rtp.LoadLoop; every call shares it. nil: the held peer
+	// hears nothing.
+	HoldMusic *rtp.Loop
 	// Tracer sees every RTP and RTCP datagram of every call's session
 	// (rtp.SessionConfig.Tracer), for captures beside Config.Tracer's SIP;
 	// nil is none.

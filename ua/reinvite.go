@@ -75,6 +75,9 @@ func (c *Call) mediaReinvite(ctx context.Context, hold, resume bool) error {
 	}
 	m.mu.Unlock()
 	err = c.reinvite(ctx, offer, func(answer []byte) error { return m.applyAnswer(answer, false) })
+	if err == nil {
+		m.holdMusic(hold, resume)
+	}
 	if err != nil {
 		m.mu.Lock()
 		if m.neg.OfferPending() {
@@ -84,6 +87,19 @@ func (c *Call) mediaReinvite(ctx context.Context, hold, resume bool) error {
 		m.mu.Unlock()
 	}
 	return err
+}
+
+// holdMusic starts MediaConfig.HoldMusic when our side put the call on
+// hold, and stops it on resume.
+func (m *callMedia) holdMusic(hold, resume bool) {
+	music := m.u.cfg.Media.HoldMusic
+	switch {
+	case music == nil:
+	case hold:
+		m.sess.SetLoop(music)
+	case resume:
+		m.sess.SetLoop(nil)
+	}
 }
 
 // Reinvite sends a re-INVITE with sdp as the new offer (RFC 3261 §14.1) and

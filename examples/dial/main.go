@@ -27,7 +27,8 @@
 // converted to 8 kHz mono), -record writes what the peer sends to a WAV
 // file (16-bit, 8 kHz, mono) while the call is up, -dtmf sends digits after
 // the answer (-dtmf-after later). -hold-after puts the peer on hold with a
-// re-INVITE (a=sendonly), -resume-after takes it off hold. -trace prints
+// re-INVITE (a=sendonly), -hold-music FILE plays a WAV to it, looped, while
+// it is held, -resume-after takes it off hold. -trace prints
 // every SIP message to stderr, -pcap writes them to a capture file.
 // Received digits are printed as events. The first Ctrl-C hangs up and
 // unregisters, waiting for the answers; a second one quits at once.
@@ -77,6 +78,7 @@ type options struct {
 	metrics                         *cli.MetricsFlag
 	failover                        *failoverFlags
 	media                           *cli.MediaFlags
+	holdMusic                       *cli.HoldMusicFlag
 	listen, mediaIP                 string
 	hangupAfter, t1                 time.Duration
 	holdAfter, resumeAfter          time.Duration
@@ -100,6 +102,7 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	o.metrics = cli.AddMetricsFlag(fs)
 	o.failover = addFailoverFlags(fs)
 	o.media = cli.AddMediaFlags(fs)
+	o.holdMusic = cli.AddHoldMusicFlag(fs)
 	fs.StringVar(&o.listen, "listen", "0.0.0.0:5060", "host:port to listen on (UDP and TCP; port 0 picks one)")
 	fs.DurationVar(&o.hangupAfter, "hangup-after", 0, "hang up a call this long after it is answered (0: never)")
 	fs.DurationVar(&o.holdAfter, "hold-after", 0, "put the peer on hold (re-INVITE, a=sendonly) this long after the answer (0: never)")
@@ -226,6 +229,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if err := o.media.Apply(&cfg.Media); err != nil {
+		return err
+	}
+	if err := o.holdMusic.Apply(&cfg.Media); err != nil {
 		return err
 	}
 	var wg sync.WaitGroup

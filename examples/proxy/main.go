@@ -66,6 +66,7 @@ type options struct {
 	usersFile, pcap, db, pg                               string
 	users                                                 multi
 	redirect, sequential, trace, quiet                    bool
+	seqTimeout                                            time.Duration
 	auth, algorithms                                      string
 	t1                                                    time.Duration
 }
@@ -85,6 +86,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.usersFile, "users", "", "file of users, one name:password[:alias,…] a line, # for comments")
 	fs.BoolVar(&o.redirect, "redirect", false, "redirect server: answer 302 with the bindings instead of proxying")
 	fs.BoolVar(&o.sequential, "sequential", false, "fork sequentially (highest q first) instead of in parallel")
+	fs.DurationVar(&o.seqTimeout, "sequential-timeout", 0, "with -sequential: how long each branch rings before the next is tried (0: 20 s)")
 	fs.StringVar(&o.auth, "auth", "leaving", "which calls need proxy credentials: leaving (the domain), all, none")
 	fs.StringVar(&o.algorithms, "algorithms", "SHA-256,MD5", "digest algorithms offered, strongest first (SHA-512-256, SHA-256, MD5)")
 	fs.BoolVar(&o.trace, "trace", false, "log every SIP message to stderr")
@@ -104,6 +106,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	if o.tlsAddr != "" && (o.cert == "" || o.key == "") {
 		return o, errors.New("-tls needs -cert and -key")
+	}
+	if o.seqTimeout < 0 {
+		return o, errors.New("-sequential-timeout: want a duration of 0 or more")
 	}
 	return o, nil
 }
@@ -234,6 +239,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if o.sequential {
 		pcfg.Forking = proxy.Sequential
+		pcfg.SequentialTimeout = o.seqTimeout
 	}
 	if o.advertise != "" {
 		pcfg.Self = []string{o.advertise}

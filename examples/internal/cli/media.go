@@ -2,7 +2,10 @@ package cli
 
 import (
 	"flag"
+	"os"
 	"strings"
+
+	"github.com/dialtone/dialtone/rtp"
 
 	"github.com/dialtone/dialtone/rtp/audio"
 	"github.com/dialtone/dialtone/rtp/srtp"
@@ -67,4 +70,33 @@ func ParseCodecs(s string) ([]audio.Codec, error) {
 		}
 	}
 	return append(out, audio.TelephoneEvent()), nil
+}
+
+// HoldMusicFlag is -hold-music FILE: the WAV file a peer hears, looped,
+// while the program holds the call (ua.MediaConfig.HoldMusic).
+type HoldMusicFlag struct {
+	file *string
+}
+
+// AddHoldMusicFlag adds -hold-music to fs.
+func AddHoldMusicFlag(fs *flag.FlagSet) *HoldMusicFlag {
+	return &HoldMusicFlag{file: fs.String("hold-music", "", "WAV file the peer hears, looped, while we hold the call (default: silence)")}
+}
+
+// Apply loads the file, when one is named, into mc.HoldMusic.
+func (h *HoldMusicFlag) Apply(mc *ua.MediaConfig) error {
+	if *h.file == "" {
+		return nil
+	}
+	f, err := os.Open(*h.file)
+	if err != nil {
+		return Usagef("-hold-music: %v", err)
+	}
+	defer f.Close()
+	l, err := rtp.LoadLoop(f)
+	if err != nil {
+		return Usagef("-hold-music %s: %v", *h.file, err)
+	}
+	mc.HoldMusic = l
+	return nil
 }

@@ -1,0 +1,144 @@
+package rtp
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"time"
+
+	"github.com/dialtone/dialtone/rtp/audio"
+	"github.com/dialtone/dialtone/rtp/g722"
+	"github.com/dialtone/dialtone/rtp/wav"
+)
+
+// Looped audio: a WAV file held in memory that a session sends over and
+// over in place of the host's frames (Session.SetLoop), as music on hold.
+
+// MaxLoopDuration bounds the audio a Loop holds: at 16 kHz, 5 minutes are
+// 9.6 MB of samples (and half that again at 8 kHz). LoadLoop refuses a
+// longer file with ErrLoopTooLong.
+const MaxLoopDuration = 5 * time.Minute
+
+// Loop errors.
+var (
+	// ErrLoopTooLong: the WAV file is longer than MaxLoopDuration.
+	ErrLoopTooLong = errors.New("rtp: loop audio too long")
+	// ErrLoopEmpty: the WAV file holds no samples.
+	ErrLoopEmpty = errors.New("rtp: loop audio is empty")
+)
+
+// Loop is audio in memory, kept at 8 kHz and at 16 kHz so that it fits a
+// G.711 and a G.722 call without converting on the media clock. It is
+// immutable: any number of sessions send it at once, each from its own
+// position.
+type Loop struct {
+	pcm8, pcm16 []int16
+}
+
+// LoadLoop reads a WAV file (any format package rtp/wav reads) into a
+// Loop: decoded at 16 kHz, and from that at 8 kHz through the half-band
+// filter of HostSampleRate's conversion. It reads no further than
+// MaxLoopDuration of audio. Errors: those of wav.NewReader and Read,
+// ErrLoopTooLong, ErrLoopEmpty.
+func LoadLoop(r io.Reader) (*Loop, error) {
+	rd, err := wav.NewReader(r)
+	if err != nil {
+		return nil, fmt.Errorf("rtp: loop: %w", err)
+	}
+	if err := rd.SetOutputRate(g722.SampleRate); err != nil {
+		return nil, fmt.Errorf("rtp: loop: %w", err)
+	}
+	const chunk = 4096 // even: 2:1 down keeps its phase
+	limit := int(MaxLoopDuration.Seconds()) * g722.SampleRate
+	down := newRateConverter(false, chunk)
+	l := &Loop{}
+	buf := make([]int16, chunk)
+	for {
+		n, err := rd.Read(buf)
+		l.pcm16 = append(l.pcm16, buf[:n]...)
+		l.pcm8 = down.convert(l.pcm8, buf[:n&^1])
+		if len(l.pcm16) > limit {
+			return nil, fmt.Errorf("%w: longer than %v", ErrLoopTooLong, MaxLoopDuration)
+		}
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("rtp: loop: %w", err)
+		}
+	}
+	if len(l.pcm8) == 0 {
+		return nil, ErrLoopEmpty
+	}
+	return l, nil
+}
+
+// NewLoop makes a Loop of 8 kHz samples (copied; 16 kHz through the
+// half-band filter). Errors: ErrLoopEmpty, ErrLoopTooLong.
+func NewLoop(pcm8 []int16) (*Loop, error) {
+	switch {
+	case len(pcm8) == 0:
+		return nil, ErrLoopEmpty
+	case len(pcm8) > int(MaxLoopDuration.Seconds())*audio.SampleRate:
+		return nil, fmt.Errorf("%w: longer than %v", ErrLoopTooLong, MaxLoopDuration)
+	}
+	up := newRateConverter(true, 2*len(pcm8))
+	return &Loop{pcm8: slices.Clone(pcm8), pcm16: up.convert(nil, pcm8)}, nil
+}
+
+// Duration is the length of the loop's audio.
+func (l *Loop) Duration() time.Duration {
+	return time.Duration(len(l.pcm8)) * time.Second / audio.SampleRate
+}
+
+// pcm returns the loop's samples at rate (8000 or 16000).
+func (l *Loop) pcm(rate int) []int16 {
+	if rate == g722.SampleRate {
+		return l.pcm16
+	}
+	return l.pcm8
+}
+
+// loopState is a session's position in its loop, under Session.mu.
+type loopState struct {
+	loop *Loop
+	pos  time.Duration // of the audio, so a codec change keeps the place
+}
+
+// frameLocked appends n samples at rate from the loop to dst, wrapping at
+// its end.
+func (ls *loopState) frameLocked(dst []int16, n, rate int) []int16 {
+	pcm := ls.loop.pcm(rate)
+	i := int(ls.pos * time.Duration(rate) / time.Second % time.Duration(len(pcm)))
+	for need := n; need > 0; {
+		k := min(need, len(pcm)-i)
+		dst = append(dst, pcm[i:i+k]...)
+		need -= k
+		i = (i + k) % len(pcm)
+	}
+	ls.pos = (ls.pos + time.Duration(n)*time.Second/time.Duration(rate)) % (time.Duration(len(pcm)) * time.Second / time.Duration(rate))
+	return dst
+}
+
+// SetLoop makes the session send l, looped, in place of the frames the
+// host writes, which are discarded at their send time
+// (SessionStats.FramesDiscarded) so that the host's pace is kept; nil
+// gives the host's frames back. The loop restarts from its beginning each
+// time it is set. It is how a UA plays music on hold.
+func (s *Session) SetLoop(l *Loop) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if l == nil {
+		s.tx.loop = loopState{}
+		return
+	}
+	s.tx.loop = loopState{loop: l}
+}
+
+// Looping reports whether a Loop replaces the host's frames.
+func (s *Session) Looping() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.tx.loop.loop != nil
+}

@@ -1,0 +1,115 @@
+package rtp_test
+
+import (
+	"bytes"
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/dialtone/dialtone/rtp"
+	"github.com/dialtone/dialtone/rtp/audio"
+	"github.com/dialtone/dialtone/rtp/wav"
+)
+
+// toneSamples returns d of a tone at 8 kHz.
+func toneSamples(t testing.TB, freq float64, d time.Duration) []int16 {
+	t.Helper()
+	g, err := wav.NewToneGenerator(wav.ToneConfig{Frequency: freq})
+	require.NoError(t, err)
+	var pcm []int16
+	for len(pcm) < int(d.Seconds()*audio.SampleRate) {
+		pcm, err = g.ReadFrame(pcm)
+		require.NoError(t, err)
+	}
+	return pcm
+}
+
+// A session with a Loop sends the loop's tone instead of the host's, at
+// the call's rate (G.711 and G.722); SetLoop(nil) gives the host's audio
+// back. The host keeps writing all along, at its pace.
+func TestSessionLoopReplacesHostAudio(t *testing.T) {
+	const hostHz, loopHz = 1500.0, 700.0
+	tests := []struct {
+		name   string
+		codecs []audio.Codec
+	}{
+		{"pcmu", []audio.Codec{audio.PCMU()}},
+		{"g722", []audio.Codec{audio.G722()}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := testCtx(t)
+			ports := testPorts(t)
+			a := newTestSession(t, rtp.SessionConfig{Ports: ports})
+			b := newTestSession(t, rtp.SessionConfig{Ports: ports})
+			negotiateCodecs(t, a, b, tt.codecs, tt.codecs)
+			rate := b.SampleRate()
+
+			loop, err := rtp.NewLoop(toneSamples(t, loopHz, 340*time.Millisecond))
+			require.NoError(t, err)
+			require.Equal(t, 340*time.Millisecond, loop.Duration())
+
+			host, err := wav.NewToneGenerator(wav.ToneConfig{Frequency: hostHz, SampleRate: a.SampleRate(), FrameSamples: a.FrameSamples()})
+			require.NoError(t, err)
+			pctx, stop := context.WithCancel(ctx)
+			done := make(chan error, 1)
+			go func() { done <- a.Play(pctx, host) }()
+			defer func() { stop(); <-done }()
+
+			level := func(freq float64) float64 {
+				elapse(ctx, t, b, 10) // the jitter buffer's delay and the switch
+				return wav.ToneLevel(readFrames(ctx, t, b, 25), freq, rate)
+			}
+			require.Greater(t, level(hostHz), 0.01, "the host's tone before the loop")
+
+			a.SetLoop(loop)
+			require.True(t, a.Looping())
+			require.Greater(t, level(loopHz), 0.01, "the loop's tone")
+			require.Less(t, level(hostHz), 0.001, "the host's tone is not sent")
+			require.NotZero(t, a.Stats().FramesDiscarded, "the host's frames kept their pace")
+
+			a.SetLoop(nil)
+			require.False(t, a.Looping())
+			require.Greater(t, level(hostHz), 0.01, "the host's tone after the loop")
+		})
+	}
+}
+
+func TestLoadLoopErrors(t *testing.T) {
+	empty, err := wav.Append(nil, nil)
+	require.NoError(t, err)
+	tests := []struct {
+		name string
+		file []byte
+		want error
+	}{
+		{"not a WAV", []byte("RIFF....WAVX"), wav.ErrMalformed},
+		{"truncated", []byte("RIF"), wav.ErrMalformed},
+		{"no samples", empty, rtp.ErrLoopEmpty},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l, err := rtp.LoadLoop(bytes.NewReader(tt.file))
+			require.ErrorIs(t, err, tt.want)
+			require.Nil(t, l)
+		})
+	}
+}
+
+// A file longer than MaxLoopDuration is refused.
+func TestLoadLoopTooLong(t *testing.T) {
+	pcm := make([]int16, int(rtp.MaxLoopDuration.Seconds())*audio.SampleRate+1)
+	_, err := rtp.NewLoop(pcm)
+	require.ErrorIs(t, err, rtp.ErrLoopTooLong)
+}
+
+// A WAV file loads at its length, its tone kept at both rates.
+func TestLoadLoopWAV(t *testing.T) {
+	file, err := wav.Append(nil, toneSamples(t, 700, 500*time.Millisecond))
+	require.NoError(t, err)
+	l, err := rtp.LoadLoop(bytes.NewReader(file))
+	require.NoError(t, err)
+	require.InDelta(t, 500*time.Millisecond, l.Duration(), float64(time.Millisecond))
+}
