@@ -445,7 +445,14 @@ func (o *outgoing) confirm(s *uacSession, d *dialog.Dialog, req *sip.Request, re
 	c, u := o.c, o.c.u
 	ack, err := d.NewAck(req, res)
 	var mediaErr error
-	if err == nil && c.media != nil {
+	c.mu.Lock()
+	earlyOffer, earlyDone := c.earlyOffer[d.ID().RemoteTag]
+	c.mu.Unlock()
+	remote := res.Body()
+	if earlyDone && len(remote) == 0 {
+		remote = earlyOffer
+	}
+	if err == nil && c.media != nil && !earlyDone {
 		if o.opts.NoOffer {
 			// Late offer: the 2xx carries the peer's offer, our ACK the
 			// answer (RFC 3264 §4).
@@ -464,7 +471,7 @@ func (o *outgoing) confirm(s *uacSession, d *dialog.Dialog, req *sip.Request, re
 	// may send BYE as soon as it has the ACK, and must not get 481.
 	c.mu.Lock()
 	c.d, c.id = d, d.ID()
-	c.remote = bytes.Clone(res.Body())
+	c.remote = bytes.Clone(remote)
 	c.state = CallEstablished
 	abandoned := c.abandoned
 	c.mu.Unlock()
