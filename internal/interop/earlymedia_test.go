@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 
 	"github.com/dialtone/dialtone/internal/testenv"
 	"github.com/dialtone/dialtone/rtp/audio"
+	"github.com/dialtone/dialtone/rtp/wav"
 	"github.com/dialtone/dialtone/sip"
 	"github.com/dialtone/dialtone/transport"
 	"github.com/dialtone/dialtone/ua"
@@ -193,4 +195,52 @@ func TestEarlyMediaFromSIPp(t *testing.T) {
 	require.Same(t, s, d.c.Media(), "the same session continues at the 200")
 	require.NoError(t, d.c.Hangup(ctx))
 	wait()
+}
+
+// TestEarlyMediaToBaresip: baresip calls our UA, which never answers:
+// IncomingCall.Progress(nil) sends a 183 with the answer of the call's
+// session, we play a 1000 Hz tone into IncomingCall.Media() for
+// mediaSeconds, then refuse the call with 486. baresip's recording of what
+// it received holds our tone (Goertzel), heard before any answer since
+// there was none.
+func TestEarlyMediaToBaresip(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(t.Context(), peerTestTimeout)
+	defer cancel()
+	b := startMediaBaresip(t, ctx, "early", mediaPeerTone)
+	played := make(chan error, 1)
+	u, err := ua.New(ua.Config{
+		Listen:   []ua.ListenConfig{{Network: transport.UDP, Addr: "127.0.0.1:0"}},
+		Resolver: transport.StaticResolver{},
+		Media:    ua.MediaConfig{IP: netip.MustParseAddr(loopback)},
+		OnCall: func(cctx context.Context, ic *ua.IncomingCall) {
+			if err := ic.Progress(nil); err != nil {
+				played <- err
+				return
+			}
+			g, err := wav.NewToneGenerator(wav.ToneConfig{Frequency: mediaOurTone})
+			if err != nil {
+				played <- err
+				return
+			}
+			err = ic.Media().Play(cctx, &limited{src: g, n: mediaSeconds * 1000 / 20})
+			_ = ic.Reject(sip.StatusBusyHere, "")
+			played <- err
+		},
+	})
+	require.NoError(t, err)
+	defer u.Close()
+	_, err = b.ctl(ctx, "dial", "sip:us@"+u.Addrs()[0].String())
+	require.NoError(t, err)
+	select {
+	case err := <-played:
+		require.NoError(t, err, "early media played")
+	case <-ctx.Done():
+		t.Fatal("no call from baresip")
+	}
+	b.waitCalls(t, ctx, "no call", func(l string) bool { return !strings.Contains(l, "sip:") })
+	got := waitDump(t, ctx, b.rec, audio.SampleRate)
+	ours, own := peak(got, mediaOurTone), peak(got, mediaPeerTone)
+	t.Logf("baresip heard our early %d Hz at %.4f (its own %d Hz at %.6f) in %.1f s", mediaOurTone, ours, mediaPeerTone, own, float64(len(got))/audio.SampleRate)
+	require.Greater(t, ours, mediaMinLevel, "our early tone in baresip's recording")
 }
