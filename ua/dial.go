@@ -41,6 +41,10 @@ type DialOptions struct {
 	Transport transport.Network
 	// Headers are added to the INVITE (Subject, X-…).
 	Headers []sip.Header
+
+	// progress, when set, sees each provisional response but 100 (a
+	// transferee's NOTIFYs, referred.go).
+	progress func(*sip.Response)
 }
 
 // Dial places a call to target, a SIP URI ("sip:bob@example.com"; "sip:"
@@ -334,6 +338,9 @@ func (o *outgoing) read(tx *transaction.ClientTx, req *sip.Request, silent <-cha
 				}
 			}
 			u.emit(Event{Kind: EventCallProgress, Line: c.line, Call: c, CallID: c.callID, Response: res, SDP: res.Body()})
+			if o.opts.progress != nil {
+				o.opts.progress(res)
+			}
 			continue
 		}
 		if !res.IsSuccess() {

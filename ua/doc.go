@@ -51,8 +51,9 @@
 //   - Transfer: Call.Transfer (blind) and Call.TransferTo (attended, with
 //     Replaces) send REFER (RFC 3515, Referred-By RFC 3892) and follow the
 //     transferee's sipfrag NOTIFYs; Config.OnRefer takes a REFER, whose
-//     Accept places the new call and reports it (no NOTIFY under
-//     Refer-Sub: false, RFC 4488); an INVITE with Replaces (RFC 3891)
+//     Accept places the new call and reports it: 100 Trying, each
+//     provisional code once (180 Ringing…), then the outcome (no NOTIFY
+//     under Refer-Sub: false, RFC 4488); an INVITE with Replaces (RFC 3891)
 //     takes the place of a confirmed call, ended once it is answered.
 //   - Reliable provisional responses (RFC 3262, Config.Reliable): as the
 //     caller, INVITEs offer (or require) 100rel and each reliable 1xx is
