@@ -5,12 +5,15 @@ package interop
 import (
 	"context"
 	"errors"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/dialtone/dialtone/sip"
+	"github.com/dialtone/dialtone/transport"
 	"github.com/dialtone/dialtone/ua"
 )
 
@@ -91,4 +94,58 @@ func TestKamailioForkBothAnswer(t *testing.T) {
 	require.Equal(t, ua.CallEstablished, c.State())
 	require.NoError(t, c.Hangup(ctx))
 	require.True(t, errors.Is(waitDone(t, ctx, kept, "the kept phone"), ua.ErrRemoteHangup))
+}
+
+// TestRedirectToBaresip: baresip calls our UA desk, whose host answers
+// IncomingCall.Redirect with the address of our UA mobile; baresip follows
+// the 302 and mobile answers it (same Call-ID, from baresip). mobile hears
+// baresip's tone, so the redirected call carries audio.
+func TestRedirectToBaresip(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(t.Context(), peerTestTimeout)
+	defer cancel()
+	b := startMediaBaresip(t, ctx, "redir", mediaPeerTone)
+	calls := make(chan *ua.Call, 1)
+	mobile, err := ua.New(ua.Config{
+		Listen:   []ua.ListenConfig{{Network: transport.UDP, Addr: "127.0.0.1:0"}},
+		Resolver: transport.StaticResolver{},
+		Media:    ua.MediaConfig{IP: netip.MustParseAddr(loopback)},
+		OnCall:   answerInto(t, calls),
+	})
+	require.NoError(t, err)
+	defer mobile.Close()
+	moved, err := sip.ParseURI("sip:erin@" + mobile.Addrs()[0].String())
+	require.NoError(t, err)
+	redirected := make(chan string, 1)
+	desk, w := tracedUA(t, ua.Config{
+		Media: ua.MediaConfig{DisableMedia: true},
+		OnCall: func(_ context.Context, ic *ua.IncomingCall) {
+			if ic.Redirect(moved) == nil {
+				redirected <- ic.CallID()
+			}
+		},
+	})
+	in := b.dialUs(t, ctx, "sip:erin@"+desk.Addrs()[0].String(), calls)
+	var callID string
+	select {
+	case callID = <-redirected:
+	case <-time.After(peerWait):
+		t.Fatal("desk's host did not redirect")
+	}
+	require.Equal(t, callID, in.CallID(), "baresip followed the 302 in the same call")
+	require.Contains(t, in.Remote().URI.User, "redir")
+	res := w.sent("SIP/2.0 302")
+	require.Len(t, res, 1)
+	require.Contains(t, headerValue(res[0], "Contact"), moved.String())
+	require.NotEmpty(t, w.received("ACK "), "baresip ACKs the 302")
+
+	var heard []int16
+	for range 50 {
+		heard, err = in.Media().ReadFrame(ctx, heard)
+		require.NoError(t, err)
+	}
+	level := peak(heard, mediaPeerTone)
+	t.Logf("mobile hears baresip's %d Hz at %.4f", mediaPeerTone, level)
+	require.Greater(t, level, mediaMinLevel)
+	require.NoError(t, in.Hangup(ctx))
 }
