@@ -149,3 +149,102 @@ func TestRedirectToBaresip(t *testing.T) {
 	require.Greater(t, level, mediaMinLevel)
 	require.NoError(t, in.Hangup(ctx))
 }
+
+// TestThreeLinesTwoRegistrars: one of our UAs has three lines, alice and
+// bob at Kamailio and dave at examples/proxy, all registered. frank (at
+// Kamailio) calls alice and bob, erin (at the proxy) calls dave: each call
+// comes in on its own line (IncomingCall.Line). Then the UA calls out
+// from each line to a user of that line's registrar: the callee sees the
+// line's AOR as the From.
+func TestThreeLinesTwoRegistrars(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(t.Context(), peerTestTimeout)
+	defer cancel()
+	k := startKamailio(t, ctx, kamailioOptions{})
+	p := startOurProxy(t, ctx)
+	type incoming struct {
+		line string
+		c    *ua.Call
+	}
+	in := make(chan incoming, 4)
+	events := make(chan ua.Event, 64)
+	w := &wireLog{}
+	multi, err := ua.New(ua.Config{
+		Listen:    []ua.ListenConfig{{Network: transport.UDP, Addr: "127.0.0.1:0"}},
+		Transport: ua.TransportConfig{Tracer: w},
+		Media:     ua.MediaConfig{DisableMedia: true},
+		Lines: []ua.LineConfig{
+			{AOR: k.uri("alice"), Password: "alicepw", Registrar: k.uri("")},
+			{AOR: k.uri("bob"), Password: "bobpw", Registrar: k.uri("")},
+			{AOR: p.uri("dave"), Password: "davepw", Registrar: p.uri("")},
+		},
+		OnCall: func(_ context.Context, ic *ua.IncomingCall) {
+			line := ""
+			if ic.Line() != nil {
+				line = ic.Line().AOR().User
+			}
+			c, err := ic.Answer(testSDP(9))
+			if err == nil {
+				in <- incoming{line, c}
+			}
+		},
+		OnEvent: func(e ua.Event) {
+			if e.Kind == ua.EventRegistered {
+				events <- e
+			}
+		},
+	})
+	require.NoError(t, err)
+	defer multi.Close()
+	for range 3 {
+		select {
+		case <-events:
+		case <-time.After(peerWait):
+			t.Fatal("the three lines did not register")
+		}
+	}
+	k.waitBinding(t, ctx, "alice", true)
+	k.waitBinding(t, ctx, "bob", true)
+	p.waitBinding(t, ctx, "dave", true)
+	frank := newPeerUA(t, k, uaOptions{user: "frank"})
+	frank.waitEvent(t, ctx, ua.EventRegistered, "")
+	erin := newPeerUA(t, p, uaOptions{user: "erin"})
+	erin.waitEvent(t, ctx, ua.EventRegistered, "")
+
+	t.Run("calls in", func(t *testing.T) {
+		for _, tc := range []struct {
+			caller *peerUA
+			target string
+			line   string
+		}{{frank, k.uri("alice"), "alice"}, {frank, k.uri("bob"), "bob"}, {erin, p.uri("dave"), "dave"}} {
+			c, err := tc.caller.ua.Dial(ctx, tc.target, ua.DialOptions{SDP: testSDP(9)})
+			require.NoError(t, err, "call to %s", tc.target)
+			var got incoming
+			select {
+			case got = <-in:
+			case <-time.After(peerWait):
+				t.Fatalf("no call at %s", tc.line)
+			}
+			require.Equal(t, tc.line, got.line, "the call came in on its line")
+			require.Equal(t, c.CallID(), got.c.CallID())
+			require.NoError(t, c.Hangup(ctx))
+			require.ErrorIs(t, waitDone(t, ctx, got.c, tc.line), ua.ErrRemoteHangup)
+		}
+	})
+	t.Run("calls out", func(t *testing.T) {
+		for i, tc := range []struct {
+			callee *peerUA
+			target string
+		}{{frank, k.uri("frank")}, {frank, k.uri("frank")}, {erin, p.uri("erin")}} {
+			line := multi.Lines()[i]
+			c, err := multi.Dial(ctx, tc.target, ua.DialOptions{SDP: testSDP(9), Line: line})
+			require.NoError(t, err, "call from line %d", i)
+			got := tc.callee.nextCall(t, ctx)
+			require.Equal(t, c.CallID(), got.CallID())
+			require.Equal(t, line.AOR().User, got.Remote().URI.User, "the From is the line's AOR")
+			require.Equal(t, line.AOR().Port, got.Remote().URI.Port, "the From names the line's registrar")
+			require.NoError(t, c.Hangup(ctx))
+			require.ErrorIs(t, waitDone(t, ctx, got, tc.callee.name), ua.ErrRemoteHangup)
+		}
+	})
+}
