@@ -180,6 +180,13 @@ func (ic *IncomingCall) provisional(code int, sdp []byte) error {
 // from the ACK (RFC 3264 §4). An offer with no usable audio stream is
 // refused with 488 Not Acceptable Here and the error wraps
 // sdp.ErrNotAcceptable. Given SDP bytes, no session is created.
+//
+// While a reliable provisional response carrying SDP awaits its PRACK,
+// Answer waits for it (RFC 3262 §3), at most 64·T1, after which the
+// INVITE has had its 500 and Answer returns ErrProvisionalUnacknowledged;
+// a CANCEL ends the wait with its cause. With Config.InlineOnCall, an
+// OnCall that sent such a response must answer from a goroutine of its
+// own: the PRACK comes in on the transport goroutine OnCall runs on.
 func (ic *IncomingCall) Answer(local []byte) (*Call, error) {
 	u := ic.u
 	ic.mu.Lock()
