@@ -146,7 +146,7 @@ func TestPrackNewOfferAnsweredFromSession(t *testing.T) {
 	})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = b.Close() })
-	s := &reliableScene{peer: newRawPeer(t, n, "192.0.2.7:5060", nil, nil)}
+	s := &reliableScene{peer: newRawPeer(t, n, "192.0.2.7:5060", answer200, nil)}
 	s.req = rawRequest(sip.INVITE, "sip:bob@192.0.2.2:5060")
 	s.req.Set("Require", "100rel")
 	s.req.SetBody([]byte(testSDP), "application/sdp")
