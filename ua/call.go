@@ -100,6 +100,9 @@ type Call struct {
 	st *sessionTimer
 	// rseq is the last RSeq PRACKed per early dialog (To tag), prack.go.
 	rseq map[string]uint32
+	// earlyOffer is the offer of a reliable 1xx answered in our PRACK, per
+	// early dialog (To tag), for an INVITE without SDP (prack.go).
+	earlyOffer map[string][]byte
 }
 
 // CallID returns the call's Call-ID.

@@ -41,6 +41,10 @@ type DialOptions struct {
 	Transport transport.Network
 	// Headers are added to the INVITE (Subject, X-…).
 	Headers []sip.Header
+
+	// progress, when set, sees each provisional response but 100 (a
+	// transferee's NOTIFYs, referred.go).
+	progress func(*sip.Response)
 }
 
 // Dial places a call to target, a SIP URI ("sip:bob@example.com"; "sip:"
@@ -334,6 +338,9 @@ func (o *outgoing) read(tx *transaction.ClientTx, req *sip.Request, silent <-cha
 				}
 			}
 			u.emit(Event{Kind: EventCallProgress, Line: c.line, Call: c, CallID: c.callID, Response: res, SDP: res.Body()})
+			if o.opts.progress != nil {
+				o.opts.progress(res)
+			}
 			continue
 		}
 		if !res.IsSuccess() {
@@ -445,7 +452,14 @@ func (o *outgoing) confirm(s *uacSession, d *dialog.Dialog, req *sip.Request, re
 	c, u := o.c, o.c.u
 	ack, err := d.NewAck(req, res)
 	var mediaErr error
-	if err == nil && c.media != nil {
+	c.mu.Lock()
+	earlyOffer, earlyDone := c.earlyOffer[d.ID().RemoteTag]
+	c.mu.Unlock()
+	remote := res.Body()
+	if earlyDone && len(remote) == 0 {
+		remote = earlyOffer
+	}
+	if err == nil && c.media != nil && !earlyDone {
 		if o.opts.NoOffer {
 			// Late offer: the 2xx carries the peer's offer, our ACK the
 			// answer (RFC 3264 §4).
@@ -464,7 +478,7 @@ func (o *outgoing) confirm(s *uacSession, d *dialog.Dialog, req *sip.Request, re
 	// may send BYE as soon as it has the ACK, and must not get 481.
 	c.mu.Lock()
 	c.d, c.id = d, d.ID()
-	c.remote = bytes.Clone(res.Body())
+	c.remote = bytes.Clone(remote)
 	c.state = CallEstablished
 	c.armMediaWatchLocked()
 	abandoned := c.abandoned

@@ -51,15 +51,22 @@
 //   - Transfer: Call.Transfer (blind) and Call.TransferTo (attended, with
 //     Replaces) send REFER (RFC 3515, Referred-By RFC 3892) and follow the
 //     transferee's sipfrag NOTIFYs; Config.OnRefer takes a REFER, whose
-//     Accept places the new call and reports it (no NOTIFY under
-//     Refer-Sub: false, RFC 4488); an INVITE with Replaces (RFC 3891)
+//     Accept places the new call and reports it: 100 Trying, each
+//     provisional code once (180 Ringing…), then the outcome (no NOTIFY
+//     under Refer-Sub: false, RFC 4488); an INVITE with Replaces (RFC 3891)
 //     takes the place of a confirmed call, ended once it is answered.
 //   - Reliable provisional responses (RFC 3262, Config.Reliable): as the
 //     caller, INVITEs offer (or require) 100rel and each reliable 1xx is
 //     PRACKed once in its early dialog; as the callee, Ring and Progress
 //     go reliably to an INVITE requiring 100rel (RSeq, retransmitted from
 //     T1 doubling until the PRACK, 500 after 64·T1 without one, one
-//     awaiting its PRACK at a time: ErrProvisionalPending).
+//     awaiting its PRACK at a time: ErrProvisionalPending); Answer holds
+//     the 200 back until a reliable 1xx carrying SDP has been PRACKed
+//     (ErrProvisionalUnacknowledged after 64·T1). Offer/answer (§5): to
+//     an INVITE without SDP a reliable 183 from Progress(nil) carries our
+//     offer and the PRACK the answer (as the caller, DialOptions.NoOffer
+//     answers such an offer in the PRACK); a new offer in a PRACK is
+//     answered in its 200. The 200 repeats our SDP, the ACK has none.
 //   - Session timers (RFC 4028): Session-Expires and Min-SE asked for and
 //     granted (Config.SessionExpires, 1800 s by default), 422 answered and
 //     retried, refresh at half the interval by UPDATE when the peer allows
@@ -160,7 +167,8 @@
 //
 // RFC 3261 §8, §10, §11, §12, §13, §14, §15, §22; RFC 3263; RFC 3264;
 // RFC 4733 (through package rtp);
-// RFC 3262 (both roles; no offer/answer in PRACK); RFC 3311 (UPDATE:
+// RFC 3262 (both roles; offer/answer in reliable 1xx and PRACK, but
+// our caller sends no new offer in a PRACK); RFC 3311 (UPDATE:
 // answered, and sent for session refresh); RFC 3428; RFC 3515, 3891,
 // 3892, 4488 (transfer); RFC 3581; RFC 3842 (message waiting); RFC 4028
 // (session timers); RFC 4235 (dialog package, as subscriber); RFC 6026;

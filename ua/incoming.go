@@ -43,6 +43,8 @@ type IncomingCall struct {
 	replaces *Call
 	// rel is the reliable provisional state (reliable.go), nil until one.
 	rel *reliableOut
+	// early is the offer/answer of the early dialog (prackoffer.go).
+	early earlyOA
 }
 
 // Request returns the INVITE (read-only).
@@ -146,11 +148,11 @@ func (ic *IncomingCall) provisional(code int, sdp []byte) error {
 	if ic.final {
 		return ErrAnswered
 	}
-	if code == sip.StatusSessionProgress && len(sdp) == 0 && ic.u.mediaEnabled() && len(ic.req.Body()) > 0 {
-		if err := ic.prepareMedia(); err != nil {
+	if code == sip.StatusSessionProgress && len(sdp) == 0 {
+		var err error
+		if sdp, err = ic.early183(); err != nil {
 			return err
 		}
-		sdp = ic.mediaSDP
 	}
 	res := sip.NewResponseTag(ic.req, code, "", ic.tag)
 	dialog.PrepareResponse(ic.req, res, ic.tag, ic.contact)
@@ -158,6 +160,9 @@ func (ic *IncomingCall) provisional(code int, sdp []byte) error {
 		res.SetBody(sdp, "application/sdp")
 	}
 	if sent, err := ic.sendReliableLocked(res); sent {
+		if err == nil && len(sdp) > 0 {
+			ic.sentReliableSDP()
+		}
 		return err
 	}
 	ic.u.respond(ic.w, res)
@@ -175,10 +180,20 @@ func (ic *IncomingCall) provisional(code int, sdp []byte) error {
 // from the ACK (RFC 3264 §4). An offer with no usable audio stream is
 // refused with 488 Not Acceptable Here and the error wraps
 // sdp.ErrNotAcceptable. Given SDP bytes, no session is created.
+//
+// While a reliable provisional response carrying SDP awaits its PRACK,
+// Answer waits for it (RFC 3262 §3), at most 64·T1, after which the
+// INVITE has had its 500 and Answer returns ErrProvisionalUnacknowledged;
+// a CANCEL ends the wait with its cause. With Config.InlineOnCall, an
+// OnCall that sent such a response must answer from a goroutine of its
+// own: the PRACK comes in on the transport goroutine OnCall runs on.
 func (ic *IncomingCall) Answer(local []byte) (*Call, error) {
 	u := ic.u
 	ic.mu.Lock()
 	defer ic.mu.Unlock()
+	if err := ic.waitPrackLocked(); err != nil {
+		return nil, err
+	}
 	if ic.final {
 		return nil, ErrAnswered
 	}
@@ -207,9 +222,13 @@ func (ic *IncomingCall) Answer(local []byte) (*Call, error) {
 	}
 	c := &Call{u: u, line: ic.line, dir: Incoming, callID: ic.req.CallID(), network: ic.w.Flow().Network,
 		done: make(chan struct{}), state: CallAnswered, d: d, id: d.ID(), local: local, media: media}
-	if b := ic.req.Body(); len(b) > 0 {
-		c.remote = bytes.Clone(b)
-		c.remoteHold = isHold(sdp.DirectionOf(b))
+	remote := ic.req.Body()
+	if ic.early.remote != nil {
+		remote = ic.early.remote // the PRACK's answer or newer offer
+	}
+	if len(remote) > 0 {
+		c.remote = bytes.Clone(remote)
+		c.remoteHold = isHold(sdp.DirectionOf(remote))
 	}
 	if err := u.addCall(c); err != nil {
 		ic.final = true
@@ -227,7 +246,9 @@ func (ic *IncomingCall) Answer(local []byte) (*Call, error) {
 	c.answerSessionLocked(ic.req, res)
 	c.armSessionLocked()
 	c.armMediaWatchLocked()
-	c.startRetransmit(ic.w, res, cs.Seq, media != nil && len(ic.req.Body()) == 0)
+	// An offer of ours is answered in the ACK unless the PRACK did (RFC
+	// 3262 §5).
+	c.startRetransmit(ic.w, res, cs.Seq, media != nil && len(ic.req.Body()) == 0 && ic.early.remote == nil)
 	c.mu.Unlock()
 	ic.final, ic.call = true, c
 	// The event goes out before the 2xx: the ACK it brings may arrive at

@@ -1,6 +1,7 @@
 package ua
 
 import (
+	"bytes"
 	"strconv"
 	"strings"
 
@@ -95,7 +96,8 @@ func isReliable(res *sip.Response) (uint32, bool) {
 
 // prack acknowledges a reliable provisional res to invite, received in
 // the early dialog d, with a PRACK (RFC 3262 §4), unless its RSeq was
-// PRACKed already. lock guards d (the INVITE session's lock).
+// PRACKed already; the PRACK carries our answer when res brings the
+// peer's offer (§5). lock guards d (the INVITE session's lock).
 func (o *outgoing) prack(invite *sip.Request, res *sip.Response, d *dialog.Dialog, lock func() func()) {
 	c, u := o.c, o.c.u
 	if u.reliableFor(c.line) == ReliableOff || d == nil {
@@ -120,8 +122,9 @@ func (o *outgoing) prack(invite *sip.Request, res *sip.Response, d *dialog.Dialo
 	}
 	c.rseq[tag] = rseq
 	c.mu.Unlock()
+	answer := o.answerEarlyOffer(res, tag)
 	unlock := lock()
-	req, err := d.NewRequest(sip.PRACK, nil, "")
+	req, err := d.NewRequest(sip.PRACK, answer, "application/sdp")
 	unlock()
 	if err != nil {
 		return
@@ -138,4 +141,35 @@ func (o *outgoing) prack(invite *sip.Request, res *sip.Response, d *dialog.Dialo
 			u.log.Debug("PRACK refused", "call_id", c.callID, "status", res.StatusCode)
 		}
 	})
+}
+
+// answerEarlyOffer answers the offer in res, a reliable provisional
+// response to our INVITE without SDP, from the call's session (RFC 3262
+// §5: the answer goes in the PRACK), once per early dialog (tag); the 2xx
+// then repeats that offer and the ACK carries no SDP. It returns nil when
+// res carries no offer to answer.
+func (o *outgoing) answerEarlyOffer(res *sip.Response, tag string) []byte {
+	c := o.c
+	if !o.opts.NoOffer || c.media == nil || len(res.Body()) == 0 || res.ContentType() != "application/sdp" {
+		return nil
+	}
+	c.mu.Lock()
+	_, done := c.earlyOffer[tag]
+	c.mu.Unlock()
+	if done {
+		return nil
+	}
+	answer, err := c.media.answer(res.Body())
+	if err != nil {
+		c.u.log.Debug("offer in reliable provisional not answered", "call_id", c.callID, "error", err.Error())
+		return nil
+	}
+	c.mu.Lock()
+	if c.earlyOffer == nil {
+		c.earlyOffer = map[string][]byte{}
+	}
+	c.earlyOffer[tag] = bytes.Clone(res.Body())
+	c.local = answer
+	c.mu.Unlock()
+	return answer
 }

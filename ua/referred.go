@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -41,6 +42,13 @@ type IncomingRefer struct {
 	mu    sync.Mutex
 	final bool
 	id    string // the Event id of our NOTIFYs
+	// progressed lists the provisional codes of the new call already
+	// reported; settled stops further ones once the call has its outcome;
+	// notifying counts the progress NOTIFYs in flight, which the last one
+	// waits for (CSeq order).
+	progressed []int
+	settled    bool
+	notifying  sync.WaitGroup
 }
 
 // Call returns the call the REFER came in (the one to transfer).
@@ -113,7 +121,12 @@ func (r *IncomingRefer) Accept(ctx context.Context, opts DialOptions) (*Call, er
 		hs = append(hs, sip.Header{Name: "Replaces", Value: r.replaces})
 	}
 	opts.Headers = hs
+	opts.progress = func(res *sip.Response) { r.progress(ctx, res) }
 	nc, err := u.DialURI(ctx, r.target, opts)
+	r.mu.Lock()
+	r.settled = true
+	r.mu.Unlock()
+	r.notifying.Wait()
 	final := fragment{code: sip.StatusOK, reason: "OK"}
 	if err != nil {
 		final = fragment{code: sip.StatusServiceUnavailable, reason: "Service Unavailable"}
@@ -124,6 +137,30 @@ func (r *IncomingRefer) Accept(ctx context.Context, opts DialOptions) (*Call, er
 	// The last NOTIFY goes out whatever ctx became: it is the outcome.
 	r.notify(u.baseCtx, final, true)
 	return nc, err
+}
+
+// progress reports a provisional response of the new call (180 Ringing,
+// 183…) in a NOTIFY (RFC 3515 §2.4.5), once per status code; it runs on
+// the new call's response loop, so the NOTIFY goes from a goroutine.
+func (r *IncomingRefer) progress(ctx context.Context, res *sip.Response) {
+	if r.noSub || res.StatusCode <= sip.StatusTrying {
+		return
+	}
+	r.mu.Lock()
+	if r.settled || slices.Contains(r.progressed, res.StatusCode) {
+		r.mu.Unlock()
+		return
+	}
+	r.progressed = append(r.progressed, res.StatusCode)
+	r.notifying.Add(1)
+	r.mu.Unlock()
+	f := fragment{code: res.StatusCode, reason: res.Reason}
+	if !r.u.goTrack(func() {
+		defer r.notifying.Done()
+		r.notify(ctx, f, false)
+	}) {
+		r.notifying.Done()
+	}
 }
 
 // notify sends a NOTIFY of the REFER's subscription in the call's dialog

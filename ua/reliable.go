@@ -19,13 +19,35 @@ import (
 // PRACK; Ring or Progress may be called again once it has come.
 var ErrProvisionalPending = errors.New("ua: reliable provisional response awaiting PRACK")
 
+// ErrProvisionalUnacknowledged: Answer waited for the PRACK of a reliable
+// provisional response carrying SDP, and none came within 64·T1; the
+// INVITE was refused with 500 (RFC 3262 §3).
+var ErrProvisionalUnacknowledged = errors.New("ua: reliable provisional response with SDP not PRACKed within 64·T1")
+
 // reliableOut is the reliable provisional state of an incoming call.
 type reliableOut struct {
 	rseq    uint32
 	pending *sip.Response // awaiting its PRACK
-	timer   *clockTimer
-	next    time.Duration
-	until   time.Time
+	// acked closes when pending is PRACKed or given up on; Answer waits
+	// on it while pending carries SDP.
+	acked  chan struct{}
+	gaveUp bool // no PRACK within 64·T1: the 500 is on its way
+	timer  *clockTimer
+	next   time.Duration
+	until  time.Time
+}
+
+// settleLocked ends the wait for the pending 1xx's PRACK (it came, or
+// 64·T1 passed); ic.mu is held.
+func (r *reliableOut) settleLocked() {
+	r.pending = nil
+	if r.timer != nil {
+		r.timer.Stop()
+	}
+	if r.acked != nil {
+		close(r.acked)
+		r.acked = nil
+	}
 }
 
 // wantsReliable reports whether the provisional responses to req, for
@@ -61,6 +83,7 @@ func (ic *IncomingCall) sendReliableLocked(res *sip.Response) (bool, error) {
 	res.Set("Require", "100rel")
 	res.Set("RSeq", strconv.FormatUint(uint64(r.rseq), 10))
 	r.pending, r.next, r.until = res, u.t1, time.Now().Add(64*u.t1)
+	r.acked = make(chan struct{})
 	u.respond(ic.w, res)
 	ic.armReliableLocked()
 	return true, nil
@@ -77,7 +100,8 @@ func (ic *IncomingCall) armReliableLocked() {
 			return
 		}
 		if !time.Now().Before(r.until) {
-			r.pending = nil
+			r.settleLocked()
+			r.gaveUp = true
 			res := sip.NewResponseTag(ic.req, sip.StatusServerInternalError, "Reliable Provisional Response Unacknowledged", ic.tag)
 			u.goTrack(func() {
 				ic.mu.Lock()
@@ -99,17 +123,16 @@ func (ic *IncomingCall) armReliableLocked() {
 // final response; ic.mu is held.
 func (ic *IncomingCall) stopReliableLocked() {
 	if r := ic.rel; r != nil {
-		if r.timer != nil {
-			r.timer.Stop()
-		}
-		r.pending = nil
+		r.settleLocked()
 		ic.u.subs.removeEarly(ic)
 	}
 }
 
 // servePrack answers a PRACK for a reliable 1xx of ours (RFC 3262 §3):
 // 200 when its RAck names the pending one (its retransmissions stop), 481
-// when it matches no call waiting for one.
+// when it matches no call waiting for one. SDP in it is the answer to
+// the offer in our 1xx, or a new offer answered in the 200 (§5,
+// prackoffer.go).
 func (u *UA) servePrack(w transaction.ResponseWriter, req *sip.Request) {
 	ic := u.subs.earlyFor(req)
 	if ic == nil {
@@ -122,16 +145,14 @@ func (u *UA) servePrack(w transaction.ResponseWriter, req *sip.Request) {
 	cs, _ := ic.req.CSeq()
 	ok := len(f) == 3 && r != nil && r.pending != nil && f[0] == strconv.FormatUint(uint64(r.rseq), 10) &&
 		f[1] == strconv.FormatUint(uint64(cs.Seq), 10) && strings.EqualFold(f[2], string(sip.INVITE))
-	if ok {
-		r.pending = nil
-		if r.timer != nil {
-			r.timer.Stop()
-		}
-	}
-	res := sip.NewResponseTag(req, sip.StatusOK, "", ic.tag)
 	if !ok {
-		res = sip.NewResponseTag(req, sip.StatusCallTransactionDoesNotExist, "", ic.tag)
+		res := sip.NewResponseTag(req, sip.StatusCallTransactionDoesNotExist, "", ic.tag)
+		ic.mu.Unlock()
+		u.respond(w, res)
+		return
 	}
+	r.settleLocked()
+	res := ic.prackSDPLocked(req)
 	ic.mu.Unlock()
 	u.respond(w, res)
 }

@@ -5,6 +5,7 @@ package ua_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -213,5 +214,46 @@ func TestReplacesRefusals(t *testing.T) {
 			inv.Set("Require", "replaces")
 			require.Equal(t, tt.want, rawSend(t, peer, inv).StatusCode, tt.replaces)
 		}
+	})
+}
+
+// As the transferee, B reports the new call's progress to A in NOTIFYs
+// of the REFER's subscription (RFC 3515 §2.4.5): 100 Trying, then 180
+// Ringing once C rings (active), then 200 OK (terminated), in CSeq order.
+func TestReferNotifiesRinging(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := memnet.New(memnet.Config{})
+		defer n.Close()
+		wa := newWire()
+		a, _ := newUA(t, n, "192.0.2.1:5060", ua.Config{Transport: ua.TransportConfig{Tracer: wa}})
+		atB := make(chan *ua.Call, 1)
+		bNew := make(chan *ua.Call, 1)
+		bErr := make(chan error, 1)
+		newUA(t, n, "192.0.2.2:5060", ua.Config{OnCall: answerer(atB), OnRefer: transferee(bNew, bErr, nil)})
+		newUA(t, n, "192.0.2.3:5060", ua.Config{OnCall: func(_ context.Context, ic *ua.IncomingCall) {
+			_ = ic.Ring()
+			time.Sleep(2 * time.Second) // C rings for a while
+			_, _ = ic.Answer([]byte(testSDP))
+		}})
+		ab, err := a.Dial(t.Context(), "sip:bob@192.0.2.2:5060", ua.DialOptions{SDP: []byte(testSDP)})
+		require.NoError(t, err)
+		recv(t, atB, time.Second, "B answers A")
+		require.NoError(t, ab.Transfer(t.Context(), "sip:carol@192.0.2.3:5060"))
+		bc := recv(t, bNew, 10*time.Second, "B's new call")
+		synctest.Wait()
+		var frags, states []string
+		var seqs []uint32
+		for _, req := range wa.requests(sip.NOTIFY) {
+			frags = append(frags, strings.TrimSpace(string(req.Body())))
+			states = append(states, strings.SplitN(req.Header("Subscription-State"), ";", 2)[0])
+			cs, err := req.CSeq()
+			require.NoError(t, err)
+			seqs = append(seqs, cs.Seq)
+		}
+		require.Equal(t, []string{"SIP/2.0 100 Trying", "SIP/2.0 180 Ringing", "SIP/2.0 200 OK"}, frags)
+		require.Equal(t, []string{"active", "active", "terminated"}, states)
+		require.IsIncreasing(t, seqs)
+		require.NoError(t, ab.Hangup(t.Context()))
+		require.NoError(t, bc.Hangup(t.Context()))
 	})
 }

@@ -33,6 +33,10 @@
 // transferee and as transferor, audio checked, and an INVITE with Replaces
 // from SIPp taking the place of a call (transfer_test.go); session
 // timers: refresh by UPDATE and re-INVITE, expiry, 422 (sessiontimer_test.go);
-// reliable provisionals both ways with SIPp, two each, PRACKed (prack_test.go).
+// reliable provisionals both ways with SIPp, two each, PRACKed, and a
+// delayed offer answered in the PRACK (prack_test.go); early media from a
+// SIPp tone and to baresip's recording (earlymedia_test.go); forking by
+// Kamailio to two UAs that both answer, Redirect followed by baresip, and
+// three lines on two registrars (forking_test.go).
 // The peers' configurations and port rules are in peers/README.md.
 package interop

@@ -5,6 +5,7 @@ package interop
 import (
 	"context"
 	"errors"
+	"net/netip"
 	"testing"
 	"time"
 
@@ -75,6 +76,46 @@ func TestReliableRingToSIPp(t *testing.T) {
 		t.Fatal("no call answered")
 	}
 	require.Len(t, w.received("PRACK "), 2)
+}
+
+// TestDelayedOfferPrackFromSIPp: SIPp calls our UA requiring 100rel
+// with no SDP (testdata/uac_delayed_offer_100rel.xml). Our host calls
+// Progress(nil) and at once Answer(nil): the reliable 183 carries the
+// offer of the call's RTP session, SIPp's PRACK the answer, and the 200
+// waits for that PRACK (SIPp checks it takes the PRACK's 200 first); the
+// call's session is set to SIPp's media address from the PRACK.
+func TestDelayedOfferPrackFromSIPp(t *testing.T) {
+	sippPath(t)
+	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
+	defer cancel()
+	calls := make(chan *ua.Call, 1)
+	u, w := tracedUA(t, ua.Config{
+		Media: ua.MediaConfig{IP: netip.MustParseAddr(loopback)},
+		OnCall: func(_ context.Context, ic *ua.IncomingCall) {
+			if ic.Progress(nil) != nil {
+				return
+			}
+			if c, err := ic.Answer(nil); err == nil {
+				calls <- c
+			}
+		},
+	})
+	sippAgainst(t, ctx, "delayed-offer", scenario(t, "uac_delayed_offer_100rel.xml"), u.Addrs()[0].String())
+	var c *ua.Call
+	select {
+	case c = <-calls:
+	case <-time.After(peerWait):
+		t.Fatal("no call answered")
+	}
+	<-c.Done()
+	require.ErrorIs(t, c.Err(), ua.ErrRemoteHangup)
+	pracks := w.received("PRACK ")
+	require.Len(t, pracks, 1)
+	require.Contains(t, string(c.RemoteSDP()), "m=audio ", "the PRACK's answer is the call's remote SDP")
+	require.Contains(t, pracks[0], string(c.RemoteSDP()))
+	acks := w.received("ACK ")
+	require.NotEmpty(t, acks)
+	require.Equal(t, "0", headerValue(acks[0], "Content-Length"))
 }
 
 // callSIPpUntilHangup calls a SIPp UAS running scenario file from a traced
