@@ -12,7 +12,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/dialtone/dialtone/internal/timerheap"
 	"github.com/dialtone/dialtone/rtp/audio"
 	"github.com/dialtone/dialtone/rtp/dtmf"
 	"github.com/dialtone/dialtone/rtp/g711"
@@ -53,12 +52,7 @@ type Session struct {
 	epoch     time.Time
 	rtcpOnRTP bool // set before the session joins its engine
 
-	// Owned by the engine worker (under worker.mu).
-	worker *worker
-	pace   pacer
-	next   time.Time                // pace.deadline() when last scheduled
-	item   timerheap.Item[*Session] // in worker.heap while scheduled
-	phase  int                      // slot of the frame period, for load balancing
+	jobSched // owned by the engine worker (under worker.mu)
 
 	quit      chan struct{}
 	closeOnce sync.Once
