@@ -160,9 +160,9 @@ type worker struct {
 	noRing bool
 
 	mu      sync.Mutex
-	epoch   time.Time                // the engine's, once a session joined
+	epoch   time.Time                 // the engine's, once a session joined
 	heap    timerheap.Heap[engineJob] // by jobSched.next
-	load    []int                    // sessions per phase slot
+	load    []int                     // sessions per phase slot
 	gen     *workerGen
 	scratch recvScratch
 
