@@ -12,6 +12,9 @@ import "math"
 // 4.6 kHz at 16 kHz, about 50 dB down.
 const halfbandTaps = 31
 
+// halfbandCentre is the index of the filter's centre tap.
+const halfbandCentre = (halfbandTaps - 1) / 2
+
 // halfband is the filter's coefficients in Q15, computed once.
 var halfband = func() [halfbandTaps]int32 {
 	var h [halfbandTaps]int32
@@ -70,18 +73,40 @@ func (r *Resampler) Convert(dst, src []int16) []int16 {
 	}
 	r.buf = x
 	high := len(x) - len(r.hist)
-	step, gain := 2, int64(1)
+	// A half-band filter's taps at an even distance from the centre are
+	// zero, so only the even taps and the centre count; and after
+	// zero-stuffing, x is zero at odd indexes, so an odd output of the up
+	// direction is the centre tap alone and an even one the even taps
+	// alone (gain 2: zero-stuffing halves the level).
 	if r.up {
-		step, gain = 1, 2 // zero-stuffing halves the level
-	}
-	for i := 0; i < high; i += step {
-		var acc int64
-		for k, h := range halfband {
-			acc += int64(h) * int64(x[i+k])
+		for i := 0; i < high; i++ {
+			var acc int64
+			if i%2 == 1 {
+				acc = int64(halfband[halfbandCentre]) * int64(x[i+halfbandCentre])
+			} else {
+				acc = evenTaps(x[i : i+halfbandTaps])
+			}
+			dst = append(dst, clamp16(acc*2>>15))
 		}
-		v := acc * gain >> 15
-		dst = append(dst, int16(min(max(v, math.MinInt16), math.MaxInt16)))
+	} else {
+		for i := 0; i < high; i += 2 {
+			w := x[i : i+halfbandTaps]
+			acc := evenTaps(w) + int64(halfband[halfbandCentre])*int64(w[halfbandCentre])
+			dst = append(dst, clamp16(acc>>15))
+		}
 	}
 	copy(r.hist, x[len(x)-len(r.hist):])
 	return dst
 }
+
+// evenTaps is the sum of the even taps' products over w (halfbandTaps samples).
+func evenTaps(w []int16) int64 {
+	w = w[:halfbandTaps]
+	var acc int64
+	for k := 0; k < halfbandTaps; k += 2 {
+		acc += int64(halfband[k]) * int64(w[k])
+	}
+	return acc
+}
+
+func clamp16(v int64) int16 { return int16(min(max(v, math.MinInt16), math.MaxInt16)) }
