@@ -246,6 +246,10 @@ func (s *Session) LocalAddr() netip.AddrPort { return s.socks.LocalAddr(false) }
 // rtcp-mux.
 func (s *Session) LocalRTCPAddr() netip.AddrPort { return s.socks.LocalAddr(true) }
 
+// Engine returns the media clock that paces the session, for a Ticker
+// (a conference mixer) that should run beside it.
+func (s *Session) Engine() *Engine { return s.engine }
+
 // SSRC returns the session's synchronization source identifier.
 func (s *Session) SSRC() uint32 { return s.ssrc }
 
