@@ -33,7 +33,8 @@ const (
 // examples/conference, so that the room mixes at 16 kHz with three
 // narrowband parties. Every party hears the other three tones and never
 // its own; then carol (900 Hz) hangs up and dave (1300 Hz) joins, and the
-// room goes on: we hear dave and no longer carol. Each baresip's
+// room goes on: we hear dave and no longer carol; alice presses *6 and
+// we no longer hear her. Each baresip's
 // recording holds the others' tones and the join tone, and not its own;
 // the room ends when the last party leaves.
 func TestConferenceBaresip(t *testing.T) {
@@ -90,6 +91,13 @@ func TestConferenceBaresip(t *testing.T) {
 	sleepCtx(ctx, confPhase)
 	second := rec.take()
 
+	out, err := alice.ctl(ctx, "sndcode", "*6")
+	require.NoError(t, err, "alice sends *6: %q", out)
+	e.waitOutput(t, ctx, "muted=true")
+	rec.take()
+	sleepCtx(ctx, 2*time.Second)
+	muted := rec.take()
+
 	stopPlay()
 	require.ErrorIs(t, <-played, context.Canceled)
 	st := s.Stats()
@@ -107,6 +115,8 @@ func TestConferenceBaresip(t *testing.T) {
 	checkWide(t, "we, second", second, confAliceHz, confOurHz)
 	checkWide(t, "we, second", second, confBobHz, confCarolHz)
 	checkWide(t, "we, second", second, confDaveHz, confOurHz)
+	// Audio of before the mute still in the pipeline: skip half a second.
+	checkWide(t, "we, alice muted", muted[g722.SampleRate/2:], confBobHz, confAliceHz)
 
 	for _, p := range []struct {
 		b    *mediaBaresip
