@@ -48,7 +48,7 @@ func TestCrossBuild(t *testing.T) {
 			if target.goos == "windows" {
 				suffix = ".exe"
 			}
-			for _, name := range []string{"demo", "dial", "echobot", "ivr", "proxy", "voicemail"} {
+			for _, name := range []string{"conference", "demo", "dial", "echobot", "ivr", "proxy", "voicemail"} {
 				require.Contains(t, names, name+suffix, "built programs")
 			}
 		})

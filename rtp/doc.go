@@ -36,7 +36,9 @@
 //     goroutine, no timer and no wake-up per packet; the frames of all
 //     the sessions due at one wake-up leave in one io_uring call. 1,000
 //     G.711 calls take about half of one core
-//     (BenchmarkEchoSessionsRemote).
+//     (BenchmarkEchoSessionsRemote). A Ticker runs a function of the
+//     host's on the same clock (rtp/mix's conference mixer), moving
+//     frames with the sessions' non-blocking PollFrame and PushFrame.
 //
 // Of Dialtone the package imports its subpackages and two helpers from
 // internal/ (the deadline heap and socket addresses); the signaling layers

@@ -96,7 +96,8 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 	return e, nil
 }
 
-// Sessions returns the number of open sessions driven by the engine.
+// Sessions returns the number of open sessions and running Tickers driven
+// by the engine.
 func (e *Engine) Sessions() int {
 	n := 0
 	for _, w := range e.workers {
@@ -107,9 +108,31 @@ func (e *Engine) Sessions() int {
 	return n
 }
 
-// attach adds s to the least-loaded worker, starting the worker if it was
-// idle, with its first tick in the least-loaded slot after now.
-func (e *Engine) attach(s *Session, now time.Time) {
+// engineJob is what a worker's heap holds: a session, or a Ticker.
+type engineJob interface {
+	// engineTick runs the job's due ticks on the worker, under its lock.
+	engineTick(sc *recvScratch, b *sendBatch)
+	schedule() *jobSched
+}
+
+// jobSched is a job's place on its worker, owned by the worker (under
+// worker.mu).
+type jobSched struct {
+	worker *worker
+	pace   pacer
+	next   time.Time                 // pace.deadline() when last scheduled
+	item   timerheap.Item[engineJob] // in worker.heap while scheduled
+	phase  int                       // slot of the frame period, for load balancing
+}
+
+func (j *jobSched) schedule() *jobSched { return j }
+
+// attach adds s to the engine with its ptime as the period.
+func (e *Engine) attach(s *Session, now time.Time) { e.attachJob(s, s.ptime, now) }
+
+// attachJob adds j to the least-loaded worker, starting the worker if it
+// was idle, with its first tick in the least-loaded slot after now.
+func (e *Engine) attachJob(j engineJob, period time.Duration, now time.Time) {
 	e.mu.Lock()
 	if e.epoch.IsZero() {
 		e.epoch = now
@@ -126,7 +149,7 @@ func (e *Engine) attach(s *Session, now time.Time) {
 		}
 	}
 	e.mu.Unlock()
-	w.attach(s, epoch, now)
+	w.attach(j, period, epoch, now)
 }
 
 // worker is one clock goroutine's share of an engine: a deadline heap of
@@ -137,9 +160,9 @@ type worker struct {
 	noRing bool
 
 	mu      sync.Mutex
-	epoch   time.Time                // the engine's, once a session joined
-	heap    timerheap.Heap[*Session] // by Session.next
-	load    []int                    // sessions per phase slot
+	epoch   time.Time                 // the engine's, once a session joined
+	heap    timerheap.Heap[engineJob] // by jobSched.next
+	load    []int                     // sessions per phase slot
 	gen     *workerGen
 	scratch recvScratch
 
@@ -156,8 +179,8 @@ type workerGen struct {
 	done chan struct{}
 }
 
-// attach schedules s's first tick and starts the goroutine if needed.
-func (w *worker) attach(s *Session, epoch, now time.Time) {
+// attach schedules j's first tick and starts the goroutine if needed.
+func (w *worker) attach(j engineJob, period time.Duration, epoch, now time.Time) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	// The least-loaded phase: slot index k ≡ phase (mod len(load)).
@@ -168,13 +191,14 @@ func (w *worker) attach(s *Session, epoch, now time.Time) {
 		}
 	}
 	w.load[phase]++
+	s := j.schedule()
 	s.worker, s.phase = w, phase
 	k := int64(now.Sub(epoch)/w.slot) + 1
 	k += (int64(phase) - k%int64(len(w.load)) + int64(len(w.load))) % int64(len(w.load))
-	s.pace = pacer{start: epoch.Add(time.Duration(k) * w.slot), period: s.ptime}
+	s.pace = pacer{start: epoch.Add(time.Duration(k) * w.slot), period: period}
 	s.next = s.pace.deadline()
 	w.epoch = epoch
-	s.item.Value = s
+	s.item.Value = j
 	w.heap.Update(&s.item, s.next)
 	if w.gen == nil {
 		g := &workerGen{quit: make(chan struct{}), wake: make(chan struct{}, 1), done: make(chan struct{})}
@@ -185,9 +209,10 @@ func (w *worker) attach(s *Session, epoch, now time.Time) {
 	}
 }
 
-// detach removes s; once it returns the worker no longer touches s. When s
-// was the last session it stops the goroutine and waits for it.
-func (w *worker) detach(s *Session) {
+// detach removes j; once it returns the worker no longer touches j. When j
+// was the last job it stops the goroutine and waits for it.
+func (w *worker) detach(j engineJob) {
+	s := j.schedule()
 	w.mu.Lock()
 	if !w.heap.Remove(&s.item) {
 		w.mu.Unlock()
@@ -231,8 +256,8 @@ func (w *worker) run(g *workerGen) {
 		// below zero and run at once.
 		limit := time.Now().Add(w.slot)
 		for it := w.heap.Min(); it != nil && !it.Deadline().After(limit); it = w.heap.Min() {
-			s := it.Value
-			s.engineTick(&w.scratch, batch)
+			it.Value.engineTick(&w.scratch, batch)
+			s := it.Value.schedule()
 			s.next = s.pace.deadline()
 			w.heap.Update(it, s.next)
 		}

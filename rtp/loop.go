@@ -51,13 +51,13 @@ func LoadLoop(r io.Reader) (*Loop, error) {
 	}
 	const chunk = 4096 // even: 2:1 down keeps its phase
 	limit := int(MaxLoopDuration.Seconds()) * g722.SampleRate
-	down := newRateConverter(false, chunk)
+	down := audio.NewResampler(false, chunk)
 	l := &Loop{}
 	buf := make([]int16, chunk)
 	for {
 		n, err := rd.Read(buf)
 		l.pcm16 = append(l.pcm16, buf[:n]...)
-		l.pcm8 = down.convert(l.pcm8, buf[:n&^1])
+		l.pcm8 = down.Convert(l.pcm8, buf[:n&^1])
 		if len(l.pcm16) > limit {
 			return nil, fmt.Errorf("%w: longer than %v", ErrLoopTooLong, MaxLoopDuration)
 		}
@@ -83,8 +83,8 @@ func NewLoop(pcm8 []int16) (*Loop, error) {
 	case len(pcm8) > int(MaxLoopDuration.Seconds())*audio.SampleRate:
 		return nil, fmt.Errorf("%w: longer than %v", ErrLoopTooLong, MaxLoopDuration)
 	}
-	up := newRateConverter(true, 2*len(pcm8))
-	return &Loop{pcm8: slices.Clone(pcm8), pcm16: up.convert(nil, pcm8)}, nil
+	up := audio.NewResampler(true, 2*len(pcm8))
+	return &Loop{pcm8: slices.Clone(pcm8), pcm16: up.Convert(nil, pcm8)}, nil
 }
 
 // Duration is the length of the loop's audio.

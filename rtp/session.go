@@ -12,7 +12,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/dialtone/dialtone/internal/timerheap"
 	"github.com/dialtone/dialtone/rtp/audio"
 	"github.com/dialtone/dialtone/rtp/dtmf"
 	"github.com/dialtone/dialtone/rtp/g711"
@@ -53,12 +52,7 @@ type Session struct {
 	epoch     time.Time
 	rtcpOnRTP bool // set before the session joins its engine
 
-	// Owned by the engine worker (under worker.mu).
-	worker *worker
-	pace   pacer
-	next   time.Time                // pace.deadline() when last scheduled
-	item   timerheap.Item[*Session] // in worker.heap while scheduled
-	phase  int                      // slot of the frame period, for load balancing
+	jobSched // owned by the engine worker (under worker.mu)
 
 	quit      chan struct{}
 	closeOnce sync.Once
@@ -251,6 +245,10 @@ func (s *Session) LocalAddr() netip.AddrPort { return s.socks.LocalAddr(false) }
 // LocalRTCPAddr returns the address of the RTCP socket: the RTP one with
 // rtcp-mux.
 func (s *Session) LocalRTCPAddr() netip.AddrPort { return s.socks.LocalAddr(true) }
+
+// Engine returns the media clock that paces the session, for a Ticker
+// (a conference mixer) that should run beside it.
+func (s *Session) Engine() *Engine { return s.engine }
 
 // SSRC returns the session's synchronization source identifier.
 func (s *Session) SSRC() uint32 { return s.ssrc }

@@ -242,3 +242,35 @@ func (s *Session) Record(ctx context.Context, dst FrameSink) error {
 		}
 	}
 }
+
+// PollFrame is ReadFrame without the wait, for a caller on the media clock
+// (a Ticker): it appends the oldest played-out frame to dst when one is
+// waiting, and returns how many were waiting before it took one (0: none,
+// dst unchanged). It returns ErrSessionClosed after Close.
+func (s *Session) PollFrame(dst []int16) ([]int16, int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return dst, 0, ErrSessionClosed
+	}
+	n := s.rx.q.len()
+	out, _ := s.rx.q.pop(dst)
+	return out, n, nil
+}
+
+// PushFrame is WriteFrame without the wait, for a caller on the media
+// clock: when the send queue is full it drops the oldest queued frame
+// (the freshest audio goes out) and reports dropped. A frame longer than
+// FrameSamples gives ErrFrameSize; after Close, ErrSessionClosed.
+func (s *Session) PushFrame(samples []int16) (dropped bool, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false, ErrSessionClosed
+	}
+	if fs := s.hostFrameSamples; len(samples) > fs {
+		return false, fmt.Errorf("%w: %d samples, frame is %d", ErrFrameSize, len(samples), fs)
+	}
+	_, dropped = s.tx.q.push(samples, s.hostFrameSamples, true)
+	return dropped, nil
+}

@@ -54,6 +54,9 @@ var rules = []rule{
 	{prefix: "rtp/wav", allow: []string{"rtp/audio", "rtp/g711", "internal/"}},
 	// SRTP keying rides on the SDP model (a=crypto, a=fingerprint).
 	{prefix: "rtp/srtp", allow: []string{"rtp/audio", "rtp/sdp", "internal/"}, testAllow: []string{"rtp/g711"}},
+	// The conference mixer sits on top of rtp (its Engine's clock, its
+	// sessions' queues); rtp never imports it.
+	{prefix: "rtp/mix", allow: []string{"rtp", "internal/"}},
 	{prefix: "rtp", allow: []string{"rtp", "internal/"}},
 	{prefix: "ua", allow: []string{"sip", "transport", "transaction", "dialog", "rtp", "internal/"}},
 	// The location stores plug into proxy: they import it, it never
