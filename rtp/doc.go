@@ -24,7 +24,11 @@
 //     sends and receives RFC 4733 digits, and runs RTCP (RFC 3550 §6:
 //     report intervals, loss, jitter, round-trip time, BYE on Close).
 //     WriteFrame/ReadFrame move PCM frames; Play and Record connect a
-//     FrameSource or FrameSink. A PacketTracer (SessionConfig.Tracer)
+//     FrameSource or FrameSink. While the host writes nothing the session
+//     sends silence, or RFC 3389 comfort noise when negotiated
+//     (SessionConfig.SuppressSilence opts out); received comfort noise
+//     plays at its level; on hold it sends RFC 6263 keep-alives
+//     (SessionConfig.IdleKeepAlive). A PacketTracer (SessionConfig.Tracer)
 //     sees every datagram sent and received, for captures.
 //   - Engine: the media clock many sessions share (one per PortAllocator
 //     by default). A few workers, one per GOMAXPROCS, each keep a deadline

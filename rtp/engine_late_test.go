@@ -68,7 +68,6 @@ func lateWorkerRun(t *testing.T, noRing bool, hold time.Duration) {
 	defer detachAll() // also when the test fails: leave no worker behind
 	for i := range calls {
 		s := testSession(t, peer)
-		s.cfg.FillSilence = true
 		s.tx.sink = func(b []byte) {
 			if isRTCP(b) {
 				return

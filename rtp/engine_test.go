@@ -58,7 +58,6 @@ func TestEngineSchedule(t *testing.T) {
 		joined := map[*Session]time.Time{}
 		for i := range workers * perWorker {
 			s := testSession(t, peer)
-			s.cfg.FillSilence = true
 			e.attach(s, time.Now())
 			joined[s] = time.Now()
 			sessions = append(sessions, s)
@@ -121,7 +120,6 @@ func TestEngineSchedule(t *testing.T) {
 func TestSessionWakeCatchUp(t *testing.T) {
 	peer := netip.MustParseAddrPort("192.0.2.9:4000")
 	s := testSession(t, peer)
-	s.cfg.FillSilence = true
 	t0 := time.Unix(1000, 0)
 	p := &pacer{start: t0, period: audio.FrameDuration}
 	for i := range 10 {

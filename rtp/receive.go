@@ -48,7 +48,8 @@ func (s *Session) handleRTP(h *pionrtp.Header, b []byte, from netip.AddrPort, no
 		return digits
 	}
 	isEvent := s.hasTE && h.PayloadType == s.tePT
-	if !isEvent && !s.codec.accepts(h.PayloadType) {
+	isCN := s.hasCN && h.PayloadType == s.cnPT
+	if !isEvent && !isCN && !s.codec.accepts(h.PayloadType) {
 		s.rx.unknownPT++
 		return digits
 	}
@@ -79,6 +80,11 @@ func (s *Session) handleRTP(h *pionrtp.Header, b []byte, from netip.AddrPort, no
 		s.jb.Skip(h, now) // its sequence number is not lost audio
 		return digits
 	}
+	if isCN {
+		s.handleComfortNoiseLocked(h, payload, now)
+		return digits
+	}
+	s.audioArrivedLocked()
 	s.src.updateJitter(h.Timestamp, s.arrivalUnits(now))
 	h.Timestamp = s.codec.jitterTS(h.Timestamp)
 	if err := s.jb.Push(h, payload, now); err != nil {
@@ -88,14 +94,16 @@ func (s *Session) handleRTP(h *pionrtp.Header, b []byte, from netip.AddrPort, no
 }
 
 // playoutLocked plays out one frame at the tick with deadline into the
-// receive queue: the jitter buffer's frame, or silence.
+// receive queue: the jitter buffer's frame, or comfort noise (after the
+// peer's CN packet) or silence when it has none.
 func (s *Session) playoutLocked(deadline time.Time) {
 	frame, st := s.jb.Pop(deadline, s.rx.pcm[:0])
 	if st == jitter.Empty {
-		frame = s.rx.silence[:s.hostFrameSamples]
+		frame = s.emptyFrameLocked()
 	} else {
 		s.rx.pcm = frame[:0]
 		frame = s.toHostRateLocked(frame)
+		s.audioPlayedLocked()
 	}
 	if _, dropped := s.rx.q.push(frame, 0, true); dropped {
 		s.rx.overruns++

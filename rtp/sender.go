@@ -186,19 +186,22 @@ type outPacket struct {
 // txState is the sending side of a session, guarded by Session.mu except
 // where noted.
 type txState struct {
-	seq        uint16
-	tsNext     uint32 // RTP timestamp of the next tick
-	lastTickTS uint32
-	lastTickAt time.Time
-	talking    bool      // the previous tick sent audio: no marker on the next
-	lastRTPAt  time.Time // deadline of the tick that last sent RTP
-	packets    uint64
-	octets     uint64
-	late       LatenessHistogram
-	skipped    uint64
-	discarded  uint64
-	dtmfSent   uint64
-	sendErrors uint64
+	seq         uint16
+	tsNext      uint32 // RTP timestamp of the next tick
+	lastTickTS  uint32
+	lastTickAt  time.Time
+	talking     bool      // the previous tick sent audio: no marker on the next
+	lastRTPAt   time.Time // deadline of the tick that last sent RTP
+	packets     uint64
+	octets      uint64
+	late        LatenessHistogram
+	skipped     uint64
+	discarded   uint64
+	dtmfSent    uint64
+	sendErrors  uint64
+	keepAlives  uint64 // RFC 6263 keep-alives
+	silenceSent uint64 // frames of silence sent because the host played nothing
+	cnSent      uint64 // RFC 3389 comfort-noise packets, keep-alives included
 
 	q       frameRing
 	pcm     []int16   // scratch frame
@@ -368,6 +371,7 @@ func (s *Session) tickLocked(now, deadline time.Time, send bool) {
 	t.lastTickTS, t.lastTickAt = ts, deadline
 
 	frame, have := t.q.pop(t.pcm[:0])
+	fill := false // frame is silence the host did not write
 	if have {
 		t.pcm = frame
 		frame = s.toCallRateLocked(frame)
@@ -379,9 +383,9 @@ func (s *Session) tickLocked(now, deadline time.Time, send bool) {
 			t.discarded++
 		}
 		t.loopPCM = t.loop.frameLocked(t.loopPCM[:0], fs, s.codec.sampleRate())
-		frame, have = t.loopPCM, true
-	} else if !have && s.cfg.FillSilence {
-		frame, have = t.silence[:fs], true
+		frame, have, fill = t.loopPCM, true, false
+	} else if !have && !s.cfg.SuppressSilence && !s.hasCN {
+		frame, have, fill = t.silence[:fs], true, true
 	}
 	// Events of skipped ticks are still sent, late: losing an end packet
 	// matters more than a burst.
@@ -391,17 +395,29 @@ func (s *Session) tickLocked(now, deadline time.Time, send bool) {
 		inDTMF = s.dtmfTickLocked(j, deadline, ts, canSend)
 	}
 	sent := false
-	if have && send && canSend && !inDTMF {
+	switch {
+	case have && send && canSend && !inDTMF:
 		s.appendAudioLocked(frame, ts)
 		sent = true
-	} else if have {
+		if fill {
+			t.silenceSent++
+		}
+	case have && !fill:
 		t.discarded++
 	}
-	if !sent && send && canSend && !inDTMF && s.keepAliveDueLocked(deadline) {
-		s.appendKeepAliveLocked(ts)
-		sent = true
+	if !sent && send && !inDTMF {
+		switch {
+		case canSend && !have && t.talking && s.hasCN && !s.cfg.SuppressSilence:
+			// The talkspurt ended: tell the peer with a comfort-noise
+			// packet (RFC 3389 §4); refreshed every IdleKeepAlive below.
+			s.appendComfortNoiseLocked(ts)
+			sent = true
+		case (canSend || s.canReachLocked()) && s.keepAliveDueLocked(deadline):
+			s.appendKeepAliveLocked(ts, canSend)
+			sent = true
+		}
 	}
-	t.talking = sent && have
+	t.talking = sent && have && canSend
 	if sent || (inDTMF && canSend) {
 		t.late.Add(now.Sub(deadline))
 		t.lastRTPAt = deadline

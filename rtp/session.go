@@ -27,6 +27,7 @@ type rxState struct {
 	unknownPT       uint64
 	undecodable     uint64
 	overruns        uint64
+	cn              cnState // the peer's comfort noise (comfortnoise.go)
 	q               frameRing
 	pcm             []int16
 	silence         []int16
@@ -79,7 +80,8 @@ type Session struct {
 	hasTE        bool
 	cnPT         uint8
 	hasCN        bool
-	voipMetrics  bool // add RTCP XR VoIP Metrics to reports
+	kaPT         uint8 // RFC 6263 §4.6 keep-alive: a dynamic PT the answer did not map
+	voipMetrics  bool  // add RTCP XR VoIP Metrics to reports
 	dir          sdp.Direction
 	ptime        time.Duration
 	frameSamples int // at the codec's rate
@@ -258,9 +260,9 @@ func (s *Session) SSRC() uint32 { return s.ssrc }
 // payload types, the direction and the ptime (the peer's a=ptime, 20 ms
 // when absent, at most its a=maxptime, clamped to [SessionMinPtime,
 // SessionMaxPtime]). A direction that
-// does not send (recvonly, inactive; RFC 3264 §8.4 hold) stops RTP at the
-// next frame and one that sends resumes it; RTCP goes on either way (RFC
-// 3264 §5.1). A new signalled address resets symmetric-RTP latching. The
+// does not send (recvonly, inactive; RFC 3264 §8.4 hold) stops media at the
+// next frame, leaving only a keep-alive every IdleKeepAlive (RFC 6263), and
+// one that sends resumes it; RTCP goes on either way (RFC 3264 §5.1). A new signalled address resets symmetric-RTP latching. The
 // codec must be PCMU, PCMA or G.722 (an error wraps g711.ErrCodec and
 // nothing changes). A ptime change, or a change between G.711 and G.722
 // (8 and 16 kHz audio, SampleRate), empties the audio queues.
@@ -288,6 +290,7 @@ func (s *Session) SetRemote(p sdp.MediaParams) error {
 	s.pt = p.Codec.PayloadType
 	s.hasTE = p.HasTelephoneEvent
 	s.cnPT, s.hasCN = comfortNoise(p.Codecs, p.Codec.ClockRate)
+	s.kaPT = unmappedPT(p.Codecs, s.pt, p.TelephoneEvent.PayloadType, s.cnPT)
 	s.voipMetrics = p.VoIPMetrics
 	s.tePT = p.TelephoneEvent.PayloadType
 	s.dir = p.Direction

@@ -92,18 +92,29 @@ type SessionConfig struct {
 	// RecvQueueFrames is how many played-out frames wait for ReadFrame;
 	// 0 means DefaultRecvQueueFrames.
 	RecvQueueFrames int
-	// FillSilence sends frames of silence when no audio is queued. By
-	// default only IdleKeepAlive packets are sent then (the next frame
-	// starts a talkspurt with the marker bit set); continuous silence
-	// suits peers that expect an unbroken stream, at the cost of
-	// bandwidth.
-	FillSilence bool
+	// SuppressSilence turns off what the session sends by default while
+	// the host plays nothing (writes no frame for a frame period). By
+	// default, without VAD, the stream goes on: a frame of silence every
+	// ptime when the peer did not negotiate comfort noise; when it did
+	// (CN/8000, RFC 3389), one CN packet at the end of each talkspurt and
+	// a SID refresh every IdleKeepAlive after it (RFC 3389 §4), instead of
+	// silence frames. With SuppressSilence, nothing goes out then but the
+	// IdleKeepAlive packets, and the next frame starts a talkspurt with
+	// the marker bit set: less bandwidth, for peers that tolerate gaps.
+	SuppressSilence bool
 	// IdleKeepAlive is how long the session may go without sending RTP
-	// while it may send and the host plays nothing: after that, one frame
-	// of silence goes out, or an RFC 3389 comfort-noise packet when the
-	// peer negotiated CN, so that NAT bindings and the peer's RTP
-	// inactivity timer hold. 0 means DefaultIdleKeepAlive; a negative
-	// value sends nothing.
+	// while the host plays nothing, the session's direction stops it
+	// sending (recvonly or inactive: hold), or silence is suppressed:
+	// after that, one keep-alive goes out (RFC 6263), so that NAT bindings
+	// and the peer's RTP inactivity timer hold. It is an RFC 3389
+	// comfort-noise packet when the peer negotiated CN (RFC 6263 §4.2);
+	// otherwise, while we may send, a frame of silence, and while we may
+	// not, an RTP packet without payload whose payload type is a dynamic
+	// one the answer did not map (RFC 6263 §4.6), which receivers ignore.
+	// With comfort noise negotiated and silence not suppressed, it is also
+	// the SID refresh interval. 0 means DefaultIdleKeepAlive; a negative
+	// value sends no keep-alive and no SID refresh. An old-style hold to
+	// 0.0.0.0 (RFC 3264 §8.4) has nowhere to send it.
 	IdleKeepAlive time.Duration
 	// Jitter configures the playout buffer; FrameDuration is always the
 	// session's ptime.

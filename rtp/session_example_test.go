@@ -71,7 +71,7 @@ func ExampleEngine() {
 	local := netip.MustParseAddr("127.0.0.1")
 	engine, _ := rtp.NewEngine(rtp.EngineConfig{Workers: 1})
 	ports, _ := rtp.NewPortAllocator(rtp.PortAllocatorConfig{Min: 21000, Max: 29000})
-	cfg := rtp.SessionConfig{LocalAddr: local, Ports: ports, Engine: engine, RTCPMux: true, FillSilence: true}
+	cfg := rtp.SessionConfig{LocalAddr: local, Ports: ports, Engine: engine, RTCPMux: true}
 
 	// Ten calls, each between two sessions of this process.
 	var sessions []*rtp.Session

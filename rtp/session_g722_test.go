@@ -115,12 +115,12 @@ func TestSessionG722LongPtime(t *testing.T) {
 
 // RFC 4733 digits in a G.722 call: events at the 8 kHz RTP clock beside
 // 16 kHz audio arrive once each, and the audio around them plays on
-// without loss (FillSilence keeps the stream continuous).
+// without loss (silence keeps the stream continuous by default).
 func TestSessionG722DTMF(t *testing.T) {
 	ctx := testCtx(t)
 	ports := testPorts(t)
-	a := newTestSession(t, rtp.SessionConfig{Ports: ports, FillSilence: true})
-	b := newTestSession(t, rtp.SessionConfig{Ports: ports, FillSilence: true})
+	a := newTestSession(t, rtp.SessionConfig{Ports: ports})
+	b := newTestSession(t, rtp.SessionConfig{Ports: ports})
 	wide := []audio.Codec{audio.G722(), audio.TelephoneEvent()}
 	negotiateCodecs(t, a, b, wide, wide)
 	require.Equal(t, g722.SampleRate, b.SampleRate())

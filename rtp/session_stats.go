@@ -53,8 +53,17 @@ type SessionStats struct {
 	SendErrors, ReadErrors                 uint64
 	// DTMFPacketsSent counts telephone-event packets sent; DTMFReceived
 	// and DTMFDropped count received digits delivered and dropped.
-	DTMFPacketsSent           uint64
-	DTMFReceived, DTMFDropped uint64
+	DTMFPacketsSent uint64
+	// SilenceFramesSent counts the frames of silence sent because the host
+	// played nothing (SessionConfig.SuppressSilence off, CN not
+	// negotiated). KeepAlivesSent counts the RFC 6263 keep-alives sent
+	// while the host played nothing or the direction kept us from sending
+	// media (SessionConfig.IdleKeepAlive). ComfortNoiseSent counts RFC 3389
+	// packets sent (keep-alives and ends of talkspurts);
+	// ComfortNoiseReceived those received, which play as comfort noise.
+	SilenceFramesSent, KeepAlivesSent      uint64
+	ComfortNoiseSent, ComfortNoiseReceived uint64
+	DTMFReceived, DTMFDropped              uint64
 	// SRTP counts packets protected, unprotected and refused (replayed,
 	// failing authentication, malformed) while SRTP was on (SetSRTP).
 	SRTP srtp.Stats
@@ -73,31 +82,34 @@ func (s *Session) Stats() SessionStats {
 
 func (s *Session) statsLocked() SessionStats {
 	st := SessionStats{
-		SSRC:            s.ssrc,
-		CNAME:           s.cname,
-		Remote:          s.rtpDest,
-		Latched:         s.rtpLatched,
-		Direction:       s.dir,
-		Ptime:           s.ptime,
-		PacketsSent:     s.tx.packets,
-		OctetsSent:      s.tx.octets,
-		PacketsReceived: s.rx.packets,
-		OctetsReceived:  s.rx.octets,
-		SendLateness:    s.tx.late,
-		FramesSkipped:   s.tx.skipped,
-		FramesDiscarded: s.tx.discarded,
-		PlayoutOverruns: s.rx.overruns,
-		Malformed:       s.rx.malformed,
-		UnknownPayload:  s.rx.unknownPT,
-		Undecodable:     s.rx.undecodable,
-		SendErrors:      s.tx.sendErrors,
-		ReadErrors:      s.readErrors.Load(),
-		DTMFPacketsSent: s.tx.dtmfSent,
-		DTMFReceived:    s.dtmfReceived.Load(),
-		DTMFDropped:     s.dtmfDropped.Load(),
-		Playout:         s.jb.Stats(),
-		SRTP:            s.srtpStatsLocked(),
-		RTCP:            s.rtcp.stats,
+		SSRC:                 s.ssrc,
+		CNAME:                s.cname,
+		Remote:               s.rtpDest,
+		Latched:              s.rtpLatched,
+		Direction:            s.dir,
+		Ptime:                s.ptime,
+		PacketsSent:          s.tx.packets,
+		OctetsSent:           s.tx.octets,
+		PacketsReceived:      s.rx.packets,
+		OctetsReceived:       s.rx.octets,
+		SendLateness:         s.tx.late,
+		FramesSkipped:        s.tx.skipped,
+		FramesDiscarded:      s.tx.discarded,
+		PlayoutOverruns:      s.rx.overruns,
+		Malformed:            s.rx.malformed,
+		UnknownPayload:       s.rx.unknownPT,
+		Undecodable:          s.rx.undecodable,
+		SendErrors:           s.tx.sendErrors,
+		ReadErrors:           s.readErrors.Load(),
+		DTMFPacketsSent:      s.tx.dtmfSent,
+		KeepAlivesSent:       s.tx.keepAlives,
+		ComfortNoiseSent:     s.tx.cnSent,
+		ComfortNoiseReceived: s.rx.cn.packets,
+		DTMFReceived:         s.dtmfReceived.Load(),
+		DTMFDropped:          s.dtmfDropped.Load(),
+		Playout:              s.jb.Stats(),
+		SRTP:                 s.srtpStatsLocked(),
+		RTCP:                 s.rtcp.stats,
 	}
 	if s.haveRemote {
 		st.RemoteSSRC = s.remoteSSRC

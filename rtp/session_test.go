@@ -78,8 +78,8 @@ func TestSessionSymmetricLatching(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := testCtx(t)
 			ports := testPorts(t)
-			a := newTestSession(t, rtp.SessionConfig{Ports: ports, FillSilence: true, DisableSymmetric: tt.disable})
-			b := newTestSession(t, rtp.SessionConfig{Ports: ports, FillSilence: true})
+			a := newTestSession(t, rtp.SessionConfig{Ports: ports, DisableSymmetric: tt.disable})
+			b := newTestSession(t, rtp.SessionConfig{Ports: ports})
 			decoy, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(loopback, 0)))
 			require.NoError(t, err)
 			defer decoy.Close()
@@ -125,8 +125,8 @@ func TestSessionHold(t *testing.T) {
 		t.Run(dir.String(), func(t *testing.T) {
 			ctx := testCtx(t)
 			ports := testPorts(t)
-			a := newTestSession(t, rtp.SessionConfig{Ports: ports, FillSilence: true})
-			b := newTestSession(t, rtp.SessionConfig{Ports: ports, FillSilence: true})
+			a := newTestSession(t, rtp.SessionConfig{Ports: ports})
+			b := newTestSession(t, rtp.SessionConfig{Ports: ports})
 			pa, _ := connect(t, a, b, false)
 			waitFor(ctx, t, b, "audio from a", func() bool { return b.Stats().PacketsReceived >= 3 })
 
@@ -150,8 +150,8 @@ func TestSessionHold(t *testing.T) {
 func TestSessionDTMF(t *testing.T) {
 	ctx := testCtx(t)
 	ports := testPorts(t)
-	a := newTestSession(t, rtp.SessionConfig{Ports: ports, FillSilence: true})
-	b := newTestSession(t, rtp.SessionConfig{Ports: ports, FillSilence: true})
+	a := newTestSession(t, rtp.SessionConfig{Ports: ports})
+	b := newTestSession(t, rtp.SessionConfig{Ports: ports})
 	connect(t, a, b, false)
 
 	const digits = "19#*A0"
@@ -203,7 +203,7 @@ func TestSessionRTCP(t *testing.T) {
 		t.Run(map[bool]string{false: "pair", true: "rtcp-mux"}[mux], func(t *testing.T) {
 			ctx := testCtx(t)
 			ports := testPorts(t)
-			cfg := rtp.SessionConfig{Ports: ports, FillSilence: true, RTCPMux: mux,
+			cfg := rtp.SessionConfig{Ports: ports, RTCPMux: mux,
 				RTCPInterval: 50 * time.Millisecond, RTCPBandwidth: 64000}
 			a := newTestSession(t, cfg)
 			b := newTestSession(t, cfg)
@@ -231,7 +231,7 @@ func TestSessionRTCP(t *testing.T) {
 func TestSessionClose(t *testing.T) {
 	ctx := testCtx(t)
 	ports := testPorts(t)
-	a, err := rtp.NewSession(ctx, rtp.SessionConfig{LocalAddr: loopback, Ports: ports, FillSilence: true})
+	a, err := rtp.NewSession(ctx, rtp.SessionConfig{LocalAddr: loopback, Ports: ports})
 	require.NoError(t, err)
 	b := newTestSession(t, rtp.SessionConfig{Ports: ports})
 	connect(t, a, b, false)
@@ -329,8 +329,8 @@ func TestSessionIPv6(t *testing.T) {
 func TestSessionDTMFCancel(t *testing.T) {
 	ctx := testCtx(t)
 	ports := testPorts(t)
-	a := newTestSession(t, rtp.SessionConfig{Ports: ports, FillSilence: true})
-	b := newTestSession(t, rtp.SessionConfig{Ports: ports, FillSilence: true})
+	a := newTestSession(t, rtp.SessionConfig{Ports: ports})
+	b := newTestSession(t, rtp.SessionConfig{Ports: ports})
 	connect(t, a, b, false)
 
 	sendCtx, cancel := context.WithCancel(ctx)
@@ -376,8 +376,8 @@ func TestSessionDTMFCancel(t *testing.T) {
 func TestSessionDTMFNotLostAudio(t *testing.T) {
 	ctx := testCtx(t)
 	ports := testPorts(t)
-	a := newTestSession(t, rtp.SessionConfig{Ports: ports, FillSilence: true})
-	b := newTestSession(t, rtp.SessionConfig{Ports: ports, FillSilence: true})
+	a := newTestSession(t, rtp.SessionConfig{Ports: ports})
+	b := newTestSession(t, rtp.SessionConfig{Ports: ports})
 	connect(t, a, b, false)
 
 	waitFor(ctx, t, b, "audio", func() bool { return b.Stats().Playout.Played >= 5 })

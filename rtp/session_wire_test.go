@@ -63,13 +63,13 @@ func paramsTo(peer netip.AddrPort) sdp.MediaParams {
 	}
 }
 
-// The wire form of audio: PCMA payload type, one SSRC, consecutive sequence
-// numbers, timestamps advancing by 160 per 20 ms, and the marker bit on the
-// first packet of each talkspurt only.
+// The wire form of audio with silence suppressed: PCMA payload type, one
+// SSRC, consecutive sequence numbers, timestamps advancing by 160 per 20 ms,
+// and the marker bit on the first packet of each talkspurt only.
 func TestSessionWireTalkspurts(t *testing.T) {
 	ctx := testCtx(t)
 	peer := newRawPeer(t)
-	s := newTestSession(t, rtp.SessionConfig{Ports: testPorts(t)})
+	s := newTestSession(t, rtp.SessionConfig{Ports: testPorts(t), SuppressSilence: true})
 	require.NoError(t, s.SetRemote(paramsTo(peer.addr())))
 
 	tone, err := wav.NewToneGenerator(wav.ToneConfig{Frequency: 1000})
@@ -115,7 +115,7 @@ func TestSessionWireTalkspurts(t *testing.T) {
 func TestSessionWireDTMF(t *testing.T) {
 	ctx := testCtx(t)
 	peer := newRawPeer(t)
-	s := newTestSession(t, rtp.SessionConfig{Ports: testPorts(t), FillSilence: true})
+	s := newTestSession(t, rtp.SessionConfig{Ports: testPorts(t)})
 	require.NoError(t, s.SetRemote(paramsTo(peer.addr())))
 	var pkts []pionrtp.Packet
 	for range 3 {

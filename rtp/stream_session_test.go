@@ -52,18 +52,23 @@ func TestSessionPlayRecordWAV(t *testing.T) {
 	// Play returns once the last frame is queued; the media clock sends it
 	// at its tick, or discards it when a loaded machine made the sender
 	// miss its period (SessionStats.FramesDiscarded).
+	// The session sends silence while nothing is played: the prompt's
+	// frames are the other packets.
 	frames := uint64((len(prompt) + audio.FrameSamples - 1) / audio.FrameSamples)
 	buf := make([]int16, 0, jitter.DefaultMaxFrameSamples)
+	promptSent := func(st rtp.SessionStats) uint64 {
+		return st.PacketsSent - st.SilenceFramesSent - st.KeepAlivesSent
+	}
 	for {
 		st := a.Stats()
-		if st.PacketsSent+st.FramesDiscarded >= frames {
+		if promptSent(st)+st.FramesDiscarded >= frames {
 			break
 		}
 		_, err := a.ReadFrame(ctx, buf[:0]) // one frame period
 		require.NoError(t, err, "waiting for %d frames sent or discarded: %d sent, %d discarded", frames, st.PacketsSent, st.FramesDiscarded)
 	}
 	st := a.Stats()
-	sent, discarded := st.PacketsSent, st.FramesDiscarded
+	sent, discarded := promptSent(st), st.FramesDiscarded
 	require.Equal(t, frames, sent+discarded, "frames sent and discarded")
 	if discarded > 0 {
 		t.Logf("the sender discarded %d of %d frames (missed periods on a loaded machine)", discarded, frames)
@@ -72,13 +77,16 @@ func TestSessionPlayRecordWAV(t *testing.T) {
 	// Every frame sent leaves it played, lost, or discarded (a loaded
 	// machine delivers in bursts, and the buffer drops frames to keep its
 	// delay down).
+	// a sends silence around the prompt, so b's buffer never runs empty:
+	// wait until every packet a sent up to the prompt's end has left it.
+	upTo := st.PacketsSent
 	for {
 		st := b.Stats().Playout
-		if st.Played+st.Lost+st.Discarded >= sent && st.Depth == 0 {
+		if st.Played+st.Lost+st.Discarded >= upTo {
 			break
 		}
 		_, err := a.ReadFrame(ctx, buf[:0]) // one frame period
-		require.NoError(t, err, "waiting for b's playout of %d frames: %+v", sent, st)
+		require.NoError(t, err, "waiting for b's playout of the %d packets a sent: %+v", upTo, st)
 	}
 	stopRec()
 	require.ErrorIs(t, <-recorded, context.Canceled)

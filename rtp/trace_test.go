@@ -50,7 +50,7 @@ func TestSessionTracer(t *testing.T) {
 			ctx := testCtx(t)
 			ports := testPorts(t)
 			var la, lb packetLog
-			cfg := rtp.SessionConfig{Ports: ports, FillSilence: true, RTCPMux: mux,
+			cfg := rtp.SessionConfig{Ports: ports, RTCPMux: mux,
 				RTCPInterval: 50 * time.Millisecond, RTCPBandwidth: 64000}
 			cfg.Tracer = &la
 			a := newTestSession(t, cfg)

@@ -77,7 +77,6 @@ func TestSendBatchSessionTwice(t *testing.T) {
 	require.NoError(t, err)
 	defer peer.Close()
 	s := testSession(t, peer.LocalAddr().(*net.UDPAddr).AddrPort())
-	s.cfg.FillSilence = true
 	ports, err := NewPortAllocator(PortAllocatorConfig{})
 	require.NoError(t, err)
 	s.socks, err = openSockets(context.Background(), ports, netip.MustParseAddr("127.0.0.1"), true)

@@ -21,7 +21,7 @@ func TestMediaHoldMusic(t *testing.T) {
 		media ua.MediaConfig
 	}{
 		{"pcmu", ua.MediaConfig{}},
-		{"fill silence", ua.MediaConfig{FillSilence: true}},
+		{"silence suppressed", ua.MediaConfig{SuppressSilence: true}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -77,9 +77,17 @@ type MediaConfig struct {
 	VoIPMetrics bool
 	// DisableSymmetric turns off symmetric RTP (NAT latching, RFC 4961).
 	DisableSymmetric bool
-	// FillSilence sends silence when the host writes no audio, for peers
-	// and NATs that expect a continuous stream.
-	FillSilence bool
+	// SuppressSilence stops the stream sent while the host writes no
+	// audio (rtp.SessionConfig.SuppressSilence): by default a call sends
+	// silence every ptime, or RFC 3389 comfort noise at the end of each
+	// talkspurt and then every IdleKeepAlive when the peer negotiated CN;
+	// suppressed, only a keep-alive every IdleKeepAlive goes out.
+	SuppressSilence bool
+	// IdleKeepAlive is the interval of the RTP keep-alives sent while the
+	// call sends no media (hold, inactive, suppressed silence; RFC 6263)
+	// and of comfort-noise refreshes (rtp.SessionConfig.IdleKeepAlive);
+	// 0 means rtp.DefaultIdleKeepAlive, negative none.
+	IdleKeepAlive time.Duration
 	// Jitter configures each session's playout buffer.
 	Jitter jitter.Config
 	// DTMF configures the RFC 4733 digits SendDTMF sends.
@@ -159,7 +167,8 @@ func (u *UA) newMedia(ctx context.Context, host, scheme string) (*callMedia, err
 		Ports:            u.ports,
 		RTCPMux:          mc.RTCPMux,
 		DisableSymmetric: mc.DisableSymmetric,
-		FillSilence:      mc.FillSilence,
+		SuppressSilence:  mc.SuppressSilence,
+		IdleKeepAlive:    mc.IdleKeepAlive,
 		Jitter:           jc,
 		DTMF:             mc.DTMF,
 		Logger:           u.cfg.Logger,

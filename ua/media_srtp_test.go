@@ -147,7 +147,7 @@ func itoa(p uint16) string { return string(strconv.AppendUint(nil, uint64(p), 10
 // refused, and the tone goes on crossing; a wideband call is secured too.
 func TestMediaSRTPReinvite(t *testing.T) {
 	ctx := mediaCtx(t)
-	cfg := ua.MediaConfig{SRTP: srtp.PolicyMandatory, FillSilence: true,
+	cfg := ua.MediaConfig{SRTP: srtp.PolicyMandatory,
 		Codecs: []audio.Codec{audio.G722(), audio.PCMU(), audio.TelephoneEvent()}}
 	a, b := newMediaPeer(t, cfg), newMediaPeer(t, cfg)
 	out, in := connect(ctx, t, a, b, ua.DialOptions{})

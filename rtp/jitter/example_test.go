@@ -11,7 +11,8 @@ import (
 )
 
 // Feed packets that arrive out of order, with one lost, and play them out
-// every 20 ms.
+// every 20 ms. After the last packet the buffer conceals while it waits in
+// case the next one is only late.
 func ExampleBuffer() {
 	jb, _ := jitter.New(jitter.Config{}) // G.711, 40..200 ms
 	payload := g711.EncodeULaw(nil, make([]int16, audio.FrameSamples))
@@ -43,6 +44,6 @@ func ExampleBuffer() {
 	// 100 ms: concealed
 	// 120 ms: played
 	// 140 ms: played
-	// 160 ms: empty
-	// played 5, concealed 1, lost 1
+	// 160 ms: concealed
+	// played 5, concealed 2, lost 1
 }

@@ -119,7 +119,8 @@ type Status uint8
 // Pop results.
 const (
 	// Empty: no audio; the buffer is filling (at the start, after an
-	// underrun, or before a talkspurt) and the caller plays silence.
+	// underrun, or before a talkspurt) and the caller plays silence (or
+	// comfort noise).
 	Empty Status = iota
 	// Played: the next frame, as received.
 	Played
@@ -154,7 +155,9 @@ type Stats struct {
 	// packets and gaps skipped when playout restarted.
 	Lost uint64
 	// Concealed counts packets' worth of audio Pop concealed: lost
-	// packets, and fill-ins while a late packet is still awaited.
+	// packets, and fill-ins while a late packet is still awaited
+	// (including the few that follow the end of a talkspurt not closed
+	// by a Skip, before the buffer gives up waiting).
 	Concealed uint64
 	// Played counts packets Pop played out as received.
 	Played uint64
@@ -165,7 +168,8 @@ type Stats struct {
 	// buffer ran dry in the middle of them.
 	Padded uint64
 	// Underruns counts the times playout stopped because the buffer ran
-	// dry (including the end of every talkspurt).
+	// dry and the wait for a late packet ended (including the end of
+	// every talkspurt).
 	Underruns uint64
 	// Resyncs counts restarts caused by sequence jumps or SSRC changes.
 	Resyncs uint64
@@ -198,8 +202,13 @@ type jitterSlot struct {
 // FrameDuration of audio, whatever the packets' durations: the samples
 // left of the packet being played, then those of the following sequence
 // numbers, each as received, or concealed when it is missing but later
-// packets are present; or nothing (Empty) when the buffer ran dry, after which
-// playout restarts once the next packet has waited the target delay. A
+// packets are present. When the buffer runs dry inside a talkspurt the
+// next packet may only be late: Pop conceals and keeps waiting for it, for
+// as many frames as the target delay holds, so that a stall of the network
+// grows the delay instead of leaving a gap; after that, or when the last
+// sequence number carried no audio (Skip: comfort noise, telephone
+// events), it returns nothing (Empty), and playout restarts once the next
+// packet has waited the target delay. A
 // packet whose timestamp does not follow the previous frame starts a
 // talkspurt (RFC 3551 §4.1) and waits the target delay too. The marker bit
 // is not used, since senders set it inconsistently.
@@ -255,7 +264,8 @@ type Buffer struct {
 	last       []int16
 	concealRun int
 	plc        concealer
-	waits      int // fill-ins while awaiting the frame at next
+	waits      int  // fill-ins while awaiting the frame at next
+	afterSkip  bool // the last sequence number passed carried no audio (Skip)
 	overRun    int
 
 	haveTransit bool
@@ -383,6 +393,7 @@ func (b *Buffer) Skip(h *pionrtp.Header, arrival time.Time) {
 		}
 		b.next = ext + 1
 		b.advanced = true
+		b.afterSkip = true
 	default:
 		*s = jitterSlot{used: true, skip: true, ext: ext, ts: h.Timestamp, arrival: arrival, samples: s.samples[:0]}
 		if diff < 0 {
@@ -456,6 +467,7 @@ func (b *Buffer) restart() {
 	b.plc.reset()
 	b.overRun = 0
 	b.waits = 0
+	b.afterSkip = false
 	b.pend = nil
 }
 

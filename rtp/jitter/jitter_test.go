@@ -109,9 +109,9 @@ func TestJitterScenarios(t *testing.T) {
 	}{
 		{
 			name: "in order: 40 ms initial delay, then underrun",
-			pkts: steady, pops: 14,
-			want:  "E E P0 P1 P2 P3 P4 P5 P6 P7 P8 P9 E E",
-			stats: Stats{Received: 10, Played: 10, Underruns: 1},
+			pkts: steady, pops: 15,
+			want:  "E E P0 P1 P2 P3 P4 P5 P6 P7 P8 P9 C C E",
+			stats: Stats{Received: 10, Played: 10, Underruns: 1, Concealed: 2},
 		},
 		{
 			name: "reordered pair",
@@ -123,8 +123,8 @@ func TestJitterScenarios(t *testing.T) {
 				return p
 			}(),
 			pops:  13,
-			want:  "E E P0 P1 P2 P3 P4 P5 P6 P7 P8 P9 E",
-			stats: Stats{Received: 10, Played: 10, Underruns: 1},
+			want:  "E E P0 P1 P2 P3 P4 P5 P6 P7 P8 P9 C",
+			stats: Stats{Received: 10, Played: 10, Concealed: 1},
 		},
 		{
 			name: "first packets reordered before playout starts",
@@ -134,15 +134,15 @@ func TestJitterScenarios(t *testing.T) {
 				return p
 			}(),
 			pops:  13,
-			want:  "E E P0 P1 P2 P3 P4 P5 P6 P7 P8 P9 E",
-			stats: Stats{Received: 10, Played: 10, Underruns: 1},
+			want:  "E E P0 P1 P2 P3 P4 P5 P6 P7 P8 P9 C",
+			stats: Stats{Received: 10, Played: 10, Concealed: 1},
 		},
 		{
 			name:  "single loss is concealed",
 			pkts:  slices.Delete(slices.Clone(steady), 4, 5),
 			pops:  13,
-			want:  "E E P0 P1 P2 P3 C P5 P6 P7 P8 P9 E",
-			stats: Stats{Received: 9, Played: 9, Lost: 1, Concealed: 1, Underruns: 1},
+			want:  "E E P0 P1 P2 P3 C P5 P6 P7 P8 P9 C",
+			stats: Stats{Received: 9, Played: 9, Lost: 1, Concealed: 2},
 		},
 		{
 			name: "burst loss longer than the buffer",
@@ -150,16 +150,16 @@ func TestJitterScenarios(t *testing.T) {
 			// dry, and restarts 40 ms after 8 arrives.
 			pkts:  slices.Delete(slices.Clone(steady), 3, 8),
 			pops:  13,
-			want:  "E E P0 P1 P2 E E E E E P8 P9 E",
-			stats: Stats{Received: 5, Played: 5, Lost: 5, Underruns: 2},
+			want:  "E E P0 P1 P2 C C E E E P8 P9 C",
+			stats: Stats{Received: 5, Played: 5, Lost: 5, Underruns: 1, Concealed: 3},
 		},
 		{
 			name: "duplicates are dropped",
 			pkts: append(slices.Clone(steady),
 				jbPkt{seq: 2, ts: 1000 + 2*160, at: 45}, jbPkt{seq: 9, ts: 1000 + 9*160, at: 190}),
 			pops:  13,
-			want:  "E E P0 P1 P2 P3 P4 P5 P6 P7 P8 P9 E",
-			stats: Stats{Received: 12, Duplicate: 2, Played: 10, Underruns: 1},
+			want:  "E E P0 P1 P2 P3 P4 P5 P6 P7 P8 P9 C",
+			stats: Stats{Received: 12, Duplicate: 2, Played: 10, Concealed: 1},
 		},
 		{
 			name: "late packet is concealed, then dropped",
@@ -169,8 +169,8 @@ func TestJitterScenarios(t *testing.T) {
 				return p
 			}(),
 			pops:  13,
-			want:  "E E P0 P1 P2 P3 P4 C P6 P7 P8 P9 E",
-			stats: Stats{Received: 10, Late: 1, Played: 9, Lost: 1, Concealed: 1, Underruns: 1},
+			want:  "E E P0 P1 P2 P3 P4 C P6 P7 P8 P9 C",
+			stats: Stats{Received: 10, Late: 1, Played: 9, Lost: 1, Concealed: 2},
 		},
 		{
 			name: "delay spike: underrun, then playout resumes later",
@@ -182,15 +182,15 @@ func TestJitterScenarios(t *testing.T) {
 				return p
 			}(),
 			pops:  20,
-			want:  "E E P0 P1 P2 P3 E E E E E E E P4 P5 P6 P7 P8 P9 E", // 4 plays 40 ms after its arrival
-			stats: Stats{Received: 10, Played: 10, Underruns: 2},
+			want:  "E E P0 P1 P2 P3 C C E E E E E P4 P5 P6 P7 P8 P9 C", // 4 plays 40 ms after its arrival
+			stats: Stats{Received: 10, Played: 10, Underruns: 1, Concealed: 3},
 		},
 		{
 			name:  "sequence number wrap-around",
 			pkts:  jbSteady(65533, 0xFFFFFE00, 0, 6),
 			pops:  9,
-			want:  "E E P65533 P65534 P65535 P0 P1 P2 E",
-			stats: Stats{Received: 6, Played: 6, Underruns: 1},
+			want:  "E E P65533 P65534 P65535 P0 P1 P2 C",
+			stats: Stats{Received: 6, Played: 6, Concealed: 1},
 		},
 		{
 			name: "new talkspurt after silence waits the target delay",
@@ -199,8 +199,8 @@ func TestJitterScenarios(t *testing.T) {
 				jbPkt{seq: 4, ts: 1000 + 4*160 + 8000, at: 1080, marker: true},
 				jbPkt{seq: 5, ts: 1000 + 5*160 + 8000, at: 1100}),
 			pops:  62,
-			want:  "E E P0 P1 P2 P3 " + strings.Repeat("E ", 50) + "P4 P5 E E E E", // 4 plays at 1120 ms
-			stats: Stats{Received: 6, Played: 6, Underruns: 2},
+			want:  "E E P0 P1 P2 P3 C C " + strings.Repeat("E ", 48) + "P4 P5 C C E E", // 4 plays at 1120 ms
+			stats: Stats{Received: 6, Played: 6, Underruns: 2, Concealed: 4},
 		},
 		{
 			name: "short silence still buffered keeps its gap",
@@ -208,8 +208,8 @@ func TestJitterScenarios(t *testing.T) {
 				jbPkt{seq: 5, ts: 1000 + 6*160, at: 120, marker: true},
 				jbPkt{seq: 6, ts: 1000 + 7*160, at: 140}),
 			pops:  11,
-			want:  "E E P0 P1 P2 P3 P4 E P5 P6 E",
-			stats: Stats{Received: 7, Played: 7, Underruns: 1},
+			want:  "E E P0 P1 P2 P3 P4 E P5 P6 C",
+			stats: Stats{Received: 7, Played: 7, Concealed: 1},
 		},
 		{
 			name: "marker on every packet does not break playout",
@@ -221,24 +221,24 @@ func TestJitterScenarios(t *testing.T) {
 				return p
 			}(),
 			pops:  13,
-			want:  "E E P0 P1 P2 P3 P4 P5 P6 P7 P8 P9 E",
-			stats: Stats{Received: 10, Played: 10, Underruns: 1},
+			want:  "E E P0 P1 P2 P3 P4 P5 P6 P7 P8 P9 C",
+			stats: Stats{Received: 10, Played: 10, Concealed: 1},
 		},
 		{
 			name: "timestamp jump without silence plays on",
 			pkts: append(jbSteady(0, 1000, 0, 5), jbSteady(5, 9_000_000, 100, 5)...),
 			pops: 13,
-			want: "E E P0 P1 P2 P3 P4 P5 P6 P7 P8 P9 E",
+			want: "E E P0 P1 P2 P3 P4 P5 P6 P7 P8 P9 C",
 			// The jump does not count as jitter (checked below).
-			stats: Stats{Received: 10, Played: 10, Underruns: 1},
+			stats: Stats{Received: 10, Played: 10, Concealed: 1},
 		},
 		{
 			name: "sequence jump beyond capacity restarts",
 			pkts: append(jbSteady(0, 1000, 0, 4), jbSteady(30000, 50000, 80, 4)...),
 			pops: 12,
 			// 2 and 3 were still buffered when 30000 arrived and are discarded.
-			want:  "E E P0 P1 E E P30000 P30001 P30002 P30003 E E",
-			stats: Stats{Received: 8, Played: 6, Discarded: 2, Resyncs: 1, Underruns: 1},
+			want:  "E E P0 P1 E E P30000 P30001 P30002 P30003 C C",
+			stats: Stats{Received: 8, Played: 6, Discarded: 2, Resyncs: 1, Concealed: 2},
 		},
 		{
 			name: "SSRC change restarts",
@@ -250,8 +250,8 @@ func TestJitterScenarios(t *testing.T) {
 				return p
 			}(),
 			pops:  12,
-			want:  "E E P0 P1 E E P500 P501 P502 P503 E E",
-			stats: Stats{Received: 8, Played: 6, Discarded: 2, Resyncs: 1, Underruns: 1},
+			want:  "E E P0 P1 E E P500 P501 P502 P503 C C",
+			stats: Stats{Received: 8, Played: 6, Discarded: 2, Resyncs: 1, Concealed: 2},
 		},
 		{
 			name: "late frame awaited while the buffer is shallow, then given up",
@@ -260,8 +260,8 @@ func TestJitterScenarios(t *testing.T) {
 			pops: 15,
 			// 2 never comes and nothing follows 3: five fill-ins (the
 			// target holds five frames), then 2 is lost.
-			want:  "E E E E E P0 P1 C C C C C C P3 E",
-			stats: Stats{Received: 3, Played: 3, Lost: 1, Concealed: 6, Underruns: 1},
+			want:  "E E E E E P0 P1 C C C C C C P3 C",
+			stats: Stats{Received: 3, Played: 3, Lost: 1, Concealed: 7},
 		},
 		{
 			name:  "late frame arrives during the fill-ins and is played",
@@ -276,8 +276,8 @@ func TestJitterScenarios(t *testing.T) {
 			cfg:   Config{MinDepth: 80 * time.Millisecond},
 			pkts:  steady,
 			pops:  16,
-			want:  "E E E E P0 P1 P2 P3 P4 P5 P6 P7 P8 P9 E E",
-			stats: Stats{Received: 10, Played: 10, Underruns: 1},
+			want:  "E E E E P0 P1 P2 P3 P4 P5 P6 P7 P8 P9 C C",
+			stats: Stats{Received: 10, Played: 10, Concealed: 2},
 		},
 	}
 	for _, tc := range tests {
@@ -574,15 +574,15 @@ func TestJitterSkipEvents(t *testing.T) {
 			pkts: slices.Concat(jbSteady(0, 1000, 0, 5), events(5, 1800, 100, 6),
 				jbSteady(11, 1000+14*audio.FrameSamples, 180, 5)),
 			pops:  17,
-			want:  "E E P0 P1 P2 P3 P4 E E E E P11 P12 P13 P14 P15 E",
-			stats: Stats{Received: 10, Played: 10, Underruns: 2},
+			want:  "E E P0 P1 P2 P3 P4 E E E E P11 P12 P13 P14 P15 C",
+			stats: Stats{Received: 10, Played: 10, Underruns: 1, Concealed: 1},
 		},
 		{
 			name:  "call starts with a digit",
 			pkts:  slices.Concat(events(0, 500, 0, 5), jbSteady(5, 500+8*audio.FrameSamples, 60, 5)),
 			pops:  11,
-			want:  "E E E E E P5 P6 P7 P8 P9 E",
-			stats: Stats{Received: 5, Played: 5, Underruns: 1},
+			want:  "E E E E E P5 P6 P7 P8 P9 C",
+			stats: Stats{Received: 5, Played: 5, Concealed: 1},
 		},
 		{
 			name: "digit while audio is buffered, events out of order",
@@ -592,8 +592,8 @@ func TestJitterSkipEvents(t *testing.T) {
 				return p
 			}(),
 			pops:  14,
-			want:  "E E P0 P1 P2 P3 E E E P8 P9 P10 P11 E",
-			stats: Stats{Received: 8, Played: 8, Underruns: 2},
+			want:  "E E P0 P1 P2 P3 E E E P8 P9 P10 P11 C",
+			stats: Stats{Received: 8, Played: 8, Underruns: 1, Concealed: 1},
 		},
 		{
 			name: "a lost event packet is lost, the others are not",
@@ -602,8 +602,8 @@ func TestJitterSkipEvents(t *testing.T) {
 				return slices.Delete(p, 5, 6) // seq 5
 			}(),
 			pops:  15,
-			want:  "E E P0 P1 P2 P3 E E E E P9 P10 P11 P12 E",
-			stats: Stats{Received: 8, Played: 8, Lost: 1, Underruns: 2},
+			want:  "E E P0 P1 P2 P3 E E E E P9 P10 P11 P12 C",
+			stats: Stats{Received: 8, Played: 8, Lost: 1, Underruns: 1, Concealed: 1},
 		},
 	}
 	for _, tt := range tests {

@@ -83,6 +83,7 @@ func (b *Buffer) popPacket(now time.Time) Status {
 		b.last = append(b.last[:0], s.samples...)
 		b.expectTS = s.ts + uint32(len(s.samples))
 		b.havePlayed = true
+		b.afterSkip = false
 		b.concealRun = 0
 		b.release(s)
 		b.stats.Played++
@@ -100,8 +101,20 @@ func (b *Buffer) popPacket(now time.Time) Status {
 		b.stats.Lost++
 		b.stats.Concealed++
 		status = Concealed
+	case b.havePlayed && !b.afterSkip && b.waits < int(b.target()/b.lastDuration()):
+		// Dry inside a talkspurt: the next packet is more likely late
+		// than the stream over (a talkspurt ends after a packet that
+		// carries no audio, such as comfort noise, or fades out here).
+		// Fill in and keep waiting, so that when it comes the delay has
+		// grown by the wait instead of the talkspurt restarting after a
+		// gap of silence.
+		b.pend = b.conceal(b.pendBuf[:0], false)
+		b.waits++
+		b.stats.Concealed++
+		return Concealed
 	default:
 		b.playing = false
+		b.waits = 0
 		b.stats.Underruns++
 		return Empty
 	}
@@ -132,6 +145,7 @@ func (b *Buffer) passSkipped() {
 		s.used = false
 		b.next++
 		b.advanced = true
+		b.afterSkip = true
 	}
 }
 
