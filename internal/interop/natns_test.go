@@ -61,11 +61,23 @@ var natLabs atomic.Int32
 // SIP port, so that an SDP port in this range can only be a STUN mapping.
 const natRemapPorts = "40000-40999"
 
-// newNATLab builds the namespaces, links and NAT; symmetric adds
-// --random to MASQUERADE (a new public port per destination); remap has
-// the cone NAT take its UDP public ports from natRemapPorts instead of
-// keeping the source port.
-func newNATLab(t *testing.T, ctx context.Context, symmetric, remap bool) *natLab {
+// natLabConfig shapes a lab's NAT: symmetric adds --random to
+// MASQUERADE (a new public port per destination); remap has the cone NAT
+// take its UDP public ports from natRemapPorts instead of keeping the
+// source port; udpTimeout is the router's conntrack UDP timeout in seconds
+// (0: natUDPTimeout).
+type natLabConfig struct {
+	symmetric, remap bool
+	udpTimeout       int
+}
+
+// newNATLab builds the namespaces, links and NAT.
+func newNATLab(t *testing.T, ctx context.Context, cfg natLabConfig) *natLab {
+	symmetric, remap := cfg.symmetric, cfg.remap
+	udpTimeout := cfg.udpTimeout
+	if udpTimeout == 0 {
+		udpTimeout = natUDPTimeout
+	}
 	t.Helper()
 	requireRootTools(t)
 	n := natLabs.Add(1)
@@ -122,7 +134,7 @@ func newNATLab(t *testing.T, ctx context.Context, symmetric, remap bool) *natLab
 	// UDP timeouts, for a flow seen one way and both ways.
 	for _, f := range []string{"nf_conntrack_udp_timeout", "nf_conntrack_udp_timeout_stream"} {
 		run("ip", "netns", "exec", l.router, "sh", "-c",
-			fmt.Sprintf("echo %d > /proc/sys/net/netfilter/%s", natUDPTimeout, f))
+			fmt.Sprintf("echo %d > /proc/sys/net/netfilter/%s", udpTimeout, f))
 	}
 	return l
 }
@@ -212,7 +224,7 @@ func runNATCase(t *testing.T, tc natCase) {
 	testenv.LookPath(t, "turnserver", "coturn")
 	ctx, cancel := context.WithTimeout(t.Context(), natTestTimeout)
 	defer cancel()
-	lab := newNATLab(t, ctx, tc.symmetric, tc.remap)
+	lab := newNATLab(t, ctx, natLabConfig{symmetric: tc.symmetric, remap: tc.remap})
 	k := startKamailioIn(t, ctx, lab.pub, lab.pubIP)
 	stunAddr := net.JoinHostPort(lab.pubIP.String(), "3478")
 	lab.start(t, ctx, lab.pub, "turnserver", "turnserver", "--stun-only", "-n", "--no-cli", "--no-tls", "--no-dtls",
