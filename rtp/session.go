@@ -24,6 +24,7 @@ import (
 type rxState struct {
 	packets, octets uint64
 	malformed       uint64
+	stun            uint64 // STUN messages consumed (stun.go)
 	unknownPT       uint64
 	undecodable     uint64
 	overruns        uint64
@@ -62,6 +63,8 @@ type Session struct {
 	rxReady   chan struct{}
 	dtmfCh    chan dtmf.Digit
 	dtmfSem   chan struct{}
+
+	stun stunWaits // binding requests awaiting answers (stun.go)
 
 	sec      atomic.Pointer[srtp.Context] // SRTP keys, nil when off (session_srtp.go)
 	srtpPast srtp.Stats                   // counters of replaced contexts, under mu

@@ -50,7 +50,11 @@ type SessionStats struct {
 	// Malformed, UnknownPayload and Undecodable count received RTP packets
 	// ignored; SendErrors and ReadErrors socket errors.
 	Malformed, UnknownPayload, Undecodable uint64
-	SendErrors, ReadErrors                 uint64
+	// STUNReceived counts STUN messages read on the media sockets (first
+	// byte 0-3, RFC 7983) and consumed: answers to DiscoverMapping and
+	// anything else of STUN; they are never counted as Malformed.
+	STUNReceived           uint64
+	SendErrors, ReadErrors uint64
 	// DTMFPacketsSent counts telephone-event packets sent; DTMFReceived
 	// and DTMFDropped count received digits delivered and dropped.
 	DTMFPacketsSent uint64
@@ -97,6 +101,7 @@ func (s *Session) statsLocked() SessionStats {
 		FramesDiscarded:      s.tx.discarded,
 		PlayoutOverruns:      s.rx.overruns,
 		Malformed:            s.rx.malformed,
+		STUNReceived:         s.rx.stun,
 		UnknownPayload:       s.rx.unknownPT,
 		Undecodable:          s.rx.undecodable,
 		SendErrors:           s.tx.sendErrors,

@@ -73,6 +73,10 @@ type sessionReceiver struct {
 // Datagram implements rtpsock.Receiver.
 func (r *sessionReceiver) Datagram(pkt []byte, from netip.AddrPort, arrival time.Time, rtcpOnly bool) {
 	s := r.s
+	if isSTUN(pkt) {
+		s.handleSTUN(pkt, from, rtcpOnly)
+		return
+	}
 	s.traceIn(arrival, rtcpOnly, from, pkt)
 	rtcp := rtcpOnly || isRTCP(pkt)
 	pkt, ok := s.unprotect(pkt, rtcp)

@@ -151,3 +151,42 @@ func TestSTUNOnSIPSocket(t *testing.T) {
 		require.Error(t, l.SendDatagram(Flow{Network: TCP}, nil))
 	})
 }
+
+// A transport=ws target (RFC 7118 §10.3: "ws" is the one URI value; a
+// proxy's Record-Route for its WSS socket says it) rides the secure
+// WebSocket connection already open to that address rather than dialing
+// plain WebSocket to a TLS port; with no connection at all it dials WS.
+func TestWSTargetRidesWSSConnection(t *testing.T) {
+	srvTLS, cliTLS := testCert(t)
+	tests := []struct {
+		name    string
+		openWSS bool
+		want    Network
+	}{
+		{name: "WSS connection open: reused", openWSS: true, want: WSS},
+		{name: "none open: plain WS dialed", openWSS: false, want: WS},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			srv, srec := newTestLayer(t, Config{TLS: srvTLS})
+			wssAddr := listen(t, srv, WSS, "127.0.0.1:0")
+			wsAddr := listen(t, srv, WS, "127.0.0.1:0")
+			cli, _ := newTestLayer(t, Config{ClientTLS: cliTLS})
+			dst := wsAddr
+			if tc.openWSS {
+				dst = wssAddr
+				f, err := cli.Connect(t.Context(), Target{Network: WSS, Addr: wssAddr})
+				require.NoError(t, err)
+				sent, err := cli.SendRequest(t.Context(), options(t, wssAddr.String(), 0), Target{Network: WS, Addr: wssAddr})
+				require.NoError(t, err)
+				require.Equal(t, f, sent, "the WSS connection")
+			} else {
+				_, err := cli.SendRequest(t.Context(), options(t, wsAddr.String(), 0), Target{Network: WS, Addr: wsAddr})
+				require.NoError(t, err)
+			}
+			in := srec.next(t)
+			require.Equal(t, tc.want, in.Flow.Network)
+			require.Equal(t, dst.Port(), in.Flow.Local.Port())
+		})
+	}
+}

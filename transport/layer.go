@@ -384,10 +384,19 @@ func (l *Layer) sendConn(ctx context.Context, c *conn, m sip.Message) error {
 }
 
 // getConn returns an open connection to dst on network n, dialing one when
-// none is pooled.
+// none is pooled. A WS target with a secure WebSocket connection to dst
+// and no plain one rides that connection: RFC 7118 §10.3 defines the URI
+// transport value "ws" alone (secure is the sips scheme's), so a proxy's
+// Record-Route for its WSS socket says transport=ws (Kamailio does), and
+// dialing plain WebSocket to a TLS port would fail.
 func (l *Layer) getConn(ctx context.Context, n Network, dst netip.AddrPort, serverName string) (*conn, error) {
 	if c := l.pooled(n, dst); c != nil {
 		return c, nil
+	}
+	if n == WS {
+		if c := l.pooled(WSS, dst); c != nil {
+			return c, nil
+		}
 	}
 	return l.dial(ctx, n, dst, serverName)
 }

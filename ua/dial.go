@@ -112,7 +112,7 @@ func (u *UA) DialURI(ctx context.Context, uri sip.URI, opts DialOptions) (*Call,
 	o.from, o.contact, o.callID = from, ct, sip.NewCallID()
 	c.callID = o.callID
 	if opts.SDP == nil && u.mediaEnabled() {
-		m, err := u.newMedia(ctx, ct.URI.Host, ct.URI.Scheme)
+		m, err := u.newMedia(ctx, line, ct.URI.Host, ct.URI.Scheme)
 		if err != nil {
 			return nil, err
 		}

@@ -115,7 +115,10 @@
 // on it. The registrar's received/rport correct the Contact over UDP only;
 // with LineConfig.STUNServer the public address is known before the first
 // REGISTER (RFC 8489, on the SIP socket). The public address goes into
-// every Contact of the line and the SDP. REGISTERs carry RFC 5626
+// every Contact of the line and the SDP. Each call of such a line asks the
+// STUN server from its RTP and RTCP sockets too, and its SDP announces
+// their own mappings (MediaConfig.STUNTimeout bounds the wait; past it,
+// the Contact's address). REGISTERs carry RFC 5626
 // +sip.instance and reg-id unless LineConfig.NoOutbound; dialog Contacts
 // carry "ob" when the registrar answers Require: outbound. A registered
 // line keeps its flow alive (LineConfig.Keepalive: CRLF pings on

@@ -100,7 +100,7 @@ func (ic *IncomingCall) prepareMedia() error {
 	if ic.media != nil {
 		return nil
 	}
-	m, err := ic.u.newMedia(ic.ctx, ic.contact.URI.Host, ic.req.URI.Scheme)
+	m, err := ic.u.newMedia(ic.ctx, ic.line, ic.contact.URI.Host, ic.req.URI.Scheme)
 	if err != nil {
 		ic.failMedia(sip.StatusServerInternalError, err)
 		return err
@@ -366,7 +366,7 @@ func (u *UA) incomingInvite(ctx context.Context, w transaction.ResponseWriter, r
 		return
 	}
 	var line *Line
-	for _, l := range u.lines {
+	for _, l := range u.builtLines() {
 		if l.user != "" && l.user == req.URI.User {
 			line = l
 			break

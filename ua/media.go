@@ -29,6 +29,8 @@ const (
 	DefaultDTMFInfoDuration = 160 * time.Millisecond
 	// MaxDTMFInfoBody bounds the INFO bodies parsed for DTMF.
 	MaxDTMFInfoBody = 256
+	// DefaultMediaSTUNTimeout is MediaConfig.STUNTimeout when zero.
+	DefaultMediaSTUNTimeout = 500 * time.Millisecond
 )
 
 // DTMFInfoContentType is the body type of DTMF sent in SIP INFO
@@ -119,6 +121,13 @@ type MediaConfig struct {
 	// once with rtp.LoadLoop; every call shares it. nil: the held peer
 	// hears nothing.
 	HoldMusic *rtp.Loop
+	// STUNTimeout bounds the wait for the public mapping of a call's RTP
+	// and RTCP sockets, asked of the line's STUNServer before the offer
+	// or answer is made (media_stun.go); past it the SDP announces the
+	// Contact's address (the one the registrar taught) and the local
+	// ports. 0: DefaultMediaSTUNTimeout; negative: the media sockets never
+	// ask STUN.
+	STUNTimeout time.Duration
 	// Tracer sees every RTP and RTCP datagram of every call's session
 	// (rtp.SessionConfig.Tracer), for captures beside Config.Tracer's SIP;
 	// nil is none.
@@ -145,8 +154,10 @@ type callMedia struct {
 }
 
 // newMedia opens an RTP session and its negotiator. host is the address to
-// announce when MediaConfig.IP is unset (the call's Contact host).
-func (u *UA) newMedia(ctx context.Context, host, scheme string) (*callMedia, error) {
+// announce when MediaConfig.IP is unset (the call's Contact host); the
+// public mapping of the session's sockets replaces it when line (nil:
+// none) has a STUN server that tells it.
+func (u *UA) newMedia(ctx context.Context, line *Line, host, scheme string) (*callMedia, error) {
 	mc := &u.cfg.Media
 	adv, bind := mc.IP, mc.IP
 	if !adv.IsValid() {
@@ -179,9 +190,17 @@ func (u *UA) newMedia(ctx context.Context, host, scheme string) (*callMedia, err
 	if err != nil {
 		return nil, fmt.Errorf("ua: media: %w", err)
 	}
+	port, rtcpPort := sess.LocalAddr().Port(), uint16(0)
+	if pub, ok := u.mediaMapping(ctx, line, sess); ok {
+		adv, port = pub.RTP.Addr(), pub.RTP.Port()
+		if sess.LocalRTCPAddr() != sess.LocalAddr() && pub.RTCP.Port() != port+1 {
+			rtcpPort = pub.RTCP.Port() // RFC 3605: the NAT broke the port+1 pairing
+		}
+	}
 	neg, err := sdp.NewNegotiator(sdp.Config{
 		Addr:        adv,
-		Port:        sess.LocalAddr().Port(),
+		Port:        port,
+		RTCPPort:    rtcpPort,
 		RTCPMux:     mc.RTCPMux,
 		VoIPMetrics: mc.VoIPMetrics,
 		Codecs:      mc.Codecs,

@@ -358,7 +358,7 @@ func (u *UA) incomingSubscribe(ctx context.Context, w transaction.ResponseWriter
 		return
 	}
 	var line *Line
-	for _, l := range u.lines {
+	for _, l := range u.builtLines() {
 		if l.user != "" && l.user == req.URI.User {
 			line = l
 			break

@@ -60,6 +60,8 @@ type LineConfig struct {
 	// STUNServer, "host:port" (port 3478 when missing), is asked for the
 	// public address of the SIP UDP socket before the line registers over
 	// UDP; that address goes into every Contact of the line and the SDP.
+	// Each call of the line also asks it for the mappings of the call's
+	// RTP and RTCP sockets, which its SDP then announces (media_stun.go).
 	// Empty: the registrar's received/rport teach it instead.
 	STUNServer string
 	// InstanceID is the line's +sip.instance (RFC 5626 §4.1), a URN such

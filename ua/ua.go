@@ -213,6 +213,16 @@ func (u *UA) Addrs() []net.Addr {
 // Lines returns the lines, in Config.Lines order.
 func (u *UA) Lines() []*Line { return u.lines }
 
+// builtLines is u.lines for the transport's goroutines, which start
+// before New has built the lines: none until started says they are
+// (its atomic orders New's writes before the read).
+func (u *UA) builtLines() []*Line {
+	if !u.started.Load() {
+		return nil
+	}
+	return u.lines
+}
+
 // Calls returns the number of calls alive.
 func (u *UA) Calls() int { return int(u.nCalls.Load()) }
 

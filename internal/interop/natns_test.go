@@ -21,6 +21,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -55,9 +56,28 @@ type natLab struct {
 
 var natLabs atomic.Int32
 
-// newNATLab builds the namespaces, links and NAT; symmetric adds
-// --random to MASQUERADE (a new public port per destination).
-func newNATLab(t *testing.T, ctx context.Context, symmetric bool) *natLab {
+// natRemapPorts are the public ports of a remapping cone NAT (natCase.remap),
+// far from the UA's RTP ports (rtp.DefaultPortMin…DefaultPortMax) and
+// SIP port, so that an SDP port in this range can only be a STUN mapping.
+const natRemapPorts = "40000-40999"
+
+// natLabConfig shapes a lab's NAT: symmetric adds --random to
+// MASQUERADE (a new public port per destination); remap has the cone NAT
+// take its UDP public ports from natRemapPorts instead of keeping the
+// source port; udpTimeout is the router's conntrack UDP timeout in seconds
+// (0: natUDPTimeout).
+type natLabConfig struct {
+	symmetric, remap bool
+	udpTimeout       int
+}
+
+// newNATLab builds the namespaces, links and NAT.
+func newNATLab(t *testing.T, ctx context.Context, cfg natLabConfig) *natLab {
+	symmetric, remap := cfg.symmetric, cfg.remap
+	udpTimeout := cfg.udpTimeout
+	if udpTimeout == 0 {
+		udpTimeout = natUDPTimeout
+	}
 	t.Helper()
 	requireRootTools(t)
 	n := natLabs.Add(1)
@@ -104,12 +124,17 @@ func newNATLab(t *testing.T, ctx context.Context, symmetric bool) *natLab {
 	if symmetric {
 		masq = append(masq, "--random")
 	}
+	if remap {
+		// Before the catch-all rule: UDP is remapped.
+		run("ip", "netns", "exec", l.router, "iptables", "-t", "nat", "-A", "POSTROUTING", "-o", outA,
+			"-p", "udp", "-j", "MASQUERADE", "--to-ports", natRemapPorts)
+	}
 	run(masq...)
 	// conntrack is set up in the router's namespace by now: shorten its
 	// UDP timeouts, for a flow seen one way and both ways.
 	for _, f := range []string{"nf_conntrack_udp_timeout", "nf_conntrack_udp_timeout_stream"} {
 		run("ip", "netns", "exec", l.router, "sh", "-c",
-			fmt.Sprintf("echo %d > /proc/sys/net/netfilter/%s", natUDPTimeout, f))
+			fmt.Sprintf("echo %d > /proc/sys/net/netfilter/%s", udpTimeout, f))
 	}
 	return l
 }
@@ -179,6 +204,13 @@ type natCase struct {
 	// hold: the caller holds alice for natHold, longer than the UDP
 	// timeout, resumes, and must hear her tone again.
 	hold bool
+	// remap: the cone NAT does not keep source ports (natRemapPorts), the
+	// caller is called at once (no natIdle), sends RTP only where alice's
+	// SDP says (-no-symmetric), and alice's own trace must show her
+	// announcing her RTP socket's STUN mapping. Kamailio's configuration
+	// fixes Contacts (nathelper) but never SDP, so what the caller gets is
+	// what alice sent.
+	remap bool
 }
 
 // natHold is how long the hold case holds the call: past natUDPTimeout.
@@ -192,7 +224,7 @@ func runNATCase(t *testing.T, tc natCase) {
 	testenv.LookPath(t, "turnserver", "coturn")
 	ctx, cancel := context.WithTimeout(t.Context(), natTestTimeout)
 	defer cancel()
-	lab := newNATLab(t, ctx, tc.symmetric)
+	lab := newNATLab(t, ctx, natLabConfig{symmetric: tc.symmetric, remap: tc.remap})
 	k := startKamailioIn(t, ctx, lab.pub, lab.pubIP)
 	stunAddr := net.JoinHostPort(lab.pubIP.String(), "3478")
 	lab.start(t, ctx, lab.pub, "turnserver", "turnserver", "--stun-only", "-n", "--no-cli", "--no-tls", "--no-dtls",
@@ -222,6 +254,10 @@ func runNATCase(t *testing.T, tc natCase) {
 	} else {
 		aliceArgs = append(aliceArgs, "-hangup-after", "4s")
 	}
+	if tc.remap {
+		aliceArgs = append(aliceArgs, "-trace")
+		bobArgs = append(bobArgs, "-no-symmetric")
+	}
 	alice := lab.start(t, ctx, lab.priv, "alice", dial, aliceArgs...)
 	waitFile(t, ctx, alice.stdout, "registered line=", peerWait)
 	out := k.waitBinding(t, ctx, "alice", true)
@@ -232,9 +268,11 @@ func runNATCase(t *testing.T, tc natCase) {
 		waitFile(t, ctx, alice.stdout, "symmetric NAT", peerWait)
 	}
 
-	t.Logf("idle for %s (conntrack UDP timeout %d s)", natIdle, natUDPTimeout)
-	sleepCtx(ctx, natIdle)
-	require.NoError(t, ctx.Err())
+	if !tc.remap {
+		t.Logf("idle for %s (conntrack UDP timeout %d s)", natIdle, natUDPTimeout)
+		sleepCtx(ctx, natIdle)
+		require.NoError(t, ctx.Err())
+	}
 
 	bob := lab.start(t, ctx, lab.pub, "bob", dial, append(bobArgs, "sip:alice@"+kHost)...)
 	select {
@@ -265,6 +303,9 @@ func runNATCase(t *testing.T, tc natCase) {
 	require.Contains(t, ok200, "c=IN IP4 "+lab.publicIP.String(), "SDP c= is the public address:\n%s", ok200)
 	require.NotContains(t, ok200, lab.privIP.String(), "nothing private in the 200:\n%s", ok200)
 
+	if tc.remap {
+		checkMappedSDP(t, readFile(t, alice.stderr), lab.publicIP)
+	}
 	waitFile(t, ctx, alice.stdout, "recorded file=", peerWait)
 	heardByBob, heardByAlice := peak(readWAV(t, bobRec), mediaOurTone), peak(readWAV(t, aliceRec), mediaPeerTone)
 	t.Logf("bob heard alice's %d Hz at %.4f, alice heard bob's %d Hz at %.4f", mediaOurTone, heardByBob, mediaPeerTone, heardByAlice)
@@ -277,6 +318,38 @@ func runNATCase(t *testing.T, tc natCase) {
 		after := peak(tail, mediaOurTone)
 		t.Logf("after %s on hold, bob hears alice's tone at %.4f in the last 3 s", natHold, after)
 		require.Greater(t, after, mediaMinLevel, "alice's tone after the resume")
+	}
+}
+
+// checkMappedSDP finds the 200 OK to the INVITE in alice's own trace and
+// checks that its SDP announces the public address and, for RTP (and
+// RTCP when a=rtcp is there), ports of the remapping NAT's range: the STUN
+// mappings of her media sockets, not their local ports.
+func checkMappedSDP(t *testing.T, trace string, public netip.Addr) {
+	t.Helper()
+	var sent200 string
+	for _, m := range traceSplit.Split(trace, -1) {
+		if strings.Contains(m, "SIP/2.0 200") && strings.Contains(m, "INVITE") && strings.Contains(m, "m=audio ") {
+			sent200 = m
+			break
+		}
+	}
+	require.NotEmpty(t, sent200, "no 200 OK with SDP in alice's trace:\n%s", trace)
+	t.Logf("alice's 200 OK:\n%s", sent200)
+	require.Contains(t, sent200, "c=IN IP4 "+public.String(), "c= is the public address")
+	lo, hi, _ := strings.Cut(natRemapPorts, "-")
+	inRange := func(what, port string) {
+		p, err := strconv.Atoi(port)
+		require.NoError(t, err, "%s port %q", what, port)
+		l, _ := strconv.Atoi(lo)
+		h, _ := strconv.Atoi(hi)
+		require.True(t, p >= l && p <= h, "%s port %d is the NAT's mapping (%s), not a local port", what, p, natRemapPorts)
+	}
+	m := regexp.MustCompile(`(?m)^m=audio (\d+) `).FindStringSubmatch(sent200)
+	require.NotNil(t, m, "no m=audio")
+	inRange("RTP", m[1])
+	if r := regexp.MustCompile(`(?m)^a=rtcp:(\d+)`).FindStringSubmatch(sent200); r != nil {
+		inRange("RTCP", r[1])
 	}
 }
 
@@ -306,6 +379,16 @@ func TestNATConeNoKeepalive(t *testing.T) {
 func TestNATConeHoldResume(t *testing.T) {
 	t.Parallel()
 	runNATCase(t, natCase{keepalive: natKeepalive, reached: true, hold: true})
+}
+
+// TestNATConeMediaSTUN: behind a cone NAT that does not keep source
+// ports, alice's SDP carries the STUN mapping of her RTP (and RTCP)
+// socket, as her own trace shows, and a caller that sends only where the
+// SDP says (no symmetric RTP, no media relay, Kamailio leaves SDP alone)
+// and alice hear each other.
+func TestNATConeMediaSTUN(t *testing.T) {
+	t.Parallel()
+	runNATCase(t, natCase{keepalive: natKeepalive, reached: true, remap: true})
 }
 
 // TestNATSymmetricKeepalive: behind a symmetric NAT (MASQUERADE

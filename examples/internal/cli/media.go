@@ -13,16 +13,19 @@ import (
 )
 
 // MediaFlags are the flags that choose a program's codecs and media
-// security: -codecs and -srtp.
+// security, -codecs and -srtp, and -no-symmetric.
 type MediaFlags struct {
 	codecs, srtp *string
+	noSymmetric  *bool
 }
 
-// AddMediaFlags adds -codecs and -srtp to fs.
+// AddMediaFlags adds -codecs, -srtp and -no-symmetric to fs.
 func AddMediaFlags(fs *flag.FlagSet) *MediaFlags {
 	return &MediaFlags{
 		codecs: fs.String("codecs", "pcmu,pcma", "audio codecs offered and accepted, in preference order: pcmu, pcma, g722 (telephone-event is always added)"),
 		srtp:   fs.String("srtp", "", "SDES-SRTP policy: off, optional (RTP/AVP with a=crypto), mandatory (RTP/SAVP) (default: off, mandatory for sips:)"),
+		noSymmetric: fs.Bool("no-symmetric", false,
+			"send RTP only where the peer's SDP says, never to the source its RTP comes from (symmetric RTP off; for checking what a peer announces)"),
 	}
 }
 
@@ -41,6 +44,7 @@ func (m *MediaFlags) Apply(mc *ua.MediaConfig) error {
 		return Usagef("-srtp %q: want off, optional or mandatory", *m.srtp)
 	}
 	mc.SRTP = p
+	mc.DisableSymmetric = *m.noSymmetric
 	return nil
 }
 

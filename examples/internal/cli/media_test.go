@@ -19,17 +19,19 @@ func TestMediaFlags(t *testing.T) {
 		codecs []string
 		policy srtp.Policy
 		bad    bool
+		noSym  bool
 	}{
-		{nil, []string{"PCMU", "PCMA", "telephone-event"}, srtp.PolicyDefault, false},
-		{[]string{"-codecs", "g722,PCMA", "-srtp", "optional"}, []string{"G722", "PCMA", "telephone-event"}, srtp.PolicyOptional, false},
-		{[]string{"-srtp", "mandatory"}, []string{"PCMU", "PCMA", "telephone-event"}, srtp.PolicyMandatory, false},
-		{[]string{"-srtp", "off"}, []string{"PCMU", "PCMA", "telephone-event"}, srtp.PolicyOff, false},
-		{[]string{"-srtp", "dtls"}, nil, 0, true},
-		{[]string{"-srtp", "maybe"}, nil, 0, true},
-		{[]string{"-codecs", "g729"}, nil, 0, true},
-		{[]string{"-codecs", "opus"}, nil, 0, true},
-		{[]string{"-codecs", "pcmu,pcmu"}, nil, 0, true},
-		{[]string{"-codecs", ""}, nil, 0, true},
+		{nil, []string{"PCMU", "PCMA", "telephone-event"}, srtp.PolicyDefault, false, false},
+		{[]string{"-codecs", "g722,PCMA", "-srtp", "optional"}, []string{"G722", "PCMA", "telephone-event"}, srtp.PolicyOptional, false, false},
+		{[]string{"-srtp", "mandatory"}, []string{"PCMU", "PCMA", "telephone-event"}, srtp.PolicyMandatory, false, false},
+		{[]string{"-srtp", "off"}, []string{"PCMU", "PCMA", "telephone-event"}, srtp.PolicyOff, false, false},
+		{[]string{"-srtp", "dtls"}, nil, 0, true, false},
+		{[]string{"-srtp", "maybe"}, nil, 0, true, false},
+		{[]string{"-codecs", "g729"}, nil, 0, true, false},
+		{[]string{"-codecs", "opus"}, nil, 0, true, false},
+		{[]string{"-codecs", "pcmu,pcmu"}, nil, 0, true, false},
+		{[]string{"-codecs", ""}, nil, 0, true, false},
+		{[]string{"-no-symmetric"}, []string{"PCMU", "PCMA", "telephone-event"}, srtp.PolicyDefault, false, true},
 	}
 	for _, tt := range tests {
 		fs := flag.NewFlagSet("x", flag.ContinueOnError)
@@ -49,6 +51,7 @@ func TestMediaFlags(t *testing.T) {
 		}
 		assert.Equal(t, tt.codecs, names, "%v", tt.args)
 		assert.Equal(t, tt.policy, mc.SRTP, "%v", tt.args)
+		assert.Equal(t, tt.noSym, mc.DisableSymmetric, "%v", tt.args)
 		assert.Equal(t, audio.TelephoneEvent(), mc.Codecs[len(mc.Codecs)-1])
 	}
 }

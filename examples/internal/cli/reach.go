@@ -28,7 +28,7 @@ func addReachFlags(fs *flag.FlagSet) reachFlags {
 		tlsCert:   fs.String("tls-cert", "", "PEM client certificate for TLS (trunks that authenticate clients); needs -tls-key"),
 		tlsKey:    fs.String("tls-key", "", "PEM private key of -tls-cert"),
 		insecure:  fs.Bool("tls-insecure", false, "do NOT verify TLS server certificates (testing only; logged loudly)"),
-		stun:      fs.String("stun", "", "STUN server host:port, asked for the public address of the SIP socket (behind NAT)"),
+		stun:      fs.String("stun", "", "STUN server host:port, asked for the public address of the SIP socket and of each call's RTP and RTCP sockets (behind NAT)"),
 		keepalive: fs.Duration("keepalive", 0, "keepalive interval of the registration's flow (0: 25s on UDP, 120s on TCP/TLS/WS; negative: none)"),
 	}
 }
