@@ -36,6 +36,7 @@ type Server struct {
 	dead     *transport.DeadTargets   // next hops that failed (RFC 3263 §4.3)
 	me       atomic.Pointer[identity] // our addresses and Record-Route
 	tokenKey []byte                   // HMAC key of flow tokens
+	macs     sync.Pool                // HMAC-SHA-256 states keyed with tokenKey, reused (route.go)
 	domains  map[string]bool          // lower-case domains
 	id       string                   // this instance's tag in branches
 	sem      chan struct{}            // stateless forwards in flight

@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
+	"hash"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -88,26 +89,46 @@ func (s *Server) AddListener(n transport.Network, hostport string) {
 const tokenMACLen = 10
 
 func (s *Server) flowToken(t transport.Target) string {
-	b := make([]byte, 0, 1+18+2+tokenMACLen)
-	b = append(b, netCode(t.Network))
+	var raw [tokenBodyLen + sha256.Size]byte
+	b := append(raw[:0], netCode(t.Network))
 	a := t.Addr.Addr().As16()
 	b = append(b, a[:]...)
 	b = append(b, byte(t.Addr.Port()>>8), byte(t.Addr.Port()))
-	m := hmac.New(sha256.New, s.tokenKey)
-	m.Write(b)
-	b = m.Sum(b)[:len(b)+tokenMACLen]
+	b = s.tokenMAC(b)[:tokenBodyLen+tokenMACLen]
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
+// tokenBodyLen is the length of a flow token before its MAC: the network
+// code, the address as 16 bytes, the port.
+const tokenBodyLen = 1 + 16 + 2
+
+// tokenMAC appends to body its HMAC-SHA-256 under tokenKey, from a pool of
+// keyed states (hmac.New costs a dozen allocations a call).
+func (s *Server) tokenMAC(body []byte) []byte {
+	m, _ := s.macs.Get().(hash.Hash)
+	if m == nil {
+		m = hmac.New(sha256.New, s.tokenKey)
+	}
+	m.Reset()
+	m.Write(body)
+	out := m.Sum(body)
+	s.macs.Put(m)
+	return out
+}
+
 func (s *Server) parseFlowToken(tok string) (transport.Target, bool) {
-	b, err := base64.RawURLEncoding.DecodeString(tok)
-	if err != nil || len(b) != 1+16+2+tokenMACLen {
+	var raw, mac [tokenBodyLen + sha256.Size]byte
+	if base64.RawURLEncoding.DecodedLen(len(tok)) != tokenBodyLen+tokenMACLen {
 		return transport.Target{}, false
 	}
-	body, mac := b[:19], b[19:]
-	m := hmac.New(sha256.New, s.tokenKey)
-	m.Write(body)
-	if !hmac.Equal(m.Sum(nil)[:tokenMACLen], mac) {
+	var src [64]byte // a token is 39 characters: DecodedLen checked it
+	got, err := base64.RawURLEncoding.Decode(raw[:], src[:copy(src[:], tok)])
+	if err != nil || got != tokenBodyLen+tokenMACLen {
+		return transport.Target{}, false
+	}
+	body := raw[:tokenBodyLen]
+	want := s.tokenMAC(append(mac[:0], body...))[tokenBodyLen:]
+	if !hmac.Equal(want[:tokenMACLen], raw[tokenBodyLen:got]) {
 		return transport.Target{}, false
 	}
 	n := codeNet(body[0])
