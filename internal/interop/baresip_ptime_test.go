@@ -59,30 +59,38 @@ func TestEchobotWithBaresipPtime(t *testing.T) {
 			// No silence inside: every 10 ms window between the first and
 			// the last that carry the tone carries it too (echobot echoes
 			// silence before its playout starts: the recording's edges).
-			const win = audio.SampleRate / 100
-			var loud []bool
-			for i := 0; i+win <= len(got); i += win {
-				var e float64
-				for _, v := range got[i : i+win] {
-					e += float64(v) * float64(v)
-				}
-				loud = append(loud, e/win >= 1000*1000) // RMS 1000; the tone's is about 5600
-			}
-			first, last := slices.Index(loud, true), -1
-			for i := len(loud) - 1; i >= 0 && last < 0; i-- {
-				if loud[i] {
-					last = i
-				}
-			}
-			quiet := 0
-			for i := first; first >= 0 && i <= last; i++ {
-				if !loud[i] {
-					quiet++
-					t.Logf("quiet 10 ms window at %v", time.Duration(i)*10*time.Millisecond)
-				}
-			}
-			t.Logf("tone from %v to %v of %v", time.Duration(first)*10*time.Millisecond, time.Duration(last+1)*10*time.Millisecond, time.Duration(len(loud))*10*time.Millisecond)
-			require.Zero(t, quiet, "10 ms windows without the tone between the first and last with it")
+			require.Zero(t, quietInside(t, got), "10 ms windows without the tone between the first and last with it")
 		})
 	}
+}
+
+// quietInside counts the 10 ms windows of rec without sound (RMS under
+// 1000; the tests' tones have about 5600) between the first and the last
+// window with sound, logging each.
+func quietInside(t *testing.T, rec []int16) int {
+	t.Helper()
+	const win = audio.SampleRate / 100
+	var loud []bool
+	for i := 0; i+win <= len(rec); i += win {
+		var e float64
+		for _, v := range rec[i : i+win] {
+			e += float64(v) * float64(v)
+		}
+		loud = append(loud, e/win >= 1000*1000)
+	}
+	first, last := slices.Index(loud, true), -1
+	for i := len(loud) - 1; i >= 0 && last < 0; i-- {
+		if loud[i] {
+			last = i
+		}
+	}
+	quiet := 0
+	for i := first; first >= 0 && i <= last; i++ {
+		if !loud[i] {
+			quiet++
+			t.Logf("quiet 10 ms window at %v", time.Duration(i)*10*time.Millisecond)
+		}
+	}
+	t.Logf("tone from %v to %v of %v", time.Duration(first)*10*time.Millisecond, time.Duration(last+1)*10*time.Millisecond, time.Duration(len(loud))*10*time.Millisecond)
+	return quiet
 }
