@@ -96,10 +96,13 @@ func (ic *IncomingCall) waitPrackLocked() error {
 		if ic.final || r == nil {
 			return nil
 		}
-		if r.pending == nil || len(r.pending.Body()) == 0 {
+		acked := r.replying // the PRACK's 200 is being sent: after it
+		if acked == nil && (r.pending == nil || len(r.pending.Body()) == 0) {
 			return nil
 		}
-		acked := r.acked
+		if acked == nil {
+			acked = r.acked
+		}
 		ic.mu.Unlock()
 		select {
 		case <-acked:

@@ -30,11 +30,14 @@ type reliableOut struct {
 	pending *sip.Response // awaiting its PRACK
 	// acked closes when pending is PRACKed or given up on; Answer waits
 	// on it while pending carries SDP.
-	acked  chan struct{}
-	gaveUp bool // no PRACK within 64·T1: the 500 is on its way
-	timer  *clockTimer
-	next   time.Duration
-	until  time.Time
+	acked chan struct{}
+	// replying is acked while the 200 to the PRACK is on its way: the
+	// 2xx to the INVITE must not overtake it (the peer checks the order).
+	replying chan struct{}
+	gaveUp   bool // no PRACK within 64·T1: the 500 is on its way
+	timer    *clockTimer
+	next     time.Duration
+	until    time.Time
 }
 
 // settleLocked ends the wait for the pending 1xx's PRACK (it came, or
@@ -151,10 +154,19 @@ func (u *UA) servePrack(w transaction.ResponseWriter, req *sip.Request) {
 		u.respond(w, res)
 		return
 	}
+	// Answer, waiting on acked, goes on once the PRACK's 200 is sent.
+	acked := r.acked
+	r.acked, r.replying = nil, acked
 	r.settleLocked()
 	res := ic.prackSDPLocked(req)
 	ic.mu.Unlock()
 	u.respond(w, res)
+	if acked != nil {
+		ic.mu.Lock()
+		r.replying = nil
+		ic.mu.Unlock()
+		close(acked)
+	}
 }
 
 // ProvisionalPending reports whether a reliable provisional response of
