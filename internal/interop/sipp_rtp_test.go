@@ -405,21 +405,33 @@ func etherIPv4UDP(payload []byte, id uint16) []byte {
 	return append(b, payload...)
 }
 
-// alignedMatches finds the shift k of the echoed stream against the sent
-// one under which the most echoed payloads equal the sent ones (G.711
-// A-law decoded and encoded again is unchanged), and returns that count
-// and k.
-func alignedMatches(sent, echoed []rtpPacket) (best, offset int) {
-	for k := range echoed {
-		n := 0
-		for i := range sent {
-			if i+k < len(echoed) && bytes.Equal(echoed[i+k].payload, sent[i].payload) {
-				n++
+// alignedMatches counts the sent payloads that come back unchanged in the
+// echoed stream, in order (G.711 A-law decoded and encoded again is
+// unchanged), and returns that count and how many packets the first one
+// came back behind.
+func alignedMatches(sent, echoed []rtpPacket) (matched, offset int) {
+	// In order, each sent payload is looked for a little ahead of the
+	// last one matched: the echo's playout delay may grow mid-stream (a
+	// packet late inside a talkspurt is concealed, then played), which
+	// shifts the rest by a frame.
+	const ahead = 8
+	offset = -1
+	j := 0
+	for i := range sent {
+		end := len(echoed) // the first match: anywhere
+		if offset >= 0 {
+			end = min(end, j+ahead)
+		}
+		for k := j; k < end; k++ {
+			if bytes.Equal(echoed[k].payload, sent[i].payload) {
+				if offset < 0 {
+					offset = k - i
+				}
+				matched++
+				j = k + 1
+				break
 			}
 		}
-		if n > best {
-			best, offset = n, k
-		}
 	}
-	return best, offset
+	return matched, max(offset, 0)
 }
