@@ -55,16 +55,16 @@ type UA struct {
 
 	// g owns the UA's goroutines (INVITE readers, registration loops,
 	// timer callbacks, short tasks); Close shuts it and waits.
-	g         lifecycle.Group
-	clock     *clock             // every protocol timer of the UA
-	ports     *rtp.PortAllocator // nil with Media.DisableMedia
-	mediaWG   sync.WaitGroup     // DTMF forwarders: end when their session closes
+	g       lifecycle.Group
+	clock   *clock             // every protocol timer of the UA
+	ports   *rtp.PortAllocator // nil with Media.DisableMedia
+	mediaWG sync.WaitGroup     // DTMF forwarders: end when their session closes
 
 	// The DTLS-SRTP certificate of every call (media_dtls.go), made once.
-	dtlsOnce sync.Once
-	dtlsCert tls.Certificate
-	dtlsFP   srtp.Fingerprint
-	dtlsErr  error
+	dtlsOnce  sync.Once
+	dtlsCert  tls.Certificate
+	dtlsFP    srtp.Fingerprint
+	dtlsErr   error
 	closeOnce sync.Once
 	closeErr  error
 
