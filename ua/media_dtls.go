@@ -77,8 +77,9 @@ func (m *callMedia) prepareDTLSOfferLocked(cfg *sdp.Config) error {
 	return nil
 }
 
-// dtlsParams reads the peer's a=fingerprint (media level, else session
-// level) and a=setup of stream idx of body.
+// dtlsParams reads the peer's a=fingerprint and a=setup of stream md of
+// body: media level, else session level (baresip puts both there); an
+// absent a=setup means active (RFC 4145 §4).
 func dtlsParams(body []byte, md *sdp.MediaDescription) (srtp.Fingerprint, srtp.Setup, error) {
 	var fpv string
 	setup := srtp.SetupNone
@@ -98,6 +99,18 @@ func dtlsParams(body []byte, md *sdp.MediaDescription) (srtp.Fingerprint, srtp.S
 	}
 	if fpv == "" {
 		fpv = sessionAttribute(body, srtp.FingerprintAttribute)
+	}
+	if setup == srtp.SetupNone {
+		if v := sessionAttribute(body, srtp.SetupAttribute); v != "" {
+			s, err := srtp.ParseSetup(v)
+			if err != nil {
+				return srtp.Fingerprint{}, 0, fmt.Errorf("%w: %w", ErrDTLSSDP, err)
+			}
+			setup = s
+		}
+	}
+	if setup == srtp.SetupNone {
+		setup = srtp.SetupActive // RFC 4145 §4: absent means active
 	}
 	if fpv == "" {
 		return srtp.Fingerprint{}, 0, fmt.Errorf("%w: no a=fingerprint", ErrDTLSSDP)
