@@ -1,6 +1,7 @@
 package srtp
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -8,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"sync/atomic"
+	"time"
 
 	piondtls "github.com/pion/dtls/v3"
 )
@@ -29,6 +31,15 @@ var (
 	// also wraps ErrDTLS and ErrFingerprint.
 	ErrFingerprintMismatch = errors.New("srtp: the peer's DTLS certificate does not match its a=fingerprint")
 )
+
+// DefaultDTLSRetransmit is the first retransmission interval of a
+// handshake flight when DTLSConfig.Retransmit is zero; it doubles with each
+// retransmission (pion/dtls's back-off). It is below RFC 6347 §4.2.4.1's
+// 1 s because a lost first flight is the common case here: the answerer,
+// the DTLS client, sends its ClientHello with its answer, often before the
+// offerer has read the answer and is ready for it (baresip drops it), and
+// a second at 1 s would add a second of silence to every such call.
+const DefaultDTLSRetransmit = 250 * time.Millisecond
 
 // DefaultDTLSSuites are the SRTP protection profiles offered in use_srtp
 // when DTLSConfig.Suites is empty, in preference order (RFC 5764 §4.1.2,
@@ -60,6 +71,9 @@ type DTLSConfig struct {
 	Suites []Suite
 	// ReplayWindow is the SRTP replay window of the keys (ContextConfig).
 	ReplayWindow int
+	// Retransmit is the first retransmission interval of a flight; 0
+	// means DefaultDTLSRetransmit.
+	Retransmit time.Duration
 }
 
 // DTLSResult is what a finished handshake gives: the SRTP keys and the
@@ -113,6 +127,7 @@ func Handshake(ctx context.Context, conn net.PacketConn, raddr net.Addr, cfg DTL
 		piondtls.WithExtendedMasterSecret(piondtls.RequestExtendedMasterSecret),
 		piondtls.WithInsecureSkipVerify(true), // the fingerprint is the check
 		piondtls.WithVerifyPeerCertificate(verify),
+		piondtls.WithFlightInterval(cmp.Or(cfg.Retransmit, DefaultDTLSRetransmit)),
 	}
 	var dc *piondtls.Conn
 	var err error
