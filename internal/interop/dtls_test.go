@@ -104,3 +104,22 @@ func TestDTLSFromBaresip(t *testing.T) {
 	waitDTLSKeyed(t, ctx, call.Media())
 	finishSRTPCall(t, ctx, call, b, c, tshark, pcap, rtpLo)
 }
+
+// TestEchobotDTLS: baresip (dtls_srtp, rtcp-mux) calls examples/echobot
+// run with -srtp dtls; baresip hears its own tone back through DTLS-SRTP.
+func TestEchobotDTLS(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(t.Context(), peerTestTimeout)
+	defer cancel()
+	b, _ := startDTLSBaresip(t, ctx, "echodtls", mediaPeerTone)
+	e := startEchobot(t, ctx, "-srtp", "dtls")
+	defer func() { logTails(t, e.stdout, e.stderr) }()
+	b.callFor(t, ctx, "sip:echo@"+e.sip)
+	got := waitDump(t, ctx, b.rec, 8000)
+	echoed := peak(got, mediaPeerTone)
+	t.Logf("baresip heard its own %d Hz back at %.4f", mediaPeerTone, echoed)
+	require.Greater(t, echoed, mediaMinLevel, "baresip's tone echoed through DTLS-SRTP")
+	ends := e.finish(t)
+	require.Len(t, ends, 1)
+	t.Logf("echobot: %s", ends[0]["line"])
+}
