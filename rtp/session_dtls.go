@@ -115,6 +115,9 @@ func (s *Session) HandshakeDTLS(ctx context.Context, cfg srtp.DTLSConfig) error 
 		case <-ctx.Done():
 		}
 	}()
+	if cfg.Logger == nil {
+		cfg.Logger = s.log
+	}
 	start := time.Now()
 	res, err := srtp.Handshake(ctx, link, net.UDPAddrFromAddrPort(peer), cfg)
 	took := time.Since(start)

@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"sync/atomic"
 	"time"
@@ -74,6 +75,9 @@ type DTLSConfig struct {
 	// Retransmit is the first retransmission interval of a flight; 0
 	// means DefaultDTLSRetransmit.
 	Retransmit time.Duration
+	// Logger gets pion/dtls's messages at debug level; nil: none (pion
+	// would write its errors to stderr).
+	Logger *slog.Logger
 }
 
 // DTLSResult is what a finished handshake gives: the SRTP keys and the
@@ -128,6 +132,7 @@ func Handshake(ctx context.Context, conn net.PacketConn, raddr net.Addr, cfg DTL
 		piondtls.WithInsecureSkipVerify(true), // the fingerprint is the check
 		piondtls.WithVerifyPeerCertificate(verify),
 		piondtls.WithFlightInterval(cmp.Or(cfg.Retransmit, DefaultDTLSRetransmit)),
+		piondtls.WithLoggerFactory(slogFactory{log: cfg.Logger}),
 	}
 	var dc *piondtls.Conn
 	var err error

@@ -5,6 +5,8 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"log/slog"
+	"sync"
 	"net"
 	"testing"
 	"time"
@@ -48,8 +50,8 @@ func handshakePair(t *testing.T, client, server srtp.DTLSConfig) (rc, rs *srtp.D
 // The keys exported by both ends mirror each other (RFC 5764 §4.2: the
 // client's write key is the server's read key), the profile is the one
 // the server chose in use_srtp (its own preference among the client's,
-// RFC 5764 §4.1.2), and no printing of the
-// result or its keys shows key material.
+// RFC 5764 §4.1.2), and neither printing the result nor pion's debug
+// messages (which go to DTLSConfig.Logger) show key material.
 func TestHandshakeKeys(t *testing.T) {
 	certA, fpA, err := srtp.NewCertificate()
 	require.NoError(t, err)
@@ -67,9 +69,11 @@ func TestHandshakeKeys(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			var logs syncBuffer
+			log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 			rc, rs, errC, errS := handshakePair(t,
-				srtp.DTLSConfig{Certificate: certA, Remote: fpB, Client: true, Suites: tt.client},
-				srtp.DTLSConfig{Certificate: certB, Remote: fpA, Suites: tt.serve})
+				srtp.DTLSConfig{Certificate: certA, Remote: fpB, Client: true, Suites: tt.client, Logger: log},
+				srtp.DTLSConfig{Certificate: certB, Remote: fpA, Suites: tt.serve, Logger: log})
 			require.NoError(t, errC)
 			require.NoError(t, errS)
 			assert.Equal(t, tt.want, rc.Keys.Local.Suite)
@@ -80,7 +84,8 @@ func TestHandshakeKeys(t *testing.T) {
 			assert.Len(t, rc.Keys.Local.Salt, tt.want.SaltLen())
 			_, err := srtp.NewContext(rc.Keys)
 			require.NoError(t, err)
-			printed := fmt.Sprintf("%v %+v %#v %s %v", rc.Keys, rc.Keys, rc.Keys, rc.Keys.Local, rc.Keys.Remote)
+			require.Contains(t, logs.String(), "dtls: ", "pion's messages go to the Logger")
+			printed := fmt.Sprintf("%v %+v %#v %s %v", rc.Keys, rc.Keys, rc.Keys, rc.Keys.Local, rc.Keys.Remote) + logs.String()
 			for _, k := range [][]byte{rc.Keys.Local.Key, rc.Keys.Remote.Key, rc.Keys.Local.Salt} {
 				assert.NotContains(t, printed, hex.EncodeToString(k))
 				assert.NotContains(t, printed, base64.StdEncoding.EncodeToString(k)[:12])
@@ -121,4 +126,23 @@ func TestHandshakeErrors(t *testing.T) {
 		srtp.DTLSConfig{Certificate: certA, Remote: fpB, Client: true},
 		srtp.DTLSConfig{Certificate: certB, Remote: fpOther})
 	require.ErrorIs(t, errS, srtp.ErrFingerprintMismatch, "the server checks the client's certificate")
+}
+
+// syncBuffer is a bytes.Buffer safe for the handshake's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  []byte
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.b = append(s.b, p...)
+	return len(p), nil
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return string(s.b)
 }
