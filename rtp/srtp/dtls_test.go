@@ -6,8 +6,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
-	"sync"
 	"net"
+	"sync"
 	"testing"
 	"time"
 
