@@ -41,7 +41,9 @@ type DTLSStats struct {
 	// did not match its a=fingerprint.
 	Handshakes, Failures, FingerprintMismatches uint64
 	// Received counts DTLS datagrams read; Dropped those no handshake
-	// took (none in progress, or past MaxDTLSQueue).
+	// took: none in progress, past MaxDTLSQueue, or read on a separate
+	// RTCP socket (the second association RFC 5764 §4.1 has there without
+	// rtcp-mux is not run; offer rtcp-mux for DTLS-SRTP peers).
 	Received, Dropped uint64
 	// LastHandshake is how long the last successful handshake took.
 	LastHandshake time.Duration
@@ -185,10 +187,10 @@ func (s *Session) closeDTLS() {
 
 // handleDTLS queues a DTLS datagram read on the RTP socket for the
 // handshake in progress, or drops it.
-func (s *Session) handleDTLS(b []byte, from netip.AddrPort) {
+func (s *Session) handleDTLS(b []byte, from netip.AddrPort, rtcpSock bool) {
 	s.dtls.received.Add(1)
 	l := s.dtls.link.Load()
-	if l == nil || !l.push(b, from) {
+	if rtcpSock || l == nil || !l.push(b, from) {
 		s.dtls.dropped.Add(1)
 	}
 }

@@ -3,6 +3,8 @@ package rtp_test
 import (
 	"context"
 	"crypto/tls"
+	"net"
+	"net/netip"
 	"testing"
 	"time"
 
@@ -119,4 +121,34 @@ func TestSessionDTLSWrongFingerprint(t *testing.T) {
 	elapse(ctx, t, b, 20)
 	stop()
 	require.Zero(t, b.Stats().PacketsReceived, "a sent no plain RTP")
+}
+
+// DTLS records are never taken for RTP or RTCP: on the RTCP socket, or
+// with no handshake under way, they are dropped and counted as DTLS.
+func TestSessionDTLSDemux(t *testing.T) {
+	ctx := testCtx(t)
+	ports := testPorts(t)
+	a := newTestSession(t, rtp.SessionConfig{Ports: ports})
+	b := newTestSession(t, rtp.SessionConfig{Ports: ports})
+	connect(t, a, b, false)
+	conn, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(netip.AddrPortFrom(loopback, b.LocalAddr().Port())))
+	require.NoError(t, err)
+	defer conn.Close()
+	rtcpConn, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(netip.AddrPortFrom(loopback, b.LocalRTCPAddr().Port())))
+	require.NoError(t, err)
+	defer rtcpConn.Close()
+	record := []byte{22, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1} // a handshake record header
+	for _, first := range []byte{20, 22, 23, 63} {
+		record[0] = first
+		_, err = conn.Write(record)
+		require.NoError(t, err)
+		_, err = rtcpConn.Write(record)
+		require.NoError(t, err)
+	}
+	waitFor(ctx, t, b, "DTLS records counted", func() bool { return b.Stats().DTLS.Received == 8 })
+	st := b.Stats()
+	require.Equal(t, uint64(8), st.DTLS.Dropped)
+	require.Zero(t, st.Malformed)
+	require.Zero(t, st.PacketsReceived)
+	require.Zero(t, st.RTCP.Received, "not taken for RTCP")
 }

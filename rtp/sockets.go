@@ -77,8 +77,8 @@ func (r *sessionReceiver) Datagram(pkt []byte, from netip.AddrPort, arrival time
 		s.handleSTUN(pkt, from, rtcpOnly)
 		return
 	}
-	if isDTLS(pkt) && !rtcpOnly {
-		s.handleDTLS(pkt, from)
+	if isDTLS(pkt) {
+		s.handleDTLS(pkt, from, rtcpOnly)
 		return
 	}
 	s.traceIn(arrival, rtcpOnly, from, pkt)
