@@ -285,5 +285,7 @@ func (m *callMedia) dtlsFailed(err error) {
 		ev.CallID, ev.Line = c.callID, c.line
 	}
 	m.u.log.Warn("media: DTLS-SRTP handshake failed; the call has no media", "err", err.Error())
-	m.u.emit(ev)
+	// On its own goroutine: OnEvent may hang up, and closing the media
+	// waits for the handshake's goroutine, this one.
+	m.u.goTrack(func() { m.u.emit(ev) })
 }
