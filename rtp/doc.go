@@ -12,8 +12,10 @@
 //   - rtp/jitter: the playout buffer (reordering, concealment, adaptive
 //     delay from the RFC 3550 §6.4.1 jitter estimate).
 //   - rtp/wav: WAV files, tone generators and a tone detector.
-//   - rtp/srtp: SRTP keyed by SDES (a=crypto) over pion/srtp, the
-//     off/optional/mandatory policy; Session.SetSRTP turns it on.
+//   - rtp/srtp: SRTP keyed by SDES (a=crypto) or DTLS-SRTP over
+//     pion/srtp and pion/dtls, the off/optional/mandatory/dtls policy;
+//     Session.SetSRTP turns it on, Session.HandshakeDTLS keys it by a
+//     DTLS handshake on the RTP socket.
 //
 // What is here is the media session and its pacing:
 //

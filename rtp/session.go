@@ -68,6 +68,7 @@ type Session struct {
 
 	sec      atomic.Pointer[srtp.Context] // SRTP keys, nil when off (session_srtp.go)
 	srtpPast srtp.Stats                   // counters of replaced contexts, under mu
+	dtls     dtlsState                    // DTLS-SRTP keying (session_dtls.go)
 
 	dtmfReceived atomic.Uint64
 	dtmfDropped  atomic.Uint64
@@ -322,6 +323,7 @@ func (s *Session) SetRemote(p sdp.MediaParams) error {
 // return the first one's result.
 func (s *Session) Close() error {
 	s.closeOnce.Do(func() {
+		s.closeDTLS() // before closed, so that close_notify can go out
 		s.mu.Lock()
 		s.closed = true
 		s.mu.Unlock()

@@ -89,6 +89,8 @@ func (s *Session) queueOutLocked(o outPacket, rtcp bool) {
 			s.tx.sendErrors++
 			return
 		}
+	} else if s.waitingForKeys() {
+		return // no plain media while DTLS-SRTP keys are pending
 	}
 	s.tx.out = append(s.tx.out, o)
 }
@@ -96,6 +98,9 @@ func (s *Session) queueOutLocked(o outPacket, rtcp bool) {
 // protectByeLocked protects the closing RTCP BYE; nil if it cannot be.
 func (s *Session) protectByeLocked(b []byte) []byte {
 	c := s.sec.Load()
+	if c == nil && s.waitingForKeys() {
+		return nil
+	}
 	if c == nil || b == nil {
 		return b
 	}
@@ -111,7 +116,7 @@ func (s *Session) protectByeLocked(b []byte) []byte {
 func (s *Session) unprotect(pkt []byte, rtcp bool) ([]byte, bool) {
 	c := s.sec.Load()
 	if c == nil {
-		return pkt, true
+		return pkt, !s.waitingForKeys()
 	}
 	var err error
 	if rtcp {

@@ -71,6 +71,8 @@ type SessionStats struct {
 	// SRTP counts packets protected, unprotected and refused (replayed,
 	// failing authentication, malformed) while SRTP was on (SetSRTP).
 	SRTP srtp.Stats
+	// DTLS counts the DTLS-SRTP handshakes (HandshakeDTLS).
+	DTLS DTLSStats
 	// Playout are the jitter buffer's statistics.
 	Playout jitter.Stats
 	// RTCP are the report statistics, including the round-trip time.
@@ -114,6 +116,7 @@ func (s *Session) statsLocked() SessionStats {
 		DTMFDropped:          s.dtmfDropped.Load(),
 		Playout:              s.jb.Stats(),
 		SRTP:                 s.srtpStatsLocked(),
+		DTLS:                 s.DTLSStats(),
 		RTCP:                 s.rtcp.stats,
 	}
 	if s.haveRemote {

@@ -77,6 +77,10 @@ func (r *sessionReceiver) Datagram(pkt []byte, from netip.AddrPort, arrival time
 		s.handleSTUN(pkt, from, rtcpOnly)
 		return
 	}
+	if isDTLS(pkt) {
+		s.handleDTLS(pkt, from, rtcpOnly)
+		return
+	}
 	s.traceIn(arrival, rtcpOnly, from, pkt)
 	rtcp := rtcpOnly || isRTCP(pkt)
 	pkt, ok := s.unprotect(pkt, rtcp)

@@ -125,6 +125,7 @@ func (u *UA) DialURI(ctx context.Context, uri sip.URI, opts DialOptions) (*Call,
 			o.opts.SDP, c.local = offer, offer
 		}
 		c.media = m
+		m.call.Store(c)
 	}
 	if err := u.addSetup(c); err != nil {
 		c.media.close()

@@ -59,6 +59,12 @@ const (
 	// (Move says from where, to where and why): a failover, or the move
 	// back to a preferred server that answered a probe.
 	EventServerMoved
+	// EventMediaRefused: the call's media could not be secured as its
+	// SDP agreed (Err: a DTLS-SRTP handshake that failed, a peer
+	// certificate that does not match its a=fingerprint with
+	// srtp.ErrFingerprintMismatch); the call stays up without media
+	// (the session sends and plays none) until the host hangs up.
+	EventMediaRefused
 )
 
 var eventNames = [...]string{
@@ -77,6 +83,7 @@ var eventNames = [...]string{
 	EventFlowFailed:         "flow-failed",
 	EventNATDetected:        "nat",
 	EventServerMoved:        "server-moved",
+	EventMediaRefused:       "media-refused",
 }
 
 // String returns the kind's name.

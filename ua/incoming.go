@@ -222,6 +222,9 @@ func (ic *IncomingCall) Answer(local []byte) (*Call, error) {
 	}
 	c := &Call{u: u, line: ic.line, dir: Incoming, callID: ic.req.CallID(), network: ic.w.Flow().Network,
 		done: make(chan struct{}), state: CallAnswered, d: d, id: d.ID(), local: local, media: media}
+	if media != nil {
+		media.call.Store(c)
+	}
 	remote := ic.req.Body()
 	if ic.early.remote != nil {
 		remote = ic.early.remote // the PRACK's answer or newer offer

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dialtone/dialtone/rtp/sdp"
@@ -151,6 +152,8 @@ type callMedia struct {
 	params sdp.MediaParams
 	have   bool
 	early  []byte // the answer of a 18x, applied before the 2xx
+
+	call atomic.Pointer[Call] // the call, once there is one (events)
 }
 
 // newMedia opens an RTP session and its negotiator. host is the address to
@@ -252,6 +255,7 @@ func (m *callMedia) answer(offer []byte) ([]byte, error) {
 	if err := m.setRemote(p); err != nil {
 		return nil, err
 	}
+	m.startDTLSLocked()
 	return ans, nil
 }
 
@@ -282,7 +286,11 @@ func (m *callMedia) applyAnswer(body []byte, provisional bool) error {
 		if err := m.applySecurityLocked(body, p); err != nil {
 			return err
 		}
-		return m.setRemote(p)
+		if err := m.setRemote(p); err != nil {
+			return err
+		}
+		m.startDTLSLocked()
+		return nil
 	}
 	if m.early == nil || bytes.Equal(body, m.early) {
 		return nil
@@ -299,7 +307,11 @@ func (m *callMedia) applyAnswer(body []byte, provisional bool) error {
 	if err := m.applySecurityLocked(body, p); err != nil {
 		return err
 	}
-	return m.setRemote(p)
+	if err := m.setRemote(p); err != nil {
+		return err
+	}
+	m.startDTLSLocked()
+	return nil
 }
 
 func (m *callMedia) paramsNow() (sdp.MediaParams, bool) {
@@ -310,6 +322,15 @@ func (m *callMedia) paramsNow() (sdp.MediaParams, bool) {
 
 func (m *callMedia) close() {
 	if m != nil {
+		m.mu.Lock()
+		d := &m.sec.dtls
+		cancel, done := d.cancel, d.done
+		d.cancel, d.done, d.pending = nil, nil, nil
+		m.mu.Unlock()
+		if cancel != nil {
+			cancel()
+			<-done
+		}
 		_ = m.sess.Close()
 	}
 }

@@ -23,6 +23,7 @@ type callSecurity struct {
 	// secured the stream: a re-offer repeating remote gets local again.
 	remote, local srtp.Crypto
 	secured       bool
+	dtls          callDTLS // DTLS-SRTP (media_dtls.go)
 }
 
 // newCallSecurity resolves cfg's policy for a call whose URIs have scheme.
@@ -44,6 +45,14 @@ func (m *callMedia) prepareOfferLocked() error {
 	cfg.Proto = sec.policy.OfferProto()
 	cfg.Attributes = nil
 	cfg.AcceptProtos = nil
+	sec.dtls.offered = false
+	if sec.policy.OffersDTLS() || sec.dtls.on {
+		// A call keyed by DTLS-SRTP stays so in our re-offers.
+		if err := m.prepareDTLSOfferLocked(&cfg); err != nil {
+			return err
+		}
+		return m.neg.SetConfig(cfg)
+	}
 	if sec.policy.OffersCrypto() {
 		if sec.offered == nil && sec.secured {
 			// We answered before: our re-offer keeps the key in use.
@@ -77,6 +86,12 @@ func (m *callMedia) applySecurityLocked(body []byte, p sdp.MediaParams) error {
 		return fmt.Errorf("ua: media: answer has no m= line %d", p.Index)
 	}
 	md := &ans.Media[p.Index]
+	if m.sec.dtls.offered && srtp.IsDTLSProto(md.Proto) {
+		return m.applyDTLSAnswerLocked(body, md)
+	}
+	if err := m.endDTLSLocked(); err != nil {
+		return err
+	}
 	cryptos, _ := srtp.CryptosFrom(md.Attributes)
 	secure, err := sec.policy.Accept(md.Proto, len(cryptos) > 0)
 	if err != nil {
@@ -109,6 +124,7 @@ func (m *callMedia) prepareAnswerLocked(offer []byte) (*srtp.ContextConfig, int,
 	cfg := m.neg.Config()
 	cfg.Attributes = nil
 	cfg.AcceptProtos = nil
+	sec.dtls.answering = false
 	if sec.policy != srtp.PolicyOff {
 		cfg.AcceptProtos = secureAnswerProtos
 	}
@@ -129,6 +145,13 @@ func (m *callMedia) prepareAnswerLocked(offer []byte) (*srtp.ContextConfig, int,
 		return nil, -1, m.neg.SetConfig(cfg)
 	}
 	md := &sd.Media[idx]
+	if srtp.IsDTLSProto(md.Proto) {
+		if err := m.prepareDTLSAnswerLocked(offer, md, &cfg); err != nil {
+			return nil, -1, err
+		}
+		sec.dtls.answering = true
+		return nil, idx, m.neg.SetConfig(cfg)
+	}
 	cryptos, _ := srtp.CryptosFrom(md.Attributes)
 	remote, local, cerr := srtp.AnswerCrypto(cryptos, sec.suites)
 	secure, err := sec.policy.Accept(md.Proto, cerr == nil)
@@ -154,8 +177,14 @@ func sameCrypto(a, b srtp.Crypto) bool {
 // applyAnswerSecurityLocked keys the session after our answer to stream
 // idx of the offer went out.
 func (m *callMedia) applyAnswerSecurityLocked(keys *srtp.ContextConfig, idx int, p sdp.MediaParams) error {
-	if keys != nil && p.Index != idx {
+	if (keys != nil || m.sec.dtls.answering) && p.Index != idx {
 		return fmt.Errorf("%w: the secured stream %d is not the one answered (%d)", sdp.ErrNotAcceptable, idx, p.Index)
+	}
+	if m.sec.dtls.answering {
+		return nil // keyed by the handshake startDTLSLocked starts
+	}
+	if err := m.endDTLSLocked(); err != nil {
+		return err
 	}
 	m.sec.secured = keys != nil
 	return m.sess.SetSRTP(keys)

@@ -2,6 +2,7 @@ package ua
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -15,6 +16,7 @@ import (
 	"github.com/dialtone/dialtone/dialog"
 	"github.com/dialtone/dialtone/internal/lifecycle"
 	"github.com/dialtone/dialtone/rtp"
+	"github.com/dialtone/dialtone/rtp/srtp"
 	"github.com/dialtone/dialtone/sip"
 	"github.com/dialtone/dialtone/transaction"
 	"github.com/dialtone/dialtone/transport"
@@ -53,10 +55,16 @@ type UA struct {
 
 	// g owns the UA's goroutines (INVITE readers, registration loops,
 	// timer callbacks, short tasks); Close shuts it and waits.
-	g         lifecycle.Group
-	clock     *clock             // every protocol timer of the UA
-	ports     *rtp.PortAllocator // nil with Media.DisableMedia
-	mediaWG   sync.WaitGroup     // DTMF forwarders: end when their session closes
+	g       lifecycle.Group
+	clock   *clock             // every protocol timer of the UA
+	ports   *rtp.PortAllocator // nil with Media.DisableMedia
+	mediaWG sync.WaitGroup     // DTMF forwarders: end when their session closes
+
+	// The DTLS-SRTP certificate of every call (media_dtls.go), made once.
+	dtlsOnce  sync.Once
+	dtlsCert  tls.Certificate
+	dtlsFP    srtp.Fingerprint
+	dtlsErr   error
 	closeOnce sync.Once
 	closeErr  error
 

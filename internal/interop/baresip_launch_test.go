@@ -38,6 +38,8 @@ type baresipSpec struct {
 	// record loads sndfile, which writes the decoded audio received into
 	// the run directory's rec/ (dump-*-dec.wav).
 	record bool
+	// rtcpMux sets rtcp_mux yes (RFC 5761: RTP and RTCP on one port).
+	rtcpMux bool
 	// jitterDelay sets jitter_buffer_delay ("5-10"); empty keeps baresip's.
 	jitterDelay string
 	// dns sets dns_server to 127.0.0.1:53.
@@ -81,7 +83,11 @@ func launchBaresip(t *testing.T, ctx context.Context, spec baresipSpec) (*baresi
 	line("audio_level", "no")
 	line("rtp_ports", "%d-%d", base+3, base+12)
 	line("rtp_timeout", "0")
-	line("rtcp_mux", "no")
+	if spec.rtcpMux {
+		line("rtcp_mux", "yes")
+	} else {
+		line("rtcp_mux", "no")
+	}
 	if spec.jitterDelay != "" {
 		line("jitter_buffer_delay", "%s", spec.jitterDelay)
 	}

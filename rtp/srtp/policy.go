@@ -23,12 +23,17 @@ const (
 	// PolicyMandatory offers RTP/SAVP and refuses an offer without a
 	// usable a=crypto with 488 Not Acceptable Here.
 	PolicyMandatory
+	// PolicyDTLS offers UDP/TLS/RTP/SAVP keyed by DTLS-SRTP (RFC 5763:
+	// a=fingerprint, a=setup:actpass) and, like PolicyMandatory, refuses
+	// plain offers; a DTLS offer is answered with DTLS-SRTP, an SDES one
+	// with SDES.
+	PolicyDTLS
 )
 
 // Errors of the policy.
 var (
 	// ErrPolicy reports an unknown policy name.
-	ErrPolicy = errors.New("srtp: unknown policy (want off, optional or mandatory)")
+	ErrPolicy = errors.New("srtp: unknown policy (want off, optional, mandatory or dtls)")
 	// ErrSRTPRequired reports a plain offer or answer to a mandatory line
 	// (the UA answers 488).
 	ErrSRTPRequired = errors.New("srtp: the line requires SRTP and the peer offers plain RTP")
@@ -36,7 +41,7 @@ var (
 	ErrSRTPRefused = errors.New("srtp: the peer requires SRTP and the line has it off")
 )
 
-// ParsePolicy parses "off", "optional" or "mandatory" (and "" as
+// ParsePolicy parses "off", "optional", "mandatory" or "dtls" (and "" as
 // PolicyDefault).
 func ParsePolicy(s string) (Policy, error) {
 	switch strings.ToLower(strings.TrimSpace(s)) {
@@ -48,6 +53,8 @@ func ParsePolicy(s string) (Policy, error) {
 		return PolicyOptional, nil
 	case "mandatory":
 		return PolicyMandatory, nil
+	case "dtls":
+		return PolicyDTLS, nil
 	}
 	return 0, fmt.Errorf("%w: %q", ErrPolicy, truncate(s, 20))
 }
@@ -63,6 +70,8 @@ func (p Policy) String() string {
 		return "optional"
 	case PolicyMandatory:
 		return "mandatory"
+	case PolicyDTLS:
+		return "dtls"
 	}
 	return fmt.Sprintf("Policy(%d)", uint8(p))
 }
@@ -82,12 +91,25 @@ func (p Policy) For(scheme string) Policy {
 }
 
 // OfferProto is the m= profile an offer under p uses: RTP/SAVP when
-// mandatory, RTP/AVP otherwise (with a=crypto when optional).
+// mandatory, UDP/TLS/RTP/SAVP under DTLS, RTP/AVP otherwise (with
+// a=crypto when optional).
 func (p Policy) OfferProto() string {
-	if p == PolicyMandatory {
+	switch p {
+	case PolicyMandatory:
 		return ProtoSAVP
+	case PolicyDTLS:
+		return ProtoDTLSRTP
 	}
 	return ProtoAVP
+}
+
+// OffersDTLS reports whether an offer under p is keyed by DTLS-SRTP.
+func (p Policy) OffersDTLS() bool { return p == PolicyDTLS }
+
+// IsDTLSProto reports whether proto is a DTLS-SRTP profile
+// (UDP/TLS/RTP/SAVP, UDP/TLS/RTP/SAVPF; RFC 5764 §8, RFC 5124).
+func IsDTLSProto(proto string) bool {
+	return strings.HasPrefix(strings.ToUpper(proto), "UDP/TLS/RTP/") && IsSecureProto(proto)
 }
 
 // OffersCrypto reports whether an offer under p carries a=crypto.
@@ -110,7 +132,7 @@ func (p Policy) Accept(proto string, hasCrypto bool) (bool, error) {
 			return false, ErrSRTPRefused
 		}
 		return false, nil
-	case p == PolicyMandatory && !hasCrypto:
+	case (p == PolicyMandatory || p == PolicyDTLS) && !hasCrypto:
 		return false, ErrSRTPRequired
 	}
 	return hasCrypto, nil

@@ -11,7 +11,7 @@ import (
 
 func TestParsePolicy(t *testing.T) {
 	for in, want := range map[string]srtp.Policy{
-		"": srtp.PolicyDefault, "off": srtp.PolicyOff, "Optional": srtp.PolicyOptional, " mandatory ": srtp.PolicyMandatory,
+		"": srtp.PolicyDefault, "off": srtp.PolicyOff, "Optional": srtp.PolicyOptional, " mandatory ": srtp.PolicyMandatory, "DTLS": srtp.PolicyDTLS,
 	} {
 		got, err := srtp.ParsePolicy(in)
 		require.NoError(t, err, in)
@@ -54,6 +54,15 @@ func TestPolicyOffer(t *testing.T) {
 	assert.True(t, srtp.PolicyOptional.OffersCrypto())
 	assert.Equal(t, "RTP/SAVP", srtp.PolicyMandatory.OfferProto())
 	assert.True(t, srtp.PolicyMandatory.OffersCrypto())
+	assert.Equal(t, "UDP/TLS/RTP/SAVP", srtp.PolicyDTLS.OfferProto())
+	assert.False(t, srtp.PolicyDTLS.OffersCrypto(), "DTLS-SRTP: a=fingerprint, no a=crypto")
+	assert.True(t, srtp.PolicyDTLS.OffersDTLS())
+	assert.False(t, srtp.PolicyMandatory.OffersDTLS())
+	for proto, want := range map[string]bool{
+		"UDP/TLS/RTP/SAVP": true, "udp/tls/rtp/savpf": true, "RTP/SAVP": false, "RTP/AVP": false, "UDP/TLS/RTP/AVP": false,
+	} {
+		assert.Equal(t, want, srtp.IsDTLSProto(proto), proto)
+	}
 }
 
 func TestPolicyAccept(t *testing.T) {
@@ -76,6 +85,8 @@ func TestPolicyAccept(t *testing.T) {
 		{srtp.PolicyMandatory, "RTP/AVP", true, true, nil},
 		{srtp.PolicyMandatory, "RTP/SAVP", true, true, nil},
 		{srtp.PolicyMandatory, "RTP/SAVP", false, false, srtp.ErrNoCommonSuite},
+		{srtp.PolicyDTLS, "RTP/AVP", false, false, srtp.ErrSRTPRequired}, // a plain offer to a DTLS line: 488
+		{srtp.PolicyDTLS, "RTP/SAVP", true, true, nil},                   // SDES accepted too
 	}
 	for _, tt := range tests {
 		secure, err := tt.p.Accept(tt.proto, tt.hasCrypto)

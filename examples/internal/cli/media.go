@@ -23,7 +23,7 @@ type MediaFlags struct {
 func AddMediaFlags(fs *flag.FlagSet) *MediaFlags {
 	return &MediaFlags{
 		codecs: fs.String("codecs", "pcmu,pcma", "audio codecs offered and accepted, in preference order: pcmu, pcma, g722 (telephone-event is always added)"),
-		srtp:   fs.String("srtp", "", "SDES-SRTP policy: off, optional (RTP/AVP with a=crypto), mandatory (RTP/SAVP) (default: off, mandatory for sips:)"),
+		srtp:   fs.String("srtp", "", "SRTP policy: off, optional (RTP/AVP with a=crypto), mandatory (RTP/SAVP), dtls (UDP/TLS/RTP/SAVP keyed by DTLS-SRTP) (default: off, mandatory for sips:)"),
 		noSymmetric: fs.Bool("no-symmetric", false,
 			"send RTP only where the peer's SDP says, never to the source its RTP comes from (symmetric RTP off; for checking what a peer announces)"),
 	}
@@ -36,12 +36,9 @@ func (m *MediaFlags) Apply(mc *ua.MediaConfig) error {
 		return err
 	}
 	mc.Codecs = codecs
-	if strings.EqualFold(strings.TrimSpace(*m.srtp), "dtls") {
-		return Usagef("-srtp dtls: DTLS-SRTP is not implemented yet; use off, optional or mandatory")
-	}
 	p, err := srtp.ParsePolicy(*m.srtp)
 	if err != nil {
-		return Usagef("-srtp %q: want off, optional or mandatory", *m.srtp)
+		return Usagef("-srtp %q: want off, optional, mandatory or dtls", *m.srtp)
 	}
 	mc.SRTP = p
 	mc.DisableSymmetric = *m.noSymmetric

@@ -25,7 +25,7 @@ func TestMediaFlags(t *testing.T) {
 		{[]string{"-codecs", "g722,PCMA", "-srtp", "optional"}, []string{"G722", "PCMA", "telephone-event"}, srtp.PolicyOptional, false, false},
 		{[]string{"-srtp", "mandatory"}, []string{"PCMU", "PCMA", "telephone-event"}, srtp.PolicyMandatory, false, false},
 		{[]string{"-srtp", "off"}, []string{"PCMU", "PCMA", "telephone-event"}, srtp.PolicyOff, false, false},
-		{[]string{"-srtp", "dtls"}, nil, 0, true, false},
+		{[]string{"-srtp", "dtls"}, []string{"PCMU", "PCMA", "telephone-event"}, srtp.PolicyDTLS, false, false},
 		{[]string{"-srtp", "maybe"}, nil, 0, true, false},
 		{[]string{"-codecs", "g729"}, nil, 0, true, false},
 		{[]string{"-codecs", "opus"}, nil, 0, true, false},
