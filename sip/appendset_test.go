@@ -1,0 +1,99 @@
+package sip_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/dialtone/dialtone/sip"
+)
+
+// TestParamsAppendSet checks AppendSet against successive Set calls.
+func TestParamsAppendSet(t *testing.T) {
+	tests := []struct {
+		name   string
+		params sip.Params
+		pairs  []string
+		want   string
+	}{
+		{"none present", ";branch=z9hG4bKx", []string{"received", "192.0.2.1", "rport", "5060"}, ";branch=z9hG4bKx;received=192.0.2.1;rport=5060"},
+		{"rport in place", ";rport;branch=z9hG4bKx", []string{"received", "192.0.2.1", "rport", "5060"}, ";rport=5060;branch=z9hG4bKx;received=192.0.2.1"},
+		{"duplicates dropped", ";RPORT=1;rport=2", []string{"rport", "3"}, ";rport=3"},
+		{"flag", ";branch=b", []string{"rport", ""}, ";branch=b;rport"},
+		{"empty params", "", []string{"tag", "abc"}, ";tag=abc"},
+		{"quoted value kept", `;x="a;b";y=1`, []string{"y", "2"}, `;x="a;b";y=2`},
+		{"no pairs", ";a=1;b", nil, ";a=1;b"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := string(tt.params.AppendSet([]byte("pre"), tt.pairs...))
+			require.Equal(t, "pre"+tt.want, got)
+			seq := tt.params
+			for k := 0; k+1 < len(tt.pairs); k += 2 {
+				seq = seq.Set(tt.pairs[k], tt.pairs[k+1])
+			}
+			if len(tt.pairs) > 0 {
+				require.Equal(t, string(seq), tt.want, "same as successive Set calls")
+			}
+		})
+	}
+}
+
+// TestSetTopViaValue checks that a preformatted top Via replaces the first
+// value only and is parsed for TopVia.
+func TestSetTopViaValue(t *testing.T) {
+	tests := []struct {
+		name, via, value, wantLine string
+		wantErr                    bool
+	}{
+		{"no Via", "", "SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKa", "SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKa", false},
+		{"replaces first", "SIP/2.0/UDP h;branch=z9hG4bKo", "SIP/2.0/TCP 192.0.2.1;branch=z9hG4bKn", "SIP/2.0/TCP 192.0.2.1;branch=z9hG4bKn", false},
+		{"keeps the rest of the line", "SIP/2.0/UDP h;branch=z9hG4bKo, SIP/2.0/UDP p;branch=z9hG4bKp", "SIP/2.0/UDP q;branch=z9hG4bKn", "SIP/2.0/UDP q;branch=z9hG4bKn, SIP/2.0/UDP p;branch=z9hG4bKp", false},
+		{"malformed", "SIP/2.0/UDP h;branch=z9hG4bKo", "junk", "junk", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := sip.NewRequest(sip.OPTIONS, sip.URI{Scheme: "sip", Host: "example.com"})
+			if tt.via != "" {
+				req.Add("Via", tt.via)
+			}
+			req.SetTopViaValue(tt.value)
+			require.Equal(t, tt.wantLine, req.Header("Via"))
+			v, err := req.TopVia()
+			if tt.wantErr {
+				require.ErrorIs(t, err, sip.ErrMalformed)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tt.value, v.String())
+		})
+	}
+}
+
+// TestAppendBranchAndCSeq checks the append forms against the string ones.
+func TestAppendBranchAndCSeq(t *testing.T) {
+	b := string(sip.AppendBranch([]byte(";branch=")))
+	require.True(t, strings.HasPrefix(b, ";branch="+sip.MagicCookie))
+	require.Len(t, b, len(";branch=")+len(sip.NewBranch()))
+	require.NotEqual(t, sip.NewBranch(), sip.NewBranch())
+	for _, c := range []sip.CSeq{{Seq: 1, Method: sip.INVITE}, {Seq: 1<<32 - 1, Method: "FOO"}} {
+		got, err := sip.ParseCSeq(string(c.AppendTo(nil)))
+		require.NoError(t, err)
+		require.Equal(t, c, got)
+		require.Equal(t, string(c.AppendTo(nil)), c.String())
+	}
+}
+
+// TestIDAllocations pins one allocation per tag, branch, Call-ID and CSeq
+// string.
+func TestIDAllocations(t *testing.T) {
+	for name, f := range map[string]func(){
+		"NewBranch": func() { _ = sip.NewBranch() },
+		"NewTag":    func() { _ = sip.NewTag() },
+		"NewCallID": func() { _ = sip.NewCallID() },
+		"CSeq":      func() { _ = sip.CSeq{Seq: 1234, Method: sip.INVITE}.String() },
+	} {
+		require.LessOrEqual(t, testing.AllocsPerRun(100, f), 1.0, name)
+	}
+}
