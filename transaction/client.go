@@ -92,9 +92,16 @@ func (l *Layer) Request(ctx context.Context, req *sip.Request, target transport.
 	v, err := req.TopVia()
 	switch {
 	case err != nil:
-		v = sip.Via{Proto: "SIP/2.0", Transport: target.Network.ViaTransport(), Host: viaPlaceholder,
-			Params: sip.Params(";branch=" + sip.NewBranch())}
-		req.Prepend("Via", v.String())
+		// One allocation: the Via value with its new branch written in
+		// place; the transport rewrites the sent-by when it sends.
+		var buf [96]byte
+		b := append(buf[:0], "SIP/2.0/"...)
+		b = append(b, target.Network.ViaTransport()...)
+		b = append(b, " "+viaPlaceholder+";branch="...)
+		req.Prepend("Via", string(sip.AppendBranch(b)))
+		if v, err = req.TopVia(); err != nil {
+			return nil, ErrInvalidMessage
+		}
 	case v.Branch() == "":
 		v.Params = v.Params.Set("branch", sip.NewBranch())
 		req.SetTopVia(v)
