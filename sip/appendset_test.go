@@ -97,3 +97,49 @@ func TestIDAllocations(t *testing.T) {
 		require.LessOrEqual(t, testing.AllocsPerRun(100, f), 1.0, name)
 	}
 }
+
+// TestFirstContact checks FirstContact against Contacts and that it
+// allocates nothing.
+func TestFirstContact(t *testing.T) {
+	tests := []struct {
+		name    string
+		lines   []string
+		want    string
+		ok      bool
+		wantErr bool
+	}{
+		{"none", nil, "", false, false},
+		{"one", []string{"<sip:a@192.0.2.1:5060>;expires=60"}, "<sip:a@192.0.2.1:5060>;expires=60", true, false},
+		{"list", []string{`"A" <sip:a@h>, <sip:b@h>`}, `"A" <sip:a@h>`, true, false},
+		{"two lines", []string{"sip:a@h", "<sip:b@h>"}, "<sip:a@h>", true, false},
+		{"wildcard", []string{"*"}, "*", true, false},
+		{"later value malformed", []string{"<sip:a@h>, <<<"}, "", false, true},
+		{"later line malformed", []string{"<sip:a@h>", "<<<"}, "", false, true},
+		{"first malformed", []string{"<<<"}, "", false, true},
+		{"junk after", []string{"<sip:a@h> junk"}, "", false, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := sip.NewRequest(sip.INVITE, sip.URI{Scheme: "sip", Host: "example.com"})
+			for _, l := range tt.lines {
+				req.Add("Contact", l)
+			}
+			a, ok, err := req.FirstContact()
+			all, allErr := req.Contacts()
+			if tt.wantErr {
+				require.ErrorIs(t, err, sip.ErrMalformed)
+				require.Error(t, allErr, "Contacts agrees")
+				return
+			}
+			require.NoError(t, err)
+			require.NoError(t, allErr)
+			require.Equal(t, tt.ok, ok)
+			require.Equal(t, len(all) > 0, ok)
+			if ok {
+				require.Equal(t, tt.want, a.String())
+				require.Equal(t, all[0], a)
+			}
+			require.Zero(t, testing.AllocsPerRun(20, func() { _, _, _ = req.FirstContact() }))
+		})
+	}
+}
