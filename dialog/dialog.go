@@ -226,9 +226,11 @@ func prepare(invite *sip.Request, res *sip.Response, localTag, contact string) {
 		return
 	}
 	res.Del("Record-Route")
-	for _, h := range invite.Headers() {
-		if sip.CanonicalName(h.Name) == "Record-Route" {
-			res.Add("Record-Route", h.Value)
+	if invite.Header("Record-Route") != "" { // copy the lines only when there are some
+		for _, h := range invite.Headers() {
+			if sip.CanonicalName(h.Name) == "Record-Route" {
+				res.Add("Record-Route", h.Value)
+			}
 		}
 	}
 	if contact != "" {

@@ -143,3 +143,23 @@ func TestFirstContact(t *testing.T) {
 		})
 	}
 }
+
+// TestGrow checks that Grow keeps the lines and makes Add allocation-free.
+func TestGrow(t *testing.T) {
+	for _, n := range []int{-1, 0, 1, 8} {
+		req := sip.NewRequest(sip.BYE, sip.URI{Scheme: "sip", Host: "example.com"})
+		before := req.String()
+		req.Grow(n)
+		require.Equal(t, before, req.String(), "n=%d", n)
+		if n > 0 {
+			grown := sip.NewRequest(sip.BYE, sip.URI{Scheme: "sip", Host: "example.com"})
+			grown.Grow(2 * n) // AllocsPerRun calls the function twice
+			adds := testing.AllocsPerRun(1, func() {
+				for range n {
+					grown.Add("X-A", "1")
+				}
+			})
+			require.Zero(t, adds, "n=%d", n)
+		}
+	}
+}

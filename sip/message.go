@@ -123,6 +123,14 @@ func (m *msg) base() *msg { return m }
 // Add, Set, Del and Prepend.
 func (m *msg) Headers() []Header { return append([]Header(nil), m.hdrs...) }
 
+// Grow makes room for n more header lines, so a caller building a message
+// line by line (Add, Set) grows the list once.
+func (m *msg) Grow(n int) {
+	if n > 0 && cap(m.hdrs)-len(m.hdrs) < n {
+		m.hdrs = append(make([]Header, 0, len(m.hdrs)+n), m.hdrs...)
+	}
+}
+
 // CallID returns the first Call-ID value, or "".
 func (m *msg) CallID() string { return m.callID }
 
