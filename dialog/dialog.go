@@ -80,20 +80,17 @@ func NewUAC(invite *sip.Request, res *sip.Response) (*Dialog, error) {
 		return nil, ErrWrongDialog
 	}
 	d := &Dialog{
-		id:       ID{CallID: invite.CallID(), LocalTag: from.Tag(), RemoteTag: remoteTag}.detach(),
 		role:     RoleUAC,
 		localSeq: cs.Seq,
 		flags:    flagLocalSeq,
-		local:    from.String(),
 		state:    StateEarly,
 	}
-	to.Params = setTag(to.Params, remoteTag)
-	d.remote = to.String()
-	d.contact = firstContact(invite)
+	// One allocation for the ID, From, To (with the remote tag), our
+	// Contact and the remote target (the INVITE's URI until a Contact).
+	packDialog(d, ID{CallID: invite.CallID(), LocalTag: from.Tag(), RemoteTag: remoteTag}, from, to, invite, invite.URI)
 	if isSecure(invite.URI, invite) {
 		d.flags |= flagSecure
 	}
-	d.remoteTarget = detachURI(invite.URI)
 	d.neg.StartClient(sip.INVITE, cs.Seq, len(invite.Body()) > 0)
 	if err := d.learnUAC(res); err != nil {
 		return nil, err
@@ -179,21 +176,18 @@ func NewUAS(invite *sip.Request, res *sip.Response) (*Dialog, error) {
 		return nil, malformed("Record-Route", err)
 	}
 	d := &Dialog{
-		id:        ID{CallID: invite.CallID(), LocalTag: rto.Tag(), RemoteTag: from.Tag()}.detach(),
 		role:      RoleUAS,
 		remoteSeq: cs.Seq,
 		flags:     flagRemoteSeq,
-		remote:    from.String(),
 		state:     StateEarly,
 	}
-	to.Params = setTag(to.Params, d.id.LocalTag)
-	d.local = to.String()
-	d.contact = firstContact(res)
+	// One allocation for the ID, To (with our tag), From, our Contact and
+	// the remote target (the From URI until the INVITE's Contact).
+	packDialog(d, ID{CallID: invite.CallID(), LocalTag: rto.Tag(), RemoteTag: from.Tag()}, to, from, res, from.URI)
 	if isSecure(invite.URI, invite) {
 		d.flags |= flagSecure
 	}
 	d.setRoutes(rr, false)
-	d.remoteTarget = detachURI(from.URI)
 	if err := d.refreshTarget(invite); err != nil {
 		return nil, err
 	}
