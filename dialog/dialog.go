@@ -80,20 +80,17 @@ func NewUAC(invite *sip.Request, res *sip.Response) (*Dialog, error) {
 		return nil, ErrWrongDialog
 	}
 	d := &Dialog{
-		id:       ID{CallID: invite.CallID(), LocalTag: from.Tag(), RemoteTag: remoteTag}.detach(),
 		role:     RoleUAC,
 		localSeq: cs.Seq,
 		flags:    flagLocalSeq,
-		local:    from.String(),
 		state:    StateEarly,
 	}
-	to.Params = setTag(to.Params, remoteTag)
-	d.remote = to.String()
-	d.contact = firstContact(invite.Contacts)
+	// One allocation for the ID, From, To (with the remote tag), our
+	// Contact and the remote target (the INVITE's URI until a Contact).
+	packDialog(d, ID{CallID: invite.CallID(), LocalTag: from.Tag(), RemoteTag: remoteTag}, from, to, invite, invite.URI)
 	if isSecure(invite.URI, invite) {
 		d.flags |= flagSecure
 	}
-	d.remoteTarget = detachURI(invite.URI)
 	d.neg.StartClient(sip.INVITE, cs.Seq, len(invite.Body()) > 0)
 	if err := d.learnUAC(res); err != nil {
 		return nil, err
@@ -122,11 +119,17 @@ func inviteHeaders(invite *sip.Request) (from, to sip.Address, cs sip.CSeq, err 
 
 // firstContact returns the first Contact of a message in wire form, or ""
 // when it has none, a "*", or a malformed one.
-func firstContact(contacts func() ([]sip.Address, error)) string {
-	if c, err := contacts(); err == nil && len(c) > 0 && !c[0].Wildcard {
-		return c[0].String()
+func firstContact(m contactHolder) string {
+	if c, ok, err := m.FirstContact(); err == nil && ok && !c.Wildcard {
+		return c.String()
 	}
 	return ""
+}
+
+// contactHolder is a message's first-Contact accessor (sip.Request and
+// sip.Response), read without building the Contact list.
+type contactHolder interface {
+	FirstContact() (sip.Address, bool, error)
 }
 
 // learnUAC takes the route set and remote target from a response to our
@@ -137,7 +140,7 @@ func (d *Dialog) learnUAC(res *sip.Response) error {
 		return malformed("Record-Route", err)
 	}
 	d.setRoutes(rr, true)
-	return d.refreshTarget(res.Contacts)
+	return d.refreshTarget(res)
 }
 
 // NewUAS creates the dialog that our response res, prepared with
@@ -173,22 +176,19 @@ func NewUAS(invite *sip.Request, res *sip.Response) (*Dialog, error) {
 		return nil, malformed("Record-Route", err)
 	}
 	d := &Dialog{
-		id:        ID{CallID: invite.CallID(), LocalTag: rto.Tag(), RemoteTag: from.Tag()}.detach(),
 		role:      RoleUAS,
 		remoteSeq: cs.Seq,
 		flags:     flagRemoteSeq,
-		remote:    from.String(),
 		state:     StateEarly,
 	}
-	to.Params = setTag(to.Params, d.id.LocalTag)
-	d.local = to.String()
-	d.contact = firstContact(res.Contacts)
+	// One allocation for the ID, To (with our tag), From, our Contact and
+	// the remote target (the From URI until the INVITE's Contact).
+	packDialog(d, ID{CallID: invite.CallID(), LocalTag: rto.Tag(), RemoteTag: from.Tag()}, to, from, res, from.URI)
 	if isSecure(invite.URI, invite) {
 		d.flags |= flagSecure
 	}
 	d.setRoutes(rr, false)
-	d.remoteTarget = detachURI(from.URI)
-	if err := d.refreshTarget(invite.Contacts); err != nil {
+	if err := d.refreshTarget(invite); err != nil {
 		return nil, err
 	}
 	d.neg.StartServer(sip.INVITE, cs.Seq, len(invite.Body()) > 0)
@@ -220,9 +220,11 @@ func prepare(invite *sip.Request, res *sip.Response, localTag, contact string) {
 		return
 	}
 	res.Del("Record-Route")
-	for _, h := range invite.Headers() {
-		if sip.CanonicalName(h.Name) == "Record-Route" {
-			res.Add("Record-Route", h.Value)
+	if invite.Header("Record-Route") != "" { // copy the lines only when there are some
+		for _, h := range invite.Headers() {
+			if sip.CanonicalName(h.Name) == "Record-Route" {
+				res.Add("Record-Route", h.Value)
+			}
 		}
 	}
 	if contact != "" {
@@ -343,7 +345,7 @@ func (d *Dialog) ReceiveRequest(req *sip.Request) error {
 	}
 	d.neg.StartServer(req.Method, cs.Seq, offer)
 	if isTargetRefresh(req.Method) {
-		if err := d.refreshTarget(req.Contacts); err != nil {
+		if err := d.refreshTarget(req); err != nil {
 			return rejectErr(sip.StatusBadRequest, err)
 		}
 	}
@@ -427,7 +429,7 @@ func (d *Dialog) ReceiveResponse(req *sip.Request, res *sip.Response) error {
 	switch {
 	case code < 200:
 		if initial && code > 100 {
-			return d.refreshTarget(res.Contacts)
+			return d.refreshTarget(res)
 		}
 		return nil
 	case code < 300:
@@ -437,7 +439,7 @@ func (d *Dialog) ReceiveResponse(req *sip.Request, res *sip.Response) error {
 			}
 			d.state = StateConfirmed
 		} else if isTargetRefresh(req.Method) {
-			if err := d.refreshTarget(res.Contacts); err != nil {
+			if err := d.refreshTarget(res); err != nil {
 				return err
 			}
 		}
@@ -453,13 +455,13 @@ func (d *Dialog) ReceiveResponse(req *sip.Request, res *sip.Response) error {
 
 // refreshTarget replaces the remote target with the first Contact URI, if
 // there is one (§12.2.1.2, §12.2.2).
-func (d *Dialog) refreshTarget(contacts func() ([]sip.Address, error)) error {
-	c, err := contacts()
+func (d *Dialog) refreshTarget(m contactHolder) error {
+	c, ok, err := m.FirstContact()
 	if err != nil {
 		return malformed("Contact", err)
 	}
-	if len(c) > 0 && !c[0].Wildcard {
-		d.remoteTarget = detachURI(c[0].URI)
+	if ok && !c.Wildcard {
+		d.remoteTarget = detachURI(c.URI)
 	}
 	return nil
 }

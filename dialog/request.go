@@ -98,19 +98,28 @@ func (d *Dialog) NewAck(invite *sip.Request, res *sip.Response) (*sip.Request, e
 		v.Params = v.Params.Del("received").Set("branch", sip.NewBranch())
 		req.Prepend("Via", v.String())
 	}
-	for _, h := range invite.Headers() {
-		switch n := sip.CanonicalName(h.Name); n {
-		case "Authorization", "Proxy-Authorization":
-			req.Add(n, h.Value)
+	if invite.Header("Authorization") != "" || invite.Header("Proxy-Authorization") != "" {
+		for _, h := range invite.Headers() {
+			switch n := sip.CanonicalName(h.Name); n {
+			case "Authorization", "Proxy-Authorization":
+				req.Add(n, h.Value)
+			}
 		}
 	}
 	return req, nil
 }
 
+// baseHeaders is the header capacity an in-dialog request starts with,
+// besides its Route lines.
+const baseHeaders = 12
+
 // base starts an in-dialog request: Request-URI and Route (§12.2.1.1),
 // Max-Forwards, To, From, Call-ID, CSeq.
 func (d *Dialog) base(m sip.Method, seq uint32) *sip.Request {
 	req := &sip.Request{Method: m, Proto: "SIP/2.0"}
+	// Via, Max-Forwards, To, From, Call-ID, CSeq, Contact, the routes and
+	// room for what the caller adds (Content-Type, Supported, …).
+	req.Grow(baseHeaders + len(d.routes))
 	switch {
 	case len(d.routes) == 0:
 		req.URI = requestURI(d.remoteTarget)

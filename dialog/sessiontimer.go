@@ -35,13 +35,15 @@ type SessionExpires struct {
 
 // ParseSessionExpires parses "1800;refresher=uac" (RFC 4028 §4).
 func ParseSessionExpires(v string) (SessionExpires, error) {
-	parts := strings.Split(v, ";")
-	n, err := strconv.ParseUint(strings.TrimSpace(parts[0]), 10, 32)
+	first, rest, _ := strings.Cut(v, ";")
+	n, err := strconv.ParseUint(strings.TrimSpace(first), 10, 32)
 	if err != nil || n == 0 {
 		return SessionExpires{}, fmt.Errorf("%w: %q", ErrBadSessionExpires, v)
 	}
 	s := SessionExpires{Interval: time.Duration(n) * time.Second}
-	for _, p := range parts[1:] {
+	for rest != "" {
+		var p string
+		p, rest, _ = strings.Cut(rest, ";")
 		k, val, _ := strings.Cut(p, "=")
 		if strings.EqualFold(strings.TrimSpace(k), "refresher") {
 			switch r := strings.ToLower(strings.TrimSpace(val)); r {

@@ -23,6 +23,7 @@ func TestParseSessionExpires(t *testing.T) {
 		{"soon", dialog.SessionExpires{}, true},
 		{"600;refresher=me", dialog.SessionExpires{}, true},
 		{"", dialog.SessionExpires{}, true},
+		{"1800;;refresher=uac;", dialog.SessionExpires{Interval: 1800 * time.Second, Refresher: "uac"}, false},
 	}
 	for _, tt := range tests {
 		got, err := dialog.ParseSessionExpires(tt.in)
@@ -36,6 +37,8 @@ func TestParseSessionExpires(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, got, again)
 	}
+	allocs := testing.AllocsPerRun(20, func() { _, _ = dialog.ParseSessionExpires("1800;refresher=uac") })
+	require.Zero(t, allocs, "a well-formed value parses without allocating")
 }
 
 func sessionInvite(t *testing.T, headers ...string) *sip.Request {

@@ -196,13 +196,13 @@ func NewNotified(subscribe, notify *sip.Request) (*Dialog, error) {
 	}
 	to.Params = setTag(to.Params, nfrom.Tag())
 	d.remote = to.String()
-	d.contact = firstContact(subscribe.Contacts)
+	d.contact = firstContact(subscribe)
 	if isSecure(subscribe.URI, subscribe) {
 		d.flags |= flagSecure
 	}
 	d.setRoutes(rr, false)
 	d.remoteTarget = detachURI(subscribe.URI)
-	if err := d.refreshTarget(notify.Contacts); err != nil {
+	if err := d.refreshTarget(notify); err != nil {
 		return nil, err
 	}
 	return d, nil

@@ -33,6 +33,25 @@ func NewResponse(req *Request, code int, reason string) *Response {
 	return NewResponseTag(req, code, reason, "")
 }
 
+// responseHeaders is the header capacity a new response starts with: the
+// copied lines plus what a UAS usually adds (Contact, Allow, Supported,
+// Require, Session-Expires, Content-Type), so adding them does not grow
+// the list.
+const responseHeaders = 16
+
+// withTag returns the To value with ";tag=" and tag appended, or a new
+// random tag when tag is "", in one allocation.
+func withTag(to, tag string) string {
+	var buf [256]byte
+	b := append(append(buf[:0], to...), ";tag="...)
+	if tag == "" {
+		b = appendRandomHex(b, 8)
+	} else {
+		b = append(b, tag...)
+	}
+	return string(b)
+}
+
 // NewResponseTag is NewResponse with the To tag to add when the request's
 // To has none: toTag, or a new random one when toTag is empty. A To that
 // has a tag already (a request inside a dialog) keeps it.
@@ -41,17 +60,14 @@ func NewResponseTag(req *Request, code int, reason, toTag string) *Response {
 		reason = StatusText(code)
 	}
 	res := &Response{StatusCode: code, Reason: reason, Proto: "SIP/2.0"}
-	res.hdrs = make([]Header, 0, 8)
+	res.hdrs = make([]Header, 0, responseHeaders)
 	for i := range req.hdrs {
 		h := req.hdrs[i]
 		switch h.kind {
 		case hVia, hFrom, hCallID, hCSeq:
 		case hTo:
 			if code != StatusTrying && req.have&cTo != 0 && req.to.Tag() == "" {
-				if toTag == "" {
-					toTag = NewTag()
-				}
-				h = Header{Name: "To", Value: h.Value + ";tag=" + toTag, kind: hTo}
+				h = Header{Name: "To", Value: withTag(h.Value, toTag), kind: hTo}
 			}
 		case hTimestamp:
 			if code != StatusTrying {

@@ -5,22 +5,37 @@ import (
 	"encoding/hex"
 )
 
-// randomHex returns 2n hex characters from n bytes of crypto/rand.
-func randomHex(n int) string {
+// appendRandomHex appends 2n hex characters from n (at most 32) bytes of
+// crypto/rand.
+func appendRandomHex(dst []byte, n int) []byte {
 	var b [32]byte
 	_, _ = rand.Read(b[:n]) // crypto/rand.Read never fails (Go 1.24+)
-	var out [64]byte
-	hex.Encode(out[:], b[:n])
-	return string(out[:2*n])
+	return hex.AppendEncode(dst, b[:n])
 }
+
+// randomHex returns 2n hex characters from n bytes of crypto/rand, built
+// in place: one allocation, the string itself.
+func randomHex(prefix string, n int) string {
+	var out [80]byte
+	return string(appendRandomHex(append(out[:0], prefix...), n))
+}
+
+// branchBytes is the random part of a branch: 96 bits.
+const branchBytes = 12
 
 // NewBranch returns a new Via branch: the RFC 3261 magic cookie followed
 // by 96 random bits (§8.1.1.7 asks for uniqueness across space and time).
-func NewBranch() string { return MagicCookie + randomHex(12) }
+func NewBranch() string { return randomHex(MagicCookie, branchBytes) }
+
+// AppendBranch appends a new branch, as NewBranch returns it, to dst, so a
+// caller writing a whole Via value allocates nothing more for the branch.
+func AppendBranch(dst []byte) []byte {
+	return appendRandomHex(append(dst, MagicCookie...), branchBytes)
+}
 
 // NewTag returns a new From/To tag with 64 random bits (§19.3 asks for at
 // least 32).
-func NewTag() string { return randomHex(8) }
+func NewTag() string { return randomHex("", 8) }
 
 // NewCallID returns a new Call-ID with 128 random bits (§8.1.1.4).
-func NewCallID() string { return randomHex(16) }
+func NewCallID() string { return randomHex("", 16) }

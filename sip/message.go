@@ -65,7 +65,17 @@ type CSeq struct {
 }
 
 // String returns "seq METHOD".
-func (c CSeq) String() string { return strconv.FormatUint(uint64(c.Seq), 10) + " " + string(c.Method) }
+func (c CSeq) String() string {
+	var buf [48]byte
+	return string(c.AppendTo(buf[:0]))
+}
+
+// AppendTo appends "seq METHOD" to dst.
+func (c CSeq) AppendTo(dst []byte) []byte {
+	dst = strconv.AppendUint(dst, uint64(c.Seq), 10)
+	dst = append(dst, ' ')
+	return append(dst, c.Method...)
+}
 
 // ParseCSeq parses a CSeq value.
 func ParseCSeq(s string) (CSeq, error) {
@@ -112,6 +122,14 @@ func (m *msg) base() *msg { return m }
 // Headers returns a copy of the header lines in order. Edit headers with
 // Add, Set, Del and Prepend.
 func (m *msg) Headers() []Header { return append([]Header(nil), m.hdrs...) }
+
+// Grow makes room for n more header lines, so a caller building a message
+// line by line (Add, Set) grows the list once.
+func (m *msg) Grow(n int) {
+	if n > 0 && cap(m.hdrs)-len(m.hdrs) < n {
+		m.hdrs = append(make([]Header, 0, len(m.hdrs)+n), m.hdrs...)
+	}
+}
 
 // CallID returns the first Call-ID value, or "".
 func (m *msg) CallID() string { return m.callID }
@@ -438,6 +456,23 @@ func (m *msg) SetTopVia(v Via) {
 	_, next := nextValue(h.Value, 0)
 	value := v.String()
 	if next < len(h.Value) {
+		value += ", " + trimLWS(h.Value[next:])
+	}
+	h.Value, h.rawLen = value, 0
+	m.refresh(hVia)
+}
+
+// SetTopViaValue is SetTopVia with the Via value already written (by
+// Via.AppendTo and Params.AppendSet into a caller's buffer), so stamping
+// a Via costs one allocation, the string. The value is parsed again for
+// TopVia; one that does not parse leaves TopVia reporting ErrMalformed.
+func (m *msg) SetTopViaValue(value string) {
+	h := m.first(hVia)
+	if h == nil {
+		m.Prepend("Via", value)
+		return
+	}
+	if _, next := nextValue(h.Value, 0); next < len(h.Value) {
 		value += ", " + trimLWS(h.Value[next:])
 	}
 	h.Value, h.rawLen = value, 0

@@ -179,6 +179,60 @@ func (p Params) Set(name, value string) Params {
 	return Params(b.String())
 }
 
+// AppendSet appends p to dst with several parameters set, as successive
+// Set calls with distinct names would leave it: pairs holds name, value,
+// name, value, …; each name replaces its first parameter in place (later
+// ones of that name are dropped) or is appended, in the order given, when
+// p has none. An empty value writes the bare name. Writing into a
+// caller's buffer lets a Via be stamped with one allocation.
+func (p Params) AppendSet(dst []byte, pairs ...string) []byte {
+	var done uint64 // bit k: pairs[2k] written; at most 64 pairs
+	for i := 0; ; {
+		n, v, hv, next, ok := p.paramAt(i)
+		if !ok {
+			break
+		}
+		i = next
+		k := findPair(pairs, n)
+		if k >= 0 {
+			if done&(1<<k) != 0 {
+				continue
+			}
+			done |= 1 << k
+			n, v = pairs[2*k], pairs[2*k+1]
+			hv = v != ""
+		}
+		dst = appendParam(dst, n, v, hv)
+	}
+	for k := 0; 2*k+1 < len(pairs) && k < 64; k++ {
+		if done&(1<<k) == 0 {
+			dst = appendParam(dst, pairs[2*k], pairs[2*k+1], pairs[2*k+1] != "")
+		}
+	}
+	return dst
+}
+
+// findPair returns k with pairs[2k] equal to name without regard to case,
+// or -1.
+func findPair(pairs []string, name string) int {
+	for k := 0; 2*k+1 < len(pairs) && k < 64; k++ {
+		if equalFold(pairs[2*k], name) {
+			return k
+		}
+	}
+	return -1
+}
+
+func appendParam(dst []byte, name, value string, hasValue bool) []byte {
+	dst = append(dst, ';')
+	dst = append(dst, name...)
+	if hasValue {
+		dst = append(dst, '=')
+		dst = append(dst, value...)
+	}
+	return dst
+}
+
 // Del returns p without the named parameter.
 func (p Params) Del(name string) Params {
 	if !p.Has(name) {

@@ -50,6 +50,37 @@ func (m *msg) addresses(k hkind) ([]Address, error) {
 // Wildcard set (RFC 3261 §10.2.2). No Contact header gives an empty list.
 func (m *msg) Contacts() ([]Address, error) { return m.addresses(hContact) }
 
+// FirstContact returns the first Contact value without building the list:
+// ok is false when the message has no Contact, and err is what Contacts
+// would return for a value that does not parse (every value is checked).
+// It allocates nothing.
+func (m *msg) FirstContact() (a Address, ok bool, err error) {
+	for i := range m.hdrs {
+		if m.hdrs[i].kind != hContact {
+			continue
+		}
+		v := m.hdrs[i].Value
+		if !ok {
+			rest, err := a.parse(v, true)
+			if err != nil {
+				return Address{}, false, err
+			}
+			ok = true
+			if rest = trimLWS(rest); rest == "" {
+				continue
+			}
+			if rest[0] != ',' {
+				return Address{}, false, malformed("address", -1, "junk after address")
+			}
+			v = rest[1:]
+		}
+		if err := validateAddressList(v); err != nil {
+			return Address{}, false, err
+		}
+	}
+	return a, ok, nil
+}
+
 // Routes returns the Route values in order (RFC 3261 §20.34).
 func (m *msg) Routes() ([]Address, error) { return m.addresses(hRoute) }
 

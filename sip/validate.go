@@ -2,6 +2,7 @@ package sip
 
 import (
 	"errors"
+	"slices"
 	"strings"
 )
 
@@ -55,9 +56,11 @@ func DefaultMethods() []Method {
 
 // DefaultAccept returns the body types a Dialtone user agent understands:
 // SDP, MESSAGE text, multipart bodies, DTMF over INFO and REFER's sipfrag.
-func DefaultAccept() []string {
-	return []string{"application/sdp", "text/plain", "multipart/mixed", "application/dtmf-relay", "message/sipfrag"}
-}
+func DefaultAccept() []string { return slices.Clone(defaultAccept) }
+
+// defaultAccept is DefaultAccept's list, which Validate reads without
+// copying it per request.
+var defaultAccept = []string{"application/sdp", "text/plain", "multipart/mixed", "application/dtmf-relay", "message/sipfrag"}
 
 // Validate checks req with the zero Validator.
 func Validate(req *Request) error {
@@ -157,12 +160,15 @@ func (v *Validator) Validate(req *Request) error {
 	}
 	accept := v.Accept
 	if accept == nil {
-		accept = DefaultAccept()
+		accept = defaultAccept // read only; the error below gets a copy
 	}
 	if len(req.body) > 0 && req.Method != ACK {
 		if ct := req.ContentType(); !containsFold(accept, ct) {
 			e := invalid(StatusUnsupportedMediaType, "body type "+ct)
 			e.Accept = accept
+			if v.Accept == nil {
+				e.Accept = DefaultAccept()
+			}
 			return e
 		}
 	}

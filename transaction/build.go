@@ -15,9 +15,11 @@ func copyRequestBase(req *sip.Request, m sip.Method, to string) *sip.Request {
 	if v, err := req.TopVia(); err == nil {
 		out.Add("Via", v.String())
 	}
-	for _, h := range req.Headers() {
-		if sip.CanonicalName(h.Name) == "Route" {
-			out.Add("Route", h.Value)
+	if req.Header("Route") != "" { // copy the lines only when there are some
+		for _, h := range req.Headers() {
+			if sip.CanonicalName(h.Name) == "Route" {
+				out.Add("Route", h.Value)
+			}
 		}
 	}
 	out.Add("Max-Forwards", strconv.Itoa(sip.DefaultMaxForwards))

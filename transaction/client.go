@@ -2,6 +2,7 @@ package transaction
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"sync"
 	"time"
@@ -10,6 +11,9 @@ import (
 	"github.com/dialtone/dialtone/sip"
 	"github.com/dialtone/dialtone/transport"
 )
+
+// errNoVia stands for TopVia's error on a request without Via.
+var errNoVia = errors.New("no Via")
 
 // responseBuffer is the capacity of a client transaction's Responses
 // channel. Responses beyond it wait in a queue that a goroutine feeds into
@@ -89,12 +93,25 @@ func (l *Layer) Request(ctx context.Context, req *sip.Request, target transport.
 	if l.g.Shutting() || l.draining.Load() {
 		return nil, ErrClosed
 	}
-	v, err := req.TopVia()
+	// A request without Via (the usual case: the layer adds it) is told
+	// apart before TopVia, whose error would be built only to be dropped.
+	var v sip.Via
+	err := errNoVia
+	if req.Header("Via") != "" {
+		v, err = req.TopVia()
+	}
 	switch {
 	case err != nil:
-		v = sip.Via{Proto: "SIP/2.0", Transport: target.Network.ViaTransport(), Host: viaPlaceholder,
-			Params: sip.Params(";branch=" + sip.NewBranch())}
-		req.Prepend("Via", v.String())
+		// One allocation: the Via value with its new branch written in
+		// place; the transport rewrites the sent-by when it sends.
+		var buf [96]byte
+		b := append(buf[:0], "SIP/2.0/"...)
+		b = append(b, target.Network.ViaTransport()...)
+		b = append(b, " "+viaPlaceholder+";branch="...)
+		req.Prepend("Via", string(sip.AppendBranch(b)))
+		if v, err = req.TopVia(); err != nil {
+			return nil, ErrInvalidMessage
+		}
 	case v.Branch() == "":
 		v.Params = v.Params.Set("branch", sip.NewBranch())
 		req.SetTopVia(v)

@@ -120,7 +120,12 @@ func resolvePlanFor(u sip.URI) (resolvePlan, error) {
 }
 
 // allowed filters networks by the scheme: sips URIs only use TLS and WSS.
+// A sip URI allows every network: networks itself comes back, capped so an
+// append by the caller copies instead of writing into it.
 func (p *resolvePlan) allowed(networks []Network) []Network {
+	if !p.secure {
+		return networks[:len(networks):len(networks)]
+	}
 	var out []Network
 	for _, n := range networks {
 		if !p.secure || n.Secure() {

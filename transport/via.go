@@ -28,13 +28,25 @@ func stampReceived(req *sip.Request, src netip.AddrPort) {
 	if !needReceived {
 		return
 	}
-	params := v.Params.Set("received", ip.WithZone("").String())
+	// One allocation: the new value, written with its parameters into a
+	// stack buffer (the address and port strings stay on the stack).
+	var ipb, portb [48]byte
+	ipText := string(ip.WithZone("").AppendTo(ipb[:0]))
+	params := v.Params
+	v.Params = ""
+	var buf [viaBuffer]byte
+	b := v.AppendTo(buf[:0])
 	if rport {
-		params = params.Set("rport", strconv.Itoa(int(src.Port())))
+		b = params.AppendSet(b, "received", ipText, "rport", string(strconv.AppendUint(portb[:0], uint64(src.Port()), 10)))
+	} else {
+		b = params.AppendSet(b, "received", ipText)
 	}
-	v.Params = params
-	req.SetTopVia(v)
+	req.SetTopViaValue(string(b))
 }
+
+// viaBuffer is the stack buffer a stamped Via value is written into; a
+// longer one only costs the buffer growing on the heap.
+const viaBuffer = 256
 
 // parseHostIP parses a sent-by or maddr host that is an IP literal (IPv6 in
 // brackets or not).
@@ -71,20 +83,44 @@ func defaultPort(n Network) uint16 {
 func stampVia(req *sip.Request, n Network, sentBy netip.AddrPort) {
 	v, err := req.TopVia()
 	if err != nil {
-		v = sip.Via{Proto: "SIP/2.0", Params: sip.Params(";branch=" + sip.NewBranch())}
+		v = sip.Via{}
 	}
-	v.Proto = "SIP/2.0"
-	v.Transport = n.ViaTransport()
-	v.Host = hostString(sentBy.Addr())
-	v.Port = int(sentBy.Port())
+	var buf [viaBuffer]byte
+	b := append(buf[:0], "SIP/2.0/"...)
+	b = append(b, n.ViaTransport()...)
+	b = append(b, ' ')
+	b = appendHost(b, sentBy.Addr())
+	if port := sentBy.Port(); port != 0 {
+		b = append(b, ':')
+		b = strconv.AppendUint(b, uint64(port), 10)
+	}
+	params := v.Params
+	if params.Has("received") {
+		params = params.Del("received")
+	}
 	if v.Branch() == "" {
-		v.Params = v.Params.Set("branch", sip.NewBranch())
+		b = append(b, ";branch="...)
+		b = sip.AppendBranch(b)
+		params = params.Del("branch") // an empty branch= is replaced
 	}
-	if _, ok := v.RPort(); !ok {
-		v.Params = v.Params.Set("rport", "")
+	if _, ok := v.RPort(); ok {
+		b = params.AppendSet(b)
+	} else {
+		b = params.AppendSet(b, "rport", "")
 	}
-	v.Params = v.Params.Del("received")
-	req.SetTopVia(v)
+	req.SetTopViaValue(string(b))
+}
+
+// appendHost appends an address as a sent-by host: IPv6 in brackets
+// (RFC 3261 §25.1, RFC 5118).
+func appendHost(dst []byte, a netip.Addr) []byte {
+	a = a.Unmap().WithZone("")
+	if a.Is6() {
+		dst = append(dst, '[')
+		dst = a.AppendTo(dst)
+		return append(dst, ']')
+	}
+	return a.AppendTo(dst)
 }
 
 // unreliableDest picks where a response to a request received over UDP

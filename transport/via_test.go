@@ -34,6 +34,46 @@ func TestStampReceived(t *testing.T) {
 	}
 }
 
+// TestStampAllocations pins one allocation, the new Via value, for each
+// stamp on an IPv4 path.
+func TestStampAllocations(t *testing.T) {
+	raw := []byte("OPTIONS sip:x@example.com SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.2:5060;branch=z9hG4bKa;rport\r\nFrom: <sip:a@example.com>;tag=1\r\nTo: <sip:x@example.com>\r\nCall-ID: c\r\nCSeq: 1 OPTIONS\r\n\r\n")
+	m, err := sip.Parse(raw)
+	require.NoError(t, err)
+	req := m.(*sip.Request)
+	src := netip.MustParseAddrPort("203.0.113.9:40000")
+	require.LessOrEqual(t, testing.AllocsPerRun(50, func() { stampReceived(req, src) }), 1.0)
+	require.Equal(t, "SIP/2.0/UDP 10.0.0.2:5060;branch=z9hG4bKa;rport=40000;received=203.0.113.9", req.Header("Via"))
+	out := options(t, "192.0.2.1", 0)
+	sentBy := netip.MustParseAddrPort("192.0.2.9:5062")
+	require.LessOrEqual(t, testing.AllocsPerRun(50, func() { stampVia(out, UDP, sentBy) }), 1.0)
+	v := mustVia(t, out)
+	require.Equal(t, "SIP/2.0/UDP 192.0.2.9:5062;branch="+v.Branch()+";rport", out.Header("Via"))
+}
+
+// TestStampViaForms checks the exact value stampVia writes.
+func TestStampViaForms(t *testing.T) {
+	for _, tc := range []struct {
+		name, via, sentBy, want string
+	}{
+		{"placeholder", "SIP/2.0/UDP placeholder.invalid;branch=z9hG4bKb", "192.0.2.9:5060", "SIP/2.0/UDP 192.0.2.9:5060;branch=z9hG4bKb;rport"},
+		{"received dropped, rport kept", "SIP/2.0/UDP h;received=1.2.3.4;rport=9;branch=z9hG4bKb", "192.0.2.9:5060", "SIP/2.0/UDP 192.0.2.9:5060;rport=9;branch=z9hG4bKb"},
+		{"IPv6 over TLS", "SIP/2.0/UDP h;branch=z9hG4bKb", "[2001:db8::5]:5061", "SIP/2.0/TLS [2001:db8::5]:5061;branch=z9hG4bKb;rport"},
+		{"mapped IPv4", "SIP/2.0/UDP h;branch=z9hG4bKb", "[::ffff:192.0.2.9]:5060", "SIP/2.0/UDP 192.0.2.9:5060;branch=z9hG4bKb;rport"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req := options(t, "192.0.2.1", 0)
+			req.Set("Via", tc.via)
+			n := UDP
+			if tc.name == "IPv6 over TLS" {
+				n = TLS
+			}
+			stampVia(req, n, netip.MustParseAddrPort(tc.sentBy))
+			require.Equal(t, tc.want, req.Header("Via"))
+		})
+	}
+}
+
 func TestResponseDestination(t *testing.T) {
 	src := netip.MustParseAddrPort("203.0.113.9:1024")
 	for _, tc := range []struct {

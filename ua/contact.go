@@ -91,7 +91,7 @@ func (l *Line) buildContact(ctx context.Context) (sip.Address, error) {
 		if err != nil {
 			return sip.Address{}, err
 		}
-		ct, err = makeContact(l.user, hostPort(f.Local.Addr().Unmap().String(), int(f.Local.Port())), n)
+		ct, err = u.contacts.at(l.user, f.Local, n)
 		if err != nil {
 			return sip.Address{}, err
 		}
@@ -198,7 +198,7 @@ func (u *UA) contactVia(ctx context.Context, line *Line, user string, n transpor
 	if cerr != nil {
 		return sip.Address{}, cerr
 	}
-	ct, err = makeContact(user, hostPort(f.Local.Addr().Unmap().String(), int(f.Local.Port())), n)
+	ct, err = u.contacts.at(user, f.Local, n)
 	if err == nil && hop.Scheme == "sips" {
 		ct.URI.Scheme = "sips"
 	}

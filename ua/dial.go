@@ -91,7 +91,7 @@ func (u *UA) DialURI(ctx context.Context, uri sip.URI, opts DialOptions) (*Call,
 		network = uriNetwork(uri)
 	}
 	c := &Call{u: u, line: line, dir: Outgoing, network: network, done: make(chan struct{}), local: opts.SDP}
-	o := &outgoing{c: c, target: uri, opts: opts, maxRedirects: maxRedirects, tried: map[string]bool{uri.String(): true}}
+	o := &outgoing{c: c, target: uri, opts: opts, maxRedirects: maxRedirects}
 	first := uri
 	if line != nil && line.proxy != nil {
 		first = *line.proxy
@@ -162,7 +162,7 @@ type outgoing struct {
 	opts         DialOptions
 	maxRedirects int
 	redirects    int
-	tried        map[string]bool
+	tried        map[string]bool // targets tried, by URI; nil until a 3xx
 	queue        []sip.URI
 	from         sip.Address
 	contact      sip.Address
@@ -288,6 +288,9 @@ func (o *outgoing) addContacts(res *sip.Response) bool {
 		uri.Headers = ""
 		uri.Params = uri.Params.Del("method")
 		k := uri.String()
+		if o.tried == nil { // made on the first 3xx: most calls never see one
+			o.tried = map[string]bool{o.target.String(): true}
+		}
 		if o.tried[k] {
 			continue
 		}

@@ -380,18 +380,19 @@ func (u *UA) incomingInvite(ctx context.Context, w transaction.ResponseWriter, r
 		user = "dialtone"
 	}
 	fl := w.Flow()
-	var hp string
-	if fl.Local.IsValid() && !fl.Local.Addr().IsUnspecified() {
-		hp = hostPort(fl.Local.Addr().Unmap().String(), int(fl.Local.Port()))
-	} else if a, err := u.contactAddr(ctx, fl.Network, sip.URI{Scheme: "sip", Host: fl.Remote.Addr().Unmap().String(), Port: int(fl.Remote.Port())}); err == nil {
-		hp = a
+	var ct sip.Address
+	var err error
+	if lc, ok := line.callContact(fl.Network, nil); ok && lc.URI.Host != "" {
+		ct, err = makeContact(user, lc.URI.HostPort(), fl.Network) // LineConfig.Contact or the line's public address
+	} else if fl.Local.IsValid() && !fl.Local.Addr().IsUnspecified() {
+		ct, err = u.contacts.at(user, fl.Local, fl.Network)
 	} else {
-		hp = req.URI.HostPort()
+		hp, aerr := u.contactAddr(ctx, fl.Network, sip.URI{Scheme: "sip", Host: fl.Remote.Addr().Unmap().String(), Port: int(fl.Remote.Port())})
+		if aerr != nil {
+			hp = req.URI.HostPort()
+		}
+		ct, err = makeContact(user, hp, fl.Network)
 	}
-	if ct, ok := line.callContact(fl.Network, nil); ok && ct.URI.Host != "" {
-		hp = ct.URI.HostPort() // LineConfig.Contact or the line's public address
-	}
-	ct, err := makeContact(user, hp, fl.Network)
 	if err != nil {
 		u.respond(w, sip.NewResponse(req, sip.StatusServerInternalError, ""))
 		return

@@ -134,7 +134,7 @@ func (u *UA) answerContact(ctx context.Context, fl transport.Flow, req *sip.Requ
 		return line.Contact(), nil
 	}
 	if fl.Local.IsValid() && !fl.Local.Addr().IsUnspecified() {
-		return makeContact(user, hostPort(fl.Local.Addr().Unmap().String(), int(fl.Local.Port())), fl.Network)
+		return u.contacts.at(user, fl.Local, fl.Network)
 	}
 	hp, err := u.contactAddr(ctx, fl.Network, sip.URI{Scheme: "sip", Host: fl.Remote.Addr().Unmap().String(), Port: int(fl.Remote.Port())})
 	if err != nil {

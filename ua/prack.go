@@ -87,8 +87,11 @@ func isReliable(res *sip.Response) (uint32, bool) {
 			required = true
 		}
 	}
+	if !required {
+		return 0, false
+	}
 	n, err := strconv.ParseUint(strings.TrimSpace(res.Header("RSeq")), 10, 32)
-	if !required || err != nil || n == 0 {
+	if err != nil || n == 0 {
 		return 0, false
 	}
 	return uint32(n), true

@@ -44,6 +44,7 @@ type UA struct {
 	stop    context.CancelFunc
 
 	mu       sync.Mutex
+	contacts contactCache // Contacts formatted from a local address
 	calls    map[dialog.ID]*Call
 	setup    map[*Call]struct{}         // outgoing calls without a dialog yet
 	incoming map[*IncomingCall]struct{} // incoming calls without a final response
@@ -358,6 +359,9 @@ func hostPort(host string, port int) string {
 
 // contactFor builds our Contact for user over network n toward peer.
 func (u *UA) contactFor(ctx context.Context, user string, n transport.Network, peer sip.URI) (sip.Address, error) {
+	if l, ok := u.listenerFor(n); ok && !l.addr.Addr().IsUnspecified() {
+		return u.contacts.at(user, l.addr, n)
+	}
 	hp, err := u.contactAddr(ctx, n, peer)
 	if err != nil {
 		return sip.Address{}, err
