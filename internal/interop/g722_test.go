@@ -101,12 +101,9 @@ func checkWide(t *testing.T, who string, heard []int16, want, notWant float64) {
 	require.Less(t, other, mediaMinLevel/10, "%s: the %.0f Hz tone", who, notWant)
 }
 
-// readDump16 reads baresip's recordings of received audio in dir as 16 kHz
-// mono 16-bit PCM (wav.Reader would bring them down to 8 kHz, which cuts
-// our tones); nil while there is none.
-func readDump16(t *testing.T, dir string) []int16 { return readDumpAt(t, dir, g722.SampleRate) }
-
-// readDumpAt is readDump16 for recordings at rate, mono or stereo.
+// readDumpAt reads baresip's recordings of received audio in dir as mono
+// 16-bit PCM at rate (wav.Reader would bring 16 or 48 kHz down to 8 kHz,
+// which cuts our tones), a stereo one down-mixed; nil while there is none.
 func readDumpAt(t *testing.T, dir string, rate int) []int16 {
 	t.Helper()
 	files, _ := filepath.Glob(filepath.Join(dir, "dump-*-dec.wav"))
