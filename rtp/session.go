@@ -271,9 +271,11 @@ func (s *Session) SSRC() uint32 { return s.ssrc }
 // does not send (recvonly, inactive; RFC 3264 §8.4 hold) stops media at the
 // next frame, leaving only a keep-alive every IdleKeepAlive (RFC 6263), and
 // one that sends resumes it; RTCP goes on either way (RFC 3264 §5.1). A new signalled address resets symmetric-RTP latching. The
-// codec must be PCMU, PCMA or G.722 (an error wraps g711.ErrCodec and
-// nothing changes). A ptime change, or a change between G.711 and G.722
-// (8 and 16 kHz audio, SampleRate), empties the audio queues.
+// codec must be PCMU, PCMA, G.722 or, in a build with the tag opus, Opus
+// (an error wraps g711.ErrCodec, and opus.ErrUnavailable for Opus without
+// the tag, and nothing changes); Opus is sent as p.RemoteFmtp asks. A
+// ptime change, or a change of codec kind (8, 16 or 48 kHz audio,
+// SampleRate; for Opus also of the peer's fmtp), empties the audio queues.
 func (s *Session) SetRemote(p sdp.MediaParams) error {
 	codec, err := newPayloadCodec(p.Codec, p.RemoteFmtp)
 	if err != nil {
