@@ -19,6 +19,15 @@ PEER_PROGRAMS := sipp kamailio kamcmd baresip tshark sox
 UNIT_TIMEOUT    ?= 15m
 INTEROP_TIMEOUT ?= 20m
 
+# The Opus tests (build tag opus, cgo over libopus): the packages they are
+# in. OPUS_TAG is ",opus" when libopus (Debian libopus-dev) is installed;
+# under CI=true a missing libopus fails the run instead of leaving Opus out.
+OPUS_PKGS := ./rtp/opus ./rtp ./ua ./examples/internal/cli
+OPUS_TAG  := $(shell pkg-config --exists opus 2>/dev/null && echo ,opus)
+NEED_OPUS  = @if [ -z "$(OPUS_TAG)" ]; then \
+	if [ "$$CI" = true ]; then echo "opus: libopus (libopus-dev) is not installed; make peers" >&2; exit 1; fi; \
+	echo "opus: libopus not installed (make peers): the Opus tests do not run"; fi
+
 .PHONY: test vet lint unit interop fuzz-short fuzz-long bench tools peers peers-if-root $(REPORT)
 
 test: peers-if-root vet lint unit interop
@@ -26,16 +35,23 @@ test: peers-if-root vet lint unit interop
 vet:
 	$(GO) vet $(PKGS)
 	$(GO) vet -tags interop ./internal/interop/...
+	$(NEED_OPUS)
+	$(if $(OPUS_TAG),$(GO) vet -tags opus $(PKGS))
+	$(if $(OPUS_TAG),$(GO) vet -tags interop$(OPUS_TAG) ./internal/interop/...)
 
 lint: tools
 	$(STATICCHECK) $(PKGS)
 	$(STATICCHECK) -tags interop ./internal/interop/...
+	$(if $(OPUS_TAG),$(STATICCHECK) -tags opus $(PKGS))
+	$(if $(OPUS_TAG),$(STATICCHECK) -tags interop$(OPUS_TAG) ./internal/interop/...)
 
 # Every package, race detector on, test order shuffled; prints each
 # package's coverage and, at the end, how many RFC 4475/5118 torture cases
 # ran and every skipped test with its reason.
 unit: $(REPORT)
 	$(GO) test -race -shuffle=on -count=1 -timeout $(UNIT_TIMEOUT) -cover -json $(PKGS) | $(REPORT) -title unit -count TestTorture
+	$(NEED_OPUS)
+	$(if $(OPUS_TAG),$(GO) test -race -shuffle=on -count=1 -timeout $(UNIT_TIMEOUT) -tags opus -json $(OPUS_PKGS) | $(REPORT) -title unit-opus)
 
 # Tests against real peers (SIPp, Kamailio, baresip) on loopback; under
 # CI=true a missing peer fails the run instead of skipping. Prints each test
@@ -46,8 +62,9 @@ interop: $(REPORT)
 	for p in $(PEER_PROGRAMS); do command -v $$p >/dev/null || missing="$$missing $$p"; done; \
 	if [ -z "$$missing" ]; then flags="$$flags -fail-on-skip"; \
 	else echo "interop: not installed:$$missing (make peers); their tests skip, or fail under CI=true"; fi; \
-	echo "$(GO) test -race -count=1 -timeout $(INTEROP_TIMEOUT) -tags interop -json ./internal/interop | $(REPORT) $$flags"; \
-	$(GO) test -race -count=1 -timeout $(INTEROP_TIMEOUT) -tags interop -json ./internal/interop | $(REPORT) $$flags
+	if [ -z "$(OPUS_TAG)" ] && [ "$$CI" = true ]; then echo "interop: libopus (libopus-dev) is not installed" >&2; exit 1; fi; \
+	echo "$(GO) test -race -count=1 -timeout $(INTEROP_TIMEOUT) -tags interop$(OPUS_TAG) -json ./internal/interop | $(REPORT) $$flags"; \
+	$(GO) test -race -count=1 -timeout $(INTEROP_TIMEOUT) -tags interop$(OPUS_TAG) -json ./internal/interop | $(REPORT) $$flags
 
 $(REPORT):
 	$(GO) build -o $(REPORT) ./internal/testreport

@@ -11,10 +11,11 @@ import (
 	"github.com/dialtone/dialtone/rtp/g711"
 	"github.com/dialtone/dialtone/rtp/g722"
 	"github.com/dialtone/dialtone/rtp/jitter"
+	"github.com/dialtone/dialtone/rtp/opus"
 )
 
 // payloadCodec is the audio codec a session sends and decodes: G.711
-// (PCMU, PCMA) at 8 kHz or G.722 at 16 kHz. It holds G.722's encoder and
+// (PCMU, PCMA) at 8 kHz, G.722 at 16 kHz or Opus at 48 kHz. It holds G.722's encoder and
 // decoder state, so it is owned by one session (under Session.mu).
 type payloadCodec struct {
 	law  g711.Law // G.711 only
@@ -22,12 +23,17 @@ type payloadCodec struct {
 	pt   uint8
 	enc  *g722.Encoder
 	dec  *g722.Decoder
+	op   *opusCodec // Opus only (codec_opus.go)
 }
 
-// newPayloadCodec returns the codec of c: PCMU or PCMA, or G.722 (clock
-// rate 8000 in SDP, RFC 3551 §4.5.2). Another codec gives an error
-// wrapping g711.ErrCodec.
-func newPayloadCodec(c audio.Codec) (payloadCodec, error) {
+// newPayloadCodec returns the codec of c: PCMU or PCMA, G.722 (clock
+// rate 8000 in SDP, RFC 3551 §4.5.2), or Opus sending as the peer's
+// remoteFmtp asks. Another codec, or Opus in a build without it, gives an
+// error wrapping g711.ErrCodec.
+func newPayloadCodec(c audio.Codec, remoteFmtp string) (payloadCodec, error) {
+	if isOpus(c) {
+		return newOpusCodec(c.PayloadType, remoteFmtp)
+	}
 	if strings.EqualFold(c.Name, g722.EncodingName) && c.ClockRate == g722.ClockRate && c.Channels <= 1 {
 		return payloadCodec{wide: true, pt: c.PayloadType, enc: g722.NewEncoder(), dec: g722.NewDecoder()}, nil
 	}
@@ -40,14 +46,23 @@ func newPayloadCodec(c audio.Codec) (payloadCodec, error) {
 
 // sampleRate is the rate of the audio frames the host reads and writes.
 func (c *payloadCodec) sampleRate() int {
+	if c.op != nil {
+		return opus.SampleRate
+	}
 	if c.wide {
 		return g722.SampleRate
 	}
 	return audio.SampleRate
 }
 
-// clockRate is the RTP timestamp rate (8000 for both; RFC 3551 §4.5.2).
-func (c *payloadCodec) clockRate() int { return audio.SampleRate }
+// clockRate is the RTP timestamp rate: 8000 for G.711 and G.722 (RFC 3551
+// §4.5.2), 48000 for Opus (RFC 7587 §4.1).
+func (c *payloadCodec) clockRate() int {
+	if c.op != nil {
+		return opus.ClockRate
+	}
+	return audio.SampleRate
+}
 
 // frameSamples and frameTicks are one ptime of audio in samples and in
 // RTP timestamp units.
@@ -60,14 +75,24 @@ func (c *payloadCodec) frameTicks(ptime time.Duration) uint32 {
 }
 
 // sameFormat reports whether switching from c to n keeps the audio
-// buffers and the coder state: same codec kind.
+// buffers and the coder state: same codec kind (for Opus, also the same
+// parameters of the peer).
 func (c *payloadCodec) sameFormat(n *payloadCodec) bool {
+	if (c.op != nil) != (n.op != nil) {
+		return false
+	}
+	if c.op != nil {
+		return c.op.params == n.op.params
+	}
 	return c.wide == n.wide && (c.wide || c.law == n.law)
 }
 
 // appendPacket appends the RTP packet of frame with header h to dst and
 // returns it and the payload size.
 func (c *payloadCodec) appendPacket(dst []byte, h *pionrtp.Header, frame []int16) ([]byte, int, error) {
+	if c.op != nil {
+		return c.appendOpusPacket(dst, h, frame)
+	}
 	if !c.wide {
 		b, err := g711.AppendPacket(dst, h, c.law, frame)
 		return b, len(frame), err
@@ -90,6 +115,12 @@ func (c *payloadCodec) appendPacket(dst []byte, h *pionrtp.Header, frame []int16
 // type, G.722 by the negotiated one, with the stream's decoder state
 // (decoded in arrival order, as every G.722 receiver does).
 func (c *payloadCodec) decode(dst []int16, pt uint8, payload []byte) ([]int16, error) {
+	if c.op != nil {
+		if pt != c.pt {
+			return dst, fmt.Errorf("%w: payload type %d in an Opus stream", g711.ErrCodec, pt)
+		}
+		return c.decodeOpus(dst, payload)
+	}
 	if c.wide && pt == c.pt {
 		return c.dec.Decode(dst, payload), nil
 	}
@@ -102,7 +133,7 @@ func (c *payloadCodec) decode(dst []int16, pt uint8, payload []byte) ([]int16, e
 // accepts reports whether received payload type pt is audio this codec
 // plays: the negotiated one, or for G.711 either static law.
 func (c *payloadCodec) accepts(pt uint8) bool {
-	if c.wide {
+	if c.wide || c.op != nil {
 		return pt == c.pt
 	}
 	return pt == audio.PayloadTypePCMU || pt == audio.PayloadTypePCMA

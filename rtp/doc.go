@@ -8,6 +8,7 @@
 //     Parse, Direction), over pion/sdp/v3.
 //   - rtp/g711: G.711 μ-law and A-law (RFC 3551 §4.5.14).
 //   - rtp/g722: the G.722 codec.
+//   - rtp/opus: Opus through libopus (build tag opus; RFC 7587).
 //   - rtp/dtmf: RFC 4733 telephone events (Sender, Receiver).
 //   - rtp/jitter: the playout buffer (reordering, concealment, adaptive
 //     delay from the RFC 3550 §6.4.1 jitter estimate).
@@ -52,7 +53,9 @@
 //
 // Audio is 16-bit linear PCM ([]int16) at audio.SampleRate (8000 Hz) in frames
 // of audio.FrameSamples (160 samples, 20 ms), or at 16000 Hz (320 samples)
-// when the call has G.722: Session.SampleRate says which. Every frame source
+// when the call has G.722, or 48000 Hz (960 samples) when it has Opus (a
+// build with the tag opus; such a call needs SessionConfig.HostSampleRate
+// 0): Session.SampleRate says which. Every frame source
 // (wav.ToneGenerator, wav.SilenceSource, wav.Reader) has the method
 //
 //	ReadFrame(dst []int16) ([]int16, error)

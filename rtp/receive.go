@@ -6,7 +6,6 @@ import (
 
 	pionrtp "github.com/pion/rtp"
 
-	"github.com/dialtone/dialtone/rtp/audio"
 	"github.com/dialtone/dialtone/rtp/dtmf"
 	"github.com/dialtone/dialtone/rtp/jitter"
 )
@@ -18,7 +17,7 @@ func isRTCP(b []byte) bool { return len(b) >= 2 && b[1] >= 192 && b[1] <= 223 }
 // arrivalUnits returns now in RTP timestamp units since the session began,
 // for the jitter estimate (RFC 3550 §A.8).
 func (s *Session) arrivalUnits(now time.Time) uint32 {
-	return uint32(now.Sub(s.epoch).Nanoseconds() * audio.SampleRate / int64(time.Second))
+	return uint32(now.Sub(s.epoch).Nanoseconds() * int64(s.codec.clockRate()) / int64(time.Second))
 }
 
 // handleRTP processes one RTP packet b from from, received at now, with h
@@ -87,6 +86,9 @@ func (s *Session) handleRTP(h *pionrtp.Header, b []byte, from netip.AddrPort, no
 	s.audioArrivedLocked()
 	s.src.updateJitter(h.Timestamp, s.arrivalUnits(now))
 	h.Timestamp = s.codec.jitterTS(h.Timestamp)
+	if s.codec.op != nil {
+		s.recoverOpusLocked(h, payload, now)
+	}
 	if err := s.jb.Push(h, payload, now); err != nil {
 		s.rx.undecodable++
 	}

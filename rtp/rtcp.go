@@ -412,7 +412,7 @@ func (s *Session) buildRTCPLocked(now time.Time, bye bool) ([]byte, error) {
 // on the media clock (for the SR, RFC 3550 §6.4.1).
 func (s *Session) rtpTimeAt(now time.Time) uint32 {
 	d := now.Sub(s.tx.lastTickAt)
-	return s.tx.lastTickTS + uint32(d.Nanoseconds()*audio.SampleRate/int64(time.Second))
+	return s.tx.lastTickTS + uint32(d.Nanoseconds()*int64(s.codec.clockRate())/int64(time.Second))
 }
 
 // handleRTCP processes one received compound RTCP packet that arrived at
@@ -477,7 +477,7 @@ func (s *Session) applyReportBlocksLocked(blocks []rtcp.ReceptionReport, arrival
 		r.stats.HaveRemoteReport = true
 		r.stats.RemoteFractionLost = float64(b.FractionLost) / 256
 		r.stats.RemotePacketsLost = totalLost(b.TotalLost)
-		r.stats.RemoteJitter = time.Duration(uint64(b.Jitter) * uint64(time.Second) / audio.SampleRate)
+		r.stats.RemoteJitter = time.Duration(uint64(b.Jitter) * uint64(time.Second) / uint64(s.codec.clockRate()))
 		if rtt, ok := roundTripTime(arrival, b.LastSenderReport, b.Delay); ok {
 			r.stats.RTT = rtt
 		}

@@ -191,6 +191,8 @@ type txState struct {
 	lastTickTS  uint32
 	lastTickAt  time.Time
 	talking     bool      // the previous tick sent audio: no marker on the next
+	dtxGap      bool      // Opus DTX left frames unsent: marker on the next
+	dtxFrames   uint64    // frames Opus DTX did not send
 	lastRTPAt   time.Time // deadline of the tick that last sent RTP
 	packets     uint64
 	octets      uint64
@@ -433,7 +435,7 @@ func (s *Session) appendAudioLocked(frame []int16, ts uint32) {
 	h.Version = 2
 	h.Padding = false
 	h.Extension = false
-	h.Marker = !t.talking
+	h.Marker = !t.talking || t.dtxGap
 	h.PayloadType = s.pt
 	h.SequenceNumber = t.seq
 	h.Timestamp = ts
@@ -443,6 +445,14 @@ func (s *Session) appendAudioLocked(frame []int16, ts uint32) {
 		t.sendErrors++
 		return
 	}
+	if len(b) == 0 {
+		// Opus DTX (usedtx=1): silence goes unsent; the timestamp moves
+		// on, the sequence number does not (RFC 7587 §3.1.3).
+		t.dtxGap = true
+		t.dtxFrames++
+		return
+	}
+	t.dtxGap = false
 	t.seq++
 	s.queueOutLocked(outPacket{b: b, to: s.rtpDest}, false)
 	t.packets++

@@ -27,6 +27,8 @@ type rxState struct {
 	stun            uint64 // STUN messages consumed (stun.go)
 	unknownPT       uint64
 	undecodable     uint64
+	fecRecovered    uint64 // lost Opus packets rebuilt from FEC
+	plcConcealed    uint64 // lost Opus packets concealed by the decoder
 	overruns        uint64
 	cn              cnState // the peer's comfort noise (comfortnoise.go)
 	q               frameRing
@@ -199,6 +201,7 @@ func (s *Session) jbMaxSamples() int {
 func (s *Session) setFormatLocked(ptime time.Duration, c payloadCodec) error {
 	if ptime == s.ptime && s.codec.sameFormat(&c) {
 		s.codec.pt = c.pt
+		c.close() // the running codec keeps its state
 		return nil
 	}
 	// The configured maximum is at 8 kHz; wideband frames are larger.
@@ -210,9 +213,10 @@ func (s *Session) setFormatLocked(ptime time.Duration, c payloadCodec) error {
 	maxFrame := min(s.jbMaxSamples(), maxFrameSamples) * rate / audio.SampleRate
 	jcfg := s.cfg.Jitter
 	jcfg.FrameDuration = ptime
-	if c.wide {
+	if c.wide || c.op != nil {
 		// The jitter buffer counts time in samples: G.722's timestamps
-		// are doubled on the way in (payloadCodec.jitterTS).
+		// are doubled on the way in (payloadCodec.jitterTS); Opus' clock
+		// is its sample rate.
 		jcfg.ClockRate = uint32(c.sampleRate())
 		jcfg.MaxFrameSamples = maxSamples
 		jcfg.Decode = c.decode
@@ -228,6 +232,7 @@ func (s *Session) setFormatLocked(ptime time.Duration, c payloadCodec) error {
 	s.allocFramesLocked(maxFrame)
 	s.jb = jb
 	s.ptime = ptime
+	s.codec.close()
 	s.codec = c
 	s.frameSamples = fs
 	s.tsPerFrame = c.frameTicks(ptime)
@@ -267,13 +272,19 @@ func (s *Session) SSRC() uint32 { return s.ssrc }
 // does not send (recvonly, inactive; RFC 3264 §8.4 hold) stops media at the
 // next frame, leaving only a keep-alive every IdleKeepAlive (RFC 6263), and
 // one that sends resumes it; RTCP goes on either way (RFC 3264 §5.1). A new signalled address resets symmetric-RTP latching. The
-// codec must be PCMU, PCMA or G.722 (an error wraps g711.ErrCodec and
-// nothing changes). A ptime change, or a change between G.711 and G.722
-// (8 and 16 kHz audio, SampleRate), empties the audio queues.
+// codec must be PCMU, PCMA, G.722 or, in a build with the tag opus, Opus
+// (an error wraps g711.ErrCodec, and opus.ErrUnavailable for Opus without
+// the tag, and nothing changes); Opus is sent as p.RemoteFmtp asks. A
+// ptime change, or a change of codec kind (8, 16 or 48 kHz audio,
+// SampleRate; for Opus also of the peer's fmtp), empties the audio queues.
 func (s *Session) SetRemote(p sdp.MediaParams) error {
-	codec, err := newPayloadCodec(p.Codec)
+	codec, err := newPayloadCodec(p.Codec, p.RemoteFmtp)
 	if err != nil {
 		return err
+	}
+	if codec.op != nil && s.cfg.HostSampleRate != 0 {
+		codec.close()
+		return fmt.Errorf("%w: Opus needs HostSampleRate 0 (48 kHz frames), not %d", ErrSessionConfig, s.cfg.HostSampleRate)
 	}
 	ptime := sendPtime(p.RemotePtime, p.RemoteMaxPtime)
 	rtcpAddr := p.RemoteRTCP
@@ -286,9 +297,11 @@ func (s *Session) SetRemote(p sdp.MediaParams) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
+		codec.close()
 		return ErrSessionClosed
 	}
 	if err := s.setFormatLocked(ptime, codec); err != nil {
+		codec.close()
 		return err
 	}
 	s.pt = p.Codec.PayloadType
@@ -348,6 +361,9 @@ func (s *Session) Close() error {
 			_ = s.socks.Send(bye, dest, onRTCP)
 		}
 		s.closeErr = s.socks.close()
+		s.mu.Lock()
+		s.codec.close() // libopus' state
+		s.mu.Unlock()
 		close(s.dtmfCh)
 	})
 	return s.closeErr

@@ -128,8 +128,9 @@ func TestSessionDTLSWrongFingerprint(t *testing.T) {
 func TestSessionDTLSDemux(t *testing.T) {
 	ctx := testCtx(t)
 	ports := testPorts(t)
-	a := newTestSession(t, rtp.SessionConfig{Ports: ports})
-	b := newTestSession(t, rtp.SessionConfig{Ports: ports})
+	// a sends no silence and no keep-alive: every packet b gets is the test's.
+	a := newTestSession(t, rtp.SessionConfig{Ports: ports, SuppressSilence: true, IdleKeepAlive: -1})
+	b := newTestSession(t, rtp.SessionConfig{Ports: ports, SuppressSilence: true, IdleKeepAlive: -1})
 	connect(t, a, b, false)
 	conn, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(netip.AddrPortFrom(loopback, b.LocalAddr().Port())))
 	require.NoError(t, err)

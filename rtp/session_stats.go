@@ -4,7 +4,6 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/dialtone/dialtone/rtp/audio"
 	"github.com/dialtone/dialtone/rtp/jitter"
 	"github.com/dialtone/dialtone/rtp/sdp"
 	"github.com/dialtone/dialtone/rtp/srtp"
@@ -50,6 +49,11 @@ type SessionStats struct {
 	// Malformed, UnknownPayload and Undecodable count received RTP packets
 	// ignored; SendErrors and ReadErrors socket errors.
 	Malformed, UnknownPayload, Undecodable uint64
+	// OpusFECRecovered counts lost Opus packets rebuilt from the next
+	// packet's in-band FEC, OpusConcealed the ones before them in a gap
+	// concealed by the Opus decoder, OpusDTXFrames the frames Opus DTX did
+	// not send (usedtx=1).
+	OpusFECRecovered, OpusConcealed, OpusDTXFrames uint64
 	// STUNReceived counts STUN messages read on the media sockets (first
 	// byte 0-3, RFC 7983) and consumed: answers to DiscoverMapping and
 	// anything else of STUN; they are never counted as Malformed.
@@ -106,6 +110,9 @@ func (s *Session) statsLocked() SessionStats {
 		STUNReceived:         s.rx.stun,
 		UnknownPayload:       s.rx.unknownPT,
 		Undecodable:          s.rx.undecodable,
+		OpusFECRecovered:     s.rx.fecRecovered,
+		OpusConcealed:        s.rx.plcConcealed,
+		OpusDTXFrames:        s.tx.dtxFrames,
 		SendErrors:           s.tx.sendErrors,
 		ReadErrors:           s.readErrors.Load(),
 		DTMFPacketsSent:      s.tx.dtmfSent,
@@ -123,7 +130,7 @@ func (s *Session) statsLocked() SessionStats {
 		st.RemoteSSRC = s.remoteSSRC
 		st.PacketsLost = s.src.cumulativeLost()
 		st.FractionLost = float64(s.rtcp.reportBlocks[0].FractionLost) / 256
-		st.Jitter = time.Duration(uint64(s.src.jitterUnits()) * uint64(time.Second) / audio.SampleRate)
+		st.Jitter = time.Duration(uint64(s.src.jitterUnits()) * uint64(time.Second) / uint64(s.codec.clockRate()))
 	}
 	return st
 }

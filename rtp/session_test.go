@@ -259,7 +259,7 @@ func TestSessionClose(t *testing.T) {
 
 func TestSessionSetRemoteErrors(t *testing.T) {
 	a := newTestSession(t, rtp.SessionConfig{Ports: testPorts(t)})
-	err := a.SetRemote(sdp.MediaParams{Codec: audio.Codec{Name: "opus", PayloadType: 111, ClockRate: 48000}})
+	err := a.SetRemote(sdp.MediaParams{Codec: audio.Codec{Name: "GSM", PayloadType: 3, ClockRate: 8000}})
 	require.ErrorIs(t, err, g711.ErrCodec)
 	require.ErrorIs(t, a.WriteFrame(context.Background(), make([]int16, 161)), rtp.ErrFrameSize)
 }

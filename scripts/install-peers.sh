@@ -3,7 +3,8 @@
 # (Debian 12 packages): SIPp (sip-tester), Kamailio, baresip, tshark, sox,
 # the network tools of the tests that build namespaces (iproute2, iptables),
 # coturn (its turnserver is the STUN server of the NAT tests), ffmpeg
-# (rtp/g722 checks its G.722 codec against FFmpeg's), PostgreSQL
+# (rtp/g722 checks its G.722 codec against FFmpeg's), libopus-dev (the
+# Opus codec of builds with the tag opus), PostgreSQL
 # (proxy/location/pgstore's tests start their own server) and dnsmasq
 # (the failover tests' DNS server).
 # Idempotent: does nothing when every tool is already there.
@@ -18,6 +19,9 @@ command -v turnserver >/dev/null || need+=(coturn)
 command -v baresip >/dev/null || need+=(baresip-core)
 command -v sox >/dev/null || need+=(sox libsox-fmt-base)
 command -v ffmpeg >/dev/null || need+=(ffmpeg)
+# rtp/opus' cgo build (tag opus) links libopus.
+[ -f /usr/include/opus/opus.h ] || need+=(libopus-dev pkg-config)
+command -v pkg-config >/dev/null || need+=(pkg-config)
 command -v ss >/dev/null || need+=(iproute2)
 command -v iptables >/dev/null || need+=(iptables)
 command -v openssl >/dev/null || need+=(openssl)

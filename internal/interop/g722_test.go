@@ -101,10 +101,10 @@ func checkWide(t *testing.T, who string, heard []int16, want, notWant float64) {
 	require.Less(t, other, mediaMinLevel/10, "%s: the %.0f Hz tone", who, notWant)
 }
 
-// readDump16 reads baresip's recordings of received audio in dir as 16 kHz
-// mono 16-bit PCM (wav.Reader would bring them down to 8 kHz, which cuts
-// our tones); nil while there is none.
-func readDump16(t *testing.T, dir string) []int16 {
+// readDumpAt reads baresip's recordings of received audio in dir as mono
+// 16-bit PCM at rate (wav.Reader would bring 16 or 48 kHz down to 8 kHz,
+// which cuts our tones), a stereo one down-mixed; nil while there is none.
+func readDumpAt(t *testing.T, dir string, rate int) []int16 {
 	t.Helper()
 	files, _ := filepath.Glob(filepath.Join(dir, "dump-*-dec.wav"))
 	var all []int16
@@ -116,13 +116,18 @@ func readDump16(t *testing.T, dir string) []int16 {
 		if fmtAt < 0 || dataAt < 0 || len(b) < fmtAt+24 {
 			continue
 		}
-		rate := binary.LittleEndian.Uint32(b[fmtAt+12:])
+		got := binary.LittleEndian.Uint32(b[fmtAt+12:])
 		ch := binary.LittleEndian.Uint16(b[fmtAt+10:])
-		require.Equal(t, uint32(g722.SampleRate), rate, "%s: sample rate", name)
-		require.Equal(t, uint16(1), ch, "%s: channels", name)
+		require.Equal(t, uint32(rate), got, "%s: sample rate", name)
+		require.True(t, ch == 1 || ch == 2, "%s: %d channels", name, ch)
 		pcm := b[dataAt+8:]
-		for i := 0; i+1 < len(pcm); i += 2 {
-			all = append(all, int16(binary.LittleEndian.Uint16(pcm[i:])))
+		step := 2 * int(ch) // a stereo recording (Opus decodes to 2) is down-mixed
+		for i := 0; i+step <= len(pcm); i += step {
+			v := int32(int16(binary.LittleEndian.Uint16(pcm[i:])))
+			if ch == 2 {
+				v = (v + int32(int16(binary.LittleEndian.Uint16(pcm[i+2:])))) / 2
+			}
+			all = append(all, int16(v))
 		}
 	}
 	return all

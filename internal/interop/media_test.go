@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/dialtone/dialtone/rtp/audio"
-	"github.com/dialtone/dialtone/rtp/g722"
 	"github.com/dialtone/dialtone/rtp/wav"
 
 	"github.com/stretchr/testify/require"
@@ -125,8 +124,8 @@ func peak(samples []int16, hz float64) float64 {
 func waitDump(t *testing.T, ctx context.Context, dir string, rate int) []int16 {
 	t.Helper()
 	read := readDump
-	if rate == g722.SampleRate {
-		read = readDump16
+	if rate != audio.SampleRate {
+		read = func(t *testing.T, dir string) []int16 { return readDumpAt(t, dir, rate) }
 	}
 	deadline := time.Now().Add(peerWait)
 	for {

@@ -22,6 +22,8 @@ const (
 	PayloadTypePCMA = 8
 	// PayloadTypeG722 is G.722's static payload type (RFC 3551 §4.5.2).
 	PayloadTypeG722 = 9
+	// PayloadTypeOpus is the dynamic payload type Opus() uses.
+	PayloadTypeOpus = 111
 	// PayloadTypeTelephoneEvent is the default dynamic payload type for RFC 4733 events.
 	PayloadTypeTelephoneEvent = 101
 )
@@ -47,4 +49,13 @@ func G722() Codec {
 // TelephoneEvent is RFC 4733 named telephone events 0-15 (DTMF) at 8 kHz.
 func TelephoneEvent() Codec {
 	return Codec{Name: "telephone-event", PayloadType: PayloadTypeTelephoneEvent, ClockRate: 8000, Channels: 1, Fmtp: "0-15"}
+}
+
+// Opus is Opus (RFC 7587): "opus/48000/2" in SDP whatever the audio, a
+// 48 kHz RTP clock, mono 48 kHz audio to the host. Its fmtp asks the peer
+// for in-band FEC (useinbandfec=1); a session codes FEC, DTX and the bit
+// rate the peer's own fmtp asks for. Sending and receiving it needs a build
+// with the tag opus (see rtp/opus).
+func Opus() Codec {
+	return Codec{Name: "opus", PayloadType: PayloadTypeOpus, ClockRate: 48000, Channels: 2, Fmtp: "useinbandfec=1"}
 }

@@ -225,6 +225,11 @@ type MediaParams struct {
 	// answer (RFC 3264 §6.1). Its PayloadType is the one to put in RTP
 	// headers.
 	Codec audio.Codec
+	// RemoteFmtp is the peer's own a=fmtp for Codec's payload type, empty
+	// when it sent none. Codec.Fmtp may be ours (an answer puts our
+	// parameters in); declarative parameters such as Opus' (RFC 7587 §6.1:
+	// what the peer wants to receive) are read from here.
+	RemoteFmtp string
 	// TelephoneEvent is the negotiated RFC 4733 format, if HasTelephoneEvent.
 	TelephoneEvent audio.Codec
 	// HasTelephoneEvent reports that telephone-event was negotiated.
@@ -477,6 +482,9 @@ func mediaParamsFor(idx int, remote *MediaDescription, codecs []audio.Codec, dir
 			p.Codec = c
 			break
 		}
+	}
+	if i := slices.IndexFunc(remote.Formats, func(f audio.Codec) bool { return f.PayloadType == p.Codec.PayloadType }); i >= 0 {
+		p.RemoteFmtp = remote.Formats[i].Fmtp
 	}
 	// Prefer the telephone-event at the audio codec's clock rate (RFC 4733 §2.1).
 	i := slices.IndexFunc(codecs, func(c audio.Codec) bool { return isTelephoneEvent(c) && c.ClockRate == p.Codec.ClockRate })

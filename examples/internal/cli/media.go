@@ -8,6 +8,7 @@ import (
 	"github.com/dialtone/dialtone/rtp"
 
 	"github.com/dialtone/dialtone/rtp/audio"
+	"github.com/dialtone/dialtone/rtp/opus"
 	"github.com/dialtone/dialtone/rtp/srtp"
 	"github.com/dialtone/dialtone/ua"
 )
@@ -22,7 +23,7 @@ type MediaFlags struct {
 // AddMediaFlags adds -codecs, -srtp and -no-symmetric to fs.
 func AddMediaFlags(fs *flag.FlagSet) *MediaFlags {
 	return &MediaFlags{
-		codecs: fs.String("codecs", "pcmu,pcma", "audio codecs offered and accepted, in preference order: pcmu, pcma, g722 (telephone-event is always added)"),
+		codecs: fs.String("codecs", "pcmu,pcma", "audio codecs offered and accepted, in preference order: pcmu, pcma, g722, opus (opus in a build with -tags opus; telephone-event is always added)"),
 		srtp:   fs.String("srtp", "", "SRTP policy: off, optional (RTP/AVP with a=crypto), mandatory (RTP/SAVP), dtls (UDP/TLS/RTP/SAVP keyed by DTLS-SRTP) (default: off, mandatory for sips:)"),
 		noSymmetric: fs.Bool("no-symmetric", false,
 			"send RTP only where the peer's SDP says, never to the source its RTP comes from (symmetric RTP off; for checking what a peer announces)"),
@@ -46,7 +47,7 @@ func (m *MediaFlags) Apply(mc *ua.MediaConfig) error {
 }
 
 // ParseCodecs parses a comma-separated list of codec names (pcmu, pcma,
-// g722) into the codecs to offer, in that order, with telephone-event
+// g722, opus: the last only in a build with the tag opus) into the codecs to offer, in that order, with telephone-event
 // last.
 func ParseCodecs(s string) ([]audio.Codec, error) {
 	var out []audio.Codec
@@ -65,9 +66,12 @@ func ParseCodecs(s string) ([]audio.Codec, error) {
 		case "g722":
 			out = append(out, audio.G722())
 		case "opus":
-			return nil, Usagef("-codecs: opus is not implemented yet")
+			if !opus.Available {
+				return nil, Usagef("-codecs: %v", opus.ErrUnavailable)
+			}
+			out = append(out, audio.Opus())
 		default:
-			return nil, Usagef("-codecs %q: unknown codec %q (want pcmu, pcma, g722)", s, name)
+			return nil, Usagef("-codecs %q: unknown codec %q (want pcmu, pcma, g722, opus)", s, name)
 		}
 	}
 	return append(out, audio.TelephoneEvent()), nil

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/dialtone/dialtone/rtp/audio"
+	"github.com/dialtone/dialtone/rtp/opus"
 	"github.com/dialtone/dialtone/rtp/srtp"
 	"github.com/dialtone/dialtone/ua"
 )
@@ -28,7 +29,7 @@ func TestMediaFlags(t *testing.T) {
 		{[]string{"-srtp", "dtls"}, []string{"PCMU", "PCMA", "telephone-event"}, srtp.PolicyDTLS, false, false},
 		{[]string{"-srtp", "maybe"}, nil, 0, true, false},
 		{[]string{"-codecs", "g729"}, nil, 0, true, false},
-		{[]string{"-codecs", "opus"}, nil, 0, true, false},
+		{[]string{"-codecs", "opus,g722"}, []string{"opus", "G722", "telephone-event"}, srtp.PolicyDefault, !opus.Available, false},
 		{[]string{"-codecs", "pcmu,pcmu"}, nil, 0, true, false},
 		{[]string{"-codecs", ""}, nil, 0, true, false},
 		{[]string{"-no-symmetric"}, []string{"PCMU", "PCMA", "telephone-event"}, srtp.PolicyDefault, false, true},

@@ -1,0 +1,143 @@
+//go:build interop && opus
+
+package interop
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/dialtone/dialtone/rtp"
+	"github.com/dialtone/dialtone/rtp/audio"
+	"github.com/dialtone/dialtone/rtp/opus"
+	"github.com/dialtone/dialtone/rtp/wav"
+	"github.com/dialtone/dialtone/transport"
+	"github.com/dialtone/dialtone/ua"
+)
+
+// Tones of the Opus tests.
+const (
+	opusPeerTone = 2500
+	opusOurTone  = 1200
+)
+
+// startOpusBaresip is startMediaBaresip with the opus module only, 48 kHz
+// audio, playing a tone of hz.
+func startOpusBaresip(t *testing.T, ctx context.Context, name string, hz int) *mediaBaresip {
+	t.Helper()
+	b, rec := launchBaresip(t, ctx, baresipSpec{user: name, dirPrefix: "dtop", toneHz: hz, toneLen: 60 * time.Second,
+		rate: opus.SampleRate, maxCalls: 2, codecs: []string{"opus"}, record: true, jitterDelay: "5-10",
+		account: fmt.Sprintf("<sip:%s@127.0.0.1>;answermode=auto;audio_codecs=opus/48000/2;medianat=;mediaenc=;regint=0", name)})
+	return &mediaBaresip{baresip: b, rec: rec}
+}
+
+// opusUA is a UA preferring Opus, on loopback; onCall answers incoming
+// calls (nil: none expected).
+func opusUA(t *testing.T, onCall func(ctx context.Context, ic *ua.IncomingCall)) *ua.UA {
+	t.Helper()
+	u, err := ua.New(ua.Config{
+		Listen:   []ua.ListenConfig{{Network: transport.UDP, Addr: "127.0.0.1:0"}},
+		Resolver: transport.StaticResolver{},
+		Media: ua.MediaConfig{IP: netip.MustParseAddr("127.0.0.1"),
+			Codecs: []audio.Codec{audio.Opus(), audio.PCMU(), audio.TelephoneEvent()}},
+		OnCall:  onCall,
+		OnEvent: func(e ua.Event) { t.Logf("event: %s", e) },
+	})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = u.Close() })
+	return u
+}
+
+// talkOpus plays our tone at 48 kHz on s for mediaSeconds and returns
+// what it heard meanwhile.
+func talkOpus(t *testing.T, ctx context.Context, s *rtp.Session) []int16 {
+	t.Helper()
+	require.Equal(t, opus.SampleRate, s.SampleRate(), "the host gets 48 kHz audio on an Opus call")
+	require.Equal(t, opus.FrameSamples, s.FrameSamples())
+	g, err := wav.NewToneGenerator(wav.ToneConfig{Frequency: opusOurTone, SampleRate: opus.SampleRate, FrameSamples: opus.FrameSamples})
+	require.NoError(t, err)
+	frames := mediaSeconds * 1000 / 20
+	playErr := make(chan error, 1)
+	go func() { playErr <- s.Play(ctx, &limited{src: g, n: frames}) }()
+	var heard []int16
+	for range frames {
+		var err error
+		heard, err = s.ReadFrame(ctx, heard)
+		require.NoError(t, err)
+	}
+	require.NoError(t, <-playErr)
+	st := s.Stats()
+	t.Logf("our session: sent %d packets (%d octets), received %d, lost %d, undecodable %d, FEC %d", st.PacketsSent, st.OctetsSent, st.PacketsReceived, st.PacketsLost, st.Undecodable, st.OpusFECRecovered)
+	require.Positive(t, st.PacketsReceived)
+	require.Zero(t, st.Undecodable)
+	return heard
+}
+
+// checkOpus checks that heard (48 kHz) holds want and not notWant.
+func checkOpus(t *testing.T, who string, heard []int16, want, notWant float64) {
+	t.Helper()
+	level := func(hz float64) float64 {
+		const win = opus.SampleRate / 10
+		best := 0.0
+		for i := 0; i+win <= len(heard); i += win / 2 {
+			best = max(best, wav.ToneLevel(heard[i:i+win], hz, opus.SampleRate))
+		}
+		return best
+	}
+	got, other := level(want), level(notWant)
+	t.Logf("%s heard %.0f Hz at %.4f (%.0f Hz at %.6f) in %.1f s", who, want, got, notWant, other, float64(len(heard))/opus.SampleRate)
+	require.Greater(t, got, mediaMinLevel, "%s: the %.0f Hz tone", who, want)
+	require.Less(t, other, mediaMinLevel/10, "%s: the %.0f Hz tone", who, notWant)
+}
+
+// TestOpusToBaresip: our UA, preferring Opus, calls baresip (opus only,
+// 48 kHz). The call has opus/48000/2, our host reads and writes 48 kHz
+// frames, and each side hears the other's tone.
+func TestOpusToBaresip(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(t.Context(), peerTestTimeout)
+	defer cancel()
+	b := startOpusBaresip(t, ctx, "opusb", opusPeerTone)
+	u := opusUA(t, nil)
+	c, err := u.Dial(ctx, b.uri(), ua.DialOptions{})
+	require.NoError(t, err, "Dial baresip")
+	p, ok := c.MediaParams()
+	require.True(t, ok)
+	t.Logf("negotiated %s/%d fmtp %q; baresip's answer:\n%s", p.Codec.Name, p.Codec.PayloadType, p.RemoteFmtp, c.RemoteSDP())
+	require.Equal(t, "opus", p.Codec.Name)
+	require.Contains(t, string(c.RemoteSDP()), "opus/48000/2")
+
+	heard := talkOpus(t, ctx, c.Media())
+	require.NoError(t, c.Hangup(ctx))
+	checkOpus(t, "we", heard, opusPeerTone, opusOurTone)
+	checkOpus(t, "baresip", waitDump(t, ctx, b.rec, opus.SampleRate), opusOurTone, opusPeerTone)
+}
+
+// TestOpusFromBaresip: baresip (opus only) calls our UA, which answers
+// with Opus; tones both ways as in TestOpusToBaresip.
+func TestOpusFromBaresip(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(t.Context(), peerTestTimeout)
+	defer cancel()
+	b := startOpusBaresip(t, ctx, "opusc", opusPeerTone)
+	calls := make(chan *ua.Call, 1)
+	u := opusUA(t, answerInto(t, calls))
+	addr := u.Addrs()
+	require.NotEmpty(t, addr)
+	c := b.dialUs(t, ctx, "sip:opus@"+addr[0].String(), calls)
+	p, ok := c.MediaParams()
+	require.True(t, ok)
+	require.Equal(t, "opus", p.Codec.Name)
+	t.Logf("baresip's fmtp %q", p.RemoteFmtp)
+	require.True(t, strings.Contains(string(c.LocalSDP()), "opus/48000/2"), "our answer:\n%s", c.LocalSDP())
+
+	heard := talkOpus(t, ctx, c.Media())
+	require.NoError(t, c.Hangup(ctx))
+	checkOpus(t, "we", heard, opusPeerTone, opusOurTone)
+	checkOpus(t, "baresip", waitDump(t, ctx, b.rec, opus.SampleRate), opusOurTone, opusPeerTone)
+}

@@ -1,0 +1,26 @@
+//go:build !opus || !cgo
+
+package rtp_test
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/dialtone/dialtone/rtp"
+	"github.com/dialtone/dialtone/rtp/audio"
+	"github.com/dialtone/dialtone/rtp/g711"
+	"github.com/dialtone/dialtone/rtp/opus"
+	"github.com/dialtone/dialtone/rtp/sdp"
+)
+
+// Without the build tag opus, an Opus call is refused with an error that
+// says what is missing, and the session keeps its codec.
+func TestSessionOpusNeedsTag(t *testing.T) {
+	a := newTestSession(t, rtp.SessionConfig{Ports: testPorts(t)})
+	err := a.SetRemote(sdp.MediaParams{Codec: audio.Opus()})
+	require.ErrorIs(t, err, g711.ErrCodec)
+	require.ErrorIs(t, err, opus.ErrUnavailable)
+	require.Contains(t, err.Error(), "-tags opus")
+	require.Equal(t, audio.SampleRate, a.SampleRate())
+}
