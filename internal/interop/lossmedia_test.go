@@ -96,57 +96,86 @@ func TestMOSUnderLoss(t *testing.T) {
 	}
 }
 
-// TestPeerVanishes cuts the caller off in the middle of a call with media:
-// from then on the callee's namespace drops every datagram from the
-// caller's address, as when the caller's uplink is gone. The callee, dial
-// with -rtp-timeout, ends the call between vanishRTPTimeout and 1.25
-// times it after the cut (the check runs every quarter of the timeout),
-// says why, and stops cleanly (exit status 0) when told to. Its BYE still
-// reaches the caller — which ends the call as hung up by the peer, the
-// moment we time the hang-up by — but the 200 back is lost: the callee
-// reports its BYE timed out, after Timer F (64·T1).
+// TestPeerVanishes cuts the caller off in the middle of a call with media;
+// the callee, dial with -rtp-timeout, must end the call between
+// vanishRTPTimeout and 1.25 times it after the cut (the check runs every
+// quarter of the timeout), say why, and stop cleanly (exit status 0) when
+// told to. Two ways to vanish:
+//
+//   - uplink lost: from the cut the callee's namespace drops every
+//     datagram from the caller. The callee's BYE still reaches the caller
+//     — which ends the call as hung up by the peer, the moment we time the
+//     hang-up by, and exits — but the 200 back is lost: the callee reports
+//     its BYE timed out, after Timer F (64·T1).
+//   - link down: the caller's end of the veth pair is set down (ip link
+//     set down), nothing passes either way; the hang-up is timed by the
+//     callee's "ended" line, which comes once its BYE has failed or timed
+//     out (Timer F at most). The caller, which never hears of it, is
+//     stopped.
 func TestPeerVanishes(t *testing.T) {
 	requireRootTools(t)
 	ctx, cancel := context.WithTimeout(t.Context(), vanishTimeout)
 	defer cancel()
 	dial := buildExample(t, ctx, "dial")
-	pair := newLossyPair(t, ctx, 0)
-	callee := netip.AddrPortFrom(pair.ip[0], mediaLossCallee)
-	dir := artifacts(t)
-	calleeOut := filepath.Join(dir, "callee.out")
-	d := startDaemon(t, "dial callee", calleeOut, "ip", "netns", "exec", pair.ns[0], dial,
-		"-listen", callee.String(), "-answer-after", "0", "-t1", dialT1.String(),
-		"-rtp-timeout", vanishRTPTimeout.String())
-	waitUDP(t, ctx, d.cmd.Process.Pid, callee)
-	callerOut := filepath.Join(dir, "caller.out")
-	c := startDaemon(t, "dial caller", callerOut, "ip", "netns", "exec", pair.ns[1], dial,
-		"-listen", netip.AddrPortFrom(pair.ip[1], 0).String(), "-t1", dialT1.String(), "sip:dial@"+callee.String())
-	defer func() { logTails(t, callerOut, calleeOut) }()
+	for _, linkDown := range []bool{false, true} {
+		name := "uplink lost"
+		if linkDown {
+			name = "link down"
+		}
+		t.Run(name, func(t *testing.T) {
+			pair := newLossyPair(t, ctx, 0)
+			callee := netip.AddrPortFrom(pair.ip[0], mediaLossCallee)
+			dir := artifacts(t)
+			calleeOut := filepath.Join(dir, "callee.out")
+			d := startDaemon(t, "dial callee", calleeOut, "ip", "netns", "exec", pair.ns[0], dial,
+				"-listen", callee.String(), "-answer-after", "0", "-t1", dialT1.String(),
+				"-rtp-timeout", vanishRTPTimeout.String())
+			waitUDP(t, ctx, d.cmd.Process.Pid, callee)
+			callerOut := filepath.Join(dir, "caller.out")
+			c := startDaemon(t, "dial caller", callerOut, "ip", "netns", "exec", pair.ns[1], dial,
+				"-listen", netip.AddrPortFrom(pair.ip[1], 0).String(), "-t1", dialT1.String(), "sip:dial@"+callee.String())
+			defer func() { logTails(t, callerOut, calleeOut) }()
 
-	waitLine(t, ctx, calleeOut, 20*time.Second, "confirmed ")
-	time.Sleep(time.Second) // media flows both ways for a while
-	out, err := exec.CommandContext(ctx, "ip", "netns", "exec", pair.ns[0], "iptables", "-I", "INPUT", "1",
-		"-s", pair.ip[1].String(), "-j", "DROP").CombinedOutput()
-	require.NoError(t, err, "iptables: %s", out)
-	cut := time.Now()
+			waitLine(t, ctx, calleeOut, 20*time.Second, "confirmed ")
+			time.Sleep(time.Second) // media flows both ways for a while
+			cmd := []string{"ip", "netns", "exec", pair.ns[0], "iptables", "-I", "INPUT", "1", "-s", pair.ip[1].String(), "-j", "DROP"}
+			if linkDown {
+				cmd = []string{"ip", "-n", pair.ns[1], "link", "set", pair.veth[1], "down"}
+			}
+			out, err := exec.CommandContext(ctx, cmd[0], cmd[1:]...).CombinedOutput()
+			require.NoError(t, err, "%s: %s", strings.Join(cmd, " "), out)
+			cut := time.Now()
 
-	bye := waitLine(t, ctx, callerOut, 2*vanishRTPTimeout, " ended call=")
-	took := time.Since(cut)
-	t.Logf("caller: %q %s after the cut", bye, took.Round(time.Millisecond))
-	require.Contains(t, bye, "hung up by peer", "the callee's BYE")
-	require.GreaterOrEqual(t, took, vanishRTPTimeout, "hung up before the RTP timeout")
-	require.Less(t, took, vanishRTPTimeout*5/4+500*time.Millisecond, "hung up late")
-
-	ended := waitLine(t, ctx, calleeOut, 64*dialT1+2*time.Second, " ended call=")
-	t.Logf("callee: %q", ended)
-	require.Contains(t, ended, "failed: no RTP or RTCP from the peer within the RTP timeout")
-	require.Contains(t, ended, "(BYE timed out", "the 200 to the BYE was lost")
-	q := waitQuality(t, ctx, calleeOut)
-	t.Logf("callee's quality: %v", q)
-	require.Positive(t, qInt(t, q, "received"), "RTP flowed before the cut")
-	d.stop()
-	require.NoError(t, exitErrOrNil(d.err), "the callee stops cleanly")
-	require.NoError(t, exitErrOrNil(waitExit(t, c)), "the caller stops once its call ends")
+			if !linkDown {
+				bye := waitLine(t, ctx, callerOut, 2*vanishRTPTimeout, " ended call=")
+				took := time.Since(cut)
+				t.Logf("caller: %q %s after the cut", bye, took.Round(time.Millisecond))
+				require.Contains(t, bye, "hung up by peer", "the callee's BYE")
+				require.GreaterOrEqual(t, took, vanishRTPTimeout, "hung up before the RTP timeout")
+				require.Less(t, took, vanishRTPTimeout*5/4+time.Second, "hung up late (a second for a loaded machine)")
+			}
+			ended := waitLine(t, ctx, calleeOut, vanishRTPTimeout*5/4+64*dialT1+2*time.Second, " ended call=")
+			took := time.Since(cut)
+			t.Logf("callee: %q %s after the cut", ended, took.Round(time.Millisecond))
+			require.Contains(t, ended, "failed: no RTP or RTCP from the peer within the RTP timeout")
+			require.GreaterOrEqual(t, took, vanishRTPTimeout, "hung up before the RTP timeout")
+			if !linkDown {
+				require.Contains(t, ended, "(BYE timed out", "the 200 to the BYE was lost")
+			}
+			q := waitQuality(t, ctx, calleeOut)
+			t.Logf("callee's quality: %v", q)
+			require.Positive(t, qInt(t, q, "received"), "RTP flowed before the cut")
+			d.stop()
+			require.NoError(t, exitErrOrNil(d.err), "the callee stops cleanly")
+			if linkDown {
+				require.False(t, c.exited(), "the caller, cut off, still holds the call")
+				c.stop()
+				require.NoError(t, exitErrOrNil(c.err), "the caller stops cleanly")
+			} else {
+				require.NoError(t, exitErrOrNil(waitExit(t, c)), "the caller stops once its call ends")
+			}
+		})
+	}
 }
 
 // waitExit waits for a daemon that ends by itself, at most stopTimeout,

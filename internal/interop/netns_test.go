@@ -27,8 +27,9 @@ import (
 // with EPERM instead. Nothing leaves the pair: the addresses (198.18.0.0/15,
 // the benchmarking range of RFC 2544) exist only on its two ends.
 type lossyPair struct {
-	ns [2]string     // namespace names
-	ip [2]netip.Addr // the address of each end
+	ns   [2]string     // namespace names
+	ip   [2]netip.Addr // the address of each end
+	veth [2]string     // the interface of each end
 }
 
 // lossyPairs numbers the pairs of one test process, for unique names.
@@ -55,6 +56,7 @@ func newLossyPair(t *testing.T, ctx context.Context, loss float64) *lossyPair {
 		ip: [2]netip.Addr{netip.AddrFrom4([4]byte{198, 18, byte(n), 1}), netip.AddrFrom4([4]byte{198, 18, byte(n), 2})},
 	}
 	veth := [2]string{"vdt" + id + "x", "vdt" + id + "y"} // at most 15 bytes
+	p.veth = veth
 	run := func(args ...string) {
 		t.Helper()
 		out, err := exec.CommandContext(ctx, "ip", args...).CombinedOutput()
