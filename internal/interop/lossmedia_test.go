@@ -10,8 +10,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -250,4 +252,95 @@ func qPercent(t *testing.T, q map[string]string, k string) float64 {
 	f, err := strconv.ParseFloat(strings.TrimSuffix(q[k], "%"), 64)
 	require.NoError(t, err, "quality %s=%q", k, q[k])
 	return f / 100
+}
+
+// mediaCallsPerRate is the number of calls with media at each SIP loss
+// rate of TestMediaCallsUnderLoss, mediaCallsParallel at a time, each
+// mediaCallsLength long; the RTP loss is mediaCallsRTPLoss throughout.
+const (
+	mediaCallsPerRate  = 12
+	mediaCallsParallel = 4
+	mediaCallsLength   = 4 * time.Second
+	mediaCallsRTPLoss  = 0.05
+)
+
+// TestMediaCallsUnderLoss: dial calls dial with media, mediaCallsPerRate
+// calls at each SIP loss rate of lossCallsRates (10, 20, 30 % each way)
+// with 5 % of RTP and RTCP lost each way. Every call must be set up and
+// hung up with its BYE answered (dial's T1 100 ms: see dialT1), and the
+// RTP loss each side measures over all calls must be 5 % (within four
+// standard deviations); the MOS is logged per rate.
+func TestMediaCallsUnderLoss(t *testing.T) {
+	requireRootTools(t)
+	ctx, cancel := context.WithTimeout(t.Context(), mediaLossTimeout)
+	defer cancel()
+	dial := buildExample(t, ctx, "dial")
+	for _, rate := range lossCallsRates {
+		t.Run(fmt.Sprintf("sip %.0f%%", 100*rate), func(t *testing.T) {
+			pair := newLossyPair(t, ctx, 0)
+			pair.setLoss(t, ctx, fmt.Sprintf("%d:%d", mediaLossCallee, mediaLossCallee+mediaCallsPerRate), rate, mediaCallsRTPLoss)
+			callee := netip.AddrPortFrom(pair.ip[0], mediaLossCallee)
+			dir := artifacts(t)
+			calleeOut := filepath.Join(dir, "callee.out")
+			d := startDaemon(t, "dial callee", calleeOut, "ip", "netns", "exec", pair.ns[0], dial,
+				"-listen", callee.String(), "-answer-after", "0", "-t1", dialT1.String())
+			waitUDP(t, ctx, d.cmd.Process.Pid, callee)
+
+			outs := make([]string, mediaCallsPerRate)
+			errs := make([]error, mediaCallsPerRate)
+			sem := make(chan struct{}, mediaCallsParallel)
+			var wg sync.WaitGroup
+			for i := range outs {
+				sem <- struct{}{}
+				wg.Go(func() {
+					defer func() { <-sem }()
+					outs[i] = filepath.Join(dir, fmt.Sprintf("caller-%02d.out", i))
+					rctx, rcancel := context.WithTimeout(ctx, mediaCallsLength+dialRunTimeout)
+					defer rcancel()
+					// Each caller on its own SIP port within the SIP rule's
+					// range: the callee's port plus 1+i.
+					errs[i] = exitErrOrNil(runToFile(rctx, outs[i], "ip", "netns", "exec", pair.ns[1], dial,
+						"-listen", netip.AddrPortFrom(pair.ip[1], uint16(mediaLossCallee+1+i)).String(), "-t1", dialT1.String(),
+						"-hangup-after", mediaCallsLength.String(), "sip:dial@"+callee.String()))
+				})
+			}
+			wg.Wait()
+			defer func() { logTails(t, calleeOut) }()
+			var recv, lost int
+			var mos []float64
+			byes := map[string]int{}
+			for i, out := range outs {
+				require.NoError(t, errs[i], "caller %d (%s)", i, filepath.Base(out))
+				byes[byeOutcome(out)]++
+				q := waitQuality(t, ctx, out)
+				recv += qInt(t, q, "received")
+				lost += qInt(t, q, "lost")
+				mos = append(mos, qFloat(t, q, "mos"))
+			}
+			d.stop()
+			require.NoError(t, exitErrOrNil(d.err), "callee dial's exit")
+			for _, l := range d.logLines(" quality call=") {
+				_, rest, _ := strings.Cut(l, ": ")
+				q := map[string]string{}
+				for f := range strings.FieldsSeq(rest) {
+					if k, v, ok := strings.Cut(f, "="); ok {
+						q[k] = v
+					}
+				}
+				recv += qInt(t, q, "received")
+				lost += qInt(t, q, "lost")
+				mos = append(mos, qFloat(t, q, "mos"))
+			}
+			n := float64(recv + lost)
+			loss := float64(lost) / n
+			slices.Sort(mos)
+			t.Logf("FIGURE SIP %.0f %% / RTP %.0f %% loss each way: %d calls, BYEs %v; RTP loss measured %.2f %% over %.0f packets; MOS min %.2f median %.2f max %.2f (%d sides); SIP datagrams dropped %d to the callee, %d to the callers",
+				100*rate, 100*mediaCallsRTPLoss, mediaCallsPerRate, byes, 100*loss, n,
+				mos[0], mos[len(mos)/2], mos[len(mos)-1], len(mos), pair.dropped(t, 0), pair.dropped(t, 1))
+			require.Equal(t, mediaCallsPerRate, byes["answered"], "every caller's BYE answered")
+			require.Len(t, mos, 2*mediaCallsPerRate, "a quality line per call at each side")
+			sigma := math.Sqrt(mediaCallsRTPLoss * (1 - mediaCallsRTPLoss) / n)
+			require.InDelta(t, mediaCallsRTPLoss, loss, 4*sigma+0.005, "measured RTP loss")
+		})
+	}
 }

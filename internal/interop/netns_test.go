@@ -140,3 +140,24 @@ func waitUDP(t *testing.T, ctx context.Context, pid int, ap netip.AddrPort) {
 		}
 	}
 }
+
+// setLoss replaces the pair's drop rules: SIP datagrams (to the ports
+// sipPorts, "5060:5079", where every end listens) dropped at sip, every
+// other UDP datagram (RTP, RTCP) at media, in both namespaces. dropped
+// counts the SIP rule's.
+func (p *lossyPair) setLoss(t *testing.T, ctx context.Context, sipPorts string, sip, media float64) {
+	t.Helper()
+	port := sipPorts
+	for _, ns := range p.ns {
+		for _, args := range [][]string{
+			{"-F", "INPUT"},
+			{"-A", "INPUT", "-p", "udp", "--dport", port, "-m", "statistic", "--mode", "random",
+				"--probability", strconv.FormatFloat(sip, 'f', -1, 64), "-j", "DROP"},
+			{"-A", "INPUT", "-p", "udp", "!", "--dport", port, "-m", "statistic", "--mode", "random",
+				"--probability", strconv.FormatFloat(media, 'f', -1, 64), "-j", "DROP"},
+		} {
+			out, err := exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", ns, "iptables"}, args...)...).CombinedOutput()
+			require.NoError(t, err, "iptables %s in %s: %s", strings.Join(args, " "), ns, out)
+		}
+	}
+}
