@@ -2,8 +2,12 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"fmt"
 	"net"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
@@ -11,6 +15,8 @@ import (
 	"github.com/dialtone/dialtone/examples/internal/cli"
 	"github.com/dialtone/dialtone/examples/internal/clitest"
 	"github.com/dialtone/dialtone/examples/internal/usagetest"
+	"github.com/dialtone/dialtone/transport"
+	"github.com/dialtone/dialtone/ua"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -23,7 +29,7 @@ func TestUsage(t *testing.T) {
 			"trace", "pcap", "hangup-after", "listen", "aor", "pass", "registrar", "play", "record", "no-media", "quiet",
 			"transport", "tls-ca", "tls-cert", "tls-key", "tls-insecure", "stun", "keepalive",
 
-			"outbound", "alt-proxy", "alt-outbound", "dual-register", "dns", "failover-after", "probe-interval"})
+			"outbound", "alt-proxy", "alt-outbound", "dual-register", "dns", "failover-after", "probe-interval", "rtp-timeout"})
 }
 
 // TestParseErrors: wrong command lines are usage errors (exit status 2)
@@ -40,6 +46,7 @@ func TestParseErrors(t *testing.T) {
 		{Args: []string{"-dtmf-after", "1s"}, Want: "-dtmf-after needs -dtmf digits"},
 		{Args: []string{"-dtmf", "12x"}, Want: "-dtmf \"12x\""},
 		{Args: []string{"-hold-after", "-1s"}, Want: "-hold-after -1s: want a duration of 0 or more"},
+		{Args: []string{"-rtp-timeout", "-1s", "-listen", "127.0.0.1:0"}, Want: "-rtp-timeout -1s: want a duration of 0 or more"},
 		{Args: []string{"-transport", "sctp", "-listen", "127.0.0.1:0"}, Want: "-transport \"sctp\": want udp, tcp, tls, ws or wss"},
 		{Args: []string{"-tls-key", "k.pem", "-listen", "127.0.0.1:0"}, Want: "-tls-cert and -tls-key go together"},
 		{Args: []string{"-alt-proxy", "sip:b.test"}, Want: "need a line (-aor)"},
@@ -74,4 +81,49 @@ func TestPortInUse(t *testing.T) {
 	var msg bytes.Buffer
 	require.Equal(t, cli.ExitError, cli.Report(&msg, "dial", err))
 	require.Equal(t, "dial: cannot listen on udp "+addr+": address already in use (another program has the port; pick another with -listen)\n", msg.String())
+}
+
+// TestRTPTimeout: a caller that vanishes after the answer (its SDP names
+// a port from which nothing is ever sent, and it never sends BYE) is hung
+// up by -rtp-timeout, dial says why and with what quality, and stops
+// cleanly.
+func TestRTPTimeout(t *testing.T) {
+	const timeout = time.Second
+	p := clitest.Start(t, run, "-listen", "127.0.0.1:0", "-answer-after", "0", "-rtp-timeout", timeout.String())
+	line := p.Stdout.WaitFor(t, "call me at ")
+	target := strings.TrimSpace(line[strings.Index(line, "sip:"):])
+
+	caller, err := ua.New(ua.Config{
+		Listen: []ua.ListenConfig{{Network: transport.UDP, Addr: "127.0.0.1:0"}},
+		Media:  ua.MediaConfig{DisableMedia: true},
+	})
+	require.NoError(t, err)
+	defer caller.Close()
+	silent, err := net.ListenPacket("udp", "127.0.0.1:0") // where dial's RTP goes; nothing comes back
+	require.NoError(t, err)
+	defer silent.Close()
+	port := silent.LocalAddr().(*net.UDPAddr).Port
+	ctx, cancel := context.WithTimeout(t.Context(), clitest.WaitTimeout)
+	defer cancel()
+	start := time.Now()
+	c, err := caller.Dial(ctx, target, ua.DialOptions{SDP: fmt.Appendf(nil,
+		"v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio %d RTP/AVP 0\r\na=sendrecv\r\n", port)})
+	require.NoError(t, err)
+	ended := p.Stdout.WaitFor(t, "ended call="+c.CallID())
+	took := time.Since(start)
+	require.Contains(t, ended, "failed: no RTP or RTCP from the peer within the RTP timeout")
+	// The check runs every quarter of the timeout: the call ends between
+	// the timeout and 1.25 times it after the answer (plus scheduling).
+	require.GreaterOrEqual(t, took, timeout)
+	require.Less(t, took, timeout*3/2+500*time.Millisecond)
+	q := p.Stdout.WaitFor(t, "quality call="+c.CallID())
+	require.Contains(t, q, "received=0")
+	select { // dial's BYE ends the call at the caller too
+	case <-c.Done():
+	case <-ctx.Done():
+		t.Fatal("the caller never got dial's BYE")
+	}
+	require.ErrorIs(t, c.Err(), ua.ErrRemoteHangup)
+	require.NoError(t, caller.Close())
+	require.NoError(t, p.Stop(t))
 }

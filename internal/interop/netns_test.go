@@ -27,8 +27,9 @@ import (
 // with EPERM instead. Nothing leaves the pair: the addresses (198.18.0.0/15,
 // the benchmarking range of RFC 2544) exist only on its two ends.
 type lossyPair struct {
-	ns [2]string     // namespace names
-	ip [2]netip.Addr // the address of each end
+	ns   [2]string     // namespace names
+	ip   [2]netip.Addr // the address of each end
+	veth [2]string     // the interface of each end
 }
 
 // lossyPairs numbers the pairs of one test process, for unique names.
@@ -55,6 +56,7 @@ func newLossyPair(t *testing.T, ctx context.Context, loss float64) *lossyPair {
 		ip: [2]netip.Addr{netip.AddrFrom4([4]byte{198, 18, byte(n), 1}), netip.AddrFrom4([4]byte{198, 18, byte(n), 2})},
 	}
 	veth := [2]string{"vdt" + id + "x", "vdt" + id + "y"} // at most 15 bytes
+	p.veth = veth
 	run := func(args ...string) {
 		t.Helper()
 		out, err := exec.CommandContext(ctx, "ip", args...).CombinedOutput()
@@ -135,6 +137,27 @@ func waitUDP(t *testing.T, ctx context.Context, pid int, ap netip.AddrPort) {
 		select {
 		case <-time.After(10 * time.Millisecond):
 		case <-ctx.Done():
+		}
+	}
+}
+
+// setLoss replaces the pair's drop rules: SIP datagrams (to the ports
+// sipPorts, "5060:5079", where every end listens) dropped at sip, every
+// other UDP datagram (RTP, RTCP) at media, in both namespaces. dropped
+// counts the SIP rule's.
+func (p *lossyPair) setLoss(t *testing.T, ctx context.Context, sipPorts string, sip, media float64) {
+	t.Helper()
+	port := sipPorts
+	for _, ns := range p.ns {
+		for _, args := range [][]string{
+			{"-F", "INPUT"},
+			{"-A", "INPUT", "-p", "udp", "--dport", port, "-m", "statistic", "--mode", "random",
+				"--probability", strconv.FormatFloat(sip, 'f', -1, 64), "-j", "DROP"},
+			{"-A", "INPUT", "-p", "udp", "!", "--dport", port, "-m", "statistic", "--mode", "random",
+				"--probability", strconv.FormatFloat(media, 'f', -1, 64), "-j", "DROP"},
+		} {
+			out, err := exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", ns, "iptables"}, args...)...).CombinedOutput()
+			require.NoError(t, err, "iptables %s in %s: %s", strings.Join(args, " "), ns, out)
 		}
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/dialtone/dialtone/examples/internal/clitest"
+	"github.com/dialtone/dialtone/rtp"
 	"github.com/dialtone/dialtone/sip"
 	"github.com/dialtone/dialtone/transport"
 	"github.com/dialtone/dialtone/ua"
@@ -48,6 +49,10 @@ func TestDescribe(t *testing.T) {
 		{"caller canceled", ua.Event{Kind: ua.EventCallEnded, CallID: "c1", Err: ua.ErrCallCanceled}, "ended call=c1: caller hung up before the answer"},
 		{"we rejected", ua.Event{Kind: ua.EventCallEnded, CallID: "c1", Response: busy, Err: &ua.StatusError{Response: busy}}, "ended call=c1: rejected with 486 Busy Here"},
 		{"no ACK", ua.Event{Kind: ua.EventCallEnded, CallID: "c1", Err: ua.ErrNoACK}, "ended call=c1: failed: the peer never acknowledged the answer (no ACK), hung up"},
+		{"peer vanished: RTP timeout", ua.Event{Kind: ua.EventCallEnded, CallID: "c1", Err: ua.ErrMediaTimeout, Bye: ua.ByeTimedOut},
+			"ended call=c1: failed: no RTP or RTCP from the peer within the RTP timeout (peer gone?), hung up (BYE timed out: the peer may still hold the call)"},
+		{"peer vanished: session expired", ua.Event{Kind: ua.EventCallEnded, CallID: "c1", Err: fmt.Errorf("refresh: %w", ua.ErrSessionExpired)},
+			"ended call=c1: failed: the session expired without a refresh (peer gone?), hung up"},
 		{"other", ua.Event{Kind: ua.EventCallEnded, CallID: "c1", Err: errors.New("boom")}, "ended call=c1: failed: boom"},
 		{"dtmf rtp", ua.Event{Kind: ua.EventDTMF, CallID: "c1", Digit: '5'}, "DTMF 5 received call=c1 via=rtp"},
 		{"dtmf info", ua.Event{Kind: ua.EventDTMF, CallID: "c1", Digit: '#', DTMFInfo: true}, "DTMF # received call=c1 via=info"},
@@ -64,6 +69,32 @@ func TestDescribe(t *testing.T) {
 			if tc.e.Kind == ua.EventCallEnded && errors.Is(tc.e.Err, ua.ErrRemoteHangup) {
 				assert.NotContains(t, got, "err=", "a normal ending reads as an error")
 			}
+		})
+	}
+}
+
+// TestEventPrinterQuality: a call with media ends with its quality line
+// after the "ended" line; one without media prints none.
+func TestEventPrinterQuality(t *testing.T) {
+	q := &rtp.Quality{PacketsSent: 500, PacketsReceived: 475, PacketsLost: 25, Late: 2, Concealed: 27,
+		LossRate: 27.0 / 500, Jitter: 1500 * time.Microsecond, RTT: 2 * time.Millisecond, MOS: 3.51}
+	for _, tc := range []struct {
+		name string
+		e    ua.Event
+		want []string
+	}{
+		{"media", ua.Event{Kind: ua.EventCallEnded, CallID: "c1", Err: ua.ErrRemoteHangup, Quality: q}, []string{
+			"ended call=c1: hung up by peer",
+			"quality call=c1: sent=500 received=475 lost=25 late=2 concealed=27 loss=5.40% jitter=1.5ms rtt=2ms mos=3.51",
+		}},
+		{"no media", ua.Event{Kind: ua.EventCallEnded, CallID: "c1", Err: ua.ErrRemoteHangup}, []string{"ended call=c1: hung up by peer"}},
+		{"not an end", ua.Event{Kind: ua.EventCallConfirmed, CallID: "c1", Quality: q}, []string{"confirmed call=c1"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var lines []string
+			p := NewEventPrinter(func(f string, a ...any) { lines = append(lines, fmt.Sprintf(f, a...)) })
+			p.Print(tc.e)
+			assert.Equal(t, tc.want, lines)
 		})
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/dialtone/dialtone/ua"
 )
@@ -92,6 +93,10 @@ func EndReason(e ua.Event) string {
 			return "rejected with " + status
 		}
 		return "refused by peer: " + status
+	case errors.Is(err, ua.ErrMediaTimeout):
+		return "failed: no RTP or RTCP from the peer within the RTP timeout (peer gone?), hung up"
+	case errors.Is(err, ua.ErrSessionExpired):
+		return "failed: the session expired without a refresh (peer gone?), hung up"
 	case errors.Is(err, ua.ErrNoACK):
 		return "failed: the peer never acknowledged the answer (no ACK), hung up"
 	case errors.Is(err, ua.ErrDialogTerminated):
@@ -100,7 +105,22 @@ func EndReason(e ua.Event) string {
 	return "failed: " + err.Error()
 }
 
-// EventPrinter prints each event once with Describe: a challenged INVITE
+// DescribeQuality returns the line the example programs print after a
+// call's end when it had media: its packets, loss and E-model MOS
+// ("quality call=X: sent=… received=… lost=… late=… loss=0.4% jitter=…
+// rtt=… mos=4.38"), "" without media.
+func DescribeQuality(e ua.Event) string {
+	q := e.Quality
+	if e.Kind != ua.EventCallEnded || q == nil {
+		return ""
+	}
+	return fmt.Sprintf("quality call=%s: sent=%d received=%d lost=%d late=%d concealed=%d loss=%.2f%% jitter=%s rtt=%s mos=%.2f",
+		e.CallID, q.PacketsSent, q.PacketsReceived, q.PacketsLost, q.Late, q.Concealed, 100*q.LossRate,
+		q.Jitter.Round(time.Microsecond), q.RTT.Round(time.Microsecond), q.MOS)
+}
+
+// EventPrinter prints each event once with Describe, and a call's
+// DescribeQuality line after its end: a challenged INVITE
 // sent again (401, 407) does not print "dialing" a second time.
 type EventPrinter struct {
 	printf func(string, ...any)
@@ -142,6 +162,9 @@ func (p *EventPrinter) Print(e ua.Event) {
 		}
 	case ua.EventCallEnded:
 		p.printf("%s", Describe(e))
+		if q := DescribeQuality(e); q != "" {
+			p.printf("%s", q)
+		}
 		p.mu.Lock()
 		delete(p.dialing, e.CallID)
 		if ch := p.watch[e.CallID]; ch != nil {

@@ -4,6 +4,7 @@ import (
 	"flag"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/dialtone/dialtone/rtp"
 
@@ -14,15 +15,18 @@ import (
 )
 
 // MediaFlags are the flags that choose a program's codecs and media
-// security, -codecs and -srtp, and -no-symmetric.
+// security, -codecs and -srtp, -no-symmetric, and -rtp-timeout.
 type MediaFlags struct {
 	codecs, srtp *string
 	noSymmetric  *bool
+	rtpTimeout   *time.Duration
 }
 
-// AddMediaFlags adds -codecs, -srtp and -no-symmetric to fs.
+// AddMediaFlags adds -codecs, -srtp, -no-symmetric and -rtp-timeout to fs.
 func AddMediaFlags(fs *flag.FlagSet) *MediaFlags {
 	return &MediaFlags{
+		rtpTimeout: fs.Duration("rtp-timeout", 0,
+			"hang up a call whose peer sent no RTP and no RTCP for this long while it was to send (a vanished peer; 0: never)"),
 		codecs: fs.String("codecs", "pcmu,pcma", "audio codecs offered and accepted, in preference order: pcmu, pcma, g722, opus (opus in a build with -tags opus; telephone-event is always added)"),
 		srtp:   fs.String("srtp", "", "SRTP policy: off, optional (RTP/AVP with a=crypto), mandatory (RTP/SAVP), dtls (UDP/TLS/RTP/SAVP keyed by DTLS-SRTP) (default: off, mandatory for sips:)"),
 		noSymmetric: fs.Bool("no-symmetric", false,
@@ -43,6 +47,10 @@ func (m *MediaFlags) Apply(mc *ua.MediaConfig) error {
 	}
 	mc.SRTP = p
 	mc.DisableSymmetric = *m.noSymmetric
+	if *m.rtpTimeout < 0 {
+		return Usagef("-rtp-timeout %s: want a duration of 0 or more", *m.rtpTimeout)
+	}
+	mc.RTPTimeout = *m.rtpTimeout
 	return nil
 }
 
