@@ -35,6 +35,7 @@ test: peers-if-root vet lint unit interop
 vet:
 	$(GO) vet $(PKGS)
 	$(GO) vet -tags interop ./internal/interop/...
+	$(GO) vet -tags interop,natidle ./internal/interop/...
 	$(NEED_OPUS)
 	$(if $(OPUS_TAG),$(GO) vet -tags opus $(PKGS))
 	$(if $(OPUS_TAG),$(GO) vet -tags interop$(OPUS_TAG) ./internal/interop/...)
@@ -42,6 +43,7 @@ vet:
 lint: tools
 	$(STATICCHECK) $(PKGS)
 	$(STATICCHECK) -tags interop ./internal/interop/...
+	$(STATICCHECK) -tags interop,natidle ./internal/interop/...
 	$(if $(OPUS_TAG),$(STATICCHECK) -tags opus $(PKGS))
 	$(if $(OPUS_TAG),$(STATICCHECK) -tags interop$(OPUS_TAG) ./internal/interop/...)
 

@@ -31,7 +31,7 @@ for kind in $KINDS; do
 	log="$OUT/$kind.log"
 	echo "== $kind NAT: $CALLS calls after $IDLE idle (conntrack UDP timeout ${UDP_TIMEOUT}s); log in $log"
 	if ! DIALTONE_NAT_IDLE=$IDLE DIALTONE_NAT_KIND=$kind DIALTONE_NAT_CALLS=$CALLS DIALTONE_NAT_UDP_TIMEOUT=$UDP_TIMEOUT \
-		go test -count=1 -tags interop -timeout 0 -run '^TestNATIdleCalls$' -v ./internal/interop/ >"$log" 2>&1; then
+		go test -count=1 -tags interop,natidle -timeout 0 -run '^TestNATIdleCalls$' -v ./internal/interop/ >"$log" 2>&1; then
 		status=1
 	fi
 	if ! grep -h 'NAT-IDLE RESULT' "$log" | sed 's/^ *natidle_test.go:[0-9]*: //'; then
