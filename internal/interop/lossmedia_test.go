@@ -337,10 +337,41 @@ func TestMediaCallsUnderLoss(t *testing.T) {
 			t.Logf("FIGURE SIP %.0f %% / RTP %.0f %% loss each way: %d calls, BYEs %v; RTP loss measured %.2f %% over %.0f packets; MOS min %.2f median %.2f max %.2f (%d sides); SIP datagrams dropped %d to the callee, %d to the callers",
 				100*rate, 100*mediaCallsRTPLoss, mediaCallsPerRate, byes, 100*loss, n,
 				mos[0], mos[len(mos)/2], mos[len(mos)-1], len(mos), pair.dropped(t, 0), pair.dropped(t, 1))
-			require.Equal(t, mediaCallsPerRate, byes["answered"], "every caller's BYE answered")
+			allowed := byeFailuresAllowed(rate, mediaCallsPerRate)
+			require.GreaterOrEqual(t, byes["answered"], mediaCallsPerRate-allowed,
+				"callers' BYEs answered (at %.0f %% loss up to %d may lose every send or answer)", 100*rate, allowed)
 			require.Len(t, mos, 2*mediaCallsPerRate, "a quality line per call at each side")
 			sigma := math.Sqrt(mediaCallsRTPLoss * (1 - mediaCallsRTPLoss) / n)
 			require.InDelta(t, mediaCallsRTPLoss, loss, 4*sigma+0.005, "measured RTP loss")
 		})
 	}
+}
+
+// byeFailuresAllowed bounds how many of n BYEs sent by dial (T1 dialT1:
+// six sends within Timer F, at 0, 0.1, 0.3, 0.7, 1.5 and 3.1 s) may time
+// out when each datagram is lost at loss each way: one fails when every
+// send or its answer is lost, (1-(1-loss)²)⁶ a call. It is the least k
+// with a chance under 10⁻³ that more than k fail: 0 at 10 %, 1 at 20 %,
+// 3 at 30 % for 12 calls.
+func byeFailuresAllowed(loss float64, n int) int {
+	q := math.Pow(1-(1-loss)*(1-loss), 6)
+	for k := 0; k < n; k++ {
+		tail := 0.0 // P(more than k fail), binomial(n, q)
+		for j := k + 1; j <= n; j++ {
+			tail += binomial(n, j) * math.Pow(q, float64(j)) * math.Pow(1-q, float64(n-j))
+		}
+		if tail < 1e-3 {
+			return k
+		}
+	}
+	return n
+}
+
+// binomial is n choose k.
+func binomial(n, k int) float64 {
+	r := 1.0
+	for i := 1; i <= k; i++ {
+		r = r * float64(n-k+i) / float64(i)
+	}
+	return r
 }
