@@ -170,6 +170,10 @@ type pipe struct {
 	fin     bool      // the writer sends no more
 	finAt   time.Time // when the reader sees EOF
 	rclosed bool      // the reader is gone: data is dropped, writes fail
+	// reset: the reader's side has answered with a reset, as TCP does when
+	// it closes with data unread or gets data after its close; until then
+	// one Write after the close succeeds (its bytes are dropped).
+	reset bool
 
 	readable chan struct{} // one slot: data, EOF or reader shutdown
 	writable chan struct{} // one slot: window space or reader gone
@@ -317,7 +321,9 @@ func (c *Conn) Read(b []byte) (int, error) {
 // Write writes b, blocking while the peer's window is full. On a deadline it
 // returns the bytes written so far with os.ErrDeadlineExceeded. It fails
 // with syscall.EPIPE after CloseWrite and syscall.ECONNRESET once the peer
-// has closed or called CloseRead.
+// has closed or called CloseRead: at once when the peer left data unread,
+// else from the second Write on (the first one's bytes are dropped, as a
+// TCP peer's reset answers them).
 func (c *Conn) Write(b []byte) (int, error) {
 	if c.shut() {
 		return 0, c.opErr("write", net.ErrClosed)
@@ -348,6 +354,12 @@ func (c *Conn) Write(b []byte) (int, error) {
 		case p.fin:
 			p.mu.Unlock()
 			return written, c.opErr("write", errno("write", syscall.EPIPE))
+		case p.rclosed && !p.reset:
+			// As over TCP: the first write after the peer's orderly close
+			// succeeds, and the reset it provokes fails the next one.
+			p.reset = true
+			p.mu.Unlock()
+			return written + len(b), nil
 		case p.rclosed:
 			p.mu.Unlock()
 			return written, c.opErr("write", errno("write", syscall.ECONNRESET))
@@ -403,6 +415,7 @@ func (c *Conn) stopReading() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.rclosed = true
+	p.reset = p.pending > 0 // unread data: TCP resets at once
 	p.chunks = nil
 	p.pending = 0
 	signal(p.writable)
