@@ -283,7 +283,9 @@ func (l *Line) Contact() sip.Address {
 // registrar accepted the binding, else the error (a *StatusError, an
 // *AuthError, a transaction error). Refreshes follow at half the granted
 // lifetime, and failures are retried with back-off, until Unregister or
-// Close. ctx bounds the wait, not the registration.
+// Close. ctx bounds the wait, not the registration. The outcome's event
+// (EventRegistered or EventRegistrationFailed) reaches OnEvent before
+// Register returns.
 func (l *Line) Register(ctx context.Context) error {
 	if l.registrar == nil {
 		return ErrNoRegistrar
@@ -368,10 +370,12 @@ func (l *Line) run() {
 		}
 	}
 	l.mu.Unlock()
+	// OnEvent hears the outcome before Register returns, so a caller that
+	// checks its event log after Register finds the event there.
+	l.u.emit(ev)
 	for _, w := range waiters {
 		w <- err
 	}
-	l.u.emit(ev)
 }
 
 // retryDelay says whether and when to retry after err: authentication
