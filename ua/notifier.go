@@ -101,7 +101,7 @@ func (is *IncomingSubscription) Accept(contentType string, body []byte) (*Notifi
 		return nil, err
 	}
 	n := &Notifier{u: u, d: d, event: is.req.Header("Event"), network: is.w.Flow().Network, line: is.line,
-		done: make(chan struct{}), contentType: contentType, body: bytes.Clone(body)}
+		done: make(chan struct{}), sending: make(chan struct{}, 1), contentType: contentType, body: bytes.Clone(body)}
 	n.pkg, n.id = dialog.EventPackage(n.event)
 	if !u.subs.add(d.ID(), n) {
 		is.mu.Unlock()
@@ -155,6 +155,10 @@ type Notifier struct {
 	network transport.Network
 	line    *Line
 	done    chan struct{}
+	// sending holds the one NOTIFY in flight: the next waits for its final
+	// response, so CSeq order is the order the subscriber sees (one that
+	// overtook a lower-numbered NOTIFY would get 500, RFC 3261 §12.2.2).
+	sending chan struct{}
 
 	mu          sync.Mutex
 	expiresAt   time.Time
@@ -187,7 +191,8 @@ func (n *Notifier) Line() *Line { return n.line }
 // Notify sends the subscription's new state, body of contentType, in a
 // NOTIFY (active, with the time left) and returns once it is answered: a
 // 2xx gives nil, else a *StatusError; a 481 or 408 ends the subscription.
-// The state is kept and sent again after each refresh.
+// A NOTIFY still in flight is answered first: one goes at a time. The state
+// is kept and sent again after each refresh.
 func (n *Notifier) Notify(ctx context.Context, contentType string, body []byte) error {
 	n.mu.Lock()
 	if n.ended {
@@ -219,10 +224,22 @@ func (n *Notifier) terminate(ctx context.Context, reason string, why error) erro
 	return err
 }
 
-// send sends one NOTIFY with state and the current body.
+// send sends one NOTIFY with state and the current body, once the NOTIFY
+// before it has its final response.
 func (n *Notifier) send(ctx context.Context, st dialog.SubscriptionState) error {
 	u := n.u
+	select {
+	case n.sending <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-n.sending }()
 	n.mu.Lock()
+	if n.ended {
+		// It ended while this NOTIFY waited for the one before.
+		n.mu.Unlock()
+		return ErrCallEnded
+	}
 	req, err := n.d.NewRequest(sip.NOTIFY, n.body, n.contentType)
 	n.mu.Unlock()
 	if err != nil {
