@@ -85,16 +85,24 @@ func NewUAC(invite *sip.Request, res *sip.Response) (*Dialog, error) {
 		flags:    flagLocalSeq,
 		state:    StateEarly,
 	}
+	// The remote target is the response's Contact, or the INVITE's URI
+	// until one comes (§12.1.2).
+	target, err := contactTarget(res, invite.URI)
+	if err != nil {
+		return nil, err
+	}
+	rr, err := res.RecordRoutes()
+	if err != nil {
+		return nil, malformed("Record-Route", err)
+	}
 	// One allocation for the ID, From, To (with the remote tag), our
-	// Contact and the remote target (the INVITE's URI until a Contact).
-	packDialog(d, ID{CallID: invite.CallID(), LocalTag: from.Tag(), RemoteTag: remoteTag}, from, to, invite, invite.URI)
+	// Contact and the remote target.
+	packDialog(d, ID{CallID: invite.CallID(), LocalTag: from.Tag(), RemoteTag: remoteTag}, from, to, invite, target)
 	if isSecure(invite.URI, invite) {
 		d.flags |= flagSecure
 	}
 	d.neg.StartClient(sip.INVITE, cs.Seq, len(invite.Body()) > 0)
-	if err := d.learnUAC(res); err != nil {
-		return nil, err
-	}
+	d.setRoutes(rr, true)
 	if code >= 200 {
 		d.state = StateConfirmed
 		d.neg.EndClient(sip.INVITE, cs.Seq)
@@ -181,16 +189,19 @@ func NewUAS(invite *sip.Request, res *sip.Response) (*Dialog, error) {
 		flags:     flagRemoteSeq,
 		state:     StateEarly,
 	}
+	// The remote target is the INVITE's Contact, or its From URI when it
+	// has none (§12.1.1).
+	target, err := contactTarget(invite, from.URI)
+	if err != nil {
+		return nil, err
+	}
 	// One allocation for the ID, To (with our tag), From, our Contact and
-	// the remote target (the From URI until the INVITE's Contact).
-	packDialog(d, ID{CallID: invite.CallID(), LocalTag: rto.Tag(), RemoteTag: from.Tag()}, to, from, res, from.URI)
+	// the remote target.
+	packDialog(d, ID{CallID: invite.CallID(), LocalTag: rto.Tag(), RemoteTag: from.Tag()}, to, from, res, target)
 	if isSecure(invite.URI, invite) {
 		d.flags |= flagSecure
 	}
 	d.setRoutes(rr, false)
-	if err := d.refreshTarget(invite); err != nil {
-		return nil, err
-	}
 	d.neg.StartServer(sip.INVITE, cs.Seq, len(invite.Body()) > 0)
 	if code >= 200 {
 		d.state = StateConfirmed
@@ -451,6 +462,20 @@ func (d *Dialog) ReceiveResponse(req *sip.Request, res *sip.Response) error {
 		d.state = StateTerminated
 	}
 	return nil
+}
+
+// contactTarget is the URI of m's first Contact, or fallback when m has
+// none (or a "*"); a Contact that does not parse is an error. The URI may
+// share m's memory: packDialog copies it.
+func contactTarget(m contactHolder, fallback sip.URI) (sip.URI, error) {
+	c, ok, err := m.FirstContact()
+	if err != nil {
+		return sip.URI{}, malformed("Contact", err)
+	}
+	if ok && !c.Wildcard {
+		return c.URI, nil
+	}
+	return fallback, nil
 }
 
 // refreshTarget replaces the remote target with the first Contact URI, if
