@@ -49,7 +49,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"runtime/pprof"
 	"sync"
 	"time"
 
@@ -165,19 +164,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if o.cpuProfile != "" {
-		f, err := os.Create(o.cpuProfile)
-		if err != nil {
-			return err
-		}
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer func() {
-			pprof.StopCPUProfile()
-			_ = f.Close()
-		}()
+	stopProfile, err := cli.StartCPUProfile(o.cpuProfile)
+	if err != nil {
+		return err
 	}
+	defer stopProfile()
 	if o.play != "" { // fail early on an unreadable file
 		f, err := os.Open(o.play)
 		if err != nil {

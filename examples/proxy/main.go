@@ -37,6 +37,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/dialtone/dialtone/examples/internal/cli"
 	"github.com/dialtone/dialtone/proxy"
 	"github.com/dialtone/dialtone/proxy/location/pgstore"
 	"github.com/dialtone/dialtone/proxy/location/sqlitestore"
@@ -63,7 +64,7 @@ func (m *multi) Set(v string) error { *m = append(*m, v); return nil }
 // options are the parsed flags.
 type options struct {
 	domain, listen, tlsAddr, wsAddr, cert, key, advertise string
-	usersFile, pcap, db, pg                               string
+	usersFile, pcap, db, pg, cpuProfile                   string
 	users                                                 multi
 	redirect, sequential, trace, quiet                    bool
 	seqTimeout                                            time.Duration
@@ -95,6 +96,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.db, "db", "", "keep bindings in this SQLite file, so that they survive a restart")
 	fs.StringVar(&o.pg, "pg", "", "keep bindings in this PostgreSQL database (a DSN such as postgres://user@host/db), shared with other instances")
 	fs.DurationVar(&o.t1, "t1", 0, "RFC 3261 T1 (0: 500 ms)")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile to this file until the proxy exits")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -164,6 +166,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	stopProfile, err := cli.StartCPUProfile(o.cpuProfile)
+	if err != nil {
+		return err
+	}
+	defer stopProfile()
 	var outMu sync.Mutex
 	printf := func(format string, a ...any) {
 		outMu.Lock()

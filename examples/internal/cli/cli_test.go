@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -433,4 +434,21 @@ func TestAnswerFlagsLimits(t *testing.T) {
 		require.NoError(t, fs.Parse([]string{"-answer-after", tc.after}))
 		require.Equal(t, tc.want, a.Limits(ua.Limits{}).AnswerTimeout, tc.after)
 	}
+}
+
+func TestStartCPUProfile(t *testing.T) {
+	stop, err := StartCPUProfile("")
+	require.NoError(t, err)
+	stop() // no profile, nothing to stop
+
+	_, err = StartCPUProfile(filepath.Join(t.TempDir(), "missing", "cpu.prof"))
+	require.Error(t, err, "a file that cannot be created")
+
+	path := filepath.Join(t.TempDir(), "cpu.prof")
+	stop, err = StartCPUProfile(path)
+	require.NoError(t, err)
+	stop()
+	fi, err := os.Stat(path)
+	require.NoError(t, err)
+	require.Positive(t, fi.Size(), "the profile was written")
 }
