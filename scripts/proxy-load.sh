@@ -39,7 +39,9 @@
 # rate does not depend on that. Run it on a quiet machine.
 #
 # Settings (environment): DURATION (s per point, 10), RATES, REG_RATES
-# (lists), FIXED_RATE (200), HOLD_MS (100: call length in the rate search),
+# (lists), FIXED_RATE (200), PROXY_PROCS (GOMAXPROCS of our proxy; empty:
+# the Go runtime's default, one per core; 1 saves the scheduler's
+# cross-thread wake-ups at low rates, at the price of one core at most), HOLD_MS (100: call length in the rate search),
 # INPROG_RATE (100), INPROG_HOLD (20 s), USERS (1000), OUT (directory for
 # logs and the summary; a new temporary one by default).
 #
@@ -220,7 +222,8 @@ INF=$OUT/users.csv
 start_proxy() { # kind port → sets PROXY_PID, PROXY_PIDS
 	local kind=$1 port=$2
 	if [ "$kind" = dialtone ]; then
-		"$BIN" -domain $IP -listen "$IP:$port" -users "$USERS_FILE" -algorithms MD5 -quiet \
+		env ${PROXY_PROCS:+GOMAXPROCS=$PROXY_PROCS} \
+			"$BIN" -domain $IP -listen "$IP:$port" -users "$USERS_FILE" -algorithms MD5 -quiet \
 			>"$OUT/dialtone.stdout" 2>"$OUT/dialtone.stderr" &
 		PROXY_PID=$!
 	else
@@ -331,7 +334,7 @@ measure() { # kind
 	stop_pid "$PROXY_PID"
 }
 
-say "proxy-load $(date -u +%FT%TZ): $CORES cores, ${DURATION}s per point, calls of ${HOLD_MS} ms, logs in $OUT"
+say "proxy-load $(date -u +%FT%TZ): $CORES cores, our proxy's GOMAXPROCS ${PROXY_PROCS:-default}, ${DURATION}s per point, calls of ${HOLD_MS} ms, logs in $OUT"
 measure dialtone
 measure kamailio
 
