@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/dialtone/dialtone/rtp/sdp"
+	"github.com/dialtone/dialtone/rtp/srtp"
 
 	"github.com/dialtone/dialtone/rtp/audio"
 	"github.com/dialtone/dialtone/rtp/jitter"
@@ -38,7 +39,40 @@ const (
 	remoteProfileEnv = "RTP_BENCH_PEER_PROFILE"
 	// remoteNEnv is a comma-separated list of call counts; empty: 100,300,1000.
 	remoteNEnv = "RTP_BENCH_N"
+	// remoteSRTPEnv names an SRTP suite (AES_CM_128_HMAC_SHA1_80,
+	// AEAD_AES_128_GCM…) that protects every call both ways; empty: plain
+	// RTP.
+	remoteSRTPEnv = "RTP_BENCH_SRTP"
+	// remoteKeysEnv carries the SRTP keys to the far end: its own sending
+	// crypto attribute, a "|", then the near ends'.
+	remoteKeysEnv = "RTP_BENCH_PEER_KEYS"
 )
+
+// benchKeys are the SRTP keys of the calls of BenchmarkEchoSessionsRemote:
+// one crypto each way, shared by every call (the SSRCs differ).
+type benchKeys struct{ near, far srtp.Crypto }
+
+// newBenchKeys makes the keys for the suite named by RTP_BENCH_SRTP, or
+// returns nil when it is empty.
+func newBenchKeys(b *testing.B) *benchKeys {
+	name := os.Getenv(remoteSRTPEnv)
+	if name == "" {
+		return nil
+	}
+	suite, err := srtp.ParseSuite(name)
+	require.NoError(b, err, remoteSRTPEnv)
+	var k benchKeys
+	k.near, err = srtp.NewCrypto(1, suite)
+	require.NoError(b, err)
+	k.far, err = srtp.NewCrypto(1, suite)
+	require.NoError(b, err)
+	return &k
+}
+
+// protect turns SRTP on for s, sending with local and receiving with remote.
+func protect(s *rtp.Session, local, remote srtp.Crypto) error {
+	return s.SetSRTP(&srtp.ContextConfig{Local: local.Keys, Remote: remote.Keys})
+}
 
 // BenchmarkEchoSessionsRemote runs N calls over loopback whose far ends live
 // in another process: this process runs N echo sessions (each sends back
@@ -65,6 +99,9 @@ const (
 //
 //	RTP_BENCH_PEER_CPUS=1 GOMAXPROCS=1 taskset -c 0 go test -run '^$' \
 //	    -bench EchoSessionsRemote -benchtime 1x ./rtp/
+//
+// With RTP_BENCH_SRTP=AES_CM_128_HMAC_SHA1_80 (or another suite) every
+// call is SRTP both ways.
 func BenchmarkEchoSessionsRemote(b *testing.B) {
 	ns := []int{100, 300, 1000}
 	if v := os.Getenv(remoteNEnv); v != "" {
@@ -89,7 +126,7 @@ type farEnd struct {
 
 // startFarEnd re-executes the test binary as the far end of n calls whose
 // near ends listen on ports, and returns it with the far ends' ports.
-func startFarEnd(b *testing.B, ports []uint16) (*farEnd, []uint16) {
+func startFarEnd(b *testing.B, ports []uint16, keys *benchKeys) (*farEnd, []uint16) {
 	exe, err := os.Executable()
 	require.NoError(b, err)
 	args := []string{exe}
@@ -100,6 +137,9 @@ func startFarEnd(b *testing.B, ports []uint16) (*farEnd, []uint16) {
 	}
 	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Env = append(os.Environ(), remotePeerEnv+"=1", "GOMAXPROCS=1")
+	if keys != nil {
+		cmd.Env = append(cmd.Env, remoteKeysEnv+"="+keys.far.Attribute()+"|"+keys.near.Attribute())
+	}
 	cmd.Stderr = os.Stderr
 	in, err := cmd.StdinPipe()
 	require.NoError(b, err)
@@ -151,14 +191,18 @@ func benchEchoRemote(b *testing.B, n int) {
 			_ = s.Close()
 		}
 	}()
+	keys := newBenchKeys(b)
 	local := make([]uint16, 0, n)
 	for range n {
 		e, err := rtp.NewSession(ctx, rtp.SessionConfig{LocalAddr: loopback, Ports: ports, RTCPMux: true})
 		require.NoError(b, err)
 		echoes = append(echoes, e)
 		local = append(local, e.LocalAddr().Port())
+		if keys != nil {
+			require.NoError(b, protect(e, keys.near, keys.far))
+		}
 	}
-	far, farPorts := startFarEnd(b, local)
+	far, farPorts := startFarEnd(b, local, keys)
 	var wg sync.WaitGroup
 	defer func() {
 		cancel()
@@ -232,6 +276,16 @@ func benchEchoRemote(b *testing.B, n int) {
 	b.ReportMetric(peerP99, "peer-p99-late-ms")
 	b.ReportMetric(0, "ns/op")
 	lossCheck(b, rx, lost)
+	if keys != nil {
+		var in, refused uint64
+		for _, e := range echoes {
+			c := e.Stats().SRTP.RTP
+			in += c.Unprotected
+			refused += c.Replayed + c.AuthFailed + c.Malformed
+		}
+		require.GreaterOrEqual(b, in, rx, "every packet received came through SRTP")
+		require.Zero(b, refused, "SRTP packets refused")
+	}
 }
 
 // runFarEnd is the far-end process of BenchmarkEchoSessionsRemote: it reads
@@ -258,6 +312,19 @@ func runFarEnd() int {
 		}
 		defer pprof.StopCPUProfile()
 	}
+	var farKeys, nearKeys srtp.Crypto
+	if v := os.Getenv(remoteKeysEnv); v != "" {
+		f, n, ok := strings.Cut(v, "|")
+		if !ok {
+			return fail(fmt.Errorf("%s: want two crypto attributes", remoteKeysEnv))
+		}
+		if farKeys, err = srtp.ParseCrypto(f); err != nil {
+			return fail(err)
+		}
+		if nearKeys, err = srtp.ParseCrypto(n); err != nil {
+			return fail(err)
+		}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	in := bufio.NewScanner(os.Stdin)
@@ -278,6 +345,11 @@ func runFarEnd() int {
 			return fail(err)
 		}
 		sessions = append(sessions, s)
+		if farKeys.Usable() {
+			if err := protect(s, farKeys, nearKeys); err != nil {
+				return fail(err)
+			}
+		}
 		if err := s.SetRemote(mediaTo(uint16(p))); err != nil {
 			return fail(err)
 		}
