@@ -5,9 +5,12 @@
 // and not itself, at the best common rate (G.722 and G.711 callers in one
 // room); a rising two-note tone marks a join and a falling one a leave;
 // *6 toggles the caller's mute; a room ends when its last party leaves.
+// With -hold-music FILE, a party alone in a room hears the WAV file,
+// looped, until another joins, and again when the others have left.
 //
 //	conference -listen 127.0.0.1:5074
 //	conference -listen 127.0.0.1:5074 -codecs pcmu -max-parties 10 -trace
+//	conference -listen 127.0.0.1:5074 -hold-music music.wav
 //
 // The mixing runs on the media clock that paces the calls' RTP (one
 // rtp.Ticker per room), not in a goroutine per party. The line may
@@ -47,6 +50,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	lobby := fs.String("lobby", "conference", "the Request-URI user that asks for a room number")
 	maxRooms := fs.Int("max-rooms", DefaultMaxRooms, "most rooms open at once")
 	maxParties := fs.Int("max-parties", DefaultMaxParties, "most parties in one room")
+	holdMusic := cli.AddHoldMusicFlagUsage(fs, "WAV file a party alone in a room hears, looped, until another joins (default: silence)")
 	if rest, err := cli.Parse(fs, args); err != nil {
 		return err
 	} else if len(rest) > 0 {
@@ -61,6 +65,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cli.Usagef("-lobby: want a user name")
 	}
 
+	music, err := holdMusic.Load()
+	if err != nil {
+		return err
+	}
 	printf := cli.NewPrinter(stdout).Printf
 	srv, err := server.Start(stderr, "dialtone-conference", ua.MediaConfig{})
 	if err != nil {
@@ -68,7 +76,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	defer srv.Close()
 
-	br := newBridge(*lobby, *maxRooms, *maxParties, printf)
+	br := newBridge(*lobby, *maxRooms, *maxParties, music, printf)
 	defer br.close()
 	var wg sync.WaitGroup
 	defer wg.Wait()

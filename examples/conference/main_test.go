@@ -15,7 +15,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // TestUsage: -h prints the usage line, what conference does, and every flag.
 func TestUsage(t *testing.T) {
 	usagetest.CheckUsage(t, run, "conference", "usage: conference [flags]", "conference takes no argument",
-		usagetest.ServerFlags("codecs", "lobby", "max-rooms", "max-parties"))
+		usagetest.ServerFlags("codecs", "lobby", "max-rooms", "max-parties", "hold-music"))
 }
 
 // TestParseErrors: wrong command lines are errors that say what is wrong
@@ -26,6 +26,7 @@ func TestParseErrors(t *testing.T) {
 		usagetest.ParseCase{Args: []string{"-max-parties", "0"}, Want: "-max-parties 0: want 1 to 1000"},
 		usagetest.ParseCase{Args: []string{"-lobby", ""}, Want: "-lobby: want a user name"},
 		usagetest.ParseCase{Args: []string{"-codecs", "opus"}, Want: "opus"},
+		usagetest.ParseCase{Args: []string{"-hold-music", "/nonexistent/music.wav"}, Want: "-hold-music: open /nonexistent/music.wav: no such file or directory"},
 	))
 }
 
