@@ -109,16 +109,33 @@ type loopState struct {
 // frameLocked appends n samples at rate from the loop to dst, wrapping at
 // its end.
 func (ls *loopState) frameLocked(dst []int16, n, rate int) []int16 {
-	pcm := ls.loop.pcm(rate)
-	i := int(ls.pos * time.Duration(rate) / time.Second % time.Duration(len(pcm)))
+	dst, ls.pos = ls.loop.AppendAt(dst, ls.pos, n, rate)
+	return dst
+}
+
+// AppendAt appends to dst the n samples at rate (16000, or else the 8 kHz
+// audio) that start at pos in the loop, wrapping at its end, and returns
+// them with the position that follows. The position is a time of the
+// audio, so that a change of rate keeps the place. It is how a host that
+// mixes the loop itself (a conference mixer) plays it.
+func (l *Loop) AppendAt(dst []int16, pos time.Duration, n, rate int) ([]int16, time.Duration) {
+	if rate != g722.SampleRate {
+		rate = audio.SampleRate
+	}
+	pcm := l.pcm(rate)
+	length := time.Duration(len(pcm)) * time.Second / time.Duration(rate)
+	pos %= length
+	if pos < 0 {
+		pos += length
+	}
+	i := int(pos * time.Duration(rate) / time.Second)
 	for need := n; need > 0; {
 		k := min(need, len(pcm)-i)
 		dst = append(dst, pcm[i:i+k]...)
 		need -= k
 		i = (i + k) % len(pcm)
 	}
-	ls.pos = (ls.pos + time.Duration(n)*time.Second/time.Duration(rate)) % (time.Duration(len(pcm)) * time.Second / time.Duration(rate))
-	return dst
+	return dst, (pos + time.Duration(n)*time.Second/time.Duration(rate)) % length
 }
 
 // SetLoop makes the session send l, looped, in place of the frames the

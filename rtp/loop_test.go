@@ -113,3 +113,32 @@ func TestLoadLoopWAV(t *testing.T) {
 	require.NoError(t, err)
 	require.InDelta(t, 500*time.Millisecond, l.Duration(), float64(time.Millisecond))
 }
+
+// AppendAt reads the loop from a position and wraps at its end; the
+// position it returns goes on from there, at either rate, and a position
+// past the end (or before the start) is taken modulo the loop.
+func TestLoopAppendAt(t *testing.T) {
+	pcm := make([]int16, 400) // 50 ms at 8 kHz: 1, 2, … 400
+	for i := range pcm {
+		pcm[i] = int16(i + 1)
+	}
+	l, err := rtp.NewLoop(pcm)
+	require.NoError(t, err)
+
+	got, pos := l.AppendAt(nil, 0, 160, audio.SampleRate)
+	require.Equal(t, pcm[:160], got)
+	require.Equal(t, 20*time.Millisecond, pos)
+	got, pos = l.AppendAt(got[:0], 40*time.Millisecond, 160, audio.SampleRate)
+	require.Equal(t, append(append([]int16{}, pcm[320:]...), pcm[:80]...), got, "wraps at the end")
+	require.Equal(t, 10*time.Millisecond, pos)
+	got, _ = l.AppendAt(got[:0], 60*time.Millisecond, 1, audio.SampleRate)
+	require.Equal(t, []int16{pcm[80]}, got, "a position past the end, modulo the loop")
+	got, _ = l.AppendAt(got[:0], -10*time.Millisecond, 1, audio.SampleRate)
+	require.Equal(t, []int16{pcm[320]}, got, "a negative position, modulo the loop")
+
+	wide, pos := l.AppendAt(nil, 0, 320, 16000)
+	require.Len(t, wide, 320)
+	require.Equal(t, 20*time.Millisecond, pos, "the same time at 16 kHz")
+	other, _ := l.AppendAt(nil, 0, 160, 12345)
+	require.Equal(t, pcm[:160], other, "another rate reads the 8 kHz audio")
+}

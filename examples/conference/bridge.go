@@ -58,6 +58,7 @@ type bridge struct {
 	lobby      string // the Request-URI user that asks for a PIN
 	maxRooms   int
 	maxParties int
+	music      *rtp.Loop // what a party alone in a room hears (-hold-music); nil: silence
 	printf     func(string, ...any)
 
 	mu    sync.Mutex
@@ -80,8 +81,10 @@ type caller struct {
 	member *mix.Member
 }
 
-func newBridge(lobby string, maxRooms, maxParties int, printf func(string, ...any)) *bridge {
-	return &bridge{lobby: lobby, maxRooms: maxRooms, maxParties: maxParties, printf: printf,
+// newBridge returns an empty bridge; music, when not nil, is what a party
+// alone in a room hears, looped, until another joins.
+func newBridge(lobby string, maxRooms, maxParties int, music *rtp.Loop, printf func(string, ...any)) *bridge {
+	return &bridge{lobby: lobby, maxRooms: maxRooms, maxParties: maxParties, music: music, printf: printf,
 		rooms: map[string]*room{}, calls: map[string]*caller{}}
 }
 
@@ -115,7 +118,7 @@ func (b *bridge) joinLocked(c *caller, name string) error {
 		if len(b.rooms) >= b.maxRooms {
 			return fmt.Errorf("%w: %d open", errTooManyRooms, len(b.rooms))
 		}
-		m, err := mix.New(mix.Config{MaxParties: b.maxParties})
+		m, err := mix.New(mix.Config{MaxParties: b.maxParties, AloneMusic: b.music})
 		if err != nil {
 			return err
 		}

@@ -86,7 +86,7 @@ func TestBridgeRoom(t *testing.T) {
 		e, err := rtp.NewEngine(rtp.EngineConfig{Workers: 1})
 		require.NoError(t, err)
 		var log logger
-		br := newBridge("conference", 2, 8, log.printf)
+		br := newBridge("conference", 2, 8, nil, log.printf)
 		defer br.close()
 		a := &tonePhone{rate: 8000, hz: 500}
 		b := &tonePhone{rate: 16000, hz: 700}
@@ -168,7 +168,7 @@ func TestBridgeHangups(t *testing.T) {
 		e, err := rtp.NewEngine(rtp.EngineConfig{Workers: 1})
 		require.NoError(t, err)
 		var log logger
-		br := newBridge("conference", 2, 2, log.printf)
+		br := newBridge("conference", 2, 2, nil, log.printf)
 		defer br.close()
 		a, b := &tonePhone{rate: 8000, hz: 500}, &tonePhone{rate: 8000, hz: 700}
 		_, err = br.arrive("a", "1", a, e)
@@ -193,6 +193,61 @@ func TestBridgeHangups(t *testing.T) {
 		br.depart("b")
 		br.depart("a")
 		require.Empty(t, br.roomSizes())
+		require.Zero(t, e.Sessions())
+	})
+}
+
+// musicHz is the hold music's tone in TestBridgeHoldMusic.
+const musicHz = 300
+
+// With -hold-music, a party alone in a room hears the music until a
+// second one joins, then the other party and no music; when the other
+// leaves, the music comes back.
+func TestBridgeHoldMusic(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e, err := rtp.NewEngine(rtp.EngineConfig{Workers: 1})
+		require.NoError(t, err)
+		g, err := wav.NewToneGenerator(wav.ToneConfig{Frequency: musicHz, Amplitude: 0.2})
+		require.NoError(t, err)
+		var pcm []int16
+		for range 25 { // 0.5 s, looped
+			pcm, _ = g.ReadFrame(pcm)
+		}
+		music, err := rtp.NewLoop(pcm)
+		require.NoError(t, err)
+		var log logger
+		br := newBridge("conference", 2, 8, music, log.printf)
+		defer br.close()
+		a, b := &tonePhone{rate: 8000, hz: 500}, &tonePhone{rate: 16000, hz: 700}
+
+		_, err = br.arrive("a", "42", a, e)
+		require.NoError(t, err)
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		got := a.take()[4000:] // after the join tone
+		require.Greater(t, level(a, got, musicHz), 0.02, "a alone hears the music")
+		require.Less(t, level(a, got, 500), 0.0005, "and not itself")
+
+		_, err = br.arrive("b", "42", b, e)
+		require.NoError(t, err)
+		a.take()
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		got = a.take()[4000:]
+		require.Greater(t, level(a, got, 700), 0.02, "a hears b")
+		require.Less(t, level(a, got, musicHz), 0.0005, "and no music")
+		gotB := b.take()[8000:]
+		require.Greater(t, level(b, gotB, 500), 0.02, "b hears a")
+		require.Less(t, level(b, gotB, musicHz), 0.0005, "and no music")
+
+		br.depart("a")
+		b.take()
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		gotB = b.take()[8000:] // after the leave tone
+		require.Greater(t, level(b, gotB, musicHz), 0.02, "b left alone hears the music again")
+		require.Less(t, level(b, gotB, 500), 0.0005, "and not a")
+		br.depart("b")
 		require.Zero(t, e.Sessions())
 	})
 }

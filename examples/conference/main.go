@@ -5,9 +5,12 @@
 // and not itself, at the best common rate (G.722 and G.711 callers in one
 // room); a rising two-note tone marks a join and a falling one a leave;
 // *6 toggles the caller's mute; a room ends when its last party leaves.
+// With -hold-music FILE, a party alone in a room hears the WAV file,
+// looped, until another joins, and again when the others have left.
 //
 //	conference -listen 127.0.0.1:5074
 //	conference -listen 127.0.0.1:5074 -codecs pcmu -max-parties 10 -trace
+//	conference -listen 127.0.0.1:5074 -hold-music music.wav
 //
 // The mixing runs on the media clock that paces the calls' RTP (one
 // rtp.Ticker per room), not in a goroutine per party. The line may
@@ -41,20 +44,13 @@ const defaultCodecs = "g722,pcmu,pcma"
 // run is conference: see the package documentation and usageAbout.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := cli.NewFlagSet("conference", "[flags]", usageAbout, stderr)
-	listen := fs.String("listen", "0.0.0.0:5074", "host:port to listen on (UDP and TCP; port 0 picks one)")
-	line := cli.AddLineFlags(fs, "CONFERENCE")
-	trace := cli.AddTraceFlags(fs)
-	metrics := cli.AddMetricsFlag(fs)
-	drain := cli.AddDrainFlag(fs)
-	mediaFlags := cli.AddMediaFlags(fs)
+	server := cli.AddServerFlags(fs, "CONFERENCE", "0.0.0.0:5074", 4*time.Hour)
 	_ = fs.Set("codecs", defaultCodecs)
 	fs.Lookup("codecs").DefValue = defaultCodecs
-	mediaIP := fs.String("media-ip", "", "local RTP address to bind and announce (default: the SIP Contact address)")
 	lobby := fs.String("lobby", "conference", "the Request-URI user that asks for a room number")
 	maxRooms := fs.Int("max-rooms", DefaultMaxRooms, "most rooms open at once")
 	maxParties := fs.Int("max-parties", DefaultMaxParties, "most parties in one room")
-	maxCall := fs.Duration("max-call", 4*time.Hour, "hang up calls that last longer than this")
-	t1 := fs.Duration("t1", 0, "RFC 3261 T1 (0: 500 ms)")
+	holdMusic := cli.AddHoldMusicFlagUsage(fs, "WAV file a party alone in a room hears, looped, until another joins (default: silence)")
 	if rest, err := cli.Parse(fs, args); err != nil {
 		return err
 	} else if len(rest) > 0 {
@@ -65,58 +61,43 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cli.Usagef("-max-rooms %d: want at least 1", *maxRooms)
 	case *maxParties < 1 || *maxParties > mix.MaxParties:
 		return cli.Usagef("-max-parties %d: want 1 to %d", *maxParties, mix.MaxParties)
-	case *maxCall <= 0:
-		return cli.Usagef("-max-call %s: want a positive duration", *maxCall)
 	case *lobby == "":
 		return cli.Usagef("-lobby: want a user name")
 	}
 
-	printf := cli.NewPrinter(stdout).Printf
-	var media ua.MediaConfig
-	var err error
-	if media.IP, err = cli.MediaIP(*mediaIP); err != nil {
-		return err
-	}
-	if err := mediaFlags.Apply(&media); err != nil {
-		return err
-	}
-	tracing, err := trace.Start(stderr)
+	music, err := holdMusic.Load()
 	if err != nil {
 		return err
 	}
-	defer tracing.Close()
+	printf := cli.NewPrinter(stdout).Printf
+	srv, err := server.Start(stderr, "dialtone-conference", ua.MediaConfig{})
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
 
-	br := newBridge(*lobby, *maxRooms, *maxParties, printf)
+	br := newBridge(*lobby, *maxRooms, *maxParties, music, printf)
 	defer br.close()
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	events := cli.NewEventPrinter(printf)
-	callCtx := drain.CallContext(ctx) // calls outlive ctx while -drain lets them finish
-	cfg := ua.Config{
-		Listen:      cli.Listeners(*listen),
-		Transport:   ua.TransportConfig{Tracer: tracing.Tracer()},
-		Transaction: ua.TransactionConfig{Timers: ua.Timers{T1: *t1}},
-		UserAgent:   "dialtone-conference",
-		Media:       media,
-		Limits:      cli.Limits(),
-		OnEvent: func(e ua.Event) {
-			events.Print(e)
-			switch e.Kind {
-			case ua.EventDTMF:
-				br.digit(e.CallID, e.Digit)
-			case ua.EventCallEnded:
-				br.depart(e.CallID)
-			}
-		},
-		InlineOnCall: true, // OnCall answers and returns at once
-		OnCall: func(_ context.Context, ic *ua.IncomingCall) {
-			take(callCtx, &wg, br, ic, *maxCall, printf)
-		},
+	callCtx := srv.CallContext(ctx) // calls outlive ctx while -drain lets them finish
+	maxCall := server.MaxCall()
+	cfg := &srv.Config
+	cfg.OnEvent = func(e ua.Event) {
+		events.Print(e)
+		switch e.Kind {
+		case ua.EventDTMF:
+			br.digit(e.CallID, e.Digit)
+		case ua.EventCallEnded:
+			br.depart(e.CallID)
+		}
 	}
-	if err := line.Configure(&cfg, stderr); err != nil {
-		return err
+	cfg.InlineOnCall = true // OnCall answers and returns at once
+	cfg.OnCall = func(_ context.Context, ic *ua.IncomingCall) {
+		take(callCtx, &wg, br, ic, maxCall, printf)
 	}
-	return cli.Serve(ctx, cfg, *lobby, printf, cli.ServeOptions{Metrics: metrics, Drain: drain})
+	return srv.Serve(ctx, *lobby, stderr, printf)
 }
 
 // take answers a call and puts it in its room or the lobby; a call the

@@ -15,21 +15,19 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // TestUsage: -h prints the usage line, what conference does, and every flag.
 func TestUsage(t *testing.T) {
 	usagetest.CheckUsage(t, run, "conference", "usage: conference [flags]", "conference takes no argument",
-		[]string{"listen", "aor", "pass", "registrar", "trace", "pcap", "metrics", "codecs", "media-ip", "lobby", "max-rooms", "max-parties", "max-call", "t1"})
+		usagetest.ServerFlags("codecs", "lobby", "max-rooms", "max-parties", "hold-music"))
 }
 
 // TestParseErrors: wrong command lines are errors that say what is wrong
 // and exit non-zero.
 func TestParseErrors(t *testing.T) {
-	usagetest.CheckParseErrors(t, run, "conference", false, []usagetest.ParseCase{
-		{Args: []string{"-nope"}, Want: "flag provided but not defined: -nope"},
-		{Args: []string{"sip:a@b"}, Want: "no argument expected"},
-		{Args: []string{"-max-rooms", "0"}, Want: "-max-rooms 0: want at least 1"},
-		{Args: []string{"-max-parties", "0"}, Want: "-max-parties 0: want 1 to 1000"},
-		{Args: []string{"-max-call", "0s"}, Want: "-max-call 0s: want a positive duration"},
-		{Args: []string{"-lobby", ""}, Want: "-lobby: want a user name"},
-		{Args: []string{"-codecs", "opus"}, Want: "opus"},
-	})
+	usagetest.CheckParseErrors(t, run, "conference", false, usagetest.ServerParseCases(
+		usagetest.ParseCase{Args: []string{"-max-rooms", "0"}, Want: "-max-rooms 0: want at least 1"},
+		usagetest.ParseCase{Args: []string{"-max-parties", "0"}, Want: "-max-parties 0: want 1 to 1000"},
+		usagetest.ParseCase{Args: []string{"-lobby", ""}, Want: "-lobby: want a user name"},
+		usagetest.ParseCase{Args: []string{"-codecs", "opus"}, Want: "opus"},
+		usagetest.ParseCase{Args: []string{"-hold-music", "/nonexistent/music.wav"}, Want: "-hold-music: open /nonexistent/music.wav: no such file or directory"},
+	))
 }
 
 // TestListenAndStop: conference prints the lobby's URI and stops cleanly

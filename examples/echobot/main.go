@@ -41,18 +41,10 @@ and unregisters; a second one quits at once.`
 // run is echobot: see the package documentation and usageAbout.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := cli.NewFlagSet("echobot", "[flags]", usageAbout, stderr)
-	listen := fs.String("listen", "0.0.0.0:5070", "host:port to listen on (UDP and TCP; port 0 picks one)")
-	line := cli.AddLineFlags(fs, "ECHOBOT")
-	trace := cli.AddTraceFlags(fs)
+	server := cli.AddServerFlags(fs, "ECHOBOT", "0.0.0.0:5070", time.Hour)
 	answer := cli.AddAnswerFlags(fs)
-	metrics := cli.AddMetricsFlag(fs)
-	drain := cli.AddDrainFlag(fs)
-	mediaFlags := cli.AddMediaFlags(fs)
-	mediaIP := fs.String("media-ip", "", "local RTP address to bind and announce (default: the SIP Contact address)")
 	rtpMin := fs.Uint("rtp-min", 0, "lowest RTP port (0: the rtp package's default range)")
 	rtpMax := fs.Uint("rtp-max", 0, "highest RTP port")
-	maxCall := fs.Duration("max-call", time.Hour, "hang up calls that last longer than this")
-	t1 := fs.Duration("t1", 0, "RFC 3261 T1 (0: 500 ms)")
 	if rest, err := cli.Parse(fs, args); err != nil {
 		return err
 	} else if len(rest) > 0 {
@@ -64,52 +56,33 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if *rtpMin > 65535 || *rtpMax > 65535 {
 		return cli.Usagef("-rtp-min and -rtp-max are ports: 0 to 65535")
 	}
-	if *maxCall <= 0 {
-		return cli.Usagef("-max-call %s: want a positive duration", *maxCall)
-	}
 
 	printf := cli.NewPrinter(stdout).Printf
-	media := ua.MediaConfig{PortMin: uint16(*rtpMin), PortMax: uint16(*rtpMax)}
-	var err error
-	if media.IP, err = cli.MediaIP(*mediaIP); err != nil {
-		return err
-	}
-	if err := mediaFlags.Apply(&media); err != nil {
-		return err
-	}
-	tracing, err := trace.Start(stderr)
+	srv, err := server.Start(stderr, "dialtone-echobot", ua.MediaConfig{PortMin: uint16(*rtpMin), PortMax: uint16(*rtpMax)})
 	if err != nil {
 		return err
 	}
-	defer tracing.Close()
+	defer srv.Close()
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	callCtx := drain.CallContext(ctx) // calls outlive ctx while -drain lets them finish
+	callCtx := srv.CallContext(ctx) // calls outlive ctx while -drain lets them finish
+	maxCall := server.MaxCall()
 	take := func(ic *ua.IncomingCall) {
 		c, err := ic.Answer(nil)
 		if err != nil {
 			printf("answer failed call=%s: %v", ic.CallID(), err)
 			return
 		}
-		wg.Go(func() { echo(callCtx, c, *maxCall, printf) })
+		wg.Go(func() { echo(callCtx, c, maxCall, printf) })
 	}
-	cfg := ua.Config{
-		Listen:       cli.Listeners(*listen),
-		Transport:    ua.TransportConfig{Tracer: tracing.Tracer()},
-		Transaction:  ua.TransactionConfig{Timers: ua.Timers{T1: *t1}},
-		UserAgent:    "dialtone-echobot",
-		Media:        media,
-		Limits:       answer.Limits(cli.Limits()),
-		OnEvent:      cli.NewEventPrinter(printf).Print,
-		InlineOnCall: true, // OnCall answers or hands over, and returns at once
-		OnCall: func(_ context.Context, ic *ua.IncomingCall) {
-			answer.Take(callCtx, &wg, ic, take, printf)
-		},
+	cfg := &srv.Config
+	cfg.Limits = answer.Limits(cfg.Limits)
+	cfg.OnEvent = cli.NewEventPrinter(printf).Print
+	cfg.InlineOnCall = true // OnCall answers or hands over, and returns at once
+	cfg.OnCall = func(_ context.Context, ic *ua.IncomingCall) {
+		answer.Take(callCtx, &wg, ic, take, printf)
 	}
-	if err := line.Configure(&cfg, stderr); err != nil {
-		return err
-	}
-	return cli.Serve(ctx, cfg, "echo", printf, cli.ServeOptions{Metrics: metrics, Drain: drain})
+	return srv.Serve(ctx, "echo", stderr, printf)
 }
 
 // echo sends every received frame back until the call ends (its session

@@ -23,19 +23,16 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // TestUsage: -h prints the usage line, what echobot does, and every flag.
 func TestUsage(t *testing.T) {
 	usagetest.CheckUsage(t, run, "echobot", "usage: echobot [flags]", "echobot takes no argument",
-		[]string{"answer-after", "reject-code", "trace", "pcap", "listen", "aor", "pass", "registrar", "media-ip", "t1", "rtp-min", "rtp-max", "max-call", "metrics"})
+		usagetest.ServerFlags("answer-after", "reject-code", "rtp-min", "rtp-max"))
 }
 
 // TestParseErrors: wrong command lines are errors that say what is wrong
 // and exit non-zero.
 func TestParseErrors(t *testing.T) {
-	usagetest.CheckParseErrors(t, run, "echobot", false, []usagetest.ParseCase{
-		{Args: []string{"-nope"}, Want: "flag provided but not defined: -nope"},
-		{Args: []string{"sip:a@b"}, Want: "no argument expected"},
-		{Args: []string{"-answer-after", "-3s"}, Want: "invalid value \"-3s\" for flag -answer-after"},
-		{Args: []string{"-reject-code", "99"}, Want: "-reject-code 99: want a status from 400 to 699"},
-		{Args: []string{"-max-call", "0s"}, Want: "-max-call 0s: want a positive duration"},
-	})
+	usagetest.CheckParseErrors(t, run, "echobot", false, usagetest.ServerParseCases(
+		usagetest.ParseCase{Args: []string{"-answer-after", "-3s"}, Want: "invalid value \"-3s\" for flag -answer-after"},
+		usagetest.ParseCase{Args: []string{"-reject-code", "99"}, Want: "-reject-code 99: want a status from 400 to 699"},
+	))
 }
 
 // TestListenAndStop: echobot prints the URI to call it at, and stops

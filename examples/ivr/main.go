@@ -4,12 +4,16 @@
 //
 //	ivr -listen 127.0.0.1:5072 -prompt welcome.wav -record-dir /tmp/calls
 //	ivr -listen 127.0.0.1:5072 -answer-after 2s -trace -pcap ivr.pcap
+//	ivr -listen 127.0.0.1:5072 -operator sip:desk@127.0.0.1:5060 -hold-music music.wav
 //
 // Without -prompt the prompt is a generated two-tone chime. Each call is
 // recorded to RECORD-DIR/<time>-<call-id>.wav (16-bit PCM, mono, 8 kHz).
 // The line may register like the dial example's: -aor, -user, -pass,
 // -registrar, -proxy (or IVR_AOR, IVR_USER, IVR_PASS, IVR_REGISTRAR,
-// IVR_PROXY). -answer-after rings before answering (-1 rejects with
+// IVR_PROXY). With -operator URI, the key 0 ends the recording, puts the
+// caller on hold, hearing -hold-music FILE (looped) if given, and
+// transfers the caller to URI (REFER); the IVR hangs up once the
+// operator has answered (transfer.go). -answer-after rings before answering (-1 rejects with
 // -reject-code), -trace prints every SIP message to stderr, -pcap writes
 // them to a capture file. The first Ctrl-C hangs up and unregisters,
 // waiting for the answers; a second one quits at once.
@@ -40,13 +44,16 @@ func main() { cli.Main("ivr", run) }
 const usageAbout = `ivr takes no argument: it listens (-listen), prints the URI to call it at,
 and answers every call (at once, or as -answer-after says): it plays the
 prompt and records the caller until # or the hang-up, until interrupted.
+With -operator, 0 holds the caller (with -hold-music) and transfers it.
 The first Ctrl-C hangs up and unregisters; a second one quits at once.`
 
 type ivr struct {
-	prompt    string
-	recordDir string
-	maxRecord time.Duration
-	printf    func(string, ...any)
+	prompt          string
+	recordDir       string
+	maxRecord       time.Duration
+	operator        string        // -operator: where OperatorKey transfers the caller ("": nowhere)
+	transferTimeout time.Duration // -transfer-timeout
+	printf          func(string, ...any)
 
 	mu     sync.Mutex
 	digits map[string]chan rune // by Call-ID
@@ -66,6 +73,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	maxRecord := fs.Duration("max-record", 5*time.Minute, "longest recording; the call is hung up after it")
 	mediaIP := fs.String("media-ip", "", "local RTP address to bind and announce (default: the SIP Contact address)")
 	t1 := fs.Duration("t1", 0, "RFC 3261 T1 (0: 500 ms)")
+	operator := fs.String("operator", "", "SIP URI the caller is transferred to on the key 0, held meanwhile (empty: 0 is an ordinary digit)")
+	transferTimeout := fs.Duration("transfer-timeout", DefaultTransferTimeout, "how long a caller waits on hold for -operator to answer")
+	holdMusic := cli.AddHoldMusicFlagUsage(fs, "WAV file the caller hears, looped, while on hold for -operator (default: silence)")
 	if rest, err := cli.Parse(fs, args); err != nil {
 		return err
 	} else if len(rest) > 0 {
@@ -77,6 +87,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if *maxRecord <= 0 {
 		return cli.Usagef("-max-record %s: want a positive duration", *maxRecord)
 	}
+	if *transferTimeout <= 0 {
+		return cli.Usagef("-transfer-timeout %s: want a positive duration", *transferTimeout)
+	}
+	if err := checkOperator(*operator); err != nil {
+		return err
+	}
 	if *prompt != "" { // fail early on an unreadable prompt
 		if _, err := openPrompt(*prompt); err != nil {
 			return err
@@ -87,11 +103,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 
 	printf := cli.NewPrinter(stdout).Printf
-	v := &ivr{prompt: *prompt, recordDir: *recordDir, maxRecord: *maxRecord, printf: printf, digits: map[string]chan rune{}}
+	v := &ivr{prompt: *prompt, recordDir: *recordDir, maxRecord: *maxRecord, operator: *operator,
+		transferTimeout: *transferTimeout, printf: printf, digits: map[string]chan rune{}}
 	events := cli.NewEventPrinter(printf)
 	var media ua.MediaConfig
 	var err error
 	if media.IP, err = cli.MediaIP(*mediaIP); err != nil {
+		return err
+	}
+	if err := holdMusic.Apply(&media); err != nil {
 		return err
 	}
 	tracing, err := trace.Start(stderr)
@@ -163,7 +183,8 @@ func (v *ivr) event(p *cli.EventPrinter, e ua.Event) {
 }
 
 // serve runs one call: the prompt and the recording start together; the
-// recording ends with #, the caller's hang-up, or maxRecord.
+// recording ends with #, the caller's hang-up, maxRecord, or the operator
+// key (transfer.go), after which the caller is transferred.
 func (v *ivr) serve(ctx context.Context, c *ua.Call, digits <-chan rune) {
 	defer v.unregister(c.CallID())
 	s := c.Media()
@@ -204,8 +225,12 @@ wait:
 		case d := <-digits:
 			pressed.WriteRune(d)
 			v.printf("digits call=%s so-far=%q", c.CallID(), pressed.String())
-			if d == '#' {
+			switch {
+			case d == '#':
 				why = "#"
+				break wait
+			case d == OperatorKey && v.operator != "":
+				why = "operator"
 				break wait
 			}
 		case <-c.Done():
@@ -223,6 +248,9 @@ wait:
 	}
 	v.printf("recorded call=%s file=%s seconds=%.1f digits=%q ended-by=%s err=%v", c.CallID(), name,
 		float64(counter.n)/audio.SampleRate, pressed.String(), why, cerr)
+	if why == "operator" {
+		v.transfer(ctx, c)
+	}
 	if why != "hang-up" {
 		hctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		_ = c.Hangup(hctx)

@@ -15,7 +15,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // TestUsage: -h prints the usage line, what ivr does, and every flag.
 func TestUsage(t *testing.T) {
 	usagetest.CheckUsage(t, run, "ivr", "usage: ivr [flags]", "ivr takes no argument",
-		[]string{"answer-after", "reject-code", "trace", "pcap", "listen", "aor", "pass", "registrar", "media-ip", "t1", "prompt", "record-dir", "max-record"})
+		[]string{"answer-after", "reject-code", "trace", "pcap", "listen", "aor", "pass", "registrar", "media-ip", "t1", "prompt", "record-dir", "max-record", "operator", "transfer-timeout", "hold-music"})
 }
 
 // TestParseErrors: wrong command lines are errors that say what is wrong
@@ -28,6 +28,9 @@ func TestParseErrors(t *testing.T) {
 		{Args: []string{"-reject-code", "99"}, Want: "-reject-code 99: want a status from 400 to 699"},
 		{Args: []string{"-max-record", "0s"}, Want: "-max-record 0s: want a positive duration"},
 		{Args: []string{"-prompt", "/nonexistent/prompt.wav"}, Want: "open /nonexistent/prompt.wav: no such file or directory"},
+		{Args: []string{"-operator", "desk"}, Want: "-operator \"desk\": want a SIP URI"},
+		{Args: []string{"-transfer-timeout", "0s"}, Want: "-transfer-timeout 0s: want a positive duration"},
+		{Args: []string{"-hold-music", "/nonexistent/music.wav"}, Want: "-hold-music: open /nonexistent/music.wav: no such file or directory"},
 	})
 }
 

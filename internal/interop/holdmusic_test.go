@@ -16,6 +16,7 @@ import (
 	"github.com/dialtone/dialtone/rtp/audio"
 	"github.com/dialtone/dialtone/rtp/g711"
 	"github.com/dialtone/dialtone/rtp/wav"
+	"github.com/dialtone/dialtone/ua"
 )
 
 // Tones of the music-on-hold test: dial plays holdHostTone from -play and
@@ -88,28 +89,93 @@ func TestDialHoldMusicBaresip(t *testing.T) {
 			}
 		}
 	}
-	const win = audio.SampleRate / 10
-	var kinds []byte // per 100 ms: h(ost), m(usic), or '.'
-	for i := 0; i+win <= len(got); i += win {
-		h := wav.ToneLevel(got[i:i+win], holdHostTone, audio.SampleRate)
-		m := wav.ToneLevel(got[i:i+win], holdMusicTone, audio.SampleRate)
-		switch {
-		case h > mediaMinLevel && m < mediaMinLevel/10:
-			kinds = append(kinds, 'h')
-		case m > mediaMinLevel && h < mediaMinLevel/10:
-			kinds = append(kinds, 'm')
-		default:
-			kinds = append(kinds, '.')
-		}
-	}
-	t.Logf("baresip received (100 ms each): %s", kinds)
-	s := string(kinds)
+	s := toneKinds(got, holdHostTone, holdMusicTone, 'h', 'm')
+	t.Logf("baresip received (100 ms each): %s", s)
 	firstM, lastM := indexByte(s, 'm'), lastIndexByte(s, 'm')
 	require.GreaterOrEqual(t, firstM, 0, "the music in the RTP to baresip")
 	require.GreaterOrEqual(t, countByte(s[firstM:lastM+1], 'm'), 15, "about 2 s of music")
 	require.Zero(t, countByte(s[firstM:lastM+1], 'h'), "no host audio during the hold")
 	require.GreaterOrEqual(t, countByte(s[:firstM], 'h'), 10, "host audio before the hold")
 	require.GreaterOrEqual(t, countByte(s[lastM:], 'h'), 10, "host audio after the resume")
+}
+
+// toneKinds classifies 8 kHz audio per 100 ms: a where the tone hzA is
+// heard and hzB is not, b the other way round, '.' for neither or both.
+func toneKinds(got []int16, hzA, hzB float64, a, b byte) string {
+	const win = audio.SampleRate / 10
+	var kinds []byte
+	for i := 0; i+win <= len(got); i += win {
+		la := wav.ToneLevel(got[i:i+win], hzA, audio.SampleRate)
+		lb := wav.ToneLevel(got[i:i+win], hzB, audio.SampleRate)
+		switch {
+		case la > mediaMinLevel && lb < mediaMinLevel/10:
+			kinds = append(kinds, a)
+		case lb > mediaMinLevel && la < mediaMinLevel/10:
+			kinds = append(kinds, b)
+		default:
+			kinds = append(kinds, '.')
+		}
+	}
+	return string(kinds)
+}
+
+// TestConferenceHoldMusicBaresip: examples/conference with -hold-music (a
+// 1 s WAV of 700 Hz, looped). baresip (440 Hz) calls a room alone and
+// hears the music; our UA (G.722, so the room mixes at 16 kHz) joins
+// playing 1100 Hz for 3 s and hangs up; baresip, alone again, hears the
+// music again. baresip's recording (whole: no re-INVITE here) holds
+// music, then our tone and no music, then music; our recording holds
+// baresip's tone and no music.
+func TestConferenceHoldMusicBaresip(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(t.Context(), peerTestTimeout)
+	defer cancel()
+	music := toneWAV(t, t.TempDir(), holdMusicTone, 1)
+	e := startExample(t, ctx, "conference", "-listen", net.JoinHostPort(loopback, "0"), "-media-ip", loopback, "-hold-music", music)
+	defer func() { logTails(t, e.stdout, e.stderr) }()
+	room := "sip:room9@" + e.sip
+	b := startMediaBaresip(t, ctx, "alone", mediaPeerTone)
+	_, err := b.ctl(ctx, "dial", room)
+	require.NoError(t, err, "baresip dials the room")
+	b.waitCalls(t, ctx, "an established call", func(l string) bool { return strings.Contains(l, "ESTABLISHED") })
+	e.waitOutput(t, ctx, "parties=1")
+	sleepCtx(ctx, confPhase)
+
+	u := wideUA(t, nil)
+	c, err := u.Dial(ctx, room, ua.DialOptions{})
+	require.NoError(t, err, "our UA dials the room")
+	s := c.Media()
+	require.NotNil(t, s)
+	e.waitOutput(t, ctx, "parties=2")
+	rec := startRecorder(ctx, s)
+	g, err := wav.NewToneGenerator(wav.ToneConfig{Frequency: confOurHz, Amplitude: 0.25, SampleRate: s.SampleRate(), FrameSamples: s.FrameSamples()})
+	require.NoError(t, err)
+	playCtx, stopPlay := context.WithTimeout(ctx, confPhase)
+	defer stopPlay()
+	require.ErrorIs(t, s.Play(playCtx, g), context.DeadlineExceeded)
+	require.NoError(t, c.Hangup(ctx))
+	rec.wait()
+	e.waitOutput(t, ctx, "left room=room9 ")
+	sleepCtx(ctx, confPhase)
+	_, err = b.ctl(ctx, "hangup", "")
+	require.NoError(t, err)
+	b.waitCalls(t, ctx, "no call", func(l string) bool { return !strings.Contains(l, "sip:") })
+	e.waitOutput(t, ctx, "room room9 ended")
+
+	heard := rec.take()
+	checkWide(t, "we", heard[s.SampleRate()/2:], mediaPeerTone, holdMusicTone)
+
+	got := waitDump(t, ctx, b.rec, audio.SampleRate)
+	k := toneKinds(got, confOurHz, holdMusicTone, 'o', 'm')
+	t.Logf("baresip heard (100 ms each): %s", k)
+	firstO, lastO := indexByte(k, 'o'), lastIndexByte(k, 'o')
+	require.GreaterOrEqual(t, firstO, 0, "our tone in baresip's recording")
+	require.GreaterOrEqual(t, countByte(k[:firstO], 'm'), 20, "at least 2 s of music while alone")
+	require.GreaterOrEqual(t, countByte(k[firstO:lastO+1], 'o'), 20, "about 3 s of our tone")
+	require.Zero(t, countByte(k[firstO:lastO+1], 'm'), "no music while two are in the room")
+	require.GreaterOrEqual(t, countByte(k[lastO:], 'm'), 20, "the music again once alone")
+	stdout, _ := e.finish(t)
+	require.Contains(t, stdout, "room room9 opened")
 }
 
 func indexByte(s string, c byte) int {

@@ -81,6 +81,11 @@ type Config struct {
 	MaxBacklog int
 	// MaxCue bounds the audio Cue may queue; 0 means DefaultMaxCue.
 	MaxCue time.Duration
+	// AloneMusic, when set, is what a member alone in the mix hears,
+	// looped (as a bridge plays music to the first caller until another
+	// joins), from its beginning each time a member is left alone; cues
+	// play over it. Nil: silence.
+	AloneMusic *rtp.Loop
 }
 
 // Stats are a mixer's counters.
@@ -92,6 +97,7 @@ type Stats struct {
 	Dropped   uint64 // received frames dropped beyond MaxBacklog
 	Overruns  uint64 // sent frames that pushed out an unsent one
 	Gone      uint64 // members taken out because their party failed
+	Music     uint64 // periods of Config.AloneMusic mixed for a lone member
 }
 
 // Mixer mixes the audio of its members. Its methods are safe for
@@ -108,6 +114,7 @@ type Mixer struct {
 	in, out []int16 // scratch at the party's rate
 	wide    []int16 // scratch at the mix rate
 	cue     cueQueue
+	music   musicState
 }
 
 // Member is a party in the mix.
@@ -144,12 +151,13 @@ func New(cfg Config) (*Mixer, error) {
 	}
 	const maxFrame = WidebandRate * int(Period/time.Millisecond) / 1000
 	return &Mixer{
-		cfg:  cfg,
-		sum:  make([]int32, maxFrame),
-		in:   make([]int16, 0, 3*maxFrame), // a party's frame may be longer
-		out:  make([]int16, 0, maxFrame),
-		wide: make([]int16, 0, 2*maxFrame),
-		cue:  cueQueue{max: int(cfg.MaxCue * WidebandRate / time.Second)},
+		cfg:   cfg,
+		sum:   make([]int32, maxFrame),
+		in:    make([]int16, 0, 3*maxFrame), // a party's frame may be longer
+		out:   make([]int16, 0, maxFrame),
+		wide:  make([]int16, 0, 2*maxFrame),
+		cue:   cueQueue{max: int(cfg.MaxCue * WidebandRate / time.Second)},
+		music: musicState{loop: cfg.AloneMusic, buf: make([]int16, 0, maxFrame)},
 	}, nil
 }
 
@@ -274,7 +282,8 @@ func (m *Mixer) rateLocked() int {
 }
 
 // Tick mixes one period: it takes a frame from every member (silence when
-// none is waiting), adds the queued cue, and gives every member the sum
+// none is waiting), adds Config.AloneMusic for a member alone and the
+// queued cue, and gives every member the sum
 // less its own frame. Start calls it on the engine's clock; a host with
 // its own clock may call it instead, once per Period.
 func (m *Mixer) Tick() {
@@ -296,6 +305,9 @@ func (m *Mixer) Tick() {
 				sum[i] += v
 			}
 		}
+	}
+	if m.music.addTo(sum, rate, len(m.members) == 1) {
+		m.stats.Music++
 	}
 	m.cue.addTo(sum, rate)
 	for _, mb := range m.members {

@@ -93,23 +93,37 @@ type HoldMusicFlag struct {
 
 // AddHoldMusicFlag adds -hold-music to fs.
 func AddHoldMusicFlag(fs *flag.FlagSet) *HoldMusicFlag {
-	return &HoldMusicFlag{file: fs.String("hold-music", "", "WAV file the peer hears, looped, while we hold the call (default: silence)")}
+	return AddHoldMusicFlagUsage(fs, "WAV file the peer hears, looped, while we hold the call (default: silence)")
+}
+
+// AddHoldMusicFlagUsage adds -hold-music to fs with the program's own
+// usage text (when the program plays it).
+func AddHoldMusicFlagUsage(fs *flag.FlagSet, usage string) *HoldMusicFlag {
+	return &HoldMusicFlag{file: fs.String("hold-music", "", usage)}
 }
 
 // Apply loads the file, when one is named, into mc.HoldMusic.
 func (h *HoldMusicFlag) Apply(mc *ua.MediaConfig) error {
+	l, err := h.Load()
+	if l != nil {
+		mc.HoldMusic = l
+	}
+	return err
+}
+
+// Load loads the file: nil without -hold-music.
+func (h *HoldMusicFlag) Load() (*rtp.Loop, error) {
 	if *h.file == "" {
-		return nil
+		return nil, nil
 	}
 	f, err := os.Open(*h.file)
 	if err != nil {
-		return Usagef("-hold-music: %v", err)
+		return nil, Usagef("-hold-music: %v", err)
 	}
 	defer f.Close()
 	l, err := rtp.LoadLoop(f)
 	if err != nil {
-		return Usagef("-hold-music %s: %v", *h.file, err)
+		return nil, Usagef("-hold-music %s: %v", *h.file, err)
 	}
-	mc.HoldMusic = l
-	return nil
+	return l, nil
 }

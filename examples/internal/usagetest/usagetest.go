@@ -62,3 +62,19 @@ func CheckParseErrors(t *testing.T, run cli.RunFunc, name string, usage bool, ca
 		})
 	}
 }
+
+// ServerFlags are the flags of cli.AddServerFlags that a program built on
+// it lists in its usage, beside its own.
+func ServerFlags(own ...string) []string {
+	return append([]string{"listen", "aor", "pass", "registrar", "trace", "pcap", "metrics", "media-ip", "max-call", "t1"}, own...)
+}
+
+// ServerParseCases are the wrong command lines a program built on
+// cli.AddServerFlags that takes no argument refuses, followed by its own.
+func ServerParseCases(own ...ParseCase) []ParseCase {
+	return append([]ParseCase{
+		{Args: []string{"-nope"}, Want: "flag provided but not defined: -nope"},
+		{Args: []string{"sip:a@b"}, Want: "no argument expected"},
+		{Args: []string{"-max-call", "0s"}, Want: "-max-call 0s: want a positive duration"},
+	}, own...)
+}
