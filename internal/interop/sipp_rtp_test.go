@@ -49,7 +49,7 @@ const (
 // sippRTPScenario is a UAC that offers PCMA only from SIPp's media port,
 // plays a pcap of RTP (the file is the one argument) once the call is up,
 // and hangs up after sippRTPHold.
-const sippRTPScenario = `<?xml version="1.0" encoding="ISO-8859-1" ?>
+var sippRTPScenario = `<?xml version="1.0" encoding="ISO-8859-1" ?>
 <!DOCTYPE scenario SYSTEM "sipp.dtd">
 <scenario name="UAC playing PCMA from a pcap">
   <send retrans="500">
@@ -66,16 +66,7 @@ const sippRTPScenario = `<?xml version="1.0" encoding="ISO-8859-1" ?>
       Content-Type: application/sdp
       Content-Length: [len]
 
-      v=0
-      o=- 1 1 IN IP[local_ip_type] [local_ip]
-      s=-
-      c=IN IP[media_ip_type] [media_ip]
-      t=0 0
-      m=audio [media_port] RTP/AVP 8
-      a=rtpmap:8 PCMA/8000
-      a=ptime:20
-      a=sendrecv
-
+` + sippPCMASDP + `
     ]]>
   </send>
 
@@ -158,11 +149,7 @@ func TestSIPpRTPEcho(t *testing.T) {
 	e := startEchobot(t, ctx)
 	defer func() { logTails(t, e.stdout, e.stderr) }()
 
-	dir := t.TempDir()
-	pcap := filepath.Join(dir, "tone_pcma.pcap")
-	require.NoError(t, writeRTPPcap(pcap, sine(mediaPeerTone, toneAmplitude, sippRTPFrames*audio.FrameSamples)))
-	sc := filepath.Join(dir, "uac_pcap_echo.xml")
-	require.NoError(t, os.WriteFile(sc, fmt.Appendf(nil, sippRTPScenario, pcap, sippRTPHold.Milliseconds()), 0o644))
+	sc := writeToneScenario(t, "uac_pcap_echo.xml", sippRTPScenario, sippRTPFrames, sippRTPHold)
 
 	// SIPp's media port (audio on mp, video on mp+2).
 	mp := freeUDPPorts(t, 4)
