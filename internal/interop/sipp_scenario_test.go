@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -35,14 +36,29 @@ const sippPCMASDP = `      v=0
 `
 
 // sippResponse is a scenario's <send> of a response to the last request
-// received: status is its status line's code and reason ("183 Session
-// Progress"), To gets SIPp's dialog tag, sdp is the body (application/sdp;
-// empty: none), and retrans is the retransmission interval in ms (0: none,
-// for a response to anything but INVITE or a provisional one).
-func sippResponse(status, sdp string, retrans int) string {
+// received, an INVITE: status is its status line's code and reason ("183
+// Session Progress"), To gets SIPp's dialog tag, sdp is the body
+// (application/sdp; empty: none), retrans the retransmission interval in
+// ms (0: none, as for a provisional response), and headers are added
+// lines ("RSeq: 1").
+func sippResponse(status, sdp string, retrans int, headers ...string) string {
+	return sippReply(status, "[last_To:];tag=[pid]SIPpTag01[call_number]", sdp, retrans, headers)
+}
+
+// sippInDialogResponse is sippResponse for a request inside SIPp's dialog
+// (PRACK, BYE): its To has the tag already.
+func sippInDialogResponse(status, sdp string) string {
+	return sippReply(status, "[last_To:]", sdp, 0, nil)
+}
+
+func sippReply(status, to, sdp string, retrans int, headers []string) string {
 	open := "<send>"
 	if retrans > 0 {
 		open = fmt.Sprintf("<send retrans=\"%d\">", retrans)
+	}
+	var extra strings.Builder
+	for _, h := range headers {
+		extra.WriteString("      " + h + "\n")
 	}
 	body := "      Content-Length: 0\n"
 	if sdp != "" {
@@ -54,11 +70,11 @@ func sippResponse(status, sdp string, retrans int) string {
       SIP/2.0 ` + status + `
       [last_Via:]
       [last_From:]
-      [last_To:];tag=[pid]SIPpTag01[call_number]
+      ` + to + `
       [last_Call-ID:]
       [last_CSeq:]
       Contact: <sip:sipp@[local_ip]:[local_port]>
-` + body + `
+` + extra.String() + body + `
     ]]>
   </send>
 `
