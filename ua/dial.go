@@ -41,6 +41,14 @@ type DialOptions struct {
 	Transport transport.Network
 	// Headers are added to the INVITE (Subject, X-…).
 	Headers []sip.Header
+	// PrackOffer, when set, is asked once per early dialog, when a
+	// reliable provisional response carries the answer to our INVITE's
+	// offer, for a new offer to send in its PRACK (RFC 3262 §5): nil
+	// sends none. It runs on the call's INVITE reader before the PRACK
+	// and the response's EventCallProgress, so it must not block. The
+	// PRACK's 200 carries the answer, which the session then follows
+	// (EventCallUpdated); see prackreoffer.go.
+	PrackOffer func(early *Call, res *sip.Response) *MediaChange
 
 	// progress, when set, sees each provisional response but 100 (a
 	// transferee's NOTIFYs, referred.go).
@@ -174,6 +182,11 @@ type outgoing struct {
 	// last is the target that answered the last INVITE (failover_invite.go).
 	last     transport.Target
 	haveLast bool
+	// reoffered: the early dialogs (To tag) whose PRACK the host was
+	// asked to put a new offer in; reoffer is that exchange while it is
+	// open (prackreoffer.go). Both belong to the INVITE's reader.
+	reoffered map[string]bool
+	reoffer   *prackOffer
 }
 
 func (o *outgoing) newInvite(uri sip.URI) *sip.Request {
@@ -330,16 +343,27 @@ func (o *outgoing) read(tx *transaction.ClientTx, req *sip.Request, silent <-cha
 				continue
 			}
 			st, _ := s.receive(res)
-			o.prack(req, res, st.Dialog, s.lock)
+			rseq, fresh := o.newReliable(res, st.Dialog)
 			c.mu.Lock()
 			if c.state == CallDialing {
 				c.state = CallRinging
 			}
 			c.mu.Unlock()
-			if c.media != nil && !o.opts.NoOffer && len(res.Body()) > 0 && res.ContentType() == "application/sdp" {
-				if err := c.media.applyAnswer(res.Body(), true); err != nil {
-					u.log.Debug("early media answer not applied", "call_id", c.callID, "error", err.Error())
+			// The SDP of a reliable 1xx seen before is that of its first
+			// copy: a retransmission must not undo a PRACK's exchange.
+			answered := false
+			if fresh && !o.opts.NoOffer && len(o.opts.SDP) > 0 && len(res.Body()) > 0 && res.ContentType() == "application/sdp" {
+				o.awaitPrackOffer()
+				answered = true
+				if c.media != nil {
+					if err := c.media.applyAnswer(res.Body(), true); err != nil {
+						u.log.Debug("early media answer not applied", "call_id", c.callID, "error", err.Error())
+						answered = false
+					}
 				}
+			}
+			if rseq > 0 && fresh {
+				o.prack(req, res, st.Dialog, s.lock, rseq, answered)
 			}
 			u.emit(Event{Kind: EventCallProgress, Line: c.line, Call: c, CallID: c.callID, Response: res, SDP: res.Body()})
 			if o.opts.progress != nil {
@@ -351,6 +375,7 @@ func (o *outgoing) read(tx *transaction.ClientTx, req *sip.Request, silent <-cha
 			_, _ = s.receive(res)
 			return res, nil
 		}
+		o.awaitPrackOffer() // the 2xx may have overtaken the PRACK's 200
 		st, err := s.receive(res)
 		if err != nil {
 			continue

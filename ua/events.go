@@ -36,7 +36,10 @@ const (
 	// EventCallConfirmed: the ACK for our 2xx arrived (incoming calls).
 	EventCallConfirmed
 	// EventCallUpdated: a re-INVITE changed the session (SDP is the
-	// peer's new description).
+	// peer's new description), or the PRACK of an outgoing call's new
+	// offer was answered (DialOptions.PrackOffer: Response is the PRACK's
+	// final response, SDP its answer; Err, wrapping ErrPrackOfferRefused,
+	// when the session stays as it was).
 	EventCallUpdated
 	// EventCallEnded: the call is over (Err says why: ErrLocalHangup,
 	// ErrRemoteHangup, a *StatusError, …). When our BYE ended it, the

@@ -97,53 +97,76 @@ func isReliable(res *sip.Response) (uint32, bool) {
 	return uint32(n), true
 }
 
-// prack acknowledges a reliable provisional res to invite, received in
-// the early dialog d, with a PRACK (RFC 3262 §4), unless its RSeq was
-// PRACKed already; the PRACK carries our answer when res brings the
-// peer's offer (§5). lock guards d (the INVITE session's lock).
-func (o *outgoing) prack(invite *sip.Request, res *sip.Response, d *dialog.Dialog, lock func() func()) {
-	c, u := o.c, o.c.u
-	if u.reliableFor(c.line) == ReliableOff || d == nil {
-		return
+// newReliable reports whether res is a reliable provisional response
+// (its RSeq, 0 when it is not, or when reliable provisionals are off for
+// the call) received in the early dialog d, and whether it is new: not
+// a retransmission of one whose PRACK is on its way. An unreliable
+// response is always new.
+func (o *outgoing) newReliable(res *sip.Response, d *dialog.Dialog) (rseq uint32, fresh bool) {
+	c := o.c
+	if c.u.reliableFor(c.line) == ReliableOff || d == nil {
+		return 0, true
 	}
 	rseq, ok := isReliable(res)
 	if !ok {
-		return
+		return 0, true
 	}
+	tag := d.ID().RemoteTag
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.rseq == nil {
+		c.rseq = map[string]uint32{}
+	}
+	if last, seen := c.rseq[tag]; seen && rseq <= last {
+		return rseq, false // a retransmission: its PRACK is on its way
+	}
+	c.rseq[tag] = rseq
+	return rseq, true
+}
+
+// prack acknowledges res, a new reliable provisional response (RSeq
+// rseq) to invite, received in the early dialog d, with a PRACK (RFC
+// 3262 §4). The PRACK carries our answer when res brings the peer's
+// offer, or a new offer of the host's when res answered ours (§5,
+// prackreoffer.go). lock guards d (the INVITE session's lock).
+func (o *outgoing) prack(invite *sip.Request, res *sip.Response, d *dialog.Dialog, lock func() func(), rseq uint32, answered bool) {
+	c, u := o.c, o.c.u
 	cs, err := invite.CSeq()
 	if err != nil {
 		return
 	}
 	tag := d.ID().RemoteTag
-	c.mu.Lock()
-	if c.rseq == nil {
-		c.rseq = map[string]uint32{}
+	body := o.answerEarlyOffer(res, tag)
+	var x *prackOffer
+	if body == nil && answered {
+		if x = o.prackOfferFor(res, tag); x != nil {
+			body = x.offer
+		}
 	}
-	if last, seen := c.rseq[tag]; seen && rseq <= last {
-		c.mu.Unlock()
-		return // a retransmission: its PRACK is on its way
-	}
-	c.rseq[tag] = rseq
-	c.mu.Unlock()
-	answer := o.answerEarlyOffer(res, tag)
 	unlock := lock()
-	req, err := d.NewRequest(sip.PRACK, answer, "application/sdp")
+	req, err := d.NewRequest(sip.PRACK, body, "application/sdp")
 	unlock()
 	if err != nil {
+		x.finish(nil, err)
 		return
 	}
 	req.Set("RAck", strconv.FormatUint(uint64(rseq), 10)+" "+strconv.FormatUint(uint64(cs.Seq), 10)+" INVITE")
 	u.addCommon(req)
-	u.goTrack(func() {
+	if !u.goTrack(func() {
 		tx, err := u.send(u.baseCtx, u.baseCtx, req, c.network)
 		if err != nil {
 			u.log.Debug("PRACK not sent", "call_id", c.callID, "error", err.Error())
+			x.finish(nil, err)
 			return
 		}
-		if res, err := tx.Final(u.baseCtx); err == nil && !res.IsSuccess() {
+		res, err := tx.Final(u.baseCtx)
+		if err == nil && !res.IsSuccess() {
 			u.log.Debug("PRACK refused", "call_id", c.callID, "status", res.StatusCode)
 		}
-	})
+		x.finish(res, err)
+	}) {
+		x.finish(nil, ErrClosed)
+	}
 }
 
 // answerEarlyOffer answers the offer in res, a reliable provisional

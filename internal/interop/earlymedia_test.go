@@ -4,11 +4,7 @@ package interop
 
 import (
 	"context"
-	"fmt"
 	"net/netip"
-	"os"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -38,37 +34,12 @@ const (
 // a 183, plays a pcap of RTP (the first argument) to the caller's media
 // address at once, answers with 200 (the same SDP) after the pause (the
 // second argument, ms) and waits for the caller's BYE.
-const sippEarlyScenario = `<?xml version="1.0" encoding="ISO-8859-1" ?>
+var sippEarlyScenario = `<?xml version="1.0" encoding="ISO-8859-1" ?>
 <!DOCTYPE scenario SYSTEM "sipp.dtd">
 <scenario name="UAS with early media">
   <recv request="INVITE" crlf="true"/>
 
-  <send>
-    <![CDATA[
-
-      SIP/2.0 183 Session Progress
-      [last_Via:]
-      [last_From:]
-      [last_To:];tag=[pid]SIPpTag01[call_number]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Contact: <sip:sipp@[local_ip]:[local_port]>
-      Content-Type: application/sdp
-      Content-Length: [len]
-
-      v=0
-      o=- 1 1 IN IP[local_ip_type] [local_ip]
-      s=-
-      c=IN IP[media_ip_type] [media_ip]
-      t=0 0
-      m=audio [media_port] RTP/AVP 8
-      a=rtpmap:8 PCMA/8000
-      a=ptime:20
-      a=sendrecv
-
-    ]]>
-  </send>
-
+` + sippResponse("183 Session Progress", sippPCMASDP, 0) + `
   <nop>
     <action>
       <exec play_pcap_audio="%s"/>
@@ -77,32 +48,7 @@ const sippEarlyScenario = `<?xml version="1.0" encoding="ISO-8859-1" ?>
 
   <pause milliseconds="%d"/>
 
-  <send retrans="500">
-    <![CDATA[
-
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:];tag=[pid]SIPpTag01[call_number]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Contact: <sip:sipp@[local_ip]:[local_port]>
-      Content-Type: application/sdp
-      Content-Length: [len]
-
-      v=0
-      o=- 1 1 IN IP[local_ip_type] [local_ip]
-      s=-
-      c=IN IP[media_ip_type] [media_ip]
-      t=0 0
-      m=audio [media_port] RTP/AVP 8
-      a=rtpmap:8 PCMA/8000
-      a=ptime:20
-      a=sendrecv
-
-    ]]>
-  </send>
-
+` + sippResponse("200 OK", sippPCMASDP, 500) + `
   <recv request="ACK" crlf="true"/>
 
   <recv request="BYE"/>
@@ -133,13 +79,7 @@ func TestEarlyMediaFromSIPp(t *testing.T) {
 	testenv.NeedRoot(t, "SIPp pcap play")
 	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
 	defer cancel()
-	dir := t.TempDir()
-	pcap := filepath.Join(dir, "early_tone.pcap")
-	require.NoError(t, writeRTPPcap(pcap, sine(mediaPeerTone, toneAmplitude, earlyFrames*audio.FrameSamples)))
-	sc := filepath.Join(dir, "uas_early_media.xml")
-	require.NoError(t, os.WriteFile(sc, fmt.Appendf(nil, sippEarlyScenario, pcap, earlyAnswerAfter.Milliseconds()), 0o644))
-	mp := freeUDPPorts(t, 4)
-	target, wait := sippServing(t, ctx, "early", "-sf", sc, "-mp", strconv.Itoa(mp))
+	target, wait, mp := sippServingTone(t, ctx, "early", sippEarlyScenario, earlyFrames, earlyAnswerAfter)
 
 	ringing := make(chan *ua.Call, 1)
 	u, err := ua.New(ua.Config{
@@ -179,11 +119,7 @@ func TestEarlyMediaFromSIPp(t *testing.T) {
 	require.Equal(t, "PCMA", p.Codec.Name)
 
 	start := time.Now()
-	var heard []int16
-	for range int(earlyListen / (20 * time.Millisecond)) {
-		heard, err = s.ReadFrame(ctx, heard)
-		require.NoError(t, err)
-	}
+	heard := readFor(t, ctx, s, earlyListen)
 	require.Equal(t, ua.CallRinging, early.State(), "the audio was read before the 200")
 	level := peak(heard, mediaPeerTone)
 	t.Logf("early media: %d Hz at %.4f in %s before the answer", mediaPeerTone, level, time.Since(start).Round(time.Millisecond))

@@ -56,7 +56,7 @@ func TestKamailioForkBothAnswer(t *testing.T) {
 		require.False(t, time.Now().After(deadline), "erin's bindings:\n%s", out)
 		sleepCtx(ctx, peerPoll)
 	}
-	frank := newPeerUA(t, k, uaOptions{user: "frank"})
+	frank := newPeerUA(t, k, uaOptions{user: "frank", media: true})
 	frank.waitEvent(t, ctx, ua.EventRegistered, "")
 	go func() {
 		for range 2 {
@@ -155,7 +155,8 @@ func TestRedirectToBaresip(t *testing.T) {
 // Kamailio) calls alice and bob, erin (at the proxy) calls dave: each call
 // comes in on its own line (IncomingCall.Line). Then the UA calls out
 // from each line to a user of that line's registrar: the callee sees the
-// line's AOR as the From.
+// line's AOR as the From. Every call carries audio: each side hears the
+// other's tone (exchangeTones).
 func TestThreeLinesTwoRegistrars(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(t.Context(), peerTestTimeout)
@@ -172,7 +173,7 @@ func TestThreeLinesTwoRegistrars(t *testing.T) {
 	multi, err := ua.New(ua.Config{
 		Listen:    []ua.ListenConfig{{Network: transport.UDP, Addr: "127.0.0.1:0"}},
 		Transport: ua.TransportConfig{Tracer: w},
-		Media:     ua.MediaConfig{DisableMedia: true},
+		Media:     ua.MediaConfig{IP: netip.MustParseAddr(loopback)},
 		Lines: []ua.LineConfig{
 			{AOR: k.uri("alice"), Password: "alicepw", Registrar: k.uri("")},
 			{AOR: k.uri("bob"), Password: "bobpw", Registrar: k.uri("")},
@@ -183,7 +184,7 @@ func TestThreeLinesTwoRegistrars(t *testing.T) {
 			if ic.Line() != nil {
 				line = ic.Line().AOR().User
 			}
-			c, err := ic.Answer(testSDP(9))
+			c, err := ic.Answer(nil)
 			if err == nil {
 				in <- incoming{line, c}
 			}
@@ -206,9 +207,9 @@ func TestThreeLinesTwoRegistrars(t *testing.T) {
 	k.waitBinding(t, ctx, "alice", true)
 	k.waitBinding(t, ctx, "bob", true)
 	p.waitBinding(t, ctx, "dave", true)
-	frank := newPeerUA(t, k, uaOptions{user: "frank"})
+	frank := newPeerUA(t, k, uaOptions{user: "frank", media: true})
 	frank.waitEvent(t, ctx, ua.EventRegistered, "")
-	erin := newPeerUA(t, p, uaOptions{user: "erin"})
+	erin := newPeerUA(t, p, uaOptions{user: "erin", media: true})
 	erin.waitEvent(t, ctx, ua.EventRegistered, "")
 
 	t.Run("calls in", func(t *testing.T) {
@@ -217,7 +218,7 @@ func TestThreeLinesTwoRegistrars(t *testing.T) {
 			target string
 			line   string
 		}{{frank, k.uri("alice"), "alice"}, {frank, k.uri("bob"), "bob"}, {erin, p.uri("dave"), "dave"}} {
-			c, err := tc.caller.ua.Dial(ctx, tc.target, ua.DialOptions{SDP: testSDP(9)})
+			c, err := tc.caller.ua.Dial(ctx, tc.target, ua.DialOptions{})
 			require.NoError(t, err, "call to %s", tc.target)
 			var got incoming
 			select {
@@ -227,6 +228,7 @@ func TestThreeLinesTwoRegistrars(t *testing.T) {
 			}
 			require.Equal(t, tc.line, got.line, "the call came in on its line")
 			require.Equal(t, c.CallID(), got.c.CallID())
+			checkTones(t, ctx, tc.line, c, got.c)
 			require.NoError(t, c.Hangup(ctx))
 			require.ErrorIs(t, waitDone(t, ctx, got.c, tc.line), ua.ErrRemoteHangup)
 		}
@@ -237,14 +239,27 @@ func TestThreeLinesTwoRegistrars(t *testing.T) {
 			target string
 		}{{frank, k.uri("frank")}, {frank, k.uri("frank")}, {erin, p.uri("erin")}} {
 			line := multi.Lines()[i]
-			c, err := multi.Dial(ctx, tc.target, ua.DialOptions{SDP: testSDP(9), Line: line})
+			c, err := multi.Dial(ctx, tc.target, ua.DialOptions{Line: line})
 			require.NoError(t, err, "call from line %d", i)
 			got := tc.callee.nextCall(t, ctx)
 			require.Equal(t, c.CallID(), got.CallID())
+			checkTones(t, ctx, line.AOR().User, c, got)
 			require.Equal(t, line.AOR().User, got.Remote().URI.User, "the From is the line's AOR")
 			require.Equal(t, line.AOR().Port, got.Remote().URI.Port, "the From names the line's registrar")
 			require.NoError(t, c.Hangup(ctx))
 			require.ErrorIs(t, waitDone(t, ctx, got, tc.callee.name), ua.ErrRemoteHangup)
 		}
 	})
+}
+
+// checkTones has the two sides of a call exchange tones and checks that
+// each hears the other's (what of the call names it in the log).
+func checkTones(t *testing.T, ctx context.Context, what string, caller, callee *ua.Call) {
+	t.Helper()
+	require.NotNil(t, caller.Media(), "%s: the caller's session", what)
+	require.NotNil(t, callee.Media(), "%s: the callee's session", what)
+	callerHeard, calleeHeard := exchangeTones(t, ctx, caller.Media(), callee.Media())
+	t.Logf("%s: the caller heard %d Hz at %.4f, the callee %d Hz at %.4f", what, mediaPeerTone, callerHeard, mediaOurTone, calleeHeard)
+	require.Greater(t, callerHeard, mediaMinLevel, "%s: the callee's tone at the caller", what)
+	require.Greater(t, calleeHeard, mediaMinLevel, "%s: the caller's tone at the callee", what)
 }

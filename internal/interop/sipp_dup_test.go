@@ -5,7 +5,6 @@ package interop
 import (
 	"context"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
@@ -14,8 +13,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/dialtone/dialtone/rtp/audio"
 
 	"github.com/stretchr/testify/require"
 
@@ -57,12 +54,8 @@ func TestEchobotNoDuplicateUnderPressure(t *testing.T) {
 	})
 	defer func() { stopBusy(); busy.Wait() }()
 
-	dir := t.TempDir()
-	pcap := filepath.Join(dir, "tone_pcma.pcap")
-	require.NoError(t, writeRTPPcap(pcap, sine(mediaPeerTone, toneAmplitude, dupFrames*audio.FrameSamples)))
-	sc := filepath.Join(dir, "uac_pcap_dup.xml")
 	hold := dupFrames*20*time.Millisecond + 500*time.Millisecond
-	require.NoError(t, os.WriteFile(sc, fmt.Appendf(nil, sippRTPScenario, pcap, hold.Milliseconds()), 0o644))
+	sc := writeToneScenario(t, "uac_pcap_dup.xml", sippRTPScenario, dupFrames, hold)
 
 	mp := freeUDPPorts(t, 4)
 	capture := filepath.Join(artifacts(t), "dup.pcapng")

@@ -49,7 +49,7 @@ const (
 // sippRTPScenario is a UAC that offers PCMA only from SIPp's media port,
 // plays a pcap of RTP (the file is the one argument) once the call is up,
 // and hangs up after sippRTPHold.
-const sippRTPScenario = `<?xml version="1.0" encoding="ISO-8859-1" ?>
+var sippRTPScenario = `<?xml version="1.0" encoding="ISO-8859-1" ?>
 <!DOCTYPE scenario SYSTEM "sipp.dtd">
 <scenario name="UAC playing PCMA from a pcap">
   <send retrans="500">
@@ -66,16 +66,7 @@ const sippRTPScenario = `<?xml version="1.0" encoding="ISO-8859-1" ?>
       Content-Type: application/sdp
       Content-Length: [len]
 
-      v=0
-      o=- 1 1 IN IP[local_ip_type] [local_ip]
-      s=-
-      c=IN IP[media_ip_type] [media_ip]
-      t=0 0
-      m=audio [media_port] RTP/AVP 8
-      a=rtpmap:8 PCMA/8000
-      a=ptime:20
-      a=sendrecv
-
+` + sippPCMASDP + `
     ]]>
   </send>
 
@@ -158,11 +149,7 @@ func TestSIPpRTPEcho(t *testing.T) {
 	e := startEchobot(t, ctx)
 	defer func() { logTails(t, e.stdout, e.stderr) }()
 
-	dir := t.TempDir()
-	pcap := filepath.Join(dir, "tone_pcma.pcap")
-	require.NoError(t, writeRTPPcap(pcap, sine(mediaPeerTone, toneAmplitude, sippRTPFrames*audio.FrameSamples)))
-	sc := filepath.Join(dir, "uac_pcap_echo.xml")
-	require.NoError(t, os.WriteFile(sc, fmt.Appendf(nil, sippRTPScenario, pcap, sippRTPHold.Milliseconds()), 0o644))
+	sc := writeToneScenario(t, "uac_pcap_echo.xml", sippRTPScenario, sippRTPFrames, sippRTPHold)
 
 	// SIPp's media port (audio on mp, video on mp+2).
 	mp := freeUDPPorts(t, 4)
@@ -348,6 +335,29 @@ func errorsJoin(errs ...error) error {
 // packets of samples, one 20 ms frame per packet, 20 ms apart: what
 // SIPp's play_pcap_audio replays (it rewrites addresses and ports).
 func writeRTPPcap(path string, samples []int16) error {
+	var pkts []pcapPacket
+	for i := 0; i+audio.FrameSamples <= len(samples); i += audio.FrameSamples {
+		n := i / audio.FrameSamples
+		h := pionrtp.Header{Version: 2, Marker: n == 0, PayloadType: audio.PayloadTypePCMA,
+			SequenceNumber: uint16(1000 + n), Timestamp: uint32(i), SSRC: 0x5eed5eed}
+		pkt, err := g711.AppendPacket(nil, &h, g711.ALaw, samples[i:i+audio.FrameSamples])
+		if err != nil {
+			return err
+		}
+		pkts = append(pkts, pcapPacket{at: time.Duration(n) * 20 * time.Millisecond, rtp: pkt})
+	}
+	return writePcap(path, pkts)
+}
+
+// pcapPacket is an RTP packet of a pcap file and when it goes, from the
+// file's start.
+type pcapPacket struct {
+	at  time.Duration
+	rtp []byte
+}
+
+// writePcap writes a pcap file (Ethernet, IPv4, UDP) of pkts.
+func writePcap(path string, pkts []pcapPacket) error {
 	var b []byte
 	// Global header: magic, version 2.4, zone, sigfigs, snaplen,
 	// LINKTYPE_ETHERNET.
@@ -358,20 +368,10 @@ func writeRTPPcap(path string, samples []int16) error {
 	b = binary.LittleEndian.AppendUint32(b, 0)
 	b = binary.LittleEndian.AppendUint32(b, 65535)
 	b = binary.LittleEndian.AppendUint32(b, 1)
-	var pkt []byte
-	for i := 0; i+audio.FrameSamples <= len(samples); i += audio.FrameSamples {
-		n := i / audio.FrameSamples
-		h := pionrtp.Header{Version: 2, Marker: n == 0, PayloadType: audio.PayloadTypePCMA,
-			SequenceNumber: uint16(1000 + n), Timestamp: uint32(i), SSRC: 0x5eed5eed}
-		var err error
-		pkt, err = g711.AppendPacket(pkt[:0], &h, g711.ALaw, samples[i:i+audio.FrameSamples])
-		if err != nil {
-			return err
-		}
-		frame := etherIPv4UDP(pkt, uint16(n))
-		ts := time.Duration(n) * 20 * time.Millisecond
-		b = binary.LittleEndian.AppendUint32(b, uint32(ts/time.Second))
-		b = binary.LittleEndian.AppendUint32(b, uint32(ts%time.Second/time.Microsecond))
+	for n, p := range pkts {
+		frame := etherIPv4UDP(p.rtp, uint16(n))
+		b = binary.LittleEndian.AppendUint32(b, uint32(p.at/time.Second))
+		b = binary.LittleEndian.AppendUint32(b, uint32(p.at%time.Second/time.Microsecond))
 		b = binary.LittleEndian.AppendUint32(b, uint32(len(frame)))
 		b = binary.LittleEndian.AppendUint32(b, uint32(len(frame)))
 		b = append(b, frame...)

@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
@@ -145,6 +146,9 @@ type uaOptions struct {
 	// onCall overrides the default handler, which answers every call with
 	// testSDP.
 	onCall func(ctx context.Context, ic *ua.IncomingCall)
+	// media gives the UA media sessions on loopback: the default handler
+	// answers from the call's session instead of testSDP.
+	media bool
 }
 
 // newPeerUA starts one of our UAs on a UDP loopback port with a line at
@@ -167,12 +171,19 @@ func newPeerUA(t *testing.T, k registrar, opt uaOptions) *peerUA {
 	if opt.onCall != nil {
 		cfg.OnCall = opt.onCall
 	} else {
+		var answer []byte
+		if !opt.media {
+			answer = testSDP(9)
+		}
 		cfg.OnCall = func(_ context.Context, ic *ua.IncomingCall) {
-			c, err := ic.Answer(testSDP(9))
+			c, err := ic.Answer(answer)
 			if err == nil {
 				p.calls <- c
 			}
 		}
+	}
+	if opt.media {
+		cfg.Media = ua.MediaConfig{IP: netip.MustParseAddr(loopback)}
 	}
 	if opt.user != "" {
 		pw := opt.password
