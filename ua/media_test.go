@@ -183,6 +183,19 @@ func playAndRecord(ctx context.Context, t *testing.T, from, to *rtp.Session, hz 
 	return got
 }
 
+// tonesBothWays plays a tone each way and checks both are heard.
+func tonesBothWays(ctx context.Context, t *testing.T, out, in *rtp.Session) {
+	t.Helper()
+	const fa, fb = 1000.0, 600.0
+	var gotB, gotA []int16
+	var wg sync.WaitGroup
+	wg.Go(func() { gotB = playAndRecord(ctx, t, out, in, fa, 40) })
+	wg.Go(func() { gotA = playAndRecord(ctx, t, in, out, fb, 40) })
+	wg.Wait()
+	require.Greater(t, peakLevel(gotB, fa), 0.02, "B hears A's tone")
+	require.Greater(t, peakLevel(gotA, fb), 0.02, "A hears B's tone")
+}
+
 func mediaCtx(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 	t.Cleanup(cancel)
