@@ -65,7 +65,7 @@ func TestConferenceBaresip(t *testing.T) {
 		join(b)
 	}
 
-	u := wideUA(t, nil)
+	u := mediaUA(t, wideMedia(), nil)
 	c, err := u.Dial(ctx, room, ua.DialOptions{})
 	require.NoError(t, err, "our UA dials the room")
 	s := c.Media()

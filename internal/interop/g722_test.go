@@ -7,7 +7,6 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,7 +19,6 @@ import (
 	"github.com/dialtone/dialtone/rtp/audio"
 	"github.com/dialtone/dialtone/rtp/g722"
 	"github.com/dialtone/dialtone/rtp/wav"
-	"github.com/dialtone/dialtone/transport"
 	"github.com/dialtone/dialtone/ua"
 )
 
@@ -41,21 +39,9 @@ func startG722Baresip(t *testing.T, ctx context.Context, name string, hz int) *m
 	return &mediaBaresip{baresip: b, rec: rec}
 }
 
-// wideUA is a UA preferring G.722, on loopback; onCall answers incoming
-// calls (nil: none expected).
-func wideUA(t *testing.T, onCall func(ctx context.Context, ic *ua.IncomingCall)) *ua.UA {
-	t.Helper()
-	u, err := ua.New(ua.Config{
-		Listen:   []ua.ListenConfig{{Network: transport.UDP, Addr: "127.0.0.1:0"}},
-		Resolver: transport.StaticResolver{},
-		Media: ua.MediaConfig{IP: netip.MustParseAddr("127.0.0.1"),
-			Codecs: []audio.Codec{audio.G722(), audio.PCMU(), audio.PCMA(), audio.TelephoneEvent()}},
-		OnCall:  onCall,
-		OnEvent: func(e ua.Event) { t.Logf("event: %s", e) },
-	})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = u.Close() })
-	return u
+// wideMedia is our media preferring G.722.
+func wideMedia() ua.MediaConfig {
+	return ua.MediaConfig{Codecs: []audio.Codec{audio.G722(), audio.PCMU(), audio.PCMA(), audio.TelephoneEvent()}}
 }
 
 // talkWide plays our 6 kHz tone at 16 kHz on s for mediaSeconds and
@@ -142,7 +128,7 @@ func TestG722ToBaresip(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), peerTestTimeout)
 	defer cancel()
 	b := startG722Baresip(t, ctx, "wideb", widePeerTone)
-	u := wideUA(t, nil)
+	u := mediaUA(t, wideMedia(), nil)
 	c, err := u.Dial(ctx, b.uri(), ua.DialOptions{})
 	require.NoError(t, err, "Dial baresip")
 	p, ok := c.MediaParams()
@@ -166,7 +152,7 @@ func TestG722FromBaresip(t *testing.T) {
 	defer cancel()
 	b := startG722Baresip(t, ctx, "widec", widePeerTone)
 	calls := make(chan *ua.Call, 1)
-	u := wideUA(t, answerInto(t, calls))
+	u := mediaUA(t, wideMedia(), answerInto(t, calls))
 	addr := u.Addrs()
 	require.NotEmpty(t, addr)
 	c := b.dialUs(t, ctx, "sip:wide@"+addr[0].String(), calls)

@@ -35,6 +35,24 @@ const (
 	mediaMinLevel = 0.01
 )
 
+// mediaUA is a UA on loopback with media cfg (its IP set to 127.0.0.1)
+// that logs its events; onCall answers incoming calls (nil: none
+// expected).
+func mediaUA(t *testing.T, cfg ua.MediaConfig, onCall func(ctx context.Context, ic *ua.IncomingCall)) *ua.UA {
+	t.Helper()
+	cfg.IP = netip.MustParseAddr("127.0.0.1")
+	u, err := ua.New(ua.Config{
+		Listen:   []ua.ListenConfig{{Network: transport.UDP, Addr: "127.0.0.1:0"}},
+		Resolver: transport.StaticResolver{},
+		Media:    cfg,
+		OnCall:   onCall,
+		OnEvent:  func(e ua.Event) { t.Logf("event: %s", e) },
+	})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = u.Close() })
+	return u
+}
+
 // TestMediaBaresip: our UA (media by default) calls baresip directly (no
 // registrar), which auto-answers and plays a 440 Hz tone from a WAV file
 // (aufile) while recording what it hears (sndfile). We play 1000 Hz for
@@ -47,14 +65,7 @@ func TestMediaBaresip(t *testing.T) {
 	defer cancel()
 	b := startMediaBaresip(t, ctx, "bob", mediaPeerTone)
 
-	u, err := ua.New(ua.Config{
-		Listen:   []ua.ListenConfig{{Network: transport.UDP, Addr: "127.0.0.1:0"}},
-		Resolver: transport.StaticResolver{},
-		Media:    ua.MediaConfig{IP: netip.MustParseAddr("127.0.0.1")},
-		OnEvent:  func(e ua.Event) { t.Logf("event: %s", e) },
-	})
-	require.NoError(t, err)
-	defer u.Close()
+	u := mediaUA(t, ua.MediaConfig{}, nil)
 
 	c, err := u.Dial(ctx, b.uri(), ua.DialOptions{})
 	require.NoError(t, err, "Dial baresip")

@@ -5,7 +5,6 @@ package interop
 import (
 	"context"
 	"fmt"
-	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -16,7 +15,6 @@ import (
 	"github.com/dialtone/dialtone/rtp/audio"
 	"github.com/dialtone/dialtone/rtp/opus"
 	"github.com/dialtone/dialtone/rtp/wav"
-	"github.com/dialtone/dialtone/transport"
 	"github.com/dialtone/dialtone/ua"
 )
 
@@ -36,21 +34,9 @@ func startOpusBaresip(t *testing.T, ctx context.Context, name string, hz int) *m
 	return &mediaBaresip{baresip: b, rec: rec}
 }
 
-// opusUA is a UA preferring Opus, on loopback; onCall answers incoming
-// calls (nil: none expected).
-func opusUA(t *testing.T, onCall func(ctx context.Context, ic *ua.IncomingCall)) *ua.UA {
-	t.Helper()
-	u, err := ua.New(ua.Config{
-		Listen:   []ua.ListenConfig{{Network: transport.UDP, Addr: "127.0.0.1:0"}},
-		Resolver: transport.StaticResolver{},
-		Media: ua.MediaConfig{IP: netip.MustParseAddr("127.0.0.1"),
-			Codecs: []audio.Codec{audio.Opus(), audio.PCMU(), audio.TelephoneEvent()}},
-		OnCall:  onCall,
-		OnEvent: func(e ua.Event) { t.Logf("event: %s", e) },
-	})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = u.Close() })
-	return u
+// opusMedia is our media preferring Opus.
+func opusMedia() ua.MediaConfig {
+	return ua.MediaConfig{Codecs: []audio.Codec{audio.Opus(), audio.PCMU(), audio.TelephoneEvent()}}
 }
 
 // talkOpus plays our tone at 48 kHz on s for mediaSeconds and returns
@@ -103,7 +89,7 @@ func TestOpusToBaresip(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), peerTestTimeout)
 	defer cancel()
 	b := startOpusBaresip(t, ctx, "opusb", opusPeerTone)
-	u := opusUA(t, nil)
+	u := mediaUA(t, opusMedia(), nil)
 	c, err := u.Dial(ctx, b.uri(), ua.DialOptions{})
 	require.NoError(t, err, "Dial baresip")
 	p, ok := c.MediaParams()
@@ -126,7 +112,7 @@ func TestOpusFromBaresip(t *testing.T) {
 	defer cancel()
 	b := startOpusBaresip(t, ctx, "opusc", opusPeerTone)
 	calls := make(chan *ua.Call, 1)
-	u := opusUA(t, answerInto(t, calls))
+	u := mediaUA(t, opusMedia(), answerInto(t, calls))
 	addr := u.Addrs()
 	require.NotEmpty(t, addr)
 	c := b.dialUs(t, ctx, "sip:opus@"+addr[0].String(), calls)

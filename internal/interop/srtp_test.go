@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
-	"net/netip"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -22,7 +21,6 @@ import (
 	"github.com/dialtone/dialtone/rtp/g722"
 	"github.com/dialtone/dialtone/rtp/srtp"
 	"github.com/dialtone/dialtone/rtp/wav"
-	"github.com/dialtone/dialtone/transport"
 	"github.com/dialtone/dialtone/ua"
 )
 
@@ -48,20 +46,9 @@ func startSecureBaresip(t *testing.T, ctx context.Context, name string, hz, rate
 	return &mediaBaresip{baresip: b, rec: rec}, b.sipPort + 3
 }
 
-// srtpUA is a UA with SRTP policy p on loopback, RTCP every 500 ms.
-func srtpUA(t *testing.T, p srtp.Policy, onCall func(ctx context.Context, ic *ua.IncomingCall)) *ua.UA {
-	t.Helper()
-	u, err := ua.New(ua.Config{
-		Listen:   []ua.ListenConfig{{Network: transport.UDP, Addr: "127.0.0.1:0"}},
-		Resolver: transport.StaticResolver{},
-		Media: ua.MediaConfig{IP: netip.MustParseAddr("127.0.0.1"), SRTP: p,
-			RTCPInterval: 500 * time.Millisecond},
-		OnCall:  onCall,
-		OnEvent: func(e ua.Event) { t.Logf("event: %s", e) },
-	})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = u.Close() })
-	return u
+// srtpMedia is our media with SRTP policy p, RTCP every 500 ms.
+func srtpMedia(p srtp.Policy) ua.MediaConfig {
+	return ua.MediaConfig{SRTP: p, RTCPInterval: 500 * time.Millisecond}
 }
 
 // talkSRTP plays our tone for srtpSeconds on s and checks that we heard
@@ -152,7 +139,7 @@ func TestSRTPToBaresip(t *testing.T) {
 	b, rtpLo := startSRTPBaresip(t, ctx, "sbob", mediaPeerTone, "srtp-mand")
 	pcap := filepath.Join(artifacts(t), "srtp-to-baresip.pcapng")
 	c := startCapture(t, ctx, tshark, pcap, filepath.Join(artifacts(t), "tshark.log"), fmt.Sprintf("udp portrange %d-%d", rtpLo, rtpLo+9))
-	u := srtpUA(t, srtp.PolicyMandatory, nil)
+	u := mediaUA(t, srtpMedia(srtp.PolicyMandatory), nil)
 	call, err := u.Dial(ctx, b.uri(), ua.DialOptions{})
 	require.NoError(t, err, "Dial baresip")
 	require.Contains(t, string(call.LocalSDP()), " RTP/SAVP ")
@@ -171,7 +158,7 @@ func TestSRTPFromBaresip(t *testing.T) {
 	pcap := filepath.Join(artifacts(t), "srtp-from-baresip.pcapng")
 	c := startCapture(t, ctx, tshark, pcap, filepath.Join(artifacts(t), "tshark.log"), fmt.Sprintf("udp portrange %d-%d", rtpLo, rtpLo+9))
 	calls := make(chan *ua.Call, 1)
-	u := srtpUA(t, srtp.PolicyOptional, answerInto(t, calls))
+	u := mediaUA(t, srtpMedia(srtp.PolicyOptional), answerInto(t, calls))
 	call := b.dialUs(t, ctx, "sip:secure@"+u.Addrs()[0].String(), calls)
 	t.Logf("baresip's offer:\n%s", call.RemoteSDP())
 	require.Contains(t, string(call.LocalSDP()), "a=crypto:")
