@@ -15,17 +15,14 @@ import (
 	"github.com/dialtone/dialtone/internal/testenv"
 	"github.com/dialtone/dialtone/rtp"
 	"github.com/dialtone/dialtone/rtp/audio"
-	"github.com/dialtone/dialtone/rtp/sdp"
 	"github.com/dialtone/dialtone/rtp/srtp"
 	"github.com/dialtone/dialtone/rtp/wav"
-	"github.com/dialtone/dialtone/sip"
 	"github.com/dialtone/dialtone/ua"
 )
 
 // srtpCall has a UA with the caller's SRTP policy call one with the
-// callee's. If refused, it checks that Dial failed with 488 and the
-// callee's Answer with sdp.ErrNotAcceptable, and returns nil calls; else
-// it returns both ends of the established call.
+// callee's. If refused, it checks the call is refused (dialRefused) and
+// returns nil calls; else it returns both ends of the established call.
 func srtpCall(ctx context.Context, t *testing.T, caller, callee srtp.Policy, refused bool) (out, in *ua.Call) {
 	t.Helper()
 	a := newMediaPeer(t, ua.MediaConfig{SRTP: caller})
@@ -33,16 +30,7 @@ func srtpCall(ctx context.Context, t *testing.T, caller, callee srtp.Policy, ref
 	if !refused {
 		return connect(ctx, t, a, b, ua.DialOptions{})
 	}
-	_, err := a.u.Dial(ctx, b.uri("bob"), ua.DialOptions{})
-	var se *ua.StatusError
-	require.ErrorAs(t, err, &se)
-	require.Equal(t, sip.StatusNotAcceptableHere, se.Code())
-	select {
-	case err := <-b.icErr:
-		require.ErrorIs(t, err, sdp.ErrNotAcceptable)
-	case <-ctx.Done():
-		t.Fatal("Answer did not fail")
-	}
+	dialRefused(ctx, t, a, b)
 	return nil, nil
 }
 

@@ -130,6 +130,22 @@ func connect(ctx context.Context, t *testing.T, a, b *mediaPeer, opts ua.DialOpt
 	return out, in
 }
 
+// dialRefused has a call b and checks that Dial fails with 488 and b's
+// Answer with sdp.ErrNotAcceptable.
+func dialRefused(ctx context.Context, t *testing.T, a, b *mediaPeer) {
+	t.Helper()
+	_, err := a.u.Dial(ctx, b.uri("bob"), ua.DialOptions{})
+	var se *ua.StatusError
+	require.ErrorAs(t, err, &se)
+	require.Equal(t, sip.StatusNotAcceptableHere, se.Code())
+	select {
+	case err := <-b.icErr:
+		require.ErrorIs(t, err, sdp.ErrNotAcceptable)
+	case <-ctx.Done():
+		t.Fatal("Answer did not fail")
+	}
+}
+
 // tone is a FrameSource of n frames of a sine.
 type tone struct {
 	g *wav.ToneGenerator
@@ -380,16 +396,7 @@ func TestMediaNotAcceptable(t *testing.T) {
 	ctx := mediaCtx(t)
 	a := newMediaPeer(t, ua.MediaConfig{Codecs: []audio.Codec{audio.PCMU()}})
 	b := newMediaPeer(t, ua.MediaConfig{Codecs: []audio.Codec{audio.PCMA()}})
-	_, err := a.u.Dial(ctx, b.uri("bob"), ua.DialOptions{})
-	var se *ua.StatusError
-	require.ErrorAs(t, err, &se)
-	require.Equal(t, sip.StatusNotAcceptableHere, se.Code())
-	select {
-	case err := <-b.icErr:
-		require.ErrorIs(t, err, sdp.ErrNotAcceptable)
-	case <-ctx.Done():
-		t.Fatal("Answer did not fail")
-	}
+	dialRefused(ctx, t, a, b)
 	require.Zero(t, a.u.Calls())
 	require.Zero(t, b.u.Calls())
 }
