@@ -56,17 +56,7 @@ func srtpMedia(p srtp.Policy) ua.MediaConfig {
 func talkSRTP(t *testing.T, ctx context.Context, s *rtp.Session) {
 	t.Helper()
 	require.True(t, s.SRTPEnabled(), "the call is secured")
-	g, err := wav.NewToneGenerator(wav.ToneConfig{Frequency: mediaOurTone})
-	require.NoError(t, err)
-	frames := srtpSeconds * 1000 / 20
-	playErr := make(chan error, 1)
-	go func() { playErr <- s.Play(ctx, &limited{src: g, n: frames}) }()
-	var heard []int16
-	for range frames {
-		heard, err = s.ReadFrame(ctx, heard)
-		require.NoError(t, err)
-	}
-	require.NoError(t, <-playErr)
+	heard := playTone(t, ctx, s, wav.ToneConfig{Frequency: mediaOurTone}, srtpSeconds*1000/20)
 	st := s.Stats()
 	t.Logf("our session: sent %d, received %d, SRTP %+v", st.PacketsSent, st.PacketsReceived, st.SRTP)
 	require.Positive(t, st.SRTP.RTP.Unprotected)
@@ -178,7 +168,7 @@ func TestEchobotG722SRTP(t *testing.T) {
 	defer func() { logTails(t, e.stdout, e.stderr) }()
 	b.callFor(t, ctx, "sip:echo@"+e.sip)
 	got := waitDump(t, ctx, b.rec, g722.SampleRate)
-	echoed := peakWide(got, widePeerTone)
+	echoed := peakAt(got, widePeerTone, g722.SampleRate)
 	t.Logf("baresip heard its own %d Hz back at %.4f", widePeerTone, echoed)
 	require.Greater(t, echoed, mediaMinLevel, "baresip's 5 kHz tone echoed over G.722 and SRTP")
 	ends := e.finish(t)
