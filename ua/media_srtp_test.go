@@ -16,7 +16,6 @@ import (
 	"github.com/dialtone/dialtone/rtp"
 	"github.com/dialtone/dialtone/rtp/audio"
 	"github.com/dialtone/dialtone/rtp/srtp"
-	"github.com/dialtone/dialtone/rtp/wav"
 	"github.com/dialtone/dialtone/ua"
 )
 
@@ -158,34 +157,12 @@ func TestMediaSRTPReinvite(t *testing.T) {
 	require.True(t, in.Media().SRTPEnabled())
 
 	record(ctx, t, in.Media(), 5) // let the re-INVITEs settle
-	got := playAndRecordWide(ctx, t, out.Media(), in.Media(), 6000, 40)
-	require.Greater(t, peakLevelWide(got, 6000), 0.02, "B hears A's 6 kHz tone after the re-INVITEs")
+	got := playAndRecordAt(ctx, t, out.Media(), in.Media(), 6000, 16000, 40)
+	require.Greater(t, peakLevelAt(got, 6000, 16000), 0.02, "B hears A's 6 kHz tone after the re-INVITEs")
 	for _, s := range []*rtp.Session{out.Media(), in.Media()} {
 		st := s.Stats().SRTP
 		require.Positive(t, st.RTP.Unprotected)
 		require.Zero(t, st.RTP.AuthFailed+st.RTP.Replayed+st.RTP.Malformed, "SRTP refusals after re-INVITEs")
 	}
 	require.NoError(t, out.Hangup(ctx))
-}
-
-// playAndRecordWide is playAndRecord at 16 kHz (a G.722 call).
-func playAndRecordWide(ctx context.Context, t *testing.T, from, to *rtp.Session, hz float64, frames int) []int16 {
-	t.Helper()
-	g, err := wav.NewToneGenerator(wav.ToneConfig{Frequency: hz, SampleRate: 16000, FrameSamples: 320})
-	require.NoError(t, err)
-	errc := make(chan error, 1)
-	go func() { errc <- from.Play(ctx, &tone{g: g, n: frames}) }()
-	got := record(ctx, t, to, frames+10)
-	require.NoError(t, <-errc)
-	return got
-}
-
-// peakLevelWide is peakLevel at 16 kHz.
-func peakLevelWide(samples []int16, hz float64) float64 {
-	const win = 1600
-	best := 0.0
-	for i := 0; i+win <= len(samples); i += win / 2 {
-		best = max(best, wav.ToneLevel(samples[i:i+win], hz, 16000))
-	}
-	return best
 }

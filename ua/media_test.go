@@ -178,12 +178,18 @@ func record(ctx context.Context, t *testing.T, s *rtp.Session, n int) []int16 {
 	return out
 }
 
-// peakLevel is the largest Goertzel level of hz over 100 ms windows.
+// peakLevel is the largest Goertzel level of hz over 100 ms windows of
+// 8 kHz audio.
 func peakLevel(samples []int16, hz float64) float64 {
-	const win = audio.SampleRate / 10
+	return peakLevelAt(samples, hz, audio.SampleRate)
+}
+
+// peakLevelAt is peakLevel for audio at rate.
+func peakLevelAt(samples []int16, hz float64, rate int) float64 {
+	win := rate / 10
 	best := 0.0
 	for i := 0; i+win <= len(samples); i += win / 2 {
-		best = max(best, wav.ToneLevel(samples[i:i+win], hz, audio.SampleRate))
+		best = max(best, wav.ToneLevel(samples[i:i+win], hz, rate))
 	}
 	return best
 }
@@ -192,8 +198,17 @@ func peakLevel(samples []int16, hz float64) float64 {
 // recorded meanwhile (a little longer, to cover the jitter buffer).
 func playAndRecord(ctx context.Context, t *testing.T, from, to *rtp.Session, hz float64, frames int) []int16 {
 	t.Helper()
+	return playAndRecordAt(ctx, t, from, to, hz, audio.SampleRate, frames)
+}
+
+// playAndRecordAt is playAndRecord for a call whose audio is at rate in
+// 20 ms frames (16 kHz for G.722, 48 kHz for Opus).
+func playAndRecordAt(ctx context.Context, t *testing.T, from, to *rtp.Session, hz float64, rate, frames int) []int16 {
+	t.Helper()
+	g, err := wav.NewToneGenerator(wav.ToneConfig{Frequency: hz, SampleRate: rate, FrameSamples: rate / 50})
+	require.NoError(t, err)
 	errc := make(chan error, 1)
-	go func() { errc <- from.Play(ctx, newTone(t, hz, frames)) }()
+	go func() { errc <- from.Play(ctx, &tone{g: g, n: frames}) }()
 	got := record(ctx, t, to, frames+10)
 	require.NoError(t, <-errc)
 	return got
