@@ -5,7 +5,6 @@ package interop
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -60,10 +59,8 @@ func TestDTLSToBaresip(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(t.Context(), peerTestTimeout)
 	defer cancel()
-	tshark := peerBinary(t, "tshark", "tshark")
 	b, rtpLo := startDTLSBaresip(t, ctx, "dbob", mediaPeerTone)
-	pcap := filepath.Join(artifacts(t), "dtls-to-baresip.pcapng")
-	c := startCapture(t, ctx, tshark, pcap, filepath.Join(artifacts(t), "tshark.log"), fmt.Sprintf("udp portrange %d-%d", rtpLo, rtpLo+9))
+	c := captureSRTP(t, ctx, "dtls-to-baresip.pcapng", rtpLo)
 	u := mediaUA(t, dtlsMedia(srtp.PolicyDTLS), nil)
 	call, err := u.Dial(ctx, b.uri(), ua.DialOptions{})
 	require.NoError(t, err, "Dial baresip")
@@ -71,7 +68,7 @@ func TestDTLSToBaresip(t *testing.T) {
 	require.Contains(t, string(call.LocalSDP()), " UDP/TLS/RTP/SAVP ")
 	require.Contains(t, string(call.RemoteSDP()), "a=fingerprint:")
 	waitDTLSKeyed(t, ctx, call.Media())
-	finishSRTPCall(t, ctx, call, b, c, tshark, pcap, rtpLo)
+	finishSRTPCall(t, ctx, call, b, c)
 }
 
 // TestDTLSFromBaresip: baresip (dtls_srtp) calls our UA, DTLS policy,
@@ -80,17 +77,15 @@ func TestDTLSFromBaresip(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(t.Context(), peerTestTimeout)
 	defer cancel()
-	tshark := peerBinary(t, "tshark", "tshark")
 	b, rtpLo := startDTLSBaresip(t, ctx, "dcarol", mediaPeerTone)
-	pcap := filepath.Join(artifacts(t), "dtls-from-baresip.pcapng")
-	c := startCapture(t, ctx, tshark, pcap, filepath.Join(artifacts(t), "tshark.log"), fmt.Sprintf("udp portrange %d-%d", rtpLo, rtpLo+9))
+	c := captureSRTP(t, ctx, "dtls-from-baresip.pcapng", rtpLo)
 	calls := make(chan *ua.Call, 1)
 	u := mediaUA(t, dtlsMedia(srtp.PolicyDTLS), answerInto(t, calls))
 	call := b.dialUs(t, ctx, "sip:secure@"+u.Addrs()[0].String(), calls)
 	t.Logf("baresip's offer:\n%s", call.RemoteSDP())
 	require.Contains(t, string(call.LocalSDP()), "a=fingerprint:")
 	waitDTLSKeyed(t, ctx, call.Media())
-	finishSRTPCall(t, ctx, call, b, c, tshark, pcap, rtpLo)
+	finishSRTPCall(t, ctx, call, b, c)
 }
 
 // TestEchobotDTLS: baresip (dtls_srtp, rtcp-mux) calls examples/echobot

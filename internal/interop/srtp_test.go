@@ -125,16 +125,14 @@ func TestSRTPToBaresip(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(t.Context(), peerTestTimeout)
 	defer cancel()
-	tshark := peerBinary(t, "tshark", "tshark")
 	b, rtpLo := startSRTPBaresip(t, ctx, "sbob", mediaPeerTone, "srtp-mand")
-	pcap := filepath.Join(artifacts(t), "srtp-to-baresip.pcapng")
-	c := startCapture(t, ctx, tshark, pcap, filepath.Join(artifacts(t), "tshark.log"), fmt.Sprintf("udp portrange %d-%d", rtpLo, rtpLo+9))
+	c := captureSRTP(t, ctx, "srtp-to-baresip.pcapng", rtpLo)
 	u := mediaUA(t, srtpMedia(srtp.PolicyMandatory), nil)
 	call, err := u.Dial(ctx, b.uri(), ua.DialOptions{})
 	require.NoError(t, err, "Dial baresip")
 	require.Contains(t, string(call.LocalSDP()), " RTP/SAVP ")
 	require.Contains(t, string(call.RemoteSDP()), "a=crypto:")
-	finishSRTPCall(t, ctx, call, b, c, tshark, pcap, rtpLo)
+	finishSRTPCall(t, ctx, call, b, c)
 }
 
 // TestSRTPFromBaresip: baresip (srtp module, best effort: RTP/AVP with
@@ -143,16 +141,14 @@ func TestSRTPFromBaresip(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(t.Context(), peerTestTimeout)
 	defer cancel()
-	tshark := peerBinary(t, "tshark", "tshark")
 	b, rtpLo := startSRTPBaresip(t, ctx, "scarol", mediaPeerTone, "srtp")
-	pcap := filepath.Join(artifacts(t), "srtp-from-baresip.pcapng")
-	c := startCapture(t, ctx, tshark, pcap, filepath.Join(artifacts(t), "tshark.log"), fmt.Sprintf("udp portrange %d-%d", rtpLo, rtpLo+9))
+	c := captureSRTP(t, ctx, "srtp-from-baresip.pcapng", rtpLo)
 	calls := make(chan *ua.Call, 1)
 	u := mediaUA(t, srtpMedia(srtp.PolicyOptional), answerInto(t, calls))
 	call := b.dialUs(t, ctx, "sip:secure@"+u.Addrs()[0].String(), calls)
 	t.Logf("baresip's offer:\n%s", call.RemoteSDP())
 	require.Contains(t, string(call.LocalSDP()), "a=crypto:")
-	finishSRTPCall(t, ctx, call, b, c, tshark, pcap, rtpLo)
+	finishSRTPCall(t, ctx, call, b, c)
 }
 
 // TestEchobotG722SRTP: baresip (G.722 only, SRTP mandatory) calls
@@ -176,16 +172,34 @@ func TestEchobotG722SRTP(t *testing.T) {
 	t.Logf("echobot: %s", ends[0]["line"])
 }
 
+// srtpCapture is a tshark capture of baresip's RTP ports, rtpLo to
+// rtpLo+9 (see startSRTPBaresip), into pcap.
+type srtpCapture struct {
+	c            *capturer
+	tshark, pcap string
+	rtpLo        int
+}
+
+// captureSRTP starts capturing baresip's RTP ports from rtpLo into file
+// among the test's artifacts.
+func captureSRTP(t *testing.T, ctx context.Context, file string, rtpLo int) *srtpCapture {
+	t.Helper()
+	tshark := peerBinary(t, "tshark", "tshark")
+	pcap := filepath.Join(artifacts(t), file)
+	c := startCapture(t, ctx, tshark, pcap, filepath.Join(artifacts(t), "tshark.log"), fmt.Sprintf("udp portrange %d-%d", rtpLo, rtpLo+9))
+	return &srtpCapture{c: c, tshark: tshark, pcap: pcap, rtpLo: rtpLo}
+}
+
 // finishSRTPCall talks on call for srtpSeconds, hangs up, and checks that
-// the capture c of baresip's RTP ports (rtpLo and up) saw only encrypted
-// media and that baresip heard our tone.
-func finishSRTPCall(t *testing.T, ctx context.Context, call *ua.Call, b *mediaBaresip, c *capturer, tshark, pcap string, rtpLo int) {
+// the capture c of baresip's RTP ports saw only encrypted media and that
+// baresip heard our tone.
+func finishSRTPCall(t *testing.T, ctx context.Context, call *ua.Call, b *mediaBaresip, c *srtpCapture) {
 	t.Helper()
 	talkSRTP(t, ctx, call.Media())
 	require.NoError(t, call.Hangup(ctx))
 	sleepCtx(ctx, captureSettle)
-	c.stop(t)
-	checkWireEncrypted(t, ctx, tshark, pcap, rtpLo, rtpLo+9)
+	c.c.stop(t)
+	checkWireEncrypted(t, ctx, c.tshark, c.pcap, c.rtpLo, c.rtpLo+9)
 	got := waitDump(t, ctx, b.rec, audio.SampleRate)
 	require.Greater(t, peak(got, mediaOurTone), mediaMinLevel, "our tone in baresip's recording")
 }
