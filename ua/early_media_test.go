@@ -9,6 +9,7 @@ import (
 	"context"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,7 +17,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/dialtone/dialtone/transport"
 	"github.com/dialtone/dialtone/ua"
 )
 
@@ -39,48 +39,100 @@ func recvReal[T any](t *testing.T, ch <-chan T, what string) T {
 	return zero
 }
 
+// earlyCallee is a UA on 127.0.0.1 that meets each call with
+// Progress(nil), a 183 from the call's session, and answers it with
+// Answer(nil) only once the test calls answer.
+type earlyCallee struct {
+	u          *ua.UA
+	progressed chan *ua.IncomingCall
+	answerNow  chan struct{}
+	answered   chan *ua.Call
+	errs       chan error
+	// mediaBeforeProgress is set if a call had a session before Progress.
+	mediaBeforeProgress atomic.Bool
+}
+
+// newEarlyCallee starts an earlyCallee from cfg; its Listen, Resolver,
+// Media.IP and OnCall are set here.
+func newEarlyCallee(t *testing.T, cfg ua.Config) *earlyCallee {
+	t.Helper()
+	p := &earlyCallee{
+		progressed: make(chan *ua.IncomingCall, 1),
+		answerNow:  make(chan struct{}),
+		answered:   make(chan *ua.Call, 1),
+		errs:       make(chan error, 4),
+	}
+	cfg.Media.IP = netip.MustParseAddr("127.0.0.1")
+	cfg.OnCall = func(cctx context.Context, ic *ua.IncomingCall) {
+		if ic.Media() != nil {
+			p.mediaBeforeProgress.Store(true)
+		}
+		if err := ic.Progress(nil); err != nil {
+			p.errs <- err
+			return
+		}
+		p.progressed <- ic
+		select {
+		case <-p.answerNow:
+		case <-cctx.Done():
+			return
+		}
+		c, err := ic.Answer(nil)
+		if err != nil {
+			p.errs <- err
+			return
+		}
+		p.answered <- c
+	}
+	p.u = newLoopbackUA(t, cfg)
+	return p
+}
+
+// dial has a call p with opts in the background and returns p's
+// IncomingCall once p has sent its 183; Dial's call arrives on dialed.
+func (p *earlyCallee) dial(ctx context.Context, t *testing.T, a *ua.UA, opts ua.DialOptions) (ic *ua.IncomingCall, dialed <-chan *ua.Call) {
+	t.Helper()
+	d := make(chan *ua.Call, 1)
+	go func() {
+		c, err := a.Dial(ctx, "sip:bob@"+p.u.Addrs()[0].String(), opts)
+		if err != nil {
+			p.errs <- err
+		}
+		d <- c
+	}()
+	select {
+	case ic = <-p.progressed:
+	case err := <-p.errs:
+		t.Fatal(err)
+	case <-ctx.Done():
+		t.Fatal("no 183")
+	}
+	return ic, d
+}
+
+// answer lets p answer the call and returns p's end of it.
+func (p *earlyCallee) answer(ctx context.Context, t *testing.T) *ua.Call {
+	t.Helper()
+	close(p.answerNow)
+	select {
+	case in := <-p.answered:
+		return in
+	case err := <-p.errs:
+		t.Fatal(err)
+	case <-ctx.Done():
+		t.Fatal("not answered")
+	}
+	return nil
+}
+
 func TestEarlyMediaProgress(t *testing.T) {
 	ctx := mediaCtx(t)
-	loopback := ua.MediaConfig{IP: netip.MustParseAddr("127.0.0.1")}
-	progressed := make(chan *ua.IncomingCall, 1)
-	answerNow := make(chan struct{})
-	answered := make(chan *ua.Call, 1)
-	errs := make(chan error, 4)
-	b, err := ua.New(ua.Config{
-		Listen:   []ua.ListenConfig{{Network: transport.UDP, Addr: "127.0.0.1:0"}},
-		Resolver: transport.StaticResolver{},
-		Media:    loopback,
-		OnCall: func(cctx context.Context, ic *ua.IncomingCall) {
-			if ic.Media() != nil {
-				errs <- context.Canceled // no session before Progress
-			}
-			if err := ic.Progress(nil); err != nil {
-				errs <- err
-				return
-			}
-			progressed <- ic
-			select {
-			case <-answerNow:
-			case <-cctx.Done():
-				return
-			}
-			c, err := ic.Answer(nil)
-			if err != nil {
-				errs <- err
-				return
-			}
-			answered <- c
-		},
-	})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = b.Close() })
+	b := newEarlyCallee(t, ua.Config{})
 
 	var mu sync.Mutex
 	var early []ua.Event
-	a, err := ua.New(ua.Config{
-		Listen:   []ua.ListenConfig{{Network: transport.UDP, Addr: "127.0.0.1:0"}},
-		Resolver: transport.StaticResolver{},
-		Media:    loopback,
+	a := newLoopbackUA(t, ua.Config{
+		Media: ua.MediaConfig{IP: netip.MustParseAddr("127.0.0.1")},
 		OnEvent: func(e ua.Event) {
 			if e.Kind == ua.EventCallProgress {
 				mu.Lock()
@@ -89,25 +141,9 @@ func TestEarlyMediaProgress(t *testing.T) {
 			}
 		},
 	})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = a.Close() })
 
-	dialed := make(chan *ua.Call, 1)
-	go func() {
-		c, err := a.Dial(ctx, "sip:bob@"+b.Addrs()[0].String(), ua.DialOptions{})
-		if err != nil {
-			errs <- err
-		}
-		dialed <- c
-	}()
-	var ic *ua.IncomingCall
-	select {
-	case ic = <-progressed:
-	case err := <-errs:
-		t.Fatal(err)
-	case <-ctx.Done():
-		t.Fatal("no 183")
-	}
+	ic, dialed := b.dial(ctx, t, a, ua.DialOptions{})
+	require.False(t, b.mediaBeforeProgress.Load(), "no session before Progress")
 	callee := ic.Media()
 	require.NotNil(t, callee, "Progress(nil) opened the call's session")
 
@@ -138,15 +174,7 @@ func TestEarlyMediaProgress(t *testing.T) {
 	got := playAndRecord(ctx, t, callee, out.Media(), 800, 30)
 	require.Greater(t, peakLevel(got, 800), 0.02, "the caller hears the early media")
 
-	close(answerNow)
-	var in *ua.Call
-	select {
-	case in = <-answered:
-	case err := <-errs:
-		t.Fatal(err)
-	case <-ctx.Done():
-		t.Fatal("not answered")
-	}
+	in := b.answer(ctx, t)
 	require.Same(t, callee, in.Media(), "Answer(nil) keeps the early session")
 	c := recvReal(t, dialed, "Dial's return")
 	require.Same(t, out, c)

@@ -3,16 +3,13 @@ package ua_test
 import (
 	"context"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/dialtone/dialtone/rtp"
-	"github.com/dialtone/dialtone/rtp/sdp"
 	"github.com/dialtone/dialtone/rtp/srtp"
-	"github.com/dialtone/dialtone/sip"
 	"github.com/dialtone/dialtone/ua"
 )
 
@@ -29,19 +26,6 @@ func waitKeyed(ctx context.Context, t *testing.T, ss ...*rtp.Session) {
 			}
 		}
 	}
-}
-
-// tonesBothWays plays a tone each way and checks both are heard.
-func tonesBothWays(ctx context.Context, t *testing.T, out, in *rtp.Session) {
-	t.Helper()
-	const fa, fb = 1000.0, 600.0
-	var gotB, gotA []int16
-	var wg sync.WaitGroup
-	wg.Go(func() { gotB = playAndRecord(ctx, t, out, in, fa, 40) })
-	wg.Go(func() { gotA = playAndRecord(ctx, t, in, out, fb, 40) })
-	wg.Wait()
-	require.Greater(t, peakLevel(gotB, fa), 0.02, "B hears A's tone")
-	require.Greater(t, peakLevel(gotA, fb), 0.02, "A hears B's tone")
 }
 
 // DTLS-SRTP between two UAs: a DTLS offer (UDP/TLS/RTP/SAVP,
@@ -67,22 +51,10 @@ func TestMediaDTLSPolicies(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := mediaCtx(t)
-			a := newMediaPeer(t, ua.MediaConfig{SRTP: tt.caller})
-			b := newMediaPeer(t, ua.MediaConfig{SRTP: tt.callee})
+			out, in := srtpCall(ctx, t, tt.caller, tt.callee, tt.refused)
 			if tt.refused {
-				_, err := a.u.Dial(ctx, b.uri("bob"), ua.DialOptions{})
-				var se *ua.StatusError
-				require.ErrorAs(t, err, &se)
-				require.Equal(t, sip.StatusNotAcceptableHere, se.Code())
-				select {
-				case err := <-b.icErr:
-					require.ErrorIs(t, err, sdp.ErrNotAcceptable)
-				case <-ctx.Done():
-					t.Fatal("Answer did not fail")
-				}
 				return
 			}
-			out, in := connect(ctx, t, a, b, ua.DialOptions{})
 			offer, answer := string(out.LocalSDP()), string(in.LocalSDP())
 			if tt.dtls {
 				require.Contains(t, offer, " UDP/TLS/RTP/SAVP ")

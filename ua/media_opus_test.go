@@ -3,7 +3,6 @@
 package ua_test
 
 import (
-	"context"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -11,7 +10,6 @@ import (
 	"github.com/dialtone/dialtone/rtp"
 	"github.com/dialtone/dialtone/rtp/audio"
 	"github.com/dialtone/dialtone/rtp/opus"
-	"github.com/dialtone/dialtone/rtp/wav"
 	"github.com/dialtone/dialtone/ua"
 )
 
@@ -38,9 +36,9 @@ func TestMediaOpusBothWays(t *testing.T) {
 		hz, otherHz float64
 		who         string
 	}{{out.Media(), in.Media(), 3000, 800, "callee"}, {in.Media(), out.Media(), 800, 3000, "caller"}} {
-		got := playAndRecordOpus(ctx, t, dir.from, dir.to, dir.hz, 40)
-		require.Greater(t, peakLevelOpus(got, dir.hz), 0.02, "%s hears the %.0f Hz tone", dir.who, dir.hz)
-		require.Less(t, peakLevelOpus(got, dir.otherHz), 0.002, "%s hears only that tone", dir.who)
+		got := playAndRecordAt(ctx, t, dir.from, dir.to, dir.hz, opus.SampleRate, 40)
+		require.Greater(t, peakLevelAt(got, dir.hz, opus.SampleRate), 0.02, "%s hears the %.0f Hz tone", dir.who, dir.hz)
+		require.Less(t, peakLevelAt(got, dir.otherHz, opus.SampleRate), 0.002, "%s hears only that tone", dir.who)
 	}
 	for _, s := range []*rtp.Session{out.Media(), in.Media()} {
 		st := s.Stats()
@@ -48,26 +46,4 @@ func TestMediaOpusBothWays(t *testing.T) {
 		require.Zero(t, st.Undecodable+st.UnknownPayload)
 	}
 	require.NoError(t, out.Hangup(ctx))
-}
-
-// playAndRecordOpus is playAndRecord at 48 kHz (an Opus call).
-func playAndRecordOpus(ctx context.Context, t *testing.T, from, to *rtp.Session, hz float64, frames int) []int16 {
-	t.Helper()
-	g, err := wav.NewToneGenerator(wav.ToneConfig{Frequency: hz, SampleRate: opus.SampleRate, FrameSamples: opus.FrameSamples})
-	require.NoError(t, err)
-	errc := make(chan error, 1)
-	go func() { errc <- from.Play(ctx, &tone{g: g, n: frames}) }()
-	got := record(ctx, t, to, frames+10)
-	require.NoError(t, <-errc)
-	return got
-}
-
-// peakLevelOpus is peakLevel at 48 kHz.
-func peakLevelOpus(samples []int16, hz float64) float64 {
-	const win = opus.SampleRate / 10
-	best := 0.0
-	for i := 0; i+win <= len(samples); i += win / 2 {
-		best = max(best, wav.ToneLevel(samples[i:i+win], hz, opus.SampleRate))
-	}
-	return best
 }

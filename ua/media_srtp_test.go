@@ -15,12 +15,23 @@ import (
 	"github.com/dialtone/dialtone/internal/testenv"
 	"github.com/dialtone/dialtone/rtp"
 	"github.com/dialtone/dialtone/rtp/audio"
-	"github.com/dialtone/dialtone/rtp/sdp"
 	"github.com/dialtone/dialtone/rtp/srtp"
-	"github.com/dialtone/dialtone/rtp/wav"
-	"github.com/dialtone/dialtone/sip"
 	"github.com/dialtone/dialtone/ua"
 )
+
+// srtpCall has a UA with the caller's SRTP policy call one with the
+// callee's. If refused, it checks the call is refused (dialRefused) and
+// returns nil calls; else it returns both ends of the established call.
+func srtpCall(ctx context.Context, t *testing.T, caller, callee srtp.Policy, refused bool) (out, in *ua.Call) {
+	t.Helper()
+	a := newMediaPeer(t, ua.MediaConfig{SRTP: caller})
+	b := newMediaPeer(t, ua.MediaConfig{SRTP: callee})
+	if !refused {
+		return connect(ctx, t, a, b, ua.DialOptions{})
+	}
+	dialRefused(ctx, t, a, b)
+	return nil, nil
+}
 
 // SDES-SRTP between two UAs, for each pair of policies: the profile
 // offered, whether the call is secured (both sessions keyed, tones both
@@ -46,35 +57,16 @@ func TestMediaSRTPPolicies(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := mediaCtx(t)
-			a := newMediaPeer(t, ua.MediaConfig{SRTP: tt.caller})
-			b := newMediaPeer(t, ua.MediaConfig{SRTP: tt.callee})
+			out, in := srtpCall(ctx, t, tt.caller, tt.callee, tt.refused)
 			if tt.refused {
-				_, err := a.u.Dial(ctx, b.uri("bob"), ua.DialOptions{})
-				var se *ua.StatusError
-				require.ErrorAs(t, err, &se)
-				require.Equal(t, sip.StatusNotAcceptableHere, se.Code())
-				select {
-				case err := <-b.icErr:
-					require.ErrorIs(t, err, sdp.ErrNotAcceptable)
-				case <-ctx.Done():
-					t.Fatal("Answer did not fail")
-				}
 				return
 			}
-			out, in := connect(ctx, t, a, b, ua.DialOptions{})
 			require.Contains(t, string(out.LocalSDP()), "m=audio "+itoa(out.Media().LocalAddr().Port())+" "+tt.proto+" ")
 			require.Equal(t, tt.secured, bytes.Contains(in.LocalSDP(), []byte("a=crypto:")), "answer's a=crypto")
 			require.Equal(t, tt.secured, out.Media().SRTPEnabled())
 			require.Equal(t, tt.secured, in.Media().SRTPEnabled())
 
-			const fa, fb = 1000.0, 600.0
-			var gotB, gotA []int16
-			var wg sync.WaitGroup
-			wg.Go(func() { gotB = playAndRecord(ctx, t, out.Media(), in.Media(), fa, 40) })
-			wg.Go(func() { gotA = playAndRecord(ctx, t, in.Media(), out.Media(), fb, 40) })
-			wg.Wait()
-			require.Greater(t, peakLevel(gotB, fa), 0.02, "B hears A's tone")
-			require.Greater(t, peakLevel(gotA, fb), 0.02, "A hears B's tone")
+			tonesBothWays(ctx, t, out.Media(), in.Media())
 			st := in.Media().Stats().SRTP.RTP
 			if tt.secured {
 				require.Positive(t, st.Unprotected)
@@ -165,34 +157,12 @@ func TestMediaSRTPReinvite(t *testing.T) {
 	require.True(t, in.Media().SRTPEnabled())
 
 	record(ctx, t, in.Media(), 5) // let the re-INVITEs settle
-	got := playAndRecordWide(ctx, t, out.Media(), in.Media(), 6000, 40)
-	require.Greater(t, peakLevelWide(got, 6000), 0.02, "B hears A's 6 kHz tone after the re-INVITEs")
+	got := playAndRecordAt(ctx, t, out.Media(), in.Media(), 6000, 16000, 40)
+	require.Greater(t, peakLevelAt(got, 6000, 16000), 0.02, "B hears A's 6 kHz tone after the re-INVITEs")
 	for _, s := range []*rtp.Session{out.Media(), in.Media()} {
 		st := s.Stats().SRTP
 		require.Positive(t, st.RTP.Unprotected)
 		require.Zero(t, st.RTP.AuthFailed+st.RTP.Replayed+st.RTP.Malformed, "SRTP refusals after re-INVITEs")
 	}
 	require.NoError(t, out.Hangup(ctx))
-}
-
-// playAndRecordWide is playAndRecord at 16 kHz (a G.722 call).
-func playAndRecordWide(ctx context.Context, t *testing.T, from, to *rtp.Session, hz float64, frames int) []int16 {
-	t.Helper()
-	g, err := wav.NewToneGenerator(wav.ToneConfig{Frequency: hz, SampleRate: 16000, FrameSamples: 320})
-	require.NoError(t, err)
-	errc := make(chan error, 1)
-	go func() { errc <- from.Play(ctx, &tone{g: g, n: frames}) }()
-	got := record(ctx, t, to, frames+10)
-	require.NoError(t, <-errc)
-	return got
-}
-
-// peakLevelWide is peakLevel at 16 kHz.
-func peakLevelWide(samples []int16, hz float64) float64 {
-	const win = 1600
-	best := 0.0
-	for i := 0; i+win <= len(samples); i += win / 2 {
-		best = max(best, wav.ToneLevel(samples[i:i+win], hz, 16000))
-	}
-	return best
 }

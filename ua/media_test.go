@@ -130,6 +130,22 @@ func connect(ctx context.Context, t *testing.T, a, b *mediaPeer, opts ua.DialOpt
 	return out, in
 }
 
+// dialRefused has a call b and checks that Dial fails with 488 and b's
+// Answer with sdp.ErrNotAcceptable.
+func dialRefused(ctx context.Context, t *testing.T, a, b *mediaPeer) {
+	t.Helper()
+	_, err := a.u.Dial(ctx, b.uri("bob"), ua.DialOptions{})
+	var se *ua.StatusError
+	require.ErrorAs(t, err, &se)
+	require.Equal(t, sip.StatusNotAcceptableHere, se.Code())
+	select {
+	case err := <-b.icErr:
+		require.ErrorIs(t, err, sdp.ErrNotAcceptable)
+	case <-ctx.Done():
+		t.Fatal("Answer did not fail")
+	}
+}
+
 // tone is a FrameSource of n frames of a sine.
 type tone struct {
 	g *wav.ToneGenerator
@@ -162,12 +178,18 @@ func record(ctx context.Context, t *testing.T, s *rtp.Session, n int) []int16 {
 	return out
 }
 
-// peakLevel is the largest Goertzel level of hz over 100 ms windows.
+// peakLevel is the largest Goertzel level of hz over 100 ms windows of
+// 8 kHz audio.
 func peakLevel(samples []int16, hz float64) float64 {
-	const win = audio.SampleRate / 10
+	return peakLevelAt(samples, hz, audio.SampleRate)
+}
+
+// peakLevelAt is peakLevel for audio at rate.
+func peakLevelAt(samples []int16, hz float64, rate int) float64 {
+	win := rate / 10
 	best := 0.0
 	for i := 0; i+win <= len(samples); i += win / 2 {
-		best = max(best, wav.ToneLevel(samples[i:i+win], hz, audio.SampleRate))
+		best = max(best, wav.ToneLevel(samples[i:i+win], hz, rate))
 	}
 	return best
 }
@@ -176,11 +198,33 @@ func peakLevel(samples []int16, hz float64) float64 {
 // recorded meanwhile (a little longer, to cover the jitter buffer).
 func playAndRecord(ctx context.Context, t *testing.T, from, to *rtp.Session, hz float64, frames int) []int16 {
 	t.Helper()
+	return playAndRecordAt(ctx, t, from, to, hz, audio.SampleRate, frames)
+}
+
+// playAndRecordAt is playAndRecord for a call whose audio is at rate in
+// 20 ms frames (16 kHz for G.722, 48 kHz for Opus).
+func playAndRecordAt(ctx context.Context, t *testing.T, from, to *rtp.Session, hz float64, rate, frames int) []int16 {
+	t.Helper()
+	g, err := wav.NewToneGenerator(wav.ToneConfig{Frequency: hz, SampleRate: rate, FrameSamples: rate / 50})
+	require.NoError(t, err)
 	errc := make(chan error, 1)
-	go func() { errc <- from.Play(ctx, newTone(t, hz, frames)) }()
+	go func() { errc <- from.Play(ctx, &tone{g: g, n: frames}) }()
 	got := record(ctx, t, to, frames+10)
 	require.NoError(t, <-errc)
 	return got
+}
+
+// tonesBothWays plays a tone each way and checks both are heard.
+func tonesBothWays(ctx context.Context, t *testing.T, out, in *rtp.Session) {
+	t.Helper()
+	const fa, fb = 1000.0, 600.0
+	var gotB, gotA []int16
+	var wg sync.WaitGroup
+	wg.Go(func() { gotB = playAndRecord(ctx, t, out, in, fa, 40) })
+	wg.Go(func() { gotA = playAndRecord(ctx, t, in, out, fb, 40) })
+	wg.Wait()
+	require.Greater(t, peakLevel(gotB, fa), 0.02, "B hears A's tone")
+	require.Greater(t, peakLevel(gotA, fb), 0.02, "A hears B's tone")
 }
 
 func mediaCtx(t *testing.T) context.Context {
@@ -367,16 +411,7 @@ func TestMediaNotAcceptable(t *testing.T) {
 	ctx := mediaCtx(t)
 	a := newMediaPeer(t, ua.MediaConfig{Codecs: []audio.Codec{audio.PCMU()}})
 	b := newMediaPeer(t, ua.MediaConfig{Codecs: []audio.Codec{audio.PCMA()}})
-	_, err := a.u.Dial(ctx, b.uri("bob"), ua.DialOptions{})
-	var se *ua.StatusError
-	require.ErrorAs(t, err, &se)
-	require.Equal(t, sip.StatusNotAcceptableHere, se.Code())
-	select {
-	case err := <-b.icErr:
-		require.ErrorIs(t, err, sdp.ErrNotAcceptable)
-	case <-ctx.Done():
-		t.Fatal("Answer did not fail")
-	}
+	dialRefused(ctx, t, a, b)
 	require.Zero(t, a.u.Calls())
 	require.Zero(t, b.u.Calls())
 }

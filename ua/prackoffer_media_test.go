@@ -7,7 +7,6 @@ package ua_test
 // sessions go on after it.
 
 import (
-	"context"
 	"net/netip"
 	"strings"
 	"testing"
@@ -23,79 +22,24 @@ import (
 
 func TestDelayedOfferAnsweredInPrack(t *testing.T) {
 	ctx := mediaCtx(t)
-	loopback := ua.MediaConfig{IP: netip.MustParseAddr("127.0.0.1")}
-	progressed := make(chan *ua.IncomingCall, 1)
-	answerNow := make(chan struct{})
-	answered := make(chan *ua.Call, 1)
-	errs := make(chan error, 4)
 	bw, aw := newWire(), newWire()
-	b, err := ua.New(ua.Config{
-		Listen:   []ua.ListenConfig{{Network: transport.UDP, Addr: "127.0.0.1:0"}},
-		Resolver: transport.StaticResolver{},
-		Media:    loopback,
-		Reliable: ua.ReliableRequired,
-		OnCall: func(cctx context.Context, ic *ua.IncomingCall) {
-			if err := ic.Progress(nil); err != nil {
-				errs <- err
-				return
-			}
-			progressed <- ic
-			select {
-			case <-answerNow:
-			case <-cctx.Done():
-				return
-			}
-			c, err := ic.Answer(nil)
-			if err != nil {
-				errs <- err
-				return
-			}
-			answered <- c
-		},
+	b := newEarlyCallee(t, ua.Config{
+		Reliable:  ua.ReliableRequired,
 		Transport: ua.TransportConfig{Tracer: bw},
 	})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = b.Close() })
-	a, err := ua.New(ua.Config{
-		Listen:    []ua.ListenConfig{{Network: transport.UDP, Addr: "127.0.0.1:0"}},
-		Resolver:  transport.StaticResolver{},
-		Media:     loopback,
+	a := newLoopbackUA(t, ua.Config{
+		Media:     ua.MediaConfig{IP: netip.MustParseAddr("127.0.0.1")},
 		Transport: ua.TransportConfig{Tracer: aw},
 	})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = a.Close() })
 
-	dialed := make(chan *ua.Call, 1)
-	go func() {
-		c, err := a.Dial(ctx, "sip:bob@"+b.Addrs()[0].String(), ua.DialOptions{NoOffer: true})
-		if err != nil {
-			errs <- err
-		}
-		dialed <- c
-	}()
-	var ic *ua.IncomingCall
-	select {
-	case ic = <-progressed:
-	case err := <-errs:
-		t.Fatal(err)
-	case <-ctx.Done():
-		t.Fatal("no 183")
-	}
+	ic, dialed := b.dial(ctx, t, a, ua.DialOptions{NoOffer: true})
 	require.Empty(t, ic.Offer(), "the INVITE has no offer")
 	callee := ic.Media()
 	require.NotNil(t, callee, "Progress(nil) opened the callee's session for its offer")
 	// The PRACK's answer reaches the callee: early media both ways.
 	require.Eventually(t, func() bool { return !ic.ProvisionalPending() }, mediaWait, mediaTick, "the 183 is PRACKed")
 
-	close(answerNow)
-	var in *ua.Call
-	select {
-	case in = <-answered:
-	case err := <-errs:
-		t.Fatal(err)
-	case <-ctx.Done():
-		t.Fatal("not answered")
-	}
+	in := b.answer(ctx, t)
 	out := recvReal(t, dialed, "Dial's return")
 	require.NotNil(t, out)
 	require.Same(t, callee, in.Media(), "the callee keeps its early session")

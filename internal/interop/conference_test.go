@@ -65,7 +65,7 @@ func TestConferenceBaresip(t *testing.T) {
 		join(b)
 	}
 
-	u := wideUA(t, nil)
+	u := mediaUA(t, wideMedia(), nil)
 	c, err := u.Dial(ctx, room, ua.DialOptions{})
 	require.NoError(t, err, "our UA dials the room")
 	s := c.Media()
@@ -109,14 +109,14 @@ func TestConferenceBaresip(t *testing.T) {
 	}
 	e.waitOutput(t, ctx, "room room7 ended")
 
-	checkWide(t, "we, first", first[g722.SampleRate:], confAliceHz, confOurHz)
-	checkWide(t, "we, first", first[g722.SampleRate:], confBobHz, confOurHz)
-	checkWide(t, "we, first", first[g722.SampleRate:], confCarolHz, confDaveHz)
-	checkWide(t, "we, second", second, confAliceHz, confOurHz)
-	checkWide(t, "we, second", second, confBobHz, confCarolHz)
-	checkWide(t, "we, second", second, confDaveHz, confOurHz)
+	checkTones(t, "we, first", first[g722.SampleRate:], g722.SampleRate, confAliceHz, confOurHz)
+	checkTones(t, "we, first", first[g722.SampleRate:], g722.SampleRate, confBobHz, confOurHz)
+	checkTones(t, "we, first", first[g722.SampleRate:], g722.SampleRate, confCarolHz, confDaveHz)
+	checkTones(t, "we, second", second, g722.SampleRate, confAliceHz, confOurHz)
+	checkTones(t, "we, second", second, g722.SampleRate, confBobHz, confCarolHz)
+	checkTones(t, "we, second", second, g722.SampleRate, confDaveHz, confOurHz)
 	// Audio of before the mute still in the pipeline: skip half a second.
-	checkWide(t, "we, alice muted", muted[g722.SampleRate/2:], confBobHz, confAliceHz)
+	checkTones(t, "we, alice muted", muted[g722.SampleRate/2:], g722.SampleRate, confBobHz, confAliceHz)
 
 	for _, p := range []struct {
 		b    *mediaBaresip

@@ -5,8 +5,6 @@ package interop
 import (
 	"context"
 	"fmt"
-	"net/netip"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -14,7 +12,6 @@ import (
 
 	"github.com/dialtone/dialtone/rtp"
 	"github.com/dialtone/dialtone/rtp/srtp"
-	"github.com/dialtone/dialtone/transport"
 	"github.com/dialtone/dialtone/ua"
 )
 
@@ -31,21 +28,11 @@ func startDTLSBaresip(t *testing.T, ctx context.Context, name string, hz int) (*
 	return &mediaBaresip{baresip: b, rec: rec}, b.sipPort + 3
 }
 
-// dtlsUA is a UA with SRTP policy p and rtcp-mux on loopback, RTCP every
-// 500 ms.
-func dtlsUA(t *testing.T, p srtp.Policy, onCall func(ctx context.Context, ic *ua.IncomingCall)) *ua.UA {
-	t.Helper()
-	u, err := ua.New(ua.Config{
-		Listen:   []ua.ListenConfig{{Network: transport.UDP, Addr: "127.0.0.1:0"}},
-		Resolver: transport.StaticResolver{},
-		Media: ua.MediaConfig{IP: netip.MustParseAddr("127.0.0.1"), SRTP: p, RTCPMux: true,
-			RTCPInterval: 500 * time.Millisecond},
-		OnCall:  onCall,
-		OnEvent: func(e ua.Event) { t.Logf("event: %s", e) },
-	})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = u.Close() })
-	return u
+// dtlsMedia is srtpMedia(p) with rtcp-mux.
+func dtlsMedia(p srtp.Policy) ua.MediaConfig {
+	m := srtpMedia(p)
+	m.RTCPMux = true
+	return m
 }
 
 // waitDTLSKeyed waits until the handshake keyed s, and logs its time.
@@ -72,18 +59,16 @@ func TestDTLSToBaresip(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(t.Context(), peerTestTimeout)
 	defer cancel()
-	tshark := peerBinary(t, "tshark", "tshark")
 	b, rtpLo := startDTLSBaresip(t, ctx, "dbob", mediaPeerTone)
-	pcap := filepath.Join(artifacts(t), "dtls-to-baresip.pcapng")
-	c := startCapture(t, ctx, tshark, pcap, filepath.Join(artifacts(t), "tshark.log"), fmt.Sprintf("udp portrange %d-%d", rtpLo, rtpLo+9))
-	u := dtlsUA(t, srtp.PolicyDTLS, nil)
+	c := captureSRTP(t, ctx, "dtls-to-baresip.pcapng", rtpLo)
+	u := mediaUA(t, dtlsMedia(srtp.PolicyDTLS), nil)
 	call, err := u.Dial(ctx, b.uri(), ua.DialOptions{})
 	require.NoError(t, err, "Dial baresip")
 	t.Logf("baresip's answer:\n%s", call.RemoteSDP())
 	require.Contains(t, string(call.LocalSDP()), " UDP/TLS/RTP/SAVP ")
 	require.Contains(t, string(call.RemoteSDP()), "a=fingerprint:")
 	waitDTLSKeyed(t, ctx, call.Media())
-	finishSRTPCall(t, ctx, call, b, c, tshark, pcap, rtpLo)
+	finishSRTPCall(t, ctx, call, b, c)
 }
 
 // TestDTLSFromBaresip: baresip (dtls_srtp) calls our UA, DTLS policy,
@@ -92,17 +77,15 @@ func TestDTLSFromBaresip(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(t.Context(), peerTestTimeout)
 	defer cancel()
-	tshark := peerBinary(t, "tshark", "tshark")
 	b, rtpLo := startDTLSBaresip(t, ctx, "dcarol", mediaPeerTone)
-	pcap := filepath.Join(artifacts(t), "dtls-from-baresip.pcapng")
-	c := startCapture(t, ctx, tshark, pcap, filepath.Join(artifacts(t), "tshark.log"), fmt.Sprintf("udp portrange %d-%d", rtpLo, rtpLo+9))
+	c := captureSRTP(t, ctx, "dtls-from-baresip.pcapng", rtpLo)
 	calls := make(chan *ua.Call, 1)
-	u := dtlsUA(t, srtp.PolicyDTLS, answerInto(t, calls))
+	u := mediaUA(t, dtlsMedia(srtp.PolicyDTLS), answerInto(t, calls))
 	call := b.dialUs(t, ctx, "sip:secure@"+u.Addrs()[0].String(), calls)
 	t.Logf("baresip's offer:\n%s", call.RemoteSDP())
 	require.Contains(t, string(call.LocalSDP()), "a=fingerprint:")
 	waitDTLSKeyed(t, ctx, call.Media())
-	finishSRTPCall(t, ctx, call, b, c, tshark, pcap, rtpLo)
+	finishSRTPCall(t, ctx, call, b, c)
 }
 
 // TestEchobotDTLS: baresip (dtls_srtp, rtcp-mux) calls examples/echobot

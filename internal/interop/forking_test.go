@@ -228,7 +228,7 @@ func TestThreeLinesTwoRegistrars(t *testing.T) {
 			}
 			require.Equal(t, tc.line, got.line, "the call came in on its line")
 			require.Equal(t, c.CallID(), got.c.CallID())
-			checkTones(t, ctx, tc.line, c, got.c)
+			checkCallTones(t, ctx, tc.line, c, got.c)
 			require.NoError(t, c.Hangup(ctx))
 			require.ErrorIs(t, waitDone(t, ctx, got.c, tc.line), ua.ErrRemoteHangup)
 		}
@@ -243,7 +243,7 @@ func TestThreeLinesTwoRegistrars(t *testing.T) {
 			require.NoError(t, err, "call from line %d", i)
 			got := tc.callee.nextCall(t, ctx)
 			require.Equal(t, c.CallID(), got.CallID())
-			checkTones(t, ctx, line.AOR().User, c, got)
+			checkCallTones(t, ctx, line.AOR().User, c, got)
 			require.Equal(t, line.AOR().User, got.Remote().URI.User, "the From is the line's AOR")
 			require.Equal(t, line.AOR().Port, got.Remote().URI.Port, "the From names the line's registrar")
 			require.NoError(t, c.Hangup(ctx))
@@ -252,9 +252,9 @@ func TestThreeLinesTwoRegistrars(t *testing.T) {
 	})
 }
 
-// checkTones has the two sides of a call exchange tones and checks that
+// checkCallTones has the two sides of a call exchange tones and checks that
 // each hears the other's (what of the call names it in the log).
-func checkTones(t *testing.T, ctx context.Context, what string, caller, callee *ua.Call) {
+func checkCallTones(t *testing.T, ctx context.Context, what string, caller, callee *ua.Call) {
 	t.Helper()
 	require.NotNil(t, caller.Media(), "%s: the caller's session", what)
 	require.NotNil(t, callee.Media(), "%s: the callee's session", what)

@@ -7,7 +7,6 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,7 +19,6 @@ import (
 	"github.com/dialtone/dialtone/rtp/audio"
 	"github.com/dialtone/dialtone/rtp/g722"
 	"github.com/dialtone/dialtone/rtp/wav"
-	"github.com/dialtone/dialtone/transport"
 	"github.com/dialtone/dialtone/ua"
 )
 
@@ -41,21 +39,9 @@ func startG722Baresip(t *testing.T, ctx context.Context, name string, hz int) *m
 	return &mediaBaresip{baresip: b, rec: rec}
 }
 
-// wideUA is a UA preferring G.722, on loopback; onCall answers incoming
-// calls (nil: none expected).
-func wideUA(t *testing.T, onCall func(ctx context.Context, ic *ua.IncomingCall)) *ua.UA {
-	t.Helper()
-	u, err := ua.New(ua.Config{
-		Listen:   []ua.ListenConfig{{Network: transport.UDP, Addr: "127.0.0.1:0"}},
-		Resolver: transport.StaticResolver{},
-		Media: ua.MediaConfig{IP: netip.MustParseAddr("127.0.0.1"),
-			Codecs: []audio.Codec{audio.G722(), audio.PCMU(), audio.PCMA(), audio.TelephoneEvent()}},
-		OnCall:  onCall,
-		OnEvent: func(e ua.Event) { t.Logf("event: %s", e) },
-	})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = u.Close() })
-	return u
+// wideMedia is our media preferring G.722.
+func wideMedia() ua.MediaConfig {
+	return ua.MediaConfig{Codecs: []audio.Codec{audio.G722(), audio.PCMU(), audio.PCMA(), audio.TelephoneEvent()}}
 }
 
 // talkWide plays our 6 kHz tone at 16 kHz on s for mediaSeconds and
@@ -64,41 +50,11 @@ func talkWide(t *testing.T, ctx context.Context, s *rtp.Session) []int16 {
 	t.Helper()
 	require.Equal(t, g722.SampleRate, s.SampleRate(), "the host gets 16 kHz audio on a G.722 call")
 	require.Equal(t, g722.FrameSamples, s.FrameSamples())
-	g, err := wav.NewToneGenerator(wav.ToneConfig{Frequency: wideOurTone, SampleRate: g722.SampleRate, FrameSamples: g722.FrameSamples})
-	require.NoError(t, err)
-	frames := mediaSeconds * 1000 / 20
-	playErr := make(chan error, 1)
-	go func() { playErr <- s.Play(ctx, &limited{src: g, n: frames}) }()
-	var heard []int16
-	for range frames {
-		var err error
-		heard, err = s.ReadFrame(ctx, heard)
-		require.NoError(t, err)
-	}
-	require.NoError(t, <-playErr)
+	heard := playTone(t, ctx, s, wav.ToneConfig{Frequency: wideOurTone, SampleRate: g722.SampleRate, FrameSamples: g722.FrameSamples}, mediaSeconds*1000/20)
 	st := s.Stats()
 	t.Logf("our session: sent %d packets (%d octets), received %d, lost %d, undecodable %d", st.PacketsSent, st.OctetsSent, st.PacketsReceived, st.PacketsLost, st.Undecodable)
 	require.Equal(t, st.PacketsSent*g722.FrameBytes, st.OctetsSent, "160 octets of G.722 per 20 ms")
 	return heard
-}
-
-// peakWide is peak at 16 kHz.
-func peakWide(samples []int16, hz float64) float64 {
-	const win = g722.SampleRate / 10
-	best := 0.0
-	for i := 0; i+win <= len(samples); i += win / 2 {
-		best = max(best, wav.ToneLevel(samples[i:i+win], hz, g722.SampleRate))
-	}
-	return best
-}
-
-// checkWide checks that heard holds want and not notWant.
-func checkWide(t *testing.T, who string, heard []int16, want, notWant float64) {
-	t.Helper()
-	got, other := peakWide(heard, want), peakWide(heard, notWant)
-	t.Logf("%s heard %.0f Hz at %.4f (%.0f Hz at %.6f) in %.1f s", who, want, got, notWant, other, float64(len(heard))/g722.SampleRate)
-	require.Greater(t, got, mediaMinLevel, "%s: the %.0f Hz tone", who, want)
-	require.Less(t, other, mediaMinLevel/10, "%s: the %.0f Hz tone", who, notWant)
 }
 
 // readDumpAt reads baresip's recordings of received audio in dir as mono
@@ -142,7 +98,7 @@ func TestG722ToBaresip(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), peerTestTimeout)
 	defer cancel()
 	b := startG722Baresip(t, ctx, "wideb", widePeerTone)
-	u := wideUA(t, nil)
+	u := mediaUA(t, wideMedia(), nil)
 	c, err := u.Dial(ctx, b.uri(), ua.DialOptions{})
 	require.NoError(t, err, "Dial baresip")
 	p, ok := c.MediaParams()
@@ -154,8 +110,8 @@ func TestG722ToBaresip(t *testing.T) {
 
 	heard := talkWide(t, ctx, c.Media())
 	require.NoError(t, c.Hangup(ctx))
-	checkWide(t, "we", heard, widePeerTone, wideOurTone)
-	checkWide(t, "baresip", waitDump(t, ctx, b.rec, g722.SampleRate), wideOurTone, widePeerTone)
+	checkTones(t, "we", heard, g722.SampleRate, widePeerTone, wideOurTone)
+	checkTones(t, "baresip", waitDump(t, ctx, b.rec, g722.SampleRate), g722.SampleRate, wideOurTone, widePeerTone)
 }
 
 // TestG722FromBaresip: baresip (g722 only) calls our UA, which answers
@@ -166,7 +122,7 @@ func TestG722FromBaresip(t *testing.T) {
 	defer cancel()
 	b := startG722Baresip(t, ctx, "widec", widePeerTone)
 	calls := make(chan *ua.Call, 1)
-	u := wideUA(t, answerInto(t, calls))
+	u := mediaUA(t, wideMedia(), answerInto(t, calls))
 	addr := u.Addrs()
 	require.NotEmpty(t, addr)
 	c := b.dialUs(t, ctx, "sip:wide@"+addr[0].String(), calls)
@@ -177,6 +133,6 @@ func TestG722FromBaresip(t *testing.T) {
 
 	heard := talkWide(t, ctx, c.Media())
 	require.NoError(t, c.Hangup(ctx))
-	checkWide(t, "we", heard, widePeerTone, wideOurTone)
-	checkWide(t, "baresip", waitDump(t, ctx, b.rec, g722.SampleRate), wideOurTone, widePeerTone)
+	checkTones(t, "we", heard, g722.SampleRate, widePeerTone, wideOurTone)
+	checkTones(t, "baresip", waitDump(t, ctx, b.rec, g722.SampleRate), g722.SampleRate, wideOurTone, widePeerTone)
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/dialtone/dialtone/rtp/audio"
 	"github.com/dialtone/dialtone/rtp/g711"
+	"github.com/dialtone/dialtone/rtp/g722"
 	"github.com/dialtone/dialtone/rtp/wav"
 	"github.com/dialtone/dialtone/ua"
 )
@@ -141,7 +142,7 @@ func TestConferenceHoldMusicBaresip(t *testing.T) {
 	e.waitOutput(t, ctx, "parties=1")
 	sleepCtx(ctx, confPhase)
 
-	u := wideUA(t, nil)
+	u := mediaUA(t, wideMedia(), nil)
 	c, err := u.Dial(ctx, room, ua.DialOptions{})
 	require.NoError(t, err, "our UA dials the room")
 	s := c.Media()
@@ -163,7 +164,7 @@ func TestConferenceHoldMusicBaresip(t *testing.T) {
 	e.waitOutput(t, ctx, "room room9 ended")
 
 	heard := rec.take()
-	checkWide(t, "we", heard[s.SampleRate()/2:], mediaPeerTone, holdMusicTone)
+	checkTones(t, "we", heard[s.SampleRate()/2:], g722.SampleRate, mediaPeerTone, holdMusicTone)
 
 	got := waitDump(t, ctx, b.rec, audio.SampleRate)
 	k := toneKinds(got, confOurHz, holdMusicTone, 'o', 'm')

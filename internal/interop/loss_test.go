@@ -118,30 +118,9 @@ func TestHangupUnderLoss(t *testing.T) {
 
 	t.Run("SIPp uac calls dial", func(t *testing.T) {
 		pair := newLossyPair(t, ctx, lossCalleeRate)
-		listen := netip.AddrPortFrom(pair.ip[0], sippPort)
-		out := filepath.Join(artifacts(t), "dial.out")
-		// SIPp retransmits its BYE for up to a minute (18 copies, T2
-		// 4 s), past the 32 s dial's BYE server transaction lingers with
-		// the default T1 (Timer J, 64·T1): a copy that comes later gets
-		// 481 and fails the call at SIPp although dial answered it. With
-		// T1 1 s, Timer J (64 s) outlasts SIPp's last copy.
-		d := startDaemon(t, "dial", out, "ip", "netns", "exec", pair.ns[0], dial,
-			"-listen", listen.String(), "-no-media", "-t1", dialCalleeT1.String())
-		waitUDP(t, ctx, d.cmd.Process.Pid, listen)
+		d, listen, out := startDialCallee(t, ctx, pair, dial)
 		start := time.Now()
-		// SIPp gives up after 5 INVITE and 7 BYE retransmissions by
-		// default: at 30 % loss, six lost INVITEs (a 7·10⁻⁴ chance) fail
-		// a call in one run of 300 out of five, whatever dial does; the
-		// limits are lifted to what the run's time allows. The scenario
-		// is testdata/uac_loss.xml: SIPp's uac, which would take a
-		// retransmitted 200 to its INVITE for the answer to its BYE,
-		// with its responses tied to their transactions.
-		r, cmd := startSippIn(t, ctx, pair, 1, sipp, "loss_uac", "-sf", scenario(t, "uac_loss.xml"), "-t", "u1", "-d", "200",
-			"-m", strconv.Itoa(lossCalleeCalls), "-r", strconv.Itoa(lossCallRate),
-			"-max_retrans", strconv.Itoa(sippNonInviteRetrans),
-			"-max_invite_retrans", strconv.Itoa(sippInviteRetrans),
-			"-max_non_invite_retrans", strconv.Itoa(sippNonInviteRetrans),
-			listen.String())
+		r, cmd := startLossUAC(t, ctx, pair, sipp, "loss_uac", lossCalleeCalls, lossCallRate, listen)
 		defer func() { logTails(t, append(r.files(), out)...) }()
 		sippErr := exitErrOrNil(cmd.Wait())
 		t.Logf("%d calls to dial at %.0f %% loss each way in %s", lossCalleeCalls, 100*lossCalleeRate,
@@ -161,6 +140,43 @@ func TestHangupUnderLoss(t *testing.T) {
 		require.Zero(t, st.int(t, "FailedCall(C)"))
 		require.Equal(t, lossCalleeCalls, ends["hung up by peer"], "calls dial saw ended by SIPp's BYE")
 	})
+}
+
+// startDialCallee starts examples/dial in namespace 0 of pair answering
+// on sippPort without media, and waits until it listens; out is its output
+// file. Its T1 is dialCalleeT1: SIPp retransmits its BYE for up to a
+// minute (18 copies, T2 4 s), past the 32 s dial's BYE server transaction
+// lingers with the default T1 (Timer J, 64·T1): a copy that comes later
+// gets 481 and fails the call at SIPp although dial answered it. With T1
+// 1 s, Timer J (64 s) outlasts SIPp's last copy.
+func startDialCallee(t *testing.T, ctx context.Context, pair *lossyPair, dial string) (d *daemon, listen netip.AddrPort, out string) {
+	t.Helper()
+	listen = netip.AddrPortFrom(pair.ip[0], sippPort)
+	out = filepath.Join(artifacts(t), "dial.out")
+	d = startDaemon(t, "dial", out, "ip", "netns", "exec", pair.ns[0], dial,
+		"-listen", listen.String(), "-no-media", "-t1", dialCalleeT1.String())
+	waitUDP(t, ctx, d.cmd.Process.Pid, listen)
+	return d, listen, out
+}
+
+// startLossUAC starts SIPp's UAC in namespace 1 of pair, placing calls
+// calls, rate a second, to listen; extra options go before the target.
+// SIPp gives up after 5 INVITE and 7 BYE retransmissions by default: at
+// 30 % loss, six lost INVITEs (a 7·10⁻⁴ chance) fail a call in one run of
+// 300 out of five, whatever dial does; the limits are lifted to
+// sippInviteRetrans and sippNonInviteRetrans. The scenario is
+// testdata/uac_loss.xml: SIPp's uac, which would take a retransmitted 200
+// to its INVITE for the answer to its BYE, with its responses tied to
+// their transactions.
+func startLossUAC(t *testing.T, ctx context.Context, pair *lossyPair, sipp, name string, calls, rate int, listen netip.AddrPort, extra ...string) (*sippRun, *exec.Cmd) {
+	t.Helper()
+	args := []string{"-sf", scenario(t, "uac_loss.xml"), "-t", "u1", "-d", "200",
+		"-m", strconv.Itoa(calls), "-r", strconv.Itoa(rate),
+		"-max_retrans", strconv.Itoa(sippNonInviteRetrans),
+		"-max_invite_retrans", strconv.Itoa(sippInviteRetrans),
+		"-max_non_invite_retrans", strconv.Itoa(sippNonInviteRetrans)}
+	args = append(append(args, extra...), listen.String())
+	return startSippIn(t, ctx, pair, 1, sipp, name, args...)
 }
 
 // startSippIn starts SIPp in namespace i of pair, with the options of

@@ -7,7 +7,6 @@ import (
 	"encoding/csv"
 	"fmt"
 	"math"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -77,21 +76,11 @@ func TestCallsUnderLoss(t *testing.T) {
 	for _, rate := range lossCallsRates {
 		t.Run(fmt.Sprintf("%.0f%%", 100*rate), func(t *testing.T) {
 			pair := newLossyPair(t, ctx, rate)
-			listen := netip.AddrPortFrom(pair.ip[0], sippPort)
-			out := filepath.Join(artifacts(t), "dial.out")
-			// T1 1 s: see dialCalleeT1 in TestHangupUnderLoss.
-			d := startDaemon(t, "dial", out, "ip", "netns", "exec", pair.ns[0], dial,
-				"-listen", listen.String(), "-no-media", "-t1", dialCalleeT1.String())
-			waitUDP(t, ctx, d.cmd.Process.Pid, listen)
+			d, listen, out := startDialCallee(t, ctx, pair, dial)
 			start := time.Now()
-			r, cmd := startSippIn(t, ctx, pair, 1, sipp, "calls_uac", "-sf", scenario(t, "uac_loss.xml"), "-t", "u1", "-d", "200",
-				"-m", strconv.Itoa(calls), "-r", strconv.Itoa(lossCallsRate),
-				"-max_retrans", strconv.Itoa(sippNonInviteRetrans),
-				"-max_invite_retrans", strconv.Itoa(sippInviteRetrans),
-				"-max_non_invite_retrans", strconv.Itoa(sippNonInviteRetrans),
+			r, cmd := startLossUAC(t, ctx, pair, sipp, "calls_uac", calls, lossCallsRate, listen,
 				"-timeout", strconv.Itoa(int(run/time.Second)),
-				"-trace_rtt", "-rtt_freq", "1",
-				listen.String())
+				"-trace_rtt", "-rtt_freq", "1")
 			defer func() { logTails(t, append(r.files(), out)...) }()
 			sippErr := exitErrOrNil(cmd.Wait())
 			elapsed := time.Since(start)

@@ -35,6 +35,24 @@ const (
 	mediaMinLevel = 0.01
 )
 
+// mediaUA is a UA on loopback with media cfg (its IP set to 127.0.0.1)
+// that logs its events; onCall answers incoming calls (nil: none
+// expected).
+func mediaUA(t *testing.T, cfg ua.MediaConfig, onCall func(ctx context.Context, ic *ua.IncomingCall)) *ua.UA {
+	t.Helper()
+	cfg.IP = netip.MustParseAddr("127.0.0.1")
+	u, err := ua.New(ua.Config{
+		Listen:   []ua.ListenConfig{{Network: transport.UDP, Addr: "127.0.0.1:0"}},
+		Resolver: transport.StaticResolver{},
+		Media:    cfg,
+		OnCall:   onCall,
+		OnEvent:  func(e ua.Event) { t.Logf("event: %s", e) },
+	})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = u.Close() })
+	return u
+}
+
 // TestMediaBaresip: our UA (media by default) calls baresip directly (no
 // registrar), which auto-answers and plays a 440 Hz tone from a WAV file
 // (aufile) while recording what it hears (sndfile). We play 1000 Hz for
@@ -47,14 +65,7 @@ func TestMediaBaresip(t *testing.T) {
 	defer cancel()
 	b := startMediaBaresip(t, ctx, "bob", mediaPeerTone)
 
-	u, err := ua.New(ua.Config{
-		Listen:   []ua.ListenConfig{{Network: transport.UDP, Addr: "127.0.0.1:0"}},
-		Resolver: transport.StaticResolver{},
-		Media:    ua.MediaConfig{IP: netip.MustParseAddr("127.0.0.1")},
-		OnEvent:  func(e ua.Event) { t.Logf("event: %s", e) },
-	})
-	require.NoError(t, err)
-	defer u.Close()
+	u := mediaUA(t, ua.MediaConfig{}, nil)
 
 	c, err := u.Dial(ctx, b.uri(), ua.DialOptions{})
 	require.NoError(t, err, "Dial baresip")
@@ -64,17 +75,7 @@ func TestMediaBaresip(t *testing.T) {
 	require.True(t, ok)
 	t.Logf("negotiated %s/%d to %s, direction %s; baresip's answer:\n%s", p.Codec.Name, p.Codec.PayloadType, p.RemoteRTP, p.Direction, c.RemoteSDP())
 
-	g, err := wav.NewToneGenerator(wav.ToneConfig{Frequency: mediaOurTone})
-	require.NoError(t, err)
-	frames := mediaSeconds * 1000 / 20
-	playErr := make(chan error, 1)
-	go func() { playErr <- s.Play(ctx, &limited{src: g, n: frames}) }()
-	var heard []int16
-	for range frames {
-		heard, err = s.ReadFrame(ctx, heard)
-		require.NoError(t, err)
-	}
-	require.NoError(t, <-playErr)
+	heard := playTone(t, ctx, s, wav.ToneConfig{Frequency: mediaOurTone}, mediaSeconds*1000/20)
 	st := s.Stats()
 	t.Logf("our session: sent %d packets, received %d, lost %d, jitter %s, late p99 %s", st.PacketsSent, st.PacketsReceived, st.PacketsLost, st.Jitter, st.SendLateness.Quantile(0.99))
 	require.NoError(t, c.Hangup(ctx))
@@ -108,14 +109,44 @@ func (l *limited) ReadFrame(dst []int16) ([]int16, error) {
 	return l.src.ReadFrame(dst)
 }
 
-// peak is the largest Goertzel level of hz over 100 ms windows.
-func peak(samples []int16, hz float64) float64 {
-	const win = audio.SampleRate / 10
+// playTone plays a tone of cfg on s for frames frames and returns what s
+// received meanwhile (as many frames).
+func playTone(t *testing.T, ctx context.Context, s *rtp.Session, cfg wav.ToneConfig, frames int) []int16 {
+	t.Helper()
+	g, err := wav.NewToneGenerator(cfg)
+	require.NoError(t, err)
+	playErr := make(chan error, 1)
+	go func() { playErr <- s.Play(ctx, &limited{src: g, n: frames}) }()
+	var heard []int16
+	for range frames {
+		heard, err = s.ReadFrame(ctx, heard)
+		require.NoError(t, err)
+	}
+	require.NoError(t, <-playErr)
+	return heard
+}
+
+// peak is the largest Goertzel level of hz over 100 ms windows of 8 kHz
+// audio.
+func peak(samples []int16, hz float64) float64 { return peakAt(samples, hz, audio.SampleRate) }
+
+// peakAt is peak for audio at rate.
+func peakAt(samples []int16, hz float64, rate int) float64 {
+	win := rate / 10
 	best := 0.0
 	for i := 0; i+win <= len(samples); i += win / 2 {
-		best = max(best, wav.ToneLevel(samples[i:i+win], hz, audio.SampleRate))
+		best = max(best, wav.ToneLevel(samples[i:i+win], hz, rate))
 	}
 	return best
+}
+
+// checkTones checks that heard (audio at rate) holds want and not notWant.
+func checkTones(t *testing.T, who string, heard []int16, rate int, want, notWant float64) {
+	t.Helper()
+	got, other := peakAt(heard, want, rate), peakAt(heard, notWant, rate)
+	t.Logf("%s heard %.0f Hz at %.4f (%.0f Hz at %.6f) in %.1f s", who, want, got, notWant, other, float64(len(heard))/float64(rate))
+	require.Greater(t, got, mediaMinLevel, "%s: the %.0f Hz tone", who, want)
+	require.Less(t, other, mediaMinLevel/10, "%s: the %.0f Hz tone", who, notWant)
 }
 
 // readDump reads baresip's recordings of received audio in dir (8 kHz mono

@@ -5,7 +5,6 @@ package interop
 import (
 	"context"
 	"fmt"
-	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -16,7 +15,6 @@ import (
 	"github.com/dialtone/dialtone/rtp/audio"
 	"github.com/dialtone/dialtone/rtp/opus"
 	"github.com/dialtone/dialtone/rtp/wav"
-	"github.com/dialtone/dialtone/transport"
 	"github.com/dialtone/dialtone/ua"
 )
 
@@ -36,21 +34,9 @@ func startOpusBaresip(t *testing.T, ctx context.Context, name string, hz int) *m
 	return &mediaBaresip{baresip: b, rec: rec}
 }
 
-// opusUA is a UA preferring Opus, on loopback; onCall answers incoming
-// calls (nil: none expected).
-func opusUA(t *testing.T, onCall func(ctx context.Context, ic *ua.IncomingCall)) *ua.UA {
-	t.Helper()
-	u, err := ua.New(ua.Config{
-		Listen:   []ua.ListenConfig{{Network: transport.UDP, Addr: "127.0.0.1:0"}},
-		Resolver: transport.StaticResolver{},
-		Media: ua.MediaConfig{IP: netip.MustParseAddr("127.0.0.1"),
-			Codecs: []audio.Codec{audio.Opus(), audio.PCMU(), audio.TelephoneEvent()}},
-		OnCall:  onCall,
-		OnEvent: func(e ua.Event) { t.Logf("event: %s", e) },
-	})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = u.Close() })
-	return u
+// opusMedia is our media preferring Opus.
+func opusMedia() ua.MediaConfig {
+	return ua.MediaConfig{Codecs: []audio.Codec{audio.Opus(), audio.PCMU(), audio.TelephoneEvent()}}
 }
 
 // talkOpus plays our tone at 48 kHz on s for mediaSeconds and returns
@@ -59,40 +45,12 @@ func talkOpus(t *testing.T, ctx context.Context, s *rtp.Session) []int16 {
 	t.Helper()
 	require.Equal(t, opus.SampleRate, s.SampleRate(), "the host gets 48 kHz audio on an Opus call")
 	require.Equal(t, opus.FrameSamples, s.FrameSamples())
-	g, err := wav.NewToneGenerator(wav.ToneConfig{Frequency: opusOurTone, SampleRate: opus.SampleRate, FrameSamples: opus.FrameSamples})
-	require.NoError(t, err)
-	frames := mediaSeconds * 1000 / 20
-	playErr := make(chan error, 1)
-	go func() { playErr <- s.Play(ctx, &limited{src: g, n: frames}) }()
-	var heard []int16
-	for range frames {
-		var err error
-		heard, err = s.ReadFrame(ctx, heard)
-		require.NoError(t, err)
-	}
-	require.NoError(t, <-playErr)
+	heard := playTone(t, ctx, s, wav.ToneConfig{Frequency: opusOurTone, SampleRate: opus.SampleRate, FrameSamples: opus.FrameSamples}, mediaSeconds*1000/20)
 	st := s.Stats()
 	t.Logf("our session: sent %d packets (%d octets), received %d, lost %d, undecodable %d, FEC %d", st.PacketsSent, st.OctetsSent, st.PacketsReceived, st.PacketsLost, st.Undecodable, st.OpusFECRecovered)
 	require.Positive(t, st.PacketsReceived)
 	require.Zero(t, st.Undecodable)
 	return heard
-}
-
-// checkOpus checks that heard (48 kHz) holds want and not notWant.
-func checkOpus(t *testing.T, who string, heard []int16, want, notWant float64) {
-	t.Helper()
-	level := func(hz float64) float64 {
-		const win = opus.SampleRate / 10
-		best := 0.0
-		for i := 0; i+win <= len(heard); i += win / 2 {
-			best = max(best, wav.ToneLevel(heard[i:i+win], hz, opus.SampleRate))
-		}
-		return best
-	}
-	got, other := level(want), level(notWant)
-	t.Logf("%s heard %.0f Hz at %.4f (%.0f Hz at %.6f) in %.1f s", who, want, got, notWant, other, float64(len(heard))/opus.SampleRate)
-	require.Greater(t, got, mediaMinLevel, "%s: the %.0f Hz tone", who, want)
-	require.Less(t, other, mediaMinLevel/10, "%s: the %.0f Hz tone", who, notWant)
 }
 
 // TestOpusToBaresip: our UA, preferring Opus, calls baresip (opus only,
@@ -103,7 +61,7 @@ func TestOpusToBaresip(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), peerTestTimeout)
 	defer cancel()
 	b := startOpusBaresip(t, ctx, "opusb", opusPeerTone)
-	u := opusUA(t, nil)
+	u := mediaUA(t, opusMedia(), nil)
 	c, err := u.Dial(ctx, b.uri(), ua.DialOptions{})
 	require.NoError(t, err, "Dial baresip")
 	p, ok := c.MediaParams()
@@ -114,8 +72,8 @@ func TestOpusToBaresip(t *testing.T) {
 
 	heard := talkOpus(t, ctx, c.Media())
 	require.NoError(t, c.Hangup(ctx))
-	checkOpus(t, "we", heard, opusPeerTone, opusOurTone)
-	checkOpus(t, "baresip", waitDump(t, ctx, b.rec, opus.SampleRate), opusOurTone, opusPeerTone)
+	checkTones(t, "we", heard, opus.SampleRate, opusPeerTone, opusOurTone)
+	checkTones(t, "baresip", waitDump(t, ctx, b.rec, opus.SampleRate), opus.SampleRate, opusOurTone, opusPeerTone)
 }
 
 // TestOpusFromBaresip: baresip (opus only) calls our UA, which answers
@@ -126,7 +84,7 @@ func TestOpusFromBaresip(t *testing.T) {
 	defer cancel()
 	b := startOpusBaresip(t, ctx, "opusc", opusPeerTone)
 	calls := make(chan *ua.Call, 1)
-	u := opusUA(t, answerInto(t, calls))
+	u := mediaUA(t, opusMedia(), answerInto(t, calls))
 	addr := u.Addrs()
 	require.NotEmpty(t, addr)
 	c := b.dialUs(t, ctx, "sip:opus@"+addr[0].String(), calls)
@@ -138,6 +96,6 @@ func TestOpusFromBaresip(t *testing.T) {
 
 	heard := talkOpus(t, ctx, c.Media())
 	require.NoError(t, c.Hangup(ctx))
-	checkOpus(t, "we", heard, opusPeerTone, opusOurTone)
-	checkOpus(t, "baresip", waitDump(t, ctx, b.rec, opus.SampleRate), opusOurTone, opusPeerTone)
+	checkTones(t, "we", heard, opus.SampleRate, opusPeerTone, opusOurTone)
+	checkTones(t, "baresip", waitDump(t, ctx, b.rec, opus.SampleRate), opus.SampleRate, opusOurTone, opusPeerTone)
 }

@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
-	"net/netip"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -22,7 +21,6 @@ import (
 	"github.com/dialtone/dialtone/rtp/g722"
 	"github.com/dialtone/dialtone/rtp/srtp"
 	"github.com/dialtone/dialtone/rtp/wav"
-	"github.com/dialtone/dialtone/transport"
 	"github.com/dialtone/dialtone/ua"
 )
 
@@ -48,20 +46,9 @@ func startSecureBaresip(t *testing.T, ctx context.Context, name string, hz, rate
 	return &mediaBaresip{baresip: b, rec: rec}, b.sipPort + 3
 }
 
-// srtpUA is a UA with SRTP policy p on loopback, RTCP every 500 ms.
-func srtpUA(t *testing.T, p srtp.Policy, onCall func(ctx context.Context, ic *ua.IncomingCall)) *ua.UA {
-	t.Helper()
-	u, err := ua.New(ua.Config{
-		Listen:   []ua.ListenConfig{{Network: transport.UDP, Addr: "127.0.0.1:0"}},
-		Resolver: transport.StaticResolver{},
-		Media: ua.MediaConfig{IP: netip.MustParseAddr("127.0.0.1"), SRTP: p,
-			RTCPInterval: 500 * time.Millisecond},
-		OnCall:  onCall,
-		OnEvent: func(e ua.Event) { t.Logf("event: %s", e) },
-	})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = u.Close() })
-	return u
+// srtpMedia is our media with SRTP policy p, RTCP every 500 ms.
+func srtpMedia(p srtp.Policy) ua.MediaConfig {
+	return ua.MediaConfig{SRTP: p, RTCPInterval: 500 * time.Millisecond}
 }
 
 // talkSRTP plays our tone for srtpSeconds on s and checks that we heard
@@ -69,17 +56,7 @@ func srtpUA(t *testing.T, p srtp.Policy, onCall func(ctx context.Context, ic *ua
 func talkSRTP(t *testing.T, ctx context.Context, s *rtp.Session) {
 	t.Helper()
 	require.True(t, s.SRTPEnabled(), "the call is secured")
-	g, err := wav.NewToneGenerator(wav.ToneConfig{Frequency: mediaOurTone})
-	require.NoError(t, err)
-	frames := srtpSeconds * 1000 / 20
-	playErr := make(chan error, 1)
-	go func() { playErr <- s.Play(ctx, &limited{src: g, n: frames}) }()
-	var heard []int16
-	for range frames {
-		heard, err = s.ReadFrame(ctx, heard)
-		require.NoError(t, err)
-	}
-	require.NoError(t, <-playErr)
+	heard := playTone(t, ctx, s, wav.ToneConfig{Frequency: mediaOurTone}, srtpSeconds*1000/20)
 	st := s.Stats()
 	t.Logf("our session: sent %d, received %d, SRTP %+v", st.PacketsSent, st.PacketsReceived, st.SRTP)
 	require.Positive(t, st.SRTP.RTP.Unprotected)
@@ -148,16 +125,14 @@ func TestSRTPToBaresip(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(t.Context(), peerTestTimeout)
 	defer cancel()
-	tshark := peerBinary(t, "tshark", "tshark")
 	b, rtpLo := startSRTPBaresip(t, ctx, "sbob", mediaPeerTone, "srtp-mand")
-	pcap := filepath.Join(artifacts(t), "srtp-to-baresip.pcapng")
-	c := startCapture(t, ctx, tshark, pcap, filepath.Join(artifacts(t), "tshark.log"), fmt.Sprintf("udp portrange %d-%d", rtpLo, rtpLo+9))
-	u := srtpUA(t, srtp.PolicyMandatory, nil)
+	c := captureSRTP(t, ctx, "srtp-to-baresip.pcapng", rtpLo)
+	u := mediaUA(t, srtpMedia(srtp.PolicyMandatory), nil)
 	call, err := u.Dial(ctx, b.uri(), ua.DialOptions{})
 	require.NoError(t, err, "Dial baresip")
 	require.Contains(t, string(call.LocalSDP()), " RTP/SAVP ")
 	require.Contains(t, string(call.RemoteSDP()), "a=crypto:")
-	finishSRTPCall(t, ctx, call, b, c, tshark, pcap, rtpLo)
+	finishSRTPCall(t, ctx, call, b, c)
 }
 
 // TestSRTPFromBaresip: baresip (srtp module, best effort: RTP/AVP with
@@ -166,16 +141,14 @@ func TestSRTPFromBaresip(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(t.Context(), peerTestTimeout)
 	defer cancel()
-	tshark := peerBinary(t, "tshark", "tshark")
 	b, rtpLo := startSRTPBaresip(t, ctx, "scarol", mediaPeerTone, "srtp")
-	pcap := filepath.Join(artifacts(t), "srtp-from-baresip.pcapng")
-	c := startCapture(t, ctx, tshark, pcap, filepath.Join(artifacts(t), "tshark.log"), fmt.Sprintf("udp portrange %d-%d", rtpLo, rtpLo+9))
+	c := captureSRTP(t, ctx, "srtp-from-baresip.pcapng", rtpLo)
 	calls := make(chan *ua.Call, 1)
-	u := srtpUA(t, srtp.PolicyOptional, answerInto(t, calls))
+	u := mediaUA(t, srtpMedia(srtp.PolicyOptional), answerInto(t, calls))
 	call := b.dialUs(t, ctx, "sip:secure@"+u.Addrs()[0].String(), calls)
 	t.Logf("baresip's offer:\n%s", call.RemoteSDP())
 	require.Contains(t, string(call.LocalSDP()), "a=crypto:")
-	finishSRTPCall(t, ctx, call, b, c, tshark, pcap, rtpLo)
+	finishSRTPCall(t, ctx, call, b, c)
 }
 
 // TestEchobotG722SRTP: baresip (G.722 only, SRTP mandatory) calls
@@ -191,7 +164,7 @@ func TestEchobotG722SRTP(t *testing.T) {
 	defer func() { logTails(t, e.stdout, e.stderr) }()
 	b.callFor(t, ctx, "sip:echo@"+e.sip)
 	got := waitDump(t, ctx, b.rec, g722.SampleRate)
-	echoed := peakWide(got, widePeerTone)
+	echoed := peakAt(got, widePeerTone, g722.SampleRate)
 	t.Logf("baresip heard its own %d Hz back at %.4f", widePeerTone, echoed)
 	require.Greater(t, echoed, mediaMinLevel, "baresip's 5 kHz tone echoed over G.722 and SRTP")
 	ends := e.finish(t)
@@ -199,16 +172,34 @@ func TestEchobotG722SRTP(t *testing.T) {
 	t.Logf("echobot: %s", ends[0]["line"])
 }
 
+// srtpCapture is a tshark capture of baresip's RTP ports, rtpLo to
+// rtpLo+9 (see startSRTPBaresip), into pcap.
+type srtpCapture struct {
+	c            *capturer
+	tshark, pcap string
+	rtpLo        int
+}
+
+// captureSRTP starts capturing baresip's RTP ports from rtpLo into file
+// among the test's artifacts.
+func captureSRTP(t *testing.T, ctx context.Context, file string, rtpLo int) *srtpCapture {
+	t.Helper()
+	tshark := peerBinary(t, "tshark", "tshark")
+	pcap := filepath.Join(artifacts(t), file)
+	c := startCapture(t, ctx, tshark, pcap, filepath.Join(artifacts(t), "tshark.log"), fmt.Sprintf("udp portrange %d-%d", rtpLo, rtpLo+9))
+	return &srtpCapture{c: c, tshark: tshark, pcap: pcap, rtpLo: rtpLo}
+}
+
 // finishSRTPCall talks on call for srtpSeconds, hangs up, and checks that
-// the capture c of baresip's RTP ports (rtpLo and up) saw only encrypted
-// media and that baresip heard our tone.
-func finishSRTPCall(t *testing.T, ctx context.Context, call *ua.Call, b *mediaBaresip, c *capturer, tshark, pcap string, rtpLo int) {
+// the capture c of baresip's RTP ports saw only encrypted media and that
+// baresip heard our tone.
+func finishSRTPCall(t *testing.T, ctx context.Context, call *ua.Call, b *mediaBaresip, c *srtpCapture) {
 	t.Helper()
 	talkSRTP(t, ctx, call.Media())
 	require.NoError(t, call.Hangup(ctx))
 	sleepCtx(ctx, captureSettle)
-	c.stop(t)
-	checkWireEncrypted(t, ctx, tshark, pcap, rtpLo, rtpLo+9)
+	c.c.stop(t)
+	checkWireEncrypted(t, ctx, c.tshark, c.pcap, c.rtpLo, c.rtpLo+9)
 	got := waitDump(t, ctx, b.rec, audio.SampleRate)
 	require.Greater(t, peak(got, mediaOurTone), mediaMinLevel, "our tone in baresip's recording")
 }

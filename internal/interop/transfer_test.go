@@ -16,9 +16,9 @@ import (
 	"github.com/dialtone/dialtone/ua"
 )
 
-// mediaUA is one of our UAs with media, on a loopback port, whose answered
+// transferUA is one of our UAs with media, on a loopback port, whose answered
 // calls go to a channel; its wire log is printed when the test fails.
-func mediaUA(t *testing.T, name string, cfg ua.Config) (*ua.UA, chan *ua.Call, *wireLog) {
+func transferUA(t *testing.T, name string, cfg ua.Config) (*ua.UA, chan *ua.Call, *wireLog) {
 	t.Helper()
 	calls := make(chan *ua.Call, 4)
 	w := &wireLog{}
@@ -81,8 +81,8 @@ func TestTransferBaresipAsTransferee(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), peerTestTimeout)
 	defer cancel()
 	bs := startMediaBaresip(t, ctx, "carol", mediaPeerTone)
-	x, _, wx := mediaUA(t, "x", ua.Config{})
-	b, atB, wb := mediaUA(t, "b", ua.Config{})
+	x, _, wx := transferUA(t, "x", ua.Config{})
+	b, atB, wb := transferUA(t, "b", ua.Config{})
 
 	xc, err := x.Dial(ctx, bs.uri(), ua.DialOptions{})
 	require.NoError(t, err, "X calls baresip")
@@ -126,7 +126,7 @@ func TestTransferByBaresip(t *testing.T) {
 	bs := startMediaBaresip(t, ctx, "carol", mediaPeerTone)
 	refers := make(chan *ua.IncomingRefer, 1)
 	placed := make(chan *ua.Call, 1)
-	a, _, wa := mediaUA(t, "a", ua.Config{OnRefer: func(ctx context.Context, r *ua.IncomingRefer) {
+	a, _, wa := transferUA(t, "a", ua.Config{OnRefer: func(ctx context.Context, r *ua.IncomingRefer) {
 		refers <- r
 		dctx, dcancel := context.WithTimeout(ctx, peerWait)
 		defer dcancel()
@@ -134,7 +134,7 @@ func TestTransferByBaresip(t *testing.T) {
 			placed <- c
 		}
 	}})
-	b, atB, wb := mediaUA(t, "b", ua.Config{})
+	b, atB, wb := transferUA(t, "b", ua.Config{})
 
 	ac, err := a.Dial(ctx, bs.uri(), ua.DialOptions{})
 	require.NoError(t, err, "A calls baresip")
@@ -196,8 +196,8 @@ func TestReplacesFromSIPp(t *testing.T) {
 	sippPath(t)
 	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
 	defer cancel()
-	x, _, _ := mediaUA(t, "x", ua.Config{})
-	tu, atT, wt := mediaUA(t, "t", ua.Config{})
+	x, _, _ := transferUA(t, "x", ua.Config{})
+	tu, atT, wt := transferUA(t, "t", ua.Config{})
 	xt, err := x.Dial(ctx, "sip:t@"+tu.Addrs()[0].String(), ua.DialOptions{SDP: testSDP(9)})
 	require.NoError(t, err)
 	tx := nextCall(t, atT, "T")
