@@ -59,6 +59,8 @@ func TestSessionDTLS(t *testing.T) {
 			require.NoError(t, errB)
 			require.True(t, a.SRTPEnabled())
 			require.True(t, b.SRTPEnabled())
+			require.Equal(t, suite, a.SRTPSuite(), "the suite both offered")
+			require.Equal(t, suite, b.SRTPSuite())
 			st := a.Stats().DTLS
 			require.Equal(t, uint64(1), st.Handshakes)
 			require.Positive(t, st.LastHandshake)

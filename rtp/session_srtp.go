@@ -49,6 +49,15 @@ func (s *Session) SetSRTP(cfg *srtp.ContextConfig) error {
 // SRTPEnabled reports whether the session's media is secured (SetSRTP).
 func (s *Session) SRTPEnabled() bool { return s.sec.Load() != nil }
 
+// SRTPSuite is the suite securing the session's media, by SDES or
+// DTLS-SRTP; zero when it is plain.
+func (s *Session) SRTPSuite() srtp.Suite {
+	if c := s.sec.Load(); c != nil {
+		return c.Suite()
+	}
+	return 0
+}
+
 // retireSRTPLocked keeps the counters of a context being replaced.
 func (s *Session) retireSRTPLocked(old *srtp.Context) {
 	st := old.Stats()

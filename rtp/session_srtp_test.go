@@ -73,6 +73,7 @@ func TestSessionSRTP(t *testing.T) {
 			require.NoError(t, a.SetSRTP(&ab))
 			require.NoError(t, b.SetSRTP(&ba))
 			require.True(t, a.SRTPEnabled())
+			require.Equal(t, suite, a.SRTPSuite())
 
 			stop := playTone(t, ctx, a)
 			require.GreaterOrEqual(t, heardTone(t, ctx, b, 150, 25), 25, "frames with the tone through SRTP")
@@ -155,6 +156,7 @@ func TestSessionSRTPKeys(t *testing.T) {
 	require.NoError(t, a.SetSRTP(nil))
 	require.NoError(t, b.SetSRTP(nil))
 	require.False(t, b.SRTPEnabled())
+	require.Zero(t, b.SRTPSuite())
 	require.GreaterOrEqual(t, heardTone(t, ctx, b, 150, 10), 10, "plain RTP again")
 	stop()
 

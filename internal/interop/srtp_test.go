@@ -66,10 +66,10 @@ func talkSRTP(t *testing.T, ctx context.Context, s *rtp.Session) {
 	require.Less(t, peak(heard, mediaOurTone), mediaMinLevel/10)
 }
 
-// checkWireEncrypted reads the capture: RTP both ways carries an
-// authentication tag and no payload that decodes to a tone, and RTCP both
-// ways is SRTCP (its E flag set).
-func checkWireEncrypted(t *testing.T, ctx context.Context, tshark, file string, lo, hi int) {
+// checkWireEncrypted reads the capture: RTP both ways carries the
+// authentication tag of suite and no payload that decodes to a tone, and
+// RTCP both ways is SRTCP (its E flag set).
+func checkWireEncrypted(t *testing.T, ctx context.Context, tshark, file string, lo, hi int, suite srtp.Suite) {
 	t.Helper()
 	out, err := exec.CommandContext(ctx, tshark, "-r", file, "-n", "-T", "fields", "-E", "separator=;",
 		"-e", "udp.srcport", "-e", "udp.dstport", "-e", "udp.payload").Output()
@@ -91,8 +91,13 @@ func checkWireEncrypted(t *testing.T, ctx context.Context, tshark, file string, 
 		fromPeer := src >= lo && src <= hi
 		if b[1] >= 192 && b[1] <= 223 { // RTCP or SRTCP (RFC 5761 §4)
 			// SRTCP: the compound, then E flag and index (4 octets), then
-			// the 80-bit tag (RFC 3711 §3.4).
-			if len(b) < 8+4+10 || b[len(b)-14]&0x80 == 0 {
+			// the tag (RFC 3711 §3.4); with AES-GCM the tag comes first,
+			// inside, and E flag and index last (RFC 7714).
+			e := len(b) - 4 - suite.RTCPTagLen()
+			if suite.AEAD() {
+				e = len(b) - 4
+			}
+			if len(b) < 8+4+suite.RTCPTagLen() || b[e]&0x80 == 0 {
 				// baresip sends a plain RTCP APP "PING"/"PONG" keepalive
 				// before its SRTP starts, and its RTCP BYE after its SRTP
 				// stopped: both plain, both refused by our session.
@@ -104,7 +109,7 @@ func checkWireEncrypted(t *testing.T, ctx context.Context, tshark, file string, 
 			continue
 		}
 		require.EqualValues(t, audio.PayloadTypePCMU, b[1]&0x7f)
-		require.Len(t, b, 12+audio.FrameSamples+10, "RTP header, 160 octets, 80-bit tag")
+		require.Len(t, b, 12+audio.FrameSamples+suite.RTPTagLen(), "RTP header, 160 octets, %v's tag", suite)
 		payloads[fromPeer] = g711.DecodeULaw(payloads[fromPeer], b[12:12+audio.FrameSamples])
 		counts[dirKey{fromPeer, false}]++
 	}
@@ -119,8 +124,8 @@ func checkWireEncrypted(t *testing.T, ctx context.Context, tshark, file string, 
 }
 
 // TestSRTPToBaresip: our UA, SRTP mandatory, calls baresip (srtp module,
-// mandatory, RTP/SAVP) with SDES AES_CM_128_HMAC_SHA1_80; tones both ways;
-// tshark sees only SRTP and SRTCP.
+// mandatory, RTP/SAVP); baresip takes AEAD_AES_128_GCM, the first suite of
+// our offer; tones both ways; tshark sees only SRTP and SRTCP.
 func TestSRTPToBaresip(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(t.Context(), peerTestTimeout)
@@ -132,11 +137,13 @@ func TestSRTPToBaresip(t *testing.T) {
 	require.NoError(t, err, "Dial baresip")
 	require.Contains(t, string(call.LocalSDP()), " RTP/SAVP ")
 	require.Contains(t, string(call.RemoteSDP()), "a=crypto:")
+	require.Equal(t, srtp.AEAD_AES_128_GCM, call.Media().SRTPSuite(), "our first suite")
 	finishSRTPCall(t, ctx, call, b, c)
 }
 
 // TestSRTPFromBaresip: baresip (srtp module, best effort: RTP/AVP with
-// a=crypto) calls our UA, SRTP optional, which answers securely.
+// a=crypto) calls our UA, SRTP optional, which answers securely with the
+// first suite of baresip's offer, AES_CM_128_HMAC_SHA1_80.
 func TestSRTPFromBaresip(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(t.Context(), peerTestTimeout)
@@ -148,6 +155,7 @@ func TestSRTPFromBaresip(t *testing.T) {
 	call := b.dialUs(t, ctx, "sip:secure@"+u.Addrs()[0].String(), calls)
 	t.Logf("baresip's offer:\n%s", call.RemoteSDP())
 	require.Contains(t, string(call.LocalSDP()), "a=crypto:")
+	require.Equal(t, srtp.AES_CM_128_HMAC_SHA1_80, call.Media().SRTPSuite(), "baresip's first suite")
 	finishSRTPCall(t, ctx, call, b, c)
 }
 
@@ -196,10 +204,12 @@ func captureSRTP(t *testing.T, ctx context.Context, file string, rtpLo int) *srt
 func finishSRTPCall(t *testing.T, ctx context.Context, call *ua.Call, b *mediaBaresip, c *srtpCapture) {
 	t.Helper()
 	talkSRTP(t, ctx, call.Media())
+	suite := call.Media().SRTPSuite()
+	t.Logf("SRTP suite %v", suite)
 	require.NoError(t, call.Hangup(ctx))
 	sleepCtx(ctx, captureSettle)
 	c.c.stop(t)
-	checkWireEncrypted(t, ctx, c.tshark, c.pcap, c.rtpLo, c.rtpLo+9)
+	checkWireEncrypted(t, ctx, c.tshark, c.pcap, c.rtpLo, c.rtpLo+9, suite)
 	got := waitDump(t, ctx, b.rec, audio.SampleRate)
 	require.Greater(t, peak(got, mediaOurTone), mediaMinLevel, "our tone in baresip's recording")
 }

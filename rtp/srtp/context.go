@@ -182,6 +182,9 @@ func (c *Context) UnprotectRTCP(dst, pkt []byte) ([]byte, error) {
 	return appendResult(dst, out), nil
 }
 
+// Suite is the suite of the keys that protect what is sent.
+func (c *Context) Suite() Suite { return c.keys.Local.Suite }
+
 // SameKeys reports whether the Context uses the keys of cfg, so that a
 // re-offer that repeats them keeps the Context (and its rollover and replay
 // state) rather than starting a new one.

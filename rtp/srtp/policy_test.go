@@ -98,3 +98,22 @@ func TestPolicyAccept(t *testing.T) {
 		assert.Equal(t, tt.secure, secure, "%s %s crypto=%v", tt.p, tt.proto, tt.hasCrypto)
 	}
 }
+
+func TestSuiteTagLens(t *testing.T) {
+	for _, tc := range []struct {
+		s         srtp.Suite
+		rtp, rtcp int
+		aead      bool
+	}{
+		{srtp.AES_CM_128_HMAC_SHA1_80, 10, 10, false},
+		{srtp.AES_CM_128_HMAC_SHA1_32, 4, 10, false},
+		{srtp.AES_256_CM_HMAC_SHA1_32, 4, 10, false},
+		{srtp.AEAD_AES_128_GCM, 16, 16, true},
+		{srtp.AEAD_AES_256_GCM, 16, 16, true},
+		{0, 0, 0, false},
+	} {
+		assert.Equal(t, tc.rtp, tc.s.RTPTagLen(), "%v RTP", tc.s)
+		assert.Equal(t, tc.rtcp, tc.s.RTCPTagLen(), "%v RTCP", tc.s)
+		assert.Equal(t, tc.aead, tc.s.AEAD(), "%v", tc.s)
+	}
+}

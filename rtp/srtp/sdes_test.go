@@ -24,10 +24,12 @@ func TestSDESOfferAnswer(t *testing.T) {
 	// The answerer takes the offerer's first suite it accepts.
 	got, skipped := srtp.CryptosFrom(attrs)
 	assert.Zero(t, skipped)
-	remote, local, err := srtp.AnswerCrypto(got, []srtp.Suite{srtp.AEAD_AES_128_GCM, srtp.AES_CM_128_HMAC_SHA1_32})
+	// The offer is GCM, then the 80- and 32-bit tags; an answerer without
+	// GCM that would rather have the short tag still takes the 80-bit one.
+	remote, local, err := srtp.AnswerCrypto(got, []srtp.Suite{srtp.AES_CM_128_HMAC_SHA1_32, srtp.AES_CM_128_HMAC_SHA1_80})
 	require.NoError(t, err)
 	assert.Equal(t, 2, remote.Tag)
-	assert.Equal(t, srtp.AES_CM_128_HMAC_SHA1_32, local.Keys.Suite)
+	assert.Equal(t, srtp.AES_CM_128_HMAC_SHA1_80, local.Keys.Suite)
 	assert.Equal(t, remote.Tag, local.Tag)
 	assert.NotEqual(t, remote.Keys.Key, local.Keys.Key, "the answerer keys its own direction")
 
