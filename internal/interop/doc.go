@@ -23,7 +23,11 @@
 // Issue 21 (hostile input): sipflood (./sipflood) floods examples/dial with
 // mutants of the torture corpus over UDP and TCP, slowloris connections and
 // a 100 MB body while SIPp places calls (flood_test.go; FLOOD_* variables
-// set the figures).
+// set the figures). Issue 21 (lossy networks): calls across two network
+// namespaces dropping UDP at random each way, SIPp's UAC calling
+// examples/dial (losscalls_test.go) and uaload calling SIPp's UAS
+// (losscallsfromus_test.go), their pass bounds computed from the odds
+// that Timer B or F gives up (lossodds_test.go).
 //
 // Issue 18: what the UA advertises (Allow, Supported) and refuses (405,
 // 420) checked by SIPp (capabilities_test.go); message waiting with a SIPp

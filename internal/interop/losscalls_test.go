@@ -61,13 +61,7 @@ const lossCallsWorst = 0.30
 func TestCallsUnderLoss(t *testing.T) {
 	sipp := sippPath(t)
 	requireRootTools(t)
-	calls := lossCallsDefault
-	if s := os.Getenv(lossCallsEnv); s != "" {
-		n, err := strconv.Atoi(s)
-		require.NoError(t, err, "%s=%q", lossCallsEnv, s)
-		require.Positive(t, n, "%s", lossCallsEnv)
-		calls = n
-	}
+	calls := lossCalls(t)
 	run := time.Duration(calls)*time.Second/lossCallsRate + lossCallsTail
 	ctx, cancel := context.WithTimeout(t.Context(), time.Duration(len(lossCallsRates))*(run+30*time.Second))
 	defer cancel()

@@ -354,24 +354,5 @@ func TestMediaCallsUnderLoss(t *testing.T) {
 // with a chance under 10⁻³ that more than k fail: 0 at 10 %, 1 at 20 %,
 // 3 at 30 % for 12 calls.
 func byeFailuresAllowed(loss float64, n int) int {
-	q := math.Pow(1-(1-loss)*(1-loss), 6)
-	for k := 0; k < n; k++ {
-		tail := 0.0 // P(more than k fail), binomial(n, q)
-		for j := k + 1; j <= n; j++ {
-			tail += binomial(n, j) * math.Pow(q, float64(j)) * math.Pow(1-q, float64(n-j))
-		}
-		if tail < 1e-3 {
-			return k
-		}
-	}
-	return n
-}
-
-// binomial is n choose k.
-func binomial(n, k int) float64 {
-	r := 1.0
-	for i := 1; i <= k; i++ {
-		r = r * float64(n-k+i) / float64(i)
-	}
-	return r
+	return failuresAllowed(math.Pow(exchangeLost(loss), 6), n, 1e-3)
 }

@@ -7,14 +7,29 @@
 // Each call is ua.UA.Dial (INVITE with a fixed SDP offer, ACK for the 2xx
 // from the UA core), an optional hold time, then Call.Hangup (BYE, which
 // must get its 2xx). Calls start at -rate per second whatever the state of
-// the earlier ones, as SIPp's -r does.
+// the earlier ones, as SIPp's -r does. -t1 sets RFC 3261's T1 (Timer B and
+// F are 64·T1); -call-timeout bounds each call's set-up and its hang-up
+// apart from those timers.
 //
-// uaload prints one summary line
+// uaload prints one summary line of key=value fields
 //
-//	summary calls=5000 ok=5000 failed=0 dial-errors=0 hangup-errors=0 elapsed=25.1s cps=199.2 max-concurrent=3
+//	summary calls=5000 ok=5000 failed=0 dial-errors=0 hangup-errors=0 not-started=0 elapsed=25.1s
+//	cps=199.2 max-concurrent=3 invite-timeouts=0 invite-status=0 invite-other=0 bye-timeouts=0
+//	bye-other=0 setup-n=5000 setup-p50=412µs setup-p99=1.9ms setup-max=3.2ms retransmits=0
+//	retransmits-per-call=0.000
 //
-// and exits with status 1 when a call failed or -timeout passed first; -v
-// prints the error of each failed call.
+// (on one line): dial-errors are the failed Dials, by cause
+// invite-timeouts (Timer B: no final response), invite-status (a non-2xx
+// final response) and invite-other (transport error, -call-timeout,
+// -timeout); hangup-errors the failed hang-ups, by cause bye-timeouts
+// (Timer F) and bye-other. setup-* is the set-up time of the answered
+// calls (Dial's start, the INVITE going out, to its return on the 2xx):
+// how many, p50, p99 and max (nearest rank). retransmits counts the
+// requests the transaction layer sent again (ua.Stats: Timers A and E),
+// retransmits-per-call that over -calls.
+//
+// uaload exits with status 1 when a call failed or -timeout passed first;
+// -v prints the error of each failed call with its cause.
 package main
 
 import (
@@ -26,7 +41,6 @@ import (
 	"os"
 	"os/signal"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -43,10 +57,11 @@ func main() {
 	flag.DurationVar(&cfg.hold, "hold", 0, "how long each call lasts between answer and hang-up")
 	flag.DurationVar(&cfg.timeout, "timeout", 2*time.Minute, "bound on the whole run")
 	flag.DurationVar(&cfg.callTimeout, "call-timeout", 40*time.Second, "bound on one call's set-up and on its hang-up")
+	flag.DurationVar(&cfg.t1, "t1", 0, "RFC 3261 T1 (0: 500 ms)")
 	flag.BoolVar(&cfg.verbose, "v", false, "print the error of each failed call")
 	flag.Parse()
-	if cfg.target == "" || cfg.calls < 1 || cfg.rate <= 0 {
-		fmt.Fprintln(os.Stderr, "uaload: -target, -calls ≥ 1 and -rate > 0 are required")
+	if cfg.target == "" || cfg.calls < 1 || cfg.rate <= 0 || cfg.t1 < 0 {
+		fmt.Fprintln(os.Stderr, "uaload: -target, -calls ≥ 1, -rate > 0 and -t1 ≥ 0 are required")
 		os.Exit(2)
 	}
 	ok, err := run(cfg)
@@ -67,13 +82,8 @@ type config struct {
 	hold        time.Duration
 	timeout     time.Duration
 	callTimeout time.Duration
+	t1          time.Duration
 	verbose     bool
-}
-
-// counters are the run's outcome.
-type counters struct {
-	ok, dialErrors, hangupErrors atomic.Int64
-	live, maxLive                atomic.Int64
 }
 
 func run(cfg config) (bool, error) {
@@ -83,8 +93,9 @@ func run(cfg config) (bool, error) {
 	defer cancel()
 
 	u, err := ua.New(ua.Config{
-		Listen:    []ua.ListenConfig{{Network: transport.UDP, Addr: cfg.listen}},
-		UserAgent: "dialtone-uaload",
+		Listen:      []ua.ListenConfig{{Network: transport.UDP, Addr: cfg.listen}},
+		UserAgent:   "dialtone-uaload",
+		Transaction: ua.TransactionConfig{Timers: ua.Timers{T1: cfg.t1}},
 	})
 	if err != nil {
 		return false, err
@@ -100,7 +111,7 @@ func run(cfg config) (bool, error) {
 	fail := func(i int, what string, err error) {
 		if cfg.verbose {
 			out.Lock()
-			fmt.Printf("call %d: %s: %v\n", i, what, err)
+			fmt.Printf("call %d: %s (%s): %v\n", i, what, cause(err), err)
 			out.Unlock()
 		}
 	}
@@ -125,11 +136,8 @@ loop:
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
-	ok := n.ok.Load()
-	failed := int64(cfg.calls) - ok
-	fmt.Printf("summary calls=%d ok=%d failed=%d dial-errors=%d hangup-errors=%d not-started=%d elapsed=%s cps=%.1f max-concurrent=%d\n",
-		cfg.calls, ok, failed, n.dialErrors.Load(), n.hangupErrors.Load(), cfg.calls-started,
-		elapsed.Round(time.Millisecond), float64(ok)/elapsed.Seconds(), n.maxLive.Load())
+	failed := int64(cfg.calls) - n.ok.Load()
+	fmt.Println(n.summary(cfg, started, elapsed, u.Stats()))
 	if err := u.Close(); err != nil {
 		return false, err
 	}
@@ -138,40 +146,28 @@ loop:
 
 // call places call i and hangs it up.
 func call(ctx context.Context, u *ua.UA, cfg config, sdp []byte, i int, n *counters, fail func(int, string, error)) {
-	live := n.live.Add(1)
-	defer n.live.Add(-1)
-	for {
-		m := n.maxLive.Load()
-		if live <= m || n.maxLive.CompareAndSwap(m, live) {
-			break
-		}
-	}
+	defer n.enter()()
 	dctx, cancel := context.WithTimeout(ctx, cfg.callTimeout)
+	start := time.Now()
 	c, err := u.Dial(dctx, cfg.target, ua.DialOptions{SDP: sdp})
+	setup := time.Since(start)
 	cancel()
 	if err != nil {
-		n.dialErrors.Add(1)
+		n.dialFailed(err)
 		fail(i, "dial", err)
 		return
 	}
-	if cfg.hold > 0 {
-		t := time.NewTimer(cfg.hold)
-		select {
-		case <-t.C:
-		case <-c.Done():
-		case <-ctx.Done():
-		}
-		t.Stop()
-	}
+	n.answered(setup)
+	hold(ctx, c, cfg.hold)
 	hctx, cancel := context.WithTimeout(ctx, cfg.callTimeout)
 	defer cancel()
 	if err := c.Hangup(hctx); err != nil {
-		n.hangupErrors.Add(1)
+		n.byeFailed(err)
 		fail(i, "hangup", err)
 		return
 	}
 	if err := c.Err(); !errors.Is(err, ua.ErrLocalHangup) {
-		n.hangupErrors.Add(1)
+		n.byeOther.Add(1)
 		fail(i, "ended", err)
 		return
 	}
