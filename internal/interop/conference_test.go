@@ -5,6 +5,7 @@ package interop
 import (
 	"context"
 	"net"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -144,6 +145,54 @@ func TestConferenceBaresip(t *testing.T) {
 	require.Contains(t, stdout, "room room7 opened")
 	require.Equal(t, 5, strings.Count(stdout, "joined room=room7 "), "five joins")
 	require.Equal(t, 5, strings.Count(stdout, "left room=room7 "), "five leaves")
+}
+
+// TestConferenceDial: two baresips (500 and 700 Hz) and the dial program
+// (-play a 1100 Hz tone, -record, -hangup-after-play) in one room of
+// examples/conference: dial's recording holds both baresips' tones and
+// not its own, and each baresip's recording holds dial's tone.
+func TestConferenceDial(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(t.Context(), peerTestTimeout)
+	defer cancel()
+	e := startExample(t, ctx, "conference", "-listen", net.JoinHostPort(loopback, "0"), "-media-ip", loopback)
+	defer func() { logTails(t, e.stdout, e.stderr) }()
+	room := "sip:room8@" + e.sip
+
+	alice := startMediaBaresip(t, ctx, "alice", confAliceHz)
+	bob := startMediaBaresip(t, ctx, "bob", confBobHz)
+	for _, b := range []*mediaBaresip{alice, bob} {
+		_, err := b.ctl(ctx, "dial", room)
+		require.NoError(t, err, "%s dials the room", b.user)
+		b.waitCalls(t, ctx, "an established call", func(l string) bool { return strings.Contains(l, "ESTABLISHED") })
+	}
+	e.waitOutput(t, ctx, "parties=2")
+
+	dir := t.TempDir()
+	tone, rec := filepath.Join(dir, "tone.wav"), filepath.Join(dir, "rec.wav")
+	require.NoError(t, writeToneWAV(tone, confOurHz, audio.SampleRate, 4*time.Second))
+	stdout, _, err := runExample(t, ctx, "dial", "-listen", net.JoinHostPort(loopback, "0"), "-media-ip", loopback,
+		"-codecs", "pcmu", "-play", tone, "-record", rec, "-hangup-after-play", room)
+	require.NoError(t, err, "dial exit status:\n%s", stdout)
+	require.Contains(t, stdout, " recorded file="+rec)
+
+	got := readWAV(t, rec)
+	// The first second holds the room's join tone and the streams' start.
+	require.Greater(t, len(got), 2*audio.SampleRate, "dial recorded at least two seconds")
+	checkTones(t, "dial", got[audio.SampleRate:], audio.SampleRate, confAliceHz, confOurHz)
+	checkTones(t, "dial", got[audio.SampleRate:], audio.SampleRate, confBobHz, confOurHz)
+	for _, b := range []*mediaBaresip{alice, bob} {
+		_, err := b.ctl(ctx, "hangup", "")
+		require.NoError(t, err)
+		b.waitCalls(t, ctx, "no call", func(l string) bool { return !strings.Contains(l, "sip:") })
+	}
+	e.waitOutput(t, ctx, "room room8 ended")
+	for _, b := range []*mediaBaresip{alice, bob} { // recordings end with the calls
+		heard := waitDump(t, ctx, b.rec, audio.SampleRate)
+		l := peak(heard, confOurHz)
+		t.Logf("%s heard dial's %d Hz at %.4f", b.user, confOurHz, l)
+		require.Greater(t, l, mediaMinLevel, "%s hears dial", b.user)
+	}
 }
 
 // recorder reads a session's audio in the background.
