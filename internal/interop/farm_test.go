@@ -31,26 +31,36 @@ const (
 )
 
 // farm is Kamailio's dispatcher (examples/farm/kamailio.cfg) in front of
-// farmBots echobots.
+// farmBots bots, echobots or ivrs.
 type farm struct {
 	k    *kamailio
-	bin  string // echobot
+	kind string // "echobot" or "ivr"
+	bin  string
 	bots []*farmBot
 }
 
-// farmBot is one echobot of the farm, on a fixed port so that it comes
-// back at the address the dispatcher knows.
+// farmBot is one bot of the farm, on a fixed port so that it comes back
+// at the address the dispatcher knows.
 type farmBot struct {
-	port int
-	p    *program
-	runs int // starts so far, naming each run's output files
+	port  int
+	p     *program
+	runs  int    // starts so far, naming each run's output files
+	ended string // what the bot prints when a call it answered ends
 }
 
-// startFarm starts the bots and the dispatcher and waits until the
-// dispatcher has every bot active.
-func startFarm(t *testing.T, ctx context.Context) *farm {
+// startFarm starts the bots of kind (examples/echobot or examples/ivr)
+// and the dispatcher, and waits until the dispatcher has every bot active.
+func startFarm(t *testing.T, ctx context.Context, kind string) *farm {
 	t.Helper()
-	f := &farm{bin: buildEchobot(t, ctx)}
+	f := &farm{kind: kind}
+	switch kind {
+	case "echobot":
+		f.bin = buildEchobot(t, ctx)
+	case "ivr":
+		f.bin = buildExample(t, ctx, "ivr")
+	default:
+		t.Fatalf("no farm of %q", kind)
+	}
 	run := shortTempDir(t, "dtfarm")
 	var list strings.Builder
 	for range farmBots {
@@ -83,18 +93,24 @@ func startFarm(t *testing.T, ctx context.Context) *farm {
 	return f
 }
 
-// startBot starts (or restarts) b's echobot with -drain.
+// startBot starts (or restarts) b's bot with -drain.
 func (f *farm) startBot(t *testing.T, ctx context.Context, b *farmBot) {
 	t.Helper()
 	b.runs++
 	// A copy of the binary per run names the run's output files apart.
-	bin := filepath.Join(filepath.Dir(f.bin), fmt.Sprintf("echobot-%d-%d", b.port, b.runs))
+	bin := filepath.Join(filepath.Dir(f.bin), fmt.Sprintf("%s-%d-%d", f.kind, b.port, b.runs))
 	if _, err := os.Stat(bin); err != nil {
 		require.NoError(t, os.Link(f.bin, bin))
 	}
-	b.p, _ = startProgram(t, ctx, bin, []string{"udp"},
-		"-listen", net.JoinHostPort(loopback, strconv.Itoa(b.port)), "-media-ip", loopback,
-		"-drain", farmDrainFor.String(), "-max-call", time.Minute.String())
+	args := []string{"-listen", net.JoinHostPort(loopback, strconv.Itoa(b.port)), "-media-ip", loopback,
+		"-drain", farmDrainFor.String()}
+	if f.kind == "ivr" {
+		args = append(args, "-record-dir", t.TempDir())
+	} else {
+		args = append(args, "-max-call", time.Minute.String())
+	}
+	b.p, _ = startProgram(t, ctx, bin, []string{"udp"}, args...)
+	b.ended = map[string]string{"echobot": "echo ended call=", "ivr": "recorded call="}[f.kind]
 }
 
 // dispatcherFlags matches a destination of `kamcmd dispatcher.list`:
@@ -133,9 +149,9 @@ func (f *farm) waitActive(t *testing.T, ctx context.Context, b *farmBot, active 
 	}
 }
 
-// answered counts the calls b's current run has finished ("echo ended").
+// answered counts the calls b's current run has finished.
 func (b *farmBot) answered(t *testing.T) int {
-	return strings.Count(readFile(t, b.p.stdout), "echo ended call=")
+	return strings.Count(readFile(t, b.p.stdout), b.ended)
 }
 
 // farmLoad runs uaload against the farm: calls at farmRate, each held
@@ -195,22 +211,14 @@ func (l *farmLoad) wait(t *testing.T) []time.Duration {
 func TestFarmDispatcher(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
 	defer cancel()
-	f := startFarm(t, ctx)
+	f := startFarm(t, ctx, "echobot")
 
 	// Steady.
 	const steady = 15 * farmRate
 	l := f.load(t, ctx, "steady", steady)
 	require.Empty(t, l.wait(t), "failed calls while every bot is up")
 	require.NoError(t, exitErrOrNil(l.err))
-	var spread []int
-	for _, b := range f.bots {
-		spread = append(spread, b.answered(t))
-	}
-	t.Logf("steady: %d calls over %d bots: %v", steady, farmBots, spread)
-	mean := float64(steady) / farmBots
-	for i, n := range spread {
-		require.InDelta(t, mean, float64(n), mean/10, "bot %d's share of the calls", i)
-	}
+	f.checkSpread(t, "steady", steady)
 
 	// kill -9 of bot 0 at 8 s; restarted at 12 s.
 	const killAt, restartAt, killCalls = 8 * time.Second, 12 * time.Second, 20 * farmRate
@@ -256,4 +264,73 @@ func TestFarmDispatcher(t *testing.T) {
 	require.Empty(t, l.wait(t), "calls lost in a rolling restart with drain")
 	require.NoError(t, exitErrOrNil(l.err))
 	require.Equal(t, strconv.Itoa(rollCalls), l.summary["ok"])
+}
+
+// checkSpread checks that calls spread evenly over the bots: each within
+// ±10 % of the mean.
+func (f *farm) checkSpread(t *testing.T, what string, calls int) {
+	t.Helper()
+	var spread []int
+	// A bot prints a call's end just after its BYE is answered.
+	for deadline := time.Now().Add(peerWait); ; {
+		sum := 0
+		spread = spread[:0]
+		for _, b := range f.bots {
+			n := b.answered(t)
+			spread, sum = append(spread, n), sum+n
+		}
+		if sum >= calls || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Logf("%s: %d calls over %d %ss: %v", what, calls, farmBots, f.kind, spread)
+	mean := float64(calls) / farmBots
+	for i, n := range spread {
+		require.InDelta(t, mean, float64(n), mean/10, "bot %d's share of the calls", i)
+	}
+}
+
+// farmSecondsEnv (FARM_SECONDS=60) sets how long TestFarmSIPpIVR's SIPp
+// calls; farmSecondsDefault is what CI runs.
+const (
+	farmSecondsEnv     = "FARM_SECONDS"
+	farmSecondsDefault = 15
+)
+
+// TestFarmSIPpIVR (issue 21 §1): three ivrs behind the same dispatcher,
+// SIPp's uac calling the farm's one address at farmRate for FARM_SECONDS
+// (15 in CI, 60 for the README's figure), each call held farmHold: every
+// call succeeds at SIPp, and the calls spread evenly over the ivrs.
+// SIPp's retransmissions and unexpected messages are logged, not failed:
+// a busy machine may delay an ACK past T1.
+func TestFarmSIPpIVR(t *testing.T) {
+	seconds := farmSecondsDefault
+	if v := os.Getenv(farmSecondsEnv); v != "" {
+		n, err := strconv.Atoi(v)
+		require.NoError(t, err, "%s=%q", farmSecondsEnv, v)
+		require.Positive(t, n, "%s", farmSecondsEnv)
+		seconds = n
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), time.Duration(seconds)*time.Second+3*time.Minute)
+	defer cancel()
+	f := startFarm(t, ctx, "ivr")
+	calls := seconds * farmRate
+	// The dispatcher does not record-route: the ACK and BYE go to the
+	// answering bot's Contact (testdata/farm_uac.xml), as a UA sends them.
+	scenario, err := filepath.Abs("testdata/farm_uac.xml")
+	require.NoError(t, err)
+	r := newSipp(t, "farm_uac", freePort(t), "-sf", scenario)
+	// A 2xx retransmitted while the machine is busy may reach SIPp in the
+	// call's pause: SIPp answers it again instead of aborting the call.
+	cmd := r.start(t, ctx, "-r", strconv.Itoa(farmRate), "-m", strconv.Itoa(calls),
+		"-d", strconv.Itoa(int(farmHold/time.Millisecond)), "-default_behaviors", "all,-abortunexp",
+		"-s", "ivr", f.k.hostPort())
+	err = exitErrOrNil(cmd.Wait())
+	defer func() { logTails(t, r.files()...) }()
+	st, _ := logSippFigures(t, r)
+	require.NoError(t, err, "sipp exit status (0: every call successful)")
+	require.Equal(t, calls, st.int(t, "SuccessfulCall(C)"), "successful calls")
+	require.Zero(t, st.int(t, "FailedCall(C)"), "failed calls")
+	f.checkSpread(t, "SIPp", calls)
 }
