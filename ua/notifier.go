@@ -119,7 +119,10 @@ func (is *IncomingSubscription) Accept(contentType string, body []byte) (*Notifi
 		// A fetch (RFC 6665 §4.4.3): one NOTIFY, which ends it.
 		u.goTrack(func() { _ = n.terminate(ctx, dialog.ReasonTimeout, ErrUnsubscribed) })
 	} else {
-		u.goTrack(func() { _ = n.Notify(ctx, contentType, body) })
+		// The first NOTIFY (RFC 6665 §4.2.1.1) carries the state when it
+		// goes: a Notify of the host's may already have changed it, or
+		// sent it.
+		u.goTrack(func() { _ = n.sendActive(ctx, true) })
 	}
 	return n, nil
 }
@@ -165,6 +168,7 @@ type Notifier struct {
 	expire      *clockTimer
 	contentType string
 	body        []byte
+	sent        bool // a NOTIFY has gone
 	ended       bool
 	endErr      error
 }
@@ -200,9 +204,17 @@ func (n *Notifier) Notify(ctx context.Context, contentType string, body []byte) 
 		return ErrCallEnded
 	}
 	n.contentType, n.body = contentType, bytes.Clone(body)
+	n.mu.Unlock()
+	return n.sendActive(ctx, false)
+}
+
+// sendActive sends the current state in an active NOTIFY with the time
+// left; with first, only if no NOTIFY has gone yet.
+func (n *Notifier) sendActive(ctx context.Context, first bool) error {
+	n.mu.Lock()
 	left := time.Until(n.expiresAt).Round(time.Second)
 	n.mu.Unlock()
-	return n.send(ctx, dialog.SubscriptionState{State: dialog.SubActive, Expires: max(left, 0)})
+	return n.send(ctx, dialog.SubscriptionState{State: dialog.SubActive, Expires: max(left, 0)}, first)
 }
 
 // Terminate ends the subscription with a last NOTIFY, terminated with
@@ -219,14 +231,14 @@ func (n *Notifier) terminate(ctx context.Context, reason string, why error) erro
 		return nil
 	}
 	n.mu.Unlock()
-	err := n.send(ctx, dialog.SubscriptionState{State: dialog.SubTerminated, Reason: reason})
+	err := n.send(ctx, dialog.SubscriptionState{State: dialog.SubTerminated, Reason: reason}, false)
 	n.end(why)
 	return err
 }
 
 // send sends one NOTIFY with state and the current body, once the NOTIFY
-// before it has its final response.
-func (n *Notifier) send(ctx context.Context, st dialog.SubscriptionState) error {
+// before it has its final response; with first, only if it is the first.
+func (n *Notifier) send(ctx context.Context, st dialog.SubscriptionState, first bool) error {
 	u := n.u
 	select {
 	case n.sending <- struct{}{}:
@@ -240,6 +252,11 @@ func (n *Notifier) send(ctx context.Context, st dialog.SubscriptionState) error 
 		n.mu.Unlock()
 		return ErrCallEnded
 	}
+	if first && n.sent {
+		n.mu.Unlock()
+		return nil
+	}
+	n.sent = true
 	req, err := n.d.NewRequest(sip.NOTIFY, n.body, n.contentType)
 	n.mu.Unlock()
 	if err != nil {
@@ -336,12 +353,7 @@ func (n *Notifier) serve(ctx context.Context, w transaction.ResponseWriter, req 
 		u.goTrack(func() { _ = n.terminate(u.baseCtx, dialog.ReasonTimeout, ErrUnsubscribed) })
 		return
 	}
-	u.goTrack(func() {
-		n.mu.Lock()
-		ct, body := n.contentType, n.body
-		n.mu.Unlock()
-		_ = n.Notify(u.baseCtx, ct, body)
-	})
+	u.goTrack(func() { _ = n.sendActive(u.baseCtx, false) })
 }
 
 // grantExpires is the lifetime granted to a SUBSCRIBE: its Expires (the

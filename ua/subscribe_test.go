@@ -213,3 +213,36 @@ func TestCloseEndsSubscriptions(t *testing.T) {
 		require.Zero(t, after)
 	})
 }
+
+// A Notify right after Accept: the first NOTIFY, sent on a goroutine of
+// the UA, does not put the accepted state back after the host's newer one
+// (it goes only if no NOTIFY went before it), and the NOTIFYs arrive one at
+// a time in CSeq order.
+func TestNotifyRightAfterAccept(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		net := memnet.New(memnet.Config{})
+		defer net.Close()
+		done := make(chan error, 1)
+		a, _ := newUA(t, net, "192.0.2.1:5060", ua.Config{})
+		newUA(t, net, "192.0.2.2:5060", ua.Config{OnSubscribe: func(ctx context.Context, is *ua.IncomingSubscription) {
+			n, err := is.Accept(pkgType, []byte("v1"))
+			if err != nil {
+				done <- err
+				return
+			}
+			// The callback's ctx ends with the SUBSCRIBE's transaction.
+			done <- n.Notify(context.WithoutCancel(ctx), pkgType, []byte("v2"))
+		}})
+		var got notes
+		s, err := a.Subscribe(t.Context(), "sip:bob@192.0.2.2:5060", ua.SubscribeOptions{
+			Event: "x-test", Accept: []string{pkgType}, Expires: time.Minute, OnNotify: got.on})
+		require.NoError(t, err)
+		require.NoError(t, <-done)
+		synctest.Wait()
+		all := got.all()
+		require.NotEmpty(t, all)
+		require.Equal(t, "v2", string(all[len(all)-1].Body), "the host's state is the last")
+		require.LessOrEqual(t, len(all), 2, "the first NOTIFY and the host's, at most")
+		require.NoError(t, s.Unsubscribe(t.Context()))
+	})
+}
