@@ -221,7 +221,8 @@ func (ic *IncomingCall) Answer(local []byte) (*Call, error) {
 		return nil, err
 	}
 	c := &Call{u: u, line: ic.line, dir: Incoming, callID: ic.req.CallID(), network: ic.w.Flow().Network,
-		done: make(chan struct{}), state: CallAnswered, d: d, id: d.ID(), local: local, media: media}
+		done: make(chan struct{}), state: CallAnswered, d: d, id: d.ID(), local: local, media: media,
+		peerUpdate: allows(ic.req, sip.UPDATE)}
 	if media != nil {
 		media.call.Store(c)
 	}
@@ -509,6 +510,7 @@ func (u *UA) inDialog(ctx context.Context, w transaction.ResponseWriter, req *si
 		c.end(ErrRemoteHangup)
 	case sip.INVITE, sip.UPDATE:
 		offer := bytes.Clone(req.Body())
+		c.peerUpdate = c.peerUpdate || allows(req, sip.UPDATE)
 		c.mu.Unlock()
 		answer, err := u.answerOffer(ctx, c, req.Method, offer)
 		c.mu.Lock()
