@@ -492,6 +492,12 @@ func (u *UA) admitInDialog(w transaction.ResponseWriter, req *sip.Request, mu *s
 // OPTIONS and MESSAGE of a call (RFC 3261 §12.2.2).
 func (u *UA) inDialog(ctx context.Context, w transaction.ResponseWriter, req *sip.Request) {
 	c := u.lookup(dialog.RequestID(req))
+	if c == nil && req.Method == sip.UPDATE {
+		if ic := u.subs.earlyFor(req); ic != nil {
+			ic.serveUpdate(w, req)
+			return
+		}
+	}
 	if c == nil {
 		u.respond(w, sip.NewResponse(req, sip.StatusCallTransactionDoesNotExist, ""))
 		return
