@@ -45,6 +45,12 @@ type IncomingCall struct {
 	rel *reliableOut
 	// early is the offer/answer of the early dialog (prackoffer.go).
 	early earlyOA
+	// dlg is the early dialog of our first reliable 1xx, in which Update
+	// sends (updatein.go); the 2xx confirms it. Nil without one.
+	dlg *dialog.Dialog
+	// updating: an UPDATE of ours awaits its final response; Answer
+	// waits for none and refuses meanwhile.
+	updating bool
 }
 
 // Request returns the INVITE (read-only).
@@ -197,6 +203,9 @@ func (ic *IncomingCall) Answer(local []byte) (*Call, error) {
 	if ic.final {
 		return nil, ErrAnswered
 	}
+	if ic.updating {
+		return nil, fmt.Errorf("%w: our UPDATE awaits its answer", dialog.ErrRequestPending)
+	}
 	if err := ic.ctx.Err(); err != nil {
 		ic.dropMedia()
 		return nil, context.Cause(ic.ctx)
@@ -210,15 +219,25 @@ func (ic *IncomingCall) Answer(local []byte) (*Call, error) {
 	} else {
 		ic.dropMedia()
 	}
-	res := sip.NewResponseTag(ic.req, sip.StatusOK, "", ic.tag)
-	dialog.PrepareResponse(ic.req, res, ic.tag, ic.contact)
+	// The 2xx confirms the early dialog of our reliable 1xx, whose CSeq
+	// our UPDATEs have used, or makes a new one.
+	d := ic.dlg
+	var res *sip.Response
+	if d != nil {
+		res = d.NewResponse(ic.req, sip.StatusOK, "")
+	} else {
+		res = sip.NewResponseTag(ic.req, sip.StatusOK, "", ic.tag)
+		dialog.PrepareResponse(ic.req, res, ic.tag, ic.contact)
+	}
 	u.advertise(res)
 	if len(local) > 0 {
 		res.SetBody(local, "application/sdp")
 	}
-	d, err := dialog.NewUAS(ic.req, res)
-	if err != nil {
-		return nil, err
+	if d == nil {
+		var err error
+		if d, err = dialog.NewUAS(ic.req, res); err != nil {
+			return nil, err
+		}
 	}
 	c := &Call{u: u, line: ic.line, dir: Incoming, callID: ic.req.CallID(), network: ic.w.Flow().Network,
 		done: make(chan struct{}), state: CallAnswered, d: d, id: d.ID(), local: local, media: media,
@@ -572,41 +591,4 @@ func (u *UA) inDialog(ctx context.Context, w transaction.ResponseWriter, req *si
 		res.Set("Allow", u.allow)
 		u.respond(w, res)
 	}
-}
-
-// answerOffer asks OnReinvite for the answer to a re-INVITE or UPDATE
-// offer; else a call with media answers with its session (and makes an
-// offer for an offerless re-INVITE, answered in the ACK); else it mirrors
-// the offer's direction on our current SDP.
-func (u *UA) answerOffer(ctx context.Context, c *Call, m sip.Method, offer []byte) ([]byte, error) {
-	if u.cfg.OnReinvite != nil {
-		var answer []byte
-		var err error
-		if !u.guard("OnReinvite", func() { answer, err = u.cfg.OnReinvite(ctx, c, offer) }) {
-			return nil, &AnswerError{Code: sip.StatusServerInternalError}
-		}
-		return answer, err
-	}
-	if c.media != nil {
-		var local []byte
-		var err error
-		switch {
-		case len(offer) > 0:
-			local, err = c.media.answer(offer)
-		case m == sip.INVITE:
-			local, err = c.media.offer()
-		default:
-			return c.LocalSDP(), nil
-		}
-		if errors.Is(err, sdp.ErrOfferPending) {
-			// Glare: our re-INVITE is out (RFC 3261 §14.2).
-			return nil, &AnswerError{Code: sip.StatusRequestPending, Reason: ""}
-		}
-		return local, err
-	}
-	local := c.LocalSDP()
-	if len(offer) == 0 {
-		return local, nil
-	}
-	return sdp.SetDirection(local, sdp.DirectionOf(offer).Reverse()), nil
 }

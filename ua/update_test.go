@@ -8,6 +8,8 @@ package ua_test
 
 import (
 	"context"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -298,4 +300,135 @@ func findProgressCall(t *testing.T, rec *recorder) *ua.Call {
 func reqToTag(req *sip.Request) string {
 	to, _ := req.To()
 	return to.Tag()
+}
+
+// The callee's new offer by UPDATE in the early dialog of its reliable
+// 183 (IncomingCall.Update), and the caller's answer to it.
+var (
+	calleeNewOffer = strings.NewReplacer("o=- 2 2", "o=- 2 3", "a=sendrecv", "a=sendonly").Replace(peerSDP)
+	callerAnswer   = strings.NewReplacer("o=- 1 1", "o=- 1 2", "4000", "4002", "a=sendrecv", "a=recvonly").Replace(testSDP)
+)
+
+// TestIncomingUpdateEarly: IncomingCall.Update as the callee, against a
+// raw caller: the UPDATE goes in the early dialog of our reliable 183
+// once its PRACK came, the caller's answer in its 200 is the call's
+// remote SDP, and the 2xx confirms that same dialog (our BYE follows the
+// UPDATE's CSeq). Refusals, glare, a caller that does not allow UPDATE
+// and a 183 still awaiting its PRACK.
+func TestIncomingUpdateEarly(t *testing.T) {
+	tests := []struct {
+		name    string
+		allow   bool
+		prack   bool // the 183 is PRACKed before Update
+		replies []int
+		err     error
+		code    int
+		sent    int
+	}{
+		{"answered in the UPDATE's 200", true, true, nil, nil, 0, 1},
+		{"refused 488: the session stays", true, true, []int{488}, nil, 488, 1},
+		{"491 is retried after the back-off", true, true, []int{491}, nil, 0, 2},
+		{"the caller does not allow UPDATE", false, true, nil, ua.ErrUpdateNotAllowed, 0, 0},
+		{"the 183 awaits its PRACK", true, false, nil, dialog.ErrRequestPending, 0, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				n := memnet.New(memnet.Config{})
+				defer n.Close()
+				var mu sync.Mutex
+				var ups []*sip.Request
+				var last sip.CSeq // of the latest request from the UA
+				h := func(_ context.Context, w transaction.ResponseWriter, req *sip.Request) {
+					mu.Lock()
+					last, _ = req.CSeq()
+					mu.Unlock()
+					if req.Method != sip.UPDATE {
+						_ = w.Respond(sip.NewResponse(req, sip.StatusOK, ""))
+						return
+					}
+					mu.Lock()
+					ups = append(ups, req)
+					i := len(ups) - 1
+					mu.Unlock()
+					code := sip.StatusOK
+					if i < len(tt.replies) {
+						code = tt.replies[i]
+					}
+					res := sip.NewResponse(req, code, "")
+					if code == sip.StatusOK {
+						res.SetBody([]byte(callerAnswer), "application/sdp")
+					}
+					_ = w.Respond(res)
+				}
+				var headers []string
+				if tt.allow {
+					headers = []string{"Allow", allowWithUpdate}
+				}
+				s := newReliableSceneWith(t, n, true, h, headers...)
+				require.ErrorIs(t, s.ic.Update(t.Context(), ua.MediaChange{SDP: []byte(calleeNewOffer)}), ua.ErrNotEstablished,
+					"no reliable 1xx yet")
+				require.NoError(t, s.ic.Progress([]byte(peerSDP)))
+				first := s.provisional(t, sip.StatusSessionProgress)
+				require.Contains(t, first.Header("Allow"), "UPDATE", "the caller learns we take UPDATE")
+				if tt.prack {
+					require.Equal(t, 200, s.prack(t, first, "").StatusCode)
+				}
+				err := s.ic.Update(t.Context(), ua.MediaChange{SDP: []byte(calleeNewOffer)})
+				switch {
+				case tt.err != nil:
+					require.ErrorIs(t, err, tt.err)
+				case tt.code != 0:
+					var se *ua.StatusError
+					require.ErrorAs(t, err, &se)
+					require.Equal(t, tt.code, se.Code())
+				default:
+					require.NoError(t, err)
+				}
+				mu.Lock()
+				got := slices.Clone(ups)
+				mu.Unlock()
+				require.Len(t, got, tt.sent)
+				for _, up := range got {
+					require.Equal(t, calleeNewOffer, string(up.Body()))
+					from, _ := up.From()
+					caller, _ := s.req.From()
+					require.Equal(t, toTag(first), from.Tag(), "in the 183's early dialog")
+					require.Equal(t, caller.Tag(), reqToTag(up))
+				}
+				if !tt.prack {
+					require.Equal(t, 200, s.prack(t, first, "").StatusCode)
+				}
+				local := peerSDP
+				if tt.err == nil && tt.code == 0 {
+					local = calleeNewOffer
+				}
+				answered := make(chan *ua.Call, 1)
+				go func() {
+					c, err := s.ic.Answer([]byte(local))
+					require.NoError(t, err)
+					answered <- c
+				}()
+				final, err := s.tx.Final(t.Context())
+				require.NoError(t, err)
+				require.Equal(t, 200, final.StatusCode)
+				require.Equal(t, toTag(first), toTag(final))
+				require.Equal(t, local, string(final.Body()), "the 2xx repeats our latest SDP")
+				c := <-answered
+				ackRaw(t, s.peer, s.req, final)
+				synctest.Wait()
+				if tt.err == nil && tt.code == 0 {
+					require.Equal(t, callerAnswer, string(c.RemoteSDP()), "the UPDATE's answer")
+				}
+				require.NoError(t, c.Hangup(t.Context()))
+				mu.Lock()
+				defer mu.Unlock()
+				require.Equal(t, sip.BYE, last.Method)
+				if n := len(ups); n > 0 {
+					ucs, _ := ups[n-1].CSeq()
+					require.Equal(t, ucs.Seq+1, last.Seq, "the BYE follows the UPDATE's CSeq: one dialog")
+				}
+			})
+		})
+	}
 }

@@ -1,6 +1,14 @@
 package ua
 
 import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/dialtone/dialtone/dialog"
+	"github.com/dialtone/dialtone/rtp/sdp"
 	"github.com/dialtone/dialtone/sip"
 	"github.com/dialtone/dialtone/transaction"
 )
@@ -52,4 +60,133 @@ func (ic *IncomingCall) serveUpdate(w transaction.ResponseWriter, req *sip.Reque
 	if res.IsSuccess() && offer {
 		u.emit(Event{Kind: EventCallUpdated, Line: ic.line, CallID: ic.req.CallID(), SDP: req.Body()})
 	}
+}
+
+// Update sends an UPDATE (RFC 3311) with a new offer made from ch in the
+// early dialog of our reliable provisional response, and returns once its
+// 2xx brings the answer, which the early session then follows; the host
+// gets EventCallUpdated (Call nil, as the call is not answered yet).
+// Answer then repeats our new SDP in the 2xx. For a call with a session
+// of ours (Progress(nil)) ch sets its codecs and direction; for SDP the
+// host brings, ch.SDP is the offer, and the host answers the INVITE with
+// it. The exchange of the INVITE's offer must be complete: our reliable
+// 1xx answered it (or carried our offer, answered in the PRACK) and its
+// PRACK came (RFC 3311 §5.1).
+//
+// Errors: ErrNotEstablished without a reliable 1xx of ours (no early
+// dialog); ErrUpdateNotAllowed when the INVITE's Allow does not list
+// UPDATE (nothing is sent); dialog.ErrRequestPending while a reliable 1xx
+// awaits its PRACK or an offer is outstanding; ErrAnswered once the INVITE
+// has its final response; a *StatusError for a refusal (the session stays
+// as it was; a 491 is retried after the RFC 3261 §14.1 back-off, at most
+// Limits.MaxGlareRetries times); ctx's error. Answer called meanwhile
+// returns dialog.ErrRequestPending.
+func (ic *IncomingCall) Update(ctx context.Context, ch MediaChange) error {
+	for glare := 0; ; glare++ {
+		res, err := ic.updateOnce(ctx, ch)
+		if err != nil || res.StatusCode != sip.StatusRequestPending || glare >= ic.u.cfg.Limits.MaxGlareRetries {
+			return err
+		}
+		t := time.NewTimer(dialog.GlareBackoff(false, ic.u.cfg.Rand))
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-ic.ctx.Done():
+			t.Stop()
+			return context.Cause(ic.ctx)
+		}
+	}
+}
+
+// updateOnce sends one UPDATE of Update; it returns the 491 that Update
+// retries with a nil error.
+func (ic *IncomingCall) updateOnce(ctx context.Context, ch MediaChange) (*sip.Response, error) {
+	u := ic.u
+	ic.mu.Lock()
+	m := ic.media
+	var err error
+	switch {
+	case ic.final:
+		err = ErrAnswered
+	case ic.dlg == nil:
+		err = ErrNotEstablished
+	case !allows(ic.req, sip.UPDATE):
+		err = ErrUpdateNotAllowed
+	case ic.rel.pending != nil || ic.early.offered || ic.updating:
+		err = dialog.ErrRequestPending
+	case m != nil && len(ch.SDP) > 0:
+		err = fmt.Errorf("%w: SDP given for a call with a media session of ours", sdp.ErrOfferConfig)
+	case m == nil && len(ch.SDP) == 0:
+		err = fmt.Errorf("%w: no SDP for a call whose host brings its own", sdp.ErrOfferConfig)
+	}
+	if err != nil {
+		ic.mu.Unlock()
+		return nil, err
+	}
+	offer, prev := bytes.Clone(ch.SDP), sdp.Config{}
+	if m != nil {
+		if offer, prev, err = m.reoffer(&ch); err != nil {
+			ic.mu.Unlock()
+			return nil, err
+		}
+	}
+	d := ic.dlg
+	d.Negotiation().OfferAnswered(false) // the INVITE's offer has its answer
+	req, err := d.NewRequest(sip.UPDATE, offer, "application/sdp")
+	if err != nil {
+		if m != nil {
+			m.cancelReoffer(prev)
+		}
+		ic.mu.Unlock()
+		return nil, err
+	}
+	ic.updating = true
+	ic.mu.Unlock()
+	u.advertise(req)
+	u.addCommon(req)
+	var res *sip.Response
+	tx, err := u.send(ctx, ctx, req, ic.w.Flow().Network)
+	if err == nil {
+		res, err = tx.Final(ctx)
+	}
+	ic.mu.Lock()
+	ic.updating = false
+	if err == nil || ctx.Err() == nil {
+		_ = d.ReceiveResponse(req, res)
+	}
+	switch {
+	case err != nil:
+	case !res.IsSuccess():
+		err = &StatusError{Response: res}
+	case len(res.Body()) == 0 || res.ContentType() != "application/sdp":
+		err = fmt.Errorf("ua: media: %w: the 2xx to UPDATE carries no SDP", ErrNoAnswer)
+	case m != nil:
+		if err = m.applyAnswer(res.Body(), true); err != nil {
+			err = fmt.Errorf("ua: media: %w", err)
+		}
+	}
+	if err != nil {
+		if m != nil {
+			m.cancelReoffer(prev)
+		}
+		var se *StatusError
+		if errors.As(err, &se) && se.Code() == sip.StatusRequestPending {
+			ic.mu.Unlock()
+			return res, nil
+		}
+		if res == nil || !res.IsSuccess() {
+			ic.mu.Unlock()
+			return res, err
+		}
+	} else {
+		if m != nil {
+			ic.mediaSDP = offer
+		}
+		ic.early.remote = bytes.Clone(res.Body())
+	}
+	ic.mu.Unlock()
+	u.emit(Event{Kind: EventCallUpdated, Line: ic.line, CallID: ic.req.CallID(), Response: res, SDP: res.Body(), Err: err})
+	return res, err
 }
