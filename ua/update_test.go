@@ -432,3 +432,69 @@ func TestIncomingUpdateEarly(t *testing.T) {
 		})
 	}
 }
+
+// TestIncomingEarlyUpdateRefusals: an UPDATE from the caller in the early
+// dialog of our reliable 183 that cannot be answered (RFC 3311 §5.2; the
+// answer from the early session is TestUpdateSwitchesCodecEarly's).
+func TestIncomingEarlyUpdateRefusals(t *testing.T) {
+	tests := []struct {
+		name    string
+		offer   bool // the INVITE has an offer (else our 183 makes one)
+		prack   bool // the 183 is PRACKed first
+		edit    func(*sip.Request)
+		sdp     string
+		want    int
+		contact bool
+	}{
+		{"an offer without a session of ours", true, true, nil, testSDP, 488, false},
+		{"no SDP: nothing to answer", true, true, nil, "", 200, true},
+		{"CSeq not above the INVITE's", true, true, func(r *sip.Request) { r.SetCSeq(sip.CSeq{Seq: 1, Method: sip.UPDATE}) }, "", 500, false},
+		{"another caller's tag", true, true, func(r *sip.Request) {
+			from, _ := r.From()
+			from.Params = from.Params.Del("tag")
+			r.SetFrom(sip.Address{URI: from.URI, Params: sip.Params(";tag=other")})
+		}, "", 481, false},
+		{"our offer in the 183 awaits its answer", false, false, nil, testSDP, 491, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				n := memnet.New(memnet.Config{})
+				defer n.Close()
+				s := newReliableSceneWith(t, n, tt.offer, nil, "Allow", allowWithUpdate)
+				require.NoError(t, s.ic.Progress([]byte(peerSDP)))
+				first := s.provisional(t, sip.StatusSessionProgress)
+				if tt.prack {
+					require.Equal(t, 200, s.prack(t, first, "").StatusCode)
+				}
+				d, err := dialog.NewUAC(s.req, first)
+				require.NoError(t, err)
+				_, err = d.NewRequest(sip.INFO, nil, "") // the PRACK's CSeq
+				require.NoError(t, err)
+				d.Negotiation().OfferAnswered(true)
+				var body []byte
+				if tt.sdp != "" {
+					body = []byte(tt.sdp)
+				}
+				up, err := d.NewRequest(sip.UPDATE, body, "application/sdp")
+				require.NoError(t, err)
+				if tt.edit != nil {
+					tt.edit(up)
+				}
+				res := rawSend(t, s.peer, up)
+				require.Equal(t, tt.want, res.StatusCode)
+				require.Equal(t, tt.contact, res.Header("Contact") != "", "Contact in a 2xx to UPDATE")
+				require.Empty(t, res.Body())
+				if !tt.prack {
+					require.Equal(t, 200, s.prack(t, first, testSDP).StatusCode)
+				}
+				done := s.answerAsync(peerSDP)
+				final, err := s.tx.Final(t.Context())
+				require.NoError(t, err)
+				require.Equal(t, 200, final.StatusCode, "the call goes on")
+				require.NoError(t, <-done)
+				ackRaw(t, s.peer, s.req, final)
+			})
+		})
+	}
+}
