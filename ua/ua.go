@@ -456,7 +456,7 @@ func (u *UA) serveInline(ctx context.Context, w transaction.ResponseWriter, req 
 			return false
 		}
 		if req.Method == sip.UPDATE && u.subs.earlyFor(req) != nil {
-			return false // OnReinvite's peer: answered from the early session
+			return false // an early UPDATE (updatein.go): served as a call's UPDATE is
 		}
 	case req.Method == sip.INVITE:
 		if !u.cfg.InlineOnCall {
