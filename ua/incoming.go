@@ -516,6 +516,10 @@ func (u *UA) inDialog(ctx context.Context, w transaction.ResponseWriter, req *si
 			ic.serveUpdate(w, req)
 			return
 		}
+		if oc := u.earlyOutgoing(req); oc != nil {
+			oc.serveEarlyUpdate(ctx, w, req)
+			return
+		}
 	}
 	if c == nil {
 		u.respond(w, sip.NewResponse(req, sip.StatusCallTransactionDoesNotExist, ""))

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/dialtone/dialtone/dialog"
@@ -189,4 +190,99 @@ func (ic *IncomingCall) updateOnce(ctx context.Context, ch MediaChange) (*sip.Re
 	ic.mu.Unlock()
 	u.emit(Event{Kind: EventCallUpdated, Line: ic.line, CallID: ic.req.CallID(), Response: res, SDP: res.Body(), Err: err})
 	return res, err
+}
+
+// earlyOutgoing returns the outgoing call being set up whose early dialog
+// (the one Call.Update may use: its reliable 1xx answered our offer and
+// was PRACKed) req, an UPDATE from the callee, belongs to; else nil. The
+// calls being set up are scanned: early UPDATEs are rare.
+func (u *UA) earlyOutgoing(req *sip.Request) *Call {
+	id := dialog.RequestID(req)
+	var same []*Call
+	u.mu.Lock()
+	for c := range u.setup {
+		if c.callID == id.CallID {
+			same = append(same, c)
+		}
+	}
+	u.mu.Unlock()
+	for _, c := range same {
+		c.mu.Lock()
+		e := c.early
+		c.mu.Unlock()
+		if e != nil && e.d.ID() == id {
+			return c
+		}
+	}
+	return nil
+}
+
+// serveEarlyUpdate answers req, an UPDATE from the callee in the early
+// dialog of our outgoing call c (RFC 3311 §5.2), as an UPDATE of a
+// confirmed call is answered (answerOffer: OnReinvite, else the call's
+// session, else our SDP with the direction mirrored): 200 with the answer,
+// the refusals of dialog.Dialog.ReceiveRequest (491 while our offer is
+// out, 500 out of order), 488 when the offer cannot be taken. The 2xx to
+// the INVITE then normally repeats the offer and changes nothing.
+func (c *Call) serveEarlyUpdate(ctx context.Context, w transaction.ResponseWriter, req *sip.Request) {
+	u := c.u
+	d, lock, early, err := c.updateDialog()
+	if errors.Is(err, ErrUpdateNotAllowed) {
+		err = nil // the peer's Allow is for what we send
+	}
+	if err != nil || !early {
+		u.respond(w, sip.NewResponse(req, sip.StatusCallTransactionDoesNotExist, ""))
+		return
+	}
+	unlock := lock()
+	if err := d.ReceiveRequest(req); err != nil {
+		res := d.NewResponse(req, dialog.StatusCode(err), "")
+		if errors.Is(err, dialog.ErrOverlap) {
+			res.Set("Retry-After", strconv.Itoa(int(dialog.OverlapRetryAfter(u.cfg.Rand)/time.Second)))
+		}
+		unlock()
+		u.respond(w, res)
+		return
+	}
+	unlock()
+	offer := bytes.Clone(req.Body())
+	answer, err := u.answerOffer(ctx, c, sip.UPDATE, offer)
+	unlock = lock()
+	if err != nil {
+		code, reason := sip.StatusNotAcceptableHere, ""
+		var ae *AnswerError
+		if errors.As(err, &ae) {
+			code, reason = ae.Code, ae.Reason
+		}
+		res := d.NewResponse(req, code, reason)
+		unlock()
+		u.respond(w, res)
+		return
+	}
+	res := d.NewResponse(req, sip.StatusOK, "")
+	u.advertise(res)
+	if len(answer) > 0 {
+		res.SetBody(answer, "application/sdp")
+		c.local = answer
+	}
+	if len(offer) > 0 {
+		c.remote = offer
+		c.remoteHold = isHold(sdp.DirectionOf(offer))
+	}
+	unlock()
+	if c.media != nil && len(offer) > 0 {
+		c.media.earlyOffer(offer)
+	}
+	u.respond(w, res)
+	if len(offer) > 0 {
+		u.emit(Event{Kind: EventCallUpdated, Line: c.line, Call: c, CallID: c.callID, SDP: offer})
+	}
+}
+
+// earlyOffer records the callee's offer answered in its early dialog as
+// the early SDP: a 2xx to the INVITE that repeats it changes nothing.
+func (m *callMedia) earlyOffer(offer []byte) {
+	m.mu.Lock()
+	m.early = bytes.Clone(offer)
+	m.mu.Unlock()
 }
