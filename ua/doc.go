@@ -33,8 +33,8 @@
 //     Call.Update changes the media by UPDATE instead of a re-INVITE, in the
 //     confirmed dialog or, as the caller, in the early dialog of a PRACKed
 //     reliable 1xx; IncomingCall.Update does so as the callee before
-//     answering; an UPDATE from the caller in that early dialog is answered
-//     from the early session (RFC 3311).
+//     answering; an UPDATE from the peer in such an early dialog is answered
+//     in both roles, as in a confirmed one (RFC 3311).
 //   - OPTIONS outside a dialog is answered 200 with Allow, Accept and
 //     Supported (a health probe); MESSAGE (RFC 3428) is sent with SendMessage
 //     and received through Config.OnMessage.

@@ -20,6 +20,7 @@ import (
 	"github.com/dialtone/dialtone/internal/memnet"
 	"github.com/dialtone/dialtone/sip"
 	"github.com/dialtone/dialtone/transaction"
+	"github.com/dialtone/dialtone/transport"
 	"github.com/dialtone/dialtone/ua"
 )
 
@@ -41,12 +42,15 @@ type updateUAS struct {
 	release chan struct{}
 	freed   sync.Once
 	hold    chan struct{} // an UPDATE's answer waits for it when set
+	peer    *rawPeer
+	invite  *sip.Request  // the INVITE, once it came
+	prov    *sip.Response // the 183 sent to it
 }
 
 func newUpdateUAS(t *testing.T, n *memnet.Network, reliable bool, allow string, replies ...int) *updateUAS {
 	p := &updateUAS{answer: peerSDP, pracked: make(chan struct{}, 1), release: make(chan struct{})}
 	const tag = "uas1"
-	newRawPeer(t, n, "192.0.2.7:5060", func(_ context.Context, w transaction.ResponseWriter, req *sip.Request) {
+	p.peer = newRawPeer(t, n, "192.0.2.7:5060", func(_ context.Context, w transaction.ResponseWriter, req *sip.Request) {
 		switch req.Method {
 		case sip.INVITE:
 			res := sip.NewResponseTag(req, sip.StatusSessionProgress, "", tag)
@@ -57,6 +61,9 @@ func newUpdateUAS(t *testing.T, n *memnet.Network, reliable bool, allow string, 
 				res.Set("RSeq", "1")
 			}
 			res.SetBody([]byte(peerSDP), "application/sdp")
+			p.mu.Lock()
+			p.invite, p.prov = req, res
+			p.mu.Unlock()
 			_ = w.Respond(res)
 			if !reliable {
 				p.pracked <- struct{}{}
@@ -494,6 +501,86 @@ func TestIncomingEarlyUpdateRefusals(t *testing.T) {
 				require.Equal(t, 200, final.StatusCode, "the call goes on")
 				require.NoError(t, <-done)
 				ackRaw(t, s.peer, s.req, final)
+			})
+		})
+	}
+}
+
+// calleeUpdate sends the UAS's UPDATE with offer in the early dialog of
+// its 183 and returns the response.
+func (p *updateUAS) calleeUpdate(t *testing.T, offer string) *sip.Response {
+	t.Helper()
+	p.mu.Lock()
+	d, err := dialog.NewUAS(p.invite, p.prov)
+	p.mu.Unlock()
+	require.NoError(t, err)
+	d.Negotiation().OfferAnswered(false)
+	req, err := d.NewRequest(sip.UPDATE, []byte(offer), "application/sdp")
+	require.NoError(t, err)
+	tx, err := p.peer.tx.Request(t.Context(), req, transport.Target{Network: transport.UDP, Addr: mustAddrPort("192.0.2.1:5060")})
+	require.NoError(t, err)
+	res, err := tx.Final(t.Context())
+	require.NoError(t, err)
+	return res
+}
+
+// TestEarlyUpdateFromCallee: our caller answers an UPDATE of the callee
+// in the early dialog of its PRACKed reliable 183 (RFC 3311 §5.2): 200
+// with our SDP, the direction mirrored, and EventCallUpdated; 491 while
+// our own UPDATE's offer is out (glare); 481 while the 183 is not
+// PRACKed (no early dialog to update).
+func TestEarlyUpdateFromCallee(t *testing.T) {
+	peerSendOnly := strings.NewReplacer("o=- 2 2", "o=- 2 3", "a=sendrecv", "a=sendonly").Replace(peerSDP)
+	tests := []struct {
+		name     string
+		reliable bool
+		glare    bool
+		want     int
+	}{
+		{"answered from our SDP", true, false, 200},
+		{"491 while our offer is out", true, true, 491},
+		{"no early dialog without a PRACKed 1xx", false, false, 481},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				n := memnet.New(memnet.Config{})
+				defer n.Close()
+				p := newUpdateUAS(t, n, tt.reliable, allowWithUpdate)
+				a, rec := newUA(t, n, "192.0.2.1:5060", ua.Config{AllowUpdate: true})
+				early, done := dialEarly(t, a, p)
+				if early == nil {
+					early = findProgressCall(t, rec)
+				}
+				var ours chan error
+				hold := make(chan struct{})
+				if tt.glare {
+					p.mu.Lock()
+					p.hold = hold
+					p.mu.Unlock()
+					ours = make(chan error, 1)
+					go func() { ours <- early.Update(t.Context(), ua.MediaChange{SDP: []byte(prackNewOffer)}) }()
+					synctest.Wait()
+				}
+				res := p.calleeUpdate(t, peerSendOnly)
+				require.Equal(t, tt.want, res.StatusCode)
+				e, found := rec.find(ua.EventCallUpdated)
+				require.Equal(t, tt.want == 200, found, "EventCallUpdated")
+				if tt.want == 200 {
+					require.Same(t, early, e.Call)
+					require.Equal(t, peerSendOnly, string(e.SDP))
+					require.Equal(t, "application/sdp", res.ContentType())
+					require.Contains(t, string(res.Body()), "a=recvonly", "our answer mirrors sendonly")
+					require.NotEmpty(t, res.Header("Contact"))
+					require.Equal(t, peerSendOnly, string(early.RemoteSDP()))
+				}
+				p.free()
+				require.NoError(t, <-done)
+				close(hold)
+				if ours != nil {
+					require.NoError(t, <-ours, "our UPDATE is answered once the peer's is refused")
+				}
+				require.NoError(t, early.Hangup(t.Context()))
 			})
 		})
 	}

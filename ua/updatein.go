@@ -14,12 +14,14 @@ import (
 	"github.com/dialtone/dialtone/transaction"
 )
 
-// An UPDATE from the caller in the early dialog of an incoming call, RFC
-// 3311 §5.2, as the callee: in the early dialog our reliable provisional
-// response created (RFC 3262), a new offer is answered in the UPDATE's
-// 200 from the call's session, whose RTP then follows it; the 2xx to the
-// INVITE repeats that answer. An UPDATE in the confirmed dialog is served
-// with the call's other requests (incoming.go).
+// UPDATE in early dialogs, RFC 3311: as the callee, an UPDATE from the
+// caller in the early dialog our reliable provisional response created
+// (RFC 3262) is answered in its 200 from the call's session, whose RTP
+// then follows it, and the 2xx to the INVITE repeats that answer; our own
+// new offer goes with IncomingCall.Update. As the caller, an UPDATE from
+// the callee in the early dialog Call.Update may use is answered as in a
+// confirmed dialog. An UPDATE in the confirmed dialog is served with the
+// call's other requests (incoming.go).
 
 // serveUpdate answers req, an UPDATE in ic's early dialog: 481 once the
 // INVITE has its final response or for another dialog, 500 for an
