@@ -103,6 +103,12 @@ type Call struct {
 	// earlyOffer is the offer of a reliable 1xx answered in our PRACK, per
 	// early dialog (To tag), for an INVITE without SDP (prack.go).
 	earlyOffer map[string][]byte
+	// peerUpdate: the peer's Allow lists UPDATE (its INVITE, 1xx or 2xx,
+	// or a later request of it); Update needs it (update.go).
+	peerUpdate bool
+	// early is the early dialog an outgoing call's Update may use, set
+	// once a reliable 1xx answered our offer and its PRACK has its 200.
+	early *earlyUpdate
 }
 
 // CallID returns the call's Call-ID.

@@ -352,7 +352,7 @@ func (o *outgoing) read(tx *transaction.ClientTx, req *sip.Request, silent <-cha
 			// The SDP of a reliable 1xx seen before is that of its first
 			// copy: a retransmission must not undo a PRACK's exchange.
 			answered := false
-			if fresh && !o.opts.NoOffer && len(o.opts.SDP) > 0 && len(res.Body()) > 0 && res.ContentType() == "application/sdp" {
+			if fresh && !o.opts.NoOffer && !c.earlyUpdating(st.Dialog) && len(o.opts.SDP) > 0 && len(res.Body()) > 0 && res.ContentType() == "application/sdp" {
 				o.awaitPrackOffer()
 				answered = true
 				if c.media != nil {
@@ -508,6 +508,8 @@ func (o *outgoing) confirm(s *uacSession, d *dialog.Dialog, req *sip.Request, re
 	c.mu.Lock()
 	c.d, c.id = d, d.ID()
 	c.remote = bytes.Clone(remote)
+	c.peerUpdate = c.peerUpdate || allows(res, sip.UPDATE)
+	c.early = nil
 	c.state = CallEstablished
 	c.armMediaWatchLocked()
 	abandoned := c.abandoned

@@ -30,6 +30,11 @@
 //     Resume (the SDP direction, RFC 3264 §8.4; see SetSDPDirection), glare
 //     answered 491 and retried after the §14.1 back-off, INFO and OPTIONS
 //     answered 200, UPDATE 200 or 501 (Config.AllowUpdate), BYE from the peer.
+//     Call.Update changes the media by UPDATE instead of a re-INVITE, in the
+//     confirmed dialog or, as the caller, in the early dialog of a PRACKed
+//     reliable 1xx; IncomingCall.Update does so as the callee before
+//     answering; an UPDATE from the peer in such an early dialog is answered
+//     in both roles, as in a confirmed one (RFC 3311).
 //   - OPTIONS outside a dialog is answered 200 with Allow, Accept and
 //     Supported (a health probe); MESSAGE (RFC 3428) is sent with SendMessage
 //     and received through Config.OnMessage.
@@ -170,9 +175,10 @@
 //
 // RFC 3261 §8, §10, §11, §12, §13, §14, §15, §22; RFC 3263; RFC 3264;
 // RFC 4733 (through package rtp);
-// RFC 3262 (both roles; offer/answer in reliable 1xx and PRACK, but
-// our caller sends no new offer in a PRACK); RFC 3311 (UPDATE:
-// answered, and sent for session refresh); RFC 3428; RFC 3515, 3891,
+// RFC 3262 (both roles; offer/answer in reliable 1xx and PRACK, a new
+// offer in the caller's PRACK); RFC 3311 (UPDATE, both roles: answered in
+// the early and confirmed dialogs, sent for session refresh and with a
+// new offer, Call.Update and IncomingCall.Update); RFC 3428; RFC 3515, 3891,
 // 3892, 4488 (transfer); RFC 3581; RFC 3842 (message waiting); RFC 4028
 // (session timers); RFC 4235 (dialog package, as subscriber); RFC 6026;
 // RFC 6086 (INFO; DTMF relay); RFC 6665 (subscriptions); RFC 8760; RFC

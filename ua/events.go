@@ -39,7 +39,11 @@ const (
 	// peer's new description), or the PRACK of an outgoing call's new
 	// offer was answered (DialOptions.PrackOffer: Response is the PRACK's
 	// final response, SDP its answer; Err, wrapping ErrPrackOfferRefused,
-	// when the session stays as it was).
+	// when the session stays as it was), or an UPDATE changed it (RFC
+	// 3311): ours (Call.Update, IncomingCall.Update: Response is its 2xx,
+	// SDP the answer, Err set when the answer could not be applied) or the
+	// peer's (SDP its offer). Before an incoming call is answered, Call is
+	// nil and CallID names it.
 	EventCallUpdated
 	// EventCallEnded: the call is over (Err says why: ErrLocalHangup,
 	// ErrRemoteHangup, a *StatusError, …). When our BYE ended it, the
@@ -102,8 +106,9 @@ type Event struct {
 	Kind EventKind
 	// Line is the line of a registration event, and of a call when known.
 	Line *Line
-	// Call is the call of a call event (nil for EventCallIncoming and for
-	// incoming calls refused before an answer).
+	// Call is the call of a call event (nil for EventCallIncoming, for
+	// incoming calls refused before an answer, and for EventCallUpdated of
+	// an incoming call's early dialog).
 	Call *Call
 	// CallID is the call's Call-ID for call events.
 	CallID string

@@ -45,6 +45,12 @@ type IncomingCall struct {
 	rel *reliableOut
 	// early is the offer/answer of the early dialog (prackoffer.go).
 	early earlyOA
+	// dlg is the early dialog of our first reliable 1xx, in which Update
+	// sends (updatein.go); the 2xx confirms it. Nil without one.
+	dlg *dialog.Dialog
+	// updating: an UPDATE of ours awaits its final response; Answer
+	// waits for none and refuses meanwhile.
+	updating bool
 }
 
 // Request returns the INVITE (read-only).
@@ -197,6 +203,9 @@ func (ic *IncomingCall) Answer(local []byte) (*Call, error) {
 	if ic.final {
 		return nil, ErrAnswered
 	}
+	if ic.updating {
+		return nil, fmt.Errorf("%w: our UPDATE awaits its answer", dialog.ErrRequestPending)
+	}
 	if err := ic.ctx.Err(); err != nil {
 		ic.dropMedia()
 		return nil, context.Cause(ic.ctx)
@@ -210,18 +219,29 @@ func (ic *IncomingCall) Answer(local []byte) (*Call, error) {
 	} else {
 		ic.dropMedia()
 	}
-	res := sip.NewResponseTag(ic.req, sip.StatusOK, "", ic.tag)
-	dialog.PrepareResponse(ic.req, res, ic.tag, ic.contact)
+	// The 2xx confirms the early dialog of our reliable 1xx, whose CSeq
+	// our UPDATEs have used, or makes a new one.
+	d := ic.dlg
+	var res *sip.Response
+	if d != nil {
+		res = d.NewResponse(ic.req, sip.StatusOK, "")
+	} else {
+		res = sip.NewResponseTag(ic.req, sip.StatusOK, "", ic.tag)
+		dialog.PrepareResponse(ic.req, res, ic.tag, ic.contact)
+	}
 	u.advertise(res)
 	if len(local) > 0 {
 		res.SetBody(local, "application/sdp")
 	}
-	d, err := dialog.NewUAS(ic.req, res)
-	if err != nil {
-		return nil, err
+	if d == nil {
+		var err error
+		if d, err = dialog.NewUAS(ic.req, res); err != nil {
+			return nil, err
+		}
 	}
 	c := &Call{u: u, line: ic.line, dir: Incoming, callID: ic.req.CallID(), network: ic.w.Flow().Network,
-		done: make(chan struct{}), state: CallAnswered, d: d, id: d.ID(), local: local, media: media}
+		done: make(chan struct{}), state: CallAnswered, d: d, id: d.ID(), local: local, media: media,
+		peerUpdate: allows(ic.req, sip.UPDATE)}
 	if media != nil {
 		media.call.Store(c)
 	}
@@ -491,6 +511,16 @@ func (u *UA) admitInDialog(w transaction.ResponseWriter, req *sip.Request, mu *s
 // OPTIONS and MESSAGE of a call (RFC 3261 §12.2.2).
 func (u *UA) inDialog(ctx context.Context, w transaction.ResponseWriter, req *sip.Request) {
 	c := u.lookup(dialog.RequestID(req))
+	if c == nil && req.Method == sip.UPDATE {
+		if ic := u.subs.earlyFor(req); ic != nil {
+			ic.serveUpdate(w, req)
+			return
+		}
+		if oc := u.earlyOutgoing(req); oc != nil {
+			oc.serveEarlyUpdate(ctx, w, req)
+			return
+		}
+	}
 	if c == nil {
 		u.respond(w, sip.NewResponse(req, sip.StatusCallTransactionDoesNotExist, ""))
 		return
@@ -509,6 +539,7 @@ func (u *UA) inDialog(ctx context.Context, w transaction.ResponseWriter, req *si
 		c.end(ErrRemoteHangup)
 	case sip.INVITE, sip.UPDATE:
 		offer := bytes.Clone(req.Body())
+		c.peerUpdate = c.peerUpdate || allows(req, sip.UPDATE)
 		c.mu.Unlock()
 		answer, err := u.answerOffer(ctx, c, req.Method, offer)
 		c.mu.Lock()
@@ -564,41 +595,4 @@ func (u *UA) inDialog(ctx context.Context, w transaction.ResponseWriter, req *si
 		res.Set("Allow", u.allow)
 		u.respond(w, res)
 	}
-}
-
-// answerOffer asks OnReinvite for the answer to a re-INVITE or UPDATE
-// offer; else a call with media answers with its session (and makes an
-// offer for an offerless re-INVITE, answered in the ACK); else it mirrors
-// the offer's direction on our current SDP.
-func (u *UA) answerOffer(ctx context.Context, c *Call, m sip.Method, offer []byte) ([]byte, error) {
-	if u.cfg.OnReinvite != nil {
-		var answer []byte
-		var err error
-		if !u.guard("OnReinvite", func() { answer, err = u.cfg.OnReinvite(ctx, c, offer) }) {
-			return nil, &AnswerError{Code: sip.StatusServerInternalError}
-		}
-		return answer, err
-	}
-	if c.media != nil {
-		var local []byte
-		var err error
-		switch {
-		case len(offer) > 0:
-			local, err = c.media.answer(offer)
-		case m == sip.INVITE:
-			local, err = c.media.offer()
-		default:
-			return c.LocalSDP(), nil
-		}
-		if errors.Is(err, sdp.ErrOfferPending) {
-			// Glare: our re-INVITE is out (RFC 3261 §14.2).
-			return nil, &AnswerError{Code: sip.StatusRequestPending, Reason: ""}
-		}
-		return local, err
-	}
-	local := c.LocalSDP()
-	if len(offer) == 0 {
-		return local, nil
-	}
-	return sdp.SetDirection(local, sdp.DirectionOf(offer).Reverse()), nil
 }

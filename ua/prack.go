@@ -159,11 +159,14 @@ func (o *outgoing) prack(invite *sip.Request, res *sip.Response, d *dialog.Dialo
 			x.finish(nil, err)
 			return
 		}
-		res, err := tx.Final(u.baseCtx)
-		if err == nil && !res.IsSuccess() {
-			u.log.Debug("PRACK refused", "call_id", c.callID, "status", res.StatusCode)
+		pres, err := tx.Final(u.baseCtx)
+		if err == nil && !pres.IsSuccess() {
+			u.log.Debug("PRACK refused", "call_id", c.callID, "status", pres.StatusCode)
 		}
-		x.finish(res, err)
+		x.finish(pres, err)
+		if err == nil && pres.IsSuccess() && (answered || body != nil) {
+			c.earlyAnswered(d, lock, allows(res, sip.UPDATE))
+		}
 	}) {
 		x.finish(nil, ErrClosed)
 	}

@@ -24,6 +24,9 @@ type earlyOA struct {
 	// remote is the peer's latest SDP of the early dialog: the answer in
 	// a PRACK, or its new offer.
 	remote []byte
+	// seq is the CSeq number of the caller's latest UPDATE in the early
+	// dialog (updatein.go), 0 before one.
+	seq uint32
 }
 
 // reliableOffer reports whether a 183 to ic's INVITE may carry our offer:
@@ -50,16 +53,10 @@ func (ic *IncomingCall) prackSDPLocked(req *sip.Request) *sip.Response {
 	if len(body) == 0 || req.ContentType() != "application/sdp" {
 		return ok(nil)
 	}
-	refuse := func(err error) *sip.Response {
-		ic.u.log.Debug("SDP in PRACK refused", "call_id", ic.req.CallID(), "error", err.Error())
-		res := sip.NewResponseTag(req, sip.StatusNotAcceptableHere, "", ic.tag)
-		res.Set("Warning", `304 `+ic.u.cfg.UserAgent+` "Media type not available"`)
-		return res
-	}
 	if ic.early.offered {
 		if ic.media != nil {
 			if err := ic.media.applyAnswer(body, false); err != nil {
-				return refuse(err)
+				return ic.refuseEarlySDP(req, err)
 			}
 		}
 		// Without a session of ours the host's media takes the answer
@@ -67,6 +64,16 @@ func (ic *IncomingCall) prackSDPLocked(req *sip.Request) *sip.Response {
 		ic.early.offered, ic.early.remote = false, bytes.Clone(body)
 		return ok(nil)
 	}
+	return ic.answerEarlyLocked(req)
+}
+
+// answerEarlyLocked answers a new offer of the caller in its early
+// dialog (in a PRACK, or an UPDATE, updatein.go) from the call's session:
+// 200 with our answer, 488 when it cannot be (no session of ours, an
+// unusable offer), 500 for another failure. ic.mu is held.
+func (ic *IncomingCall) answerEarlyLocked(req *sip.Request) *sip.Response {
+	body := req.Body()
+	refuse := func(err error) *sip.Response { return ic.refuseEarlySDP(req, err) }
 	if ic.media == nil {
 		return refuse(errors.New("no session of ours to answer a new offer with"))
 	}
@@ -79,7 +86,18 @@ func (ic *IncomingCall) prackSDPLocked(req *sip.Request) *sip.Response {
 		return refuse(err)
 	}
 	ic.mediaSDP, ic.early.remote = answer, bytes.Clone(body)
-	return ok(answer)
+	res := sip.NewResponseTag(req, sip.StatusOK, "", ic.tag)
+	res.SetBody(answer, "application/sdp")
+	return res
+}
+
+// refuseEarlySDP is the 488 to a PRACK or UPDATE of the early dialog
+// whose SDP cannot be taken, with why in the log.
+func (ic *IncomingCall) refuseEarlySDP(req *sip.Request, err error) *sip.Response {
+	ic.u.log.Debug("SDP in "+string(req.Method)+" refused", "call_id", ic.req.CallID(), "error", err.Error())
+	res := sip.NewResponseTag(req, sip.StatusNotAcceptableHere, "", ic.tag)
+	res.Set("Warning", `304 `+ic.u.cfg.UserAgent+` "Media type not available"`)
+	return res
 }
 
 // waitPrackLocked holds Answer back while a reliable 1xx of ours that

@@ -31,11 +31,22 @@ type reliableScene struct {
 
 func newReliableScene(t *testing.T, n *memnet.Network, offer bool) *reliableScene {
 	t.Helper()
+	return newReliableSceneWith(t, n, offer, nil)
+}
+
+// newReliableSceneWith is newReliableScene whose raw caller serves the
+// requests of the UA with h and whose INVITE has headers (name, value
+// pairs).
+func newReliableSceneWith(t *testing.T, n *memnet.Network, offer bool, h transaction.HandlerFunc, headers ...string) *reliableScene {
+	t.Helper()
 	pending := make(chan *ua.IncomingCall, 1)
-	newUA(t, n, "192.0.2.2:5060", ua.Config{OnCall: pendingCalls(pending)})
-	s := &reliableScene{peer: newRawPeer(t, n, "192.0.2.7:5060", nil, nil)}
+	newUA(t, n, "192.0.2.2:5060", ua.Config{OnCall: pendingCalls(pending), AllowUpdate: true})
+	s := &reliableScene{peer: newRawPeer(t, n, "192.0.2.7:5060", h, nil)}
 	s.req = rawRequest(sip.INVITE, "sip:bob@192.0.2.2:5060")
 	s.req.Set("Require", "100rel")
+	for i := 0; i+1 < len(headers); i += 2 {
+		s.req.Set(headers[i], headers[i+1])
+	}
 	if offer {
 		s.req.SetBody([]byte(testSDP), "application/sdp")
 	}

@@ -282,3 +282,40 @@ func (c *Call) drainReinvite(tx *transaction.ClientTx, req, ack *sip.Request, fl
 		}
 	}
 }
+
+// answerOffer asks OnReinvite for the answer to a re-INVITE or UPDATE
+// offer; else a call with media answers with its session (and makes an
+// offer for an offerless re-INVITE, answered in the ACK); else it mirrors
+// the offer's direction on our current SDP.
+func (u *UA) answerOffer(ctx context.Context, c *Call, m sip.Method, offer []byte) ([]byte, error) {
+	if u.cfg.OnReinvite != nil {
+		var answer []byte
+		var err error
+		if !u.guard("OnReinvite", func() { answer, err = u.cfg.OnReinvite(ctx, c, offer) }) {
+			return nil, &AnswerError{Code: sip.StatusServerInternalError}
+		}
+		return answer, err
+	}
+	if c.media != nil {
+		var local []byte
+		var err error
+		switch {
+		case len(offer) > 0:
+			local, err = c.media.answer(offer)
+		case m == sip.INVITE:
+			local, err = c.media.offer()
+		default:
+			return c.LocalSDP(), nil
+		}
+		if errors.Is(err, sdp.ErrOfferPending) {
+			// Glare: our re-INVITE is out (RFC 3261 §14.2).
+			return nil, &AnswerError{Code: sip.StatusRequestPending, Reason: ""}
+		}
+		return local, err
+	}
+	local := c.LocalSDP()
+	if len(offer) == 0 {
+		return local, nil
+	}
+	return sdp.SetDirection(local, sdp.DirectionOf(offer).Reverse()), nil
+}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dialtone/dialtone/dialog"
 	"github.com/dialtone/dialtone/sip"
 	"github.com/dialtone/dialtone/transaction"
 )
@@ -85,6 +86,13 @@ func (ic *IncomingCall) sendReliableLocked(res *sip.Response) (bool, error) {
 	r.rseq++
 	res.Set("Require", "100rel")
 	res.Set("RSeq", strconv.FormatUint(uint64(r.rseq), 10))
+	// The early dialog it makes may carry PRACKs and UPDATEs: the caller
+	// learns from Allow whether we take UPDATE (RFC 3311 §5.1).
+	u.advertise(res)
+	if ic.dlg == nil {
+		// The dialog our UPDATEs go in; a failure leaves Update without one.
+		ic.dlg, _ = dialog.NewUAS(ic.req, res)
+	}
 	r.pending, r.next, r.until = res, u.t1, time.Now().Add(64*u.t1)
 	r.acked = make(chan struct{})
 	u.respond(ic.w, res)

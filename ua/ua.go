@@ -455,6 +455,9 @@ func (u *UA) serveInline(ctx context.Context, w transaction.ResponseWriter, req 
 		if req.Method != sip.BYE && u.lookup(dialog.RequestID(req)) != nil {
 			return false
 		}
+		if req.Method == sip.UPDATE {
+			return false // maybe of an early dialog (updatein.go): answered as a call's
+		}
 	case req.Method == sip.INVITE:
 		if !u.cfg.InlineOnCall {
 			return false

@@ -16,6 +16,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/dialtone/dialtone/rtp"
 	"github.com/dialtone/dialtone/rtp/audio"
 	"github.com/dialtone/dialtone/rtp/g711"
 	"github.com/dialtone/dialtone/rtp/sdp"
@@ -104,10 +105,7 @@ func TestPrackOfferToSIPp(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
 	defer cancel()
 	// The port SIPp's answer to the PRACK names, read by the test.
-	moved, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.MustParseAddrPort(loopback+":0")))
-	require.NoError(t, err)
-	defer moved.Close()
-	movedPort := moved.LocalAddr().(*net.UDPAddr).Port
+	moved, movedPort := movedListener(t)
 
 	sc := filepath.Join(t.TempDir(), "uas_prack_reoffer.xml")
 	require.NoError(t, os.WriteFile(sc, fmt.Appendf(nil, sippPrackReofferScenario, movedPort, (3*time.Second).Milliseconds()), 0o644))
@@ -157,28 +155,7 @@ func TestPrackOfferToSIPp(t *testing.T) {
 	require.Equal(t, "PCMA", p.Codec.Name)
 
 	// Our tone goes to the new port while the call rings.
-	g, err := wav.NewToneGenerator(wav.ToneConfig{Frequency: mediaOurTone})
-	require.NoError(t, err)
-	frames := int(prackReofferListen / audio.FrameDuration)
-	played := make(chan error, 1)
-	go func() { played <- early.Media().Play(ctx, &limited{src: g, n: frames}) }()
-	var heard []int16
-	buf := make([]byte, 1500)
-	deadline := time.Now().Add(peerWait)
-	for len(heard) < frames*audio.FrameSamples/2 && time.Now().Before(deadline) {
-		require.NoError(t, moved.SetReadDeadline(deadline))
-		n, err := moved.Read(buf)
-		require.NoError(t, err, "RTP at the port of the PRACK's answer")
-		var pkt pionrtp.Packet
-		if pkt.Unmarshal(buf[:n]) != nil || pkt.PayloadType != audio.PayloadTypePCMA {
-			continue
-		}
-		heard = g711.DecodeALaw(heard, pkt.Payload)
-	}
-	require.NoError(t, <-played)
-	level := peak(heard, mediaOurTone)
-	t.Logf("at the moved port: %d samples, %d Hz at %.4f", len(heard), mediaOurTone, level)
-	require.Greater(t, level, mediaMinLevel, "our tone at the port of the PRACK's answer")
+	heardAtMoved(t, ctx, early.Media(), moved)
 
 	d := <-done
 	require.NoError(t, d.err)
@@ -198,4 +175,43 @@ func TestPrackOfferToSIPp(t *testing.T) {
 	require.Contains(t, string(d.c.RemoteSDP()), fmt.Sprintf("m=audio %d ", movedPort), "the 200 repeats it")
 	require.NoError(t, d.c.Hangup(ctx))
 	wait()
+}
+
+// movedListener is a UDP socket on loopback standing for the port a
+// peer's new answer names; it is closed when the test ends.
+func movedListener(t *testing.T) (*net.UDPConn, int) {
+	t.Helper()
+	moved, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.MustParseAddrPort(loopback+":0")))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = moved.Close() })
+	return moved, moved.LocalAddr().(*net.UDPAddr).Port
+}
+
+// heardAtMoved plays our tone on media for prackReofferListen and
+// requires it at moved: the RTP arrives there in PCMA and decodes to the
+// tone.
+func heardAtMoved(t *testing.T, ctx context.Context, media *rtp.Session, moved *net.UDPConn) {
+	t.Helper()
+	g, err := wav.NewToneGenerator(wav.ToneConfig{Frequency: mediaOurTone})
+	require.NoError(t, err)
+	frames := int(prackReofferListen / audio.FrameDuration)
+	played := make(chan error, 1)
+	go func() { played <- media.Play(ctx, &limited{src: g, n: frames}) }()
+	var heard []int16
+	buf := make([]byte, 1500)
+	deadline := time.Now().Add(peerWait)
+	for len(heard) < frames*audio.FrameSamples/2 && time.Now().Before(deadline) {
+		require.NoError(t, moved.SetReadDeadline(deadline))
+		n, err := moved.Read(buf)
+		require.NoError(t, err, "RTP at the port of the new answer")
+		var pkt pionrtp.Packet
+		if pkt.Unmarshal(buf[:n]) != nil || pkt.PayloadType != audio.PayloadTypePCMA {
+			continue
+		}
+		heard = g711.DecodeALaw(heard, pkt.Payload)
+	}
+	require.NoError(t, <-played)
+	level := peak(heard, mediaOurTone)
+	t.Logf("at the moved port: %d samples, %d Hz at %.4f", len(heard), mediaOurTone, level)
+	require.Greater(t, level, mediaMinLevel, "our tone at the port of the new answer")
 }
