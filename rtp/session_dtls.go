@@ -22,11 +22,19 @@ import (
 // a session without an RTCP socket) one association on the RTP socket keys
 // SRTP and SRTCP. Without it, RFC 5764 §4.1 has a second association on
 // the RTCP socket, with the same certificates, fingerprints and roles
-// (a=setup applies to both components): the two run at once, the RTP
-// one's exported keys key SRTP and the RTCP one's SRTCP
-// (srtp.ContextConfig.RTCP), and the session is keyed when both are done.
-// From PrepareDTLS on until keys are in place the session neither sends
-// nor plays plain RTP or RTCP.
+// (a=setup applies to both components), run at the same time: the RTP
+// one's exported keys key SRTP as soon as it ends, and the RTCP one's key
+// SRTCP when it ends (srtp.Context.SetRTCPKeys); RTCP is neither sent nor
+// taken until then. From PrepareDTLS on until keys are in place the
+// session neither sends nor plays plain RTP or RTCP.
+//
+// A failure of the RTCP association fails the whole, as one of the RTP
+// association does (baresip does the same; a wrong fingerprint is one on
+// either port): the media keys are dropped. Only a peer that never answers
+// on the RTCP port (it runs no second association though rtcp-mux was not
+// agreed, as a session bound for rtcp-mux only does) leaves the call with
+// SRTP and RTCP off, counted in DTLSStats.RTCPUnanswered (pjsip, too,
+// keeps the media of a call whose RTCP association did not end).
 
 // DTLS settings of a session.
 const (
@@ -42,20 +50,22 @@ const (
 
 // DTLSStats count a session's DTLS-SRTP associations.
 type DTLSStats struct {
-	// Handshakes counts associations that keyed SRTP: one per
+	// Handshakes counts associations that keyed SRTP or SRTCP: one per
 	// HandshakeDTLS with rtcp-mux, two without (RTP and RTCP ports).
 	// Failures counts associations that failed (not one stopped because
 	// the other failed), among them FingerprintMismatches, a peer
 	// certificate that did not match its a=fingerprint.
 	Handshakes, Failures, FingerprintMismatches uint64
 	// RTCPHandshakes and RTCPFailures are the part of Handshakes and
-	// Failures on the RTCP port.
-	RTCPHandshakes, RTCPFailures uint64
+	// Failures on the RTCP port; RTCPUnanswered counts RTCP associations
+	// the peer never answered (no datagram within the handshake's time),
+	// which leave the call with SRTP and without RTCP.
+	RTCPHandshakes, RTCPFailures, RTCPUnanswered uint64
 	// Received counts DTLS datagrams read on either socket; Dropped those
 	// no handshake took: none in progress, or past MaxDTLSQueue.
 	Received, Dropped uint64
 	// LastHandshake is how long the last successful HandshakeDTLS took
-	// (both associations without rtcp-mux).
+	// to key SRTP (the RTP port's association).
 	LastHandshake time.Duration
 }
 
@@ -71,8 +81,9 @@ const (
 
 // dtlsState is the session's DTLS side.
 type dtlsState struct {
-	links  [2]atomic.Pointer[dtlsLink] // per component, where its DTLS datagrams go; nil when none
-	wanted atomic.Bool                 // media waits for DTLS-SRTP keys
+	links       [2]atomic.Pointer[dtlsLink] // per component, where its DTLS datagrams go; nil when none
+	wanted      atomic.Bool                 // media waits for DTLS-SRTP keys
+	rtcpPending atomic.Bool                 // SRTP is keyed, SRTCP waits for the RTCP association
 
 	received, dropped atomic.Uint64
 
@@ -122,24 +133,29 @@ func (s *Session) takeLinkLocked(c int) *dtlsLink {
 // the RTP socket, as client or server after cfg.Client, and keys the
 // session's SRTP with the result. Without rtcp-mux (the session has an
 // RTCP socket and the peer did not take rtcp-mux) a second association
-// with the same cfg runs at once on the RTCP socket with the peer's RTCP
-// address, and its keys key SRTCP (RFC 5764 §4.1, §4.2); the session is
-// keyed only when both are done, and either failing fails the whole. It
-// blocks until then, ctx ends, DTLSHandshakeTimeout passes or the session
-// closes. A peer whose certificate does not match cfg.Remote, on either
-// port, gives an error wrapping srtp.ErrFingerprintMismatch; the session
-// then stays without keys and sends and plays no media. Calling it again
-// re-keys (a new association on a changed fingerprint or role).
+// with the same cfg runs at the same time on the RTCP socket with the
+// peer's RTCP address, and its keys key SRTCP (RFC 5764 §4.1, §4.2): SRTP
+// is keyed when the first ends, SRTCP when the second does, and no RTCP
+// goes out or is taken in between. It returns when both have ended, ctx
+// ends, DTLSHandshakeTimeout passes or the session closes.
+//
+// A peer whose certificate does not match cfg.Remote, on either port,
+// gives an error wrapping srtp.ErrFingerprintMismatch (the RTCP port's
+// errors say so); any failure leaves the session without keys, sending and
+// playing no media. The one exception is an RTCP association the peer
+// never answers: the call keeps SRTP without RTCP (DTLSStats.
+// RTCPUnanswered). Calling it again re-keys (a new association on a
+// changed fingerprint or role).
 func (s *Session) HandshakeDTLS(ctx context.Context, cfg srtp.DTLSConfig) error {
 	if err := s.PrepareDTLS(); err != nil {
 		return err
 	}
 	s.mu.Lock()
-	links := []*dtlsLink{s.takeLinkLocked(dtlsRTP)}
-	peers := []netip.AddrPort{s.rtpDest, s.rtcpDest}
+	rtpLink, rtcpLink := s.takeLinkLocked(dtlsRTP), (*dtlsLink)(nil)
 	if !s.rtcpOnRTP && !s.remoteMux {
-		links = append(links, s.takeLinkLocked(dtlsRTCP))
+		rtcpLink = s.takeLinkLocked(dtlsRTCP)
 	}
+	rtpPeer, rtcpPeer := s.rtpDest, s.rtcpDest
 	s.mu.Unlock()
 
 	ctx, cancel := context.WithTimeout(ctx, DTLSHandshakeTimeout)
@@ -157,100 +173,160 @@ func (s *Session) HandshakeDTLS(ctx context.Context, cfg srtp.DTLSConfig) error 
 		cfg.Logger = s.log
 	}
 	start := time.Now()
-	res := make([]*srtp.DTLSResult, len(links))
-	errs := make([]error, len(links))
-	var firstFail atomic.Int32 // the first association to fail; the other is stopped
-	firstFail.Store(-1)
-	run := func(c int) {
-		res[c], errs[c] = srtp.Handshake(ctx, links[c], net.UDPAddrFromAddrPort(peers[c]), cfg)
-		if errs[c] != nil && firstFail.CompareAndSwap(-1, int32(c)) {
-			cancel()
-		}
+	var rtcpRes *srtp.DTLSResult
+	var rtcpErr error
+	rtcpDone := make(chan struct{})
+	if rtcpLink != nil {
+		go func() { // owned here: every return below waits for rtcpDone
+			defer close(rtcpDone)
+			rtcpRes, rtcpErr = srtp.Handshake(ctx, rtcpLink, net.UDPAddrFromAddrPort(rtcpPeer), cfg)
+			if rtcpErr != nil && !unanswered(rtcpErr, rtcpLink) {
+				cancel() // the RTP association is stopped: the whole fails
+			}
+		}()
+	} else {
+		close(rtcpDone)
 	}
-	var wg sync.WaitGroup
-	for c := 1; c < len(links); c++ {
-		wg.Go(func() { run(c) }) // owned here: waited for below
+	res, err := srtp.Handshake(ctx, rtpLink, net.UDPAddrFromAddrPort(rtpPeer), cfg)
+	if err != nil {
+		cancel()
+		<-rtcpDone
+		return s.dtlsFailed(err, rtcpErr, rtcpRes, rtpLink, rtcpLink)
 	}
-	run(dtlsRTP)
-	wg.Wait()
 	took := time.Since(start)
-
-	if err := s.dtlsFailed(links, res, errs, int(firstFail.Load())); err != nil {
-		return err
-	}
-	keys := res[dtlsRTP].Keys
-	if len(res) > 1 {
-		keys.RTCP = &srtp.KeyPair{Local: res[dtlsRTCP].Keys.Local, Remote: res[dtlsRTCP].Keys.Remote}
-	}
-	if err := s.SetSRTP(&keys); err != nil {
-		for _, r := range res {
-			_ = r.Conn.Close()
+	// No RTCP under the RTP keys while the RTCP association runs.
+	s.dtls.rtcpPending.Store(rtcpLink != nil)
+	if err := s.SetSRTP(&res.Keys); err != nil {
+		_ = res.Conn.Close()
+		cancel()
+		<-rtcpDone
+		if rtcpRes != nil {
+			_ = rtcpRes.Conn.Close()
 		}
 		return err
 	}
-	s.dtls.mu.Lock()
-	old := s.dtls.conns
-	s.dtls.conns = [2]*piondtls.Conn{}
-	for c, r := range res {
-		s.dtls.conns[c] = r.Conn
-	}
-	s.dtls.stats.Handshakes += uint64(len(res))
-	s.dtls.stats.RTCPHandshakes += uint64(len(res) - 1)
-	s.dtls.stats.LastHandshake = took
-	s.dtls.mu.Unlock()
-	for _, c := range old {
-		if c != nil {
-			_ = c.Close()
+	s.keyedDTLS(dtlsRTP, res.Conn, took)
+	s.debug("dtls-srtp keyed", "suite", res.Keys.Local.Suite.String(), "client", cfg.Client, "took", took) // never the keys
+	<-rtcpDone
+	if rtcpLink != nil {
+		if err := s.rtcpAssociationEnded(ctx, rtcpRes, rtcpErr, rtcpLink); err != nil {
+			return err
 		}
 	}
-	s.debug("dtls-srtp keyed", "suite", keys.Local.Suite.String(), "client", cfg.Client,
-		"rtcp_association", len(res) > 1, "took", took) // never the keys
 	if s.closedNow() {
 		s.closeDTLS()
 	}
 	return nil
 }
 
-// dtlsFailed counts the associations of a HandshakeDTLS that failed
-// (not one stopped because another, the first to fail, had) and, if any
-// did, closes them all and returns the error: a fingerprint mismatch
-// before any other, the RTCP port named.
-func (s *Session) dtlsFailed(links []*dtlsLink, res []*srtp.DTLSResult, errs []error, firstFail int) error {
-	if firstFail < 0 {
-		return nil
-	}
-	var first error
+// unanswered reports an RTCP association that timed out without a word
+// from the peer.
+func unanswered(err error, l *dtlsLink) bool {
+	return errors.Is(err, context.DeadlineExceeded) && l.got.Load() == 0
+}
+
+// keyedDTLS records component c's association, which keyed the session.
+func (s *Session) keyedDTLS(c int, conn *piondtls.Conn, took time.Duration) {
 	s.dtls.mu.Lock()
-	for c, err := range errs {
-		if err == nil {
-			_ = res[c].Conn.Close()
-			continue
-		}
-		if c == dtlsRTCP {
-			err = fmt.Errorf("RTCP port: %w", err)
-		}
-		mismatch := errors.Is(err, srtp.ErrFingerprintMismatch)
-		if first == nil || (mismatch && !errors.Is(first, srtp.ErrFingerprintMismatch)) {
-			first = err
-		}
-		if c != firstFail && errors.Is(err, context.Canceled) {
-			continue // stopped: the other association failed
-		}
-		s.dtls.stats.Failures++
-		if c == dtlsRTCP {
-			s.dtls.stats.RTCPFailures++
-		}
-		if mismatch {
-			s.dtls.stats.FingerprintMismatches++
+	old := s.dtls.conns[c]
+	s.dtls.conns[c] = conn
+	s.dtls.stats.Handshakes++
+	if c == dtlsRTCP {
+		s.dtls.stats.RTCPHandshakes++
+	} else {
+		s.dtls.stats.LastHandshake = took
+		if !s.dtls.rtcpPending.Load() && s.dtls.conns[dtlsRTCP] != nil {
+			// A re-key with rtcp-mux: an earlier RTCP association ends.
+			_ = s.dtls.conns[dtlsRTCP].Close()
+			s.dtls.conns[dtlsRTCP] = nil
 		}
 	}
 	s.dtls.mu.Unlock()
-	for c, l := range links {
-		_ = l.Close()
-		s.dtls.links[c].CompareAndSwap(l, nil)
+	if old != nil {
+		_ = old.Close()
 	}
-	s.debug("dtls failed", "err", first.Error())
-	return fmt.Errorf("rtp: %w", first)
+}
+
+// rtcpAssociationEnded keys SRTCP with the RTCP association's result, or
+// handles its failure: unanswered, RTCP stays off; canceled from outside
+// (a re-key, Close), an error; any other failure drops the media keys.
+func (s *Session) rtcpAssociationEnded(ctx context.Context, res *srtp.DTLSResult, err error, l *dtlsLink) error {
+	if err == nil {
+		c := s.sec.Load()
+		if c == nil {
+			_ = res.Conn.Close()
+			return fmt.Errorf("rtp: SRTP turned off during the RTCP port's DTLS handshake")
+		}
+		if kerr := c.SetRTCPKeys(srtp.KeyPair{Local: res.Keys.Local, Remote: res.Keys.Remote}); kerr != nil {
+			_ = res.Conn.Close()
+			return fmt.Errorf("rtp: RTCP port: %w", kerr)
+		}
+		s.dtls.rtcpPending.Store(false)
+		s.keyedDTLS(dtlsRTCP, res.Conn, 0)
+		s.debug("dtls-srtcp keyed", "suite", res.Keys.Local.Suite.String()) // never the keys
+		return nil
+	}
+	_ = l.Close()
+	s.dtls.links[dtlsRTCP].CompareAndSwap(l, nil)
+	if unanswered(err, l) {
+		s.dtls.mu.Lock()
+		s.dtls.stats.RTCPUnanswered++
+		s.dtls.mu.Unlock()
+		s.debug("dtls: no association on the RTCP port; RTCP off")
+		return nil
+	}
+	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+		return fmt.Errorf("rtp: RTCP port: %w", err) // re-key or Close: the next handshake keys
+	}
+	s.countDTLSFailure(dtlsRTCP, err)
+	// The whole fails: no media without its keys.
+	s.dtls.rtcpPending.Store(false)
+	s.closeDTLSConns()
+	_ = s.SetSRTP(nil)
+	s.debug("dtls failed on the RTCP port", "err", err.Error())
+	return fmt.Errorf("rtp: RTCP port: %w", err)
+}
+
+// dtlsFailed handles a failed RTP association: the RTCP one, stopped or
+// failed too, is counted when it failed on its own, both are closed, and
+// the error is the RTP one's, or the RTCP one's when that was a
+// fingerprint mismatch and the RTP one was only stopped.
+func (s *Session) dtlsFailed(rtpErr, rtcpErr error, rtcpRes *srtp.DTLSResult, links ...*dtlsLink) error {
+	if rtcpRes != nil {
+		_ = rtcpRes.Conn.Close()
+	}
+	err := rtpErr
+	rtcpOwn := rtcpErr != nil && !errors.Is(rtcpErr, context.Canceled) && !unanswered(rtcpErr, links[dtlsRTCP])
+	if rtcpOwn {
+		s.countDTLSFailure(dtlsRTCP, rtcpErr)
+		if errors.Is(rtpErr, context.Canceled) {
+			err = fmt.Errorf("RTCP port: %w", rtcpErr)
+		}
+	}
+	if !rtcpOwn || !errors.Is(rtpErr, context.Canceled) {
+		s.countDTLSFailure(dtlsRTP, rtpErr)
+	}
+	for c, l := range links {
+		if l != nil {
+			_ = l.Close()
+			s.dtls.links[c].CompareAndSwap(l, nil)
+		}
+	}
+	s.debug("dtls failed", "err", err.Error())
+	return fmt.Errorf("rtp: %w", err)
+}
+
+// countDTLSFailure counts a failed association of component c.
+func (s *Session) countDTLSFailure(c int, err error) {
+	s.dtls.mu.Lock()
+	defer s.dtls.mu.Unlock()
+	s.dtls.stats.Failures++
+	if c == dtlsRTCP {
+		s.dtls.stats.RTCPFailures++
+	}
+	if errors.Is(err, srtp.ErrFingerprintMismatch) {
+		s.dtls.stats.FingerprintMismatches++
+	}
 }
 
 // DTLSStats returns the session's DTLS counters.
@@ -271,6 +347,16 @@ func (s *Session) closedNow() bool {
 
 // closeDTLS ends the DTLS associations and the links (Close).
 func (s *Session) closeDTLS() {
+	s.closeDTLSConns()
+	for c := range s.dtls.links {
+		if l := s.dtls.links[c].Swap(nil); l != nil {
+			_ = l.Close()
+		}
+	}
+}
+
+// closeDTLSConns ends the DTLS associations (with a close_notify each).
+func (s *Session) closeDTLSConns() {
 	s.dtls.mu.Lock()
 	conns := s.dtls.conns
 	s.dtls.conns = [2]*piondtls.Conn{}
@@ -278,11 +364,6 @@ func (s *Session) closeDTLS() {
 	for _, c := range conns {
 		if c != nil {
 			_ = c.Close()
-		}
-	}
-	for c := range s.dtls.links {
-		if l := s.dtls.links[c].Swap(nil); l != nil {
-			_ = l.Close()
 		}
 	}
 }
@@ -305,11 +386,12 @@ func (s *Session) handleDTLS(b []byte, from netip.AddrPort, rtcpSock bool) {
 // waitingForKeys reports whether media must wait for DTLS-SRTP keys.
 func (s *Session) waitingForKeys() bool { return s.dtls.wanted.Load() }
 
-// EndDTLS ends DTLS-SRTP on the session: the association closes (with a
+// EndDTLS ends DTLS-SRTP on the session: the associations close (with a
 // close_notify), media stops waiting for keys, and SRTP goes off
 // (SetSRTP(nil)); a re-INVITE to plain RTP does this.
 func (s *Session) EndDTLS() error {
 	s.closeDTLS()
 	s.dtls.wanted.Store(false)
+	s.dtls.rtcpPending.Store(false)
 	return s.SetSRTP(nil)
 }

@@ -25,7 +25,8 @@ type dtlsLink struct {
 	in        chan dtlsDatagram
 	done      chan struct{}
 	closeOnce sync.Once
-	used      atomic.Bool // a handshake took it
+	used      atomic.Bool   // a handshake took it
+	got       atomic.Uint64 // datagrams queued: the peer answered
 
 	mu            sync.Mutex
 	readDeadline  time.Time
@@ -45,6 +46,7 @@ func (l *dtlsLink) push(b []byte, from netip.AddrPort) bool {
 	}
 	select {
 	case l.in <- dtlsDatagram{b: append([]byte(nil), b...), from: from}:
+		l.got.Add(1)
 		return true
 	default:
 		return false

@@ -2,8 +2,8 @@ package rtp_test
 
 import (
 	"context"
-	"fmt"
 	"crypto/tls"
+	"fmt"
 	"net"
 	"net/netip"
 	"sync"
@@ -179,8 +179,9 @@ func TestSessionDTLSWrongFingerprint(t *testing.T) {
 // Without rtcp-mux the RTCP port's association checks the fingerprint
 // too: a peer whose RTP association presents the announced certificate and
 // whose RTCP one another fails the handshake as a wrong fingerprint on the
-// RTP port does (ErrFingerprintMismatch, counted on the RTCP port), and
-// the session stays without keys, sending nothing, RTCP included.
+// RTP port does (ErrFingerprintMismatch, counted on the RTCP port); the
+// session drops the keys the RTP association may have set meanwhile and
+// sends nothing after, and no RTCP at all.
 func TestSessionDTLSRTCPWrongFingerprint(t *testing.T) {
 	ctx := testCtx(t)
 	wire := &packetLog{}
@@ -206,6 +207,7 @@ func TestSessionDTLSRTCPWrongFingerprint(t *testing.T) {
 			res, err := srtp.Handshake(peerCtx, conn, net.UDPAddrFromAddrPort(netip.AddrPortFrom(loopback, to.Port())),
 				srtp.DTLSConfig{Certificate: cert, Remote: pa.fp})
 			if err == nil {
+				<-peerCtx.Done() // the association stands until the test is done with it
 				_ = res.Conn.Close()
 			}
 		})
@@ -223,14 +225,63 @@ func TestSessionDTLSRTCPWrongFingerprint(t *testing.T) {
 	require.Equal(t, uint64(1), st.RTCPFailures)
 	require.Equal(t, uint64(1), st.Failures, "the RTP association, stopped, is not a failure of its own")
 	require.Equal(t, uint64(1), st.FingerprintMismatches)
-	require.Zero(t, st.Handshakes, "neither association keyed anything")
-	require.False(t, a.SRTPEnabled())
+	require.LessOrEqual(t, st.Handshakes, uint64(1), "the RTP association may have ended first")
+	require.Zero(t, st.RTCPHandshakes)
+	require.False(t, a.SRTPEnabled(), "its keys are dropped")
 
+	before := len(wire.snapshot())
 	stop := playTone(t, ctx, a)
 	elapse(ctx, t, a, 20)
 	stop()
+	for i, p := range wire.snapshot() {
+		if !p.Sent {
+			continue
+		}
+		require.Less(t, i, before, "nothing went out after the failure: %d octets, RTCP %v", len(p.Data), p.RTCP)
+		require.False(t, p.RTCP, "no RTCP without its association")
+		require.Equal(t, 10, len(p.Data)-12-160, "RTP sent while the RTP keys stood was SRTP")
+	}
+}
+
+// A peer that runs no association on the RTCP port though rtcp-mux was
+// not agreed (here a session bound for rtcp-mux only, which has no RTCP
+// socket) leaves the call with SRTP and without RTCP: the tone crosses
+// both ways, the unanswered association is counted, and no RTCP goes out
+// under the RTP association's keys.
+func TestSessionDTLSRTCPUnanswered(t *testing.T) {
+	ctx := testCtx(t)
+	ports := testPorts(t)
+	wire := &packetLog{}
+	a := newTestSession(t, rtp.SessionConfig{Ports: ports, Tracer: wire, RTCPInterval: 100e6})
+	b := newTestSession(t, rtp.SessionConfig{Ports: ports, RTCPMux: true, RTCPInterval: 100e6})
+	require.Equal(t, b.LocalAddr(), b.LocalRTCPAddr(), "b has no RTCP socket")
+	connect(t, a, b, false)
+	pa, pb := newDTLSPeer(t), newDTLSPeer(t)
+	require.NoError(t, a.PrepareDTLS())
+	require.NoError(t, b.PrepareDTLS())
+	hctx, cancel := context.WithTimeout(ctx, 2*time.Second) // how long a waits for the RTCP association
+	defer cancel()
+	errA, errB := handshakeBoth(hctx, a, b,
+		srtp.DTLSConfig{Certificate: pa.cert, Remote: pb.fp, Client: true},
+		srtp.DTLSConfig{Certificate: pb.cert, Remote: pa.fp})
+	require.NoError(t, errA)
+	require.NoError(t, errB)
+	st := a.Stats().DTLS
+	require.Equal(t, uint64(1), st.RTCPUnanswered)
+	require.Equal(t, uint64(1), st.Handshakes)
+	require.Zero(t, st.Failures)
+	require.True(t, a.SRTPEnabled())
+
+	stopA := playTone(t, ctx, a)
+	stopB := playTone(t, ctx, b)
+	require.GreaterOrEqual(t, heardTone(t, ctx, b, 150, 25), 25, "a to b through DTLS-SRTP")
+	require.GreaterOrEqual(t, heardTone(t, ctx, a, 150, 25), 25, "b to a through DTLS-SRTP")
+	stopA()
+	stopB()
+	require.Positive(t, b.Stats().RTCP.Sent, "b reported")
+	require.Zero(t, a.Stats().RTCP.Received, "a took no RTCP under the RTP keys")
 	for _, p := range wire.snapshot() {
-		require.False(t, p.Sent, "nothing plain went out: %d octets, RTCP %v", len(p.Data), p.RTCP)
+		require.False(t, p.Sent && p.RTCP, "a sent no RTCP")
 	}
 }
 

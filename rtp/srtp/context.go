@@ -86,7 +86,9 @@ func (c *counters) snapshot() Counters {
 // safe for concurrent use: the sending side and the receiving side each
 // have a lock, so a sender and a receiver do not wait for each other.
 type Context struct {
-	keys ContextConfig
+	keysMu sync.Mutex // guards keys.RTCP (SetRTCPKeys)
+	keys   ContextConfig
+	window uint // the replay window
 
 	txMu     sync.Mutex
 	enc      *pionsrtp.Context
@@ -131,18 +133,47 @@ func NewContext(cfg ContextConfig) (*Context, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Context{keys: cfg, enc: enc, dec: dec, encRTCP: enc, decRTCP: dec}
+	c := &Context{keys: cfg, window: uint(w), enc: enc, dec: dec, encRTCP: enc, decRTCP: dec}
+	c.keys.RTCP = nil
 	if cfg.RTCP != nil {
-		// pion derives SRTP and SRTCP session keys from one master key;
-		// SRTCP keyed apart takes contexts of its own, used for RTCP only.
-		if c.encRTCP, err = newPionContext(cfg.RTCP.Local); err != nil {
-			return nil, err
-		}
-		if c.decRTCP, err = newPionContext(cfg.RTCP.Remote, pionsrtp.SRTCPReplayProtection(uint(w))); err != nil {
+		if err := c.SetRTCPKeys(*cfg.RTCP); err != nil {
 			return nil, err
 		}
 	}
 	return c, nil
+}
+
+// SetRTCPKeys keys SRTCP apart from SRTP from the next RTCP packet on, as
+// ContextConfig.RTCP does, keeping the SRTP state (rollover counter,
+// replay window): the RTCP port's DTLS association may end after the RTP
+// port's has keyed the media. Invalid keys give an error wrapping
+// ErrContextConfig, and nothing changes.
+func (c *Context) SetRTCPKeys(k KeyPair) error {
+	for _, key := range []Keys{k.Local, k.Remote} {
+		if err := key.check(); err != nil {
+			return fmt.Errorf("%w: %w", ErrContextConfig, err)
+		}
+	}
+	// pion derives SRTP and SRTCP session keys from one master key; SRTCP
+	// keyed apart takes contexts of its own, used for RTCP only.
+	enc, err := newPionContext(k.Local)
+	if err != nil {
+		return err
+	}
+	dec, err := newPionContext(k.Remote, pionsrtp.SRTCPReplayProtection(c.window))
+	if err != nil {
+		return err
+	}
+	c.txMu.Lock()
+	c.encRTCP = enc
+	c.txMu.Unlock()
+	c.rxMu.Lock()
+	c.decRTCP = dec
+	c.rxMu.Unlock()
+	c.keysMu.Lock()
+	c.keys.RTCP = &KeyPair{Local: k.Local, Remote: k.Remote}
+	c.keysMu.Unlock()
+	return nil
 }
 
 func newPionContext(k Keys, opts ...pionsrtp.ContextOption) (*pionsrtp.Context, error) {
@@ -217,10 +248,13 @@ func (c *Context) Suite() Suite { return c.keys.Local.Suite }
 // re-offer that repeats them keeps the Context (and its rollover and replay
 // state) rather than starting a new one.
 func (c *Context) SameKeys(cfg ContextConfig) bool {
-	if (c.keys.RTCP == nil) != (cfg.RTCP == nil) {
+	c.keysMu.Lock()
+	rtcp := c.keys.RTCP
+	c.keysMu.Unlock()
+	if (rtcp == nil) != (cfg.RTCP == nil) {
 		return false
 	}
-	if cfg.RTCP != nil && !(sameKeys(c.keys.RTCP.Local, cfg.RTCP.Local) && sameKeys(c.keys.RTCP.Remote, cfg.RTCP.Remote)) {
+	if rtcp != nil && !(sameKeys(rtcp.Local, cfg.RTCP.Local) && sameKeys(rtcp.Remote, cfg.RTCP.Remote)) {
 		return false
 	}
 	return sameKeys(c.keys.Local, cfg.Local) && sameKeys(c.keys.Remote, cfg.Remote)

@@ -338,4 +338,28 @@ func TestContextRTCPKeys(t *testing.T) {
 	bad.RTCP = &srtp.KeyPair{Local: ra, Remote: srtp.Keys{Suite: srtp.AEAD_AES_128_GCM, Key: []byte{1}}}
 	_, err = srtp.NewContext(bad)
 	require.ErrorIs(t, err, srtp.ErrContextConfig)
+	require.ErrorIs(t, a.SetRTCPKeys(*bad.RTCP), srtp.ErrContextConfig)
+
+	// Keyed later (the RTCP association ends after the RTP one): the RTP
+	// stream goes on in the same state, SRTCP changes keys.
+	late, err := srtp.NewContext(srtp.ContextConfig{Local: ka, Remote: kb})
+	require.NoError(t, err)
+	sec, err = late.ProtectRTP(nil, rtpPacket(t, 2, pkt[12:]))
+	require.NoError(t, err)
+	_, err = b.UnprotectRTP(nil, sec)
+	require.NoError(t, err)
+	require.NoError(t, late.SetRTCPKeys(srtp.KeyPair{Local: ra, Remote: rb}))
+	require.True(t, late.SameKeys(cfgA))
+	sec, err = late.ProtectRTP(nil, rtpPacket(t, 3, pkt[12:]))
+	require.NoError(t, err)
+	_, err = b.UnprotectRTP(nil, sec)
+	require.NoError(t, err, "RTP goes on")
+	srtcp, err = late.ProtectRTCP(nil, rtcp)
+	require.NoError(t, err)
+	_, err = rtpOnly.UnprotectRTCP(nil, srtcp)
+	require.ErrorIs(t, err, srtp.ErrAuth, "not the RTP keys any more")
+	fresh, err := srtp.NewContext(srtp.ContextConfig{Local: kb, Remote: ka, RTCP: &srtp.KeyPair{Local: rb, Remote: ra}})
+	require.NoError(t, err)
+	_, err = fresh.UnprotectRTCP(nil, srtcp)
+	require.NoError(t, err, "SRTCP with the RTCP keys")
 }
