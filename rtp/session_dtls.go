@@ -52,12 +52,13 @@ const (
 type DTLSStats struct {
 	// Handshakes counts associations that keyed SRTP or SRTCP: one per
 	// HandshakeDTLS with rtcp-mux, two without (RTP and RTCP ports).
-	// Failures counts associations that failed (not one stopped because
-	// the other failed), among them FingerprintMismatches, a peer
-	// certificate that did not match its a=fingerprint.
+	// Failures counts HandshakeDTLS calls that failed, one each whichever
+	// port failed (the RTP port when both did), among them
+	// FingerprintMismatches, a peer certificate that did not match its
+	// a=fingerprint.
 	Handshakes, Failures, FingerprintMismatches uint64
-	// RTCPHandshakes and RTCPFailures are the part of Handshakes and
-	// Failures on the RTCP port; RTCPUnanswered counts RTCP associations
+	// RTCPHandshakes is the part of Handshakes on the RTCP port, and
+	// RTCPFailures the part of Failures; RTCPUnanswered counts RTCP associations
 	// the peer never answered (no datagram within the handshake's time),
 	// which leave the call with SRTP and without RTCP.
 	RTCPHandshakes, RTCPFailures, RTCPUnanswered uint64
@@ -287,25 +288,19 @@ func (s *Session) rtcpAssociationEnded(ctx context.Context, res *srtp.DTLSResult
 	return fmt.Errorf("rtp: RTCP port: %w", err)
 }
 
-// dtlsFailed handles a failed RTP association: the RTCP one, stopped or
-// failed too, is counted when it failed on its own, both are closed, and
-// the error is the RTP one's, or the RTCP one's when that was a
-// fingerprint mismatch and the RTP one was only stopped.
+// dtlsFailed handles a failed RTP association: both are closed, and one
+// failure is counted and returned: the RTCP association's when it failed
+// and stopped the RTP one, the RTP one's otherwise.
 func (s *Session) dtlsFailed(rtpErr, rtcpErr error, rtcpRes *srtp.DTLSResult, links ...*dtlsLink) error {
 	if rtcpRes != nil {
 		_ = rtcpRes.Conn.Close()
 	}
-	err := rtpErr
-	rtcpOwn := rtcpErr != nil && !errors.Is(rtcpErr, context.Canceled) && !unanswered(rtcpErr, links[dtlsRTCP])
-	if rtcpOwn {
-		s.countDTLSFailure(dtlsRTCP, rtcpErr)
-		if errors.Is(rtpErr, context.Canceled) {
-			err = fmt.Errorf("RTCP port: %w", rtcpErr)
-		}
+	err, port := rtpErr, dtlsRTP
+	if rtcpErr != nil && errors.Is(rtpErr, context.Canceled) &&
+		!errors.Is(rtcpErr, context.Canceled) && !unanswered(rtcpErr, links[dtlsRTCP]) {
+		err, port = fmt.Errorf("RTCP port: %w", rtcpErr), dtlsRTCP
 	}
-	if !rtcpOwn || !errors.Is(rtpErr, context.Canceled) {
-		s.countDTLSFailure(dtlsRTP, rtpErr)
-	}
+	s.countDTLSFailure(port, err)
 	for c, l := range links {
 		if l != nil {
 			_ = l.Close()
