@@ -206,11 +206,12 @@ func (s *Session) HandshakeDTLS(ctx context.Context, cfg srtp.DTLSConfig) error 
 		}
 		return err
 	}
+	keyed := s.sec.Load()
 	s.keyedDTLS(dtlsRTP, res.Conn, took)
 	s.debug("dtls-srtp keyed", "suite", res.Keys.Local.Suite.String(), "client", cfg.Client, "took", took) // never the keys
 	<-rtcpDone
 	if rtcpLink != nil {
-		if err := s.rtcpAssociationEnded(ctx, rtcpRes, rtcpErr, rtcpLink); err != nil {
+		if err := s.rtcpAssociationEnded(ctx, keyed, rtcpRes, rtcpErr, rtcpLink); err != nil {
 			return err
 		}
 	}
@@ -248,15 +249,16 @@ func (s *Session) keyedDTLS(c int, conn *piondtls.Conn, took time.Duration) {
 	}
 }
 
-// rtcpAssociationEnded keys SRTCP with the RTCP association's result, or
-// handles its failure: unanswered, RTCP stays off; canceled from outside
-// (a re-key, Close), an error; any other failure drops the media keys.
-func (s *Session) rtcpAssociationEnded(ctx context.Context, res *srtp.DTLSResult, err error, l *dtlsLink) error {
+// rtcpAssociationEnded keys SRTCP of keyed, the context the RTP
+// association keyed, with the RTCP association's result, or handles its
+// failure: unanswered, RTCP stays off; canceled from outside (a re-key,
+// Close), an error; any other failure drops the media keys.
+func (s *Session) rtcpAssociationEnded(ctx context.Context, keyed *srtp.Context, res *srtp.DTLSResult, err error, l *dtlsLink) error {
 	if err == nil {
 		c := s.sec.Load()
-		if c == nil {
+		if c != keyed || ctx.Err() != nil {
 			_ = res.Conn.Close()
-			return fmt.Errorf("rtp: SRTP turned off during the RTCP port's DTLS handshake")
+			return fmt.Errorf("rtp: SRTP re-keyed or turned off during the RTCP port's DTLS handshake")
 		}
 		if kerr := c.SetRTCPKeys(srtp.KeyPair{Local: res.Keys.Local, Remote: res.Keys.Remote}); kerr != nil {
 			_ = res.Conn.Close()

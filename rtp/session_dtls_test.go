@@ -285,6 +285,47 @@ func TestSessionDTLSRTCPUnanswered(t *testing.T) {
 	}
 }
 
+// A second HandshakeDTLS without rtcp-mux (new certificates, roles
+// swapped: a re-INVITE that changes them) makes two new associations and
+// re-keys SRTP and SRTCP, counted; the tone crosses and reports go on
+// opening both ways after it.
+func TestSessionDTLSRTCPRekey(t *testing.T) {
+	ctx := testCtx(t)
+	ports := testPorts(t)
+	cfg := rtp.SessionConfig{Ports: ports, RTCPInterval: 100e6}
+	a, b := newTestSession(t, cfg), newTestSession(t, cfg)
+	connect(t, a, b, false)
+	pa, pb := newDTLSPeer(t), newDTLSPeer(t)
+	errA, errB := handshakeBoth(ctx, a, b,
+		srtp.DTLSConfig{Certificate: pa.cert, Remote: pb.fp, Client: true},
+		srtp.DTLSConfig{Certificate: pb.cert, Remote: pa.fp})
+	require.NoError(t, errA)
+	require.NoError(t, errB)
+	waitFor(ctx, t, a, "SRTCP before the re-key", func() bool { return a.Stats().SRTP.RTCP.Unprotected > 0 })
+
+	qa, qb := newDTLSPeer(t), newDTLSPeer(t)
+	errB, errA = handshakeBoth(ctx, b, a,
+		srtp.DTLSConfig{Certificate: qb.cert, Remote: qa.fp, Client: true},
+		srtp.DTLSConfig{Certificate: qa.cert, Remote: qb.fp})
+	require.NoError(t, errA)
+	require.NoError(t, errB)
+	for _, s := range []*rtp.Session{a, b} {
+		st := s.Stats().DTLS
+		require.Equal(t, uint64(4), st.Handshakes)
+		require.Equal(t, uint64(2), st.RTCPHandshakes)
+		require.Zero(t, st.Failures)
+	}
+	before := [2]uint64{a.Stats().SRTP.RTCP.Unprotected, b.Stats().SRTP.RTCP.Unprotected}
+	stopA := playTone(t, ctx, a)
+	stopB := playTone(t, ctx, b)
+	require.GreaterOrEqual(t, heardTone(t, ctx, b, 150, 25), 25, "a to b after the re-key")
+	require.GreaterOrEqual(t, heardTone(t, ctx, a, 150, 25), 25, "b to a after the re-key")
+	waitFor(ctx, t, a, "SRTCP under the new keys", func() bool { return a.Stats().SRTP.RTCP.Unprotected >= before[0]+2 })
+	waitFor(ctx, t, b, "SRTCP under the new keys", func() bool { return b.Stats().SRTP.RTCP.Unprotected >= before[1]+2 })
+	stopA()
+	stopB()
+}
+
 // DTLS records are never taken for RTP or RTCP: with no handshake under
 // way, on either socket, they are dropped and counted as DTLS.
 func TestSessionDTLSDemux(t *testing.T) {
