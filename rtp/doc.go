@@ -16,7 +16,8 @@
 //   - rtp/srtp: SRTP keyed by SDES (a=crypto) or DTLS-SRTP over
 //     pion/srtp and pion/dtls, the off/optional/mandatory/dtls policy;
 //     Session.SetSRTP turns it on, Session.HandshakeDTLS keys it by a
-//     DTLS handshake on the RTP socket.
+//     DTLS handshake on the RTP socket (and one on the RTCP socket without
+//     rtcp-mux).
 //
 // What is here is the media session and its pacing:
 //

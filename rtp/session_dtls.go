@@ -15,13 +15,26 @@ import (
 	"github.com/dialtone/dialtone/rtp/srtp"
 )
 
-// DTLS-SRTP on the session's RTP socket (RFC 5763, RFC 5764): DTLS records
+// DTLS-SRTP on the session's sockets (RFC 5763, RFC 5764): DTLS records
 // (first byte 20-63, RFC 7983 §7) are told apart from RTP, RTCP and STUN
 // as they are read and queued to a packet-connection adapter, dtlsLink,
-// over which pion/dtls runs the handshake with the peer; its datagrams go
-// out of the RTP socket to the peer's current RTP address. The exported
-// keys key the session's SRTP (SetSRTP). From PrepareDTLS on until keys
-// are in place the session neither sends nor plays plain RTP.
+// over which pion/dtls runs the handshake with the peer. With rtcp-mux (or
+// a session without an RTCP socket) one association on the RTP socket keys
+// SRTP and SRTCP. Without it, RFC 5764 §4.1 has a second association on
+// the RTCP socket, with the same certificates, fingerprints and roles
+// (a=setup applies to both components), run at the same time: the RTP
+// one's exported keys key SRTP as soon as it ends, and the RTCP one's key
+// SRTCP when it ends (srtp.Context.SetRTCPKeys); RTCP is neither sent nor
+// taken until then. From PrepareDTLS on until keys are in place the
+// session neither sends nor plays plain RTP or RTCP.
+//
+// A failure of the RTCP association fails the whole, as one of the RTP
+// association does (baresip does the same; a wrong fingerprint is one on
+// either port): the media keys are dropped. Only a peer that never answers
+// on the RTCP port (it runs no second association though rtcp-mux was not
+// agreed, as a session bound for rtcp-mux only does) leaves the call with
+// SRTP and RTCP off, counted in DTLSStats.RTCPUnanswered (pjsip, too,
+// keeps the media of a call whose RTCP association did not end).
 
 // DTLS settings of a session.
 const (
@@ -30,22 +43,30 @@ const (
 	// flights meanwhile (RFC 6347 §4.2.4).
 	DTLSHandshakeTimeout = 10 * time.Second
 	// MaxDTLSQueue bounds the DTLS datagrams read but not yet taken by
-	// the handshake; more are dropped (and counted), as a network would.
+	// the handshake, per socket; more are dropped (and counted), as a
+	// network would.
 	MaxDTLSQueue = 64
 )
 
-// DTLSStats count a session's DTLS-SRTP handshakes.
+// DTLSStats count a session's DTLS-SRTP associations.
 type DTLSStats struct {
-	// Handshakes counts handshakes that keyed SRTP; Failures those that
-	// did not, among them FingerprintMismatches, a peer certificate that
-	// did not match its a=fingerprint.
+	// Handshakes counts associations that keyed SRTP or SRTCP: one per
+	// HandshakeDTLS with rtcp-mux, two without (RTP and RTCP ports).
+	// Failures counts HandshakeDTLS calls that failed, one each whichever
+	// port failed (the RTP port when both did), among them
+	// FingerprintMismatches, a peer certificate that did not match its
+	// a=fingerprint.
 	Handshakes, Failures, FingerprintMismatches uint64
-	// Received counts DTLS datagrams read; Dropped those no handshake
-	// took: none in progress, past MaxDTLSQueue, or read on a separate
-	// RTCP socket (the second association RFC 5764 §4.1 has there without
-	// rtcp-mux is not run; offer rtcp-mux for DTLS-SRTP peers).
+	// RTCPHandshakes is the part of Handshakes on the RTCP port, and
+	// RTCPFailures the part of Failures; RTCPUnanswered counts RTCP associations
+	// the peer never answered (no datagram within the handshake's time),
+	// which leave the call with SRTP and without RTCP.
+	RTCPHandshakes, RTCPFailures, RTCPUnanswered uint64
+	// Received counts DTLS datagrams read on either socket; Dropped those
+	// no handshake took: none in progress, or past MaxDTLSQueue.
 	Received, Dropped uint64
-	// LastHandshake is how long the last successful handshake took.
+	// LastHandshake is how long the last successful HandshakeDTLS took
+	// to key SRTP (the RTP port's association).
 	LastHandshake time.Duration
 }
 
@@ -53,23 +74,31 @@ type DTLSStats struct {
 // its first byte (RFC 7983 §7: 20-63).
 func isDTLS(b []byte) bool { return len(b) > 0 && b[0] >= 20 && b[0] <= 63 }
 
+// The components of a session's DTLS associations.
+const (
+	dtlsRTP  = 0
+	dtlsRTCP = 1
+)
+
 // dtlsState is the session's DTLS side.
 type dtlsState struct {
-	link   atomic.Pointer[dtlsLink] // where DTLS datagrams go, nil when none
-	wanted atomic.Bool              // media waits for DTLS-SRTP keys
+	links       [2]atomic.Pointer[dtlsLink] // per component, where its DTLS datagrams go; nil when none
+	wanted      atomic.Bool                 // media waits for DTLS-SRTP keys
+	rtcpPending atomic.Bool                 // SRTP is keyed, SRTCP waits for the RTCP association
 
 	received, dropped atomic.Uint64
 
-	mu    sync.Mutex // guards conn and stats
-	conn  *piondtls.Conn
+	mu    sync.Mutex // guards conns and stats
+	conns [2]*piondtls.Conn
 	stats DTLSStats
 }
 
 // PrepareDTLS makes the session wait for DTLS-SRTP keys: from now on it
-// sends and plays no plain RTP, and DTLS datagrams that arrive are queued
-// for the next HandshakeDTLS (the peer's ClientHello can come before our
-// side learns its role from the answer). A session already keyed keeps
-// its keys until the next handshake replaces them.
+// sends and plays no plain RTP or RTCP, and DTLS datagrams that arrive
+// (on the RTP socket, and on the RTCP socket when there is one) are
+// queued for the next HandshakeDTLS (the peer's ClientHello can come
+// before our side learns its role from the answer). A session already
+// keyed keeps its keys until the next handshake replaces them.
 func (s *Session) PrepareDTLS() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -77,33 +106,57 @@ func (s *Session) PrepareDTLS() error {
 		return ErrSessionClosed
 	}
 	s.dtls.wanted.Store(true)
-	if l := s.dtls.link.Load(); l == nil || l.used.Load() {
-		s.dtls.link.Store(newDTLSLink(s))
+	for c := range s.dtls.links {
+		if c == dtlsRTCP && s.rtcpOnRTP {
+			break
+		}
+		if l := s.dtls.links[c].Load(); l == nil || l.used.Load() {
+			s.dtls.links[c].Store(newDTLSLink(s, c == dtlsRTCP))
+		}
 	}
 	return nil
+}
+
+// takeLinkLocked returns component c's link for a handshake: the one
+// PrepareDTLS made, with what it queued, or a new one.
+func (s *Session) takeLinkLocked(c int) *dtlsLink {
+	l := s.dtls.links[c].Load()
+	if l == nil || !l.used.CompareAndSwap(false, true) {
+		l = newDTLSLink(s, c == dtlsRTCP)
+		l.used.Store(true)
+		s.dtls.links[c].Store(l)
+	}
+	return l
 }
 
 // HandshakeDTLS runs the DTLS-SRTP handshake with the peer at the
 // session's remote RTP address (SetRemote, or where its media latched) on
 // the RTP socket, as client or server after cfg.Client, and keys the
-// session's SRTP with the result. It blocks until the handshake ends, ctx
-// ends, DTLSHandshakeTimeout passes or the session closes. A peer whose
-// certificate does not match cfg.Remote gives an error wrapping
-// srtp.ErrFingerprintMismatch; the session then stays without keys and
-// sends and plays no media. Calling it again re-keys (RFC 5763 §6.6?: a new
-// association on a changed fingerprint or role).
+// session's SRTP with the result. Without rtcp-mux (the session has an
+// RTCP socket and the peer did not take rtcp-mux) a second association
+// with the same cfg runs at the same time on the RTCP socket with the
+// peer's RTCP address, and its keys key SRTCP (RFC 5764 §4.1, §4.2): SRTP
+// is keyed when the first ends, SRTCP when the second does, and no RTCP
+// goes out or is taken in between. It returns when both have ended, ctx
+// ends, DTLSHandshakeTimeout passes or the session closes.
+//
+// A peer whose certificate does not match cfg.Remote, on either port,
+// gives an error wrapping srtp.ErrFingerprintMismatch (the RTCP port's
+// errors say so); any failure leaves the session without keys, sending and
+// playing no media. The one exception is an RTCP association the peer
+// never answers: the call keeps SRTP without RTCP (DTLSStats.
+// RTCPUnanswered). Calling it again re-keys (a new association on a
+// changed fingerprint or role).
 func (s *Session) HandshakeDTLS(ctx context.Context, cfg srtp.DTLSConfig) error {
 	if err := s.PrepareDTLS(); err != nil {
 		return err
 	}
 	s.mu.Lock()
-	link := s.dtls.link.Load()
-	if link == nil || !link.used.CompareAndSwap(false, true) {
-		link = newDTLSLink(s)
-		link.used.Store(true)
-		s.dtls.link.Store(link)
+	rtpLink, rtcpLink := s.takeLinkLocked(dtlsRTP), (*dtlsLink)(nil)
+	if !s.rtcpOnRTP && !s.remoteMux {
+		rtcpLink = s.takeLinkLocked(dtlsRTCP)
 	}
-	peer := s.rtpDest
+	rtpPeer, rtcpPeer := s.rtpDest, s.rtcpDest
 	s.mu.Unlock()
 
 	ctx, cancel := context.WithTimeout(ctx, DTLSHandshakeTimeout)
@@ -121,38 +174,156 @@ func (s *Session) HandshakeDTLS(ctx context.Context, cfg srtp.DTLSConfig) error 
 		cfg.Logger = s.log
 	}
 	start := time.Now()
-	res, err := srtp.Handshake(ctx, link, net.UDPAddrFromAddrPort(peer), cfg)
-	took := time.Since(start)
-	if err != nil {
-		_ = link.Close()
-		s.dtls.link.CompareAndSwap(link, nil)
-		s.dtls.mu.Lock()
-		s.dtls.stats.Failures++
-		if errors.Is(err, srtp.ErrFingerprintMismatch) {
-			s.dtls.stats.FingerprintMismatches++
-		}
-		s.dtls.mu.Unlock()
-		s.debug("dtls failed", "err", err.Error())
-		return fmt.Errorf("rtp: %w", err)
+	var rtcpRes *srtp.DTLSResult
+	var rtcpErr error
+	rtcpDone := make(chan struct{})
+	if rtcpLink != nil {
+		go func() { // owned here: every return below waits for rtcpDone
+			defer close(rtcpDone)
+			rtcpRes, rtcpErr = srtp.Handshake(ctx, rtcpLink, net.UDPAddrFromAddrPort(rtcpPeer), cfg)
+			if rtcpErr != nil && !unanswered(rtcpErr, rtcpLink) {
+				cancel() // the RTP association is stopped: the whole fails
+			}
+		}()
+	} else {
+		close(rtcpDone)
 	}
+	res, err := srtp.Handshake(ctx, rtpLink, net.UDPAddrFromAddrPort(rtpPeer), cfg)
+	if err != nil {
+		cancel()
+		<-rtcpDone
+		return s.dtlsFailed(err, rtcpErr, rtcpRes, rtpLink, rtcpLink)
+	}
+	took := time.Since(start)
+	// No RTCP under the RTP keys while the RTCP association runs.
+	s.dtls.rtcpPending.Store(rtcpLink != nil)
 	if err := s.SetSRTP(&res.Keys); err != nil {
 		_ = res.Conn.Close()
+		cancel()
+		<-rtcpDone
+		if rtcpRes != nil {
+			_ = rtcpRes.Conn.Close()
+		}
 		return err
 	}
-	s.dtls.mu.Lock()
-	old := s.dtls.conn
-	s.dtls.conn = res.Conn
-	s.dtls.stats.Handshakes++
-	s.dtls.stats.LastHandshake = took
-	s.dtls.mu.Unlock()
-	if old != nil {
-		_ = old.Close()
-	}
+	keyed := s.sec.Load()
+	s.keyedDTLS(dtlsRTP, res.Conn, took)
 	s.debug("dtls-srtp keyed", "suite", res.Keys.Local.Suite.String(), "client", cfg.Client, "took", took) // never the keys
+	<-rtcpDone
+	if rtcpLink != nil {
+		if err := s.rtcpAssociationEnded(ctx, keyed, rtcpRes, rtcpErr, rtcpLink); err != nil {
+			return err
+		}
+	}
 	if s.closedNow() {
 		s.closeDTLS()
 	}
 	return nil
+}
+
+// unanswered reports an RTCP association that timed out without a word
+// from the peer.
+func unanswered(err error, l *dtlsLink) bool {
+	return errors.Is(err, context.DeadlineExceeded) && l.got.Load() == 0
+}
+
+// keyedDTLS records component c's association, which keyed the session.
+func (s *Session) keyedDTLS(c int, conn *piondtls.Conn, took time.Duration) {
+	s.dtls.mu.Lock()
+	old := s.dtls.conns[c]
+	s.dtls.conns[c] = conn
+	s.dtls.stats.Handshakes++
+	if c == dtlsRTCP {
+		s.dtls.stats.RTCPHandshakes++
+	} else {
+		s.dtls.stats.LastHandshake = took
+		if !s.dtls.rtcpPending.Load() && s.dtls.conns[dtlsRTCP] != nil {
+			// A re-key with rtcp-mux: an earlier RTCP association ends.
+			_ = s.dtls.conns[dtlsRTCP].Close()
+			s.dtls.conns[dtlsRTCP] = nil
+		}
+	}
+	s.dtls.mu.Unlock()
+	if old != nil {
+		_ = old.Close()
+	}
+}
+
+// rtcpAssociationEnded keys SRTCP of keyed, the context the RTP
+// association keyed, with the RTCP association's result, or handles its
+// failure: unanswered, RTCP stays off; canceled from outside (a re-key,
+// Close), an error; any other failure drops the media keys.
+func (s *Session) rtcpAssociationEnded(ctx context.Context, keyed *srtp.Context, res *srtp.DTLSResult, err error, l *dtlsLink) error {
+	if err == nil {
+		c := s.sec.Load()
+		if c != keyed || ctx.Err() != nil {
+			_ = res.Conn.Close()
+			return fmt.Errorf("rtp: SRTP re-keyed or turned off during the RTCP port's DTLS handshake")
+		}
+		if kerr := c.SetRTCPKeys(srtp.KeyPair{Local: res.Keys.Local, Remote: res.Keys.Remote}); kerr != nil {
+			_ = res.Conn.Close()
+			return fmt.Errorf("rtp: RTCP port: %w", kerr)
+		}
+		s.dtls.rtcpPending.Store(false)
+		s.keyedDTLS(dtlsRTCP, res.Conn, 0)
+		s.debug("dtls-srtcp keyed", "suite", res.Keys.Local.Suite.String()) // never the keys
+		return nil
+	}
+	_ = l.Close()
+	s.dtls.links[dtlsRTCP].CompareAndSwap(l, nil)
+	if unanswered(err, l) {
+		s.dtls.mu.Lock()
+		s.dtls.stats.RTCPUnanswered++
+		s.dtls.mu.Unlock()
+		s.debug("dtls: no association on the RTCP port; RTCP off")
+		return nil
+	}
+	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+		return fmt.Errorf("rtp: RTCP port: %w", err) // re-key or Close: the next handshake keys
+	}
+	s.countDTLSFailure(dtlsRTCP, err)
+	// The whole fails: no media without its keys.
+	s.dtls.rtcpPending.Store(false)
+	s.closeDTLSConns()
+	_ = s.SetSRTP(nil)
+	s.debug("dtls failed on the RTCP port", "err", err.Error())
+	return fmt.Errorf("rtp: RTCP port: %w", err)
+}
+
+// dtlsFailed handles a failed RTP association: both are closed, and one
+// failure is counted and returned: the RTCP association's when it failed
+// and stopped the RTP one, the RTP one's otherwise.
+func (s *Session) dtlsFailed(rtpErr, rtcpErr error, rtcpRes *srtp.DTLSResult, links ...*dtlsLink) error {
+	if rtcpRes != nil {
+		_ = rtcpRes.Conn.Close()
+	}
+	err, port := rtpErr, dtlsRTP
+	if rtcpErr != nil && errors.Is(rtpErr, context.Canceled) &&
+		!errors.Is(rtcpErr, context.Canceled) && !unanswered(rtcpErr, links[dtlsRTCP]) {
+		err, port = fmt.Errorf("RTCP port: %w", rtcpErr), dtlsRTCP
+	}
+	s.countDTLSFailure(port, err)
+	for c, l := range links {
+		if l != nil {
+			_ = l.Close()
+			s.dtls.links[c].CompareAndSwap(l, nil)
+		}
+	}
+	s.debug("dtls failed", "err", err.Error())
+	return fmt.Errorf("rtp: %w", err)
+}
+
+// countDTLSFailure counts a failed association of component c.
+func (s *Session) countDTLSFailure(c int, err error) {
+	s.dtls.mu.Lock()
+	defer s.dtls.mu.Unlock()
+	s.dtls.stats.Failures++
+	if c == dtlsRTCP {
+		s.dtls.stats.RTCPFailures++
+	}
+	if errors.Is(err, srtp.ErrFingerprintMismatch) {
+		s.dtls.stats.FingerprintMismatches++
+	}
 }
 
 // DTLSStats returns the session's DTLS counters.
@@ -171,26 +342,40 @@ func (s *Session) closedNow() bool {
 	return s.closed
 }
 
-// closeDTLS ends the DTLS association and the link (Close).
+// closeDTLS ends the DTLS associations and the links (Close).
 func (s *Session) closeDTLS() {
-	s.dtls.mu.Lock()
-	c := s.dtls.conn
-	s.dtls.conn = nil
-	s.dtls.mu.Unlock()
-	if c != nil {
-		_ = c.Close()
-	}
-	if l := s.dtls.link.Swap(nil); l != nil {
-		_ = l.Close()
+	s.closeDTLSConns()
+	for c := range s.dtls.links {
+		if l := s.dtls.links[c].Swap(nil); l != nil {
+			_ = l.Close()
+		}
 	}
 }
 
-// handleDTLS queues a DTLS datagram read on the RTP socket for the
-// handshake in progress, or drops it.
+// closeDTLSConns ends the DTLS associations (with a close_notify each).
+func (s *Session) closeDTLSConns() {
+	s.dtls.mu.Lock()
+	conns := s.dtls.conns
+	s.dtls.conns = [2]*piondtls.Conn{}
+	s.dtls.mu.Unlock()
+	for _, c := range conns {
+		if c != nil {
+			_ = c.Close()
+		}
+	}
+}
+
+// handleDTLS queues a DTLS datagram read on the RTP socket, or on the
+// RTCP socket when rtcpSock is set, for the handshake in progress there,
+// or drops it.
 func (s *Session) handleDTLS(b []byte, from netip.AddrPort, rtcpSock bool) {
 	s.dtls.received.Add(1)
-	l := s.dtls.link.Load()
-	if rtcpSock || l == nil || !l.push(b, from) {
+	c := dtlsRTP
+	if rtcpSock {
+		c = dtlsRTCP
+	}
+	l := s.dtls.links[c].Load()
+	if l == nil || !l.push(b, from) {
 		s.dtls.dropped.Add(1)
 	}
 }
@@ -198,145 +383,12 @@ func (s *Session) handleDTLS(b []byte, from netip.AddrPort, rtcpSock bool) {
 // waitingForKeys reports whether media must wait for DTLS-SRTP keys.
 func (s *Session) waitingForKeys() bool { return s.dtls.wanted.Load() }
 
-// dtlsDatagram is one DTLS datagram read.
-type dtlsDatagram struct {
-	b    []byte
-	from netip.AddrPort
-}
-
-// dtlsLink is the net.PacketConn pion/dtls runs over: reads come from the
-// session's receive path, writes go out of its RTP socket to the peer.
-type dtlsLink struct {
-	s         *Session
-	in        chan dtlsDatagram
-	done      chan struct{}
-	closeOnce sync.Once
-	used      atomic.Bool // a handshake took it
-
-	mu            sync.Mutex
-	readDeadline  time.Time
-	deadlineAlarm chan struct{}
-}
-
-func newDTLSLink(s *Session) *dtlsLink {
-	return &dtlsLink{s: s, in: make(chan dtlsDatagram, MaxDTLSQueue), done: make(chan struct{}), deadlineAlarm: make(chan struct{})}
-}
-
-// push queues a copy of b; false when full or closed.
-func (l *dtlsLink) push(b []byte, from netip.AddrPort) bool {
-	select {
-	case <-l.done:
-		return false
-	default:
-	}
-	select {
-	case l.in <- dtlsDatagram{b: append([]byte(nil), b...), from: from}:
-		return true
-	default:
-		return false
-	}
-}
-
-// ReadFrom implements net.PacketConn.
-func (l *dtlsLink) ReadFrom(p []byte) (int, net.Addr, error) {
-	for {
-		n, from, err, again := l.readOnce(p)
-		if !again {
-			return n, from, err
-		}
-	}
-}
-
-// readOnce waits for a datagram until the read deadline; again is true
-// when the deadline changed meanwhile.
-func (l *dtlsLink) readOnce(p []byte) (n int, from net.Addr, err error, again bool) {
-	l.mu.Lock()
-	dl, alarm := l.readDeadline, l.deadlineAlarm
-	l.mu.Unlock()
-	var timeout <-chan time.Time
-	if !dl.IsZero() {
-		d := time.Until(dl)
-		if d <= 0 {
-			return 0, nil, errDTLSTimeout, false
-		}
-		t := time.NewTimer(d)
-		defer t.Stop()
-		timeout = t.C
-	}
-	select {
-	case d := <-l.in:
-		return copy(p, d.b), net.UDPAddrFromAddrPort(d.from), nil, false
-	case <-l.done:
-		return 0, nil, net.ErrClosed, false
-	case <-timeout:
-		return 0, nil, errDTLSTimeout, false
-	case <-alarm:
-		return 0, nil, nil, true
-	}
-}
-
-// WriteTo implements net.PacketConn: the datagram goes to the session's
-// current RTP destination (where its media latched), whatever addr says.
-func (l *dtlsLink) WriteTo(p []byte, _ net.Addr) (int, error) {
-	select {
-	case <-l.done:
-		return 0, net.ErrClosed
-	default:
-	}
-	s := l.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return 0, net.ErrClosed
-	}
-	if !s.rtpDest.IsValid() {
-		return 0, fmt.Errorf("rtp: DTLS: no remote address")
-	}
-	if err := s.socks.Send(p, s.rtpDest, false); err != nil {
-		return 0, err
-	}
-	return len(p), nil
-}
-
-// Close implements net.PacketConn; it is idempotent.
-func (l *dtlsLink) Close() error {
-	l.closeOnce.Do(func() { close(l.done) })
-	return nil
-}
-
-// LocalAddr implements net.PacketConn.
-func (l *dtlsLink) LocalAddr() net.Addr { return net.UDPAddrFromAddrPort(l.s.LocalAddr()) }
-
-// SetDeadline implements net.PacketConn (reads only: writes do not block).
-func (l *dtlsLink) SetDeadline(t time.Time) error { return l.SetReadDeadline(t) }
-
-// SetReadDeadline implements net.PacketConn.
-func (l *dtlsLink) SetReadDeadline(t time.Time) error {
-	l.mu.Lock()
-	l.readDeadline = t
-	close(l.deadlineAlarm)
-	l.deadlineAlarm = make(chan struct{})
-	l.mu.Unlock()
-	return nil
-}
-
-// SetWriteDeadline implements net.PacketConn; writes do not block.
-func (l *dtlsLink) SetWriteDeadline(time.Time) error { return nil }
-
-// errDTLSTimeout is a read deadline's error (a net.Error with Timeout).
-var errDTLSTimeout = &timeoutError{}
-
-type timeoutError struct{}
-
-func (*timeoutError) Error() string   { return "rtp: DTLS read deadline" }
-func (*timeoutError) Timeout() bool   { return true }
-func (*timeoutError) Temporary() bool { return true }
-
-// EndDTLS ends DTLS-SRTP on the session: the association closes (with a
+// EndDTLS ends DTLS-SRTP on the session: the associations close (with a
 // close_notify), media stops waiting for keys, and SRTP goes off
 // (SetSRTP(nil)); a re-INVITE to plain RTP does this.
 func (s *Session) EndDTLS() error {
 	s.closeDTLS()
 	s.dtls.wanted.Store(false)
+	s.dtls.rtcpPending.Store(false)
 	return s.SetSRTP(nil)
 }

@@ -85,8 +85,11 @@ func (s *Session) srtpStatsLocked() srtp.Stats {
 
 // queueOutLocked queues an outgoing packet, protected in its own buffer
 // when SRTP is on; a packet that cannot be protected is counted as a send
-// error and dropped.
+// error and dropped. RTCP waiting for its DTLS keys is dropped.
 func (s *Session) queueOutLocked(o outPacket, rtcp bool) {
+	if rtcp && s.dtls.rtcpPending.Load() {
+		return // SRTCP waits for the RTCP port's DTLS association
+	}
 	if c := s.sec.Load(); c != nil {
 		var err error
 		if rtcp {
@@ -107,7 +110,7 @@ func (s *Session) queueOutLocked(o outPacket, rtcp bool) {
 // protectByeLocked protects the closing RTCP BYE; nil if it cannot be.
 func (s *Session) protectByeLocked(b []byte) []byte {
 	c := s.sec.Load()
-	if c == nil && s.waitingForKeys() {
+	if (c == nil && s.waitingForKeys()) || s.dtls.rtcpPending.Load() {
 		return nil
 	}
 	if c == nil || b == nil {
@@ -123,6 +126,9 @@ func (s *Session) protectByeLocked(b []byte) []byte {
 // unprotect unprotects a datagram in place when SRTP is on; ok is false
 // for a refused one (counted by the context).
 func (s *Session) unprotect(pkt []byte, rtcp bool) ([]byte, bool) {
+	if rtcp && s.dtls.rtcpPending.Load() {
+		return pkt, false // SRTCP waits for the RTCP port's DTLS association
+	}
 	c := s.sec.Load()
 	if c == nil {
 		return pkt, !s.waitingForKeys()

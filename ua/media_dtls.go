@@ -16,8 +16,9 @@ import (
 // srtp.PolicyDTLS the call offers UDP/TLS/RTP/SAVP with our a=fingerprint
 // and a=setup:actpass; any policy but off answers a DTLS offer with
 // a=setup:active (passive to an active offer). Once the exchange is done
-// the handshake runs on the call's RTP socket (rtp.Session.HandshakeDTLS),
-// on a goroutine the callMedia owns; a failure (a wrong fingerprint among
+// the handshake runs on the call's RTP socket, and without rtcp-mux a
+// second one on its RTCP socket (rtp.Session.HandshakeDTLS), on a
+// goroutine the callMedia owns; a failure (a wrong fingerprint among
 // them) leaves the call without media and is reported as
 // EventMediaRefused. A re-INVITE that keeps the peer's fingerprint and our
 // role (hold, resume) keeps the association; one that changes either makes

@@ -30,8 +30,8 @@ func waitKeyed(ctx context.Context, t *testing.T, ss ...*rtp.Session) {
 
 // DTLS-SRTP between two UAs: a DTLS offer (UDP/TLS/RTP/SAVP,
 // a=fingerprint, a=setup:actpass) answered a=setup:active by any policy but
-// off, both sessions keyed by one handshake and the tones crossing both
-// ways; a plain offer to a DTLS line and a DTLS offer to a line with SRTP
+// off, both sessions keyed by DTLS (without rtcp-mux, an association on
+// each port) and the tones crossing both ways; a plain offer to a DTLS line and a DTLS offer to a line with SRTP
 // off are refused with 488; an SDES offer to a DTLS line is answered with
 // SDES.
 func TestMediaDTLSPolicies(t *testing.T) {
@@ -76,7 +76,10 @@ func TestMediaDTLSPolicies(t *testing.T) {
 				require.Positive(t, st.SRTP.RTP.Unprotected)
 				require.Zero(t, st.SRTP.RTP.AuthFailed+st.SRTP.RTP.Replayed+st.SRTP.RTP.Malformed)
 				if tt.dtls {
-					require.Equal(t, uint64(1), st.DTLS.Handshakes)
+					// No rtcp-mux (MediaConfig's default): an association
+					// on each port.
+					require.Equal(t, uint64(2), st.DTLS.Handshakes)
+					require.Equal(t, uint64(1), st.DTLS.RTCPHandshakes)
 				} else {
 					require.Zero(t, st.DTLS.Handshakes)
 				}
@@ -111,9 +114,85 @@ func TestMediaDTLSReinvite(t *testing.T) {
 	tonesBothWays(ctx, t, out.Media(), in.Media())
 	for _, s := range []*rtp.Session{out.Media(), in.Media()} {
 		st := s.Stats()
-		require.Equal(t, uint64(1), st.DTLS.Handshakes, "no new handshake on a re-INVITE")
+		require.Equal(t, uint64(2), st.DTLS.Handshakes, "no new handshake on a re-INVITE (one on each port)")
 		require.Zero(t, st.DTLS.Failures)
 		require.Zero(t, st.SRTP.RTP.AuthFailed+st.SRTP.RTP.Replayed+st.SRTP.RTP.Malformed, "SRTP refusals after re-INVITEs")
 	}
 	require.NoError(t, out.Hangup(ctx))
 }
+
+// DTLS-SRTP between two UAs with rtcp-mux on or off on either side. Off
+// on both: an association on each port (RFC 5764 §4.1), SRTCP under the
+// RTCP port's keys both ways and an RTT measured. On on both: one
+// association. Mux-only on one side and not on the other (rtcp-mux not
+// agreed, and the mux-only side has no RTCP socket to run a second
+// association on): the media is keyed by the RTP port's association and
+// the tones cross; the other side's RTCP association goes unanswered
+// without failing the call.
+func TestMediaDTLSRTCPMux(t *testing.T) {
+	tests := []struct {
+		name           string
+		caller, callee bool // MediaConfig.RTCPMux
+	}{
+		{"no rtcp-mux", false, false},
+		{"rtcp-mux", true, true},
+		{"mux-only caller, callee without", true, false},
+		{"caller without, mux-only callee", false, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := mediaCtx(t)
+			cfg := func(mux bool) ua.MediaConfig {
+				return ua.MediaConfig{SRTP: srtp.PolicyDTLS, RTCPMux: mux, RTCPInterval: 200 * time.Millisecond}
+			}
+			a, b := newMediaPeer(t, cfg(tt.caller)), newMediaPeer(t, cfg(tt.callee))
+			out, in := connect(ctx, t, a, b, ua.DialOptions{})
+			mux := tt.caller && tt.callee
+			require.Equal(t, mux, strings.Contains(string(in.LocalSDP()), "a=rtcp-mux"), "the answer takes rtcp-mux when both do")
+			waitKeyed(ctx, t, out.Media(), in.Media())
+			tonesBothWays(ctx, t, out.Media(), in.Media())
+			sides := []struct {
+				s        *rtp.Session
+				muxOnly  bool
+				name     string
+				separate bool // runs a second association
+			}{
+				{out.Media(), tt.caller, "caller", !tt.caller && !mux},
+				{in.Media(), tt.callee, "callee", !tt.callee && !mux},
+			}
+			for _, sd := range sides {
+				st := sd.s.Stats()
+				require.Zero(t, st.DTLS.Failures, sd.name)
+				require.Zero(t, st.SRTP.RTP.AuthFailed+st.SRTP.RTCP.AuthFailed, sd.name)
+				switch {
+				case tt.caller == tt.callee && !mux:
+					require.Equal(t, uint64(2), st.DTLS.Handshakes, sd.name)
+					require.Equal(t, uint64(1), st.DTLS.RTCPHandshakes, sd.name)
+				case sd.separate:
+					require.Zero(t, st.DTLS.RTCPHandshakes, "%s: the peer runs no RTCP association", sd.name)
+				default:
+					require.Equal(t, uint64(1), st.DTLS.Handshakes, sd.name)
+					require.Zero(t, st.DTLS.RTCPHandshakes, sd.name)
+				}
+			}
+			if tt.caller == tt.callee {
+				// SRTCP both ways, on the RTCP ports without rtcp-mux.
+				for !rttBoth(out.Media(), in.Media()) {
+					select {
+					case <-ctx.Done():
+						t.Fatalf("no RTT from SRTCP: caller %+v, callee %+v", out.Media().Stats().RTCP, in.Media().Stats().RTCP)
+					case <-time.After(10 * time.Millisecond):
+					}
+				}
+				for _, sd := range sides {
+					require.Positive(t, sd.s.Stats().SRTP.RTCP.Unprotected, sd.name)
+				}
+				t.Logf("RTT from SRTCP: caller %v, callee %v", out.Media().Stats().RTCP.RTT, in.Media().Stats().RTCP.RTT)
+			}
+			require.NoError(t, out.Hangup(ctx))
+		})
+	}
+}
+
+// rttBoth reports whether both sessions have measured a round-trip time.
+func rttBoth(a, b *rtp.Session) bool { return a.Stats().RTCP.RTT > 0 && b.Stats().RTCP.RTT > 0 }

@@ -41,9 +41,20 @@ type ContextConfig struct {
 	// Local keys protect what we send; Remote keys unprotect what we
 	// receive. Both with the same suite under SDES (RFC 4568 §6.1).
 	Local, Remote Keys
+	// RTCP, when set, keys SRTCP apart from SRTP: DTLS-SRTP without
+	// rtcp-mux has a second association on the RTCP port whose exported
+	// keys protect SRTCP (RFC 5764 §4.1, §4.2). Nil: Local and Remote key
+	// both.
+	RTCP *KeyPair
 	// ReplayWindow is the replay window of SRTP and SRTCP in packets; 0
 	// means DefaultReplayWindow.
 	ReplayWindow int
+}
+
+// KeyPair is the keys of one direction each: Local protects what we send,
+// Remote unprotects what we receive.
+type KeyPair struct {
+	Local, Remote Keys
 }
 
 // Counters count one kind of packet (RTP or RTCP) through a Context.
@@ -75,15 +86,19 @@ func (c *counters) snapshot() Counters {
 // safe for concurrent use: the sending side and the receiving side each
 // have a lock, so a sender and a receiver do not wait for each other.
 type Context struct {
-	keys ContextConfig
+	keysMu sync.Mutex // guards keys.RTCP (SetRTCPKeys)
+	keys   ContextConfig
+	window uint // the replay window
 
 	txMu     sync.Mutex
 	enc      *pionsrtp.Context
+	encRTCP  *pionsrtp.Context // enc unless ContextConfig.RTCP
 	txHdr    pionrtp.Header
 	txRTCPHd pionrtcp.Header
 
 	rxMu     sync.Mutex
 	dec      *pionsrtp.Context
+	decRTCP  *pionsrtp.Context // dec unless ContextConfig.RTCP
 	rxHdr    pionrtp.Header
 	rxRTCPHd pionrtcp.Header
 
@@ -100,7 +115,11 @@ func NewContext(cfg ContextConfig) (*Context, error) {
 	if w < 0 || w > MaxReplayWindow {
 		return nil, fmt.Errorf("%w: ReplayWindow %d not in 1..%d", ErrContextConfig, cfg.ReplayWindow, MaxReplayWindow)
 	}
-	for _, k := range []Keys{cfg.Local, cfg.Remote} {
+	keys := []Keys{cfg.Local, cfg.Remote}
+	if cfg.RTCP != nil {
+		keys = append(keys, cfg.RTCP.Local, cfg.RTCP.Remote)
+	}
+	for _, k := range keys {
 		if err := k.check(); err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrContextConfig, err)
 		}
@@ -114,7 +133,47 @@ func NewContext(cfg ContextConfig) (*Context, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Context{keys: cfg, enc: enc, dec: dec}, nil
+	c := &Context{keys: cfg, window: uint(w), enc: enc, dec: dec, encRTCP: enc, decRTCP: dec}
+	c.keys.RTCP = nil
+	if cfg.RTCP != nil {
+		if err := c.SetRTCPKeys(*cfg.RTCP); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// SetRTCPKeys keys SRTCP apart from SRTP from the next RTCP packet on, as
+// ContextConfig.RTCP does, keeping the SRTP state (rollover counter,
+// replay window): the RTCP port's DTLS association may end after the RTP
+// port's has keyed the media. Invalid keys give an error wrapping
+// ErrContextConfig, and nothing changes.
+func (c *Context) SetRTCPKeys(k KeyPair) error {
+	for _, key := range []Keys{k.Local, k.Remote} {
+		if err := key.check(); err != nil {
+			return fmt.Errorf("%w: %w", ErrContextConfig, err)
+		}
+	}
+	// pion derives SRTP and SRTCP session keys from one master key; SRTCP
+	// keyed apart takes contexts of its own, used for RTCP only.
+	enc, err := newPionContext(k.Local)
+	if err != nil {
+		return err
+	}
+	dec, err := newPionContext(k.Remote, pionsrtp.SRTCPReplayProtection(c.window))
+	if err != nil {
+		return err
+	}
+	c.txMu.Lock()
+	c.encRTCP = enc
+	c.txMu.Unlock()
+	c.rxMu.Lock()
+	c.decRTCP = dec
+	c.rxMu.Unlock()
+	c.keysMu.Lock()
+	c.keys.RTCP = &KeyPair{Local: k.Local, Remote: k.Remote}
+	c.keysMu.Unlock()
+	return nil
 }
 
 func newPionContext(k Keys, opts ...pionsrtp.ContextOption) (*pionsrtp.Context, error) {
@@ -160,7 +219,7 @@ func (c *Context) UnprotectRTP(dst, pkt []byte) ([]byte, error) {
 // packet pkt (encrypted, RFC 3711 §3.4) and returns it.
 func (c *Context) ProtectRTCP(dst, pkt []byte) ([]byte, error) {
 	c.txMu.Lock()
-	out, err := c.enc.EncryptRTCP(dst[len(dst):], pkt, &c.txRTCPHd)
+	out, err := c.encRTCP.EncryptRTCP(dst[len(dst):], pkt, &c.txRTCPHd)
 	c.txMu.Unlock()
 	if err != nil {
 		return dst, fmt.Errorf("%w: %w", ErrMalformed, err)
@@ -173,7 +232,7 @@ func (c *Context) ProtectRTCP(dst, pkt []byte) ([]byte, error) {
 // and returns it; refusals as UnprotectRTP.
 func (c *Context) UnprotectRTCP(dst, pkt []byte) ([]byte, error) {
 	c.rxMu.Lock()
-	out, err := c.dec.DecryptRTCP(dst[len(dst):], pkt, &c.rxRTCPHd)
+	out, err := c.decRTCP.DecryptRTCP(dst[len(dst):], pkt, &c.rxRTCPHd)
 	c.rxMu.Unlock()
 	if err != nil {
 		return dst, c.refused(&c.rtcp, err)
@@ -189,6 +248,15 @@ func (c *Context) Suite() Suite { return c.keys.Local.Suite }
 // re-offer that repeats them keeps the Context (and its rollover and replay
 // state) rather than starting a new one.
 func (c *Context) SameKeys(cfg ContextConfig) bool {
+	c.keysMu.Lock()
+	rtcp := c.keys.RTCP
+	c.keysMu.Unlock()
+	if (rtcp == nil) != (cfg.RTCP == nil) {
+		return false
+	}
+	if rtcp != nil && !(sameKeys(rtcp.Local, cfg.RTCP.Local) && sameKeys(rtcp.Remote, cfg.RTCP.Remote)) {
+		return false
+	}
 	return sameKeys(c.keys.Local, cfg.Local) && sameKeys(c.keys.Remote, cfg.Remote)
 }
 

@@ -284,3 +284,82 @@ func TestContextSameKeys(t *testing.T) {
 	assert.True(t, c.SameKeys(cfg))
 	assert.False(t, c.SameKeys(srtp.ContextConfig{Local: kb.Keys, Remote: ka.Keys}))
 }
+
+// SRTCP keyed apart (ContextConfig.RTCP, DTLS-SRTP without rtcp-mux): RTCP
+// goes with the RTCP keys, RTP with the others; a peer that has only the
+// RTP keys refuses the SRTCP (and the other way round), and SameKeys tells
+// the RTCP keys apart.
+func TestContextRTCPKeys(t *testing.T) {
+	keys := func(s srtp.Suite) srtp.Keys {
+		c, err := srtp.NewCrypto(1, s)
+		require.NoError(t, err)
+		return c.Keys
+	}
+	ka, kb := keys(srtp.AES_CM_128_HMAC_SHA1_80), keys(srtp.AES_CM_128_HMAC_SHA1_80)
+	ra, rb := keys(srtp.AEAD_AES_128_GCM), keys(srtp.AEAD_AES_128_GCM)
+	cfgA := srtp.ContextConfig{Local: ka, Remote: kb, RTCP: &srtp.KeyPair{Local: ra, Remote: rb}}
+	a, err := srtp.NewContext(cfgA)
+	require.NoError(t, err)
+	b, err := srtp.NewContext(srtp.ContextConfig{Local: kb, Remote: ka, RTCP: &srtp.KeyPair{Local: rb, Remote: ra}})
+	require.NoError(t, err)
+	rtpOnly, err := srtp.NewContext(srtp.ContextConfig{Local: kb, Remote: ka})
+	require.NoError(t, err)
+
+	pkt := rtpPacket(t, 1, bytes.Repeat([]byte{0xd5}, 160))
+	sec, err := a.ProtectRTP(nil, pkt)
+	require.NoError(t, err)
+	got, err := b.UnprotectRTP(nil, sec)
+	require.NoError(t, err)
+	assert.Equal(t, pkt, got, "RTP with the RTP keys")
+
+	rtcp := rtcpPacket(t)
+	srtcp, err := a.ProtectRTCP(nil, rtcp)
+	require.NoError(t, err)
+	assert.Len(t, srtcp, len(rtcp)+4+16, "the RTCP keys' suite (GCM): SRTCP index and a 16-octet tag")
+	_, err = rtpOnly.UnprotectRTCP(nil, srtcp)
+	require.ErrorIs(t, err, srtp.ErrAuth, "the RTP keys do not open SRTCP")
+	got, err = b.UnprotectRTCP(nil, srtcp)
+	require.NoError(t, err)
+	assert.Equal(t, rtcp, got)
+
+	back, err := rtpOnly.ProtectRTCP(nil, rtcp)
+	require.NoError(t, err)
+	_, err = a.UnprotectRTCP(nil, back)
+	require.ErrorIs(t, err, srtp.ErrAuth, "SRTCP under the RTP keys is refused")
+	assert.Equal(t, uint64(1), a.Stats().RTCP.AuthFailed)
+
+	assert.True(t, a.SameKeys(cfgA))
+	assert.False(t, a.SameKeys(srtp.ContextConfig{Local: ka, Remote: kb}), "without the RTCP keys")
+	other := cfgA
+	other.RTCP = &srtp.KeyPair{Local: rb, Remote: ra}
+	assert.False(t, a.SameKeys(other), "other RTCP keys")
+
+	bad := cfgA
+	bad.RTCP = &srtp.KeyPair{Local: ra, Remote: srtp.Keys{Suite: srtp.AEAD_AES_128_GCM, Key: []byte{1}}}
+	_, err = srtp.NewContext(bad)
+	require.ErrorIs(t, err, srtp.ErrContextConfig)
+	require.ErrorIs(t, a.SetRTCPKeys(*bad.RTCP), srtp.ErrContextConfig)
+
+	// Keyed later (the RTCP association ends after the RTP one): the RTP
+	// stream goes on in the same state, SRTCP changes keys.
+	late, err := srtp.NewContext(srtp.ContextConfig{Local: ka, Remote: kb})
+	require.NoError(t, err)
+	sec, err = late.ProtectRTP(nil, rtpPacket(t, 2, pkt[12:]))
+	require.NoError(t, err)
+	_, err = b.UnprotectRTP(nil, sec)
+	require.NoError(t, err)
+	require.NoError(t, late.SetRTCPKeys(srtp.KeyPair{Local: ra, Remote: rb}))
+	require.True(t, late.SameKeys(cfgA))
+	sec, err = late.ProtectRTP(nil, rtpPacket(t, 3, pkt[12:]))
+	require.NoError(t, err)
+	_, err = b.UnprotectRTP(nil, sec)
+	require.NoError(t, err, "RTP goes on")
+	srtcp, err = late.ProtectRTCP(nil, rtcp)
+	require.NoError(t, err)
+	_, err = rtpOnly.UnprotectRTCP(nil, srtcp)
+	require.ErrorIs(t, err, srtp.ErrAuth, "not the RTP keys any more")
+	fresh, err := srtp.NewContext(srtp.ContextConfig{Local: kb, Remote: ka, RTCP: &srtp.KeyPair{Local: rb, Remote: ra}})
+	require.NoError(t, err)
+	_, err = fresh.UnprotectRTCP(nil, srtcp)
+	require.NoError(t, err, "SRTCP with the RTCP keys")
+}

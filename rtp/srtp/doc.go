@@ -23,9 +23,11 @@
 //     packet connection, checks the peer's certificate against its
 //     a=fingerprint and exports the SRTP keys (use_srtp:
 //     AES_CM_128_HMAC_SHA1_80, AEAD_AES_128_GCM). rtp.Session.HandshakeDTLS
-//     runs it on a call's RTP socket.
+//     runs it on a call's RTP socket, and without rtcp-mux on its RTCP
+//     socket too.
 //   - Context protects the packets one session sends and unprotects the
-//     ones it receives, RTP and RTCP (SRTCP), with a replay window, and
+//     ones it receives, RTP and RTCP (SRTCP, keyed apart when the RTCP
+//     port has a DTLS association of its own), with a replay window, and
 //     counts the packets it refuses: replayed, failing authentication
 //     (tampered, or keyed otherwise), malformed.
 //
