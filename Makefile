@@ -18,6 +18,10 @@ PEER_PROGRAMS := sipp kamailio kamcmd baresip tshark sox
 # slow machine while .ci/run's 30 minutes still hold.
 UNIT_TIMEOUT    ?= 15m
 INTEROP_TIMEOUT ?= 20m
+# The interop tests marked parallel wait on real peers and timers far more
+# than they compute: four at a time on two cores (go test's default is
+# GOMAXPROCS, two) keeps the suite well inside its timeout.
+INTEROP_PARALLEL ?= 4
 
 # The Opus tests (build tag opus, cgo over libopus): the packages they are
 # in. OPUS_TAG is ",opus" when libopus (Debian libopus-dev) is installed;
@@ -65,8 +69,8 @@ interop: $(REPORT)
 	if [ -z "$$missing" ]; then flags="$$flags -fail-on-skip"; \
 	else echo "interop: not installed:$$missing (make peers); their tests skip, or fail under CI=true"; fi; \
 	if [ -z "$(OPUS_TAG)" ] && [ "$$CI" = true ]; then echo "interop: libopus (libopus-dev) is not installed" >&2; exit 1; fi; \
-	echo "$(GO) test -race -count=1 -timeout $(INTEROP_TIMEOUT) -tags interop$(OPUS_TAG) -json ./internal/interop | $(REPORT) $$flags"; \
-	$(GO) test -race -count=1 -timeout $(INTEROP_TIMEOUT) -tags interop$(OPUS_TAG) -json ./internal/interop | $(REPORT) $$flags
+	echo "$(GO) test -race -count=1 -timeout $(INTEROP_TIMEOUT) -parallel $(INTEROP_PARALLEL) -tags interop$(OPUS_TAG) -json ./internal/interop | $(REPORT) $$flags"; \
+	$(GO) test -race -count=1 -timeout $(INTEROP_TIMEOUT) -parallel $(INTEROP_PARALLEL) -tags interop$(OPUS_TAG) -json ./internal/interop | $(REPORT) $$flags
 
 $(REPORT):
 	$(GO) build -o $(REPORT) ./internal/testreport
