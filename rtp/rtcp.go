@@ -300,8 +300,12 @@ type RTCPStats struct {
 	RemoteJitter time.Duration
 	// RTT is the latest round-trip time computed from LSR and DLSR
 	// (RFC 3550 §6.4.1); zero until one is known (it needs an SR of ours
-	// and a report of the peer's that refers to it).
+	// and a report of the peer's that refers to it). On loopback it may
+	// stay zero: the units are 1/65536 s (about 15 µs).
 	RTT time.Duration
+	// SRsEchoed counts the peer's report blocks that named an SR of ours
+	// (a non-zero LSR): proof the peer read our reports, each an RTT sample.
+	SRsEchoed uint64
 	// NextReport is the time of the next scheduled report.
 	NextReport time.Time
 }
@@ -478,6 +482,9 @@ func (s *Session) applyReportBlocksLocked(blocks []rtcp.ReceptionReport, arrival
 		r.stats.RemoteFractionLost = float64(b.FractionLost) / 256
 		r.stats.RemotePacketsLost = totalLost(b.TotalLost)
 		r.stats.RemoteJitter = time.Duration(uint64(b.Jitter) * uint64(time.Second) / uint64(s.codec.clockRate()))
+		if b.LastSenderReport != 0 {
+			r.stats.SRsEchoed++
+		}
 		if rtt, ok := roundTripTime(arrival, b.LastSenderReport, b.Delay); ok {
 			r.stats.RTT = rtt
 		}

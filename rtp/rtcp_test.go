@@ -262,6 +262,7 @@ func TestRTCPRoundTripExchange(t *testing.T) {
 
 	st := a.rtcp.stats
 	require.InDelta(t, float64(2*flight), float64(st.RTT), float64(2*time.Second>>16))
+	require.Equal(t, uint64(1), st.SRsEchoed, "b's block named a's SR")
 	require.True(t, st.HaveRemoteReport)
 	require.Equal(t, int64(1), st.RemotePacketsLost)
 	require.InDelta(t, 0.25, st.RemoteFractionLost, 1e-9)

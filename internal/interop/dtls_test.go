@@ -119,7 +119,8 @@ func TestEchobotDTLS(t *testing.T) {
 // rtcp_mux no, our MediaConfig.RTCPMux false), both ways: an association
 // on each port, the RTP one keying SRTP and the RTCP one SRTCP (RFC 5764
 // §4.1, §4.2); tones both ways; SRTCP from baresip opens with the RTCP
-// port's keys, and baresip's reports of our SRTCP give an RTT; tshark sees
+// port's keys, and baresip's reports name our SRs (so it opened our
+// SRTCP); tshark sees
 // only SRTP and SRTCP from us, the SRTCP between the RTCP ports (baresip
 // may send plain RTP before its RTP association ends: srtpCapture.
 // peerPlainFirst).
@@ -151,9 +152,11 @@ func TestDTLSNoMuxBaresip(t *testing.T) {
 			waitDTLSKeyed(t, ctx, s, 2)
 			wctx, wcancel := context.WithTimeout(ctx, 2*peerWait) // baresip reports every few seconds
 			defer wcancel()
-			for s.Stats().RTCP.RTT == 0 {
+			// A report block naming an SR of ours: baresip opened our
+			// SRTCP. (The RTT itself may round to zero on loopback.)
+			for s.Stats().RTCP.SRsEchoed == 0 {
 				if wctx.Err() != nil {
-					t.Fatalf("no RTT: baresip reported none of our SRTCP: %+v, %+v", s.Stats().RTCP, s.Stats().SRTP)
+					t.Fatalf("baresip reported none of our SRTCP: %+v, %+v", s.Stats().RTCP, s.Stats().SRTP)
 				}
 				sleepCtx(wctx, 20*time.Millisecond)
 			}

@@ -59,6 +59,9 @@ const lossCallsWorst = 0.30
 // set-up time (INVITE to 200, SIPp's rtd, per call with -trace_rtt) p50
 // and p99, and SIPp's retransmissions per call.
 func TestCallsUnderLoss(t *testing.T) {
+	// In its own namespaces, at 50 calls/s: beside the other parallel
+	// tests, which mostly wait too.
+	t.Parallel()
 	sipp := sippPath(t)
 	requireRootTools(t)
 	calls := lossCalls(t)

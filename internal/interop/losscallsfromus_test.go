@@ -64,6 +64,7 @@ const (
 // the requests retransmitted a call (ua.Stats), and the datagrams dropped
 // each way.
 func TestCallsUnderLossFromUs(t *testing.T) {
+	t.Parallel() // as TestCallsUnderLoss
 	sipp := sippPath(t)
 	requireRootTools(t)
 	calls := lossCalls(t)
