@@ -229,6 +229,10 @@ func TestSessionDTLSRTCPWrongFingerprint(t *testing.T) {
 	require.Zero(t, st.RTCPHandshakes)
 	require.False(t, a.SRTPEnabled(), "its keys are dropped")
 
+	// A packet the media worker protected before the keys were dropped may
+	// still be on its way out (the session sends silence meanwhile): let
+	// the worker tick before counting.
+	elapse(ctx, t, a, 1)
 	before := len(wire.snapshot())
 	stop := playTone(t, ctx, a)
 	elapse(ctx, t, a, 20)
