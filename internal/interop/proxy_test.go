@@ -110,6 +110,15 @@ func (p *ourProxy) traced(parts ...string) []string {
 	return d.logLines(parts...)
 }
 
+// waitTraced waits for a trace line with every one of parts. The proxy
+// traces a message it sends once the write has returned, so the peer may
+// have acted on it (followed a 302, answered a 407) before the line is in
+// the file.
+func (p *ourProxy) waitTraced(t *testing.T, msg string, parts ...string) {
+	t.Helper()
+	require.Eventually(t, func() bool { return len(p.traced(parts...)) > 0 }, peerWait, 50*time.Millisecond, msg)
+}
+
 // TestProxyBaresip: baresip (carol) and our UA (dave) register to
 // examples/proxy with digest and call each other through it.
 func TestProxyBaresip(t *testing.T) {
@@ -227,7 +236,7 @@ func TestProxyRedirect(t *testing.T) {
 	c, err := dave.ua.Dial(ctx, p.uri("carol"), ua.DialOptions{SDP: testSDP(9)})
 	require.NoError(t, err, "Dial through the redirect server")
 	carol.waitCalls(t, ctx, "an established call", func(l string) bool { return strings.Contains(l, "ESTABLISHED") })
-	require.NotEmpty(t, p.traced("SIP/2.0 302", c.CallID()), "no 302 from the redirect server")
+	p.waitTraced(t, "no 302 from the redirect server", "SIP/2.0 302", c.CallID())
 	require.NoError(t, c.Hangup(ctx))
 	require.Empty(t, p.traced("BYE ", c.CallID()), "the redirect server is not in the dialog")
 }
@@ -255,7 +264,7 @@ func TestProxyKamailio(t *testing.T) {
 		c, err := dave.ua.Dial(ctx, k.uri("carol"), ua.DialOptions{SDP: testSDP(9)})
 		require.NoError(t, err, "Dial carol at Kamailio through our proxy")
 		carol.waitCalls(t, ctx, "an established call", func(l string) bool { return strings.Contains(l, "ESTABLISHED") })
-		require.NotEmpty(t, p.traced("SIP/2.0 407", c.CallID()), "our proxy did not challenge a call leaving its domain")
+		p.waitTraced(t, "our proxy did not challenge a call leaving its domain", "SIP/2.0 407", c.CallID())
 		require.NotEmpty(t, k.logLines("REQ INVITE", c.CallID()), "the INVITE did not reach Kamailio")
 		require.NoError(t, c.Hangup(ctx))
 		carol.waitCalls(t, ctx, "no call", noCalls)
@@ -339,7 +348,7 @@ func TestProxyRedirectBaresip(t *testing.T) {
 	require.NoError(t, err)
 	in := dave.nextCall(t, ctx)
 	dave.waitEvent(t, ctx, ua.EventCallConfirmed, in.CallID())
-	require.NotEmpty(t, p.traced("SIP/2.0 302", in.CallID()), "no 302 from the redirect server")
+	p.waitTraced(t, "no 302 from the redirect server", "SIP/2.0 302", in.CallID())
 	_, err = carol.ctl(ctx, "hangup", "")
 	require.NoError(t, err)
 	require.ErrorIs(t, waitDone(t, ctx, in, "dave"), ua.ErrRemoteHangup)
