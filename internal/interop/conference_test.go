@@ -50,18 +50,8 @@ func TestConferenceBaresip(t *testing.T) {
 	bob := startMediaBaresip(t, ctx, "bob", confBobHz)
 	carol := startMediaBaresip(t, ctx, "carol", confCarolHz)
 	dave := startMediaBaresip(t, ctx, "dave", confDaveHz)
-	join := func(b *mediaBaresip) {
-		t.Helper()
-		_, err := b.ctl(ctx, "dial", room)
-		require.NoError(t, err, "%s dials the room", b.user)
-		b.waitCalls(t, ctx, "an established call", func(l string) bool { return strings.Contains(l, "ESTABLISHED") })
-	}
-	leave := func(b *mediaBaresip) {
-		t.Helper()
-		_, err := b.ctl(ctx, "hangup", "")
-		require.NoError(t, err)
-		b.waitCalls(t, ctx, "no call", func(l string) bool { return !strings.Contains(l, "sip:") })
-	}
+	join := func(b *mediaBaresip) { t.Helper(); joinRoom(t, ctx, b, room) }
+	leave := func(b *mediaBaresip) { t.Helper(); leaveRoom(t, ctx, b) }
 	for _, b := range []*mediaBaresip{alice, bob, carol} {
 		join(b)
 	}
@@ -162,9 +152,7 @@ func TestConferenceDial(t *testing.T) {
 	alice := startMediaBaresip(t, ctx, "alice", confAliceHz)
 	bob := startMediaBaresip(t, ctx, "bob", confBobHz)
 	for _, b := range []*mediaBaresip{alice, bob} {
-		_, err := b.ctl(ctx, "dial", room)
-		require.NoError(t, err, "%s dials the room", b.user)
-		b.waitCalls(t, ctx, "an established call", func(l string) bool { return strings.Contains(l, "ESTABLISHED") })
+		joinRoom(t, ctx, b, room)
 	}
 	e.waitOutput(t, ctx, "parties=2")
 
@@ -182,9 +170,7 @@ func TestConferenceDial(t *testing.T) {
 	checkTones(t, "dial", got[audio.SampleRate:], audio.SampleRate, confAliceHz, confOurHz)
 	checkTones(t, "dial", got[audio.SampleRate:], audio.SampleRate, confBobHz, confOurHz)
 	for _, b := range []*mediaBaresip{alice, bob} {
-		_, err := b.ctl(ctx, "hangup", "")
-		require.NoError(t, err)
-		b.waitCalls(t, ctx, "no call", func(l string) bool { return !strings.Contains(l, "sip:") })
+		leaveRoom(t, ctx, b)
 	}
 	e.waitOutput(t, ctx, "room room8 ended")
 	for _, b := range []*mediaBaresip{alice, bob} { // recordings end with the calls
@@ -193,6 +179,22 @@ func TestConferenceDial(t *testing.T) {
 		t.Logf("%s heard dial's %d Hz at %.4f", b.user, confOurHz, l)
 		require.Greater(t, l, mediaMinLevel, "%s hears dial", b.user)
 	}
+}
+
+// joinRoom has baresip b call room and waits for the call to be up.
+func joinRoom(t *testing.T, ctx context.Context, b *mediaBaresip, room string) {
+	t.Helper()
+	_, err := b.ctl(ctx, "dial", room)
+	require.NoError(t, err, "%s dials the room", b.user)
+	b.waitCalls(t, ctx, "an established call", func(l string) bool { return strings.Contains(l, "ESTABLISHED") })
+}
+
+// leaveRoom has baresip b hang up and waits until it has no call.
+func leaveRoom(t *testing.T, ctx context.Context, b *mediaBaresip) {
+	t.Helper()
+	_, err := b.ctl(ctx, "hangup", "")
+	require.NoError(t, err)
+	b.waitCalls(t, ctx, "no call", func(l string) bool { return !strings.Contains(l, "sip:") })
 }
 
 // recorder reads a session's audio in the background.
