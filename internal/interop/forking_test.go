@@ -137,7 +137,7 @@ func TestRedirectToBaresip(t *testing.T) {
 	res := w.sent("SIP/2.0 302")
 	require.Len(t, res, 1)
 	require.Contains(t, headerValue(res[0], "Contact"), moved.String())
-	require.NotEmpty(t, w.received("ACK "), "baresip ACKs the 302")
+	w.waitReceived(t, "ACK ", "baresip ACKs the 302")
 
 	var heard []int16
 	for range 50 {

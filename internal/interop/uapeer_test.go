@@ -73,6 +73,16 @@ func (w *wireLog) received(prefix string) []string {
 	return out
 }
 
+// waitReceived waits until a message whose start line begins with prefix
+// has been received, for messages that travel beside what the test waited
+// on (an ACK to a 302 races the redirected call it leads to), and returns
+// those received.
+func (w *wireLog) waitReceived(t *testing.T, prefix, msg string) []string {
+	t.Helper()
+	require.Eventually(t, func() bool { return len(w.received(prefix)) > 0 }, peerWait, 20*time.Millisecond, msg)
+	return w.received(prefix)
+}
+
 // tracedUA starts a UA from cfg with a wireLog as its tracer, listening
 // on a loopback UDP port unless cfg says where. When the test ends the UA
 // is closed and, if the test failed, the last messages it sent and
