@@ -157,11 +157,23 @@ func (l *Layer) isClosed() bool {
 
 // start registers a goroutine unless the layer is closed; the caller runs
 // it and calls l.wg.Done when it ends.
-func (l *Layer) start() bool {
+func (l *Layer) start() bool { return l.track(nil) }
+
+// track is the layer's one "count a goroutine unless closed": under l.mu,
+// false when the layer is closed; otherwise it runs add (which records
+// what the goroutine serves in the layer's tables, nil when nothing) and
+// counts the goroutine in l.wg, so that Close, which sets closed under the
+// same lock, either sees the entry and waits for its goroutine or the
+// caller sees closed and starts none. internal/lifecycle.Group cannot do
+// this: the check and the tables must change under the one mutex.
+func (l *Layer) track(add func()) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {
 		return false
+	}
+	if add != nil {
+		add()
 	}
 	l.wg.Add(1)
 	return true
@@ -427,17 +439,12 @@ func (l *Layer) connByID(id uint64) *conn {
 // register adds a connection to the tables and counts its reader
 // goroutine; false when the layer is closed.
 func (l *Layer) register(c *conn) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.closed {
-		return false
-	}
-	l.conns[c.id] = c
-	k := poolKey{c.network, c.remote}
-	l.pool[k] = c
-	c.keys = append(c.keys, k)
-	l.wg.Add(1)
-	return true
+	return l.track(func() {
+		l.conns[c.id] = c
+		k := poolKey{c.network, c.remote}
+		l.pool[k] = c
+		c.keys = append(c.keys, k)
+	})
 }
 
 func (l *Layer) unregister(c *conn) {

@@ -33,15 +33,10 @@ func (l *Layer) listenStream(ctx context.Context, n Network, addr string) (net.A
 		return nil, err
 	}
 	sl := &streamListener{network: n, ln: ln, addr: addrPortOf(ln.Addr())}
-	l.mu.Lock()
-	if l.closed {
-		l.mu.Unlock()
+	if !l.track(func() { l.lns = append(l.lns, sl) }) {
 		_ = ln.Close()
 		return nil, ErrClosed
 	}
-	l.lns = append(l.lns, sl)
-	l.wg.Add(1)
-	l.mu.Unlock()
 	go l.acceptLoop(sl)
 	return ln.Addr(), nil
 }

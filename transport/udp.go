@@ -55,15 +55,10 @@ func (l *Layer) listenUDP(ctx context.Context, addr string) (net.Addr, error) {
 		s.raw = newRawSender(uc, s.local)
 		s.eq = enableRecvErr(uc)
 	}
-	l.mu.Lock()
-	if l.closed {
-		l.mu.Unlock()
+	if !l.track(func() { l.udp = append(l.udp, s) }) {
 		_ = pc.Close()
 		return nil, ErrClosed
 	}
-	l.udp = append(l.udp, s)
-	l.wg.Add(1)
-	l.mu.Unlock()
 	go l.udpLoop(s)
 	return pc.LocalAddr(), nil
 }
