@@ -20,43 +20,16 @@ import (
 	"github.com/dialtone/dialtone/dialog"
 	"github.com/dialtone/dialtone/rtp/audio"
 	"github.com/dialtone/dialtone/sip"
-	"github.com/dialtone/dialtone/transport"
 	"github.com/dialtone/dialtone/ua"
 )
 
 func TestUpdateSwitchesCodecEarly(t *testing.T) {
 	ctx := mediaCtx(t)
-	loopback := ua.MediaConfig{IP: netip.MustParseAddr("127.0.0.1")}
-	progressed := make(chan *ua.IncomingCall, 1)
-	answerNow := make(chan struct{})
-	answered := make(chan *ua.Call, 1)
-	errs := make(chan error, 4)
 	calleeUpdated := make(chan ua.Event, 4)
 	bw, aw := newWire(), newWire()
-	b, err := ua.New(ua.Config{
-		Listen:      []ua.ListenConfig{{Network: transport.UDP, Addr: "127.0.0.1:0"}},
-		Resolver:    transport.StaticResolver{},
-		Media:       loopback,
+	b := newEarlyCallee(t, ua.Config{
 		Reliable:    ua.ReliableRequired,
 		AllowUpdate: true,
-		OnCall: func(cctx context.Context, ic *ua.IncomingCall) {
-			if err := ic.Progress(nil); err != nil {
-				errs <- err
-				return
-			}
-			progressed <- ic
-			select {
-			case <-answerNow:
-			case <-cctx.Done():
-				return
-			}
-			c, err := ic.Answer(nil)
-			if err != nil {
-				errs <- err
-				return
-			}
-			answered <- c
-		},
 		OnEvent: func(e ua.Event) {
 			if e.Kind == ua.EventCallUpdated {
 				calleeUpdated <- e
@@ -64,13 +37,9 @@ func TestUpdateSwitchesCodecEarly(t *testing.T) {
 		},
 		Transport: ua.TransportConfig{Tracer: bw},
 	})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = b.Close() })
 	updated := make(chan ua.Event, 4)
-	a, err := ua.New(ua.Config{
-		Listen:   []ua.ListenConfig{{Network: transport.UDP, Addr: "127.0.0.1:0"}},
-		Resolver: transport.StaticResolver{},
-		Media:    loopback,
+	a := newLoopbackUA(t, ua.Config{
+		Media: ua.MediaConfig{IP: netip.MustParseAddr("127.0.0.1")},
 		OnEvent: func(e ua.Event) {
 			if e.Kind == ua.EventCallUpdated {
 				updated <- e
@@ -78,31 +47,14 @@ func TestUpdateSwitchesCodecEarly(t *testing.T) {
 		},
 		Transport: ua.TransportConfig{Tracer: aw},
 	})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = a.Close() })
 
 	earlyCh := make(chan *ua.Call, 1)
-	dialed := make(chan *ua.Call, 1)
-	go func() {
-		c, err := a.Dial(ctx, "sip:bob@"+b.Addrs()[0].String(), ua.DialOptions{
-			PrackOffer: func(early *ua.Call, _ *sip.Response) *ua.MediaChange {
-				earlyCh <- early
-				return nil // no offer in the PRACK: the UPDATE makes it
-			},
-		})
-		if err != nil {
-			errs <- err
-		}
-		dialed <- c
-	}()
-	var ic *ua.IncomingCall
-	select {
-	case ic = <-progressed:
-	case err := <-errs:
-		t.Fatal(err)
-	case <-ctx.Done():
-		t.Fatal("no 183")
-	}
+	ic, dialed := b.dial(ctx, t, a, ua.DialOptions{
+		PrackOffer: func(early *ua.Call, _ *sip.Response) *ua.MediaChange {
+			earlyCh <- early
+			return nil // no offer in the PRACK: the UPDATE makes it
+		},
+	})
 	early := recvReal(t, earlyCh, "the early call")
 	p, ok := early.MediaParams()
 	require.True(t, ok)
@@ -134,44 +86,51 @@ func TestUpdateSwitchesCodecEarly(t *testing.T) {
 	got = playAndRecord(ctx, t, ic.Media(), early.Media(), 1200, 30)
 	require.Greater(t, peakLevel(got, 1200), 0.02, "the caller hears the callee in PCMA before the answer")
 
-	close(answerNow)
-	var in *ua.Call
-	select {
-	case in = <-answered:
-	case err := <-errs:
-		t.Fatal(err)
-	case <-ctx.Done():
-		t.Fatal("not answered")
-	}
+	in := b.answer(ctx, t)
 	out := recvReal(t, dialed, "Dial's return")
 	require.Same(t, early, out)
+	requireEarlyReoffer(t, e, bw.requests(sip.UPDATE), aw.responses(sip.UPDATE), in, out, "UPDATE")
+	requirePCMATones(ctx, t, in, out)
+}
 
-	ups := bw.requests(sip.UPDATE)
-	require.Len(t, ups, 1)
-	offer := string(ups[0].Body())
-	require.Contains(t, offer, "PCMA/8000", "the UPDATE carries the new offer")
+// requireEarlyReoffer checks an early dialog's new offer of PCMA only,
+// made in the one request reqs holds (PRACK or UPDATE, named method) and
+// answered in the 200 among answers: the caller's event e carried that
+// answer, and the 200 to the INVITE repeated it, so the caller's call out
+// and the callee's call in keep the offer and answer as their SDP.
+func requireEarlyReoffer(t *testing.T, e ua.Event, reqs []*sip.Request, answers []*sip.Response, in, out *ua.Call, method string) {
+	t.Helper()
+	require.Len(t, reqs, 1)
+	offer := string(reqs[0].Body())
+	require.Contains(t, offer, "PCMA/8000", "the %s carries the new offer", method)
 	require.NotContains(t, offer, "PCMU", "the new offer names PCMA only")
-	var up200 *sip.Response
-	for _, r := range aw.responses(sip.UPDATE) {
+	var ok200 *sip.Response
+	for _, r := range answers {
 		if r.StatusCode == sip.StatusOK {
-			up200 = r
+			ok200 = r
 		}
 	}
-	require.NotNil(t, up200)
-	require.Equal(t, "application/sdp", up200.ContentType(), "the UPDATE's 200 carries the answer")
-	require.Contains(t, string(up200.Body()), "PCMA/8000")
-	require.Equal(t, string(up200.Body()), string(e.SDP))
+	require.NotNil(t, ok200)
+	answer := string(ok200.Body())
+	require.Equal(t, "application/sdp", ok200.ContentType(), "the %s's 200 carries the answer", method)
+	require.Contains(t, answer, "PCMA/8000")
+	require.Equal(t, answer, string(e.SDP))
 	require.Equal(t, offer, string(out.LocalSDP()))
-	require.Equal(t, string(up200.Body()), string(out.RemoteSDP()), "the 200 to the INVITE repeats the UPDATE's answer")
+	require.Equal(t, answer, string(out.RemoteSDP()), "the 200 to the INVITE repeats the %s's answer", method)
 	require.Equal(t, offer, string(in.RemoteSDP()))
-	require.Equal(t, string(up200.Body()), string(in.LocalSDP()), "the callee's SDP is its UPDATE answer")
+	require.Equal(t, answer, string(in.LocalSDP()), "the callee's SDP is its %s answer", method)
+}
 
+// requirePCMATones checks that both ends of an answered call use PCMA
+// and hear each other's tone, then hangs up.
+func requirePCMATones(ctx context.Context, t *testing.T, in, out *ua.Call) {
+	t.Helper()
 	for _, c := range []*ua.Call{in, out} {
 		p, ok := c.MediaParams()
 		require.True(t, ok)
 		require.Equal(t, "PCMA", p.Codec.Name, "%s call", c.Direction())
 	}
-	got = playAndRecord(ctx, t, in.Media(), out.Media(), 1200, 30)
+	got := playAndRecord(ctx, t, in.Media(), out.Media(), 1200, 30)
 	require.Greater(t, peakLevel(got, 1200), 0.02, "the caller hears the callee")
 	got = playAndRecord(ctx, t, out.Media(), in.Media(), 800, 30)
 	require.Greater(t, peakLevel(got, 800), 0.02, "the callee hears the caller")
@@ -190,9 +149,7 @@ func TestIncomingUpdateSwitchesCodecEarly(t *testing.T) {
 	progressed := make(chan *ua.IncomingCall, 1)
 	errs := make(chan error, 4)
 	bw := newWire()
-	b, err := ua.New(ua.Config{
-		Listen:      []ua.ListenConfig{{Network: transport.UDP, Addr: "127.0.0.1:0"}},
-		Resolver:    transport.StaticResolver{},
+	b := newLoopbackUA(t, ua.Config{
 		Media:       loopback,
 		Reliable:    ua.ReliableRequired,
 		AllowUpdate: true,
@@ -205,12 +162,8 @@ func TestIncomingUpdateSwitchesCodecEarly(t *testing.T) {
 		},
 		Transport: ua.TransportConfig{Tracer: bw},
 	})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = b.Close() })
 	callerUpdated := make(chan ua.Event, 4)
-	a, err := ua.New(ua.Config{
-		Listen:      []ua.ListenConfig{{Network: transport.UDP, Addr: "127.0.0.1:0"}},
-		Resolver:    transport.StaticResolver{},
+	a := newLoopbackUA(t, ua.Config{
 		Media:       loopback,
 		AllowUpdate: true,
 		OnEvent: func(e ua.Event) {
@@ -219,8 +172,6 @@ func TestIncomingUpdateSwitchesCodecEarly(t *testing.T) {
 			}
 		},
 	})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = a.Close() })
 
 	earlyCh := make(chan *ua.Call, 1)
 	dialed := make(chan *ua.Call, 1)
@@ -279,14 +230,5 @@ func TestIncomingUpdateSwitchesCodecEarly(t *testing.T) {
 	}
 	require.NotNil(t, up200, "the caller's 200 to the UPDATE")
 	require.Contains(t, string(up200.Body()), "PCMA/8000", "its answer")
-	for _, c := range []*ua.Call{in, out} {
-		p, ok := c.MediaParams()
-		require.True(t, ok)
-		require.Equal(t, "PCMA", p.Codec.Name, "%s call", c.Direction())
-	}
-	got = playAndRecord(ctx, t, in.Media(), out.Media(), 1200, 30)
-	require.Greater(t, peakLevel(got, 1200), 0.02, "the caller hears the callee")
-	got = playAndRecord(ctx, t, out.Media(), in.Media(), 800, 30)
-	require.Greater(t, peakLevel(got, 800), 0.02, "the callee hears the caller")
-	require.NoError(t, out.Hangup(ctx))
+	requirePCMATones(ctx, t, in, out)
 }
