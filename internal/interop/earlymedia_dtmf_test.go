@@ -117,23 +117,8 @@ func TestEarlyMediaDTMFWithSIPp(t *testing.T) {
 			}
 		},
 	})
-	type dialed struct {
-		c   *ua.Call
-		err error
-	}
-	done := make(chan dialed, 1)
-	go func() {
-		c, err := u.Dial(ctx, target, ua.DialOptions{})
-		done <- dialed{c, err}
-	}()
-	var early *ua.Call
-	select {
-	case early = <-progress:
-	case d := <-done:
-		t.Fatalf("Dial returned before the 183: %v", d.err)
-	case <-ctx.Done():
-		t.Fatal("no 183 from SIPp")
-	}
+	done := dialAsync(ctx, u, target, ua.DialOptions{})
+	early := awaitEarly(t, ctx, progress, done, "no 183 from SIPp")
 	require.Contains(t, string(early.LocalSDP()), "telephone-event", "our offer")
 	require.NoError(t, early.SendDTMF(ctx, earlyDTMFOurs), "our digits while the call rings")
 	require.Equal(t, ua.CallRinging, early.State(), "our digits went out before the 200")

@@ -94,23 +94,8 @@ func TestEarlyMediaFromSIPp(t *testing.T) {
 	})
 	require.NoError(t, err)
 	defer u.Close()
-	type dialed struct {
-		c   *ua.Call
-		err error
-	}
-	done := make(chan dialed, 1)
-	go func() {
-		c, err := u.Dial(ctx, target, ua.DialOptions{})
-		done <- dialed{c, err}
-	}()
-	var early *ua.Call
-	select {
-	case early = <-ringing:
-	case d := <-done:
-		t.Fatalf("Dial returned before the 183: %v", d.err)
-	case <-ctx.Done():
-		t.Fatal("no 183 from SIPp")
-	}
+	done := dialAsync(ctx, u, target, ua.DialOptions{})
+	early := awaitEarly(t, ctx, ringing, done, "no 183 from SIPp")
 	s := early.Media()
 	require.NotNil(t, s)
 	p, ok := early.MediaParams()

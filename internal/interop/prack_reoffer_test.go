@@ -122,21 +122,13 @@ func TestPrackOfferToSIPp(t *testing.T) {
 		},
 	})
 	firstPort := make(chan int, 1)
-	type dialed struct {
-		c   *ua.Call
-		err error
-	}
-	done := make(chan dialed, 1)
-	go func() {
-		c, err := u.Dial(ctx, target, ua.DialOptions{
-			PrackOffer: func(early *ua.Call, _ *sip.Response) *ua.MediaChange {
-				p, _ := early.MediaParams()
-				firstPort <- int(p.RemoteRTP.Port())
-				return &ua.MediaChange{Codecs: []audio.Codec{audio.PCMA(), audio.TelephoneEvent()}, Direction: sdp.SendRecv}
-			},
-		})
-		done <- dialed{c, err}
-	}()
+	done := dialAsync(ctx, u, target, ua.DialOptions{
+		PrackOffer: func(early *ua.Call, _ *sip.Response) *ua.MediaChange {
+			p, _ := early.MediaParams()
+			firstPort <- int(p.RemoteRTP.Port())
+			return &ua.MediaChange{Codecs: []audio.Codec{audio.PCMA(), audio.TelephoneEvent()}, Direction: sdp.SendRecv}
+		},
+	})
 	var e ua.Event
 	select {
 	case e = <-updated:
@@ -160,21 +152,63 @@ func TestPrackOfferToSIPp(t *testing.T) {
 	d := <-done
 	require.NoError(t, d.err)
 	require.Same(t, early, d.c)
-	pracks := w.sent("PRACK ")
-	require.Len(t, pracks, 1)
-	require.Contains(t, pracks[0], "Content-Type: application/sdp", "the PRACK carries an offer")
-	require.Contains(t, pracks[0], "a=rtpmap:8 PCMA/8000")
-	require.NotContains(t, pracks[0], "PCMU", "the new offer's codecs")
-	var prack200 string
-	for _, m := range w.received("SIP/2.0 200") {
-		if strings.Contains(m, " PRACK\r\n") {
-			prack200 = m
-		}
-	}
-	require.Contains(t, prack200, fmt.Sprintf("m=audio %d RTP/AVP 8", movedPort), "the answer in the PRACK's 200")
-	require.Contains(t, string(d.c.RemoteSDP()), fmt.Sprintf("m=audio %d ", movedPort), "the 200 repeats it")
+	requireMovedReoffer(t, w, "PRACK", movedPort, d.c)
 	require.NoError(t, d.c.Hangup(ctx))
 	wait()
+}
+
+// dialed is what UA.Dial returned, for a test that dials in the
+// background.
+type dialed struct {
+	c   *ua.Call
+	err error
+}
+
+// dialAsync dials target from u in the background; Dial's return comes
+// on the channel.
+func dialAsync(ctx context.Context, u *ua.UA, target string, opts ua.DialOptions) <-chan dialed {
+	done := make(chan dialed, 1)
+	go func() {
+		c, err := u.Dial(ctx, target, opts)
+		done <- dialed{c, err}
+	}()
+	return done
+}
+
+// awaitEarly returns the early call that comes on early, failing the
+// test with missing if Dial returns (on done) or ctx ends first.
+func awaitEarly(t *testing.T, ctx context.Context, early <-chan *ua.Call, done <-chan dialed, missing string) *ua.Call {
+	t.Helper()
+	select {
+	case c := <-early:
+		return c
+	case d := <-done:
+		t.Fatalf("Dial returned before the 183: %v", d.err)
+	case <-ctx.Done():
+		t.Fatal(missing)
+	}
+	return nil
+}
+
+// requireMovedReoffer checks an early dialog's new offer made in our one
+// method request (PRACK or UPDATE) on the wire w: PCMA only, answered in
+// its 200 at movedPort, and the 200 to the INVITE (c's remote SDP)
+// repeating that answer.
+func requireMovedReoffer(t *testing.T, w *wireLog, method string, movedPort int, c *ua.Call) {
+	t.Helper()
+	reqs := w.sent(method + " ")
+	require.Len(t, reqs, 1)
+	require.Contains(t, reqs[0], "Content-Type: application/sdp", "the %s carries an offer", method)
+	require.Contains(t, reqs[0], "a=rtpmap:8 PCMA/8000")
+	require.NotContains(t, reqs[0], "PCMU", "the new offer's codecs")
+	var ok200 string
+	for _, m := range w.received("SIP/2.0 200") {
+		if strings.Contains(m, " "+method+"\r\n") {
+			ok200 = m
+		}
+	}
+	require.Contains(t, ok200, fmt.Sprintf("m=audio %d RTP/AVP 8", movedPort), "the answer in the %s's 200", method)
+	require.Contains(t, string(c.RemoteSDP()), fmt.Sprintf("m=audio %d ", movedPort), "the 200 repeats it")
 }
 
 // movedListener is a UDP socket on loopback standing for the port a

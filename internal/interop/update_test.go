@@ -113,28 +113,13 @@ func TestUpdateToSIPp(t *testing.T) {
 		},
 	})
 	earlyCh := make(chan *ua.Call, 1)
-	type dialed struct {
-		c   *ua.Call
-		err error
-	}
-	done := make(chan dialed, 1)
-	go func() {
-		c, err := u.Dial(ctx, target, ua.DialOptions{
-			PrackOffer: func(early *ua.Call, _ *sip.Response) *ua.MediaChange {
-				earlyCh <- early
-				return nil // the new offer goes in the UPDATE
-			},
-		})
-		done <- dialed{c, err}
-	}()
-	var early *ua.Call
-	select {
-	case early = <-earlyCh:
-	case d := <-done:
-		t.Fatalf("Dial returned before the 183: %v", d.err)
-	case <-ctx.Done():
-		t.Fatal("no reliable 183")
-	}
+	done := dialAsync(ctx, u, target, ua.DialOptions{
+		PrackOffer: func(early *ua.Call, _ *sip.Response) *ua.MediaChange {
+			earlyCh <- early
+			return nil // the new offer goes in the UPDATE
+		},
+	})
+	early := awaitEarly(t, ctx, earlyCh, done, "no reliable 183")
 	p, ok := early.MediaParams()
 	require.True(t, ok)
 	require.Equal(t, mp, int(p.RemoteRTP.Port()), "the 183's answer: SIPp's media port")
@@ -162,19 +147,7 @@ func TestUpdateToSIPp(t *testing.T) {
 	d := <-done
 	require.NoError(t, d.err)
 	require.Same(t, early, d.c)
-	ups := w.sent("UPDATE ")
-	require.Len(t, ups, 1)
-	require.Contains(t, ups[0], "Content-Type: application/sdp", "the UPDATE carries an offer")
-	require.Contains(t, ups[0], "a=rtpmap:8 PCMA/8000")
-	require.NotContains(t, ups[0], "PCMU", "the new offer's codecs")
-	var up200 string
-	for _, m := range w.received("SIP/2.0 200") {
-		if strings.Contains(m, " UPDATE\r\n") {
-			up200 = m
-		}
-	}
-	require.Contains(t, up200, fmt.Sprintf("m=audio %d RTP/AVP 8", movedPort), "the answer in the UPDATE's 200")
-	require.Contains(t, string(d.c.RemoteSDP()), fmt.Sprintf("m=audio %d ", movedPort), "the 200 repeats it")
+	requireMovedReoffer(t, w, "UPDATE", movedPort, d.c)
 	require.NoError(t, d.c.Hangup(ctx))
 	wait()
 }
