@@ -4,7 +4,6 @@ package interop
 
 import (
 	"fmt"
-	"math"
 	"strings"
 	"testing"
 	"time"
@@ -48,7 +47,7 @@ type echoRTP struct {
 	// quality lines; sent, received and lost sum those lines' counts.
 	calls, quality       int
 	sent, received, lost int
-	trials               int      // the packets whose fate counts (see roundTripTrials)
+	trials               int      // the packets whose fate counts (see check)
 	silent, inconsistent []string // calls with nothing back; with more back than sent
 	endReasons           map[string]int
 }
@@ -140,6 +139,12 @@ func (e echoRTP) logFigure(t *testing.T, sipRate float64) {
 // dial's count is the RFC 3550 cumulative loss of each call: packets
 // between the first and the last it got back, those two excepted, each
 // lost independently. Those are the trials: received + lost - 2 a call.
+// A datagram may also be lost to a full receive buffer: SIPp echoes from
+// one socket, at the kernel's default size (212,992 bytes: a few tens of
+// milliseconds of the 5,000 packets a second of 100 calls at once), and a
+// loaded machine can hold its echo thread that long (42 overflows in one
+// run at load average 7). Those the kernel counted in either
+// namespace (overflows) are allowed on top of the binomial range, no more.
 func (e echoRTP) check(t *testing.T, minCalls int) {
 	t.Helper()
 	require.GreaterOrEqual(t, e.calls, minCalls, "calls dial saw ended by SIPp's BYE")
@@ -156,7 +161,8 @@ func (e echoRTP) check(t *testing.T, minCalls int) {
 	}
 	q := roundTripLoss(lossCallsRTPLoss)
 	lo, hi := binomialInterval(e.trials, q, lossCallsRTPChance)
+	hi += e.overflows[0] + e.overflows[1]
 	require.True(t, e.lost >= lo && e.lost <= hi,
-		"packets dial lost: %d of %d counted (%.2f %%), outside [%d, %d] (%.2f %% ± %.2f %%)", e.lost, e.trials,
-		100*float64(e.lost)/float64(max(e.trials, 1)), lo, hi, 100*q, 100*float64(hi-lo)/2/math.Max(float64(e.trials), 1))
+		"packets dial lost: %d of %d counted (%.2f %%), outside [%d, %d] (%.2f %% expected; %d datagrams lost to full receive buffers allowed)",
+		e.lost, e.trials, 100*float64(e.lost)/float64(max(e.trials, 1)), lo, hi, 100*q, e.overflows[0]+e.overflows[1])
 }
