@@ -45,6 +45,9 @@ const (
 	dialCalleeT1 = time.Second
 	// dialHold is how long each of dial's calls lasts (-hangup-after).
 	dialHold = 100 * time.Millisecond
+	// sippHold is how long each call of SIPp's UAC lasts without media
+	// (-d: from its ACK to its BYE).
+	sippHold = 200 * time.Millisecond
 	// dialRunTimeout bounds one dial process (a call set-up lasts at most
 	// Timer B, 64·T1, and Close 5 s).
 	dialRunTimeout = 40 * time.Second
@@ -118,9 +121,9 @@ func TestHangupUnderLoss(t *testing.T) {
 
 	t.Run("SIPp uac calls dial", func(t *testing.T) {
 		pair := newLossyPair(t, ctx, lossCalleeRate)
-		d, listen, out := startDialCallee(t, ctx, pair, dial)
+		d, listen, out := startDialCallee(t, ctx, pair, dial, false)
 		start := time.Now()
-		r, cmd := startLossUAC(t, ctx, pair, sipp, "loss_uac", lossCalleeCalls, lossCallRate, listen)
+		r, cmd := startLossUAC(t, ctx, pair, sipp, "loss_uac", lossCalleeCalls, lossCallRate, sippHold, listen)
 		defer func() { logTails(t, append(r.files(), out)...) }()
 		sippErr := exitErrOrNil(cmd.Wait())
 		t.Logf("%d calls to dial at %.0f %% loss each way in %s", lossCalleeCalls, 100*lossCalleeRate,
@@ -143,24 +146,30 @@ func TestHangupUnderLoss(t *testing.T) {
 }
 
 // startDialCallee starts examples/dial in namespace 0 of pair answering
-// on sippPort without media, and waits until it listens; out is its output
-// file. Its T1 is dialCalleeT1: SIPp retransmits its BYE for up to a
-// minute (18 copies, T2 4 s), past the 32 s dial's BYE server transaction
-// lingers with the default T1 (Timer J, 64·T1): a copy that comes later
-// gets 481 and fails the call at SIPp although dial answered it. With T1
-// 1 s, Timer J (64 s) outlasts SIPp's last copy.
-func startDialCallee(t *testing.T, ctx context.Context, pair *lossyPair, dial string) (d *daemon, listen netip.AddrPort, out string) {
+// on sippPort, with media (its silence, 50 packets a second, from the
+// answer to the end of the call) or without (-no-media), and waits until
+// it listens; out is its output file. Its T1 is dialCalleeT1: SIPp
+// retransmits its BYE for up to a minute (18 copies, T2 4 s), past the
+// 32 s dial's BYE server transaction lingers with the default T1 (Timer
+// J, 64·T1): a copy that comes later gets 481 and fails the call at SIPp
+// although dial answered it. With T1 1 s, Timer J (64 s) outlasts SIPp's
+// last copy.
+func startDialCallee(t *testing.T, ctx context.Context, pair *lossyPair, dial string, media bool) (d *daemon, listen netip.AddrPort, out string) {
 	t.Helper()
 	listen = netip.AddrPortFrom(pair.ip[0], sippPort)
 	out = filepath.Join(artifacts(t), "dial.out")
-	d = startDaemon(t, "dial", out, "ip", "netns", "exec", pair.ns[0], dial,
-		"-listen", listen.String(), "-no-media", "-t1", dialCalleeT1.String())
+	args := []string{"netns", "exec", pair.ns[0], dial, "-listen", listen.String(), "-t1", dialCalleeT1.String()}
+	if !media {
+		args = append(args, "-no-media")
+	}
+	d = startDaemon(t, "dial", out, "ip", args...)
 	waitUDP(t, ctx, d.cmd.Process.Pid, listen)
 	return d, listen, out
 }
 
 // startLossUAC starts SIPp's UAC in namespace 1 of pair, placing calls
-// calls, rate a second, to listen; extra options go before the target.
+// calls, rate a second, each lasting hold from its ACK to its BYE, to
+// listen; extra options go before the target.
 // SIPp gives up after 5 INVITE and 7 BYE retransmissions by default: at
 // 30 % loss, six lost INVITEs (a 7·10⁻⁴ chance) fail a call in one run of
 // 300 out of five, whatever dial does; the limits are lifted to
@@ -168,9 +177,9 @@ func startDialCallee(t *testing.T, ctx context.Context, pair *lossyPair, dial st
 // testdata/uac_loss.xml: SIPp's uac, which would take a retransmitted 200
 // to its INVITE for the answer to its BYE, with its responses tied to
 // their transactions.
-func startLossUAC(t *testing.T, ctx context.Context, pair *lossyPair, sipp, name string, calls, rate int, listen netip.AddrPort, extra ...string) (*sippRun, *exec.Cmd) {
+func startLossUAC(t *testing.T, ctx context.Context, pair *lossyPair, sipp, name string, calls, rate int, hold time.Duration, listen netip.AddrPort, extra ...string) (*sippRun, *exec.Cmd) {
 	t.Helper()
-	args := []string{"-sf", scenario(t, "uac_loss.xml"), "-t", "u1", "-d", "200",
+	args := []string{"-sf", scenario(t, "uac_loss.xml"), "-t", "u1", "-d", strconv.Itoa(int(hold.Milliseconds())),
 		"-m", strconv.Itoa(calls), "-r", strconv.Itoa(rate),
 		"-max_retrans", strconv.Itoa(sippNonInviteRetrans),
 		"-max_invite_retrans", strconv.Itoa(sippInviteRetrans),

@@ -47,9 +47,11 @@ var lossCallsRates = []float64{0.10, 0.20, 0.30}
 
 const lossCallsWorst = 0.30
 
-// TestCallsUnderLoss runs N calls from SIPp's UAC (testdata/uac_loss.xml,
-// SIP only: media under loss is TestMOSUnderLoss) to one examples/dial
-// across the lossy pair at each of lossCallsRates, each way. N is
+// TestCallsUnderLoss runs N calls from SIPp's UAC (testdata/uac_loss.xml)
+// to one examples/dial across the lossy pair at each of lossCallsRates
+// of the SIP datagrams, each way, and lossCallsRTPLoss (5 %) of the
+// others, RTP and RTCP: each call lasts lossCallsHold, dial sends its
+// silence and SIPp echoes it back (losscallsrtp_test.go). N is
 // lossCallsDefault (200) unless LOSS_CALLS sets it (1,000 for the figures
 // of the README). Every call must complete by retransmission at 10 and
 // 20 %: SIPp counts it successful once dial answered its INVITE and its
@@ -57,7 +59,9 @@ const lossCallsWorst = 0.30
 // only because SIPp gave up retransmitting (FailedMaxUDPRetrans), at most
 // lossCallsMaxGiveUps of them. Logged for each rate: failed calls, the
 // set-up time (INVITE to 200, SIPp's rtd, per call with -trace_rtt) p50
-// and p99, and SIPp's retransmissions per call.
+// and p99, SIPp's retransmissions per call, and the media's figures;
+// the media must have flowed both ways in every call ended by SIPp's
+// BYE, at the loss the rules were set to (echoRTP.check).
 func TestCallsUnderLoss(t *testing.T) {
 	// In its own namespaces, at 50 calls/s: beside the other parallel
 	// tests, which mostly wait too.
@@ -65,7 +69,7 @@ func TestCallsUnderLoss(t *testing.T) {
 	sipp := sippPath(t)
 	requireRootTools(t)
 	calls := lossCalls(t)
-	run := time.Duration(calls)*time.Second/lossCallsRate + lossCallsTail
+	run := time.Duration(calls)*time.Second/lossCallsRate + lossCallsHold + lossCallsTail
 	ctx, cancel := context.WithTimeout(t.Context(), time.Duration(len(lossCallsRates))*(run+30*time.Second))
 	defer cancel()
 	dial := buildExample(t, ctx, "dial")
@@ -73,11 +77,13 @@ func TestCallsUnderLoss(t *testing.T) {
 	for _, rate := range lossCallsRates {
 		t.Run(fmt.Sprintf("%.0f%%", 100*rate), func(t *testing.T) {
 			pair := newLossyPair(t, ctx, rate)
-			d, listen, out := startDialCallee(t, ctx, pair, dial)
+			pair.setLoss(t, ctx, strconv.Itoa(sippPort), rate, lossCallsRTPLoss)
+			d, listen, out := startDialCallee(t, ctx, pair, dial, true)
 			start := time.Now()
-			r, cmd := startLossUAC(t, ctx, pair, sipp, "calls_uac", calls, lossCallsRate, listen,
+			r, cmd := startLossUAC(t, ctx, pair, sipp, "calls_uac", calls, lossCallsRate, lossCallsHold, listen,
 				"-timeout", strconv.Itoa(int(run/time.Second)),
-				"-trace_rtt", "-rtt_freq", "1")
+				"-trace_rtt", "-rtt_freq", "1",
+				"-mp", strconv.Itoa(lossCallsMediaPort), "-rtp_echo")
 			defer func() { logTails(t, append(r.files(), out)...) }()
 			sippErr := exitErrOrNil(cmd.Wait())
 			elapsed := time.Since(start)
@@ -93,13 +99,15 @@ func TestCallsUnderLoss(t *testing.T) {
 					ends++
 				}
 			}
-			t.Logf("FIGURE %.0f %% loss each way, %d calls in %s: %d successful, %d failed (%d SIPp gave up on); "+
+			t.Logf("FIGURE %.0f %% SIP loss each way, %d calls in %s: %d successful, %d failed (%d SIPp gave up on); "+
 				"set-up p50 %s p99 %s max %s (%d measured, to SIPp's 1 ms); %.2f retransmissions by SIPp a call; "+
 				"datagrams dropped %d to SIPp, %d to dial; dial saw %d ended by SIPp's BYE",
 				100*rate, calls, elapsed.Round(time.Millisecond), ok, failed, giveUps,
 				percentile(setup, 0.50), percentile(setup, 0.99), percentile(setup, 1), len(setup),
 				float64(st.int(t, "Retransmissions(C)"))/float64(calls),
 				pair.dropped(t, 1), pair.dropped(t, 0), ends)
+			media := readEchoRTP(t, pair, d)
+			media.logFigure(t, rate)
 
 			require.Equal(t, calls, ok+failed, "every call ended at SIPp")
 			if rate < lossCallsWorst {
@@ -111,6 +119,7 @@ func TestCallsUnderLoss(t *testing.T) {
 				require.LessOrEqual(t, failed, lossCallsMaxGiveUps)
 			}
 			require.Len(t, setup, ok, "one set-up time per successful call")
+			media.check(t, ok)
 		})
 	}
 }

@@ -224,7 +224,12 @@ func waitLine(t *testing.T, ctx context.Context, file string, wait time.Duration
 // key=value fields.
 func waitQuality(t *testing.T, ctx context.Context, file string) map[string]string {
 	t.Helper()
-	l := waitLine(t, ctx, file, 10*time.Second, " quality call=")
+	return parseQuality(waitLine(t, ctx, file, 10*time.Second, " quality call="))
+}
+
+// parseQuality returns the key=value fields of a quality line after its
+// "quality call=X: ".
+func parseQuality(l string) map[string]string {
 	_, rest, _ := strings.Cut(l, ": ")
 	q := map[string]string{}
 	for f := range strings.FieldsSeq(rest) {
@@ -323,13 +328,7 @@ func TestMediaCallsUnderLoss(t *testing.T) {
 			d.stop()
 			require.NoError(t, exitErrOrNil(d.err), "callee dial's exit")
 			for _, l := range d.logLines(" quality call=") {
-				_, rest, _ := strings.Cut(l, ": ")
-				q := map[string]string{}
-				for f := range strings.FieldsSeq(rest) {
-					if k, v, ok := strings.Cut(f, "="); ok {
-						q[k] = v
-					}
-				}
+				q := parseQuality(l)
 				recv += qInt(t, q, "received")
 				lost += qInt(t, q, "lost")
 				mos = append(mos, qFloat(t, q, "mos"))

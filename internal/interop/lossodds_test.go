@@ -93,6 +93,42 @@ func failuresAllowed(q float64, n int, chance float64) int {
 	return n
 }
 
+// binomialInterval returns the range [lo, hi] that the count of n
+// independent trials, each a success with chance q, falls outside of with
+// a chance under chance: below lo with less than chance/2, above hi with
+// less than chance/2 (the binomial tails, summed exactly).
+func binomialInterval(n int, q, chance float64) (lo, hi int) {
+	if n <= 0 || q <= 0 {
+		return 0, 0
+	}
+	if q >= 1 {
+		return n, n
+	}
+	a, _ := math.Lgamma(float64(n + 1))
+	p := func(j int) float64 { // P(X = j)
+		b, _ := math.Lgamma(float64(j + 1))
+		c, _ := math.Lgamma(float64(n - j + 1))
+		return math.Exp(a - b - c + float64(j)*math.Log(q) + float64(n-j)*math.Log1p(-q))
+	}
+	// lo: the largest with P(X < lo) < chance/2.
+	below := 0.0
+	for lo = 0; lo < n; lo++ {
+		if below+p(lo) >= chance/2 {
+			break
+		}
+		below += p(lo)
+	}
+	// hi: the smallest with P(X > hi) < chance/2.
+	above := 0.0
+	for hi = n; hi > 0; hi-- {
+		if above+p(hi) >= chance/2 {
+			break
+		}
+		above += p(hi)
+	}
+	return lo, hi
+}
+
 // TestLossOdds checks the odds helpers against figures worked by hand.
 func TestLossOdds(t *testing.T) {
 	sec := time.Second
@@ -121,4 +157,17 @@ func TestLossOdds(t *testing.T) {
 	require.Equal(t, 0, byeFailuresAllowed(0.1, 12))
 	// Poisson check: q = 10⁻³, n = 1,000 (λ 1): P(X > 6) ≈ 8·10⁻⁵, P(X > 8) ≈ 1·10⁻⁶.
 	require.Equal(t, 9, failuresAllowed(1e-3, 1000, 1e-6))
+
+	// Binomial tails: n = 4, q = ½ (P = 1/16, 4/16, 6/16, 4/16, 1/16):
+	// below 1 or above 3 each 1/16.
+	lo, hi := binomialInterval(4, 0.5, 2.0/16+1e-9)
+	require.Equal(t, [2]int{1, 3}, [2]int{lo, hi})
+	lo, hi = binomialInterval(4, 0.5, 2.0/16)
+	require.Equal(t, [2]int{0, 4}, [2]int{lo, hi}, "a tail of exactly chance/2 is not under it")
+	// Normal check: n = 20,000, q = 0.0975 (σ ≈ 42): 10⁻⁶ two-sided is
+	// about 4.9σ each side of the mean 1,950, a little more above (skew).
+	lo, hi = binomialInterval(20000, 0.0975, 1e-6)
+	require.InDelta(t, 1950-4.9*42, lo, 15)
+	require.InDelta(t, 1950+4.9*42, hi, 15)
+	require.Greater(t, hi-1950, 1950-lo, "the upper tail is the longer")
 }

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -141,10 +142,17 @@ func waitUDP(t *testing.T, ctx context.Context, pid int, ap netip.AddrPort) {
 	}
 }
 
+// The comments that name setLoss's media rules, for mediaCounts.
+const (
+	mediaInRule   = "dialtone-media-in"
+	mediaDropRule = "dialtone-media-drop"
+)
+
 // setLoss replaces the pair's drop rules: SIP datagrams (to the ports
 // sipPorts, "5060:5079", where every end listens) dropped at sip, every
 // other UDP datagram (RTP, RTCP) at media, in both namespaces. dropped
-// counts the SIP rule's.
+// counts the SIP rule's; mediaCounts the other datagrams, arrived and
+// dropped.
 func (p *lossyPair) setLoss(t *testing.T, ctx context.Context, sipPorts string, sip, media float64) {
 	t.Helper()
 	port := sipPorts
@@ -153,11 +161,61 @@ func (p *lossyPair) setLoss(t *testing.T, ctx context.Context, sipPorts string, 
 			{"-F", "INPUT"},
 			{"-A", "INPUT", "-p", "udp", "--dport", port, "-m", "statistic", "--mode", "random",
 				"--probability", strconv.FormatFloat(sip, 'f', -1, 64), "-j", "DROP"},
+			// No target: a rule that only counts what reaches the next.
+			{"-A", "INPUT", "-p", "udp", "!", "--dport", port, "-m", "comment", "--comment", mediaInRule},
 			{"-A", "INPUT", "-p", "udp", "!", "--dport", port, "-m", "statistic", "--mode", "random",
-				"--probability", strconv.FormatFloat(media, 'f', -1, 64), "-j", "DROP"},
+				"--probability", strconv.FormatFloat(media, 'f', -1, 64), "-m", "comment", "--comment", mediaDropRule, "-j", "DROP"},
 		} {
 			out, err := exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", ns, "iptables"}, args...)...).CombinedOutput()
 			require.NoError(t, err, "iptables %s in %s: %s", strings.Join(args, " "), ns, out)
 		}
 	}
+}
+
+// mediaCounts returns, after setLoss, how many datagrams other than SIP
+// reached namespace i (before the drop rule) and how many of them the
+// media rule dropped.
+func (p *lossyPair) mediaCounts(t *testing.T, i int) (arrived, dropped int) {
+	t.Helper()
+	out, err := exec.Command("ip", "netns", "exec", p.ns[i], "iptables", "-L", "INPUT", "-v", "-x", "-n").CombinedOutput()
+	require.NoError(t, err, "iptables -L: %s", out)
+	found := map[string]int{}
+	for l := range strings.SplitSeq(string(out), "\n") {
+		for _, name := range []string{mediaInRule, mediaDropRule} {
+			if strings.Contains(l, "/* "+name+" */") {
+				n, err := strconv.Atoi(strings.Fields(l)[0])
+				require.NoError(t, err, "iptables -L: %s", l)
+				found[name] = n
+			}
+		}
+	}
+	require.Len(t, found, 2, "the media rules in %s:\n%s", p.ns[i], out)
+	return found[mediaInRule], found[mediaDropRule]
+}
+
+// udpRcvbufErrors returns the UDP datagrams namespace i dropped because a
+// socket's receive buffer was full (RcvbufErrors of /proc/net/snmp): loss
+// that is not the drop rules'.
+func (p *lossyPair) udpRcvbufErrors(t *testing.T, i int) int {
+	t.Helper()
+	out, err := exec.Command("ip", "netns", "exec", p.ns[i], "cat", "/proc/net/snmp").CombinedOutput()
+	require.NoError(t, err, "/proc/net/snmp: %s", out)
+	var names []string
+	for l := range strings.SplitSeq(string(out), "\n") {
+		f := strings.Fields(l)
+		if len(f) < 2 || f[0] != "Udp:" {
+			continue
+		}
+		if names == nil {
+			names = f[1:]
+			continue
+		}
+		k := slices.Index(names, "RcvbufErrors")
+		require.True(t, k >= 0 && k+1 < len(f), "no RcvbufErrors in %s", out)
+		n, err := strconv.Atoi(f[k+1])
+		require.NoError(t, err, "/proc/net/snmp: %s", l)
+		return n
+	}
+	t.Fatalf("no Udp: lines in %s's /proc/net/snmp:\n%s", p.ns[i], out)
+	return 0
 }
