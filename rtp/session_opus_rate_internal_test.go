@@ -99,7 +99,7 @@ func TestSessionOpusHostRateLoss(t *testing.T) {
 			withFEC := snrAgainst(clean[25*fs:105*fs], played[25*fs:], 4*fs)
 			playedNo, cleanNo, _ := run(t, rate, false)
 			without := snrAgainst(cleanNo[25*fs:105*fs], playedNo[25*fs:], 4*fs)
-			t.Logf("played against the stream without loss: %.1f dB with FEC, %.1f dB without", withFEC, without)
+			t.Logf("played against the stream without loss: %.1f dB with FEC, %.1f dB without (%d samples a frame)", withFEC, without, fs)
 			require.Greater(t, withFEC, without+3)
 		})
 	}
