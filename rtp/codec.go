@@ -15,8 +15,9 @@ import (
 )
 
 // payloadCodec is the audio codec a session sends and decodes: G.711
-// (PCMU, PCMA) at 8 kHz, G.722 at 16 kHz or Opus at 48 kHz. It holds G.722's encoder and
-// decoder state, so it is owned by one session (under Session.mu).
+// (PCMU, PCMA) at 8 kHz, G.722 at 16 kHz or Opus at 48 kHz (or at the
+// host's fixed rate). It holds G.722's encoder and decoder state, so it is
+// owned by one session (under Session.mu).
 type payloadCodec struct {
 	law  g711.Law // G.711 only
 	wide bool     // G.722
@@ -28,11 +29,12 @@ type payloadCodec struct {
 
 // newPayloadCodec returns the codec of c: PCMU or PCMA, G.722 (clock
 // rate 8000 in SDP, RFC 3551 §4.5.2), or Opus sending as the peer's
-// remoteFmtp asks. Another codec, or Opus in a build without it, gives an
+// remoteFmtp asks and coding audio at hostRate (0: 48 kHz), which libopus
+// converts itself. Another codec, or Opus in a build without it, gives an
 // error wrapping g711.ErrCodec.
-func newPayloadCodec(c audio.Codec, remoteFmtp string) (payloadCodec, error) {
+func newPayloadCodec(c audio.Codec, remoteFmtp string, hostRate int) (payloadCodec, error) {
 	if isOpus(c) {
-		return newOpusCodec(c.PayloadType, remoteFmtp)
+		return newOpusCodec(c.PayloadType, remoteFmtp, hostRate)
 	}
 	if strings.EqualFold(c.Name, g722.EncodingName) && c.ClockRate == g722.ClockRate && c.Channels <= 1 {
 		return payloadCodec{wide: true, pt: c.PayloadType, enc: g722.NewEncoder(), dec: g722.NewDecoder()}, nil
@@ -44,10 +46,11 @@ func newPayloadCodec(c audio.Codec, remoteFmtp string) (payloadCodec, error) {
 	return payloadCodec{law: law, pt: c.PayloadType}, nil
 }
 
-// sampleRate is the rate of the audio frames the host reads and writes.
+// sampleRate is the rate of the audio the codec codes: 8 kHz for G.711,
+// 16 kHz for G.722, the rate Opus' libopus state was made at.
 func (c *payloadCodec) sampleRate() int {
 	if c.op != nil {
-		return opus.SampleRate
+		return c.op.rate
 	}
 	if c.wide {
 		return g722.SampleRate
@@ -82,7 +85,7 @@ func (c *payloadCodec) sameFormat(n *payloadCodec) bool {
 		return false
 	}
 	if c.op != nil {
-		return c.op.params == n.op.params
+		return c.op.params == n.op.params && c.op.rate == n.op.rate
 	}
 	return c.wide == n.wide && (c.wide || c.law == n.law)
 }
@@ -141,10 +144,15 @@ func (c *payloadCodec) accepts(pt uint8) bool {
 
 // jitterTS maps an RTP timestamp to the jitter buffer's clock, which counts
 // audio samples: G.722's timestamps advance by half the samples (RFC 3551
-// §4.5.2), so they are doubled (modulo 2^32, which keeps differences).
+// §4.5.2), so they are doubled (modulo 2^32, which keeps differences);
+// Opus' 48 kHz ones are divided when it codes at a lower rate
+// (opusCodec.ticks).
 func (c *payloadCodec) jitterTS(ts uint32) uint32 {
 	if c.wide {
 		return ts * 2
+	}
+	if c.op != nil {
+		return c.op.ticks.toSamples(ts)
 	}
 	return ts
 }

@@ -1,6 +1,7 @@
 package rtp
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
 	"time"
@@ -14,12 +15,15 @@ import (
 
 // opusCodec is the Opus side of a payloadCodec (RFC 7587): the encoder set
 // by the peer's fmtp (its maxaveragebitrate, useinbandfec, usedtx) and the
-// decoder, both libopus state freed by close. Without the build tag opus
+// decoder, both libopus state freed by close, coding audio at rate (the
+// host's, 48 kHz unless it fixed another). Without the build tag opus
 // newOpusCodec fails with opus.ErrUnavailable.
 type opusCodec struct {
 	params opus.Params // the peer's
+	rate   int
 	enc    *opus.Encoder
 	dec    *opus.Decoder
+	ticks  tsScale // RTP timestamps to samples at rate
 	// next says what the next decode does with its payload (recoverOpus).
 	next       opusDecodeMode
 	gapSamples int
@@ -51,22 +55,68 @@ func isOpus(c audio.Codec) bool {
 	return strings.EqualFold(c.Name, opus.EncodingName) && c.ClockRate == opus.ClockRate && c.Channels <= opus.SDPChannels
 }
 
-// newOpusCodec returns Opus sending to a peer whose fmtp is remoteFmtp.
-func newOpusCodec(pt uint8, remoteFmtp string) (payloadCodec, error) {
+// newOpusCodec returns Opus sending to a peer whose fmtp is remoteFmtp,
+// coding audio at rate (0: opus.SampleRate): libopus takes and gives
+// frames at that rate, while the RTP clock stays 48 kHz (RFC 7587 §4.1).
+func newOpusCodec(pt uint8, remoteFmtp string, rate int) (payloadCodec, error) {
 	params, err := opus.ParseFmtp(remoteFmtp)
 	if err != nil {
 		return payloadCodec{}, fmt.Errorf("%w: %w", g711.ErrCodec, err)
 	}
-	enc, err := opus.NewEncoder(params.EncoderConfig(0))
+	rate = cmp.Or(rate, opus.SampleRate)
+	ecfg := params.EncoderConfig(0)
+	ecfg.SampleRate = rate
+	enc, err := opus.NewEncoder(ecfg)
 	if err != nil {
 		return payloadCodec{}, fmt.Errorf("%w: %w", g711.ErrCodec, err)
 	}
-	dec, err := opus.NewDecoder()
+	dec, err := opus.NewDecoderRate(rate)
 	if err != nil {
 		_ = enc.Close()
 		return payloadCodec{}, fmt.Errorf("%w: %w", g711.ErrCodec, err)
 	}
-	return payloadCodec{pt: pt, op: &opusCodec{params: params, enc: enc, dec: dec}}, nil
+	op := &opusCodec{params: params, rate: rate, enc: enc, dec: dec, ticks: tsScale{ratio: uint32(opus.ClockRate / rate)}}
+	return payloadCodec{pt: pt, op: op}, nil
+}
+
+// tsScale maps RTP timestamps at Opus' 48 kHz clock to the jitter
+// buffer's clock, which counts samples at the rate Opus decodes at: a
+// timestamp is divided by ratio (48000 over that rate: 1, 3 or 6) around
+// a reference, so that differences stay exact across the 32-bit wrap,
+// which 2^32 / ratio alone would break. It is owned by a session's codec
+// (under Session.mu).
+type tsScale struct {
+	ratio       uint32
+	have        bool
+	ref, refOut uint32 // a timestamp and its image
+}
+
+// tsScaleRebase is how far from the reference a timestamp may be (about
+// 6 hours at 48 kHz) before the reference moves to it: well inside the
+// ±2^31 that int32 differences tell apart.
+const tsScaleRebase = 1 << 30
+
+// toSamples returns ts on the sample clock: floor((ts − ref) / ratio)
+// after the reference's image.
+func (m *tsScale) toSamples(ts uint32) uint32 {
+	if m.ratio <= 1 {
+		return ts
+	}
+	if !m.have {
+		m.have, m.ref, m.refOut = true, ts, ts/m.ratio
+	}
+	d := int64(int32(ts - m.ref))
+	q := d / int64(m.ratio)
+	if d%int64(m.ratio) < 0 {
+		q-- // floor, so that the map keeps its order below the reference
+	}
+	out := m.refOut + uint32(q)
+	if d > tsScaleRebase || d < -tsScaleRebase {
+		// Move the reference by whole samples: the map is unchanged.
+		m.ref += uint32(q) * m.ratio
+		m.refOut = out
+	}
+	return out
 }
 
 // close frees libopus' state; other codecs hold none.
@@ -127,9 +177,9 @@ func (s *Session) recoverOpusLocked(h *pionrtp.Header, payload []byte, now time.
 	if gap < 1 || gap > MaxOpusRecover || int64(span) <= 0 || span%uint32(gap+1) != 0 {
 		return
 	}
-	samples := int(span / uint32(gap+1))
-	if samples%(opus.SampleRate/400) != 0 || samples > opus.MaxFrameSamples {
-		return // not whole 2.5 ms frames
+	samples := int(span / uint32(gap+1)) // at o.rate: h is on the jitter buffer's clock
+	if samples%(o.rate/400) != 0 || samples > o.rate*120/1000 {
+		return // not whole 2.5 ms frames, or longer than 120 ms
 	}
 	lost := *h
 	lost.Marker = false

@@ -55,8 +55,9 @@
 // Audio is 16-bit linear PCM ([]int16) at audio.SampleRate (8000 Hz) in frames
 // of audio.FrameSamples (160 samples, 20 ms), or at 16000 Hz (320 samples)
 // when the call has G.722, or 48000 Hz (960 samples) when it has Opus (a
-// build with the tag opus; such a call needs SessionConfig.HostSampleRate
-// 0): Session.SampleRate says which. Every frame source
+// build with the tag opus), or the rate SessionConfig.HostSampleRate fixes
+// (8000 or 16000, whatever the codec; Opus then codes at that rate
+// itself): Session.SampleRate says which. Every frame source
 // (wav.ToneGenerator, wav.SilenceSource, wav.Reader) has the method
 //
 //	ReadFrame(dst []int16) ([]int16, error)

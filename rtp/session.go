@@ -215,8 +215,8 @@ func (s *Session) setFormatLocked(ptime time.Duration, c payloadCodec) error {
 	jcfg.FrameDuration = ptime
 	if c.wide || c.op != nil {
 		// The jitter buffer counts time in samples: G.722's timestamps
-		// are doubled on the way in (payloadCodec.jitterTS); Opus' clock
-		// is its sample rate.
+		// are doubled on the way in (payloadCodec.jitterTS), Opus' 48 kHz
+		// ones divided when it codes at the host's lower rate.
 		jcfg.ClockRate = uint32(c.sampleRate())
 		jcfg.MaxFrameSamples = maxSamples
 		jcfg.Decode = c.decode
@@ -278,13 +278,9 @@ func (s *Session) SSRC() uint32 { return s.ssrc }
 // ptime change, or a change of codec kind (8, 16 or 48 kHz audio,
 // SampleRate; for Opus also of the peer's fmtp), empties the audio queues.
 func (s *Session) SetRemote(p sdp.MediaParams) error {
-	codec, err := newPayloadCodec(p.Codec, p.RemoteFmtp)
+	codec, err := newPayloadCodec(p.Codec, p.RemoteFmtp, s.cfg.HostSampleRate)
 	if err != nil {
 		return err
-	}
-	if codec.op != nil && s.cfg.HostSampleRate != 0 {
-		codec.close()
-		return fmt.Errorf("%w: Opus needs HostSampleRate 0 (48 kHz frames), not %d", ErrSessionConfig, s.cfg.HostSampleRate)
 	}
 	ptime := sendPtime(p.RemotePtime, p.RemoteMaxPtime)
 	rtcpAddr := p.RemoteRTCP

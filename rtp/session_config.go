@@ -136,8 +136,9 @@ type SessionConfig struct {
 	// ReadFrame gives: 8000 or 16000, converted to and from the codec's
 	// when they differ (8 kHz frames on a G.722 call, 16 kHz on a G.711
 	// one). 0 means the codec's rate (SampleRate), with no conversion.
-	// An Opus call (48 kHz) needs 0: SetRemote refuses Opus with an error
-	// wrapping ErrSessionConfig when a rate is fixed.
+	// An Opus call codes at the fixed rate itself (libopus takes and
+	// gives 160 or 320 samples per 20 ms, with no resampler of ours); its
+	// RTP timestamps stay at 48 kHz (RFC 7587 §4.1), 960 per 20 ms.
 	HostSampleRate int
 	// Logger receives debug records of latching and errors; nil is silent.
 	Logger *slog.Logger

@@ -3,6 +3,7 @@
 package rtp_test
 
 import (
+	"cmp"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -15,12 +16,15 @@ import (
 )
 
 // Without the build tag opus, an Opus call is refused with an error that
-// says what is missing, and the session keeps its codec.
+// says what is missing, whatever the host's rate, and the session keeps
+// its codec.
 func TestSessionOpusNeedsTag(t *testing.T) {
-	a := newTestSession(t, rtp.SessionConfig{Ports: testPorts(t)})
-	err := a.SetRemote(sdp.MediaParams{Codec: audio.Opus()})
-	require.ErrorIs(t, err, g711.ErrCodec)
-	require.ErrorIs(t, err, opus.ErrUnavailable)
-	require.Contains(t, err.Error(), "-tags opus")
-	require.Equal(t, audio.SampleRate, a.SampleRate())
+	for _, hostRate := range []int{0, 16000, 8000} {
+		a := newTestSession(t, rtp.SessionConfig{Ports: testPorts(t), HostSampleRate: hostRate})
+		err := a.SetRemote(sdp.MediaParams{Codec: audio.Opus()})
+		require.ErrorIs(t, err, g711.ErrCodec)
+		require.ErrorIs(t, err, opus.ErrUnavailable)
+		require.Contains(t, err.Error(), "-tags opus")
+		require.Equal(t, cmp.Or(hostRate, audio.SampleRate), a.SampleRate())
+	}
 }

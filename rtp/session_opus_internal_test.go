@@ -3,6 +3,7 @@
 package rtp
 
 import (
+	"cmp"
 	"math"
 	"net/netip"
 	"testing"
@@ -19,16 +20,22 @@ import (
 // opusToneAt is sample n of a 700 Hz tone at 48 kHz whose level swings
 // at 4 Hz, like syllables: libopus' voice detector keeps coding it as
 // speech, with FEC, where a steady tone soon counts as background.
-func opusToneAt(n int) float64 {
-	t := float64(n) / opus.SampleRate
+func opusToneAt(n int) float64 { return opusToneRate(n, opus.SampleRate) }
+
+// opusToneRate is sample n of the tone at rate Hz.
+func opusToneRate(n, rate int) float64 {
+	t := float64(n) / float64(rate)
 	return 8000 * math.Sin(2*math.Pi*700*t) * (0.5 + 0.5*math.Sin(2*math.Pi*4*t))
 }
 
-// opusTone is frame i of the tone.
-func opusTone(i int) []int16 {
-	f := make([]int16, opus.FrameSamples)
+// opusTone is frame i of the tone at 48 kHz.
+func opusTone(i int) []int16 { return opusToneFrame(i, opus.SampleRate) }
+
+// opusToneFrame is 20 ms frame i of the tone at rate Hz.
+func opusToneFrame(i, rate int) []int16 {
+	f := make([]int16, rate/50)
 	for n := range f {
-		f[n] = int16(opusToneAt(i*opus.FrameSamples + n))
+		f[n] = int16(opusToneRate(i*len(f)+n, rate))
 	}
 	return f
 }
@@ -108,23 +115,27 @@ func TestSessionOpusFECOnLoss(t *testing.T) {
 }
 
 // A peer asking for usedtx=1 gets no packets while the host sends
-// silence, and packets with the marker bit when the tone starts.
+// silence, and packets with the marker bit when the tone starts; at the
+// host's fixed rate too.
 func TestSessionOpusDTX(t *testing.T) {
 	peer := netip.MustParseAddrPort("192.0.2.9:4000")
 	tests := []struct {
-		fmtp    string
-		wantDTX bool
-	}{{"usedtx=1", true}, {"", false}}
+		fmtp     string
+		hostRate int
+		wantDTX  bool
+	}{{"usedtx=1", 0, true}, {"", 0, false}, {"usedtx=1", 16000, true}, {"usedtx=1", 8000, true}, {"", 16000, false}}
 	for _, tt := range tests {
-		s, err := newSession(SessionConfig{})
+		s, err := newSession(SessionConfig{HostSampleRate: tt.hostRate})
 		require.NoError(t, err)
 		require.NoError(t, s.SetRemote(sdp.MediaParams{RemoteRTP: peer, RemoteRTCP: peer,
 			Codec: audio.Opus(), RemoteFmtp: tt.fmtp, Direction: sdp.SendRecv}))
+		rate := cmp.Or(tt.hostRate, opus.SampleRate)
+		require.Equal(t, rate/50, s.FrameSamples())
 		t0 := time.Unix(3000, 0)
 		for i := range 100 {
-			frame := make([]int16, opus.FrameSamples)
+			frame := make([]int16, rate/50)
 			if i >= 80 {
-				frame = opusTone(i)
+				frame = opusToneFrame(i, rate)
 			}
 			require.NoError(t, s.WriteFrame(t.Context(), frame))
 			now := t0.Add(time.Duration(i) * audio.FrameDuration)
@@ -138,7 +149,7 @@ func TestSessionOpusDTX(t *testing.T) {
 		s.codec.close()
 		s.mu.Unlock()
 		if tt.wantDTX {
-			require.Greater(t, st.OpusDTXFrames, uint64(50), tt.fmtp)
+			require.Greater(t, st.OpusDTXFrames, uint64(50), "%q at %d Hz", tt.fmtp, rate)
 			require.Less(t, st.PacketsSent, uint64(60))
 		} else {
 			require.Zero(t, st.OpusDTXFrames)

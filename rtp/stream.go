@@ -83,8 +83,8 @@ func (r *frameRing) pop(dst []int16) ([]int16, bool) {
 }
 
 // FrameSamples returns the number of samples in one frame: the negotiated
-// ptime at SampleRate (160 for 20 ms of G.711, 320 for 20 ms of G.722, or
-// as SessionConfig.HostSampleRate fixes).
+// ptime at SampleRate (160 for 20 ms of G.711, 320 for 20 ms of G.722,
+// 960 for 20 ms of Opus, or as SessionConfig.HostSampleRate fixes).
 func (s *Session) FrameSamples() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -93,8 +93,8 @@ func (s *Session) FrameSamples() int {
 
 // SampleRate returns the rate in Hz of the audio WriteFrame takes and
 // ReadFrame gives: 8000 for G.711, 16000 for G.722 (whose RTP clock is
-// still 8000, RFC 3551 §4.5.2), changing with SetRemote's codec; or
-// SessionConfig.HostSampleRate when set.
+// still 8000, RFC 3551 §4.5.2), 48000 for Opus, changing with SetRemote's
+// codec; or SessionConfig.HostSampleRate when set, whatever the codec.
 func (s *Session) SampleRate() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()

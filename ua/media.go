@@ -102,8 +102,10 @@ type MediaConfig struct {
 	RTCPInterval time.Duration
 	// HostSampleRate fixes the rate of the audio frames the host reads
 	// and writes on every call (rtp.SessionConfig.HostSampleRate): 8000 or
-	// 16000, converted when the call's codec has the other. 0: the codec's
-	// rate (16 kHz on a G.722 call, 8 kHz on G.711).
+	// 16000, converted when the call's codec has the other, and on an
+	// Opus call coded at that rate by libopus itself (the RTP clock stays
+	// 48 kHz). 0: the codec's rate (16 kHz on a G.722 call, 8 kHz on
+	// G.711, 48 kHz on Opus).
 	HostSampleRate int
 	// SRTP is the SDES-SRTP policy of calls (package rtp/srtp): off
 	// (srtp.PolicyOff), optional (an offer of RTP/AVP with a=crypto, which

@@ -3,6 +3,7 @@
 package interop
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"strings"
@@ -34,18 +35,27 @@ func startOpusBaresip(t *testing.T, ctx context.Context, name string, hz int) *m
 	return &mediaBaresip{baresip: b, rec: rec}
 }
 
-// opusMedia is our media preferring Opus.
-func opusMedia() ua.MediaConfig {
-	return ua.MediaConfig{Codecs: []audio.Codec{audio.Opus(), audio.PCMU(), audio.TelephoneEvent()}}
+// opusMedia is our media preferring Opus, the host's frames at hostRate
+// (MediaConfig.HostSampleRate; 0: Opus' 48 kHz).
+func opusMedia(hostRate int) ua.MediaConfig {
+	return ua.MediaConfig{Codecs: []audio.Codec{audio.Opus(), audio.PCMU(), audio.TelephoneEvent()}, HostSampleRate: hostRate}
 }
 
-// talkOpus plays our tone at 48 kHz on s for mediaSeconds and returns
-// what it heard meanwhile.
-func talkOpus(t *testing.T, ctx context.Context, s *rtp.Session) []int16 {
+// opusHostRates are the rows of the Opus tests: our host at Opus' 48 kHz,
+// and at a rate it fixed, which libopus codes at itself.
+var opusHostRates = []struct {
+	name string
+	rate int // MediaConfig.HostSampleRate
+}{{"48kHz", 0}, {"host16kHz", 16000}, {"host8kHz", 8000}}
+
+// talkOpus plays our tone at the host's rate (rate; 48 kHz unless it
+// fixed another) on s for mediaSeconds and returns what it heard
+// meanwhile.
+func talkOpus(t *testing.T, ctx context.Context, s *rtp.Session, rate int) []int16 {
 	t.Helper()
-	require.Equal(t, opus.SampleRate, s.SampleRate(), "the host gets 48 kHz audio on an Opus call")
-	require.Equal(t, opus.FrameSamples, s.FrameSamples())
-	heard := playTone(t, ctx, s, wav.ToneConfig{Frequency: opusOurTone, SampleRate: opus.SampleRate, FrameSamples: opus.FrameSamples}, mediaSeconds*1000/20)
+	require.Equal(t, rate, s.SampleRate(), "the host gets its audio at %d Hz on an Opus call", rate)
+	require.Equal(t, rate/50, s.FrameSamples())
+	heard := playTone(t, ctx, s, wav.ToneConfig{Frequency: opusOurTone, SampleRate: rate, FrameSamples: rate / 50}, mediaSeconds*1000/20)
 	st := s.Stats()
 	t.Logf("our session: sent %d packets (%d octets), received %d, lost %d, undecodable %d, FEC %d", st.PacketsSent, st.OctetsSent, st.PacketsReceived, st.PacketsLost, st.Undecodable, st.OpusFECRecovered)
 	require.Positive(t, st.PacketsReceived)
@@ -54,48 +64,61 @@ func talkOpus(t *testing.T, ctx context.Context, s *rtp.Session) []int16 {
 }
 
 // TestOpusToBaresip: our UA, preferring Opus, calls baresip (opus only,
-// 48 kHz). The call has opus/48000/2, our host reads and writes 48 kHz
-// frames, and each side hears the other's tone.
+// 48 kHz). The call has opus/48000/2, our host reads and writes frames at
+// 48 kHz, or at the 16 or 8 kHz it fixed, and each side hears the other's
+// tone.
 func TestOpusToBaresip(t *testing.T) {
 	t.Parallel()
-	ctx, cancel := context.WithTimeout(t.Context(), peerTestTimeout)
-	defer cancel()
-	b := startOpusBaresip(t, ctx, "opusb", opusPeerTone)
-	u := mediaUA(t, opusMedia(), nil)
-	c, err := u.Dial(ctx, b.uri(), ua.DialOptions{})
-	require.NoError(t, err, "Dial baresip")
-	p, ok := c.MediaParams()
-	require.True(t, ok)
-	t.Logf("negotiated %s/%d fmtp %q; baresip's answer:\n%s", p.Codec.Name, p.Codec.PayloadType, p.RemoteFmtp, c.RemoteSDP())
-	require.Equal(t, "opus", p.Codec.Name)
-	require.Contains(t, string(c.RemoteSDP()), "opus/48000/2")
+	for _, row := range opusHostRates {
+		t.Run(row.name, func(t *testing.T) {
+			t.Parallel()
+			ctx, cancel := context.WithTimeout(t.Context(), peerTestTimeout)
+			defer cancel()
+			b := startOpusBaresip(t, ctx, fmt.Sprintf("opusb%d", row.rate/1000), opusPeerTone)
+			u := mediaUA(t, opusMedia(row.rate), nil)
+			c, err := u.Dial(ctx, b.uri(), ua.DialOptions{})
+			require.NoError(t, err, "Dial baresip")
+			p, ok := c.MediaParams()
+			require.True(t, ok)
+			t.Logf("negotiated %s/%d fmtp %q; baresip's answer:\n%s", p.Codec.Name, p.Codec.PayloadType, p.RemoteFmtp, c.RemoteSDP())
+			require.Equal(t, "opus", p.Codec.Name)
+			require.Contains(t, string(c.RemoteSDP()), "opus/48000/2")
 
-	heard := talkOpus(t, ctx, c.Media())
-	require.NoError(t, c.Hangup(ctx))
-	checkTones(t, "we", heard, opus.SampleRate, opusPeerTone, opusOurTone)
-	checkTones(t, "baresip", waitDump(t, ctx, b.rec, opus.SampleRate), opus.SampleRate, opusOurTone, opusPeerTone)
+			rate := cmp.Or(row.rate, opus.SampleRate)
+			heard := talkOpus(t, ctx, c.Media(), rate)
+			require.NoError(t, c.Hangup(ctx))
+			checkTones(t, "we", heard, rate, opusPeerTone, opusOurTone)
+			checkTones(t, "baresip", waitDump(t, ctx, b.rec, opus.SampleRate), opus.SampleRate, opusOurTone, opusPeerTone)
+		})
+	}
 }
 
 // TestOpusFromBaresip: baresip (opus only) calls our UA, which answers
-// with Opus; tones both ways as in TestOpusToBaresip.
+// with Opus; tones both ways as in TestOpusToBaresip, at each host rate.
 func TestOpusFromBaresip(t *testing.T) {
 	t.Parallel()
-	ctx, cancel := context.WithTimeout(t.Context(), peerTestTimeout)
-	defer cancel()
-	b := startOpusBaresip(t, ctx, "opusc", opusPeerTone)
-	calls := make(chan *ua.Call, 1)
-	u := mediaUA(t, opusMedia(), answerInto(t, calls))
-	addr := u.Addrs()
-	require.NotEmpty(t, addr)
-	c := b.dialUs(t, ctx, "sip:opus@"+addr[0].String(), calls)
-	p, ok := c.MediaParams()
-	require.True(t, ok)
-	require.Equal(t, "opus", p.Codec.Name)
-	t.Logf("baresip's fmtp %q", p.RemoteFmtp)
-	require.True(t, strings.Contains(string(c.LocalSDP()), "opus/48000/2"), "our answer:\n%s", c.LocalSDP())
+	for _, row := range opusHostRates {
+		t.Run(row.name, func(t *testing.T) {
+			t.Parallel()
+			ctx, cancel := context.WithTimeout(t.Context(), peerTestTimeout)
+			defer cancel()
+			b := startOpusBaresip(t, ctx, fmt.Sprintf("opusc%d", row.rate/1000), opusPeerTone)
+			calls := make(chan *ua.Call, 1)
+			u := mediaUA(t, opusMedia(row.rate), answerInto(t, calls))
+			addr := u.Addrs()
+			require.NotEmpty(t, addr)
+			c := b.dialUs(t, ctx, "sip:opus@"+addr[0].String(), calls)
+			p, ok := c.MediaParams()
+			require.True(t, ok)
+			require.Equal(t, "opus", p.Codec.Name)
+			t.Logf("baresip's fmtp %q", p.RemoteFmtp)
+			require.True(t, strings.Contains(string(c.LocalSDP()), "opus/48000/2"), "our answer:\n%s", c.LocalSDP())
 
-	heard := talkOpus(t, ctx, c.Media())
-	require.NoError(t, c.Hangup(ctx))
-	checkTones(t, "we", heard, opus.SampleRate, opusPeerTone, opusOurTone)
-	checkTones(t, "baresip", waitDump(t, ctx, b.rec, opus.SampleRate), opus.SampleRate, opusOurTone, opusPeerTone)
+			rate := cmp.Or(row.rate, opus.SampleRate)
+			heard := talkOpus(t, ctx, c.Media(), rate)
+			require.NoError(t, c.Hangup(ctx))
+			checkTones(t, "we", heard, rate, opusPeerTone, opusOurTone)
+			checkTones(t, "baresip", waitDump(t, ctx, b.rec, opus.SampleRate), opus.SampleRate, opusOurTone, opusPeerTone)
+		})
+	}
 }

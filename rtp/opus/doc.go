@@ -12,9 +12,13 @@
 //
 // RFC 7587 names the payload format "opus/48000/2" in SDP whatever the
 // audio: the RTP clock is always 48 kHz and the channel count always 2.
-// This package codes mono 16-bit linear PCM at SampleRate (48 kHz) in
-// frames of 2.5 to 60 ms (20 ms, FrameSamples, is what sessions send); a
-// decoder returns mono too (a stereo stream is down-mixed by libopus).
+// This package codes mono 16-bit linear PCM at SampleRate (48 kHz), or at
+// 8, 12, 16 or 24 kHz when asked (EncoderConfig.SampleRate,
+// NewDecoderRate: libopus resamples internally, and a packet coded at one
+// rate decodes at any other), in frames of 2.5 to 60 ms (20 ms,
+// FrameSamples at 48 kHz, is what sessions send); a decoder returns mono
+// too (a stereo stream is down-mixed by libopus). The RTP clock stays
+// 48 kHz whatever the rate: a 20 ms packet advances the timestamp by 960.
 //
 // # Loss
 //

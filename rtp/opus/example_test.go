@@ -13,5 +13,5 @@ func ExampleParseFmtp() {
 		panic(err)
 	}
 	fmt.Printf("%+v\n", p.EncoderConfig(0))
-	// Output: {Bitrate:20000 FEC:true PacketLossPercent:0 DTX:false}
+	// Output: {Bitrate:20000 FEC:true PacketLossPercent:0 DTX:false SampleRate:0}
 }

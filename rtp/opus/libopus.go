@@ -37,8 +37,9 @@ func libErr(op string, code C.int) error {
 	return fmt.Errorf("%w: %s: %s", ErrCodec, op, C.GoString(C.opus_strerror(code)))
 }
 
-// Encoder codes mono 48 kHz audio with libopus (application VoIP). It is
-// not safe for concurrent use; Close frees libopus' state.
+// Encoder codes mono audio at its EncoderConfig.SampleRate (48 kHz by
+// default) with libopus (application VoIP). It is not safe for
+// concurrent use; Close frees libopus' state.
 type Encoder struct {
 	st  *C.OpusEncoder
 	cfg EncoderConfig
@@ -52,7 +53,7 @@ func NewEncoder(cfg EncoderConfig) (*Encoder, error) {
 		return nil, err
 	}
 	var code C.int
-	st := C.opus_encoder_create(SampleRate, 1, C.OPUS_APPLICATION_VOIP, &code)
+	st := C.opus_encoder_create(C.opus_int32(cfg.SampleRate), 1, C.OPUS_APPLICATION_VOIP, &code)
 	if code != C.OPUS_OK {
 		return nil, libErr("create encoder", code)
 	}
@@ -74,14 +75,14 @@ func cbool(b bool) C.int {
 func (e *Encoder) Config() EncoderConfig { return e.cfg }
 
 // Encode appends the packet of one frame (2.5, 5, 10, 20, 40 or 60 ms of
-// samples) to dst. With DTX, a silent frame may give a packet for which
+// samples at the encoder's rate: 320 for 20 ms at 16 kHz) to dst. With DTX, a silent frame may give a packet for which
 // IsDTX is true.
 func (e *Encoder) Encode(dst []byte, pcm []int16) ([]byte, error) {
 	if e.st == nil {
 		return dst, fmt.Errorf("%w: encoder closed", ErrCodec)
 	}
-	if !validFrame(len(pcm)) {
-		return dst, fmt.Errorf("%w: frame of %d samples is no Opus frame size", ErrCodec, len(pcm))
+	if !validFrame(len(pcm), e.cfg.SampleRate) {
+		return dst, fmt.Errorf("%w: frame of %d samples at %d Hz is no Opus frame size", ErrCodec, len(pcm), e.cfg.SampleRate)
 	}
 	n := len(dst)
 	dst = slices.Grow(dst, maxPacket)
@@ -103,31 +104,53 @@ func (e *Encoder) Close() error {
 	return nil
 }
 
-// validFrame reports whether n samples at SampleRate is a frame Opus
-// codes: 2.5, 5, 10, 20, 40 or 60 ms.
-func validFrame(n int) bool {
-	switch n {
-	case 120, 240, 480, 960, 1920, 2880:
+// maxFrameAt is the longest frame a packet may decode to at rate: 120 ms.
+func maxFrameAt(rate int) int { return rate * 120 / 1000 }
+
+// validFrame reports whether n samples at rate is a frame Opus codes:
+// 2.5, 5, 10, 20, 40 or 60 ms.
+func validFrame(n, rate int) bool {
+	unit := rate / 400 // 2.5 ms
+	if n <= 0 || n%unit != 0 {
+		return false
+	}
+	switch n / unit {
+	case 1, 2, 4, 8, 16, 24:
 		return true
 	}
 	return false
 }
 
-// Decoder decodes Opus packets to mono 48 kHz audio with libopus. It is
+// Decoder decodes Opus packets to mono audio at its rate (48 kHz from
+// NewDecoder) with libopus, whatever the rate they were coded at. It is
 // not safe for concurrent use; Close frees libopus' state.
 type Decoder struct {
-	st *C.OpusDecoder
+	st   *C.OpusDecoder
+	rate int
 }
 
-// NewDecoder returns a decoder.
-func NewDecoder() (*Decoder, error) {
+// NewDecoder returns a decoder of 48 kHz audio (SampleRate).
+func NewDecoder() (*Decoder, error) { return NewDecoderRate(SampleRate) }
+
+// NewDecoderRate returns a decoder of audio at rate Hz: 8000, 12000,
+// 16000, 24000 or 48000 (ValidSampleRate), so that a 20 ms packet decodes
+// to 320 samples at 16 kHz; libopus converts internally. 0 means
+// SampleRate; another rate gives an error wrapping ErrCodec.
+func NewDecoderRate(rate int) (*Decoder, error) {
+	rate, err := checkRate(rate)
+	if err != nil {
+		return nil, err
+	}
 	var code C.int
-	st := C.opus_decoder_create(SampleRate, 1, &code)
+	st := C.opus_decoder_create(C.opus_int32(rate), 1, &code)
 	if code != C.OPUS_OK {
 		return nil, libErr("create decoder", code)
 	}
-	return &Decoder{st: st}, nil
+	return &Decoder{st: st, rate: rate}, nil
 }
+
+// SampleRate returns the rate of the audio the decoder gives, in Hz.
+func (d *Decoder) SampleRate() int { return d.rate }
 
 // decode runs opus_decode into dst's spare capacity: data nil conceals
 // samples samples; fec decodes the redundant copy in data of the packet
@@ -136,7 +159,7 @@ func (d *Decoder) decode(dst []int16, data []byte, samples int, fec bool) ([]int
 	if d.st == nil {
 		return dst, fmt.Errorf("%w: decoder closed", ErrCodec)
 	}
-	if samples <= 0 || samples > MaxFrameSamples {
+	if samples <= 0 || samples > maxFrameAt(d.rate) {
 		return dst, fmt.Errorf("%w: %d samples to decode", ErrCodec, samples)
 	}
 	n := len(dst)
@@ -159,13 +182,13 @@ func (d *Decoder) Decode(dst []int16, payload []byte) ([]int16, error) {
 	if len(payload) == 0 {
 		return dst, fmt.Errorf("%w: empty packet", ErrCodec)
 	}
-	return d.decode(dst, payload, MaxFrameSamples, false)
+	return d.decode(dst, payload, maxFrameAt(d.rate), false)
 }
 
 // DecodeFEC appends samples samples of the packet lost just before next,
 // rebuilt from next's in-band FEC data (or, when next carries none,
 // concealed). Call it before decoding next itself; samples is the lost
-// packet's duration (a multiple of 2.5 ms).
+// packet's duration at the decoder's rate (a multiple of 2.5 ms).
 func (d *Decoder) DecodeFEC(dst []int16, next []byte, samples int) ([]int16, error) {
 	if len(next) == 0 {
 		return dst, fmt.Errorf("%w: empty packet", ErrCodec)
@@ -174,7 +197,7 @@ func (d *Decoder) DecodeFEC(dst []int16, next []byte, samples int) ([]int16, err
 }
 
 // Conceal appends samples samples of libopus' packet loss concealment
-// for a packet that is lost (a multiple of 2.5 ms).
+// for a packet that is lost (a multiple of 2.5 ms at the decoder's rate).
 func (d *Decoder) Conceal(dst []int16, samples int) ([]int16, error) {
 	return d.decode(dst, nil, samples, false)
 }

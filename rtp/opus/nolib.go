@@ -25,7 +25,19 @@ func NewEncoder(cfg EncoderConfig) (*Encoder, error) {
 
 // NewDecoder returns an error wrapping ErrUnavailable: this build has no
 // Opus.
-func NewDecoder() (*Decoder, error) { return nil, ErrUnavailable }
+func NewDecoder() (*Decoder, error) { return NewDecoderRate(SampleRate) }
+
+// NewDecoderRate returns an error wrapping ErrUnavailable (ErrCodec for a
+// rate libopus does not code at): this build has no Opus.
+func NewDecoderRate(rate int) (*Decoder, error) {
+	if _, err := checkRate(rate); err != nil {
+		return nil, err
+	}
+	return nil, ErrUnavailable
+}
+
+// SampleRate returns 0: no decoder of this build decodes.
+func (d *Decoder) SampleRate() int { return 0 }
 
 // Encode returns ErrUnavailable.
 func (e *Encoder) Encode(dst []byte, pcm []int16) ([]byte, error) { return dst, ErrUnavailable }

@@ -18,4 +18,11 @@ func TestUnavailableWithoutTag(t *testing.T) {
 	require.ErrorIs(t, err, ErrUnavailable)
 	assert.Nil(t, d)
 	assert.Contains(t, err.Error(), "-tags opus")
+	d, err = NewDecoderRate(16000)
+	require.ErrorIs(t, err, ErrUnavailable)
+	assert.Nil(t, d)
+	_, err = NewDecoderRate(44100)
+	require.ErrorIs(t, err, ErrCodec, "a rate libopus lacks says so first")
+	_, err = NewEncoder(EncoderConfig{SampleRate: 44100})
+	require.ErrorIs(t, err, ErrCodec)
 }

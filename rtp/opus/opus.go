@@ -16,12 +16,14 @@ const (
 	// SDPChannels is the channel count a=rtpmap always gives, 2
 	// (RFC 7587 §7), whether the audio is mono or stereo.
 	SDPChannels = 2
-	// SampleRate is the rate of the audio this package codes, in Hz.
+	// SampleRate is the rate of the audio an Encoder and a Decoder code
+	// unless told another (EncoderConfig.SampleRate, NewDecoderRate), in
+	// Hz: Opus' full band.
 	SampleRate = 48000
 	// FrameSamples is one 20 ms frame at SampleRate.
 	FrameSamples = SampleRate / 50
-	// MaxFrameSamples is the longest frame a packet may decode to:
-	// 120 ms (RFC 6716 §3.2.5).
+	// MaxFrameSamples is the longest frame a packet may decode to at
+	// SampleRate: 120 ms (RFC 6716 §3.2.5).
 	MaxFrameSamples = SampleRate * 120 / 1000
 	// DefaultBitrate is the encoder's target in bit/s when the peer sets
 	// no maxaveragebitrate: 32 kbit/s, wideband-to-fullband speech.
@@ -44,8 +46,31 @@ var (
 	ErrFmtp = errors.New("opus: invalid fmtp parameter")
 )
 
-// EncoderConfig configures an Encoder. The zero value codes at
-// DefaultBitrate without FEC or DTX.
+// ValidSampleRate reports whether libopus codes audio at rate Hz: 8000,
+// 12000, 16000, 24000 or 48000. Whatever the rate, the RTP clock of the
+// stream stays ClockRate (RFC 7587 §4.1).
+func ValidSampleRate(rate int) bool {
+	switch rate {
+	case 8000, 12000, 16000, 24000, SampleRate:
+		return true
+	}
+	return false
+}
+
+// checkRate returns rate, or SampleRate for 0, or an error wrapping
+// ErrCodec when libopus does not code at it.
+func checkRate(rate int) (int, error) {
+	if rate == 0 {
+		return SampleRate, nil
+	}
+	if !ValidSampleRate(rate) {
+		return 0, fmt.Errorf("%w: sample rate %d Hz: want 8000, 12000, 16000, 24000 or 48000", ErrCodec, rate)
+	}
+	return rate, nil
+}
+
+// EncoderConfig configures an Encoder. The zero value codes 48 kHz audio
+// at DefaultBitrate without FEC or DTX.
 type EncoderConfig struct {
 	// Bitrate is the target average bit rate in bit/s, MinBitrate to
 	// MaxBitrate; 0 means DefaultBitrate. Set it to the peer's
@@ -62,6 +87,12 @@ type EncoderConfig struct {
 	// DTX codes silence as packets of at most two octets, which the
 	// sender need not send (the peer said usedtx=1).
 	DTX bool
+	// SampleRate is the rate of the frames Encode takes, in Hz: 8000,
+	// 12000, 16000, 24000 or 48000 (ValidSampleRate); 0 means SampleRate.
+	// libopus codes at most the band the rate carries (wideband at
+	// 16 kHz); the packets are Opus packets like any other, which a
+	// decoder at any rate plays.
+	SampleRate int
 }
 
 // DefaultFECLossPercent is the expected loss an Encoder with FEC assumes
@@ -69,6 +100,11 @@ type EncoderConfig struct {
 const DefaultFECLossPercent = 10
 
 func (c EncoderConfig) withDefaults() (EncoderConfig, error) {
+	rate, err := checkRate(c.SampleRate)
+	if err != nil {
+		return c, err
+	}
+	c.SampleRate = rate
 	if c.Bitrate == 0 {
 		c.Bitrate = DefaultBitrate
 	}
