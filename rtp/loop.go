@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/dialtone/dialtone/rtp/audio"
@@ -16,7 +17,8 @@ import (
 // over in place of the host's frames (Session.SetLoop), as music on hold.
 
 // MaxLoopDuration bounds the audio a Loop holds: at 16 kHz, 5 minutes are
-// 9.6 MB of samples (and half that again at 8 kHz). LoadLoop refuses a
+// 9.6 MB of samples (and half that again at 8 kHz, and three times that at
+// 48 kHz once an Opus call plays it). LoadLoop refuses a
 // longer file with ErrLoopTooLong.
 const MaxLoopDuration = 5 * time.Minute
 
@@ -29,12 +31,20 @@ var (
 )
 
 // Loop is audio in memory, kept at 8 kHz and at 16 kHz so that it fits a
-// G.711 and a G.722 call without converting on the media clock. It is
-// immutable: any number of sessions send it at once, each from its own
+// G.711 and a G.722 call without converting on the media clock, and at
+// 48 kHz once an Opus call at that rate first plays it (made then from
+// the 16 kHz samples, three times their memory). It is immutable once
+// made: any number of sessions send it at once, each from its own
 // position.
 type Loop struct {
 	pcm8, pcm16 []int16
+	pcm48once   sync.Once
+	pcm48       []int16
 }
+
+// loopFullbandRate is the rate of an Opus call's frames when the host
+// fixes none (RFC 7587: Opus at 48 kHz).
+const loopFullbandRate = 48000
 
 // LoadLoop reads a WAV file (any format package rtp/wav reads) into a
 // Loop: decoded at 16 kHz, and from that at 8 kHz through the half-band
@@ -92,12 +102,30 @@ func (l *Loop) Duration() time.Duration {
 	return time.Duration(len(l.pcm8)) * time.Second / audio.SampleRate
 }
 
-// pcm returns the loop's samples at rate (8000 or 16000).
+// pcm returns the loop's samples at rate (8000, 16000 or 48000).
 func (l *Loop) pcm(rate int) []int16 {
-	if rate == g722.SampleRate {
+	switch rate {
+	case g722.SampleRate:
 		return l.pcm16
+	case loopFullbandRate:
+		l.pcm48once.Do(func() { l.pcm48 = upsample3(l.pcm16) })
+		return l.pcm48
 	}
 	return l.pcm8
+}
+
+// upsample3 returns pcm at three times its rate, each new sample
+// interpolated on the line between its neighbours (as package wav
+// converts rates), the last one's interval closing on the first sample so
+// that the loop joins up.
+func upsample3(pcm []int16) []int16 {
+	out := make([]int16, 0, 3*len(pcm))
+	for i, v := range pcm {
+		next := int32(pcm[(i+1)%len(pcm)])
+		a := int32(v)
+		out = append(out, v, int16(a+(next-a)/3), int16(a+2*(next-a)/3))
+	}
+	return out
 }
 
 // loopState is a session's position in its loop, under Session.mu.
@@ -113,13 +141,13 @@ func (ls *loopState) frameLocked(dst []int16, n, rate int) []int16 {
 	return dst
 }
 
-// AppendAt appends to dst the n samples at rate (16000, or else the 8 kHz
-// audio) that start at pos in the loop, wrapping at its end, and returns
+// AppendAt appends to dst the n samples at rate (16000 or 48000, or else
+// the 8 kHz audio) that start at pos in the loop, wrapping at its end, and returns
 // them with the position that follows. The position is a time of the
 // audio, so that a change of rate keeps the place. It is how a host that
 // mixes the loop itself (a conference mixer) plays it.
 func (l *Loop) AppendAt(dst []int16, pos time.Duration, n, rate int) ([]int16, time.Duration) {
-	if rate != g722.SampleRate {
+	if rate != g722.SampleRate && rate != loopFullbandRate {
 		rate = audio.SampleRate
 	}
 	pcm := l.pcm(rate)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/dialtone/dialtone/rtp"
 	"github.com/dialtone/dialtone/rtp/audio"
+	"github.com/dialtone/dialtone/rtp/opus"
 	"github.com/dialtone/dialtone/rtp/wav"
 )
 
@@ -37,6 +38,12 @@ func TestSessionLoopReplacesHostAudio(t *testing.T) {
 	}{
 		{"pcmu", []audio.Codec{audio.PCMU()}},
 		{"g722", []audio.Codec{audio.G722()}},
+	}
+	if opus.Available {
+		tests = append(tests, struct {
+			name   string
+			codecs []audio.Codec
+		}{"opus", []audio.Codec{audio.Opus()}})
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -74,6 +81,41 @@ func TestSessionLoopReplacesHostAudio(t *testing.T) {
 			require.False(t, a.Looping())
 			require.Greater(t, level(hostHz), 0.01, "the host's tone after the loop")
 		})
+	}
+}
+
+// AppendAt gives the loop at 48 kHz (an Opus call's rate) as it does at 8
+// and 16: the same tone, not one six times higher, and the position
+// advancing by the time of the samples taken, across the loop's end.
+func TestLoopAppendAtFullband(t *testing.T) {
+	const loopHz = 700.0
+	loop, err := rtp.NewLoop(toneSamples(t, loopHz, 340*time.Millisecond))
+	require.NoError(t, err)
+	for _, rate := range []int{8000, 16000, 48000} {
+		var pcm []int16
+		var pos time.Duration
+		frame := rate / 50
+		for range 50 { // 1 s: the 340 ms loop wraps twice
+			pcm, pos = loop.AppendAt(pcm, pos, frame, rate)
+		}
+		require.Len(t, pcm, rate, "%d Hz", rate)
+		require.Equal(t, time.Second%loop.Duration(), pos, "%d Hz: the position after 1 s", rate)
+		require.Greater(t, wav.ToneLevel(pcm, loopHz, rate), 0.05, "%d Hz: the loop's tone", rate)
+		if rate == 48000 {
+			require.Less(t, wav.ToneLevel(pcm, 6*loopHz, rate), 0.001, "8 kHz samples played at 48 kHz")
+			// Every third sample is the 16 kHz one; those between lie
+			// between their neighbours.
+			pcm16, _ := loop.AppendAt(nil, 0, len(pcm)/3, 16000)
+			for i, v := range pcm16 {
+				require.Equal(t, v, pcm[3*i], "sample %d", 3*i)
+				if i+1 < len(pcm16) {
+					lo, hi := min(v, pcm16[i+1]), max(v, pcm16[i+1])
+					for _, m := range pcm[3*i+1 : 3*i+3] {
+						require.True(t, m >= lo && m <= hi, "sample between %d and %d: %d", v, pcm16[i+1], m)
+					}
+				}
+			}
+		}
 	}
 }
 
