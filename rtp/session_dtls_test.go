@@ -58,13 +58,15 @@ func TestSessionDTLS(t *testing.T) {
 				b := newTestSession(t, cfg)
 				cfg.Tracer = wire
 				a := newTestSession(t, cfg)
+				// Keys pending before the remote is set, as the ua does:
+				// otherwise a tick between the two sends plain RTP.
+				require.NoError(t, a.PrepareDTLS())
+				require.NoError(t, b.PrepareDTLS())
 				connect(t, a, b, mux)
 				if !mux {
 					require.NotEqual(t, a.LocalAddr(), a.LocalRTCPAddr(), "an RTCP socket of its own")
 				}
 				pa, pb := newDTLSPeer(t), newDTLSPeer(t)
-				require.NoError(t, a.PrepareDTLS())
-				require.NoError(t, b.PrepareDTLS())
 
 				errA, errB := handshakeBoth(ctx, a, b,
 					srtp.DTLSConfig{Certificate: pa.cert, Remote: pb.fp, Client: true, Suites: []srtp.Suite{suite}},
