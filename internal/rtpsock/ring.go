@@ -28,10 +28,10 @@ const (
 	// at one session cannot hold up the others.
 	ringMaxPerSocket = recvBatch * recvMaxBatches
 	// RingSlots is how many reads a RingReader's rounds hold at most: its
-	// memory is that many datagram buffers. More sockets than a round
-	// holds are read in further rounds. The ring given to NewRingReader
-	// needs no more entries than this; fewer split a round into several
-	// system calls.
+	// memory grows, as rounds need it, up to that many datagram buffers.
+	// More sockets than a round holds are read in further rounds. The
+	// ring given to NewRingReader needs no more entries than this; fewer
+	// split a round into several system calls.
 	RingSlots = 256
 )
 
@@ -47,7 +47,7 @@ type RingReader struct {
 	socks []ringSock // queued by Add since the last Read
 	added int        // Add calls since the last Read
 
-	items []uring.Recv // one round
+	items []uring.Recv // one round, its memory below; grown by grow
 	owner []int32      // items[i] reads socks[owner[i]]
 	bufs  [][maxDatagram]byte
 	names []unix.RawSockaddrInet6
@@ -66,14 +66,22 @@ type ringSock struct {
 // NewRingReader reads through ring, which it does not own: ring must stay
 // open while the reader is in use, and the caller closes it.
 func NewRingReader(ring *uring.Ring) *RingReader {
-	rr := &RingReader{
-		ring:  ring,
-		items: make([]uring.Recv, RingSlots),
-		owner: make([]int32, RingSlots),
-		bufs:  make([][maxDatagram]byte, RingSlots),
-		names: make([]unix.RawSockaddrInet6, RingSlots),
-		oob:   make([][8]uint64, RingSlots),
+	return &RingReader{ring: ring}
+}
+
+// grow makes room for rounds of n reads, at most RingSlots: the memory at
+// least doubles, so that a worker with a few sessions holds a few buffers.
+func (rr *RingReader) grow(n int) {
+	n = min(n, RingSlots)
+	if n <= len(rr.items) {
+		return
 	}
+	n = min(max(n, 2*len(rr.items)), RingSlots)
+	rr.items = make([]uring.Recv, n)
+	rr.owner = make([]int32, n)
+	rr.bufs = make([][maxDatagram]byte, n)
+	rr.names = make([]unix.RawSockaddrInet6, n)
+	rr.oob = make([][8]uint64, n)
 	for i := range rr.items {
 		rr.items[i] = uring.Recv{
 			B:    rr.bufs[i][:],
@@ -81,7 +89,6 @@ func NewRingReader(ring *uring.Ring) *RingReader {
 			OOB:  unsafeBytes(&rr.oob[i]),
 		}
 	}
-	return rr
 }
 
 // Add queues k's sockets for the next Read: the RTP socket, and a
@@ -118,6 +125,11 @@ func (rr *RingReader) Read(now time.Time, rx func(pair int) Receiver) error {
 	pending := rr.socks
 	for len(pending) > 0 {
 		// One round: as many of the pending sockets' reads as fit.
+		want := 0
+		for i := range pending {
+			want += min(pending[i].reads, pending[i].left)
+		}
+		rr.grow(want)
 		n, taken := 0, 0
 		for i := range pending {
 			sk := &pending[i]

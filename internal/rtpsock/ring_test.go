@@ -135,6 +135,7 @@ func TestRingReaderReceive(t *testing.T) {
 	require.Equal(t, want, rec.got)
 
 	require.Empty(t, f.read(t, readAt).got, "all was read")
+	require.Less(t, len(f.rr.bufs), RingSlots, "a few sockets hold a few buffers")
 }
 
 // TestRingReaderPerSocketBound: a flood aimed at one socket is read
@@ -213,6 +214,7 @@ func TestRingReaderManySockets(t *testing.T) {
 		seen[g.pair] = true
 	}
 	require.False(t, seen[closed])
+	require.Len(t, f.rr.bufs, RingSlots, "grown to the most a round holds")
 }
 
 // TestRingReaderBroken: when the ring fails, Read says so without counting
