@@ -3,6 +3,9 @@
 package rtp
 
 import (
+	"time"
+
+	"github.com/dialtone/dialtone/internal/rtpsock"
 	"github.com/dialtone/dialtone/internal/uring"
 )
 
@@ -10,14 +13,20 @@ import (
 // wake-up go in one system call up to this many, in several beyond.
 const sendBatchEntries = 256
 
-// sendBatch collects the packets that the sessions run at one wake-up of
-// an engine worker queued, and sends them all through the worker's ring.
-// A nil *sendBatch (no io_uring here, or EngineConfig.NoRing) sends each
-// session's packets as it runs.
+// sendBatch is an engine worker's io_uring. It reads the sockets of the
+// sessions due at one wake-up (receive), then collects the packets they
+// queue and sends them all (add, flush): a round of reads is one system
+// call, and so are the sends. A nil *sendBatch (no io_uring here, or
+// EngineConfig.NoRing) leaves each session to read its own sockets and
+// send its own packets as it runs.
 type sendBatch struct {
 	ring  *uring.Ring
 	spans []sendSpan
 	items []uring.Send
+
+	rx      *rtpsock.RingReader
+	rxSess  []*Session // by rx's pair ordinal
+	rxScrap *recvScratch
 }
 
 // sendSpan is one session's share of the batch.
@@ -34,7 +43,42 @@ func newSendBatch() *sendBatch {
 	if err != nil {
 		return nil
 	}
-	return &sendBatch{ring: r}
+	return &sendBatch{ring: r, rx: rtpsock.NewRingReader(r)}
+}
+
+// receive reads the sockets of the sessions among jobs through the ring
+// and hands each session what arrived, with sc's parsing scratch; now is
+// the read time. false means there is no ring (or it just broke): each
+// session reads its own sockets in its tick.
+func (b *sendBatch) receive(jobs []engineJob, sc *recvScratch, now time.Time) bool {
+	if b == nil || b.ring == nil || b.rx == nil {
+		return false
+	}
+	for _, j := range jobs {
+		if s, ok := j.(*Session); ok && s.socks != nil {
+			b.rx.Add(s.socks.Pair, now)
+			b.rxSess = append(b.rxSess, s)
+		}
+	}
+	b.rxScrap = sc
+	err := b.rx.Read(now, b.handTo)
+	sc.rx.s = nil
+	clear(b.rxSess)
+	b.rxSess = b.rxSess[:0]
+	if err != nil {
+		// The ring broke: the sessions read their own sockets from now
+		// on, starting with these; the sends find out at their flush.
+		b.rx = nil
+		return false
+	}
+	return true
+}
+
+// handTo is the receiver of the pair of ordinal i: the worker's, aimed at
+// the session.
+func (b *sendBatch) handTo(i int) rtpsock.Receiver {
+	b.rxScrap.rx.s = b.rxSess[i]
+	return &b.rxScrap.rx
 }
 
 // add takes s's queued packets into the batch; false means there is no

@@ -161,7 +161,7 @@ func (c *payloadCodec) jitterTS(ts uint32) uint32 {
 // hold frames of up to maxSamples samples, reallocating them only when
 // they are smaller (a first G.722 stream doubles them).
 func (s *Session) allocFramesLocked(maxSamples int) {
-	if s.tx.q.slotSize >= maxSamples {
+	if s.tx.q.maxSlot() >= maxSamples {
 		return
 	}
 	s.tx.q = newFrameRing(s.cfg.SendQueueFrames, maxSamples)

@@ -98,13 +98,18 @@
 //
 // On 64-bit Linux, session sockets are opened outside the Go runtime's network
 // poller (a datagram's arrival wakes nobody) and read by the engine at each
-// tick: up to 8 datagrams per recvmmsg call and a few calls per
-// tick, the rest waiting for the next tick, so a flood on one session does
-// not hold up the others. A separate RTCP socket is read every 100 ms.
-// Each worker sends through an io_uring of its own (Linux 5.6 or later):
-// one IORING_OP_SENDMSG per packet, all of a wake-up submitted and
-// completed in one system call, since sendmmsg batches only on one socket.
-// Where the kernel refuses a ring, or with EngineConfig.NoRing, each
-// packet is a sendto. Other systems, and builds with the rtp_netpoll tag,
+// tick, up to 32 datagrams per socket and tick, the rest waiting for the
+// next tick, so a flood on one session does not hold up the others. A
+// separate RTCP socket is read every 100 ms. Each worker reads and sends
+// through an io_uring of its own (Linux 5.6 or later): at a wake-up it
+// reads the sockets of every session due with IORING_OP_RECVMSG, two reads
+// a socket (one for the frame a period brings, one that finds it empty),
+// more for those that had more, all of a round in one system call; then
+// it sends their packets, one IORING_OP_SENDMSG each, all of the wake-up
+// in one system call, since recvmmsg and sendmmsg batch only on one
+// socket. Every read and send is complete when its call returns, so a
+// session's sockets close as they did without the ring. Where the kernel
+// refuses a ring, or with EngineConfig.NoRing, each session reads its
+// sockets with recvmmsg (8 datagrams a call) and each packet is a sendto. Other systems, and builds with the rtp_netpoll tag,
 // use net.UDPConn with one reader goroutine per socket instead.
 package rtp

@@ -33,10 +33,12 @@ type EngineConfig struct {
 	// Workers is the number of clock goroutines that share the sessions;
 	// 0 means runtime.GOMAXPROCS(0) when NewEngine is called.
 	Workers int
-	// NoRing makes the workers send each packet with its own system call.
-	// By default, on Linux 5.6 and later, a worker sends the packets of
-	// all the sessions it runs at one wake-up through an io_uring, in one
-	// call; where the kernel refuses a ring, it falls back to this.
+	// NoRing makes the workers read each session's sockets and send each
+	// packet with system calls of their own. By default, on Linux 5.6 and
+	// later, a worker reads the sockets of all the sessions it runs at one
+	// wake-up through an io_uring, a round of reads in one call, and sends
+	// their packets in one call more; where the kernel refuses a ring, it
+	// falls back to this.
 	NoRing bool
 	// Slot is the scheduling granularity, between EngineMinSlot and
 	// EngineMaxSlot; 0 means DefaultEngineSlot. A session's frame deadlines
@@ -110,7 +112,9 @@ func (e *Engine) Sessions() int {
 
 // engineJob is what a worker's heap holds: a session, or a Ticker.
 type engineJob interface {
-	// engineTick runs the job's due ticks on the worker, under its lock.
+	// engineTick runs the job's due ticks on the worker, under its lock. A
+	// session reads its sockets first with sc, unless sc is nil: the
+	// worker's batch read them.
 	engineTick(sc *recvScratch, b *sendBatch)
 	schedule() *jobSched
 }
@@ -165,6 +169,7 @@ type worker struct {
 	load    []int                     // sessions per phase slot
 	gen     *workerGen
 	scratch recvScratch
+	due     []engineJob // popped off the heap, to run at this wake-up
 
 	// stall, when set (tests only, before the first session joins), is
 	// called at every wake-up before the due sessions run: a test holds
@@ -255,11 +260,8 @@ func (w *worker) run(g *workerGen) {
 		// them late instead. Those that fall due meanwhile make the wait
 		// below zero and run at once.
 		limit := time.Now().Add(w.slot)
-		for it := w.heap.Min(); it != nil && !it.Deadline().After(limit); it = w.heap.Min() {
-			it.Value.engineTick(&w.scratch, batch)
-			s := it.Value.schedule()
-			s.next = s.pace.deadline()
-			w.heap.Update(it, s.next)
+		for w.heap.PopDue(limit, w.collect) > 0 {
+			w.tickDue(batch)
 		}
 		batch.flush() // before the lock goes: a session may leave then
 		wait := time.Hour
@@ -275,4 +277,26 @@ func (w *worker) run(g *workerGen) {
 		case <-t.C:
 		}
 	}
+}
+
+// collect takes a job popped off the heap into w.due.
+func (w *worker) collect(j engineJob) { w.due = append(w.due, j) }
+
+// tickDue runs the ticks of the jobs in w.due, in deadline order, and puts
+// them back on the heap at their next deadlines. The batch first reads the
+// sockets of them all (one system call a round); without a ring each
+// session reads its own in its tick.
+func (w *worker) tickDue(batch *sendBatch) {
+	sc := &w.scratch
+	if batch.receive(w.due, sc, time.Now()) {
+		sc = nil
+	}
+	for _, j := range w.due {
+		j.engineTick(sc, batch)
+		s := j.schedule()
+		s.next = s.pace.deadline()
+		w.heap.Update(&s.item, s.next)
+	}
+	clear(w.due)
+	w.due = w.due[:0]
 }

@@ -249,12 +249,13 @@ func (t *txState) outBuf() []byte {
 }
 
 // engineTick is the session's turn on its engine worker, when its next
-// frame is due: it handles what arrived on the sockets, then the due ticks.
-// The packets it queues go into the worker's batch b, or out at once when
-// b is nil.
+// frame is due: it handles what arrived on the sockets (read with sc, or
+// already by the worker's batch when sc is nil), then the due ticks. The
+// packets it queues go into the worker's batch b, or out at once when b is
+// nil.
 func (s *Session) engineTick(sc *recvScratch, b *sendBatch) {
 	now := time.Now()
-	if s.socks != nil {
+	if s.socks != nil && sc != nil {
 		s.socks.receive(s, sc, now)
 	}
 	// A frame run up to a slot early counts as on time (lateness 0).

@@ -237,8 +237,10 @@ func (s *Session) setFormatLocked(ptime time.Duration, c payloadCodec) error {
 	s.frameSamples = fs
 	s.tsPerFrame = c.frameTicks(ptime)
 	s.setHostRateLocked(hostRate, c.sampleRate(), ptime, maxSamples)
-	s.tx.q.reset()
-	s.rx.q.reset()
+	// Both queues carry host frames: WriteFrame refuses longer ones, and
+	// the playout is a host frame each tick.
+	s.tx.q.resize(s.hostFrameSamples)
+	s.rx.q.resize(s.hostFrameSamples)
 	return nil
 }
 

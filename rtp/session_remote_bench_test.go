@@ -264,6 +264,7 @@ func benchEchoRemote(b *testing.B, n int) {
 	require.Positive(b, rx, "nothing received")
 	sessSeconds := wall.Seconds() * float64(n)
 	b.ReportMetric(float64(cpu.Microseconds())/1000/sessSeconds, "cpu-ms/sess-s")
+	b.ReportMetric(float64(late.Quantile(0.5))/1e6, "p50-late-ms")
 	b.ReportMetric(float64(late.Quantile(0.99))/1e6, "p99-late-ms")
 	b.ReportMetric(float64(late.Max())/1e6, "max-late-ms")
 	b.ReportMetric(float64(rx)/sessSeconds, "rx-pkt/sess-s")

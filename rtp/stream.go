@@ -32,15 +32,37 @@ var (
 
 // frameRing is a fixed-capacity FIFO of audio frames stored in memory
 // allocated once, so that queueing and dequeueing frames does not allocate.
+// The memory holds frames of the largest size the session may move; resize
+// packs the slots at the size of the current frames, so that a ring's
+// frames lie together (a 20 ms G.711 frame uses a sixth of a 120 ms slot,
+// and a thousand sessions' rings spread over every slot's page cost the
+// engine cache and TLB misses at each copy).
 type frameRing struct {
 	data     []int16
 	lens     []int
-	slotSize int
+	slotSize int // samples a slot holds now, at most maxSlot
 	head, n  int
 }
 
-func newFrameRing(slots, slotSize int) frameRing {
-	return frameRing{data: make([]int16, slots*slotSize), lens: make([]int, slots), slotSize: slotSize}
+// newFrameRing makes a ring of slots frames of up to maxSlot samples.
+func newFrameRing(slots, maxSlot int) frameRing {
+	return frameRing{data: make([]int16, slots*maxSlot), lens: make([]int, slots), slotSize: maxSlot}
+}
+
+// maxSlot is the largest slot size the ring's memory allows (0 for the
+// zero ring).
+func (r *frameRing) maxSlot() int {
+	if len(r.lens) == 0 {
+		return 0
+	}
+	return len(r.data) / len(r.lens)
+}
+
+// resize empties the ring and packs its slots at size samples, at most
+// maxSlot.
+func (r *frameRing) resize(size int) {
+	r.reset()
+	r.slotSize = min(max(size, 1), r.maxSlot())
 }
 
 func (r *frameRing) len() int { return r.n }

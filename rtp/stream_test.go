@@ -45,3 +45,32 @@ func TestFrameRing(t *testing.T) {
 	r.reset()
 	require.Zero(t, r.len())
 }
+
+// TestFrameRingResize: resize empties the ring and packs its slots at the
+// new size, never beyond the memory's largest slot; frames of that size go
+// through whole.
+func TestFrameRingResize(t *testing.T) {
+	r := newFrameRing(3, 6)
+	require.Equal(t, 6, r.maxSlot())
+	r.push([]int16{1, 2, 3}, 0, false)
+	r.resize(2)
+	require.Zero(t, r.len(), "emptied")
+	for i := range int16(3) {
+		ok, _ := r.push([]int16{i, i, i}, 2, false) // truncated to the slot
+		require.True(t, ok)
+	}
+	for i := range int16(3) {
+		got, ok := r.pop(nil)
+		require.True(t, ok)
+		require.Equal(t, []int16{i, i}, got)
+	}
+	require.Equal(t, []int16{0, 0, 1, 1, 2, 2}, r.data[:6], "slots packed at the front")
+	r.resize(100)
+	require.Equal(t, 6, r.slotSize, "at most the largest slot")
+	ok, _ := r.push([]int16{1, 2, 3, 4, 5, 6}, 6, false)
+	require.True(t, ok)
+	got, _ := r.pop(nil)
+	require.Equal(t, []int16{1, 2, 3, 4, 5, 6}, got)
+	var zero frameRing
+	require.Zero(t, zero.maxSlot())
+}

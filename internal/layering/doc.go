@@ -18,8 +18,8 @@
 //	proxy/location/...     SQL location stores                (proxy, sip, transport)
 //
 // Packages under internal/ are leaves that import nothing of the project,
-// except internal/rtpsock, which uses internal/sockaddr, and
-// internal/interop, which with examples/ may import anything. Test
+// except internal/rtpsock, which uses internal/sockaddr and internal/uring
+// (its ring reader), and internal/interop, which with examples/ may import anything. Test
 // files follow the same rules, and may also use internal/memnet; proxy's
 // tests may also use ua, whose phones they drive through the proxy.
 package layering

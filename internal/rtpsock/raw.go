@@ -232,7 +232,13 @@ func (sc *Scratch) from(i int) netip.AddrPort { return sockaddr.Get(&sc.names[i]
 // nanoseconds (SCM_TIMESTAMPNS), or false.
 func (sc *Scratch) stamp(i int) (int64, bool) {
 	n := int(sc.hdrs[i].hdr.Controllen)
-	oob := unsafe.Slice((*byte)(unsafe.Pointer(&sc.oob[i][0])), len(sc.oob[i])*8)[:min(n, len(sc.oob[i])*8)]
+	oob := unsafe.Slice((*byte)(unsafe.Pointer(&sc.oob[i][0])), len(sc.oob[i])*8)
+	return stampOf(oob[:min(n, len(oob))])
+}
+
+// stampOf finds the kernel's receive time in Unix nanoseconds
+// (SCM_TIMESTAMPNS) among the control messages oob, or returns false.
+func stampOf(oob []byte) (int64, bool) {
 	hdrLen := syscall.CmsgLen(0)
 	for len(oob) >= hdrLen {
 		c := (*syscall.Cmsghdr)(unsafe.Pointer(&oob[0]))
@@ -247,6 +253,18 @@ func (sc *Scratch) stamp(i int) (int64, bool) {
 		oob = oob[min(syscall.CmsgSpace(l-hdrLen), len(oob)):]
 	}
 	return 0, false
+}
+
+// arrival is the arrival time of a datagram read at now (wall: now in Unix
+// nanoseconds) that the kernel stamped ts (ok: it did): now, less the
+// stamp's age when that is plausible.
+func arrival(now time.Time, wall, ts int64, ok bool) time.Time {
+	if ok {
+		if age := time.Duration(wall - ts); age >= 0 && age <= maxArrivalAge {
+			return now.Add(-age)
+		}
+	}
+	return now
 }
 
 // Receive hands r what arrived on the sockets since the last call, up to
@@ -275,14 +293,9 @@ func (k *Pair) drain(rx Receiver, sc *Scratch, r *rawSocket, rtcpOnly bool, now 
 			return
 		}
 		for i := range n {
-			arrival := now
-			if ts, ok := sc.stamp(i); ok {
-				if age := time.Duration(wall - ts); age >= 0 && age <= maxArrivalAge {
-					arrival = now.Add(-age)
-				}
-			}
+			ts, ok := sc.stamp(i)
 			pkt := sc.bufs[i][:min(int(sc.hdrs[i].n), maxDatagram)]
-			rx.Datagram(pkt, sc.from(i), arrival, rtcpOnly)
+			rx.Datagram(pkt, sc.from(i), arrival(now, wall, ts, ok), rtcpOnly)
 		}
 		if n < recvBatch {
 			return

@@ -73,6 +73,9 @@ type uringCQE struct {
 // errURingFeatures: the kernel's ring lacks a feature this code relies on.
 var errURingFeatures = errors.New("uring: io_uring without single mmap")
 
+// ErrClosed is the error of SendAll and RecvAll on a closed Ring.
+var ErrClosed = errors.New("uring: ring closed")
+
 // Send is one datagram of a batch; Res is the kernel's result: bytes
 // sent, or a negated errno.
 type Send struct {
@@ -171,15 +174,20 @@ func (r *Ring) Close() {
 
 // SendAll sends every datagram of items (with MSG_DONTWAIT, so none waits
 // for socket buffer space) and sets each one's res. It returns an error
-// only when the ring itself failed; then every item it did not complete,
-// in the failed batch or after it, has the result -EIO.
+// only when the ring itself failed, or ErrClosed after Close; then every
+// item it did not complete, in the failed batch or after it, has the
+// result -EIO.
 func (r *Ring) SendAll(items []Send) error {
 	for i := range items {
 		items[i].Res = 1 // pending
 	}
 	for len(items) > 0 {
 		n := min(len(items), r.entries)
-		if err := r.batch(items[:n]); err != nil {
+		err := ErrClosed
+		if r.sqes != nil {
+			err = r.batch(items[:n])
+		}
+		if err != nil {
 			for i := range items {
 				if items[i].Res == 1 {
 					items[i].Res = -int32(syscall.EIO)
@@ -214,33 +222,41 @@ func (r *Ring) batch(items []Send) error {
 		tail++
 	}
 	atomic.StoreUint32(r.sqTail, tail)
-	toSubmit, left := len(items), len(items)
+	return r.enter(len(items), func(ud uint64, res int32, _ uint32) {
+		if ud < uint64(len(items)) {
+			items[ud].Res = res
+		}
+	})
+}
+
+// enter submits the n entries queued and waits for their n completions,
+// handing each to done with its user data, result and flags.
+func (r *Ring) enter(n int, done func(ud uint64, res int32, flags uint32)) error {
+	toSubmit, left := n, n
 	for left > 0 {
-		// RawSyscall6: with MSG_DONTWAIT a UDP send completes at once, so
-		// the call does not block (see rtpsock.Pair.Send).
-		n, _, e := syscall.RawSyscall6(sysIOURingEnter, uintptr(r.fd), uintptr(toSubmit), uintptr(left), uringEnterGetEvents, 0, 0)
+		// RawSyscall6: with MSG_DONTWAIT a UDP send or receive completes
+		// at once, so the call does not block (see rtpsock.Pair.Send).
+		got, _, e := syscall.RawSyscall6(sysIOURingEnter, uintptr(r.fd), uintptr(toSubmit), uintptr(left), uringEnterGetEvents, 0, 0)
 		if e == syscall.EINTR {
 			continue
 		}
 		if e != 0 {
 			return e
 		}
-		toSubmit -= min(int(n), toSubmit)
-		left -= r.reap(items)
+		toSubmit -= min(int(got), toSubmit)
+		left -= r.reap(done)
 	}
 	return nil
 }
 
 // reap takes the completions off the ring and returns how many there were.
-func (r *Ring) reap(items []Send) int {
+func (r *Ring) reap(done func(ud uint64, res int32, flags uint32)) int {
 	head := atomic.LoadUint32(r.cqHead)
 	tail := atomic.LoadUint32(r.cqTail)
 	n := 0
 	for ; head != tail; head++ {
 		c := &r.cqes[head&r.cqMask]
-		if ud := c.userData; ud < uint64(len(items)) {
-			items[ud].Res = c.res
-		}
+		done(c.userData, c.res, c.flags)
 		n++
 	}
 	atomic.StoreUint32(r.cqHead, head)
