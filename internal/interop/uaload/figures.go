@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/dialtone/dialtone/rtp"
 	"github.com/dialtone/dialtone/ua"
 )
 
@@ -28,6 +29,25 @@ type counters struct {
 
 	mu    sync.Mutex
 	setup []time.Duration // INVITE sent → 2xx received, one per answered call
+	// With -media, the quality of each call that ended well.
+	mos                       []float64
+	rtpSent, rtpRecv, rtpLost uint64
+	rtpLate                   uint64
+	rtpSilent                 int // calls that received no RTP
+}
+
+// quality records the media quality of a call that ended well.
+func (n *counters) quality(q rtp.Quality) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.mos = append(n.mos, q.MOS)
+	n.rtpSent += q.PacketsSent
+	n.rtpRecv += q.PacketsReceived
+	n.rtpLost += q.PacketsLost
+	n.rtpLate += q.Late
+	if q.PacketsReceived == 0 {
+		n.rtpSilent++
+	}
 }
 
 // cause names a failure's kind for -v: "timeout" for a transaction timer
@@ -87,8 +107,18 @@ func (n *counters) enter() func() {
 func (n *counters) summary(cfg config, started int, elapsed time.Duration, st ua.Stats) string {
 	n.mu.Lock()
 	setup := slices.Clone(n.setup)
+	mos := slices.Clone(n.mos)
+	media := fmt.Sprintf(" media-calls=%d rtp-silent=%d rtp-sent=%d rtp-received=%d rtp-lost=%d rtp-late=%d",
+		len(mos), n.rtpSilent, n.rtpSent, n.rtpRecv, n.rtpLost, n.rtpLate)
 	n.mu.Unlock()
 	slices.Sort(setup)
+	slices.Sort(mos)
+	if len(mos) > 0 {
+		media += fmt.Sprintf(" mos-min=%.2f mos-p50=%.2f mos-max=%.2f", mos[0], mos[len(mos)/2], mos[len(mos)-1])
+	}
+	if !cfg.media {
+		media = ""
+	}
 	ok := n.ok.Load()
 	dialErrs := n.inviteTimeouts.Load() + n.inviteStatus.Load() + n.inviteOther.Load()
 	byeErrs := n.byeTimeouts.Load() + n.byeOther.Load()
@@ -101,7 +131,7 @@ func (n *counters) summary(cfg config, started int, elapsed time.Duration, st ua
 		elapsed.Round(time.Millisecond), float64(ok)/elapsed.Seconds(), n.maxLive.Load(),
 		n.inviteTimeouts.Load(), n.inviteStatus.Load(), n.inviteOther.Load(), n.byeTimeouts.Load(), n.byeOther.Load(),
 		len(setup), quantile(setup, 0.50), quantile(setup, 0.99), quantile(setup, 1),
-		rtx, float64(rtx)/float64(cfg.calls))
+		rtx, float64(rtx)/float64(cfg.calls)) + media
 }
 
 // quantile returns the p-quantile (0 < p ≤ 1) of sorted durations by the

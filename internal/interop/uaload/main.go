@@ -28,6 +28,14 @@
 // requests the transaction layer sent again (ua.Stats: Timers A and E),
 // retransmits-per-call that over -calls.
 //
+// With -media each call carries RTP: Dial offers the UA's own media
+// session (PCMU, PCMA, telephone-event on an RTP port of the listener's
+// address), which sends silence while the host plays nothing, and the
+// summary adds the quality of the calls that ended well (rtp.Quality at
+// their end): media-calls, rtp-silent (those that received no RTP), rtp-sent, rtp-received, rtp-lost (RFC 3550
+// cumulative loss), rtp-late, and the E-model MOS's mos-min, mos-p50 and
+// mos-max.
+//
 // uaload exits with status 1 when a call failed or -timeout passed first;
 // -v prints the error of each failed call with its cause.
 package main
@@ -38,6 +46,7 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"os/signal"
 	"sync"
@@ -59,6 +68,7 @@ func main() {
 	flag.DurationVar(&cfg.callTimeout, "call-timeout", 40*time.Second, "bound on one call's set-up and on its hang-up")
 	flag.DurationVar(&cfg.t1, "t1", 0, "RFC 3261 T1 (0: 500 ms)")
 	flag.BoolVar(&cfg.verbose, "v", false, "print the error of each failed call")
+	flag.BoolVar(&cfg.media, "media", false, "carry RTP in every call (the UA's own media session) and report its quality")
 	flag.Parse()
 	if cfg.target == "" || cfg.calls < 1 || cfg.rate <= 0 || cfg.t1 < 0 {
 		fmt.Fprintln(os.Stderr, "uaload: -target, -calls ≥ 1, -rate > 0 and -t1 ≥ 0 are required")
@@ -84,6 +94,7 @@ type config struct {
 	callTimeout time.Duration
 	t1          time.Duration
 	verbose     bool
+	media       bool
 }
 
 func run(cfg config) (bool, error) {
@@ -92,16 +103,31 @@ func run(cfg config) (bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, cfg.timeout)
 	defer cancel()
 
-	u, err := ua.New(ua.Config{
+	ucfg := ua.Config{
 		Listen:      []ua.ListenConfig{{Network: transport.UDP, Addr: cfg.listen}},
 		UserAgent:   "dialtone-uaload",
 		Transaction: ua.TransactionConfig{Timers: ua.Timers{T1: cfg.t1}},
-	})
+	}
+	if cfg.media {
+		host, _, err := net.SplitHostPort(cfg.listen)
+		if err != nil {
+			return false, fmt.Errorf("-listen %q: %w", cfg.listen, err)
+		}
+		ip, err := netip.ParseAddr(host)
+		if err != nil {
+			return false, fmt.Errorf("-media needs -listen with an IP address: %w", err)
+		}
+		ucfg.Media = ua.MediaConfig{IP: ip}
+	}
+	u, err := ua.New(ucfg)
 	if err != nil {
 		return false, err
 	}
 	defer u.Close()
-	sdp := offer(u)
+	var sdp []byte // -media: the UA's own session offers
+	if !cfg.media {
+		sdp = offer(u)
+	}
 
 	var (
 		n   counters
@@ -172,6 +198,9 @@ func call(ctx context.Context, u *ua.UA, cfg config, sdp []byte, i int, n *count
 		return
 	}
 	n.ok.Add(1)
+	if q, ok := c.MediaQuality(); ok && cfg.media {
+		n.quality(q)
+	}
 }
 
 // offer is the fixed SDP offer of every call (media is not part of the
