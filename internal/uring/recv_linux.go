@@ -50,26 +50,7 @@ type Recv struct {
 // an error only when the ring itself failed, or ErrClosed after Close;
 // then every item it did not complete has the result -EIO.
 func (r *Ring) RecvAll(items []Recv) error {
-	for i := range items {
-		items[i].Res = 1 // pending
-	}
-	for len(items) > 0 {
-		n := min(len(items), r.entries)
-		err := ErrClosed
-		if r.sqes != nil {
-			err = r.recvBatch(items[:n])
-		}
-		if err != nil {
-			for i := range items {
-				if items[i].Res == 1 {
-					items[i].Res = -int32(syscall.EIO)
-				}
-			}
-			return err
-		}
-		items = items[n:]
-	}
-	return nil
+	return inBatches(r, items, func(it *Recv) *int32 { return &it.Res }, r.recvBatch)
 }
 
 // recvBatch submits len(items) ≤ r.entries reads and waits for their

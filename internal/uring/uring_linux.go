@@ -178,19 +178,27 @@ func (r *Ring) Close() {
 // item it did not complete, in the failed batch or after it, has the
 // result -EIO.
 func (r *Ring) SendAll(items []Send) error {
+	return inBatches(r, items, func(it *Send) *int32 { return &it.Res }, r.batch)
+}
+
+// inBatches runs do over items, at most r.entries at a time, with each
+// item's result (res) pending until do sets it. When the ring failed (or
+// was closed: ErrClosed) it returns that error, and every item not
+// completed, in the failed batch or after it, gets -EIO.
+func inBatches[T any](r *Ring, items []T, res func(*T) *int32, do func([]T) error) error {
 	for i := range items {
-		items[i].Res = 1 // pending
+		*res(&items[i]) = 1 // pending
 	}
 	for len(items) > 0 {
 		n := min(len(items), r.entries)
 		err := ErrClosed
 		if r.sqes != nil {
-			err = r.batch(items[:n])
+			err = do(items[:n])
 		}
 		if err != nil {
 			for i := range items {
-				if items[i].Res == 1 {
-					items[i].Res = -int32(syscall.EIO)
+				if p := res(&items[i]); *p == 1 {
+					*p = -int32(syscall.EIO)
 				}
 			}
 			return err
