@@ -114,39 +114,68 @@ func TestCallsUnderLossFromUs(t *testing.T) {
 			t.Logf("SIPp's exit: %v", sippErr)
 			sum := summaryOf(t, out)
 			t.Logf("uaload: %v", sum)
-			num := func(k string) int {
-				n, err := strconv.Atoi(sum[k])
-				require.NoError(t, err, "uaload %s=%q", k, sum[k])
-				return n
-			}
-			ok, failed := num("ok"), num("failed")
-			timeoutsB, timeoutsF := num("invite-timeouts"), num("bye-timeouts")
-			qB := inviteTimeout(rate, clientSends(fromUsT1, fromUsT2, true, fromUsMargin),
-				sipp2xxFirstRetrans, 64*fromUsT1, fromUsMargin)
-			qF := nonInviteTimeout(rate, clientSends(fromUsT1, fromUsT2, false, fromUsMargin))
-			allowed := failuresAllowed(qB+qF, calls, fromUsChance)
 			if _, err := os.Stat(r.stat); err == nil {
 				logSippFigures(t, r)
 			}
+			o := ualoadOutcome(t, sum, rate, calls, sipp2xxFirstRetrans)
 			t.Logf("FIGURE %.0f %% loss each way, %d calls from uaload in %s: %d successful, %d failed "+
 				"(%d Timer B, %d Timer F; %d allowed: %.1e a call); set-up p50 %s p99 %s max %s (%s measured); "+
 				"%s retransmissions by uaload a call; datagrams dropped %d to SIPp, %d to uaload",
-				100*rate, calls, elapsed.Round(time.Millisecond), ok, failed, timeoutsB, timeoutsF, allowed, qB+qF,
+				100*rate, calls, elapsed.Round(time.Millisecond), o.ok, o.failed, o.timeoutsB, o.timeoutsF, o.allowed, o.q,
 				sum["setup-p50"], sum["setup-p99"], sum["setup-max"], sum["setup-n"],
 				sum["retransmits-per-call"], pair.dropped(t, 1), pair.dropped(t, 0))
-
-			require.Equal(t, strconv.Itoa(calls), sum["calls"])
-			require.Zero(t, num("not-started"), "calls uaload did not start before its -timeout")
-			for _, k := range []string{"invite-status", "invite-other", "bye-other"} {
-				require.Zero(t, num(k), "uaload %s: a failure other than a timer's", k)
-			}
-			require.Equal(t, calls, ok+timeoutsB+timeoutsF, "every call succeeded or timed out")
-			require.LessOrEqual(t, timeoutsB+timeoutsF, allowed, "timeouts (%.1e a call)", qB+qF)
-			require.Equal(t, ok+timeoutsF, num("setup-n"), "a set-up time per answered call")
-			if failed == 0 {
-				require.NoError(t, uacErr, "uaload exit status (0: every call successful)")
-			}
+			o.check(t, uacErr)
 		})
+	}
+}
+
+// ualoadRun is what a uaload run across a lossy pair came to (its
+// summary line), with the failures the odds allow.
+type ualoadRun struct {
+	sum                              map[string]string
+	calls                            int
+	ok, failed, timeoutsB, timeoutsF int
+	allowed                          int
+	q                                float64 // the chance a call fails by Timer B or F
+}
+
+// ualoadOutcome reads uaload's summary sum of calls at loss each way,
+// the callee retransmitting its 2xx to the INVITE from first.
+func ualoadOutcome(t *testing.T, sum map[string]string, loss float64, calls int, first time.Duration) ualoadRun {
+	t.Helper()
+	o := ualoadRun{sum: sum, calls: calls}
+	o.ok, o.failed = o.num(t, "ok"), o.num(t, "failed")
+	o.timeoutsB, o.timeoutsF = o.num(t, "invite-timeouts"), o.num(t, "bye-timeouts")
+	qB := inviteTimeout(loss, clientSends(fromUsT1, fromUsT2, true, fromUsMargin), first, 64*fromUsT1, fromUsMargin)
+	qF := nonInviteTimeout(loss, clientSends(fromUsT1, fromUsT2, false, fromUsMargin))
+	o.q = qB + qF
+	o.allowed = failuresAllowed(o.q, calls, fromUsChance)
+	return o
+}
+
+// num is the integer field k of the summary.
+func (o ualoadRun) num(t *testing.T, k string) int {
+	t.Helper()
+	n, err := strconv.Atoi(o.sum[k])
+	require.NoError(t, err, "uaload %s=%q", k, o.sum[k])
+	return n
+}
+
+// check asserts that every call started and succeeded or failed by
+// Timer B or F, no more of them than allowed, each answered call with its
+// set-up time, and uaload's exit status (uacErr) clean when none failed.
+func (o ualoadRun) check(t *testing.T, uacErr error) {
+	t.Helper()
+	require.Equal(t, strconv.Itoa(o.calls), o.sum["calls"])
+	require.Zero(t, o.num(t, "not-started"), "calls uaload did not start before its -timeout")
+	for _, k := range []string{"invite-status", "invite-other", "bye-other"} {
+		require.Zero(t, o.num(t, k), "uaload %s: a failure other than a timer's", k)
+	}
+	require.Equal(t, o.calls, o.ok+o.timeoutsB+o.timeoutsF, "every call succeeded or timed out")
+	require.LessOrEqual(t, o.timeoutsB+o.timeoutsF, o.allowed, "timeouts (%.1e a call)", o.q)
+	require.Equal(t, o.ok+o.timeoutsF, o.num(t, "setup-n"), "a set-up time per answered call")
+	if o.failed == 0 {
+		require.NoError(t, uacErr, "uaload exit status (0: every call successful)")
 	}
 }
 

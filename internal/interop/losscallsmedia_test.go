@@ -58,44 +58,23 @@ func TestMediaCallsUnderLossFromUs(t *testing.T) {
 			d.stop()
 			require.NoError(t, exitErrOrNil(d.err), "dial's exit")
 			sum := summaryOf(t, out)
-			num := func(k string) int {
-				n, err := strconv.Atoi(sum[k])
-				require.NoError(t, err, "uaload %s=%q", k, sum[k])
-				return n
-			}
-			ok, failed := num("ok"), num("failed")
-			timeoutsB, timeoutsF := num("invite-timeouts"), num("bye-timeouts")
-			qB := inviteTimeout(rate, clientSends(fromUsT1, fromUsT2, true, fromUsMargin),
-				dialCalleeT1, 64*fromUsT1, fromUsMargin)
-			qF := nonInviteTimeout(rate, clientSends(fromUsT1, fromUsT2, false, fromUsMargin))
-			allowed := failuresAllowed(qB+qF, calls, fromUsChance)
-
-			mediaCalls, recv, lost := num("media-calls"), num("rtp-received"), num("rtp-lost")
+			o := ualoadOutcome(t, sum, rate, calls, dialCalleeT1)
+			mediaCalls, recv, lost := o.num(t, "media-calls"), o.num(t, "rtp-received"), o.num(t, "rtp-lost")
 			trials := max(recv+lost-2*mediaCalls, 0) // RFC 3550 loss: between each call's first and last packet
 			overflows := pair.udpRcvbufErrors(t, 0) + pair.udpRcvbufErrors(t, 1)
 			arrived, dropped := pair.mediaCounts(t, 1)
 			t.Logf("FIGURE ua ↔ dial with media, %.0f %% SIP and %.0f %% RTP loss each way, %d calls in %s: %d successful, %d failed "+
 				"(%d Timer B, %d Timer F; %d allowed); set-up p50 %s p99 %s max %s; %s retransmissions by uaload a call; "+
-				"RTP: %d calls with media, %d received nothing; sent %s, received %d, lost %d (%.2f %% of %d counted; %d dropped of %d arriving at uaload); "+
+				"RTP: %d calls with media, %s received nothing; sent %s, received %d, lost %d (%.2f %% of %d counted; %d dropped of %d arriving at uaload); "+
 				"MOS min %s median %s max %s; receive buffers overflowed %d times",
-				100*rate, 100*lossCallsRTPLoss, calls, elapsed.Round(time.Millisecond), ok, failed, timeoutsB, timeoutsF, allowed,
+				100*rate, 100*lossCallsRTPLoss, calls, elapsed.Round(time.Millisecond), o.ok, o.failed, o.timeoutsB, o.timeoutsF, o.allowed,
 				sum["setup-p50"], sum["setup-p99"], sum["setup-max"], sum["retransmits-per-call"],
-				mediaCalls, num("rtp-silent"), sum["rtp-sent"], recv, lost, 100*float64(lost)/float64(max(trials, 1)), trials,
+				mediaCalls, sum["rtp-silent"], sum["rtp-sent"], recv, lost, 100*float64(lost)/float64(max(trials, 1)), trials,
 				dropped, arrived, sum["mos-min"], sum["mos-p50"], sum["mos-max"], overflows)
+			o.check(t, uacErr)
 
-			require.Equal(t, strconv.Itoa(calls), sum["calls"])
-			require.Zero(t, num("not-started"), "calls uaload did not start before its -timeout")
-			for _, k := range []string{"invite-status", "invite-other", "bye-other"} {
-				require.Zero(t, num(k), "uaload %s: a failure other than a timer's", k)
-			}
-			require.Equal(t, calls, ok+timeoutsB+timeoutsF, "every call succeeded or timed out")
-			require.LessOrEqual(t, timeoutsB+timeoutsF, allowed, "timeouts (%.1e a call)", qB+qF)
-			if failed == 0 {
-				require.NoError(t, uacErr, "uaload's exit")
-			}
-
-			require.Equal(t, ok, mediaCalls, "a media session in every call that ended well")
-			require.Zero(t, num("rtp-silent"), "calls that received no RTP")
+			require.Equal(t, o.ok, mediaCalls, "a media session in every call that ended well")
+			require.Zero(t, o.num(t, "rtp-silent"), "calls that received no RTP")
 			lo, hi := binomialInterval(trials, lossCallsRTPLoss, lossCallsRTPChance)
 			hi += overflows
 			require.True(t, lost >= lo && lost <= hi,
