@@ -11,7 +11,8 @@
 #
 # Settings (environment): TRIAL (30), START (50), RMAX (3200), STEP_PCT
 # (5), RETRANS_PERMILLE (1), RTP_LOSS_PERMILLE (1), CALL_MS (3000), OUT
-# (soak-max-out: one directory per trial).
+# (soak-max-out: one directory per trial); VIA=proxy measures the calls
+# through examples/proxy, as soak.sh does with it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

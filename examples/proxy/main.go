@@ -15,8 +15,11 @@
 // registration). Bindings live in memory
 // unless -db names an SQLite file (they then survive a restart) or -pg a
 // PostgreSQL database (several instances behind a SIP load balancer then
-// share them: each reaches the users registered through the others). It prints one line per
-// listener and per registration to stdout, and stops on Ctrl-C.
+// share them: each reaches the users registered through the others).
+// -metrics serves the Go runtime's and the process's figures (heap,
+// goroutines, GC pauses, RSS, open descriptors) for Prometheus, as the
+// soak samples them. It prints one line per listener and per registration
+// to stdout, and stops on Ctrl-C.
 package main
 
 import (
@@ -70,6 +73,7 @@ type options struct {
 	seqTimeout                                            time.Duration
 	auth, algorithms                                      string
 	t1                                                    time.Duration
+	metrics                                               *cli.MetricsFlag
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -97,6 +101,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.pg, "pg", "", "keep bindings in this PostgreSQL database (a DSN such as postgres://user@host/db), shared with other instances")
 	fs.DurationVar(&o.t1, "t1", 0, "RFC 3261 T1 (0: 500 ms)")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile to this file until the proxy exits")
+	o.metrics = cli.AddMetricsFlag(fs)
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -211,6 +216,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer tp.Close()
+	stopMetrics, err := o.metrics.StartHandler(cli.RuntimeMetricsHandler(), printf)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
 	pcfg := proxy.Config{
 		Domains: []string{o.domain}, Users: users, Aliases: aliases,
 		Transaction: transaction.Config{Timers: transaction.Timers{T1: o.t1}},

@@ -13,6 +13,7 @@ import (
 	"io"
 	"math/big"
 	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -100,9 +101,20 @@ func TestRun(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"-domain", "example.test", "-listen", "127.0.0.1:0", "-users", usersFile, "-pcap", pcap}, out, io.Discard)
+		done <- run(ctx, []string{"-domain", "example.test", "-listen", "127.0.0.1:0", "-users", usersFile, "-pcap", pcap,
+			"-metrics", "127.0.0.1:0"}, out, io.Discard)
 	}()
 	defer cancel()
+	m := waitLine(t, ch, "metrics http://")
+	mres, err := http.Get(strings.TrimPrefix(m, "metrics "))
+	require.NoError(t, err)
+	body, err := io.ReadAll(mres.Body)
+	mres.Body.Close()
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, mres.StatusCode)
+	for _, name := range []string{"go_goroutines ", "go_memstats_heap_inuse_bytes ", "process_resident_memory_bytes ", "process_open_fds "} {
+		require.Contains(t, string(body), "\n"+name, "-metrics serves %s", name)
+	}
 	l := waitLine(t, ch, "listening udp ")
 	addr := netip.MustParseAddrPort(strings.TrimPrefix(l, "listening udp "))
 	waitLine(t, ch, "ready ")

@@ -36,6 +36,12 @@ func AddMetricsFlag(fs *flag.FlagSet) *MetricsFlag {
 // "metrics http://ADDR/metrics", and returns the function that stops the
 // server (it waits for it). Without -metrics it does nothing.
 func (m *MetricsFlag) Start(u *ua.UA, printf func(string, ...any)) (stop func(), err error) {
+	return m.StartHandler(MetricsHandler(u), printf)
+}
+
+// StartHandler is Start for a program without a user agent (the proxy):
+// it serves h, from MetricsHandler or RuntimeMetricsHandler.
+func (m *MetricsFlag) StartHandler(h http.Handler, printf func(string, ...any)) (stop func(), err error) {
 	if m == nil || *m.addr == "" {
 		return func() {}, nil
 	}
@@ -43,7 +49,7 @@ func (m *MetricsFlag) Start(u *ua.UA, printf func(string, ...any)) (stop func(),
 	if err != nil {
 		return nil, fmt.Errorf("-metrics: %w", err)
 	}
-	srv := &http.Server{Handler: MetricsHandler(u), ReadHeaderTimeout: MetricsReadHeaderTimeout}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: MetricsReadHeaderTimeout}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -64,13 +70,19 @@ func (m *MetricsFlag) Start(u *ua.UA, printf func(string, ...any)) (stop func(),
 
 // MetricsHandler returns an http.Handler serving u's figures, the Go
 // runtime's and the process's in the Prometheus text format.
-func MetricsHandler(u *ua.UA) http.Handler {
+func MetricsHandler(u *ua.UA) http.Handler { return metricsHandler(uaCollector{u}) }
+
+// RuntimeMetricsHandler returns an http.Handler serving the Go runtime's
+// and the process's figures (heap, goroutines, GC pauses, RSS, open file
+// descriptors) in the Prometheus text format.
+func RuntimeMetricsHandler() http.Handler { return metricsHandler() }
+
+func metricsHandler(cs ...prometheus.Collector) http.Handler {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(
-		uaCollector{u},
+	reg.MustRegister(append(cs,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-	)
+	)...)
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 }
 
