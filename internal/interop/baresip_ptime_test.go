@@ -32,7 +32,13 @@ func TestEchobotWithBaresipPtime(t *testing.T) {
 		t.Run(fmt.Sprintf("ptime=%d", ptime), func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(t.Context(), peerTestTimeout)
 			defer cancel()
-			b := startMediaBaresip(t, ctx, fmt.Sprintf("ptime%d", ptime), mediaPeerTone, fmt.Sprintf(";ptime=%d", ptime))
+			// baresip's jitter buffer counts packets: at least 5-10, and
+			// 100-200 ms of them at short ptimes, so that a scheduling
+			// stall of either program on this shared machine (a 10 ms
+			// packet late by 50 ms) is not heard as a gap the test would
+			// blame on echobot's packetization.
+			jitter := fmt.Sprintf("%d-%d", max(5, 100/ptime), max(10, 200/ptime))
+			b := startMediaBaresipJitter(t, ctx, fmt.Sprintf("ptime%d", ptime), mediaPeerTone, jitter, fmt.Sprintf(";ptime=%d", ptime))
 			e := startEchobot(t, ctx)
 			defer func() { logTails(t, e.stdout, e.stderr) }()
 

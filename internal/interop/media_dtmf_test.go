@@ -40,8 +40,15 @@ type mediaBaresip struct {
 // and waits until its control port listens.
 func startMediaBaresip(t *testing.T, ctx context.Context, name string, hz int, accountParams ...string) *mediaBaresip {
 	t.Helper()
+	return startMediaBaresipJitter(t, ctx, name, hz, "5-10", accountParams...)
+}
+
+// startMediaBaresipJitter is startMediaBaresip with baresip's
+// jitter_buffer_delay (in packets, "min-max") set to jitter.
+func startMediaBaresipJitter(t *testing.T, ctx context.Context, name string, hz int, jitter string, accountParams ...string) *mediaBaresip {
+	t.Helper()
 	b, rec := launchBaresip(t, ctx, baresipSpec{user: name, dirPrefix: "dtmb", toneHz: hz, toneLen: 60 * time.Second, maxCalls: 2,
-		codecs: []string{"g711"}, record: true, jitterDelay: "5-10", dns: true,
+		codecs: []string{"g711"}, record: true, jitterDelay: jitter, dns: true,
 		account: fmt.Sprintf("<sip:%s@127.0.0.1>;answermode=auto;audio_codecs=PCMU,PCMA;medianat=;mediaenc=;regint=0%s", name, strings.Join(accountParams, ""))})
 	return &mediaBaresip{baresip: b, rec: rec}
 }
