@@ -60,11 +60,7 @@ func (r *Ring) recvBatch(items []Recv) error {
 	for i := range items {
 		it := &items[i]
 		idx := tail & r.sqMask
-		r.iovs[i] = syscall.Iovec{Base: &it.B[0]}
-		r.iovs[i].SetLen(len(it.B))
-		m := &r.msgs[i]
-		*m = syscall.Msghdr{Name: (*byte)(unsafe.Pointer(it.Name)), Namelen: unix.SizeofSockaddrInet6, Iov: &r.iovs[i]}
-		m.Iovlen = 1
+		m := r.msg(i, it.B, unsafe.Pointer(it.Name), unix.SizeofSockaddrInet6)
 		if len(it.OOB) > 0 {
 			m.Control = &it.OOB[0]
 			m.SetControllen(len(it.OOB))

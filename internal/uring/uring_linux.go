@@ -208,6 +208,16 @@ func inBatches[T any](r *Ring, items []T, res func(*T) *int32, do func([]T) erro
 	return nil
 }
 
+// msg sets slot i's message header to one buffer, b, and the address
+// buffer name of namelen bytes, and returns it for the SQE to point at.
+func (r *Ring) msg(i int, b []byte, name unsafe.Pointer, namelen uint32) *syscall.Msghdr {
+	r.iovs[i] = syscall.Iovec{Base: &b[0]}
+	r.iovs[i].SetLen(len(b))
+	r.msgs[i] = syscall.Msghdr{Name: (*byte)(name), Namelen: namelen, Iov: &r.iovs[i]}
+	r.msgs[i].Iovlen = 1
+	return &r.msgs[i]
+}
+
 // batch submits len(items) ≤ r.entries sends and waits for their
 // completions.
 func (r *Ring) batch(items []Send) error {
@@ -215,10 +225,7 @@ func (r *Ring) batch(items []Send) error {
 	for i := range items {
 		it := &items[i]
 		idx := tail & r.sqMask
-		r.iovs[i] = syscall.Iovec{Base: &it.B[0]}
-		r.iovs[i].SetLen(len(it.B))
-		r.msgs[i] = syscall.Msghdr{Name: (*byte)(unsafe.Pointer(&it.SA)), Namelen: it.SALen, Iov: &r.iovs[i]}
-		r.msgs[i].Iovlen = 1
+		r.msg(i, it.B, unsafe.Pointer(&it.SA), it.SALen)
 		r.sqes[idx] = uringSQE{
 			opcode:   uringOpSendmsg,
 			fd:       int32(it.FD),
