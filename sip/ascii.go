@@ -34,8 +34,10 @@ var charClass = func() (t [256]uint8) {
 
 func isToken(c byte) bool { return charClass[c]&clToken != 0 }
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
-func isWS(c byte) bool    { return c == ' ' || c == '\t' }
-func isLWS(c byte) bool   { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
+
+// isWS and isLWS test the common case, a byte above ' ', with one compare.
+func isWS(c byte) bool  { return c <= ' ' && (c == ' ' || c == '\t') }
+func isLWS(c byte) bool { return c <= ' ' && (c == ' ' || c == '\t' || c == '\r' || c == '\n') }
 
 func lower(c byte) byte {
 	if c >= 'A' && c <= 'Z' {

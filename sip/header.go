@@ -1,6 +1,10 @@
 package sip
 
-import "unsafe"
+import (
+	"encoding/binary"
+	"strings"
+	"unsafe"
+)
 
 // Header is one header field line as it stands in a message: a name and a
 // value. Header values that list several items (Via: a, b) stay one Header;
@@ -243,6 +247,69 @@ func kindOf(name string) hkind {
 	}
 	for _, k := range kindsByShape[len(name)][c] {
 		if equalFold(canonicalNames[k], name) {
+			return k
+		}
+	}
+	return hOther
+}
+
+// load64 reads the first eight bytes of s (len(s) >= 8) as one
+// little-endian word.
+func load64(s string) uint64 {
+	return binary.LittleEndian.Uint64(unsafe.Slice(unsafe.StringData(s), 8))
+}
+
+// kindWords holds each known name in lower case as three little-endian
+// words, zero past its end, and nameMasks the bytes of a name of each
+// length within those words: kindOfWords compares a name with one of
+// these in three word compares.
+var kindWords, nameMasks = func() (kw [hkindCount][3]uint64, nm [maxKnownName + 1][3]uint64) {
+	for k := hkind(1); k < hkindCount; k++ {
+		var b [24]byte
+		copy(b[:], strings.ToLower(canonicalNames[k]))
+		for w := range 3 {
+			kw[k][w] = binary.LittleEndian.Uint64(b[8*w:])
+		}
+	}
+	for n := range nm {
+		var b [24]byte
+		for i := range n {
+			b[i] = 0xff
+		}
+		for w := range 3 {
+			nm[n][w] = binary.LittleEndian.Uint64(b[8*w:])
+		}
+	}
+	return kw, nm
+}()
+
+// kindOfWords is kindOf for a parsed name, a token at the start of b with
+// at least 24 bytes of b from there. It folds case by setting the case bit
+// (0x20) of every byte: among token characters that bit tells only the
+// cases of a letter apart, and the known names hold letters and '-' only.
+func kindOfWords(name string, b []byte) hkind {
+	n := len(name)
+	if n == 1 {
+		return compactKind(name[0])
+	}
+	if n == 0 || n > maxKnownName || len(b) < 24 {
+		return kindOf(name)
+	}
+	c := lower(name[0]) - 'a'
+	if c >= 26 {
+		return hOther
+	}
+	cell := kindsByShape[n][c]
+	if len(cell) == 0 {
+		return hOther
+	}
+	const fold = 0x2020202020202020
+	m := &nameMasks[n]
+	w0 := (binary.LittleEndian.Uint64(b) | fold) & m[0]
+	w1 := (binary.LittleEndian.Uint64(b[8:]) | fold) & m[1]
+	w2 := (binary.LittleEndian.Uint64(b[16:]) | fold) & m[2]
+	for _, k := range cell {
+		if kw := &kindWords[k]; w0 == kw[0] && w1 == kw[1] && w2 == kw[2] {
 			return k
 		}
 	}

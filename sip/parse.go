@@ -357,7 +357,7 @@ func (p *parser) headers(m *msg, head []byte, pos int, nuls bool) (contentLength
 			Value:  trimLWS(str(line[i+1:])),
 			rawLen: uint32(len(line)),
 		}
-		h.kind = kindOf(h.Name)
+		h.kind = kindOfWords(h.Name, head[lineStart:])
 		if err := p.header(m, &h, &contentLength); err != nil {
 			if pe, ok := err.(*ParseError); ok && pe.Offset < 0 {
 				pe.Offset = p.base + lineStart

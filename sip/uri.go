@@ -127,119 +127,131 @@ func checkChars(s string, cls uint8) bool {
 	return true
 }
 
+// scanChars returns the index of the first character of s from i on
+// that is neither of class cls (or unreserved) nor part of a %HH escape;
+// ok is false when it stops at a broken escape.
+func scanChars(s string, i int, cls uint8) (end int, ok bool) {
+	cls |= clUnres
+	for i < len(s) {
+		c := s[i]
+		if charClass[c]&cls != 0 {
+			i++
+			continue
+		}
+		if c != '%' {
+			break
+		}
+		if i+2 >= len(s) || !isHex(s[i+1]) || !isHex(s[i+2]) {
+			return i, false
+		}
+		i += 3
+	}
+	return i, true
+}
+
+// parseSIP parses what follows "sip:" or "sips:" with one pass over the
+// host part: userinfo "@", host, ":" port, ";" parameters, "?" headers.
 func (u *URI) parseSIP(s string) error {
 	if at := strings.IndexByte(s, '@'); at >= 0 {
+		// The user part may hold ';' and '?' (user-unreserved), so the
+		// '@' is found first.
 		userinfo := s[:at]
 		s = s[at+1:]
-		user := userinfo
-		if c := strings.IndexByte(userinfo, ':'); c >= 0 {
-			user, u.Password = userinfo[:c], userinfo[c+1:]
+		end, ok := scanChars(userinfo, 0, clUserUnr)
+		if end == 0 || !ok || end < len(userinfo) && userinfo[end] != ':' {
+			return malformed("URI", -1, "invalid user part")
+		}
+		if end < len(userinfo) {
+			u.Password = userinfo[end+1:]
 			if !checkChars(u.Password, clPassword) {
 				return malformed("URI", -1, "invalid character in password")
 			}
 		}
-		if user == "" || !checkChars(user, clUserUnr) {
-			return malformed("URI", -1, "invalid user part")
-		}
-		u.User = user
+		u.User = userinfo[:end]
 	}
-	if q := strings.IndexByte(s, '?'); q >= 0 {
-		u.Headers = s[q+1:]
-		s = s[:q]
+	if s == "" {
+		return malformed("URI", -1, "empty host")
+	}
+	i := 0
+	if s[0] == '[' {
+		// RFC 5118 §4.3: a port inside the brackets belongs to the
+		// address.
+		end := strings.IndexByte(s, ']')
+		if end < 0 {
+			return malformed("host", -1, "unterminated IPv6 reference")
+		}
+		i = end + 1
+		if !validIPv6Ref(s[:i]) {
+			return malformed("host", -1, "invalid IPv6 reference")
+		}
+	} else {
+		for i < len(s) && charClass[s[i]]&clHost != 0 {
+			i++
+		}
+		if i == 0 || i < len(s) && s[i] != ':' && s[i] != ';' && s[i] != '?' {
+			return malformed("host", -1, "invalid host "+strconv.Quote(hostPart(s)))
+		}
+	}
+	u.Host = s[:i]
+	if i < len(s) && s[i] == ':' {
+		j := i + 1
+		for j < len(s) && isDigit(s[j]) {
+			j++
+		}
+		p, ok := parseUint(s[i+1:j], 65535)
+		if !ok || j < len(s) && s[j] != ';' && s[j] != '?' {
+			return malformed("host", -1, "invalid port")
+		}
+		u.Port, i = int(p), j
+	} else if i < len(s) && s[i] != ';' && s[i] != '?' {
+		return malformed("host", -1, "junk after host")
+	}
+	if i < len(s) && s[i] == ';' {
+		end, err := scanURIParams(s, i)
+		if err != nil {
+			return err
+		}
+		u.Params, i = Params(s[i:end]), end
+	}
+	if i < len(s) {
+		// Only '?' ends the parameters before the end of s.
+		u.Headers = s[i+1:]
 		if !checkChars(u.Headers, clHnvUnr|clPassword) {
 			return malformed("URI", -1, "invalid URI headers")
 		}
 	}
-	hostport := s
-	if semi := strings.IndexByte(s, ';'); semi >= 0 {
-		hostport = s[:semi]
-		u.Params = Params(s[semi:])
-		if err := validateURIParams(s[semi:]); err != nil {
-			return err
-		}
-	}
-	host, port, err := splitHostPort(hostport)
-	if err != nil {
-		return err
-	}
-	u.Host, u.Port = host, port
 	return nil
 }
 
-func validateURIParams(s string) error {
-	for i := 0; i < len(s); {
-		// s[i] == ';'
-		j := i + 1
-		for j < len(s) && s[j] != ';' {
-			j++
-		}
-		p := s[i+1 : j]
-		name, value, hasValue := p, "", false
-		if eq := strings.IndexByte(p, '='); eq >= 0 {
-			name, value, hasValue = p[:eq], p[eq+1:], true
-		}
-		if name == "" || !checkChars(name, clParamUnr) {
-			return malformed("URI", -1, "invalid URI parameter")
-		}
-		if hasValue && (value == "" || !checkChars(value, clParamUnr)) {
-			return malformed("URI", -1, "invalid URI parameter value")
-		}
-		i = j
+// hostPart is the host[:port] of what follows the userinfo, for errors.
+func hostPart(s string) string {
+	if i := strings.IndexAny(s, ";?"); i >= 0 {
+		return s[:i]
 	}
-	return nil
+	return s
 }
 
-// splitHostPort parses host [":" port] where host is a hostname, IPv4
-// address or bracketed IPv6 reference (RFC 5118 §4.3: a port inside the
-// brackets belongs to the address).
-func splitHostPort(s string) (host string, port int, err error) {
-	if s == "" {
-		return "", 0, malformed("URI", -1, "empty host")
-	}
-	rest := ""
-	if s[0] == '[' {
-		end := strings.IndexByte(s, ']')
-		if end < 0 {
-			return "", 0, malformed("host", -1, "unterminated IPv6 reference")
+// scanURIParams checks the uri-parameters that start at s[i] == ';' and
+// returns where they end: at '?' or the end of s.
+func scanURIParams(s string, i int) (int, error) {
+	for i < len(s) && s[i] == ';' {
+		end, ok := scanChars(s, i+1, clParamUnr)
+		if !ok || end == i+1 {
+			return 0, malformed("URI", -1, "invalid URI parameter")
 		}
-		host, rest = s[:end+1], s[end+1:]
-		if !validIPv6Ref(host) {
-			return "", 0, malformed("host", -1, "invalid IPv6 reference")
-		}
-	} else {
-		c := strings.IndexByte(s, ':')
-		if c < 0 {
-			host = s
-		} else {
-			host, rest = s[:c], s[c:]
-		}
-		if !validHostname(host) {
-			return "", 0, malformed("host", -1, "invalid host "+strconv.Quote(host))
+		i = end
+		if i < len(s) && s[i] == '=' {
+			end, ok = scanChars(s, i+1, clParamUnr)
+			if !ok || end == i+1 {
+				return 0, malformed("URI", -1, "invalid URI parameter value")
+			}
+			i = end
 		}
 	}
-	if rest != "" {
-		if rest[0] != ':' {
-			return "", 0, malformed("host", -1, "junk after host")
-		}
-		p, ok := parseUint(rest[1:], 65535)
-		if !ok {
-			return "", 0, malformed("host", -1, "invalid port")
-		}
-		port = int(p)
+	if i < len(s) && s[i] != '?' {
+		return 0, malformed("URI", -1, "invalid URI parameter")
 	}
-	return host, port, nil
-}
-
-func validHostname(h string) bool {
-	if h == "" {
-		return false
-	}
-	for i := 0; i < len(h); i++ {
-		if charClass[h[i]]&clHost == 0 {
-			return false
-		}
-	}
-	return true
+	return i, nil
 }
 
 // validIPv6Ref accepts "[" IPv6address "]", including RFC 5118 §4.10's
@@ -267,8 +279,10 @@ func (u *URI) parseTel(s string) error {
 	if semi := strings.IndexByte(s, ';'); semi >= 0 {
 		num = s[:semi]
 		u.Params = Params(s[semi:])
-		if err := validateURIParams(s[semi:]); err != nil {
+		if end, err := scanURIParams(s, semi); err != nil {
 			return err
+		} else if end < len(s) {
+			return malformed("URI", -1, "invalid URI parameter")
 		}
 	}
 	if num == "" {

@@ -109,22 +109,31 @@ func ParseVia(s string) (Via, error) {
 }
 
 func (v *Via) parse(s string) error {
-	name, i := viaToken(s, 0)
-	if name == "" || i >= len(s) || s[i] != '/' {
-		return malformed("Via", -1, "bad sent-protocol")
+	var transport string
+	i := 0
+	if len(s) > 8 && load64(s) == sipSlash2 {
+		// The sent-protocol every message carries, "SIP/2.0/" without
+		// spaces: one word compare.
+		v.Proto = "SIP/2.0"
+		transport, i = viaToken(s, 8)
+	} else {
+		name, j := viaToken(s, 0)
+		if name == "" || j >= len(s) || s[j] != '/' {
+			return malformed("Via", -1, "bad sent-protocol")
+		}
+		version, j := viaToken(s, j+1)
+		if version == "" || j >= len(s) || s[j] != '/' {
+			return malformed("Via", -1, "bad sent-protocol")
+		}
+		if equalFold(name, "SIP") && version == "2.0" {
+			v.Proto = "SIP/2.0"
+		} else {
+			v.Proto = name + "/" + version
+		}
+		transport, i = viaToken(s, j+1)
 	}
-	version, i := viaToken(s, i+1)
-	if version == "" || i >= len(s) || s[i] != '/' {
-		return malformed("Via", -1, "bad sent-protocol")
-	}
-	transport, i := viaToken(s, i+1)
 	if transport == "" {
 		return malformed("Via", -1, "bad transport")
-	}
-	if equalFold(name, "SIP") && version == "2.0" {
-		v.Proto = "SIP/2.0"
-	} else {
-		v.Proto = name + "/" + version
 	}
 	v.Transport = upperTransport(transport)
 	// sent-by: host [ SWS ":" SWS port ], then params.
@@ -136,8 +145,11 @@ func (v *Via) parse(s string) error {
 		}
 		i = start + end + 1
 	} else {
-		for i < len(s) && s[i] != ':' && s[i] != ';' && !isLWS(s[i]) {
+		for i < len(s) && charClass[s[i]]&clHost != 0 {
 			i++
+		}
+		if i < len(s) && s[i] != ':' && s[i] != ';' && !isLWS(s[i]) {
+			return malformed("Via", -1, "bad sent-by host")
 		}
 	}
 	host := s[start:i]
@@ -163,8 +175,6 @@ func (v *Via) parse(s string) error {
 		if !validIPv6Ref(host) {
 			return malformed("Via", -1, "bad IPv6 sent-by")
 		}
-	} else if !validHostname(host) {
-		return malformed("Via", -1, "bad sent-by host")
 	}
 	v.Host, v.Port = host, port
 	if j < len(s) {
@@ -179,6 +189,9 @@ func (v *Via) parse(s string) error {
 
 // viaToken skips LWS, reads a token, skips LWS, and returns the token and
 // the index after the trailing LWS.
+// sipSlash2 is "SIP/2.0/" as a little-endian word (see load64).
+var sipSlash2 = load64("SIP/2.0/")
+
 func viaToken(s string, i int) (string, int) {
 	i = skipLWS(s, i)
 	start := i
