@@ -273,27 +273,33 @@ func (m *msg) Header(name string) string {
 // Values returns all values of the named header across its lines; list
 // headers are split on their separating commas. The authentication
 // headers (WWW-Authenticate, Authorization, …) are never split.
-func (m *msg) Values(name string) []string {
+func (m *msg) Values(name string) []string { return m.AppendValues(nil, name) }
+
+// AppendValues appends what Values returns to dst and returns the
+// extended slice; the values point into the message, so with room in dst
+// (a buffer on the caller's stack) it allocates nothing. It is the
+// allocation-free way to read Allow, Supported, Require, Authorization
+// and the other headers that have no typed view of their own.
+func (m *msg) AppendValues(dst []string, name string) []string {
 	k := kindOf(name)
-	var out []string
 	for i := range m.hdrs {
 		h := &m.hdrs[i]
 		if !matches(h, k, name) {
 			continue
 		}
 		if !k.isMulti() {
-			out = append(out, h.Value)
+			dst = append(dst, h.Value)
 			continue
 		}
 		for j := 0; j < len(h.Value); {
 			var v string
 			v, j = nextValue(h.Value, j)
 			if v != "" {
-				out = append(out, v)
+				dst = append(dst, v)
 			}
 		}
 	}
-	return out
+	return dst
 }
 
 // HasToken reports whether a line of the named header lists token.

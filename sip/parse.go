@@ -352,9 +352,17 @@ func (p *parser) headers(m *msg, head []byte, pos int, nuls bool) (contentLength
 		if nameEnd == 0 || i == len(line) || line[i] != ':' {
 			return 0, 0, p.errAt("header", lineStart, "header line without name and colon")
 		}
+		// The value without the LWS around it (trimLWS, inlined).
+		vs, ve := i+1, len(line)
+		for vs < ve && isLWS(line[vs]) {
+			vs++
+		}
+		for ve > vs && isLWS(line[ve-1]) {
+			ve--
+		}
 		h := Header{
 			Name:   str(line[:nameEnd]),
-			Value:  trimLWS(str(line[i+1:])),
+			Value:  str(line[vs:ve]),
 			rawLen: uint32(len(line)),
 		}
 		h.kind = kindOfWords(h.Name, head[lineStart:])
@@ -411,18 +419,21 @@ func (p *parser) header(m *msg, h *Header, contentLength *int) error {
 		if h.kind == hTo {
 			bit, a = cTo, &m.to
 		}
+		// The first one is parsed in place (a failed parse fails the
+		// message); a second one is checked only.
 		var tmp Address
-		rest, err := tmp.parse(h.Value, false)
+		dst := &tmp
+		if m.have&bit == 0 {
+			dst = a
+		}
+		rest, err := dst.parse(h.Value, false)
 		if err == nil && trimLWS(rest) != "" {
 			err = malformed(canonicalNames[h.kind], -1, "more than one address")
 		}
 		if err != nil {
 			return err
 		}
-		if m.have&bit == 0 {
-			*a = tmp
-			m.have |= bit
-		}
+		m.have |= bit
 	case hCSeq:
 		c, err := ParseCSeq(h.Value)
 		if err != nil {

@@ -11,7 +11,18 @@ import (
 
 // Vias returns every Via value in order.
 func (m *msg) Vias() ([]Via, error) {
-	var out []Via
+	out, err := m.AppendVias(nil)
+	if err == nil && out == nil {
+		return nil, missing("Via")
+	}
+	return out, err
+}
+
+// AppendVias appends every Via value in order to dst and returns the
+// extended slice. It allocates nothing when dst has room: with a buffer
+// on the caller's stack (var buf [4]sip.Via; m.AppendVias(buf[:0])) the
+// typed Vias cost no allocation. No Via appends nothing and is no error.
+func (m *msg) AppendVias(dst []Via) ([]Via, error) {
 	for i := range m.hdrs {
 		h := &m.hdrs[i]
 		if h.kind != hVia {
@@ -22,33 +33,35 @@ func (m *msg) Vias() ([]Via, error) {
 			s, j = nextValue(h.Value, j)
 			v, err := ParseVia(s)
 			if err != nil {
-				return out, err
+				return dst, err
 			}
-			out = append(out, v)
+			dst = append(dst, v)
 		}
 	}
-	if out == nil {
-		return nil, missing("Via")
-	}
-	return out, nil
+	return dst, nil
 }
 
-func (m *msg) addresses(k hkind) ([]Address, error) {
-	var out []Address
+func (m *msg) addresses(dst []Address, k hkind) ([]Address, error) {
 	var err error
 	for i := range m.hdrs {
 		if m.hdrs[i].kind == k {
-			if out, err = parseAddressList(out, m.hdrs[i].Value); err != nil {
-				return out, err
+			if dst, err = parseAddressList(dst, m.hdrs[i].Value); err != nil {
+				return dst, err
 			}
 		}
 	}
-	return out, nil
+	return dst, nil
 }
 
 // Contacts returns the Contact values in order; a "*" is an Address with
 // Wildcard set (RFC 3261 §10.2.2). No Contact header gives an empty list.
-func (m *msg) Contacts() ([]Address, error) { return m.addresses(hContact) }
+func (m *msg) Contacts() ([]Address, error) { return m.addresses(nil, hContact) }
+
+// AppendContacts appends the Contact values to dst, as Contacts returns
+// them, and allocates nothing when dst has room (see AppendVias).
+func (m *msg) AppendContacts(dst []Address) ([]Address, error) {
+	return m.addresses(dst, hContact)
+}
 
 // FirstContact returns the first Contact value without building the list:
 // ok is false when the message has no Contact, and err is what Contacts
@@ -82,10 +95,20 @@ func (m *msg) FirstContact() (a Address, ok bool, err error) {
 }
 
 // Routes returns the Route values in order (RFC 3261 §20.34).
-func (m *msg) Routes() ([]Address, error) { return m.addresses(hRoute) }
+func (m *msg) Routes() ([]Address, error) { return m.addresses(nil, hRoute) }
+
+// AppendRoutes appends the Route values to dst and allocates nothing when
+// dst has room (see AppendVias).
+func (m *msg) AppendRoutes(dst []Address) ([]Address, error) { return m.addresses(dst, hRoute) }
 
 // RecordRoutes returns the Record-Route values in order (RFC 3261 §20.30).
-func (m *msg) RecordRoutes() ([]Address, error) { return m.addresses(hRecordRoute) }
+func (m *msg) RecordRoutes() ([]Address, error) { return m.addresses(nil, hRecordRoute) }
+
+// AppendRecordRoutes appends the Record-Route values to dst and allocates
+// nothing when dst has room (see AppendVias).
+func (m *msg) AppendRecordRoutes(dst []Address) ([]Address, error) {
+	return m.addresses(dst, hRecordRoute)
+}
 
 // number parses the first line of a numeric header.
 func (m *msg) number(k hkind, max uint64) (uint64, error) {
