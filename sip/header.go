@@ -259,6 +259,12 @@ func load64(s string) uint64 {
 	return binary.LittleEndian.Uint64(unsafe.Slice(unsafe.StringData(s), 8))
 }
 
+// load32 reads the first four bytes of s (len(s) >= 4) as one
+// little-endian word.
+func load32(s string) uint32 {
+	return binary.LittleEndian.Uint32(unsafe.Slice(unsafe.StringData(s), 4))
+}
+
 // kindWords holds each known name in lower case as three little-endian
 // words, zero past its end, and nameMasks the bytes of a name of each
 // length within those words: kindOfWords compares a name with one of

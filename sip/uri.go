@@ -66,6 +66,11 @@ func ParseURI(s string) (URI, error) {
 }
 
 func (u *URI) parse(s string) error {
+	if len(s) >= 4 && load32(s)|0x00202020 == sipColon {
+		// "sip:" in any case, the scheme of nearly every URI parsed.
+		u.Scheme = "sip"
+		return u.parseSIP(s[4:])
+	}
 	colon := strings.IndexByte(s, ':')
 	if colon <= 0 {
 		return malformed("URI", -1, "no scheme")
@@ -103,6 +108,10 @@ func (u *URI) parse(s string) error {
 	u.Opaque = rest
 	return nil
 }
+
+// sipColon is "sip:" as a little-endian word (see load32); the case bit
+// of the three letters is set before comparing, that of ':' is not.
+var sipColon = load32("sip:")
 
 func isAlpha(c byte) bool { return (c|0x20) >= 'a' && (c|0x20) <= 'z' }
 
