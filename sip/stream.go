@@ -208,8 +208,9 @@ func scanContentLength(head []byte) (int, error) {
 		if !(len(name) == 1 && (name[0]|0x20) == 'l') && !equalFold(name, "Content-Length") {
 			continue
 		}
-		// Join folded continuation lines of this header.
-		value := string(line[i:])
+		// Join folded continuation lines of this header (rare: only
+		// then is a string built).
+		value := str(line[i:])
 		for pos < len(head) && isWS(head[pos]) {
 			end := pos + bytes.IndexByte(head[pos:], '\n')
 			value += " " + string(head[pos:end])

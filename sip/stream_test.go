@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -179,4 +181,38 @@ func TestReaderLargeMessages(t *testing.T) {
 	_, err := r.ReadMessage()
 	require.ErrorIs(t, err, io.EOF)
 	require.Zero(t, r.Buffered())
+}
+
+// loopReader replays msg for ever.
+type loopReader struct {
+	msg []byte
+	off int
+}
+
+func (l *loopReader) Read(p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		c := copy(p[n:], l.msg[l.off:])
+		n += c
+		l.off = (l.off + c) % len(l.msg)
+	}
+	return n, nil
+}
+
+// TestReaderAllocations: a message read from a stream costs its own bytes
+// and its parse, two allocations; framing it (finding Content-Length)
+// allocates nothing.
+func TestReaderAllocations(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(benchCorpus, "invite.sip"))
+	require.NoError(t, err)
+	r := sip.NewReader(&loopReader{msg: data}, sip.Limits{})
+	_, err = r.ReadMessage()
+	require.NoError(t, err)
+	allocs := testing.AllocsPerRun(200, func() {
+		m, err := r.ReadMessage()
+		if err != nil || len(m.Body()) != 254 {
+			t.Fatalf("%v %d", err, len(m.Body()))
+		}
+	})
+	require.LessOrEqual(t, allocs, 2.0)
 }
