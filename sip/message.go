@@ -81,11 +81,14 @@ func (c CSeq) AppendTo(dst []byte) []byte {
 func ParseCSeq(s string) (CSeq, error) {
 	s = trimLWS(s)
 	i := 0
+	var n uint64
 	for i < len(s) && isDigit(s[i]) {
-		i++
+		n = n*10 + uint64(s[i]-'0')
+		if i++; n > 1<<32-1 {
+			break
+		}
 	}
-	n, ok := parseUint(s[:i], 1<<32-1)
-	if !ok {
+	if i == 0 || n > 1<<32-1 {
 		return CSeq{}, malformed("CSeq", -1, "sequence number missing or above 2**32-1")
 	}
 	j := skipLWS(s, i)

@@ -366,11 +366,13 @@ func (p *parser) headers(m *msg, head []byte, pos int, nuls bool) (contentLength
 			rawLen: uint32(len(line)),
 		}
 		h.kind = kindOfWords(h.Name, head[lineStart:])
-		if err := p.header(m, &h, &contentLength); err != nil {
-			if pe, ok := err.(*ParseError); ok && pe.Offset < 0 {
-				pe.Offset = p.base + lineStart
+		if parsedAtParse[h.kind] {
+			if err := p.header(m, &h, &contentLength); err != nil {
+				if pe, ok := err.(*ParseError); ok && pe.Offset < 0 {
+					pe.Offset = p.base + lineStart
+				}
+				return 0, 0, err
 			}
-			return 0, 0, err
 		}
 		m.hdrs = append(m.hdrs, h)
 	}
@@ -389,6 +391,13 @@ func onlyQuotedNULs(line []byte) bool {
 		}
 	}
 	return true
+}
+
+// parsedAtParse marks the kinds that header parses; the others are only
+// stored.
+var parsedAtParse = [hkindCount]bool{
+	hVia: true, hFrom: true, hTo: true, hCSeq: true, hCallID: true,
+	hContact: true, hContentLength: true, hMaxForwards: true,
 }
 
 // header checks one core header and fills the typed views from the first
