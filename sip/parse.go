@@ -290,6 +290,7 @@ func (p *parser) statusLine(line []byte) (*Response, error) {
 // Content-Length (-1 when absent) and where the body starts.
 func (p *parser) headers(m *msg, head []byte, pos int, nuls bool) (contentLength, bodyStart int, err error) {
 	contentLength = -1
+	maxHead, maxHeaders := p.lim.MaxHeadBytes, p.lim.MaxHeaders
 	for {
 		if pos >= len(head) {
 			return 0, 0, p.noEmptyLine(pos)
@@ -302,7 +303,7 @@ func (p *parser) headers(m *msg, head []byte, pos int, nuls bool) (contentLength
 			bodyStart = pos + 2
 			break
 		}
-		if pos > p.lim.MaxHeadBytes {
+		if pos > maxHead {
 			return 0, 0, p.noEmptyLine(pos)
 		}
 		lineStart := pos
@@ -338,7 +339,7 @@ func (p *parser) headers(m *msg, head []byte, pos int, nuls bool) (contentLength
 				return 0, 0, p.errAt("header", lineStart+z, "NUL byte in header")
 			}
 		}
-		if len(m.hdrs) == p.lim.MaxHeaders {
+		if len(m.hdrs) == maxHeaders {
 			return 0, 0, tooLarge("header", p.base+lineStart, "more than MaxHeaders header lines")
 		}
 		i := 0
@@ -360,23 +361,27 @@ func (p *parser) headers(m *msg, head []byte, pos int, nuls bool) (contentLength
 		for ve > vs && isLWS(line[ve-1]) {
 			ve--
 		}
-		h := Header{
-			Name:   str(line[:nameEnd]),
-			Value:  str(line[vs:ve]),
-			rawLen: uint32(len(line)),
+		// The line goes straight into the list; a failed parse below
+		// fails the whole message.
+		n := len(m.hdrs)
+		if n == cap(m.hdrs) {
+			m.hdrs = append(m.hdrs, Header{})
+		} else {
+			m.hdrs = m.hdrs[:n+1]
 		}
+		h := &m.hdrs[n]
+		h.Name, h.Value, h.rawLen = str(line[:nameEnd]), str(line[vs:ve]), uint32(len(line))
 		h.kind = kindOfWords(h.Name, head[lineStart:])
 		if parsedAtParse[h.kind] {
-			if err := p.header(m, &h, &contentLength); err != nil {
+			if err := p.header(m, h, &contentLength); err != nil {
 				if pe, ok := err.(*ParseError); ok && pe.Offset < 0 {
 					pe.Offset = p.base + lineStart
 				}
 				return 0, 0, err
 			}
 		}
-		m.hdrs = append(m.hdrs, h)
 	}
-	if bodyStart > p.lim.MaxHeadBytes {
+	if bodyStart > maxHead {
 		return 0, 0, p.noEmptyLine(bodyStart)
 	}
 	return contentLength, bodyStart, nil
