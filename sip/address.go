@@ -80,11 +80,13 @@ func (a *Address) parse(s string, list bool) (rest string, err error) {
 		}
 		return "", malformed("address", -1, "junk after *")
 	case s[i] == '"':
-		end, closed := quotedEnd(s, i)
+		end, closed, escaped := quotedSpan(s, i)
 		if !closed {
 			return "", malformed("address", -1, "unterminated quoted display name")
 		}
-		a.Display = unquote(s[i:end])
+		if a.Display = s[i+1 : end-1]; escaped {
+			a.Display = unquote(s[i:end])
+		}
 		i = skipLWS(s, end)
 		if i == len(s) || s[i] != '<' {
 			return "", malformed("address", -1, "display name without <URI>")

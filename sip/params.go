@@ -53,19 +53,26 @@ func skipQuoted(s string, i int) int {
 // quotedEnd returns the index after the quoted string that starts at
 // s[i] == '"' and whether it was closed (len(s) and false if not).
 func quotedEnd(s string, i int) (int, bool) {
+	end, closed, _ := quotedSpan(s, i)
+	return end, closed
+}
+
+// quotedSpan is quotedEnd that also says whether the string holds a
+// quoted-pair (a backslash), which only then needs unquoting.
+func quotedSpan(s string, i int) (end int, closed, escaped bool) {
 	// Fast path: the first '"' with no backslash before it closes it.
 	if q := strings.IndexByte(s[i+1:], '"'); q >= 0 && strings.IndexByte(s[i+1:i+1+q], '\\') < 0 {
-		return i + q + 2, true
+		return i + q + 2, true, false
 	}
 	for i++; i < len(s); i++ {
 		switch s[i] {
 		case '\\':
 			i++
 		case '"':
-			return i + 1, true
+			return i + 1, true, true
 		}
 	}
-	return len(s), false
+	return len(s), false, true
 }
 
 // Get returns the value of the named parameter and whether it is present.
