@@ -32,13 +32,7 @@ func TestEchobotWithBaresipPtime(t *testing.T) {
 		t.Run(fmt.Sprintf("ptime=%d", ptime), func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(t.Context(), peerTestTimeout)
 			defer cancel()
-			// baresip's jitter buffer counts packets: at least 5-10, and
-			// 100-200 ms of them at short ptimes, so that a scheduling
-			// stall of either program on this shared machine (a 10 ms
-			// packet late by 50 ms) is not heard as a gap the test would
-			// blame on echobot's packetization.
-			jitter := fmt.Sprintf("%d-%d", max(5, 100/ptime), max(10, 200/ptime))
-			b := startMediaBaresipJitter(t, ctx, fmt.Sprintf("ptime%d", ptime), mediaPeerTone, jitter, fmt.Sprintf(";ptime=%d", ptime))
+			b := startPtimeBaresip(t, ctx, fmt.Sprintf("ptime%d", ptime), ptime)
 			e := startEchobot(t, ctx)
 			defer func() { logTails(t, e.stdout, e.stderr) }()
 
@@ -68,6 +62,17 @@ func TestEchobotWithBaresipPtime(t *testing.T) {
 			require.Zero(t, quietInside(t, got), "10 ms windows without the tone between the first and last with it")
 		})
 	}
+}
+
+// startPtimeBaresip starts a media baresip (tone mediaPeerTone) as user
+// name, configured for ptime ms. Its jitter buffer counts packets: at
+// least 5-10, and 100-200 ms of them at short ptimes, so that a scheduling
+// stall of either program on this shared machine (a 10 ms packet late by
+// 50 ms) is not heard as a gap the tests would blame on our packetization.
+func startPtimeBaresip(t *testing.T, ctx context.Context, name string, ptime int) *mediaBaresip {
+	t.Helper()
+	jb := fmt.Sprintf("%d-%d", max(5, 100/ptime), max(10, 200/ptime))
+	return startMediaBaresipJitter(t, ctx, name, mediaPeerTone, jb, fmt.Sprintf(";ptime=%d", ptime))
 }
 
 // quietInside counts the 10 ms windows of rec without sound (RMS under
