@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/dialtone/dialtone/rtp/audio"
 )
 
 // processCPU returns the CPU time (user and system) the process used so far.
@@ -18,8 +20,9 @@ func processCPU() time.Duration {
 }
 
 // BenchmarkSessionEchoPath: one 20 ms frame of an echo call, per op,
-// without sockets: a received packet through handleRTP, the tick (encode
-// and packetize the frame the host wrote, play out one), ReadFrame, and
+// without sockets: a received packet through handleRTP, the session's
+// engine turn (wake: the tick that encodes and packetizes the frame the
+// host wrote and plays out one, the signals to the host), ReadFrame, and
 // the frame written back with WriteFrame. With N sessions taken in turn,
 // each op finds its session's memory as cold as an engine worker does
 // with N calls. cpu-ns/frame is the process' CPU time per op (getrusage),
@@ -32,6 +35,7 @@ func BenchmarkSessionEchoPath(b *testing.B) {
 			hs := make([]*pathHarness, n)
 			for i := range hs {
 				hs[i] = newPathHarness(b)
+				hs[i].pace = pacer{start: hs[i].now, period: audio.FrameDuration}
 			}
 			echo := func(h *pathHarness) {
 				h.receive(ctx)
