@@ -165,7 +165,6 @@ func (s *Session) allocFramesLocked(maxSamples int) {
 		return
 	}
 	s.tx.q = newFrameRing(s.cfg.SendQueueFrames, maxSamples)
-	s.tx.pcm = make([]int16, 0, maxSamples)
 	s.tx.silence = make([]int16, maxSamples)
 	s.rx.q = newFrameRing(s.cfg.RecvQueueFrames, maxSamples)
 	s.rx.pcm = make([]int16, 0, maxSamples)

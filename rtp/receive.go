@@ -99,11 +99,20 @@ func (s *Session) handleRTP(h *pionrtp.Header, b []byte, from netip.AddrPort, no
 // receive queue: the jitter buffer's frame, or comfort noise (after the
 // peer's CN packet) or silence when it has none.
 func (s *Session) playoutLocked(deadline time.Time) {
-	frame, st := s.jb.Pop(deadline, s.rx.pcm[:0])
+	// Without a rate conversion the frame is decoded straight into the
+	// receive queue's next slot, which push then finds in place.
+	inPlace := s.hostConv.toHost == nil && cap(s.rx.q.tail()) >= s.frameSamples
+	dst := s.rx.pcm[:0]
+	if inPlace {
+		dst = s.rx.q.tail()
+	}
+	frame, st := s.jb.Pop(deadline, dst)
 	if st == jitter.Empty {
 		frame = s.emptyFrameLocked()
 	} else {
-		s.rx.pcm = frame[:0]
+		if !inPlace {
+			s.rx.pcm = frame[:0]
+		}
 		frame = s.toHostRateLocked(frame)
 		s.audioPlayedLocked()
 	}

@@ -206,7 +206,6 @@ type txState struct {
 	cnSent      uint64 // RFC 3389 comfort-noise packets, keep-alives included
 
 	q       frameRing
-	pcm     []int16   // scratch frame
 	loop    loopState // music on hold in place of q (loop.go)
 	loopPCM []int16   // scratch frame of the loop
 	silence []int16
@@ -373,10 +372,11 @@ func (s *Session) tickLocked(now, deadline time.Time, send bool) {
 	t.tsNext += s.tsPerFrame
 	t.lastTickTS, t.lastTickAt = ts, deadline
 
-	frame, have := t.q.pop(t.pcm[:0])
+	// The host's frame is read where it waits, in the queue's memory: no
+	// push comes before this tick has sent it (both hold s.mu).
+	frame, have := t.q.popInPlace()
 	fill := false // frame is silence the host did not write
 	if have {
-		t.pcm = frame
 		frame = s.toCallRateLocked(frame)
 	}
 	if t.loop.loop != nil {

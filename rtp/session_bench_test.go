@@ -29,6 +29,10 @@ type pathHarness struct {
 	seq    uint16
 	ts     uint32
 	digits []dtmf.Digit
+	// pace, when its period is set, makes receive run the session's
+	// engine turn (wake: the due tick, RTCP, the sends and the signals to
+	// the host's goroutines) instead of the bare tick.
+	pace pacer
 }
 
 func newPathHarness(t testing.TB) *pathHarness {
@@ -74,10 +78,14 @@ func (hs *pathHarness) receive(ctx context.Context) {
 	hs.seq++
 	hs.ts += audio.FrameSamples
 	hs.digits = s.handleRTP(&hs.h, p, hs.from, hs.now, hs.digits[:0])
-	s.mu.Lock()
-	s.tickLocked(hs.now, hs.now, true)
-	s.tx.out = s.tx.out[:0]
-	s.mu.Unlock()
+	if hs.pace.period > 0 {
+		s.wake(hs.now, &hs.pace, nil)
+	} else {
+		s.mu.Lock()
+		s.tickLocked(hs.now, hs.now, true)
+		s.tx.out = s.tx.out[:0]
+		s.mu.Unlock()
+	}
 	hs.out, _ = s.ReadFrame(ctx, hs.out[:0])
 	hs.now = hs.now.Add(audio.FrameDuration)
 }

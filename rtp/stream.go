@@ -84,7 +84,10 @@ func (r *frameRing) push(samples []int16, pad int, overwrite bool) (ok, dropped 
 	}
 	i := (r.head + r.n) % len(r.lens)
 	slot := r.data[i*r.slotSize : (i+1)*r.slotSize]
-	n := copy(slot, samples)
+	n := min(len(samples), len(slot))
+	if n > 0 && &samples[0] != &slot[0] {
+		copy(slot, samples) // a frame built in tail's memory is there already
+	}
 	l := max(n, min(pad, r.slotSize))
 	clear(slot[n:l])
 	r.lens[i] = l
@@ -92,16 +95,33 @@ func (r *frameRing) push(samples []int16, pad int, overwrite bool) (ok, dropped 
 	return true, dropped
 }
 
+// tail returns the memory of the slot that the next push fills (when the
+// ring is full, the oldest frame's, which that push drops), empty with room
+// for a slot's samples: a producer builds its frame there, and push then
+// finds it in place and copies nothing. A frame built there is lost by any
+// pop or push before its own.
+func (r *frameRing) tail() []int16 {
+	i := (r.head + r.n) % len(r.lens)
+	return r.data[i*r.slotSize : i*r.slotSize : (i+1)*r.slotSize]
+}
+
 // pop appends the oldest frame to dst.
 func (r *frameRing) pop(dst []int16) ([]int16, bool) {
+	f, ok := r.popInPlace()
+	return append(dst, f...), ok
+}
+
+// popInPlace removes the oldest frame and returns it in the ring's memory,
+// where it stays unchanged until the next push.
+func (r *frameRing) popInPlace() ([]int16, bool) {
 	if r.n == 0 {
-		return dst, false
+		return nil, false
 	}
 	i := r.head
-	dst = append(dst, r.data[i*r.slotSize:i*r.slotSize+r.lens[i]]...)
+	f := r.data[i*r.slotSize : i*r.slotSize+r.lens[i] : (i+1)*r.slotSize]
 	r.head = (r.head + 1) % len(r.lens)
 	r.n--
-	return dst, true
+	return f, true
 }
 
 // FrameSamples returns the number of samples in one frame: the negotiated

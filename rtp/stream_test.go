@@ -74,3 +74,35 @@ func TestFrameRingResize(t *testing.T) {
 	var zero frameRing
 	require.Zero(t, zero.maxSlot())
 }
+
+// TestFrameRingInPlace: a frame built in tail's memory is queued by push
+// without a copy (the memory is the slot's), also when the ring is full
+// and the push drops the oldest frame; popInPlace hands out the slot's
+// memory.
+func TestFrameRingInPlace(t *testing.T) {
+	r := newFrameRing(2, 4)
+	for i := range int16(3) { // the third overwrites the first
+		f := append(r.tail(), i, i, i)
+		require.Equal(t, 4, cap(f), "room for a slot")
+		ok, dropped := r.push(f, 0, true)
+		require.True(t, ok)
+		require.Equal(t, i == 2, dropped)
+		require.Same(t, &f[0], &r.data[int(i)%2*4], "built in place")
+	}
+	f, ok := r.popInPlace()
+	require.True(t, ok)
+	require.Equal(t, []int16{1, 1, 1}, f)
+	require.Same(t, &r.data[4], &f[0], "in the ring's memory")
+	got, ok := r.pop([]int16{9})
+	require.True(t, ok)
+	require.Equal(t, []int16{9, 2, 2, 2}, got)
+	_, ok = r.popInPlace()
+	require.False(t, ok)
+
+	// A frame from elsewhere is copied in.
+	other := []int16{5, 6}
+	r.push(other, 4, false)
+	other[0] = 0
+	got, _ = r.pop(nil)
+	require.Equal(t, []int16{5, 6, 0, 0}, got)
+}

@@ -353,3 +353,19 @@ func BenchmarkG711(b *testing.B) {
 		}
 	})
 }
+
+// The slice encoders' tables give the per-sample encoders' code for every
+// 16-bit sample.
+func TestG711EncodeTables(t *testing.T) {
+	src := make([]int16, 1<<16)
+	for i := range src {
+		src[i] = int16(uint16(i))
+	}
+	u, a := EncodeULaw(nil, src), EncodeALaw(nil, src)
+	for i, s := range src {
+		if u[i] != EncodeULawSample(s) || a[i] != EncodeALawSample(s) {
+			require.Failf(t, "table differs", "sample %d: μ-law %#x want %#x, A-law %#x want %#x",
+				s, u[i], EncodeULawSample(s), a[i], EncodeALawSample(s))
+		}
+	}
+}

@@ -253,15 +253,15 @@ type Buffer struct {
 	bufferSince time.Time // arrival that starts the wait before playout
 
 	// pend holds the samples of the packet being played that the frames
-	// so far did not take (pendBuf is its memory); pendConcealed says
-	// they are concealment.
+	// so far did not take (pendBuf is its memory, which a played packet's
+	// slot trades for its own); pendConcealed says they are concealment.
 	pend          []int16
 	pendBuf       []int16
 	pendConcealed bool
 
 	havePlayed bool
 	expectTS   uint32 // timestamp that continues the last frame
-	last       []int16
+	lastLen    int    // samples of the last packet played
 	concealRun int
 	plc        concealer
 	waits      int  // fill-ins while awaiting the frame at next

@@ -78,10 +78,14 @@ func (b *Buffer) popPacket(now time.Time) Status {
 			b.bufferSince = s.arrival
 			return Empty
 		}
-		b.pend = append(b.pendBuf[:0], s.samples...)
+		// The packet's samples become the pending ones by a swap of
+		// memory, not a copy: the slot takes pend's previous buffer.
+		samples := s.samples
+		s.samples, b.pendBuf = b.pendBuf[:0], samples[:0]
+		b.pend = samples
 		b.plc.played(b.pend)
-		b.last = append(b.last[:0], s.samples...)
-		b.expectTS = s.ts + uint32(len(s.samples))
+		b.lastLen = len(samples)
+		b.expectTS = s.ts + uint32(len(samples))
 		b.havePlayed = true
 		b.afterSkip = false
 		b.concealRun = 0
@@ -128,10 +132,10 @@ func (b *Buffer) popPacket(now time.Time) Status {
 // lastDuration returns the duration of the last packet played, FrameDuration
 // before the first.
 func (b *Buffer) lastDuration() time.Duration {
-	if len(b.last) == 0 {
+	if b.lastLen == 0 {
 		return b.frame
 	}
-	return time.Duration(int64(len(b.last)) * int64(time.Second) / int64(b.clock))
+	return time.Duration(int64(b.lastLen) * int64(time.Second) / int64(b.clock))
 }
 
 // passSkipped moves the playout point over sequence numbers that carried
@@ -156,7 +160,7 @@ func (b *Buffer) passSkipped() {
 // timestamp moves on.
 func (b *Buffer) conceal(dst []int16, skip bool) []int16 {
 	b.concealRun++
-	n := len(b.last)
+	n := b.lastLen
 	if n == 0 {
 		n = b.frameSamples
 	}

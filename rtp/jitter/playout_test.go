@@ -330,3 +330,35 @@ func TestPlayoutConcealmentSNR(t *testing.T) {
 		})
 	}
 }
+
+// A packet being played out over several frames keeps its samples while
+// a later packet lands in the slot it came from (the slot's memory and the
+// pending samples' are traded, never shared).
+func TestJitterPendingSurvivesSlotReuse(t *testing.T) {
+	fill := func(dst []int16, _ uint8, payload []byte) ([]int16, error) {
+		for range len(payload) {
+			dst = append(dst, int16(payload[0]))
+		}
+		return dst, nil
+	}
+	jb, err := New(Config{Decode: fill})
+	require.NoError(t, err)
+	const samples = 3 * audio.FrameSamples // a 60 ms packet
+	h := pionrtp.Header{SSRC: 1, SequenceNumber: 100, Timestamp: 8000}
+	require.NoError(t, jb.Push(&h, slices.Repeat([]byte{7}, samples), jbT0))
+	now := jbT0.Add(60 * time.Millisecond)
+	f, st := jb.Pop(now, nil)
+	require.Equal(t, Played, st)
+	require.Equal(t, slices.Repeat([]int16{7}, audio.FrameSamples), f)
+
+	// The farthest packet the buffer holds goes into the same slot.
+	h.SequenceNumber += DefaultCapacity
+	h.Timestamp += DefaultCapacity * samples
+	require.NoError(t, jb.Push(&h, slices.Repeat([]byte{9}, samples), now))
+	for range 2 {
+		now = now.Add(audio.FrameDuration)
+		f, st = jb.Pop(now, f[:0])
+		require.Equal(t, Played, st)
+		require.Equal(t, slices.Repeat([]int16{7}, audio.FrameSamples), f, "the rest of the first packet")
+	}
+}

@@ -14,6 +14,11 @@ const (
 	plcCorrLen = 160
 	// plcHistory is the audio kept for the search: 3.25 longest periods.
 	plcHistory = 390
+	// plcHistoryBuf is the memory the history slides along: played audio
+	// is appended, and only when it reaches the end are the last
+	// plcHistory samples moved back to the start (once every few packets,
+	// instead of moving the history at each one).
+	plcHistoryBuf = 4 * plcHistory
 	// plcHold is how long concealment keeps the full level: 10 ms; it
 	// then fades by 20 % every 10 ms, reaching silence at plcSilent
 	// (60 ms).
@@ -32,7 +37,8 @@ const (
 // 10 ms to silence at 60 ms, and cross-fades into the audio that resumes.
 // It is part of a Buffer and as such not safe for concurrent use.
 type concealer struct {
-	hist   []int16 // the last samples played out, at most plcHistory
+	hist   []int16 // the last samples played out, at most plcHistory: the end of buf
+	buf    []int16 // hist's memory, plcHistoryBuf samples once used
 	pitch  []int16 // the period being repeated
 	pos    int     // next sample of pitch
 	erased int     // samples concealed in the erasure in progress
@@ -86,14 +92,20 @@ func (c *concealer) next() int16 {
 
 // remember appends samples to the history, keeping the last plcHistory.
 func (c *concealer) remember(samples []int16) {
+	if c.buf == nil {
+		c.buf = make([]int16, 0, plcHistoryBuf)
+	}
 	if len(samples) >= plcHistory {
-		c.hist = append(c.hist[:0], samples[len(samples)-plcHistory:]...)
+		c.buf = append(c.buf[:0], samples[len(samples)-plcHistory:]...)
+		c.hist = c.buf
 		return
 	}
-	if drop := len(c.hist) + len(samples) - plcHistory; drop > 0 {
-		c.hist = c.hist[:copy(c.hist, c.hist[drop:])]
+	if len(c.buf)+len(samples) > cap(c.buf) {
+		keep := min(plcHistory-len(samples), len(c.buf))
+		c.buf = c.buf[:copy(c.buf, c.buf[len(c.buf)-keep:])]
 	}
-	c.hist = append(c.hist, samples...)
+	c.buf = append(c.buf, samples...)
+	c.hist = c.buf[max(len(c.buf)-plcHistory, 0):]
 }
 
 // findPitch starts an erasure: the period whose shift best matches the
@@ -130,7 +142,8 @@ func (c *concealer) findPitch() {
 
 // reset forgets the history (a new stream).
 func (c *concealer) reset() {
-	c.hist, c.pitch = c.hist[:0], c.pitch[:0]
+	c.buf, c.pitch = c.buf[:0], c.pitch[:0]
+	c.hist = c.buf
 	c.pos, c.erased = 0, 0
 }
 
