@@ -69,7 +69,7 @@ func (l *Layer) acceptLoop(sl *streamListener) {
 			return
 		}
 		l.st.connsAccepted.Add(1)
-		go c.serve()
+		l.runReader(c)
 	}
 }
 
@@ -395,9 +395,9 @@ func (c *conn) trimCapture(buffered int) {
 	c.capture = c.capture[:copy(c.capture, c.capture[len(c.capture)-buffered:])]
 }
 
-// serve is the connection's reader goroutine.
+// serve reads the connection until it ends, on a reader goroutine
+// (Layer.reader), which gives back the connection's count in l.wg.
 func (c *conn) serve() {
-	defer c.l.wg.Done()
 	var err error
 	defer func() { c.close(err) }()
 	if err = c.handshake(); err != nil {
@@ -545,7 +545,7 @@ func (l *Layer) dial(ctx context.Context, n Network, dst netip.AddrPort, serverN
 		return nil, ErrClosed
 	}
 	l.st.connsDialed.Add(1)
-	go c.serve()
+	l.runReader(c)
 	return c, nil
 }
 
