@@ -18,8 +18,8 @@ import (
 // gives for UDP: net.Conn's Read and Write enter the scheduler's syscall
 // state on every call, and the first such call after the process went
 // idle wakes the runtime's monitor thread, which then polls until the
-// process is idle again. On a connection carrying a few messages at a
-// time that is most of the CPU a message costs. The socket is
+// process is idle again. Over one connection at 500 calls/s (SIPp -t t1)
+// that was a third of the server's CPU per call. The socket is
 // non-blocking (the runtime's poller owns it), so read(2) and send(2)
 // return at once; on EAGAIN the RawConn waits in the poller, honouring the
 // deadlines set on the connection, exactly as net.Conn's methods do.
