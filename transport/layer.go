@@ -37,8 +37,12 @@ type Layer struct {
 	closeOnce sync.Once
 	nextID    atomic.Uint64
 	nconns    atomic.Int64
-	bufs      sync.Pool // *[]byte scratch for serialization
-	st        counters
+	idle      chan *conn // idle reader goroutines take new connections here (readers.go)
+
+	readersStarted atomic.Uint64 // reader goroutines started (readers.go)
+	readersIdle    atomic.Int64  // reader goroutines waiting for a connection
+	bufs           sync.Pool     // *[]byte scratch for serialization
+	st             counters
 }
 
 // poolKey finds a connection by network and remote address (RFC 5923-style
@@ -67,6 +71,7 @@ func New(cfg Config) (*Layer, error) {
 		conns:  make(map[uint64]*conn),
 		pool:   make(map[poolKey]*conn),
 		routes: make(map[netip.Addr]netip.Addr),
+		idle:   make(chan *conn),
 	}
 	l.bufs.New = func() any {
 		b := make([]byte, 0, 2048)

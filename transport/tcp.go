@@ -69,7 +69,7 @@ func (l *Layer) acceptLoop(sl *streamListener) {
 			return
 		}
 		l.st.connsAccepted.Add(1)
-		go c.serve()
+		l.runReader(c)
 	}
 }
 
@@ -100,6 +100,7 @@ type conn struct {
 	sock          net.Conn        // the socket, for deadlines and Close
 	rw            io.ReadWriter   // what messages are read from and written to (TLS over timed socket)
 	ws            *websocket.Conn // WS and WSS
+	raw           *rawStream      // the socket through raw system calls; nil where unsupported
 	keys          []poolKey       // guarded by l.mu
 
 	wmu sync.Mutex
@@ -134,6 +135,7 @@ func (l *Layer) newConn(n Network, nc net.Conn, sl *streamListener) *conn {
 		sock:    nc,
 		done:    make(chan struct{}),
 	}
+	c.raw = newRawStream(nc)
 	c.rw = timedConn{nc, c}
 	c.lastIn.Store(now)
 	c.lastOut.Store(now)
@@ -241,6 +243,23 @@ type timedConn struct {
 
 func (t timedConn) Read(p []byte) (int, error) { return t.c.timedRead(t.Conn, p) }
 
+// Write writes to the socket, through the raw path when there is one.
+func (t timedConn) Write(p []byte) (int, error) {
+	if t.c.raw != nil {
+		return t.c.raw.Write(p)
+	}
+	return t.Conn.Write(p)
+}
+
+// readSock reads from the connection's socket nc, through the raw path
+// when there is one.
+func (c *conn) readSock(nc net.Conn, p []byte) (int, error) {
+	if c.raw != nil {
+		return c.raw.Read(p)
+	}
+	return nc.Read(p)
+}
+
 // deadline is the earliest instant something must happen on the
 // connection.
 func (c *conn) deadline() time.Time {
@@ -261,7 +280,7 @@ func (c *conn) deadline() time.Time {
 
 func (c *conn) timedRead(nc net.Conn, p []byte) (int, error) {
 	if !c.armed {
-		return nc.Read(p)
+		return c.readSock(nc, p)
 	}
 	for {
 		kicked := c.kick.Swap(false)
@@ -272,7 +291,7 @@ func (c *conn) timedRead(nc net.Conn, p []byte) (int, error) {
 		if c.kick.Load() {
 			continue
 		}
-		n, err := nc.Read(p)
+		n, err := c.readSock(nc, p)
 		if n > 0 {
 			now := time.Now().UnixNano()
 			c.lastIn.Store(now)
@@ -376,9 +395,9 @@ func (c *conn) trimCapture(buffered int) {
 	c.capture = c.capture[:copy(c.capture, c.capture[len(c.capture)-buffered:])]
 }
 
-// serve is the connection's reader goroutine.
+// serve reads the connection until it ends, on a reader goroutine
+// (Layer.reader), which gives back the connection's count in l.wg.
 func (c *conn) serve() {
-	defer c.l.wg.Done()
 	var err error
 	defer func() { c.close(err) }()
 	if err = c.handshake(); err != nil {
@@ -426,6 +445,16 @@ func boolU(b bool) uint64 {
 
 func (c *conn) serveStream() error {
 	lim := c.l.cfg.Limits
+	// The capture buffer comes from the layer's pool: with a connection
+	// per call (SIPp -t tn, many phones) growing one per connection was a
+	// good part of a connection's allocations.
+	cp := c.l.getBuf()
+	c.capture = (*cp)[:0]
+	defer func() {
+		*cp = c.capture[:0]
+		c.capture = nil
+		c.l.putBuf(cp)
+	}()
 	r := sip.NewReader(captureReader{r: c.rw, c: c, max: lim.MaxHeadBytes + 4096}, lim)
 	for {
 		m, ka, err := r.Next()
@@ -516,7 +545,7 @@ func (l *Layer) dial(ctx context.Context, n Network, dst netip.AddrPort, serverN
 		return nil, ErrClosed
 	}
 	l.st.connsDialed.Add(1)
-	go c.serve()
+	l.runReader(c)
 	return c, nil
 }
 

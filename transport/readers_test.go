@@ -1,0 +1,35 @@
+package transport
+
+import (
+	"net"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/dialtone/dialtone/sip"
+)
+
+// A connection accepted after another ended is read by the goroutine that
+// read the first (Layer.reader): one reader for 20 connections in turn,
+// each request delivered, and Close ends the idle reader (goleak).
+func TestReaderGoroutineReused(t *testing.T) {
+	l, rec := newTestLayer(t, Config{})
+	ap := listen(t, l, TCP, "127.0.0.1:0")
+	for i := range 20 {
+		c, _ := rawDial(t, TCP, ap, nil)
+		req := options(t, "sip:x@"+ap.String(), 0)
+		stampVia(req, TCP, c.LocalAddr().(*net.TCPAddr).AddrPort())
+		_, err := c.Write(req.AppendTo(nil))
+		require.NoError(t, err)
+		in := rec.next(t)
+		require.Equal(t, sip.OPTIONS, in.Msg.(*sip.Request).Method)
+		require.NoError(t, c.Close())
+		rec.nextFlow(t)
+		require.Eventually(t, func() bool { return l.readersIdle.Load() == 1 }, recvWait, time.Millisecond,
+			"connection %d: the reader did not go idle", i)
+	}
+	require.EqualValues(t, 1, l.readersStarted.Load())
+	require.NoError(t, l.Close())
+	require.Zero(t, l.readersIdle.Load())
+}
