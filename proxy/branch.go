@@ -35,7 +35,9 @@ type branch struct {
 }
 
 // attempt is one client transaction of a branch: the hop it went to,
-// whether it was the plan's last and whether any response came.
+// whether it was the plan's last and whether any response came. Once the
+// branch has its final response, plan and r are dropped (under b.c.mu):
+// the transaction may live on until Timer M with no more than it needs.
 type attempt struct {
 	b    *branch
 	plan *transport.TargetPlan
@@ -185,6 +187,9 @@ func (a *attempt) notify(res *sip.Response, err error) {
 			a.got = true
 			a.plan.Succeed(a.hop)
 		}
+		if res.StatusCode >= 200 {
+			a.plan, a.r = nil, nil
+		}
 		b.respondedLocked(res)
 		return
 	}
@@ -193,25 +198,25 @@ func (a *attempt) notify(res *sip.Response, err error) {
 		c.mu.Unlock()
 		return // the end of an answered transaction (Timers D, K, M)
 	}
-	got, canceled := a.got, b.canceled
+	got, canceled, plan, r := a.got, b.canceled, a.plan, a.r
 	c.mu.Unlock()
 	if errors.Is(err, transaction.ErrClosed) {
 		b.gone()
 		return
 	}
 	if !got && (errors.Is(err, transaction.ErrTimeout) || errors.Is(err, transaction.ErrTransport)) {
-		a.plan.Fail(transport.TargetAttempt{Target: a.hop, Err: err}, time.Now())
+		plan.Fail(transport.TargetAttempt{Target: a.hop, Err: err}, time.Now())
 	}
 	if !got && !a.last && !canceled {
 		// Failover to the next hop: on a goroutine of the Server, since
 		// sending may block (a TCP connect) and this is a transport's
 		// or timer's goroutine.
-		if !c.s.g.Go(func() { b.try(a.plan) }) {
+		if !c.s.g.Go(func() { b.try(plan) }) {
 			b.gone()
 		}
 		return
 	}
-	b.endWith(synthesize(a.r, err), err)
+	b.endWith(synthesize(r, err), err)
 }
 
 // respondedLocked processes a response of the branch with the context's

@@ -38,7 +38,8 @@ type respContext struct {
 	invite bool
 	routes []sip.Address // req's Route values, parsed once
 	// The Record-Route: whether req gets one, our identity when the
-	// request came, and the caller's half, the same for every branch.
+	// request came, and the caller's half, the same for every branch
+	// (dropped with req, under mu).
 	rr       bool
 	me       *identity
 	callerRR string
@@ -249,6 +250,7 @@ func (c *respContext) finishLocked() {
 		c.seq = nil
 	}
 	c.req, c.routes, c.queue, c.finals = nil, nil, nil, nil
+	c.callerRR, c.stopUp = "", nil
 }
 
 // handleLocked processes a response of branch b (RFC 3261 §16.7 steps
