@@ -22,11 +22,11 @@ import (
 // through it, on a goroutine, even an IP address.
 type slowResolver struct {
 	static transport.StaticResolver
-	host  string
-	nth   int
-	delay time.Duration
-	mu    sync.Mutex
-	seen  int
+	host   string
+	nth    int
+	delay  time.Duration
+	mu     sync.Mutex
+	seen   int
 }
 
 func (r *slowResolver) Resolve(ctx context.Context, u sip.URI) ([]transport.Target, error) {
