@@ -15,9 +15,10 @@ import (
 // (RFC 3261 §16.11 via §13.2.2.4): on the delivering goroutine when its
 // next hop is an IP address over UDP and no earlier ACK of the call is
 // still on its way, else on a short goroutine of the Server (at most
-// MaxStateless at once), since resolving and sending may block. The ACKs of one call are forwarded in the order they came, and a
-// request of the call that comes after one (a BYE sent right after the
-// ACK) waits until it is sent (waitACKs), so that it cannot overtake it.
+// MaxStateless at once), since resolving and sending may block. The ACKs
+// of one call are forwarded in the order they came, and a request of the
+// call that comes after one (a BYE sent right after the ACK) waits until
+// it is sent (waitACKs), so that it cannot overtake it.
 // Responses that match no client transaction (a 2xx retransmitted after
 // Timer M) are dropped: the UAS retransmits to the caller's ACK.
 func (s *Server) HandleDirect(in transport.Incoming) {
