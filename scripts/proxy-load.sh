@@ -13,7 +13,8 @@
 #      RATES for DURATION seconds: the highest rate with zero failed calls;
 #   3. proxy CPU per call at FIXED_RATE: utime+stime of the proxy's
 #      processes (/proc/PID/stat, all threads, Kamailio's children
-#      included) over the run, divided by the calls;
+#      included) over the run, divided by the calls; measured before 2.,
+#      whose transactions would still be expiring;
 #   4. memory per proxied call in progress, first, on the fresh process:
 #      calls at INPROG_RATE lasting INPROG_HOLD seconds, the proxy's memory
 #      sampled just before the first one ends, minus its memory before,
@@ -317,6 +318,19 @@ measure() { # kind[=binary]
 	fi
 	fi
 
+	# 3. CPU per call at a fixed rate, before the rate search: after it,
+	# the transactions of its highest rates, alive until Timers M, L and
+	# J (32 s), would expire during this step and count against it.
+	local n=$((FIXED_RATE * DURATION)) t0 t1
+	if step cpu; then
+	t0=$(cpu_ticks $PROXY_PIDS)
+	sipp_run "$tag-cpu" -sf "$HERE/uac.xml" -s uas -r "$FIXED_RATE" -m "$n" -d "$HOLD_MS" -l 100000 \
+		-p "$(free_port)" -timeout $((DURATION + 30))s -timeout_error "$IP:$port" || true
+	t1=$(cpu_ticks $PROXY_PIDS)
+	read -r s f < <(sipp_counts "$tag-cpu")
+	say "$kind: CPU per call at $FIXED_RATE calls/s: $(python3 -c "print(f'{($t1-$t0)*1000/$HZ/max($s,1):.3f}')") ms ($((t1 - t0)) ticks of 1/$HZ s for $s calls, $f failed)"
+	fi
+
 	# 2. Highest call rate with zero failures.
 	if step rate; then
 	best=0
@@ -330,17 +344,6 @@ measure() { # kind[=binary]
 		best=$r
 	done
 	say "$kind: highest call rate with zero failures: $best calls/s (of: $RATES)"
-	fi
-
-	# 3. CPU per call at a fixed rate.
-	local n=$((FIXED_RATE * DURATION)) t0 t1
-	if step cpu; then
-	t0=$(cpu_ticks $PROXY_PIDS)
-	sipp_run "$tag-cpu" -sf "$HERE/uac.xml" -s uas -r "$FIXED_RATE" -m "$n" -d "$HOLD_MS" -l 100000 \
-		-p "$(free_port)" -timeout $((DURATION + 30))s -timeout_error "$IP:$port" || true
-	t1=$(cpu_ticks $PROXY_PIDS)
-	read -r s f < <(sipp_counts "$tag-cpu")
-	say "$kind: CPU per call at $FIXED_RATE calls/s: $(python3 -c "print(f'{($t1-$t0)*1000/$HZ/max($s,1):.3f}')") ms ($((t1 - t0)) ticks of 1/$HZ s for $s calls, $f failed)"
 	fi
 
 	# 6. REGISTER with digest per second.
