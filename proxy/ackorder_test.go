@@ -17,14 +17,16 @@ import (
 	"github.com/dialtone/dialtone/ua"
 )
 
-// slowResolver delays its nth resolution of a URI of host by delay.
+// slowResolver delays its nth resolution of a URI of host by delay. It is
+// no transport.NumericResolver, so that the proxy resolves every next hop
+// through it, on a goroutine, even an IP address.
 type slowResolver struct {
-	transport.StaticResolver
-	host  string
-	nth   int
-	delay time.Duration
-	mu    sync.Mutex
-	seen  int
+	static transport.StaticResolver
+	host   string
+	nth    int
+	delay  time.Duration
+	mu     sync.Mutex
+	seen   int
 }
 
 func (r *slowResolver) Resolve(ctx context.Context, u sip.URI) ([]transport.Target, error) {
@@ -37,7 +39,7 @@ func (r *slowResolver) Resolve(ctx context.Context, u sip.URI) ([]transport.Targ
 			time.Sleep(r.delay)
 		}
 	}
-	return r.StaticResolver.Resolve(ctx, u)
+	return r.static.Resolve(ctx, u)
 }
 
 // methodLog records the methods of the requests a UA receives, in order.

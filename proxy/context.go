@@ -4,305 +4,270 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/dialtone/dialtone/sip"
 	"github.com/dialtone/dialtone/transaction"
-	"github.com/dialtone/dialtone/transport"
 )
 
 // respContext is the response context of one proxied request (RFC 3261
 // §16.7): the branches it forked into, the responses they gave, and what
 // went upstream.
 //
-// Goroutines: the request's handler goroutine (transaction.Go) runs the
-// context's loop and owns everything here; each branch has a goroutine of
-// its own that resolves the next hop, runs the client transaction (with
-// failover between the targets RFC 3263 gives) and sends the responses to
-// the loop on events. The loop returns only when every branch goroutine has
-// sent its end event, so none outlives the request's handler, and the
-// transaction layer's Close (which ends every client transaction) ends them.
+// It is a machine stepped under its lock, with no goroutine of its own:
+// the branches' client transactions deliver their responses and ends
+// through transaction.Layer.RequestFunc on the goroutine that stepped
+// them (a transport reader, a transaction timer), which forwards upstream
+// and chooses the best final response right there. A CANCEL from the
+// caller, or the failure of the server transaction, reaches it through
+// context.AfterFunc on the request's context, stopped once the final
+// response is sent; sequential forking's timer is a time.AfterFunc. Only
+// what may block is handed to a goroutine of the Server: resolving a next
+// hop by DNS, a failover to the next one, the next target of sequential
+// forking (branch.go).
+//
+// Nothing calls into the transaction layer while holding mu except
+// Respond (which never calls back into a response context): starting a
+// branch or CANCELing one may deliver responses at once on the calling
+// goroutine, whose delivery takes mu.
 type respContext struct {
 	s      *Server
 	w      transaction.ResponseWriter
-	req    *sip.Request // our copy, after Route pre-processing, Max-Forwards decremented: what every branch copies
-	hash   string       // loop hash for our branches
+	hash   string // loop hash for our branches
 	invite bool
 	routes []sip.Address // req's Route values, parsed once
 	// The Record-Route: whether req gets one, our identity when the
-	// request came, and the caller's half, the same for every branch.
+	// request came, and the caller's half, the same for every branch
+	// (dropped with req, under mu).
 	rr       bool
 	me       *identity
 	callerRR string
 
-	events  chan branchEvent
-	active  []*branch
-	queue   []target        // targets still to try (sequential forking)
-	finals  []*sip.Response // final non-2xx responses, our Via removed
-	sent    bool            // a final response went upstream
-	stopped bool            // no new branches: 2xx, 6xx, CANCEL or failure upstream
+	mu sync.Mutex
+	// req is our copy, after Route pre-processing, Max-Forwards
+	// decremented: what every branch copies. It is dropped (with routes,
+	// the queue and the finals) once the final response went upstream,
+	// so that the 2xx that may follow until Timer M keep no more alive
+	// than the context's state.
+	req      *sip.Request
+	active   []*branch
+	queue    []target        // targets still to try (sequential forking)
+	finals   []*sip.Response // final non-2xx responses, our Via removed
+	sent     bool            // a final response went upstream
+	stopped  bool            // no new branches: 2xx, 6xx, CANCEL or failure upstream
+	finished bool            // every branch ended and the answer is out
 	// canceled: the caller sent CANCEL; it gets 487 once no branch is
 	// left ringing (answerCancel).
 	canceled bool
+	seq      *time.Timer // sequential forking's timer for the current target
+	// stopUp stops the context.AfterFunc watching the request's context.
+	stopUp func() bool
 }
-
-// branch is one client transaction of the context, or the series of them
-// that failover makes for one target.
-type branch struct {
-	cancel  context.CancelFunc
-	ringing bool // a provisional response came: a CANCEL reaches it
-}
-
-// branchEvent is a response of a branch, or its end (res nil).
-type branchEvent struct {
-	b   *branch
-	res *sip.Response
-}
-
-// eventBuffer is the room on a context's event channel, so that branch
-// goroutines rarely wait for the loop.
-const eventBuffer = 16
 
 // proxy forwards req to ts (RFC 3261 §16.5–16.7) and answers w with the
-// best response; it returns when every branch has ended. routes are req's
-// Route values (after ours were removed).
+// best response, from the goroutines that deliver the branches'
+// responses: it returns once the branches have started (or been handed to
+// goroutines that start them). routes are req's Route values (after ours
+// were removed).
 func (s *Server) proxy(ctx context.Context, w transaction.ResponseWriter, req *sip.Request, hash string, ts []target, routes []sip.Address) {
 	decrementMaxForwards(req)
 	c := &respContext{
 		s: s, w: w, req: req, hash: hash, routes: routes,
-		invite: req.Method == sip.INVITE, events: make(chan branchEvent, eventBuffer),
-		rr: recordRoutes(req), me: s.me.Load(),
+		invite: req.Method == sip.INVITE,
+		rr:     recordRoutes(req), me: s.me.Load(),
 	}
 	if c.rr {
 		in, _ := flowTarget(w.Flow())
 		c.callerRR = s.recordRoute(c.me, in)
 	}
-	c.run(ctx, ts)
-}
-
-func (c *respContext) run(ctx context.Context, ts []target) {
-	var seqC <-chan time.Time
-	var seqT *time.Timer
-	defer func() {
-		if seqT != nil {
-			seqT.Stop()
-		}
-	}()
-	next := func() {
-		t := c.queue[0]
-		c.queue = c.queue[1:]
-		c.start(t)
-		if seqT != nil {
-			seqT.Stop()
-			seqC = nil
-		}
-		if len(c.queue) > 0 {
-			seqT = time.NewTimer(c.s.cfg.SequentialTimeout)
-			seqC = seqT.C
-		}
-	}
-	if c.s.cfg.Forking == Sequential {
+	var first []*branch
+	c.mu.Lock()
+	if s.cfg.Forking == Sequential {
 		c.queue = ts
-		next()
+		first = append(first, c.nextLocked())
 	} else {
 		for _, t := range ts {
-			c.start(t)
+			first = append(first, c.addLocked(t))
 		}
 	}
-	done := ctx.Done()
-	for len(c.active) > 0 {
-		select {
-		case ev := <-c.events:
-			c.handle(ev)
-			if len(c.active) == 0 && !c.stopped && len(c.queue) > 0 {
-				next()
-			}
-			if c.canceled {
-				c.answerCancel()
-			}
-		case <-done:
-			done = nil
-			cause := context.Cause(ctx)
-			if errors.Is(cause, transaction.ErrTerminated) {
-				continue // the server transaction ended normally
-			}
-			c.stop(nil)
-			if errors.Is(cause, transaction.ErrCanceled) {
-				c.canceled = true
-				c.answerCancel()
-			}
-		case <-seqC:
-			seqC = nil
-			if !c.stopped && len(c.queue) > 0 {
-				for _, b := range c.active {
-					b.cancel()
-				}
-				next()
-			}
-		}
-	}
-	switch {
-	case c.sent:
-	case c.canceled:
-		c.sent = true
-		c.s.reply(c.w, c.req, sip.StatusRequestTerminated, "")
-	default:
-		c.s.respond(c.w, c.best())
+	// Watch the request's context: a CANCEL that came already runs the
+	// watch at once (on a goroutine of its own, which waits for mu), with
+	// the branches in place to cancel.
+	c.stopUp = context.AfterFunc(ctx, func() { c.upstreamEnded(ctx) })
+	c.mu.Unlock()
+	for _, b := range first {
+		b.launch()
 	}
 }
 
-// answerCancel answers the caller 487 once it has sent CANCEL and no
+// upstreamEnded runs when the request's context ends before the final
+// response went upstream: the caller CANCELed, or the server transaction
+// failed (a transport error, Timer H, Close). Pending branches are
+// canceled; after a CANCEL the caller gets 487 as soon as no branch is
+// left ringing.
+func (c *respContext) upstreamEnded(ctx context.Context) {
+	cause := context.Cause(ctx)
+	if errors.Is(cause, transaction.ErrTerminated) {
+		return // the server transaction ended normally
+	}
+	c.mu.Lock()
+	if c.finished {
+		c.mu.Unlock()
+		return
+	}
+	cancel := c.stopLocked(nil)
+	if errors.Is(cause, transaction.ErrCanceled) {
+		c.canceled = true
+		c.answerCancelLocked()
+	}
+	c.mu.Unlock()
+	cancelAll(cancel)
+}
+
+// answerCancelLocked answers the caller 487 once it has sent CANCEL and no
 // branch that could still answer is left ringing (RFC 3261 §16.10): a
 // ringing branch has been CANCELed and answers at once, 2xx included,
 // which then goes upstream instead; a branch that never rang may take
 // Timer B to end, and the caller does not wait for it.
-func (c *respContext) answerCancel() {
+func (c *respContext) answerCancelLocked() {
 	if c.sent || slices.ContainsFunc(c.active, func(b *branch) bool { return b.ringing }) {
 		return
 	}
+	c.sendFinalLocked(sip.NewResponse(c.req, sip.StatusRequestTerminated, ""))
+}
+
+// sendFinalLocked sends the final response upstream. The watch on the
+// request's context stops first: the server transaction ends its context
+// (ErrTerminated) as it sends a final response, and a watch left running
+// would take a goroutine for nothing.
+func (c *respContext) sendFinalLocked(res *sip.Response) {
 	c.sent = true
-	c.s.reply(c.w, c.req, sip.StatusRequestTerminated, "")
+	if c.stopUp != nil {
+		c.stopUp()
+	}
+	c.s.respond(c.w, res)
 }
 
-// start runs a branch to t on a goroutine of its own. An INVITE branch
-// carries Timer C (RFC 3261 §16.6 step 11) as its context's deadline:
-// when it passes, the layer CANCELs the branch.
-func (c *respContext) start(t target) {
-	ctx, cancel := context.WithTimeout(context.Background(), c.s.cfg.BranchTimeout)
-	b := &branch{cancel: cancel}
+// addLocked adds a branch to t; the caller launches it after unlocking.
+func (c *respContext) addLocked(t target) *branch {
+	b := &branch{c: c, t: t}
+	if c.invite {
+		b.timerC = time.AfterFunc(c.s.cfg.BranchTimeout, b.cancel)
+	}
 	c.active = append(c.active, b)
-	go c.runBranch(ctx, b, t)
+	return b
 }
 
-// stop ends forking: no new branch starts, and every pending branch but
-// keep is canceled (RFC 3261 §16.7 step 10, §16.10).
-func (c *respContext) stop(keep *branch) {
+// nextLocked adds a branch for the next target of sequential forking and
+// arms the timer after which the one after it is tried.
+func (c *respContext) nextLocked() *branch {
+	t := c.queue[0]
+	c.queue = c.queue[1:]
+	b := c.addLocked(t)
+	if c.seq != nil {
+		c.seq.Stop()
+		c.seq = nil
+	}
+	if len(c.queue) > 0 {
+		c.seq = time.AfterFunc(c.s.cfg.SequentialTimeout, c.sequentialTimeout)
+	}
+	return b
+}
+
+// sequentialTimeout: the current target of sequential forking rang long
+// enough; it is canceled and the next one tried.
+func (c *respContext) sequentialTimeout() {
+	c.mu.Lock()
+	if c.stopped || c.finished || len(c.queue) == 0 {
+		c.mu.Unlock()
+		return
+	}
+	cancel := slices.Clone(c.active)
+	b := c.nextLocked()
+	c.mu.Unlock()
+	cancelAll(cancel)
+	b.launch()
+}
+
+// stopLocked ends forking: no new branch starts, and every pending branch
+// but keep is to be canceled (RFC 3261 §16.7 step 10, §16.10): it returns
+// them, for cancelAll once the lock is released.
+func (c *respContext) stopLocked(keep *branch) []*branch {
 	c.stopped = true
 	c.queue = nil
+	if c.seq != nil {
+		c.seq.Stop()
+		c.seq = nil
+	}
+	var out []*branch
 	for _, b := range c.active {
 		if b != keep {
-			b.cancel()
+			out = append(out, b)
 		}
 	}
+	return out
 }
 
-// runBranch forwards to t, trying the next hops in order while they fail
-// without any response (RFC 3263 §4.3), and sends every response to the
-// loop. A branch that ends without a final response gets one made up: 408
-// after a timeout, 503 after a transport failure (RFC 3261 §16.7 step 2,
-// §16.9).
-func (c *respContext) runBranch(ctx context.Context, b *branch, t target) {
-	defer func() {
+// cancelAll cancels branches; the context's lock is not held.
+func cancelAll(bs []*branch) {
+	for _, b := range bs {
 		b.cancel()
-		c.events <- branchEvent{b: b}
-	}()
-	r := c.s.forwardCopy(c.req, t, c.hash)
-	top, err := firstRoute(t, c.routes)
-	var hops []transport.Target
-	if err == nil {
-		hops, err = c.s.nextHops(ctx, t.uri, top, t.dest)
-	}
-	if err != nil {
-		c.s.log.Debug("proxy: no next hop", "uri", t.uri.String(), "err", err)
-		c.events <- branchEvent{b: b, res: sip.NewResponse(r, sip.StatusServiceUnavailable, "Destination Unresolvable")}
-		return
-	}
-	// The shared plan (transport/targets.go) skips the hops that failed
-	// recently, and remembers those that fail now.
-	plan := c.s.dead.NewPlan(t.uri.Host, hops)
-	for i := 0; ; i++ {
-		e, ok := plan.Next(time.Now())
-		if !ok {
-			return // unreachable: the last hop always reports
-		}
-		hop := e.Target
-		if i > 0 {
-			r = c.s.forwardCopy(c.req, t, c.hash)
-		}
-		if c.rr {
-			c.s.addRecordRoutes(r, c.me, c.callerRR, hop)
-		}
-		last := plan.Remaining() == 0
-		tx, err := c.s.tx.Request(ctx, r, hop)
-		if err != nil {
-			if errors.Is(err, transaction.ErrClosed) {
-				return
-			}
-			plan.Fail(transport.TargetAttempt{Target: hop, Err: err}, time.Now())
-			if !last && ctx.Err() == nil {
-				continue
-			}
-			c.events <- branchEvent{b: b, res: synthesize(r, err)}
-			return
-		}
-		got, final := false, false
-		for res := range tx.Responses() {
-			if !got {
-				plan.Succeed(hop)
-			}
-			got = true
-			c.events <- branchEvent{b: b, res: res}
-			if res.StatusCode < 200 {
-				continue
-			}
-			final = true
-			// More 2xx to an INVITE may come until Timer M:
-			// retransmissions and other forks downstream (RFC 6026
-			// §8.4); they go upstream without this goroutine. After any
-			// other final response nothing more comes to the TU: the
-			// layer absorbs retransmissions (Timers D, K) without us.
-			late := func(*sip.Response) {}
-			if c.invite && res.StatusCode < 300 {
-				w := c.w
-				late = func(r *sip.Response) { c.s.forwardLate(w, r) }
-			}
-			tx.Detach(late)
-			for r := range tx.Responses() { // what the channel held
-				late(r)
-			}
-			break
-		}
-		if final {
-			return
-		}
-		err = tx.Err()
-		if errors.Is(err, transaction.ErrClosed) {
-			return
-		}
-		if !got && (errors.Is(err, transaction.ErrTimeout) || errors.Is(err, transaction.ErrTransport)) {
-			plan.Fail(transport.TargetAttempt{Target: hop, Err: err}, time.Now())
-		}
-		if !got && !last && ctx.Err() == nil {
-			continue
-		}
-		c.events <- branchEvent{b: b, res: synthesize(r, err)}
-		return
 	}
 }
 
-// synthesize makes the final response of a branch that got none.
-func synthesize(r *sip.Request, err error) *sip.Response {
-	code := sip.StatusServiceUnavailable
-	if errors.Is(err, transaction.ErrTimeout) || errors.Is(err, context.DeadlineExceeded) {
-		code = sip.StatusRequestTimeout
+// ended removes a branch that has its final response (or will get none)
+// and, when it was the last, starts the next target of sequential forking
+// or sends the answer upstream. It returns the branch to launch, if any.
+func (c *respContext) endedLocked(b *branch) *branch {
+	c.active = slices.DeleteFunc(c.active, func(x *branch) bool { return x == b })
+	if len(c.active) > 0 {
+		return nil
 	}
-	return sip.NewResponse(r, code, "")
+	if !c.stopped && len(c.queue) > 0 {
+		return c.nextLocked()
+	}
+	c.finishLocked()
+	return nil
 }
 
-// handle processes one event of the loop (RFC 3261 §16.7 steps 3–10).
-func (c *respContext) handle(ev branchEvent) {
-	if ev.res == nil {
-		c.active = slices.DeleteFunc(c.active, func(b *branch) bool { return b == ev.b })
+// finishLocked sends the answer once every branch has ended, and drops
+// what only the answer needed.
+func (c *respContext) finishLocked() {
+	if c.finished {
 		return
 	}
-	code := ev.res.StatusCode
+	c.finished = true
+	switch {
+	case c.sent:
+	case c.canceled:
+		c.sendFinalLocked(sip.NewResponse(c.req, sip.StatusRequestTerminated, ""))
+	default:
+		c.sendFinalLocked(c.best())
+	}
+	if c.seq != nil {
+		c.seq.Stop()
+		c.seq = nil
+	}
+	c.req, c.routes, c.queue, c.finals = nil, nil, nil, nil
+	c.callerRR, c.stopUp = "", nil
+}
+
+// handleLocked processes a response of branch b (RFC 3261 §16.7 steps
+// 3–10). It returns the branches to cancel, for cancelAll once the lock
+// is released.
+func (c *respContext) handleLocked(b *branch, r *sip.Response) []*branch {
+	code := r.StatusCode
 	if code < 200 {
-		ev.b.ringing = true
+		b.ringing = true
 	}
 	if code == sip.StatusTrying || (code < 200 && c.sent) {
-		return // dropped: not worth a copy
+		return nil // dropped: not worth a copy
 	}
-	res := ev.res.Clone()
+	if code >= 300 && c.finished {
+		return nil // no one left to choose among finals
+	}
+	res := r.Clone()
 	res.PopVia() // ours (step 3)
 	switch {
 	case code < 200:
@@ -311,18 +276,25 @@ func (c *respContext) handle(ev branchEvent) {
 		// above.
 		c.s.respond(c.w, res)
 	case code < 300:
-		// Every 2xx to an INVITE goes upstream, forks included (step 5).
-		if !c.sent || c.invite {
-			c.sent = true
+		// Every 2xx to an INVITE goes upstream, forks and
+		// retransmissions included, until Timer M (step 5, RFC 6026
+		// §8.4): the server transaction takes them until Timer L.
+		switch {
+		case !c.sent:
+			c.sendFinalLocked(res)
+		case c.invite:
 			c.s.respond(c.w, res)
 		}
-		c.stop(ev.b)
+		if !c.stopped {
+			return c.stopLocked(b)
+		}
 	default:
 		c.finals = append(c.finals, res)
 		if code >= 600 {
-			c.stop(ev.b)
+			return c.stopLocked(b)
 		}
 	}
+	return nil
 }
 
 // best chooses the response to send upstream when no 2xx came (RFC 3261

@@ -57,20 +57,30 @@
 //
 // # Concurrency
 //
-// New builds the transaction layer over the transport and wraps the Server
-// with transaction.Go, so every request is served on a goroutine the
-// transaction layer owns (its Close cancels and waits for them). A proxied
-// request's goroutine runs its response context and starts one goroutine
-// per branch, which it waits for before returning: no branch outlives its
-// request. A branch ends with its first final response (detaching from its
-// client transaction), so an answered call holds no goroutine of the
-// proxy: the 2xx that come after it until Timer M (retransmissions, other
-// forks) and ACKs for 2xx are forwarded on short goroutines of the Server,
-// at most MaxStateless at once. The ACKs of a call are forwarded in order,
-// and a request of the call that arrives after one (the BYE right behind
-// it) waits until it has been sent, so that it cannot overtake it. The Server's own goroutine expires
-// bindings every SweepInterval. Close stops all of them and waits; it does
-// not close the transport, which the caller owns.
+// The Server is the transaction layer's handler itself. A request is
+// served on the goroutine that delivered it (a transport reader) when
+// nothing on its way can block: the users, aliases and location service
+// are this package's in-memory ones (UserTable, AliasTable,
+// MemoryLocation), and no ACK of its call is still being forwarded.
+// Otherwise (SQL stores, a BYE behind a slow ACK) it is served on a
+// goroutine of the Server. A proxied request's response context (§16.7)
+// has no goroutine: its branches' client transactions deliver their
+// responses through transaction.Layer.RequestFunc on the goroutines that
+// step them, which forward upstream and pick the best final response
+// under the context's lock. A CANCEL reaches it through context.AfterFunc
+// on the request's context, sequential forking and Timer C through
+// time.AfterFunc. What may block runs on short goroutines of the Server:
+// resolving a next hop by DNS, a connection to a new TCP or TLS next hop,
+// a failover to the next target. ACKs for 2xx are forwarded on the
+// delivering goroutine when their next hop is an IP address over UDP,
+// else on short goroutines of the Server, at most MaxStateless at once.
+// The ACKs of a call are forwarded in order, and a request of the call
+// that arrives after one (the BYE right behind it) waits until it has
+// been sent, so that it cannot overtake it. So a call through the proxy
+// between phones on UDP with in-memory bindings starts no goroutine at
+// all. The Server's own goroutine expires bindings every SweepInterval.
+// Close stops all of them and waits; it does not close the transport,
+// which the caller owns.
 //
 // # Not yet
 //

@@ -167,6 +167,33 @@ func (s *Server) nextHops(ctx context.Context, uri sip.URI, top *sip.URI, dest *
 	return s.resolver.Resolve(ctx, uri)
 }
 
+// numericHops is nextHops without DNS: the same destinations when every
+// host involved is an IP address, which the resolver gives at once
+// (transport.NumericResolver), and false otherwise (the caller resolves
+// on a goroutine that may block).
+func (s *Server) numericHops(uri sip.URI, top *sip.URI, dest *transport.Target) ([]transport.Target, bool) {
+	nr, ok := s.resolver.(transport.NumericResolver)
+	if !ok {
+		return nil, false
+	}
+	switch {
+	case top != nil:
+		t, ok := nr.ResolveNumeric(*top, "")
+		return []transport.Target{t}, ok
+	case dest != nil:
+		t, ok := nr.ResolveNumeric(uri, "")
+		if !ok {
+			return nil, false
+		}
+		if t.Network == dest.Network && t.Addr == dest.Addr {
+			return []transport.Target{*dest}, true
+		}
+		return []transport.Target{*dest, t}, true
+	}
+	t, ok := nr.ResolveNumeric(uri, "")
+	return []transport.Target{t}, ok
+}
+
 // firstRoute is the first Route of the request forwarded to t: the first
 // value of its Path, else the first Route left after ours (routes), else
 // none.

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -48,12 +49,16 @@ type Server struct {
 	// for the call (HandleDirect, waitACKs).
 	acksMu sync.Mutex
 	acks   map[string]chan struct{}
+	// quick: the users, aliases and location service are this package's
+	// in-memory ones, whose calls never block, so that a request can be
+	// served on the goroutine that delivered it (ServeSIP).
+	quick bool
 }
 
 // New builds a Server over tp: it creates the transaction layer (which
 // binds itself to tp with Serve, so call New before tp listens) with the
-// Server as its handler, each request served on a goroutine of its own
-// (transaction.Go), and starts the goroutine that expires bindings.
+// Server as its handler (see ServeSIP for the goroutines requests are
+// served on), and starts the goroutine that expires bindings.
 func New(tp transaction.Transport, cfg Config) (*Server, error) {
 	if err := cfg.fill(); err != nil {
 		return nil, err
@@ -100,8 +105,12 @@ func New(tp transaction.Transport, cfg Config) (*Server, error) {
 		}
 		s.resolver = r
 	}
+	_, memUsers := cfg.Users.(UserTable)
+	_, memAliases := cfg.Aliases.(*AliasTable)
+	_, memLocation := cfg.Location.(*MemoryLocation)
+	s.quick = memUsers && memAliases && memLocation
 	tcfg := cfg.Transaction
-	tcfg.Handler = transaction.Go(s)
+	tcfg.Handler = s
 	if tcfg.Logger == nil {
 		tcfg.Logger = cfg.Logger
 	}
@@ -153,9 +162,39 @@ func (s *Server) sweep() {
 	}
 }
 
-// ServeSIP implements transaction.Handler; it runs on a goroutine of its
-// own (New wraps the server with transaction.Go) and may block.
+// ServeSIP implements transaction.Handler. It serves the request on the
+// goroutine that delivered it (a transport reader) when nothing on the
+// way can block: the users, aliases and location service are this
+// package's in-memory ones, and no ACK of the call is still being
+// forwarded (a BYE waits for it, waitACKs). Otherwise it serves it on a
+// goroutine of the Server, which Close waits for. Either way a proxied
+// request's response context then runs on the goroutines that deliver
+// its responses (context.go), and next hops that need DNS are resolved on
+// goroutines of the Server (branch.go). A panic while serving is
+// recovered, logged at error level and answered 500.
 func (s *Server) ServeSIP(ctx context.Context, w transaction.ResponseWriter, req *sip.Request) {
+	if s.quick && !s.ackPending(req) {
+		s.serveRecover(ctx, w, req)
+		return
+	}
+	s.g.Go(func() { s.serveRecover(ctx, w, req) }) // false: closing, the transaction has ended
+}
+
+// serveRecover serves req and answers 500 if serving panics.
+func (s *Server) serveRecover(ctx context.Context, w transaction.ResponseWriter, req *sip.Request) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.log.Error("proxy: panic while serving a request; answered 500",
+				"call_id", req.CallID(), "method", string(req.Method), "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			_ = w.Respond(sip.NewResponse(req, sip.StatusServerInternalError, "")) // unless answered already
+		}
+	}()
+	s.serve(ctx, w, req)
+}
+
+// serve serves a request; it may block only when s.quick is false or an
+// ACK of the call is pending (ServeSIP).
+func (s *Server) serve(ctx context.Context, w transaction.ResponseWriter, req *sip.Request) {
 	if err := s.valid.Validate(req); err != nil {
 		var ve *sip.ValidationError
 		if errors.As(err, &ve) {

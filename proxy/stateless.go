@@ -7,17 +7,18 @@ import (
 	"strconv"
 
 	"github.com/dialtone/dialtone/sip"
-	"github.com/dialtone/dialtone/transaction"
 	"github.com/dialtone/dialtone/transport"
 )
 
 // HandleDirect implements transaction.Handler: an ACK for a 2xx is a
 // transaction of its own that the proxy forwards statelessly, end to end
-// (RFC 3261 §16.11 via §13.2.2.4); it runs on a short goroutine of the
-// Server (at most MaxStateless at once), since resolving and sending may
-// block. The ACKs of one call are forwarded in the order they came, and a
-// request of the call that comes after one (a BYE sent right after the
-// ACK) waits until it is sent (waitACKs), so that it cannot overtake it.
+// (RFC 3261 §16.11 via §13.2.2.4): on the delivering goroutine when its
+// next hop is an IP address over UDP and no earlier ACK of the call is
+// still on its way, else on a short goroutine of the Server (at most
+// MaxStateless at once), since resolving and sending may block. The ACKs
+// of one call are forwarded in the order they came, and a request of the
+// call that comes after one (a BYE sent right after the ACK) waits until
+// it is sent (waitACKs), so that it cannot overtake it.
 // Responses that match no client transaction (a 2xx retransmitted after
 // Timer M) are dropped: the UAS retransmits to the caller's ACK.
 func (s *Server) HandleDirect(in transport.Incoming) {
@@ -40,6 +41,10 @@ func (s *Server) HandleDirect(in transport.Incoming) {
 		}
 		s.acksMu.Unlock()
 	}
+	if prev == nil && s.forwardACKNow(req) {
+		finish()
+		return
+	}
 	if !s.goStateless("ACK", callID, func() {
 		defer finish()
 		if prev != nil {
@@ -53,6 +58,20 @@ func (s *Server) HandleDirect(in transport.Incoming) {
 	}) {
 		finish()
 	}
+}
+
+// ackPending reports whether an ACK of req's call is being forwarded,
+// which req, in a dialog, must wait for (waitACKs).
+func (s *Server) ackPending(req *sip.Request) bool {
+	s.acksMu.Lock()
+	n := len(s.acks)
+	s.acksMu.Unlock()
+	if n == 0 || !inDialog(req) {
+		return false
+	}
+	s.acksMu.Lock()
+	defer s.acksMu.Unlock()
+	return s.acks[req.CallID()] != nil
 }
 
 // waitACKs returns once the ACKs of call callID that arrived before it
@@ -92,67 +111,82 @@ func (s *Server) goStateless(what, callID string, f func()) bool {
 	return true
 }
 
-// forwardACK sends an ACK for a 2xx on toward its Route or Request-URI.
+// forwardACK sends an ACK for a 2xx on toward its Route or Request-URI,
+// resolving it by DNS if need be.
 func (s *Server) forwardACK(in *sip.Request) {
+	req, top, dest, ok := s.prepareACK(in)
+	if !ok {
+		return
+	}
 	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.StatelessTimeout)
 	defer cancel()
-	req := in.Clone()
+	hops, err := s.nextHops(ctx, req.URI, top, dest)
+	if err != nil || len(hops) == 0 {
+		s.log.Debug("proxy: ACK not forwarded", "uri", req.URI.String(), "err", err)
+		return
+	}
+	s.sendACK(ctx, req, hops[0])
+}
+
+// forwardACKNow forwards an ACK for a 2xx on the calling goroutine when
+// that cannot block (its next hop is an IP address over UDP), or drops
+// it when it is not to be forwarded; it reports whether it did either.
+func (s *Server) forwardACKNow(in *sip.Request) bool {
+	req, top, dest, ok := s.prepareACK(in)
+	if !ok {
+		return true
+	}
+	hops, ok := s.numericHops(req.URI, top, dest)
+	if !ok || hops[0].Network != transport.UDP {
+		return false
+	}
+	s.sendACK(s.ctx, req, hops[0])
+	return true
+}
+
+// sendACK sends a prepared ACK to hop.
+func (s *Server) sendACK(ctx context.Context, req *sip.Request, hop transport.Target) {
+	if _, err := s.tp.SendRequest(ctx, req, hop); err != nil {
+		s.log.Debug("proxy: ACK not forwarded", "uri", req.URI.String(), "err", err)
+	}
+}
+
+// prepareACK readies our copy of an ACK for a 2xx for forwarding (Route
+// pre-processing, Max-Forwards, our Via), and returns where it goes: its
+// first Route left, or the flow of our Record-Route's token. ok is false
+// when it is not ours to forward.
+func (s *Server) prepareACK(in *sip.Request) (req *sip.Request, top *sip.URI, dest *transport.Target, ok bool) {
+	req = in.Clone()
 	routed, dest, routes, err := s.preprocessRoute(req)
 	if err != nil || !routed {
 		// Not routed to us: no dialog of ours (RFC 3261 §16.4), so not
 		// ours to relay.
 		s.log.Debug("proxy: ACK without our Route dropped", "uri", req.URI.String())
-		return
+		return nil, nil, nil, false
 	}
 	mf := sip.DefaultMaxForwards
 	if req.Header("Max-Forwards") != "" {
 		n, err := req.MaxForwards()
 		if err != nil || n <= 0 {
-			return
+			return nil, nil, nil, false
 		}
 		mf = n - 1
 	}
 	req.Set("Max-Forwards", strconv.Itoa(mf))
 	if len(routes) == 0 && s.ourURI(req.URI) {
 		s.log.Debug("proxy: ACK for ourselves dropped", "uri", req.URI.String())
-		return
+		return nil, nil, nil, false
 	}
 	// The branch of a stateless forward is a function of the incoming
 	// one, so a retransmitted ACK gets the same (RFC 3261 §16.11).
 	v, err := req.TopVia()
 	if err != nil {
-		return
+		return nil, nil, nil, false
 	}
 	sum := sha256.Sum256([]byte(v.Branch() + "\x00" + v.SentBy()))
 	req.Prepend("Via", "SIP/2.0/UDP invalid;branch="+sip.MagicCookie+"dt"+s.id+".ack."+hex.EncodeToString(sum[:10]))
-	var top *sip.URI
 	if len(routes) > 0 {
 		top = &routes[0].URI
 	}
-	hops, err := s.nextHops(ctx, req.URI, top, dest)
-	if err != nil || len(hops) == 0 {
-		s.log.Debug("proxy: ACK not forwarded", "uri", req.URI.String(), "err", err)
-		return
-	}
-	if _, err := s.tp.SendRequest(ctx, req, hops[0]); err != nil {
-		s.log.Debug("proxy: ACK not forwarded", "uri", req.URI.String(), "err", err)
-	}
-}
-
-// forwardLate sends upstream a 2xx that came after the first one of a
-// branch (a retransmission, or another fork's answer, RFC 6026 §8.4)
-// through the server transaction w, which accepts 2xx until Timer L. It
-// runs under the client transaction's lock (ClientTx.Detach), so the send
-// happens on a short goroutine of the Server, within MaxStateless.
-func (s *Server) forwardLate(w transaction.ResponseWriter, r *sip.Response) {
-	if !r.IsSuccess() {
-		return
-	}
-	s.goStateless("2xx", r.CallID(), func() {
-		res := r.Clone()
-		res.PopVia()
-		if err := w.Respond(res); err != nil {
-			s.log.Debug("proxy: late 2xx not forwarded", "call_id", res.CallID(), "err", err)
-		}
-	})
+	return req, top, dest, true
 }

@@ -13,7 +13,8 @@
 #      RATES for DURATION seconds: the highest rate with zero failed calls;
 #   3. proxy CPU per call at FIXED_RATE: utime+stime of the proxy's
 #      processes (/proc/PID/stat, all threads, Kamailio's children
-#      included) over the run, divided by the calls;
+#      included) over the run, divided by the calls; measured before 2.,
+#      whose transactions would still be expiring;
 #   4. memory per proxied call in progress, first, on the fresh process:
 #      calls at INPROG_RATE lasting INPROG_HOLD seconds, the proxy's memory
 #      sampled just before the first one ends, minus its memory before,
@@ -43,10 +44,17 @@
 # the Go runtime's default, one per core; 1 saves the scheduler's
 # cross-thread wake-ups at low rates, at the price of one core at most), HOLD_MS (100: call length in the rate search),
 # INPROG_RATE (100), INPROG_HOLD (20 s), USERS (1000), OUT (directory for
-# logs and the summary; a new temporary one by default).
+# logs and the summary; a new temporary one by default), KINDS (the
+# proxies measured, in order: "dialtone kamailio"; a kind may repeat, to
+# alternate them), STEPS (which of "inprogress bindings rate cpu register"
+# run; all by default), PROXY_BIN (a built examples/proxy to measure
+# instead of building this checkout's, to compare two builds: run the
+# script twice, or name the other in KINDS as "dialtone=PATH"),
+# PROXY_ARGS (more flags for ours, such as "-cpuprofile FILE").
 #
 #   scripts/proxy-load.sh
 #   DURATION=5 RATES="100 200" REG_RATES="100 200" INPROG_HOLD=5 scripts/proxy-load.sh
+#   STEPS=cpu KINDS="dialtone=/tmp/main-proxy dialtone kamailio dialtone=/tmp/main-proxy dialtone kamailio" scripts/proxy-load.sh
 set -euo pipefail
 
 DURATION=${DURATION:-10}
@@ -57,6 +65,9 @@ HOLD_MS=${HOLD_MS:-100}
 INPROG_RATE=${INPROG_RATE:-100}
 INPROG_HOLD=${INPROG_HOLD:-20}
 USERS=${USERS:-1000}
+KINDS=${KINDS:-"dialtone kamailio"}
+STEPS=${STEPS:-"inprogress bindings rate cpu register"}
+PROXY_ARGS=${PROXY_ARGS:-}
 PASSWORD=loadpw
 IP=127.0.0.1
 
@@ -204,9 +215,13 @@ print(last[h.index('SuccessfulCall(C)')], last[h.index('FailedCall(C)')])
 PY
 }
 
-echo "proxy-load: building examples/proxy" >&2
-BIN=$OUT/proxy
-(cd "$ROOT" && go build -o "$BIN" ./examples/proxy)
+BIN=${PROXY_BIN:-}
+if [ -z "$BIN" ]; then
+	echo "proxy-load: building examples/proxy" >&2
+	BIN=$OUT/proxy
+	(cd "$ROOT" && go build -o "$BIN" ./examples/proxy)
+fi
+step() { [[ " $STEPS " == *" $1 "* ]]; }
 
 USERS_FILE=$OUT/users.txt
 INF=$OUT/users.csv
@@ -219,11 +234,12 @@ INF=$OUT/users.csv
 	for i in $(seq 0 $((USERS - 1))); do echo "user$i;[authentication username=user$i password=$PASSWORD]"; done
 } >"$INF"
 
-start_proxy() { # kind port → sets PROXY_PID, PROXY_PIDS
-	local kind=$1 port=$2
+start_proxy() { # kind port [binary] → sets PROXY_PID, PROXY_PIDS
+	local kind=$1 port=$2 bin=${3:-$BIN}
 	if [ "$kind" = dialtone ]; then
+		# shellcheck disable=SC2086 # PROXY_ARGS is a list of flags
 		env ${PROXY_PROCS:+GOMAXPROCS=$PROXY_PROCS} \
-			"$BIN" -domain $IP -listen "$IP:$port" -users "$USERS_FILE" -algorithms MD5 -quiet \
+			"$bin" -domain $IP -listen "$IP:$port" -users "$USERS_FILE" -algorithms MD5 -quiet $PROXY_ARGS \
 			>"$OUT/dialtone.stdout" 2>"$OUT/dialtone.stderr" &
 		PROXY_PID=$!
 	else
@@ -249,44 +265,50 @@ stop_pid() {
 	kill -KILL "$1" 2>/dev/null || true
 }
 
-measure() { # kind
-	local kind=$1 port uas_port uas_pid best reg_best
+measure() { # kind[=binary]
+	local kind=${1%%=*} bin="" port uas_port uas_pid best reg_best
+	[[ "$1" == *=* ]] && bin=${1#*=}
+	MEASURED=$((MEASURED + 1))
+	local tag=$kind$MEASURED # the logs' prefix
 	port=$(free_port)
 	uas_port=$(free_port)
-	start_proxy "$kind" "$port"
+	start_proxy "$kind" "$port" "$bin"
 	say ""
-	say "== $kind (pid $PROXY_PID: processes $PROXY_PIDS) on udp $IP:$port, $CORES cores"
+	say "== $kind${bin:+ ($bin)} (pid $PROXY_PID: processes $PROXY_PIDS) on udp $IP:$port, $CORES cores, $(uptime | sed 's/.*load/load/')"
 
-	sipp_run "$kind-uas-register" -sf "$TESTDATA/proxy_register.xml" -s uas -au uas -ap $PASSWORD \
+	sipp_run "$tag-uas-register" -sf "$TESTDATA/proxy_register.xml" -s uas -au uas -ap $PASSWORD \
 		-p "$uas_port" -m 1 -timeout 10s -timeout_error "$IP:$port" ||
 		{ say "$kind: the UAS could not register"; return 1; }
 	sipp -i $IP -mi $IP -nostdin -sf "$TESTDATA/proxy_uas.xml" -p "$uas_port" \
-		-trace_err -error_file "$OUT/$kind-uas.err" >"$OUT/$kind-uas.out" 2>&1 &
+		-trace_err -error_file "$OUT/$tag-uas.err" >"$OUT/$tag-uas.out" 2>&1 &
 	uas_pid=$!
 	STARTED+=("$uas_pid")
 	wait_udp "$uas_port"
 
 	# 4. Memory per call in progress, on the fresh process.
 	local m0 m1 inprog=$((INPROG_RATE * INPROG_HOLD)) sp s f calls
+	if step inprogress; then
 	m0=$(mem_bytes "$kind")
-	sipp_run "$kind-inprogress" -sf "$HERE/uac.xml" -s uas -r "$INPROG_RATE" -m "$inprog" -d $((INPROG_HOLD * 1000)) \
+	sipp_run "$tag-inprogress" -sf "$HERE/uac.xml" -s uas -r "$INPROG_RATE" -m "$inprog" -d $((INPROG_HOLD * 1000)) \
 		-l 100000 -p "$(free_port)" -timeout $((2 * INPROG_HOLD + 30))s -timeout_error "$IP:$port" &
 	sp=$!
 	sleep "$(python3 -c "print($INPROG_HOLD - 0.3)")"
 	m1=$(mem_bytes "$kind")
 	wait "$sp" || true
-	read -r s f < <(sipp_counts "$kind-inprogress")
+	read -r s f < <(sipp_counts "$tag-inprogress")
 	calls=$(python3 -c "print(int($INPROG_RATE * ($INPROG_HOLD - 0.3)))")
 	say "$kind: memory per call in progress: $(python3 -c "print(f'{($m1-$m0)/$calls:.0f}')") B ($m0 B before, $m1 B with ~$calls calls in progress; $s of $inprog calls successful, $f failed)"
+	fi
 
 	# 5. Memory per binding (Kamailio's; ours is the benchmark's).
+	if step bindings; then
 	settle "$kind"
 	m0=$(mem_bytes "$kind")
-	sipp_run "$kind-bindings" -sf "$HERE/register.xml" -inf "$INF" -r 200 -m "$USERS" -l 100000 \
+	sipp_run "$tag-bindings" -sf "$HERE/register.xml" -inf "$INF" -r 200 -m "$USERS" -l 100000 \
 		-p "$(free_port)" -timeout $((USERS / 200 + 30))s -timeout_error "$IP:$port" || true
 	settle "$kind" # the REGISTER transactions, not the bindings, go away
 	m1=$(mem_bytes "$kind")
-	read -r s f < <(sipp_counts "$kind-bindings")
+	read -r s f < <(sipp_counts "$tag-bindings")
 	if [ "$kind" = dialtone ]; then
 		# A Go process's Pss follows its garbage collector more than its
 		# bindings: the benchmark at the end measures the heap instead.
@@ -294,52 +316,65 @@ measure() { # kind
 	else
 		say "$kind: memory per binding: $(python3 -c "print(f'{($m1-$m0)/max($s,1):.0f}')") B (shared memory used $m0 -> $m1 B for $s bindings, $f failed)"
 	fi
+	fi
+
+	# 3. CPU per call at a fixed rate, before the rate search: after it,
+	# the transactions of its highest rates, alive until Timers M, L and
+	# J (32 s), would expire during this step and count against it.
+	local n=$((FIXED_RATE * DURATION)) t0 t1
+	if step cpu; then
+	t0=$(cpu_ticks $PROXY_PIDS)
+	sipp_run "$tag-cpu" -sf "$HERE/uac.xml" -s uas -r "$FIXED_RATE" -m "$n" -d "$HOLD_MS" -l 100000 \
+		-p "$(free_port)" -timeout $((DURATION + 30))s -timeout_error "$IP:$port" || true
+	t1=$(cpu_ticks $PROXY_PIDS)
+	read -r s f < <(sipp_counts "$tag-cpu")
+	say "$kind: CPU per call at $FIXED_RATE calls/s: $(python3 -c "print(f'{($t1-$t0)*1000/$HZ/max($s,1):.3f}')") ms ($((t1 - t0)) ticks of 1/$HZ s for $s calls, $f failed)"
+	fi
 
 	# 2. Highest call rate with zero failures.
+	if step rate; then
 	best=0
 	for r in $RATES; do
 		local n=$((r * DURATION)) ok=yes
-		sipp_run "$kind-calls-$r" -sf "$HERE/uac.xml" -s uas -r "$r" -m "$n" -d "$HOLD_MS" -l 100000 \
+		sipp_run "$tag-calls-$r" -sf "$HERE/uac.xml" -s uas -r "$r" -m "$n" -d "$HOLD_MS" -l 100000 \
 			-p "$(free_port)" -timeout $((DURATION + 30))s -timeout_error "$IP:$port" || ok=no
-		read -r s f < <(sipp_counts "$kind-calls-$r")
+		read -r s f < <(sipp_counts "$tag-calls-$r")
 		say "$kind calls: $r/s for ${DURATION}s: $s successful, $f failed$([ $ok = no ] && echo ", SIPp failed")"
 		[ "$ok" = yes ] && [ "$f" = 0 ] && [ "$s" = "$n" ] || break
 		best=$r
 	done
 	say "$kind: highest call rate with zero failures: $best calls/s (of: $RATES)"
-
-	# 3. CPU per call at a fixed rate.
-	local n=$((FIXED_RATE * DURATION)) t0 t1
-	t0=$(cpu_ticks $PROXY_PIDS)
-	sipp_run "$kind-cpu" -sf "$HERE/uac.xml" -s uas -r "$FIXED_RATE" -m "$n" -d "$HOLD_MS" -l 100000 \
-		-p "$(free_port)" -timeout $((DURATION + 30))s -timeout_error "$IP:$port" || true
-	t1=$(cpu_ticks $PROXY_PIDS)
-	read -r s f < <(sipp_counts "$kind-cpu")
-	say "$kind: CPU per call at $FIXED_RATE calls/s: $(python3 -c "print(f'{($t1-$t0)*1000/$HZ/max($s,1):.3f}')") ms ($((t1 - t0)) ticks of 1/$HZ s for $s calls, $f failed)"
+	fi
 
 	# 6. REGISTER with digest per second.
+	if step register; then
 	reg_best=0
 	for r in $REG_RATES; do
 		local n=$((r * DURATION)) ok=yes
-		sipp_run "$kind-register-$r" -sf "$HERE/register.xml" -inf "$INF" -r "$r" -m "$n" -l 100000 \
+		sipp_run "$tag-register-$r" -sf "$HERE/register.xml" -inf "$INF" -r "$r" -m "$n" -l 100000 \
 			-p "$(free_port)" -timeout $((DURATION + 30))s -timeout_error "$IP:$port" || ok=no
-		read -r s f < <(sipp_counts "$kind-register-$r")
+		read -r s f < <(sipp_counts "$tag-register-$r")
 		say "$kind REGISTER: $r/s for ${DURATION}s: $s successful, $f failed$([ $ok = no ] && echo ", SIPp failed")"
 		[ "$ok" = yes ] && [ "$f" = 0 ] && [ "$s" = "$n" ] || break
 		reg_best=$r
 	done
 	say "$kind: highest REGISTER (with digest) rate with zero failures: $reg_best/s (of: $REG_RATES)"
+	fi
 
 	stop_pid "$uas_pid"
 	stop_pid "$PROXY_PID"
 }
 
-say "proxy-load $(date -u +%FT%TZ): $CORES cores, our proxy's GOMAXPROCS ${PROXY_PROCS:-default}, ${DURATION}s per point, calls of ${HOLD_MS} ms, logs in $OUT"
-measure dialtone
-measure kamailio
+say "proxy-load $(date -u +%FT%TZ): $CORES cores, our proxy's GOMAXPROCS ${PROXY_PROCS:-default}, ${DURATION}s per point, calls of ${HOLD_MS} ms, steps: $STEPS, logs in $OUT"
+MEASURED=0
+for k in $KINDS; do
+	measure "$k"
+done
 
-say ""
-say "== dialtone, memory per binding for 100,000 bindings (BenchmarkBindingMemory)"
-(cd "$ROOT" && go test -run '^$' -bench BindingMemory -benchtime 1x ./proxy/) | grep Benchmark | tee -a "$OUT/summary.txt"
+if step bindings; then
+	say ""
+	say "== dialtone, memory per binding for 100,000 bindings (BenchmarkBindingMemory)"
+	(cd "$ROOT" && go test -run '^$' -bench BindingMemory -benchtime 1x ./proxy/) | grep Benchmark | tee -a "$OUT/summary.txt"
+fi
 say ""
 say "summary: $OUT/summary.txt"

@@ -44,6 +44,9 @@ type ClientTx struct {
 	flow transport.Flow
 	// internal marks a CANCEL the layer sent on its own: no delivery.
 	internal bool
+	// notify, set by RequestFunc, gets the responses and the end instead
+	// of the delivery's channel.
+	notify NotifyFunc
 
 	// Guarded by the shard's lock.
 	item     timerheap.Item[txn]
@@ -84,6 +87,12 @@ type ClientTx struct {
 // Close or Shutdown, ErrTooManyTransactions at Config.MaxTransactions, and
 // ErrInvalidMessage for an ACK or a request without CSeq.
 func (l *Layer) Request(ctx context.Context, req *sip.Request, target transport.Target) (*ClientTx, error) {
+	return l.request(ctx, req, target, nil)
+}
+
+// request is Request, with the responses going to fn when it is set
+// (RequestFunc).
+func (l *Layer) request(ctx context.Context, req *sip.Request, target transport.Target, fn NotifyFunc) (*ClientTx, error) {
 	if req == nil || req.Method == sip.ACK || req.Method == "" {
 		return nil, ErrInvalidMessage
 	}
@@ -120,9 +129,11 @@ func (l *Layer) Request(ctx context.Context, req *sip.Request, target transport.
 	if !l.acquire(true) {
 		return nil, ErrTooManyTransactions
 	}
-	tx := &ClientTx{l: l, s: l.shardFor(key.branch), req: req, key: key, ctx: ctx}
+	tx := &ClientTx{l: l, s: l.shardFor(key.branch), req: req, key: key, ctx: ctx, notify: fn}
 	tx.item.Value = tx
-	tx.d.ch = make(chan *sip.Response, responseBuffer)
+	if fn == nil {
+		tx.d.ch = make(chan *sip.Response, responseBuffer)
+	}
 	if !tx.s.lock() {
 		l.release()
 		return nil, ErrClosed
@@ -142,6 +153,9 @@ func (l *Layer) Request(ctx context.Context, req *sip.Request, target transport.
 		// The layer closed after registering: it has ended tx already.
 		return nil, ErrClosed
 	}
+	if err != nil {
+		tx.notify = nil // the caller hears of the failure from the return
+	}
 	tx.s.sent(time.Now(), tx, err)
 	tx.s.unlock()
 	if err != nil {
@@ -157,7 +171,8 @@ func (c *ClientTx) Request() *sip.Request { return c.req }
 func (c *ClientTx) Flow() transport.Flow { return c.flow }
 
 // Responses returns the channel of the transaction's responses, in the
-// order they arrived; it is closed when the transaction ends.
+// order they arrived; it is closed when the transaction ends. It is nil
+// for a transaction started with RequestFunc.
 func (c *ClientTx) Responses() <-chan *sip.Response { return c.d.ch }
 
 // Err tells why the transaction ended, once Responses is closed: nil after
@@ -236,6 +251,9 @@ func (c *ClientTx) end(s *shard, err error) {
 		err = nil
 	}
 	c.d.finish(err)
+	if c.notify != nil {
+		s.notify(c, nil, err)
+	}
 }
 
 // settle wakes a Layer.Settle waiting for the transaction, now that it
@@ -253,6 +271,9 @@ func (s *shard) register(tx *ClientTx) {
 		tx.ended = true
 		s.l.release()
 		tx.d.finish(ErrDuplicate)
+		if tx.notify != nil {
+			s.notify(tx, nil, ErrDuplicate)
+		}
 		return
 	}
 	s.clients[tx.key] = tx
@@ -334,7 +355,9 @@ func (s *shard) stepClient(now time.Time, tx *ClientTx, in input) {
 			if final(o.res.StatusCode) {
 				tx.gotFinal = true
 			}
-			if !tx.internal {
+			if tx.notify != nil {
+				s.notify(tx, o.res, nil)
+			} else if !tx.internal {
 				if fn := tx.d.handler(); fn != nil {
 					fn(o.res)
 				} else if tx.d.push(o.res) {

@@ -11,7 +11,11 @@
 // proxy, one Handler. For each new request it starts a server transaction
 // and calls Handler.ServeSIP; the handler answers through a
 // ResponseWriter. Layer.Request starts a client transaction and returns a
-// ClientTx whose responses arrive in order on a channel.
+// ClientTx whose responses arrive in order on a channel; Layer.RequestFunc
+// gives them, and the transaction's end, to a function instead, called on
+// the goroutine that stepped the transaction once the shard's lock is
+// released, for a transaction user that runs as an event-driven machine
+// (the proxy's response context).
 //
 // The machines are those of figures 5–8 of RFC 3261 as RFC 6026 amends them:
 //

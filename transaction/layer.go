@@ -291,14 +291,22 @@ func (s *shard) stray(in transport.Incoming) {
 // afterUnlock is what a shard's step leaves to do once its lock is
 // released: calls out of the layer that may come back into it.
 type afterUnlock struct {
-	stray []transport.Incoming
-	serve []*serverTx // new server transactions for the Handler
+	stray   []transport.Incoming
+	serve   []*serverTx // new server transactions for the Handler
+	notices []notice    // responses and ends for RequestFunc's transactions
 }
 
-func (a *afterUnlock) empty() bool { return len(a.stray) == 0 && len(a.serve) == 0 }
+func (a *afterUnlock) empty() bool {
+	return len(a.stray) == 0 && len(a.serve) == 0 && len(a.notices) == 0
+}
 
 // run does the work and empties the lists for reuse.
 func (a *afterUnlock) run(l *Layer) {
+	for i, n := range a.notices {
+		n.fn(n.res, n.err)
+		a.notices[i] = notice{}
+	}
+	a.notices = a.notices[:0]
 	for i, in := range a.stray {
 		l.cfg.Handler.HandleDirect(in)
 		a.stray[i] = transport.Incoming{}
