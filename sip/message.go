@@ -508,9 +508,15 @@ func (m *msg) PopVia() {
 }
 
 // clone deep-copies the header list and body.
+// cloneRoom is how many header lines a clone has room for beyond the
+// original's: a proxy adds its Via and a Record-Route to the request it
+// forwards, and a UA a line or two to a request it sends again.
+const cloneRoom = 2
+
 func (m *msg) clone() msg {
 	c := *m
-	c.hdrs = append([]Header(nil), m.hdrs...)
+	c.hdrs = make([]Header, len(m.hdrs), len(m.hdrs)+cloneRoom)
+	copy(c.hdrs, m.hdrs)
 	if m.body != nil {
 		c.body = append([]byte(nil), m.body...)
 	}

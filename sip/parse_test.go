@@ -205,4 +205,21 @@ func TestClone(t *testing.T) {
 	rc := res.Clone()
 	rc.Reason = "Fine"
 	require.Equal(t, "OK", res.Reason)
+
+	// A proxy's additions to a clone (its Via on top, a Record-Route)
+	// fit in the clone's room: the clone is the only allocation of the
+	// header list.
+	allocs := testing.AllocsPerRun(100, func() {
+		c := req.Clone()
+		c.Prepend("Via", "SIP/2.0/UDP proxy.example.com;branch=z9hG4bKp")
+		c.Prepend("Record-Route", "<sip:proxy.example.com;lr>")
+	})
+	bare := testing.AllocsPerRun(100, func() { _ = req.Clone() })
+	require.Equal(t, bare, allocs, "Prepend after Clone allocated")
+	c = req.Clone()
+	c.Prepend("Via", "SIP/2.0/UDP proxy.example.com;branch=z9hG4bKp")
+	v, err := c.TopVia()
+	require.NoError(t, err)
+	require.Equal(t, "z9hG4bKp", v.Branch())
+	require.Len(t, c.Values("Via"), len(req.Values("Via"))+1)
 }
