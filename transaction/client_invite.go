@@ -39,13 +39,20 @@ type clientInvite struct {
 // newClientInvite starts the machine in Calling at now, the instant the
 // INVITE was handed to the transport. timers must have its defaults filled.
 func newClientInvite(now time.Time, timers *Timers, req *sip.Request, reliable bool) *clientInvite {
-	c := &clientInvite{timers: timers, req: req, state: Calling, reliable: reliable}
+	c := new(clientInvite)
+	c.init(now, timers, req, reliable)
+	return c
+}
+
+// init starts c in Calling at now, in place (c is allocated with its
+// transaction).
+func (c *clientInvite) init(now time.Time, timers *Timers, req *sip.Request, reliable bool) {
+	*c = clientInvite{timers: timers, req: req, state: Calling, reliable: reliable}
 	if !reliable {
 		c.interval = timers.A()
 		c.a = now.Add(c.interval)
 	}
 	c.b = now.Add(timers.B())
-	return c
 }
 
 func (c *clientInvite) current() State { return c.state }

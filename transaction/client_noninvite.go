@@ -23,13 +23,20 @@ type clientNonInvite struct {
 // newClientNonInvite starts the machine in Trying at now, the instant the
 // request was handed to the transport.
 func newClientNonInvite(now time.Time, timers *Timers, reliable bool) *clientNonInvite {
-	c := &clientNonInvite{timers: timers, state: Trying, reliable: reliable}
+	c := new(clientNonInvite)
+	c.init(now, timers, reliable)
+	return c
+}
+
+// init starts c in Trying at now, in place (c is allocated with its
+// transaction).
+func (c *clientNonInvite) init(now time.Time, timers *Timers, reliable bool) {
+	*c = clientNonInvite{timers: timers, state: Trying, reliable: reliable}
 	if !reliable {
 		c.interval = timers.E()
 		c.e = now.Add(c.interval)
 	}
 	c.f = now.Add(timers.F())
-	return c
 }
 
 func (c *clientNonInvite) current() State { return c.state }

@@ -31,7 +31,15 @@ type serverInvite struct {
 // newServerInvite starts the machine in Proceeding at now, when the INVITE
 // has been passed to the TU.
 func newServerInvite(now time.Time, timers *Timers, req *sip.Request, reliable bool) *serverInvite {
-	return &serverInvite{
+	s := new(serverInvite)
+	s.init(now, timers, req, reliable)
+	return s
+}
+
+// init starts s in Proceeding at now, in place (s is allocated with its
+// transaction).
+func (s *serverInvite) init(now time.Time, timers *Timers, req *sip.Request, reliable bool) {
+	*s = serverInvite{
 		timers: timers, req: req, state: Proceeding, reliable: reliable,
 		trying: now.Add(TryingDelay),
 	}

@@ -58,8 +58,15 @@ func parseFinal(b []byte) *sip.Response {
 
 // newServerNonInvite starts the machine in Trying at now, when the request
 // has been passed to the TU.
-func newServerNonInvite(_ time.Time, timers *Timers, reliable bool) *serverNonInvite {
-	return &serverNonInvite{timers: timers, state: Trying, reliable: reliable}
+func newServerNonInvite(now time.Time, timers *Timers, reliable bool) *serverNonInvite {
+	s := new(serverNonInvite)
+	s.init(now, timers, reliable)
+	return s
+}
+
+// init starts s in Trying, in place (s is allocated with its transaction).
+func (s *serverNonInvite) init(_ time.Time, timers *Timers, reliable bool) {
+	*s = serverNonInvite{timers: timers, state: Trying, reliable: reliable}
 }
 
 func (s *serverNonInvite) current() State { return s.state }
