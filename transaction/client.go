@@ -346,8 +346,8 @@ func (s *shard) response(now time.Time, res *sip.Response, in transport.Incoming
 
 // stepClient runs the machine and then its outputs.
 func (s *shard) stepClient(now time.Time, tx *ClientTx, in input) {
-	outs := tx.m.step(now, in)
-	for _, o := range outs {
+	var buf outBuf
+	for _, o := range stepped(&buf, tx.m.step(now, in)) {
 		switch o.kind {
 		case outResend:
 			s.l.st.rtxSent.Add(1)

@@ -303,9 +303,9 @@ func (s *shard) tombOf(k requestKey) (tombRef, bool) {
 // stepServer runs the machine and then its outputs. in is the message that
 // caused the step, for outPassAck.
 func (s *shard) stepServer(now time.Time, t *serverTx, i input, in *transport.Incoming) {
-	outs := t.m.step(now, i)
+	var buf outBuf
 	var fail error
-	for _, o := range outs {
+	for _, o := range stepped(&buf, t.m.step(now, i)) {
 		switch o.kind {
 		case outSendResponse:
 			if i.kind == inTimer && final(o.res.StatusCode) {
