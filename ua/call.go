@@ -97,7 +97,8 @@ type Call struct {
 	// xfer is our REFER in progress, or the last one (refer.go).
 	xfer *referOut
 	// st is the session timer (sessiontimer.go), nil without one.
-	st *sessionTimer
+	st  *sessionTimer
+	stv sessionTimer // where st points once there is one
 	// rseq is the last RSeq PRACKed per early dialog (To tag), prack.go.
 	rseq map[string]uint32
 	// earlyOffer is the offer of a reliable 1xx answered in our PRACK, per

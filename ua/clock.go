@@ -28,11 +28,16 @@ type clock struct {
 	kick       chan struct{} // a deadline earlier than sleepUntil
 }
 
+// firer is a timer's target that needs no closure: a state the UA keeps
+// anyway (a 2xx retransmission, a session timer) fires itself.
+type firer interface{ fire() }
+
 // clockTimer is one armed callback; Stop disarms it.
 type clockTimer struct {
 	c    *clock
 	f    func()
-	item *timerheap.Item[*clockTimer]
+	fr   firer // instead of f (afterFire)
+	item timerheap.Item[*clockTimer] // allocated with the timer
 }
 
 func newClock(u *UA) *clock { return &clock{u: u, kick: make(chan struct{}, 1)} }
@@ -40,10 +45,21 @@ func newClock(u *UA) *clock { return &clock{u: u, kick: make(chan struct{}, 1)} 
 // after runs f on the clock's goroutine d from now, unless stopped first
 // or the UA closes.
 func (c *clock) after(d time.Duration, f func()) *clockTimer {
-	t := &clockTimer{c: c, f: f}
+	return c.arm(d, &clockTimer{c: c, f: f})
+}
+
+// afterFire is after with a firer: x.fire() runs on the clock's goroutine
+// d from now.
+func (c *clock) afterFire(d time.Duration, x firer) *clockTimer {
+	return c.arm(d, &clockTimer{c: c, fr: x})
+}
+
+// arm puts t in the heap d from now and starts or wakes the clock.
+func (c *clock) arm(d time.Duration, t *clockTimer) *clockTimer {
+	t.item.Value = t
 	c.mu.Lock()
 	at := time.Now().Add(d)
-	t.item = c.heap.Push(at, t)
+	c.heap.Update(&t.item, at)
 	start := !c.running
 	if start {
 		c.running = c.u.g.Enter()
@@ -64,7 +80,7 @@ func (t *clockTimer) Stop() bool {
 	c := t.c
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.heap.Remove(t.item)
+	return c.heap.Remove(&t.item)
 }
 
 func (c *clock) wake() {
@@ -80,15 +96,20 @@ func (c *clock) run() {
 	defer c.u.g.Done()
 	tm := time.NewTimer(time.Hour)
 	defer tm.Stop()
-	var due []func()
+	var due []*clockTimer
 	for {
 		c.mu.Lock()
-		c.heap.PopDue(time.Now(), func(t *clockTimer) { due = append(due, t.f) })
+		c.heap.PopDue(time.Now(), func(t *clockTimer) { due = append(due, t) })
 		if len(due) > 0 {
 			c.sleepUntil = time.Time{}
 			c.mu.Unlock()
-			for i, f := range due {
-				f() // may arm timers: the heap is looked at again below
+			for i, t := range due {
+				// Either may arm timers: the heap is looked at again below.
+				if t.fr != nil {
+					t.fr.fire()
+				} else {
+					t.f()
+				}
 				due[i] = nil
 			}
 			due = due[:0]

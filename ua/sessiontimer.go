@@ -23,11 +23,39 @@ var ErrSessionExpired = errors.New("ua: session expired without refresh")
 
 // sessionTimer is a call's session timer.
 type sessionTimer struct {
+	c          *Call
 	ask        time.Duration // interval our INVITEs ask for (raised by 422)
 	interval   time.Duration // negotiated; 0 while there is none
 	refresher  bool          // we refresh
 	peerUpdate bool          // the peer accepts UPDATE
 	timer      *clockTimer
+	// refreshing: the armed timer refreshes (else it ends the call).
+	refreshing bool
+}
+
+// newSessionTimerLocked makes c's session timer in the room the Call keeps
+// for it (no allocation of its own). c.mu is held.
+func (c *Call) newSessionTimerLocked(ask time.Duration) *sessionTimer {
+	if c.stv.timer != nil {
+		c.stv.timer.Stop() // a timer of an earlier one, set aside
+	}
+	c.stv = sessionTimer{c: c, ask: ask}
+	return &c.stv
+}
+
+// fire implements firer: the refresh, or the BYE of an expired session,
+// on a goroutine of the UA.
+func (st *sessionTimer) fire() {
+	c := st.c
+	u := c.u
+	c.mu.Lock()
+	refresh := st.refreshing
+	c.mu.Unlock()
+	if refresh {
+		u.goTrack(c.refreshSession)
+		return
+	}
+	u.goTrack(func() { _ = c.bye(u.baseCtx, ErrSessionExpired) })
 }
 
 // sessionWant is the interval a call of line asks for, 0 when session
@@ -55,7 +83,7 @@ func (c *Call) offerSession(req *sip.Request) {
 	c.mu.Lock()
 	if c.st == nil {
 		if want := c.u.sessionWant(c.line); want > 0 {
-			c.st = &sessionTimer{ask: want}
+			c.st = c.newSessionTimerLocked(want)
 		}
 	}
 	st := c.st
@@ -140,7 +168,7 @@ func (c *Call) answerSessionLocked(req *sip.Request, res *sip.Response) {
 		res.Add("Require", "timer")
 	}
 	if c.st == nil {
-		c.st = &sessionTimer{}
+		c.st = c.newSessionTimerLocked(0)
 	}
 	c.st.interval = a.Expires.Interval
 	c.st.refresher = a.Expires.Refresher == dialog.RefresherUAS
@@ -158,14 +186,12 @@ func (c *Call) armSessionLocked() {
 	if st.timer != nil {
 		st.timer.Stop()
 	}
-	u := c.u
+	st.refreshing = st.refresher
 	if st.refresher {
-		st.timer = u.afterFunc(st.interval/2, func() { u.goTrack(c.refreshSession) })
+		st.timer = c.u.afterFire(st.interval/2, st)
 		return
 	}
-	st.timer = u.afterFunc(st.interval-min(32*time.Second, st.interval/3), func() {
-		u.goTrack(func() { _ = c.bye(u.baseCtx, ErrSessionExpired) })
-	})
+	st.timer = c.u.afterFire(st.interval-min(32*time.Second, st.interval/3), st)
 }
 
 // stopSession disarms the session timer of an ended call.
