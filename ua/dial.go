@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"sync"
 
 	"github.com/dialtone/dialtone/dialog"
@@ -191,13 +192,16 @@ type outgoing struct {
 
 func (o *outgoing) newInvite(uri sip.URI) *sip.Request {
 	u := o.c.u
-	req := sip.NewRequest(sip.INVITE, uri)
+	// Built from a bare request: NewRequest's To, Call-ID and CSeq would
+	// each be replaced at once, three strings made for nothing.
+	req := sip.NewBareRequest(sip.INVITE, uri, sip.BareRequestRoom)
+	req.Add("Max-Forwards", strconv.Itoa(sip.DefaultMaxForwards))
 	req.SetTo(sip.Address{URI: o.target})
 	req.SetFrom(o.from)
 	req.SetCallID(o.callID)
 	o.cseq++
 	req.SetCSeq(sip.CSeq{Seq: o.cseq, Method: sip.INVITE})
-	req.Set("Contact", o.contact.String())
+	req.Set("Contact", u.contacts.wire(o.contact))
 	if l := o.c.line; l != nil && l.proxy != nil {
 		req.Set("Route", "<"+l.proxy.String()+">")
 	}

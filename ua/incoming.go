@@ -161,7 +161,7 @@ func (ic *IncomingCall) provisional(code int, sdp []byte) error {
 		}
 	}
 	res := sip.NewResponseTag(ic.req, code, "", ic.tag)
-	dialog.PrepareResponse(ic.req, res, ic.tag, ic.contact)
+	dialog.PrepareResponseContact(ic.req, res, ic.tag, ic.u.contacts.wire(ic.contact))
 	if len(sdp) > 0 {
 		res.SetBody(sdp, "application/sdp")
 	}
@@ -227,7 +227,7 @@ func (ic *IncomingCall) Answer(local []byte) (*Call, error) {
 		res = d.NewResponse(ic.req, sip.StatusOK, "")
 	} else {
 		res = sip.NewResponseTag(ic.req, sip.StatusOK, "", ic.tag)
-		dialog.PrepareResponse(ic.req, res, ic.tag, ic.contact)
+		dialog.PrepareResponseContact(ic.req, res, ic.tag, ic.u.contacts.wire(ic.contact))
 	}
 	u.advertise(res)
 	if len(local) > 0 {
