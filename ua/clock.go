@@ -36,8 +36,8 @@ type firer interface{ fire() }
 type clockTimer struct {
 	c    *clock
 	f    func()
-	fr   firer // instead of f (afterFire)
-	item timerheap.Item[*clockTimer] // allocated with the timer
+	fr   firer // instead of f (fireIn)
+	item timerheap.Item[*clockTimer] // in the timer, not apart
 }
 
 func newClock(u *UA) *clock { return &clock{u: u, kick: make(chan struct{}, 1)} }
@@ -45,19 +45,22 @@ func newClock(u *UA) *clock { return &clock{u: u, kick: make(chan struct{}, 1)} 
 // after runs f on the clock's goroutine d from now, unless stopped first
 // or the UA closes.
 func (c *clock) after(d time.Duration, f func()) *clockTimer {
-	return c.arm(d, &clockTimer{c: c, f: f})
+	return c.arm(d, new(clockTimer), f, nil)
 }
 
-// afterFire is after with a firer: x.fire() runs on the clock's goroutine
-// d from now.
-func (c *clock) afterFire(d time.Duration, x firer) *clockTimer {
-	return c.arm(d, &clockTimer{c: c, fr: x})
+// fireIn runs x.fire() on the clock's goroutine d from now, unless
+// stopped first or the UA closes, on a timer its owner keeps (no
+// allocation, no closure): t is (re)armed, moved if it was armed already.
+func (c *clock) fireIn(t *clockTimer, d time.Duration, x firer) *clockTimer {
+	return c.arm(d, t, nil, x)
 }
 
-// arm puts t in the heap d from now and starts or wakes the clock.
-func (c *clock) arm(d time.Duration, t *clockTimer) *clockTimer {
-	t.item.Value = t
+// arm sets t to run f or x, puts it in the heap d from now and starts or
+// wakes the clock. t's fields are written under c.mu: run reads what a
+// due timer runs under it.
+func (c *clock) arm(d time.Duration, t *clockTimer, f func(), x firer) *clockTimer {
 	c.mu.Lock()
+	t.c, t.f, t.fr, t.item.Value = c, f, x, t
 	at := time.Now().Add(d)
 	c.heap.Update(&t.item, at)
 	start := !c.running
@@ -96,21 +99,27 @@ func (c *clock) run() {
 	defer c.u.g.Done()
 	tm := time.NewTimer(time.Hour)
 	defer tm.Stop()
-	var due []*clockTimer
+	// due holds what the due timers run, read under c.mu: a timer kept by
+	// its owner (fireIn) may be armed again before it has run.
+	type run struct {
+		f  func()
+		fr firer
+	}
+	var due []run
 	for {
 		c.mu.Lock()
-		c.heap.PopDue(time.Now(), func(t *clockTimer) { due = append(due, t) })
+		c.heap.PopDue(time.Now(), func(t *clockTimer) { due = append(due, run{t.f, t.fr}) })
 		if len(due) > 0 {
 			c.sleepUntil = time.Time{}
 			c.mu.Unlock()
-			for i, t := range due {
+			for i, r := range due {
 				// Either may arm timers: the heap is looked at again below.
-				if t.fr != nil {
-					t.fr.fire()
+				if r.fr != nil {
+					r.fr.fire()
 				} else {
-					t.f()
+					r.f()
 				}
-				due[i] = nil
+				due[i] = run{}
 			}
 			due = due[:0]
 			continue

@@ -24,6 +24,7 @@ type retransmission struct {
 	res   *sip.Response
 	wait  dialog.AckWait
 	timer *clockTimer
+	tm    clockTimer // where timer points once armed (no allocation)
 	// offered: the INVITE had no SDP, so the 2xx carries our offer and
 	// the ACK its answer (RFC 3264 §4).
 	offered bool
@@ -44,7 +45,7 @@ func (c *Call) startRetransmit(w transaction.ResponseWriter, res *sip.Response, 
 // arm sets r's timer for its next step. Called with c.mu held.
 func (c *Call) arm(r *retransmission) {
 	if next, ok := r.wait.Next(); ok {
-		r.timer = c.u.afterFire(time.Until(next), r)
+		r.timer = c.u.clock.fireIn(&r.tm, time.Until(next), r)
 	}
 }
 

@@ -23,12 +23,12 @@ var ErrSessionExpired = errors.New("ua: session expired without refresh")
 
 // sessionTimer is a call's session timer.
 type sessionTimer struct {
-	c          *Call
 	ask        time.Duration // interval our INVITEs ask for (raised by 422)
 	interval   time.Duration // negotiated; 0 while there is none
 	refresher  bool          // we refresh
 	peerUpdate bool          // the peer accepts UPDATE
 	timer      *clockTimer
+	tm         clockTimer // where timer points once armed (no allocation)
 	// refreshing: the armed timer refreshes (else it ends the call).
 	refreshing bool
 }
@@ -39,18 +39,25 @@ func (c *Call) newSessionTimerLocked(ask time.Duration) *sessionTimer {
 	if c.stv.timer != nil {
 		c.stv.timer.Stop() // a timer of an earlier one, set aside
 	}
-	c.stv = sessionTimer{c: c, ask: ask}
+	c.stv = sessionTimer{ask: ask}
 	return &c.stv
 }
 
+// sessionFirer is a Call as the firer of its session timer.
+type sessionFirer Call
+
 // fire implements firer: the refresh, or the BYE of an expired session,
 // on a goroutine of the UA.
-func (st *sessionTimer) fire() {
-	c := st.c
+func (f *sessionFirer) fire() {
+	c := (*Call)(f)
 	u := c.u
 	c.mu.Lock()
-	refresh := st.refreshing
+	st := c.st
+	refresh := st != nil && st.refreshing
 	c.mu.Unlock()
+	if st == nil {
+		return // no session timer any more
+	}
 	if refresh {
 		u.goTrack(c.refreshSession)
 		return
@@ -188,10 +195,10 @@ func (c *Call) armSessionLocked() {
 	}
 	st.refreshing = st.refresher
 	if st.refresher {
-		st.timer = c.u.afterFire(st.interval/2, st)
+		st.timer = c.u.clock.fireIn(&st.tm, st.interval/2, (*sessionFirer)(c))
 		return
 	}
-	st.timer = c.u.afterFire(st.interval-min(32*time.Second, st.interval/3), st)
+	st.timer = c.u.clock.fireIn(&st.tm, st.interval-min(32*time.Second, st.interval/3), (*sessionFirer)(c))
 }
 
 // stopSession disarms the session timer of an ended call.

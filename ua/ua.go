@@ -245,12 +245,6 @@ func (u *UA) afterFunc(d time.Duration, f func()) *clockTimer {
 	return u.clock.after(d, f)
 }
 
-// afterFire runs x.fire() on the UA clock d from now (see afterFunc), with
-// no closure to allocate.
-func (u *UA) afterFire(d time.Duration, x firer) *clockTimer {
-	return u.clock.afterFire(d, x)
-}
-
 // resolve returns the targets of u, with the transport parameter of net
 // added when u has none.
 func (u *UA) resolve(ctx context.Context, uri sip.URI, network transport.Network) ([]transport.Target, error) {
