@@ -36,7 +36,7 @@ type firer interface{ fire() }
 type clockTimer struct {
 	c    *clock
 	f    func()
-	fr   firer // instead of f (fireIn)
+	fr   firer                       // instead of f (fireIn)
 	item timerheap.Item[*clockTimer] // in the timer, not apart
 }
 

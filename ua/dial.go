@@ -144,16 +144,21 @@ func (u *UA) DialURI(ctx context.Context, uri sip.URI, opts DialOptions) (*Call,
 	if c.media != nil {
 		c.media.forwardDTMF(c)
 	}
-	result := make(chan error, 1)
+	result := make(chan struct{}, 1)
 	o.result = result
-	if !u.goTrack(o.run) {
+	// Not goTrack(o.run): the method value would be one more allocation.
+	if !u.g.Enter() {
 		u.removeSetup(c)
 		c.media.close()
 		return nil, ErrClosed
 	}
+	go func() {
+		defer u.g.Done()
+		o.run()
+	}()
 	select {
-	case err := <-result:
-		if err != nil {
+	case <-result:
+		if err := o.resultErr; err != nil {
 			return nil, err
 		}
 		return c, nil
@@ -178,8 +183,11 @@ type outgoing struct {
 	callID       string
 	cseq         uint32
 	auth         []sip.Header
-	result       chan error
-	answered     bool
+	// result gets one value when the setup has a result, resultErr
+	// (written before it is sent): nil for a 2xx.
+	result    chan struct{}
+	resultErr error
+	answered  bool
 	// last is the target that answered the last INVITE (failover_invite.go).
 	last     transport.Target
 	haveLast bool
@@ -219,14 +227,20 @@ func (o *outgoing) newInvite(uri sip.URI) *sip.Request {
 	return req
 }
 
+// report hands Dial its result; it is called once.
+func (o *outgoing) report(err error) {
+	o.resultErr = err
+	o.result <- struct{}{}
+}
+
 func (o *outgoing) finish(err error) {
 	if err == nil {
-		o.result <- nil
+		o.report(nil)
 		return
 	}
 	o.c.u.met.dialFailed(err)
 	o.c.end(err)
-	o.result <- err
+	o.report(err)
 }
 
 func (o *outgoing) run() {
@@ -533,7 +547,7 @@ func (o *outgoing) confirm(s *uacSession, d *dialog.Dialog, req *sip.Request, re
 	}
 	if abandoned {
 		u.goTrack(func() { _ = c.Hangup(u.baseCtx) })
-		o.result <- context.Canceled
+		o.report(context.Canceled)
 		return
 	}
 	if mediaErr != nil {
@@ -541,10 +555,10 @@ func (o *outgoing) confirm(s *uacSession, d *dialog.Dialog, req *sip.Request, re
 		// call is ended with BYE.
 		why := fmt.Errorf("ua: media: %w", mediaErr)
 		u.goTrack(func() { _ = c.hangup(u.baseCtx, why) })
-		o.result <- why
+		o.report(why)
 		return
 	}
-	o.result <- nil
+	o.report(nil)
 }
 
 // fireAndForget sends req (a BYE for a surplus fork) and waits for its
