@@ -115,10 +115,17 @@ func (u *UA) DialURI(ctx context.Context, uri sip.URI, opts DialOptions) (*Call,
 		return nil, err
 	}
 	if line == nil {
-		from = sip.Address{URI: ct.URI, Params: sip.Params(";tag=" + sip.NewTag())}
+		from = sip.Address{URI: ct.URI}
 		from.URI.Params = ""
 	}
-	o.from, o.contact, o.callID = from, ct, sip.NewCallID()
+	// The From line, written once for every INVITE of the setup; without a
+	// line it gets its tag here.
+	var fb [256]byte
+	fw := from.AppendTo(fb[:0])
+	if line == nil {
+		fw = sip.AppendTag(append(fw, ";tag="...))
+	}
+	o.from, o.contact, o.callID = string(fw), ct, sip.NewCallID()
 	c.callID = o.callID
 	if opts.SDP == nil && u.mediaEnabled() {
 		m, err := u.newMedia(ctx, line, ct.URI.Host, ct.URI.Scheme)
@@ -178,7 +185,7 @@ type outgoing struct {
 	redirects    int
 	tried        map[string]bool // targets tried, by URI; nil until a 3xx
 	queue        []sip.URI
-	from         sip.Address
+	from         string // the From line's value
 	contact      sip.Address
 	callID       string
 	cseq         uint32
@@ -205,7 +212,7 @@ func (o *outgoing) newInvite(uri sip.URI) *sip.Request {
 	req := sip.NewBareRequest(sip.INVITE, uri, sip.BareRequestRoom)
 	req.Add("Max-Forwards", strconv.Itoa(sip.DefaultMaxForwards))
 	req.SetTo(sip.Address{URI: o.target})
-	req.SetFrom(o.from)
+	req.Set("From", o.from)
 	req.SetCallID(o.callID)
 	o.cseq++
 	req.SetCSeq(sip.CSeq{Seq: o.cseq, Method: sip.INVITE})
