@@ -98,8 +98,8 @@ func (c *Call) offerSession(req *sip.Request) {
 	if st == nil {
 		return
 	}
-	req.Set("Session-Expires", dialog.SessionExpires{Interval: st.ask}.String())
-	req.Set("Min-SE", dialog.SessionExpires{Interval: c.u.minSE()}.String())
+	req.Set("Session-Expires", c.u.seWire(dialog.SessionExpires{Interval: st.ask}))
+	req.Set("Min-SE", c.u.seWire(dialog.SessionExpires{Interval: c.u.minSE()}))
 }
 
 // retrySession takes a 422 to our INVITE (RFC 4028 §7.3): it reports
@@ -170,7 +170,7 @@ func (c *Call) answerSessionLocked(req *sip.Request, res *sip.Response) {
 	if a.TooSmall || a.Expires.Interval == 0 {
 		return
 	}
-	res.Set("Session-Expires", a.Expires.String())
+	res.Set("Session-Expires", c.u.seWire(a.Expires))
 	if a.RequireTimer {
 		res.Add("Require", "timer")
 	}
@@ -257,8 +257,8 @@ func (c *Call) updateRefresh() error {
 	if err != nil {
 		return err
 	}
-	req.Set("Session-Expires", dialog.SessionExpires{Interval: interval, Refresher: dialog.RefresherUAC}.String())
-	req.Set("Min-SE", dialog.SessionExpires{Interval: u.minSE()}.String())
+	req.Set("Session-Expires", c.u.seWire(dialog.SessionExpires{Interval: interval, Refresher: dialog.RefresherUAC}))
+	req.Set("Min-SE", c.u.seWire(dialog.SessionExpires{Interval: u.minSE()}))
 	u.advertise(req)
 	u.addCommon(req)
 	tx, err := u.send(u.baseCtx, u.baseCtx, req, c.network)
@@ -293,8 +293,8 @@ func (c *Call) sessionRequest(req *sip.Request) {
 	if st == nil || st.interval == 0 {
 		return
 	}
-	req.Set("Session-Expires", dialog.SessionExpires{Interval: st.interval, Refresher: dialog.RefresherUAC}.String())
-	req.Set("Min-SE", dialog.SessionExpires{Interval: c.u.minSE()}.String())
+	req.Set("Session-Expires", c.u.seWire(dialog.SessionExpires{Interval: st.interval, Refresher: dialog.RefresherUAC}))
+	req.Set("Min-SE", c.u.seWire(dialog.SessionExpires{Interval: c.u.minSE()}))
 }
 
 // sessionRefreshed takes the 2xx to a refreshing request of ours: the
@@ -310,4 +310,27 @@ func (c *Call) sessionRefreshed(res *sip.Response) {
 		c.st.refresher = se.Refresher != dialog.RefresherUAS
 	}
 	c.armSessionLocked()
+}
+
+// seValue is a Session-Expires (or Min-SE) value with its wire form.
+type seValue struct {
+	se   dialog.SessionExpires
+	wire string
+}
+
+// seWireKept is how many Session-Expires and Min-SE values a UA keeps
+// formatted: a UA's calls mostly offer, grant and bound the same few.
+const seWireKept = 4
+
+// seWire returns se's wire form, kept for the last seWireKept values
+// made, so a call's session timer headers are not formatted each time.
+func (u *UA) seWire(se dialog.SessionExpires) string {
+	for i := range u.seLast {
+		if v := u.seLast[i].Load(); v != nil && v.se == se {
+			return v.wire
+		}
+	}
+	v := &seValue{se: se, wire: se.String()}
+	u.seLast[u.seNext.Add(1)%uint32(len(u.seLast))].Store(v)
+	return v.wire
 }

@@ -77,6 +77,10 @@ type UA struct {
 	dead      *transport.DeadTargets
 	strayByes strayByes
 	numeric   transport.NumericResolver // the resolver's way for IP hosts, or nil
+	// seLast keeps the wire form of the last Session-Expires and Min-SE
+	// values made (seWire), seNext says which entry goes next.
+	seLast [seWireKept]atomic.Pointer[seValue]
+	seNext atomic.Uint32
 }
 
 type listener struct {
