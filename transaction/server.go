@@ -6,6 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/dialtone/dialtone/internal/timerheap"
 	"github.com/dialtone/dialtone/sip"
@@ -67,6 +68,23 @@ type serverTx struct {
 	lingerEnd atomic.Int64
 	// keyBuf holds the key's strings when they fit (detachInto).
 	keyBuf [keyBufLen]byte
+	// tagBuf holds tag when it fits (ownTag); written once, under mu.
+	tagBuf [tagBufLen]byte
+}
+
+// tagBufLen is the room a server transaction keeps for the To tag of its
+// responses (ours are 16 characters); a longer one is copied apart.
+const tagBufLen = 32
+
+// ownTag returns a copy of tag that belongs to the transaction: in buf
+// when it fits (the string then keeps the transaction alive, no longer
+// than the transaction keeps it), else a clone.
+func ownTag(buf *[tagBufLen]byte, tag string) string {
+	if tag == "" || len(tag) > len(buf) {
+		return strings.Clone(tag)
+	}
+	n := copy(buf[:], tag)
+	return unsafe.String(&buf[0], n)
 }
 
 // Respond implements ResponseWriter.
@@ -89,7 +107,7 @@ func (t *serverTx) Respond(res *sip.Response) error {
 	}
 	if t.tag == "" {
 		// Its own copy: the tag may point into the request's buffer.
-		t.tag = strings.Clone(toTagOf(res))
+		t.tag = ownTag(&t.tagBuf, toTagOf(res))
 	}
 	t.mu.Unlock()
 	return t.s.respondTo(t, res)
