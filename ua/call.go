@@ -71,7 +71,9 @@ type Call struct {
 	dir     Direction
 	callID  string
 	network transport.Network
-	done    chan struct{}
+	done    chan struct{} // Done's channel, made on first use; guarded by mu
+	// doneClosed: the call has ended and done (if made) is closed.
+	doneClosed bool
 
 	mu         sync.Mutex
 	state      CallState
@@ -129,7 +131,26 @@ func (c *Call) State() CallState {
 }
 
 // Done is closed when the call has ended.
-func (c *Call) Done() <-chan struct{} { return c.done }
+func (c *Call) Done() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.done == nil {
+		if c.doneClosed {
+			return closedDone
+		}
+		// Made when first asked for: a call nobody waits on costs no
+		// channel.
+		c.done = make(chan struct{})
+	}
+	return c.done
+}
+
+// closedDone is the Done of a call that ended before anyone asked.
+var closedDone = func() chan struct{} {
+	ch := make(chan struct{})
+	close(ch)
+	return ch
+}()
 
 // Err returns why the call ended (ErrLocalHangup, ErrRemoteHangup, ErrNoACK,
 // ErrDialogTerminated, ErrClosed, a *StatusError for a failed Dial…), or nil

@@ -99,7 +99,7 @@ func (u *UA) DialURI(ctx context.Context, uri sip.URI, opts DialOptions) (*Call,
 	if network == "" {
 		network = uriNetwork(uri)
 	}
-	c := &Call{u: u, line: line, dir: Outgoing, network: network, done: make(chan struct{}), local: opts.SDP}
+	c := &Call{u: u, line: line, dir: Outgoing, network: network, local: opts.SDP}
 	o := &outgoing{c: c, target: uri, opts: opts, maxRedirects: maxRedirects}
 	first := uri
 	if line != nil && line.proxy != nil {

@@ -240,7 +240,7 @@ func (ic *IncomingCall) Answer(local []byte) (*Call, error) {
 		}
 	}
 	c := &Call{u: u, line: ic.line, dir: Incoming, callID: ic.req.CallID(), network: ic.w.Flow().Network,
-		done: make(chan struct{}), state: CallAnswered, d: d, id: d.ID(), local: local, media: media,
+		state: CallAnswered, d: d, id: d.ID(), local: local, media: media,
 		peerUpdate: allows(ic.req, sip.UPDATE)}
 	if media != nil {
 		media.call.Store(c)
