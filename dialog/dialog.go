@@ -219,6 +219,13 @@ func PrepareResponse(invite *sip.Request, res *sip.Response, localTag string, co
 	prepare(invite, res, localTag, contact.String())
 }
 
+// PrepareResponseContact is PrepareResponse with the Contact in its wire
+// form (a UA that keeps its Contacts formatted saves formatting it per
+// response); an empty contact adds none.
+func PrepareResponseContact(invite *sip.Request, res *sip.Response, localTag, contact string) {
+	prepare(invite, res, localTag, contact)
+}
+
 func prepare(invite *sip.Request, res *sip.Response, localTag, contact string) {
 	code := res.StatusCode
 	if code == sip.StatusTrying {

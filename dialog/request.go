@@ -116,10 +116,9 @@ const baseHeaders = 12
 // base starts an in-dialog request: Request-URI and Route (§12.2.1.1),
 // Max-Forwards, To, From, Call-ID, CSeq.
 func (d *Dialog) base(m sip.Method, seq uint32) *sip.Request {
-	req := &sip.Request{Method: m, Proto: "SIP/2.0"}
 	// Via, Max-Forwards, To, From, Call-ID, CSeq, Contact, the routes and
 	// room for what the caller adds (Content-Type, Supported, …).
-	req.Grow(baseHeaders + len(d.routes))
+	req := sip.NewBareRequest(m, sip.URI{}, baseHeaders+len(d.routes))
 	switch {
 	case len(d.routes) == 0:
 		req.URI = requestURI(d.remoteTarget)

@@ -12,8 +12,14 @@ const DefaultMaxForwards = 70
 // NewTag) and usually Contact; the transaction layer adds the Via with a
 // new branch when it sends the request.
 func NewRequest(method Method, uri URI) *Request {
-	r := &Request{Method: method, URI: uri, Proto: "SIP/2.0"}
-	r.hdrs = make([]Header, 0, 8)
+	// One allocation for the request and room for its headers.
+	c := new(struct {
+		req  Request
+		hdrs [requestHeaders]Header
+	})
+	r := &c.req
+	r.Method, r.URI, r.Proto = method, uri, "SIP/2.0"
+	r.hdrs = c.hdrs[:0]
 	r.Add("Max-Forwards", strconv.Itoa(DefaultMaxForwards))
 	to := Address{URI: uri}
 	to.URI.Params, to.URI.Headers = "", ""
@@ -39,6 +45,34 @@ func NewResponse(req *Request, code int, reason string) *Response {
 // the list.
 const responseHeaders = 16
 
+// requestHeaders is the room NewRequest makes for headers; a request with
+// more grows its slice.
+const requestHeaders = 8
+
+// BareRequestRoom is the number of header lines NewBareRequest allocates
+// with the request itself; more cost a second allocation.
+const BareRequestRoom = 16
+
+// NewBareRequest returns a request with its request line only (SIP/2.0)
+// and room for n header lines: one allocation when n is at most
+// BareRequestRoom. A builder that adds every header itself (an in-dialog
+// request) starts from it.
+func NewBareRequest(method Method, uri URI, n int) *Request {
+	if n > BareRequestRoom {
+		r := &Request{Method: method, URI: uri, Proto: "SIP/2.0"}
+		r.hdrs = make([]Header, 0, n)
+		return r
+	}
+	c := new(struct {
+		req  Request
+		hdrs [BareRequestRoom]Header
+	})
+	r := &c.req
+	r.Method, r.URI, r.Proto = method, uri, "SIP/2.0"
+	r.hdrs = c.hdrs[:0]
+	return r
+}
+
 // withTag returns the To value with ";tag=" and tag appended, or a new
 // random tag when tag is "", in one allocation.
 func withTag(to, tag string) string {
@@ -59,8 +93,14 @@ func NewResponseTag(req *Request, code int, reason, toTag string) *Response {
 	if reason == "" {
 		reason = StatusText(code)
 	}
-	res := &Response{StatusCode: code, Reason: reason, Proto: "SIP/2.0"}
-	res.hdrs = make([]Header, 0, responseHeaders)
+	// One allocation for the response and room for its headers.
+	c := new(struct {
+		res  Response
+		hdrs [responseHeaders]Header
+	})
+	res := &c.res
+	res.StatusCode, res.Reason, res.Proto = code, reason, "SIP/2.0"
+	res.hdrs = c.hdrs[:0]
 	for i := range req.hdrs {
 		h := req.hdrs[i]
 		switch h.kind {

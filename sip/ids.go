@@ -33,6 +33,9 @@ func AppendBranch(dst []byte) []byte {
 	return appendRandomHex(append(dst, MagicCookie...), branchBytes)
 }
 
+// AppendTag appends a new tag (as NewTag makes) to dst.
+func AppendTag(dst []byte) []byte { return appendRandomHex(dst, 8) }
+
 // NewTag returns a new From/To tag with 64 random bits (§19.3 asks for at
 // least 32).
 func NewTag() string { return randomHex("", 8) }

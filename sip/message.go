@@ -66,8 +66,42 @@ type CSeq struct {
 
 // String returns "seq METHOD".
 func (c CSeq) String() string {
+	if s := cachedCSeq(c); s != "" {
+		return s
+	}
 	var buf [48]byte
 	return string(c.AppendTo(buf[:0]))
+}
+
+// cseqCached is the count of sequence numbers (1 up to it) whose CSeq
+// values with the methods of cseqMethods are made once: a call's requests
+// mostly start at 1 and stay low, so building them costs no allocation.
+const cseqCached = 8
+
+// cseqMethods are the methods whose low CSeq values are made once.
+var cseqMethods = [...]Method{INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER, PRACK, UPDATE, INFO}
+
+// cseqValues[i][n-1] is the CSeq value n of cseqMethods[i].
+var cseqValues = func() (v [len(cseqMethods)][cseqCached]string) {
+	for i, m := range cseqMethods {
+		for n := range cseqCached {
+			v[i][n] = string(CSeq{Seq: uint32(n + 1), Method: m}.AppendTo(nil))
+		}
+	}
+	return v
+}()
+
+// cachedCSeq returns c's value when it is one made once, else "".
+func cachedCSeq(c CSeq) string {
+	if c.Seq == 0 || c.Seq > cseqCached {
+		return ""
+	}
+	for i, m := range cseqMethods {
+		if m == c.Method {
+			return cseqValues[i][c.Seq-1]
+		}
+	}
+	return ""
 }
 
 // AppendTo appends "seq METHOD" to dst.

@@ -60,8 +60,31 @@ type ClientTx struct {
 	// closed once the transaction has its final response or has ended
 	// (gotFinal || ended: it is settled).
 	settledCh chan struct{}
+	// inviteM or nonInviteM is the machine, allocated with the
+	// transaction (newClientTx) and started by sent.
+	inviteM    *clientInvite
+	nonInviteM *clientNonInvite
 
 	d delivery
+}
+
+// newClientTx allocates a client transaction together with the machine its
+// method needs: one allocation where there were two.
+func newClientTx(method sip.Method) *ClientTx {
+	if method == sip.INVITE {
+		c := new(struct {
+			tx ClientTx
+			m  clientInvite
+		})
+		c.tx.inviteM = &c.m
+		return &c.tx
+	}
+	c := new(struct {
+		tx ClientTx
+		m  clientNonInvite
+	})
+	c.tx.nonInviteM = &c.m
+	return &c.tx
 }
 
 // Request starts a client transaction: it sends req to target through the
@@ -129,7 +152,8 @@ func (l *Layer) request(ctx context.Context, req *sip.Request, target transport.
 	if !l.acquire(true) {
 		return nil, ErrTooManyTransactions
 	}
-	tx := &ClientTx{l: l, s: l.shardFor(key.branch), req: req, key: key, ctx: ctx, notify: fn}
+	tx := newClientTx(req.Method)
+	tx.l, tx.s, tx.req, tx.key, tx.ctx, tx.notify = l, l.shardFor(key.branch), req, key, ctx, fn
 	tx.item.Value = tx
 	if fn == nil {
 		tx.d.ch = make(chan *sip.Response, responseBuffer)
@@ -290,13 +314,15 @@ func (s *shard) sent(now time.Time, tx *ClientTx, err error) {
 	}
 	reliable := tx.flow.Network.Reliable()
 	if tx.req.Method == sip.INVITE {
-		tx.invite = newClientInvite(now, &s.l.timers, tx.req, reliable)
+		tx.invite = tx.inviteM
+		tx.invite.init(now, &s.l.timers, tx.req, reliable)
 		tx.m = tx.invite
 		if tx.ctx != nil && tx.ctx.Done() != nil && !tx.internal {
 			tx.stopCtx = context.AfterFunc(tx.ctx, tx.Cancel)
 		}
 	} else {
-		tx.m = newClientNonInvite(now, &s.l.timers, reliable)
+		tx.nonInviteM.init(now, &s.l.timers, reliable)
+		tx.m = tx.nonInviteM
 	}
 	early := tx.early
 	tx.early = nil
@@ -341,8 +367,8 @@ func (s *shard) response(now time.Time, res *sip.Response, in transport.Incoming
 
 // stepClient runs the machine and then its outputs.
 func (s *shard) stepClient(now time.Time, tx *ClientTx, in input) {
-	outs := tx.m.step(now, in)
-	for _, o := range outs {
+	var buf outBuf
+	for _, o := range stepped(&buf, tx.m.step(now, in)) {
 		switch o.kind {
 		case outResend:
 			s.l.st.rtxSent.Add(1)
@@ -409,7 +435,8 @@ func (s *shard) startCancel(now time.Time, inv *ClientTx) {
 		return
 	}
 	s.l.acquire(false)
-	tx := &ClientTx{l: s.l, s: s, req: cancel, key: key, ctx: context.Background(), flow: inv.flow, internal: true}
+	tx := newClientTx(sip.CANCEL)
+	tx.l, tx.s, tx.req, tx.key, tx.ctx, tx.flow, tx.internal = s.l, s, cancel, key, context.Background(), inv.flow, true
 	tx.item.Value = tx
 	s.clients[key] = tx
 	if err := s.l.t.SendOn(s.l.ctx, cancel, inv.flow); err != nil && !lost(err, inv.flow) {

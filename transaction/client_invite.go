@@ -34,18 +34,26 @@ type clientInvite struct {
 	// giveUp is 64·T1 after the CANCEL: with no final by then the
 	// transaction is considered canceled (§9.1).
 	giveUp time.Time
+	out    outBuf // the outputs of the last step
 }
 
 // newClientInvite starts the machine in Calling at now, the instant the
 // INVITE was handed to the transport. timers must have its defaults filled.
 func newClientInvite(now time.Time, timers *Timers, req *sip.Request, reliable bool) *clientInvite {
-	c := &clientInvite{timers: timers, req: req, state: Calling, reliable: reliable}
+	c := new(clientInvite)
+	c.init(now, timers, req, reliable)
+	return c
+}
+
+// init starts c in Calling at now, in place (c is allocated with its
+// transaction).
+func (c *clientInvite) init(now time.Time, timers *Timers, req *sip.Request, reliable bool) {
+	*c = clientInvite{timers: timers, req: req, state: Calling, reliable: reliable}
 	if !reliable {
 		c.interval = timers.A()
 		c.a = now.Add(c.interval)
 	}
 	c.b = now.Add(timers.B())
-	return c
 }
 
 func (c *clientInvite) current() State { return c.state }
@@ -71,7 +79,7 @@ func (c *clientInvite) step(now time.Time, in input) []output {
 		switch c.state {
 		case Calling, Proceeding, Completed:
 			c.terminate()
-			return []output{{kind: outFail, err: in.err}}
+			return c.out.put(output{kind: outFail, err: in.err})
 		}
 	case inCancel:
 		switch c.state {
@@ -99,17 +107,17 @@ func (c *clientInvite) timer(now time.Time) []output {
 	case Calling:
 		if due(c.b, now) {
 			c.terminate()
-			return []output{{kind: outFail, err: &TimeoutError{Timer: "B", Waited: c.timers.B()}}}
+			return c.out.put(output{kind: outFail, err: &TimeoutError{Timer: "B", Waited: c.timers.B()}})
 		}
 		if due(c.a, now) {
 			c.interval *= 2 // §17.1.1.2: Timer A doubles, no cap
 			c.a = now.Add(c.interval)
-			return []output{{kind: outResend}}
+			return c.out.put(output{kind: outResend})
 		}
 	case Proceeding:
 		if due(c.giveUp, now) {
 			c.terminate()
-			return []output{{kind: outFail, err: &TimeoutError{Timer: "CANCEL", Waited: c.timers.B()}}}
+			return c.out.put(output{kind: outFail, err: &TimeoutError{Timer: "CANCEL", Waited: c.timers.B()}})
 		}
 	case Completed:
 		if due(c.d, now) {
@@ -129,7 +137,7 @@ func (c *clientInvite) response(now time.Time, res *sip.Response) []output {
 	case Calling, Proceeding:
 		switch {
 		case code < 200:
-			out := []output{{kind: outPassUp, res: res}}
+			out := c.out.put(output{kind: outPassUp, res: res})
 			if c.state == Calling {
 				c.state = Proceeding
 				c.a, c.b = time.Time{}, time.Time{}
@@ -142,10 +150,10 @@ func (c *clientInvite) response(now time.Time, res *sip.Response) []output {
 			c.state = Accepted
 			c.a, c.b, c.giveUp = time.Time{}, time.Time{}, time.Time{}
 			c.m = now.Add(c.timers.M())
-			return []output{{kind: outPassUp, res: res}}
+			return c.out.put(output{kind: outPassUp, res: res})
 		default:
 			c.ack = newAck(c.req, res)
-			out := []output{{kind: outSendAck, req: c.ack}, {kind: outPassUp, res: res}}
+			out := c.out.put(output{kind: outSendAck, req: c.ack}, output{kind: outPassUp, res: res})
 			c.a, c.b, c.giveUp = time.Time{}, time.Time{}, time.Time{}
 			if d := c.timers.D(c.reliable); d > 0 {
 				c.state = Completed
@@ -159,12 +167,12 @@ func (c *clientInvite) response(now time.Time, res *sip.Response) []output {
 		// §17.1.1.2: retransmitted finals are acknowledged again and
 		// not passed up.
 		if code >= 300 {
-			return []output{{kind: outSendAck, req: c.ack}}
+			return c.out.put(output{kind: outSendAck, req: c.ack})
 		}
 	case Accepted:
 		// RFC 6026 §8.4: every 2xx (retransmissions, forks) goes up.
 		if code >= 200 && code < 300 {
-			return []output{{kind: outPassUp, res: res}}
+			return c.out.put(output{kind: outPassUp, res: res})
 		}
 	}
 	return nil

@@ -18,18 +18,26 @@ type clientNonInvite struct {
 	reliable bool
 	interval time.Duration // current Timer E interval
 	e, f, k  time.Time     // deadlines; zero means disarmed
+	out      outBuf        // the outputs of the last step
 }
 
 // newClientNonInvite starts the machine in Trying at now, the instant the
 // request was handed to the transport.
 func newClientNonInvite(now time.Time, timers *Timers, reliable bool) *clientNonInvite {
-	c := &clientNonInvite{timers: timers, state: Trying, reliable: reliable}
+	c := new(clientNonInvite)
+	c.init(now, timers, reliable)
+	return c
+}
+
+// init starts c in Trying at now, in place (c is allocated with its
+// transaction).
+func (c *clientNonInvite) init(now time.Time, timers *Timers, reliable bool) {
+	*c = clientNonInvite{timers: timers, state: Trying, reliable: reliable}
 	if !reliable {
 		c.interval = timers.E()
 		c.e = now.Add(c.interval)
 	}
 	c.f = now.Add(timers.F())
-	return c
 }
 
 func (c *clientNonInvite) current() State { return c.state }
@@ -49,7 +57,7 @@ func (c *clientNonInvite) step(now time.Time, in input) []output {
 		case Trying, Proceeding:
 			if due(c.f, now) {
 				c.terminate()
-				return []output{{kind: outFail, err: &TimeoutError{Timer: "F", Waited: c.timers.F()}}}
+				return c.out.put(output{kind: outFail, err: &TimeoutError{Timer: "F", Waited: c.timers.F()}})
 			}
 			if due(c.e, now) {
 				if c.state == Trying {
@@ -58,7 +66,7 @@ func (c *clientNonInvite) step(now time.Time, in input) []output {
 					c.interval = c.timers.T2 // Proceeding: every T2
 				}
 				c.e = now.Add(c.interval)
-				return []output{{kind: outResend}}
+				return c.out.put(output{kind: outResend})
 			}
 		case Completed:
 			if due(c.k, now) {
@@ -73,7 +81,7 @@ func (c *clientNonInvite) step(now time.Time, in input) []output {
 	case inTransportError:
 		if c.state == Trying || c.state == Proceeding {
 			c.terminate()
-			return []output{{kind: outFail, err: in.err}}
+			return c.out.put(output{kind: outFail, err: in.err})
 		}
 	}
 	return nil
@@ -82,7 +90,7 @@ func (c *clientNonInvite) step(now time.Time, in input) []output {
 func (c *clientNonInvite) response(now time.Time, res *sip.Response) []output {
 	if res.StatusCode < 200 {
 		c.state = Proceeding
-		return []output{{kind: outPassUp, res: res}}
+		return c.out.put(output{kind: outPassUp, res: res})
 	}
 	c.e, c.f = time.Time{}, time.Time{}
 	if k := c.timers.K(c.reliable); k > 0 {
@@ -91,5 +99,5 @@ func (c *clientNonInvite) response(now time.Time, res *sip.Response) []output {
 	} else {
 		c.terminate()
 	}
-	return []output{{kind: outPassUp, res: res}}
+	return c.out.put(output{kind: outPassUp, res: res})
 }

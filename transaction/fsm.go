@@ -91,6 +91,23 @@ type output struct {
 	err  error
 }
 
+// maxOutputs is the most outputs one step returns (the client INVITE's
+// provisional with a pending CANCEL: two).
+const maxOutputs = 3
+
+// outBuf is a machine's room for the outputs of its step: the slice step
+// returns points into it and is valid until the next step. Owners that
+// may step again while going through the outputs (a failed send steps the
+// machine) copy them first (stepped).
+type outBuf [maxOutputs]output
+
+// put returns os in the buffer.
+func (b *outBuf) put(os ...output) []output { return append(b[:0], os...) }
+
+// stepped copies outs into buf, so that a step taken while they are being
+// run does not overwrite them.
+func stepped(buf *outBuf, outs []output) []output { return append(buf[:0], outs...) }
+
 // due reports whether the deadline d is armed and reached at now.
 func due(d, now time.Time) bool { return !d.IsZero() && !now.Before(d) }
 

@@ -2,6 +2,7 @@ package transaction
 
 import (
 	"strings"
+	"unsafe"
 
 	"github.com/dialtone/dialtone/sip"
 )
@@ -151,6 +152,24 @@ func (k requestKey) detach() requestKey {
 	}
 	// One allocation for both strings.
 	both := k.key.branch + k.key.host
+	k.key.branch, k.key.host = both[:len(k.key.branch)], both[len(k.key.branch):]
+	return k
+}
+
+// keyBufLen is the room a server transaction keeps for its key's branch
+// and sent-by host; longer keys get an allocation of their own.
+const keyBufLen = 64
+
+// detachInto is detach with the branch and host copied into buf, which
+// belongs to the transaction that keeps the key: the strings point into
+// it and so keep it alive no longer than the transaction itself.
+func (k requestKey) detachInto(buf *[keyBufLen]byte) requestKey {
+	n := len(k.key.branch) + len(k.key.host)
+	if k.legacy || n > len(buf) || n == 0 {
+		return k.detach()
+	}
+	copy(buf[copy(buf[:], k.key.branch):], k.key.host)
+	both := unsafe.String(&buf[0], n)
 	k.key.branch, k.key.host = both[:len(k.key.branch)], both[len(k.key.branch):]
 	return k
 }

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/dialtone/dialtone/internal/timerheap"
 	"github.com/dialtone/dialtone/sip"
@@ -65,6 +66,25 @@ type serverTx struct {
 	entombed bool
 	// lingerEnd is the tomb's deadline in Unix nanoseconds, for Respond.
 	lingerEnd atomic.Int64
+	// keyBuf holds the key's strings when they fit (detachInto).
+	keyBuf [keyBufLen]byte
+	// tagBuf holds tag when it fits (ownTag); written once, under mu.
+	tagBuf [tagBufLen]byte
+}
+
+// tagBufLen is the room a server transaction keeps for the To tag of its
+// responses (ours are 16 characters); a longer one is copied apart.
+const tagBufLen = 32
+
+// ownTag returns a copy of tag that belongs to the transaction: in buf
+// when it fits (the string then keeps the transaction alive, no longer
+// than the transaction keeps it), else a clone.
+func ownTag(buf *[tagBufLen]byte, tag string) string {
+	if tag == "" || len(tag) > len(buf) {
+		return strings.Clone(tag)
+	}
+	n := copy(buf[:], tag)
+	return unsafe.String(&buf[0], n)
 }
 
 // Respond implements ResponseWriter.
@@ -87,7 +107,7 @@ func (t *serverTx) Respond(res *sip.Response) error {
 	}
 	if t.tag == "" {
 		// Its own copy: the tag may point into the request's buffer.
-		t.tag = strings.Clone(toTagOf(res))
+		t.tag = ownTag(&t.tagBuf, toTagOf(res))
 	}
 	t.mu.Unlock()
 	return t.s.respondTo(t, res)
@@ -219,17 +239,29 @@ func (s *shard) stateless(req *sip.Request, f transport.Flow, code int) {
 func (s *shard) newServer(now time.Time, req *sip.Request, f transport.Flow, k requestKey) *serverTx {
 	// The maps keep the key for as long as the transaction lives, up to
 	// 64·T1 after the request is gone: its strings must be its own.
-	k = k.detach()
-	t := &serverTx{s: s, req: req, method: req.Method, flow: f, key: k}
+	reliable := f.Network.Reliable()
+	var t *serverTx
+	if req.Method == sip.INVITE {
+		c := new(struct {
+			tx serverTx
+			m  serverInvite
+		})
+		t = &c.tx
+		c.m.init(now, &s.l.timers, req, reliable)
+		t.invite, t.m = &c.m, &c.m
+	} else {
+		c := new(struct {
+			tx serverTx
+			m  serverNonInvite
+		})
+		t = &c.tx
+		c.m.init(now, &s.l.timers, reliable)
+		t.m = &c.m
+	}
+	t.s, t.req, t.method, t.flow = s, req, req.Method, f
+	t.key = k.detachInto(&t.keyBuf)
 	t.item.Value = t
 	t.ctx, t.cancel = context.WithCancelCause(context.Background())
-	reliable := f.Network.Reliable()
-	if req.Method == sip.INVITE {
-		t.invite = newServerInvite(now, &s.l.timers, req, reliable)
-		t.m = t.invite
-	} else {
-		t.m = newServerNonInvite(now, &s.l.timers, reliable)
-	}
 	if k.legacy {
 		s.legacy[k.lkey] = t
 	} else {
@@ -289,9 +321,9 @@ func (s *shard) tombOf(k requestKey) (tombRef, bool) {
 // stepServer runs the machine and then its outputs. in is the message that
 // caused the step, for outPassAck.
 func (s *shard) stepServer(now time.Time, t *serverTx, i input, in *transport.Incoming) {
-	outs := t.m.step(now, i)
+	var buf outBuf
 	var fail error
-	for _, o := range outs {
+	for _, o := range stepped(&buf, t.m.step(now, i)) {
 		switch o.kind {
 		case outSendResponse:
 			if i.kind == inTimer && final(o.res.StatusCode) {
@@ -300,8 +332,16 @@ func (s *shard) stepServer(now time.Time, t *serverTx, i input, in *transport.In
 			if tag := toTagOf(o.res); tag != "" && tag != t.lastTag {
 				// Its own copy: a response built from the request (a
 				// BYE's 200) has its To tag in the request's buffer,
-				// which the transaction must not keep for 64·T1.
-				t.lastTag = strings.Clone(tag)
+				// which the transaction must not keep for 64·T1. The
+				// copy Respond made serves when it is the same tag.
+				t.mu.Lock()
+				own := t.tag
+				t.mu.Unlock()
+				if tag == own {
+					t.lastTag = own
+				} else {
+					t.lastTag = strings.Clone(tag)
+				}
 			}
 			if err := s.l.t.SendResponse(s.l.ctx, o.res, t.flow); err != nil && !t.ended && !lost(err, t.flow) {
 				s.stepServer(now, t, input{kind: inTransportError, err: &TransportError{Err: err}}, nil)

@@ -26,12 +26,21 @@ type serverInvite struct {
 	// Deadlines; zero means disarmed. trying is the 200 ms 100 Trying
 	// deadline of §17.2.1.
 	trying, g, h, i, l time.Time
+	out                outBuf // the outputs of the last step
 }
 
 // newServerInvite starts the machine in Proceeding at now, when the INVITE
 // has been passed to the TU.
 func newServerInvite(now time.Time, timers *Timers, req *sip.Request, reliable bool) *serverInvite {
-	return &serverInvite{
+	s := new(serverInvite)
+	s.init(now, timers, req, reliable)
+	return s
+}
+
+// init starts s in Proceeding at now, in place (s is allocated with its
+// transaction).
+func (s *serverInvite) init(now time.Time, timers *Timers, req *sip.Request, reliable bool) {
+	*s = serverInvite{
 		timers: timers, req: req, state: Proceeding, reliable: reliable,
 		trying: now.Add(TryingDelay),
 	}
@@ -86,9 +95,9 @@ func (s *serverInvite) step(now time.Time, in input) []output {
 			if s.last == nil {
 				s.trying100()
 			}
-			return []output{{kind: outSendResponse, res: s.last}}
+			return s.out.put(output{kind: outSendResponse, res: s.last})
 		case Completed:
-			return []output{{kind: outSendResponse, res: s.last}}
+			return s.out.put(output{kind: outSendResponse, res: s.last})
 		}
 		// Accepted absorbs INVITE retransmissions (RFC 6026 §8.7),
 		// Confirmed absorbs everything.
@@ -103,7 +112,7 @@ func (s *serverInvite) step(now time.Time, in input) []output {
 				s.terminate()
 			}
 		case Accepted:
-			return []output{{kind: outPassAck}}
+			return s.out.put(output{kind: outPassAck})
 		}
 	case inResponse:
 		if in.res == nil {
@@ -114,11 +123,11 @@ func (s *serverInvite) step(now time.Time, in input) []output {
 		switch s.state {
 		case Proceeding, Completed:
 			s.terminate()
-			return []output{{kind: outFail, err: in.err}}
+			return s.out.put(output{kind: outFail, err: in.err})
 		case Accepted:
 			// Tell the TU, which retransmits its 2xx itself; the
 			// transaction stays to absorb INVITE retransmissions.
-			return []output{{kind: outFail, err: in.err}}
+			return s.out.put(output{kind: outFail, err: in.err})
 		}
 	}
 	return nil
@@ -129,17 +138,17 @@ func (s *serverInvite) timer(now time.Time) []output {
 	case Proceeding:
 		if due(s.trying, now) {
 			s.trying = time.Time{}
-			return []output{{kind: outSendResponse, res: s.trying100()}}
+			return s.out.put(output{kind: outSendResponse, res: s.trying100()})
 		}
 	case Completed:
 		if due(s.h, now) {
 			s.terminate()
-			return []output{{kind: outFail, err: &TimeoutError{Timer: "H", Waited: s.timers.H()}}}
+			return s.out.put(output{kind: outFail, err: &TimeoutError{Timer: "H", Waited: s.timers.H()}})
 		}
 		if due(s.g, now) {
 			s.interval = min(2*s.interval, s.timers.T2) // §17.2.1
 			s.g = now.Add(s.interval)
-			return []output{{kind: outSendResponse, res: s.last}}
+			return s.out.put(output{kind: outSendResponse, res: s.last})
 		}
 	case Confirmed:
 		if due(s.i, now) {
@@ -172,13 +181,13 @@ func (s *serverInvite) response(now time.Time, res *sip.Response) []output {
 			}
 			s.h = now.Add(s.timers.H())
 		}
-		return []output{{kind: outSendResponse, res: res}}
+		return s.out.put(output{kind: outSendResponse, res: res})
 	case Accepted:
 		// RFC 6026 §8.7: the TU's 2xx retransmissions go out; nothing
 		// else does.
 		if code >= 200 && code < 300 {
 			s.last = res
-			return []output{{kind: outSendResponse, res: res}}
+			return s.out.put(output{kind: outSendResponse, res: res})
 		}
 	}
 	return nil

@@ -22,6 +22,7 @@ type serverNonInvite struct {
 	state    State
 	reliable bool
 	j        time.Time // Timer J deadline; zero means disarmed
+	out      outBuf    // the outputs of the last step
 }
 
 // release drops what waiting out Timer J does not need: once Completed,
@@ -58,8 +59,15 @@ func parseFinal(b []byte) *sip.Response {
 
 // newServerNonInvite starts the machine in Trying at now, when the request
 // has been passed to the TU.
-func newServerNonInvite(_ time.Time, timers *Timers, reliable bool) *serverNonInvite {
-	return &serverNonInvite{timers: timers, state: Trying, reliable: reliable}
+func newServerNonInvite(now time.Time, timers *Timers, reliable bool) *serverNonInvite {
+	s := new(serverNonInvite)
+	s.init(now, timers, reliable)
+	return s
+}
+
+// init starts s in Trying, in place (s is allocated with its transaction).
+func (s *serverNonInvite) init(_ time.Time, timers *Timers, reliable bool) {
+	*s = serverNonInvite{timers: timers, state: Trying, reliable: reliable}
 }
 
 func (s *serverNonInvite) current() State { return s.state }
@@ -83,7 +91,7 @@ func (s *serverNonInvite) step(now time.Time, in input) []output {
 		// repeat the last response.
 		if s.state == Proceeding || s.state == Completed {
 			if res := s.lastResponse(); res != nil {
-				return []output{{kind: outSendResponse, res: res}}
+				return s.out.put(output{kind: outSendResponse, res: res})
 			}
 		}
 	case inResponse:
@@ -99,11 +107,11 @@ func (s *serverNonInvite) step(now time.Time, in input) []output {
 		} else {
 			s.terminate()
 		}
-		return []output{{kind: outSendResponse, res: in.res}}
+		return s.out.put(output{kind: outSendResponse, res: in.res})
 	case inTransportError:
 		if s.state == Proceeding || s.state == Completed {
 			s.terminate()
-			return []output{{kind: outFail, err: in.err}}
+			return s.out.put(output{kind: outFail, err: in.err})
 		}
 	}
 	return nil

@@ -184,13 +184,13 @@ func (l *Layer) track(add func()) bool {
 	return true
 }
 
-// deliver stamps a request's Via and hands the message to the handler.
+// deliver stamps a request's Via (a datagram's was stamped when it was
+// parsed, parseDatagram) and hands the message to the handler; c is the
+// stream connection it came on, nil for a datagram.
 func (l *Layer) deliver(m sip.Message, f Flow, at time.Time, c *conn) {
-	if req, ok := m.(*sip.Request); ok {
+	if req, ok := m.(*sip.Request); ok && c != nil {
 		stampReceived(req, f.Remote)
-		if c != nil {
-			l.noteAlias(c, req)
-		}
+		l.noteAlias(c, req)
 	}
 	l.st.messagesIn.Add(1)
 	if h := l.h; h != nil {

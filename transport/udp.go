@@ -224,8 +224,18 @@ func (l *Layer) parseDatagram(s *udpSock, b []byte, src netip.AddrPort, at time.
 	f := Flow{Network: UDP, Local: s.local, Remote: src}
 	l.trace(In, f, b, at)
 	// The message keeps its bytes (sip.Parse aliases its input); b is the
-	// read loop's buffer, reused for the next datagram.
-	m, err := sip.ParseWith(bytes.Clone(b), l.cfg.Limits)
+	// read loop's buffer, reused for the next datagram. A request's copy
+	// has room after it for its top Via stamped with received and rport
+	// (RFC 3261 §18.2.1, RFC 3581 §4): one allocation for both.
+	var owned, room []byte
+	if isResponse(b) {
+		owned = bytes.Clone(b)
+	} else {
+		owned = make([]byte, len(b), len(b)+viaRoom)
+		copy(owned, b)
+		owned, room = owned[:len(b):len(b)], owned[len(b):len(b)]
+	}
+	m, err := sip.ParseWith(owned, l.cfg.Limits)
 	if err != nil {
 		l.st.malformedDatagrams.Add(1)
 		l.warn("malformed datagram", f, err)
@@ -236,8 +246,19 @@ func (l *Layer) parseDatagram(s *udpSock, b []byte, src netip.AddrPort, at time.
 		}
 		return nil, Flow{}, false
 	}
+	if req, ok := m.(*sip.Request); ok {
+		stampReceivedInto(req, src, room)
+	}
 	return m, f, true
 }
+
+// viaRoom is the room a received request's copy keeps after its bytes for
+// the stamped top Via (the Via, received= with an IPv6 address, rport=);
+// a longer Via costs an allocation of its own.
+const viaRoom = 160
+
+// isResponse reports whether a datagram starts as a status line does.
+func isResponse(b []byte) bool { return len(b) >= 4 && string(b[:4]) == "SIP/" }
 
 // maxICMPResends bounds how many times writeUDP sends a datagram again
 // after sendto returned an ICMP error meant for an earlier one.

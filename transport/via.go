@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"unsafe"
 
 	"github.com/dialtone/dialtone/sip"
 )
@@ -13,7 +14,13 @@ import (
 // §4): received when the sent-by host is not the source address, and always
 // when the Via carries rport, whose value becomes the source port. The
 // message is left untouched (no allocation) when nothing changes.
-func stampReceived(req *sip.Request, src netip.AddrPort) {
+func stampReceived(req *sip.Request, src netip.AddrPort) { stampReceivedInto(req, src, nil) }
+
+// stampReceivedInto is stampReceived with room for the new Via value:
+// spare capacity of the buffer the request was parsed from (the message
+// owns it; nothing else writes there). A value that fits is written into
+// it and costs no allocation.
+func stampReceivedInto(req *sip.Request, src netip.AddrPort, room []byte) {
 	v, err := req.TopVia()
 	if err != nil {
 		return
@@ -28,8 +35,9 @@ func stampReceived(req *sip.Request, src netip.AddrPort) {
 	if !needReceived {
 		return
 	}
-	// One allocation: the new value, written with its parameters into a
-	// stack buffer (the address and port strings stay on the stack).
+	// At most one allocation: the new value, written with its parameters
+	// into a stack buffer (the address and port strings stay on the
+	// stack), then copied into room when it fits.
 	var ipb, portb [48]byte
 	ipText := string(ip.WithZone("").AppendTo(ipb[:0]))
 	params := v.Params
@@ -40,6 +48,11 @@ func stampReceived(req *sip.Request, src netip.AddrPort) {
 		b = params.AppendSet(b, "received", ipText, "rport", string(strconv.AppendUint(portb[:0], uint64(src.Port()), 10)))
 	} else {
 		b = params.AppendSet(b, "received", ipText)
+	}
+	if len(b) > 0 && len(b) <= cap(room) {
+		own := append(room[:0], b...)
+		req.SetTopViaValue(unsafe.String(&own[0], len(own)))
+		return
 	}
 	req.SetTopViaValue(string(b))
 }

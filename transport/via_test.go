@@ -51,6 +51,41 @@ func TestStampAllocations(t *testing.T) {
 	require.Equal(t, "SIP/2.0/UDP 192.0.2.9:5062;branch="+v.Branch()+";rport", out.Header("Via"))
 }
 
+// TestStampReceivedIntoRoom: a received datagram's copy keeps room for the
+// stamped Via (parseDatagram), so stamping it allocates nothing; a Via too
+// long for the room still gets its stamp, in a string of its own.
+func TestStampReceivedIntoRoom(t *testing.T) {
+	raw := []byte("OPTIONS sip:x@example.com SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.2:5060;branch=z9hG4bKa;rport\r\nFrom: <sip:a@example.com>;tag=1\r\nTo: <sip:x@example.com>\r\nCall-ID: c\r\nCSeq: 1 OPTIONS\r\n\r\n")
+	src := netip.MustParseAddrPort("203.0.113.9:40000")
+	const want = "SIP/2.0/UDP 10.0.0.2:5060;branch=z9hG4bKa;rport=40000;received=203.0.113.9"
+	for _, tc := range []struct {
+		name   string
+		room   int
+		allocs float64
+	}{
+		{"fits", viaRoom, 0},
+		{"too long", len(want) - 1, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			buf := make([]byte, len(raw), len(raw)+tc.room)
+			copy(buf, raw)
+			m, err := sip.Parse(buf[:len(raw):len(raw)])
+			require.NoError(t, err)
+			req := m.(*sip.Request)
+			room := buf[len(raw):len(raw)]
+			// Each run writes the same bytes again (a datagram is stamped
+			// once; the runs only count).
+			require.Equal(t, tc.allocs, testing.AllocsPerRun(50, func() { stampReceivedInto(req, src, room) }))
+			require.Equal(t, want, req.Header("Via"))
+			v, err := req.TopVia()
+			require.NoError(t, err)
+			got, ok := v.Params.Get("received")
+			require.True(t, ok)
+			require.Equal(t, "203.0.113.9", got)
+		})
+	}
+}
+
 // TestStampViaForms checks the exact value stampVia writes.
 func TestStampViaForms(t *testing.T) {
 	for _, tc := range []struct {

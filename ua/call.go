@@ -71,7 +71,9 @@ type Call struct {
 	dir     Direction
 	callID  string
 	network transport.Network
-	done    chan struct{}
+	done    chan struct{} // Done's channel, made on first use; guarded by mu
+	// doneClosed: the call has ended and done (if made) is closed.
+	doneClosed bool
 
 	mu         sync.Mutex
 	state      CallState
@@ -97,7 +99,8 @@ type Call struct {
 	// xfer is our REFER in progress, or the last one (refer.go).
 	xfer *referOut
 	// st is the session timer (sessiontimer.go), nil without one.
-	st *sessionTimer
+	st  *sessionTimer
+	stv sessionTimer // where st points once there is one
 	// rseq is the last RSeq PRACKed per early dialog (To tag), prack.go.
 	rseq map[string]uint32
 	// earlyOffer is the offer of a reliable 1xx answered in our PRACK, per
@@ -128,7 +131,26 @@ func (c *Call) State() CallState {
 }
 
 // Done is closed when the call has ended.
-func (c *Call) Done() <-chan struct{} { return c.done }
+func (c *Call) Done() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.done == nil {
+		if c.doneClosed {
+			return closedDone
+		}
+		// Made when first asked for: a call nobody waits on costs no
+		// channel.
+		c.done = make(chan struct{})
+	}
+	return c.done
+}
+
+// closedDone is the Done of a call that ended before anyone asked.
+var closedDone = func() chan struct{} {
+	ch := make(chan struct{})
+	close(ch)
+	return ch
+}()
 
 // Err returns why the call ended (ErrLocalHangup, ErrRemoteHangup, ErrNoACK,
 // ErrDialogTerminated, ErrClosed, a *StatusError for a failed Dial…), or nil

@@ -28,11 +28,16 @@ type clock struct {
 	kick       chan struct{} // a deadline earlier than sleepUntil
 }
 
+// firer is a timer's target that needs no closure: a state the UA keeps
+// anyway (a 2xx retransmission, a session timer) fires itself.
+type firer interface{ fire() }
+
 // clockTimer is one armed callback; Stop disarms it.
 type clockTimer struct {
 	c    *clock
 	f    func()
-	item *timerheap.Item[*clockTimer]
+	fr   firer                       // instead of f (fireIn)
+	item timerheap.Item[*clockTimer] // in the timer, not apart
 }
 
 func newClock(u *UA) *clock { return &clock{u: u, kick: make(chan struct{}, 1)} }
@@ -40,10 +45,24 @@ func newClock(u *UA) *clock { return &clock{u: u, kick: make(chan struct{}, 1)} 
 // after runs f on the clock's goroutine d from now, unless stopped first
 // or the UA closes.
 func (c *clock) after(d time.Duration, f func()) *clockTimer {
-	t := &clockTimer{c: c, f: f}
+	return c.arm(d, new(clockTimer), f, nil)
+}
+
+// fireIn runs x.fire() on the clock's goroutine d from now, unless
+// stopped first or the UA closes, on a timer its owner keeps (no
+// allocation, no closure): t is (re)armed, moved if it was armed already.
+func (c *clock) fireIn(t *clockTimer, d time.Duration, x firer) *clockTimer {
+	return c.arm(d, t, nil, x)
+}
+
+// arm sets t to run f or x, puts it in the heap d from now and starts or
+// wakes the clock. t's fields are written under c.mu: run reads what a
+// due timer runs under it.
+func (c *clock) arm(d time.Duration, t *clockTimer, f func(), x firer) *clockTimer {
 	c.mu.Lock()
+	t.c, t.f, t.fr, t.item.Value = c, f, x, t
 	at := time.Now().Add(d)
-	t.item = c.heap.Push(at, t)
+	c.heap.Update(&t.item, at)
 	start := !c.running
 	if start {
 		c.running = c.u.g.Enter()
@@ -64,7 +83,7 @@ func (t *clockTimer) Stop() bool {
 	c := t.c
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.heap.Remove(t.item)
+	return c.heap.Remove(&t.item)
 }
 
 func (c *clock) wake() {
@@ -80,16 +99,27 @@ func (c *clock) run() {
 	defer c.u.g.Done()
 	tm := time.NewTimer(time.Hour)
 	defer tm.Stop()
-	var due []func()
+	// due holds what the due timers run, read under c.mu: a timer kept by
+	// its owner (fireIn) may be armed again before it has run.
+	type run struct {
+		f  func()
+		fr firer
+	}
+	var due []run
 	for {
 		c.mu.Lock()
-		c.heap.PopDue(time.Now(), func(t *clockTimer) { due = append(due, t.f) })
+		c.heap.PopDue(time.Now(), func(t *clockTimer) { due = append(due, run{t.f, t.fr}) })
 		if len(due) > 0 {
 			c.sleepUntil = time.Time{}
 			c.mu.Unlock()
-			for i, f := range due {
-				f() // may arm timers: the heap is looked at again below
-				due[i] = nil
+			for i, r := range due {
+				// Either may arm timers: the heap is looked at again below.
+				if r.fr != nil {
+					r.fr.fire()
+				} else {
+					r.f()
+				}
+				due[i] = run{}
 			}
 			due = due[:0]
 			continue

@@ -28,6 +28,21 @@ type contactKey struct {
 type contactCache struct {
 	mu sync.Mutex
 	m  map[contactKey]sip.Address
+	// wires holds the wire form of each Address in m, for the Contact
+	// lines of our requests and responses (wire).
+	wires map[sip.Address]string
+}
+
+// wire returns a's wire form: the one kept when a is a cached Contact,
+// else formatted now.
+func (c *contactCache) wire(a sip.Address) string {
+	c.mu.Lock()
+	s, ok := c.wires[a]
+	c.mu.Unlock()
+	if ok {
+		return s
+	}
+	return a.String()
 }
 
 // at returns our Contact for user at the local address at over network n.
@@ -47,10 +62,12 @@ func (c *contactCache) at(user string, at netip.AddrPort, n transport.Network) (
 	c.mu.Lock()
 	if c.m == nil {
 		c.m = make(map[contactKey]sip.Address)
+		c.wires = make(map[sip.Address]string)
 	}
 	if len(c.m) < contactCacheSize {
 		k.user = strings.Clone(user) // the key must not keep a message alive
 		c.m[k] = a
+		c.wires[a] = a.String() // a's strings are its own (makeContact)
 	}
 	c.mu.Unlock()
 	return a, nil

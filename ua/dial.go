@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"sync"
 
 	"github.com/dialtone/dialtone/dialog"
@@ -98,7 +99,7 @@ func (u *UA) DialURI(ctx context.Context, uri sip.URI, opts DialOptions) (*Call,
 	if network == "" {
 		network = uriNetwork(uri)
 	}
-	c := &Call{u: u, line: line, dir: Outgoing, network: network, done: make(chan struct{}), local: opts.SDP}
+	c := &Call{u: u, line: line, dir: Outgoing, network: network, local: opts.SDP}
 	o := &outgoing{c: c, target: uri, opts: opts, maxRedirects: maxRedirects}
 	first := uri
 	if line != nil && line.proxy != nil {
@@ -114,10 +115,17 @@ func (u *UA) DialURI(ctx context.Context, uri sip.URI, opts DialOptions) (*Call,
 		return nil, err
 	}
 	if line == nil {
-		from = sip.Address{URI: ct.URI, Params: sip.Params(";tag=" + sip.NewTag())}
+		from = sip.Address{URI: ct.URI}
 		from.URI.Params = ""
 	}
-	o.from, o.contact, o.callID = from, ct, sip.NewCallID()
+	// The From line, written once for every INVITE of the setup; without a
+	// line it gets its tag here.
+	var fb [256]byte
+	fw := from.AppendTo(fb[:0])
+	if line == nil {
+		fw = sip.AppendTag(append(fw, ";tag="...))
+	}
+	o.from, o.contact, o.callID = string(fw), ct, sip.NewCallID()
 	c.callID = o.callID
 	if opts.SDP == nil && u.mediaEnabled() {
 		m, err := u.newMedia(ctx, line, ct.URI.Host, ct.URI.Scheme)
@@ -143,16 +151,21 @@ func (u *UA) DialURI(ctx context.Context, uri sip.URI, opts DialOptions) (*Call,
 	if c.media != nil {
 		c.media.forwardDTMF(c)
 	}
-	result := make(chan error, 1)
+	result := make(chan struct{}, 1)
 	o.result = result
-	if !u.goTrack(o.run) {
+	// Not goTrack(o.run): the method value would be one more allocation.
+	if !u.g.Enter() {
 		u.removeSetup(c)
 		c.media.close()
 		return nil, ErrClosed
 	}
+	go func() {
+		defer u.g.Done()
+		o.run()
+	}()
 	select {
-	case err := <-result:
-		if err != nil {
+	case <-result:
+		if err := o.resultErr; err != nil {
 			return nil, err
 		}
 		return c, nil
@@ -172,13 +185,16 @@ type outgoing struct {
 	redirects    int
 	tried        map[string]bool // targets tried, by URI; nil until a 3xx
 	queue        []sip.URI
-	from         sip.Address
+	from         string // the From line's value
 	contact      sip.Address
 	callID       string
 	cseq         uint32
 	auth         []sip.Header
-	result       chan error
-	answered     bool
+	// result gets one value when the setup has a result, resultErr
+	// (written before it is sent): nil for a 2xx.
+	result    chan struct{}
+	resultErr error
+	answered  bool
 	// last is the target that answered the last INVITE (failover_invite.go).
 	last     transport.Target
 	haveLast bool
@@ -191,13 +207,16 @@ type outgoing struct {
 
 func (o *outgoing) newInvite(uri sip.URI) *sip.Request {
 	u := o.c.u
-	req := sip.NewRequest(sip.INVITE, uri)
+	// Built from a bare request: NewRequest's To, Call-ID and CSeq would
+	// each be replaced at once, three strings made for nothing.
+	req := sip.NewBareRequest(sip.INVITE, uri, sip.BareRequestRoom)
+	req.Add("Max-Forwards", strconv.Itoa(sip.DefaultMaxForwards))
 	req.SetTo(sip.Address{URI: o.target})
-	req.SetFrom(o.from)
+	req.Set("From", o.from)
 	req.SetCallID(o.callID)
 	o.cseq++
 	req.SetCSeq(sip.CSeq{Seq: o.cseq, Method: sip.INVITE})
-	req.Set("Contact", o.contact.String())
+	req.Set("Contact", u.contacts.wire(o.contact))
 	if l := o.c.line; l != nil && l.proxy != nil {
 		req.Set("Route", "<"+l.proxy.String()+">")
 	}
@@ -215,14 +234,20 @@ func (o *outgoing) newInvite(uri sip.URI) *sip.Request {
 	return req
 }
 
+// report hands Dial its result; it is called once.
+func (o *outgoing) report(err error) {
+	o.resultErr = err
+	o.result <- struct{}{}
+}
+
 func (o *outgoing) finish(err error) {
 	if err == nil {
-		o.result <- nil
+		o.report(nil)
 		return
 	}
 	o.c.u.met.dialFailed(err)
 	o.c.end(err)
-	o.result <- err
+	o.report(err)
 }
 
 func (o *outgoing) run() {
@@ -529,7 +554,7 @@ func (o *outgoing) confirm(s *uacSession, d *dialog.Dialog, req *sip.Request, re
 	}
 	if abandoned {
 		u.goTrack(func() { _ = c.Hangup(u.baseCtx) })
-		o.result <- context.Canceled
+		o.report(context.Canceled)
 		return
 	}
 	if mediaErr != nil {
@@ -537,10 +562,10 @@ func (o *outgoing) confirm(s *uacSession, d *dialog.Dialog, req *sip.Request, re
 		// call is ended with BYE.
 		why := fmt.Errorf("ua: media: %w", mediaErr)
 		u.goTrack(func() { _ = c.hangup(u.baseCtx, why) })
-		o.result <- why
+		o.report(why)
 		return
 	}
-	o.result <- nil
+	o.report(nil)
 }
 
 // fireAndForget sends req (a BYE for a surplus fork) and waits for its

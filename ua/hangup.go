@@ -181,7 +181,7 @@ func (c *Call) byeFinal(ctx context.Context, tx *transaction.ClientTx, req *sip.
 
 func (c *Call) wait(ctx context.Context) error {
 	select {
-	case <-c.done:
+	case <-c.Done():
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
@@ -225,7 +225,13 @@ func (c *Call) finish(err error) bool {
 	}
 	u.mu.Unlock()
 	c.media.close()
-	close(c.done)
+	c.mu.Lock()
+	c.doneClosed = true
+	done := c.done
+	c.mu.Unlock()
+	if done != nil {
+		close(done)
+	}
 	return true
 }
 

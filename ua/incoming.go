@@ -29,11 +29,14 @@ type IncomingCall struct {
 	tag     string
 	contact sip.Address
 	line    *Line
-	finalCh chan struct{}
 
 	mu    sync.Mutex
 	final bool
-	call  *Call
+	// finalCh is made on first use (finalChan); finalClosed: ic has its
+	// final response, and finalCh, if made, is closed.
+	finalCh     chan struct{}
+	finalClosed bool
+	call        *Call
 	// media is the session opened for Progress or Answer without host
 	// SDP, and mediaSDP our answer (or offer, for an offerless INVITE).
 	media    *callMedia
@@ -161,7 +164,7 @@ func (ic *IncomingCall) provisional(code int, sdp []byte) error {
 		}
 	}
 	res := sip.NewResponseTag(ic.req, code, "", ic.tag)
-	dialog.PrepareResponse(ic.req, res, ic.tag, ic.contact)
+	dialog.PrepareResponseContact(ic.req, res, ic.tag, ic.u.contacts.wire(ic.contact))
 	if len(sdp) > 0 {
 		res.SetBody(sdp, "application/sdp")
 	}
@@ -227,7 +230,7 @@ func (ic *IncomingCall) Answer(local []byte) (*Call, error) {
 		res = d.NewResponse(ic.req, sip.StatusOK, "")
 	} else {
 		res = sip.NewResponseTag(ic.req, sip.StatusOK, "", ic.tag)
-		dialog.PrepareResponse(ic.req, res, ic.tag, ic.contact)
+		dialog.PrepareResponseContact(ic.req, res, ic.tag, ic.u.contacts.wire(ic.contact))
 	}
 	u.advertise(res)
 	if len(local) > 0 {
@@ -240,7 +243,7 @@ func (ic *IncomingCall) Answer(local []byte) (*Call, error) {
 		}
 	}
 	c := &Call{u: u, line: ic.line, dir: Incoming, callID: ic.req.CallID(), network: ic.w.Flow().Network,
-		done: make(chan struct{}), state: CallAnswered, d: d, id: d.ID(), local: local, media: media,
+		state: CallAnswered, d: d, id: d.ID(), local: local, media: media,
 		peerUpdate: allows(ic.req, sip.UPDATE)}
 	if media != nil {
 		media.call.Store(c)
@@ -324,10 +327,27 @@ func (ic *IncomingCall) finish(res *sip.Response, why error) {
 	ic.u.emit(Event{Kind: EventCallEnded, Line: ic.line, CallID: ic.req.CallID(), Response: res, Err: why})
 }
 
+// finalChan returns the channel closed once ic has its final response,
+// made when first asked for: an OnCall that answers at once needs none.
+func (ic *IncomingCall) finalChan() <-chan struct{} {
+	ic.mu.Lock()
+	defer ic.mu.Unlock()
+	if ic.finalCh == nil {
+		if ic.finalClosed {
+			return closedDone
+		}
+		ic.finalCh = make(chan struct{})
+	}
+	return ic.finalCh
+}
+
 // closeFinal records that ic has its final response; ic.mu is held.
 func (ic *IncomingCall) closeFinal() {
 	ic.stopReliableLocked()
-	close(ic.finalCh)
+	ic.finalClosed = true
+	if ic.finalCh != nil {
+		close(ic.finalCh)
+	}
 	u := ic.u
 	u.mu.Lock()
 	delete(u.incoming, ic)
@@ -417,7 +437,7 @@ func (u *UA) incomingInvite(ctx context.Context, w transaction.ResponseWriter, r
 		u.respond(w, sip.NewResponse(req, sip.StatusServerInternalError, ""))
 		return
 	}
-	ic := &IncomingCall{u: u, ctx: ctx, w: w, req: req, tag: sip.NewTag(), contact: ct, line: line, finalCh: make(chan struct{})}
+	ic := &IncomingCall{u: u, ctx: ctx, w: w, req: req, tag: sip.NewTag(), contact: ct, line: line}
 	var code int
 	if ic.replaces, code = u.replacedCall(req); code != 0 {
 		u.respond(w, sip.NewResponse(req, code, ""))
@@ -463,7 +483,7 @@ func (u *UA) awaitAnswer(ctx context.Context, ic *IncomingCall) {
 	t := time.NewTimer(u.cfg.Limits.AnswerTimeout)
 	defer t.Stop()
 	select {
-	case <-ic.finalCh:
+	case <-ic.finalChan():
 	case <-ctx.Done():
 		if errors.Is(context.Cause(ctx), transaction.ErrCanceled) {
 			ic.mu.Lock()

@@ -19,10 +19,12 @@ import (
 // retransmission is the UAS core's wait for the ACK of a 2xx it sent
 // (§13.3.1.4): the schedule is dialog.AckWait's, the timer the UA clock's.
 type retransmission struct {
+	c     *Call
 	w     transaction.ResponseWriter
 	res   *sip.Response
 	wait  dialog.AckWait
 	timer *clockTimer
+	tm    clockTimer // where timer points once armed (no allocation)
 	// offered: the INVITE had no SDP, so the 2xx carries our offer and
 	// the ACK its answer (RFC 3264 §4).
 	offered bool
@@ -35,7 +37,7 @@ func (c *Call) startRetransmit(w transaction.ResponseWriter, res *sip.Response, 
 	if c.rtx != nil {
 		c.rtx.timer.Stop()
 	}
-	r := &retransmission{w: w, res: res, wait: dialog.NewAckWait(time.Now(), seq, c.u.t1, c.u.t2), offered: offered}
+	r := &retransmission{c: c, w: w, res: res, wait: dialog.NewAckWait(time.Now(), seq, c.u.t1, c.u.t2), offered: offered}
 	c.arm(r)
 	c.rtx = r
 }
@@ -43,9 +45,12 @@ func (c *Call) startRetransmit(w transaction.ResponseWriter, res *sip.Response, 
 // arm sets r's timer for its next step. Called with c.mu held.
 func (c *Call) arm(r *retransmission) {
 	if next, ok := r.wait.Next(); ok {
-		r.timer = c.u.afterFunc(time.Until(next), func() { c.retransmit(r) })
+		r.timer = c.u.clock.fireIn(&r.tm, time.Until(next), r)
 	}
 }
+
+// fire implements firer: the next step of the retransmission.
+func (r *retransmission) fire() { r.c.retransmit(r) }
 
 // retransmit steps r on the UA clock: it sends the 2xx again, or gives up
 // and ends the call with BYE on a goroutine of the UA.

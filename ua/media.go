@@ -399,7 +399,7 @@ func (c *Call) MediaParams() (sdp.MediaParams, bool) {
 // answered). On a call that has ended it returns ErrCallEnded.
 func (c *Call) SendDTMF(ctx context.Context, digits string) error {
 	select {
-	case <-c.done:
+	case <-c.Done():
 		return ErrCallEnded
 	default:
 	}

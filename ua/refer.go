@@ -171,7 +171,7 @@ func (c *Call) refer(ctx context.Context, referTo sip.Address) error {
 			}
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-c.done:
+		case <-c.Done():
 			return ErrCallEnded
 		}
 	}

@@ -237,7 +237,7 @@ func (c *Call) reinvite(ctx context.Context, sdp []byte, onAnswer func([]byte) e
 			case <-ctx.Done():
 				t.Stop()
 				return ctx.Err()
-			case <-c.done:
+			case <-c.Done():
 				t.Stop()
 				return ErrCallEnded
 			}

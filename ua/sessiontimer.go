@@ -28,6 +28,41 @@ type sessionTimer struct {
 	refresher  bool          // we refresh
 	peerUpdate bool          // the peer accepts UPDATE
 	timer      *clockTimer
+	tm         clockTimer // where timer points once armed (no allocation)
+	// refreshing: the armed timer refreshes (else it ends the call).
+	refreshing bool
+}
+
+// newSessionTimerLocked makes c's session timer in the room the Call keeps
+// for it (no allocation of its own). c.mu is held.
+func (c *Call) newSessionTimerLocked(ask time.Duration) *sessionTimer {
+	if c.stv.timer != nil {
+		c.stv.timer.Stop() // a timer of an earlier one, set aside
+	}
+	c.stv = sessionTimer{ask: ask}
+	return &c.stv
+}
+
+// sessionFirer is a Call as the firer of its session timer.
+type sessionFirer Call
+
+// fire implements firer: the refresh, or the BYE of an expired session,
+// on a goroutine of the UA.
+func (f *sessionFirer) fire() {
+	c := (*Call)(f)
+	u := c.u
+	c.mu.Lock()
+	st := c.st
+	refresh := st != nil && st.refreshing
+	c.mu.Unlock()
+	if st == nil {
+		return // no session timer any more
+	}
+	if refresh {
+		u.goTrack(c.refreshSession)
+		return
+	}
+	u.goTrack(func() { _ = c.bye(u.baseCtx, ErrSessionExpired) })
 }
 
 // sessionWant is the interval a call of line asks for, 0 when session
@@ -55,7 +90,7 @@ func (c *Call) offerSession(req *sip.Request) {
 	c.mu.Lock()
 	if c.st == nil {
 		if want := c.u.sessionWant(c.line); want > 0 {
-			c.st = &sessionTimer{ask: want}
+			c.st = c.newSessionTimerLocked(want)
 		}
 	}
 	st := c.st
@@ -63,8 +98,8 @@ func (c *Call) offerSession(req *sip.Request) {
 	if st == nil {
 		return
 	}
-	req.Set("Session-Expires", dialog.SessionExpires{Interval: st.ask}.String())
-	req.Set("Min-SE", dialog.SessionExpires{Interval: c.u.minSE()}.String())
+	req.Set("Session-Expires", c.u.seWire(dialog.SessionExpires{Interval: st.ask}))
+	req.Set("Min-SE", c.u.seWire(dialog.SessionExpires{Interval: c.u.minSE()}))
 }
 
 // retrySession takes a 422 to our INVITE (RFC 4028 §7.3): it reports
@@ -135,12 +170,12 @@ func (c *Call) answerSessionLocked(req *sip.Request, res *sip.Response) {
 	if a.TooSmall || a.Expires.Interval == 0 {
 		return
 	}
-	res.Set("Session-Expires", a.Expires.String())
+	res.Set("Session-Expires", c.u.seWire(a.Expires))
 	if a.RequireTimer {
 		res.Add("Require", "timer")
 	}
 	if c.st == nil {
-		c.st = &sessionTimer{}
+		c.st = c.newSessionTimerLocked(0)
 	}
 	c.st.interval = a.Expires.Interval
 	c.st.refresher = a.Expires.Refresher == dialog.RefresherUAS
@@ -158,14 +193,12 @@ func (c *Call) armSessionLocked() {
 	if st.timer != nil {
 		st.timer.Stop()
 	}
-	u := c.u
+	st.refreshing = st.refresher
 	if st.refresher {
-		st.timer = u.afterFunc(st.interval/2, func() { u.goTrack(c.refreshSession) })
+		st.timer = c.u.clock.fireIn(&st.tm, st.interval/2, (*sessionFirer)(c))
 		return
 	}
-	st.timer = u.afterFunc(st.interval-min(32*time.Second, st.interval/3), func() {
-		u.goTrack(func() { _ = c.bye(u.baseCtx, ErrSessionExpired) })
-	})
+	st.timer = c.u.clock.fireIn(&st.tm, st.interval-min(32*time.Second, st.interval/3), (*sessionFirer)(c))
 }
 
 // stopSession disarms the session timer of an ended call.
@@ -224,8 +257,8 @@ func (c *Call) updateRefresh() error {
 	if err != nil {
 		return err
 	}
-	req.Set("Session-Expires", dialog.SessionExpires{Interval: interval, Refresher: dialog.RefresherUAC}.String())
-	req.Set("Min-SE", dialog.SessionExpires{Interval: u.minSE()}.String())
+	req.Set("Session-Expires", c.u.seWire(dialog.SessionExpires{Interval: interval, Refresher: dialog.RefresherUAC}))
+	req.Set("Min-SE", c.u.seWire(dialog.SessionExpires{Interval: u.minSE()}))
 	u.advertise(req)
 	u.addCommon(req)
 	tx, err := u.send(u.baseCtx, u.baseCtx, req, c.network)
@@ -260,8 +293,8 @@ func (c *Call) sessionRequest(req *sip.Request) {
 	if st == nil || st.interval == 0 {
 		return
 	}
-	req.Set("Session-Expires", dialog.SessionExpires{Interval: st.interval, Refresher: dialog.RefresherUAC}.String())
-	req.Set("Min-SE", dialog.SessionExpires{Interval: c.u.minSE()}.String())
+	req.Set("Session-Expires", c.u.seWire(dialog.SessionExpires{Interval: st.interval, Refresher: dialog.RefresherUAC}))
+	req.Set("Min-SE", c.u.seWire(dialog.SessionExpires{Interval: c.u.minSE()}))
 }
 
 // sessionRefreshed takes the 2xx to a refreshing request of ours: the
@@ -277,4 +310,27 @@ func (c *Call) sessionRefreshed(res *sip.Response) {
 		c.st.refresher = se.Refresher != dialog.RefresherUAS
 	}
 	c.armSessionLocked()
+}
+
+// seValue is a Session-Expires (or Min-SE) value with its wire form.
+type seValue struct {
+	se   dialog.SessionExpires
+	wire string
+}
+
+// seWireKept is how many Session-Expires and Min-SE values a UA keeps
+// formatted: a UA's calls mostly offer, grant and bound the same few.
+const seWireKept = 4
+
+// seWire returns se's wire form, kept for the last seWireKept values
+// made, so a call's session timer headers are not formatted each time.
+func (u *UA) seWire(se dialog.SessionExpires) string {
+	for i := range u.seLast {
+		if v := u.seLast[i].Load(); v != nil && v.se == se {
+			return v.wire
+		}
+	}
+	v := &seValue{se: se, wire: se.String()}
+	u.seLast[u.seNext.Add(1)%uint32(len(u.seLast))].Store(v)
+	return v.wire
 }

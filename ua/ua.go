@@ -77,6 +77,10 @@ type UA struct {
 	dead      *transport.DeadTargets
 	strayByes strayByes
 	numeric   transport.NumericResolver // the resolver's way for IP hosts, or nil
+	// seLast keeps the wire form of the last Session-Expires and Min-SE
+	// values made (seWire), seNext says which entry goes next.
+	seLast [seWireKept]atomic.Pointer[seValue]
+	seNext atomic.Uint32
 }
 
 type listener struct {
@@ -245,6 +249,16 @@ func (u *UA) afterFunc(d time.Duration, f func()) *clockTimer {
 	return u.clock.after(d, f)
 }
 
+// resolveNumeric is resolve's allocation-free path for a next hop that is
+// an IP address (the resolver's NumericResolver, when it has one): the one
+// target resolve would return.
+func (u *UA) resolveNumeric(hop sip.URI, network transport.Network) (transport.Target, bool) {
+	if u.numeric == nil {
+		return transport.Target{}, false
+	}
+	return u.numeric.ResolveNumeric(hop, network)
+}
+
 // resolve returns the targets of u, with the transport parameter of net
 // added when u has none.
 func (u *UA) resolve(ctx context.Context, uri sip.URI, network transport.Network) ([]transport.Target, error) {
@@ -266,6 +280,9 @@ func nextHop(req *sip.Request) sip.URI {
 // send starts a client transaction for req toward its next hop, trying the
 // resolved targets in order while sending fails (RFC 3263 §4.3).
 func (u *UA) send(ctx, txCtx context.Context, req *sip.Request, network transport.Network) (*transaction.ClientTx, error) {
+	if t, ok := u.resolveNumeric(nextHop(req), network); ok {
+		return u.tx.Request(txCtx, req, t)
+	}
 	targets, err := u.resolve(ctx, nextHop(req), network)
 	if err != nil {
 		return nil, err
@@ -291,6 +308,9 @@ func (u *UA) send(ctx, txCtx context.Context, req *sip.Request, network transpor
 // sendAck sends an ACK for a 2xx (it is not a transaction, RFC 3261
 // §17.1.1.3) and returns the flow it left on.
 func (u *UA) sendAck(ctx context.Context, ack *sip.Request, network transport.Network) (transport.Flow, error) {
+	if t, ok := u.resolveNumeric(nextHop(ack), network); ok {
+		return u.tp.SendRequest(ctx, ack, t)
+	}
 	targets, err := u.resolve(ctx, nextHop(ack), network)
 	if err != nil {
 		return transport.Flow{}, err

@@ -227,7 +227,7 @@ func (c *Call) glareWait(ctx context.Context, d time.Duration) error {
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
-	case <-c.done:
+	case <-c.Done():
 		return ErrCallEnded
 	}
 }

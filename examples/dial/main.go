@@ -38,7 +38,8 @@
 // sockets, -quiet prints no per-event lines, -udp-rcvbuf sets the UDP
 // receive buffer, and -stats FILE writes the runtime figures those scripts
 // read (SIGUSR1 collects garbage first, on Unix systems). -cpuprofile
-// writes a CPU profile until exit; -memprofile, when listening, a heap
+// writes a CPU profile until exit, -exectrace an execution trace (goroutine
+// wake-ups); -memprofile, when listening, a heap
 // profile of what is live when stopped.
 package main
 
@@ -85,7 +86,7 @@ type options struct {
 	play, recordTo, dtmf            string
 	hangupAfterPlay, noMedia, quiet bool
 	rcvbuf                          int
-	statsFile, cpuProfile           string
+	statsFile, cpuProfile, traceOut string
 	memProfile                      string
 	target                          string
 	fixedSDP                        []byte // -no-media: the same inactive session for every call
@@ -118,6 +119,7 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.rcvbuf, "udp-rcvbuf", 0, "UDP socket receive buffer in bytes (0: the transport's default, 4 MiB)")
 	fs.StringVar(&o.statsFile, "stats", "", "append runtime stats to this file once a second (on Unix, SIGUSR1: collect garbage, then write)")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile to this file until dial exits")
+	fs.StringVar(&o.traceOut, "exectrace", "", "write an execution trace (runtime/trace) to this file until dial exits")
 	fs.StringVar(&o.memProfile, "memprofile", "", "with -listen and no target: write a heap profile of the live objects to this file when stopped, before hanging up")
 	rest, err := cli.Parse(fs, args)
 	if err != nil {
@@ -169,6 +171,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer stopProfile()
+	stopTrace, err := cli.StartTrace(o.traceOut)
+	if err != nil {
+		return err
+	}
+	defer stopTrace()
 	if o.play != "" { // fail early on an unreadable file
 		f, err := os.Open(o.play)
 		if err != nil {

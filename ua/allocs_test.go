@@ -1,0 +1,56 @@
+package ua_test
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/dialtone/dialtone/transport"
+	"github.com/dialtone/dialtone/ua"
+)
+
+// maxCallAllocs bounds the heap allocations of one complete call (INVITE,
+// 180, 200, ACK, BYE, 200) for both UAs together, the path BenchmarkCall
+// measures. It measured 126 before issue 22's work and 69 after (141 and
+// 83 under -race; 2026-12-07); the bounds leave room for the runtime's own
+// noise (a few), not for another allocation on every message.
+const (
+	maxCallAllocs     = 76
+	maxCallAllocsRace = 90
+)
+
+// TestCallAllocations counts the allocations of whole calls between two
+// UAs over loopback UDP (both sides, every goroutine): a regression bound,
+// not a timing.
+func TestCallAllocations(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real sockets, a hundred calls")
+	}
+	mk := func(cfg ua.Config) *ua.UA {
+		cfg.Listen = []ua.ListenConfig{{Network: transport.UDP, Addr: "127.0.0.1:0"}}
+		cfg.Resolver = transport.StaticResolver{}
+		u, err := ua.New(cfg)
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = u.Close() })
+		return u
+	}
+	callee := mk(ua.Config{OnCall: answerer(nil)})
+	caller := mk(ua.Config{})
+	target := "sip:bob@" + callee.Addrs()[0].String()
+	sdp := []byte(testSDP)
+	call := func() {
+		c, err := caller.Dial(t.Context(), target, ua.DialOptions{SDP: sdp})
+		require.NoError(t, err)
+		require.NoError(t, c.Hangup(t.Context()))
+	}
+	for range 20 { // maps, pools and the clocks' heaps reach their size
+		call()
+	}
+	allocs := testing.AllocsPerRun(100, call)
+	t.Logf("%.1f allocations per call, both UAs", allocs)
+	limit := maxCallAllocs
+	if raceEnabled {
+		limit = maxCallAllocsRace
+	}
+	require.LessOrEqual(t, allocs, float64(limit))
+}

@@ -1,0 +1,5 @@
+//go:build !race
+
+package ua_test
+
+const raceEnabled = false
