@@ -61,13 +61,7 @@ func (r *rawStream) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	r.rmu.Lock()
-	op := &r.rop
-	op.b, op.n, op.errno = p, 0, 0
-	err := r.rc.Read(op.f)
-	n, errno := op.n, op.errno
-	op.b = nil
-	r.rmu.Unlock()
+	n, errno, err := r.run(&r.rmu, &r.rop, p, false)
 	switch {
 	case err != nil:
 		return 0, err
@@ -84,17 +78,28 @@ func (r *rawStream) Write(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	r.wmu.Lock()
-	op := &r.wop
-	op.b, op.n, op.errno = p, 0, 0
-	err := r.rc.Write(op.f)
-	n, errno := op.n, op.errno
-	op.b = nil
-	r.wmu.Unlock()
+	n, errno, err := r.run(&r.wmu, &r.wop, p, true)
 	if err == nil && errno != 0 {
 		err = os.NewSyscallError("send", errno)
 	}
 	return n, err
+}
+
+// run does op over p through the RawConn (its Write when write is set,
+// else its Read), one of its kind at a time under mu, and returns what
+// the callback left.
+func (r *rawStream) run(mu *sync.Mutex, op *streamOp, p []byte, write bool) (int, syscall.Errno, error) {
+	mu.Lock()
+	defer mu.Unlock()
+	op.b, op.n, op.errno = p, 0, 0
+	var err error
+	if write {
+		err = r.rc.Write(op.f)
+	} else {
+		err = r.rc.Read(op.f)
+	}
+	op.b = nil
+	return op.n, op.errno, err
 }
 
 // doRead is the RawConn.Read callback: false asks the poller to wait
