@@ -12,14 +12,7 @@ const DefaultMaxForwards = 70
 // NewTag) and usually Contact; the transaction layer adds the Via with a
 // new branch when it sends the request.
 func NewRequest(method Method, uri URI) *Request {
-	// One allocation for the request and room for its headers.
-	c := new(struct {
-		req  Request
-		hdrs [requestHeaders]Header
-	})
-	r := &c.req
-	r.Method, r.URI, r.Proto = method, uri, "SIP/2.0"
-	r.hdrs = c.hdrs[:0]
+	r := NewBareRequest(method, uri, BareRequestRoom)
 	r.Add("Max-Forwards", strconv.Itoa(DefaultMaxForwards))
 	to := Address{URI: uri}
 	to.URI.Params, to.URI.Headers = "", ""
@@ -44,10 +37,6 @@ func NewResponse(req *Request, code int, reason string) *Response {
 // Require, Session-Expires, Content-Type), so adding them does not grow
 // the list.
 const responseHeaders = 16
-
-// requestHeaders is the room NewRequest makes for headers; a request with
-// more grows its slice.
-const requestHeaders = 8
 
 // BareRequestRoom is the number of header lines NewBareRequest allocates
 // with the request itself; more cost a second allocation.
@@ -79,7 +68,7 @@ func withTag(to, tag string) string {
 	var buf [256]byte
 	b := append(append(buf[:0], to...), ";tag="...)
 	if tag == "" {
-		b = appendRandomHex(b, 8)
+		b = AppendTag(b)
 	} else {
 		b = append(b, tag...)
 	}

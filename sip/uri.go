@@ -120,20 +120,8 @@ func isHex(c byte) bool { return isDigit(c) || ((c|0x20) >= 'a' && (c|0x20) <= '
 // checkChars verifies that s holds only characters of class cls and valid
 // %HH escapes.
 func checkChars(s string, cls uint8) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c == '%' {
-			if i+2 >= len(s) || !isHex(s[i+1]) || !isHex(s[i+2]) {
-				return false
-			}
-			i += 2
-			continue
-		}
-		if charClass[c]&(clUnres|cls) == 0 {
-			return false
-		}
-	}
-	return true
+	end, ok := scanChars(s, 0, cls)
+	return ok && end == len(s)
 }
 
 // scanChars returns the index of the first character of s from i on
