@@ -71,9 +71,7 @@ type Call struct {
 	dir     Direction
 	callID  string
 	network transport.Network
-	done    chan struct{} // Done's channel, made on first use; guarded by mu
-	// doneClosed: the call has ended and done (if made) is closed.
-	doneClosed bool
+	done    signal // Done's channel; guarded by mu
 
 	mu         sync.Mutex
 	state      CallState
@@ -134,18 +132,41 @@ func (c *Call) State() CallState {
 func (c *Call) Done() <-chan struct{} {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.done == nil {
-		if c.doneClosed {
-			return closedDone
-		}
-		// Made when first asked for: a call nobody waits on costs no
-		// channel.
-		c.done = make(chan struct{})
-	}
-	return c.done
+	return c.done.wait()
 }
 
-// closedDone is the Done of a call that ended before anyone asked.
+// signal is a channel closed once, made only when someone first waits on
+// it: a call or an incoming call nobody waits on costs no channel. Its
+// owner's mutex guards it.
+type signal struct {
+	ch    chan struct{}
+	fired bool
+}
+
+// wait returns the channel that fire closes.
+func (s *signal) wait() <-chan struct{} {
+	if s.ch == nil {
+		if s.fired {
+			return closedDone
+		}
+		s.ch = make(chan struct{})
+	}
+	return s.ch
+}
+
+// fire closes the channel, now or, when nobody has asked yet, as it is
+// made; a second fire does nothing.
+func (s *signal) fire() {
+	if s.fired {
+		return
+	}
+	s.fired = true
+	if s.ch != nil {
+		close(s.ch)
+	}
+}
+
+// closedDone is what wait returns once a signal fired before anyone asked.
 var closedDone = func() chan struct{} {
 	ch := make(chan struct{})
 	close(ch)

@@ -226,12 +226,8 @@ func (c *Call) finish(err error) bool {
 	u.mu.Unlock()
 	c.media.close()
 	c.mu.Lock()
-	c.doneClosed = true
-	done := c.done
+	c.done.fire()
 	c.mu.Unlock()
-	if done != nil {
-		close(done)
-	}
 	return true
 }
 

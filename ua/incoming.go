@@ -32,11 +32,9 @@ type IncomingCall struct {
 
 	mu    sync.Mutex
 	final bool
-	// finalCh is made on first use (finalChan); finalClosed: ic has its
-	// final response, and finalCh, if made, is closed.
-	finalCh     chan struct{}
-	finalClosed bool
-	call        *Call
+	// final fires once ic has its final response (finalChan).
+	finalSig signal
+	call     *Call
 	// media is the session opened for Progress or Answer without host
 	// SDP, and mediaSDP our answer (or offer, for an offerless INVITE).
 	media    *callMedia
@@ -332,22 +330,13 @@ func (ic *IncomingCall) finish(res *sip.Response, why error) {
 func (ic *IncomingCall) finalChan() <-chan struct{} {
 	ic.mu.Lock()
 	defer ic.mu.Unlock()
-	if ic.finalCh == nil {
-		if ic.finalClosed {
-			return closedDone
-		}
-		ic.finalCh = make(chan struct{})
-	}
-	return ic.finalCh
+	return ic.finalSig.wait()
 }
 
 // closeFinal records that ic has its final response; ic.mu is held.
 func (ic *IncomingCall) closeFinal() {
 	ic.stopReliableLocked()
-	ic.finalClosed = true
-	if ic.finalCh != nil {
-		close(ic.finalCh)
-	}
+	ic.finalSig.fire()
 	u := ic.u
 	u.mu.Lock()
 	delete(u.incoming, ic)
