@@ -564,6 +564,8 @@ func TestEarlyUpdateFromCallee(t *testing.T) {
 				}
 				res := p.calleeUpdate(t, peerSendOnly)
 				require.Equal(t, tt.want, res.StatusCode)
+				// The UA reports the update after it has answered it.
+				synctest.Wait()
 				e, found := rec.find(ua.EventCallUpdated)
 				require.Equal(t, tt.want == 200, found, "EventCallUpdated")
 				if tt.want == 200 {
