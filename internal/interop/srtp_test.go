@@ -80,6 +80,7 @@ func checkWireEncrypted(t *testing.T, ctx context.Context, tshark, file string, 
 	counts := map[dirKey]int{}
 	payloads := map[bool][]int16{} // decoded RTP payloads by fromPeer
 	plainFirst := 0                // plain RTP from the peer before its SRTP (peerPlainFirst)
+	plainLate := 0                 // plain RTP from the peer once its SRTP ran
 	for l := range strings.SplitSeq(strings.TrimSpace(string(out)), "\n") {
 		f := strings.Split(l, ";")
 		if len(f) != 3 {
@@ -116,6 +117,14 @@ func checkWireEncrypted(t *testing.T, ctx context.Context, tshark, file string, 
 			plainFirst++
 			continue
 		}
+		if fromPeer && counts[dirKey{true, false}] > 0 && len(b) == 12+audio.FrameSamples {
+			// baresip 1.0 may send a plain packet of its tone while its
+			// SRTP runs (seen once in CI: 440 Hz in the clear); our
+			// session, SRTP mandatory, drops it. A few are tolerated, ours
+			// never.
+			plainLate++
+			continue
+		}
 		require.Len(t, b, 12+audio.FrameSamples+suite.RTPTagLen(), "RTP header, 160 octets, %v's tag", suite)
 		payloads[fromPeer] = g711.DecodeULaw(payloads[fromPeer], b[12:12+audio.FrameSamples])
 		counts[dirKey{fromPeer, false}]++
@@ -124,6 +133,10 @@ func checkWireEncrypted(t *testing.T, ctx context.Context, tshark, file string, 
 	if plainFirst > 0 {
 		t.Logf("plain RTP from baresip before its SRTP (dropped by our session, which waits for keys): %d", plainFirst)
 	}
+	if plainLate > 0 {
+		t.Logf("plain RTP from baresip while its SRTP ran (dropped by our session): %d", plainLate)
+	}
+	require.LessOrEqual(t, plainLate, srtpPlainLateMax, "plain RTP from baresip while its SRTP ran")
 	for _, fromPeer := range []bool{false, true} {
 		require.Greater(t, counts[dirKey{fromPeer, false}], 100, "SRTP packets (from baresip: %v)", fromPeer)
 		require.Positive(t, counts[dirKey{fromPeer, true}], "SRTCP packets (from baresip: %v)", fromPeer)
@@ -212,6 +225,10 @@ func captureSRTP(t *testing.T, ctx context.Context, file string, rtpLo int) *srt
 	c := startCapture(t, ctx, tshark, pcap, filepath.Join(artifacts(t), "tshark.log"), fmt.Sprintf("udp portrange %d-%d", rtpLo, rtpLo+9))
 	return &srtpCapture{c: c, tshark: tshark, pcap: pcap, rtpLo: rtpLo}
 }
+
+// srtpPlainLateMax bounds the plain RTP packets baresip may send once its
+// SRTP has begun (checkWireEncrypted).
+const srtpPlainLateMax = 5
 
 // finishSRTPCall talks on call for srtpSeconds, hangs up, and checks that
 // the capture c of baresip's RTP ports saw only encrypted media and that
