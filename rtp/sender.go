@@ -285,6 +285,7 @@ func (s *Session) wake(now time.Time, p *pacer, b *sendBatch) {
 	if !now.Before(s.rtcp.next) {
 		s.queueRTCPLocked(now)
 	}
+	frameFn := s.frameFn
 	s.mu.Unlock()
 
 	s.traceOut(now)
@@ -293,6 +294,9 @@ func (s *Session) wake(now time.Time, p *pacer, b *sendBatch) {
 	}
 	s.deliverDTMF(s.tx.digits)
 	if skip+run > 0 {
+		if frameFn != nil {
+			frameFn()
+		}
 		notify(s.txSpace)
 		notify(s.rxReady)
 	}

@@ -107,6 +107,7 @@ type Session struct {
 	tx           txState
 	rx           rxState
 	rtcp         rtcpState
+	frameFn      func() // SetFrameFunc's host on the media clock
 }
 
 // NewSession binds the session's sockets from cfg.Ports on cfg.LocalAddr
@@ -337,6 +338,7 @@ func (s *Session) Close() error {
 		s.closeDTLS() // before closed, so that close_notify can go out
 		s.mu.Lock()
 		s.closed = true
+		s.frameFn = nil
 		s.mu.Unlock()
 		close(s.quit)
 		if s.worker != nil {

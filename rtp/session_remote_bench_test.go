@@ -46,7 +46,29 @@ const (
 	// remoteKeysEnv carries the SRTP keys to the far end: its own sending
 	// crypto attribute, a "|", then the near ends'.
 	remoteKeysEnv = "RTP_BENCH_PEER_KEYS"
+	// remoteHostEnv chooses how the near ends echo: "clock" (the default)
+	// from a frame function on the media clock (Session.SetFrameFunc),
+	// "goroutine" from a goroutine per call that loops over ReadFrame and
+	// WriteFrame.
+	remoteHostEnv = "RTP_BENCH_HOST"
 )
+
+// echoOnClock makes s send back every frame it plays out, from its frame
+// function: no goroutine per call.
+func echoOnClock(s *rtp.Session) error {
+	buf := make([]int16, 0, jitter.DefaultMaxFrameSamples)
+	return s.SetFrameFunc(func() {
+		for {
+			f, waiting, err := s.PollFrame(buf[:0])
+			if err != nil || waiting == 0 {
+				return
+			}
+			if _, err := s.PushFrame(f); err != nil {
+				return
+			}
+		}
+	})
+}
 
 // benchKeys are the SRTP keys of the calls of BenchmarkEchoSessionsRemote:
 // one crypto each way, shared by every call (the SSRCs differ).
@@ -76,7 +98,8 @@ func protect(s *rtp.Session, local, remote srtp.Crypto) error {
 
 // BenchmarkEchoSessionsRemote runs N calls over loopback whose far ends live
 // in another process: this process runs N echo sessions (each sends back
-// what it plays out), a child process (this test binary re-executed, pinned
+// what it plays out, from a frame function on the media clock or, with
+// RTP_BENCH_HOST=goroutine, from a goroutine per call), a child process (this test binary re-executed, pinned
 // with taskset -c $RTP_BENCH_PEER_CPUS when set, GOMAXPROCS=1) runs N
 // sessions playing a tone at them. It reports, for this process only:
 //
@@ -208,8 +231,14 @@ func benchEchoRemote(b *testing.B, n int) {
 		cancel()
 		wg.Wait()
 	}()
+	host := os.Getenv(remoteHostEnv)
+	require.Contains(b, []string{"", "clock", "goroutine"}, host, remoteHostEnv)
 	for i, e := range echoes {
 		require.NoError(b, e.SetRemote(mediaTo(farPorts[i])))
+		if host != "goroutine" {
+			require.NoError(b, echoOnClock(e))
+			continue
+		}
 		wg.Go(func() {
 			buf := make([]int16, 0, jitter.DefaultMaxFrameSamples)
 			for {
@@ -369,18 +398,25 @@ func runFarEnd() int {
 	if err != nil {
 		return fail(err)
 	}
-	var wg sync.WaitGroup
+	// Each session pushes the tone from its frame function, once a frame
+	// period, and drops what it plays out: no goroutine per call.
 	for _, s := range sessions {
-		wg.Go(func() {
-			for s.WriteFrame(ctx, frame) == nil {
+		played := make([]int16, 0, jitter.DefaultMaxFrameSamples)
+		if err := s.SetFrameFunc(func() {
+			for {
+				if _, waiting, err := s.PollFrame(played[:0]); err != nil || waiting == 0 {
+					break
+				}
 			}
-		})
+			_, _ = s.PushFrame(frame)
+		}); err != nil {
+			return fail(err)
+		}
 	}
 	c0, t0 := cpuTime(), time.Now()
 	_, _ = io.Copy(io.Discard, os.Stdin) // until the benchmark closes stdin
 	cores := (cpuTime() - c0).Seconds() / time.Since(t0).Seconds()
 	cancel()
-	wg.Wait()
 	var late rtp.LatenessHistogram
 	for _, s := range sessions {
 		st := s.Stats()
