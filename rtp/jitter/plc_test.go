@@ -1,6 +1,8 @@
 package jitter
 
 import (
+	"fmt"
+	"math"
 	"math/rand/v2"
 	"testing"
 
@@ -42,5 +44,57 @@ func TestConcealerHistory(t *testing.T) {
 			c.remember([]int16{1, 2})
 			require.Equal(t, []int16{1, 2}, c.hist)
 		})
+	}
+}
+
+// periodic returns n samples repeating one period of p samples of a
+// waveform rich in harmonics (a pulse train through a decay), exactly.
+func periodic(p, n int) []int16 {
+	period := make([]int16, p)
+	for i := range period {
+		v := 9000 * math.Exp(-float64(i)/(float64(p)/5)) * math.Cos(2*math.Pi*3*float64(i)/float64(p))
+		period[i] = int16(v)
+	}
+	out := make([]int16, n)
+	for i := range out {
+		out[i] = period[i%p]
+	}
+	return out
+}
+
+// The two-step search finds the period of a periodic history, odd or even,
+// anywhere in the range searched, and repeats its last period; silence
+// gives no period.
+func TestConcealerFindPitch(t *testing.T) {
+	for _, p := range []int{plcPitchMin, 41, 57, 64, 80, 99, 119, plcPitchMax} {
+		t.Run(fmt.Sprint(p), func(t *testing.T) {
+			var c concealer
+			c.remember(periodic(p, plcHistory))
+			c.findPitch()
+			require.Len(t, c.pitch, p)
+			require.Equal(t, c.hist[len(c.hist)-p:], c.pitch)
+		})
+	}
+	var c concealer
+	c.remember(make([]int16, plcHistory))
+	c.findPitch()
+	require.Empty(t, c.pitch, "silence")
+	c.reset()
+	c.remember(periodic(64, plcPitchMin+plcPitchMin-1))
+	c.findPitch()
+	require.Empty(t, c.pitch, "too little history")
+}
+
+// BenchmarkConcealerFindPitch is the search that starts each erasure.
+func BenchmarkConcealerFindPitch(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 2))
+	h := periodic(77, plcHistory)
+	for i := range h {
+		h[i] += int16(r.IntN(200) - 100)
+	}
+	var c concealer
+	c.remember(h)
+	for b.Loop() {
+		c.findPitch()
 	}
 }
