@@ -27,6 +27,7 @@ import (
 
 	"github.com/dialtone/dialtone/examples/internal/cli"
 	"github.com/dialtone/dialtone/rtp"
+	"github.com/dialtone/dialtone/rtp/jitter"
 	"github.com/dialtone/dialtone/ua"
 )
 
@@ -86,7 +87,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 }
 
 // echo sends every received frame back until the call ends (its session
-// closes), ctx ends or maxCall passes.
+// closes), ctx ends or maxCall passes. It echoes on the media clock: the
+// session's engine worker hands each frame back as it plays it out
+// (rtp.Session.SetFrameFunc), so that a call has no goroutine woken at
+// every frame; this one only waits for the end.
 func echo(ctx context.Context, c *ua.Call, maxCall time.Duration, printf func(string, ...any)) {
 	s := c.Media()
 	if s == nil {
@@ -94,15 +98,24 @@ func echo(ctx context.Context, c *ua.Call, maxCall time.Duration, printf func(st
 	}
 	ctx, cancel := context.WithTimeout(ctx, maxCall)
 	defer cancel()
-	frame := make([]int16, 0, s.FrameSamples())
-	var err error
-	for {
-		frame, err = s.ReadFrame(ctx, frame[:0])
-		if err == nil {
-			err = s.WriteFrame(ctx, frame)
+	frame := make([]int16, 0, jitter.DefaultMaxFrameSamples)
+	err := s.SetFrameFunc(func() {
+		for {
+			f, waiting, err := s.PollFrame(frame[:0])
+			if err != nil || waiting == 0 {
+				return
+			}
+			// A frame played before a ptime change may be longer than
+			// the new frame: PushFrame refuses it, and it is dropped.
+			_, _ = s.PushFrame(f)
 		}
-		if err != nil {
-			break
+	})
+	if err == nil {
+		select {
+		case <-c.Done(): // the session is closed before Done is
+			err = rtp.ErrSessionClosed
+		case <-ctx.Done():
+			err = ctx.Err()
 		}
 	}
 	st := s.Stats()
