@@ -24,6 +24,7 @@ const (
 	sysIOURingEnter = 426
 
 	uringOpSendmsg      = 9
+	uringOpSend         = 26 // with a destination in addr2: Linux 6.0 and later
 	uringEnterGetEvents = 1
 	uringOffSQRing      = 0
 	uringOffSQEs        = 0x10000000
@@ -104,6 +105,11 @@ type Ring struct {
 	cqTail  *uint32
 	cqMask  uint32
 	entries int
+	// sendmsg makes the sends IORING_OP_SENDMSG: set when the kernel
+	// refused a send with a destination (IORING_OP_SEND with addr2, Linux
+	// 6.0 and later), which needs no message header for the kernel to copy
+	// and take apart at each datagram.
+	sendmsg bool
 
 	// The kernel reads these while a batch is in flight; the ring keeps
 	// them so that they stay reachable.
@@ -219,29 +225,87 @@ func (r *Ring) msg(i int, b []byte, name unsafe.Pointer, namelen uint32) *syscal
 }
 
 // batch submits len(items) ≤ r.entries sends and waits for their
-// completions.
+// completions. Where the kernel refuses the send with a destination
+// (EINVAL), the refused items are sent again as sendmsg; when that form
+// succeeds, the ring keeps to it.
 func (r *Ring) batch(items []Send) error {
+	err := r.sendBatch(items, r.sendmsg)
+	if err != nil || r.sendmsg {
+		return err
+	}
+	var retry []int
+	for i := range items {
+		if items[i].Res == -int32(syscall.EINVAL) {
+			retry = append(retry, i)
+		}
+	}
+	if len(retry) == 0 {
+		return nil
+	}
+	again := make([]Send, len(retry))
+	for j, i := range retry {
+		again[j] = items[i]
+	}
+	if err := r.sendBatch(again, true); err != nil {
+		return err
+	}
+	for j, i := range retry {
+		items[i].Res = again[j].Res
+		if again[j].Res >= 0 {
+			r.sendmsg = true // EINVAL was the form, not the datagram
+		}
+	}
+	return nil
+}
+
+// sendBatch submits len(items) ≤ r.entries sends, as sendmsg or as send
+// with a destination, and waits for their completions.
+func (r *Ring) sendBatch(items []Send, sendmsg bool) error {
 	tail := atomic.LoadUint32(r.sqTail)
 	for i := range items {
 		it := &items[i]
 		idx := tail & r.sqMask
-		r.msg(i, it.B, unsafe.Pointer(&it.SA), it.SALen)
-		r.sqes[idx] = uringSQE{
-			opcode:   uringOpSendmsg,
-			fd:       int32(it.FD),
-			addr:     uint64(uintptr(unsafe.Pointer(&r.msgs[i]))),
-			len:      1,
-			msgFlags: syscall.MSG_DONTWAIT,
-			userData: uint64(i),
+		if sendmsg {
+			r.msg(i, it.B, unsafe.Pointer(&it.SA), it.SALen)
+			r.sqes[idx] = uringSQE{
+				opcode:   uringOpSendmsg,
+				fd:       int32(it.FD),
+				addr:     uint64(uintptr(unsafe.Pointer(&r.msgs[i]))),
+				len:      1,
+				msgFlags: syscall.MSG_DONTWAIT,
+				userData: uint64(i),
+			}
+		} else {
+			// addr2 (off) is the destination; its length, addr_len, is
+			// the first 16 bits of splice_fd_in's word
+			// (include/uapi/linux/io_uring.h), in the machine's order.
+			sqe := &r.sqes[idx]
+			*sqe = uringSQE{
+				opcode:   uringOpSend,
+				fd:       int32(it.FD),
+				off:      uint64(uintptr(unsafe.Pointer(&it.SA))),
+				addr:     uint64(uintptr(unsafe.Pointer(&it.B[0]))),
+				len:      uint32(len(it.B)),
+				msgFlags: syscall.MSG_DONTWAIT,
+				userData: uint64(i),
+			}
+			*(*uint16)(unsafe.Pointer(&sqe.spliceFdIn)) = uint16(it.SALen)
 		}
 		tail++
 	}
 	atomic.StoreUint32(r.sqTail, tail)
-	return r.enter(len(items), func(ud uint64, res int32, _ uint32) {
+	err := r.enter(len(items), func(ud uint64, res int32, _ uint32) {
 		if ud < uint64(len(items)) {
 			items[ud].Res = res
 		}
 	})
+	if sendmsg {
+		for i := range items {
+			r.msgs[i] = syscall.Msghdr{}
+			r.iovs[i] = syscall.Iovec{}
+		}
+	}
+	return err
 }
 
 // enter submits the n entries queued and waits for their n completions,
