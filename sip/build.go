@@ -85,7 +85,7 @@ func appendWithTag(b []byte, to, tag string) []byte {
 // it fits, which the string then points into (room is written once, here,
 // and never again), else in an allocation of its own.
 func withTag(room *[responseToRoom]byte, to, tag string) string {
-	if len(to)+len(";tag=")+max(len(tag), tagLen) <= len(room) {
+	if len(to)+len(";tag=")+max(len(tag), TagLen) <= len(room) {
 		b := appendWithTag(room[:0], to, tag)
 		return unsafe.String(&room[0], len(b))
 	}

@@ -167,6 +167,12 @@ func TestIDs(t *testing.T) {
 		seen[b] = true
 	}
 	require.Len(t, sip.NewTag(), 16)
+	require.Len(t, sip.NewTag(), sip.TagLen)
+	require.Len(t, sip.AppendTag(nil), sip.TagLen)
+	require.Len(t, sip.NewCallID(), sip.CallIDLen)
+	id := sip.AppendCallID([]byte("x"))
+	require.Len(t, id, 1+sip.CallIDLen)
+	require.NotEqual(t, string(id), string(sip.AppendCallID([]byte("x"))))
 	require.NotEqual(t, sip.NewTag(), sip.NewTag())
 	require.NotEqual(t, sip.NewCallID(), sip.NewCallID())
 }
