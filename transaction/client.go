@@ -53,8 +53,9 @@ type ClientTx struct {
 	item     timerheap.Item[txn]
 	m        fsm
 	invite   *clientInvite
-	early    []input // inputs that arrived before the request was sent
-	stopCtx  func() bool
+	early    []input     // inputs that arrived before the request was sent
+	stopCtx  func() bool // the context's own watch (ctxwatch.go)
+	watch    *ctxWatch   // or the watch it shares with others
 	gotFinal bool
 	ended    bool
 	// settledCh, made by Layer.Settle for a transaction it waits for, is
@@ -282,6 +283,9 @@ func (c *ClientTx) end(s *shard, err error) {
 	if c.stopCtx != nil {
 		c.stopCtx()
 	}
+	if c.watch != nil {
+		s.l.watches.unwatch(c)
+	}
 	c.settle()
 	s.l.release()
 	if c.gotFinal {
@@ -331,7 +335,7 @@ func (s *shard) sent(now time.Time, tx *ClientTx, err error) {
 		tx.invite.init(now, &s.l.timers, tx.req, reliable)
 		tx.m = tx.invite
 		if tx.ctx != nil && tx.ctx.Done() != nil && !tx.internal {
-			tx.stopCtx = context.AfterFunc(tx.ctx, tx.Cancel)
+			s.l.watches.watch(tx.ctx, tx)
 		}
 	} else {
 		tx.nonInviteM.init(now, &s.l.timers, reliable)
