@@ -164,26 +164,38 @@ func (d *Dialog) learnUAC(res *sip.Response) error {
 // later responses with Dialog.NewResponse, which keeps the tag and moves
 // the state.
 func NewUAS(invite *sip.Request, res *sip.Response) (*Dialog, error) {
+	d := new(Dialog)
+	if err := d.InitUAS(invite, res); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// InitUAS makes d the dialog NewUAS returns for invite and res, in place:
+// for an owner that keeps the dialog inside its own allocation (a UA's
+// call). d is overwritten whole; it must not be in use. On error d is
+// left unusable.
+func (d *Dialog) InitUAS(invite *sip.Request, res *sip.Response) error {
 	code := res.StatusCode
 	if code <= 100 || code >= 300 {
-		return nil, fmt.Errorf("%w: status %d", ErrNotDialogResponse, code)
+		return fmt.Errorf("%w: status %d", ErrNotDialogResponse, code)
 	}
 	rto, err := res.To()
 	if err != nil {
-		return nil, malformed("To", err)
+		return malformed("To", err)
 	}
 	if rto.Tag() == "" {
-		return nil, fmt.Errorf("%w: response without To tag", ErrNotDialogResponse)
+		return fmt.Errorf("%w: response without To tag", ErrNotDialogResponse)
 	}
 	from, to, cs, err := inviteHeaders(invite)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	rr, err := invite.RecordRoutes()
 	if err != nil {
-		return nil, malformed("Record-Route", err)
+		return malformed("Record-Route", err)
 	}
-	d := &Dialog{
+	*d = Dialog{
 		role:      RoleUAS,
 		remoteSeq: cs.Seq,
 		flags:     flagRemoteSeq,
@@ -193,7 +205,7 @@ func NewUAS(invite *sip.Request, res *sip.Response) (*Dialog, error) {
 	// has none (§12.1.1).
 	target, err := contactTarget(invite, from.URI)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	// One allocation for the ID, To (with our tag), From, our Contact and
 	// the remote target.
@@ -207,7 +219,7 @@ func NewUAS(invite *sip.Request, res *sip.Response) (*Dialog, error) {
 		d.state = StateConfirmed
 		d.neg.EndServer(sip.INVITE, cs.Seq)
 	}
-	return d, nil
+	return nil
 }
 
 // PrepareResponse makes res, a response to the received INVITE, the

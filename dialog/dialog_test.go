@@ -202,6 +202,17 @@ func TestNewUAS(t *testing.T) {
 			require.Equal(t, bobTag, local.Tag())
 			require.Equal(t, aliceTag, remote.Tag())
 			require.Equal(t, "<"+bobTarget+">", d.Contact())
+
+			// InitUAS makes the same dialog in place, over one in use
+			// before (another INVITE's, with a route set): nothing of
+			// that one stays.
+			prev := newInvite(t, inviteOpts{rr: rrStrict})
+			prevRes := sip.NewResponse(prev, 180, "")
+			dialog.PrepareResponse(prev, prevRes, "other", contact)
+			var in dialog.Dialog
+			require.NoError(t, in.InitUAS(prev, prevRes))
+			require.NoError(t, in.InitUAS(inv, res))
+			require.Equal(t, d, &in)
 		})
 	}
 }
@@ -559,6 +570,8 @@ func TestNewUASRefuses(t *testing.T) {
 			}
 			_, err := dialog.NewUAS(inv, res)
 			require.ErrorIs(t, err, tt.want)
+			var in dialog.Dialog
+			require.ErrorIs(t, in.InitUAS(inv, res), tt.want)
 		})
 	}
 	t.Run("malformed Contact in the INVITE", func(t *testing.T) {

@@ -94,9 +94,18 @@ type InviteStep struct {
 // NewInviteClient returns the session of invite, the request as sent,
 // keeping at most maxForks early dialogs (0: DefaultMaxForks).
 func NewInviteClient(invite *sip.Request, maxForks int) *InviteClient {
-	s := &InviteClient{forks: *NewForkSet(invite, maxForks)}
-	s.acks = s.ack1[:0] // the call's ACK without an allocation
+	s := new(InviteClient)
+	s.Init(invite, maxForks)
 	return s
+}
+
+// Init makes s the session of invite, as NewInviteClient does, in place:
+// for an owner that keeps the session inside a struct of its own (one
+// allocation for both). s must not be in use; whatever it held is
+// dropped.
+func (s *InviteClient) Init(invite *sip.Request, maxForks int) {
+	*s = InviteClient{forks: *NewForkSet(invite, maxForks)}
+	s.acks = s.ack1[:0] // the call's ACK without an allocation
 }
 
 // Invite returns the INVITE the session belongs to.

@@ -114,6 +114,35 @@ func TestInviteClientMalformed(t *testing.T) {
 	require.Nil(t, s.Answered())
 }
 
+// TestInviteClientInit: Init makes a session in place over one in use
+// (its forks and ACKs dropped), as NewInviteClient makes a new one.
+func TestInviteClientInit(t *testing.T) {
+	old := newInvite(t, inviteOpts{})
+	var s dialog.InviteClient
+	s.Init(old, 0)
+	st, err := s.Receive(newResponse(t, old, 200, respOpts{tag: "a", contact: "<sip:bob@192.0.2.10>"}))
+	require.NoError(t, err)
+	require.Equal(t, dialog.InviteAnswer, st.Action)
+	require.NotNil(t, s.Answered())
+
+	inv := newInvite(t, inviteOpts{})
+	s.Init(inv, 1)
+	require.Same(t, inv, s.Invite())
+	require.Nil(t, s.Answered(), "the old session's dialog is gone")
+	resp := func(code int, tag string) *sip.Response {
+		return newResponse(t, inv, code, respOpts{tag: tag, contact: "<sip:bob@192.0.2.10>"})
+	}
+	st, err = s.Receive(resp(180, "b"))
+	require.NoError(t, err)
+	require.Equal(t, dialog.InviteProgress, st.Action)
+	_, err = s.Receive(resp(180, "c"))
+	require.ErrorIs(t, err, dialog.ErrTooManyForks, "maxForks is the new one's")
+	st, err = s.Receive(resp(200, "b"))
+	require.NoError(t, err)
+	require.Equal(t, dialog.InviteAnswer, st.Action)
+	require.Equal(t, "b", st.Dialog.ID().RemoteTag)
+}
+
 func TestInviteActionString(t *testing.T) {
 	for a, want := range map[dialog.InviteAction]string{
 		dialog.InviteIgnore: "ignore", dialog.InviteProgress: "progress", dialog.InviteAnswer: "answer",

@@ -3,6 +3,7 @@ package dialog
 import (
 	"math"
 	"strconv"
+	"unsafe"
 
 	"github.com/dialtone/dialtone/sip"
 )
@@ -95,8 +96,7 @@ func (d *Dialog) NewAck(invite *sip.Request, res *sip.Response) (*sip.Request, e
 	}
 	req := d.base(sip.ACK, cs.Seq)
 	if v, err := invite.TopVia(); err == nil {
-		v.Params = v.Params.Del("received").Set("branch", sip.NewBranch())
-		req.Prepend("Via", v.String())
+		req.Prepend("Via", ackVia(v))
 	}
 	if invite.Header("Authorization") != "" || invite.Header("Proxy-Authorization") != "" {
 		for _, h := range invite.Headers() {
@@ -152,4 +152,22 @@ func requestURI(u sip.URI) sip.URI {
 	}
 	u.Headers = ""
 	return u
+}
+
+// ackVia returns the Via of an ACK for a 2xx: the INVITE's top Via v
+// without received and with a new branch (a new transaction, RFC 3261
+// §17.1.1.3), written in one allocation, the string itself.
+func ackVia(v sip.Via) string {
+	var br [64]byte
+	branch := sip.AppendBranch(br[:0])
+	params := v.Params
+	if params.Has("received") {
+		params = params.Del("received")
+	}
+	v.Params = ""
+	var buf [256]byte
+	b := v.AppendTo(buf[:0])
+	// The branch is read, not kept: AppendSet copies it into b.
+	b = params.AppendSet(b, "branch", unsafe.String(&branch[0], len(branch)))
+	return string(b)
 }

@@ -249,6 +249,18 @@ func TestNewAck(t *testing.T) {
 	require.NoError(t, err)
 	require.NotEqual(t, via.Branch(), via2.Branch())
 
+	// The INVITE's received goes, its other parameters stay in place and
+	// the branch is replaced where it was.
+	stamped := inv.Clone()
+	stamped.SetTopViaValue("SIP/2.0/UDP pc33.atlanta.example.com:5062;received=192.0.2.9;rport=5062;branch=z9hG4bKold;x=1")
+	ack3, err := d.NewAck(stamped, res)
+	require.NoError(t, err)
+	via3, err := ack3.TopVia()
+	require.NoError(t, err)
+	require.True(t, via3.HasCookie())
+	require.NotEqual(t, "z9hG4bKold", via3.Branch())
+	require.Equal(t, "SIP/2.0/UDP pc33.atlanta.example.com:5062;rport=5062;branch="+via3.Branch()+";x=1", ack3.Header("Via"))
+
 	// A late-offer answer goes in with SetBody.
 	ack2.SetBody([]byte(sdpOffer), "application/sdp")
 	require.Equal(t, sdpOffer, string(wire(t, ack2).Body()))

@@ -1,6 +1,9 @@
 package sip
 
-import "strconv"
+import (
+	"strconv"
+	"unsafe"
+)
 
 // DefaultMaxForwards is the Max-Forwards a UAC puts in new requests
 // (RFC 3261 §8.1.1.6).
@@ -62,17 +65,32 @@ func NewBareRequest(method Method, uri URI, n int) *Request {
 	return r
 }
 
-// withTag returns the To value with ";tag=" and tag appended, or a new
-// random tag when tag is "", in one allocation.
-func withTag(to, tag string) string {
-	var buf [256]byte
-	b := append(append(buf[:0], to...), ";tag="...)
+// responseToRoom is the room a new response keeps, in its own allocation,
+// for a To value with the tag it adds (a To with its URI and a display
+// name, and a 16-character tag, fits); a longer one costs an allocation
+// of its own.
+const responseToRoom = 128
+
+// appendWithTag appends the To value with ";tag=" and tag, or a new
+// random tag when tag is "".
+func appendWithTag(b []byte, to, tag string) []byte {
+	b = append(append(b, to...), ";tag="...)
 	if tag == "" {
-		b = AppendTag(b)
-	} else {
-		b = append(b, tag...)
+		return AppendTag(b)
 	}
-	return string(b)
+	return append(b, tag...)
+}
+
+// withTag returns the To value with its tag (appendWithTag): in room when
+// it fits, which the string then points into (room is written once, here,
+// and never again), else in an allocation of its own.
+func withTag(room *[responseToRoom]byte, to, tag string) string {
+	if len(to)+len(";tag=")+max(len(tag), TagLen) <= len(room) {
+		b := appendWithTag(room[:0], to, tag)
+		return unsafe.String(&room[0], len(b))
+	}
+	var buf [256]byte
+	return string(appendWithTag(buf[:0], to, tag))
 }
 
 // NewResponseTag is NewResponse with the To tag to add when the request's
@@ -82,10 +100,12 @@ func NewResponseTag(req *Request, code int, reason, toTag string) *Response {
 	if reason == "" {
 		reason = StatusText(code)
 	}
-	// One allocation for the response and room for its headers.
+	// One allocation for the response, room for its headers and for the
+	// To value with its new tag.
 	c := new(struct {
 		res  Response
 		hdrs [responseHeaders]Header
+		to   [responseToRoom]byte
 	})
 	res := &c.res
 	res.StatusCode, res.Reason, res.Proto = code, reason, "SIP/2.0"
@@ -96,7 +116,7 @@ func NewResponseTag(req *Request, code int, reason, toTag string) *Response {
 		case hVia, hFrom, hCallID, hCSeq:
 		case hTo:
 			if code != StatusTrying && req.have&cTo != 0 && req.to.Tag() == "" {
-				h = Header{Name: "To", Value: withTag(h.Value, toTag), kind: hTo}
+				h = Header{Name: "To", Value: withTag(&c.to, h.Value, toTag), kind: hTo}
 			}
 		case hTimestamp:
 			if code != StatusTrying {

@@ -97,6 +97,8 @@ func TestNewResponseTag(t *testing.T) {
 	require.NoError(t, err)
 	to.Params = to.Params.Set("tag", "theirs")
 	tagged.SetTo(to)
+	// A To longer than the room a response keeps for it.
+	long := parseRequest(t, strings.Replace(basicInvite, "To: Bob <", "To: \""+strings.Repeat("B", 150)+"\" <", 1))
 	tests := []struct {
 		name string
 		req  *sip.Request
@@ -108,6 +110,9 @@ func TestNewResponseTag(t *testing.T) {
 		{"random tag", req, 180, "", "*"},
 		{"no tag on 100", req, 100, "abc", ""},
 		{"in-dialog request keeps its tag", tagged, 200, "abc", "theirs"},
+		{"long To, given tag", long, 200, "abc", "abc"},
+		{"long To, random tag", long, 180, "", "*"},
+		{"long given tag", req, 200, strings.Repeat("t", 120), strings.Repeat("t", 120)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -120,11 +125,36 @@ func TestNewResponseTag(t *testing.T) {
 			default:
 				require.Equal(t, tt.want, to.Tag())
 			}
+			reqTo, err := tt.req.To()
+			require.NoError(t, err)
+			require.Equal(t, reqTo.Display, to.Display)
+			require.Equal(t, reqTo.URI, to.URI)
 			m, err := sip.Parse(res.AppendTo(nil))
 			require.NoError(t, err)
 			require.Equal(t, res.String(), m.String())
 		})
 	}
+}
+
+// TestNewResponseTagOneAllocation checks that a response that adds a To
+// tag is one allocation, its new To value included, when the To fits the
+// room the response keeps for it; the responses' To values stay apart.
+func TestNewResponseTagOneAllocation(t *testing.T) {
+	req := parseRequest(t, basicInvite)
+	for _, tag := range []string{"abc", ""} {
+		want := 1.0
+		if raceEnabled && tag == "" {
+			want = 2 // the random bytes' buffer escapes under -race
+		}
+		require.Equal(t, want, testing.AllocsPerRun(100, func() { _ = sip.NewResponseTag(req, 180, "", tag) }), "tag %q", tag)
+	}
+	a := sip.NewResponseTag(req, 180, "", "")
+	b := sip.NewResponseTag(req, 180, "", "")
+	ta, err := a.To()
+	require.NoError(t, err)
+	tb, err := b.To()
+	require.NoError(t, err)
+	require.NotEqual(t, ta.Tag(), tb.Tag())
 }
 
 func TestIDs(t *testing.T) {
@@ -137,6 +167,12 @@ func TestIDs(t *testing.T) {
 		seen[b] = true
 	}
 	require.Len(t, sip.NewTag(), 16)
+	require.Len(t, sip.NewTag(), sip.TagLen)
+	require.Len(t, sip.AppendTag(nil), sip.TagLen)
+	require.Len(t, sip.NewCallID(), sip.CallIDLen)
+	id := sip.AppendCallID([]byte("x"))
+	require.Len(t, id, 1+sip.CallIDLen)
+	require.NotEqual(t, string(id), string(sip.AppendCallID([]byte("x"))))
 	require.NotEqual(t, sip.NewTag(), sip.NewTag())
 	require.NotEqual(t, sip.NewCallID(), sip.NewCallID())
 }

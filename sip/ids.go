@@ -34,11 +34,27 @@ func AppendBranch(dst []byte) []byte {
 }
 
 // AppendTag appends a new tag (as NewTag makes) to dst.
-func AppendTag(dst []byte) []byte { return appendRandomHex(dst, 8) }
+func AppendTag(dst []byte) []byte { return appendRandomHex(dst, tagBytes) }
+
+// tagBytes is the random part of a tag: 64 bits.
+const tagBytes = 8
+
+// TagLen is the length of a tag NewTag or AppendTag makes: 16 hex digits.
+const TagLen = 2 * tagBytes
 
 // NewTag returns a new From/To tag with 64 random bits (§19.3 asks for at
 // least 32).
-func NewTag() string { return randomHex("", 8) }
+func NewTag() string { return randomHex("", tagBytes) }
 
 // NewCallID returns a new Call-ID with 128 random bits (§8.1.1.4).
-func NewCallID() string { return randomHex("", 16) }
+func NewCallID() string { return randomHex("", callIDBytes) }
+
+// AppendCallID appends a new Call-ID, as NewCallID makes, to dst: CallIDLen
+// bytes.
+func AppendCallID(dst []byte) []byte { return appendRandomHex(dst, callIDBytes) }
+
+// callIDBytes is the random part of a Call-ID: 128 bits.
+const callIDBytes = 16
+
+// CallIDLen is the length of a Call-ID NewCallID or AppendCallID makes.
+const CallIDLen = 2 * callIDBytes

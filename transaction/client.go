@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/dialtone/dialtone/internal/timerheap"
 	"github.com/dialtone/dialtone/sip"
@@ -52,8 +53,9 @@ type ClientTx struct {
 	item     timerheap.Item[txn]
 	m        fsm
 	invite   *clientInvite
-	early    []input // inputs that arrived before the request was sent
-	stopCtx  func() bool
+	early    []input     // inputs that arrived before the request was sent
+	stopCtx  func() bool // the context's own watch (ctxwatch.go)
+	watch    *ctxWatch   // or the watch it shares with others
 	gotFinal bool
 	ended    bool
 	// settledCh, made by Layer.Settle for a transaction it waits for, is
@@ -66,7 +68,16 @@ type ClientTx struct {
 	nonInviteM *clientNonInvite
 
 	d delivery
+
+	// via is the room of the Via Request adds to a request without one
+	// (placeholder sent-by and the new branch, the key's): written once.
+	via [viaRoom]byte
 }
+
+// viaRoom is the room a client transaction keeps for the Via it adds:
+// "SIP/2.0/", the longest transport name, the placeholder sent-by and a
+// branch (the magic cookie and 24 hex digits).
+const viaRoom = 64
 
 // newClientTx allocates a client transaction together with the machine its
 // method needs: one allocation where there were two.
@@ -132,15 +143,19 @@ func (l *Layer) request(ctx context.Context, req *sip.Request, target transport.
 	if req.Header("Via") != "" {
 		v, err = req.TopVia()
 	}
+	tx := newClientTx(req.Method)
 	switch {
 	case err != nil:
-		// One allocation: the Via value with its new branch written in
-		// place; the transport rewrites the sent-by when it sends.
-		var buf [96]byte
-		b := append(buf[:0], "SIP/2.0/"...)
+		// No allocation: the Via value with its new branch is written
+		// into the transaction's room (the string points into it and
+		// keeps it alive; nothing writes it again). The transport writes
+		// the Via the request leaves with, sent-by filled in, keeping
+		// the branch: the one allocation of the request's Via.
+		b := append(tx.via[:0], "SIP/2.0/"...)
 		b = append(b, target.Network.ViaTransport()...)
 		b = append(b, " "+viaPlaceholder+";branch="...)
-		req.Prepend("Via", string(sip.AppendBranch(b)))
+		b = sip.AppendBranch(b)
+		req.Prepend("Via", unsafe.String(&b[0], len(b))) // b grew apart only for an odd transport name
 		if v, err = req.TopVia(); err != nil {
 			return nil, ErrInvalidMessage
 		}
@@ -152,7 +167,6 @@ func (l *Layer) request(ctx context.Context, req *sip.Request, target transport.
 	if !l.acquire(true) {
 		return nil, ErrTooManyTransactions
 	}
-	tx := newClientTx(req.Method)
 	tx.l, tx.s, tx.req, tx.key, tx.ctx, tx.notify = l, l.shardFor(key.branch), req, key, ctx, fn
 	tx.item.Value = tx
 	if fn == nil {
@@ -269,6 +283,9 @@ func (c *ClientTx) end(s *shard, err error) {
 	if c.stopCtx != nil {
 		c.stopCtx()
 	}
+	if c.watch != nil {
+		s.l.watches.unwatch(c)
+	}
 	c.settle()
 	s.l.release()
 	if c.gotFinal {
@@ -318,7 +335,7 @@ func (s *shard) sent(now time.Time, tx *ClientTx, err error) {
 		tx.invite.init(now, &s.l.timers, tx.req, reliable)
 		tx.m = tx.invite
 		if tx.ctx != nil && tx.ctx.Done() != nil && !tx.internal {
-			tx.stopCtx = context.AfterFunc(tx.ctx, tx.Cancel)
+			s.l.watches.watch(tx.ctx, tx)
 		}
 	} else {
 		tx.nonInviteM.init(now, &s.l.timers, reliable)

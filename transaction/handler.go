@@ -125,7 +125,7 @@ func (l *Layer) serve(h Handler, t *serverTx, req *sip.Request) {
 		return
 	}
 	code := 500
-	if req.Method == sip.INVITE && context.Cause(t.ctx) == ErrCanceled {
+	if req.Method == sip.INVITE && t.hctx.causeOf() == ErrCanceled {
 		code = 487
 	}
 	res := sip.NewResponse(req, code, "")
@@ -144,5 +144,5 @@ func (l *Layer) serveRecover(h Handler, t *serverTx, req *sip.Request) {
 				slog.String("panic", fmt.Sprint(r)), slog.String("stack", string(debug.Stack())))
 		}
 	}()
-	h.ServeSIP(t.ctx, t, req)
+	h.ServeSIP(&t.hctx, t, req)
 }

@@ -79,6 +79,8 @@ type Layer struct {
 	// ctx bounds the layer's own sends; canceled by Close.
 	ctx    context.Context
 	cancel context.CancelFunc
+	// watches cancels INVITEs whose context ends (ctxwatch.go).
+	watches ctxWatches
 
 	quit      chan struct{}
 	draining  atomic.Bool

@@ -63,7 +63,7 @@ func (s *shard) entomb(t *serverTx, now time.Time) bool {
 	if nonInvite {
 		t.done.Store(true) // nothing more can be sent through it
 	}
-	t.cancel(ErrTerminated)
+	t.hctx.end(ErrTerminated)
 	return true
 }
 

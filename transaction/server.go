@@ -1,7 +1,6 @@
 package transaction
 
 import (
-	"context"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -45,8 +44,8 @@ type serverTx struct {
 	flow   transport.Flow
 	key    requestKey
 
-	ctx    context.Context
-	cancel context.CancelCauseFunc
+	// hctx is the handler's context (ServeSIP's ctx).
+	hctx handlerCtx
 
 	// done is set under the shard lock when the transaction ends.
 	done atomic.Bool
@@ -149,7 +148,7 @@ func (t *serverTx) end(s *shard, cause error) {
 	if cause == nil {
 		cause = ErrTerminated
 	}
-	t.cancel(cause)
+	t.hctx.end(cause)
 }
 
 // lookup finds the server transaction of key k; for RFC 2543 keys the To
@@ -225,7 +224,7 @@ func (l *Layer) serveTU(t *serverTx) {
 	// The handler holds req as long as it needs it; the transaction does
 	// not, so a transaction waiting out its timers keeps no buffer alive.
 	t.req = nil
-	l.cfg.Handler.ServeSIP(t.ctx, t, req)
+	l.cfg.Handler.ServeSIP(&t.hctx, t, req)
 }
 
 // stateless answers a request without a transaction (limits, shutdown).
@@ -261,7 +260,6 @@ func (s *shard) newServer(now time.Time, req *sip.Request, f transport.Flow, k r
 	t.s, t.req, t.method, t.flow = s, req, req.Method, f
 	t.key = k.detachInto(&t.keyBuf)
 	t.item.Value = t
-	t.ctx, t.cancel = context.WithCancelCause(context.Background())
 	if k.legacy {
 		s.legacy[k.lkey] = t
 	} else {
@@ -292,7 +290,7 @@ func (s *shard) cancelInvite(now time.Time, t *serverTx, k requestKey) {
 			res.SetToTag(inv.lastTag) // same tag as the INVITE's responses
 		}
 		if inv.invite.current() == Proceeding {
-			inv.cancel(ErrCanceled)
+			inv.hctx.end(ErrCanceled)
 		}
 	}
 	s.stepServer(now, t, input{kind: inResponse, res: res}, nil)
@@ -355,7 +353,7 @@ func (s *shard) stepServer(now time.Time, t *serverTx, i input, in *transport.In
 				te.onFlow(t.method, t.flow)
 			}
 			fail = o.err
-			t.cancel(o.err) // inform the TU
+			t.hctx.end(o.err) // inform the TU
 		}
 	}
 	if t.ended || t.entombed {

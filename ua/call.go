@@ -110,6 +110,9 @@ type Call struct {
 	// early is the early dialog an outgoing call's Update may use, set
 	// once a reliable 1xx answered our offer and its PRACK has its 200.
 	early *earlyUpdate
+	// idRoom holds the Call-ID of an outgoing call (callID points into
+	// it: one allocation less); written once, before the call is shared.
+	idRoom [sip.CallIDLen]byte
 }
 
 // CallID returns the call's Call-ID.

@@ -26,6 +26,11 @@ type clock struct {
 	// at once costs a heap push and remove, not a goroutine wake-up.
 	sleepUntil time.Time
 	kick       chan struct{} // a deadline earlier than sleepUntil
+	// tm is what the goroutine sleeps on, made by its first run and kept
+	// (stopped) between runs: a clock that stops and starts again with
+	// each call costs no new timer. Only the running goroutine uses it;
+	// it is stopped under mu before running is cleared.
+	tm *time.Timer
 }
 
 // firer is a timer's target that needs no closure: a state the UA keeps
@@ -97,8 +102,12 @@ func (c *clock) wake() {
 // when no timer is armed, or when the UA stops.
 func (c *clock) run() {
 	defer c.u.g.Done()
-	tm := time.NewTimer(time.Hour)
-	defer tm.Stop()
+	c.mu.Lock()
+	if c.tm == nil {
+		c.tm = time.NewTimer(time.Hour)
+	}
+	tm := c.tm
+	c.mu.Unlock()
 	// due holds what the due timers run, read under c.mu: a timer kept by
 	// its owner (fireIn) may be armed again before it has run.
 	type run struct {
@@ -126,6 +135,8 @@ func (c *clock) run() {
 		}
 		next, ok := c.heap.Peek()
 		if !ok {
+			// Stopped before running is cleared: the next run resets it.
+			tm.Stop()
 			c.running, c.sleepUntil = false, time.Time{}
 			c.mu.Unlock()
 			return
@@ -139,6 +150,7 @@ func (c *clock) run() {
 			// Since Go 1.23 Reset leaves no stale tick in tm.C: the next
 			// turn resets it to the new earliest deadline.
 		case <-c.u.baseCtx.Done():
+			tm.Stop() // running stays set: no run comes after this one
 			return
 		}
 	}

@@ -80,3 +80,31 @@ func TestClock(t *testing.T) {
 		mu.Unlock()
 	})
 }
+
+// TestClockRestarts: a clock that stopped (nothing armed) and starts
+// again with the next timer sleeps on the timer it kept, and each timer
+// fires at its instant, however many times it stops and starts.
+func TestClockRestarts(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		u := newClockUA()
+		var first *time.Timer
+		for i := 1; i <= 5; i++ {
+			start := time.Now()
+			fired := make(chan time.Duration, 1)
+			u.afterFunc(time.Duration(i)*time.Second, func() { fired <- time.Since(start) })
+			require.Equal(t, time.Duration(i)*time.Second, <-fired)
+			synctest.Wait() // the goroutine finds nothing armed and exits
+			u.clock.mu.Lock()
+			running, tm := u.clock.running, u.clock.tm
+			u.clock.mu.Unlock()
+			require.False(t, running)
+			if first == nil {
+				first = tm
+			}
+			require.Same(t, first, tm, "a new timer for run %d", i)
+		}
+		u.g.Shut()
+		u.stop()
+		u.g.Wait()
+	})
+}

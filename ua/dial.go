@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"unsafe"
 
 	"github.com/dialtone/dialtone/dialog"
 	"github.com/dialtone/dialtone/sip"
@@ -118,15 +119,18 @@ func (u *UA) DialURI(ctx context.Context, uri sip.URI, opts DialOptions) (*Call,
 		from = sip.Address{URI: ct.URI}
 		from.URI.Params = ""
 	}
-	// The From line, written once for every INVITE of the setup; without a
-	// line it gets its tag here.
-	var fb [256]byte
-	fw := from.AppendTo(fb[:0])
+	// The From and To lines, written once for every INVITE of the setup,
+	// in o's room; without a line From gets its tag here.
+	used := 0
+	fw := from.AppendTo(o.rest(used))
 	if line == nil {
 		fw = sip.AppendTag(append(fw, ";tag="...))
 	}
-	o.from, o.contact, o.callID = string(fw), ct, sip.NewCallID()
-	c.callID = o.callID
+	o.from = o.keep(&used, fw)
+	to := sip.Address{URI: uri}
+	o.to = o.keep(&used, to.AppendTo(o.rest(used)))
+	c.callID = unsafe.String(&c.idRoom[0], len(sip.AppendCallID(c.idRoom[:0])))
+	o.contact, o.callID = ct, c.callID
 	if opts.SDP == nil && u.mediaEnabled() {
 		m, err := u.newMedia(ctx, line, ct.URI.Host, ct.URI.Scheme)
 		if err != nil {
@@ -203,7 +207,36 @@ type outgoing struct {
 	// open (prackreoffer.go). Both belong to the INVITE's reader.
 	reoffered map[string]bool
 	reoffer   *prackOffer
+	// plan is the send plan of the INVITE being sent, one attempt after
+	// another (failover_invite.go).
+	plan sendPlan
+	// to is the To line's value, the same in every INVITE of the setup;
+	// room holds it and from when they fit (written once, by DialURI).
+	to   string
+	room [outgoingRoom]byte
 }
+
+// outgoingRoom is the room an outgoing call keeps for its INVITEs' From
+// (with its tag) and To values: one allocation less for each that fits.
+const outgoingRoom = 192
+
+// keep returns b, written at the start of rest (o.room after what it
+// holds), as a string: in place when it fit there, which then counts as
+// used; else b grew apart, an allocation of its own. The room is written
+// once and never again.
+func (o *outgoing) keep(used *int, b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	if *used < len(o.room) && &b[0] == &o.room[*used] {
+		*used += len(b)
+	}
+	return unsafe.String(&b[0], len(b))
+}
+
+// rest returns the unused part of o.room as an empty slice whose
+// capacity ends with the room.
+func (o *outgoing) rest(used int) []byte { return o.room[used:used:len(o.room)] }
 
 func (o *outgoing) newInvite(uri sip.URI) *sip.Request {
 	u := o.c.u
@@ -211,7 +244,7 @@ func (o *outgoing) newInvite(uri sip.URI) *sip.Request {
 	// each be replaced at once, three strings made for nothing.
 	req := sip.NewBareRequest(sip.INVITE, uri, sip.BareRequestRoom)
 	req.Add("Max-Forwards", strconv.Itoa(sip.DefaultMaxForwards))
-	req.SetTo(sip.Address{URI: o.target})
+	req.Set("To", o.to) // Address{URI: o.target}
 	req.Set("From", o.from)
 	req.SetCallID(o.callID)
 	o.cseq++
@@ -353,7 +386,8 @@ func (o *outgoing) addContacts(res *sip.Response) bool {
 // without a response: read then returns errSilent.
 func (o *outgoing) read(tx *transaction.ClientTx, req *sip.Request, silent <-chan struct{}) (*sip.Response, error) {
 	c, u := o.c, o.c.u
-	s := &uacSession{ic: dialog.NewInviteClient(req, 0)}
+	s := new(uacSession)
+	s.ic.Init(req, 0)
 	s.flows = s.flow1[:0]
 	for {
 		res, ok, err := nextResponse(tx.Responses(), &silent)
@@ -434,7 +468,7 @@ func (o *outgoing) read(tx *transaction.ClientTx, req *sip.Request, silent <-cha
 // session's ACKs, so that an ACK is sent whole before it is sent again.
 type uacSession struct {
 	mu sync.Mutex
-	ic *dialog.InviteClient
+	ic dialog.InviteClient // in the session's allocation
 
 	sendMu sync.Mutex
 	flows  []ackFlow // few: one per 2xx-confirmed dialog

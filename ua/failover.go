@@ -65,8 +65,18 @@ type sendPlan struct {
 // newSendPlan resolves the next hop of req (and of the line's alternate,
 // see Line.alternates) into the order its targets are tried in.
 func (u *UA) newSendPlan(ctx context.Context, req *sip.Request, network transport.Network, line *Line) (*sendPlan, error) {
+	sp := new(sendPlan)
+	if err := u.initSendPlan(ctx, sp, req, network, line); err != nil {
+		return nil, err
+	}
+	return sp, nil
+}
+
+// initSendPlan is newSendPlan into sp, which it overwrites whole: for an
+// owner that keeps its plan inside itself (an outgoing call's INVITE).
+func (u *UA) initSendPlan(ctx context.Context, sp *sendPlan, req *sip.Request, network transport.Network, line *Line) error {
 	hop := nextHop(req)
-	sp := &sendPlan{u: u, line: line, network: network, after: DefaultFailoverAfter, track: line.tracks(req)}
+	*sp = sendPlan{u: u, line: line, network: network, after: DefaultFailoverAfter, track: line.tracks(req)}
 	if line != nil {
 		sp.after = line.failoverAfter
 	}
@@ -74,12 +84,12 @@ func (u *UA) newSendPlan(ctx context.Context, req *sip.Request, network transpor
 	if u.numeric != nil && len(alts) == 0 {
 		if t, ok := u.numeric.ResolveNumeric(hop, network); ok {
 			sp.one, sp.haveOne = t, true
-			return sp, nil
+			return nil
 		}
 	}
 	targets, err := u.resolve(ctx, hop, network)
 	if err != nil && len(alts) == 0 {
-		return nil, err
+		return err
 	}
 	sp.plan = u.dead.NewPlan(hop.Hostname(), nil)
 	first := 0
@@ -115,14 +125,17 @@ func (u *UA) newSendPlan(ctx context.Context, req *sip.Request, network transpor
 		}
 	}
 	if sp.plan.Remaining() == 0 {
-		return nil, err
+		if err == nil {
+			err = transport.ErrNoTargets
+		}
+		return err
 	}
 	if sp.track {
 		if srv, ok := line.Server(); ok {
 			sp.prefer(srv)
 		}
 	}
-	return sp, nil
+	return nil
 }
 
 // prefer tries t first when it is one of the targets (TargetPlan.Prefer).

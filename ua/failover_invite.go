@@ -17,8 +17,8 @@ import (
 // abandoned: the CANCEL that raced it wins.
 func (o *outgoing) attempt(req *sip.Request) (*sip.Response, error) {
 	c, u := o.c, o.c.u
-	sp, err := u.newSendPlan(u.baseCtx, req, c.network, c.line)
-	if err != nil {
+	sp := &o.plan // the call's, reused by each attempt: one allocation less
+	if err := u.initSendPlan(u.baseCtx, sp, req, c.network, c.line); err != nil {
 		return nil, err
 	}
 	if o.haveLast {

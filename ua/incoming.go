@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/dialtone/dialtone/rtp/sdp"
 
@@ -52,6 +53,9 @@ type IncomingCall struct {
 	// updating: an UPDATE of ours awaits its final response; Answer
 	// waits for none and refuses meanwhile.
 	updating bool
+	// tagRoom holds our To tag (tag points into it: one allocation
+	// less); written once, before ic is shared.
+	tagRoom [sip.TagLen]byte
 }
 
 // Request returns the INVITE (read-only).
@@ -234,13 +238,21 @@ func (ic *IncomingCall) Answer(local []byte) (*Call, error) {
 	if len(local) > 0 {
 		res.SetBody(local, "application/sdp")
 	}
+	var c *Call
 	if d == nil {
-		var err error
-		if d, err = dialog.NewUAS(ic.req, res); err != nil {
+		// A new dialog comes with its call: one allocation for both.
+		cd := new(struct {
+			c Call
+			d dialog.Dialog
+		})
+		if err := cd.d.InitUAS(ic.req, res); err != nil {
 			return nil, err
 		}
+		c, d = &cd.c, &cd.d
+	} else {
+		c = new(Call)
 	}
-	c := &Call{u: u, line: ic.line, dir: Incoming, callID: ic.req.CallID(), network: ic.w.Flow().Network,
+	*c = Call{u: u, line: ic.line, dir: Incoming, callID: d.ID().CallID, network: ic.w.Flow().Network,
 		state: CallAnswered, d: d, id: d.ID(), local: local, media: media,
 		peerUpdate: allows(ic.req, sip.UPDATE)}
 	if media != nil {
@@ -426,7 +438,8 @@ func (u *UA) incomingInvite(ctx context.Context, w transaction.ResponseWriter, r
 		u.respond(w, sip.NewResponse(req, sip.StatusServerInternalError, ""))
 		return
 	}
-	ic := &IncomingCall{u: u, ctx: ctx, w: w, req: req, tag: sip.NewTag(), contact: ct, line: line}
+	ic := &IncomingCall{u: u, ctx: ctx, w: w, req: req, contact: ct, line: line}
+	ic.tag = unsafe.String(&ic.tagRoom[0], len(sip.AppendTag(ic.tagRoom[:0])))
 	var code int
 	if ic.replaces, code = u.replacedCall(req); code != 0 {
 		u.respond(w, sip.NewResponse(req, code, ""))

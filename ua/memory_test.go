@@ -1,14 +1,17 @@
 package ua_test
 
 import (
+	"context"
 	"runtime"
 	"testing"
 	"testing/synctest"
 	"time"
+	"unsafe"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/dialtone/dialtone/internal/memnet"
+	"github.com/dialtone/dialtone/transport"
 	"github.com/dialtone/dialtone/ua"
 )
 
@@ -63,4 +66,39 @@ func TestMemoryPerCall(t *testing.T) {
 		}
 		runtime.KeepAlive(held)
 	})
+}
+
+// TestAnsweredCallHoldsNoRequest checks that an answered call's Call-ID
+// is a string of its own, not one into the INVITE's datagram: a held
+// call would otherwise keep the whole datagram alive (about 450 B per
+// call and side in TestMemoryPerCall).
+func TestAnsweredCallHoldsNoRequest(t *testing.T) {
+	type answered struct {
+		inviteCallID, callID string
+	}
+	got := make(chan answered, 1)
+	mk := func(cfg ua.Config) *ua.UA {
+		cfg.Listen = []ua.ListenConfig{{Network: transport.UDP, Addr: "127.0.0.1:0"}}
+		cfg.Resolver = transport.StaticResolver{}
+		u, err := ua.New(cfg)
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = u.Close() })
+		return u
+	}
+	callee := mk(ua.Config{OnCall: func(_ context.Context, ic *ua.IncomingCall) {
+		c, err := ic.Answer([]byte(testSDP))
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		got <- answered{inviteCallID: ic.Request().CallID(), callID: c.CallID()}
+	}})
+	caller := mk(ua.Config{})
+	c, err := caller.Dial(t.Context(), "sip:bob@"+callee.Addrs()[0].String(), ua.DialOptions{SDP: []byte(testSDP)})
+	require.NoError(t, err)
+	a := <-got
+	require.Equal(t, c.CallID(), a.callID)
+	require.Equal(t, a.inviteCallID, a.callID)
+	require.NotSame(t, unsafe.StringData(a.inviteCallID), unsafe.StringData(a.callID), "the call's Call-ID points into the INVITE's buffer")
+	require.NoError(t, c.Hangup(t.Context()))
 }
