@@ -46,6 +46,25 @@ func NewReader(r io.Reader, lim Limits) *Reader {
 	return &Reader{src: r, lim: lim.withDefaults(), buf: make([]byte, readChunk)}
 }
 
+// MaxKeptReaderBuffer is the largest buffer Reset keeps: a Reader whose
+// buffer grew past it for a large message starts the next stream with a
+// buffer of the initial size again, so that a Reader kept for reuse does
+// not hold the memory of the largest message it ever framed.
+const MaxKeptReaderBuffer = 16 * readChunk
+
+// Reset makes r frame the stream src from its start, with the limits it
+// was made with, as a new Reader would, but keeping its buffer (up to
+// MaxKeptReaderBuffer): an owner that reads many streams in turn (a
+// server's reader goroutine, one connection after another) frames them
+// all with one Reader and no allocation. Bytes of the previous stream not
+// yet returned are dropped, and so is its error.
+func (r *Reader) Reset(src io.Reader) {
+	if len(r.buf) > MaxKeptReaderBuffer {
+		r.buf = make([]byte, readChunk)
+	}
+	r.src, r.start, r.end, r.err = src, 0, 0, nil
+}
+
 // ReadMessage returns the next message, skipping keepalives.
 func (r *Reader) ReadMessage() (Message, error) {
 	for {

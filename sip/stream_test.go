@@ -216,3 +216,51 @@ func TestReaderAllocations(t *testing.T) {
 	})
 	require.LessOrEqual(t, allocs, 2.0)
 }
+
+// TestReaderReset: a Reset Reader frames a new stream from its start,
+// whatever the last one left (a partial message, an error, a grown
+// buffer), and framing the next stream allocates no buffer (the two
+// allocations of TestReaderAllocations, the message's, and no more).
+func TestReaderReset(t *testing.T) {
+	one := []byte(streamOptions)
+	tests := []struct {
+		name string
+		prev []byte // the stream read before Reset
+	}{
+		{"after EOF", one},
+		{"mid message", one[:40]},
+		{"after an error", []byte("\rX")},
+		{"after a large message", append(append([]byte{}, one[:len(one)-len("Content-Length: 0\r\n\r\n")]...),
+			append([]byte("Content-Length: 200000\r\n\r\n"), bytes.Repeat([]byte("x"), 200000)...)...)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := sip.NewReader(bytes.NewReader(tt.prev), sip.Limits{MaxBodyBytes: 1 << 20})
+			for {
+				if _, err := r.ReadMessage(); err != nil {
+					break
+				}
+			}
+			r.Reset(bytes.NewReader(bytes.Repeat(one, 2)))
+			for range 2 {
+				m, err := r.ReadMessage()
+				require.NoError(t, err)
+				require.Equal(t, "c1", m.CallID())
+			}
+			_, err := r.ReadMessage()
+			require.ErrorIs(t, err, io.EOF)
+		})
+	}
+	data, err := os.ReadFile(filepath.Join(benchCorpus, "invite.sip"))
+	require.NoError(t, err)
+	r := sip.NewReader(bytes.NewReader(nil), sip.Limits{})
+	src := bytes.NewReader(data)
+	allocs := testing.AllocsPerRun(100, func() {
+		src.Reset(data)
+		r.Reset(src)
+		if _, err := r.ReadMessage(); err != nil {
+			t.Fatal(err)
+		}
+	})
+	require.LessOrEqual(t, allocs, 2.0)
+}

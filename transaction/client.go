@@ -278,6 +278,7 @@ func (c *ClientTx) end(s *shard, err error) {
 	c.ended = true
 	if cur, ok := s.clients[c.key]; ok && cur == c {
 		delete(s.clients, c.key)
+		s.l.clients.Add(-1)
 	}
 	s.heap.Remove(&c.item)
 	if c.stopCtx != nil {
@@ -318,6 +319,7 @@ func (s *shard) register(tx *ClientTx) {
 		return
 	}
 	s.clients[tx.key] = tx
+	s.l.clients.Add(1)
 }
 
 // sent starts the state machine once the request is on its way.
@@ -456,6 +458,7 @@ func (s *shard) startCancel(now time.Time, inv *ClientTx) {
 	tx.l, tx.s, tx.req, tx.key, tx.ctx, tx.flow, tx.internal = s.l, s, cancel, key, context.Background(), inv.flow, true
 	tx.item.Value = tx
 	s.clients[key] = tx
+	s.l.clients.Add(1)
 	if err := s.l.t.SendOn(s.l.ctx, cancel, inv.flow); err != nil && !lost(err, inv.flow) {
 		s.l.warn("CANCEL not sent", slog.String("branch", key.branch), slog.String("error", err.Error()))
 		tx.end(s, &TransportError{Err: err})

@@ -73,8 +73,9 @@ type Layer struct {
 	slack  time.Duration // zero: none
 	epoch  time.Time     // what slack rounds deadlines from
 
-	live atomic.Int64 // live transactions
-	st   txCounters   // Stats
+	live    atomic.Int64 // live transactions
+	clients atomic.Int64 // client transactions in the shards' tables
+	st      txCounters   // Stats
 
 	// ctx bounds the layer's own sends; canceled by Close.
 	ctx    context.Context
@@ -254,8 +255,14 @@ func (l *Layer) HandleMessage(in transport.Incoming) {
 //
 // The transport may report a flow error from inside a send that a shard
 // makes under its lock, so the shards are visited on a goroutine of their
-// own.
+// own, but only when some client transaction is live: a server that only
+// answers (a UAS with a connection per call) closes its connections at
+// no cost here. A transaction counts from before its request is sent, so
+// one whose flow fails at once is never missed.
 func (l *Layer) HandleFlowError(f transport.Flow, err error) {
+	if l.clients.Load() == 0 {
+		return
+	}
 	l.g.Go(func() {
 		for _, s := range l.shards {
 			if s.lock() {

@@ -433,6 +433,35 @@ func TestTransportErrors(t *testing.T) {
 	})
 }
 
+// TestFlowErrorWithoutClientsIsFree: a closed connection costs a layer
+// with no client transaction nothing (no goroutine, no allocation), as a
+// UAS with a connection per call closes one for every call; while a client
+// transaction is live the error is still visited (TestTransportErrors),
+// and once it has ended the cost is nothing again, on both sides.
+func TestFlowErrorWithoutClientsIsFree(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := transaction.HandlerFunc(func(_ context.Context, w transaction.ResponseWriter, req *sip.Request) {
+			require.NoError(t, w.Respond(sip.NewResponse(req, 200, "")))
+		})
+		p := newPair(t, loss{}, h, nil)
+		boom := errors.New("connection reset")
+		f := transport.Flow{Network: transport.TCP, Local: serverAddr, Remote: clientAddr, Conn: 7}
+		free := func(l *transaction.Layer) float64 {
+			return testing.AllocsPerRun(100, func() { l.HandleFlowError(f, boom) })
+		}
+		require.Zero(t, free(p.server), "no client transaction yet")
+
+		tx, err := p.client.Request(t.Context(), newReq(sip.INVITE), tcp())
+		require.NoError(t, err)
+		require.NotZero(t, free(p.client), "a live client transaction: the shards are visited")
+		require.Equal(t, []int{200}, collect(tx))
+		synctest.Wait()
+		require.Equal(t, 0, p.client.Len())
+		require.Zero(t, free(p.client), "the transaction has ended")
+		require.Zero(t, free(p.server))
+	})
+}
+
 // TestMaxTransactions: beyond the limit new requests get 503 and Request
 // fails.
 func TestMaxTransactions(t *testing.T) {

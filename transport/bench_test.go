@@ -109,3 +109,28 @@ func BenchmarkTCPReceive(b *testing.B) {
 	el := time.Since(start)
 	b.ReportMetric(float64(b.N)/el.Seconds(), "msgs/s")
 }
+
+// BenchmarkTCPConnPerRequest: a connection per request, as SIPp -t tn and
+// phones that connect per transaction make them: dial, one OPTIONS, its
+// delivery, close. allocs/op and B/op count both ends (the client's dial
+// included) and the reader goroutine's reuse (transport/readers.go).
+func BenchmarkTCPConnPerRequest(b *testing.B) {
+	h := &countHandler{}
+	l := newServedLayer(b, Config{}, h)
+	a, err := l.Listen(b.Context(), TCP, "127.0.0.1:0")
+	require.NoError(b, err)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		c, err := net.Dial("tcp", a.String())
+		if err != nil {
+			b.Fatal(err)
+		}
+		msg := bytes.ReplaceAll(benchOptions(b, c.LocalAddr().String(), 0), []byte("UDP"), []byte("TCP"))
+		if _, err := c.Write(msg); err != nil {
+			b.Fatal(err)
+		}
+		waitCount(b, h, int64(i+1))
+		_ = c.Close()
+	}
+}

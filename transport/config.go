@@ -182,12 +182,18 @@ func (sysNet) ListenPacket(ctx context.Context, network, address string) (net.Pa
 	return lc.ListenPacket(ctx, network, address)
 }
 
+// Listen listens without TCP keepalives on the connections it accepts:
+// the layer ends idle connections itself (IdleTimeout) and watches flows
+// with RFC 5626 pings, and Go's default keepalive costs four setsockopt
+// calls per accepted connection, which a connection per call pays for
+// every call.
 func (sysNet) Listen(ctx context.Context, network, address string) (net.Listener, error) {
-	var lc net.ListenConfig
+	lc := net.ListenConfig{KeepAlive: -1}
 	return lc.Listen(ctx, network, address)
 }
 
+// DialContext dials without TCP keepalives, as Listen accepts.
 func (sysNet) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
-	var d net.Dialer
+	d := net.Dialer{KeepAlive: -1}
 	return d.DialContext(ctx, network, address)
 }

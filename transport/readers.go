@@ -1,6 +1,10 @@
 package transport
 
-import "time"
+import (
+	"time"
+
+	"github.com/dialtone/dialtone/sip"
+)
 
 // ReaderLinger is how long the goroutine that read a stream connection
 // waits, once that connection has ended, to read the next connection
@@ -23,14 +27,46 @@ func (l *Layer) runReader(c *conn) {
 	}
 }
 
+// readerState is what a reader goroutine keeps from one connection to
+// the next: the framer of the stream connections it reads, with its
+// buffer, made at its first stream connection and Reset for each later
+// one (a connection per call framed without a new Reader and its 4 KiB).
+type readerState struct {
+	sr *sip.Reader
+	cr captureReader // sr's source, for the connection being read
+}
+
+// framer returns the Reader of c's stream, reading through the capture
+// of c's bytes (bounded by max).
+func (rs *readerState) framer(c *conn, lim sip.Limits, max int) *sip.Reader {
+	rs.cr = captureReader{r: c.rw, c: c, max: max}
+	if rs.sr == nil {
+		rs.sr = sip.NewReader(&rs.cr, lim)
+	} else {
+		rs.sr.Reset(&rs.cr)
+	}
+	return rs.sr
+}
+
+// done drops the references to the connection just read.
+func (rs *readerState) done() {
+	if rs.sr != nil {
+		rs.sr.Reset(nil)
+	}
+	rs.cr = captureReader{}
+}
+
 // reader serves c, then the connections handed to it while it waits idle
 // for up to ReaderLinger. While idle it counts itself in l.wg: the count
 // is taken before c's is given back, so that Close never sees zero while
 // the goroutine lives.
 func (l *Layer) reader(c *conn) {
-	var t *time.Timer
+	var (
+		t  *time.Timer
+		rs readerState
+	)
 	for {
-		c.serve()
+		c.serve(&rs)
 		idle := l.start()
 		l.wg.Done() // c's
 		if !idle {

@@ -33,3 +33,18 @@ func TestReaderGoroutineReused(t *testing.T) {
 	require.NoError(t, l.Close())
 	require.Zero(t, l.readersIdle.Load())
 }
+
+// A reader goroutine frames every stream connection it reads with one
+// sip.Reader, reset for each (no new Reader and buffer per connection),
+// which holds no reference to a connection once it is done.
+func TestReaderStateFramerReused(t *testing.T) {
+	l, _ := newTestLayer(t, Config{})
+	var rs readerState
+	a, b := &conn{l: l}, &conn{l: l}
+	first := rs.framer(a, sip.Limits{}, 100)
+	rs.done()
+	require.Nil(t, rs.cr.c)
+	second := rs.framer(b, sip.Limits{}, 100)
+	require.Same(t, first, second)
+	require.Same(t, b, rs.cr.c)
+}

@@ -377,7 +377,7 @@ type captureReader struct {
 	max int
 }
 
-func (cr captureReader) Read(p []byte) (int, error) {
+func (cr *captureReader) Read(p []byte) (int, error) {
 	n, err := cr.r.Read(p)
 	if n > 0 && len(cr.c.capture) < cr.max {
 		cr.c.capture = append(cr.c.capture, p[:min(n, cr.max-len(cr.c.capture))]...)
@@ -396,8 +396,9 @@ func (c *conn) trimCapture(buffered int) {
 }
 
 // serve reads the connection until it ends, on a reader goroutine
-// (Layer.reader), which gives back the connection's count in l.wg.
-func (c *conn) serve() {
+// (Layer.reader) whose state it uses, which gives back the connection's
+// count in l.wg.
+func (c *conn) serve(rs *readerState) {
 	var err error
 	defer func() { c.close(err) }()
 	if err = c.handshake(); err != nil {
@@ -407,7 +408,7 @@ func (c *conn) serve() {
 		err = c.serveWS()
 		return
 	}
-	err = c.serveStream()
+	err = c.serveStream(rs)
 }
 
 // handshake finishes TLS and WebSocket setup of an accepted connection
@@ -443,7 +444,7 @@ func boolU(b bool) uint64 {
 	return 0
 }
 
-func (c *conn) serveStream() error {
+func (c *conn) serveStream(rs *readerState) error {
 	lim := c.l.cfg.Limits
 	// The capture buffer comes from the layer's pool: with a connection
 	// per call (SIPp -t tn, many phones) growing one per connection was a
@@ -454,8 +455,9 @@ func (c *conn) serveStream() error {
 		*cp = c.capture[:0]
 		c.capture = nil
 		c.l.putBuf(cp)
+		rs.done()
 	}()
-	r := sip.NewReader(captureReader{r: c.rw, c: c, max: lim.MaxHeadBytes + 4096}, lim)
+	r := rs.framer(c, lim, lim.MaxHeadBytes+4096)
 	for {
 		m, ka, err := r.Next()
 		if err != nil {

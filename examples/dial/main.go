@@ -33,11 +33,13 @@
 // Received digits are printed as events. The first Ctrl-C hangs up and
 // unregisters, waiting for the answers; a second one quits at once.
 //
-// For load tests (../shared/bench/load-uas.sh, mem-dialogs.sh):
-// -no-media answers with an inactive audio stream and opens no RTP
-// sockets, -quiet prints no per-event lines, -udp-rcvbuf sets the UDP
-// receive buffer, and -stats FILE writes the runtime figures those scripts
-// read (SIGUSR1 collects garbage first, on Unix systems). -cpuprofile
+// For load tests (../shared/bench/load-uas.sh, mem-dialogs.sh,
+// scripts/load-tcp.sh): -no-media answers with an inactive audio stream
+// and opens no RTP sockets, -quiet prints no per-event lines, -tls-listen
+// adds a TLS listener (its certificate from -tls-listen-cert and
+// -tls-listen-key, or a self-signed one made at start whose fingerprint
+// it prints), -udp-rcvbuf sets the UDP receive buffer, and -stats FILE
+// writes the runtime figures those scripts read (SIGUSR1 collects garbage first, on Unix systems). -cpuprofile
 // writes a CPU profile until exit, -exectrace an execution trace (goroutine
 // wake-ups); -memprofile, when listening, a heap
 // profile of what is live when stopped.
@@ -79,6 +81,7 @@ type options struct {
 	failover                        *failoverFlags
 	media                           *cli.MediaFlags
 	holdMusic                       *cli.HoldMusicFlag
+	tlsListen                       *tlsListenFlags
 	listen, mediaIP                 string
 	hangupAfter, t1                 time.Duration
 	holdAfter, resumeAfter          time.Duration
@@ -103,6 +106,7 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	o.failover = addFailoverFlags(fs)
 	o.media = cli.AddMediaFlags(fs)
 	o.holdMusic = cli.AddHoldMusicFlag(fs)
+	o.tlsListen = addTLSListenFlags(fs)
 	fs.StringVar(&o.listen, "listen", "0.0.0.0:5060", "host:port to listen on (UDP and TCP; port 0 picks one)")
 	fs.DurationVar(&o.hangupAfter, "hangup-after", 0, "hang up a call this long after it is answered (0: never)")
 	fs.DurationVar(&o.holdAfter, "hold-after", 0, "put the peer on hold (re-INVITE, a=sendonly) this long after the answer (0: never)")
@@ -133,6 +137,9 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 		return nil, cli.Usagef("one target URI at most, got %d arguments: %q", len(rest), rest)
 	}
 	if err := o.answer.Check(); err != nil {
+		return nil, err
+	}
+	if err := o.tlsListen.check(); err != nil {
 		return nil, err
 	}
 	if err := o.failover.check(o.line.Lines()); err != nil {
@@ -232,6 +239,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := o.holdMusic.Apply(&cfg.Media); err != nil {
 		return err
 	}
+	fingerprint, err := o.tlsListen.apply(&cfg)
+	if err != nil {
+		return err
+	}
+	if fingerprint != "" {
+		printf("tls certificate self-signed sha-256 %s", fingerprint)
+	}
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	calls := &caller{o: o, ctx: ctx, wg: &wg, printf: printf}
@@ -263,6 +277,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	if o.target == "" {
 		cli.PrintListening(u, "dial", printf)
+		if o.tlsListen.addr != "" {
+			// Addrs follows cfg.Listen, to which the TLS listener was
+			// appended last; PrintListening names it tcp.
+			addrs := u.Addrs()
+			printf("tls listener at %s", addrs[len(addrs)-1])
+		}
 		<-ctx.Done()
 		if o.memProfile != "" {
 			if err := writeHeapProfile(o.memProfile); err != nil {

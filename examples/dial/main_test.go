@@ -3,9 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -29,6 +32,7 @@ func TestUsage(t *testing.T) {
 			"trace", "pcap", "hangup-after", "listen", "aor", "pass", "registrar", "play", "record", "no-media", "quiet",
 			"transport", "tls-ca", "tls-cert", "tls-key", "tls-insecure", "stun", "keepalive",
 
+			"tls-listen", "tls-listen-cert", "tls-listen-key",
 			"outbound", "alt-proxy", "alt-outbound", "dual-register", "dns", "failover-after", "probe-interval", "rtp-timeout"})
 }
 
@@ -49,6 +53,9 @@ func TestParseErrors(t *testing.T) {
 		{Args: []string{"-rtp-timeout", "-1s", "-listen", "127.0.0.1:0"}, Want: "-rtp-timeout -1s: want a duration of 0 or more"},
 		{Args: []string{"-transport", "sctp", "-listen", "127.0.0.1:0"}, Want: "-transport \"sctp\": want udp, tcp, tls, ws or wss"},
 		{Args: []string{"-tls-key", "k.pem", "-listen", "127.0.0.1:0"}, Want: "-tls-cert and -tls-key go together"},
+		{Args: []string{"-tls-listen", "127.0.0.1:0", "-tls-listen-key", "k.pem"}, Want: "-tls-listen-cert and -tls-listen-key go together"},
+		{Args: []string{"-tls-listen-cert", "c.pem", "-tls-listen-key", "k.pem"}, Want: "-tls-listen-cert needs -tls-listen"},
+		{Args: []string{"-tls-listen", "127.0.0.1"}, Want: "-tls-listen \"127.0.0.1\": want host:port"},
 		{Args: []string{"-alt-proxy", "sip:b.test"}, Want: "need a line (-aor)"},
 		{Args: []string{"-dns", "127.0.0.1"}, Want: "-dns \"127.0.0.1\": want host:port"},
 		{Args: []string{"-aor", "sip:a@a.test", "-dual-register"}, Want: "-dual-register needs -alt-proxy or -alt-outbound"},
@@ -124,6 +131,44 @@ func TestRTPTimeout(t *testing.T) {
 		t.Fatal("the caller never got dial's BYE")
 	}
 	require.ErrorIs(t, c.Err(), ua.ErrRemoteHangup)
+	require.NoError(t, caller.Close())
+	require.NoError(t, p.Stop(t))
+}
+
+// TestTLSListener: with -tls-listen dial answers a call over TLS, on a
+// certificate it made for itself whose printed fingerprint is the one the
+// caller's handshake sees.
+func TestTLSListener(t *testing.T) {
+	p := clitest.Start(t, run, "-listen", "127.0.0.1:0", "-tls-listen", "127.0.0.1:0", "-no-media")
+	fpLine := p.Stdout.WaitFor(t, "tls certificate self-signed sha-256 ")
+	fp := strings.TrimSpace(fpLine[strings.Index(fpLine, "sha-256 ")+len("sha-256 "):])
+	line := p.Stdout.WaitFor(t, "tls listener at 127.0.0.1:")
+	addr := strings.TrimSpace(line[strings.Index(line, "127.0.0.1:"):])
+	require.NotContains(t, addr, ":0")
+
+	var seen atomic.Value
+	caller, err := ua.New(ua.Config{
+		Listen: []ua.ListenConfig{{Network: transport.UDP, Addr: "127.0.0.1:0"}},
+		Media:  ua.MediaConfig{DisableMedia: true},
+		Transport: ua.TransportConfig{ClientTLS: &tls.Config{
+			InsecureSkipVerify: true, // self-signed; the fingerprint is checked instead
+			VerifyConnection: func(cs tls.ConnectionState) error {
+				sum := sha256.Sum256(cs.PeerCertificates[0].Raw)
+				seen.Store(strings.ToUpper(strings.ReplaceAll(fmt.Sprintf("% x", sum), " ", ":")))
+				return nil
+			},
+		}},
+	})
+	require.NoError(t, err)
+	defer caller.Close()
+	ctx, cancel := context.WithTimeout(t.Context(), clitest.WaitTimeout)
+	defer cancel()
+	c, err := caller.Dial(ctx, "sip:dial@"+addr+";transport=tls", ua.DialOptions{Transport: transport.TLS, SDP: noMediaSDP("127.0.0.1")})
+	require.NoError(t, err)
+	require.Equal(t, fp, seen.Load())
+	p.Stdout.WaitFor(t, "answered call="+c.CallID())
+	require.NoError(t, c.Hangup(ctx))
+	p.Stdout.WaitFor(t, "ended call="+c.CallID())
 	require.NoError(t, caller.Close())
 	require.NoError(t, p.Stop(t))
 }

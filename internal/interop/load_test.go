@@ -95,3 +95,34 @@ func buildCommand(t *testing.T, ctx context.Context, dir, name string) string {
 	require.NoError(t, err, "go build %s:\n%s", dir, b)
 	return out
 }
+
+// TestUALoadOverTLS: uaload places 1,000 calls at 200 calls/s over one TLS
+// connection (-transport tls) to examples/dial's TLS listener
+// (-tls-listen, its self-signed certificate): every call succeeds, with no
+// retransmission (none is sent over a reliable transport). This is the
+// TLS load of scripts/load-tcp.sh (MODES=tls), which SIPp cannot generate
+// here (it is built without OpenSSL).
+func TestUALoadOverTLS(t *testing.T) {
+	const calls, rate = 1000, 200
+	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
+	defer cancel()
+	bin := buildProgram(t, ctx, "uaload")
+	port := freePort(t)
+	tlsAddr := net.JoinHostPort(loopback, strconv.Itoa(port))
+	startExample(t, ctx, "dial", "-listen", net.JoinHostPort(loopback, "0"), "-tls-listen", tlsAddr, "-no-media", "-quiet")
+	waitListening(t, ctx, "tcp", port)
+	out := filepath.Join(artifacts(t), "uaload.out")
+	defer func() { logTails(t, out) }()
+	uacErr := runToFile(ctx, out, bin,
+		"-target", "sip:dial@"+tlsAddr+";transport=tls", "-transport", "tls", "-tls-insecure",
+		"-listen", net.JoinHostPort(loopback, "0"),
+		"-calls", strconv.Itoa(calls), "-rate", strconv.Itoa(rate),
+		"-timeout", runTimeout.String(), "-v")
+	sum := summaryOf(t, out)
+	t.Logf("uaload: %v", sum)
+	require.NoError(t, exitErrOrNil(uacErr), "uaload exit status (0: every call successful)")
+	for k, want := range map[string]string{"ok": strconv.Itoa(calls), "failed": "0", "dial-errors": "0",
+		"hangup-errors": "0", "not-started": "0", "retransmits": "0"} {
+		require.Equal(t, want, sum[k], "uaload %s", k)
+	}
+}

@@ -36,12 +36,20 @@
 // cumulative loss), rtp-late, and the E-model MOS's mos-min, mos-p50 and
 // mos-max.
 //
+// -transport tcp or tls places every call over one connection to the
+// target (the UA has no listener of that network, so it is a client on its
+// own connection, as SIPp's -t t1 and -t l1 are): the load of SIP over a
+// stream, and over TLS, which this SIPp cannot generate (it is built
+// without OpenSSL). -tls-insecure skips the verification of the server's
+// certificate (a test server's self-signed one).
+//
 // uaload exits with status 1 when a call failed or -timeout passed first;
 // -v prints the error of each failed call with its cause.
 package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -49,6 +57,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -69,9 +78,18 @@ func main() {
 	flag.DurationVar(&cfg.t1, "t1", 0, "RFC 3261 T1 (0: 500 ms)")
 	flag.BoolVar(&cfg.verbose, "v", false, "print the error of each failed call")
 	flag.BoolVar(&cfg.media, "media", false, "carry RTP in every call (the UA's own media session) and report its quality")
+	network := flag.String("transport", "udp", "transport of the calls: udp, tcp or tls (tcp, tls: every call over one connection)")
+	flag.BoolVar(&cfg.insecure, "tls-insecure", false, "do NOT verify the TLS server's certificate (test servers with self-signed ones)")
 	flag.Parse()
+	cfg.network = transport.Network(strings.ToLower(*network))
 	if cfg.target == "" || cfg.calls < 1 || cfg.rate <= 0 || cfg.t1 < 0 {
 		fmt.Fprintln(os.Stderr, "uaload: -target, -calls ≥ 1, -rate > 0 and -t1 ≥ 0 are required")
+		os.Exit(2)
+	}
+	switch cfg.network {
+	case transport.UDP, transport.TCP, transport.TLS:
+	default:
+		fmt.Fprintf(os.Stderr, "uaload: -transport %q: want udp, tcp or tls\n", *network)
 		os.Exit(2)
 	}
 	ok, err := run(cfg)
@@ -95,6 +113,8 @@ type config struct {
 	t1          time.Duration
 	verbose     bool
 	media       bool
+	network     transport.Network
+	insecure    bool
 }
 
 func run(cfg config) (bool, error) {
@@ -107,6 +127,9 @@ func run(cfg config) (bool, error) {
 		Listen:      []ua.ListenConfig{{Network: transport.UDP, Addr: cfg.listen}},
 		UserAgent:   "dialtone-uaload",
 		Transaction: ua.TransactionConfig{Timers: ua.Timers{T1: cfg.t1}},
+	}
+	if cfg.insecure {
+		ucfg.Transport.ClientTLS = &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: true}
 	}
 	if cfg.media {
 		host, _, err := net.SplitHostPort(cfg.listen)
@@ -175,7 +198,7 @@ func call(ctx context.Context, u *ua.UA, cfg config, sdp []byte, i int, n *count
 	defer n.enter()()
 	dctx, cancel := context.WithTimeout(ctx, cfg.callTimeout)
 	start := time.Now()
-	c, err := u.Dial(dctx, cfg.target, ua.DialOptions{SDP: sdp})
+	c, err := u.Dial(dctx, cfg.target, ua.DialOptions{SDP: sdp, Transport: cfg.network})
 	setup := time.Since(start)
 	cancel()
 	if err != nil {
