@@ -342,16 +342,26 @@ func (p *parser) headers(m *msg, head []byte, pos int, nuls bool) (contentLength
 		if len(m.hdrs) == maxHeaders {
 			return 0, 0, tooLarge("header", p.base+lineStart, "more than MaxHeaders header lines")
 		}
-		i := 0
-		for i < len(line) && isToken(line[i]) {
-			i++
+		// A known name directly followed by ':' is classified with a few
+		// word compares; any other is scanned byte by byte.
+		kind, i := hOther, 0
+		if len(head)-lineStart >= 24 {
+			kind, i = knownName(head[lineStart:], len(line))
 		}
 		nameEnd := i
-		for i < len(line) && isWS(line[i]) {
-			i++
-		}
-		if nameEnd == 0 || i == len(line) || line[i] != ':' {
-			return 0, 0, p.errAt("header", lineStart, "header line without name and colon")
+		if kind == hOther {
+			i = 0
+			for i < len(line) && isToken(line[i]) {
+				i++
+			}
+			nameEnd = i
+			for i < len(line) && isWS(line[i]) {
+				i++
+			}
+			if nameEnd == 0 || i == len(line) || line[i] != ':' {
+				return 0, 0, p.errAt("header", lineStart, "header line without name and colon")
+			}
+			kind = kindOf(str(line[:nameEnd]))
 		}
 		// The value without the LWS around it (trimLWS, inlined).
 		vs, ve := i+1, len(line)
@@ -371,7 +381,7 @@ func (p *parser) headers(m *msg, head []byte, pos int, nuls bool) (contentLength
 		}
 		h := &m.hdrs[n]
 		h.Name, h.Value, h.rawLen = str(line[:nameEnd]), str(line[vs:ve]), uint32(len(line))
-		h.kind = kindOfWords(h.Name, head[lineStart:])
+		h.kind = kind
 		if parsedAtParse[h.kind] {
 			if err := p.header(m, h, &contentLength); err != nil {
 				if pe, ok := err.(*ParseError); ok && pe.Offset < 0 {
