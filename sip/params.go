@@ -293,7 +293,7 @@ func scanParams(s string, i int, list bool, part string) (int, error) {
 		}
 		i = skipLWS(s, i+1)
 		start := i
-		for i < len(s) && isToken(s[i]) {
+		for uint(i) < uint(len(s)) && isToken(s[i]) {
 			i++
 		}
 		if i == start {
@@ -310,10 +310,7 @@ func scanParams(s string, i int, list bool, part string) (int, error) {
 				i = end
 			} else {
 				vstart := i
-				for i < len(s) && (isToken(s[i]) || s[i] == ':' || s[i] == '[' || s[i] == ']') {
-					i++
-				}
-				if i == vstart {
+				if i = span(s, i, clParamVal); i == vstart {
 					return i, malformed(part, -1, "parameter has '=' but no value")
 				}
 			}

@@ -145,9 +145,7 @@ func (v *Via) parse(s string) error {
 		}
 		i = start + end + 1
 	} else {
-		for i < len(s) && charClass[s[i]]&clHost != 0 {
-			i++
-		}
+		i = span(s, i, clHost)
 		if i < len(s) && s[i] != ':' && s[i] != ';' && !isLWS(s[i]) {
 			return malformed("Via", -1, "bad sent-by host")
 		}
