@@ -216,11 +216,19 @@ func (p *parser) requestLine(line []byte) (*Request, error) {
 		return nil, p.errAt("start-line", sp1+1, "request line needs Method SP Request-URI SP SIP-Version")
 	}
 	uri, version := rest[:sp2], rest[sp2+1:]
-	if bytes.ContainsAny(uri, "\t") {
-		return nil, p.errAt("start-line", sp1+1, "whitespace in Request-URI")
+	// A tab in the Request-URI is reported before anything else is; as
+	// no URI parses with one, it is looked for only on a failure.
+	tabErr := func() error {
+		if bytes.IndexByte(uri, '\t') >= 0 {
+			return p.errAt("start-line", sp1+1, "whitespace in Request-URI")
+		}
+		return nil
 	}
 	proto, ok := sipVersion(version)
 	if !ok {
+		if err := tabErr(); err != nil {
+			return nil, err
+		}
 		return nil, p.errAt("start-line", sp1+sp2+2, "bad SIP-Version")
 	}
 	blk := new(requestBlock)
@@ -228,6 +236,9 @@ func (p *parser) requestLine(line []byte) (*Request, error) {
 	r.hdrs = blk.inline[:0]
 	r.Method, r.Proto = internMethod(method), proto
 	if err := r.URI.parse(str(uri)); err != nil {
+		if err := tabErr(); err != nil {
+			return nil, err
+		}
 		if pe, ok := err.(*ParseError); ok {
 			pe.Part, pe.Offset = "Request-URI", p.base+sp1+1
 		}
@@ -422,6 +433,22 @@ func (p *parser) header(m *msg, h *Header, contentLength *int) error {
 	case hVia:
 		if h.Value == "" {
 			return malformed("Via", -1, "empty Via")
+		}
+		// A line of one Via value, the common case, parses whole: a comma
+		// between values fails that parse (one inside a quoted parameter
+		// value does not), and the values are then split and parsed one
+		// by one, as nextValue splits them.
+		first := m.have&cVia == 0
+		dst := &m.via
+		if !first {
+			dst = new(Via)
+		}
+		if dst.parse(h.Value) == nil {
+			m.have |= cVia
+			break
+		}
+		if first {
+			m.via = Via{}
 		}
 		for j := 0; j < len(h.Value); {
 			var v string
