@@ -111,6 +111,18 @@ func skipLWS(s string, i int) int {
 	return i
 }
 
+// portAt reads the run of digits that starts at s[i] as a port: end is
+// where the run ends, and ok is false unless it is one to 40 digits
+// (parseUint's bound) of value at most 65535.
+func portAt(s string, i int) (port, end int, ok bool) {
+	n, j := 0, i
+	for uint(j) < uint(len(s)) && isDigit(s[j]) {
+		n = min(n*10+int(s[j]-'0'), 1<<16) // saturated: no overflow
+		j++
+	}
+	return n, j, j > i && j-i <= 40 && n < 1<<16
+}
+
 // parseUint parses a run of decimal digits that must fit in max.
 func parseUint(s string, max uint64) (uint64, bool) {
 	if s == "" || len(s) > 40 {

@@ -103,9 +103,11 @@ func (p Params) getFast(name string) (value string, found, ok bool) {
 		return "", false, false
 	}
 	for i := 0; i < len(s); {
-		j := strings.IndexByte(s[i:], ';')
-		if j < 0 {
-			break
+		j := 0 // a list starts with ';': no search for the first
+		if s[i] != ';' {
+			if j = strings.IndexByte(s[i:], ';'); j < 0 {
+				break
+			}
 		}
 		i = skipLWS(s, i+j+1)
 		if len(s)-i < len(name) || !equalFold(s[i:i+len(name)], name) {
@@ -293,10 +295,7 @@ func scanParams(s string, i int, list bool, part string) (int, error) {
 		}
 		i = skipLWS(s, i+1)
 		start := i
-		for uint(i) < uint(len(s)) && isToken(s[i]) {
-			i++
-		}
-		if i == start {
+		if i = span(s, i, clToken); i == start {
 			return i, malformed(part, -1, "empty or invalid parameter name")
 		}
 		i = skipLWS(s, i)

@@ -302,6 +302,10 @@ func (p *parser) statusLine(line []byte) (*Response, error) {
 func (p *parser) headers(m *msg, head []byte, pos int, nuls bool) (contentLength, bodyStart int, err error) {
 	contentLength = -1
 	maxHead, maxHeaders := p.lim.MaxHeadBytes, p.lim.MaxHeaders
+	// The list is kept in a local while lines are added (the typed
+	// views parsed from them do not read it).
+	hdrs := m.hdrs
+	defer func() { m.hdrs = hdrs }()
 	for {
 		if pos >= len(head) {
 			return 0, 0, p.noEmptyLine(pos)
@@ -350,7 +354,7 @@ func (p *parser) headers(m *msg, head []byte, pos int, nuls bool) (contentLength
 				return 0, 0, p.errAt("header", lineStart+z, "NUL byte in header")
 			}
 		}
-		if len(m.hdrs) == maxHeaders {
+		if len(hdrs) == maxHeaders {
 			return 0, 0, tooLarge("header", p.base+lineStart, "more than MaxHeaders header lines")
 		}
 		// A known name directly followed by ':' is classified with a few
@@ -384,14 +388,14 @@ func (p *parser) headers(m *msg, head []byte, pos int, nuls bool) (contentLength
 		}
 		// The line goes straight into the list; a failed parse below
 		// fails the whole message.
-		n := len(m.hdrs)
-		if n == cap(m.hdrs) {
-			m.hdrs = append(m.hdrs, Header{})
+		n := len(hdrs)
+		if n == cap(hdrs) {
+			hdrs = append(hdrs, Header{})
 		} else {
-			m.hdrs = m.hdrs[:n+1]
+			hdrs = hdrs[:n+1]
 		}
-		h := &m.hdrs[n]
-		h.Name, h.Value, h.rawLen = str(line[:nameEnd]), str(line[vs:ve]), uint32(len(line))
+		h := &hdrs[n]
+		h.Name, h.Value, h.rawLen = unsafe.String(&line[0], nameEnd), str(line[vs:ve]), uint32(len(line))
 		h.kind = kind
 		if parsedAtParse[h.kind] {
 			if err := p.header(m, h, &contentLength); err != nil {

@@ -140,13 +140,25 @@ func scanChars(s string, i int, cls uint8) (end int, ok bool) {
 	}
 }
 
+// scanShort is scanChars for the short runs of user parts and URI
+// parameters: a byte loop, inlined, that leaves escapes to scanChars.
+func scanShort(s string, i int, cls uint8) (end int, ok bool) {
+	for uint(i) < uint(len(s)) && charClass[s[i]]&cls != 0 {
+		i++
+	}
+	if uint(i) < uint(len(s)) && s[i] == '%' {
+		return scanChars(s, i, cls)
+	}
+	return i, true
+}
+
 // parseSIP parses what follows "sip:" or "sips:" with one pass over the
 // host part: userinfo "@", host, ":" port, ";" parameters, "?" headers.
 func (u *URI) parseSIP(s string) error {
 	// The user part may hold ';' and '?' (user-unreserved), so the '@'
 	// is found first. The common "user@" is scanned once: a run of user
 	// characters that ends at '@' is the whole user part, the first '@'.
-	if end, ok := scanChars(s, 0, clUserUnr); ok && end > 0 && end < len(s) && s[end] == '@' {
+	if end, ok := scanShort(s, 0, clUserUnr); ok && end > 0 && end < len(s) && s[end] == '@' {
 		u.User, s = s[:end], s[end+1:]
 	} else if at := strings.IndexByte(s, '@'); at >= 0 {
 		userinfo := s[:at]
@@ -186,15 +198,11 @@ func (u *URI) parseSIP(s string) error {
 	}
 	u.Host = s[:i]
 	if i < len(s) && s[i] == ':' {
-		j := i + 1
-		for j < len(s) && isDigit(s[j]) {
-			j++
-		}
-		p, ok := parseUint(s[i+1:j], 65535)
+		p, j, ok := portAt(s, i+1)
 		if !ok || j < len(s) && s[j] != ';' && s[j] != '?' {
 			return malformed("host", -1, "invalid port")
 		}
-		u.Port, i = int(p), j
+		u.Port, i = p, j
 	} else if i < len(s) && s[i] != ';' && s[i] != '?' {
 		return malformed("host", -1, "junk after host")
 	}
@@ -227,13 +235,13 @@ func hostPart(s string) string {
 // returns where they end: at '?' or the end of s.
 func scanURIParams(s string, i int) (int, error) {
 	for i < len(s) && s[i] == ';' {
-		end, ok := scanChars(s, i+1, clParamUnr)
+		end, ok := scanShort(s, i+1, clParamUnr)
 		if !ok || end == i+1 {
 			return 0, malformed("URI", -1, "invalid URI parameter")
 		}
 		i = end
 		if i < len(s) && s[i] == '=' {
-			end, ok = scanChars(s, i+1, clParamUnr)
+			end, ok = scanShort(s, i+1, clParamUnr)
 			if !ok || end == i+1 {
 				return 0, malformed("URI", -1, "invalid URI parameter value")
 			}
