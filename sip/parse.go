@@ -476,10 +476,9 @@ func (p *parser) header(m *msg, h *Header, contentLength *int) error {
 		}
 		// The first one is parsed in place (a failed parse fails the
 		// message); a second one is checked only.
-		var tmp Address
-		dst := &tmp
-		if m.have&bit == 0 {
-			dst = a
+		dst := a
+		if m.have&bit != 0 {
+			dst = new(Address)
 		}
 		rest, err := dst.parse(h.Value, false)
 		if err == nil && trimLWS(rest) != "" {
