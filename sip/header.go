@@ -318,21 +318,26 @@ var compactKinds = func() (t [256]hkind) {
 	return t
 }()
 
-// SWAR constants: a byte of ones, the high bit of each byte, ':' in
-// each byte.
+// SWAR constants: a byte of ones, the high bit of each byte, and the
+// bytes looked for in each byte.
 const (
-	swarOnes   = 0x0101010101010101
-	swarHighs  = 0x8080808080808080
-	swarColons = 0x3a3a3a3a3a3a3a3a
+	swarOnes        = 0x0101010101010101
+	swarHighs       = 0x8080808080808080
+	swarColons      = 0x3a3a3a3a3a3a3a3a
+	swarQuotes      = 0x2222222222222222
+	swarBackslashes = 0x5c5c5c5c5c5c5c5c
 )
 
-// colonBits has the high bit set in the byte of w (little-endian) that
-// is the first ':', and maybe in bytes above it, which does not matter
-// for finding the first; 0 when w holds no ':'.
-func colonBits(w uint64) uint64 {
-	x := w ^ swarColons
+// byteBits has the high bit set in the byte of w (little-endian) that is
+// the first equal to the byte repeated in c, and maybe in bytes above
+// it, which does not matter for finding the first; 0 when there is none.
+func byteBits(w, c uint64) uint64 {
+	x := w ^ c
 	return (x - swarOnes) &^ x & swarHighs
 }
+
+// colonBits is byteBits for ':'.
+func colonBits(w uint64) uint64 { return byteBits(w, swarColons) }
 
 // knownName classifies the header line at the start of b (at least 24
 // bytes of b; the line is its first lineLen bytes) when it starts with a

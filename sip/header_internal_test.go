@@ -58,3 +58,45 @@ func TestKnownNameExact(t *testing.T) {
 	got, _ := knownName(knownLine(": v"), 3)
 	require.Equal(t, hOther, got)
 }
+
+// TestQuotedSpan: the word-at-a-time reading of a quoted string agrees
+// with a byte-by-byte one wherever the closing quote and a backslash
+// fall, and on strings too short for a word.
+func TestQuotedSpan(t *testing.T) {
+	byBytes := func(s string, i int) (int, bool, bool) {
+		escaped := false
+		for i++; i < len(s); i++ {
+			switch s[i] {
+			case '\\':
+				escaped = true
+				i++
+			case '"':
+				return i + 1, true, escaped
+			}
+		}
+		return len(s), false, true
+	}
+	for n := range 40 {
+		for _, tail := range []string{"", "x", `;q="a"`, strings.Repeat("y", 20)} {
+			inside := strings.Repeat("a", n)
+			cases := []string{`"` + inside + `"` + tail, `"` + inside + tail}
+			for k := range n {
+				esc := []byte(inside)
+				esc[k] = '\\'
+				cases = append(cases, `"`+string(esc)+`"`+tail, `"`+string(esc)+`""`+tail)
+			}
+			for _, s := range cases {
+				end, closed, escaped := quotedSpan(s, 0)
+				wantEnd, wantClosed, wantEscaped := byBytes(s, 0)
+				require.Equal(t, wantEnd, end, "%q", s)
+				require.Equal(t, wantClosed, closed, "%q", s)
+				if closed && !escaped {
+					require.False(t, wantEscaped, "%q", s) // no backslash: nothing to unquote
+				}
+				if wantEscaped && closed {
+					require.True(t, escaped, "%q", s)
+				}
+			}
+		}
+	}
+}
