@@ -257,9 +257,8 @@ type nameKey struct {
 	w, fold [3]uint64
 }
 
-// nameKeys holds the nameKey of each kind (zero for hOther), and
-// nameMasks the bytes of a name of each length within the three words.
-var nameKeys, nameMasks = func() (keys [kindMask + 1]nameKey, nm [maxKnownName + 1][3]uint64) {
+// nameKeys holds the nameKey of each kind (zero for hOther).
+var nameKeys = func() (keys [kindMask + 1]nameKey) {
 	for k := hkind(1); k < hkindCount; k++ {
 		var b, f [24]byte
 		name := strings.ToLower(canonicalNames[k])
@@ -274,16 +273,7 @@ var nameKeys, nameMasks = func() (keys [kindMask + 1]nameKey, nm [maxKnownName +
 			keys[k].fold[w] = binary.LittleEndian.Uint64(f[8*w:])
 		}
 	}
-	for n := range nm {
-		var b [24]byte
-		for i := range n {
-			b[i] = 0xff
-		}
-		for w := range 3 {
-			nm[n][w] = binary.LittleEndian.Uint64(b[8*w:])
-		}
-	}
-	return keys, nm
+	return keys
 }()
 
 // kindMask bounds an hkind for indexing tables of kindMask+1 entries
@@ -376,26 +366,34 @@ func knownName(b []byte, lineLen int) (hkind, int) {
 // ':'.
 func knownLongName(b *[24]byte, w0 uint64, lineLen int) (hkind, int) {
 	w1 := binary.LittleEndian.Uint64(b[8:])
-	var w2 uint64
-	n := 8
-	var y uint64
-	if y = colonBits(w1); y != 0 {
-		n += bits.TrailingZeros64(y) >> 3
-	} else {
-		w2 = binary.LittleEndian.Uint64(b[16:])
-		y = colonBits(w2)
-		if y == 0 {
+	if y := colonBits(w1); y != 0 {
+		// Eight to fifteen bytes: w0 is all name, w1 up to the colon.
+		n := 8 + bits.TrailingZeros64(y)>>3
+		if n >= lineLen {
 			return hOther, 0
 		}
-		n = 16 + bits.TrailingZeros64(y)>>3
+		m1 := uint64(1)<<(8*(n-8)) - 1
+		for _, k := range &kindShape[n][byte(w0)&0x1f] {
+			key := &nameKeys[k&kindMask]
+			if w0|key.fold[0] == key.w[0] && (w1|key.fold[1])&m1 == key.w[1] {
+				return k, n
+			}
+		}
+		return hOther, 0
 	}
+	w2 := binary.LittleEndian.Uint64(b[16:])
+	y := colonBits(w2)
+	if y == 0 {
+		return hOther, 0
+	}
+	n := 16 + bits.TrailingZeros64(y)>>3
 	if n >= lineLen {
 		return hOther, 0
 	}
-	m := &nameMasks[n]
+	m2 := uint64(1)<<(8*(n-16)) - 1
 	for _, k := range &kindShape[n][byte(w0)&0x1f] {
 		key := &nameKeys[k&kindMask]
-		if (w0|key.fold[0])&m[0] == key.w[0] && (w1|key.fold[1])&m[1] == key.w[1] && (w2|key.fold[2])&m[2] == key.w[2] {
+		if w0|key.fold[0] == key.w[0] && w1|key.fold[1] == key.w[1] && (w2|key.fold[2])&m2 == key.w[2] {
 			return k, n
 		}
 	}
