@@ -15,7 +15,8 @@
 #   start-line   the request or status line (the Request-URI and the one
 #                allocation of the message included)
 #   scan         the header block: finding lines, names, colons, values
-#   classify     telling known header names apart (knownName, kindOf)
+#   classify     finding and telling known header names apart (knownName;
+#                kindOfWords or kindOf in older trees)
 #   core         parsing the core headers: Via, From, To, CSeq, Call-ID,
 #                Contact, Content-Length, Max-Forwards
 #   accessors    the benchmark's reads after the parse (branch, tags)
