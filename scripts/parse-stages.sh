@@ -15,7 +15,8 @@
 #   start-line   the request or status line (the Request-URI and the one
 #                allocation of the message included)
 #   scan         the header block: finding lines, names, colons, values
-#   classify     telling known header names apart (kindOf)
+#   classify     finding and telling known header names apart (knownName;
+#                kindOfWords or kindOf in older trees)
 #   core         parsing the core headers: Via, From, To, CSeq, Call-ID,
 #                Contact, Content-Length, Max-Forwards
 #   accessors    the benchmark's reads after the parse (branch, tags)
@@ -44,7 +45,8 @@ for b in ParseInviteCore ParseResponse; do
 	line=$(incl "$f" 'sip\.\(\*parser\)\.(requestLine|statusLine) ')
 	hdrs=$(incl "$f" 'sip\.\(\*parser\)\.headers ')
 	core=$(incl "$f" 'sip\.\(\*parser\)\.header ')
-	cls=$(incl "$f" 'sip\.kindOfWords ')
+	cls=$(incl "$f" 'sip\.knownName ')
+	[ -n "$cls" ] || cls=$(incl "$f" 'sip\.kindOfWords ')
 	[ -n "$cls" ] || cls=$(incl "$f" 'sip\.kindOf ')
 	acc=$(incl "$f" 'sip\.Params\.Get ')
 	awk -v b="$b" -v n="$N" -v t="$total" -v l="$line" -v h="$hdrs" -v c="$core" -v k="$cls" -v a="${acc:-0}" \

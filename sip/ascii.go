@@ -4,12 +4,12 @@ package sip
 
 const (
 	clToken    = 1 << iota // token: alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~"
-	clWord                 // word: token chars plus ( ) < > : \ " / [ ] ? { }
+	clParamVal             // gen-value of a header parameter: token chars plus ":" "[" "]" (an IPv6 host, RFC 5118 §4.5)
 	clUnres                // unreserved: alphanum / mark
-	clUserUnr              // user-unreserved: & = + $ , ; ? /
-	clParamUnr             // param-unreserved: [ ] / : & + $
-	clHnvUnr               // hnv-unreserved: [ ] / ? : + $
-	clPassword             // & = + $ ,
+	clUserUnr              // user-unreserved: & = + $ , ; ? /, and unreserved
+	clParamUnr             // param-unreserved: [ ] / : & + $, and unreserved
+	clHnvUnr               // hnv-unreserved: [ ] / ? : + $, and unreserved
+	clPassword             // & = + $ , and unreserved
 	clHost                 // hostname and IPv4 characters: alphanum / "-" / "." / "_"
 )
 
@@ -20,10 +20,13 @@ var charClass = func() (t [256]uint8) {
 		}
 	}
 	const alnum = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-	set(alnum, clToken|clWord|clUnres)
-	set("-.!%*_+`'~", clToken|clWord)
-	set("()<>:\\\"/[]?{}", clWord)
-	set("-_.!~*'()", clUnres)
+	// The URI classes include the unreserved characters, which every
+	// URI part allows.
+	const unres = clUnres | clUserUnr | clParamUnr | clHnvUnr | clPassword
+	set(alnum, clToken|clParamVal|unres)
+	set("-.!%*_+`'~", clToken|clParamVal)
+	set(":[]", clParamVal)
+	set("-_.!~*'()", unres)
 	set("&=+$,;?/", clUserUnr)
 	set("[]/:&+$", clParamUnr)
 	set("[]/?:+$", clHnvUnr)
@@ -33,6 +36,21 @@ var charClass = func() (t [256]uint8) {
 }()
 
 func isToken(c byte) bool { return charClass[c]&clToken != 0 }
+
+// span returns the index of the first byte of s from i on that is not of
+// class cls, or len(s). It tests four bytes at a time while they all
+// pass, for the runs of ten to forty bytes of hosts and parameter values.
+func span(s string, i int, cls uint8) int {
+	for ; i >= 0 && i < len(s)-3; i += 4 {
+		if charClass[s[i]]&charClass[s[i+1]]&charClass[s[i+2]]&charClass[s[i+3]]&cls == 0 {
+			break
+		}
+	}
+	for uint(i) < uint(len(s)) && charClass[s[i]]&cls != 0 {
+		i++
+	}
+	return i
+}
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
 // isWS and isLWS test the common case, a byte above ' ', with one compare.
@@ -77,14 +95,13 @@ func allToken(s string) bool {
 
 // trimLWS removes leading and trailing spaces, tabs, CRs and LFs.
 func trimLWS(s string) string {
-	i, j := 0, len(s)
-	for i < j && isLWS(s[i]) {
-		i++
+	for len(s) > 0 && isLWS(s[0]) {
+		s = s[1:]
 	}
-	for j > i && isLWS(s[j-1]) {
-		j--
+	for len(s) > 0 && isLWS(s[len(s)-1]) {
+		s = s[:len(s)-1]
 	}
-	return s[i:j]
+	return s
 }
 
 func skipLWS(s string, i int) int {
@@ -92,6 +109,18 @@ func skipLWS(s string, i int) int {
 		i++
 	}
 	return i
+}
+
+// portAt reads the run of digits that starts at s[i] as a port: end is
+// where the run ends, and ok is false unless it is one to 40 digits
+// (parseUint's bound) of value at most 65535.
+func portAt(s string, i int) (port, end int, ok bool) {
+	n, j := 0, i
+	for uint(j) < uint(len(s)) && isDigit(s[j]) {
+		n = min(n*10+int(s[j]-'0'), 1<<16) // saturated: no overflow
+		j++
+	}
+	return n, j, j > i && j-i <= 40 && n < 1<<16
 }
 
 // parseUint parses a run of decimal digits that must fit in max.

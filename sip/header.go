@@ -2,6 +2,7 @@ package sip
 
 import (
 	"encoding/binary"
+	"math/bits"
 	"strings"
 	"unsafe"
 )
@@ -220,33 +221,17 @@ func compactKind(c byte) hkind {
 // maxKnownName bounds the length of the known header names.
 const maxKnownName = 24
 
-// kindsByShape lists the known kinds by name length and lower-case first
-// letter; built once, read only. Most cells hold one kind, so classifying
-// a name costs one case-insensitive compare.
-var kindsByShape = func() (t [maxKnownName + 1][26][]hkind) {
-	for k := hkind(1); k < hkindCount; k++ {
-		name := canonicalNames[k]
-		c := lower(name[0]) - 'a'
-		t[len(name)][c] = append(t[len(name)][c], k)
-	}
-	return t
-}()
-
-// kindOf classifies a header name: full or compact form, any case. It
-// runs for every header line parsed.
+// kindOf classifies a header name: full or compact form, any case. The
+// parser classifies most names with knownName instead.
 func kindOf(name string) hkind {
 	if len(name) == 1 {
-		return compactKind(name[0])
+		return compactKinds[name[0]]
 	}
 	if name == "" || len(name) > maxKnownName {
 		return hOther
 	}
-	c := lower(name[0]) - 'a'
-	if c >= 26 {
-		return hOther
-	}
-	for _, k := range kindsByShape[len(name)][c] {
-		if equalFold(canonicalNames[k], name) {
+	for _, k := range kindShape[len(name)][name[0]&0x1f] {
+		if k != hOther && equalFold(canonicalNames[k], name) {
 			return k
 		}
 	}
@@ -265,61 +250,154 @@ func load32(s string) uint32 {
 	return binary.LittleEndian.Uint32(unsafe.Slice(unsafe.StringData(s), 4))
 }
 
-// kindWords holds each known name in lower case as three little-endian
-// words, zero past its end, and nameMasks the bytes of a name of each
-// length within those words: kindOfWords compares a name with one of
-// these in three word compares.
-var kindWords, nameMasks = func() (kw [hkindCount][3]uint64, nm [maxKnownName + 1][3]uint64) {
+// nameKey holds a known name for knownName's word compares: the name in
+// lower case as three little-endian words, zero past its end, and the
+// case bit (0x20) at each of its letters.
+type nameKey struct {
+	w, fold [3]uint64
+}
+
+// nameKeys holds the nameKey of each kind (zero for hOther).
+var nameKeys = func() (keys [kindMask + 1]nameKey) {
 	for k := hkind(1); k < hkindCount; k++ {
-		var b [24]byte
-		copy(b[:], strings.ToLower(canonicalNames[k]))
-		for w := range 3 {
-			kw[k][w] = binary.LittleEndian.Uint64(b[8*w:])
-		}
-	}
-	for n := range nm {
-		var b [24]byte
-		for i := range n {
-			b[i] = 0xff
+		var b, f [24]byte
+		name := strings.ToLower(canonicalNames[k])
+		copy(b[:], name)
+		for i := range len(name) {
+			if isAlpha(name[i]) {
+				f[i] = 0x20
+			}
 		}
 		for w := range 3 {
-			nm[n][w] = binary.LittleEndian.Uint64(b[8*w:])
+			keys[k].w[w] = binary.LittleEndian.Uint64(b[8*w:])
+			keys[k].fold[w] = binary.LittleEndian.Uint64(f[8*w:])
 		}
 	}
-	return kw, nm
+	return keys
 }()
 
-// kindOfWords is kindOf for a parsed name, a token at the start of b with
-// at least 24 bytes of b from there. It folds case by setting the case bit
-// (0x20) of every byte: among token characters that bit tells only the
-// cases of a letter apart, and the known names hold letters and '-' only.
-func kindOfWords(name string, b []byte) hkind {
-	n := len(name)
-	if n == 1 {
-		return compactKind(name[0])
-	}
-	if n == 0 || n > maxKnownName || len(b) < 24 {
-		return kindOf(name)
-	}
-	c := lower(name[0]) - 'a'
-	if c >= 26 {
-		return hOther
-	}
-	cell := kindsByShape[n][c]
-	if len(cell) == 0 {
-		return hOther
-	}
-	const fold = 0x2020202020202020
-	m := &nameMasks[n]
-	w0 := (binary.LittleEndian.Uint64(b) | fold) & m[0]
-	w1 := (binary.LittleEndian.Uint64(b[8:]) | fold) & m[1]
-	w2 := (binary.LittleEndian.Uint64(b[16:]) | fold) & m[2]
-	for _, k := range cell {
-		if kw := &kindWords[k]; w0 == kw[0] && w1 == kw[1] && w2 == kw[2] {
-			return k
+// kindMask bounds an hkind for indexing tables of kindMask+1 entries
+// without a bounds check.
+const kindMask = 63
+
+// hkindCount fits under kindMask.
+var _ [kindMask + 1 - hkindCount]struct{}
+
+// kindShape lists the known kinds of two letters or more by name length
+// and the low five bits of the first letter (its case ignored): at most
+// two share a cell, and a name of another first byte that lands in a
+// cell fails the compare.
+var kindShape = func() (t [maxKnownName + 1][32][2]hkind) {
+	for k := hkind(1); k < hkindCount; k++ {
+		name := canonicalNames[k]
+		cell := &t[len(name)][name[0]&0x1f]
+		if cell[0] == hOther {
+			cell[0] = k
+		} else {
+			cell[1] = k
 		}
 	}
-	return hOther
+	return t
+}()
+
+// compactKinds is compactKind as a table.
+var compactKinds = func() (t [256]hkind) {
+	for c := range t {
+		t[c] = compactKind(byte(c))
+	}
+	return t
+}()
+
+// SWAR constants: a byte of ones, the high bit of each byte, and the
+// bytes looked for in each byte.
+const (
+	swarOnes        = 0x0101010101010101
+	swarHighs       = 0x8080808080808080
+	swarColons      = 0x3a3a3a3a3a3a3a3a
+	swarQuotes      = 0x2222222222222222
+	swarBackslashes = 0x5c5c5c5c5c5c5c5c
+)
+
+// byteBits has the high bit set in the byte of w (little-endian) that is
+// the first equal to the byte repeated in c, and maybe in bytes above
+// it, which does not matter for finding the first; 0 when there is none.
+func byteBits(w, c uint64) uint64 {
+	x := w ^ c
+	return (x - swarOnes) &^ x & swarHighs
+}
+
+// colonBits is byteBits for ':'.
+func colonBits(w uint64) uint64 { return byteBits(w, swarColons) }
+
+// knownName classifies the header line at the start of b (at least 24
+// bytes of b; the line is its first lineLen bytes) when it starts with a
+// known name, full or compact, in any case, followed directly by ':'. It
+// returns the kind and the name's length, the index of that colon, or
+// hOther when the line does not start so (then the caller scans the
+// name). A match is exact: the name holds the known name's letters in
+// either case and its '-' where the known name has one, so it is a token.
+func knownName(b []byte, lineLen int) (hkind, int) {
+	w0 := binary.LittleEndian.Uint64(b)
+	y := colonBits(w0)
+	if y == 0 {
+		return knownLongName((*[24]byte)(b), w0, lineLen)
+	}
+	n := bits.TrailingZeros64(y) >> 3
+	if n >= lineLen || n == 0 {
+		return hOther, 0
+	}
+	b0 := byte(w0) // not b[0]: the word's load stays one load
+	if n == 1 {
+		return compactKinds[b0], 1
+	}
+	// A name of two to seven bytes: one word to compare.
+	m := uint64(1)<<(8*n) - 1
+	cell := &kindShape[n][b0&0x1f]
+	if key := &nameKeys[cell[0]&kindMask]; (w0|key.fold[0])&m == key.w[0] {
+		return cell[0], n // from an empty cell (hOther) too: the caller scans
+	}
+	if key := &nameKeys[cell[1]&kindMask]; (w0|key.fold[0])&m == key.w[0] {
+		return cell[1], n
+	}
+	return hOther, 0
+}
+
+// knownLongName is knownName for a line whose first eight bytes hold no
+// ':'.
+func knownLongName(b *[24]byte, w0 uint64, lineLen int) (hkind, int) {
+	w1 := binary.LittleEndian.Uint64(b[8:])
+	if y := colonBits(w1); y != 0 {
+		// Eight to fifteen bytes: w0 is all name, w1 up to the colon.
+		n := 8 + bits.TrailingZeros64(y)>>3
+		if n >= lineLen {
+			return hOther, 0
+		}
+		m1 := uint64(1)<<(8*(n-8)) - 1
+		for _, k := range &kindShape[n][byte(w0)&0x1f] {
+			key := &nameKeys[k&kindMask]
+			if w0|key.fold[0] == key.w[0] && (w1|key.fold[1])&m1 == key.w[1] {
+				return k, n
+			}
+		}
+		return hOther, 0
+	}
+	w2 := binary.LittleEndian.Uint64(b[16:])
+	y := colonBits(w2)
+	if y == 0 {
+		return hOther, 0
+	}
+	n := 16 + bits.TrailingZeros64(y)>>3
+	if n >= lineLen {
+		return hOther, 0
+	}
+	m2 := uint64(1)<<(8*(n-16)) - 1
+	for _, k := range &kindShape[n][byte(w0)&0x1f] {
+		key := &nameKeys[k&kindMask]
+		if w0|key.fold[0] == key.w[0] && w1|key.fold[1] == key.w[1] && (w2|key.fold[2])&m2 == key.w[2] {
+			return k, n
+		}
+	}
+	return hOther, 0
 }
 
 // CanonicalName returns the canonical spelling of a header name: the full

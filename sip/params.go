@@ -1,6 +1,9 @@
 package sip
 
-import "strings"
+import (
+	"math/bits"
+	"strings"
+)
 
 // Params is a parameter list in wire form, ";name=value;flag", as it
 // follows a URI, an address or a Via value. Names compare case-insensitively;
@@ -60,7 +63,20 @@ func quotedEnd(s string, i int) (int, bool) {
 // quotedSpan is quotedEnd that also says whether the string holds a
 // quoted-pair (a backslash), which only then needs unquoting.
 func quotedSpan(s string, i int) (end int, closed, escaped bool) {
-	// Fast path: the first '"' with no backslash before it closes it.
+	// A short string, such as a display name, is read eight bytes a time
+	// for its closing '"' and any backslash before it.
+	for j := i + 1; j < i+1+16 && len(s)-j >= 8; j += 8 {
+		w := load64(s[j:])
+		q, b := byteBits(w, swarQuotes), byteBits(w, swarBackslashes)
+		if q|b == 0 {
+			continue
+		}
+		if b == 0 || bits.TrailingZeros64(q) < bits.TrailingZeros64(b) {
+			return j + bits.TrailingZeros64(q)>>3 + 1, true, false
+		}
+		break // a backslash first: the scan below
+	}
+	// Then: the first '"' with no backslash before it closes it.
 	if q := strings.IndexByte(s[i+1:], '"'); q >= 0 && strings.IndexByte(s[i+1:i+1+q], '\\') < 0 {
 		return i + q + 2, true, false
 	}
@@ -103,9 +119,11 @@ func (p Params) getFast(name string) (value string, found, ok bool) {
 		return "", false, false
 	}
 	for i := 0; i < len(s); {
-		j := strings.IndexByte(s[i:], ';')
-		if j < 0 {
-			break
+		j := 0 // a list starts with ';': no search for the first
+		if s[i] != ';' {
+			if j = strings.IndexByte(s[i:], ';'); j < 0 {
+				break
+			}
 		}
 		i = skipLWS(s, i+j+1)
 		if len(s)-i < len(name) || !equalFold(s[i:i+len(name)], name) {
@@ -293,10 +311,7 @@ func scanParams(s string, i int, list bool, part string) (int, error) {
 		}
 		i = skipLWS(s, i+1)
 		start := i
-		for i < len(s) && isToken(s[i]) {
-			i++
-		}
-		if i == start {
+		if i = span(s, i, clToken); i == start {
 			return i, malformed(part, -1, "empty or invalid parameter name")
 		}
 		i = skipLWS(s, i)
@@ -310,10 +325,7 @@ func scanParams(s string, i int, list bool, part string) (int, error) {
 				i = end
 			} else {
 				vstart := i
-				for i < len(s) && (isToken(s[i]) || s[i] == ':' || s[i] == '[' || s[i] == ']') {
-					i++
-				}
-				if i == vstart {
+				if i = span(s, i, clParamVal); i == vstart {
 					return i, malformed(part, -1, "parameter has '=' but no value")
 				}
 			}

@@ -216,11 +216,19 @@ func (p *parser) requestLine(line []byte) (*Request, error) {
 		return nil, p.errAt("start-line", sp1+1, "request line needs Method SP Request-URI SP SIP-Version")
 	}
 	uri, version := rest[:sp2], rest[sp2+1:]
-	if bytes.ContainsAny(uri, "\t") {
-		return nil, p.errAt("start-line", sp1+1, "whitespace in Request-URI")
+	// A tab in the Request-URI is reported before anything else is; as
+	// no URI parses with one, it is looked for only on a failure.
+	tabErr := func() error {
+		if bytes.IndexByte(uri, '\t') >= 0 {
+			return p.errAt("start-line", sp1+1, "whitespace in Request-URI")
+		}
+		return nil
 	}
 	proto, ok := sipVersion(version)
 	if !ok {
+		if err := tabErr(); err != nil {
+			return nil, err
+		}
 		return nil, p.errAt("start-line", sp1+sp2+2, "bad SIP-Version")
 	}
 	blk := new(requestBlock)
@@ -228,6 +236,9 @@ func (p *parser) requestLine(line []byte) (*Request, error) {
 	r.hdrs = blk.inline[:0]
 	r.Method, r.Proto = internMethod(method), proto
 	if err := r.URI.parse(str(uri)); err != nil {
+		if err := tabErr(); err != nil {
+			return nil, err
+		}
 		if pe, ok := err.(*ParseError); ok {
 			pe.Part, pe.Offset = "Request-URI", p.base+sp1+1
 		}
@@ -291,6 +302,10 @@ func (p *parser) statusLine(line []byte) (*Response, error) {
 func (p *parser) headers(m *msg, head []byte, pos int, nuls bool) (contentLength, bodyStart int, err error) {
 	contentLength = -1
 	maxHead, maxHeaders := p.lim.MaxHeadBytes, p.lim.MaxHeaders
+	// The list is kept in a local while lines are added (the typed
+	// views parsed from them do not read it).
+	hdrs := m.hdrs
+	defer func() { m.hdrs = hdrs }()
 	for {
 		if pos >= len(head) {
 			return 0, 0, p.noEmptyLine(pos)
@@ -339,19 +354,29 @@ func (p *parser) headers(m *msg, head []byte, pos int, nuls bool) (contentLength
 				return 0, 0, p.errAt("header", lineStart+z, "NUL byte in header")
 			}
 		}
-		if len(m.hdrs) == maxHeaders {
+		if len(hdrs) == maxHeaders {
 			return 0, 0, tooLarge("header", p.base+lineStart, "more than MaxHeaders header lines")
 		}
-		i := 0
-		for i < len(line) && isToken(line[i]) {
-			i++
+		// A known name directly followed by ':' is classified with a few
+		// word compares; any other is scanned byte by byte.
+		kind, i := hOther, 0
+		if len(head)-lineStart >= 24 {
+			kind, i = knownName(head[lineStart:], len(line))
 		}
 		nameEnd := i
-		for i < len(line) && isWS(line[i]) {
-			i++
-		}
-		if nameEnd == 0 || i == len(line) || line[i] != ':' {
-			return 0, 0, p.errAt("header", lineStart, "header line without name and colon")
+		if kind == hOther {
+			i = 0
+			for i < len(line) && isToken(line[i]) {
+				i++
+			}
+			nameEnd = i
+			for i < len(line) && isWS(line[i]) {
+				i++
+			}
+			if nameEnd == 0 || i == len(line) || line[i] != ':' {
+				return 0, 0, p.errAt("header", lineStart, "header line without name and colon")
+			}
+			kind = kindOf(str(line[:nameEnd]))
 		}
 		// The value without the LWS around it (trimLWS, inlined).
 		vs, ve := i+1, len(line)
@@ -363,15 +388,15 @@ func (p *parser) headers(m *msg, head []byte, pos int, nuls bool) (contentLength
 		}
 		// The line goes straight into the list; a failed parse below
 		// fails the whole message.
-		n := len(m.hdrs)
-		if n == cap(m.hdrs) {
-			m.hdrs = append(m.hdrs, Header{})
+		n := len(hdrs)
+		if n == cap(hdrs) {
+			hdrs = append(hdrs, Header{})
 		} else {
-			m.hdrs = m.hdrs[:n+1]
+			hdrs = hdrs[:n+1]
 		}
-		h := &m.hdrs[n]
-		h.Name, h.Value, h.rawLen = str(line[:nameEnd]), str(line[vs:ve]), uint32(len(line))
-		h.kind = kindOfWords(h.Name, head[lineStart:])
+		h := &hdrs[n]
+		h.Name, h.Value, h.rawLen = unsafe.String(&line[0], nameEnd), str(line[vs:ve]), uint32(len(line))
+		h.kind = kind
 		if parsedAtParse[h.kind] {
 			if err := p.header(m, h, &contentLength); err != nil {
 				if pe, ok := err.(*ParseError); ok && pe.Offset < 0 {
@@ -413,6 +438,22 @@ func (p *parser) header(m *msg, h *Header, contentLength *int) error {
 		if h.Value == "" {
 			return malformed("Via", -1, "empty Via")
 		}
+		// A line of one Via value, the common case, parses whole: a comma
+		// between values fails that parse (one inside a quoted parameter
+		// value does not), and the values are then split and parsed one
+		// by one, as nextValue splits them.
+		first := m.have&cVia == 0
+		dst := &m.via
+		if !first {
+			dst = new(Via)
+		}
+		if dst.parse(h.Value) == nil {
+			m.have |= cVia
+			break
+		}
+		if first {
+			m.via = Via{}
+		}
 		for j := 0; j < len(h.Value); {
 			var v string
 			v, j = nextValue(h.Value, j)
@@ -435,10 +476,9 @@ func (p *parser) header(m *msg, h *Header, contentLength *int) error {
 		}
 		// The first one is parsed in place (a failed parse fails the
 		// message); a second one is checked only.
-		var tmp Address
-		dst := &tmp
-		if m.have&bit == 0 {
-			dst = a
+		dst := a
+		if m.have&bit != 0 {
+			dst = new(Address)
 		}
 		rest, err := dst.parse(h.Value, false)
 		if err == nil && trimLWS(rest) != "" {

@@ -101,6 +101,9 @@ func TestParseErrors(t *testing.T) {
 		{"NUL in reason", "SIP/2.0 200 O\x00K\r\n\r\n", sip.ErrMalformed},
 		{"NUL in head", strings.Replace(basicInvite, "Max-Forwards: 70", "Max-Forwards: 7\x000", 1), sip.ErrMalformed},
 		{"header without colon", strings.Replace(basicInvite, "Max-Forwards: 70", "Max-Forwards 70", 1), sip.ErrMalformed},
+		{"one-byte name not a token", strings.Replace(basicInvite, "Max-Forwards: 70", "\":70", 1), sip.ErrMalformed},
+		{"name not a token", strings.Replace(basicInvite, "Max-Forwards: 70", "Max\"Forwards: 70", 1), sip.ErrMalformed},
+		{"CR for '-' in a name", strings.Replace(basicInvite, "Max-Forwards: 70", "Max\rForwards: 70", 1), sip.ErrMalformed},
 		{"continuation first", strings.Replace(basicInvite, "\r\nVia:", "\r\n Via:", 1), sip.ErrMalformed},
 		{"bad Via", strings.Replace(basicInvite, "SIP/2.0/UDP", "SIP/2.0/", 1), sip.ErrMalformed},
 		{"bad From", strings.Replace(basicInvite, "From: Alice <", "From: Alice ", 1), sip.ErrMalformed},
@@ -122,6 +125,40 @@ func TestParseErrors(t *testing.T) {
 			require.NotEmpty(t, pe.Error())
 		})
 	}
+}
+
+// TestParseStartLineErrorOrder: a tab in the Request-URI is the error
+// reported, whatever else is wrong with the line; Via lines of several
+// values parse each value and report the first bad one.
+func TestParseStartLineErrorOrder(t *testing.T) {
+	tests := []struct {
+		name, in, reason string
+	}{
+		{"tab in URI", strings.Replace(basicInvite, "sip:bob@biloxi", "sip:bob@\tbiloxi", 1), "whitespace in Request-URI"},
+		{"tab in URI and bad version", strings.Replace(basicInvite, "biloxi.example.com SIP/2.0", "bilo\txi.example.com SIP/2", 1), "whitespace in Request-URI"},
+		{"bad version", strings.Replace(basicInvite, "biloxi.example.com SIP/2.0", "biloxi.example.com SIP/2", 1), "bad SIP-Version"},
+		{"bad URI", strings.Replace(basicInvite, "sip:bob@biloxi", "sip:bob@bil<oxi", 1), "invalid host"},
+		{"second Via value bad", strings.Replace(basicInvite, "branch=z9hG4bK776asdhds", "branch=z9hG4bK776asdhds, SIP/2.0/UDP", 1), "missing sent-by"},
+		{"empty Via value", strings.Replace(basicInvite, "branch=z9hG4bK776asdhds", "branch=z9hG4bK776asdhds,,SIP/2.0/UDP h", 1), "bad sent-protocol"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := sip.Parse([]byte(tc.in))
+			var pe *sip.ParseError
+			require.True(t, errors.As(err, &pe), "%v", err)
+			require.Contains(t, pe.Reason, tc.reason)
+		})
+	}
+	m, err := sip.Parse([]byte(strings.Replace(basicInvite, "branch=z9hG4bK776asdhds", "branch=z9hG4bK776asdhds;x=\"a,b\" , SIP/2.0/TCP h2;branch=z9hG4bK2", 1)))
+	require.NoError(t, err)
+	v, err := m.TopVia()
+	require.NoError(t, err)
+	require.Equal(t, "pc33.atlanta.example.com", v.Host)
+	require.Equal(t, `;branch=z9hG4bK776asdhds;x="a,b"`, string(v.Params))
+	vias, err := m.(*sip.Request).Vias()
+	require.NoError(t, err)
+	require.Len(t, vias, 2)
+	require.Equal(t, "TCP", vias[1].Transport)
 }
 
 func TestParseLimits(t *testing.T) {

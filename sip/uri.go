@@ -117,31 +117,37 @@ func isAlpha(c byte) bool { return (c|0x20) >= 'a' && (c|0x20) <= 'z' }
 
 func isHex(c byte) bool { return isDigit(c) || ((c|0x20) >= 'a' && (c|0x20) <= 'f') }
 
-// checkChars verifies that s holds only characters of class cls and valid
-// %HH escapes.
+// checkChars verifies that s holds only characters of class cls (which
+// includes the unreserved ones) and valid %HH escapes.
 func checkChars(s string, cls uint8) bool {
 	end, ok := scanChars(s, 0, cls)
 	return ok && end == len(s)
 }
 
 // scanChars returns the index of the first character of s from i on
-// that is neither of class cls (or unreserved) nor part of a %HH escape;
-// ok is false when it stops at a broken escape.
+// that is neither of class cls (which includes the unreserved ones) nor
+// part of a %HH escape; ok is false when it stops at a broken escape.
 func scanChars(s string, i int, cls uint8) (end int, ok bool) {
-	cls |= clUnres
-	for i < len(s) {
-		c := s[i]
-		if charClass[c]&cls != 0 {
-			i++
-			continue
-		}
-		if c != '%' {
-			break
+	for {
+		i = span(s, i, cls)
+		if uint(i) >= uint(len(s)) || s[i] != '%' {
+			return i, true
 		}
 		if i+2 >= len(s) || !isHex(s[i+1]) || !isHex(s[i+2]) {
 			return i, false
 		}
 		i += 3
+	}
+}
+
+// scanShort is scanChars for the short runs of user parts and URI
+// parameters: a byte loop, inlined, that leaves escapes to scanChars.
+func scanShort(s string, i int, cls uint8) (end int, ok bool) {
+	for uint(i) < uint(len(s)) && charClass[s[i]]&cls != 0 {
+		i++
+	}
+	if uint(i) < uint(len(s)) && s[i] == '%' {
+		return scanChars(s, i, cls)
 	}
 	return i, true
 }
@@ -149,9 +155,12 @@ func scanChars(s string, i int, cls uint8) (end int, ok bool) {
 // parseSIP parses what follows "sip:" or "sips:" with one pass over the
 // host part: userinfo "@", host, ":" port, ";" parameters, "?" headers.
 func (u *URI) parseSIP(s string) error {
-	if at := strings.IndexByte(s, '@'); at >= 0 {
-		// The user part may hold ';' and '?' (user-unreserved), so the
-		// '@' is found first.
+	// The user part may hold ';' and '?' (user-unreserved), so the '@'
+	// is found first. The common "user@" is scanned once: a run of user
+	// characters that ends at '@' is the whole user part, the first '@'.
+	if end, ok := scanShort(s, 0, clUserUnr); ok && end > 0 && end < len(s) && s[end] == '@' {
+		u.User, s = s[:end], s[end+1:]
+	} else if at := strings.IndexByte(s, '@'); at >= 0 {
 		userinfo := s[:at]
 		s = s[at+1:]
 		end, ok := scanChars(userinfo, 0, clUserUnr)
@@ -182,24 +191,18 @@ func (u *URI) parseSIP(s string) error {
 			return malformed("host", -1, "invalid IPv6 reference")
 		}
 	} else {
-		for i < len(s) && charClass[s[i]]&clHost != 0 {
-			i++
-		}
+		i = span(s, 0, clHost)
 		if i == 0 || i < len(s) && s[i] != ':' && s[i] != ';' && s[i] != '?' {
 			return malformed("host", -1, "invalid host "+strconv.Quote(hostPart(s)))
 		}
 	}
 	u.Host = s[:i]
 	if i < len(s) && s[i] == ':' {
-		j := i + 1
-		for j < len(s) && isDigit(s[j]) {
-			j++
-		}
-		p, ok := parseUint(s[i+1:j], 65535)
+		p, j, ok := portAt(s, i+1)
 		if !ok || j < len(s) && s[j] != ';' && s[j] != '?' {
 			return malformed("host", -1, "invalid port")
 		}
-		u.Port, i = int(p), j
+		u.Port, i = p, j
 	} else if i < len(s) && s[i] != ';' && s[i] != '?' {
 		return malformed("host", -1, "junk after host")
 	}
@@ -232,13 +235,13 @@ func hostPart(s string) string {
 // returns where they end: at '?' or the end of s.
 func scanURIParams(s string, i int) (int, error) {
 	for i < len(s) && s[i] == ';' {
-		end, ok := scanChars(s, i+1, clParamUnr)
+		end, ok := scanShort(s, i+1, clParamUnr)
 		if !ok || end == i+1 {
 			return 0, malformed("URI", -1, "invalid URI parameter")
 		}
 		i = end
 		if i < len(s) && s[i] == '=' {
-			end, ok = scanChars(s, i+1, clParamUnr)
+			end, ok = scanShort(s, i+1, clParamUnr)
 			if !ok || end == i+1 {
 				return 0, malformed("URI", -1, "invalid URI parameter value")
 			}

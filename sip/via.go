@@ -110,12 +110,28 @@ func ParseVia(s string) (Via, error) {
 
 func (v *Via) parse(s string) error {
 	var transport string
+	upper := false // transport is one of the constants
 	i := 0
 	if len(s) > 8 && load64(s) == sipSlash2 {
 		// The sent-protocol every message carries, "SIP/2.0/" without
-		// spaces: one word compare.
+		// spaces, and then mostly "UDP " (or TCP, TLS) in upper case:
+		// word compares.
 		v.Proto = "SIP/2.0"
-		transport, i = viaToken(s, 8)
+		if len(s) > 12 {
+			switch load32(s[8:]) {
+			case udpSpace:
+				transport = TransportUDP
+			case tcpSpace:
+				transport = TransportTCP
+			case tlsSpace:
+				transport = TransportTLS
+			}
+		}
+		if upper = transport != ""; upper {
+			i = skipLWS(s, 12)
+		} else {
+			transport, i = viaToken(s, 8)
+		}
 	} else {
 		name, j := viaToken(s, 0)
 		if name == "" || j >= len(s) || s[j] != '/' {
@@ -135,7 +151,9 @@ func (v *Via) parse(s string) error {
 	if transport == "" {
 		return malformed("Via", -1, "bad transport")
 	}
-	v.Transport = upperTransport(transport)
+	if v.Transport = transport; !upper {
+		v.Transport = upperTransport(transport)
+	}
 	// sent-by: host [ SWS ":" SWS port ], then params.
 	start := i
 	if start < len(s) && s[start] == '[' {
@@ -145,9 +163,7 @@ func (v *Via) parse(s string) error {
 		}
 		i = start + end + 1
 	} else {
-		for i < len(s) && charClass[s[i]]&clHost != 0 {
-			i++
-		}
+		i = span(s, i, clHost)
 		if i < len(s) && s[i] != ':' && s[i] != ';' && !isLWS(s[i]) {
 			return malformed("Via", -1, "bad sent-by host")
 		}
@@ -157,15 +173,11 @@ func (v *Via) parse(s string) error {
 	j := skipLWS(s, i)
 	if j < len(s) && s[j] == ':' {
 		j = skipLWS(s, j+1)
-		k := j
-		for k < len(s) && isDigit(s[k]) {
-			k++
-		}
-		p, ok := parseUint(s[j:k], 65535)
+		p, k, ok := portAt(s, j)
 		if !ok {
 			return malformed("Via", -1, "bad port")
 		}
-		port = int(p)
+		port = p
 		j = skipLWS(s, k)
 	}
 	if host == "" {
@@ -186,6 +198,14 @@ func (v *Via) parse(s string) error {
 	}
 	return nil
 }
+
+// udpSpace, tcpSpace and tlsSpace are the common transports followed by a
+// space, as little-endian words (see load32).
+var (
+	udpSpace = load32("UDP ")
+	tcpSpace = load32("TCP ")
+	tlsSpace = load32("TLS ")
+)
 
 // viaToken skips LWS, reads a token, skips LWS, and returns the token and
 // the index after the trailing LWS.
