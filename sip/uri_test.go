@@ -156,21 +156,30 @@ func TestParamsGetPaths(t *testing.T) {
 		{";x=\"a;tag=b\"", "tag", "", false},
 		{"", "tag", "", false},
 		{";a;b;c", "c", "", true},
+		{"x;tag=a", "tag", "a", true},
+		{";tag=c;x=\"a;b\"", "tag", "c", true},     // a quote after the answer
+		{";tag=\"a;b\";x", "tag", "\"a;b\"", true}, // the answer is quoted
+		{";x=\"q\";tag=1", "tag", "1", true},
 	}
 	for _, tc := range tests {
 		v, ok := tc.p.Get(tc.name)
 		require.Equal(t, tc.found, ok, "%q %q", tc.p, tc.name)
 		require.Equal(t, tc.value, v, "%q %q", tc.p, tc.name)
-		var slow string
-		var slowOK bool
-		tc.p.Each(func(n, v string) bool {
-			if strings.EqualFold(n, tc.name) {
-				slow, slowOK = v, true
-				return false
-			}
-			return true
-		})
+		slow, slowOK := slowGet(tc.p, tc.name)
 		require.Equal(t, slowOK, ok)
 		require.Equal(t, slow, v)
 	}
+}
+
+// slowGet looks a parameter up parameter by parameter, as Get does when
+// its fast path gives up.
+func slowGet(p sip.Params, name string) (value string, found bool) {
+	p.Each(func(n, v string) bool {
+		if strings.EqualFold(n, name) {
+			value, found = v, true
+			return false
+		}
+		return true
+	})
+	return value, found
 }
