@@ -1,7 +1,6 @@
 package rtp_test
 
 import (
-	"context"
 	"sync/atomic"
 	"testing"
 
@@ -9,7 +8,6 @@ import (
 
 	"github.com/dialtone/dialtone/rtp"
 	"github.com/dialtone/dialtone/rtp/audio"
-	"github.com/dialtone/dialtone/rtp/wav"
 )
 
 // A host on the media clock: b echoes what it plays out from its frame
@@ -39,24 +37,10 @@ func TestSessionFrameFunc(t *testing.T) {
 		}
 	}))
 
-	tone, err := wav.NewToneGenerator(wav.ToneConfig{Frequency: 1000})
-	require.NoError(t, err)
-	playCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- a.Play(playCtx, tone) }()
-
-	var toneFrames int
-	fbuf := make([]int16, 0, audio.FrameSamples)
-	for i := 0; i < 150 && toneFrames < 25; i++ {
-		f, err := a.ReadFrame(ctx, fbuf[:0])
-		require.NoError(t, err)
-		if wav.ToneLevel(f, 1000, audio.SampleRate) > 0.03 {
-			toneFrames++
-		}
-	}
+	stop := playTone(t, ctx, a)
+	heard := heardTone(t, ctx, a, 150, 25)
 	stop()
-	require.ErrorIs(t, <-done, context.Canceled)
-	require.GreaterOrEqual(t, toneFrames, 25, "frames of a's tone echoed by b's frame function")
+	require.GreaterOrEqual(t, heard, 25, "frames of a's tone echoed by b's frame function")
 	require.Positive(t, calls.Load())
 	require.GreaterOrEqual(t, echoed.Load(), int64(25))
 

@@ -5,7 +5,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/dialtone/dialtone/transport"
 	"github.com/dialtone/dialtone/ua"
 )
 
@@ -30,16 +29,8 @@ func TestCallAllocations(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real sockets, a hundred calls")
 	}
-	mk := func(cfg ua.Config) *ua.UA {
-		cfg.Listen = []ua.ListenConfig{{Network: transport.UDP, Addr: "127.0.0.1:0"}}
-		cfg.Resolver = transport.StaticResolver{}
-		u, err := ua.New(cfg)
-		require.NoError(t, err)
-		t.Cleanup(func() { _ = u.Close() })
-		return u
-	}
-	callee := mk(ua.Config{OnCall: answerer(nil)})
-	caller := mk(ua.Config{})
+	callee := newUDPUA(t, ua.Config{OnCall: answerer(nil)})
+	caller := newUDPUA(t, ua.Config{})
 	target := "sip:bob@" + callee.Addrs()[0].String()
 	sdp := []byte(testSDP)
 	call := func() {

@@ -3,26 +3,14 @@ package ua_test
 import (
 	"testing"
 
-	"github.com/stretchr/testify/require"
-
-	"github.com/dialtone/dialtone/transport"
 	"github.com/dialtone/dialtone/ua"
 )
 
 // BenchmarkCall measures complete calls (INVITE, 200, ACK, BYE, 200)
 // between two UAs over loopback UDP on real sockets.
 func BenchmarkCall(b *testing.B) {
-	mk := func(cfg ua.Config) *ua.UA {
-		cfg.Listen = []ua.ListenConfig{{Network: transport.UDP, Addr: "127.0.0.1:0"}}
-		cfg.Resolver = transport.StaticResolver{}
-		u, err := ua.New(cfg)
-		require.NoError(b, err)
-		return u
-	}
-	callee := mk(ua.Config{OnCall: answerer(nil)})
-	defer callee.Close()
-	caller := mk(ua.Config{})
-	defer caller.Close()
+	callee := newUDPUA(b, ua.Config{OnCall: answerer(nil)})
+	caller := newUDPUA(b, ua.Config{})
 	target := "sip:bob@" + callee.Addrs()[0].String()
 	sdp := []byte(testSDP)
 	b.ReportAllocs()

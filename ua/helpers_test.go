@@ -160,3 +160,15 @@ func staticResolver() transport.Resolver { return transport.StaticResolver{} }
 type netipAddrPort = netip.AddrPort
 
 func parseAP(s string) netip.AddrPort { return netip.MustParseAddrPort(s) }
+
+// newUDPUA starts a UA with cfg listening on loopback UDP, port 0, with a
+// static resolver, and closes it at the end of the test or benchmark.
+func newUDPUA(tb testing.TB, cfg ua.Config) *ua.UA {
+	tb.Helper()
+	cfg.Listen = []ua.ListenConfig{{Network: transport.UDP, Addr: "127.0.0.1:0"}}
+	cfg.Resolver = transport.StaticResolver{}
+	u, err := ua.New(cfg)
+	require.NoError(tb, err)
+	tb.Cleanup(func() { _ = u.Close() })
+	return u
+}

@@ -11,7 +11,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/dialtone/dialtone/internal/memnet"
-	"github.com/dialtone/dialtone/transport"
 	"github.com/dialtone/dialtone/ua"
 )
 
@@ -77,15 +76,7 @@ func TestAnsweredCallHoldsNoRequest(t *testing.T) {
 		inviteCallID, callID string
 	}
 	got := make(chan answered, 1)
-	mk := func(cfg ua.Config) *ua.UA {
-		cfg.Listen = []ua.ListenConfig{{Network: transport.UDP, Addr: "127.0.0.1:0"}}
-		cfg.Resolver = transport.StaticResolver{}
-		u, err := ua.New(cfg)
-		require.NoError(t, err)
-		t.Cleanup(func() { _ = u.Close() })
-		return u
-	}
-	callee := mk(ua.Config{OnCall: func(_ context.Context, ic *ua.IncomingCall) {
+	callee := newUDPUA(t, ua.Config{OnCall: func(_ context.Context, ic *ua.IncomingCall) {
 		c, err := ic.Answer([]byte(testSDP))
 		if err != nil {
 			t.Error(err)
@@ -93,7 +84,7 @@ func TestAnsweredCallHoldsNoRequest(t *testing.T) {
 		}
 		got <- answered{inviteCallID: ic.Request().CallID(), callID: c.CallID()}
 	}})
-	caller := mk(ua.Config{})
+	caller := newUDPUA(t, ua.Config{})
 	c, err := caller.Dial(t.Context(), "sip:bob@"+callee.Addrs()[0].String(), ua.DialOptions{SDP: []byte(testSDP)})
 	require.NoError(t, err)
 	a := <-got
