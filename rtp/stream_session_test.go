@@ -52,12 +52,15 @@ func TestSessionPlayRecordWAV(t *testing.T) {
 	// Play returns once the last frame is queued; the media clock sends it
 	// at its tick, or discards it when a loaded machine made the sender
 	// miss its period (SessionStats.FramesDiscarded).
-	// The session sends silence while nothing is played: the prompt's
-	// frames are the other packets.
+	// The session sends silence while nothing is played, or, with comfort
+	// noise negotiated, a CN packet where the host's frames pause (a loaded
+	// machine can make the Play goroutine miss a period in mid-prompt, and
+	// the talkspurt then ends and starts again): the prompt's frames are
+	// the other packets.
 	frames := uint64((len(prompt) + audio.FrameSamples - 1) / audio.FrameSamples)
 	buf := make([]int16, 0, jitter.DefaultMaxFrameSamples)
 	promptSent := func(st rtp.SessionStats) uint64 {
-		return st.PacketsSent - st.SilenceFramesSent - st.KeepAlivesSent
+		return st.PacketsSent - st.SilenceFramesSent - st.KeepAlivesSent - st.ComfortNoiseSent
 	}
 	for {
 		st := a.Stats()
