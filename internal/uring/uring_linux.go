@@ -113,8 +113,9 @@ type Ring struct {
 
 	// The kernel reads these while a batch is in flight; the ring keeps
 	// them so that they stay reachable.
-	msgs []syscall.Msghdr
-	iovs []syscall.Iovec
+	msgs  []syscall.Msghdr
+	iovs  []syscall.Iovec
+	again []Send // sends retried as sendmsg
 }
 
 // New sets up a ring of the given number of entries (a power of two). It
@@ -242,10 +243,15 @@ func (r *Ring) batch(items []Send) error {
 	if len(retry) == 0 {
 		return nil
 	}
-	again := make([]Send, len(retry))
-	for j, i := range retry {
-		again[j] = items[i]
+	// The kernel reads the datagrams and addresses through pointers the
+	// compiler cannot see: they stay in the ring's own (heap) memory, never
+	// in a slice the stack could move.
+	r.again = r.again[:0]
+	for _, i := range retry {
+		r.again = append(r.again, items[i])
 	}
+	again := r.again
+	defer clear(r.again)
 	if err := r.sendBatch(again, true); err != nil {
 		return err
 	}
