@@ -23,6 +23,8 @@ const DefaultDrainRetryAfter = 30 * time.Second
 // Drain returns once no call is in progress or waiting for the host's
 // answer, or with ctx's error when ctx ends first; either way the UA keeps
 // draining until Close, which then hangs up what is left and unregisters.
+// With a ctx that has ended already, Drain only begins the stop and
+// returns at once.
 func (u *UA) Drain(ctx context.Context) error {
 	u.mu.Lock()
 	u.draining = true

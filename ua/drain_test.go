@@ -101,3 +101,15 @@ func TestDrainIdle(t *testing.T) {
 		require.NoError(t, b.Drain(t.Context()))
 	})
 }
+
+// TestDrainWithEndedContext: a Drain whose context has ended returns at
+// once and leaves the UA draining, so that a host can begin the stop
+// before it says so and wait for it afterwards.
+func TestDrainWithEndedContext(t *testing.T) {
+	u := newUDPUA(t, ua.Config{})
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	require.False(t, u.Draining())
+	_ = u.Drain(ctx) // nil (no call in progress) or ctx's error: both mean begun
+	require.True(t, u.Draining())
+}

@@ -47,6 +47,11 @@ func (f *DrainFlag) run(u *ua.UA, printf func(string, ...any)) {
 	if *f.d <= 0 {
 		return
 	}
+	// The UA refuses new calls from Drain's call: begin the drain before
+	// saying so (a Drain whose context has ended returns at once).
+	begun, begin := context.WithCancel(context.Background())
+	begin()
+	_ = u.Drain(begun)
 	printf("draining: refusing new calls with 503, %d in progress, waiting up to %s", u.Calls(), *f.d)
 	ctx, cancel := context.WithTimeout(context.Background(), *f.d)
 	defer cancel()
