@@ -110,6 +110,11 @@ type Call struct {
 	// early is the early dialog an outgoing call's Update may use, set
 	// once a reliable 1xx answered our offer and its PRACK has its 200.
 	early *earlyUpdate
+	// prackSent is closed once the PRACK in flight that will make early
+	// (its 200 completing the early offer/answer) has its final response
+	// or failed: an UPDATE from the callee may overtake that 200, and
+	// waits for it (earlyOutgoing). nil when none is in flight.
+	prackSent chan struct{}
 	// idRoom holds the Call-ID of an outgoing call (callID points into
 	// it: one allocation less); written once, before the call is shared.
 	idRoom [sip.CallIDLen]byte

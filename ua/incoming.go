@@ -538,7 +538,7 @@ func (u *UA) inDialog(ctx context.Context, w transaction.ResponseWriter, req *si
 			ic.serveUpdate(w, req)
 			return
 		}
-		if oc := u.earlyOutgoing(req); oc != nil {
+		if oc := u.earlyOutgoing(ctx, req); oc != nil {
 			oc.serveEarlyUpdate(ctx, w, req)
 			return
 		}

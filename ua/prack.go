@@ -152,7 +152,23 @@ func (o *outgoing) prack(invite *sip.Request, res *sip.Response, d *dialog.Dialo
 	}
 	req.Set("RAck", strconv.FormatUint(uint64(rseq), 10)+" "+strconv.FormatUint(uint64(cs.Seq), 10)+" INVITE")
 	u.addCommon(req)
+	// The callee may send an UPDATE as soon as it has answered this PRACK
+	// (RFC 3311 §5.1), and that UPDATE may be served before the 200 below:
+	// it waits on sent for the early dialog to be recorded.
+	var sent chan struct{}
+	if answered || body != nil {
+		sent = make(chan struct{})
+		c.mu.Lock()
+		c.prackSent = sent
+		c.mu.Unlock()
+	}
+	done := func() {
+		if sent != nil {
+			close(sent)
+		}
+	}
 	if !u.goTrack(func() {
+		defer done()
 		tx, err := u.send(u.baseCtx, u.baseCtx, req, c.network)
 		if err != nil {
 			u.log.Debug("PRACK not sent", "call_id", c.callID, "error", err.Error())
@@ -168,6 +184,7 @@ func (o *outgoing) prack(invite *sip.Request, res *sip.Response, d *dialog.Dialo
 			c.earlyAnswered(d, lock, allows(res, sip.UPDATE))
 		}
 	}) {
+		done()
 		x.finish(nil, ErrClosed)
 	}
 }

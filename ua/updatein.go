@@ -198,7 +198,7 @@ func (ic *IncomingCall) updateOnce(ctx context.Context, ch MediaChange) (*sip.Re
 // (the one Call.Update may use: its reliable 1xx answered our offer and
 // was PRACKed) req, an UPDATE from the callee, belongs to; else nil. The
 // calls being set up are scanned: early UPDATEs are rare.
-func (u *UA) earlyOutgoing(req *sip.Request) *Call {
+func (u *UA) earlyOutgoing(ctx context.Context, req *sip.Request) *Call {
 	id := dialog.RequestID(req)
 	var same []*Call
 	u.mu.Lock()
@@ -208,15 +208,32 @@ func (u *UA) earlyOutgoing(req *sip.Request) *Call {
 		}
 	}
 	u.mu.Unlock()
-	for _, c := range same {
-		c.mu.Lock()
-		e := c.early
-		c.mu.Unlock()
-		if e != nil && e.d.ID() == id {
-			return c
+	for wait := true; ; wait = false {
+		var pending []chan struct{}
+		for _, c := range same {
+			c.mu.Lock()
+			e, sent := c.early, c.prackSent
+			c.mu.Unlock()
+			if e != nil && e.d.ID() == id {
+				return c
+			}
+			if sent != nil {
+				pending = append(pending, sent)
+			}
+		}
+		if !wait || len(pending) == 0 {
+			return nil
+		}
+		// Our PRACK's 200 may not have been taken yet: the UPDATE
+		// overtook it. Wait for the PRACKs in flight, then look again.
+		for _, sent := range pending {
+			select {
+			case <-sent:
+			case <-ctx.Done():
+				return nil
+			}
 		}
 	}
-	return nil
 }
 
 // serveEarlyUpdate answers req, an UPDATE from the callee in the early
