@@ -250,14 +250,13 @@ func (r *Ring) batch(items []Send) error {
 	for _, i := range retry {
 		r.again = append(r.again, items[i])
 	}
-	again := r.again
 	defer clear(r.again)
-	if err := r.sendBatch(again, true); err != nil {
+	if err := r.sendBatch(r.again, true); err != nil {
 		return err
 	}
 	for j, i := range retry {
-		items[i].Res = again[j].Res
-		if again[j].Res >= 0 {
+		items[i].Res = r.again[j].Res
+		if r.again[j].Res >= 0 {
 			r.sendmsg = true // EINVAL was the form, not the datagram
 		}
 	}
